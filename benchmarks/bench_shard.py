@@ -1,0 +1,159 @@
+"""Shard throughput: `cuekit shard` against a plain `webdataset.ShardWriter` loop.
+
+Both sides read the same extract folder (cues.parquet + image files) and write the same
+members per sample (json, hint.txt, original image bytes) into shards of ``--maxcount``.
+`cuekit shard` additionally checks every image's sha256, decodes it, plans shards up
+front, writes deterministic tars through temp names and writes the manifest files; the
+baseline does none of that. Throughput is output MB / wall seconds; the ratio is cuekit's
+over the baseline's (target >= 0.9).
+
+    python benchmarks/bench_shard.py --samples 400 --num-workers 1 2 --image-check decode sha256
+
+Pass --num-workers values up to the machine's core count: on a shared or 2-core machine
+extra processes only add start-up cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import webdataset as wds
+from PIL import Image
+
+from cuekit.pipelines import extract_io
+from cuekit.pipelines.shard import ShardSettings, shard
+from cuekit.schemas import CueRecord, ExtractedSample, ExtractorSettings, ImageRef, Sample
+
+
+def _photo(rng: np.random.Generator, width: int, height: int, i: int) -> Image.Image:
+    """Smooth colour fields plus sensor-like noise (JPEG's usual content)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = (np.sin(xx / (7 + i % 13)) + np.cos(yy / (5 + i % 11))) * 60 + 128
+    pixels = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
+    return Image.fromarray(np.clip(pixels + rng.normal(0, 8, pixels.shape), 0, 255)
+                           .astype(np.uint8))
+
+
+def _diagram(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """Lines, circles and labels on white (geometry figures are mostly PNGs like this)."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x1, x2 = sorted(rng.integers(0, width, 2).tolist())
+        y1, y2 = sorted(rng.integers(0, height, 2).tolist())
+        draw.line((x1, y1, x2, y2), fill="black", width=2)
+        draw.ellipse((x1, y1, x1 + (x2 - x1) // 3, y1 + (y2 - y1) // 3), outline="blue")
+        draw.text((x2, y1), chr(65 + int(rng.integers(0, 26))), fill="black")
+    return image
+
+
+def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> Path:
+    """``samples`` records: JPEG photos and PNG diagrams, alternating."""
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(samples):
+        fmt = "jpeg" if i % 2 else "png"
+        image = _photo(rng, width, height, i) if i % 2 else _diagram(rng, width, height)
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt.upper(), **({"quality": 92} if i % 2 else {}))
+        data = buffer.getvalue()
+        sha = hashlib.sha256(data).hexdigest()
+        rel = extract_io.image_relpath(sha, fmt)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        sample = Sample(id=f"bench{i:06d}", original_id=str(i), source="bench", split="train",
+                        question=f"What is the value of angle {i}?", answer=str(i % 90),
+                        images=[ImageRef(path=rel, sha256=sha, width=width, height=height,
+                                         format=fmt)])
+        cue = CueRecord(sample_id=sample.id, phrases=[], detections=[],
+                        cue_text=f"[Hint]: angle {i} is marked.", cue_style="hint", leak=False,
+                        settings=ExtractorSettings(backends=["bench"]))
+        records.append(ExtractedSample(sample=sample, cue=cue))
+    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
+    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
+    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": samples}}))
+    return root
+
+
+def plain_shardwriter(extract_dir: Path, out_dir: Path, maxcount: int) -> int:
+    """The baseline: read rows and image files, write them with webdataset.ShardWriter."""
+    out_dir.mkdir(parents=True)
+    frame = pl.read_parquet(extract_dir / extract_io.CUES_FILE)
+    with wds.ShardWriter(str(out_dir / "shard-%06d.tar"), maxcount=maxcount,
+                         verbose=0) as sink:
+        for row in frame.iter_rows(named=True):
+            sample = json.loads(row["sample"])
+            entry = {"__key__": row["id"], "hint.txt": row["cue_text"].encode(),
+                     "json": json.dumps({"sample": sample,
+                                         "cue": json.loads(row["cue"])}).encode()}
+            for i, ref in enumerate(sample["images"]):
+                ext = "jpg" if ref["format"] == "jpeg" else ref["format"]
+                entry[f"img{i}.{ext}"] = (extract_dir / ref["path"]).read_bytes()
+            sink.write(entry)
+    return sum(p.stat().st_size for p in out_dir.glob("*.tar"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--maxcount", type=int, default=100)
+    parser.add_argument("--num-workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--image-check", nargs="+", default=["decode", "sha256"],
+                        choices=["decode", "sha256"])
+    parser.add_argument("--repeats", type=int, default=2, help="Best of N runs per side.")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench_shard_"))
+    try:
+        extract_dir = synthetic_extract_dir(work / "extract", args.samples, args.width,
+                                            args.height)
+        input_mb = sum(p.stat().st_size for p in (extract_dir / "images").rglob("*")
+                       if p.is_file()) / 1e6
+        print(f"input: {args.samples} samples, {input_mb:.1f} MB of images "
+              f"({args.width}x{args.height}, PNG diagrams and JPEG photos)")
+
+        def best(run) -> tuple[float, int]:
+            times = []
+            for _ in range(args.repeats):
+                target = work / f"run{time.perf_counter_ns()}"
+                start = time.perf_counter()
+                size = run(target)
+                times.append(time.perf_counter() - start)
+                shutil.rmtree(target)
+            return min(times), size
+
+        plain_s, plain_bytes = best(lambda out: plain_shardwriter(extract_dir, out,
+                                                                  args.maxcount))
+        plain_rate = plain_bytes / 1e6 / plain_s
+        print(f"{'writer':<40}{'seconds':>9}{'MB':>9}{'MB/s':>9}{'ratio':>8}")
+        print(f"{'webdataset.ShardWriter':<40}{plain_s:>9.2f}{plain_bytes / 1e6:>9.1f}"
+              f"{plain_rate:>9.1f}{1.0:>8.2f}")
+        for check in args.image_check:
+            for workers in args.num_workers:
+                settings = ShardSettings(maxcount=args.maxcount, num_workers=workers,
+                                         image_check=check)
+                ours_s, ours_bytes = best(
+                    lambda out, s=settings: shard(extract_dir, out, s).bytes)
+                rate = ours_bytes / 1e6 / ours_s
+                label = f"cuekit shard (check={check}, workers={workers})"
+                print(f"{label:<40}{ours_s:>9.2f}{ours_bytes / 1e6:>9.1f}{rate:>9.1f}"
+                      f"{rate / plain_rate:>8.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Query phrases: the parts of a question worth grounding in the image.
+
+A :class:`PhraseExtractor` turns a question into :class:`~cuekit.schemas.Phrase`
+records with exact character spans. Extractors live in a small registry so a
+model-based one can be plugged in later; the default, ``"rules"``, needs no
+downloads (GLIP-style chunking needs NLTK data, and spaCy models are not on PyPI).
+
+How :class:`RulePhraseExtractor` reads a question:
+
+1. **Ignore what is not the question.** The list of choices (everything from a
+   ``Choices:``/``Options:`` header, or from an ``(A)``/line-initial ``A.`` with a
+   ``(B)``/``B.`` after it), instruction lines starting with ``Hint:``, any other
+   option marker (``(B)`` anywhere, ``A.``/``A)``/``A:`` at the start of a line),
+   ``e.g.``/``i.e.`` and chart-type names ("bar chart", "line graph").
+2. **Tokenize** into words, point labels, numbers and punctuation. Point labels are
+   ``∠ABC``/``∠1``, runs of 2-4 capitals (``AB``, ``ABC``) and single capitals
+   (``O``; but not the pronoun "I" nor a sentence-initial article "A"), plus single
+   lowercase variables such as ``x`` (not after an apostrophe, as in "man's").
+3. **Break** on punctuation, numbers, line ends and on listed words: question words,
+   determiners, pronouns, prepositions, auxiliaries and common verbs, measure words
+   that name what is asked rather than something visible ("length", "difference",
+   "value", "year"), units, and words for the whole image ("figure", "chart").
+4. **Chunk.** A run of the remaining words is a candidate phrase, trimmed to its last
+   four words and to its last noun. A run made only of adjectives (colours, sizes,
+   superlatives, ordinals, left/right/top/bottom...) is dropped, so "to the left of"
+   yields nothing while "left hand" is kept. A geometry or chart noun takes the label
+   right after it ("triangle ABC", "angle 1", "circle O"); other labels stand alone.
+5. **Finish.** Phrases come in order of appearance, deduplicated case-insensitively
+   (first occurrence wins), at most ``max_phrases`` of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from cuekit.errors import ConfigError
+from cuekit.schemas import Phrase
+
+__all__ = [
+    "PhraseExtractor",
+    "RulePhraseExtractor",
+    "get_phrase_extractor",
+    "phrase_extractor_names",
+    "register_phrase_extractor",
+]
+
+
+@runtime_checkable
+class PhraseExtractor(Protocol):
+    """``extractor(question) -> phrases`` with exact spans, in order of appearance."""
+
+    name: str
+
+    def __call__(self, question: str) -> list[Phrase]: ...
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _words(
+    # question words, determiners, pronouns
+    "what which who whom whose where when why how many much the a an this that these those "
+    "there here it its they them their theirs he him his she her hers we us our you your i me "
+    "my mine one ones each every all any some other another same own both either neither "
+    "such something anything nothing everything someone "
+    # prepositions, conjunctions, adverbs
+    "of in on at to from by with without for about into onto over under between among "
+    "through during before after above below behind beside besides near across along around "
+    "against toward towards upon within beneath inside outside and or but nor not no yes if "
+    "then than so as also only just very more most less least too approximately about nearly "
+    "exactly respectively together apart per via "
+    # auxiliaries and common verbs
+    "is are was were be been being am do does did done has have had having can could will "
+    "would shall should may might must isn aren wasn weren don doesn didn won can't "
+    "find calculate compute determine choose select pick estimate round write provide solve "
+    "tell describe explain identify state give given let suppose assume denote denoted "
+    "represent represents represented show shows shown see seen look looks looking appear "
+    "appears reach reaches reached hold holds holding held wear wears wearing sit sits sitting "
+    "stand stands standing carry carries carrying ride rides riding play plays playing eat "
+    "eats eating use uses used using make makes made get gets got go goes going take takes "
+    "taking intersect intersects intersecting bisect bisects cross crosses meet meets lie "
+    "lies lying pass passes passing draw drawn measure measured label labeled labelled mark "
+    "marked increase increases increased decrease decreases decreased change changes changed "
+    "compare compared exceed exceeds remain remains become becomes contain contains containing "
+    "locate located inscribed circumscribed equal equals based according rounded correct "
+    "please answer question following note hint true false "
+    # measure words: what is asked, not what is visible
+    "length lengths measure measures measurement value values difference sum total average "
+    "mean median mode ratio area perimeter circumference volume degree degrees percent "
+    "percentage proportion number numbers amount count size height width distance year years "
+    "peak time color colour shape kind type name part option options choice choices letter "
+    "integer decimal place places result solution maximum minimum max min rate trend data "
+    "information relationship frequency probability "
+    # units
+    "cm mm km m inch inches ft feet meter meters metre metres centimeter centimeters "
+    "centimetre centimetres unit units "
+    # the whole picture
+    "image images picture pictures photo photos figure figures diagram diagrams graph graphs "
+    "chart charts plot plots"
+)
+
+ADJECTIVES = _words(
+    # colours and shades
+    "red blue green yellow orange purple violet pink brown black white gray grey cyan magenta "
+    "gold golden silver dark light shaded dashed dotted solid striped "
+    # sizes and materials (CLEVR-style scenes)
+    "big small large tiny huge tall short long little wide narrow thick thin metal metallic "
+    "rubber shiny matte "
+    # superlatives and comparatives
+    "tallest shortest largest smallest biggest highest lowest longest widest narrowest "
+    "greatest least most leftmost rightmost topmost bottommost uppermost lowermost darkest "
+    "lightest heaviest oldest youngest best worst closest farthest nearest "
+    "taller shorter larger smaller bigger higher lower longer wider "
+    # ordinals
+    "first second third fourth fifth sixth seventh eighth ninth tenth last next previous "
+    # positions
+    "left right top bottom upper lower middle center centre front back inner outer "
+    # geometric qualities
+    "parallel perpendicular opposite adjacent acute obtuse isosceles equilateral congruent "
+    "similar regular central supplementary complementary vertical horizontal"
+)
+
+# Singular nouns that may take a point label or index right after them ("triangle ABC",
+# "angle 1"); plurals do not ("sides 3 and 4").
+LABELLED_NOUNS = _words(
+    "point line segment ray angle triangle circle square rectangle quadrilateral parallelogram "
+    "trapezoid rhombus kite polygon pentagon hexagon octagon chord arc radius diameter tangent "
+    "side vertex sector region face edge plane cone cylinder sphere cube prism pyramid bar "
+    "column slice series curve axis dot marker"
+)
+
+_MAX_RUN_WORDS = 4
+
+# Where a list of choices starts: a header, or a first option with a second after it.
+_CHOICES_STARTS = (
+    (re.compile(r"\b(?:choices|options)\s*:", re.IGNORECASE), None),
+    (re.compile(r"\(\s*A\s*\)"), re.compile(r"\(\s*B\s*\)")),
+    (re.compile(r"^[ \t]*A[.):]\s", re.MULTILINE), re.compile(r"^[ \t]*B[.):]\s", re.MULTILINE)),
+)
+# Other spans that are not part of the question proper.
+_IGNORED_SPANS = (
+    re.compile(r"^[ \t]*hint\s*:.*$", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"\(\s*[A-Ha-h]\s*\)"),
+    re.compile(r"^[ \t]*[A-H][.):](?=\s)", re.MULTILINE),
+    re.compile(r"\b(?:e\.g|i\.e|etc)\.", re.IGNORECASE),
+    # The chart type names the whole picture: "bar chart" is not a bar.
+    re.compile(r"\b(?:bar|line|pie|scatter|column|area)\s+(?:chart|graph|plot)s?\b",
+               re.IGNORECASE),
+)
+_TOKEN = re.compile(
+    r"(?P<angle>∠\s?(?:[A-Z]{1,4}|\d{1,2}))"
+    r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
+    r"|(?P<number>\d+(?:\.\d+)?)"
+    r"|(?P<other>\S)"
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+    kind: str  # "noun", "adjective", "labelled", "label", "number" or "break"
+
+
+def _ignored_mask(question: str) -> list[bool]:
+    """True at every character the extractor must not read."""
+    mask = [False] * len(question)
+    for first, second in _CHOICES_STARTS:
+        match = first.search(question)
+        if match is not None and (second is None or second.search(question, match.end())):
+            mask[match.start():] = [True] * (len(question) - match.start())
+    for pattern in _IGNORED_SPANS:
+        for match in pattern.finditer(question):
+            mask[match.start():match.end()] = [True] * (match.end() - match.start())
+    return mask
+
+
+def _sentence_start(question: str, start: int) -> bool:
+    before = question[:start].rstrip(" \t")
+    return not before or before[-1] in ".?!:\n"
+
+
+def _word_kind(question: str, match: re.Match[str]) -> str:
+    word = match.group()
+    lower = word.lower()
+    start = match.start()
+    if len(word) == 1:
+        if word == "I" or lower == "a" and _sentence_start(question, start):
+            return "break"
+        if word.isupper():
+            return "label"
+        after_apostrophe = start > 0 and question[start - 1] in "'’"
+        measure_prefix = question[match.end():match.end() + 1] == "∠"
+        return "break" if after_apostrophe or measure_prefix or lower == "a" else "label"
+    if word.isupper() and len(word) <= 4 and lower not in STOPWORDS:
+        return "label"
+    if lower in STOPWORDS:
+        return "break"
+    if lower in LABELLED_NOUNS:
+        return "labelled"
+    if lower in ADJECTIVES:
+        return "adjective"
+    return "noun"
+
+
+def _tokens(question: str) -> list[_Token]:
+    mask = _ignored_mask(question)
+    tokens: list[_Token] = []
+    previous_end = 0
+    for match in _TOKEN.finditer(question):
+        start, end = match.span()
+        if "\n" in question[previous_end:start] and tokens:
+            tokens.append(_Token("\n", previous_end, start, "break"))
+        previous_end = end
+        if any(mask[start:end]):
+            kind = "break"
+        elif match.lastgroup == "angle":
+            kind = "label"
+        elif match.lastgroup == "word":
+            kind = _word_kind(question, match)
+        elif match.lastgroup == "number":
+            kind = "number"
+        else:
+            kind = "break"
+        tokens.append(_Token(match.group(), start, end, kind))
+    return tokens
+
+
+def _run_span(run: list[_Token]) -> tuple[int, int] | None:
+    """The span of a run of content tokens, or None when it names nothing."""
+    # English puts the head noun last: drop trailing adjectives ("circle shaded"),
+    # then keep the last few words. A run of adjectives only ends up empty.
+    while run and run[-1].kind == "adjective":
+        run = run[:-1]
+    run = run[-_MAX_RUN_WORDS:]
+    if not run:
+        return None
+    return run[0].start, run[-1].end
+
+
+def _chunk(tokens: list[_Token]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    run: list[_Token] = []
+
+    def close() -> None:
+        span = _run_span(run)
+        if span is not None:
+            spans.append(span)
+        run.clear()
+
+    for token in tokens:
+        if token.kind in ("noun", "adjective", "labelled"):
+            if run and run[-1].kind in ("label", "number"):
+                close()
+            run.append(token)
+        elif token.kind in ("label", "number"):
+            if run and run[-1].kind == "labelled":
+                run.append(token)  # "triangle ABC", "angle 1"
+                close()
+            elif token.kind == "label":
+                close()
+                spans.append((token.start, token.end))
+            else:
+                close()
+        else:
+            close()
+    close()
+    return spans
+
+
+class RulePhraseExtractor:
+    """The default, rule-based extractor; see the module docstring for its rules."""
+
+    name = "rules"
+
+    def __init__(self, max_phrases: int = 12) -> None:
+        if max_phrases < 1:
+            raise ValueError(f"max_phrases must be at least 1, got {max_phrases}")
+        self.max_phrases = max_phrases
+
+    def __call__(self, question: str) -> list[Phrase]:
+        phrases: list[Phrase] = []
+        seen: set[str] = set()
+        for start, end in _chunk(_tokens(question)):
+            text = question[start:end]
+            if text.lower() in seen:
+                continue
+            seen.add(text.lower())
+            phrases.append(Phrase(text=text, start=start, end=end))
+            if len(phrases) == self.max_phrases:
+                break
+        return phrases
+
+
+PhraseExtractorFactory = Callable[[], PhraseExtractor]
+
+_EXTRACTORS: dict[str, PhraseExtractorFactory] = {"rules": RulePhraseExtractor}
+
+
+def phrase_extractor_names() -> list[str]:
+    return sorted(_EXTRACTORS)
+
+
+def register_phrase_extractor(name: str, factory: PhraseExtractorFactory) -> None:
+    """Register ``factory`` (called with no arguments) under ``name``."""
+    if not name:
+        raise ValueError("a phrase extractor needs a non-empty name")
+    _EXTRACTORS[name] = factory
+
+
+def get_phrase_extractor(name: str = "rules") -> PhraseExtractor:
+    """A new instance of the extractor registered under ``name``."""
+    if name not in _EXTRACTORS:
+        raise ConfigError(
+            f"unknown phrase extractor {name!r}; choose one of: "
+            f"{', '.join(phrase_extractor_names())}"
+        )
+    return _EXTRACTORS[name]()

@@ -1,0 +1,135 @@
+"""Atomic training checkpoints, with no pickle anywhere.
+
+A checkpoint is a folder ``RUN/checkpoints/step-NNNNNN/`` holding:
+
+- ``student/``: the HF student folder plus the cue module (``save_student``);
+- ``trainer_state.safetensors``: optimizer tensors and torch RNG states;
+- ``trainer_state.json``: step, optimizer hyper-parameters, scheduler, python RNG,
+  the reader's position and the resolved config.
+
+It is written under a temporary name and renamed when complete, so a crash never
+leaves a half checkpoint where ``--resume`` would find it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from cuekit.errors import CuekitError
+
+CHECKPOINTS_DIR = "checkpoints"
+_STATE_TENSORS = "trainer_state.safetensors"
+_STATE_JSON = "trainer_state.json"
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for index, param_state in state["state"].items():
+        for name, value in param_state.items():
+            key = f"optim.{index}.{name}"
+            if isinstance(value, torch.Tensor):
+                tensors[key] = value.detach().cpu().contiguous()
+            else:
+                scalars[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+                         ) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *meta["scalars"].items()]:
+        if not key.startswith("optim."):
+            continue
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+@dataclass(frozen=True)
+class TrainerState:
+    step: int
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    reader: dict[str, Any] | None
+    torch_rng: torch.Tensor
+    cuda_rng: list[torch.Tensor]
+    python_rng: Any
+    extra: dict[str, Any]
+
+
+def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer: Any,
+                    scheduler: Any, reader_state: dict[str, Any] | None,
+                    config: dict[str, Any], keep: int, extra: dict[str, Any] | None = None
+                    ) -> Path:
+    """Write checkpoint ``step`` atomically and prune all but the newest ``keep``."""
+    root = run_dir / CHECKPOINTS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:06d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        save_student_fn(tmp / "student")
+        tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for i, rng in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = rng
+        save_file(tensors, str(tmp / _STATE_TENSORS))
+        scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+        meta = {"step": step, "optimizer": optim_meta, "scheduler": scheduler_state,
+                "reader": reader_state, "python_rng": random.getstate(), "config": config,
+                "extra": extra or {}}
+        (tmp / _STATE_JSON).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    root = run_dir / CHECKPOINTS_DIR
+    return sorted(p for p in root.glob("step-*") if (p / _STATE_JSON).is_file())
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def load_trainer_state(folder: Path) -> TrainerState:
+    try:
+        meta = json.loads((folder / _STATE_JSON).read_text(encoding="utf-8"))
+        tensors = load_file(str(folder / _STATE_TENSORS))
+    except (OSError, ValueError) as exc:
+        raise CuekitError(f"checkpoint {folder} is unreadable: {exc}") from None
+    python_rng = meta["python_rng"]
+    # JSON turns the state tuple into lists; random.setstate wants tuples back.
+    python_rng = (python_rng[0], tuple(python_rng[1]), python_rng[2])
+    cuda = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
+    return TrainerState(step=int(meta["step"]),
+                        optimizer=_unflatten_optimizer(tensors, meta["optimizer"]),
+                        scheduler=meta["scheduler"], reader=meta["reader"],
+                        torch_rng=tensors["rng.torch"], cuda_rng=cuda, python_rng=python_rng,
+                        extra=meta.get("extra", {}))
+
+
+def restore_rng(state: TrainerState) -> None:
+    torch.set_rng_state(state.torch_rng)
+    if state.cuda_rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state.cuda_rng)
+    random.setstate(state.python_rng)

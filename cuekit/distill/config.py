@@ -1,0 +1,185 @@
+"""The one validated settings object of a distill run.
+
+Every field is documented once, here; the CLI's `--help` and the YAML config file
+use the same names (dashes or underscores). Precedence: built-in defaults, then the
+YAML file (``--config``), then flags given on the command line. The resolved config
+is saved as ``RUN/config.yaml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cuekit.errors import ConfigError
+
+PRIVILEGES = ("cue", "answer", "none")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    # -- models
+    student: str = "qwen3-vl-2b"  # alias, HF id, local folder or tiny-random
+    teacher: str = "self"  # "self": the frozen base of the student (OPSD); else alias/id/path
+    privilege: str = "cue"  # what the teacher sees extra: cue | answer | none
+    dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    device: str = "auto"  # auto: cuda when available
+    seed: int = 0
+    # -- cue recovery module
+    cue_interval: int = 5  # module after decoder layers i % interval == 0 (never the last)
+    cue_layers: tuple[int, ...] | None = None  # explicit layer list instead of the interval
+    # -- data
+    shards: str = ""  # shard folder, brace pattern or URLs from `cuekit shard`
+    output: str = ""  # run folder
+    eval_shards: str | None = None
+    num_workers: int = 0  # DataLoader workers decoding shards
+    shuffle_buffer: int = 256
+    max_prompt_len: int = 2048  # longer prompts are skipped with a warning, never truncated
+    # -- rollouts
+    batch_size: int = 8  # prompts per optimizer step
+    rollouts_per_prompt: int = 1
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0: off
+    # -- loss
+    loss: str = "k1"  # k1 | k3 | forward-kl-topk | jsd
+    topk: int = 32  # teacher top-k for forward-kl-topk and jsd
+    beta: float = 0.5  # jsd interpolation
+    adv_clip: float = 10.0  # k1: clamp of the per-token advantage
+    lp_floor: float = -10.0  # log-probs are clamped from below at this value
+    # -- optimisation
+    max_steps: int = 100
+    lr: float = 1e-6  # backbone learning rate (paper setting)
+    module_lr: float = 1e-4  # cue recovery module learning rate
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"  # constant | cosine (after warmup)
+    max_grad_norm: float = 1.0  # 0: no clipping
+    grad_accum: int = 1  # micro-batches per step for the student update
+    freeze_vision: bool = False
+    grad_checkpointing: bool | None = None  # None: on for GPU, off for CPU
+    score_chunk_size: int = 512  # tokens per chunk of log-prob computation
+    # -- bookkeeping
+    save_every: int = 0  # 0: only at the end
+    keep_checkpoints: int = 2
+    eval_every: int = 0
+    eval_batches: int = 1
+    log_every: int = 1
+    tensorboard: bool = True
+    wandb: bool = False
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.privilege not in PRIVILEGES:
+            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
+                              f"got {self.privilege!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, "
+                              f"got {self.lr_schedule!r}")
+        from cuekit.distill.losses import loss_names
+
+        if self.loss not in loss_names():
+            raise ConfigError(f"loss must be one of {', '.join(loss_names())}, got {self.loss!r}")
+        positive = {"batch_size": self.batch_size, "rollouts_per_prompt": self.rollouts_per_prompt,
+                    "max_new_tokens": self.max_new_tokens, "max_steps": self.max_steps,
+                    "grad_accum": self.grad_accum, "max_prompt_len": self.max_prompt_len,
+                    "cue_interval": self.cue_interval, "topk": self.topk,
+                    "score_chunk_size": self.score_chunk_size, "eval_batches": self.eval_batches,
+                    "log_every": self.log_every, "keep_checkpoints": self.keep_checkpoints}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        non_negative = {"save_every": self.save_every, "eval_every": self.eval_every,
+                        "warmup_steps": self.warmup_steps, "num_workers": self.num_workers,
+                        "top_k": self.top_k, "max_grad_norm": self.max_grad_norm,
+                        "weight_decay": self.weight_decay, "shuffle_buffer": self.shuffle_buffer}
+        for name, value in non_negative.items():
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
+        if self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ConfigError(f"need temperature > 0 and 0 < top_p <= 1, got temperature="
+                              f"{self.temperature}, top_p={self.top_p}")
+        if not 0 <= self.beta <= 1:
+            raise ConfigError(f"beta must be in [0, 1], got {self.beta}")
+        if self.lr < 0 or self.module_lr < 0:
+            raise ConfigError(f"learning rates must be >= 0, got lr={self.lr}, "
+                              f"module_lr={self.module_lr}")
+        if self.grad_accum > self.batch_size * self.rollouts_per_prompt:
+            raise ConfigError(f"grad_accum ({self.grad_accum}) cannot exceed the rollouts per "
+                              f"step ({self.batch_size * self.rollouts_per_prompt})")
+        if not self.shards:
+            raise ConfigError("shards is required (--shards DIR or a brace pattern)")
+        if not self.output:
+            raise ConfigError("output is required (--output RUN)")
+        if self.eval_every and not self.eval_shards:
+            raise ConfigError("eval_every needs eval_shards")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output)
+
+    def loss_settings(self) -> dict[str, Any]:
+        """The settings the chosen loss accepts."""
+        settings: dict[str, Any] = {"lp_floor": self.lp_floor}
+        if self.loss == "k1":
+            settings["adv_clip"] = self.adv_clip
+        elif self.loss == "jsd":
+            settings["beta"] = self.beta
+        return settings
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cue_layers"] = list(self.cue_layers) if self.cue_layers is not None else None
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(DistillConfig)]
+
+
+def _normalise_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    known = set(field_names())
+    out = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{origin}: unknown setting {key!r}")
+        out[name] = value
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Settings from a YAML file (safe loader: plain data only)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    return _normalise_keys(data, str(path))
+
+
+def resolve_config(file_settings: dict[str, Any] | None = None,
+                   cli_settings: dict[str, Any] | None = None) -> DistillConfig:
+    """Defaults < YAML file < command-line flags. ``cli_settings`` holds only flags the
+    user actually gave, so a default never overrides the file."""
+    merged = {**(file_settings or {}), **_normalise_keys(cli_settings or {}, "command line")}
+    if merged.get("cue_layers") is not None:
+        merged["cue_layers"] = tuple(int(v) for v in merged["cue_layers"])
+    try:
+        return DistillConfig(**merged)
+    except TypeError as exc:
+        raise ConfigError(f"bad settings: {exc}") from None

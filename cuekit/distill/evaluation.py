@@ -1,0 +1,97 @@
+"""Held-out checks during distill: reverse KL(student || teacher) and greedy accuracy."""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+from typing import Any
+
+import torch
+
+from cuekit.distill.prompts import build_prompt_batch, build_prompt_pair, vision_token_ids
+from cuekit.distill.rollout import (
+    Rollouts,
+    SamplingSettings,
+    exact_reverse_kl,
+    generate_rollouts,
+    scoring_pair,
+)
+from cuekit.pipelines.reader import ShardBatch, ShardReader
+
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_FINAL = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE)
+
+
+def normalize_answer(text: str | None) -> str:
+    """Lowercase, drop surrounding punctuation and spaces, collapse inner whitespace."""
+    if text is None:
+        return ""
+    return re.sub(r"\s+", " ", text).strip().strip(".,;:!$ ").lower()
+
+
+def extract_answer(response: str) -> str:
+    """The last ``\\boxed{}``, else the text after "answer is", else the whole response."""
+    boxed = _BOXED.findall(response)
+    if boxed:
+        return boxed[-1]
+    final = _FINAL.findall(response)
+    if final:
+        return final[-1].splitlines()[0]
+    return response
+
+
+class Evaluator:
+    """Evaluates on the first ``eval_batches`` batches of the eval shards, always the same.
+
+    The KL is measured teacher-forced on responses the student sampled greedily at the
+    first evaluation, so successive values compare the same tokens; accuracy uses a
+    fresh greedy answer each time.
+    """
+
+    def __init__(self, config: Any, student: Any, teacher: Any, processor: Any,
+                 teacher_processor: Any, device: torch.device) -> None:
+        from cuekit.distill.recipe import privileged_hint
+
+        self.config, self.student, self.teacher = config, student, teacher
+        self.processor, self.teacher_processor, self.device = processor, teacher_processor, device
+        reader = ShardReader(config.eval_shards, shuffle_shards=False, shuffle_buffer=0,
+                             seed=0)
+        loader = reader.loader(config.batch_size)
+        self.batches: list[ShardBatch] = list(islice(iter(loader), config.eval_batches))
+        self.hints = [[privileged_hint(config.privilege, s.hint, s.record.sample.answer)
+                       for s in b.samples] for b in self.batches]
+        self.sampling = SamplingSettings(config.max_new_tokens, greedy=True)
+        self._fixed: list[Rollouts] | None = None
+
+    def _generate(self, batch: ShardBatch) -> Rollouts:
+        prompt = build_prompt_batch(self.processor, [r.sample.question for r in batch.records],
+                                    batch.images)
+        return generate_rollouts(self.student, self.processor, prompt, self.sampling)
+
+    def run(self) -> dict[str, float]:
+        fresh = [self._generate(b) for b in self.batches]
+        if self._fixed is None:
+            self._fixed = fresh
+        kl_sum, tokens, correct, total = 0.0, 0, 0, 0
+        for batch, hints, fixed, now in zip(self.batches, self.hints, self._fixed, fresh,
+                                            strict=True):
+            questions = [r.sample.question for r in batch.records]
+            pair = build_prompt_pair(self.processor, self.teacher_processor, questions,
+                                     batch.images, hints)
+            student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, fixed,
+                                                        vision_token_ids(self.processor))
+            kl = exact_reverse_kl(self.student, self.teacher, student_batch, teacher_batch,
+                                  chunk_size=self.config.score_chunk_size)
+            mask = fixed.response_mask.to(kl.device).float()
+            kl_sum += float((kl * mask).sum())
+            tokens += int(mask.sum())
+            texts = self.processor.batch_decode(now.response_ids, skip_special_tokens=True)
+            for text, record in zip(texts, batch.records, strict=True):
+                if record.sample.answer is None:
+                    continue
+                total += 1
+                correct += normalize_answer(extract_answer(text)) == normalize_answer(
+                    record.sample.answer)
+        return {"eval_reverse_kl": kl_sum / max(tokens, 1),
+                "eval_accuracy": correct / total if total else 0.0,
+                "eval_samples": float(sum(len(b) for b in self.batches))}

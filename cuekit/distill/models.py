@@ -1,0 +1,96 @@
+"""Model registry: aliases, hub ids, local folders and the in-process ``tiny-random``.
+
+Every model cuekit distils is a Qwen3-VL (``Qwen3VLForConditionalGeneration``);
+anything else fails early with a one-line :class:`~cuekit.errors.ModelLoadError`.
+Loading goes through :func:`cuekit.hub.load_pretrained` (safetensors only,
+remote code off), and the processor is always the image-only one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cuekit.distill.processor import ImageOnlyProcessor
+from cuekit.distill.tiny import TINY_MODEL_NAME, build_tiny_qwen3_vl
+from cuekit.errors import ModelLoadError
+from cuekit.hub import load_pretrained
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import Qwen3VLForConditionalGeneration
+
+MODEL_ALIASES: dict[str, str] = {
+    "qwen3-vl-2b": "Qwen/Qwen3-VL-2B-Instruct",
+    "qwen3-vl-4b": "Qwen/Qwen3-VL-4B-Instruct",
+    "qwen3-vl-8b": "Qwen/Qwen3-VL-8B-Instruct",
+    "qwen3-vl-32b": "Qwen/Qwen3-VL-32B-Instruct",
+}
+QWEN3_VL_MODEL_TYPE = "qwen3_vl"
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def resolve_model_id(name: str) -> str:
+    """An alias's hub id; anything else (hub id, local path, ``tiny-random``) unchanged."""
+    name = name.strip()
+    if not name:
+        raise ModelLoadError("model name is empty: pass an alias "
+                             f"({', '.join(MODEL_ALIASES)}), a hub id, a folder or "
+                             f"{TINY_MODEL_NAME!r}")
+    return MODEL_ALIASES.get(name.lower(), name)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """``"bfloat16"``/``torch.bfloat16``/``None`` -> a torch dtype (None keeps fp32)."""
+    import torch
+
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+    return getattr(torch, dtype)
+
+
+def check_qwen3_vl_config(config: Any, model_id: str) -> None:
+    """Raise ModelLoadError unless ``config`` describes a Qwen3-VL."""
+    model_type = getattr(config, "model_type", None)
+    if model_type != QWEN3_VL_MODEL_TYPE:
+        raise ModelLoadError(
+            f"model {model_id!r} is a {model_type or 'model of unknown type'!s}, "
+            f"not a Qwen3-VL (config.model_type must be {QWEN3_VL_MODEL_TYPE!r})"
+        )
+
+
+def load_model(
+    name: str, *, dtype: str | torch.dtype | None = None, device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
+    """Load ``(model, processor)`` for an alias, hub id, folder or ``tiny-random``.
+
+    The model comes back in eval mode on ``device``; ``seed`` only matters for
+    ``tiny-random``. The config is checked before any weight is read.
+    """
+    from transformers import AutoConfig, Qwen3VLForConditionalGeneration
+
+    torch_dtype = resolve_dtype(dtype)
+    model_id = resolve_model_id(name)
+    if model_id == TINY_MODEL_NAME:
+        model, processor = build_tiny_qwen3_vl(seed=seed)
+        if torch_dtype is not None:
+            model = model.to(torch_dtype)
+        return model.to(device).eval(), processor
+
+    config = load_pretrained(AutoConfig.from_pretrained, model_id, "model config")
+    check_qwen3_vl_config(config, model_id)
+    kwargs: dict[str, Any] = {"config": config}
+    if torch_dtype is not None:
+        kwargs["dtype"] = torch_dtype
+    model = load_pretrained(Qwen3VLForConditionalGeneration.from_pretrained, model_id,
+                            "model", **kwargs)
+    processor = ImageOnlyProcessor.from_pretrained(model_id)
+    return model.to(device).eval(), processor
+
+
+def is_model_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder with an HF ``config.json``."""
+    return (Path(path).expanduser() / "config.json").is_file()

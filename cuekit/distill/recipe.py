@@ -1,0 +1,364 @@
+"""The distill recipe: cue-privileged on-policy distillation of a Qwen3-VL student.
+
+One step, read top to bottom in :meth:`DistillRecipe.train_step`::
+
+    B prompts -> x R rollouts (student samples, cue module runs at prefill)
+      -> teacher log-probs of the sampled tokens (prompt + hint, inference mode)
+      -> student log-probs with gradients (same response ids, chunked lm-head)
+      -> loss (k1 / k3 / forward-kl-topk / jsd) -> backward (grad_accum micro-batches)
+      -> clip -> AdamW step (two groups: backbone lr, cue module lr) -> log -> checkpoint
+
+How it departs from the released ViCuR code (shared README §1): the sink is found per
+sample (padding and batch > 1 are safe), the module starts as an exact identity, it
+has its own learning rate, and no module sits after the last layer.
+
+Launch: ``cuekit distill --student qwen3-vl-2b --shards 'DIR/shard-{000000..000012}.tar'
+--output RUN``; see ``cuekit distill -h``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cuekit.distill.checkpoint import (
+    latest_checkpoint,
+    load_trainer_state,
+    restore_rng,
+    save_checkpoint,
+)
+from cuekit.distill.config import DistillConfig
+from cuekit.distill.cue_module import (
+    CueModuleConfig,
+    attach_cue_module,
+    load_student,
+    save_student,
+    split_parameters,
+)
+from cuekit.distill.evaluation import Evaluator
+from cuekit.distill.losses import get_loss
+from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metrics
+from cuekit.distill.models import load_model
+from cuekit.distill.prompts import build_prompt_batch, build_prompt_pair, vision_token_ids
+from cuekit.distill.rollout import (
+    Rollouts,
+    SamplingSettings,
+    generate_rollouts,
+    score_responses,
+    scoring_pair,
+)
+from cuekit.errors import ConfigError, CuekitError
+from cuekit.pipelines.reader import ShardBatch, ShardReader
+
+logger = logging.getLogger("cuekit.distill")
+OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
+            "raise --grad-accum, or turn on --grad-checkpointing")
+
+
+@dataclass
+class Prompts:
+    """The rows of one step: each kept sample repeated ``rollouts_per_prompt`` times."""
+
+    questions: list[str]
+    images: list[list[Any]]
+    hints: list[str | None]
+    answers: list[str | None]
+
+
+def privileged_hint(privilege: str, hint: str, answer: str | None) -> str | None:
+    """What the teacher sees beyond the student's prompt."""
+    if privilege == "cue":
+        return hint or None
+    if privilege == "answer":
+        return f"The answer is {answer}." if answer else None
+    return None
+
+
+def _lr_lambda(config: DistillConfig):
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        if config.lr_schedule == "cosine":
+            span = max(1, config.max_steps - config.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / span)))
+        return 1.0
+    return factor
+
+
+class DistillRecipe:
+    """``setup()`` builds everything, ``train()`` runs the loop, ``cleanup()`` closes logs."""
+
+    def __init__(self, config: DistillConfig) -> None:
+        self.config = config
+        self.run_dir = config.run_dir
+        self.step = 0
+        self.skipped_long = 0
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
+            else cfg.device)
+        self.autocast = self.device.type == "cuda" and cfg.dtype in ("auto", "bf16", "bfloat16")
+        torch.manual_seed(cfg.seed)
+        resume_from = self._resume_point()
+        # The student first: the optimizer and the teacher ("self") depend on it.
+        self._setup_student(resume_from)
+        self._setup_teacher()
+        self._setup_optimizer()
+        # The reader depends on nothing else; its state comes from the checkpoint.
+        self._setup_data()
+        self.loss_fn = get_loss(cfg.loss, **cfg.loss_settings())
+        self.sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p,
+                                         cfg.top_k)
+        if resume_from is not None:
+            self._restore(resume_from)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+        self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
+                                     wandb=cfg.wandb, config=cfg.to_dict())
+        self.evaluator = (Evaluator(cfg, self.student, self.teacher, self.processor,
+                                    self.teacher_processor, self.device)
+                          if cfg.eval_shards else None)
+
+    def _resume_point(self) -> Path | None:
+        found = latest_checkpoint(self.run_dir)
+        if found is not None and not self.config.resume:
+            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to "
+                              "continue that run, or choose another --output")
+        return found if self.config.resume else None
+
+    def _setup_student(self, resume_from: Path | None) -> None:
+        cfg = self.config
+        if resume_from is not None:
+            self.student, self.processor = load_student(resume_from / "student",
+                                                        device=str(self.device))
+        else:
+            self.student, self.processor = load_model(cfg.student, device=str(self.device),
+                                                      seed=cfg.seed)
+            attach_cue_module(self.student, CueModuleConfig(
+                interval=cfg.cue_interval, layers=cfg.cue_layers),
+                im_start_token_id=self.processor.im_start_token_id)
+        if cfg.freeze_vision:
+            for param in self.student.model.visual.parameters():
+                param.requires_grad_(False)
+        checkpointing = (cfg.grad_checkpointing if cfg.grad_checkpointing is not None
+                         else self.device.type == "cuda")
+        if checkpointing:
+            self.student.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.student.train()
+
+    def _setup_teacher(self) -> None:
+        cfg = self.config
+        dtype = torch.bfloat16 if self.device.type == "cuda" else None
+        name = cfg.student if cfg.teacher == "self" else cfg.teacher
+        self.teacher, self.teacher_processor = load_model(name, device=str(self.device),
+                                                          dtype=dtype, seed=cfg.seed)
+        self.teacher.eval().requires_grad_(False)  # never updated
+
+    def _setup_optimizer(self) -> None:
+        cfg = self.config
+        backbone, module = split_parameters(self.student)
+        groups = [{"params": [p for p in backbone if p.requires_grad], "lr": cfg.lr,
+                   "name": "backbone"},
+                  {"params": module, "lr": cfg.module_lr, "name": "cue_module"}]
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg))
+
+    def _setup_data(self) -> None:
+        cfg = self.config
+        self.reader = ShardReader(cfg.shards, num_workers=cfg.num_workers, seed=cfg.seed,
+                                  shuffle_buffer=cfg.shuffle_buffer)
+        if self.reader.batches_per_rank(cfg.batch_size, drop_last=True) == 0:
+            raise ConfigError(f"the shards hold {self.reader.samples_per_rank()} samples per "
+                              f"rank, fewer than one batch of {cfg.batch_size}")
+
+    def _restore(self, folder: Path) -> None:
+        state = load_trainer_state(folder)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.scheduler.load_state_dict(state.scheduler)
+        if state.reader is not None:
+            self.reader.load_state_dict(state.reader)
+        restore_rng(state)
+        self.step = state.step
+        self.skipped_long = int(state.extra.get("skipped_long", 0))
+        truncate_metrics(self.run_dir, self.step)
+        logger.info("resumed from %s at step %d", folder, self.step)
+
+    # ------------------------------------------------------------------ data
+
+    def _batches(self) -> Iterator[ShardBatch]:
+        """Batches forever, epoch after epoch; the reader's state makes this resumable."""
+        epoch = self.reader.epoch
+        while True:
+            self.reader.set_epoch(epoch)
+            yield from self.reader.loader(self.config.batch_size, drop_last=True)
+            epoch += 1
+
+    def _prompts(self, batch: ShardBatch) -> Prompts | None:
+        """Keep samples whose student and teacher prompts fit; repeat each R times."""
+        cfg = self.config
+        rows = [(s.record.sample.question, s.images,
+                 privileged_hint(cfg.privilege, s.hint, s.record.sample.answer),
+                 s.record.sample.answer) for s in batch.samples]
+        pair = build_prompt_pair(self.processor, self.teacher_processor, [r[0] for r in rows],
+                                 [r[1] for r in rows], [r[2] for r in rows])
+        lengths = torch.maximum(pair.student["attention_mask"].sum(1),
+                                pair.teacher["attention_mask"].sum(1))
+        kept = [row for row, n in zip(rows, lengths.tolist(), strict=True)
+                if n <= cfg.max_prompt_len]
+        if len(kept) < len(rows):
+            self.skipped_long += len(rows) - len(kept)
+            logger.warning("skipped %d prompt(s) longer than --max-prompt-len %d "
+                           "(never truncated; %d skipped so far)", len(rows) - len(kept),
+                           cfg.max_prompt_len, self.skipped_long)
+        if not kept:
+            return None
+        rep = [row for row in kept for _ in range(cfg.rollouts_per_prompt)]
+        return Prompts(*(list(col) for col in zip(*rep, strict=True)))
+
+    # ------------------------------------------------------------------ step
+
+    def _loss_step(self, prompts: Prompts, rollouts: Rollouts, rows: list[int],
+                   total_tokens: int, timers: dict[str, float]) -> dict[str, float]:
+        """Teacher and student scores for a micro-batch of rows; backward of its loss share."""
+        cfg = self.config
+        pair = build_prompt_pair(self.processor, self.teacher_processor,
+                                 [prompts.questions[i] for i in rows],
+                                 [prompts.images[i] for i in rows],
+                                 [prompts.hints[i] for i in rows])
+        mask = rollouts.response_mask[rows]
+        width = int(mask.sum(0).nonzero().max()) + 1 if mask.any() else 1  # trim padding
+        sub = Rollouts(rollouts.response_ids[rows, :width], mask[:, :width])
+        student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, sub,
+                                                    vision_token_ids(self.processor))
+        start = time.perf_counter()
+        needs_topk = getattr(self.loss_fn, "needs_topk", False)
+        with torch.inference_mode(), self._autocast():
+            teacher, _ = score_responses(self.teacher, teacher_batch,
+                                         chunk_size=cfg.score_chunk_size,
+                                         topk=cfg.topk if needs_topk else 0)
+        timers["teacher"] += time.perf_counter() - start
+        start = time.perf_counter()
+        teacher_lp = teacher.logprobs.clone()  # (b, r): leave inference mode
+        teacher_topk = None if teacher.topk_logprobs is None else teacher.topk_logprobs.clone()
+        topk_ids = None if teacher.topk_ids is None else teacher.topk_ids.clone()
+        with self._autocast():
+            student, student_topk = score_responses(self.student, student_batch,
+                                                    chunk_size=cfg.score_chunk_size,
+                                                    at_ids=topk_ids)
+            loss, metrics = self.loss_fn(student.logprobs, teacher_lp.to(student.logprobs),
+                                         sub.response_mask.to(student.logprobs.device),
+                                         student_topk=student_topk,
+                                         teacher_topk=None if teacher_topk is None
+                                         else teacher_topk.to(student.logprobs))
+        share = float(sub.response_mask.sum()) / max(total_tokens, 1)
+        (loss * share).backward()
+        timers["student"] += time.perf_counter() - start
+        return {k: v * share for k, v in metrics.items() if k != "tokens"}
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+
+    def train_step(self, batch: ShardBatch) -> dict[str, Any] | None:
+        cfg = self.config
+        timers = {"rollout": 0.0, "teacher": 0.0, "student": 0.0, "optimizer": 0.0}
+        prompts = self._prompts(batch)
+        if prompts is None:
+            return None
+        start = time.perf_counter()
+        student_prompt = build_prompt_batch(self.processor, prompts.questions, prompts.images)
+        with self._autocast():
+            rollouts = generate_rollouts(self.student, self.processor, student_prompt,
+                                         self.sampling)  # (N, R)
+        timers["rollout"] = time.perf_counter() - start
+        total_tokens = int(rollouts.response_mask.sum())
+        totals: dict[str, float] = {}
+        self.optimizer.zero_grad(set_to_none=True)
+        for rows in torch.arange(len(prompts.questions)).chunk(cfg.grad_accum):
+            for key, value in self._loss_step(prompts, rollouts, rows.tolist(), total_tokens,
+                                              timers).items():
+                totals[key] = totals.get(key, 0.0) + value
+        start = time.perf_counter()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+        self.optimizer.step()
+        self.scheduler.step()
+        timers["optimizer"] = time.perf_counter() - start
+        self.step += 1
+        elapsed = sum(timers.values())
+        lengths = rollouts.response_mask.sum(1).float()
+        return {
+            "step": self.step, **totals, "grad_norm": float(grad_norm),
+            "response_len": float(lengths.mean()), "response_tokens": total_tokens,
+            "rollouts": len(prompts.questions), "skipped_long_prompts": self.skipped_long,
+            **{f"time_{k}": round(v, 4) for k, v in timers.items()},
+            "tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
+            "peak_mem_mb": round(peak_memory_mb(self.device), 1),
+            "lr": self.scheduler.get_last_lr()[0], "module_lr": self.scheduler.get_last_lr()[1],
+        }
+
+    # ------------------------------------------------------------------ loop
+
+    def save(self) -> Path:
+        return save_checkpoint(
+            self.run_dir, self.step,
+            save_student_fn=lambda folder: save_student(self.student, self.processor, folder),
+            optimizer=self.optimizer, scheduler=self.scheduler,
+            reader_state=self.reader.state_dict(), config=self.config.to_dict(),
+            keep=self.config.keep_checkpoints, extra={"skipped_long": self.skipped_long})
+
+    def train(self, progress: Any = None) -> list[dict[str, Any]]:
+        """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
+        cfg = self.config
+        records = []
+        if self.evaluator is not None and self.step == 0:
+            self.metrics.log({"step": 0, **self.evaluator.run()})
+        batches = self._batches()
+        try:
+            while self.step < cfg.max_steps:
+                batch = next(batches)
+                record = self.train_step(batch)
+                self.reader.mark_consumed(batch)
+                if record is None:
+                    continue
+                if self.evaluator is not None and cfg.eval_every and \
+                        self.step % cfg.eval_every == 0:
+                    record.update(self.evaluator.run())
+                records.append(record)
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    self.metrics.log(record)
+                if progress is not None:
+                    progress(record)
+                if cfg.save_every and self.step % cfg.save_every == 0:
+                    self.save()
+        except torch.cuda.OutOfMemoryError:
+            raise CuekitError(OOM_HINT) from None
+        self.save()
+        save_student(self.student, self.processor, self.run_dir / "student")
+        return records
+
+    def cleanup(self) -> None:
+        metrics = getattr(self, "metrics", None)
+        if metrics is not None:
+            metrics.close()
+
+
+def run_distill(config: DistillConfig, progress: Any = None) -> list[dict[str, Any]]:
+    recipe = DistillRecipe(config)
+    try:
+        recipe.setup()
+        return recipe.train(progress)
+    finally:
+        recipe.cleanup()

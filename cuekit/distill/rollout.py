@@ -1,0 +1,144 @@
+"""Rollouts (student sampling) and teacher-forced scoring of the sampled responses.
+
+Both go through the same model object: the cue recovery module's hooks run at the
+prefill of ``generate`` and in every teacher-forced forward, so a rollout's log-probs
+and the training forward's are the same function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from cuekit.distill.prompts import (
+    ScoringBatch,
+    build_scoring_batch,
+    response_mask_until_stop,
+    vision_token_ids,
+)
+from cuekit.distill.scoring import gather_logprobs_at, token_logprobs
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    greedy: bool = False
+
+
+@dataclass(frozen=True)
+class Rollouts:
+    response_ids: Tensor  # (N, R) sampled ids, padded with pad id after the stop token
+    response_mask: Tensor  # (N, R) 1 up to and including the stop token
+
+
+def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+
+
+@torch.no_grad()
+def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
+                      settings: SamplingSettings) -> Rollouts:
+    """Sample one response per prompt row; ``prompt_inputs`` are left-padded."""
+    device = next(model.parameters()).device
+    inputs = _to_device(dict(prompt_inputs), device)
+    was_training = model.training
+    model.eval()
+    sampling: dict[str, Any] = (
+        {"do_sample": False} if settings.greedy else
+        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
+         "top_k": settings.top_k or None})
+    try:
+        out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
+                             eos_token_id=processor.im_end_token_id,
+                             pad_token_id=processor.tokenizer.pad_token_id,
+                             suppress_tokens=vision_token_ids(processor), **sampling)
+    finally:
+        model.train(was_training)
+    response = out[:, inputs["input_ids"].shape[1]:]
+    mask = response_mask_until_stop(response, [processor.im_end_token_id])
+    # Everything after the stop is padding: make it the pad id so it can be gathered safely.
+    response = torch.where(mask.bool(), response,
+                           torch.full_like(response, processor.tokenizer.pad_token_id))
+    return Rollouts(response_ids=response, response_mask=mask)
+
+
+def response_hidden(model: Any, batch: ScoringBatch) -> Tensor:
+    """(B, R, D) final hidden states at the positions that predict each response token."""
+    device = next(model.parameters()).device
+    outputs = model.model(**_to_device(batch.inputs, device), use_cache=False)
+    return outputs.last_hidden_state[:, batch.predictor_positions]
+
+
+def lm_head(model: Any) -> tuple[Tensor, Tensor | None]:
+    head = model.get_output_embeddings()
+    return head.weight, getattr(head, "bias", None)
+
+
+@dataclass(frozen=True)
+class Scores:
+    logprobs: Tensor  # (B, R) log-prob of each response token
+    topk_logprobs: Tensor | None = None  # (B, R, k)
+    topk_ids: Tensor | None = None  # (B, R, k)
+
+
+def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: int = 0,
+                    at_ids: Tensor | None = None) -> tuple[Scores, Tensor | None]:
+    """Log-probs of the response tokens; gradients flow when grad mode is on.
+
+    ``topk`` returns the model's own top-k (teacher side); ``at_ids`` (B, R, k)
+    gathers log-probs at given ids (student side of the top-k losses). Returns the
+    scores and the log-probs at ``at_ids`` (or None).
+    """
+    hidden = response_hidden(model, batch)
+    weight, bias = lm_head(model)
+    targets = batch.response_ids.to(hidden.device)
+    if topk:
+        lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
+                                               chunk_size=chunk_size, topk=topk)
+        scores = Scores(lp, topk_lp, topk_ids)
+    else:
+        scores = Scores(token_logprobs(hidden, weight, targets, bias=bias,
+                                       chunk_size=chunk_size))
+    gathered = None
+    if at_ids is not None:
+        gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,
+                                      chunk_size=chunk_size)
+    return scores, gathered
+
+
+@torch.no_grad()
+def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
+                     teacher_batch: ScoringBatch, *, chunk_size: int) -> Tensor:
+    """Per-token KL(student || teacher) over the full vocabulary, (B, R).
+
+    Used for evaluation, where its low variance matters more than its cost; the
+    logits are formed ``chunk_size`` positions at a time.
+    """
+    hs = response_hidden(student, student_batch).flatten(0, 1)
+    ht = response_hidden(teacher, teacher_batch).flatten(0, 1).to(hs.device)
+    ws, bs = lm_head(student)
+    wt, bt = lm_head(teacher)
+    out = torch.empty(hs.shape[0], dtype=torch.float32, device=hs.device)
+    for start in range(0, hs.shape[0], chunk_size):
+        stop = start + chunk_size
+        ls = torch.nn.functional.linear(hs[start:stop], ws, bs).float().log_softmax(-1)
+        lt = torch.nn.functional.linear(ht[start:stop].to(wt.dtype), wt, bt).float()
+        lt = lt.log_softmax(-1).to(ls.device)
+        out[start:stop] = (ls.exp() * (ls - lt)).sum(-1)
+    return out.view(student_batch.response_ids.shape)
+
+
+def scoring_pair(student_prompt: dict[str, Any], teacher_prompt: dict[str, Any],
+                 rollouts: Rollouts, forbidden: list[int]) -> tuple[ScoringBatch, ScoringBatch]:
+    """The student's and the teacher's scoring batches over identical response ids."""
+    student = build_scoring_batch(student_prompt, rollouts.response_ids.cpu(),
+                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
+    teacher = build_scoring_batch(teacher_prompt, rollouts.response_ids.cpu(),
+                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
+    return student, teacher

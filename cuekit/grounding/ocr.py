@@ -1,0 +1,222 @@
+"""OCR backend: reads the text of diagrams and charts offline with rapidocr (PP-OCR ONNX).
+
+Grounding DINO finds things; this backend finds what the figure *says*: point letters,
+lengths, angles, tick values, category names. ``DetectorOptions.ocr_keep`` picks which
+texts become detections (any of :data:`KEEP_MODES`):
+
+- ``mentioned``: text the question names, token by token, case-insensitive. A point
+  label also counts when the question names it inside a capital token ("AC" names A).
+- ``labels``: short labels: 1-3 capital letters ("A", "AB") or one word ("Apple").
+- ``numbers``: numbers with an optional unit or sign: "4", "2.5", "12 cm", "35°", "40%".
+- ``all``: everything the recognizer returned above its text score.
+
+Settings chosen from measurements on the bundled sample (``cuekit.pipelines.sample_data``):
+the direction classifier is off, because it turned short upright labels such as "90°"
+upside down (read ".06"); the detector's box threshold is 0.3 instead of 0.5, because
+isolated single letters score just under 0.5. Two keys of ``DetectorOptions.extra`` tune
+them: ``ocr_text_score`` (recognizer confidence floor, default 0.5) and
+``ocr_box_thresh`` (detector box score floor, default 0.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from cuekit.errors import ConfigError
+from cuekit.grounding.base import DetectItem, DetectorOptions
+from cuekit.schemas import Detection, Phrase, clip_xyxy, xyxy_to_1000
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+KEEP_MODES: tuple[str, ...] = ("mentioned", "labels", "numbers", "all")
+DEFAULT_TEXT_SCORE = 0.5
+DEFAULT_BOX_THRESH = 0.3
+INSTALL_HINT = "pip install 'cuekit[ocr]'"
+
+_NUMBER_RE = re.compile(
+    r"^[-+−]?(?:\d+(?:[.,]\d+)?|[.,]\d+)\s*(?:°|º|%|cm|mm|km|m|in|ft|kg|g|s|units?)?$",
+    re.IGNORECASE,
+)
+_POINT_LABEL_RE = re.compile(r"^[A-Z]{1,3}['′]?$")  # "A", "AB", "ABC", "A'"
+_WORD_RE = re.compile(r"^[A-Za-z][A-Za-z'’-]{1,15}$")  # one word: "Apple", "Mon"
+_TOKEN_RE = re.compile(r"[^\W_]+(?:[.,]\d+)?")  # words and numbers, any script
+_CAPITALS_RE = re.compile(r"\b[A-Z]{1,4}\b")  # point names in a question: "O", "AC", "ABC"
+_REPEAT_RE = re.compile(r"(.)\1{2,}")  # "wwww": hatching and rules read as letters
+_EDGE_JUNK = " \t|_:;•·"
+_STOPWORDS = frozenset(
+    "a an and are at by does did do for from has have how in is it many much of on or "
+    "than that the this to was were what which who why with".split()
+)
+
+
+@dataclass(frozen=True)
+class OcrText:
+    """One text line as the recognizer read it, in original-image pixels."""
+
+    text: str
+    score: float
+    xyxy: tuple[float, float, float, float]
+
+
+def _check_keep(keep: Any) -> tuple[str, ...]:
+    if isinstance(keep, str) or not isinstance(keep, (tuple, list)) or not keep:
+        raise ConfigError(
+            f"ocr_keep must be a non-empty tuple of modes from {list(KEEP_MODES)}, got {keep!r}"
+        )
+    for mode in keep:
+        if mode not in KEEP_MODES:
+            raise ConfigError(f"ocr_keep: unknown mode {mode!r}; choose from {list(KEEP_MODES)}")
+    return tuple(keep)
+
+
+def _check_fraction(extra: dict[str, Any], key: str, default: float) -> float:
+    value = extra.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{key} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _import_rapidocr() -> Any:
+    try:
+        import rapidocr
+    except ImportError as exc:
+        raise ConfigError(
+            f"the 'ocr' detector needs the rapidocr package ({exc}); install it with: "
+            f"{INSTALL_HINT}"
+        ) from None
+    return rapidocr
+
+
+@lru_cache(maxsize=4)
+def _load_engine(text_score: float, box_thresh: float) -> Any:
+    """One rapidocr engine per setting; its ONNX sessions load on the first call."""
+    rapidocr = _import_rapidocr()
+    params = {
+        "Global.log_level": "critical",  # silences "The text detection result is empty"...
+        "Global.use_cls": False,
+        "Global.text_score": text_score,
+        "Det.box_thresh": box_thresh,
+    }
+    engine = rapidocr.RapidOCR(params=params)
+    logging.getLogger("RapidOCR").setLevel(logging.CRITICAL)
+    return engine
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split()).strip(_EDGE_JUNK)
+    return text[:-1].rstrip() if len(text) > 1 and text.endswith("-") else text
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in (m.lower() for m in _TOKEN_RE.findall(text)) if t not in _STOPWORDS}
+
+
+def _point_letters(text: str) -> set[str]:
+    return {letter for token in _CAPITALS_RE.findall(text) for letter in token}
+
+
+def is_number(text: str) -> bool:
+    return bool(_NUMBER_RE.match(text))
+
+
+def is_label(text: str) -> bool:
+    return bool(_POINT_LABEL_RE.match(text)) or (
+        bool(_WORD_RE.match(text)) and not _REPEAT_RE.search(text)
+    )
+
+
+def _names(text: str, source: str) -> bool:
+    """Does ``source`` (a question or phrase) mention the OCR ``text``?"""
+    if _tokens(text) & _tokens(source):
+        return True
+    return bool(_POINT_LABEL_RE.match(text)) and set(text.rstrip("'′")) <= _point_letters(source)
+
+
+class OcrBackend:
+    """Text detections from rapidocr, filtered by ``options.ocr_keep``."""
+
+    name = "ocr"
+
+    def __init__(self, options: DetectorOptions) -> None:
+        # Validate first, so bad settings fail the same way with or without rapidocr.
+        self.keep = _check_keep(options.ocr_keep)
+        self.text_score = _check_fraction(options.extra, "ocr_text_score", DEFAULT_TEXT_SCORE)
+        self.box_thresh = _check_fraction(options.extra, "ocr_box_thresh", DEFAULT_BOX_THRESH)
+        self._rapidocr = _import_rapidocr()
+        self._engine = _load_engine(self.text_score, self.box_thresh)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "engine": "rapidocr",
+            "engine_version": str(getattr(self._rapidocr, "__version__", "unknown")),
+            "ocr_keep": list(self.keep),
+            "text_score": self.text_score,
+            "box_thresh": self.box_thresh,
+            "use_cls": False,
+        }
+
+    def read(self, image: Image.Image) -> list[OcrText]:
+        """Every text line rapidocr finds in ``image``, unfiltered."""
+        result = self._engine(image.convert("RGB"))
+        if result.txts is None or result.boxes is None:
+            return []
+        width, height = image.size
+        texts = []
+        for polygon, raw_text, score in zip(result.boxes, result.txts, result.scores,
+                                            strict=True):
+            text = _clean(str(raw_text))
+            if not text:
+                continue
+            xs, ys = [float(p[0]) for p in polygon], [float(p[1]) for p in polygon]
+            box = clip_xyxy((min(xs), min(ys), max(xs), max(ys)), width, height)
+            texts.append(OcrText(text, min(max(float(score), 0.0), 1.0), box))
+        return texts
+
+    def select(self, texts: Sequence[OcrText], question: str, phrases: Sequence[Phrase],
+               width: int, height: int, image_index: int = 0) -> list[Detection]:
+        """Keep the texts that ``ocr_keep`` asks for and turn them into detections."""
+        question_letters = _point_letters(question)
+        question_tokens = _tokens(question)
+        detections = []
+        for found in texts:
+            text = found.text
+            # PP-OCR reads a lone point "O" (circle centres) as the digit "0".
+            if text in ("0", "o") and "O" in question_letters and "0" not in question_tokens:
+                text = "O"
+            phrase_index = next(
+                (i for i, phrase in enumerate(phrases) if _names(text, phrase.text)), None
+            )
+            mentioned = phrase_index is not None or _names(text, question)
+            keep = (
+                "all" in self.keep
+                or ("mentioned" in self.keep and mentioned)
+                or ("labels" in self.keep and is_label(text))
+                or ("numbers" in self.keep and is_number(text))
+            )
+            if keep:
+                detections.append(Detection(
+                    label=text,
+                    phrase_index=phrase_index,
+                    image_index=image_index,
+                    xyxy=found.xyxy,
+                    box_1000=xyxy_to_1000(found.xyxy, width, height),
+                    score=found.score,
+                    backend=self.name,
+                ))
+        return detections
+
+    def detect(self, items: Sequence[DetectItem]) -> list[list[Detection]]:
+        results = []
+        for item in items:
+            detections: list[Detection] = []
+            for image_index, image in enumerate(item.images):
+                detections += self.select(self.read(image), item.sample.question, item.phrases,
+                                          image.width, image.height, image_index)
+            results.append(detections)
+        return results

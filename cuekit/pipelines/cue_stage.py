@@ -1,0 +1,131 @@
+"""Phrases -> detections -> rendered cue, for batches of prepared samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cuekit.cues import find_leak, get_phrase_extractor, render_cue
+from cuekit.errors import CuekitError, SampleError
+from cuekit.grounding.base import DetectItem, DetectorBackend
+from cuekit.pipelines.extract_io import MARKS_DIR
+from cuekit.pipelines.images import save_png_atomic
+from cuekit.pipelines.prepare import Failed, Prepared, error_row
+from cuekit.schemas import (
+    CueRecord,
+    Detection,
+    ExtractedSample,
+    ExtractorSettings,
+    Phrase,
+    validate,
+)
+
+
+@dataclass
+class Done:
+    row_index: int
+    record: ExtractedSample
+
+
+@dataclass(frozen=True)
+class CueBuilder:
+    """Runs the detector backends on a batch and renders each sample's cue."""
+
+    backends: Sequence[DetectorBackend]
+    settings: ExtractorSettings
+    cue_style: str
+    phrase_extractor: str
+    output: Path
+    drop_leaky: bool = False
+    strict: bool = False
+
+    def _detect(self, items: list[DetectItem]) -> list[list[Detection]]:
+        merged: list[list[Detection]] = [[] for _ in items]
+        for backend in self.backends:
+            for slot, found in zip(merged, backend.detect(items), strict=True):
+                slot.extend(found)
+        return merged
+
+    def _detect_isolating(self, batch: list[Prepared], items: list[DetectItem]
+                          ) -> list[list[Detection] | BaseException]:
+        """Detect on the batch; if it fails, retry one sample at a time to find the culprit."""
+        try:
+            return list(self._detect(items))
+        except CuekitError as exc:
+            # A model that cannot load or a bad setting fails every sample alike: stop.
+            if not isinstance(exc, SampleError) or self.strict:
+                raise
+            if len(items) == 1:
+                return [exc]
+        except Exception as exc:
+            if self.strict:
+                raise
+            if len(items) == 1:
+                return [exc]
+        results: list[list[Detection] | BaseException] = []
+        for item in items:
+            try:
+                results.append(self._detect([item])[0])
+            except Exception as exc:  # one sample's failure must not stop the run
+                if self.strict or (isinstance(exc, CuekitError)
+                                   and not isinstance(exc, SampleError)):
+                    raise
+                results.append(exc)
+        return results
+
+    def _record(self, prepared: Prepared, phrases: list[Phrase],
+                detections: list[Detection]) -> ExtractedSample:
+        sample = prepared.sample
+        rendered = render_cue(sample, phrases, detections, self.cue_style, prepared.images)
+        marked = None
+        if rendered.marked_image is not None:
+            marked = f"{MARKS_DIR}/{sample.id}.png"
+            save_png_atomic(rendered.marked_image, self.output / marked)
+        leak = find_leak(rendered.text, sample.answer, sample.choices) is not None
+        cue = validate(CueRecord, {
+            "sample_id": sample.id, "phrases": phrases, "detections": detections,
+            "cue_text": rendered.text, "cue_style": self.cue_style, "leak": leak,
+            "marked_image": marked, "settings": self.settings,
+        }, sample_id=sample.id)
+        if leak and self.drop_leaky:
+            raise SampleError("cue text contains the answer (--drop-leaky)", sample_id=sample.id,
+                              field="cue_text", stage="leak")
+        return ExtractedSample(sample=sample, cue=cue)
+
+    def run(self, batch: list[Prepared]) -> Iterator[Done | Failed]:
+        extract = get_phrase_extractor(self.phrase_extractor)
+        phrases = [list(extract(p.sample.question)) for p in batch]
+        items = [DetectItem(sample=p.sample, images=p.images, phrases=ph)
+                 for p, ph in zip(batch, phrases, strict=True)]
+        for prepared, ph, found in zip(batch, phrases, self._detect_isolating(batch, items),
+                                       strict=True):
+            sample = prepared.sample
+            if isinstance(found, BaseException):
+                yield Failed(prepared.row_index, error_row(
+                    found, sample_id=sample.id, original_id=sample.original_id, stage="detect"))
+                continue
+            try:
+                yield Done(prepared.row_index, self._record(prepared, ph, found))
+            except (SampleError, ValueError) as exc:  # ValueError: a backend broke a contract
+                if self.strict:
+                    raise
+                yield Failed(prepared.row_index, error_row(
+                    exc, sample_id=sample.id, original_id=sample.original_id,
+                    stage=None if isinstance(exc, SampleError) else "render"))
+
+
+def batched(items: Iterable[Prepared | Failed], size: int
+            ) -> Iterator[tuple[list[Prepared], list[Failed]]]:
+    """Group prepared samples into detector batches; failures pass straight through."""
+    batch: list[Prepared] = []
+    for item in items:
+        if isinstance(item, Failed):
+            yield [], [item]
+            continue
+        batch.append(item)
+        if len(batch) == size:
+            yield batch, []
+            batch = []
+    if batch:
+        yield batch, []

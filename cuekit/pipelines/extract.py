@@ -1,0 +1,251 @@
+"""`cuekit extract`: source rows -> samples -> phrases -> detections -> cue records.
+
+The stage is a chain of generators with an explicit error policy::
+
+    selected_rows -> prepare_stage -> batched -> CueBuilder.run -> PartWriter
+    (source)         (decode, store)  (detector)  (detect, render)  (atomic parts)
+
+A bad sample becomes an ErrorRow and the run goes on (``strict`` re-raises).
+Image decoding runs in DataLoader workers, overlapped with detection in the main
+process. Parts make the run resumable and let several ranks split the rows;
+:func:`cuekit.pipelines.parts.merge_parts` writes the final tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cuekit import __version__
+from cuekit.errors import ConfigError, CuekitError
+from cuekit.grounding.base import DetectorOptions, create_backend
+from cuekit.pipelines.cue_stage import CueBuilder, Done, batched
+from cuekit.pipelines.extract_io import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
+from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
+from cuekit.pipelines.parts import (
+    PARTS_DIR,
+    PartWriter,
+    done_rows,
+    merge_parts,
+    parts_dir,
+    write_json_atomic,
+)
+from cuekit.pipelines.prepare import Failed, Prepared, prepare_stage
+from cuekit.pipelines.progress import Progress
+from cuekit.pipelines.sources import RawSample, RowError, SourceSpec, iter_source
+from cuekit.schemas import CUE_STYLES, ExtractorSettings
+from cuekit.versions import library_versions
+
+_SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything one extract run depends on; saved in run.json."""
+
+    source: SourceSpec
+    output: Path
+    detectors: tuple[str, ...] = ("grounding-dino",)
+    detector: DetectorOptions = field(default_factory=DetectorOptions)
+    cue_style: str = "hint"
+    phrase_extractor: str = "rules"
+    limit: int | None = None
+    num_workers: int = 0
+    drop_leaky: bool = False
+    strict: bool = False
+    overwrite: bool = False
+    rank: int = 0
+    world_size: int = 1
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    part_size: int = 256  # records per part file: the resume granularity
+
+    def __post_init__(self) -> None:
+        if not self.detectors:
+            raise ConfigError("at least one --detector is required")
+        if len(set(self.detectors)) != len(self.detectors):
+            raise ConfigError(f"--detector given twice: {list(self.detectors)}")
+        if self.cue_style not in CUE_STYLES:
+            raise ConfigError(f"--cue-style must be one of {', '.join(CUE_STYLES)}, "
+                              f"got {self.cue_style!r}")
+        checks = {
+            "--limit": (self.limit or 0, 0),
+            "--num-workers": (self.num_workers, 0),
+            "--batch-size": (self.detector.batch_size, 1),
+            "--world-size": (self.world_size, 1),
+            "--max-image-pixels": (self.max_image_pixels, 1),
+            "part size": (self.part_size, 1),
+        }
+        for name, (value, minimum) in checks.items():
+            if value < minimum:
+                raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        if not 0 <= self.rank < self.world_size:
+            raise ConfigError(f"--rank must be in [0, {self.world_size}), got {self.rank}")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that change the output; a resumed run must match them."""
+        data = json.loads(json.dumps(asdict(self), default=str))
+        for volatile in ("output", "num_workers", "strict", "overwrite", "rank", "world_size",
+                         "part_size"):
+            data.pop(volatile)
+        for volatile in ("device", "batch_size"):
+            data["detector"].pop(volatile)
+        return data
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    output: Path
+    counts: dict[str, int] | None  # None while other ranks are still running
+    processed: int  # rows this invocation handled (0 when everything was resumed)
+    elapsed_s: float
+
+    def summary(self) -> str:
+        rate = self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        if self.counts is None:
+            return (f"extract: this rank processed {self.processed} samples in "
+                    f"{self.elapsed_s:.1f}s; waiting for other ranks to finish before merging")
+        c = self.counts
+        return (f"extract: {c['input']} samples in -> {c['ok']} cues ({c['leaky']} leaky), "
+                f"{c['errors']} errors; {self.processed} processed now in {self.elapsed_s:.1f}s "
+                f"({rate:.1f} samples/s) -> {self.output}")
+
+
+def selected_rows(config: ExtractConfig, skip: set[int]) -> Iterator[RawSample | RowError]:
+    """The source rows this rank owns, minus those a previous run finished."""
+    for item in iter_source(config.source):
+        position = item.row_index
+        if config.limit is not None and position >= config.limit:
+            return
+        if position % config.world_size == config.rank and position not in skip:
+            yield item
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+def prepared_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared | Failed]:
+    """Decoded samples, produced by ``num_workers`` DataLoader workers when asked."""
+    if config.num_workers == 0:
+        yield from prepare_stage(selected_rows(config, skip), config.output,
+                                 config.max_image_pixels)
+        return
+    import torch.utils.data as tud
+
+    class _Prepare(tud.IterableDataset):
+        def __iter__(self) -> Iterator[Prepared | Failed]:
+            info = tud.get_worker_info()
+            rows = selected_rows(config, skip)
+            if info is not None:  # each worker decodes every num_workers-th row
+                rows = (r for i, r in enumerate(rows) if i % info.num_workers == info.id)
+            return prepare_stage(rows, config.output, config.max_image_pixels)
+
+    loader = tud.DataLoader(_Prepare(), batch_size=None, num_workers=config.num_workers,
+                            collate_fn=_identity, prefetch_factor=4)
+    yield from loader
+
+
+def _prepare_output(config: ExtractConfig) -> None:
+    out = config.output
+    if config.overwrite:
+        if config.world_size == 1:
+            for name in (PARTS_DIR, IMAGES_DIR, MARKS_DIR):
+                shutil.rmtree(out / name, ignore_errors=True)
+        else:  # other ranks may be writing: clear only this rank's parts
+            shutil.rmtree(parts_dir(out, config.rank, config.world_size), ignore_errors=True)
+        if config.rank == 0:
+            for name in (CUES_FILE, ERRORS_FILE, RUN_FILE):
+                (out / name).unlink(missing_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = out / PARTS_DIR / _SETTINGS_FILE
+    fingerprint = config.fingerprint()
+    if settings_path.exists():
+        previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        if previous != fingerprint:
+            changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint.get(k))
+            raise ConfigError(
+                f"{out} holds an extract run with different settings ({', '.join(changed)}); "
+                "pass --overwrite to start fresh, or choose another --output")
+    else:
+        write_json_atomic(fingerprint, settings_path)
+
+
+def _extractor_settings(config: ExtractConfig, backends: list[Any]) -> ExtractorSettings:
+    extra = {b.name: b.settings() for b in backends}
+    models = {name: str(s["model"]) for name, s in extra.items() if s.get("model")}
+    opts = config.detector
+    return ExtractorSettings(
+        backends=list(config.detectors), models=models, box_threshold=opts.box_threshold,
+        text_threshold=opts.text_threshold, nms_iou=opts.nms_iou,
+        phrase_extractor=config.phrase_extractor, extra=json.loads(json.dumps(extra, default=str)))
+
+
+def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> dict[str, int] | None:
+    """Merge when every rank of this world has finished; exactly one rank does it."""
+    root = config.output / PARTS_DIR
+    markers = [parts_dir(config.output, r, config.world_size) / "DONE.json"
+               for r in range(config.world_size)]
+    if not all(m.exists() for m in markers):
+        return None
+    lock = root / "merge.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return None  # another rank is merging
+    os.close(fd)
+    try:
+        run_info["ranks"] = [json.loads(m.read_text(encoding="utf-8")) for m in markers]
+        return merge_parts(config.output, run_info)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def run_extract(config: ExtractConfig) -> ExtractResult:
+    """Run (or resume) the extract stage for this rank and merge when all ranks are done."""
+    start = time.perf_counter()
+    _prepare_output(config)
+    rank_dir = parts_dir(config.output, config.rank, config.world_size)
+    (rank_dir / "DONE.json").unlink(missing_ok=True)
+    skip = done_rows(config.output)
+    backends = [create_backend(name, config.detector) for name in config.detectors]
+    builder = CueBuilder(backends=backends, settings=_extractor_settings(config, backends),
+                         cue_style=config.cue_style, phrase_extractor=config.phrase_extractor,
+                         output=config.output, drop_leaky=config.drop_leaky,
+                         strict=config.strict)
+    writer = PartWriter(rank_dir, config.part_size)
+    processed = 0
+    with Progress(config.limit, desc="extract", unit="sample") as bar:
+        try:
+            for batch, failures in batched(prepared_stream(config, skip),
+                                           config.detector.batch_size):
+                if failures and config.strict:
+                    first = failures[0].error
+                    raise CuekitError(f"--strict: stopped at sample {first.sample_id!r}, "
+                                      f"field {first.field!r} ({first.stage}): {first.message}")
+                results = list(failures) + (list(builder.run(batch)) if batch else [])
+                for item in results:
+                    if isinstance(item, Done):
+                        writer.add_record(item.row_index, item.record)
+                    else:
+                        writer.add_error(item.row_index, item.error)
+                processed += len(results)
+                bar.update(len(results))
+        finally:
+            writer.flush()  # keep finished work even when interrupted
+    elapsed = time.perf_counter() - start
+    write_json_atomic({"rank": config.rank, "world_size": config.world_size,
+                       "processed": processed, "elapsed_s": round(elapsed, 3)},
+                      rank_dir / "DONE.json")
+    run_info = {"cuekit": __version__, "stage": "extract", "versions": library_versions(),
+                "settings": json.loads(json.dumps(asdict(config), default=str)),
+                "extractor": builder.settings.model_dump()}
+    counts = _try_merge(config, run_info)
+    return ExtractResult(config.output, counts, processed, time.perf_counter() - start)

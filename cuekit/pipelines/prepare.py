@@ -1,0 +1,103 @@
+"""Turn raw source rows into validated samples with decoded, stored images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from cuekit.errors import SampleError
+from cuekit.pipelines.images import load_image, store_image
+from cuekit.pipelines.sources import RawSample, RowError
+from cuekit.schemas import ErrorRow, Sample, safe_key, validate
+
+
+@dataclass
+class Prepared:
+    """A sample whose images are decoded and stored, ready for detection."""
+
+    row_index: int
+    sample: Sample
+    images: list[Image.Image]
+
+
+@dataclass
+class Failed:
+    """A row that ends in the errors table, with its position in the source."""
+
+    row_index: int
+    error: ErrorRow
+
+
+def error_row(exc: BaseException, *, sample_id: str, original_id: str | None,
+              stage: str | None = None) -> ErrorRow:
+    if isinstance(exc, SampleError):
+        return ErrorRow(sample_id=sample_id, original_id=original_id,
+                        stage=stage or exc.stage, error_type=type(exc).__name__,
+                        field=exc.field, message=exc.reason)
+    return ErrorRow(sample_id=sample_id, original_id=original_id, stage=stage or "unknown",
+                    error_type=type(exc).__name__, field=None, message=str(exc) or repr(exc))
+
+
+def _text(value: Any, field_name: str, sample_id: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise SampleError(f"expected text, got {type(value).__name__}", sample_id=sample_id,
+                      field=field_name, stage="validate")
+
+
+def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
+    """Validate a raw row, decode and store its images, and build the Sample."""
+    sample_id = safe_key(raw.original_id)
+    question = _text(raw.question, "question", sample_id)
+    if question is None or not question.strip():
+        raise SampleError("question is empty", sample_id=sample_id, field="question",
+                          stage="validate")
+    if not raw.images:
+        raise SampleError("sample has no image", sample_id=sample_id, field="images",
+                          stage="validate")
+    choices = raw.choices
+    if choices is not None:
+        if not isinstance(choices, (list, tuple)):
+            raise SampleError(f"expected a list, got {type(choices).__name__}",
+                              sample_id=sample_id, field="choices", stage="validate")
+        choices = [_text(c, f"choices[{i}]", sample_id) or "" for i, c in enumerate(choices)]
+    loaded = [load_image(p, index=i, sample_id=sample_id, base_dir=raw.base_dir,
+                         max_pixels=max_pixels) for i, p in enumerate(raw.images)]
+    metadata = dict(raw.metadata)
+    notes = {str(i): img.normalised for i, img in enumerate(loaded) if img.normalised}
+    if notes:
+        metadata["image_normalised"] = notes
+    sample = validate(Sample, {
+        "id": sample_id, "original_id": raw.original_id, "source": raw.source,
+        "split": raw.split, "question": question,
+        "answer": _text(raw.answer, "answer", sample_id), "choices": choices or None,
+        "images": [img.ref for img in loaded], "metadata": metadata,
+    }, sample_id=sample_id)
+    for img in loaded:
+        store_image(root, img)
+    return Prepared(row_index=raw.row_index, sample=sample, images=[i.image for i in loaded])
+
+
+def prepare_stage(rows: Iterable[RawSample | RowError], root: Path,
+                  max_pixels: int) -> Iterator[Prepared | Failed]:
+    """Decode and validate each row; bad rows become Failed items, never exceptions."""
+    for item in rows:
+        if isinstance(item, RowError):
+            yield Failed(item.row_index, error_row(
+                item.error, sample_id=safe_key(item.original_id), original_id=item.original_id))
+            continue
+        try:
+            yield prepare_sample(item, root, max_pixels)
+        except SampleError as exc:
+            yield Failed(item.row_index, error_row(
+                exc, sample_id=safe_key(item.original_id), original_id=item.original_id))
+        except (OSError, ValueError, MemoryError) as exc:
+            yield Failed(item.row_index, error_row(
+                exc, sample_id=safe_key(item.original_id), original_id=item.original_id,
+                stage="decode"))

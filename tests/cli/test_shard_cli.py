@@ -1,0 +1,93 @@
+"""`cuekit shard`, `verify` and `inspect` through Click: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from PIL import Image
+
+from cuekit.cli import cli
+from cuekit.pipelines import extract_io
+from cuekit.schemas import (
+    CueRecord,
+    Detection,
+    ExtractedSample,
+    ExtractorSettings,
+    ImageRef,
+    Phrase,
+    Sample,
+)
+
+
+def _extract_dir(root: Path, n: int = 5) -> Path:
+    """A minimal extract folder: one 24x16 PNG and one detection per sample."""
+    records = []
+    for i in range(n):
+        buffer = io.BytesIO()
+        Image.new("RGB", (24, 16), (10 * i, 80, 160)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+        sha = hashlib.sha256(data).hexdigest()
+        rel = extract_io.image_relpath(sha, "png")
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        sample = Sample(id=f"s{i:03d}", original_id=str(i), source="cli", split="test",
+                        question="Which circle is larger?", answer="A",
+                        images=[ImageRef(path=rel, sha256=sha, width=24, height=16,
+                                         format="png")])
+        detection = Detection(label="circle", phrase_index=0, xyxy=(2.0, 2.0, 12.0, 10.0),
+                              box_1000=(83, 125, 500, 625), score=0.9, backend="test")
+        cue = CueRecord(sample_id=sample.id, phrases=[Phrase(text="circle", start=6, end=12)],
+                        detections=[detection], cue_text="[Hint]: circle A is left.",
+                        cue_style="hint", leak=False,
+                        settings=ExtractorSettings(backends=["test"]))
+        records.append(ExtractedSample(sample=sample, cue=cue))
+    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
+    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
+    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": n}}))
+    return root
+
+
+def test_shard_verify_inspect(tmp_path: Path) -> None:
+    extract_dir = _extract_dir(tmp_path / "extract")
+    out = tmp_path / "shards"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(out),
+                                 "--maxcount", "2", "--num-workers", "2"])
+    assert result.exit_code == 0, result.output
+    summary = result.output.strip().splitlines()[-1]
+    assert summary.startswith("shard: 5 samples -> 5 written in 3 shards")
+    assert summary.endswith(f"urls: {out}/shard-{{000000..000002}}.tar")
+
+    result = runner.invoke(cli, ["verify", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "verify: OK"
+
+    result = runner.invoke(cli, ["inspect", str(out), "--key", "s003",
+                                 "--render", str(tmp_path / "s003.png")])
+    assert result.exit_code == 0, result.output
+    assert "key:       s003" in result.output and (tmp_path / "s003.png").is_file()
+
+    (out / "shard-000001.tar").write_bytes(b"\0" * 10)
+    result = runner.invoke(cli, ["verify", str(out)])
+    assert result.exit_code == 1
+    assert "FAULT [size] shard-000001.tar" in result.output
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["shard", "-i", str(tmp_path / "none"), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {tmp_path / 'none'}/cues.parquet not found: point "
+                                     "--input at the output folder of `cuekit extract`")
+    extract_dir = _extract_dir(tmp_path / "extract", 2)
+    result = runner.invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(tmp_path / "o"),
+                                 "--maxcount", "0"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == "Error: --maxcount must be >= 1, got 0"
+    result = runner.invoke(cli, ["inspect", str(tmp_path / "missing.tar")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {tmp_path / 'missing.tar'}: no such shard"

@@ -1,0 +1,137 @@
+"""Fixtures: small extract folders written the way `cuekit extract` lays them out."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cuekit.pipelines import extract_io
+from cuekit.schemas import (
+    CueRecord,
+    Detection,
+    ExtractedSample,
+    ExtractorSettings,
+    ImageRef,
+    Phrase,
+    Sample,
+    xyxy_to_1000,
+)
+
+
+def image_bytes(width: int, height: int, fmt: str, seed: int) -> bytes:
+    """A deterministic noisy image encoded as ``fmt`` (png or jpeg)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt.upper())
+    return buffer.getvalue()
+
+
+def store_image(root: Path, data: bytes, fmt: str) -> ImageRef:
+    """Write ``data`` content-addressed under root/images and return its ImageRef."""
+    sha = hashlib.sha256(data).hexdigest()
+    rel = extract_io.image_relpath(sha, fmt)
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(data)
+    width, height = Image.open(io.BytesIO(data)).size
+    return ImageRef(path=rel, sha256=sha, width=width, height=height, format=fmt)
+
+
+def make_record(root: Path, index: int, *, n_images: int = 1, size: tuple[int, int] = (40, 30),
+                marks: bool = False) -> ExtractedSample:
+    """Sample ``s{index:03d}`` with images, two phrases and one detection per image."""
+    fmt = "png" if index % 2 == 0 else "jpeg"
+    refs = [store_image(root, image_bytes(*size, fmt, seed=100 * index + i), fmt)
+            for i in range(n_images)]
+    question = f"What is the angle at vertex A of triangle number {index}?"
+    phrases = [Phrase(text="angle", start=12, end=17), Phrase(text="triangle", start=33, end=41)]
+    detections = []
+    for i, ref in enumerate(refs):
+        xyxy = (2.5 + i, 3.0, ref.width - 4.5, ref.height - 2.0)
+        detections.append(Detection(label="triangle", phrase_index=1, image_index=i, xyxy=xyxy,
+                                    box_1000=xyxy_to_1000(xyxy, ref.width, ref.height),
+                                    score=0.5 + 0.01 * index, backend="gdino"))
+    sample = Sample(id=f"s{index:03d}", original_id=f"orig.{index}/x", source="unit",
+                    split="test", question=question, answer=str(30 + index),
+                    choices=["30", "45"] if index % 3 == 0 else None, images=refs,
+                    metadata={"row": index})
+    marked = None
+    if marks:
+        mark_rel = f"{extract_io.MARKS_DIR}/{sample.id}.png"
+        (root / mark_rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / mark_rel).write_bytes(image_bytes(*size, "png", seed=999 + index))
+        marked = mark_rel
+    cue = CueRecord(sample_id=sample.id, phrases=phrases, detections=detections,
+                    cue_text=f"[Hint]: the triangle {index} spans the image.",
+                    cue_style="marks" if marks else ("boxes" if index % 2 else "hint"),
+                    leak=index % 4 == 0, marked_image=marked,
+                    settings=ExtractorSettings(backends=["gdino"], models={"gdino": "tiny"}))
+    return ExtractedSample(sample=sample, cue=cue)
+
+
+def write_extract_dir(root: Path, records: list[ExtractedSample]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
+    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
+    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": len(records)}}))
+    return root
+
+
+ExtractFactory = Callable[..., tuple[Path, list[ExtractedSample]]]
+
+
+@pytest.fixture
+def make_extract_dir(tmp_path: Path) -> ExtractFactory:
+    """Build ``tmp_path/name`` with ``n`` samples; sample 1 has two images, sample 2 marks."""
+
+    def build(n: int = 8, name: str = "extract", size: tuple[int, int] = (40, 30)
+              ) -> tuple[Path, list[ExtractedSample]]:
+        root = tmp_path / name
+        records = [make_record(root, i, n_images=2 if i == 1 else 1, size=size,
+                               marks=i == 2) for i in range(n)]
+        return write_extract_dir(root, records), records
+
+    return build
+
+
+def tar_members(path: Path) -> list[tuple[str, bytes]]:
+    """(name, bytes) of every member of a tar, in order."""
+    import tarfile
+
+    with tarfile.open(path) as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+
+
+def folder_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every shard tar in ``folder``."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.glob("*.tar"))}
+
+
+@pytest.fixture
+def sharded(make_extract_dir: ExtractFactory, tmp_path: Path
+            ) -> tuple[Path, list[ExtractedSample]]:
+    """8 samples sharded with maxcount=3: shards of 3, 3 and 2 samples."""
+    from cuekit.pipelines.shard import ShardSettings, shard
+
+    extract_dir, records = make_extract_dir(8)
+    out = tmp_path / "shards"
+    shard(extract_dir, out, ShardSettings(maxcount=3))
+    return out, records
+
+
+@pytest.fixture
+def helpers() -> SimpleNamespace:
+    """The module's helper functions, for tests (importing ``conftest`` by name is fragile
+    when several test folders hold one)."""
+    return SimpleNamespace(make_record=make_record, write_extract_dir=write_extract_dir,
+                           tar_members=tar_members, folder_digests=folder_digests,
+                           image_bytes=image_bytes)
