@@ -84,7 +84,7 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
             for i, rng in enumerate(torch.cuda.get_rng_state_all()):
                 tensors[f"rng.cuda.{i}"] = rng
         save_file(tensors, str(tmp / _STATE_TENSORS))
-        scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+        scheduler_state = scheduler.state_dict()  # lr_lambdas of closures are saved as None
         meta = {"step": step, "optimizer": optim_meta, "scheduler": scheduler_state,
                 "reader": reader_state, "python_rng": random.getstate(), "config": config,
                 "extra": extra or {}}

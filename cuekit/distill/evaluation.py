@@ -56,7 +56,7 @@ class Evaluator:
         self.processor, self.teacher_processor, self.device = processor, teacher_processor, device
         reader = ShardReader(config.eval_shards, shuffle_shards=False, shuffle_buffer=0,
                              seed=0)
-        loader = reader.loader(config.batch_size)
+        loader = reader.loader(config.batch_size, generator=torch.Generator().manual_seed(0))
         self.batches: list[ShardBatch] = list(islice(iter(loader), config.eval_batches))
         self.hints = [[privileged_hint(config.privilege, s.hint, s.record.sample.answer)
                        for s in b.samples] for b in self.batches]

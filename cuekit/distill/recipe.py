@@ -202,7 +202,11 @@ class DistillRecipe:
         epoch = self.reader.epoch
         while True:
             self.reader.set_epoch(epoch)
-            yield from self.reader.loader(self.config.batch_size, drop_last=True)
+            # A private generator: creating a DataLoader iterator draws a seed, and drawing
+            # it from the global RNG would make a resumed run sample different rollouts.
+            generator = torch.Generator().manual_seed(self.config.seed + epoch)
+            yield from self.reader.loader(self.config.batch_size, drop_last=True,
+                                          generator=generator)
             epoch += 1
 
     def _prompts(self, batch: ShardBatch) -> Prompts | None:

@@ -1,0 +1,201 @@
+"""The distill recipe end to end on tiny-random: losses, learning signal, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from cuekit.cli import cli
+from cuekit.distill.config import DistillConfig, load_config_file, resolve_config
+from cuekit.distill.cue_module import get_cue_module, load_student
+from cuekit.distill.metrics import read_metrics
+from cuekit.distill.recipe import DistillRecipe, run_distill
+from cuekit.errors import ConfigError, CuekitError, ModelLoadError
+
+STEP_KEYS = {"step", "loss", "reverse_kl", "student_lp", "teacher_lp", "clip_frac",
+             "response_len", "time_rollout", "time_teacher", "time_student", "time_optimizer",
+             "tokens_per_s", "peak_mem_mb", "grad_norm", "lr", "module_lr"}
+# Wall-clock figures differ between runs; everything else must match exactly.
+VOLATILE = {"time_rollout", "time_teacher", "time_student", "time_optimizer", "tokens_per_s",
+            "peak_mem_mb"}
+
+
+def _config(shards, tmp_path, **kw) -> DistillConfig:
+    base = dict(student="tiny-random", shards=str(shards), output=str(tmp_path / "run"),
+                batch_size=4, max_new_tokens=12, max_steps=2, lr=1e-3, module_lr=1e-2,
+                tensorboard=False, shuffle_buffer=16)
+    return DistillConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("loss", ["k1", "k3", "forward-kl-topk", "jsd"])
+def test_every_loss_runs_end_to_end(sample_shards, tmp_path, loss):
+    config = _config(sample_shards, tmp_path, loss=loss, topk=8, rollouts_per_prompt=2,
+                     grad_accum=2)
+    records = run_distill(config)
+    assert [r["step"] for r in records] == [1, 2]
+    logged = read_metrics(config.run_dir)
+    assert [r["step"] for r in logged] == [1, 2]
+    for record in logged:
+        assert STEP_KEYS <= set(record), STEP_KEYS - set(record)
+        assert record["rollouts"] == 8  # 4 prompts x 2 rollouts
+        assert all(isinstance(record[k], float) and record[k] == record[k]  # not NaN
+                   for k in ("loss", "reverse_kl", "grad_norm"))
+        assert 0 < record["response_len"] <= 12
+    student, processor = load_student(config.run_dir / "student")
+    assert get_cue_module(student) is not None
+    saved = yaml.safe_load((config.run_dir / "config.yaml").read_text())
+    assert saved["loss"] == loss and saved["student"] == "tiny-random"
+
+
+def test_student_changes_and_teacher_stays_frozen(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1))
+    recipe.setup()
+    teacher_before = {k: v.clone() for k, v in recipe.teacher.state_dict().items()}
+    module_o_before = [p.clone() for p in get_cue_module(recipe.student).parameters()]
+    recipe.train()
+    recipe.cleanup()
+    for key, value in recipe.teacher.state_dict().items():
+        assert torch.equal(value, teacher_before[key]), key
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(module_o_before, get_cue_module(recipe.student).parameters(), strict=True))
+    assert all(not p.requires_grad for p in recipe.teacher.parameters())
+    groups = {g["name"]: g["lr"] for g in recipe.optimizer.param_groups}
+    assert groups == {"backbone": 1e-3, "cue_module": 1e-2}
+
+
+def test_reverse_kl_falls_on_a_held_out_batch(sample_shards, tmp_path):
+    from cuekit.distill.tiny import build_tiny_qwen3_vl
+
+    # A stronger-teacher (OPD) setting: another random tiny model, so the student has
+    # something to learn. top-k = the whole vocabulary makes forward-kl-topk the exact
+    # forward KL, whose low-variance gradient shows the signal within 30 steps.
+    teacher, processor = build_tiny_qwen3_vl(seed=1)
+    teacher.save_pretrained(tmp_path / "teacher")
+    processor.save_pretrained(tmp_path / "teacher")
+    vocab = teacher.config.text_config.vocab_size
+    config = _config(sample_shards, tmp_path, max_steps=30, eval_shards=str(sample_shards),
+                     eval_every=10, eval_batches=1, loss="forward-kl-topk", topk=vocab,
+                     teacher=str(tmp_path / "teacher"), rollouts_per_prompt=2, max_new_tokens=10)
+    run_distill(config)
+    evals = [r["eval_reverse_kl"] for r in read_metrics(config.run_dir) if "eval_reverse_kl" in r]
+    assert len(evals) == 4  # steps 0, 10, 20, 30
+    assert evals[0] > 0.01
+    assert evals[-1] < 0.25 * evals[0], evals
+    assert evals == sorted(evals, reverse=True), evals
+
+
+def test_resume_reproduces_the_uninterrupted_metrics(sample_shards, tmp_path):
+    full = _config(sample_shards, tmp_path / "full", max_steps=4, save_every=2)
+    run_distill(full)
+    part = _config(sample_shards, tmp_path / "part", max_steps=2, save_every=2)
+    run_distill(part)
+    resumed = _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2,
+                      resume=True)
+    run_distill(resumed)
+    expected = [{k: v for k, v in r.items() if k not in VOLATILE}
+                for r in read_metrics(full.run_dir)]
+    got = [{k: v for k, v in r.items() if k not in VOLATILE}
+           for r in read_metrics(resumed.run_dir)]
+    assert got == expected
+
+
+def test_existing_run_needs_resume(sample_shards, tmp_path):
+    run_distill(_config(sample_shards, tmp_path, max_steps=1))
+    with pytest.raises(ConfigError, match="already holds checkpoints; pass --resume"):
+        run_distill(_config(sample_shards, tmp_path, max_steps=1))
+
+
+def test_config_file_and_flags(tmp_path, sample_shards):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"batch-size": 2, "lr": 5e-4, "loss": "k3",
+                                    "shards": str(sample_shards), "output": "x"}))
+    file_settings = load_config_file(path)
+    config = resolve_config(file_settings, {"lr": 1e-2, "max_steps": 3})
+    assert (config.batch_size, config.lr, config.loss, config.max_steps) == (2, 1e-2, "k3", 3)
+    assert config.module_lr == DistillConfig.module_lr  # untouched default
+    path.write_text("bogus_setting: 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'bogus_setting'"):
+        load_config_file(path)
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config_file(path)
+
+
+def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"student": "tiny-random", "batch_size": 4, "lr": 5e-4,
+                                    "max_new_tokens": 8, "max_steps": 5, "tensorboard": False}))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["distill", "--config", str(path), "--shards",
+                                      str(sample_shards), "--output", str(out),
+                                      "--max-steps", "1", "--lr", "0.002"])
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert (saved["max_steps"], saved["lr"], saved["batch_size"]) == (1, 0.002, 4)
+    assert saved["max_new_tokens"] == 8 and saved["tensorboard"] is False
+    assert "distill: 1 steps; reverse KL" in result.output
+
+
+@pytest.mark.parametrize(("kw", "fragment"), [
+    ({"loss": "kl"}, "loss must be one of k1, k3, forward-kl-topk, jsd"),
+    ({"privilege": "everything"}, "privilege must be one of cue, answer, none"),
+    ({"batch_size": 0}, "batch_size must be >= 1"),
+    ({"grad_accum": 9}, "grad_accum (9) cannot exceed the rollouts per step (4)"),
+    ({"top_p": 0}, "0 < top_p <= 1"),
+    ({"eval_every": 2}, "eval_every needs eval_shards"),
+])
+def test_bad_settings(tmp_path, kw, fragment):
+    with pytest.raises(ConfigError) as info:
+        _config("shards", tmp_path, **kw)
+    assert fragment in str(info.value)
+
+
+def test_long_prompts_are_skipped_not_truncated(sample_shards, tmp_path, caplog):
+    # Prompts here are ~60-150 tokens with an image; 90 keeps some and skips others.
+    config = _config(sample_shards, tmp_path, max_steps=2, max_prompt_len=90)
+    with caplog.at_level(logging.WARNING, logger="cuekit.distill"):
+        records = run_distill(config)
+    assert records[-1]["skipped_long_prompts"] > 0
+    assert any("longer than --max-prompt-len 90" in m for m in caplog.messages)
+    assert all(r["rollouts"] <= 4 for r in records)
+
+
+def test_model_that_is_not_qwen3_vl(tmp_path, sample_shards):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path / "gpt2"
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(
+        folder)
+    with pytest.raises(ModelLoadError, match="is a gpt2, not a Qwen3-VL"):
+        run_distill(_config(sample_shards, tmp_path, student=str(folder)))
+
+
+def test_failed_download_names_the_fix(tmp_path, sample_shards, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["distill", "--student", "org/not-cached-model",
+                                      "--shards", str(sample_shards), "--output",
+                                      str(tmp_path / "r"), "--no-tensorboard"])
+    assert result.exit_code == 1
+    assert "HF_HUB_OFFLINE" in result.output and "local folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_out_of_memory_gives_a_hint(sample_shards, tmp_path, monkeypatch):
+    def explode(self, batch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(DistillRecipe, "train_step", explode)
+    with pytest.raises(CuekitError, match="reduce --batch-size.*--grad-checkpointing"):
+        run_distill(_config(sample_shards, tmp_path))
+
+
+def test_metrics_lines_are_json(sample_shards, tmp_path):
+    config = _config(sample_shards, tmp_path, max_steps=1)
+    run_distill(config)
+    lines = (config.run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["step"] == 1
