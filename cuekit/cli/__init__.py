@@ -7,8 +7,11 @@ import sys
 import click
 
 from cuekit import __version__
+from cuekit.cli.audit import audit_command
 from cuekit.cli.common import CuekitGroup
 from cuekit.cli.distill import distill_command
+from cuekit.cli.eval import eval_command
+from cuekit.cli.export import export_command, export_student_command
 from cuekit.cli.extract import extract_command, merge_command
 from cuekit.cli.inspect import inspect_command
 from cuekit.cli.schema import schema_command
@@ -40,6 +43,10 @@ cli.add_command(shard_command)
 cli.add_command(verify_command)
 cli.add_command(inspect_command)
 cli.add_command(distill_command)
+cli.add_command(eval_command)
+cli.add_command(audit_command)
+cli.add_command(export_command)
+cli.add_command(export_student_command)
 
 
 def main() -> None:

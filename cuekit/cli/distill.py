@@ -116,9 +116,22 @@ def distill_command(ctx: click.Context, config_file: Path | None, **options: Any
     finally:
         bar.close()
     if records:
-        first, last = records[0], records[-1]
-        click.echo(f"distill: {last['step']} steps; reverse KL {first['reverse_kl']:.4f} -> "
-                   f"{last['reverse_kl']:.4f}; student saved to {config.run_dir / 'student'}")
+        click.echo(_summary(config, records))
+
+
+def _summary(config: Any, records: list[dict[str, Any]]) -> str:
+    """One line: steps, the held-out KL path when evaluated (else the training estimate)."""
+    from cuekit.distill.metrics import read_metrics
+
+    evals = [r for r in read_metrics(config.run_dir) if "eval_reverse_kl" in r]
+    if evals:
+        path = " -> ".join(f"{r['eval_reverse_kl']:.5f} (step {r['step']})" for r in evals)
+        kl = f"held-out reverse KL {path}"
+    else:
+        kl = (f"training reverse-KL estimate {records[0]['reverse_kl']:.4f} -> "
+              f"{records[-1]['reverse_kl']:.4f}")
+    return (f"distill: {records[-1]['step']} steps; {kl}; student saved to "
+            f"{config.run_dir / 'student'}")
 
 
 class StepProgress:

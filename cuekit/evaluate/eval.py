@@ -1,0 +1,277 @@
+"""``cuekit eval``: generate answers with a (distilled) student and score them.
+
+Prompts are built exactly as distill builds the student's (same image-only processor,
+chat template and image placeholders), with one addition for multiple choice: when the
+question does not list its options, they are appended (``Choices:\\n(A) ...``), since a
+letter answer is unanswerable otherwise. A run folder's ``student/`` is loaded with its
+cue recovery module, which then runs at the prefill of every generation.
+
+Decoding defaults are the paper's evaluation settings (shared README §1): temperature
+0.7, top-p 0.8, top-k 20, up to 4096 new tokens; ``temperature=0`` decodes greedily.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from PIL import Image
+
+from cuekit.errors import ConfigError
+from cuekit.evaluate.answers import judge
+
+logger = logging.getLogger("cuekit.eval")
+
+PREDICTIONS_FILE = "predictions.parquet"
+SUMMARY_FILE = "summary.json"
+PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(), "source": pl.String(), "split": pl.String(),
+    "prompt": pl.String(), "response": pl.String(), "extracted": pl.String(),
+    "method": pl.String(), "answer": pl.String(), "correct": pl.Boolean(),
+    "response_tokens": pl.Int32(), "finished": pl.Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of one ``cuekit eval`` run.
+
+    model: a distill run folder (its ``student/`` is used), a student/HF folder, an
+        alias (qwen3-vl-2b...), a hub id or ``tiny-random``.
+    shards / dataset: the evaluation samples (exactly one of them). ``shards`` is a
+        ``cuekit shard`` or ``cuekit extract`` folder, a brace pattern or URLs;
+        ``dataset`` is anything ``cuekit extract --dataset`` reads (``split``, ``name``).
+    limit: evaluate only the first N samples.
+    choices_in_prompt: append a multiple-choice question's options when it lacks them.
+    """
+
+    model: str
+    output: Path
+    shards: str | None = None
+    dataset: str | None = None
+    split: str = "test"
+    name: str | None = None
+    max_new_tokens: int = 4096
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    batch_size: int = 8
+    limit: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "auto"
+    choices_in_prompt: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.shards is None) == (self.dataset is None):
+            raise ConfigError("pass exactly one of --shards and --dataset")
+        for name in ("max_new_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ConfigError(f"need temperature >= 0, 0 < top_p <= 1 and top_k >= 0; got "
+                              f"{self.temperature}, {self.top_p}, {self.top_k}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit must be >= 1, got {self.limit}")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    source: str
+    split: str
+    question: str
+    answer: str | None
+    choices: list[str] | None
+    images: list[Image.Image]
+
+
+def format_question(question: str, choices: Sequence[str] | None) -> str:
+    """``question``, plus its lettered options when it has some and does not list them."""
+    if not choices or all(choice in question for choice in choices):
+        return question
+    options = "\n".join(f"({chr(ord('A') + i)}) {choice}" for i, choice in enumerate(choices))
+    return f"{question}\nChoices:\n{options}"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _items_from_shards(shards: str) -> Iterator[EvalItem]:
+    from cuekit.evaluate.inputs import iter_cue_items
+
+    for item in iter_cue_items(shards):
+        sample = item.record.sample
+        yield EvalItem(sample.id, sample.source, sample.split, sample.question, sample.answer,
+                       sample.choices, item.images())
+
+
+def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
+    from cuekit.errors import SampleError
+    from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
+    from cuekit.pipelines.prepare import prepare_sample
+    from cuekit.pipelines.sources import RowError, SourceSpec, iter_source
+
+    spec = SourceSpec(dataset=config.dataset or "", split=config.split, name=config.name)
+    # prepare_sample stores each image content-addressed; eval has no use for the copies.
+    with tempfile.TemporaryDirectory(prefix="cuekit-eval-") as scratch:
+        for raw in iter_source(spec):
+            if isinstance(raw, RowError):
+                skipped.append(f"{raw.original_id}: {raw.error}")
+                continue
+            try:
+                prepared = prepare_sample(raw, Path(scratch), DEFAULT_MAX_IMAGE_PIXELS)
+            except (SampleError, OSError, ValueError) as exc:
+                skipped.append(f"{raw.original_id}: {exc}")
+                continue
+            sample = prepared.sample
+            yield EvalItem(sample.id, sample.source, sample.split, sample.question,
+                           sample.answer, sample.choices, prepared.images)
+
+
+def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
+    """The samples to evaluate, in a fixed order; unusable dataset rows go to ``skipped``."""
+    items = (_items_from_shards(config.shards) if config.shards is not None
+             else _items_from_dataset(config, skipped))
+    return islice(items, config.limit)
+
+
+# ---------------------------------------------------------------- model
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def load_eval_model(name: str, *, device: str = "auto", dtype: str = "auto"
+                    ) -> tuple[Any, Any, str]:
+    """``(model, processor, what was loaded)`` for a run folder, a student or HF folder,
+    an alias, a hub id or ``tiny-random``. The cue module comes along when saved."""
+    from cuekit.distill.cue_module import load_student
+    from cuekit.distill.models import is_model_folder, load_model
+
+    device = resolve_device(device)
+    torch_dtype = {"auto": "bfloat16" if device.startswith("cuda") else None,
+                   "bf16": "bfloat16", "fp32": None}.get(dtype, dtype)
+    path = Path(name).expanduser()
+    if is_model_folder(path / "student"):
+        path = path / "student"
+    if is_model_folder(path):
+        model, processor = load_student(path, dtype=torch_dtype, device=device)
+        return model, processor, str(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is neither a model folder (config.json) nor a distill run "
+                          "(student/config.json)")
+    model, processor = load_model(name, dtype=torch_dtype, device=device)
+    return model, processor, name
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _batched(items: Iterator[EvalItem], size: int) -> Iterator[list[EvalItem]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
+                     config: EvalConfig) -> list[dict[str, Any]]:
+    """One prediction row per item: prompt, response and how it scored."""
+    from cuekit.distill.prompts import build_prompt_batch
+    from cuekit.distill.rollout import SamplingSettings, generate_rollouts
+
+    prompts = [format_question(it.question, it.choices if config.choices_in_prompt else None)
+               for it in items]
+    inputs = build_prompt_batch(processor, prompts, [it.images for it in items])
+    settings = SamplingSettings(config.max_new_tokens, config.temperature or 1.0,
+                                config.top_p, config.top_k, greedy=config.temperature == 0)
+    rollouts = generate_rollouts(model, processor, inputs, settings)  # (B, R)
+    texts = processor.batch_decode(rollouts.response_ids, skip_special_tokens=True)
+    finished = (rollouts.response_ids == processor.im_end_token_id).any(dim=1)
+    rows = []
+    for item, prompt, text, length, done in zip(items, prompts, texts,
+                                                rollouts.response_mask.sum(1).tolist(),
+                                                finished.tolist(), strict=True):
+        verdict = judge(text, item.answer, item.choices)
+        rows.append({"id": item.id, "source": item.source, "split": item.split,
+                     "prompt": prompt, "response": text, "extracted": verdict.extracted,
+                     "method": verdict.method, "answer": item.answer,
+                     "correct": verdict.correct, "response_tokens": int(length),
+                     "finished": bool(done)})
+    return rows
+
+
+def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
+    """Accuracy overall and per source; samples without a reference answer are not scored."""
+    scored = predictions.filter(pl.col("answer").is_not_null())
+
+    def block(frame: pl.DataFrame) -> dict[str, Any]:
+        n, correct = frame.height, int(frame["correct"].sum()) if frame.height else 0
+        return {"samples": n, "correct": correct, "accuracy": correct / n if n else 0.0}
+
+    per_source = {source: block(scored.filter(pl.col("source") == source))
+                  for source in sorted(scored["source"].unique().to_list())}
+    return {**block(scored), "unscored": predictions.height - scored.height,
+            "per_source": per_source,
+            "methods": dict(sorted(Counter(predictions["method"].to_list()).items())),
+            "unfinished": int((~predictions["finished"]).sum()),
+            "mean_response_tokens": float(predictions["response_tokens"].mean() or 0.0)}
+
+
+def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
+    """Evaluate, write ``predictions.parquet`` and ``summary.json``; return the summary."""
+    import torch
+
+    start = time.perf_counter()
+    model, processor, loaded = load_eval_model(config.model, device=config.device,
+                                               dtype=config.dtype)
+    load_s = time.perf_counter() - start
+    torch.manual_seed(config.seed)  # sampling is reproducible for a given batch order
+    skipped: list[str] = []
+    rows: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for batch in _batched(iter_eval_items(config, skipped), config.batch_size):
+        rows.extend(generate_answers(model, processor, batch, config))
+        if progress is not None:
+            progress(len(rows))
+    generate_s = time.perf_counter() - start
+    if not rows:
+        raise ConfigError(f"no samples to evaluate ({len(skipped)} unusable rows)"
+                          + (f"; first: {skipped[0]}" if skipped else ""))
+    predictions = pl.DataFrame(rows, schema=PREDICTIONS_SCHEMA)
+    summary = {"model": config.model, "loaded": loaded,
+               "input": config.shards or config.dataset, **summarize(predictions),
+               "skipped_rows": len(skipped), "skipped_examples": skipped[:5],
+               "time_load_s": round(load_s, 3), "time_generate_s": round(generate_s, 3),
+               "new_tokens_per_s": round(float(predictions["response_tokens"].sum())
+                                         / max(generate_s, 1e-9), 1),
+               "config": {k: str(v) if isinstance(v, Path) else v
+                          for k, v in asdict(config).items()}}
+    config.output.mkdir(parents=True, exist_ok=True)
+    predictions.write_parquet(config.output / PREDICTIONS_FILE)
+    (config.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The per-source accuracy table printed by the CLI."""
+    rows = [(source, b["samples"], b["correct"], b["accuracy"])
+            for source, b in summary["per_source"].items()]
+    rows.append(("overall", summary["samples"], summary["correct"], summary["accuracy"]))
+    width = max(len("source"), *(len(r[0]) for r in rows))
+    lines = [f"{'source':<{width}}  {'samples':>7}  {'correct':>7}  {'accuracy':>8}"]
+    lines += [f"{name:<{width}}  {n:>7}  {c:>7}  {acc:>8.1%}" for name, n, c, acc in rows]
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Read cue records from an extract folder or from shards, in a fixed order.
+
+``eval``, ``audit`` and ``export`` all take either the output folder of ``cuekit
+extract`` (``cues.parquet`` + ``images/``) or shards (a ``cuekit shard`` folder,
+a brace pattern or URLs). Both become :class:`CueItem`: the record, the hint the
+teacher reads, and each image's original bytes (decoded to PIL on demand).
+Shards are read in order with no shuffling, so every run sees the same samples.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from cuekit.errors import ConfigError, SampleError
+from cuekit.pipelines import extract_io
+from cuekit.pipelines import manifest as mf
+from cuekit.pipelines.reader import decode_sample, raw_samples, resolve_shards
+from cuekit.schemas import ExtractedSample
+
+
+@dataclass(frozen=True)
+class CueItem:
+    """One sample with its cue; ``image_bytes[i]`` is image i as stored (not re-encoded)."""
+
+    record: ExtractedSample
+    hint: str
+    image_bytes: list[bytes]
+
+    @property
+    def id(self) -> str:
+        return self.record.sample.id
+
+    def images(self, mode: str = "RGB") -> list[Image.Image]:
+        """The images decoded upright (EXIF applied, as ImageRef sizes assume)."""
+        decoded = []
+        for data in self.image_bytes:
+            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+            decoded.append(image.convert(mode) if image.mode != mode else image)
+        return decoded
+
+
+def input_kind(path: str | Path | Sequence[str]) -> str:
+    """``"extract"`` for a folder with ``cues.parquet``, else ``"shards"``."""
+    path = str(path) if isinstance(path, Path) else path
+    if isinstance(path, str) and (Path(path) / extract_io.CUES_FILE).is_file():
+        return "extract"
+    if isinstance(path, str) and not mf.is_remote(path) and Path(path).is_dir() and \
+            mf.read_shards_table(path) is None:
+        raise ConfigError(f"{path} holds neither {extract_io.CUES_FILE} (a `cuekit extract` "
+                          f"output) nor {mf.SHARDS_FILE} (a `cuekit shard` output)")
+    return "shards"
+
+
+def _from_extract(folder: Path) -> Iterator[CueItem]:
+    for record in extract_io.read_extracted(folder):
+        data = []
+        for i, ref in enumerate(record.sample.images):
+            path = folder / ref.path
+            if not path.is_file():
+                raise SampleError(f"image {ref.path} is missing from {folder}",
+                                  sample_id=record.sample.id, field=f"sample.images.{i}",
+                                  stage="read")
+            data.append(path.read_bytes())
+        yield CueItem(record=record, hint=record.cue.cue_text, image_bytes=data)
+
+
+def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
+    shard_urls = [url for url, _ in resolve_shards(urls)]
+    for raw in raw_samples(shard_urls):
+        fields = decode_sample(raw, image_mode=None)  # validates the record and images
+        key = fields["key"]
+        record: ExtractedSample = fields["record"]
+        data = [raw[ref.path.split(".", 1)[1]] for ref in record.sample.images
+                if ref.path.startswith(f"{key}.")]
+        yield CueItem(record=record, hint=fields["hint"], image_bytes=data)
+
+
+def iter_cue_items(path: str | Path | Sequence[str], *, limit: int | None = None
+                   ) -> Iterator[CueItem]:
+    """Every sample of an extract folder (id order) or of shards (shard order)."""
+    path = str(path) if isinstance(path, Path) else path
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    items = (_from_extract(Path(path)) if input_kind(path) == "extract"  # type: ignore[arg-type]
+             else _from_shards(path))
+    return islice(items, limit)

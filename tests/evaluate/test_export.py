@@ -1,0 +1,131 @@
+"""verl and HF exports checked field by field; the exported student reloads identically."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+import pytest
+import torch
+from PIL import Image
+
+from cuekit.distill.cue_module import get_cue_module, load_student
+from cuekit.distill.prompts import build_prompt_batch
+from cuekit.errors import ConfigError
+from cuekit.evaluate.export import (
+    IMAGE_PLACEHOLDER,
+    export_student,
+    find_student_folder,
+    run_export,
+)
+from cuekit.evaluate.inputs import iter_cue_items
+
+
+def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
+                                  tmp_path: Path) -> None:
+    [path] = run_export(str(sample_shards), tmp_path / "verl", "verl")
+    assert path == tmp_path / "verl" / "train.parquet"
+    frame = pl.read_parquet(path)
+    items = {item.id: item for item in iter_cue_items(sample_extract)}
+    assert frame.height == len(items) == 36
+    for index, row in enumerate(frame.iter_rows(named=True)):
+        info = row["extra_info"]
+        item = items[info["id"]]
+        sample = item.record.sample
+        assert info["index"] == index
+        assert (info["split"], info["question"], info["answer"], info["choices"]) == (
+            sample.split, sample.question, sample.answer, sample.choices)
+        assert (info["hint"], info["cue_style"], info["leak"]) == (
+            item.hint, item.record.cue.cue_style, item.record.cue.leak)
+        assert row["data_source"] == sample.source
+        assert row["reward_model"] == {"style": "rule", "ground_truth": sample.answer}
+        [user] = row["prompt"]
+        [teacher] = row["teacher_prompt"]
+        assert user["role"] == teacher["role"] == "user"
+        # one placeholder per image, in front of the question, on both sides
+        assert user["content"].count(IMAGE_PLACEHOLDER) == len(row["images"]) == len(
+            sample.images)
+        assert teacher["content"].count(IMAGE_PLACEHOLDER) == len(row["images"])
+        assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + sample.question
+        # the teacher prompt is the prompt plus the hint, as distill appends it
+        assert item.hint.startswith("[Hint]:")
+        assert teacher["content"] == user["content"] + "\n\n" + item.hint
+        # images are the original bytes, unchanged by sharding
+        assert [image["bytes"] for image in row["images"]] == item.image_bytes
+        assert Image.open(io.BytesIO(row["images"][0]["bytes"])).size == (
+            sample.images[0].width, sample.images[0].height)
+
+
+def test_hf_export_loads_with_datasets(sample_extract: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    written = run_export(str(sample_extract), tmp_path / "hf", "hf", limit=5)
+    assert written == [tmp_path / "hf" / "data" / "train.parquet"]
+    loaded = datasets.load_dataset(str(tmp_path / "hf"), cache_dir=str(tmp_path / "cache"))
+    assert list(loaded) == ["train"]
+    split = loaded["train"]
+    assert isinstance(split.features["images"], datasets.List)
+    assert isinstance(split.features["images"].feature, datasets.Image)
+    items = list(iter_cue_items(sample_extract, limit=5))
+    assert split["id"] == [item.id for item in items]
+    for row, item in zip(split, items, strict=True):
+        sample = item.record.sample
+        assert (row["question"], row["answer"], row["choices"], row["hint"]) == (
+            sample.question, sample.answer, sample.choices, item.hint)
+        assert (row["n_phrases"], row["n_detections"], row["leak"]) == (
+            len(item.record.cue.phrases), len(item.record.cue.detections), item.record.cue.leak)
+        assert row["cue"] == item.record.cue.model_dump_json()
+        assert isinstance(row["images"][0], Image.Image)
+        assert row["images"][0].tobytes() == item.images()[0].tobytes()
+
+
+def test_export_rejects_unknown_format(sample_extract: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"format must be one of \('verl', 'hf'\)"):
+        run_export(str(sample_extract), tmp_path, "csv")
+
+
+def _greedy(model, processor, image: Image.Image) -> torch.Tensor:
+    inputs = build_prompt_batch(processor, ["How long is AB?", "Which bar is tallest?"],
+                                [[image], [image]])
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=6, do_sample=False,
+                             eos_token_id=processor.im_end_token_id,
+                             pad_token_id=processor.tokenizer.pad_token_id)
+    return out[:, inputs["input_ids"].shape[1]:]
+
+
+def test_exported_student_reloads_and_generates_identically(distill_run: Path,
+                                                            tmp_path: Path) -> None:
+    folder = export_student(distill_run, tmp_path / "student")
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "cue_module.json", "cue_module.safetensors",
+            "tokenizer.json", "preprocessor_config.json", "distill_config.yaml",
+            "README.md"} <= names
+    readme = (folder / "README.md").read_text()
+    assert f'load_student("{folder}")' in readme and "Trained for 2 steps" in readme
+    original, original_processor = load_student(distill_run / "student")
+    exported, processor = load_student(folder)
+    assert get_cue_module(exported) is not None
+    original_state, exported_state = original.state_dict(), exported.state_dict()
+    assert original_state.keys() == exported_state.keys()
+    for name, tensor in original_state.items():
+        assert torch.equal(tensor, exported_state[name]), name
+    image = Image.new("RGB", (64, 48), (40, 120, 200))
+    torch.testing.assert_close(_greedy(exported, processor, image),
+                               _greedy(original, original_processor, image), rtol=0, atol=0)
+
+
+def test_export_student_errors(distill_run: Path, tmp_path: Path) -> None:
+    assert find_student_folder(distill_run) == distill_run / "student"
+    assert find_student_folder(distill_run / "student") == distill_run / "student"
+    with pytest.raises(ConfigError, match="is not a distill run, checkpoint or student folder"):
+        export_student(tmp_path, tmp_path / "out")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file.txt").write_text("x")
+    with pytest.raises(ConfigError, match="is not empty; pass --overwrite"):
+        export_student(distill_run, busy)
+    assert export_student(distill_run, busy, overwrite=True) == busy
