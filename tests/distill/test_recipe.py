@@ -138,7 +138,7 @@ def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert (saved["max_steps"], saved["lr"], saved["batch_size"]) == (1, 0.002, 4)
     assert saved["max_new_tokens"] == 8 and saved["tensorboard"] is False
-    assert "distill: 1 steps; reverse KL" in result.output
+    assert "distill: 1 steps; training reverse-KL estimate" in result.output
 
 
 @pytest.mark.parametrize(("kw", "fragment"), [
