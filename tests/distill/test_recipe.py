@@ -199,3 +199,42 @@ def test_metrics_lines_are_json(sample_shards, tmp_path):
     run_distill(config)
     lines = (config.run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["step"] == 1
+
+
+def test_privileged_hint_per_setting():
+    from cuekit.distill.recipe import privileged_hint
+
+    assert privileged_hint("cue", "[Hint]: point A (top left)", "5") == \
+        "[Hint]: point A (top left)"
+    assert privileged_hint("cue", "", "5") is None  # no cue: the teacher sees the plain prompt
+    assert privileged_hint("answer", "[Hint]: x", "5") == "The answer is 5."
+    assert privileged_hint("answer", "[Hint]: x", None) is None
+    assert privileged_hint("none", "[Hint]: x", "5") is None
+
+
+@pytest.mark.parametrize("privilege", ["answer", "none"])
+def test_other_privileges_train(sample_shards, tmp_path, privilege):
+    records = run_distill(_config(sample_shards, tmp_path, privilege=privilege, max_steps=1))
+    assert records[0]["step"] == 1
+
+
+def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1))
+    recipe.setup()
+    batch = next(recipe._batches())
+    prompts = recipe._prompts(batch)
+    recipe.cleanup()
+    assert prompts.hints == [s.hint or None for s in batch.samples]
+    assert prompts.questions == [s.record.sample.question for s in batch.samples]
+
+
+def test_freeze_vision_leaves_the_vision_tower_untouched(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2, freeze_vision=True))
+    recipe.setup()
+    before = {k: v.clone() for k, v in recipe.student.model.visual.state_dict().items()}
+    lm_before = recipe.student.lm_head.weight.clone()
+    recipe.train()
+    recipe.cleanup()
+    for key, value in recipe.student.model.visual.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert not torch.equal(recipe.student.lm_head.weight, lm_before)
