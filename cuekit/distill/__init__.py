@@ -12,8 +12,7 @@ Names below are imported on first use, so ``import cuekit.distill`` stays cheap.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cuekit.lazy import lazy_getattr
 
 _EXPORTS = {
     "MODEL_ALIASES": "models",
@@ -40,8 +39,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'cuekit.distill' has no attribute {name!r}")
-    return getattr(import_module(f"cuekit.distill.{module_name}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -14,8 +14,7 @@ Names below are imported on first use, so ``import cuekit.evaluate`` stays cheap
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from cuekit.lazy import lazy_getattr
 
 _EXPORTS = {
     "extract": "answers",
@@ -45,8 +44,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'cuekit.evaluate' has no attribute {name!r}")
-    return getattr(import_module(f"cuekit.evaluate.{module_name}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
