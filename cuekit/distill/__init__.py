@@ -14,27 +14,20 @@ from __future__ import annotations
 
 from cuekit.lazy import lazy_getattr
 
-_EXPORTS = {
-    "MODEL_ALIASES": "models",
-    "load_model": "models",
-    "resolve_model_id": "models",
-    "build_tiny_qwen3_vl": "tiny",
-    "ImageOnlyProcessor": "processor",
-    "build_prompt_batch": "prompts",
-    "build_prompt_pair": "prompts",
-    "build_scoring_batch": "prompts",
-    "check_same_tokenizer": "prompts",
-    "CueModuleConfig": "cue_module",
-    "attach_cue_module": "cue_module",
-    "detach_cue_module": "cue_module",
-    "get_cue_module": "cue_module",
-    "cue_module_size": "cue_module",
-    "split_parameters": "cue_module",
-    "save_cue_module": "cue_module",
-    "load_cue_module": "cue_module",
-    "save_student": "cue_module",
-    "load_student": "cue_module",
+_MODULES = {
+    "models": ("MODEL_ALIASES", "load_model", "resolve_model_id"),
+    "tiny": ("build_tiny_qwen3_vl",),
+    "processor": ("ImageOnlyProcessor",),
+    "prompts": (
+        "build_prompt_batch", "build_prompt_pair", "build_scoring_batch", "check_same_tokenizer",
+    ),
+    "cue_module": (
+        "CueModuleConfig", "attach_cue_module", "detach_cue_module", "get_cue_module",
+        "cue_module_size", "split_parameters", "save_cue_module", "load_cue_module",
+        "save_student", "load_student",
+    ),
 }
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
 

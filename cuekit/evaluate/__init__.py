@@ -16,30 +16,17 @@ from __future__ import annotations
 
 from cuekit.lazy import lazy_getattr
 
-_EXPORTS = {
-    "extract": "answers",
-    "extract_answer": "answers",
-    "normalize_answer": "answers",
-    "is_equivalent": "answers",
-    "judge": "answers",
-    "find_boxed": "answers",
-    "EvalConfig": "eval",
-    "run_eval": "eval",
-    "load_eval_model": "eval",
-    "format_question": "eval",
-    "paired_bootstrap": "compare",
-    "compare_runs": "compare",
-    "AuditConfig": "audit",
-    "run_audit": "audit",
-    "classify_leak": "audit",
-    "cue_advantage": "audit",
-    "run_export": "export",
-    "export_verl": "export",
-    "export_hf": "export",
-    "export_student": "export",
-    "CueItem": "inputs",
-    "iter_cue_items": "inputs",
+_MODULES = {
+    "answers": (
+        "extract", "extract_answer", "normalize_answer", "is_equivalent", "judge", "find_boxed",
+    ),
+    "eval": ("EvalConfig", "run_eval", "load_eval_model", "format_question"),
+    "compare": ("paired_bootstrap", "compare_runs"),
+    "audit": ("AuditConfig", "run_audit", "classify_leak", "cue_advantage"),
+    "export": ("run_export", "export_verl", "export_hf", "export_student"),
+    "inputs": ("CueItem", "iter_cue_items"),
 }
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
 
