@@ -60,7 +60,7 @@ TINY = {"rollout": (8, 64, 16), "student": (2, 128), "teacher": (2, 128),
 # Rough seconds each section needs on an H100 (incl. model build), to skip instead of
 # overrunning the budget.
 ESTIMATE_S = {"rollout-2b": 150, "student-2b": 40, "teacher-8b": 40, "opd-step": 90,
-              "gdino": 40}
+              "gdino": 40, "cue-module": 60}
 
 
 class Context:
@@ -269,12 +269,34 @@ def gdino_section(ctx: Context) -> list[dict[str, Any]]:
     return rows
 
 
+def cue_module_section(ctx: Context) -> list[dict[str, Any]]:
+    """Prefill overhead of the cue recovery module, and its calls during decode (must be 0)."""
+    import bench_cue_module
+
+    args = argparse.Namespace(model="tiny-random" if ctx.tiny else "2b-random",
+                              device=ctx.device, repeats=3 if ctx.tiny else 5,
+                              new_tokens=8 if ctx.tiny else 32)
+    results = bench_cue_module.run(args)
+    rows = []
+    for key, value in results.items():
+        if key.startswith("prefill"):
+            rows.append({"section": "cue-module", "variant": key.replace("_", ", "),
+                         "seconds": value["with_s"], "ratio": value["ratio"],
+                         "note": f"{value['tokens']} prompt tokens; ratio = with / without"})
+    decode = results["decode"]
+    rows.append({"section": "cue-module", "variant": "decode, per token",
+                 "seconds": decode["with_s_per_token"], "ratio": decode["ratio"],
+                 "note": f"module calls during decode: {decode['module_calls_in_decode']}"})
+    return rows
+
+
 SECTIONS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "rollout-2b": rollout_section,
     "student-2b": lambda ctx: scoring_section(ctx, size="2b", train=True),
     "teacher-8b": lambda ctx: scoring_section(ctx, size="8b", train=False),
     "opd-step": opd_section,
     "gdino": gdino_section,
+    "cue-module": cue_module_section,
 }
 
 
