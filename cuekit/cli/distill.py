@@ -7,6 +7,7 @@ command line and the YAML config file always accept the same settings.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -115,7 +116,7 @@ def distill_command(ctx: click.Context, config_file: Path | None, **options: Any
         records = run_distill(config, progress=bar.update_record)
     finally:
         bar.close()
-    if records:
+    if records and int(os.environ.get("RANK", "0")) == 0:  # one summary per job
         click.echo(_summary(config, records))
 
 

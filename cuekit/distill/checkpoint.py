@@ -3,12 +3,16 @@
 A checkpoint is a folder ``RUN/checkpoints/step-NNNNNN/`` holding:
 
 - ``student/``: the HF student folder plus the cue module (``save_student``);
-- ``trainer_state.safetensors``: optimizer tensors and torch RNG states;
+- ``trainer_state.safetensors``: optimizer tensors, torch RNG states and any extra tensors
+  (``extra.*``: e.g. every rank's RNG state in a multi-process run);
 - ``trainer_state.json``: step, optimizer hyper-parameters, scheduler, python RNG,
   the reader's position and the resolved config.
 
 It is written under a temporary name and renamed when complete, so a crash never
-leaves a half checkpoint where ``--resume`` would find it.
+leaves a half checkpoint where ``--resume`` would find it. A multi-process run writes the
+same layout from rank 0, with the optimizer state gathered to full tensors
+(``optimizer_state``), so a checkpoint loads under any world size
+(cuekit.distill.distributed).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import random
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +69,29 @@ class TrainerState:
     cuda_rng: list[torch.Tensor]
     python_rng: Any
     extra: dict[str, Any]
+    extra_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer: Any,
                     scheduler: Any, reader_state: dict[str, Any] | None,
-                    config: dict[str, Any], keep: int, extra: dict[str, Any] | None = None
-                    ) -> Path:
-    """Write checkpoint ``step`` atomically and prune all but the newest ``keep``."""
+                    config: dict[str, Any], keep: int, extra: dict[str, Any] | None = None,
+                    optimizer_state: dict[str, Any] | None = None,
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write checkpoint ``step`` atomically and prune all but the newest ``keep``.
+
+    ``optimizer_state`` replaces ``optimizer.state_dict()`` (a state gathered from shards);
+    ``extra_tensors`` are stored as ``extra.NAME`` and come back in ``extra_tensors``.
+    """
     root = run_dir / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
         save_student_fn(tmp / "student")
-        tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
+        tensors, optim_meta = _flatten_optimizer(
+            optimizer.state_dict() if optimizer_state is None else optimizer_state)
+        for name, value in (extra_tensors or {}).items():
+            tensors[f"extra.{name}"] = value.detach().cpu().contiguous()
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available():
             for i, rng in enumerate(torch.cuda.get_rng_state_all()):
@@ -125,7 +138,9 @@ def load_trainer_state(folder: Path) -> TrainerState:
                         optimizer=_unflatten_optimizer(tensors, meta["optimizer"]),
                         scheduler=meta["scheduler"], reader=meta["reader"],
                         torch_rng=tensors["rng.torch"], cuda_rng=cuda, python_rng=python_rng,
-                        extra=meta.get("extra", {}))
+                        extra=meta.get("extra", {}),
+                        extra_tensors={k.removeprefix("extra."): v for k, v in tensors.items()
+                                       if k.startswith("extra.")})
 
 
 def restore_rng(state: TrainerState) -> None:

@@ -13,7 +13,10 @@ sample (padding and batch > 1 are safe), the module starts as an exact identity,
 has its own learning rate, and no module sits after the last layer.
 
 Launch: ``cuekit distill --student qwen3-vl-2b --shards 'DIR/shard-{000000..000012}.tar'
---output RUN``; see ``cuekit distill -h``.
+--output RUN``; see ``cuekit distill -h``. Under ``torchrun --nproc-per-node N -m cuekit
+distill ...`` the same recipe runs data-parallel with FSDP2 (cuekit.distill.distributed,
+docs/distributed.md): each rank reads its own batches, the loss is normalised by the
+global number of response tokens, so a step equals one process on the global batch.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from typing import Any
 
 import torch
 
+from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import (
+    CHECKPOINTS_DIR,
     latest_checkpoint,
     load_trainer_state,
     restore_rng,
@@ -100,16 +105,23 @@ class DistillRecipe:
         self.run_dir = config.run_dir
         self.step = 0
         self.skipped_long = 0
+        self.dist = dd.SINGLE
+        self._owns_process_group = False
 
     # ------------------------------------------------------------------ setup
 
     def setup(self) -> None:
         cfg = self.config
-        self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
-            else cfg.device)
+        # The process group first: the device, the sharding and the reader split need it.
+        self.dist, self._owns_process_group = dd.init_distributed(cfg.device)
+        if self.dist.is_distributed:  # cuda -> this rank's GPU, cuda:$LOCAL_RANK
+            self.device = dd.rank_device(self.dist, cfg.device)
+        else:
+            self.device = torch.device(
+                ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
+                else cfg.device)
         self.autocast = self.device.type == "cuda" and cfg.dtype in ("auto", "bf16", "bfloat16")
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # same on every rank: the cue module init must agree
         resume_from = self._resume_point()
         # The student first: the optimizer and the teacher ("self") depend on it.
         self._setup_student(resume_from)
@@ -120,13 +132,17 @@ class DistillRecipe:
         self.loss_fn = get_loss(cfg.loss, **cfg.loss_settings())
         self.sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p,
                                          cfg.top_k)
+        if self.dist.rank > 0:  # rollouts of different ranks must not share random draws
+            torch.manual_seed(dd.rank_seed(cfg.seed, self.dist.rank, 0))
         if resume_from is not None:
             self._restore(resume_from)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-        self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
-                                     wandb=cfg.wandb, config=cfg.to_dict())
-        self.evaluator = (Evaluator(cfg, self.student, self.teacher, self.processor,
+        self.metrics = None  # only rank 0 writes files
+        if self.dist.is_main:
+            (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+            self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
+                                         wandb=cfg.wandb, config=cfg.to_dict())
+        self.evaluator = (Evaluator(cfg, self.student_view, self.teacher_view, self.processor,
                                     self.teacher_processor, self.device)
                           if cfg.eval_shards else None)
 
@@ -156,6 +172,9 @@ class DistillRecipe:
         if checkpointing:
             self.student.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False})
+        if self.dist.is_distributed:  # every rank loaded the same full weights: now shard
+            dd.shard_model(self.student)
+        self.student_view = dd.model_view(self.student)  # the model itself in one process
         self.student.train()
 
     def _setup_teacher(self) -> None:
@@ -165,8 +184,12 @@ class DistillRecipe:
         self.teacher, self.teacher_processor = load_model(name, device=str(self.device),
                                                           dtype=dtype, seed=cfg.seed)
         self.teacher.eval().requires_grad_(False)  # never updated
+        if self.dist.is_distributed:  # sharded like the student, forward only
+            dd.shard_model(self.teacher)
+        self.teacher_view = dd.model_view(self.teacher)
 
     def _setup_optimizer(self) -> None:
+        # After sharding: the optimizer holds (and steps) each rank's shards.
         cfg = self.config
         backbone, module = split_parameters(self.student)
         groups = [{"params": [p for p in backbone if p.requires_grad], "lr": cfg.lr,
@@ -177,22 +200,33 @@ class DistillRecipe:
 
     def _setup_data(self) -> None:
         cfg = self.config
+        split = ({"rank": self.dist.rank, "world_size": self.dist.world_size}
+                 if self.dist.is_distributed else {})
         self.reader = ShardReader(cfg.shards, num_workers=cfg.num_workers, seed=cfg.seed,
-                                  shuffle_buffer=cfg.shuffle_buffer)
+                                  shuffle_buffer=cfg.shuffle_buffer, **split)
         if self.reader.batches_per_rank(cfg.batch_size, drop_last=True) == 0:
             raise ConfigError(f"the shards hold {self.reader.samples_per_rank()} samples per "
                               f"rank, fewer than one batch of {cfg.batch_size}")
 
     def _restore(self, folder: Path) -> None:
         state = load_trainer_state(folder)
-        self.optimizer.load_state_dict(state.optimizer)
+        # Checkpoints hold full tensors (any world size wrote them): slice to this rank.
+        self.optimizer.load_state_dict(dd.shard_optimizer_state(self.optimizer, state.optimizer)
+                                       if self.dist.is_distributed else state.optimizer)
         self.scheduler.load_state_dict(state.scheduler)
-        if state.reader is not None:
-            self.reader.load_state_dict(state.reader)
+        saved_readers = state.extra.get("reader_ranks") or (
+            [state.reader] if state.reader is not None else [])
+        reader_state = dd.reader_resume_state(saved_readers, self.reader)
+        if reader_state is not None:
+            self.reader.load_state_dict(reader_state)
         restore_rng(state)
         self.step = state.step
-        self.skipped_long = int(state.extra.get("skipped_long", 0))
-        truncate_metrics(self.run_dir, self.step)
+        if self.dist.is_distributed:
+            dd.restore_rank_rng(state.extra_tensors, self.dist, self.config.seed, self.step)
+        # A gathered checkpoint holds the sum over ranks: rank 0 carries it on.
+        self.skipped_long = int(state.extra.get("skipped_long", 0)) if self.dist.is_main else 0
+        if self.dist.is_main:
+            truncate_metrics(self.run_dir, self.step)
         logger.info("resumed from %s at step %d", folder, self.step)
 
     # ------------------------------------------------------------------ data
@@ -234,8 +268,15 @@ class DistillRecipe:
     # ------------------------------------------------------------------ step
 
     def _loss_step(self, prompts: Prompts, rollouts: Rollouts, rows: list[int],
-                   total_tokens: int, timers: dict[str, float]) -> dict[str, float]:
-        """Teacher and student scores for a micro-batch of rows; backward of its loss share."""
+                   total_tokens: int, timers: dict[str, float], loss_weight: float = 1.0
+                   ) -> dict[str, float]:
+        """Teacher and student scores for a micro-batch of rows; backward of its loss share.
+
+        ``total_tokens`` is the step's response-token count (over all ranks). FSDP averages
+        gradients over ranks, so ranks pass ``loss_weight = world_size`` to get the sum; a
+        rank with fewer micro-batches than the others repeats one with ``loss_weight = 0``
+        (every rank must run the same number of sharded forwards and backwards).
+        """
         cfg = self.config
         pair = build_prompt_pair(self.processor, self.teacher_processor,
                                  [prompts.questions[i] for i in rows],
@@ -249,7 +290,7 @@ class DistillRecipe:
         start = time.perf_counter()
         needs_topk = getattr(self.loss_fn, "needs_topk", False)
         with torch.inference_mode(), self._autocast():
-            teacher, _ = score_responses(self.teacher, teacher_batch,
+            teacher, _ = score_responses(self.teacher_view, teacher_batch,
                                          chunk_size=cfg.score_chunk_size,
                                          topk=cfg.topk if needs_topk else 0)
         timers["teacher"] += time.perf_counter() - start
@@ -258,7 +299,7 @@ class DistillRecipe:
         teacher_topk = None if teacher.topk_logprobs is None else teacher.topk_logprobs.clone()
         topk_ids = None if teacher.topk_ids is None else teacher.topk_ids.clone()
         with self._autocast():
-            student, student_topk = score_responses(self.student, student_batch,
+            student, student_topk = score_responses(self.student_view, student_batch,
                                                     chunk_size=cfg.score_chunk_size,
                                                     at_ids=topk_ids)
             loss, metrics = self.loss_fn(student.logprobs, teacher_lp.to(student.logprobs),
@@ -267,9 +308,10 @@ class DistillRecipe:
                                          teacher_topk=None if teacher_topk is None
                                          else teacher_topk.to(student.logprobs))
         share = float(sub.response_mask.sum()) / max(total_tokens, 1)
-        (loss * share).backward()
+        (loss * (share * loss_weight)).backward()
         timers["student"] += time.perf_counter() - start
-        return {k: v * share for k, v in metrics.items() if k != "tokens"}
+        metric_share = share if loss_weight else 0.0
+        return {k: v * metric_share for k, v in metrics.items() if k != "tokens"}
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
@@ -278,44 +320,71 @@ class DistillRecipe:
         cfg = self.config
         timers = {"rollout": 0.0, "teacher": 0.0, "student": 0.0, "optimizer": 0.0}
         prompts = self._prompts(batch)
+        if self.dist.is_distributed and dd.all_reduce([prompts is None], "max")[0]:
+            prompts = None  # every rank skips together: they share the sharded collectives
         if prompts is None:
             return None
         start = time.perf_counter()
         student_prompt = build_prompt_batch(self.processor, prompts.questions, prompts.images)
         with self._autocast():
-            rollouts = generate_rollouts(self.student, self.processor, student_prompt,
+            rollouts = generate_rollouts(self.student_view, self.processor, student_prompt,
                                          self.sampling)  # (N, R)
         timers["rollout"] = time.perf_counter() - start
         total_tokens = int(rollouts.response_mask.sum())
+        if self.dist.is_distributed:  # normalise by the global batch's response tokens
+            total_tokens = int(dd.all_reduce([total_tokens])[0])
         totals: dict[str, float] = {}
         self.optimizer.zero_grad(set_to_none=True)
-        for rows in torch.arange(len(prompts.questions)).chunk(cfg.grad_accum):
-            for key, value in self._loss_step(prompts, rollouts, rows.tolist(), total_tokens,
-                                              timers).items():
+        for rows, weight in self._micro_batches(len(prompts.questions)):
+            for key, value in self._loss_step(prompts, rollouts, rows, total_tokens,
+                                              timers, weight).items():
                 totals[key] = totals.get(key, 0.0) + value
         start = time.perf_counter()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+        grad_norm = dd.full_value(torch.nn.utils.clip_grad_norm_(
+            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
         self.optimizer.step()
         self.scheduler.step()
         timers["optimizer"] = time.perf_counter() - start
         self.step += 1
         elapsed = sum(timers.values())
         lengths = rollouts.response_mask.sum(1).float()
+        response_len, rows, skipped = float(lengths.mean()), len(prompts.questions), \
+            self.skipped_long
+        peak = peak_memory_mb(self.device)
+        if self.dist.is_distributed:  # global figures: sums over ranks, the slowest rank
+            keys = sorted(totals)
+            *sums, length_sum, rows, skipped = dd.all_reduce(
+                [*(totals[k] for k in keys), float(lengths.sum()), rows, skipped])
+            totals, response_len = dict(zip(keys, sums, strict=True)), length_sum / max(rows, 1)
+            rows, skipped = int(rows), int(skipped)
+            elapsed, peak = dd.all_reduce([elapsed, peak], "max")
         return {
             "step": self.step, **totals, "grad_norm": float(grad_norm),
-            "response_len": float(lengths.mean()), "response_tokens": total_tokens,
-            "rollouts": len(prompts.questions), "skipped_long_prompts": self.skipped_long,
+            "response_len": response_len, "response_tokens": total_tokens,
+            "rollouts": rows, "skipped_long_prompts": skipped,
             **{f"time_{k}": round(v, 4) for k, v in timers.items()},
             "tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
-            "peak_mem_mb": round(peak_memory_mb(self.device), 1),
+            "peak_mem_mb": round(peak, 1),
             "lr": self.scheduler.get_last_lr()[0], "module_lr": self.scheduler.get_last_lr()[1],
         }
+
+    def _micro_batches(self, num_rows: int) -> list[tuple[list[int], float]]:
+        """(rows, loss weight) per micro-batch. Ranks may hold different row counts (long
+        prompts are skipped per rank), so all run the largest micro-batch count; extra ones
+        repeat the last with weight 0. The weight is world_size: FSDP averages gradients."""
+        chunks = [rows.tolist() for rows in torch.arange(num_rows).chunk(self.config.grad_accum)]
+        if not self.dist.is_distributed:
+            return [(rows, 1.0) for rows in chunks]
+        count = int(dd.all_reduce([len(chunks)], "max")[0])
+        weight = float(self.dist.world_size)
+        return [(rows, weight) for rows in chunks] + [(chunks[-1], 0.0)] * (count - len(chunks))
 
     # ------------------------------------------------------------------ loop
 
     def save(self) -> Path:
+        if self.dist.is_distributed:
+            return self._save_gathered()
         return save_checkpoint(
             self.run_dir, self.step,
             save_student_fn=lambda folder: save_student(self.student, self.processor, folder),
@@ -323,12 +392,57 @@ class DistillRecipe:
             reader_state=self.reader.state_dict(), config=self.config.to_dict(),
             keep=self.config.keep_checkpoints, extra={"skipped_long": self.skipped_long})
 
+    def _save_gathered(self) -> Path:
+        """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the
+        single-process layout, so any world size can resume from it."""
+        student_state = dd.full_model_state(self.student)
+        optimizer_state = dd.full_optimizer_state(self.optimizer, keep=self.dist.is_main)
+        readers = dd.all_gather_json(self.reader.state_dict())
+        rng_states = dd.gather_rng_states()
+        skipped = int(dd.all_reduce([self.skipped_long])[0])
+        path = self.run_dir / CHECKPOINTS_DIR / f"step-{self.step:06d}"
+        if self.dist.is_main:
+            path = save_checkpoint(
+                self.run_dir, self.step,
+                save_student_fn=lambda folder: dd.save_full_student(
+                    self.student, self.processor, student_state, folder),
+                optimizer=None, optimizer_state=optimizer_state, scheduler=self.scheduler,
+                reader_state=readers[0], config=self.config.to_dict(),
+                keep=self.config.keep_checkpoints, extra_tensors=rng_states,
+                extra={"skipped_long": skipped, "reader_ranks": readers,
+                       "world_size": self.dist.world_size})
+        dd.barrier()  # no rank goes on (or resumes) before the checkpoint exists
+        return path
+
+    def _save_final_student(self) -> None:
+        folder = self.run_dir / "student"
+        if not self.dist.is_distributed:
+            save_student(self.student, self.processor, folder)
+            return
+        student_state = dd.full_model_state(self.student)
+        if self.dist.is_main:
+            dd.save_full_student(self.student, self.processor, student_state, folder)
+        dd.barrier()
+
+    def _evaluate(self) -> dict[str, float]:
+        """Held-out metrics; with several ranks, each evaluates its split and the means are
+        averaged over ranks (every rank holds the same number of eval samples)."""
+        result = self.evaluator.run()
+        if not self.dist.is_distributed:
+            return result
+        keys = sorted(result)
+        sums = dd.all_reduce([result[k] for k in keys])
+        return {k: v if k == "eval_samples" else v / self.dist.world_size
+                for k, v in zip(keys, sums, strict=True)}
+
     def train(self, progress: Any = None) -> list[dict[str, Any]]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
         cfg = self.config
         records = []
         if self.evaluator is not None and self.step == 0:
-            self.metrics.log({"step": 0, **self.evaluator.run()})
+            evaluation = self._evaluate()
+            if self.metrics is not None:
+                self.metrics.log({"step": 0, **evaluation})
         batches = self._batches()
         try:
             while self.step < cfg.max_steps:
@@ -339,24 +453,26 @@ class DistillRecipe:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
                         self.step % cfg.eval_every == 0:
-                    record.update(self.evaluator.run())
+                    record.update(self._evaluate())
                 records.append(record)
-                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                if self.metrics is not None and (
+                        self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
                     self.metrics.log(record)
-                if progress is not None:
+                if progress is not None and self.dist.is_main:
                     progress(record)
                 if cfg.save_every and self.step % cfg.save_every == 0:
                     self.save()
         except torch.cuda.OutOfMemoryError:
             raise CuekitError(OOM_HINT) from None
         self.save()
-        save_student(self.student, self.processor, self.run_dir / "student")
+        self._save_final_student()
         return records
 
     def cleanup(self) -> None:
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()
+        dd.teardown(self._owns_process_group)
 
 
 def run_distill(config: DistillConfig, progress: Any = None) -> list[dict[str, Any]]:
