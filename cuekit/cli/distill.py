@@ -35,6 +35,7 @@ HELP: dict[str, str] = {
     "max_prompt_len": "Skip (with a warning) prompts longer than this; never truncate.",
     "batch_size": "Prompts per optimizer step.",
     "rollouts_per_prompt": "Sampled responses per prompt.",
+    "rollout_batch_size": "Rows generated at once (0: the whole step); bounds the KV cache.",
     "max_new_tokens": "Longest rollout, in tokens.",
     "temperature": "Rollout sampling temperature.",
     "top_p": "Rollout nucleus sampling.",

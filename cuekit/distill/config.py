@@ -42,6 +42,7 @@ class DistillConfig:
     # -- rollouts
     batch_size: int = 8  # prompts per optimizer step
     rollouts_per_prompt: int = 1
+    rollout_batch_size: int = 0  # rows generated at once (0: the whole step); caps KV cache
     max_new_tokens: int = 256
     temperature: float = 1.0
     top_p: float = 1.0
@@ -97,6 +98,7 @@ class DistillConfig:
         non_negative = {"save_every": self.save_every, "eval_every": self.eval_every,
                         "warmup_steps": self.warmup_steps, "num_workers": self.num_workers,
                         "top_k": self.top_k, "max_grad_norm": self.max_grad_norm,
+                        "rollout_batch_size": self.rollout_batch_size,
                         "weight_decay": self.weight_decay, "shuffle_buffer": self.shuffle_buffer}
         for name, value in non_negative.items():
             if value < 0:

@@ -8,7 +8,13 @@ from typing import Any
 
 import torch
 
-from cuekit.distill.prompts import build_prompt_batch, build_prompt_pair, vision_token_ids
+from cuekit.distill.prompts import (
+    build_prompt_batch,
+    build_prompt_pair,
+    format_question,
+    privileged_hint,
+    vision_token_ids,
+)
 from cuekit.distill.rollout import (
     Rollouts,
     SamplingSettings,
@@ -40,6 +46,10 @@ def extract_answer(response: str) -> str:
     return response
 
 
+def _questions(batch: ShardBatch) -> list[str]:
+    return [format_question(r.sample.question, r.sample.choices) for r in batch.records]
+
+
 class Evaluator:
     """Evaluates on the first ``eval_batches`` batches of the eval shards, always the same.
 
@@ -50,8 +60,6 @@ class Evaluator:
 
     def __init__(self, config: Any, student: Any, teacher: Any, processor: Any,
                  teacher_processor: Any, device: torch.device) -> None:
-        from cuekit.distill.recipe import privileged_hint
-
         self.config, self.student, self.teacher = config, student, teacher
         self.processor, self.teacher_processor, self.device = processor, teacher_processor, device
         reader = ShardReader(config.eval_shards, shuffle_shards=False, shuffle_buffer=0,
@@ -64,8 +72,7 @@ class Evaluator:
         self._fixed: list[Rollouts] | None = None
 
     def _generate(self, batch: ShardBatch) -> Rollouts:
-        prompt = build_prompt_batch(self.processor, [r.sample.question for r in batch.records],
-                                    batch.images)
+        prompt = build_prompt_batch(self.processor, _questions(batch), batch.images)
         return generate_rollouts(self.student, self.processor, prompt, self.sampling)
 
     def run(self) -> dict[str, float]:
@@ -75,8 +82,7 @@ class Evaluator:
         kl_sum, tokens, correct, total = 0.0, 0, 0, 0
         for batch, hints, fixed, now in zip(self.batches, self.hints, self._fixed, fresh,
                                             strict=True):
-            questions = [r.sample.question for r in batch.records]
-            pair = build_prompt_pair(self.processor, self.teacher_processor, questions,
+            pair = build_prompt_pair(self.processor, self.teacher_processor, _questions(batch),
                                      batch.images, hints)
             student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, fixed,
                                                         vision_token_ids(self.processor))

@@ -24,6 +24,7 @@ Estimates ignore the allocator's fragmentation: keep ``headroom`` free.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 GB = 1e9
 
@@ -46,6 +47,23 @@ class ModelShape:
     vision_intermediate: int
     deepstack_layers: int
     cue_interval: int = 5  # cue recovery modules after layers i % interval == 0, not the last
+
+    @classmethod
+    def from_config(cls, name: str, config: Any, cue_interval: int = 5) -> ModelShape:
+        """The shape of a loaded Qwen3-VL (``model.config``)."""
+        text, vision = config.text_config, config.vision_config
+        return cls(name, hidden=text.hidden_size, intermediate=text.intermediate_size,
+                   layers=text.num_hidden_layers, heads=text.num_attention_heads,
+                   kv_heads=text.num_key_value_heads,
+                   head_dim=getattr(text, "head_dim", None) or
+                   text.hidden_size // text.num_attention_heads,
+                   vocab=text.vocab_size,
+                   tied_embeddings=bool(getattr(config, "tie_word_embeddings", False) or
+                                        getattr(text, "tie_word_embeddings", False)),
+                   vision_depth=vision.depth, vision_hidden=vision.hidden_size,
+                   vision_intermediate=vision.intermediate_size,
+                   deepstack_layers=len(vision.deepstack_visual_indexes),
+                   cue_interval=cue_interval)
 
     def text_params(self) -> int:
         d, kv = self.hidden, self.kv_heads * self.head_dim
@@ -216,6 +234,25 @@ def check_fit(student: ModelShape, teacher: ModelShape, run: RunShape, *,
         if plan.peak <= budget or candidate.rollout_batch == 1:
             return FitCheck(plan.peak <= budget, plan, candidate, int(device_gb * GB))
         candidate = replace(candidate, rollout_batch=max(1, candidate.rollout_batch // 2))
+
+
+def startup_plan(student_config: Any, teacher_config: Any, *, cue_interval: int,
+                 prompt_len: int, response_len: int, rows: int, micro_batch: int,
+                 rollout_batch: int, grad_checkpointing: bool, chunk_size: int,
+                 device_gb: float | None = None) -> str:
+    """The plan of a configured run, as printed when distill starts (one GPU, unsharded)."""
+    student = ModelShape.from_config("student", student_config, cue_interval)
+    teacher = ModelShape.from_config("teacher", teacher_config)
+    run = RunShape(prompt_len=prompt_len, response_len=response_len, batch_size=rows,
+                   micro_batch=micro_batch, rollout_batch=rollout_batch,
+                   grad_checkpointing=grad_checkpointing, chunk_size=chunk_size)
+    plan = memory_plan(student, teacher, run)
+    text = plan.table()
+    if device_gb is not None:
+        verdict = "fits" if plan.peak <= device_gb * GB * 0.9 else "may NOT fit"
+        text += (f"\n{verdict} on this {device_gb:.0f} GB device (10% headroom); to lower it: "
+                 "--rollout-batch-size, --grad-accum, --max-new-tokens, --grad-checkpointing")
+    return text
 
 
 def main() -> None:

@@ -106,6 +106,38 @@ def check_same_tokenizer(student: PreTrainedTokenizerBase, teacher: PreTrainedTo
         raise ConfigError(f"tokenizer mismatch: {detail}; {advice}")
 
 
+def format_question(question: str, choices: Sequence[str] | None) -> str:
+    """``question``, plus its lettered options when it has some and does not list them.
+
+    Training, eval and audit all build prompts from this, so a multiple-choice answer
+    letter always refers to options the model was shown.
+    """
+    if not choices or all(choice in question for choice in choices):
+        return question
+    options = "\n".join(f"({chr(ord('A') + i)}) {choice}" for i, choice in enumerate(choices))
+    return f"{question}\nChoices:\n{options}"
+
+
+def privileged_hint(privilege: str, hint: str, answer: str | None) -> str | None:
+    """What the teacher sees beyond the student's prompt: the cue (ViCuR), the answer
+    (the OPSD answer-hint baseline), or nothing (plain OPD)."""
+    if privilege == "cue":
+        return hint or None
+    if privilege == "answer":
+        return f"The answer is {answer}." if answer else None
+    return None
+
+
+@dataclass
+class Prompts:
+    """The rows of one distill step: each kept sample repeated ``rollouts_per_prompt`` times."""
+
+    questions: list[str]
+    images: list[list[Any]]
+    hints: list[str | None]
+    answers: list[str | None]
+
+
 @dataclass(frozen=True)
 class PromptPair:
     """The student's and the teacher's tokenized prompts for one batch of samples."""

@@ -25,7 +25,6 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +48,20 @@ from cuekit.distill.cue_module import (
 )
 from cuekit.distill.evaluation import Evaluator
 from cuekit.distill.losses import get_loss
+from cuekit.distill.memory_plan import startup_plan
 from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metrics
 from cuekit.distill.models import load_model
-from cuekit.distill.prompts import build_prompt_batch, build_prompt_pair, vision_token_ids
+from cuekit.distill.prompts import (
+    Prompts,
+    build_prompt_pair,
+    format_question,
+    privileged_hint,
+    vision_token_ids,
+)
 from cuekit.distill.rollout import (
     Rollouts,
     SamplingSettings,
-    generate_rollouts,
+    generate_in_chunks,
     score_responses,
     scoring_pair,
 )
@@ -65,25 +71,6 @@ from cuekit.pipelines.reader import ShardBatch, ShardReader
 logger = logging.getLogger("cuekit.distill")
 OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
             "raise --grad-accum, or turn on --grad-checkpointing")
-
-
-@dataclass
-class Prompts:
-    """The rows of one step: each kept sample repeated ``rollouts_per_prompt`` times."""
-
-    questions: list[str]
-    images: list[list[Any]]
-    hints: list[str | None]
-    answers: list[str | None]
-
-
-def privileged_hint(privilege: str, hint: str, answer: str | None) -> str | None:
-    """What the teacher sees beyond the student's prompt."""
-    if privilege == "cue":
-        return hint or None
-    if privilege == "answer":
-        return f"The answer is {answer}." if answer else None
-    return None
 
 
 def _lr_lambda(config: DistillConfig):
@@ -142,9 +129,22 @@ class DistillRecipe:
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
             self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
                                          wandb=cfg.wandb, config=cfg.to_dict())
+            logger.info("memory plan (estimated, one GPU, unsharded):\n%s", self._plan())
         self.evaluator = (Evaluator(cfg, self.student_view, self.teacher_view, self.processor,
                                     self.teacher_processor, self.device)
                           if cfg.eval_shards else None)
+
+    def _plan(self) -> str:
+        cfg = self.config
+        rows = cfg.batch_size * cfg.rollouts_per_prompt
+        device_gb = (torch.cuda.get_device_properties(self.device).total_memory / 1e9
+                     if self.device.type == "cuda" else None)
+        return startup_plan(
+            self.student.config, self.teacher.config, cue_interval=cfg.cue_interval,
+            prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens, rows=rows,
+            micro_batch=-(-rows // cfg.grad_accum), rollout_batch=cfg.rollout_batch_size or rows,
+            grad_checkpointing=bool(getattr(self.student, "is_activation_checkpointing", False)),
+            chunk_size=cfg.score_chunk_size, device_gb=device_gb)
 
     def _resume_point(self) -> Path | None:
         found = latest_checkpoint(self.run_dir)
@@ -246,7 +246,7 @@ class DistillRecipe:
     def _prompts(self, batch: ShardBatch) -> Prompts | None:
         """Keep samples whose student and teacher prompts fit; repeat each R times."""
         cfg = self.config
-        rows = [(s.record.sample.question, s.images,
+        rows = [(format_question(s.record.sample.question, s.record.sample.choices), s.images,
                  privileged_hint(cfg.privilege, s.hint, s.record.sample.answer),
                  s.record.sample.answer) for s in batch.samples]
         pair = build_prompt_pair(self.processor, self.teacher_processor, [r[0] for r in rows],
@@ -293,7 +293,7 @@ class DistillRecipe:
             teacher, _ = score_responses(self.teacher_view, teacher_batch,
                                          chunk_size=cfg.score_chunk_size,
                                          topk=cfg.topk if needs_topk else 0)
-        timers["teacher"] += time.perf_counter() - start
+        timers["teacher"] += self._since(start)
         start = time.perf_counter()
         teacher_lp = teacher.logprobs.clone()  # (b, r): leave inference mode
         teacher_topk = None if teacher.topk_logprobs is None else teacher.topk_logprobs.clone()
@@ -309,9 +309,15 @@ class DistillRecipe:
                                          else teacher_topk.to(student.logprobs))
         share = float(sub.response_mask.sum()) / max(total_tokens, 1)
         (loss * (share * loss_weight)).backward()
-        timers["student"] += time.perf_counter() - start
+        timers["student"] += self._since(start)
         metric_share = share if loss_weight else 0.0
         return {k: v * metric_share for k, v in metrics.items() if k != "tokens"}
+
+    def _since(self, start: float) -> float:
+        """Seconds since ``start``, after the GPU finished the queued work of the phase."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - start
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
@@ -325,11 +331,11 @@ class DistillRecipe:
         if prompts is None:
             return None
         start = time.perf_counter()
-        student_prompt = build_prompt_batch(self.processor, prompts.questions, prompts.images)
         with self._autocast():
-            rollouts = generate_rollouts(self.student_view, self.processor, student_prompt,
-                                         self.sampling)  # (N, R)
-        timers["rollout"] = time.perf_counter() - start
+            rollouts = generate_in_chunks(self.student_view, self.processor, prompts.questions,
+                                          prompts.images, self.sampling,
+                                          cfg.rollout_batch_size)  # (N, R)
+        timers["rollout"] = self._since(start)
         total_tokens = int(rollouts.response_mask.sum())
         if self.dist.is_distributed:  # normalise by the global batch's response tokens
             total_tokens = int(dd.all_reduce([total_tokens])[0])
@@ -345,7 +351,7 @@ class DistillRecipe:
             params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
         self.optimizer.step()
         self.scheduler.step()
-        timers["optimizer"] = time.perf_counter() - start
+        timers["optimizer"] = self._since(start)
         self.step += 1
         elapsed = sum(timers.values())
         lengths = rollouts.response_mask.sum(1).float()

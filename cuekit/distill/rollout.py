@@ -68,6 +68,32 @@ def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
     return Rollouts(response_ids=response, response_mask=mask)
 
 
+def generate_in_chunks(model: Any, processor: Any, questions: list[str],
+                       images: list[list[Any]], settings: SamplingSettings,
+                       chunk_rows: int) -> Rollouts:
+    """Rollouts for all rows, ``chunk_rows`` prompts per ``generate`` call (0: all at once).
+
+    Chunking bounds the KV cache; responses are padded to the longest chunk's length
+    with the pad id and a zero mask, exactly as one call would pad them.
+    """
+    from cuekit.distill.prompts import build_prompt_batch
+
+    size = chunk_rows or len(questions)
+    parts = [generate_rollouts(model, processor, build_prompt_batch(
+        processor, questions[i:i + size], images[i:i + size]), settings)
+        for i in range(0, len(questions), size)]
+    if len(parts) == 1:
+        return parts[0]
+    width = max(p.response_ids.shape[1] for p in parts)
+    pad = processor.tokenizer.pad_token_id
+
+    def widen(t: Tensor, value: int) -> Tensor:
+        return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
+
+    return Rollouts(torch.cat([widen(p.response_ids, pad) for p in parts]),
+                    torch.cat([widen(p.response_mask, 0) for p in parts]))
+
+
 def response_hidden(model: Any, batch: ScoringBatch) -> Tensor:
     """(B, R, D) final hidden states at the positions that predict each response token."""
     device = next(model.parameters()).device

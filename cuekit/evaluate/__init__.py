@@ -20,7 +20,7 @@ _MODULES = {
     "answers": (
         "extract", "extract_answer", "normalize_answer", "is_equivalent", "judge", "find_boxed",
     ),
-    "eval": ("EvalConfig", "run_eval", "load_eval_model", "format_question"),
+    "eval": ("EvalConfig", "run_eval", "load_eval_model"),
     "compare": ("paired_bootstrap", "compare_runs"),
     "audit": ("AuditConfig", "run_audit", "classify_leak", "cue_advantage"),
     "export": ("run_export", "export_verl", "export_hf", "export_student"),

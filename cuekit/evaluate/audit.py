@@ -27,8 +27,8 @@ from typing import Any
 import polars as pl
 
 from cuekit.cues.leak import find_leak
+from cuekit.distill.prompts import format_question
 from cuekit.errors import ConfigError
-from cuekit.evaluate.eval import format_question
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 AUDIT_FILE = "audit.parquet"

@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
+from cuekit.distill.prompts import format_question
 from cuekit.errors import ConfigError
 from cuekit.evaluate.answers import judge
 
@@ -93,14 +94,6 @@ class EvalItem:
     answer: str | None
     choices: list[str] | None
     images: list[Image.Image]
-
-
-def format_question(question: str, choices: Sequence[str] | None) -> str:
-    """``question``, plus its lettered options when it has some and does not list them."""
-    if not choices or all(choice in question for choice in choices):
-        return question
-    options = "\n".join(f"({chr(ord('A') + i)}) {choice}" for i, choice in enumerate(choices))
-    return f"{question}\nChoices:\n{options}"
 
 
 # ---------------------------------------------------------------- inputs

@@ -225,7 +225,12 @@ def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     prompts = recipe._prompts(batch)
     recipe.cleanup()
     assert prompts.hints == [s.hint or None for s in batch.samples]
-    assert prompts.questions == [s.record.sample.question for s in batch.samples]
+    # Multiple-choice questions show their options, as eval and audit prompts do.
+    for question, sample in zip(prompts.questions, batch.samples, strict=True):
+        record = sample.record.sample
+        options = "".join(f"\n({chr(65 + i)}) {c}" for i, c in enumerate(record.choices or []))
+        expected = f"{record.question}\nChoices:{options}" if record.choices else record.question
+        assert question == expected
 
 
 def test_freeze_vision_leaves_the_vision_tower_untouched(sample_shards, tmp_path):

@@ -13,6 +13,7 @@ from PIL import Image
 from cuekit.distill import rollout
 from cuekit.distill.cue_module import get_cue_module
 from cuekit.distill.models import load_model
+from cuekit.distill.prompts import format_question
 from cuekit.errors import ConfigError
 from cuekit.evaluate.answers import judge
 from cuekit.evaluate.compare import compare_runs
@@ -20,7 +21,6 @@ from cuekit.evaluate.eval import (
     PREDICTIONS_SCHEMA,
     EvalConfig,
     EvalItem,
-    format_question,
     format_table,
     generate_answers,
     load_eval_model,
