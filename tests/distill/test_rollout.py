@@ -42,3 +42,43 @@ def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch):
                                                [1, 1, 1, 1, 1]]
     assert rollouts.response_ids.tolist() == [[5, 6, end, pad, pad], [9, end, pad, pad, pad],
                                               [4, 4, 4, 4, 4]]
+
+
+def test_rollout_logprobs_equal_training_forward_logprobs():
+    """The rollout and the training forward are the same function, cue module included."""
+    from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
+    from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
+    from cuekit.distill.rollout import score_responses
+
+    model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
+    module = attach_cue_module(model, CueModuleConfig(interval=5))
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trained-looking module, so that it changes the outputs
+        for block in module.blocks.values():
+            block.o.weight.normal_(std=0.5)
+    questions, images = _rows()
+    prompt = build_prompt_batch(processor, questions[:3], images[:3])
+    with torch.no_grad():
+        out = model.generate(**prompt, max_new_tokens=8, do_sample=True, top_k=0,
+                             output_logits=True, return_dict_in_generate=True,
+                             eos_token_id=None, pad_token_id=processor.tokenizer.pad_token_id,
+                             suppress_tokens=vision_token_ids(processor))
+    response = out.sequences[:, prompt["input_ids"].shape[1]:]  # (3, 8)
+    logits = torch.stack(out.logits, dim=1).float()  # (3, 8, V) as sampled from
+    # suppress_tokens masks logits to -inf after they are returned raw; mask the same ids.
+    logits[..., vision_token_ids(processor)] = float("-inf")
+    rollout_lp = logits.log_softmax(-1).gather(-1, response[..., None])[..., 0]
+    batch = build_scoring_batch(prompt, response, torch.ones_like(response))
+    with torch.no_grad():
+        scores, _ = score_responses(model, batch, chunk_size=5)
+    vision = torch.tensor(vision_token_ids(processor))
+    # Training-forward log-probs are over the full vocabulary; renormalise them over the
+    # tokens generation could sample (all but the suppressed vision ids).
+    hidden_lp = scores.logprobs
+    full = torch.nn.functional.linear(
+        model.model(**batch.inputs).last_hidden_state[:, batch.predictor_positions],
+        model.get_output_embeddings().weight).float().log_softmax(-1)
+    allowed = torch.ones(full.shape[-1], dtype=torch.bool)
+    allowed[vision] = False
+    renorm = hidden_lp - torch.logsumexp(full[..., allowed], dim=-1)
+    torch.testing.assert_close(renorm, rollout_lp, atol=2e-5, rtol=1e-5)
