@@ -70,10 +70,8 @@ _LOADED: dict[str, Any] = {}
 
 def preloaded_backend(options: DetectorOptions) -> GroundingDinoBackend:
     """A GroundingDinoBackend whose model was loaded before timing started."""
-    backend = GroundingDinoBackend(options)
-    # No public hook to pass a loaded model; see the report (benchmarks/README.md).
-    backend._model, backend._image_processor, backend._tokenizer = _LOADED["parts"]
-    return backend
+    model, image_processor, tokenizer = _LOADED["parts"]
+    return GroundingDinoBackend.from_loaded(model, image_processor, tokenizer, options)
 
 
 def make_image_folder(root: Path, count: int, width: int, height: int) -> Path:
@@ -142,10 +140,13 @@ def run_model_only(parts: tuple[Any, Any, Any],
         outputs.pred_boxes.float().cpu()
 
 
-def run_pipeline(folder: Path, output: Path, options: DetectorOptions, workers: int) -> None:
+def run_pipeline(folder: Path, outputs: Path, options: DetectorOptions, workers: int) -> None:
+    """One extract run into a fresh folder under ``outputs`` (deleting the last run's
+    images would be timed otherwise: ~0.15 s of rmdir on this machine's disk)."""
+    output = outputs / f"run-{time.perf_counter_ns()}"
     config = ExtractConfig(source=SourceSpec(dataset=str(folder)), output=output,
                            detectors=(PRELOADED_BACKEND,), detector=options,
-                           num_workers=workers, overwrite=True)
+                           num_workers=workers)
     result = run_extract(config)
     if result.counts is None or result.counts["ok"] != result.counts["input"]:
         raise RuntimeError(f"extract did not finish every sample: {result.counts}")
@@ -191,7 +192,7 @@ def main() -> None:
         calls = {"model-only": lambda: run_model_only(parts, batches)}
         for workers in args.num_workers:
             calls[f"pipeline (workers={workers})"] = (
-                lambda w=workers: run_pipeline(folder, work / "out", options, w))
+                lambda w=workers: run_pipeline(folder, work / "runs", options, w))
         timings = interleaved(calls, repeats=args.repeats, warmup=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -106,13 +106,19 @@ def time_call(fn: Callable[[], Any], *, repeats: int = 3, warmup: int = 1) -> Ti
 
 
 def interleaved(calls: dict[str, Callable[[], Any]], *, repeats: int = 3,
-                warmup: int = 1) -> dict[str, Timing]:
-    """Time several calls round-robin (A B A B ...), so machine noise hits them alike."""
+                warmup: int = 1, after: Callable[[], Any] | None = None
+                ) -> dict[str, Timing]:
+    """Time several calls round-robin (A B A B ...), so machine noise hits them alike.
+
+    ``after`` (untimed) runs after every call, e.g. to delete what the call wrote.
+    """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
     for _ in range(warmup):
         for fn in calls.values():
             fn()
+            if after is not None:
+                after()
     timings = {name: Timing() for name in calls}
     for _ in range(repeats):
         for name, fn in calls.items():
@@ -121,6 +127,8 @@ def interleaved(calls: dict[str, Callable[[], Any]], *, repeats: int = 3,
             fn()
             synchronize()
             timings[name].seconds.append(time.perf_counter() - start)
+            if after is not None:
+                after()
     return timings
 
 

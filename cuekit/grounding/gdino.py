@@ -14,8 +14,9 @@ different lengths are padded freely: padded text positions are masked out.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cuekit.errors import ConfigError, ModelLoadError
@@ -34,6 +35,7 @@ from cuekit.schemas import Detection
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
 BACKEND_NAME = "grounding-dino"
 DEFAULT_MODEL = "IDEA-Research/grounding-dino-tiny"
@@ -49,6 +51,9 @@ MODEL_CLASSES = {
 # Rows waiting for batch mates of the same size before the largest bucket is
 # run anyway; bounds memory when every image has a different size.
 _PENDING_ROWS_PER_BATCH = 4
+# Phrases whose token count is remembered (questions repeat their phrases a lot);
+# the cache is cleared when full, so memory stays bounded on huge corpora.
+_TOKEN_COUNT_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,43 @@ class GroundingDinoBackend:
         self._model: Any = None
         self._image_processor: Any = None
         self._tokenizer: Any = None
+        self._token_counts: dict[str, int] = {}
+        # id(image) -> (weak reference to it, its pixel_values), filled by :meth:`warm`.
+        self._warmed: dict[int, tuple[weakref.ref[Any], torch.Tensor]] = {}
+
+    @classmethod
+    def from_loaded(cls, model: Any, image_processor: Any, tokenizer: Any,
+                    options: DetectorOptions | None = None) -> GroundingDinoBackend:
+        """A backend around an already loaded ``(model, image_processor, tokenizer)``.
+
+        For callers that load (or build) the model themselves, e.g. benchmarks that keep
+        load time out of the timing. The model must already sit on ``options.device``
+        (it is not moved, only put in eval mode) and the tokenizer must be a fast one
+        (phrase scoring needs its offsets). ``options.model`` only names the model in
+        the run's provenance; it defaults to the config's ``name_or_path``.
+        """
+        import torch
+
+        options = options or DetectorOptions()
+        if options.model is None:
+            name = getattr(getattr(model, "config", None), "name_or_path", "") or "preloaded"
+            options = replace(options, model=name)
+        backend = cls(options)
+        try:
+            wanted = torch.device(options.device)
+        except RuntimeError as exc:
+            raise ConfigError(f"unknown device {options.device!r}: {exc}") from exc
+        actual = next(model.parameters()).device
+        if actual.type != wanted.type or (wanted.index is not None
+                                          and actual.index != wanted.index):
+            raise ConfigError(f"from_loaded: the model is on {actual}, but options.device is "
+                              f"{options.device!r}; move the model or change the device")
+        if not getattr(tokenizer, "is_fast", False):
+            raise ConfigError("from_loaded: the tokenizer must be a fast tokenizer "
+                              "(phrase scoring needs its offset mapping)")
+        backend._model, backend._image_processor, backend._tokenizer = (
+            model.eval(), image_processor, tokenizer)
+        return backend
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -159,11 +201,55 @@ class GroundingDinoBackend:
                 found[row.item_index].extend(detections)
         return [nms_detections(detections, self.options.nms_iou) for detections in found]
 
+    # -- preprocessing, possibly ahead of time --------------------------------------
+
+    def warm(self, images: Sequence[Image.Image]) -> None:
+        """Run the image processor on ``images`` now, so that :meth:`detect` finds them done.
+
+        Optional hook for pipelines: ``cuekit extract`` calls it from its prefetch thread,
+        so resizing and normalising (which release the GIL) overlap with the forward pass
+        of the previous batch. The result is exactly what :meth:`detect` would compute.
+        It is kept only while the image object lives, and used once. Before the model
+        is loaded (it loads on the first :meth:`detect`) this does nothing.
+        """
+        if self._image_processor is None:
+            return
+        for image in images:
+            key = id(image)
+            if key in self._warmed:
+                continue
+            pixel_values = self._image_processor(images=[image], return_tensors="pt")[
+                "pixel_values"
+            ]
+            # The entry goes when the image dies, so a reused id never finds a stale one.
+            ref = weakref.ref(image, lambda _, k=key: self._warmed.pop(k, None))
+            self._warmed[key] = (ref, pixel_values)
+
+    def _pixel_values(self, image: Image.Image) -> torch.Tensor:
+        """``(1, 3, h, w)`` pixel values of ``image``: warmed ahead, or computed now."""
+        entry = self._warmed.pop(id(image), None)
+        if entry is not None and entry[0]() is image:
+            return entry[1]
+        return self._image_processor(images=[image], return_tensors="pt")["pixel_values"]
+
     # -- planning rows and batches ------------------------------------------------
+
+    def _phrase_token_counts(self, phrases: Sequence[str]) -> list[int]:
+        """Tokens per phrase (no special tokens); one tokenizer call for the unseen ones."""
+        cache = self._token_counts
+        unseen = [p for p in dict.fromkeys(phrases) if p not in cache]
+        if unseen:
+            if len(cache) + len(unseen) > _TOKEN_COUNT_CACHE_SIZE:
+                cache.clear()
+            ids = self._tokenizer(unseen, add_special_tokens=False)["input_ids"]
+            cache.update(zip(unseen, map(len, ids), strict=True))
+        return [cache[p] for p in phrases]
 
     def _rows(self, items: Sequence[DetectItem]) -> Iterator[_Row]:
         """Rows item by item; each image is preprocessed once for all its prompt chunks."""
         max_tokens = int(self._model.config.max_text_len)
+        # (phrase indices, labels, normalized phrases) of each item with something to ground
+        plans: list[tuple[int, list[int], list[str], list[str]]] = []
         for item_index, item in enumerate(items):
             indices, labels, normalized = [], [], []
             for index, phrase in enumerate(item.phrases):
@@ -172,18 +258,16 @@ class GroundingDinoBackend:
                 indices.append(index)
                 labels.append(phrase.text)
                 normalized.append(normalize_phrase(phrase.text))
-            if not indices:
-                continue
-            counts = [
-                len(ids)
-                for ids in self._tokenizer(normalized, add_special_tokens=False)["input_ids"]
-            ]
-            chunks = chunk_phrases(counts, max_tokens)
+            if indices:
+                plans.append((item_index, indices, labels, normalized))
+        # One tokenizer call for the whole call's phrases: per-item calls cost ~1 ms each.
+        counts = iter(self._phrase_token_counts([p for *_, ps in plans for p in ps]))
+        for item_index, indices, labels, normalized in plans:
+            item = items[item_index]
+            chunks = chunk_phrases([next(counts) for _ in normalized], max_tokens)
             prompts = [build_prompt([normalized[i] for i in chunk]) for chunk in chunks]
             for image_index, image in enumerate(item.images):
-                pixel_values = self._image_processor(images=[image], return_tensors="pt")[
-                    "pixel_values"
-                ]
+                pixel_values = self._pixel_values(image)
                 for chunk, (prompt, char_spans) in zip(chunks, prompts, strict=True):
                     yield _Row(
                         item_index=item_index,
@@ -271,7 +355,6 @@ class GroundingDinoBackend:
                 )
             )
         return results
-
 
 
 def _groundable(item: DetectItem) -> bool:

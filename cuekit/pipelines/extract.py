@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,11 +132,81 @@ def _identity(item: Any) -> Any:
     return item
 
 
-def prepared_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared | Failed]:
-    """Decoded samples, produced by ``num_workers`` DataLoader workers when asked."""
+_END = object()
+
+
+def in_background(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """Run the generator ``items`` in a thread, at most ``depth`` items ahead; same order.
+
+    Decoding, hashing and storing images release the GIL (PIL, hashlib, file writes), so
+    they overlap with the detector's forward pass in the main thread. An exception in
+    ``items`` is re-raised here; closing this generator early stops the thread.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put((_END, exc))
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator closed in its own thread
+                close()
+        put((_END, None))
+
+    thread = threading.Thread(target=produce, name="cuekit-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _warm_backends(items: Iterator[Prepared | Failed], backends: Sequence[Any]
+                   ) -> Iterator[Prepared | Failed]:
+    """Let backends with a ``warm(images)`` hook (grounding-dino: the image processor)
+    preprocess each sample's images here, in the prefetch thread, ahead of detection."""
+    hooks = [b.warm for b in backends if callable(getattr(b, "warm", None))]
+    for item in items:
+        if hooks and isinstance(item, Prepared):
+            for warm in hooks:
+                warm(item.images)
+        yield item
+
+
+def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[Any] = ()
+                    ) -> Iterator[Prepared | Failed]:
+    """Decoded samples, in a prefetch thread that runs ahead of detection.
+
+    With ``num_workers`` > 0, DataLoader worker processes decode and the thread receives
+    their output; either way the thread also runs the backends' ``warm`` hooks.
+    """
+    depth = 2 * config.detector.batch_size
     if config.num_workers == 0:
-        yield from prepare_stage(selected_rows(config, skip), config.output,
-                                 config.max_image_pixels)
+        stream: Iterator[Prepared | Failed] = prepare_stage(
+            selected_rows(config, skip), config.output, config.max_image_pixels)
+        yield from in_background(_warm_backends(stream, backends), depth)
         return
     import torch.utils.data as tud
 
@@ -148,7 +220,7 @@ def prepared_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared 
 
     loader = tud.DataLoader(_Prepare(), batch_size=None, num_workers=config.num_workers,
                             collate_fn=_identity, prefetch_factor=4)
-    yield from loader
+    yield from in_background(_warm_backends(iter(loader), backends), depth)
 
 
 def _prepare_output(config: ExtractConfig) -> None:
@@ -224,7 +296,7 @@ def run_extract(config: ExtractConfig) -> ExtractResult:
     processed = 0
     with Progress(config.limit, desc="extract", unit="sample") as bar:
         try:
-            for batch, failures in batched(prepared_stream(config, skip),
+            for batch, failures in batched(prepared_stream(config, skip, backends),
                                            config.detector.batch_size):
                 if failures and config.strict:
                     first = failures[0].error

@@ -3,8 +3,9 @@
 The stage runs in three steps, so that the output never depends on ``num_workers``:
 
 1. **prepare** (parallel, ordered): each cues.parquet row becomes a :class:`PreparedSample`
-   or an :class:`ErrorRow`. Images are read, checked against their sha256, decoded
-   (``image_check="decode"``, the default; ``"sha256"`` skips the decode), and resized
+   or an :class:`ErrorRow`. Images are read and checked against their recorded sha256
+   (``image_check="sha256"``, the default: extract decoded exactly these bytes before
+   storing them under that hash), also decoded with ``image_check="decode"``, and resized
    only when ``max_pixels`` asks for it.
 2. **plan** (serial): samples, sorted by key, are packed into shards from their exact tar
    sizes under ``maxcount`` / ``maxsize``. The plan fixes which sample goes where.
@@ -30,6 +31,7 @@ so a resumed run ends with the same bytes as an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -80,10 +82,12 @@ class ShardSettings:
     num_workers: int = 1
     max_pixels: int | None = None
     jpeg_quality: int = 95
-    # "decode": every image is decoded once (a JPEG at 1/8 scale), so corrupt bytes become
-    # errors here, not in training; "sha256": only the recorded hash and the header are
-    # checked (extract decoded these very bytes already).
-    image_check: Literal["decode", "sha256"] = "decode"
+    # "sha256" (default): each image's bytes must hash to the sha256 its record states.
+    # `cuekit extract` decoded and validated exactly those bytes before storing them under
+    # that hash, so a match proves they are the bytes that decoded then; decoding again
+    # would cost 3-7x the whole shard step. "decode": also decode every image once (a JPEG
+    # at 1/8 scale), for extract folders that were edited or copied by other tools.
+    image_check: Literal["decode", "sha256"] = "sha256"
 
     def __post_init__(self) -> None:
         if self.maxcount < 1:
@@ -185,33 +189,55 @@ def resize_to_budget(image: Any, max_pixels: int, ext: str, jpeg_quality: int
     return buffer.getvalue(), new_size[0], new_size[1], out_ext
 
 
-def _inside(root: Path, relpath: str, *, sample_id: str, field_name: str) -> Path:
-    path = (root / relpath).resolve()
-    if not path.is_relative_to(root.resolve()):
+@functools.lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    """``realpath`` of a folder; content-addressed images share ~256 folders, so this is
+    cached (and cleared at the start of every run, see :func:`shard`)."""
+    return os.path.realpath(folder)
+
+
+def _inside(root: str, relpath: str, *, sample_id: str, field_name: str) -> str:
+    """``root/relpath`` if it lies inside ``root`` (a realpath) once links are resolved."""
+    joined = os.path.join(root, relpath)
+    folder, name = os.path.split(joined)
+    path = os.path.join(_real_dir(folder), name)
+    if name in ("", ".", "..") or os.path.islink(path):  # rare: resolve all of it
+        path = os.path.realpath(joined)
+    if os.path.commonpath((root, path)) != root:
         raise SampleError(f"path {relpath!r} points outside the extract folder",
                           sample_id=sample_id, field=field_name, stage=STAGE)
     return path
 
 
-def _image_member(root: Path, relpath: str, member_name_stem: str, expected_sha: str | None,
+def _image_member(root: str, relpath: str, member_name_stem: str, expected: ImageRef | None,
                   declared_format: str, settings: ShardSettings, cache_dir: Path,
                   *, sample_id: str, field_name: str) -> tuple[Member, ImageRef | None]:
-    """Read, check and (maybe) resize one image; returns its member and, if resized, its ref."""
+    """Read, check and (maybe) resize one image; returns its member and, if resized, its ref.
+
+    ``expected`` is the image's record (sha256, size), None for a marked image.
+    """
     path = _inside(root, relpath, sample_id=sample_id, field_name=field_name)
     try:
-        mtime_ns = path.stat().st_mtime_ns
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+            data = handle.read()
     except OSError as exc:
         raise SampleError(f"missing image file {relpath!r} ({exc.strerror})",
                           sample_id=sample_id, field=field_name, stage=STAGE) from None
     digest = hashlib.sha256(data).hexdigest()
-    if expected_sha is not None and digest != expected_sha:
+    if expected is not None and digest != expected.sha256:
         raise SampleError(f"image bytes of {relpath!r} do not match the recorded sha256",
                           sample_id=sample_id, field=field_name, stage=STAGE)
     ext = image_extension(declared_format, sample_id=sample_id, field_name=field_name)
-    image = open_image(data, decode=False, full=False, sample_id=sample_id,
-                       field_name=field_name)  # header only
-    shrink = settings.max_pixels is not None and image.width * image.height > settings.max_pixels
+    if expected is not None and settings.image_check == "sha256":
+        # the bytes are the ones extract measured: its recorded size needs no header read
+        width, height = expected.width, expected.height
+        image = None
+    else:
+        image = open_image(data, decode=False, full=False, sample_id=sample_id,
+                           field_name=field_name)  # header only
+        width, height = image.width, image.height
+    shrink = settings.max_pixels is not None and width * height > settings.max_pixels
     if shrink or settings.image_check == "decode":
         image = open_image(data, decode=True, full=shrink, sample_id=sample_id,
                            field_name=field_name)
@@ -220,7 +246,7 @@ def _image_member(root: Path, relpath: str, member_name_stem: str, expected_sha:
         resized = resize_to_budget(image, int(settings.max_pixels or 0), ext,
                                    settings.jpeg_quality)
     if resized is None:
-        return Member(f"{member_name_stem}.{ext}", len(data), digest, path=str(path),
+        return Member(f"{member_name_stem}.{ext}", len(data), digest, path=path,
                       mtime_ns=mtime_ns), None
     new_bytes, width, height, new_ext = resized
     new_sha = hashlib.sha256(new_bytes).hexdigest()
@@ -257,6 +283,7 @@ def _scale_detections(record: ExtractedSample, old: list[ImageRef], new: list[Im
 def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
                    cache_dir: Path) -> PreparedSample:
     """One cues.parquet row -> the members of its tar sample (raises SampleError)."""
+    root = _real_dir(str(extract_dir))
     record = extract_io.row_to_extracted(row)
     key = record.sample.id
     if not is_safe_key(key):  # the schema enforces it; keep the tar contract explicit
@@ -266,7 +293,7 @@ def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettin
     new_refs: list[ImageRef] = []
     for i, ref in enumerate(record.sample.images):
         member, resized_ref = _image_member(
-            extract_dir, ref.path, f"{key}.img{i}", ref.sha256, ref.format, settings, cache_dir,
+            root, ref.path, f"{key}.img{i}", ref, ref.format, settings, cache_dir,
             sample_id=key, field_name=f"sample.images.{i}.path")
         members.append(member)
         new_refs.append(resized_ref or ref.model_copy(update={"path": member.name}))
@@ -274,7 +301,7 @@ def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettin
         record, list(record.sample.images), new_refs)}
     if record.cue.marked_image is not None:
         suffix = Path(record.cue.marked_image).suffix.lstrip(".") or "png"
-        mark, _ = _image_member(extract_dir, record.cue.marked_image, f"{key}.marked", None,
+        mark, _ = _image_member(root, record.cue.marked_image, f"{key}.marked", None,
                                 suffix, settings, cache_dir, sample_id=key,
                                 field_name="cue.marked_image")
         members.append(mark)
@@ -388,6 +415,7 @@ def _clean_output(out_dir: Path, plans: list[ShardPlan], pattern: str) -> None:
 # ---------------------------------------------------------------- driver
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -416,6 +444,7 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
     if out_dir.resolve() == extract_dir.resolve():
         raise ConfigError("--output must differ from --input")
     rows = pl.read_parquet(cues_path).sort("id").to_dicts()
+    _real_dir.cache_clear()  # folders may have changed since an earlier run in this process
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = out_dir / mf.STATE_DIR / "resized"
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -459,5 +488,5 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
                    "errors": report.errors, "shards": report.shards, "bytes": total_bytes,
                    "reused_shards": report.reused_shards},
         "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
-        "versions": _versions(), "seconds": round(report.seconds, 3)})
+        "versions": dict(_versions()), "seconds": round(report.seconds, 3)})
     return report

@@ -7,8 +7,10 @@ exactly, which lets the shard planner honour ``--maxsize`` before writing anythi
 
 :func:`write_shard` writes one :class:`ShardPlan` under a hidden temporary name, fsyncs,
 renames it into place and then stores a resume record ``.cuekit-shard/NAME.json``
-(content digest + sha256). :func:`reusable` accepts an existing shard only when its
-record matches the plan's content digest and the file still hashes to the recorded sha256.
+(content digest + sha256); :func:`write_shards` does the same for a run of shards, with
+each fsync overlapping the writing of the next shard. :func:`reusable` accepts an existing
+shard only when its record matches the plan's content digest and the file still hashes to
+the recorded sha256.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import multiprocessing
 import os
 import queue
 import tarfile
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +40,8 @@ TAR_FORMAT = tarfile.PAX_FORMAT
 BLOCK = tarfile.BLOCKSIZE  # 512
 RECORD = tarfile.RECORDSIZE  # 10240: tarfile pads the archive to whole records
 _ENCODING = "utf-8"
+_WRITE_BUFFER = 1 << 20  # bytes buffered per shard file before a write() system call
+_JOIN_BELOW = 64 << 10  # members up to this size are written with their header at once
 
 
 def tar_info(name: str, size: int) -> tarfile.TarInfo:
@@ -51,12 +55,36 @@ def tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
+def _is_plain(name: str, size: int) -> bool:
+    """A member whose PAX-format header is one plain ustar block (no extended records)."""
+    return len(name) <= 100 and name.isascii() and size < 8**11
+
+
+# A plain header of this writer with an empty name and size 0; headers are this block
+# with the name, size and checksum fields filled in (offsets from the ustar layout).
+_TEMPLATE = bytes(tar_info("", 0).tobuf(TAR_FORMAT, _ENCODING, "surrogateescape"))
+_NAME, _SIZE, _CHKSUM = slice(0, 100), slice(124, 136), slice(148, 156)
+
+
+def tar_header(name: str, size: int) -> bytes:
+    """The header block(s) ``tar_info(name, size).tobuf(PAX)`` returns, built without
+    tarfile's per-field encoding for plain members (byte-identical; tested)."""
+    if not _is_plain(name, size):
+        return tar_info(name, size).tobuf(TAR_FORMAT, _ENCODING, "surrogateescape")
+    header = bytearray(_TEMPLATE)
+    header[_NAME] = name.encode("ascii").ljust(100, b"\0")
+    header[_SIZE] = b"%011o\0" % size
+    header[_CHKSUM] = b"        "  # the checksum counts its own field as spaces
+    header[_CHKSUM] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
 def member_size(name: str, size: int) -> int:
     """Bytes a member takes in the archive: header block(s) plus data padded to 512."""
-    if len(name) <= 100 and name.isascii() and size < 8**11:
+    if _is_plain(name, size):
         header = BLOCK  # a plain ustar header: PAX adds records only for long names or sizes
     else:
-        header = len(tar_info(name, size).tobuf(TAR_FORMAT, _ENCODING, "surrogateescape"))
+        header = len(tar_header(name, size))
     return header + -(-size // BLOCK) * BLOCK
 
 
@@ -72,14 +100,15 @@ def archive_size(members_bytes: int) -> int:
 class DeterministicTarWriter:
     """Write regular files into ``path`` with fixed metadata; hash the bytes on the way.
 
-    Headers come from ``tarfile.TarInfo.tobuf`` (so the format is the stdlib's PAX); the
-    data is written directly, without tarfile's 16 KiB copy loop. ``close()`` ends the
-    archive like tarfile does (two zero blocks, padding to a 10240-byte record), fsyncs and
-    returns ``(sha256_hex, size)``.
+    Headers are tarfile's PAX headers (:func:`tar_header`); the data is written directly,
+    without tarfile's 16 KiB copy loop. :meth:`finish` ends the archive like tarfile does
+    (two zero blocks, padding to a 10240-byte record) and returns ``(sha256_hex, size)``;
+    :meth:`close` also fsyncs and closes the file. The two are apart so that a shard's
+    fsync can wait on the disk in another thread while the next shard is written.
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._file: BinaryIO = open(path, "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
         self._sha256 = hashlib.sha256()
         self._size = 0
         self.result: tuple[str, int] | None = None
@@ -90,19 +119,30 @@ class DeterministicTarWriter:
         self._file.write(data)
 
     def add(self, name: str, data: bytes) -> None:
-        self._write(tar_info(name, len(data)).tobuf(TAR_FORMAT, _ENCODING, "surrogateescape"))
+        header, padding = tar_header(name, len(data)), -len(data) % BLOCK
+        if len(data) <= _JOIN_BELOW:  # json, hint: one write and one hash update
+            self._write(b"".join((header, data, bytes(padding))))
+            return
+        self._write(header)
         self._write(data)
-        if len(data) % BLOCK:
-            self._write(bytes(BLOCK - len(data) % BLOCK))
+        if padding:
+            self._write(bytes(padding))
 
-    def close(self) -> tuple[str, int]:
+    def finish(self) -> tuple[str, int]:
+        """End the archive and flush it to the OS (not to the disk); idempotent."""
         if self.result is None:
             self._write(bytes(archive_size(self._size) - self._size))
             self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
             self.result = (self._sha256.hexdigest(), self._size)
         return self.result
+
+    def close(self) -> tuple[str, int]:
+        """Finish, fsync and close the file."""
+        result = self.finish()
+        if not self._file.closed:
+            os.fsync(self._file.fileno())
+            self._file.close()
+        return result
 
     def abort(self) -> None:
         """Close the file without finishing the archive (the caller deletes it)."""
@@ -206,22 +246,32 @@ def reusable(plan: ShardPlan, out_dir: Path) -> dict[str, Any] | None:
     return record
 
 
-def write_shard(plan: ShardPlan, out_dir: Path) -> dict[str, Any]:
-    """Write one planned shard (temp name, fsync, rename, then its resume record)."""
-    record = reusable(plan, out_dir)
-    if record is not None:
-        return {**record, "reused": True}
+def _write_temp(plan: ShardPlan, out_dir: Path) -> tuple[Path, DeterministicTarWriter]:
+    """Write a planned shard's bytes under a hidden temporary name (not yet fsynced)."""
     tmp = out_dir / f".{plan.name}.tmp-{os.getpid()}"
+    writer = DeterministicTarWriter(tmp)
     try:
-        with DeterministicTarWriter(tmp) as writer:
-            for sample in plan.samples:
-                for m in sample.members:
-                    writer.add(m.name, m.read())
+        for sample in plan.samples:
+            for m in sample.members:
+                writer.add(m.name, m.read())
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, writer
+
+
+def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarWriter
+            ) -> dict[str, Any]:
+    """fsync the temporary file, rename it into place, then store its resume record."""
+    try:
         sha256, size = writer.close()
         if size != plan.size:
             raise CuekitError(f"{plan.name}: wrote {size} bytes, planned {plan.size}")
         tmp.replace(out_dir / plan.name)
     finally:
+        writer.abort()
         tmp.unlink(missing_ok=True)
     record = {"shard": plan.name, "shard_index": plan.index, "samples": len(plan.samples),
               "size": size, "sha256": sha256, "content_digest": plan.content_digest}
@@ -229,14 +279,52 @@ def write_shard(plan: ShardPlan, out_dir: Path) -> dict[str, Any]:
     return {**record, "reused": False}
 
 
+def write_shard(plan: ShardPlan, out_dir: Path) -> dict[str, Any]:
+    """Write one planned shard (temp name, fsync, rename, then its resume record)."""
+    record = reusable(plan, out_dir)
+    if record is not None:
+        return {**record, "reused": True}
+    return _commit(plan, out_dir, *_write_temp(plan, out_dir))
+
+
+def write_shards(plans: list[ShardPlan], out_dir: Path,
+                 on_written: Callable[[ShardPlan], None] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Write ``plans`` in order, like :func:`write_shard` on each.
+
+    A shard's fsync, rename and record run in a helper thread while the next shard is
+    written: the fsync mostly waits on the disk. If writing fails, the shards already
+    written are still committed before the error propagates.
+    """
+    committed: list[Future[dict[str, Any]]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="cuekit-commit") as committer:
+        for plan in plans:
+            if committed and committed[-1].done():
+                committed[-1].result()  # a failed commit stops the run now
+            record = reusable(plan, out_dir)
+            if record is not None:
+                committed.append(_done({**record, "reused": True}))
+            else:
+                committed.append(committer.submit(_commit, plan, out_dir,
+                                                  *_write_temp(plan, out_dir)))
+            if on_written is not None:
+                on_written(plan)
+    return [future.result() for future in committed]
+
+
+def _done(result: dict[str, Any]) -> Future[dict[str, Any]]:
+    future: Future[dict[str, Any]] = Future()
+    future.set_result(result)
+    return future
+
+
 def write_shard_range(plans: list[ShardPlan], out_dir: Path) -> list[dict[str, Any]]:
     """One worker's job: its contiguous range of shards, in order."""
-    results = []
-    for plan in plans:
-        results.append(write_shard(plan, out_dir))
+    def report(plan: ShardPlan) -> None:
         if _progress_queue is not None:
             _progress_queue.put(len(plan.samples))
-    return results
+
+    return write_shards(plans, out_dir, report)
 
 
 def split_ranges(count: int, parts: int) -> list[range]:
@@ -264,11 +352,7 @@ def write_all(plans: list[ShardPlan], out_dir: Path, pool: ProcessPoolExecutor |
     """Write every planned shard; task ``w`` owns the ``w``-th contiguous range of shards."""
     with Progress(total_samples, desc="shard: write", unit="sample") as bar:
         if pool is None or len(plans) <= 1:
-            results = []
-            for plan in plans:
-                results.append(write_shard(plan, out_dir))
-                bar.update(len(plan.samples))
-            return results
+            return write_shards(plans, out_dir, lambda plan: bar.update(len(plan.samples)))
         ranges = split_ranges(len(plans), num_workers)
         futures = [pool.submit(write_shard_range, [plans[i] for i in r], out_dir)
                    for r in ranges]

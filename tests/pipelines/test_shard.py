@@ -178,7 +178,7 @@ def test_bad_samples_go_to_errors_and_counts_reconcile(helpers, make_extract_dir
     records.append(records[0])  # duplicate id
     helpers.write_extract_dir(extract_dir, records)
 
-    report = shard(extract_dir, tmp_path / "out", ShardSettings(maxcount=2))
+    report = shard(extract_dir, tmp_path / "out", ShardSettings(maxcount=2, image_check="decode"))
     assert (report.inputs, report.written, report.errors) == (8, 3, 5)
     assert "8 samples -> 3 written" in report.summary() and "5 errors" in report.summary()
     errors = {row["sample_id"]: row for row in
