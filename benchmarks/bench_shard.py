@@ -133,8 +133,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--maxcount", type=int, default=100)
     parser.add_argument("--num-workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--image-check", nargs="+", default=["sha256", "decode"],
-                        choices=["decode", "sha256"])
+    parser.add_argument("--image-check", nargs="+", default=["sha256", "none", "decode"],
+                        choices=["decode", "sha256", "none"])
     parser.add_argument("--repeats", type=int, default=7,
                         help="Interleaved timed runs per side; the median is reported.")
     parser.add_argument("--out", help="Write the results as JSON here.")

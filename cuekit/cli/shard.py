@@ -24,11 +24,12 @@ import click
               help="Processes checking images and writing shards; the bytes do not depend on it.")
 @click.option("--max-pixels", default=None, type=int,
               help="Downscale (and re-encode) images with more pixels than this.")
-@click.option("--image-check", type=click.Choice(["sha256", "decode"]), default="sha256",
-              show_default=True,
+@click.option("--image-check", type=click.Choice(["sha256", "decode", "none"]),
+              default="sha256", show_default=True,
               help="sha256: match each image's bytes to the hash extract recorded after "
                    "decoding them; decode: also decode every image again (slow; for "
-                   "extract folders edited by other tools).")
+                   "extract folders edited by other tools); none: trust the store, read "
+                   "each image once (missing files are still errors).")
 def shard_command(input_dir: Path, output: Path, maxcount: int, maxsize: int, pattern: str,
                   num_workers: int, max_pixels: int | None, image_check: str) -> None:
     """Write deterministic WebDataset shards, a manifest and stats from an extract folder."""

@@ -283,7 +283,7 @@ def test_bad_settings_and_inputs(tmp_path: Path, make_extract_dir) -> None:
         ShardSettings(maxcount=0)
     with pytest.raises(ConfigError, match="--maxsize must be >= 10240 bytes, got 100"):
         ShardSettings(maxsize=100)
-    with pytest.raises(ConfigError, match="--image-check must be decode or sha256, got 'x'"):
+    with pytest.raises(ConfigError, match="--image-check must be decode, sha256 or none, got 'x'"):
         ShardSettings(image_check="x")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="exactly one %d field"):
         ShardSettings(pattern="shard.tar")

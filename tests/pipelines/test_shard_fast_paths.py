@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cuekit.errors import SampleError
+from cuekit.errors import CuekitError, SampleError
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines import shard as shard_module
 from cuekit.pipelines import tarwriter
@@ -117,3 +117,37 @@ def test_write_shards_commits_finished_shards_when_a_later_one_fails(
         assert (out / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
         assert tarwriter.record_path(out, name).is_file()
     assert not list(out.glob(".*.tmp-*"))
+
+
+def test_trusted_check_writes_the_same_bytes_and_still_reports_missing_files(
+        helpers, make_extract_dir, tmp_path: Path) -> None:
+    extract_dir, records = make_extract_dir(6)
+    checked = shard(extract_dir, tmp_path / "sha256", ShardSettings(maxcount=2))
+    trusted = shard(extract_dir, tmp_path / "none", ShardSettings(maxcount=2,
+                                                                  image_check="none"))
+    assert (checked.written, trusted.written) == (6, 6)
+    assert helpers.folder_digests(tmp_path / "sha256") == helpers.folder_digests(
+        tmp_path / "none")
+    (extract_dir / records[3].sample.images[0].path).unlink()
+    report = shard(extract_dir, tmp_path / "missing", ShardSettings(image_check="none"))
+    assert (report.written, report.errors) == (5, 1)
+    errors = pl.read_parquet(tmp_path / "missing" / mf.ERRORS_FILE)
+    assert errors["sample_id"].to_list() == [records[3].sample.id]
+    assert errors["message"][0].startswith("missing image file")
+
+
+def test_trusted_check_refuses_a_file_changed_after_planning(make_extract_dir,
+                                                            tmp_path: Path) -> None:
+    extract_dir, records = make_extract_dir(2)
+    path = extract_dir / records[0].sample.images[0].path
+    original_plan = shard_module.plan_shards
+
+    def plan_then_change(samples, settings):  # the file changes between plan and write
+        plans = original_plan(samples, settings)
+        path.write_bytes(path.read_bytes() + b"extra")
+        return plans
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shard_module, "plan_shards", plan_then_change)
+        with pytest.raises(CuekitError, match="changed while sharding; rerun `cuekit shard`"):
+            shard(extract_dir, tmp_path / "out", ShardSettings(image_check="none"))
