@@ -49,7 +49,13 @@ class DetectorOptions:
 
 @runtime_checkable
 class DetectorBackend(Protocol):
-    """``detect(items) -> detections per item``; ``settings()`` gives provenance."""
+    """``detect(items) -> detections per item``; ``settings()`` gives provenance.
+
+    A backend may also define ``warm(images)``: extract calls it from its decode thread
+    ahead of ``detect`` so CPU-side preprocessing overlaps the previous batch's forward
+    (grounding-dino runs its image processor there). It is optional and not part of the
+    checked protocol.
+    """
 
     name: str
 

@@ -61,6 +61,7 @@ from cuekit.pipelines.tarwriter import (
     write_all,
 )
 from cuekit.schemas import ErrorRow, ExtractedSample, ImageRef, clip_xyxy, is_safe_key
+from cuekit.versions import library_versions
 
 logger = logging.getLogger("cuekit.shard")
 
@@ -430,22 +431,6 @@ def _clean_output(out_dir: Path, plans: list[ShardPlan], pattern: str) -> None:
 # ---------------------------------------------------------------- driver
 
 
-@functools.cache
-def _versions() -> dict[str, str]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    import cuekit
-
-    found = {"python": platform.python_version(), "cuekit": cuekit.__version__}
-    for package in ("webdataset", "pillow", "polars", "pydantic"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "unknown"
-    return found
-
-
 def shard(extract_dir: str | Path, output_dir: str | Path,
           settings: ShardSettings | None = None) -> ShardReport:
     """Shard the extract folder ``extract_dir`` into ``output_dir``; see the module docstring."""
@@ -503,5 +488,5 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
                    "errors": report.errors, "shards": report.shards, "bytes": total_bytes,
                    "reused_shards": report.reused_shards},
         "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
-        "versions": dict(_versions()), "seconds": round(report.seconds, 3)})
+        "versions": library_versions(), "seconds": round(report.seconds, 3)})
     return report
