@@ -129,9 +129,14 @@ def rollout_section(ctx: Context) -> list[dict[str, Any]]:
     def cuekit() -> Any:
         return generate_rollouts(model, processor, inputs, SamplingSettings(new_tokens))
 
+    def cuekit_static() -> Any:
+        return generate_rollouts(model, processor, inputs,
+                                 SamplingSettings(new_tokens, cache="static"))
+
     variants = {"HF generate (dynamic cache)": hf(),
                 "cuekit generate_rollouts": cuekit,
-                "HF generate (static cache, compiled)": hf(cache_implementation="static")}
+                "HF generate (static cache, compiled)": hf(cache_implementation="static"),
+                "cuekit generate_rollouts (--rollout-cache static)": cuekit_static}
     rows, base = [], None
     for name, fn in variants.items():
         free_memory()

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from cuekit.distill.config import PRIVILEGES, SCHEDULES, DistillConfig
+from cuekit.distill.config import PRIVILEGES, ROLLOUT_CACHES, SCHEDULES, DistillConfig
 
 HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
@@ -36,6 +36,8 @@ HELP: dict[str, str] = {
     "batch_size": "Prompts per optimizer step.",
     "rollouts_per_prompt": "Sampled responses per prompt.",
     "rollout_batch_size": "Rows generated at once (0: the whole step); bounds the KV cache.",
+    "rollout_cache": "KV cache of rollouts: dynamic, or static (pre-allocated; transformers "
+                     "compiles the decode step on GPU).",
     "max_new_tokens": "Longest rollout, in tokens.",
     "temperature": "Rollout sampling temperature.",
     "top_p": "Rollout nucleus sampling.",
@@ -65,7 +67,7 @@ HELP: dict[str, str] = {
     "wandb": "Also log to Weights & Biases (needs wandb).",
     "resume": "Continue from the run's latest checkpoint, if it has one.",
 }
-_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES}
+_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_cache": ROLLOUT_CACHES}
 
 
 def _option(field: Any) -> Any:

@@ -18,6 +18,7 @@ from cuekit.errors import ConfigError
 
 PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
+ROLLOUT_CACHES = ("dynamic", "static")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class DistillConfig:
     batch_size: int = 8  # prompts per optimizer step
     rollouts_per_prompt: int = 1
     rollout_batch_size: int = 0  # rows generated at once (0: the whole step); caps KV cache
+    rollout_cache: str = "dynamic"  # dynamic | static (pre-allocated, compiled on GPU)
     max_new_tokens: int = 256
     temperature: float = 1.0
     top_p: float = 1.0
@@ -79,6 +81,9 @@ class DistillConfig:
         if self.privilege not in PRIVILEGES:
             raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
                               f"got {self.privilege!r}")
+        if self.rollout_cache not in ROLLOUT_CACHES:
+            raise ConfigError(f"rollout_cache must be one of {', '.join(ROLLOUT_CACHES)}, "
+                              f"got {self.rollout_cache!r}")
         if self.lr_schedule not in SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, "
                               f"got {self.lr_schedule!r}")

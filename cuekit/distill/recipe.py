@@ -118,7 +118,7 @@ class DistillRecipe:
         self._setup_data()
         self.loss_fn = get_loss(cfg.loss, **cfg.loss_settings())
         self.sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p,
-                                         cfg.top_k)
+                                         cfg.top_k, cache=cfg.rollout_cache)
         if self.dist.rank > 0:  # rollouts of different ranks must not share random draws
             torch.manual_seed(dd.rank_seed(cfg.seed, self.dist.rank, 0))
         if resume_from is not None:

@@ -29,6 +29,7 @@ class SamplingSettings:
     top_p: float = 1.0
     top_k: int = 0
     greedy: bool = False
+    cache: str = "dynamic"  # "static": pre-allocated KV cache (transformers compiles on GPU)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
         {"do_sample": False} if settings.greedy else
         {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
          "top_k": settings.top_k or None})
+    if settings.cache == "static":
+        sampling["cache_implementation"] = "static"
     try:
         out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
                              eos_token_id=processor.im_end_token_id,

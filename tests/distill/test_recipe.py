@@ -148,6 +148,7 @@ def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards
     ({"grad_accum": 9}, "grad_accum (9) cannot exceed the rollouts per step (4)"),
     ({"top_p": 0}, "0 < top_p <= 1"),
     ({"eval_every": 2}, "eval_every needs eval_shards"),
+    ({"rollout_cache": "paged"}, "rollout_cache must be one of dynamic, static"),
 ])
 def test_bad_settings(tmp_path, kw, fragment):
     with pytest.raises(ConfigError) as info:

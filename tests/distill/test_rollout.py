@@ -82,3 +82,20 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     allowed[vision] = False
     renorm = hidden_lp - torch.logsumexp(full[..., allowed], dim=-1)
     torch.testing.assert_close(renorm, rollout_lp, atol=2e-5, rtol=1e-5)
+
+
+def test_static_cache_rollouts_equal_dynamic_ones():
+    from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
+
+    model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
+    module = attach_cue_module(model, CueModuleConfig(interval=5))
+    with torch.no_grad():  # the module must act at prefill in both cache kinds
+        for block in module.blocks.values():
+            block.o.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
+    questions, images = _rows()
+    runs = {cache: generate_in_chunks(model, processor, questions, images,
+                                      SamplingSettings(max_new_tokens=10, greedy=True,
+                                                       cache=cache), 0)
+            for cache in ("dynamic", "static")}
+    assert torch.equal(runs["static"].response_ids, runs["dynamic"].response_ids)
+    assert torch.equal(runs["static"].response_mask, runs["dynamic"].response_mask)
