@@ -341,7 +341,7 @@ class DistillRecipe:
             total_tokens = int(dd.all_reduce([total_tokens])[0])
         totals: dict[str, float] = {}
         self.optimizer.zero_grad(set_to_none=True)
-        for rows, weight in self._micro_batches(len(prompts.questions)):
+        for rows, weight in self._micro_batches(rollouts.response_mask.sum(1)):
             for key, value in self._loss_step(prompts, rollouts, rows, total_tokens,
                                               timers, weight).items():
                 totals[key] = totals.get(key, 0.0) + value
@@ -375,11 +375,17 @@ class DistillRecipe:
             "lr": self.scheduler.get_last_lr()[0], "module_lr": self.scheduler.get_last_lr()[1],
         }
 
-    def _micro_batches(self, num_rows: int) -> list[tuple[list[int], float]]:
-        """(rows, loss weight) per micro-batch. Ranks may hold different row counts (long
-        prompts are skipped per rank), so all run the largest micro-batch count; extra ones
-        repeat the last with weight 0. The weight is world_size: FSDP averages gradients."""
-        chunks = [rows.tolist() for rows in torch.arange(num_rows).chunk(self.config.grad_accum)]
+    def _micro_batches(self, lengths: torch.Tensor) -> list[tuple[list[int], float]]:
+        """(rows, loss weight) per micro-batch, from the rows' response lengths (N,).
+
+        Length bucketing: rows are grouped longest first, so each micro-batch is trimmed to
+        lengths close to its own and little compute goes to padding (the loss is a sum
+        over the step's tokens, so the grouping does not change it). Ranks may hold
+        different row counts (long prompts are skipped per rank), so all run the largest
+        micro-batch count; extra ones repeat the last with weight 0. The weight is
+        world_size: FSDP averages gradients."""
+        order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+        chunks = [rows.tolist() for rows in order.chunk(self.config.grad_accum)]
         if not self.dist.is_distributed:
             return [(rows, 1.0) for rows in chunks]
         count = int(dd.all_reduce([len(chunks)], "max")[0])

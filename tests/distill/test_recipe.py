@@ -244,3 +244,9 @@ def test_freeze_vision_leaves_the_vision_tower_untouched(sample_shards, tmp_path
     for key, value in recipe.student.model.visual.state_dict().items():
         assert torch.equal(value, before[key]), key
     assert not torch.equal(recipe.student.lm_head.weight, lm_before)
+
+
+def test_micro_batches_group_rows_by_response_length(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, grad_accum=3, batch_size=6))
+    chunks = recipe._micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
+    assert chunks == [([1, 3], 1.0), ([4, 0], 1.0), ([5, 2], 1.0)]
