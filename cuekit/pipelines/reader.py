@@ -147,6 +147,10 @@ def resolve_shards(urls: str | Sequence[str], shard_sizes: Mapping[str, int] | N
         if table is not None:
             sizes.update(dict(zip(table["shard"], table["samples"], strict=True)))
     missing = [u for u in expanded if u.rsplit("/", 1)[-1] not in sizes]
+    absent = [u for u in missing if not mf.is_remote(u) and not Path(u).exists()]
+    if absent:
+        raise ConfigError(f"no shard at {absent[0]}: pass a `cuekit shard` output folder, "
+                          "a brace pattern such as 'DIR/shard-{000000..000009}.tar', or URLs")
     if missing:
         raise ConfigError(f"no sample count for {missing[0]}: keep {mf.SHARDS_FILE} next to the "
                           "shards or pass shard_sizes={name: count}")

@@ -255,3 +255,12 @@ def test_batches_and_worker_mismatch(sharded) -> None:
         ShardReader(str(out), rank=2, world_size=2)
     with pytest.raises(ConfigError, match="pass both rank and world_size"):
         ShardReader(str(out), rank=1)
+
+
+def test_a_path_that_does_not_exist_says_what_to_pass(tmp_path):
+    from cuekit.errors import ConfigError
+    from cuekit.pipelines.reader import resolve_shards
+
+    with pytest.raises(ConfigError, match=r"no shard at .*nothing: pass a `cuekit shard` "
+                                          r"output folder, a brace pattern"):
+        resolve_shards(str(tmp_path / "nothing"))
