@@ -250,3 +250,18 @@ def test_micro_batches_group_rows_by_response_length(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, grad_accum=3, batch_size=6))
     chunks = recipe._micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
     assert chunks == [([1, 3], 1.0), ([4, 0], 1.0), ([5, 2], 1.0)]
+
+
+def test_tensorboard_receives_the_step_scalars(sample_shards, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = _config(sample_shards, tmp_path, max_steps=2, tensorboard=True)
+    run_distill(config)
+    events = EventAccumulator(str(config.run_dir / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"loss", "reverse_kl", "tokens_per_s", "time_rollout"} <= set(scalars)
+    logged = read_metrics(config.run_dir)
+    assert [e.step for e in events.Scalars("loss")] == [1, 2]
+    assert [round(e.value, 5) for e in events.Scalars("loss")] == [
+        round(r["loss"], 5) for r in logged]
