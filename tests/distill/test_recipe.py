@@ -265,3 +265,18 @@ def test_tensorboard_receives_the_step_scalars(sample_shards, tmp_path):
     assert [e.step for e in events.Scalars("loss")] == [1, 2]
     assert [round(e.value, 5) for e in events.Scalars("loss")] == [
         round(r["loss"], 5) for r in logged]
+
+
+def test_wandb_is_opt_in_and_names_its_install(sample_shards, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_wandb(name, *args, **kwargs):
+        if name == "wandb":
+            raise ImportError("No module named 'wandb'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_wandb)
+    with pytest.raises(ConfigError, match="--wandb needs `pip install wandb`"):
+        run_distill(_config(sample_shards, tmp_path, max_steps=1, wandb=True))
