@@ -19,16 +19,6 @@ from cuekit.grounding.tiny import (
 from cuekit.schemas import ImageRef, Phrase, Sample, clip_xyxy, xyxy_to_1000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # The tiny model's ops are too small to gain from threads, and OpenMP
-    # threads spin badly when the test machine's cores are shared.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _image(width: int, height: int, seed: int) -> Image.Image:
     pixels = np.random.RandomState(seed).randint(0, 255, (height, width, 3), dtype=np.uint8)
     return Image.fromarray(pixels)

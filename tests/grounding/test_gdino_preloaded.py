@@ -7,21 +7,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cuekit.errors import ConfigError
 from cuekit.grounding import DetectItem, DetectorOptions
 from cuekit.grounding.gdino import GroundingDinoBackend, load_grounding_dino
 from cuekit.schemas import ImageRef, Phrase, Sample
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _item(sample_id: str, sizes: list[tuple[int, int]], phrases: list[str]) -> DetectItem:
