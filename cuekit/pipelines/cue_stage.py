@@ -22,6 +22,28 @@ from cuekit.schemas import (
 )
 
 
+def _is_run_failure(exc: BaseException) -> bool:
+    """Failures that every sample would hit alike: a model that cannot load, a bad
+    setting, a missing package, running out of memory."""
+    import torch
+
+    if isinstance(exc, CuekitError):
+        return not isinstance(exc, SampleError)
+    return isinstance(exc, (ImportError, MemoryError, torch.cuda.OutOfMemoryError))
+
+
+def _reraise(exc: BaseException) -> None:
+    """Re-raise a run failure; out-of-memory and missing packages say what to do."""
+    import torch
+
+    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
+        raise CuekitError(f"out of memory in the detector ({type(exc).__name__}): lower "
+                          "--batch-size, or use a smaller --detector-model") from exc
+    if isinstance(exc, ImportError):
+        raise CuekitError(f"a detector needs a package that is not installed: {exc}") from exc
+    raise exc
+
+
 @dataclass
 class Done:
     row_index: int
@@ -47,20 +69,18 @@ class CueBuilder:
                 slot.extend(found)
         return merged
 
+    def _fatal(self, exc: BaseException) -> bool:
+        """True when a detection failure is about the run, not one sample: stop then."""
+        return self.strict or _is_run_failure(exc)
+
     def _detect_isolating(self, batch: list[Prepared], items: list[DetectItem]
                           ) -> list[list[Detection] | BaseException]:
         """Detect on the batch; if it fails, retry one sample at a time to find the culprit."""
         try:
             return list(self._detect(items))
-        except CuekitError as exc:
-            # A model that cannot load or a bad setting fails every sample alike: stop.
-            if not isinstance(exc, SampleError) or self.strict:
-                raise
-            if len(items) == 1:
-                return [exc]
         except Exception as exc:
-            if self.strict:
-                raise
+            if self._fatal(exc):
+                _reraise(exc)
             if len(items) == 1:
                 return [exc]
         results: list[list[Detection] | BaseException] = []
@@ -68,9 +88,8 @@ class CueBuilder:
             try:
                 results.append(self._detect([item])[0])
             except Exception as exc:  # one sample's failure must not stop the run
-                if self.strict or (isinstance(exc, CuekitError)
-                                   and not isinstance(exc, SampleError)):
-                    raise
+                if self._fatal(exc):
+                    _reraise(exc)
                 results.append(exc)
         return results
 

@@ -238,3 +238,47 @@ def test_config_errors(tmp_path, kw, fragment):
     with pytest.raises(ConfigError) as info:
         _config(tmp_path, **kw)
     assert fragment in str(info.value)
+
+
+class _Broken:
+    """A backend whose failure is about the environment, not one sample."""
+
+    name = "broken"
+    error: BaseException = ImportError("No module named 'requests'")
+
+    def __init__(self, options: DetectorOptions) -> None:
+        pass
+
+    def settings(self):
+        return {}
+
+    def detect(self, items):
+        raise type(self).error
+
+
+register_backend("broken", f"{__name__}:_Broken")
+
+
+@pytest.mark.parametrize(("error", "message"), [
+    (ImportError("No module named 'requests'"),
+     "a detector needs a package that is not installed: No module named 'requests'"),
+    (MemoryError(), "out of memory in the detector (MemoryError): lower --batch-size"),
+])
+def test_environment_failures_stop_the_run_instead_of_failing_every_sample(
+        tmp_path, monkeypatch, error, message):
+    monkeypatch.setattr(_Broken, "error", error)
+    with pytest.raises(CuekitError) as info:
+        run_extract(_config(tmp_path, limit=3, detectors=("broken",)))
+    assert str(info.value).startswith(message)
+
+
+def test_a_sample_specific_detector_failure_is_isolated(tmp_path, monkeypatch):
+    # A plain error on one sample's images fails that sample only; the batch is retried
+    # one by one so its neighbours still get their cues.
+    monkeypatch.setattr(_Broken, "detect", lambda self, items: [
+        [] if all(it.sample.id != "geometry-001" for it in items) else 1 / 0 for _ in items])
+    result = run_extract(_config(tmp_path, limit=4, detectors=("broken",),
+                                 detector=DetectorOptions(batch_size=4)))
+    errors = _frames(result.output)[1]
+    assert result.counts["ok"] == 3 and errors["sample_id"].to_list() == ["geometry-001"]
+    assert errors["error_type"][0] == "ZeroDivisionError" and errors["stage"][0] == "detect"
