@@ -127,3 +127,25 @@ def test_hf_load_failure_names_the_fixes(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", failing)
     with pytest.raises(Exception, match="HF_DATASETS_OFFLINE=1.*HF_ENDPOINT"):
         _rows(SourceSpec(dataset="org/name"))
+
+
+def test_hf_streaming_dataset_with_a_list_of_images(monkeypatch):
+    data = _png()
+    features = datasets.Features({"problem": datasets.Value("string"),
+                                  "images": datasets.List(datasets.Image()),
+                                  "answer": datasets.Value("string")})
+    ds = datasets.Dataset.from_dict(
+        {"problem": ["a?", "b?"], "images": [[{"bytes": data, "path": None}]] * 2,
+         "answer": ["1", "2"]}, features=features).to_iterable_dataset()
+    seen = {}
+
+    def fake_load(name, config, split, streaming):
+        seen["streaming"] = streaming
+        return ds
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    items = _rows(SourceSpec(dataset="hiyouga/geometry3k", split="train", streaming=True))
+    assert seen == {"streaming": True}
+    assert [i.original_id for i in items] == ["train-000000", "train-000001"]
+    assert [i.question for i in items] == ["a?", "b?"]
+    assert items[0].images[0]["bytes"] == data  # still the encoded bytes
