@@ -26,17 +26,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    build_random_model,
-    format_table,
-    header_line,
-    machine_info,
-    qwen3_vl_config,
-    real_size_processor,
-    set_threads,
-    synchronize,
-    write_json,
-)
+import common  # noqa: E402
 
 from cuekit.distill.cue_module import (  # noqa: E402
     CueModuleConfig,
@@ -57,10 +47,10 @@ def _model(name: str, device: str) -> tuple[Any, Any, dict[str, int]]:
         # Let larger images through, so "large" really means more visual tokens.
         processor.image_processor.size = {"shortest_edge": 32 * 32, "longest_edge": 512 * 512}
         return model.to(device), processor, {"small": 64, "large": 384}
-    processor = real_size_processor()
+    processor = common.real_size_processor()
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    model = build_random_model(qwen3_vl_config(name.removesuffix("-random"), processor),
-                               device=device, dtype=dtype)
+    config = common.qwen3_vl_config(name.removesuffix("-random"), processor)
+    model = common.build_random_model(config, device=device, dtype=dtype)
     return model, processor, {"small": 448, "large": 1344}
 
 
@@ -101,10 +91,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for state in ("without", "with"):
                 if state == "with":
                     attach_cue_module(model, CueModuleConfig(interval=5))
-                synchronize()
+                common.synchronize()
                 start = time.perf_counter()
                 fn()
-                synchronize()
+                common.synchronize()
                 seconds[state].append(time.perf_counter() - start)
                 if state == "with":
                     detach_cue_module(model)
@@ -153,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows.append({"phase": f"decode, per token ({args.new_tokens} tokens)", "tokens": 1,
                  "without (s)": f"{med['without']:.5f}", "with (s)": f"{med['with']:.5f}",
                  "ratio": f"{med['with'] / med['without']:.3f}"})
-    print(format_table(rows, ["phase", "tokens", "without (s)", "with (s)", "ratio"]))
+    print(common.format_table(rows, ["phase", "tokens", "without (s)", "with (s)", "ratio"]))
     print(f"module calls: {calls} in one generate of {args.new_tokens} tokens = "
           f"{module_layers} at prefill + {decode_calls} during decode")
     return results
@@ -169,11 +159,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="Write the results as JSON here.")
     args = parser.parse_args()
-    set_threads(args.threads)
-    info = machine_info()
-    print(header_line(info))
+    common.set_threads(args.threads)
+    info = common.machine_info()
+    print(common.header_line(info))
     results = run(args)
-    write_json(args.out, {"machine": info, "args": vars(args), "results": results})
+    common.write_json(args.out, {"machine": info, "args": vars(args), "results": results})
 
 
 if __name__ == "__main__":
