@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from itertools import islice
 from typing import Any
 
@@ -22,28 +21,11 @@ from cuekit.distill.rollout import (
     generate_rollouts,
     scoring_pair,
 )
+
+# The one answer extraction of the project, shared with `cuekit eval` (it needs only
+# cuekit.cues); accuracy here stays "exact match after normalization".
+from cuekit.evaluate.answers import extract_answer, normalize_answer
 from cuekit.pipelines.reader import ShardBatch, ShardReader
-
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-_FINAL = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE)
-
-
-def normalize_answer(text: str | None) -> str:
-    """Lowercase, drop surrounding punctuation and spaces, collapse inner whitespace."""
-    if text is None:
-        return ""
-    return re.sub(r"\s+", " ", text).strip().strip(".,;:!$ ").lower()
-
-
-def extract_answer(response: str) -> str:
-    """The last ``\\boxed{}``, else the text after "answer is", else the whole response."""
-    boxed = _BOXED.findall(response)
-    if boxed:
-        return boxed[-1]
-    final = _FINAL.findall(response)
-    if final:
-        return final[-1].splitlines()[0]
-    return response
 
 
 def _questions(batch: ShardBatch) -> list[str]:
@@ -96,8 +78,8 @@ class Evaluator:
                 if record.sample.answer is None:
                     continue
                 total += 1
-                correct += normalize_answer(extract_answer(text)) == normalize_answer(
-                    record.sample.answer)
+                predicted = extract_answer(text, record.sample.choices)
+                correct += normalize_answer(predicted) == normalize_answer(record.sample.answer)
         return {"eval_reverse_kl": kl_sum / max(tokens, 1),
                 "eval_accuracy": correct / total if total else 0.0,
                 "eval_samples": float(sum(len(b) for b in self.batches))}

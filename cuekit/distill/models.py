@@ -94,3 +94,13 @@ def load_model(
 def is_model_folder(path: str | Path) -> bool:
     """True when ``path`` is a folder with an HF ``config.json``."""
     return (Path(path).expanduser() / "config.json").is_file()
+
+
+def student_folder(path: str | Path) -> Path | None:
+    """The model folder behind ``path``: ``path/student`` for a distill run or checkpoint,
+    ``path`` itself for a student or HF folder; None when it is neither."""
+    path = Path(path).expanduser()
+    for candidate in (path / "student", path):
+        if is_model_folder(candidate):
+            return candidate
+    return None

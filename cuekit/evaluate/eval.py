@@ -154,17 +154,16 @@ def load_eval_model(name: str, *, device: str = "auto", dtype: str = "auto"
     """``(model, processor, what was loaded)`` for a run folder, a student or HF folder,
     an alias, a hub id or ``tiny-random``. The cue module comes along when saved."""
     from cuekit.distill.cue_module import load_student
-    from cuekit.distill.models import is_model_folder, load_model
+    from cuekit.distill.models import load_model, student_folder
 
     device = resolve_device(device)
     torch_dtype = {"auto": "bfloat16" if device.startswith("cuda") else None,
                    "bf16": "bfloat16", "fp32": None}.get(dtype, dtype)
     path = Path(name).expanduser()
-    if is_model_folder(path / "student"):
-        path = path / "student"
-    if is_model_folder(path):
-        model, processor = load_student(path, dtype=torch_dtype, device=device)
-        return model, processor, str(path)
+    folder = student_folder(path)
+    if folder is not None:
+        model, processor = load_student(folder, dtype=torch_dtype, device=device)
+        return model, processor, str(folder)
     if path.is_dir():
         raise ConfigError(f"{path} is neither a model folder (config.json) nor a distill run "
                           "(student/config.json)")

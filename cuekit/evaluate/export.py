@@ -172,12 +172,12 @@ Evaluate it with `cuekit eval --model {folder} --dataset DATA --output EVAL`.
 
 def find_student_folder(run: str | Path) -> Path:
     """``run/student`` for a distill run or a checkpoint, else ``run`` if it is a model folder."""
-    from cuekit.distill.models import is_model_folder
+    from cuekit.distill.models import student_folder
 
     path = Path(run).expanduser()
-    for candidate in (path / "student", path):
-        if is_model_folder(candidate):
-            return candidate
+    found = student_folder(path)
+    if found is not None:
+        return found
     raise ConfigError(f"{path} is not a distill run, checkpoint or student folder "
                       "(no student/config.json or config.json)")
 

@@ -202,12 +202,18 @@ def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[An
     With ``num_workers`` > 0, DataLoader worker processes decode and the thread receives
     their output; either way the thread also runs the backends' ``warm`` hooks.
     """
-    depth = 2 * config.detector.batch_size
+    stream: Iterator[Prepared | Failed]
     if config.num_workers == 0:
-        stream: Iterator[Prepared | Failed] = prepare_stage(
-            selected_rows(config, skip), config.output, config.max_image_pixels)
-        yield from in_background(_warm_backends(stream, backends), depth)
-        return
+        stream = prepare_stage(selected_rows(config, skip), config.output,
+                               config.max_image_pixels)
+    else:
+        stream = _worker_stream(config, skip)
+    yield from in_background(_warm_backends(stream, backends),
+                             depth=2 * config.detector.batch_size)
+
+
+def _worker_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared | Failed]:
+    """Samples decoded by ``num_workers`` DataLoader worker processes."""
     import torch.utils.data as tud
 
     class _Prepare(tud.IterableDataset):
@@ -220,7 +226,7 @@ def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[An
 
     loader = tud.DataLoader(_Prepare(), batch_size=None, num_workers=config.num_workers,
                             collate_fn=_identity, prefetch_factor=4)
-    yield from in_background(_warm_backends(iter(loader), backends), depth)
+    return iter(loader)
 
 
 def _prepare_output(config: ExtractConfig) -> None:
