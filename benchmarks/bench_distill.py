@@ -3,7 +3,8 @@
 Both sides use the same student, teacher, processor, shard batch, lengths and sampling
 seed in one process, so their rollouts are token-identical (checked and reported):
 
-- **cuekit**: ``DistillRecipe.train_step`` (rollout via ``generate_rollouts``, teacher
+- **cuekit**: ``DistillRecipe.train_step`` (rollout via ``generate_rollouts`` with the
+  configured engine, cuekit's static-cache loop by default; teacher
   and student scoring via ``score_responses`` with the chunked lm-head log-probs, the
   configured loss, clip, AdamW); per-phase times are the recipe's own timers.
 - **naive**: the loop anyone writes first: HF ``generate`` with its default (dynamic)
@@ -19,7 +20,7 @@ ratio is cuekit over naive. Each side runs ``--repeats`` times interleaved; medi
     python benchmarks/bench_distill.py --model 2b-random --device cuda --batch-size 8 \\
         --max-new-tokens 256                                    # real Qwen3-VL-2B, random
 
-TRL is not compared here: see BENCHMARKS.md ("TRL") for why it cannot run in this setup.
+TRL's ``DistillationTrainer`` is compared in ``bench_trl.py`` (it needs ``trl``).
 """
 
 from __future__ import annotations

@@ -5,10 +5,12 @@ transformers and this repository). Every section runs its baseline side by side 
 guarded: a failure or an exhausted time budget is reported in the table, never fatal.
 
 1. rollout-2b      Qwen3-VL-2B, B=128, prompt ~512 (256 image + text), 256 new tokens:
-                   HF generate (dynamic cache) vs cuekit ``generate_rollouts`` vs HF
+                   HF generate (dynamic cache) vs cuekit's rollout engine, eager and with
+                   its decode step compiled (CUDA graphs); ``--with-hf-static`` adds HF
                    generate with ``cache_implementation="static"`` (compiled by transformers)
 2. student-2b      forward+backward, B=2, T=3072, checkpointing, fp32 master + bf16
-                   autocast: full-vocab log-softmax vs cuekit chunked log-probs; MFU 6*N*tok
+                   autocast: full-vocab log-softmax vs cuekit chunked log-probs, and
+                   chunked without checkpointing; MFU 6*N*tok
 3. teacher-8b      forward, B=4, T=3072, bf16, inference mode: full-vocab vs chunked; MFU 2*N*tok
 4. opd-step        2B student + 8B teacher, recipe step vs the naive loop (bench_distill)
 5. gdino           Swin-T Grounding DINO, bf16, batch 4, 800x1333: model-only vs run_extract
@@ -59,7 +61,7 @@ TINY = {"rollout": (8, 64, 16), "student": (2, 128), "teacher": (2, 128),
         "opd": (4, 16), "gdino": (2, 320, 240, 8)}
 # Rough seconds each section needs on an H100 (incl. model build), to skip instead of
 # overrunning the budget.
-ESTIMATE_S = {"rollout-2b": 150, "student-2b": 40, "teacher-8b": 40, "opd-step": 90,
+ESTIMATE_S = {"rollout-2b": 200, "student-2b": 40, "teacher-8b": 40, "opd-step": 90,
               "gdino": 40, "cue-module": 60}
 
 
@@ -86,6 +88,7 @@ class Context:
 
 
 def free_memory() -> None:
+    torch._dynamo.reset()  # compiled rollout steps hold CUDA-graph memory pools
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -126,25 +129,28 @@ def rollout_section(ctx: Context) -> list[dict[str, Any]]:
                 return model.generate(**inputs, **common, **extra)
         return run
 
-    def cuekit() -> Any:
-        return generate_rollouts(model, processor, inputs, SamplingSettings(new_tokens))
+    def cuekit(compiled: bool) -> Callable[[], Any]:
+        settings = SamplingSettings(new_tokens, engine="cuekit", compile=compiled)
 
-    def cuekit_static() -> Any:
-        return generate_rollouts(model, processor, inputs,
-                                 SamplingSettings(new_tokens, cache="static"))
+        def run() -> Any:
+            torch.manual_seed(0)
+            return generate_rollouts(model, processor, inputs, settings).response_ids
+        return run
 
     variants = {"HF generate (dynamic cache)": hf(),
-                "cuekit generate_rollouts": cuekit,
-                "HF generate (static cache, compiled)": hf(cache_implementation="static"),
-                "cuekit generate_rollouts (--rollout-cache static)": cuekit_static}
+                "cuekit engine, eager (--rollout-engine cuekit)": cuekit(False),
+                "cuekit engine, compiled step (--rollout-compile)": cuekit(True)}
+    if ctx.args.with_hf_static:
+        variants["HF generate (static cache, compiled by transformers)"] = hf(
+            cache_implementation="static")
     rows, base = [], None
     for name, fn in variants.items():
         free_memory()
         try:
             timing = time_call(fn, repeats=1, warmup=1)
-        except Exception as exc:  # a variant transformers does not support is reported
+        except Exception as exc:  # a variant that fails on this stack is reported
             rows.append({"section": "rollout-2b", "variant": name,
-                         "note": f"failed: {type(exc).__name__}: {str(exc)[:120]}"})
+                         "note": f"failed: {type(exc).__name__}: {str(exc)[:160]}"})
             continue
         rate = batch * new_tokens / timing.median  # ceiling: rows may stop early
         base = base or rate
@@ -177,7 +183,24 @@ def lm_loss_fns(model: Any, ids: torch.Tensor, ctx: Context, *, train: bool
             (-lp.mean()).backward()
         return lp
 
-    return {"full-vocab log-softmax": full, "cuekit chunked log-probs": chunked}
+    def chunked_no_checkpointing() -> Any:
+        # What --checkpoint-layers resolves to when the memory plan needs none: every
+        # layer keeps its activations, so no forward runs twice.
+        layers = model.model.language_model.layers
+        flags = [layer.gradient_checkpointing for layer in layers]
+        for layer in layers:
+            layer.gradient_checkpointing = False
+        try:
+            return chunked()
+        finally:
+            for layer, flag in zip(layers, flags, strict=True):
+                layer.gradient_checkpointing = flag
+
+    fns = {"full-vocab log-softmax": full, "cuekit chunked log-probs": chunked}
+    if train:
+        fns["cuekit chunked, no checkpointing (--checkpoint-layers 0)"] = (
+            chunked_no_checkpointing)
+    return fns
 
 
 def scoring_section(ctx: Context, *, size: str, train: bool) -> list[dict[str, Any]]:
@@ -186,7 +209,7 @@ def scoring_section(ctx: Context, *, size: str, train: bool) -> list[dict[str, A
     # Student: fp32 master weights under bf16 autocast (as the recipe); teacher: bf16.
     model, _ = ctx.model(size, dtype=torch.float32 if train or ctx.tiny else torch.bfloat16)
     n_params = language_model_params(model)
-    if train:
+    if train:  # every layer checkpointed, as the shared README's baseline
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.train()
     ids = torch.randint(0, 100_000 if not ctx.tiny else 600, (batch, seq), device=ctx.device)
@@ -313,6 +336,9 @@ def main() -> None:
                         help="Skip a section when less than its estimate remains.")
     parser.add_argument("--peak-tflops", type=float, help="bf16 peak for MFU (else by card)")
     parser.add_argument("--out", help="Write the results as JSON here.")
+    parser.add_argument("--with-hf-static", action="store_true",
+                        help="rollout-2b: also time HF generate with a static cache "
+                             "(one more compile, about a minute)")
     args = parser.parse_args()
     if not args.tiny and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU machine, or pass --tiny for the CPU self-test")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from cuekit.distill.config import PRIVILEGES, ROLLOUT_CACHES, SCHEDULES, DistillConfig
+from cuekit.distill.config import PRIVILEGES, ROLLOUT_ENGINES, SCHEDULES, DistillConfig
 
 HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
@@ -36,8 +36,10 @@ HELP: dict[str, str] = {
     "batch_size": "Prompts per optimizer step.",
     "rollouts_per_prompt": "Sampled responses per prompt.",
     "rollout_batch_size": "Rows generated at once (0: the whole step); bounds the KV cache.",
-    "rollout_cache": "KV cache of rollouts: dynamic, or static (pre-allocated; transformers "
-                     "compiles the decode step on GPU).",
+    "rollout_engine": "Rollout sampler: cuekit (static-cache decode loop, same tokens as "
+                      "generate), generate (HF, dynamic cache) or generate-static.",
+    "rollout_compile": "cuekit engine: compile the decode step (CUDA graphs on GPU; keeps "
+                       "a full-length KV cache between rollouts).",
     "max_new_tokens": "Longest rollout, in tokens.",
     "temperature": "Rollout sampling temperature.",
     "top_p": "Rollout nucleus sampling.",
@@ -57,6 +59,8 @@ HELP: dict[str, str] = {
     "grad_accum": "Micro-batches per step for the student update (memory vs speed).",
     "freeze_vision": "Do not train the vision tower.",
     "grad_checkpointing": "Activation checkpointing [default: on for GPU, off for CPU].",
+    "checkpoint_layers": "Decoder layers to checkpoint when checkpointing is on [default: "
+                         "on GPU the fewest the memory plan needs on this device, else all].",
     "score_chunk_size": "Tokens per chunk when computing log-probs (caps logits memory).",
     "save_every": "Checkpoint every N steps (0: only at the end).",
     "keep_checkpoints": "Checkpoints to keep.",
@@ -67,7 +71,7 @@ HELP: dict[str, str] = {
     "wandb": "Also log to Weights & Biases (needs wandb).",
     "resume": "Continue from the run's latest checkpoint, if it has one.",
 }
-_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_cache": ROLLOUT_CACHES}
+_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_engine": ROLLOUT_ENGINES}
 
 
 def _option(field: Any) -> Any:
@@ -79,6 +83,8 @@ def _option(field: Any) -> Any:
                             show_default=str(default) if default is not None else False)
     if field.name == "cue_layers":
         return click.option(f"--{name}", field.name, type=str, **kwargs)
+    if field.name == "checkpoint_layers":
+        return click.option(f"--{name}", field.name, type=click.IntRange(min=0), **kwargs)
     if field.name in _CHOICES:
         kwargs["type"] = click.Choice(_CHOICES[field.name])
     elif isinstance(default, (int, float)):

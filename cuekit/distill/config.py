@@ -18,7 +18,7 @@ from cuekit.errors import ConfigError
 
 PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
-ROLLOUT_CACHES = ("dynamic", "static")
+ROLLOUT_ENGINES = ("cuekit", "generate", "generate-static")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class DistillConfig:
     batch_size: int = 8  # prompts per optimizer step
     rollouts_per_prompt: int = 1
     rollout_batch_size: int = 0  # rows generated at once (0: the whole step); caps KV cache
-    rollout_cache: str = "dynamic"  # dynamic | static (pre-allocated, compiled on GPU)
+    rollout_engine: str = "cuekit"  # cuekit (static-cache loop) | generate | generate-static
+    rollout_compile: bool = False  # cuekit engine: compile the decode step (CUDA graphs)
     max_new_tokens: int = 256
     temperature: float = 1.0
     top_p: float = 1.0
@@ -66,6 +67,9 @@ class DistillConfig:
     grad_accum: int = 1  # micro-batches per step for the student update
     freeze_vision: bool = False
     grad_checkpointing: bool | None = None  # None: on for GPU, off for CPU
+    # Decoder layers that recompute in backward when checkpointing is on. None: on GPU the
+    # fewest the memory plan needs on this device (each costs a second forward), else all.
+    checkpoint_layers: int | None = None
     score_chunk_size: int = 512  # tokens per chunk of log-prob computation
     # -- bookkeeping
     save_every: int = 0  # 0: only at the end
@@ -81,9 +85,12 @@ class DistillConfig:
         if self.privilege not in PRIVILEGES:
             raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
                               f"got {self.privilege!r}")
-        if self.rollout_cache not in ROLLOUT_CACHES:
-            raise ConfigError(f"rollout_cache must be one of {', '.join(ROLLOUT_CACHES)}, "
-                              f"got {self.rollout_cache!r}")
+        if self.rollout_engine not in ROLLOUT_ENGINES:
+            raise ConfigError(f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
+                              f"got {self.rollout_engine!r}")
+        if self.rollout_compile and self.rollout_engine != "cuekit":
+            raise ConfigError("rollout_compile needs rollout_engine cuekit, "
+                              f"not {self.rollout_engine!r}")
         if self.lr_schedule not in SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, "
                               f"got {self.lr_schedule!r}")
@@ -108,6 +115,8 @@ class DistillConfig:
         for name, value in non_negative.items():
             if value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+        if self.checkpoint_layers is not None and self.checkpoint_layers < 0:
+            raise ConfigError(f"checkpoint_layers must be >= 0, got {self.checkpoint_layers}")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ConfigError(f"need temperature > 0 and 0 < top_p <= 1, got temperature="
                               f"{self.temperature}, top_p={self.top_p}")

@@ -23,9 +23,10 @@ teacher is sharded the same way, with no optimizer; it only ever runs forward.
   after forward (FSDP2 never reshards the root after forward), so ``lm_head.weight`` is the
   full tensor for the chunked loss, and its gradient is reduce-scattered in the root's
   post-backward callback like any other.
-- *Generation* runs inside :func:`gathered_parameters`: every group is all-gathered once,
-  resharding after forward is switched off for the whole ``generate`` call and back on
-  after. Decode steps then run with plain tensors and **no collectives**, so ranks whose
+- *Generation* (``generate``, or cuekit's decode loop through ``view.gathered()``) runs
+  inside :func:`gathered_parameters`: every group is all-gathered once, resharding after
+  forward is switched off for the whole rollout and back on after. Decode steps then
+  run with plain tensors and **no collectives**, so ranks whose
   rollouts stop after different numbers of steps never wait on each other. Cost: the
   full student is materialised on each rank during the rollout (as in a replicated
   rollout engine); per-step all-gathers would keep memory low but cost one all-gather of
@@ -299,6 +300,14 @@ class ShardedModelView:
     def generate(self, **kwargs: Any) -> Any:
         with gathered_parameters(self.module):
             return self.module.generate(**kwargs)
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """A root forward (cuekit's rollout engine calls it inside :meth:`gathered`)."""
+        return self.module(**kwargs)
+
+    def gathered(self) -> Any:
+        """Context in which forwards issue no collectives (see :func:`gathered_parameters`)."""
+        return gathered_parameters(self.module)
 
 
 def model_view(model: nn.Module) -> Any:

@@ -1,8 +1,17 @@
 """Rollouts (student sampling) and teacher-forced scoring of the sampled responses.
 
 Both go through the same model object: the cue recovery module's hooks run at the
-prefill of ``generate`` and in every teacher-forced forward, so a rollout's log-probs
-and the training forward's are the same function.
+prefill of every rollout engine and in every teacher-forced forward, so a rollout's
+log-probs and the training forward's are the same function.
+
+Rollout engines (``SamplingSettings.engine``):
+
+- ``cuekit`` (default): :mod:`cuekit.distill.decoding`, a static-cache decode loop that
+  samples the same tokens as ``generate`` for the same seed, optionally with its decode
+  step compiled (``compile=True``; CUDA graphs on GPU);
+- ``generate``: HF ``generate`` with its default dynamic cache (the reference);
+- ``generate-static``: HF ``generate`` with ``cache_implementation="static"``
+  (transformers compiles its decode step on GPU).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from cuekit.distill.config import ROLLOUT_ENGINES
 from cuekit.distill.prompts import (
     ScoringBatch,
     build_scoring_batch,
@@ -29,7 +39,16 @@ class SamplingSettings:
     top_p: float = 1.0
     top_k: int = 0
     greedy: bool = False
-    cache: str = "dynamic"  # "static": pre-allocated KV cache (transformers compiles on GPU)
+    engine: str = "cuekit"  # cuekit | generate | generate-static (see the module docstring)
+    compile: bool = False  # cuekit engine: compile the decode step (CUDA graphs on GPU)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ROLLOUT_ENGINES:
+            raise ValueError(f"rollout engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
+                             f"got {self.engine!r}")
+        if self.compile and self.engine != "cuekit":
+            raise ValueError("compiling the decode step needs the cuekit rollout engine, "
+                             f"not {self.engine!r}")
 
 
 @dataclass(frozen=True)
@@ -50,25 +69,46 @@ def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
     inputs = _to_device(dict(prompt_inputs), device)
     was_training = model.training
     model.eval()
-    sampling: dict[str, Any] = (
-        {"do_sample": False} if settings.greedy else
-        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
-         "top_k": settings.top_k or None})
-    if settings.cache == "static":
-        sampling["cache_implementation"] = "static"
     try:
-        out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
-                             eos_token_id=processor.im_end_token_id,
-                             pad_token_id=processor.tokenizer.pad_token_id,
-                             suppress_tokens=vision_token_ids(processor), **sampling)
+        response = (_cuekit_rollout(model, processor, inputs, settings)
+                    if settings.engine == "cuekit"
+                    else _hf_rollout(model, processor, inputs, settings))
     finally:
         model.train(was_training)
-    response = out[:, inputs["input_ids"].shape[1]:]
     mask = response_mask_until_stop(response, [processor.im_end_token_id])
     # Everything after the stop is padding: make it the pad id so it can be gathered safely.
     response = torch.where(mask.bool(), response,
                            torch.full_like(response, processor.tokenizer.pad_token_id))
     return Rollouts(response_ids=response, response_mask=mask)
+
+
+def _cuekit_rollout(model: Any, processor: Any, inputs: dict[str, Any],
+                    settings: SamplingSettings) -> Tensor:
+    from cuekit.distill.decoding import DecodeSettings, decoder_for
+
+    decode = DecodeSettings(
+        max_new_tokens=settings.max_new_tokens, stop_token_ids=(processor.im_end_token_id,),
+        pad_token_id=processor.tokenizer.pad_token_id,
+        suppress_token_ids=tuple(vision_token_ids(processor)), greedy=settings.greedy,
+        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+    return decoder_for(model, compile_step=settings.compile).generate(inputs, decode)
+
+
+def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
+                settings: SamplingSettings) -> Tensor:
+    # Every sampling field is passed explicitly, so a checkpoint's generation_config.json
+    # defaults (Qwen3-VL ships top_k 20, top_p 0.8) cannot slip in.
+    sampling: dict[str, Any] = (
+        {"do_sample": False} if settings.greedy else
+        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
+         "top_k": settings.top_k})
+    if settings.engine == "generate-static":
+        sampling["cache_implementation"] = "static"
+    out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
+                         eos_token_id=processor.im_end_token_id,
+                         pad_token_id=processor.tokenizer.pad_token_id,
+                         suppress_tokens=vision_token_ids(processor), **sampling)
+    return out[:, inputs["input_ids"].shape[1]:]
 
 
 def generate_in_chunks(model: Any, processor: Any, questions: list[str],

@@ -12,6 +12,7 @@ from cuekit.distill.memory_plan import (
     QWEN3_VL_8B,
     RunShape,
     check_fit,
+    fewest_checkpoint_layers,
     logits_bytes,
     memory_plan,
     student_activation_bytes,
@@ -55,11 +56,78 @@ def test_kv_cache_and_logits_by_hand():
 
 def test_activation_checkpointing_by_hand():
     run = RunShape(micro_batch=1)
-    per_token_layer = 6 * 2048 + 2 * 8 * 128 + 4 * 6144  # 38,912 values
-    layer = 6144 * per_token_layer * 2
-    assert student_activation_bytes(QWEN3_VL_2B, run) == 28 * 6144 * 2048 * 2 + layer
+    # 26 d + 8 I + 10 q + 10 kv + 8 hd = 53,248 + 49,152 + 20,480 + 10,240 + 1,024
+    assert QWEN3_VL_2B.layer_saved_bytes() == 134_144  # measured on the real shape: 134,312
+    layer = 6144 * 134_144
+    casts = 2 * QWEN3_VL_2B.text_params()  # autocast's bf16 weight copies
+    all_layers = 28 * 6144 * 2048 * 4 + layer + casts  # fp32 inputs + one recompute
+    assert student_activation_bytes(QWEN3_VL_2B, run) == all_layers
     plain = replace(run, grad_checkpointing=False)
-    assert student_activation_bytes(QWEN3_VL_2B, plain) == 28 * layer
+    assert student_activation_bytes(QWEN3_VL_2B, plain) == 28 * layer + casts
+    some = replace(run, checkpoint_layers=12)
+    assert student_activation_bytes(QWEN3_VL_2B, some) == (
+        12 * 6144 * 2048 * 4 + 16 * layer + layer + casts)
+    none = replace(run, checkpoint_layers=0)
+    assert student_activation_bytes(QWEN3_VL_2B, none) == 28 * layer + casts
+
+
+def _saved_bytes_per_token(hidden, intermediate, heads, kv_heads, head_dim, tokens=96):
+    """What one HF Qwen3-VL text layer saves for backward (fp32 weights, bf16 autocast)."""
+    import torch
+    from transformers import Qwen3VLTextConfig
+    from transformers.models.qwen3_vl.modeling_qwen3_vl import (
+        Qwen3VLTextDecoderLayer,
+        Qwen3VLTextRotaryEmbedding,
+    )
+
+    config = Qwen3VLTextConfig(
+        hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads,
+        num_key_value_heads=kv_heads, head_dim=head_dim, num_hidden_layers=1,
+        vocab_size=16, rope_parameters={"rope_type": "default", "rope_theta": 10_000.0,
+                                        "mrope_section": [2, 3, 3]})
+    config._attn_implementation = "sdpa"
+    layer = Qwen3VLTextDecoderLayer(config, 0)
+    x = torch.randn(1, tokens, hidden, requires_grad=True)
+    rope = Qwen3VLTextRotaryEmbedding(config)(x, torch.arange(tokens)[None].expand(3, 1, -1))
+    weights = {p.untyped_storage().data_ptr() for p in layer.parameters()}
+    saved = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights and tokens in tensor.shape:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            torch.autocast("cpu", dtype=torch.bfloat16):
+        layer(x, attention_mask=None, position_embeddings=rope)
+    return sum(saved.values()) / tokens
+
+
+@pytest.mark.parametrize("dims", [(64, 128, 4, 2, 16), (256, 512, 4, 2, 64),
+                                  (128, 384, 8, 4, 16)])
+def test_saved_bytes_formula_matches_a_measured_layer(dims):
+    hidden, intermediate, heads, kv_heads, head_dim = dims
+    shape = replace(QWEN3_VL_2B, hidden=hidden, intermediate=intermediate, heads=heads,
+                    kv_heads=kv_heads, head_dim=head_dim)
+    measured = _saved_bytes_per_token(*dims)
+    assert measured == pytest.approx(shape.layer_saved_bytes(), rel=0.025)
+
+
+def test_fewest_checkpoint_layers_is_the_smallest_count_that_fits():
+    run = RunShape(rollout_batch=16)
+    fewest = fewest_checkpoint_layers(QWEN3_VL_2B, QWEN3_VL_8B, run, device_gb=80.0)
+    assert fewest is not None and 0 < fewest < 28  # the paper's setting: some, not all
+    budget = 72 * GB
+
+    def peak(count):
+        shaped = replace(run, grad_checkpointing=count > 0, checkpoint_layers=count)
+        return memory_plan(QWEN3_VL_2B, QWEN3_VL_8B, shaped).peak
+
+    assert peak(fewest) <= budget < peak(fewest - 1)
+    # More memory: nothing needs checkpointing; far less: not even all layers fit.
+    assert fewest_checkpoint_layers(QWEN3_VL_2B, QWEN3_VL_8B, run, device_gb=141.0) == 0
+    assert fewest_checkpoint_layers(QWEN3_VL_2B, QWEN3_VL_8B, run, device_gb=40.0) is None
 
 
 def test_plan_totals_are_sums_of_items():

@@ -148,7 +148,10 @@ def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards
     ({"grad_accum": 9}, "grad_accum (9) cannot exceed the rollouts per step (4)"),
     ({"top_p": 0}, "0 < top_p <= 1"),
     ({"eval_every": 2}, "eval_every needs eval_shards"),
-    ({"rollout_cache": "paged"}, "rollout_cache must be one of dynamic, static"),
+    ({"checkpoint_layers": -1}, "checkpoint_layers must be >= 0, got -1"),
+    ({"rollout_engine": "vllm"}, "rollout_engine must be one of cuekit, generate, generate-static"),
+    ({"rollout_engine": "generate", "rollout_compile": True},
+     "rollout_compile needs rollout_engine cuekit, not 'generate'"),
 ])
 def test_bad_settings(tmp_path, kw, fragment):
     with pytest.raises(ConfigError) as info:
@@ -280,3 +283,45 @@ def test_wandb_is_opt_in_and_names_its_install(sample_shards, tmp_path, monkeypa
     monkeypatch.setattr(builtins, "__import__", no_wandb)
     with pytest.raises(ConfigError, match="--wandb needs `pip install wandb`"):
         run_distill(_config(sample_shards, tmp_path, max_steps=1, wandb=True))
+
+
+def _one_step(config):
+    recipe = DistillRecipe(config)
+    recipe.setup()
+    try:
+        records = recipe.train()
+        weights = {k: v.clone() for k, v in recipe.student.state_dict().items()}
+    finally:
+        recipe.cleanup()
+    return recipe, records, weights
+
+
+def test_selective_checkpointing_flags_the_first_layers_and_changes_no_numbers(
+        sample_shards, tmp_path, caplog):
+    plain_recipe, plain, plain_weights = _one_step(_config(
+        sample_shards, tmp_path / "plain", max_steps=1, grad_checkpointing=False))
+    assert plain_recipe.checkpoint_layers == 0
+    caplog.set_level(logging.INFO, logger="cuekit.distill")
+    recipe, records, weights = _one_step(_config(
+        sample_shards, tmp_path / "some", max_steps=1, grad_checkpointing=True,
+        checkpoint_layers=1))
+    layers = recipe.student.model.language_model.layers
+    assert [layer.gradient_checkpointing for layer in layers] == [True] + [False] * (
+        len(layers) - 1)
+    assert recipe.checkpoint_layers == 1
+    assert f"activation checkpointing: 1 of {len(layers)} decoder layers" in caplog.text
+    # Recomputing a layer's forward gives the same loss and the same update.
+    for key in ("loss", "reverse_kl", "grad_norm"):
+        assert records[0][key] == pytest.approx(plain[0][key], rel=1e-5, abs=1e-7), key
+    for name, value in weights.items():
+        torch.testing.assert_close(value, plain_weights[name], rtol=1e-5, atol=1e-6)
+
+
+def test_checkpointing_every_layer_on_cpu_by_default(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1,
+                                   grad_checkpointing=True))
+    recipe.setup()
+    recipe.cleanup()
+    layers = recipe.student.model.language_model.layers
+    assert all(layer.gradient_checkpointing for layer in layers)  # no GPU memory to plan
+    assert recipe.checkpoint_layers == len(layers)

@@ -1,5 +1,6 @@
 """Rollouts: chunked generation equals one call; masks stop at the end token."""
 
+import pytest
 import torch
 from PIL import Image
 
@@ -37,7 +38,7 @@ def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch):
 
     monkeypatch.setattr(model, "generate", fake_generate)
     rollouts = generate_in_chunks(model, processor, questions[:3], images[:3],
-                                  SamplingSettings(max_new_tokens=5), 0)
+                                  SamplingSettings(max_new_tokens=5, engine="generate"), 0)
     assert rollouts.response_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0],
                                                [1, 1, 1, 1, 1]]
     assert rollouts.response_ids.tolist() == [[5, 6, end, pad, pad], [9, end, pad, pad, pad],
@@ -84,7 +85,7 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     torch.testing.assert_close(renorm, rollout_lp, atol=2e-5, rtol=1e-5)
 
 
-def test_static_cache_rollouts_equal_dynamic_ones():
+def test_every_rollout_engine_gives_the_same_rollouts():
     from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
 
     model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
@@ -93,9 +94,18 @@ def test_static_cache_rollouts_equal_dynamic_ones():
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
     questions, images = _rows()
-    runs = {cache: generate_in_chunks(model, processor, questions, images,
-                                      SamplingSettings(max_new_tokens=10, greedy=True,
-                                                       cache=cache), 0)
-            for cache in ("dynamic", "static")}
-    assert torch.equal(runs["static"].response_ids, runs["dynamic"].response_ids)
-    assert torch.equal(runs["static"].response_mask, runs["dynamic"].response_mask)
+    runs = {}
+    for engine in ("generate", "generate-static", "cuekit"):
+        torch.manual_seed(5)
+        runs[engine] = generate_in_chunks(model, processor, questions, images, SamplingSettings(
+            max_new_tokens=10, temperature=0.8, top_p=0.9, engine=engine), 0)
+    for engine in ("generate-static", "cuekit"):
+        assert torch.equal(runs[engine].response_ids, runs["generate"].response_ids), engine
+        assert torch.equal(runs[engine].response_mask, runs["generate"].response_mask), engine
+
+
+def test_sampling_settings_reject_unknown_engines_and_compile_without_cuekit():
+    with pytest.raises(ValueError, match="rollout engine must be one of cuekit, generate"):
+        SamplingSettings(max_new_tokens=4, engine="vllm")
+    with pytest.raises(ValueError, match="needs the cuekit rollout engine, not 'generate'"):
+        SamplingSettings(max_new_tokens=4, engine="generate", compile=True)

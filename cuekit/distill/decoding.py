@@ -1,0 +1,287 @@
+"""cuekit's rollout engine: one prefill, then a decode loop over a pre-allocated KV cache.
+
+Why not ``generate``: per decoded token, HF ``generate`` grows the attention mask and the
+position ids by concatenation, runs its stopping criteria (one host sync per token) and,
+with the default cache, grows every layer's K/V by ``torch.cat`` (copying the whole cache
+each step). Here every per-step tensor has a fixed shape and a fixed address (the static
+cache, a full-width attention mask, positions computed from two vectors), the host is
+consulted only every ``check_every`` tokens, and so one decode step can be compiled and
+captured as CUDA graphs (``torch.compile(mode="reduce-overhead")``).
+
+The same function as training: the prefill is an ordinary forward of the same model
+object, so the cue recovery module's hooks run there exactly as in teacher-forced scoring;
+decode steps carry no image features, so the module does nothing. Tokens are drawn with
+transformers' own logits processors, in ``generate``'s order, with one ``multinomial``
+per step: with the same seed the loop samples the same tokens as ``generate`` (tested).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+logger = logging.getLogger(__name__)
+
+CACHE_BLOCK = 256  # cache lengths are multiples of this, so compiled steps are reused
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What one call decodes. ``top_k`` 0 and ``top_p`` 1.0 switch those filters off."""
+
+    max_new_tokens: int
+    stop_token_ids: tuple[int, ...]
+    pad_token_id: int
+    suppress_token_ids: tuple[int, ...] = ()
+    greedy: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+
+
+def logits_processors(settings: DecodeSettings, device: torch.device) -> Any:
+    """transformers' processors for these settings, in the order ``generate`` applies them."""
+    from transformers.generation.logits_process import (
+        LogitsProcessorList,
+        SuppressTokensLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    processors = LogitsProcessorList()
+    if settings.suppress_token_ids:
+        processors.append(SuppressTokensLogitsProcessor(list(settings.suppress_token_ids),
+                                                        device=device))
+    if not settings.greedy:
+        if settings.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(settings.temperature))
+        if settings.top_k:
+            processors.append(TopKLogitsWarper(top_k=settings.top_k))
+        if settings.top_p < 1.0:
+            processors.append(TopPLogitsWarper(top_p=settings.top_p))
+    return processors
+
+
+def _inner_model(model: Any) -> Any:
+    """The ``Qwen3VLModel`` under a causal-LM model or a sharded view of one."""
+    return getattr(model, "module", model).model
+
+
+def _cache_keyword(model: Any) -> str:
+    """transformers >= 5.2x calls the cache ``cache``; earlier 5.x ``past_key_values``."""
+    forward = getattr(model, "module", model).forward
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+class StaticDecoder:
+    """Prefill + decode over a static KV cache for one model (see the module docstring).
+
+    Eager (default): the cache starts a little past the prompt and doubles when the
+    response reaches its end (the filled part is copied over), so attention reads about
+    as much K/V as the tokens so far need, not ``max_new_tokens``' worth; it is freed
+    after each call so training gets the memory back.
+
+    ``compile_step``: the decode step is compiled (on CUDA ``mode="reduce-overhead"``,
+    i.e. CUDA graphs). Graphs hold the cache's address, so the cache is allocated once at
+    prompt + ``max_new_tokens`` (rounded up to ``block`` positions) and kept between calls;
+    every step attends over all of it. Worth it when responses run long relative to
+    ``max_new_tokens``, or when ``max_new_tokens`` is moderate.
+    """
+
+    def __init__(self, model: Any, *, compile_step: bool = False, check_every: int = 8,
+                 block: int = CACHE_BLOCK, compile_options: dict[str, Any] | None = None
+                 ) -> None:
+        if check_every < 1 or block < 1:
+            raise ValueError(f"check_every and block must be >= 1, got {check_every}, {block}")
+        self.model = model
+        self.check_every = check_every
+        self.block = block
+        self.compile_step = compile_step
+        self._config = getattr(model, "module", model).config
+        self._cache_keyword = _cache_keyword(model)
+        self._cache: Any = None
+        self._cache_shape: tuple[int, int] | None = None  # (batch, length)
+        self._longest = 0
+        self._low_precision: dict[str, Tensor] | None = None
+        self._step = self._decode_step
+        if compile_step:
+            on_cuda = next(model.parameters()).device.type == "cuda"
+            options = {"dynamic": False, "mode": "reduce-overhead" if on_cuda else None,
+                       **(compile_options or {})}
+            self._step = torch.compile(self._decode_step, **options)
+
+    # -- cache
+
+    def _allocate(self, batch: int, length: int) -> None:
+        from transformers import StaticCache
+
+        self._cache = StaticCache(config=self._config, max_cache_len=length)
+        self._cache_shape = (batch, length)
+
+    def _start_cache(self, batch: int, prompt_len: int, max_new_tokens: int) -> int:
+        """A cache ready for the prefill; its length."""
+        full = _round_up(prompt_len + max_new_tokens, self.block)
+        self._longest = full  # growth never goes past what this call can fill
+        if not self.compile_step:
+            self._allocate(batch, min(full, _round_up(prompt_len + self.block, self.block)))
+        elif self._cache_shape is not None and self._cache_shape[0] == batch \
+                and self._cache_shape[1] >= full:
+            self._cache.reset()  # the same tensors: captured graphs stay valid
+        else:
+            self._allocate(batch, full)
+        return self._cache_shape[1]
+
+    def _grow(self, filled: int, needed: int) -> int:
+        """Move the ``filled`` positions into a cache of at least ``needed``; its length."""
+        batch, length = self._cache_shape
+        old = self._cache
+        self._allocate(batch, min(max(_round_up(needed, self.block), 2 * length),
+                                  max(self._longest, needed)))
+        for new_layer, old_layer in zip(self._cache.layers, old.layers, strict=True):
+            new_layer.update(old_layer.keys[:, :, :filled], old_layer.values[:, :, :filled])
+            # Layer by layer, so the peak is the new cache plus one old layer, not both.
+            old_layer.keys = old_layer.values = None
+        return self._cache_shape[1]
+
+    def release(self) -> None:
+        """Drop the KV cache (a later call allocates a new one)."""
+        self._cache, self._cache_shape = None, None
+
+    # -- forwards
+
+    def _forward(self, weights: dict[str, Tensor] | None = None, **inputs: Any) -> Tensor:
+        """Next-token logits (B, V) in fp32, as ``generate`` takes them; ``weights``
+        stand in for the model's own parameters of those names."""
+        kwargs = {**inputs, "use_cache": True, "logits_to_keep": 1,
+                  self._cache_keyword: self._cache}
+        out = (self.model(**kwargs) if weights is None else torch.func.functional_call(
+            self.model, weights, (), kwargs, tie_weights=False, strict=False))
+        return out.logits[:, -1, :].float()
+
+    def _decode_step(self, tokens: Tensor, positions: Tensor, mask: Tensor,
+                     weights: dict[str, Tensor] | None) -> Tensor:
+        return self._forward(weights, input_ids=tokens, position_ids=positions,
+                             attention_mask=mask)
+
+    def _autocast_weights(self) -> dict[str, Tensor] | None:
+        """For a compiled step under autocast: the linear weights already in the autocast
+        dtype, in tensors that keep their address between rollouts.
+
+        Eager autocast caches each weight's cast for the whole rollout; a compiled graph
+        would cast the fp32 master weights again at every token (reading 3x the bytes a
+        bf16 decode step needs). Only the decode path's ``nn.Linear`` parameters are stood
+        in for, the ones autocast would cast, so the numbers are the eager rollout's.
+        """
+        device_type = next(self.model.parameters()).device.type
+        if not torch.is_autocast_enabled(device_type):
+            return None
+        dtype = torch.get_autocast_dtype(device_type)
+        # Only what a decode step runs: the text decoder and the lm head (the vision tower
+        # and the cue recovery module work at prefill only).
+        decoding = {*_inner_model(self.model).language_model.modules(),
+                    self.model.get_output_embeddings()}
+        linear = {f"{name}.{kind}": tensor for name, module in self.model.named_modules()
+                  if isinstance(module, torch.nn.Linear) and module in decoding
+                  for kind, tensor in (("weight", module.weight), ("bias", module.bias))
+                  if tensor is not None and tensor.dtype != dtype}
+        if self._low_precision is None or self._low_precision.keys() != linear.keys():
+            self._low_precision = {name: tensor.detach().to(dtype)
+                                   for name, tensor in linear.items()}
+            for tensor in self._low_precision.values():
+                torch._dynamo.mark_static_address(tensor)  # graphs read them in place
+        else:  # the optimizer changed the master weights since the last rollout
+            for name, tensor in linear.items():
+                self._low_precision[name].copy_(tensor.detach())
+        return self._low_precision
+
+    # -- the loop
+
+    @torch.no_grad()
+    def generate(self, inputs: dict[str, Any], settings: DecodeSettings) -> Tensor:
+        """(B, N) response ids for left-padded prompt ``inputs``; rows are padded with the
+        pad id after their stop token, and N stops where ``generate`` would stop."""
+        prompt_ids, prompt_mask = inputs["input_ids"], inputs["attention_mask"]
+        batch, prompt_len = prompt_ids.shape
+        device = prompt_ids.device
+        length = self._start_cache(batch, prompt_len, settings.max_new_tokens)
+        # The full-width mask: prompt padding stays masked, every later slot is visible
+        # (slots not yet written are hidden by causality, as in generate's static cache).
+        mask = torch.ones(batch, length, dtype=prompt_mask.dtype, device=device)
+        mask[:, :prompt_len] = prompt_mask
+        gathered = getattr(self.model, "gathered", None)
+        try:
+            with gathered() if gathered is not None else nullcontext():
+                logits = self._forward(**inputs)
+                # Token k of the response sits at text position (valid prompt tokens + k);
+                # M-RoPE adds the per-row offset the prefill stored (0 without images).
+                deltas = _inner_model(self.model).rope_deltas
+                base = prompt_mask.long().sum(1)
+                if deltas is not None:
+                    base = base + deltas.view(-1).to(device)
+                weights = self._autocast_weights() if self.compile_step else None
+                return self._loop(logits, base, mask, prompt_len, settings, weights)
+        finally:
+            if not self.compile_step:
+                self.release()
+
+    def _loop(self, logits: Tensor, base: Tensor, mask: Tensor, prompt_len: int,
+              settings: DecodeSettings, weights: dict[str, Tensor] | None) -> Tensor:
+        batch, device = base.shape[0], base.device
+        processors = logits_processors(settings, device)
+        stops = torch.tensor(settings.stop_token_ids, device=device)
+        out = torch.full((batch, settings.max_new_tokens), settings.pad_token_id,
+                         dtype=torch.long, device=device)
+        unfinished = torch.ones(batch, dtype=torch.bool, device=device)
+        finished_at = torch.full((batch,), settings.max_new_tokens, dtype=torch.long,
+                                 device=device)
+        for k in range(settings.max_new_tokens):
+            scores = processors(out[:, :k], logits)
+            if settings.greedy:
+                tokens = scores.argmax(-1)
+            else:
+                tokens = torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
+            tokens = torch.where(unfinished, tokens, settings.pad_token_id)
+            out[:, k] = tokens
+            stopped = unfinished & torch.isin(tokens, stops)
+            finished_at = torch.where(stopped, k + 1, finished_at)
+            unfinished &= ~stopped
+            if k + 1 == settings.max_new_tokens or (
+                    (k + 1) % self.check_every == 0 and not bool(unfinished.any())):
+                break
+            if prompt_len + k >= mask.shape[1]:  # eager only: the cache is full
+                length = self._grow(prompt_len + k, prompt_len + k + 1)
+                mask = torch.cat([mask, mask.new_ones(batch, length - mask.shape[1])], 1)
+            positions = (base + k).view(1, batch, 1).expand(3, batch, 1)
+            if self.compile_step:
+                torch.compiler.cudagraph_mark_step_begin()  # last step's outputs are consumed
+            logits = self._step(tokens[:, None], positions, mask, weights)
+        # generate stops once every row has stopped: columns after that are never produced.
+        width = int(finished_at.max()) if not bool(unfinished.any()) else settings.max_new_tokens
+        return out[:, :width]
+
+
+DECODER_ATTR = "_cuekit_decoder"
+
+
+def decoder_for(model: Any, *, compile_step: bool = False) -> StaticDecoder:
+    """The model's decoder, made on first use (compiled steps and kept caches are reused).
+
+    Stored on the model itself rather than in a side table, so model and decoder are
+    freed together.
+    """
+    decoder = getattr(model, DECODER_ATTR, None)
+    if decoder is None or decoder.compile_step != compile_step:
+        decoder = StaticDecoder(model, compile_step=compile_step)
+        object.__setattr__(model, DECODER_ATTR, decoder)  # not a submodule: no state_dict
+    return decoder
