@@ -94,8 +94,9 @@ class StaticDecoder:
 
     ``compile_step``: the decode step is compiled (on CUDA ``mode="reduce-overhead"``,
     i.e. CUDA graphs). Graphs hold the cache's address, so the cache is allocated once at
-    prompt + ``max_new_tokens`` (rounded up to ``block`` positions) and kept between calls;
-    every step attends over all of it. Worth it when responses run long relative to
+    prompt + ``max_new_tokens`` (rounded up to ``block`` positions) and kept between calls
+    (one per batch size; a longer prompt reallocates, and recompiles, once); every step
+    attends over all of it. Worth it when responses run long relative to
     ``max_new_tokens``, or when ``max_new_tokens`` is moderate.
     """
 
@@ -112,6 +113,7 @@ class StaticDecoder:
         self._cache_keyword = _cache_keyword(model)
         self._cache: Any = None
         self._cache_shape: tuple[int, int] | None = None  # (batch, length)
+        self._kept: dict[int, tuple[Any, int]] = {}  # compiled: batch -> (cache, length)
         self._longest = 0
         self._low_precision: dict[str, Tensor] | None = None
         self._step = self._decode_step
@@ -135,11 +137,16 @@ class StaticDecoder:
         self._longest = full  # growth never goes past what this call can fill
         if not self.compile_step:
             self._allocate(batch, min(full, _round_up(prompt_len + self.block, self.block)))
-        elif self._cache_shape is not None and self._cache_shape[0] == batch \
-                and self._cache_shape[1] >= full:
-            self._cache.reset()  # the same tensors: captured graphs stay valid
+            return self._cache_shape[1]
+        # Compiled: one kept cache per batch size (a short last chunk must not evict the
+        # usual one), reused while long enough, so captured graphs stay valid.
+        kept = self._kept.get(batch)
+        if kept is not None and kept[1] >= full:
+            self._cache, self._cache_shape = kept[0], (batch, kept[1])
+            self._cache.reset()
         else:
-            self._allocate(batch, full)
+            self._allocate(batch, max(full, kept[1] if kept is not None else 0))
+            self._kept[batch] = (self._cache, self._cache_shape[1])
         return self._cache_shape[1]
 
     def _grow(self, filled: int, needed: int) -> int:
@@ -155,8 +162,9 @@ class StaticDecoder:
         return self._cache_shape[1]
 
     def release(self) -> None:
-        """Drop the KV cache (a later call allocates a new one)."""
+        """Drop the KV caches (a later call allocates new ones)."""
         self._cache, self._cache_shape = None, None
+        self._kept.clear()
 
     # -- forwards
 

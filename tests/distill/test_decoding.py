@@ -170,9 +170,18 @@ def test_compiled_step_traces_as_one_graph_and_keeps_its_cache(setup):
         cache = decoder._cache
         assert cache is not None
     keys = cache.layers[0].keys
+    # A short last chunk gets its own cache and does not evict the usual one.
+    patches = int(prompt["image_grid_thw"][:2].prod(-1).sum())  # rows 0-1's pixel rows
+    fewer = {name: value[:2] for name, value in prompt.items()}
+    fewer["pixel_values"] = prompt["pixel_values"][:patches]
+    torch.manual_seed(4)
+    short_eager = StaticDecoder(model).generate(fewer, settings)
+    torch.manual_seed(4)
+    assert torch.equal(decoder.generate(fewer, settings), short_eager)
     torch.manual_seed(4)
     decoder.generate(prompt, settings)
     assert decoder._cache.layers[0].keys.data_ptr() == keys.data_ptr()
+    assert sorted(decoder._kept) == [2, 5]
 
 
 def test_compiled_step_under_autocast_reads_persistent_low_precision_linear_weights():
