@@ -284,3 +284,15 @@ def set_threads(threads: int) -> None:
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
+
+
+def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int) -> dict[str, Any]:
+    """Left-padded prompts of about ``prompt_tokens``: half image tokens, half text."""
+    from PIL import Image
+
+    from cuekit.distill.prompts import build_prompt_batch
+
+    side = 16 * 32 if prompt_tokens >= 512 else 64  # 512 px: 16x16 = 256 tokens
+    image = Image.new("RGB", (side, side), (120, 160, 200))
+    words = " ".join(["the triangle shown has side AB and angle ABC"] * (prompt_tokens // 20))
+    return build_prompt_batch(processor, [words] * batch, [[image]] * batch)

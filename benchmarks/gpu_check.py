@@ -45,11 +45,12 @@ from common import (  # noqa: E402
     peak_tflops,
     set_threads,
     synchronize,
+    synthetic_prompts,
     time_call,
     write_json,
 )
 
-from cuekit.distill.prompts import build_prompt_batch, vision_token_ids  # noqa: E402
+from cuekit.distill.prompts import vision_token_ids  # noqa: E402
 from cuekit.distill.rollout import SamplingSettings, generate_rollouts  # noqa: E402
 from cuekit.distill.scoring import token_logprobs  # noqa: E402
 from cuekit.grounding.base import DetectorOptions, register_backend  # noqa: E402
@@ -97,16 +98,6 @@ def free_memory() -> None:
 
 def peak_gb() -> float | None:
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-
-
-def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int) -> dict[str, Any]:
-    """Left-padded prompts of about ``prompt_tokens``: half image tokens, half text."""
-    from PIL import Image
-
-    side = 16 * 32 if prompt_tokens >= 512 else 64  # 512 px: 16x16 = 256 tokens
-    image = Image.new("RGB", (side, side), (120, 160, 200))
-    words = " ".join(["the triangle shown has side AB and angle ABC"] * (prompt_tokens // 20))
-    return build_prompt_batch(processor, [words] * batch, [[image]] * batch)
 
 
 # -- sections -------------------------------------------------------------------------

@@ -89,8 +89,11 @@ class StaticDecoder:
 
     Eager (default): the cache starts a little past the prompt and doubles when the
     response reaches its end (the filled part is copied over), so attention reads about
-    as much K/V as the tokens so far need, not ``max_new_tokens``' worth; it is freed
-    after each call so training gets the memory back.
+    as much K/V as the tokens so far need, not ``max_new_tokens``' worth. When at most
+    ``compact_below`` of the cached rows are still running (checked every
+    ``check_every`` tokens), the stopped rows are dropped from the cache, so long tails
+    decode only the rows that need it. It is freed after each call so training gets the
+    memory back.
 
     ``compile_step``: the decode step is compiled (on CUDA ``mode="reduce-overhead"``,
     i.e. CUDA graphs). Graphs hold the cache's address, so the cache is allocated once at
@@ -101,10 +104,13 @@ class StaticDecoder:
     """
 
     def __init__(self, model: Any, *, compile_step: bool = False, check_every: int = 8,
-                 block: int = CACHE_BLOCK, compile_options: dict[str, Any] | None = None
-                 ) -> None:
+                 block: int = CACHE_BLOCK, compact_below: float = 0.5,
+                 compile_options: dict[str, Any] | None = None) -> None:
         if check_every < 1 or block < 1:
             raise ValueError(f"check_every and block must be >= 1, got {check_every}, {block}")
+        if not 0 <= compact_below < 1:
+            raise ValueError(f"compact_below must be in [0, 1), got {compact_below}")
+        self.compact_below = compact_below
         self.model = model
         self.check_every = check_every
         self.block = block
@@ -149,16 +155,24 @@ class StaticDecoder:
             self._kept[batch] = (self._cache, self._cache_shape[1])
         return self._cache_shape[1]
 
+    def _move(self, filled: int, length: int, keep: Tensor | None = None) -> None:
+        """Copy the ``filled`` positions (of rows ``keep``, or all) into a new cache of
+        ``length``, layer by layer, so the peak is the new cache plus one old layer."""
+        batch = self._cache_shape[0] if keep is None else int(keep.numel())
+        old = self._cache
+        self._allocate(batch, length)
+        for new_layer, old_layer in zip(self._cache.layers, old.layers, strict=True):
+            keys, values = old_layer.keys[:, :, :filled], old_layer.values[:, :, :filled]
+            if keep is not None:
+                keys, values = keys[keep], values[keep]
+            new_layer.update(keys, values)
+            old_layer.keys = old_layer.values = None
+
     def _grow(self, filled: int, needed: int) -> int:
         """Move the ``filled`` positions into a cache of at least ``needed``; its length."""
-        batch, length = self._cache_shape
-        old = self._cache
-        self._allocate(batch, min(max(_round_up(needed, self.block), 2 * length),
-                                  max(self._longest, needed)))
-        for new_layer, old_layer in zip(self._cache.layers, old.layers, strict=True):
-            new_layer.update(old_layer.keys[:, :, :filled], old_layer.values[:, :, :filled])
-            # Layer by layer, so the peak is the new cache plus one old layer, not both.
-            old_layer.keys = old_layer.values = None
+        length = self._cache_shape[1]
+        self._move(filled, min(max(_round_up(needed, self.block), 2 * length),
+                               max(self._longest, needed)))
         return self._cache_shape[1]
 
     def release(self) -> None:
@@ -253,27 +267,44 @@ class StaticDecoder:
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)
         finished_at = torch.full((batch,), settings.max_new_tokens, dtype=torch.long,
                                  device=device)
+        rows = None  # after a compaction: the (B,) rows still in the cache, in order
         for k in range(settings.max_new_tokens):
             scores = processors(out[:, :k], logits)
             if settings.greedy:
                 tokens = scores.argmax(-1)
-            else:
+            else:  # always all B rows: the random draws match generate's, row for row
                 tokens = torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
             tokens = torch.where(unfinished, tokens, settings.pad_token_id)
             out[:, k] = tokens
             stopped = unfinished & torch.isin(tokens, stops)
             finished_at = torch.where(stopped, k + 1, finished_at)
             unfinished &= ~stopped
-            if k + 1 == settings.max_new_tokens or (
-                    (k + 1) % self.check_every == 0 and not bool(unfinished.any())):
+            if k + 1 == settings.max_new_tokens:
                 break
+            if (k + 1) % self.check_every == 0:  # the only host syncs of the loop
+                live = unfinished if rows is None else unfinished[rows]
+                count = int(live.sum())
+                if count == 0:
+                    break
+                if not self.compile_step and count <= live.numel() * self.compact_below:
+                    # Most rows have stopped: carry on with the others only.
+                    keep = live.nonzero().squeeze(1)
+                    self._move(prompt_len + k, self._cache_shape[1], keep)
+                    mask, base = mask[keep], base[keep]
+                    rows = keep if rows is None else rows[keep]
             if prompt_len + k >= mask.shape[1]:  # eager only: the cache is full
                 length = self._grow(prompt_len + k, prompt_len + k + 1)
-                mask = torch.cat([mask, mask.new_ones(batch, length - mask.shape[1])], 1)
-            positions = (base + k).view(1, batch, 1).expand(3, batch, 1)
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], length - mask.shape[1])], 1)
+            fed = tokens if rows is None else tokens[rows]
+            positions = (base + k).view(1, -1, 1).expand(3, -1, 1)
             if self.compile_step:
                 torch.compiler.cudagraph_mark_step_begin()  # last step's outputs are consumed
-            logits = self._step(tokens[:, None], positions, mask, weights)
+            step_logits = self._step(fed[:, None], positions, mask, weights)
+            if rows is None:
+                logits = step_logits
+            else:  # stopped rows get zeros: they are sampled, then replaced by pad
+                logits = step_logits.new_zeros(batch, step_logits.shape[-1])
+                logits[rows] = step_logits
         # generate stops once every row has stopped: columns after that are never produced.
         width = int(finished_at.max()) if not bool(unfinished.any()) else settings.max_new_tokens
         return out[:, :width]

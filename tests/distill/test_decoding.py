@@ -240,3 +240,37 @@ def test_bad_decoder_settings_are_refused(setup):
     model, _, _ = setup
     with pytest.raises(ValueError, match="check_every and block must be >= 1, got 0, 256"):
         StaticDecoder(model, check_every=0)
+    with pytest.raises(ValueError, match=r"compact_below must be in \[0, 1\), got 1.0"):
+        StaticDecoder(model, compact_below=1.0)
+
+
+def test_stopped_rows_leave_the_cache_and_tokens_still_match_generate(setup, monkeypatch):
+    model, processor, prompt = setup
+    torch.manual_seed(8)
+    free = StaticDecoder(model).generate(prompt, _settings(processor, 24, stop=-1,
+                                                           temperature=1.5))
+    # Rows 0-2 stop at their 3rd-5th token; rows 3-4 hold none of these ids and run on.
+    stops = (int(free[0, 2]), int(free[1, 4]), int(free[2, 3]))
+    assert not set(stops) & set(free[3:].flatten().tolist())
+    batches = []
+    original = StaticDecoder._allocate
+
+    def recording_allocate(self, batch, length):
+        batches.append(batch)
+        original(self, batch, length)
+
+    monkeypatch.setattr(StaticDecoder, "_allocate", recording_allocate)
+    settings = DecodeSettings(24, stops, processor.tokenizer.pad_token_id,
+                              tuple(vision_token_ids(processor)), temperature=1.5)
+    torch.manual_seed(8)
+    expected = model.generate(**prompt, max_new_tokens=24, do_sample=True, temperature=1.5,
+                              top_k=0, eos_token_id=list(stops),
+                              pad_token_id=processor.tokenizer.pad_token_id,
+                              suppress_tokens=vision_token_ids(processor))
+    expected = expected[:, prompt["input_ids"].shape[1]:]
+    torch.manual_seed(8)
+    got = StaticDecoder(model, check_every=2, block=8).generate(prompt, settings)
+    assert torch.equal(got, expected)
+    assert got.shape == (5, 24)
+    # Full batch first (and when regrown); after the stops, the 2 running rows only.
+    assert batches[0] == 5 and 2 in batches and batches[-1] == 2
