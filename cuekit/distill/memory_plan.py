@@ -281,17 +281,9 @@ def fewest_checkpoint_layers(student: ModelShape, teacher: ModelShape, run: RunS
     return None
 
 
-def startup_plan(student_config: Any, teacher_config: Any, *, cue_interval: int,
-                 prompt_len: int, response_len: int, rows: int, micro_batch: int,
-                 rollout_batch: int, grad_checkpointing: bool, chunk_size: int,
-                 checkpoint_layers: int | None = None, device_gb: float | None = None) -> str:
+def startup_plan(student: ModelShape, teacher: ModelShape, run: RunShape, *,
+                 device_gb: float | None = None) -> str:
     """The plan of a configured run, as printed when distill starts (one GPU, unsharded)."""
-    student = ModelShape.from_config("student", student_config, cue_interval)
-    teacher = ModelShape.from_config("teacher", teacher_config)
-    run = RunShape(prompt_len=prompt_len, response_len=response_len, batch_size=rows,
-                   micro_batch=micro_batch, rollout_batch=rollout_batch,
-                   grad_checkpointing=grad_checkpointing, chunk_size=chunk_size,
-                   checkpoint_layers=checkpoint_layers)
     plan = memory_plan(student, teacher, run)
     text = plan.table()
     text += (f"\ncheckpointed decoder layers: {checkpointed_layers(student, run)} of "
@@ -299,7 +291,7 @@ def startup_plan(student_config: Any, teacher_config: Any, *, cue_interval: int,
     if device_gb is not None:
         verdict = "fits" if plan.peak <= device_gb * GB * 0.9 else "may NOT fit"
         text += (f"\n{verdict} on this {device_gb:.0f} GB device (10% headroom); to lower it: "
-                 "--rollout-batch-size, --grad-accum, --max-new-tokens, --grad-checkpointing")
+                 "--rollout-batch-size, --grad-accum, --max-new-tokens, --checkpoint-layers")
     return text
 
 

@@ -25,6 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -144,17 +145,23 @@ class DistillRecipe:
                                     self.teacher_processor, self.device)
                           if cfg.eval_shards else None)
 
-    def _plan(self) -> str:
+    def _plan_shapes(self) -> tuple[ModelShape, ModelShape, RunShape]:
+        """Student, teacher and step shapes for the memory plan (checkpointing: none yet)."""
         cfg = self.config
         rows = cfg.batch_size * cfg.rollouts_per_prompt
-        device_gb = self._device_gb()
-        return startup_plan(
-            self.student.config, self.teacher.config, cue_interval=cfg.cue_interval,
-            prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens, rows=rows,
-            micro_batch=-(-rows // cfg.grad_accum), rollout_batch=cfg.rollout_batch_size or rows,
-            grad_checkpointing=self.checkpoint_layers > 0,
-            checkpoint_layers=self.checkpoint_layers,
-            chunk_size=cfg.score_chunk_size, device_gb=device_gb)
+        student = ModelShape.from_config("student", self.student.config, cfg.cue_interval)
+        teacher = ModelShape.from_config("teacher", self.teacher.config)
+        run = RunShape(prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens,
+                       batch_size=rows, micro_batch=-(-rows // cfg.grad_accum),
+                       rollout_batch=cfg.rollout_batch_size or rows,
+                       chunk_size=cfg.score_chunk_size)
+        return student, teacher, run
+
+    def _plan(self) -> str:
+        student, teacher, run = self._plan_shapes()
+        run = replace(run, grad_checkpointing=self.checkpoint_layers > 0,
+                      checkpoint_layers=self.checkpoint_layers)
+        return startup_plan(student, teacher, run, device_gb=self._device_gb())
 
     def _device_gb(self) -> float | None:
         if self.device.type != "cuda":
@@ -165,31 +172,19 @@ class DistillRecipe:
         """Checkpoint only as many decoder layers as memory needs: each one checkpointed
         runs its forward twice. The count comes from ``--checkpoint-layers`` or, on a GPU,
         from the memory plan; the first layers are the ones checkpointed."""
-        cfg = self.config
         layers = self.student.model.language_model.layers
         if not self._checkpointing:
             self.checkpoint_layers = 0
             return
-        count = cfg.checkpoint_layers
+        count = self.config.checkpoint_layers
         device_gb = self._device_gb()
         if count is None and device_gb is not None:
-            count = self._planned_checkpoint_layers(device_gb)
+            count = fewest_checkpoint_layers(*self._plan_shapes(), device_gb=device_gb)
         self.checkpoint_layers = len(layers) if count is None else min(count, len(layers))
         for index, layer in enumerate(layers):
             layer.gradient_checkpointing = index < self.checkpoint_layers
         logger.info("activation checkpointing: %d of %d decoder layers",
                     self.checkpoint_layers, len(layers))
-
-    def _planned_checkpoint_layers(self, device_gb: float) -> int | None:
-        cfg = self.config
-        rows = cfg.batch_size * cfg.rollouts_per_prompt
-        student = ModelShape.from_config("student", self.student.config, cfg.cue_interval)
-        teacher = ModelShape.from_config("teacher", self.teacher.config)
-        run = RunShape(prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens,
-                       batch_size=rows, micro_batch=-(-rows // cfg.grad_accum),
-                       rollout_batch=cfg.rollout_batch_size or rows,
-                       chunk_size=cfg.score_chunk_size)
-        return fewest_checkpoint_layers(student, teacher, run, device_gb=device_gb)
 
     def _resume_point(self) -> Path | None:
         found = latest_checkpoint(self.run_dir)

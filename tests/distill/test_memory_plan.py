@@ -178,3 +178,18 @@ def test_check_fit_rejects_bad_budget(kwargs, message):
 def test_run_shape_rejects_zero_batch():
     with pytest.raises(ValueError, match=r"^micro_batch must be >= 1, got 0$"):
         RunShape(micro_batch=0)
+
+
+def test_startup_plan_reports_the_checkpointed_layers_and_the_verdict():
+    from cuekit.distill.memory_plan import startup_plan
+
+    run = RunShape(rollout_batch=16, checkpoint_layers=12)
+    text = startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, run, device_gb=80.0)
+    plan = memory_plan(QWEN3_VL_2B, QWEN3_VL_8B, run)
+    assert text.startswith(plan.table())
+    assert "checkpointed decoder layers: 12 of 28" in text
+    assert "fits on this 80 GB device (10% headroom)" in text
+    tight = startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, replace(run, checkpoint_layers=0),
+                         device_gb=80.0)
+    assert "may NOT fit on this 80 GB device" in tight and "--checkpoint-layers" in tight
+    assert "device" not in startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, run)  # no GPU: no verdict
