@@ -227,6 +227,25 @@ class StaticDecoder:
                 self._low_precision[name].copy_(tensor.detach())
         return self._low_precision
 
+    def _run_step(self, tokens: Tensor, positions: Tensor, mask: Tensor,
+                  weights: dict[str, Tensor] | None) -> Tensor:
+        """One decode step; a compiled step that fails to compile falls back to eager.
+
+        Dynamo and its backends raise ``TorchDynamoException`` while tracing or compiling,
+        before the step runs, so nothing has been written to the cache yet: the run goes
+        on eagerly with a warning rather than losing a training job to a compiler problem.
+        Errors of the step itself (out of memory, ...) are not caught.
+        """
+        try:
+            return self._step(tokens, positions, mask, weights)
+        except torch._dynamo.exc.TorchDynamoException as error:
+            if self._step is self._decode_step:
+                raise
+            logger.warning("compiling the rollout decode step failed (%s: %s); decoding "
+                           "eagerly instead", type(error).__name__, str(error)[:300])
+            self._step = self._decode_step
+            return self._step(tokens, positions, mask, weights)
+
     # -- the loop
 
     @torch.no_grad()
@@ -299,7 +318,7 @@ class StaticDecoder:
             positions = (base + k).view(1, -1, 1).expand(3, -1, 1)
             if self.compile_step:
                 torch.compiler.cudagraph_mark_step_begin()  # last step's outputs are consumed
-            step_logits = self._step(fed[:, None], positions, mask, weights)
+            step_logits = self._run_step(fed[:, None], positions, mask, weights)
             if rows is None:
                 logits = step_logits
             else:  # stopped rows get zeros: they are sampled, then replaced by pad

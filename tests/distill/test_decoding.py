@@ -274,3 +274,22 @@ def test_stopped_rows_leave_the_cache_and_tokens_still_match_generate(setup, mon
     assert got.shape == (5, 24)
     # Full batch first (and when regrown); after the stops, the 2 running rows only.
     assert batches[0] == 5 and 2 in batches and batches[-1] == 2
+
+
+def test_a_step_that_fails_to_compile_decodes_eagerly_with_a_warning(setup, caplog):
+    model, processor, prompt = setup
+
+    def broken_backend(graph, example_inputs):
+        raise NotImplementedError("no kernels for this card")
+
+    settings = _settings(processor, 6, temperature=0.9)
+    torch.manual_seed(3)
+    expected = StaticDecoder(model).generate(prompt, settings)
+    decoder = StaticDecoder(model, compile_step=True,
+                            compile_options={"backend": broken_backend})
+    caplog.set_level("WARNING", logger="cuekit.distill.decoding")
+    torch.manual_seed(3)
+    assert torch.equal(decoder.generate(prompt, settings), expected)
+    assert "compiling the rollout decode step failed (BackendCompilerFailed" in caplog.text
+    assert "no kernels for this card" in caplog.text
+    assert decoder._step == decoder._decode_step  # later rollouts stay eager
