@@ -53,6 +53,7 @@ class EvalConfig:
         ``dataset`` is anything ``cuekit extract --dataset`` reads (``split``, ``name``).
     limit: evaluate only the first N samples.
     choices_in_prompt: append a multiple-choice question's options when it lacks them.
+    rollout_compile: compile the decode step (CUDA graphs on GPU; see distill).
     """
 
     model: str
@@ -71,6 +72,7 @@ class EvalConfig:
     device: str = "auto"
     dtype: str = "auto"
     choices_in_prompt: bool = True
+    rollout_compile: bool = False
 
     def __post_init__(self) -> None:
         if (self.shards is None) == (self.dataset is None):
@@ -189,7 +191,8 @@ def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
                for it in items]
     inputs = build_prompt_batch(processor, prompts, [it.images for it in items])
     settings = SamplingSettings(config.max_new_tokens, config.temperature or 1.0,
-                                config.top_p, config.top_k, greedy=config.temperature == 0)
+                                config.top_p, config.top_k, greedy=config.temperature == 0,
+                                compile=config.rollout_compile)
     rollouts = generate_rollouts(model, processor, inputs, settings)  # (B, R)
     texts = processor.batch_decode(rollouts.response_ids, skip_special_tokens=True)
     finished = (rollouts.response_ids == processor.im_end_token_id).any(dim=1)

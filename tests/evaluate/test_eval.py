@@ -116,7 +116,8 @@ def test_generate_answers_scores_given_responses(monkeypatch: pytest.MonkeyPatch
 
 
 def test_run_eval_on_shards_with_the_distilled_student(distill_run: Path, sample_shards: Path,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     config = EvalConfig(model=str(distill_run), output=tmp_path / "a", shards=str(sample_shards),
                         max_new_tokens=6, temperature=0.0, batch_size=4, limit=8)
     summary = run_eval(config)
@@ -133,8 +134,18 @@ def test_run_eval_on_shards_with_the_distilled_student(distill_run: Path, sample
     assert saved["samples"] == 8 and saved["correct"] == int(frame["correct"].sum())
     assert saved["loaded"] == str(distill_run / "student")
     assert saved["config"]["temperature"] == 0.0 and summary["per_source"].keys() == {"sample"}
-    # greedy decoding: a second run gives the same predictions, and compares as equal
-    run_eval(EvalConfig(**{**config.__dict__, "output": tmp_path / "b"}))
+    # greedy decoding: a second run, with its decode step compiled, gives the same
+    # predictions and compares as equal (the eager backend keeps the test fast)
+    compiled, real_compile = [], torch.compile
+
+    def eager_compile(fn, **options):
+        compiled.append(options)
+        return real_compile(fn, **{**options, "backend": "eager"})
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    run_eval(EvalConfig(**{**config.__dict__, "output": tmp_path / "b",
+                           "rollout_compile": True}))
+    assert compiled and compiled[0]["dynamic"] is False
     again = pl.read_parquet(tmp_path / "b" / "predictions.parquet")
     assert again.equals(frame)
     result = compare_runs(tmp_path / "a", tmp_path / "b", resamples=200)
