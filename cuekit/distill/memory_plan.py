@@ -23,7 +23,9 @@ start-up and checked in tests. Bytes per item, as the recipe runs on a GPU:
 - log-probs: chunked, one ``(chunk, V)`` fp32 logits buffer plus its gradient buffer;
   full-vocab, bf16 logits + an fp32 copy + the fp32 log-softmax for every token;
 - rollouts: KV cache ``2 * layers * kv_heads * head_dim`` bf16 values per token for
-  ``rollout_batch * (prompt + response)`` tokens, plus one step's fp32 logits per row.
+  ``rollout_batch * (prompt + response)`` tokens, one step's fp32 logits per row, and the
+  bf16 weight copies (autocast's, per rollout; with ``compiled_rollout``, the decode
+  path's, kept together with the cache through the update).
 
 The peak is the larger of the rollout phase and the update phase; both hold the
 student's weights, gradients (from the previous step), optimizer states and the teacher.
@@ -139,6 +141,7 @@ class RunShape:
     teacher_micro_batch: int = 1
     grad_checkpointing: bool = True
     checkpoint_layers: int | None = None  # decoder layers checkpointed (None: all of them)
+    compiled_rollout: bool = False  # --rollout-compile: the rollout's cache stays allocated
     chunked_logprobs: bool = True
     chunk_size: int = 512
 
@@ -218,6 +221,10 @@ def memory_plan(student: ModelShape, teacher: ModelShape, run: RunShape) -> Memo
     rollout_tokens = run.rollout_batch * run.seq_len
     items["rollout KV cache (bf16)"] = rollout_tokens * student.kv_bytes_per_token()
     items["rollout step logits (fp32)"] = run.rollout_batch * student.vocab * 4
+    # Eager autocast caches a bf16 copy of each weight for the whole rollout; a compiled
+    # rollout keeps bf16 copies of the decode path's weights (and its cache) for good.
+    items["rollout bf16 weight copies"] = 2 * (student.text_params()
+                                               if run.compiled_rollout else student.params())
     items["student activations"] = student_activation_bytes(student, run)
     items["student log-probs"] = logits_bytes(student, run.micro_batch * run.seq_len, run,
                                               train=True)
@@ -225,10 +232,13 @@ def memory_plan(student: ModelShape, teacher: ModelShape, run: RunShape) -> Memo
     # Inference: about two layers' intermediates alive at once.
     items["teacher activations"] = 2 * teacher_tokens * teacher.layer_activation_values() * 2
     items["teacher log-probs"] = logits_bytes(teacher, teacher_tokens, run, train=False)
-    rollout = static + items["rollout KV cache (bf16)"] + items["rollout step logits (fp32)"]
+    rollout = static + items["rollout KV cache (bf16)"] + items["rollout step logits (fp32)"] \
+        + items["rollout bf16 weight copies"]
     # Teacher scoring and the student update alternate per micro-batch; take the larger.
     update = static + max(items["student activations"] + items["student log-probs"],
                           items["teacher activations"] + items["teacher log-probs"])
+    if run.compiled_rollout:  # captured graphs hold the cache and the copies' addresses
+        update += items["rollout KV cache (bf16)"] + items["rollout bf16 weight copies"]
     return MemoryPlan(items=items, rollout_phase=rollout, update_phase=update)
 
 

@@ -154,7 +154,7 @@ class DistillRecipe:
         run = RunShape(prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens,
                        batch_size=rows, micro_batch=-(-rows // cfg.grad_accum),
                        rollout_batch=cfg.rollout_batch_size or rows,
-                       chunk_size=cfg.score_chunk_size)
+                       chunk_size=cfg.score_chunk_size, compiled_rollout=cfg.rollout_compile)
         return student, teacher, run
 
     def _plan(self) -> str:

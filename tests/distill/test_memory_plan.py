@@ -140,7 +140,9 @@ def test_plan_totals_are_sums_of_items():
     assert items["teacher weights (bf16)"] == QWEN3_VL_8B.params() * 2
     assert items["rollout KV cache (bf16)"] == 16 * 6144 * 114_688
     static = student * 16 + QWEN3_VL_8B.params() * 2
-    assert plan.rollout_phase == static + 16 * 6144 * 114_688 + 16 * 151_936 * 4
+    copies = 2 * QWEN3_VL_2B.params()  # autocast's bf16 weight casts, cached per rollout
+    assert items["rollout bf16 weight copies"] == copies
+    assert plan.rollout_phase == static + 16 * 6144 * 114_688 + 16 * 151_936 * 4 + copies
     assert plan.peak == max(plan.rollout_phase, plan.update_phase)
     assert "peak" in plan.table()
 
@@ -193,3 +195,14 @@ def test_startup_plan_reports_the_checkpointed_layers_and_the_verdict():
                          device_gb=80.0)
     assert "may NOT fit on this 80 GB device" in tight and "--checkpoint-layers" in tight
     assert "device" not in startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, run)  # no GPU: no verdict
+
+
+def test_a_compiled_rollout_keeps_its_cache_and_weight_copies_through_the_update():
+    run = RunShape(rollout_batch=16)
+    eager = memory_plan(QWEN3_VL_2B, QWEN3_VL_8B, run)
+    compiled = memory_plan(QWEN3_VL_2B, QWEN3_VL_8B, replace(run, compiled_rollout=True))
+    copies = 2 * QWEN3_VL_2B.text_params()  # the decode path's linears only
+    assert compiled.items["rollout bf16 weight copies"] == copies
+    assert compiled.update_phase == eager.update_phase + 16 * 6144 * 114_688 + copies
+    assert compiled.rollout_phase == (eager.rollout_phase - 2 * QWEN3_VL_2B.params()
+                                      + copies)
