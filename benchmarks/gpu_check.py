@@ -357,6 +357,11 @@ def main() -> None:
             free_memory()
             synchronize()
         print(f"[{name}] {time.perf_counter() - section_start:.1f}s", flush=True)
+        # Rows so far, after every section: a run stopped from outside keeps them.
+        print(format_table(rows[-8:], ["section", "variant", "seconds", "throughput", "ratio",
+                                       "mfu", "note"]), flush=True)
+        write_json(args.out, {"benchmark": "gpu_check", "machine": info, "tiny": args.tiny,
+                              "peak_tflops": ctx.peak, "partial": True, "rows": rows})
     total = time.perf_counter() - start
     print(format_table(rows, ["section", "variant", "seconds", "throughput", "unit", "ratio",
                               "mfu", "peak_gb", "note"]))
