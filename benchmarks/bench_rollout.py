@@ -11,14 +11,24 @@ reported), so the ratio compares the same work:
 - **cuekit compiled** (``--compile``): the decode step under ``torch.compile``
   (``reduce-overhead`` on CUDA: CUDA graphs).
 
+``--slots S`` compares the recipe's ``--rollout-batch-size`` setting instead: the B
+prompts go S rows at a time through HF ``generate`` and through cuekit's engine, against
+``cuekit-continuous`` with S slots refilled as rows stop. Which draws a row gets depends
+on the schedule, so this mode decodes greedily, with distinct prompts and an untied random
+lm head (a tied random head repeats one token forever), so every side produces the same
+tokens. It also reports decode steps: on a GPU a step costs about the same whatever the
+number of rows (it reads all the weights), so tokens per step is the scheduling gain.
+
 Random weights almost never emit the stop token, so every row would run to
 ``--max-new-tokens``. ``--lengths spread`` gives the rows the varied lengths of real
-rollouts: an untimed free run draws the tokens, and row r's stop id is the token it draws
-at step about ``(r + 1) / B * max_new_tokens`` (``fixed``: no stop, every row runs to the
-end). Throughput counts response tokens up to and including each row's stop.
+rollouts: an untimed free run draws the tokens, and each row's stop id is the token it
+draws at its target step; targets are spread evenly up to the maximum and dealt to the
+rows in a seeded random order (``fixed``: no stop, every row runs to the end).
+Throughput counts response tokens up to and including each row's stop.
 
     python benchmarks/bench_rollout.py                                  # CPU, tiny-bench
     python benchmarks/bench_rollout.py --model mid-random                # CPU, d=512
+    python benchmarks/bench_rollout.py --model mid-random --batch-size 32 --slots 8
     python benchmarks/bench_rollout.py --model 2b-random --device cuda --batch-size 128 \\
         --prompt-tokens 512 --max-new-tokens 256 --compile
 """
@@ -70,11 +80,100 @@ def build_mid(device: str, dtype: Any, seed: int = 0) -> tuple[Any, Any]:
     return model.to(device=device, dtype=dtype).eval(), processor
 
 
-def spread_stops(free: torch.Tensor, max_new_tokens: int) -> tuple[int, ...]:
-    """One stop id per row, so that row r stops near step (r + 1) / B of the maximum."""
-    rows = free.shape[0]
-    steps = [max(1, round(max_new_tokens * (r + 1) / rows)) - 1 for r in range(rows)]
-    return tuple(sorted({int(free[r, step]) for r, step in enumerate(steps)}))
+def spread_stops(free: torch.Tensor, max_new_tokens: int, seed: int) -> tuple[int, ...]:
+    """Stop ids that end the rows near target lengths spread evenly up to the maximum,
+    dealt to the rows in a seeded random order (so a chunk of rows mixes short and long).
+
+    Row r's stop is the first token at or after its target that no row draws earlier
+    (a token drawn earlier anywhere would end that row early); none found: it runs on.
+    """
+    rows, width = free.shape
+    targets = [max(1, round(max_new_tokens * (r + 1) / rows)) for r in range(rows)]
+    order = torch.randperm(rows, generator=torch.Generator().manual_seed(seed)).tolist()
+    earliest: dict[int, int] = {}
+    for row in free.tolist():
+        for step, token in enumerate(row):
+            earliest[token] = min(earliest.get(token, width), step)
+    stops = set()
+    for r in range(rows):
+        for step in range(targets[order[r]] - 1, width):
+            token = int(free[r, step])
+            if earliest[token] == step:
+                stops.add(token)
+                break
+    return tuple(sorted(stops))
+
+
+def untie_head(model: Any, seed: int) -> None:
+    """Give the model its own random lm head. With random weights and a tied head,
+    greedy decoding repeats one token forever, so rows could not stop at chosen steps."""
+    head = model.get_output_embeddings()
+    generator = torch.Generator(device=head.weight.device).manual_seed(seed)
+    weight = torch.randn(head.weight.shape, generator=generator, device=head.weight.device,
+                         dtype=head.weight.dtype)
+    head.weight = torch.nn.Parameter(weight)
+    model.config.tie_word_embeddings = False
+
+
+def select_rows(inputs: dict[str, torch.Tensor], indices: list[int]) -> dict[str, Any]:
+    """The prompt batch of some rows (``pixel_values`` holds each row's patches in order)."""
+    patches = inputs["image_grid_thw"].prod(-1)  # one image per row
+    starts = torch.cat([patches.new_zeros(1), patches.cumsum(0)])
+    picked = {k: v[indices] for k, v in inputs.items() if k != "pixel_values"}
+    picked["pixel_values"] = torch.cat([inputs["pixel_values"][starts[i]:starts[i + 1]]
+                                        for i in indices])
+    return picked
+
+
+def slot_calls(args: argparse.Namespace, model: Any, inputs: dict[str, Any],
+               settings: DecodeSettings, seeded: Any, steps: dict[str, int]
+               ) -> dict[str, Any]:
+    """The recipe's setting: B prompts, ``--slots`` rows at a time. ``steps`` receives
+    the continuous decoder's step count (chunked sides' counts follow from lengths)."""
+    from cuekit.distill.continuous import ContinuousDecoder
+
+    chunks = [list(range(i, min(i + args.slots, args.batch_size)))
+              for i in range(0, args.batch_size, args.slots)]
+    eager = StaticDecoder(model)
+
+    def pad_rows(rows: list[torch.Tensor]) -> torch.Tensor:
+        width = max(r.shape[-1] for r in rows)
+        return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[-1]),
+                                                  value=settings.pad_token_id) for r in rows])
+
+    # Each chunk is seeded: cuekit may draw a few tokens past a chunk's last stop (it
+    # checks every 8 steps), which would shift every later chunk's draws.
+    def hf() -> torch.Tensor:
+        outs = []
+        for index, chunk in enumerate(chunks):
+            torch.manual_seed(args.seed + index)
+            part = select_rows(inputs, chunk)
+            out = model.generate(**part, max_new_tokens=settings.max_new_tokens,
+                                 do_sample=False,
+                                 eos_token_id=list(settings.stop_token_ids),
+                                 pad_token_id=settings.pad_token_id,
+                                 suppress_tokens=list(settings.suppress_token_ids))
+            outs.append(out[:, part["input_ids"].shape[1]:])
+        return pad_rows(outs)
+
+    def chunked() -> torch.Tensor:
+        outs = []
+        for index, chunk in enumerate(chunks):
+            torch.manual_seed(args.seed + index)
+            outs.append(eager.generate(select_rows(inputs, chunk), settings))
+        return pad_rows(outs)
+
+    decoder = ContinuousDecoder(model, slots=args.slots)
+
+    def continuous() -> torch.Tensor:
+        rows = decoder.generate(args.batch_size, lambda idx: select_rows(inputs, idx),
+                                settings)
+        steps["continuous"] = decoder.steps
+        return pad_rows([torch.tensor([r]) for r in rows])
+
+    return {f"HF generate, {args.slots} rows at a time": seeded("hf", hf),
+            f"cuekit eager, {args.slots} rows at a time": seeded("eager", chunked),
+            f"cuekit continuous, {args.slots} slots": seeded("continuous", continuous)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -84,18 +183,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         model, processor = model_loader(args.layers, 151_936)(args.model, dtype=dtype,
                                                               device=args.device)
-    inputs = {k: v.to(args.device) for k, v in
-              synthetic_prompts(processor, args.batch_size, args.prompt_tokens).items()}
+    if args.slots:  # greedy needs varied tokens: a random head not tied to the embeddings
+        untie_head(model, args.seed)
+    inputs = {k: v.to(args.device) for k, v in synthetic_prompts(
+        processor, args.batch_size, args.prompt_tokens, distinct=bool(args.slots)).items()}
     pad, suppress = processor.tokenizer.pad_token_id, tuple(vision_token_ids(processor))
 
     def settings(stops: tuple[int, ...]) -> DecodeSettings:
-        return DecodeSettings(args.max_new_tokens, stops or (-1,), pad, suppress)
+        return DecodeSettings(args.max_new_tokens, stops or (-1,), pad, suppress,
+                              greedy=bool(args.slots))
 
     stops: tuple[int, ...] = ()
-    if args.lengths == "spread":
+    if args.lengths != "fixed":
         torch.manual_seed(args.seed)
         free = StaticDecoder(model).generate(inputs, settings(()))
-        stops = spread_stops(free, args.max_new_tokens)
+        stops = spread_stops(free, args.max_new_tokens, args.seed)
 
     outputs: dict[str, torch.Tensor] = {}
 
@@ -113,6 +215,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              suppress_tokens=list(suppress))
         return out[:, inputs["input_ids"].shape[1]:]
 
+    if args.slots:
+        steps: dict[str, int] = {}
+        calls = slot_calls(args, model, inputs, settings(stops), seeded, steps)
+        return summarize(args, calls, outputs, stops, inputs, steps)
     eager = StaticDecoder(model)
     no_compaction = StaticDecoder(model, compact_below=0.0)
     calls = {"HF generate (dynamic cache)": seeded("hf", hf),
@@ -123,22 +229,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         compiled = StaticDecoder(model, compile_step=True)
         calls["cuekit compiled step"] = seeded(
             "compiled", lambda: compiled.generate(inputs, settings(stops)))
+    return summarize(args, calls, outputs, stops, inputs)
+
+
+def summarize(args: argparse.Namespace, calls: dict[str, Any],
+              outputs: dict[str, torch.Tensor], stops: tuple[int, ...],
+              inputs: dict[str, Any], steps: dict[str, int] | None = None) -> dict[str, Any]:
+    """Time the sides interleaved; each side's rate counts its own response tokens.
+
+    Decode steps are what a GPU pays for at these batch sizes (a step reads all the
+    weights whatever the number of rows): a batch takes as many steps as its longest
+    row; the continuous decoder reports its own count.
+    """
     timings = interleaved(calls, repeats=args.repeats, warmup=1)
 
-    reference = outputs["hf"]
-    mask = response_mask_until_stop(reference, list(stops)) if stops else \
-        torch.ones_like(reference)
-    tokens = int(mask.sum())
-    identical = all(torch.equal(out, reference) for out in outputs.values())
-    base = tokens / timings["HF generate (dynamic cache)"].median
+    def count(out: torch.Tensor) -> torch.Tensor:
+        return (response_mask_until_stop(out, list(stops)) if stops
+                else torch.ones_like(out)).sum(1)
+
+    names = list(calls)
+    keys = list(outputs)  # the same order: each call stored its output under its key
+    reference = outputs[keys[0]]
+    identical = all(torch.equal(outputs[k], reference) for k in keys)
+    base = None
     rows = []
-    for name, timing in timings.items():
-        rate = tokens / timing.median
-        rows.append({"variant": name, "seconds": round(timing.median, 4),
+    size = args.slots or args.batch_size
+    for name, key in zip(names, keys, strict=True):
+        lengths = count(outputs[key])
+        tokens = int(lengths.sum())
+        rate = tokens / timings[name].median
+        base = base or rate
+        decode_steps = (steps or {}).get(key) or int(sum(
+            int(chunk.max()) for chunk in lengths.split(size)))
+        rows.append({"variant": name, "tokens": tokens, "steps": decode_steps,
+                     "tokens_per_step": round(tokens / max(decode_steps, 1), 2),
+                     "seconds": round(timings[name].median, 4),
                      "tok_s": round(rate, 1), "ratio": round(rate / base, 3)})
-    lengths = mask.sum(1).float()
+    lengths = count(reference).float()
     return {"machine": machine_info(), "settings": vars(args), "rows": rows,
-            "response_tokens": tokens, "identical_tokens": identical,
+            "response_tokens": int(lengths.sum()), "identical_tokens": identical,
             "mean_length": float(lengths.mean()), "max_length": float(lengths.max()),
             "prompt_len": int(inputs["input_ids"].shape[1]),
             "timings": {name: t.to_dict() for name, t in timings.items()}}
@@ -152,7 +281,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--lengths", choices=["spread", "fixed"], default="spread")
+    parser.add_argument("--lengths", choices=["spread", "fixed"], default="spread",
+                        help="spread: rows stop at steps spread evenly up to the maximum, "
+                             "in a seeded random order; fixed: no stops")
+    parser.add_argument("--slots", type=int, default=0,
+                        help="Decode the batch this many rows at a time (HF generate and "
+                             "cuekit in chunks, cuekit continuous in slots)")
     parser.add_argument("--compile", action="store_true", help="also time the compiled step")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1234)
@@ -166,7 +300,8 @@ def main() -> None:
           f"{args.max_new_tokens} new ({args.lengths}: mean {result['mean_length']:.1f}, "
           f"max {result['max_length']:.0f}); {result['response_tokens']} response tokens; "
           f"identical tokens on every side: {result['identical_tokens']}")
-    print(format_table(result["rows"], ["variant", "seconds", "tok_s", "ratio"]))
+    print(format_table(result["rows"], ["variant", "tokens", "steps", "tokens_per_step",
+                                        "seconds", "tok_s", "ratio"]))
     write_json(args.out, result)
 
 

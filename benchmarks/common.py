@@ -286,8 +286,10 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int) -> dict[str, Any]:
-    """Left-padded prompts of about ``prompt_tokens``: half image tokens, half text."""
+def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int, *,
+                      distinct: bool = False) -> dict[str, Any]:
+    """Left-padded prompts of about ``prompt_tokens``: half image tokens, half text.
+    ``distinct``: each row's text starts with its own number (the same length)."""
     from PIL import Image
 
     from cuekit.distill.prompts import build_prompt_batch
@@ -295,4 +297,5 @@ def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int) -> dict[st
     side = 16 * 32 if prompt_tokens >= 512 else 64  # 512 px: 16x16 = 256 tokens
     image = Image.new("RGB", (side, side), (120, 160, 200))
     words = " ".join(["the triangle shown has side AB and angle ABC"] * (prompt_tokens // 20))
-    return build_prompt_batch(processor, [words] * batch, [[image]] * batch)
+    texts = [f"{row:04d} {words}" if distinct else words for row in range(batch)]
+    return build_prompt_batch(processor, texts, [[image]] * batch)

@@ -37,7 +37,8 @@ HELP: dict[str, str] = {
     "rollouts_per_prompt": "Sampled responses per prompt.",
     "rollout_batch_size": "Rows generated at once (0: the whole step); bounds the KV cache.",
     "rollout_engine": "Rollout sampler: cuekit (static-cache decode loop, same tokens as "
-                      "generate), generate (HF, dynamic cache) or generate-static.",
+                      "generate), cuekit-continuous (--rollout-batch-size slots refilled as "
+                      "rows stop), generate (HF, dynamic cache) or generate-static.",
     "rollout_compile": "cuekit engine: compile the decode step (CUDA graphs on GPU; keeps "
                        "a full-length KV cache between rollouts).",
     "max_new_tokens": "Longest rollout, in tokens.",

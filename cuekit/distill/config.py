@@ -18,7 +18,7 @@ from cuekit.errors import ConfigError
 
 PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
-ROLLOUT_ENGINES = ("cuekit", "generate", "generate-static")
+ROLLOUT_ENGINES = ("cuekit", "cuekit-continuous", "generate", "generate-static")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class DistillConfig:
     batch_size: int = 8  # prompts per optimizer step
     rollouts_per_prompt: int = 1
     rollout_batch_size: int = 0  # rows generated at once (0: the whole step); caps KV cache
-    rollout_engine: str = "cuekit"  # cuekit (static-cache loop) | generate | generate-static
+    # cuekit (static-cache loop) | cuekit-continuous (refilled slots) | generate | generate-static
+    rollout_engine: str = "cuekit"
     rollout_compile: bool = False  # cuekit engine: compile the decode step (CUDA graphs)
     max_new_tokens: int = 256
     temperature: float = 1.0

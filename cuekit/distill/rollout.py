@@ -9,6 +9,8 @@ Rollout engines (``SamplingSettings.engine``):
 - ``cuekit`` (default): :mod:`cuekit.distill.decoding`, a static-cache decode loop that
   samples the same tokens as ``generate`` for the same seed, optionally with its decode
   step compiled (``compile=True``; CUDA graphs on GPU);
+- ``cuekit-continuous``: :mod:`cuekit.distill.continuous`, ``chunk_rows`` slots refilled
+  with waiting prompts as rows stop (same function; different random draws);
 - ``generate``: HF ``generate`` with its default dynamic cache (the reference);
 - ``generate-static``: HF ``generate`` with ``cache_implementation="static"``
   (transformers compiles its decode step on GPU).
@@ -46,7 +48,7 @@ class SamplingSettings:
         if self.engine not in ROLLOUT_ENGINES:
             raise ValueError(f"rollout engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
                              f"got {self.engine!r}")
-        if self.compile and self.engine != "cuekit":
+        if self.compile and self.engine != "cuekit":  # continuous: per-row shapes, eager
             raise ValueError("compiling the decode step needs the cuekit rollout engine, "
                              f"not {self.engine!r}")
 
@@ -82,16 +84,22 @@ def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
     return Rollouts(response_ids=response, response_mask=mask)
 
 
-def _cuekit_rollout(model: Any, processor: Any, inputs: dict[str, Any],
-                    settings: SamplingSettings) -> Tensor:
-    from cuekit.distill.decoding import DecodeSettings, decoder_for
+def _decode_settings(processor: Any, settings: SamplingSettings) -> Any:
+    from cuekit.distill.decoding import DecodeSettings
 
-    decode = DecodeSettings(
+    return DecodeSettings(
         max_new_tokens=settings.max_new_tokens, stop_token_ids=(processor.im_end_token_id,),
         pad_token_id=processor.tokenizer.pad_token_id,
         suppress_token_ids=tuple(vision_token_ids(processor)), greedy=settings.greedy,
         temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
-    return decoder_for(model, compile_step=settings.compile).generate(inputs, decode)
+
+
+def _cuekit_rollout(model: Any, processor: Any, inputs: dict[str, Any],
+                    settings: SamplingSettings) -> Tensor:
+    from cuekit.distill.decoding import decoder_for
+
+    decoder = decoder_for(model, compile_step=settings.compile)
+    return decoder.generate(inputs, _decode_settings(processor, settings))
 
 
 def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
@@ -121,6 +129,9 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
     """
     from cuekit.distill.prompts import build_prompt_batch
 
+    if settings.engine == "cuekit-continuous":
+        return _continuous_rollouts(model, processor, questions, images, settings,
+                                    chunk_rows or len(questions))
     size = chunk_rows or len(questions)
     parts = [generate_rollouts(model, processor, build_prompt_batch(
         processor, questions[i:i + size], images[i:i + size]), settings)
@@ -135,6 +146,33 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
 
     return Rollouts(torch.cat([widen(p.response_ids, pad) for p in parts]),
                     torch.cat([widen(p.response_mask, 0) for p in parts]))
+
+
+@torch.no_grad()
+def _continuous_rollouts(model: Any, processor: Any, questions: list[str],
+                         images: list[list[Any]], settings: SamplingSettings,
+                         slots: int) -> Rollouts:
+    """All rows through ``slots`` continuously refilled rows (cuekit.distill.continuous)."""
+    from cuekit.distill.continuous import ContinuousDecoder
+    from cuekit.distill.prompts import build_prompt_batch
+
+    def make_inputs(indices: list[int]) -> dict[str, Any]:
+        return dict(build_prompt_batch(processor, [questions[i] for i in indices],
+                                       [images[i] for i in indices]))
+
+    was_training = model.training
+    model.eval()
+    try:
+        rows = ContinuousDecoder(model, slots=slots).generate(
+            len(questions), make_inputs, _decode_settings(processor, settings))
+    finally:
+        model.train(was_training)
+    pad = processor.tokenizer.pad_token_id
+    width = max(len(row) for row in rows)
+    response = torch.full((len(rows), width), pad, dtype=torch.long)
+    for index, row in enumerate(rows):
+        response[index, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return Rollouts(response, response_mask_until_stop(response, [processor.im_end_token_id]))
 
 
 def response_hidden(model: Any, batch: ScoringBatch) -> Tensor:

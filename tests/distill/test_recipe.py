@@ -149,7 +149,8 @@ def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards
     ({"top_p": 0}, "0 < top_p <= 1"),
     ({"eval_every": 2}, "eval_every needs eval_shards"),
     ({"checkpoint_layers": -1}, "checkpoint_layers must be >= 0, got -1"),
-    ({"rollout_engine": "vllm"}, "rollout_engine must be one of cuekit, generate, generate-static"),
+    ({"rollout_engine": "vllm"},
+     "rollout_engine must be one of cuekit, cuekit-continuous, generate, generate-static"),
     ({"rollout_engine": "generate", "rollout_compile": True},
      "rollout_compile needs rollout_engine cuekit, not 'generate'"),
 ])
@@ -325,3 +326,14 @@ def test_checkpointing_every_layer_on_cpu_by_default(sample_shards, tmp_path):
     layers = recipe.student.model.language_model.layers
     assert all(layer.gradient_checkpointing for layer in layers)  # no GPU memory to plan
     assert recipe.checkpoint_layers == len(layers)
+
+
+def test_continuous_rollouts_train_through_the_recipe(sample_shards, tmp_path):
+    config = _config(sample_shards, tmp_path, rollouts_per_prompt=2, rollout_batch_size=3,
+                     rollout_engine="cuekit-continuous")
+    records = run_distill(config)
+    assert [r["step"] for r in records] == [1, 2]
+    for record in read_metrics(config.run_dir):
+        assert record["rollouts"] == 8  # 4 prompts x 2, through 3 refilled slots
+        assert 0 < record["response_len"] <= 12
+        assert all(record[k] == record[k] for k in ("loss", "reverse_kl", "grad_norm"))

@@ -105,7 +105,7 @@ def test_every_rollout_engine_gives_the_same_rollouts():
 
 
 def test_sampling_settings_reject_unknown_engines_and_compile_without_cuekit():
-    with pytest.raises(ValueError, match="rollout engine must be one of cuekit, generate"):
+    with pytest.raises(ValueError, match="rollout engine must be one of cuekit, cuekit-continuous"):
         SamplingSettings(max_new_tokens=4, engine="vllm")
     with pytest.raises(ValueError, match="needs the cuekit rollout engine, not 'generate'"):
         SamplingSettings(max_new_tokens=4, engine="generate", compile=True)
