@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import torch
@@ -43,10 +44,11 @@ from cuekit.distill.decoding import (
 )
 
 
+@cache
 def _slot_layer_class() -> type:
-    from transformers.cache_utils import StaticLayer
+    from cuekit.distill.kv_cache import typed_static_layer_class
 
-    class SlotLayer(StaticLayer):
+    class SlotLayer(typed_static_layer_class()):
         """A static layer whose rows each write one token at their own position."""
 
         def __init__(self, max_cache_len: int, positions: Tensor) -> None:
@@ -97,25 +99,23 @@ class ContinuousDecoder:
         self.steps = 0
 
     def _new_cache(self, length: int, positions: Tensor) -> Any:
-        from transformers.cache_utils import Cache
+        from cuekit.distill.kv_cache import static_cache
 
-        layer = _slot_layer_class()
-        count = self._config.get_text_config(decoder=True).num_hidden_layers
-        return Cache(layers=[layer(length, positions) for _ in range(count)])
+        return static_cache(self._config, length, _slot_layer_class(), positions=positions)
 
     def _prefill(self, inputs: dict[str, Any]) -> tuple[Tensor, Any, Tensor]:
         """Logits (n, V), the filled temporary cache and the rows' next M-RoPE positions."""
-        from transformers import StaticCache
+        from cuekit.distill.kv_cache import static_cache
 
         length = _round_up(inputs["input_ids"].shape[1], self.block)
-        cache = StaticCache(config=self._config, max_cache_len=length)
+        prefill_cache = static_cache(self._config, length)
         out = self.model(**inputs, use_cache=True, logits_to_keep=1,
-                         **{self._cache_keyword: cache})
+                         **{self._cache_keyword: prefill_cache})
         text = inputs["attention_mask"].long().sum(1)
         deltas = _inner_model(self.model).rope_deltas
         if deltas is not None:
             text = text + deltas.view(-1).to(text.device)
-        return out.logits[:, -1, :].float(), cache, text
+        return out.logits[:, -1, :].float(), prefill_cache, text
 
     def _ensure_length(self, state: _Slots, needed: int) -> None:
         """Grow the slot cache (and the masks) to hold ``needed`` positions per row."""

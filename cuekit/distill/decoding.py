@@ -132,9 +132,9 @@ class StaticDecoder:
     # -- cache
 
     def _allocate(self, batch: int, length: int) -> None:
-        from transformers import StaticCache
+        from cuekit.distill.kv_cache import static_cache
 
-        self._cache = StaticCache(config=self._config, max_cache_len=length)
+        self._cache = static_cache(self._config, length)
         self._cache_shape = (batch, length)
 
     def _start_cache(self, batch: int, prompt_len: int, max_new_tokens: int) -> int:

@@ -12,7 +12,7 @@ Rollout engines (``SamplingSettings.engine``):
 - ``cuekit-continuous``: :mod:`cuekit.distill.continuous`, ``chunk_rows`` slots refilled
   with waiting prompts as rows stop (same function; different random draws);
 - ``generate``: HF ``generate`` with its default dynamic cache (the reference);
-- ``generate-static``: HF ``generate`` with ``cache_implementation="static"``
+- ``generate-static``: HF ``generate`` with a pre-allocated static cache
   (transformers compiles its decode step on GPU).
 """
 
@@ -110,8 +110,14 @@ def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
         {"do_sample": False} if settings.greedy else
         {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
          "top_k": settings.top_k})
-    if settings.engine == "generate-static":
-        sampling["cache_implementation"] = "static"
+    if settings.engine == "generate-static":  # cuekit's static cache: see kv_cache.py
+        from cuekit.distill.decoding import CACHE_BLOCK, _cache_keyword, _round_up
+        from cuekit.distill.kv_cache import static_cache
+
+        length = _round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens,
+                           CACHE_BLOCK)
+        sampling[_cache_keyword(model)] = static_cache(
+            getattr(model, "module", model).config, length)
     out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
                          eos_token_id=processor.im_end_token_id,
                          pad_token_id=processor.tokenizer.pad_token_id,
