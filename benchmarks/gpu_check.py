@@ -50,6 +50,7 @@ from common import (  # noqa: E402
     write_json,
 )
 
+from cuekit.distill.models import enable_activation_checkpointing  # noqa: E402
 from cuekit.distill.prompts import vision_token_ids  # noqa: E402
 from cuekit.distill.rollout import SamplingSettings, generate_rollouts  # noqa: E402
 from cuekit.distill.scoring import token_logprobs  # noqa: E402
@@ -201,7 +202,7 @@ def scoring_section(ctx: Context, *, size: str, train: bool) -> list[dict[str, A
     model, _ = ctx.model(size, dtype=torch.float32 if train or ctx.tiny else torch.bfloat16)
     n_params = language_model_params(model)
     if train:  # every layer checkpointed, as the shared README's baseline
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_activation_checkpointing(model)
         model.train()
     ids = torch.randint(0, 100_000 if not ctx.tiny else 600, (batch, seq), device=ctx.device)
     rows, base = [], None

@@ -20,8 +20,11 @@ How it is wired (no modeling code is copied or patched):
   module does nothing there and decoding reads the sink's cached K/V;
 - the update for layer ``i`` is a pre-hook on layer ``i + 1``. The text model
   adds DeepStack features right after calling layer ``i``, so layer ``i + 1``'s
-  input is the post-DeepStack state. Layer hooks run outside gradient
-  checkpointing (transformers checkpoints ``forward``, not ``__call__``).
+  input is the post-DeepStack state. transformers 5.2x checkpoints a layer's
+  ``forward``, so the hooks run outside gradient checkpointing; 5.1x checkpoints
+  ``__call__``, so backward replays the update, with the context the forward left
+  (it is kept until the next forward: back-propagate a forward before running the
+  next one through the same model, as the recipe does).
 """
 
 from __future__ import annotations
@@ -284,8 +287,10 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
                              "each sample's sink")
         module._context = find_sinks(input_ids, attention_mask, visual_mask, im_start_id)
 
-    def clear_context(*_: Any) -> None:
-        module._context = None
+    def forget_ids(*_: Any) -> None:
+        # The sink context stays until the next forward: transformers 5.1x checkpoints a
+        # layer's __call__, hooks included, so backward replays this update and needs the
+        # forward's context (run backward before the next forward of the same model).
         module._forward_ids = (None, None)
 
     def make_update_hook(layer: int) -> Any:
@@ -301,7 +306,7 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
 
     handles = [
         model.model.register_forward_pre_hook(keep_input_ids, with_kwargs=True),
-        model.model.register_forward_hook(clear_context, always_call=True),
+        model.model.register_forward_hook(forget_ids, always_call=True),
         text_model.register_forward_pre_hook(find_context, with_kwargs=True),
     ]
     for layer in layers:

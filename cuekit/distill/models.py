@@ -104,3 +104,13 @@ def student_folder(path: str | Path) -> Path | None:
         if is_model_folder(candidate):
             return candidate
     return None
+
+
+def enable_activation_checkpointing(model: Any) -> None:
+    """Checkpoint every decoder layer (non-reentrant), on transformers 5.1x and 5.2x
+    (5.2x renamed ``gradient_checkpointing_enable`` and deprecated the old name)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)

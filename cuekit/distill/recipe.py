@@ -56,7 +56,7 @@ from cuekit.distill.memory_plan import (
     startup_plan,
 )
 from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metrics
-from cuekit.distill.models import load_model
+from cuekit.distill.models import enable_activation_checkpointing, load_model
 from cuekit.distill.prompts import (
     Prompts,
     build_prompt_pair,
@@ -210,13 +210,8 @@ class DistillRecipe:
         checkpointing = (cfg.grad_checkpointing if cfg.grad_checkpointing is not None
                          else self.device.type == "cuda")
         self._checkpointing = checkpointing
-        if checkpointing:  # transformers 5.2x renamed it; 5.1x has only the old name
-            kwargs = {"use_reentrant": False}
-            if hasattr(self.student, "activation_checkpointing_enable"):
-                self.student.activation_checkpointing_enable(
-                    activation_checkpointing_kwargs=kwargs)
-            else:
-                self.student.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        if checkpointing:  # every layer now; _select_checkpointing keeps the ones needed
+            enable_activation_checkpointing(self.student)
         if self.dist.is_distributed:  # every rank loaded the same full weights: now shard
             dd.shard_model(self.student)
         self.student_view = dd.model_view(self.student)  # the model itself in one process

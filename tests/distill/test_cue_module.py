@@ -20,6 +20,7 @@ from cuekit.distill.cue_module import (
     save_student,
     split_parameters,
 )
+from cuekit.distill.models import enable_activation_checkpointing
 from cuekit.distill.prompts import build_prompt_batch, vision_token_ids
 from cuekit.distill.tiny import build_tiny_qwen3_vl
 from cuekit.errors import ConfigError
@@ -296,12 +297,16 @@ def test_gradient_checkpointing_gives_same_gradients(model, processor) -> None:
     for checkpointing in (False, True):
         model.zero_grad(set_to_none=True)
         if checkpointing:
-            model.activation_checkpointing_enable({"use_reentrant": False})
+            enable_activation_checkpointing(model)
         model.train()
         model(**batch, use_cache=False).logits.float().pow(2).mean().backward()
         grads.append({n: p.grad.clone() for n, p in module.named_parameters()})
-    # Checkpointing replays layer 3 in backward; the cue hook runs outside the replay.
-    assert counts == {"attention": 3, "block": 2}
+    # Checkpointing replays layer 3 in backward. transformers 5.2x checkpoints forward, so
+    # the cue hook runs outside the replay; 5.1x checkpoints __call__ and replays it too.
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    replays_hooks = "__call__" in GradientCheckpointingLayer.__dict__
+    assert counts == {"attention": 3, "block": 3 if replays_hooks else 2}
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], atol=1e-6, rtol=1e-4)
 
