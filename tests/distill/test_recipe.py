@@ -337,3 +337,30 @@ def test_continuous_rollouts_train_through_the_recipe(sample_shards, tmp_path):
         assert record["rollouts"] == 8  # 4 prompts x 2, through 3 refilled slots
         assert 0 < record["response_len"] <= 12
         assert all(record[k] == record[k] for k in ("loss", "reverse_kl", "grad_norm"))
+
+
+def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(sample_shards, tmp_path,
+                                                                     monkeypatch):
+    """The recipe as it runs on a GPU: fp32 student under bf16 autocast (CPU autocast
+    here), a bf16 teacher, every decoder layer checkpointed. This is where transformers
+    5.1x broke static caches and checkpointed cue hooks; the losses must not depend on
+    the rollout engine."""
+    monkeypatch.setattr(DistillRecipe, "_autocast",
+                        lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
+    losses = {}
+    for engine in ("cuekit", "generate-static", "generate"):
+        recipe = DistillRecipe(_config(sample_shards, tmp_path / engine, max_steps=1,
+                                       grad_checkpointing=True,
+                                       rollout_engine=engine, rollouts_per_prompt=2,
+                                       rollout_batch_size=3))
+        recipe.setup()
+        recipe.teacher.to(torch.bfloat16)
+        try:
+            records = recipe.train()
+        finally:
+            recipe.cleanup()
+        assert all(layer.gradient_checkpointing
+                   for layer in recipe.student.model.language_model.layers)
+        losses[engine] = [record["loss"] for record in records]
+        assert all(loss == loss for loss in losses[engine])  # not NaN
+    assert losses["cuekit"] == losses["generate-static"] == losses["generate"]
