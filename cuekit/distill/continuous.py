@@ -37,10 +37,10 @@ from torch import Tensor
 from cuekit.distill.decoding import (
     CACHE_BLOCK,
     DecodeSettings,
-    _cache_keyword,
-    _inner_model,
-    _round_up,
+    cache_keyword,
+    inner_model,
     logits_processors,
+    round_up,
 )
 
 
@@ -94,8 +94,10 @@ class ContinuousDecoder:
             raise ValueError(f"slots and check_every must be >= 1, got {slots}, {check_every}")
         self.model, self.slots, self.check_every, self.block = model, slots, check_every, block
         self._config = getattr(model, "module", model).config
-        self._cache_keyword = _cache_keyword(model)
+        self._cache_keyword = cache_keyword(model)
         self._cache: Any = None
+        self.slots_in_use = 0  # min(slots, prompts) of the current call
+        self._max_new_tokens = 0
         self.steps = 0
 
     def _new_cache(self, length: int, positions: Tensor) -> Any:
@@ -107,12 +109,12 @@ class ContinuousDecoder:
         """Logits (n, V), the filled temporary cache and the rows' next M-RoPE positions."""
         from cuekit.distill.kv_cache import static_cache
 
-        length = _round_up(inputs["input_ids"].shape[1], self.block)
+        length = round_up(inputs["input_ids"].shape[1], self.block)
         prefill_cache = static_cache(self._config, length)
         out = self.model(**inputs, use_cache=True, logits_to_keep=1,
                          **{self._cache_keyword: prefill_cache})
         text = inputs["attention_mask"].long().sum(1)
-        deltas = _inner_model(self.model).rope_deltas
+        deltas = inner_model(self.model).rope_deltas
         if deltas is not None:
             text = text + deltas.view(-1).to(text.device)
         return out.logits[:, -1, :].float(), prefill_cache, text
@@ -122,7 +124,7 @@ class ContinuousDecoder:
         length = state.written.shape[1]
         if needed <= length:
             return
-        longer = _round_up(needed, self.block)
+        longer = round_up(needed, self.block)
         old, self._cache = self._cache, self._new_cache(longer, state.positions)
         for new_layer, old_layer in zip(self._cache.layers, old.layers, strict=True):
             if old_layer.is_initialized:  # copy layer by layer: one old layer at a time

@@ -69,18 +69,18 @@ def logits_processors(settings: DecodeSettings, device: torch.device) -> Any:
     return processors
 
 
-def _inner_model(model: Any) -> Any:
+def inner_model(model: Any) -> Any:
     """The ``Qwen3VLModel`` under a causal-LM model or a sharded view of one."""
     return getattr(model, "module", model).model
 
 
-def _cache_keyword(model: Any) -> str:
+def cache_keyword(model: Any) -> str:
     """transformers >= 5.2x calls the cache ``cache``; earlier 5.x ``past_key_values``."""
     forward = getattr(model, "module", model).forward
     return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
@@ -116,7 +116,7 @@ class StaticDecoder:
         self.block = block
         self.compile_step = compile_step
         self._config = getattr(model, "module", model).config
-        self._cache_keyword = _cache_keyword(model)
+        self._cache_keyword = cache_keyword(model)
         self._cache: Any = None
         self._cache_shape: tuple[int, int] | None = None  # (batch, length)
         self._kept: dict[int, tuple[Any, int]] = {}  # compiled: batch -> (cache, length)
@@ -139,10 +139,10 @@ class StaticDecoder:
 
     def _start_cache(self, batch: int, prompt_len: int, max_new_tokens: int) -> int:
         """A cache ready for the prefill; its length."""
-        full = _round_up(prompt_len + max_new_tokens, self.block)
+        full = round_up(prompt_len + max_new_tokens, self.block)
         self._longest = full  # growth never goes past what this call can fill
         if not self.compile_step:
-            self._allocate(batch, min(full, _round_up(prompt_len + self.block, self.block)))
+            self._allocate(batch, min(full, round_up(prompt_len + self.block, self.block)))
             return self._cache_shape[1]
         # Compiled: one kept cache per batch size (a short last chunk must not evict the
         # usual one), reused while long enough, so captured graphs stay valid.
@@ -171,7 +171,7 @@ class StaticDecoder:
     def _grow(self, filled: int, needed: int) -> int:
         """Move the ``filled`` positions into a cache of at least ``needed``; its length."""
         length = self._cache_shape[1]
-        self._move(filled, min(max(_round_up(needed, self.block), 2 * length),
+        self._move(filled, min(max(round_up(needed, self.block), 2 * length),
                                max(self._longest, needed)))
         return self._cache_shape[1]
 
@@ -211,7 +211,7 @@ class StaticDecoder:
         dtype = torch.get_autocast_dtype(device_type)
         # Only what a decode step runs: the text decoder and the lm head (the vision tower
         # and the cue recovery module work at prefill only).
-        decoding = {*_inner_model(self.model).language_model.modules(),
+        decoding = {*inner_model(self.model).language_model.modules(),
                     self.model.get_output_embeddings()}
         linear = {f"{name}.{kind}": tensor for name, module in self.model.named_modules()
                   if isinstance(module, torch.nn.Linear) and module in decoding
@@ -266,7 +266,7 @@ class StaticDecoder:
                 logits = self._forward(**inputs)
                 # Token k of the response sits at text position (valid prompt tokens + k);
                 # M-RoPE adds the per-row offset the prefill stored (0 without images).
-                deltas = _inner_model(self.model).rope_deltas
+                deltas = inner_model(self.model).rope_deltas
                 base = prompt_mask.long().sum(1)
                 if deltas is not None:
                     base = base + deltas.view(-1).to(device)

@@ -111,12 +111,12 @@ def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
         {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
          "top_k": settings.top_k})
     if settings.engine == "generate-static":  # cuekit's static cache: see kv_cache.py
-        from cuekit.distill.decoding import CACHE_BLOCK, _cache_keyword, _round_up
+        from cuekit.distill.decoding import CACHE_BLOCK, cache_keyword, round_up
         from cuekit.distill.kv_cache import static_cache
 
-        length = _round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens,
+        length = round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens,
                            CACHE_BLOCK)
-        sampling[_cache_keyword(model)] = static_cache(
+        sampling[cache_keyword(model)] = static_cache(
             getattr(model, "module", model).config, length)
     out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
                          eos_token_id=processor.im_end_token_id,
