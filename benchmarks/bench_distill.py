@@ -39,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    add_run_options,
     build_random_model,
     format_table,
     header_line,
@@ -258,10 +259,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--loss", default="k1")
     parser.add_argument("--grad-checkpointing", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", help="Write the results as JSON here.")
+    add_run_options(parser)
     args = parser.parse_args()
     set_threads(args.threads)
 

@@ -45,6 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_distill import REAL_2B, TINY_BENCH, model_loader  # noqa: E402
 from common import (  # noqa: E402
+    add_run_options,
     format_table,
     header_line,
     interleaved,
@@ -288,10 +289,7 @@ def main() -> None:
                         help="Decode the batch this many rows at a time (HF generate and "
                              "cuekit in chunks, cuekit continuous in slots)")
     parser.add_argument("--compile", action="store_true", help="also time the compiled step")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", help="Write the results as JSON here.")
+    add_run_options(parser)
     args = parser.parse_args()
     set_threads(args.threads)
     result = run(args)

@@ -60,7 +60,14 @@ from bench_distill import (  # noqa: E402
     run_side,
     setup_recipe,
 )
-from common import format_table, header_line, machine_info, set_threads, write_json  # noqa: E402
+from common import (  # noqa: E402
+    add_run_options,
+    format_table,
+    header_line,
+    machine_info,
+    set_threads,
+    write_json,
+)
 
 from cuekit.distill import recipe as recipe_module  # noqa: E402
 from cuekit.distill.prompts import build_prompt_batch, response_mask_until_stop  # noqa: E402
@@ -319,10 +326,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--loss", default="jsd", help="cuekit's loss (TRL: JSD, beta 0.5)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", help="Write the results as JSON here.")
+    add_run_options(parser)
     args = parser.parse_args()
     trl = import_trl()
     set_threads(args.threads)

@@ -299,3 +299,13 @@ def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int, *,
     words = " ".join(["the triangle shown has side AB and angle ABC"] * (prompt_tokens // 20))
     texts = [f"{row:04d} {words}" if distinct else words for row in range(batch)]
     return build_prompt_batch(processor, texts, [[image]] * batch)
+
+
+def add_run_options(parser: Any, *, repeats: int = 3, seed: int = 1234) -> None:
+    """The options every side-by-side benchmark takes: repeats, seed, threads, JSON out."""
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help="Timed runs per side (interleaved); medians are reported.")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1: steadier on a shared machine)")
+    parser.add_argument("--out", help="Write the results as JSON here.")
