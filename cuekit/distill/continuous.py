@@ -26,7 +26,6 @@ schedule, so unlike the chunked engine this does not reproduce ``generate``'s sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -37,9 +36,11 @@ from torch import Tensor
 from cuekit.distill.decoding import (
     CACHE_BLOCK,
     DecodeSettings,
-    cache_keyword,
-    inner_model,
+    draw,
+    first_response_positions,
     logits_processors,
+    next_token_logits,
+    rollout_context,
     round_up,
 )
 
@@ -94,7 +95,6 @@ class ContinuousDecoder:
             raise ValueError(f"slots and check_every must be >= 1, got {slots}, {check_every}")
         self.model, self.slots, self.check_every, self.block = model, slots, check_every, block
         self._config = getattr(model, "module", model).config
-        self._cache_keyword = cache_keyword(model)
         self._cache: Any = None
         self.slots_in_use = 0  # min(slots, prompts) of the current call
         self._max_new_tokens = 0
@@ -111,13 +111,9 @@ class ContinuousDecoder:
 
         length = round_up(inputs["input_ids"].shape[1], self.block)
         prefill_cache = static_cache(self._config, length)
-        out = self.model(**inputs, use_cache=True, logits_to_keep=1,
-                         **{self._cache_keyword: prefill_cache})
-        text = inputs["attention_mask"].long().sum(1)
-        deltas = inner_model(self.model).rope_deltas
-        if deltas is not None:
-            text = text + deltas.view(-1).to(text.device)
-        return out.logits[:, -1, :].float(), prefill_cache, text
+        logits = next_token_logits(self.model, prefill_cache, **inputs)
+        text = first_response_positions(self.model, inputs["attention_mask"])
+        return logits, prefill_cache, text
 
     def _ensure_length(self, state: _Slots, needed: int) -> None:
         """Grow the slot cache (and the masks) to hold ``needed`` positions per row."""
@@ -182,9 +178,8 @@ class ContinuousDecoder:
         stops = torch.tensor(settings.stop_token_ids, device=device)
         waiting, results = list(range(count)), {}
         logits: Tensor | None = None
-        gathered = getattr(self.model, "gathered", None)
         try:
-            with gathered() if gathered is not None else nullcontext():
+            with rollout_context(self.model):
                 step = 0
                 while True:
                     if step % self.check_every == 0 or logits is None:
@@ -198,7 +193,7 @@ class ContinuousDecoder:
                             logits[torch.tensor(free[:len(take)], device=device)] = refill
                         if all(row < 0 for row in state.row):
                             break
-                    tokens = self._sample(logits, processors, settings, state)
+                    tokens = draw(processors, state.out, logits, settings.greedy)
                     self._record(tokens, state, stops, settings.max_new_tokens)
                     logits = self._decode(tokens, state)
                     step += 1
@@ -206,13 +201,6 @@ class ContinuousDecoder:
             self._cache = None
         self.steps = step  # decode steps of the last call (each runs every slot once)
         return [results[i] for i in range(count)]
-
-    def _sample(self, logits: Tensor, processors: Any, settings: DecodeSettings,
-                state: _Slots) -> Tensor:
-        scores = processors(state.out, logits)
-        if settings.greedy:
-            return scores.argmax(-1)
-        return torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
 
     @staticmethod
     def _record(tokens: Tensor, state: _Slots, stops: Tensor, max_new_tokens: int) -> None:
@@ -242,10 +230,9 @@ class ContinuousDecoder:
         state.written[rows, state.positions] = True  # the new token's own position
         positions = state.text.view(1, slots, 1).expand(3, slots, 1)
         mask = state.written[:, None, None, :]  # (S, 1, 1, C): used as given
-        out = self.model(input_ids=tokens[:, None], position_ids=positions,
-                         attention_mask=mask, use_cache=True, logits_to_keep=1,
-                         **{self._cache_keyword: self._cache})
+        logits = next_token_logits(self.model, self._cache, input_ids=tokens[:, None],
+                                   position_ids=positions, attention_mask=mask)
         moved = state.running.long()
         state.positions += moved
         state.text += moved
-        return out.logits[:, -1, :].float()
+        return logits

@@ -84,6 +84,39 @@ def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def rollout_context(model: Any) -> Any:
+    """What a rollout runs inside: a sharded view's ``gathered()`` (no collectives per
+    token), else nothing."""
+    gathered = getattr(model, "gathered", None)
+    return gathered() if gathered is not None else nullcontext()
+
+
+def next_token_logits(model: Any, cache: Any, weights: dict[str, Tensor] | None = None,
+                      **inputs: Any) -> Tensor:
+    """Next-token logits (B, V) in fp32, as ``generate`` takes them, writing K/V into
+    ``cache``; ``weights`` stand in for the model's own parameters of those names."""
+    kwargs = {**inputs, "use_cache": True, "logits_to_keep": 1, cache_keyword(model): cache}
+    out = (model(**kwargs) if weights is None else torch.func.functional_call(
+        model, weights, (), kwargs, tie_weights=False, strict=False))
+    return out.logits[:, -1, :].float()
+
+
+def first_response_positions(model: Any, attention_mask: Tensor) -> Tensor:
+    """(B,) M-RoPE position of each row's first response token, right after a prefill:
+    its valid prompt tokens plus the per-row offset the prefill stored (0 without images)."""
+    positions = attention_mask.long().sum(1)
+    deltas = inner_model(model).rope_deltas
+    return positions if deltas is None else positions + deltas.view(-1).to(positions.device)
+
+
+def draw(processors: Any, history: Tensor, logits: Tensor, greedy: bool) -> Tensor:
+    """(B,) next tokens: ``generate``'s processors, then argmax or one multinomial draw."""
+    scores = processors(history, logits)
+    if greedy:
+        return scores.argmax(-1)
+    return torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
+
+
 class StaticDecoder:
     """Prefill + decode over a static KV cache for one model (see the module docstring).
 
@@ -116,7 +149,6 @@ class StaticDecoder:
         self.block = block
         self.compile_step = compile_step
         self._config = getattr(model, "module", model).config
-        self._cache_keyword = cache_keyword(model)
         self._cache: Any = None
         self._cache_shape: tuple[int, int] | None = None  # (batch, length)
         self._kept: dict[int, tuple[Any, int]] = {}  # compiled: batch -> (cache, length)
@@ -183,13 +215,7 @@ class StaticDecoder:
     # -- forwards
 
     def _forward(self, weights: dict[str, Tensor] | None = None, **inputs: Any) -> Tensor:
-        """Next-token logits (B, V) in fp32, as ``generate`` takes them; ``weights``
-        stand in for the model's own parameters of those names."""
-        kwargs = {**inputs, "use_cache": True, "logits_to_keep": 1,
-                  self._cache_keyword: self._cache}
-        out = (self.model(**kwargs) if weights is None else torch.func.functional_call(
-            self.model, weights, (), kwargs, tie_weights=False, strict=False))
-        return out.logits[:, -1, :].float()
+        return next_token_logits(self.model, self._cache, weights, **inputs)
 
     def _decode_step(self, tokens: Tensor, positions: Tensor, mask: Tensor,
                      weights: dict[str, Tensor] | None) -> Tensor:
@@ -260,16 +286,10 @@ class StaticDecoder:
         # (slots not yet written are hidden by causality, as in generate's static cache).
         mask = torch.ones(batch, length, dtype=prompt_mask.dtype, device=device)
         mask[:, :prompt_len] = prompt_mask
-        gathered = getattr(self.model, "gathered", None)
         try:
-            with gathered() if gathered is not None else nullcontext():
+            with rollout_context(self.model):
                 logits = self._forward(**inputs)
-                # Token k of the response sits at text position (valid prompt tokens + k);
-                # M-RoPE adds the per-row offset the prefill stored (0 without images).
-                deltas = inner_model(self.model).rope_deltas
-                base = prompt_mask.long().sum(1)
-                if deltas is not None:
-                    base = base + deltas.view(-1).to(device)
+                base = first_response_positions(self.model, prompt_mask)  # token k: base + k
                 weights = self._autocast_weights() if self.compile_step else None
                 return self._loop(logits, base, mask, prompt_len, settings, weights)
         finally:
@@ -288,11 +308,8 @@ class StaticDecoder:
                                  device=device)
         rows = None  # after a compaction: the (B,) rows still in the cache, in order
         for k in range(settings.max_new_tokens):
-            scores = processors(out[:, :k], logits)
-            if settings.greedy:
-                tokens = scores.argmax(-1)
-            else:  # always all B rows: the random draws match generate's, row for row
-                tokens = torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
+            # Always all B rows: the random draws match generate's, row for row.
+            tokens = draw(processors, out[:, :k], logits, settings.greedy)
             tokens = torch.where(unfinished, tokens, settings.pad_token_id)
             out[:, k] = tokens
             stopped = unfinished & torch.isin(tokens, stops)
@@ -310,6 +327,8 @@ class StaticDecoder:
                     keep = live.nonzero().squeeze(1)
                     self._move(prompt_len + k, self._cache_shape[1], keep)
                     mask, base = mask[keep], base[keep]
+                    if rows is None:  # from now on the step's logits land in this (B, V)
+                        logits = logits.clone()
                     rows = keep if rows is None else rows[keep]
             if prompt_len + k >= mask.shape[1]:  # eager only: the cache is full
                 length = self._grow(prompt_len + k, prompt_len + k + 1)
@@ -321,8 +340,7 @@ class StaticDecoder:
             step_logits = self._run_step(fed[:, None], positions, mask, weights)
             if rows is None:
                 logits = step_logits
-            else:  # stopped rows get zeros: they are sampled, then replaced by pad
-                logits = step_logits.new_zeros(batch, step_logits.shape[-1])
+            else:  # stopped rows keep old logits: they are sampled, then replaced by pad
                 logits[rows] = step_logits
         # generate stops once every row has stopped: columns after that are never produced.
         width = int(finished_at.max()) if not bool(unfinished.any()) else settings.max_new_tokens
