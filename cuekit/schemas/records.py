@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # A WebDataset key may contain neither dots (the reader splits names at the first
 # dot) nor path separators; whitespace and shell metacharacters are refused too.
@@ -50,6 +50,14 @@ class Sample(Record):
     question: str = Field(min_length=1)
     answer: str | None = None
     choices: list[str] | None = None
+    # How the answer is judged, when the source says (MathVista's fields, for one).
+    question_type: str | None = Field(
+        default=None, description="e.g. multi_choice or free_form, as the source names it.")
+    answer_type: str | None = Field(
+        default=None, description="e.g. integer, float, text or list, as the source names it.")
+    precision: int | None = Field(
+        default=None, ge=0, description="Decimal places a float answer is compared at.")
+    unit: str | None = Field(default=None, description="Unit of the answer, e.g. cm.")
     images: list[ImageRef] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
