@@ -42,11 +42,13 @@ HELP: dict[str, str] = {
     "rollout_compile": "cuekit engine: compile the decode step (CUDA graphs on GPU; keeps "
                        "a full-length KV cache between rollouts).",
     "max_new_tokens": "Longest rollout, in tokens.",
-    "temperature": "Rollout sampling temperature.",
+    "temperature": "Rollout sampling temperature; both models are scored at it too.",
     "top_p": "Rollout nucleus sampling.",
     "top_k": "Rollout top-k sampling (0: off).",
     "loss": "k1 (policy gradient, paper default), k3, forward-kl-topk or jsd.",
     "topk": "Teacher top-k tokens for forward-kl-topk and jsd.",
+    "topk_renormalize": "forward-kl-topk: renormalise the teacher over its top-k (exact KL, "
+                        ">= 0) or use its raw top-k probabilities as the released code does.",
     "beta": "JSD interpolation (0: forward KL, 1: reverse KL).",
     "adv_clip": "k1: clamp of the per-token advantage lT - lS.",
     "lp_floor": "Clamp log-probs from below at this value.",

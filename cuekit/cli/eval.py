@@ -37,6 +37,10 @@ import click
               show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
 @click.option("--choices-in-prompt/--no-choices-in-prompt", default=True, show_default=True,
               help="Append a multiple-choice question's options when it does not list them.")
+@click.option("--privilege", type=click.Choice(["none", "cue", "answer"]), default="none",
+              show_default=True,
+              help="Add the cue (needs --shards) or the answer hint to the prompt, as a "
+                   "privileged teacher sees it; none is the student's prompt.")
 @click.option("--rollout-compile/--no-rollout-compile", default=False, show_default=True,
               help="Compile the decode step (CUDA graphs on GPU); falls back to eager.")
 @click.option("--compare", nargs=2, default=None,
@@ -50,7 +54,7 @@ def eval_command(model: str | None, shards: str | None, dataset: str | None, spl
                  name: str | None, output: Path | None, max_new_tokens: int,
                  temperature: float, top_p: float, top_k: int, batch_size: int,
                  limit: int | None, seed: int, device: str, dtype: str,
-                 choices_in_prompt: bool, rollout_compile: bool,
+                 choices_in_prompt: bool, privilege: str, rollout_compile: bool,
                  compare: tuple[Path, Path] | None, resamples: int,
                  confidence: float) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
@@ -74,7 +78,7 @@ def eval_command(model: str | None, shards: str | None, dataset: str | None, spl
                         temperature=temperature, top_p=top_p, top_k=top_k,
                         batch_size=batch_size, limit=limit, seed=seed, device=device,
                         dtype=dtype, choices_in_prompt=choices_in_prompt,
-                        rollout_compile=rollout_compile)
+                        rollout_compile=rollout_compile, privilege=privilege)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run_eval(config)
     click.echo(format_table(summary))

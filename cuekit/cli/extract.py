@@ -30,7 +30,8 @@ def _device(device: str) -> str:
 @click.command("extract")
 @click.option("--dataset", required=True,
               help="HF dataset id, a .parquet/.jsonl file, an image folder with a .jsonl of "
-                   "questions, or 'sample' (bundled synthetic set).")
+                   "questions, or 'sample' (bundled synthetic set) or 'cueworld' (CueWorld, splits "
+                   "train/val/test).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output folder (cues.parquet, errors.parquet, run.json, images/).")
 @click.option("--split", default="train", show_default=True, help="Dataset split to read.")
@@ -63,6 +64,8 @@ def _device(device: str) -> str:
 @click.option("--drop-leaky", is_flag=True,
               help="Send samples whose cue contains the answer to errors.parquet.")
 @click.option("--limit", type=int, default=None, help="Process only the first N rows.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Generated datasets (sample, cueworld): which rows to draw.")
 @click.option("--batch-size", default=4, show_default=True, type=int,
               help="Images per detector forward pass.")
 @click.option("--num-workers", default=0, show_default=True, type=int,
@@ -83,7 +86,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     detectors: tuple[str, ...], detector_model: str | None,
                     box_threshold: float, text_threshold: float, nms_iou: float,
                     ocr_keep: str, annotations_field: str, cue_style: str, drop_leaky: bool,
-                    limit: int | None, batch_size: int, num_workers: int, device: str,
+                    limit: int | None, seed: int, batch_size: int, num_workers: int, device: str,
                     max_image_pixels: int, rank: int | None, world_size: int | None,
                     strict: bool, overwrite: bool) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
@@ -104,7 +107,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                               annotations_field=annotations_field)
     config = ExtractConfig(
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,
-                          fields=fields),
+                          fields=fields, seed=seed),
         output=output, detectors=detectors or ("grounding-dino",), detector=options,
         cue_style=cue_style, limit=limit, num_workers=num_workers, drop_leaky=drop_leaky,
         strict=strict, overwrite=overwrite,

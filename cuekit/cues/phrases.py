@@ -87,7 +87,7 @@ STOPWORDS = _words(
     "marked increase increases increased decrease decreases decreased change changes changed "
     "compare compared exceed exceeds remain remains become becomes contain contains containing "
     "locate located inscribed circumscribed equal equals based according rounded correct "
-    "please answer question following note hint true false "
+    "please answer question following note hint true false written printed directly "
     # measure words: what is asked, not what is visible
     "length lengths measure measures measurement value values difference sum total average "
     "mean median mode ratio area perimeter circumference volume degree degrees percent "
@@ -132,6 +132,12 @@ LABELLED_NOUNS = _words(
     "side vertex sector region face edge plane cone cylinder sphere cube prism pyramid bar "
     "column slice series curve axis dot marker"
 )
+
+# Verbs that are also names of visible things: after a determiner or an adjective they
+# are nouns ("the cross", "a red mark"), elsewhere verbs ("lines that cross").
+VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass passes")
+_DETERMINERS = _words("the a an this each every its their")
+_PREVIOUS_WORD = re.compile(r"([A-Za-z]+)[ \t]+$")
 
 _MAX_RUN_WORDS = 4
 
@@ -185,6 +191,11 @@ def _sentence_start(question: str, start: int) -> bool:
     return not before or before[-1] in ".?!:\n"
 
 
+def _after_determiner_or_adjective(question: str, start: int) -> bool:
+    previous = _PREVIOUS_WORD.search(question[:start])
+    return previous is not None and previous.group(1).lower() in _DETERMINERS | ADJECTIVES
+
+
 def _word_kind(question: str, match: re.Match[str]) -> str:
     word = match.group()
     lower = word.lower()
@@ -199,6 +210,8 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
         return "break" if after_apostrophe or measure_prefix or lower == "a" else "label"
     if word.isupper() and len(word) <= 4 and lower not in STOPWORDS:
         return "label"
+    if lower in VERB_NOUNS and _after_determiner_or_adjective(question, start):
+        return "noun"
     if lower in STOPWORDS:
         return "break"
     if lower in LABELLED_NOUNS:

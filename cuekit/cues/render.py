@@ -287,7 +287,12 @@ def render_cue(
 
     writer = _Writer(sample, style)
     # Guard 1: a detection whose label is the answer (OCR read "5") is never described.
-    kept = [d for d in detections if not writer.leaks(d.label)]
+    # Nor are its unmatched siblings (same image and backend): listing every label but
+    # one would tell the answer by omission ("the digit the hint leaves out").
+    silenced = {(d.image_index, d.backend) for d in detections
+                if d.phrase_index is None and writer.leaks(d.label)}
+    kept = [d for d in detections if not writer.leaks(d.label)
+            and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
     items = _group(kept, phrases, max_items)
     image_indices = sorted({it.best.image_index for it in items})
     marked_index = image_indices[0] if style == "marks" and image_indices else None

@@ -54,6 +54,9 @@ class DistillConfig:
     # -- loss
     loss: str = "k1"  # k1 | k3 | forward-kl-topk | jsd
     topk: int = 32  # teacher top-k for forward-kl-topk and jsd
+    # forward-kl-topk: renormalise the teacher over its top-k (an exact KL, >= 0), or use
+    # its raw top-k probabilities as the released code does (a truncated sum, can be < 0)
+    topk_renormalize: bool = True
     beta: float = 0.5  # jsd interpolation
     adv_clip: float = 10.0  # k1: clamp of the per-token advantage
     lp_floor: float = -10.0  # log-probs are clamped from below at this value
@@ -147,6 +150,8 @@ class DistillConfig:
             settings["adv_clip"] = self.adv_clip
         elif self.loss == "jsd":
             settings["beta"] = self.beta
+        elif self.loss == "forward-kl-topk":
+            settings["renormalize"] = self.topk_renormalize
         return settings
 
     def to_dict(self) -> dict[str, Any]:

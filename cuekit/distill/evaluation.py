@@ -69,7 +69,8 @@ class Evaluator:
             student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, fixed,
                                                         vision_token_ids(self.processor))
             kl = exact_reverse_kl(self.student, self.teacher, student_batch, teacher_batch,
-                                  chunk_size=self.config.score_chunk_size)
+                                  chunk_size=self.config.score_chunk_size,
+                                  temperature=self.config.temperature)
             mask = fixed.response_mask.to(kl.device).float()
             kl_sum += float((kl * mask).sum())
             tokens += int(mask.sum())

@@ -8,7 +8,8 @@ Every loss is called as::
 with
 - ``student_lp`` (B, T): the student's log-prob of each sampled token, WITH gradient;
 - ``teacher_lp`` (B, T): the teacher's log-prob of the same token (no gradient needed,
-  it is detached here anyway; the teacher is scored at temperature 1);
+  it is detached here anyway). distill scores both models at the rollout's temperature,
+  so ``student_lp`` is the log-prob of the policy that sampled the token;
 - ``mask`` (B, T) bool or float: 1 on response tokens, 0 on prompt and padding;
 - ``teacher_topk`` (B, T, k): the teacher's top-k log-probs (full-vocabulary normalised)
   and ``student_topk`` (B, T, k): the student's log-probs at the teacher's top-k token ids.
@@ -18,10 +19,16 @@ The scalar loss is a token-mean over response tokens: the sum over masked tokens
 by the number of masked tokens in the whole batch (0 when the batch has none).
 
 Settings are bound at construction (``get_loss("jsd", beta=0.3)``). ``lp_floor`` (default
--10, ``None`` disables) clamps log-probs from below before they enter a divergence, as the
-released ViCuR code does: it bounds ``exp(lT - lS)`` and avoids ``0 * -inf``. A floored
-student log-prob is a constant, so that token gives no gradient in k3 / forward-kl-topk /
-jsd; k1 floors only inside its (detached) advantage, so its policy gradient always flows.
+-10, ``None`` disables) clamps log-probs from below before they enter a divergence. The
+released ViCuR code floors at -10 only on its forward-KL (top-k) path; its k1 and k3 paths
+take raw log-probs, and clamp elsewhere (k1 the advantage at +-10, k3 the log-ratio at
++-20 and the value at 10). cuekit floors every loss, which changes three things: it
+bounds ``exp(lT - lS)`` and avoids ``0 * -inf``; a floored student log-prob is a constant,
+so that token gives no gradient in k3 / forward-kl-topk / jsd; and in k1 a token whose
+student or teacher log-prob is below -10 gets an advantage computed from -10 (at most
+``lT - (-10)``), which only matters where the ``adv_clip`` of 10 has not already bitten.
+k1 floors only inside its (detached) advantage, so its policy gradient always flows.
+``lp_floor=None`` reproduces the released k1/k3 exactly.
 
 Metrics (python floats, all over response tokens): ``loss``, ``reverse_kl`` (the k1
 estimate mean(lS - lT) of KL(student || teacher) on student samples, unclamped),

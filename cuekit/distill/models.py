@@ -31,12 +31,21 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 
 def resolve_model_id(name: str) -> str:
-    """An alias's hub id; anything else (hub id, local path, ``tiny-random``) unchanged."""
+    """An alias's hub id, or a shipped CueWorld model's folder; anything else (hub id,
+    local path, ``tiny-random``) unchanged."""
+    from cuekit.cueworld.model import ARCHITECTURES, shipped_model_path
+
     name = name.strip()
     if not name:
         raise ModelLoadError("model name is empty: pass an alias "
-                             f"({', '.join(MODEL_ALIASES)}), a hub id, a folder or "
-                             f"{TINY_MODEL_NAME!r}")
+                             f"({', '.join([*MODEL_ALIASES, *ARCHITECTURES])}), a hub id, a "
+                             f"folder or {TINY_MODEL_NAME!r}")
+    shipped = shipped_model_path(name)
+    if shipped is not None:
+        if not (shipped / "config.json").is_file():
+            raise ModelLoadError(f"{name}: the shipped weights are missing from {shipped}; "
+                                 "reinstall cuekit or retrain them (python -m cuekit.cueworld.sft)")
+        return str(shipped)
     return MODEL_ALIASES.get(name.lower(), name)
 
 

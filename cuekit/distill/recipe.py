@@ -333,9 +333,12 @@ class DistillRecipe:
         start = time.perf_counter()
         needs_topk = getattr(self.loss_fn, "needs_topk", False)
         with torch.inference_mode(), self._autocast():
+            # Both sides at the rollout's temperature: the student's log-probs are then
+            # those of the policy that sampled, and the teacher is compared on the same scale.
             teacher, _ = score_responses(self.teacher_view, teacher_batch,
                                          chunk_size=cfg.score_chunk_size,
-                                         topk=cfg.topk if needs_topk else 0)
+                                         topk=cfg.topk if needs_topk else 0,
+                                         temperature=cfg.temperature)
         timers["teacher"] += self._since(start)
         start = time.perf_counter()
         teacher_lp = teacher.logprobs.clone()  # (b, r): leave inference mode
@@ -344,7 +347,7 @@ class DistillRecipe:
         with self._autocast():
             student, student_topk = score_responses(self.student_view, student_batch,
                                                     chunk_size=cfg.score_chunk_size,
-                                                    at_ids=topk_ids)
+                                                    at_ids=topk_ids, temperature=cfg.temperature)
             loss, metrics = self.loss_fn(student.logprobs, teacher_lp.to(student.logprobs),
                                          sub.response_mask.to(student.logprobs.device),
                                          student_topk=student_topk,

@@ -201,34 +201,40 @@ class Scores:
 
 
 def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: int = 0,
-                    at_ids: Tensor | None = None) -> tuple[Scores, Tensor | None]:
+                    at_ids: Tensor | None = None, temperature: float = 1.0
+                    ) -> tuple[Scores, Tensor | None]:
     """Log-probs of the response tokens; gradients flow when grad mode is on.
 
     ``topk`` returns the model's own top-k (teacher side); ``at_ids`` (B, R, k)
     gathers log-probs at given ids (student side of the top-k losses). Returns the
-    scores and the log-probs at ``at_ids`` (or None).
+    scores and the log-probs at ``at_ids`` (or None). ``temperature`` divides the
+    logits first: pass the rollout's, so that the student's scores are the log-probs
+    of the policy that sampled the tokens.
     """
     hidden = response_hidden(model, batch)
     weight, bias = lm_head(model)
     targets = batch.response_ids.to(hidden.device)
     if topk:
         lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
-                                               chunk_size=chunk_size, topk=topk)
+                                               chunk_size=chunk_size, topk=topk,
+                                               temperature=temperature)
         scores = Scores(lp, topk_lp, topk_ids)
     else:
         scores = Scores(token_logprobs(hidden, weight, targets, bias=bias,
-                                       chunk_size=chunk_size))
+                                       chunk_size=chunk_size, temperature=temperature))
     gathered = None
     if at_ids is not None:
         gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,
-                                      chunk_size=chunk_size)
+                                      chunk_size=chunk_size, temperature=temperature)
     return scores, gathered
 
 
 @torch.no_grad()
 def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
-                     teacher_batch: ScoringBatch, *, chunk_size: int) -> Tensor:
-    """Per-token KL(student || teacher) over the full vocabulary, (B, R).
+                     teacher_batch: ScoringBatch, *, chunk_size: int,
+                     temperature: float = 1.0) -> Tensor:
+    """Per-token KL(student || teacher) over the full vocabulary, (B, R), both at
+    ``temperature`` (the distributions training compares).
 
     Used for evaluation, where its low variance matters more than its cost; the
     logits are formed ``chunk_size`` positions at a time.
@@ -240,9 +246,10 @@ def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
     out = torch.empty(hs.shape[0], dtype=torch.float32, device=hs.device)
     for start in range(0, hs.shape[0], chunk_size):
         stop = start + chunk_size
-        ls = torch.nn.functional.linear(hs[start:stop], ws, bs).float().log_softmax(-1)
+        ls = torch.nn.functional.linear(hs[start:stop], ws, bs).float()
+        ls = (ls / temperature).log_softmax(-1)
         lt = torch.nn.functional.linear(ht[start:stop].to(wt.dtype), wt, bt).float()
-        lt = lt.log_softmax(-1).to(ls.device)
+        lt = (lt / temperature).log_softmax(-1).to(ls.device)
         out[start:stop] = (ls.exp() * (ls - lt)).sum(-1)
     return out.view(student_batch.response_ids.shape)
 

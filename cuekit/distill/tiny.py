@@ -11,6 +11,7 @@ processor, sized so that a 32x32 image is 4 tokens and a 64x64 image 16.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cuekit.distill.processor import ImageOnlyProcessor
@@ -68,6 +69,15 @@ _MAX_PIXELS = 64 * 64
 
 def build_tiny_tokenizer() -> PreTrainedTokenizerBase:
     """A deterministic byte-level BPE tokenizer with Qwen's special tokens."""
+    return build_bpe_tokenizer(_CORPUS.splitlines(), _VOCAB_SIZE)
+
+
+def build_bpe_tokenizer(corpus: Sequence[str], vocab_size: int) -> PreTrainedTokenizerBase:
+    """A byte-level BPE tokenizer trained on ``corpus`` lines, then Qwen's special tokens.
+
+    The same corpus and size give the same vocabulary. A line's first word is learnt
+    without a leading space, as an answer right after ``assistant\n`` is tokenized.
+    """
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -79,10 +89,10 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerBase:
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     trainer = trainers.BpeTrainer(
-        vocab_size=_VOCAB_SIZE, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    trainee.train_from_iterator(_CORPUS.splitlines(), trainer)
+    trainee.train_from_iterator(list(corpus), trainer)
     bpe = json.loads(trainee.to_str())["model"]
     vocab = dict(bpe["vocab"])
     # Specials get the ids right after the trained pieces, in Qwen's order.
@@ -99,46 +109,72 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def build_tiny_processor() -> ImageOnlyProcessor:
-    """The offline tokenizer plus the PIL image processor (tiny patches)."""
+def build_tiny_processor(tokenizer: PreTrainedTokenizerBase | None = None, *,
+                         min_pixels: int = _MIN_PIXELS, max_pixels: int = _MAX_PIXELS
+                         ) -> ImageOnlyProcessor:
+    """A tokenizer (default: the tiny one) plus the PIL image processor (tiny patches).
+
+    Images are resized to between ``min_pixels`` and ``max_pixels`` pixels, in steps of
+    16 px (patch 8, merge 2): one image token per 16x16 pixels.
+    """
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
         Qwen2VLImageProcessorPil,
     )
 
     image_processor = Qwen2VLImageProcessorPil(
         patch_size=_PATCH_SIZE, temporal_patch_size=2, merge_size=_MERGE_SIZE,
-        size={"shortest_edge": _MIN_PIXELS, "longest_edge": _MAX_PIXELS},
+        size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
     )
-    return ImageOnlyProcessor(build_tiny_tokenizer(), image_processor, CHAT_TEMPLATE)
+    return ImageOnlyProcessor(tokenizer or build_tiny_tokenizer(), image_processor,
+                              CHAT_TEMPLATE)
 
 
-def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int = 2
+def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int = 2, *,
+                         hidden_size: int = 64, num_attention_heads: int = 4,
+                         num_key_value_heads: int = 2, vision_depth: int = 2,
+                         vision_hidden_size: int = 32, num_position_embeddings: int = 64,
                          ) -> Qwen3VLConfig:
-    """Text d=64 (4 heads, 2 KV heads, head_dim 16); vision depth 2, d=32, DeepStack [0, 1]."""
+    """A small Qwen3-VL config; the defaults are ``tiny-random``'s: text d=64 (4 heads,
+    2 KV heads, head_dim 16); vision depth 2, d=32, DeepStack [0, 1].
+
+    MLPs are twice the width (text) or twice the vision width; the head dim is
+    ``hidden_size / num_attention_heads`` and M-RoPE splits its half as [2, 3, 3]-shaped
+    sections that sum to it; DeepStack feeds every vision layer (up to the text depth).
+    """
     from transformers import Qwen3VLConfig
 
-    if num_hidden_layers < 2:
-        raise ValueError(f"tiny-random needs >= 2 text layers (DeepStack feeds 2), "
-                         f"got {num_hidden_layers}")
+    head_dim, remainder = divmod(hidden_size, num_attention_heads)
+    if remainder or head_dim % 2:
+        raise ValueError(f"hidden_size {hidden_size} must split into {num_attention_heads} "
+                         "heads of an even size")
+    deepstack = list(range(min(vision_depth, num_hidden_layers)))
+    if num_hidden_layers < 2 or len(deepstack) < 2:
+        raise ValueError(f"need >= 2 text layers and >= 2 vision layers (DeepStack feeds "
+                         f"them), got {num_hidden_layers} and {vision_depth}")
+    half = head_dim // 2
+    # mrope_section (temporal, height, width) must sum to head_dim / 2 (shared README §5).
+    mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
     tokenizer = processor.tokenizer
     text_config = {
         "vocab_size": len(tokenizer),
-        "hidden_size": 64,
-        "intermediate_size": 128,
+        "hidden_size": hidden_size,
+        "intermediate_size": 2 * hidden_size,
         "num_hidden_layers": num_hidden_layers,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 16,
+        "num_attention_heads": num_attention_heads,
+        "num_key_value_heads": num_key_value_heads,
+        "head_dim": head_dim,
         "max_position_embeddings": 4096,
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
-                            "mrope_section": [2, 3, 3], "mrope_interleaved": True},
+                            "mrope_section": mrope, "mrope_interleaved": True},
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
     vision_config = {
-        "depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+        "depth": vision_depth, "hidden_size": vision_hidden_size,
+        "intermediate_size": 2 * vision_hidden_size, "num_heads": 2,
         "patch_size": _PATCH_SIZE, "spatial_merge_size": _MERGE_SIZE, "temporal_patch_size": 2,
-        "out_hidden_size": 64, "num_position_embeddings": 64, "deepstack_visual_indexes": [0, 1],
+        "out_hidden_size": hidden_size, "num_position_embeddings": num_position_embeddings,
+        "deepstack_visual_indexes": deepstack,
     }
     return Qwen3VLConfig(
         text_config=text_config, vision_config=vision_config,

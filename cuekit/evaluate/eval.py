@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
-from cuekit.distill.prompts import format_question
+from cuekit.distill.prompts import append_hint, format_question, privileged_hint
 from cuekit.errors import ConfigError
 from cuekit.evaluate.answers import judge
 
@@ -53,6 +53,10 @@ class EvalConfig:
         ``dataset`` is anything ``cuekit extract --dataset`` reads (``split``, ``name``).
     limit: evaluate only the first N samples.
     choices_in_prompt: append a multiple-choice question's options when it lacks them.
+    privilege: what the prompt carries beyond the question, as a distill teacher's does:
+        ``none`` (the student's prompt, the default), ``cue`` (the extract stage's cue;
+        needs ``shards``) or ``answer`` (the answer hint). It measures how much a
+        privileged teacher gains from its hint.
     rollout_compile: compile the decode step (CUDA graphs on GPU; see distill).
     """
 
@@ -73,10 +77,19 @@ class EvalConfig:
     dtype: str = "auto"
     choices_in_prompt: bool = True
     rollout_compile: bool = False
+    privilege: str = "none"
 
     def __post_init__(self) -> None:
+        from cuekit.distill.config import PRIVILEGES
+
         if (self.shards is None) == (self.dataset is None):
             raise ConfigError("pass exactly one of --shards and --dataset")
+        if self.privilege not in PRIVILEGES:
+            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
+                              f"got {self.privilege!r}")
+        if self.privilege == "cue" and self.shards is None:
+            raise ConfigError("--privilege cue needs the cues: pass --shards with a `cuekit "
+                              "extract` or `cuekit shard` folder instead of --dataset")
         for name in ("max_new_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -96,6 +109,7 @@ class EvalItem:
     answer: str | None
     choices: list[str] | None
     images: list[Image.Image]
+    hint: str = ""  # the extract stage's cue ("" when there is none, or from --dataset)
 
 
 # ---------------------------------------------------------------- inputs
@@ -107,7 +121,7 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
     for item in iter_cue_items(shards):
         sample = item.record.sample
         yield EvalItem(sample.id, sample.source, sample.split, sample.question, sample.answer,
-                       sample.choices, item.images())
+                       sample.choices, item.images(), item.hint)
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -187,7 +201,9 @@ def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
     from cuekit.distill.prompts import build_prompt_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
-    prompts = [format_question(it.question, it.choices if config.choices_in_prompt else None)
+    prompts = [append_hint(format_question(it.question,
+                                           it.choices if config.choices_in_prompt else None),
+                           privileged_hint(config.privilege, it.hint, it.answer))
                for it in items]
     inputs = build_prompt_batch(processor, prompts, [it.images for it in items])
     settings = SamplingSettings(config.max_new_tokens, config.temperature or 1.0,
@@ -248,7 +264,8 @@ def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
                           + (f"; first: {skipped[0]}" if skipped else ""))
     predictions = pl.DataFrame(rows, schema=PREDICTIONS_SCHEMA)
     summary = {"model": config.model, "loaded": loaded,
-               "input": config.shards or config.dataset, **summarize(predictions),
+               "input": config.shards or config.dataset, "privilege": config.privilege,
+               **summarize(predictions),
                "skipped_rows": len(skipped), "skipped_examples": skipped[:5],
                "time_load_s": round(load_s, 3), "time_generate_s": round(generate_s, 3),
                "new_tokens_per_s": round(float(predictions["response_tokens"].sum())

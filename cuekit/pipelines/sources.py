@@ -17,6 +17,7 @@ from typing import Any
 from cuekit.errors import ConfigError, CuekitError, SampleError
 
 SAMPLE_SOURCE = "sample"
+CUEWORLD_SOURCE = "cueworld"
 _FILE_SUFFIXES = (".parquet", ".jsonl", ".json")
 
 
@@ -42,6 +43,7 @@ PRESETS: dict[str, FieldMap] = {
     "mathvista": FieldMap(question="question", image="decoded_image", answer="answer",
                           choices="choices", id="pid"),
     SAMPLE_SOURCE: FieldMap(),
+    CUEWORLD_SOURCE: FieldMap(),
 }
 
 
@@ -88,6 +90,7 @@ class SourceSpec:
     name: str | None = None
     streaming: bool = False
     fields: FieldMap | None = None  # None: the dataset's preset
+    seed: int = 0  # generated datasets (sample, cueworld): which rows to draw
 
 
 def _json_safe(value: Any) -> Any | None:
@@ -225,8 +228,16 @@ def iter_source(spec: SourceSpec) -> Iterator[RawSample | RowError]:
     if dataset == SAMPLE_SOURCE:
         from cuekit.pipelines.sample_data import generate_sample_rows
 
-        rows: Iterator[dict[str, Any]] = iter(generate_sample_rows())
+        rows: Iterator[dict[str, Any]] = iter(generate_sample_rows(spec.seed))
         source, base_dir = SAMPLE_SOURCE, None
+    elif dataset == CUEWORLD_SOURCE:
+        from cuekit.cueworld.dataset import generate_cueworld_rows
+
+        try:
+            rows = generate_cueworld_rows(spec.split, spec.seed)
+        except ValueError as exc:
+            raise ConfigError(f"--dataset cueworld: {exc}") from None
+        source, base_dir = CUEWORLD_SOURCE, None
     elif path.is_dir():
         questions = _folder_questions(path)
         rows, source, base_dir = _read_jsonl(questions), path.name, path

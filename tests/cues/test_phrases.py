@@ -128,3 +128,14 @@ def test_unknown_extractor_names_the_choices() -> None:
     with pytest.raises(ConfigError,
                        match=r"unknown phrase extractor 'nltk'; choose one of: .*rules"):
         get_phrase_extractor("nltk")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What number is written on the cross?", ["cross"]),
+    ("Is the red cross larger than the star?", ["red cross", "star"]),
+    ("Which shape is directly left of a mark?", ["mark"]),
+    ("Lines AB and CD cross at point P.", ["Lines", "AB", "CD", "point P"]),
+])
+def test_verb_nouns_are_nouns_after_a_determiner_only(question: str,
+                                                     expected: list[str]) -> None:
+    assert [p.text for p in get_phrase_extractor()(question)] == expected

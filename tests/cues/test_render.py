@@ -203,3 +203,18 @@ def test_a_non_ocr_label_without_letters_is_quoted_and_attached_inside() -> None
     cue = render_cue(make_sample(), phrases, [triangle, angle], "hint")
     assert cue.text == ('[Hint]: The image shows triangle ABC (center) and the label "35°" on '
                         'triangle ABC.')
+
+
+def test_a_leaking_label_silences_its_unmatched_siblings() -> None:
+    """Listing every digit but the answer would tell the answer by omission."""
+    sample = make_sample(answer="7")
+    answer_label = det("7", None, (200, 150, 210, 160), backend="annotations")
+    other_label = det("3", None, (300, 40, 310, 50), backend="annotations")
+    ocr_label = det("9", None, (120, 200, 130, 210), backend="ocr")
+    cue = render_cue(sample, PHRASES, [POINT_A, answer_label, other_label, ocr_label], "hint")
+    # The annotations' unmatched labels all go; the phrase item and another backend's stay.
+    assert cue.text == ('[Hint]: The image shows point A (top left) and the label "9" '
+                        '(bottom left).')
+    no_leak = render_cue(make_sample(answer="8"), PHRASES,
+                         [POINT_A, answer_label, other_label], "hint")
+    assert '"7"' in no_leak.text and '"3"' in no_leak.text

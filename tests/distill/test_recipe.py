@@ -364,3 +364,30 @@ def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(sample_shard
         losses[engine] = [record["loss"] for record in records]
         assert all(loss == loss for loss in losses[engine])  # not NaN
     assert losses["cuekit"] == losses["generate-static"] == losses["generate"]
+
+
+def test_both_models_are_scored_at_the_rollout_temperature(sample_shards, tmp_path,
+                                                           monkeypatch):
+    """At T != 1 the student's log-probs must be those of the policy that sampled."""
+    from cuekit.distill import recipe as recipe_module
+
+    seen = []
+    real = recipe_module.score_responses
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["temperature"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recipe_module, "score_responses", recording)
+    run_distill(_config(sample_shards, tmp_path, max_steps=1, temperature=0.6))
+    assert seen and set(seen) == {0.6}
+
+
+def test_forward_kl_topk_normalisation_is_a_setting(tmp_path):
+    base = {"shards": "s", "output": str(tmp_path), "loss": "forward-kl-topk"}
+    assert DistillConfig(**base).loss_settings() == {"lp_floor": -10.0, "renormalize": True}
+    raw = resolve_config({"topk_renormalize": False, **base}, {})
+    assert raw.topk_renormalize is False
+    assert DistillConfig(**base, topk_renormalize=False).loss_settings()["renormalize"] is False
+    result = CliRunner().invoke(cli, ["distill", "--help"])
+    assert "--topk-renormalize / --no-topk-renormalize" in result.output

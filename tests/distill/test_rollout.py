@@ -109,3 +109,22 @@ def test_sampling_settings_reject_unknown_engines_and_compile_without_cuekit():
         SamplingSettings(max_new_tokens=4, engine="vllm")
     with pytest.raises(ValueError, match="needs the cuekit rollout engine, not 'generate'"):
         SamplingSettings(max_new_tokens=4, engine="generate", compile=True)
+
+
+def test_scores_at_a_temperature_are_the_tempered_policy_logprobs():
+    from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch
+    from cuekit.distill.rollout import score_responses
+
+    model, processor = build_tiny_qwen3_vl(seed=0)
+    questions, images = _rows()
+    prompt = build_prompt_batch(processor, questions[:2], images[:2])
+    response = torch.tensor([[5, 6, 7], [9, 10, 11]])
+    batch = build_scoring_batch(prompt, response, torch.ones_like(response))
+    with torch.no_grad():
+        hidden = model.model(**batch.inputs).last_hidden_state[:, batch.predictor_positions]
+        logits = torch.nn.functional.linear(hidden, model.get_output_embeddings().weight)
+        for temperature in (1.0, 0.7, 1.6):
+            scores, _ = score_responses(model, batch, chunk_size=4, temperature=temperature)
+            expected = (logits.float() / temperature).log_softmax(-1)
+            expected = expected.gather(-1, response[..., None])[..., 0]
+            torch.testing.assert_close(scores.logprobs, expected, atol=1e-5, rtol=1e-5)

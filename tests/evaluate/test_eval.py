@@ -43,6 +43,9 @@ def test_format_question_appends_missing_choices() -> None:
     ({"shards": "s", "batch_size": 0}, "batch_size must be >= 1, got 0"),
     ({"shards": "s", "top_p": 0.0}, "0 < top_p <= 1"),
     ({"shards": "s", "limit": 0}, "limit must be >= 1, got 0"),
+    ({"shards": "s", "privilege": "hint"}, "privilege must be one of cue, answer, none, "
+                                           "got 'hint'"),
+    ({"dataset": "sample", "privilege": "cue"}, "--privilege cue needs the cues: pass --shards"),
 ])
 def test_eval_config_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -158,3 +161,31 @@ def test_run_eval_reports_unusable_datasets(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no samples to evaluate \(1 unusable rows\)"):
         run_eval(EvalConfig(model="tiny-random", output=tmp_path / "out", dataset=str(rows),
                             max_new_tokens=2))
+
+
+@pytest.mark.parametrize(("privilege", "expected"), [
+    ("none", "How long is AB?"),
+    ("cue", "How long is AB?\n\n[Hint]: The image shows segment AB (top)."),
+    ("answer", "How long is AB?\n\n[Hint]: The answer is 12."),
+])
+def test_privilege_puts_the_teachers_hint_into_the_eval_prompt(
+        monkeypatch: pytest.MonkeyPatch, privilege: str, expected: str) -> None:
+    from cuekit.distill import prompts
+
+    model, processor = load_model("tiny-random")
+    seen: dict[str, object] = {}
+    real = prompts.build_prompt_batch
+
+    def recording(processor_arg, questions, images, **kwargs):
+        seen["questions"] = list(questions)
+        return real(processor_arg, questions, images, **kwargs)
+
+    monkeypatch.setattr(prompts, "build_prompt_batch", recording)
+    image = [Image.new("RGB", (56, 56), (10, 200, 90))]
+    item = EvalItem("g1", "geo", "test", "How long is AB?", "12", None, image,
+                    "[Hint]: The image shows segment AB (top).")
+    config = EvalConfig(model="tiny-random", output=Path("-"), shards="-", temperature=0.0,
+                        max_new_tokens=2, privilege=privilege)
+    rows = generate_answers(model, processor, [item], config)
+    assert seen["questions"] == [expected]
+    assert rows[0]["prompt"] == expected
