@@ -25,6 +25,7 @@ HELP: dict[str, str] = {
     "dtype": "Weights dtype: auto (bf16 autocast on GPU, fp32 on CPU), bf16 or fp32.",
     "device": "Torch device: auto, cpu, cuda, cuda:1...",
     "seed": "Seed of the data order, sampling and tiny-random weights.",
+    "cue_module": "Give the student the cue recovery module (off: the plain student).",
     "cue_interval": "Cue recovery module after decoder layers i % N == 0 (never the last).",
     "cue_layers": "Explicit comma-separated decoder layers for the module (overrides interval).",
     "shards": "Training shards: a `cuekit shard` folder, brace pattern or URLs.",

@@ -2,12 +2,14 @@
 
 Every question names a shape ("the star"), and the answer is an attribute of that
 shape or of its neighbour, so a model must first find the shape. That finding is what
-a cue gives away (where the star is) without giving the answer:
+a cue gives away (where the star is) without giving the answer. Once the place is known,
+what is left to read there is a colour, a size or a digit, never another shape, so the
+cue removes the search and only the search:
 
 | family | question | answer |
 |---|---|---|
 | ``colour`` | What colour is the star? | a colour word, free-form |
-| ``spatial`` | Which shape is directly left of the star? | an option letter (4 shapes) |
+| ``spatial`` | What colour is the shape directly left of the star? | an option letter (4 colours) |
 | ``reading`` | What number is written on the star? | a digit, free-form |
 | ``compare`` | Is the star larger than the circle? | yes / no, free-form |
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cuekit.cueworld.scenes import SHAPES, Scene
+from cuekit.cueworld.scenes import COLOURS, Scene
 
 FAMILIES: tuple[str, ...] = ("colour", "spatial", "reading", "compare")
 # (name in the question, row step, column step)
@@ -53,12 +55,12 @@ def _spatial(scene: Scene, rng: random.Random) -> Question | None:
     if not pairs:
         return None
     obj, name, other = rng.choice(pairs)
-    distractors = rng.sample([s for s in SHAPES if s not in (other.shape, obj.shape)], 3)
-    choices = [other.shape, *distractors]
+    distractors = rng.sample([c for c in COLOURS if c != other.colour], 3)
+    choices = [other.colour, *distractors]
     rng.shuffle(choices)
-    answer = _LETTERS[choices.index(other.shape)]
-    return Question("spatial", f"Which shape is directly {name} the {obj.shape}?", answer,
-                    choices, target=obj.shape)
+    answer = _LETTERS[choices.index(other.colour)]
+    return Question("spatial", f"What colour is the shape directly {name} the {obj.shape}?",
+                    answer, choices, target=obj.shape)
 
 
 def _reading(scene: Scene, rng: random.Random) -> Question | None:

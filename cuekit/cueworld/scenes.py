@@ -27,7 +27,7 @@ IMAGE_SIZE = 96
 GRID = 3
 CELL = IMAGE_SIZE // GRID
 LARGE, SMALL = 26, 16
-DIGIT_FONT_SIZE = 15
+DIGIT_FONT_SIZE = 17
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross", "star")
 COLOURS: dict[str, tuple[int, int, int]] = {

@@ -49,6 +49,7 @@ HINT_KINDS = ("none", "cue", "answer")
 @dataclass(frozen=True)
 class SFTConfig:
     model: str = "cueworld-base"
+    init_from: str | None = None  # continue from a saved model folder instead of scratch
     train: str = ""
     val: str | None = None
     output: str = ""
@@ -64,6 +65,7 @@ class SFTConfig:
     eval_rows: int = 200
     seed: int = 0
     threads: int = 0  # torch threads (0: leave as is)
+    stop_after: int = 0  # stop after this many steps of the schedule (0: run it all)
 
 
 def _target(item: CueItem, kind: str) -> tuple[str, str]:
@@ -166,6 +168,8 @@ def _callback(config: SFTConfig, processor: Any, val_items: Sequence[CueItem], o
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None,
                         **kwargs: Any) -> None:
             step = state.global_step
+            if config.stop_after and step >= config.stop_after:
+                control.should_training_stop = True  # same schedule, first steps only
             if not val_items or (step % config.eval_every and step != config.max_steps):
                 return
             scores = {kind: answer_accuracy(model, processor, val_items, kind)
@@ -196,10 +200,16 @@ def train(config: SFTConfig) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     (output / "curve.jsonl").unlink(missing_ok=True)
     (output / "sft_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    rows_needed = config.max_steps * config.batch_size
+    rows_needed = (config.stop_after or config.max_steps) * config.batch_size
     items = list(iter_cue_items(config.train, limit=rows_needed))
     val_items = list(iter_cue_items(config.val, limit=config.eval_rows)) if config.val else []
-    model, processor = build_cueworld_model(config.model, seed=config.seed)
+    if config.init_from:
+        from cuekit.distill.models import load_model
+
+        model, processor = load_model(config.init_from)
+        model.train()
+    else:
+        model, processor = build_cueworld_model(config.model, seed=config.seed)
     args = TrainingArguments(
         output_dir=str(output / "trainer"), max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, learning_rate=config.lr,

@@ -31,6 +31,7 @@ class DistillConfig:
     device: str = "auto"  # auto: cuda when available
     seed: int = 0
     # -- cue recovery module
+    cue_module: bool = True  # False: plain OPD/OPSD, the student without the module
     cue_interval: int = 5  # module after decoder layers i % interval == 0 (never the last)
     cue_layers: tuple[int, ...] | None = None  # explicit layer list instead of the interval
     # -- data

@@ -201,9 +201,10 @@ class DistillRecipe:
         else:
             self.student, self.processor = load_model(cfg.student, device=str(self.device),
                                                       seed=cfg.seed)
-            attach_cue_module(self.student, CueModuleConfig(
-                interval=cfg.cue_interval, layers=cfg.cue_layers),
-                im_start_token_id=self.processor.im_start_token_id)
+            if cfg.cue_module:
+                attach_cue_module(self.student, CueModuleConfig(
+                    interval=cfg.cue_interval, layers=cfg.cue_layers),
+                    im_start_token_id=self.processor.im_start_token_id)
         if cfg.freeze_vision:
             for param in self.student.model.visual.parameters():
                 param.requires_grad_(False)
@@ -232,6 +233,7 @@ class DistillRecipe:
         # After sharding: the optimizer holds (and steps) each rank's shards.
         cfg = self.config
         backbone, module = split_parameters(self.student)
+        # The module group stays (empty) without a module, so lr logging keeps its shape.
         groups = [{"params": [p for p in backbone if p.requires_grad], "lr": cfg.lr,
                    "name": "backbone"},
                   {"params": module, "lr": cfg.module_lr, "name": "cue_module"}]

@@ -91,10 +91,13 @@ def test_every_family_answers_from_the_scene(family: str) -> None:
                                        == ("large", "small") else "no")
         else:
             assert question.choices is not None and len(question.choices) == 4
+            assert len(set(question.choices)) == 4
             picked = question.choices["ABCD".index(question.answer)]
-            assert picked in {o.shape for o in scene.objects}
-            neighbour = scene.by_shape(picked)
-            assert abs(neighbour.row - target.row) + abs(neighbour.col - target.col) == 1
+            direction = question.question.split("directly ")[1].split(" the ")[0]
+            step = {"left of": (0, -1), "right of": (0, 1), "above": (-1, 0),
+                    "below": (1, 0)}[direction]
+            neighbour = scene.at(target.row + step[0], target.col + step[1])
+            assert neighbour is not None and picked == neighbour.colour
     assert asked >= 20
 
 

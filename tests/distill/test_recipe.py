@@ -391,3 +391,38 @@ def test_forward_kl_topk_normalisation_is_a_setting(tmp_path):
     assert DistillConfig(**base, topk_renormalize=False).loss_settings()["renormalize"] is False
     result = CliRunner().invoke(cli, ["distill", "--help"])
     assert "--topk-renormalize / --no-topk-renormalize" in result.output
+
+
+def test_the_student_can_train_without_the_cue_module(sample_shards, tmp_path):
+    config = _config(sample_shards, tmp_path, max_steps=1, cue_module=False)
+    records = run_distill(config)
+    assert records[0]["step"] == 1 and records[0]["loss"] == records[0]["loss"]
+    student, _ = load_student(config.run_dir / "student")
+    assert get_cue_module(student) is None
+    assert not (config.run_dir / "student" / "cue_module.json").exists()
+
+
+def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(sample_shards,
+                                                                          tmp_path,
+                                                                          monkeypatch):
+    """The teacher is the student's frozen base and sees nothing more: nothing to learn."""
+    from cuekit.distill import recipe as recipe_module
+
+    advantages = []
+    real = recipe_module.get_loss
+
+    def recording_loss(name, **settings):
+        loss_fn = real(name, **settings)
+
+        def wrapped(student_lp, teacher_lp, mask, **kwargs):
+            advantages.append(((teacher_lp - student_lp.detach()) * mask).abs().max().item())
+            return loss_fn(student_lp, teacher_lp, mask, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(recipe_module, "get_loss", recording_loss)
+    records = run_distill(_config(sample_shards, tmp_path, max_steps=1, teacher="self",
+                                  privilege="none", loss="k1"))
+    assert advantages and max(advantages) == 0.0
+    assert records[0]["loss"] == 0.0 and records[0]["reverse_kl"] == 0.0
+    assert records[0]["grad_norm"] == 0.0

@@ -1,0 +1,141 @@
+"""Ship two snapshots of one supervised run as ``cueworld-base`` and ``cueworld-teacher``.
+
+Copies ``RUN/steps/step-N`` into ``cuekit/cueworld/weights/<name>/`` with the run's
+settings and training curve, measures each model with ``cuekit eval`` on the test split
+(greedy, with no hint, with the cue, with the answer hint) and writes its model card::
+
+    cuekit extract --dataset cueworld --split test --detector annotations -o runs/cw-test
+    python -m cuekit.cueworld.ship --run runs/sft-base --base-step 1500 \\
+        --teacher-step 3000 --test runs/cw-test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cuekit.cueworld.model import WEIGHTS_DIR
+
+PRIVILEGES = ("none", "cue", "answer")
+_COPIED = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+           "tokenizer_config.json", "chat_template.jinja", "preprocessor_config.json",
+           "cuekit_processor.json")
+
+
+def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
+    """Greedy test accuracy per privilege, overall and per question family."""
+    import polars as pl
+
+    from cuekit.evaluate.eval import EvalConfig, run_eval
+    from cuekit.evaluate.inputs import iter_cue_items
+
+    families = {item.id: item.record.sample.metadata.get("family")
+                for item in iter_cue_items(test)}
+    results = {}
+    for privilege in PRIVILEGES:
+        folder = output / privilege
+        summary = run_eval(EvalConfig(model=model, output=folder, shards=test, temperature=0.0,
+                                      max_new_tokens=4, batch_size=50, device="cpu",
+                                      privilege=privilege))
+        frame = pl.read_parquet(folder / "predictions.parquet").with_columns(
+            pl.col("id").replace_strict(families, default=None).alias("family"))
+        per_family = {row["family"]: row["correct"] for row in frame.group_by("family").agg(
+            pl.col("correct").mean()).iter_rows(named=True)}
+        results[privilege] = {"accuracy": summary["accuracy"], "samples": summary["samples"],
+                              "per_family": dict(sorted(per_family.items()))}
+    return results
+
+
+def model_card(name: str, step: int, run_config: dict[str, Any],
+               results: dict[str, dict[str, Any]]) -> str:
+    acc = {p: 100 * results[p]["accuracy"] for p in PRIVILEGES}
+    families = sorted(results["none"]["per_family"])
+    family_rows = "\n".join(
+        f"| {f} | " + " | ".join(f"{100 * results[p]['per_family'][f]:.1f}" for p in PRIVILEGES)
+        + " |" for f in families)
+    role = ("the student of the CueWorld experiment and the frozen OPSD teacher"
+            if name == "cueworld-base" else "the stronger OPD teacher (the same run, trained "
+            "longer)")
+    return f"""# {name}
+
+A 1.05M-parameter Qwen3-VL (`Qwen3VLForConditionalGeneration`: vision tower, DeepStack,
+M-RoPE) trained from scratch on CueWorld, cuekit's procedural VQA world. It is {role}.
+It loads offline by alias: `cuekit.distill.models.load_model("{name}")`, or
+`Qwen3VLForConditionalGeneration.from_pretrained(<this folder>)` with
+`cuekit.distill.processor.ImageOnlyProcessor.from_pretrained(<this folder>)`.
+
+## Measured (`cuekit eval`, CueWorld test, {results['none']['samples']} questions, greedy)
+
+| prompt | accuracy (%) |
+|---|---|
+| question only | {acc['none']:.1f} |
+| with the cue (`--privilege cue`) | {acc['cue']:.1f} |
+| with the answer hint (`--privilege answer`) | {acc['answer']:.1f} |
+
+| family | no hint | with the cue | with the answer hint |
+|---|---|---|---|
+{family_rows}
+
+## How it was trained
+
+Step {step} of one run of the supervised recipe (transformers `Trainer`), from these
+settings (`sft_config.json`; the loss and val curve are in `sft_curve.jsonl`):
+
+```bash
+cuekit extract --dataset cueworld --split train --detector annotations -o runs/cw-train
+cuekit extract --dataset cueworld --split val --detector annotations -o runs/cw-val
+python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val runs/cw-val \\
+    --output runs/sft-base --max-steps {run_config['max_steps']} \\
+    --caption-steps {run_config['caption_steps']} --eval-every {run_config['eval_every']} \\
+    --eval-rows {run_config['eval_rows']} --threads {run_config['threads']}
+# this model: runs/sft-base/steps/step-{step}
+```
+
+First {run_config['caption_steps']} steps: dense scene captions only; then 25% captions and
+75% questions, whose prompts carry no hint (45%), the extract stage's cue (40%) or the
+answer hint (15%). lr {run_config['lr']}, warmup {run_config['warmup_steps']}, cosine,
+AdamW (0.9, 0.98), batch {run_config['batch_size']}, fp32, {run_config['threads']} CPU
+thread.
+"""
+
+
+def ship(run: Path, steps: dict[str, int], test: str, scratch: Path) -> dict[str, Any]:
+    run_config = json.loads((run / "sft_config.json").read_text())
+    shipped = {}
+    for name, step in steps.items():
+        source = run / "steps" / f"step-{step}"
+        target = WEIGHTS_DIR / name
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        for file in _COPIED:
+            if (source / file).is_file():
+                shutil.copy2(source / file, target / file)
+        (target / "sft_config.json").write_text(json.dumps(run_config, indent=2) + "\n")
+        shutil.copy2(run / "curve.jsonl", target / "sft_curve.jsonl")
+        results = measure(name, test, scratch / name)
+        (target / "README.md").write_text(model_card(name, step, run_config, results))
+        shipped[name] = {"step": step, **results}
+        print(json.dumps({name: shipped[name]}), flush=True)
+    return shipped
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--base-step", type=int, required=True)
+    parser.add_argument("--teacher-step", type=int, required=True)
+    parser.add_argument("--test", required=True, help="extract folder of the test split")
+    parser.add_argument("--scratch", type=Path, default=Path("runs/ship-eval"))
+    args = parser.parse_args(argv)
+    shipped = ship(args.run, {"cueworld-base": args.base_step,
+                              "cueworld-teacher": args.teacher_step}, args.test, args.scratch)
+    (args.scratch / "shipped.json").write_text(json.dumps(shipped, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
