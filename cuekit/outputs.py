@@ -81,12 +81,13 @@ os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 @contextmanager
-def exclusive_lock(lock_file: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_file`` (created if needed) for the block.
+def exclusive_lock(folder: Path, lock_name: str, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder / lock_name`` (created if needed) for the block.
 
     A second holder gets a CuekitError at once instead of waiting: two runs writing one
     output folder redo each other's work and delete each other's temp files.
     """
+    lock_file = folder / lock_name
     with writing(lock_file):
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
@@ -96,7 +97,7 @@ def exclusive_lock(lock_file: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             raise CuekitError(
-                f"{lock_file.parent} is in use by another `cuekit {what}` run (pid {holder}); "
+                f"{folder} is in use by another `cuekit {what}` run (pid {holder}); "
                 "wait for it to finish, or choose another --output") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)

@@ -337,8 +337,8 @@ def run_extract(config: ExtractConfig) -> ExtractResult:
     out = config.output
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output {out} exists and is not a folder")
-    lock = out / f".cuekit-extract-rank-{config.rank:05d}-of-{config.world_size:05d}.lock"
-    with exclusive_lock(lock, "extract"):
+    lock = f".cuekit-extract-rank-{config.rank:05d}-of-{config.world_size:05d}.lock"
+    with exclusive_lock(out, lock, "extract"):
         return _run_locked(config)
 
 

@@ -172,8 +172,7 @@ def test_a_json_list_with_a_bom_reads(tmp_path):
 
 def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     config = _config(tmp_path / "out")
-    lock = config.output / ".cuekit-extract-rank-00000-of-00001.lock"
-    with exclusive_lock(lock, "extract"):
+    with exclusive_lock(config.output, ".cuekit-extract-rank-00000-of-00001.lock", "extract"):
         with pytest.raises(CuekitError, match=f"{config.output} is in use by another `cuekit "
                                               f"extract` run \\(pid {os.getpid()}\\)"):
             run_extract(config)
@@ -183,8 +182,8 @@ def test_a_second_run_on_the_same_output_is_refused(tmp_path):
 
 def test_ranks_of_one_world_share_a_folder(tmp_path):
     first = _config(tmp_path / "out", rank=0, world_size=2)
-    lock = first.output / ".cuekit-extract-rank-00000-of-00002.lock"
-    with exclusive_lock(lock, "extract"):  # rank 0 busy: rank 1 still runs
+    # rank 0 busy: rank 1 still runs
+    with exclusive_lock(first.output, ".cuekit-extract-rank-00000-of-00002.lock", "extract"):
         assert run_extract(_config(tmp_path / "out", rank=1, world_size=2)).counts is None
 
 
@@ -297,3 +296,32 @@ def test_detector_batches_are_cut_by_row_position():
     groups = [([p.row_index for p in batch], [f.row_index for f in fails])
               for batch, fails in batched(stream, 4, bucket=lambda row: row // 4)]
     assert groups == [([2, 3], []), ([], [6]), ([4, 5, 7], []), ([8, 9], [])]
+
+
+# ------------------------------------------------------------- 11: workers die with the parent
+
+_SLOW_EXTRACT = """
+import sys, time
+from pathlib import Path
+from cuekit.pipelines import prepare
+from cuekit.pipelines.extract import ExtractConfig, run_extract
+from cuekit.pipelines.sources import SourceSpec
+real = prepare.prepare_sample
+def slow(*args, **kwargs):
+    time.sleep(0.5)
+    return real(*args, **kwargs)
+prepare.prepare_sample = slow
+run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=Path(sys.argv[1]),
+                          detectors=("annotations",), num_workers=2))
+"""
+
+
+@pytest.mark.faults
+def test_workers_die_with_a_killed_extract(tmp_path, helpers):
+    import sys
+
+    alive = helpers.kill_parent_and_watch_workers(
+        [sys.executable, "-c", _SLOW_EXTRACT, str(tmp_path / "out")], workers=2, timeout=4.0)
+    assert alive == []
+    # and the folder is free for the rerun at once (no worker kept the lock)
+    assert run_extract(_config(tmp_path / "out", limit=None)).counts is not None
