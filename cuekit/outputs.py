@@ -49,6 +49,29 @@ def new_temp_dir(folder: Path, prefix: str = ".tmp-") -> Path:
             continue
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux /proc); else by a set-and-restore."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def share_like_umask(folder: Path) -> None:
+    """Give files under ``folder`` the mode a plain ``open`` would (0666 minus the umask).
+
+    Some writers (safetensors) create their files 0600 whatever the umask says."""
+    mode = 0o666 & ~current_umask()
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(mode)
+
+
 @contextmanager
 def writing(path: str | Path) -> Iterator[None]:
     """Turn an OSError raised while writing ``path`` into an :class:`OutputError`."""
