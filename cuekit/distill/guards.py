@@ -4,14 +4,15 @@
   optimizer update, so the weights stay finite) and counted; ``limit`` such steps in a
   row stop the run, naming the likely cause.
 - :class:`UsableBatchGuard`: when prompts are skipped (longer than ``--max-prompt-len``)
-  a batch may yield nothing to train on; a whole epoch's worth of such batches in a row
-  would repeat forever, so it stops the run.
+  a batch may yield nothing to train on; an epoch of nothing but such batches would
+  repeat forever, so it stops the run.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from cuekit.errors import CuekitError
 
@@ -48,20 +49,25 @@ class NonFiniteGuard:
 
 
 class UsableBatchGuard:
-    """Raises when ``per_epoch`` batches in a row had no prompt to train on."""
+    """Raises when every batch of a whole epoch had no prompt to train on.
 
-    def __init__(self, per_epoch: int, max_prompt_len: int) -> None:
+    ``per_epoch(epoch)`` is the number of batches the epoch holds. An epoch this process
+    saw only part of (a resume mid-epoch) never triggers it."""
+
+    def __init__(self, per_epoch: Callable[[int], int], max_prompt_len: int) -> None:
         self.per_epoch = per_epoch
         self.max_prompt_len = max_prompt_len
-        self.unusable = 0
+        self.epoch: int | None = None
+        self.seen = self.used = self.size = 0
 
-    def update(self, usable: bool) -> None:
-        if usable:
-            self.unusable = 0
-            return
-        self.unusable += 1
-        if self.unusable >= self.per_epoch:
+    def update(self, epoch: int, usable: bool) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.seen, self.used = epoch, 0, 0
+            self.size = self.per_epoch(epoch)
+        self.seen += 1
+        self.used += usable
+        if self.seen >= self.size and not self.used:
             raise CuekitError(
-                f"no usable batch in {self.unusable} batches in a row (a whole epoch): every "
-                f"prompt is longer than --max-prompt-len {self.max_prompt_len} tokens. Raise "
+                f"epoch {epoch} yielded no usable batch ({self.seen} batches): every prompt "
+                f"is longer than --max-prompt-len {self.max_prompt_len} tokens. Raise "
                 "--max-prompt-len, or shorten the questions or images")

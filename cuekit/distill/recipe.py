@@ -559,14 +559,14 @@ class DistillRecipe:
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
         batches = self._batches()
-        usable = UsableBatchGuard(self.reader.batches_per_rank(cfg.batch_size, drop_last=True),
-                                  cfg.max_prompt_len)
+        usable = UsableBatchGuard(lambda epoch: self.reader.batches_per_rank(
+            cfg.batch_size, drop_last=True, epoch=epoch), cfg.max_prompt_len)
         try:
             while self.step < cfg.max_steps:
                 batch = next(batches)
                 record = self.train_step(batch)
                 self.reader.mark_consumed(batch)
-                usable.update(record is not None)
+                usable.update(batch.samples[0].epoch, record is not None)
                 if record is None:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
