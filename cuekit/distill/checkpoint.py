@@ -182,10 +182,10 @@ def latest_intact_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def checkpoint_config(folder: Path) -> dict[str, Any]:
-    """The resolved config a checkpoint was written with."""
+def checkpoint_config(folder: Path) -> tuple[dict[str, Any], int]:
+    """The resolved config a checkpoint was written with, and the world size it ran at."""
     meta = json.loads((folder / _STATE_JSON).read_text(encoding="utf-8"))
-    return dict(meta.get("config") or {})
+    return dict(meta.get("config") or {}), int(meta.get("extra", {}).get("world_size", 1))
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:

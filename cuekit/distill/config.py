@@ -184,19 +184,27 @@ class DistillConfig:
 RESUME_NEUTRAL = frozenset({
     "output", "resume", "allow_config_change", "max_steps", "device", "num_workers",
     "rollout_batch_size", "rollout_compile", "grad_checkpointing", "checkpoint_layers",
-    "score_chunk_size", "save_every", "keep_checkpoints", "eval_shards", "eval_every",
-    "eval_batches", "log_every", "tensorboard", "wandb", "max_nonfinite_steps"})
+    "score_chunk_size", "grad_accum", "save_every", "keep_checkpoints", "eval_shards",
+    "eval_every", "eval_batches", "log_every", "tensorboard", "wandb", "max_nonfinite_steps"})
 
 
-def changed_settings(saved: dict[str, Any], config: DistillConfig) -> dict[str, tuple[Any, Any]]:
+def changed_settings(saved: dict[str, Any], config: DistillConfig, *, saved_world_size: int = 1,
+                     world_size: int = 1) -> dict[str, tuple[Any, Any]]:
     """``{name: (saved, now)}`` for the training settings that differ from a checkpoint's.
 
-    ``max_steps`` only counts under a cosine schedule, where it shapes every step's lr;
-    settings the checkpoint predates are not compared."""
+    ``batch_size`` counts per rank, so the global batch (times the world size) is what
+    must match; ``max_steps`` only counts under a cosine schedule, where it shapes every
+    step's lr; settings the checkpoint predates are not compared."""
     now = config.to_dict()
     neutral = RESUME_NEUTRAL - ({"max_steps"} if config.lr_schedule == "cosine" else set())
-    return {name: (saved[name], value) for name, value in now.items()
-            if name not in neutral and name in saved and saved[name] != value}
+    changed = {name: (saved[name], value) for name, value in now.items()
+               if name not in neutral | {"batch_size"} and name in saved
+               and saved[name] != value}
+    if "batch_size" in saved and saved["batch_size"] * saved_world_size != \
+            config.batch_size * world_size:
+        changed["global batch_size"] = (saved["batch_size"] * saved_world_size,
+                                        config.batch_size * world_size)
+    return changed
 
 
 def field_names() -> list[str]:

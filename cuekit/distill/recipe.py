@@ -214,7 +214,9 @@ class DistillRecipe:
         found = latest_intact_checkpoint(self.run_dir)
         if found is None:
             return None
-        changed = changed_settings(checkpoint_config(found), cfg)
+        saved, saved_world_size = checkpoint_config(found)
+        changed = changed_settings(saved, cfg, saved_world_size=saved_world_size,
+                                   world_size=self.dist.world_size)
         listed = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
         if changed and not cfg.allow_config_change:
             raise ConfigError(f"--resume with changed training settings ({listed}): the run "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -273,3 +274,15 @@ def test_the_final_checkpoint_is_written_once(sample_shards, tmp_path, monkeypat
     assert written == [2, 4]
     run_distill(_config(sample_shards, tmp_path, max_steps=4, save_every=2, resume=True))
     assert written == [2, 4]  # nothing left to do: nothing rewritten
+
+
+def test_the_global_batch_is_what_must_match_across_world_sizes():
+    from cuekit.distill.config import changed_settings
+
+    config = _config("s", Path("."), batch_size=4, lr=1e-3)
+    saved = {**config.to_dict(), "batch_size": 2}
+    assert changed_settings(saved, config, saved_world_size=2) == {}
+    assert changed_settings(saved, config) == {"global batch_size": (2, 4)}
+    cosine = _config("s", Path("."), lr_schedule="cosine")
+    assert changed_settings({**cosine.to_dict(), "max_steps": 9}, cosine) == {
+        "max_steps": (9, 2)}
