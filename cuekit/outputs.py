@@ -24,6 +24,10 @@ from pathlib import Path
 from cuekit.errors import CuekitError, OutputError
 
 
+class FolderBusy(CuekitError):
+    """Another process holds the folder's lock."""
+
+
 def _temp_name(folder: Path, prefix: str, suffix: str) -> Path:
     return folder / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}{suffix}"
 
@@ -119,7 +123,7 @@ def exclusive_lock(folder: Path, lock_name: str, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-            raise CuekitError(
+            raise FolderBusy(
                 f"{folder} is in use by another `cuekit {what}` run (pid {holder}); "
                 "wait for it to finish, or choose another --output") from None
         os.ftruncate(fd, 0)

@@ -30,7 +30,7 @@ from typing import Any
 from cuekit import __version__
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
-from cuekit.outputs import exclusive_lock
+from cuekit.outputs import FolderBusy, exclusive_lock
 from cuekit.pipelines.cue_stage import CueBuilder, Done, batched
 from cuekit.pipelines.extract_io import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
 from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
@@ -316,17 +316,14 @@ def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> dict[str, int
                for r in range(config.world_size)]
     if not all(m.exists() for m in markers):
         return None
-    lock = root / "merge.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+    try:  # a lock the kernel drops if this process dies: no stale marker blocks a rerun
+        with exclusive_lock(root, "merge.lock", "extract (merge)"):
+            run_info["ranks"] = [json.loads(m.read_text(encoding="utf-8")) for m in markers]
+            counts = merge_parts(config.output, run_info)
+            (root / "merge.lock").unlink()  # tidy; a rank racing us merges the same again
+            return counts
+    except FolderBusy:
         return None  # another rank is merging
-    os.close(fd)
-    try:
-        run_info["ranks"] = [json.loads(m.read_text(encoding="utf-8")) for m in markers]
-        return merge_parts(config.output, run_info)
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def run_extract(config: ExtractConfig) -> ExtractResult:

@@ -325,3 +325,11 @@ def test_workers_die_with_a_killed_extract(tmp_path, helpers):
     assert alive == []
     # and the folder is free for the rerun at once (no worker kept the lock)
     assert run_extract(_config(tmp_path / "out", limit=None)).counts is not None
+
+
+def test_a_merge_marker_left_by_a_killed_run_does_not_block_the_merge(tmp_path):
+    config = _config(tmp_path / "out", limit=4)
+    (config.output / PARTS_DIR).mkdir(parents=True)
+    (config.output / PARTS_DIR / "merge.lock").write_text("4242\n")  # its owner is gone
+    assert run_extract(config).counts["input"] == 4
+    assert (config.output / "cues.parquet").is_file()
