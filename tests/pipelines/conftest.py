@@ -149,6 +149,15 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def slowed_run(module: str, function: str, run: str) -> str:
+    """A ``python -c`` script: ``module.function`` sleeps 0.5 s per call, then ``run``
+    (which may use ``sys`` and ``Path``). Forked workers inherit the slow function."""
+    return (f"import sys, time\nfrom pathlib import Path\nimport {module} as target\n"
+            f"real = target.{function}\n"
+            "def slow(*args, **kwargs):\n    time.sleep(0.5)\n    return real(*args, **kwargs)\n"
+            f"target.{function} = slow\n{run}\n")
+
+
 def kill_parent_and_watch_workers(command: list[str], workers: int, timeout: float
                                   ) -> list[int]:
     """Start ``command``, wait for ``workers`` child processes, SIGKILL the parent, and
@@ -190,4 +199,5 @@ def helpers() -> SimpleNamespace:
     return SimpleNamespace(make_record=make_record, write_extract_dir=write_extract_dir,
                            tar_members=tar_members, folder_digests=folder_digests,
                            image_bytes=image_bytes,
-                           kill_parent_and_watch_workers=kill_parent_and_watch_workers)
+                           kill_parent_and_watch_workers=kill_parent_and_watch_workers,
+                           slowed_run=slowed_run)

@@ -300,20 +300,11 @@ def test_detector_batches_are_cut_by_row_position():
 
 # ------------------------------------------------------------- 11: workers die with the parent
 
-_SLOW_EXTRACT = """
-import sys, time
-from pathlib import Path
-from cuekit.pipelines import prepare
+_RUN_EXTRACT = """
 from cuekit.pipelines.extract import ExtractConfig, run_extract
 from cuekit.pipelines.sources import SourceSpec
-real = prepare.prepare_sample
-def slow(*args, **kwargs):
-    time.sleep(0.5)
-    return real(*args, **kwargs)
-prepare.prepare_sample = slow
 run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=Path(sys.argv[1]),
-                          detectors=("annotations",), num_workers=2))
-"""
+                          detectors=("annotations",), num_workers=2))"""
 
 
 @pytest.mark.faults
@@ -321,7 +312,9 @@ def test_workers_die_with_a_killed_extract(tmp_path, helpers):
     import sys
 
     alive = helpers.kill_parent_and_watch_workers(
-        [sys.executable, "-c", _SLOW_EXTRACT, str(tmp_path / "out")], workers=2, timeout=4.0)
+        [sys.executable, "-c", helpers.slowed_run("cuekit.pipelines.prepare", "prepare_sample",
+                                                  _RUN_EXTRACT), str(tmp_path / "out")],
+        workers=2, timeout=4.0)
     assert alive == []
     # and the folder is free for the rerun at once (no worker kept the lock)
     assert run_extract(_config(tmp_path / "out", limit=None)).counts is not None

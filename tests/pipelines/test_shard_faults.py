@@ -83,23 +83,17 @@ def test_a_second_run_on_the_same_output_is_refused(make_extract_dir, tmp_path):
     assert shard(extract_dir, out).shards == 1
 
 
-_SLOW_SHARD = """
-import sys, time
-from cuekit.pipelines import shard as stage
-real = stage.prepare_sample
-def slow(*args, **kwargs):
-    time.sleep(0.5)
-    return real(*args, **kwargs)
-stage.prepare_sample = slow
-stage.shard(sys.argv[1], sys.argv[2], stage.ShardSettings(num_workers=2, maxcount=1))
-"""
+_RUN_SHARD = ("target.shard(sys.argv[1], sys.argv[2], "
+              "target.ShardSettings(num_workers=2, maxcount=1))")
 
 
 @pytest.mark.faults
 def test_workers_die_with_a_killed_shard(make_extract_dir, tmp_path, helpers):
     extract_dir, _ = make_extract_dir(40)
     alive = helpers.kill_parent_and_watch_workers(
-        [sys.executable, "-c", _SLOW_SHARD, str(extract_dir), str(tmp_path / "shards")],
+        [sys.executable, "-c", helpers.slowed_run("cuekit.pipelines.shard", "prepare_sample",
+                                                  _RUN_SHARD),
+         str(extract_dir), str(tmp_path / "shards")],
         workers=2, timeout=4.0)
     assert alive == []
     assert Path(tmp_path / "shards").is_dir()
