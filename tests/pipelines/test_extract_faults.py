@@ -326,3 +326,17 @@ def test_a_merge_marker_left_by_a_killed_run_does_not_block_the_merge(tmp_path):
     (config.output / PARTS_DIR / "merge.lock").write_text("4242\n")  # its owner is gone
     assert run_extract(config).counts["input"] == 4
     assert (config.output / "cues.parquet").is_file()
+
+
+def test_the_cli_exits_non_zero_with_one_line_naming_the_path(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cuekit.cli import cli
+
+    _full_disk_after(0, monkeypatch)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--output", str(out),
+                                      "--detector", "annotations", "--limit", "4"])
+    assert result.exit_code == 1
+    assert f"Error: cannot write the output {out / 'images'}" in result.output
+    assert "No space left on device" in result.output and "Traceback" not in result.output
