@@ -29,8 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from cuekit.errors import CuekitError
-from cuekit.outputs import new_temp_dir, share_like_umask
+from cuekit.errors import CuekitError, OutputError
+from cuekit.outputs import new_temp_dir, share_like_umask, writing
 
 logger = logging.getLogger("cuekit.distill")
 
@@ -89,7 +89,8 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
     root = run_dir / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
-    tmp = new_temp_dir(root)  # 0777 minus the umask: teammates can read checkpoints
+    with writing(root):
+        tmp = new_temp_dir(root)  # 0777 minus the umask: teammates can read checkpoints
     try:
         save_student_fn(tmp / "student")
         tensors, optim_meta = _flatten_optimizer(
@@ -110,6 +111,9 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
+    except OSError as exc:  # a full disk: say where, and leave no half checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(exc.filename or final, exc.strerror or str(exc)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -286,3 +286,18 @@ def test_the_global_batch_is_what_must_match_across_world_sizes():
     cosine = _config("s", Path("."), lr_schedule="cosine")
     assert changed_settings({**cosine.to_dict(), "max_steps": 9}, cosine) == {
         "max_steps": (9, 2)}
+
+
+def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(sample_shards,
+                                                                       tmp_path, monkeypatch):
+    from cuekit.errors import OutputError
+
+    def full(tensors, filename, metadata=None):
+        raise OSError(28, "No space left on device", filename)
+
+    monkeypatch.setattr(ckpt, "save_file", full)
+    config = _config(sample_shards, tmp_path, max_steps=1)
+    with pytest.raises(OutputError, match="cannot write the output .*trainer_state.safetensors: "
+                                          "No space left on device"):
+        run_distill(config)
+    assert list((config.run_dir / ckpt.CHECKPOINTS_DIR).iterdir()) == []
