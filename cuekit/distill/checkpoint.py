@@ -29,7 +29,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from cuekit.errors import CuekitError, OutputError
+from cuekit.distill.config import DistillConfig, changed_settings
+from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.outputs import new_temp_dir, share_like_umask, writing
 
 logger = logging.getLogger("cuekit.distill")
@@ -184,6 +185,28 @@ def latest_intact_checkpoint(run_dir: Path) -> Path | None:
     if problems:
         raise CuekitError("no intact checkpoint to resume from: " + "; ".join(problems))
     return None
+
+
+def resume_checkpoint(run_dir: Path, config: DistillConfig, world_size: int) -> Path | None:
+    """The checkpoint ``--resume`` continues from: the newest intact one, whose training
+    settings must match ``config`` unless ``allow_config_change`` says otherwise. None
+    without ``--resume`` or without checkpoints."""
+    if not config.resume:
+        return None
+    found = latest_intact_checkpoint(run_dir)
+    if found is None:
+        return None
+    saved, saved_world_size = checkpoint_config(found)
+    changed = changed_settings(saved, config, saved_world_size=saved_world_size,
+                               world_size=world_size)
+    listed = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+    if changed and not config.allow_config_change:
+        raise ConfigError(f"--resume with changed training settings ({listed}): the run in "
+                          f"{run_dir} was trained with the old values. Resume with them, or "
+                          "pass --allow-config-change to go on with the new")
+    if changed:
+        logger.warning("resuming with changed training settings: %s", listed)
+    return found
 
 
 def checkpoint_config(folder: Path) -> tuple[dict[str, Any], int]:

@@ -35,15 +35,14 @@ import torch
 from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import (
     CHECKPOINTS_DIR,
-    checkpoint_config,
-    latest_intact_checkpoint,
     list_checkpoints,
     load_trainer_state,
     remove_partial_checkpoints,
     restore_rng,
+    resume_checkpoint,
     save_checkpoint,
 )
-from cuekit.distill.config import DistillConfig, changed_settings
+from cuekit.distill.config import DistillConfig
 from cuekit.distill.cue_module import (
     CueModuleConfig,
     attach_cue_module,
@@ -203,28 +202,10 @@ class DistillRecipe:
                     self.checkpoint_layers, len(layers))
 
     def _resume_point(self) -> Path | None:
-        """The checkpoint to resume from: the newest intact one, whose training settings
-        must match this run's unless ``allow_config_change`` says otherwise."""
-        cfg = self.config
-        if not cfg.resume:
-            if list_checkpoints(self.run_dir):
-                raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume "
-                                  "to continue that run, or choose another --output")
-            return None
-        found = latest_intact_checkpoint(self.run_dir)
-        if found is None:
-            return None
-        saved, saved_world_size = checkpoint_config(found)
-        changed = changed_settings(saved, cfg, saved_world_size=saved_world_size,
-                                   world_size=self.dist.world_size)
-        listed = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
-        if changed and not cfg.allow_config_change:
-            raise ConfigError(f"--resume with changed training settings ({listed}): the run "
-                              f"in {self.run_dir} was trained with the old values. Resume "
-                              "with them, or pass --allow-config-change to go on with the new")
-        if changed:
-            logger.warning("resuming with changed training settings: %s", listed)
-        return found
+        if not self.config.resume and list_checkpoints(self.run_dir):
+            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to "
+                              "continue that run, or choose another --output")
+        return resume_checkpoint(self.run_dir, self.config, self.dist.world_size)
 
     def _setup_student(self, resume_from: Path | None) -> None:
         cfg = self.config
