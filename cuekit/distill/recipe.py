@@ -403,10 +403,18 @@ class DistillRecipe:
         if prompts is None:
             return None
         start = time.perf_counter()
-        with self._autocast():
-            rollouts = generate_in_chunks(self.student_view, self.processor, prompts.questions,
-                                          prompts.images, self.sampling,
-                                          cfg.rollout_batch_size)  # (N, R)
+        try:
+            with self._autocast():
+                rollouts = generate_in_chunks(self.student_view, self.processor,
+                                              prompts.questions, prompts.images, self.sampling,
+                                              cfg.rollout_batch_size)  # (N, R)
+        except RuntimeError as exc:  # sampling from inf/NaN probabilities
+            if "inf" not in str(exc) or "nan" not in str(exc):
+                raise
+            raise CuekitError(f"step {self.step + 1}: the student's token probabilities are "
+                              "inf/NaN, so its weights have diverged: resume from the last "
+                              "checkpoint with a lower --lr / --module-lr "
+                              "(--allow-config-change)") from exc
         timers["rollout"] = self._since(start)
         total_tokens = int(rollouts.response_mask.sum())
         if self.dist.is_distributed:  # normalise by the global batch's response tokens

@@ -301,3 +301,16 @@ def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(sample_sh
                                           "No space left on device"):
         run_distill(config)
     assert list((config.run_dir / ckpt.CHECKPOINTS_DIR).iterdir()) == []
+
+
+def test_diverged_weights_stop_with_a_hint_instead_of_a_sampler_crash(sample_shards, tmp_path):
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2))
+    recipe.setup()
+    with torch.no_grad():
+        recipe.student.lm_head.weight.fill_(float("inf"))
+    try:
+        with pytest.raises(CuekitError, match="step 1: the student's token probabilities are "
+                                              "inf/NaN, so its weights have diverged"):
+            recipe.train()
+    finally:
+        recipe.cleanup()
