@@ -200,6 +200,18 @@ def _nan_loss_at(recipe: DistillRecipe, steps: set[int]) -> None:
     recipe.loss_fn = loss_fn
 
 
+def _train_expecting(config: DistillConfig, damage, message: str) -> None:
+    """Set up, apply ``damage(recipe)``, train: the run must stop with ``message``."""
+    recipe = DistillRecipe(config)
+    recipe.setup()
+    damage(recipe)
+    try:
+        with pytest.raises(CuekitError, match=message):
+            recipe.train()
+    finally:
+        recipe.cleanup()
+
+
 def test_a_non_finite_step_is_skipped_and_counted(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=3))
     recipe.setup()
@@ -226,16 +238,9 @@ def test_a_non_finite_step_is_skipped_and_counted(sample_shards, tmp_path):
 
 
 def test_non_finite_steps_in_a_row_stop_the_run(sample_shards, tmp_path):
-    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=6,
-                                   max_nonfinite_steps=2))
-    recipe.setup()
-    _nan_loss_at(recipe, {2, 3, 4})
-    try:
-        with pytest.raises(CuekitError, match="step 3: 2 steps in a row had a non-finite loss "
-                                              "or gradient .* Lower --lr"):
-            recipe.train()
-    finally:
-        recipe.cleanup()
+    _train_expecting(_config(sample_shards, tmp_path, max_steps=6, max_nonfinite_steps=2),
+                     lambda recipe: _nan_loss_at(recipe, {2, 3, 4}),
+                     "step 3: 2 steps in a row had a non-finite loss or gradient .* Lower --lr")
 
 
 # ------------------------------------------------------------- 10, 14, 15: folder and saves
@@ -304,13 +309,10 @@ def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(sample_sh
 
 
 def test_diverged_weights_stop_with_a_hint_instead_of_a_sampler_crash(sample_shards, tmp_path):
-    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2))
-    recipe.setup()
-    with torch.no_grad():
-        recipe.student.lm_head.weight.fill_(float("inf"))
-    try:
-        with pytest.raises(CuekitError, match="step 1: the student's token probabilities are "
-                                              "inf/NaN, so its weights have diverged"):
-            recipe.train()
-    finally:
-        recipe.cleanup()
+    def diverge(recipe: DistillRecipe) -> None:
+        with torch.no_grad():
+            recipe.student.lm_head.weight.fill_(float("inf"))
+
+    _train_expecting(_config(sample_shards, tmp_path, max_steps=2), diverge,
+                     "step 1: the student's token probabilities are inf/NaN, so its weights "
+                     "have diverged")
