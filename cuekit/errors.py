@@ -35,3 +35,21 @@ class SampleError(CuekitError):
 
 class ModelLoadError(CuekitError):
     """Weights or a processor could not be loaded; the message names the fix."""
+
+
+class OutputError(CuekitError):
+    """The output cannot be written (disk full, I/O error, no permission).
+
+    Unlike a bad sample this stops the run: every later row would fail alike, and a row
+    recorded as failed here would never be retried by a resumed run.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write the output {self.path}: {reason}. Stopped without "
+                         "recording the row: free space or fix permissions, then rerun to "
+                         "resume")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses process boundaries
+        return type(self), (self.path, self.reason)

@@ -60,6 +60,8 @@ HELP: dict[str, str] = {
     "warmup_steps": "Linear warmup steps.",
     "lr_schedule": "After warmup: constant or cosine.",
     "max_grad_norm": "Gradient clipping norm (0: off).",
+    "max_nonfinite_steps": "Stop after this many steps in a row with an inf/NaN loss or "
+                           "gradient (each such step is skipped and counted).",
     "grad_accum": "Micro-batches per step for the student update (memory vs speed).",
     "freeze_vision": "Do not train the vision tower.",
     "grad_checkpointing": "Activation checkpointing [default: on for GPU, off for CPU].",
@@ -73,7 +75,9 @@ HELP: dict[str, str] = {
     "log_every": "Write metrics every N steps.",
     "tensorboard": "Also write TensorBoard logs to RUN/tensorboard.",
     "wandb": "Also log to Weights & Biases (needs wandb).",
-    "resume": "Continue from the run's latest checkpoint, if it has one.",
+    "resume": "Continue from the run's latest intact checkpoint, if it has one.",
+    "allow_config_change": "With --resume: accept training settings (lr, loss, batch "
+                           "size...) that differ from the checkpoint's, and train with them.",
 }
 _CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_engine": ROLLOUT_ENGINES}
 

@@ -18,17 +18,22 @@ same layout from rank 0, with the optimizer state gathered to full tensors
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from cuekit.errors import CuekitError
+from cuekit.distill.config import DistillConfig, changed_settings
+from cuekit.errors import ConfigError, CuekitError, OutputError
+from cuekit.outputs import new_temp_dir, share_like_umask, writing
+
+logger = logging.getLogger("cuekit.distill")
 
 CHECKPOINTS_DIR = "checkpoints"
 _STATE_TENSORS = "trainer_state.safetensors"
@@ -85,7 +90,8 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
     root = run_dir / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    with writing(root):
+        tmp = new_temp_dir(root)  # 0777 minus the umask: teammates can read checkpoints
     try:
         save_student_fn(tmp / "student")
         tensors, optim_meta = _flatten_optimizer(
@@ -102,15 +108,111 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
                 "reader": reader_state, "python_rng": random.getstate(), "config": config,
                 "extra": extra or {}}
         (tmp / _STATE_JSON).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        share_like_umask(tmp)  # safetensors writes 0600
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
+    except OSError as exc:  # a full disk: say where, and leave no half checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(exc.filename or final, exc.strerror or str(exc)) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for old in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_partial_checkpoints(run_dir: Path) -> list[Path]:
+    """Delete the temp folders of checkpoints a killed run never finished (each can be
+    many GB). Call it only while holding the run folder's lock."""
+    found = sorted((run_dir / CHECKPOINTS_DIR).glob(".tmp-*"))
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a safetensors file is not whole, from its header alone (cheap), or None."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if length < 0 or 8 + length > size:
+            return f"truncated: {size} bytes, too short for its header"
+        try:
+            header = json.loads(handle.read(length))
+        except ValueError:
+            return "unreadable header"
+    tensors = [v for k, v in header.items() if k != "__metadata__"]
+    end = 8 + length + max((t["data_offsets"][1] for t in tensors), default=0)
+    if end != size:
+        return f"truncated: {size} bytes, its header describes {end}"
+    return None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """The first file of ``folder`` that is missing, unreadable or truncated, or None."""
+    for path in [folder / _STATE_JSON, folder / _STATE_TENSORS]:
+        if not path.is_file():
+            return f"{path} is missing"
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return f"{path} is unreadable ({exc})"
+    for path in sorted(folder.rglob("*.safetensors")):
+        problem = _safetensors_problem(path)
+        if problem is not None:
+            return f"{path}: {problem}"
+    return None
+
+
+def latest_intact_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint whose files are whole; a damaged one (a disk that filled, a
+    copy cut short) is skipped with a warning naming the file. Raises when checkpoints
+    exist but none is whole, rather than silently starting over."""
+    found = list_checkpoints(run_dir)
+    problems = []
+    for folder in reversed(found):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            if problems:
+                logger.warning("resuming from the previous intact checkpoint %s", folder)
+            return folder
+        logger.warning("checkpoint %s is damaged: %s", folder.name, problem)
+        problems.append(problem)
+    if problems:
+        raise CuekitError("no intact checkpoint to resume from: " + "; ".join(problems))
+    return None
+
+
+def resume_checkpoint(run_dir: Path, config: DistillConfig, world_size: int) -> Path | None:
+    """The checkpoint ``--resume`` continues from: the newest intact one, whose training
+    settings must match ``config`` unless ``allow_config_change`` says otherwise. None
+    without ``--resume`` or without checkpoints."""
+    if not config.resume:
+        return None
+    found = latest_intact_checkpoint(run_dir)
+    if found is None:
+        return None
+    saved, saved_world_size = checkpoint_config(found)
+    changed = changed_settings(saved, config, saved_world_size=saved_world_size,
+                               world_size=world_size)
+    listed = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
+    if changed and not config.allow_config_change:
+        raise ConfigError(f"--resume with changed training settings ({listed}): the run in "
+                          f"{run_dir} was trained with the old values. Resume with them, or "
+                          "pass --allow-config-change to go on with the new")
+    if changed:
+        logger.warning("resuming with changed training settings: %s", listed)
+    return found
+
+
+def checkpoint_config(folder: Path) -> tuple[dict[str, Any], int]:
+    """The resolved config a checkpoint was written with, and the world size it ran at."""
+    meta = json.loads((folder / _STATE_JSON).read_text(encoding="utf-8"))
+    return dict(meta.get("config") or {}), int(meta.get("extra", {}).get("world_size", 1))
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -128,7 +230,7 @@ def load_trainer_state(folder: Path) -> TrainerState:
     try:
         meta = json.loads((folder / _STATE_JSON).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / _STATE_TENSORS))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         raise CuekitError(f"checkpoint {folder} is unreadable: {exc}") from None
     python_rng = meta["python_rng"]
     # JSON turns the state tuple into lists; random.setstate wants tuples back.

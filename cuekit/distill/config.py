@@ -8,17 +8,30 @@ is saved as ``RUN/config.yaml``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_type_hints
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    FiniteFloat,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
 
 from cuekit.errors import ConfigError
 
 PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
 ROLLOUT_ENGINES = ("cuekit", "cuekit-continuous", "generate", "generate-static")
+MAX_LR = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,9 @@ class DistillConfig:
     warmup_steps: int = 0
     lr_schedule: str = "constant"  # constant | cosine (after warmup)
     max_grad_norm: float = 1.0  # 0: no clipping
+    # A step whose loss or gradient is inf/NaN is skipped (no update) and counted; this
+    # many in a row stop the run.
+    max_nonfinite_steps: int = 3
     grad_accum: int = 1  # micro-batches per step for the student update
     freeze_vision: bool = False
     grad_checkpointing: bool | None = None  # None: on for GPU, off for CPU
@@ -85,8 +101,12 @@ class DistillConfig:
     tensorboard: bool = True
     wandb: bool = False
     resume: bool = False
+    # --resume refuses settings that change what training computes (lr, loss, batch...)
+    # unless this is set; then the new values take effect and config.yaml records them.
+    allow_config_change: bool = False
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.privilege not in PRIVILEGES:
             raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
                               f"got {self.privilege!r}")
@@ -108,7 +128,8 @@ class DistillConfig:
                     "grad_accum": self.grad_accum, "max_prompt_len": self.max_prompt_len,
                     "cue_interval": self.cue_interval, "topk": self.topk,
                     "score_chunk_size": self.score_chunk_size, "eval_batches": self.eval_batches,
-                    "log_every": self.log_every, "keep_checkpoints": self.keep_checkpoints}
+                    "log_every": self.log_every, "keep_checkpoints": self.keep_checkpoints,
+                    "max_nonfinite_steps": self.max_nonfinite_steps}
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
@@ -127,9 +148,9 @@ class DistillConfig:
                               f"{self.temperature}, top_p={self.top_p}")
         if not 0 <= self.beta <= 1:
             raise ConfigError(f"beta must be in [0, 1], got {self.beta}")
-        if self.lr < 0 or self.module_lr < 0:
-            raise ConfigError(f"learning rates must be >= 0, got lr={self.lr}, "
-                              f"module_lr={self.module_lr}")
+        if not (0 <= self.lr <= MAX_LR and 0 <= self.module_lr <= MAX_LR):
+            raise ConfigError(f"learning rates must be in [0, {MAX_LR}] (AdamW diverges "
+                              f"above), got lr={self.lr}, module_lr={self.module_lr}")
         if self.grad_accum > self.batch_size * self.rollouts_per_prompt:
             raise ConfigError(f"grad_accum ({self.grad_accum}) cannot exceed the rollouts per "
                               f"step ({self.batch_size * self.rollouts_per_prompt})")
@@ -164,8 +185,105 @@ class DistillConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+# Settings a resumed run may change freely: where and how fast it runs, how often it
+# logs, saves and evaluates. Everything else changes what training computes.
+RESUME_NEUTRAL = frozenset({
+    "output", "resume", "allow_config_change", "max_steps", "device", "num_workers",
+    "rollout_batch_size", "rollout_compile", "grad_checkpointing", "checkpoint_layers",
+    "score_chunk_size", "grad_accum", "save_every", "keep_checkpoints", "eval_shards",
+    "eval_every", "eval_batches", "log_every", "tensorboard", "wandb", "max_nonfinite_steps"})
+
+
+def changed_settings(saved: dict[str, Any], config: DistillConfig, *, saved_world_size: int = 1,
+                     world_size: int = 1) -> dict[str, tuple[Any, Any]]:
+    """``{name: (saved, now)}`` for the training settings that differ from a checkpoint's.
+
+    ``batch_size`` counts per rank, so the global batch (times the world size) is what
+    must match; ``max_steps`` only counts under a cosine schedule, where it shapes every
+    step's lr; settings the checkpoint predates are not compared."""
+    now = config.to_dict()
+    neutral = RESUME_NEUTRAL - ({"max_steps"} if config.lr_schedule == "cosine" else set())
+    changed = {name: (saved[name], value) for name, value in now.items()
+               if name not in neutral | {"batch_size"} and name in saved
+               and saved[name] != value}
+    if "batch_size" in saved and saved["batch_size"] * saved_world_size != \
+            config.batch_size * world_size:
+        changed["global batch_size"] = (saved["batch_size"] * saved_world_size,
+                                        config.batch_size * world_size)
+    return changed
+
+
 def field_names() -> list[str]:
     return [f.name for f in fields(DistillConfig)]
+
+
+# ---------------------------------------------------------------- the typed schema
+# YAML and flags pass through one pydantic model built from the dataclass, so a value of
+# the wrong kind is refused with its field and the expected type, never coerced by
+# truthiness (YAML's "no" is a string) or rounded (2.5 steps). Numbers written the way
+# YAML users write them (PyYAML reads 1e-6 as a string) are accepted.
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+_FLOAT = Annotated[FiniteFloat, BeforeValidator(_not_bool)]
+_KINDS: dict[Any, tuple[Any, str]] = {
+    int: (StrictInt, "an integer"),
+    float: (_FLOAT, "a finite number"),
+    bool: (StrictBool, "true or false"),
+    str: (StrictStr, "a string"),
+    tuple[int, ...]: (tuple[StrictInt, ...], "a list of integers"),
+}
+
+
+def _kind(annotation: Any) -> tuple[Any, str]:
+    """(pydantic type, words for the error message) of a field annotation."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if args and len(args) < len(get_args(annotation)):  # X | None
+        inner, words = _KINDS[args[0]]
+        return inner | None, f"{words} or null"
+    return _KINDS[annotation]
+
+
+@functools.cache
+def _schema() -> tuple[type[BaseModel], dict[str, str]]:
+    hints = get_type_hints(DistillConfig)
+    kinds = {f.name: _kind(hints[f.name]) for f in fields(DistillConfig)}
+    model = create_model("DistillSettings", __config__=ConfigDict(extra="forbid"),
+                         **{name: (kind, None) for name, (kind, _) in kinds.items()})
+    return model, {name: words for name, (_, words) in kinds.items()}
+
+
+def typed_settings(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """``data`` (known setting names) checked and converted to each field's type."""
+    model, words = _schema()
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            problems.append(f"{name} must be {words[name]}, got {error['input']!r}")
+        raise ConfigError(f"{origin}: {'; '.join(problems)}") from None
+    return {name: getattr(parsed, name) for name in data}
+
+
+def _check_types(config: DistillConfig) -> None:
+    """A config built in Python holds values of the declared kinds (no conversion)."""
+    given = {f.name: getattr(config, f.name) for f in fields(config)}
+    _, words = _schema()
+    for name, value in typed_settings(given, "settings").items():
+        original = given[name]
+        if isinstance(original, list):  # a list of layers is as good as a tuple
+            original = tuple(original)
+        if value != original or type(value) is not type(original) and not (
+                isinstance(value, float) and type(original) is int):
+            raise ConfigError(f"settings: {name} must be {words[name]}, got {original!r} "
+                              f"({type(original).__name__})")
 
 
 def _normalise_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -192,16 +310,15 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return _normalise_keys(data, str(path))
+    return typed_settings(_normalise_keys(data, str(path)), f"config file {path}")
 
 
 def resolve_config(file_settings: dict[str, Any] | None = None,
                    cli_settings: dict[str, Any] | None = None) -> DistillConfig:
     """Defaults < YAML file < command-line flags. ``cli_settings`` holds only flags the
     user actually gave, so a default never overrides the file."""
-    merged = {**(file_settings or {}), **_normalise_keys(cli_settings or {}, "command line")}
-    if merged.get("cue_layers") is not None:
-        merged["cue_layers"] = tuple(int(v) for v in merged["cue_layers"])
+    flags = typed_settings(_normalise_keys(cli_settings or {}, "command line"), "command line")
+    merged = {**(file_settings or {}), **flags}
     try:
         return DistillConfig(**merged)
     except TypeError as exc:

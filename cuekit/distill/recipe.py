@@ -25,6 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,11 @@ import torch
 from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import (
     CHECKPOINTS_DIR,
-    latest_checkpoint,
+    list_checkpoints,
     load_trainer_state,
+    remove_partial_checkpoints,
     restore_rng,
+    resume_checkpoint,
     save_checkpoint,
 )
 from cuekit.distill.config import DistillConfig
@@ -48,6 +51,7 @@ from cuekit.distill.cue_module import (
     split_parameters,
 )
 from cuekit.distill.evaluation import Evaluator
+from cuekit.distill.guards import NonFiniteGuard, UsableBatchGuard
 from cuekit.distill.losses import get_loss
 from cuekit.distill.memory_plan import (
     ModelShape,
@@ -72,6 +76,7 @@ from cuekit.distill.rollout import (
     scoring_pair,
 )
 from cuekit.errors import ConfigError, CuekitError
+from cuekit.outputs import exclusive_lock, share_like_umask
 from cuekit.pipelines.reader import ShardBatch, ShardReader
 
 logger = logging.getLogger("cuekit.distill")
@@ -98,8 +103,11 @@ class DistillRecipe:
         self.run_dir = config.run_dir
         self.step = 0
         self.skipped_long = 0
+        self.nonfinite = NonFiniteGuard(config.max_nonfinite_steps)
+        self.saved_step: int | None = None  # the step of the newest checkpoint on disk
         self.dist = dd.SINGLE
         self._owns_process_group = False
+        self._held = ExitStack()  # the run folder's lock, released in cleanup()
 
     # ------------------------------------------------------------------ setup
 
@@ -118,6 +126,11 @@ class DistillRecipe:
                 else cfg.device)
         self.autocast = self.device.type == "cuda" and cfg.dtype in ("auto", "bf16", "bfloat16")
         torch.manual_seed(cfg.seed)  # same on every rank: the cue module init must agree
+        if self.dist.is_main:  # one run per folder; then its leftovers are ours to clear
+            self._held.enter_context(exclusive_lock(self.run_dir, ".cuekit-distill.lock",
+                                                    "distill"))
+            for folder in remove_partial_checkpoints(self.run_dir):
+                logger.info("removed the unfinished checkpoint %s", folder)
         resume_from = self._resume_point()
         # The student first: the optimizer and the teacher ("self") depend on it.
         self._setup_student(resume_from)
@@ -137,6 +150,8 @@ class DistillRecipe:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = None  # only rank 0 writes files
         if self.dist.is_main:
+            if resume_from is None:  # lines of an earlier start that never checkpointed
+                truncate_metrics(self.run_dir, -1)
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
             self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
                                          wandb=cfg.wandb, config=cfg.to_dict())
@@ -187,11 +202,10 @@ class DistillRecipe:
                     self.checkpoint_layers, len(layers))
 
     def _resume_point(self) -> Path | None:
-        found = latest_checkpoint(self.run_dir)
-        if found is not None and not self.config.resume:
+        if not self.config.resume and list_checkpoints(self.run_dir):
             raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to "
                               "continue that run, or choose another --output")
-        return found if self.config.resume else None
+        return resume_checkpoint(self.run_dir, self.config, self.dist.world_size)
 
     def _setup_student(self, resume_from: Path | None) -> None:
         cfg = self.config
@@ -259,6 +273,7 @@ class DistillRecipe:
         self.optimizer.load_state_dict(dd.shard_optimizer_state(self.optimizer, state.optimizer)
                                        if self.dist.is_distributed else state.optimizer)
         self.scheduler.load_state_dict(state.scheduler)
+        self._apply_optimizer_settings()  # the state brought back the checkpoint's lr
         saved_readers = state.extra.get("reader_ranks") or (
             [state.reader] if state.reader is not None else [])
         reader_state = dd.reader_resume_state(saved_readers, self.reader)
@@ -270,9 +285,23 @@ class DistillRecipe:
             dd.restore_rank_rng(state.extra_tensors, self.dist, self.config.seed, self.step)
         # A gathered checkpoint holds the sum over ranks: rank 0 carries it on.
         self.skipped_long = int(state.extra.get("skipped_long", 0)) if self.dist.is_main else 0
+        self.nonfinite.total = int(state.extra.get("nonfinite_steps", 0))
+        self.saved_step = state.step
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
         logger.info("resumed from %s at step %d", folder, self.step)
+
+    def _apply_optimizer_settings(self) -> None:
+        """This run's lr, module lr and weight decay on the restored optimizer, so what
+        config.yaml says is what trains (a no-op unless --allow-config-change changed them)."""
+        cfg = self.config
+        bases = {"backbone": cfg.lr, "cue_module": cfg.module_lr}
+        factor = _lr_lambda(cfg)(self.scheduler.last_epoch)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = bases[group["name"]]
+            group["lr"] = bases[group["name"]] * factor
+            group["weight_decay"] = cfg.weight_decay
+        self.scheduler.base_lrs = [bases[g["name"]] for g in self.optimizer.param_groups]
 
     # ------------------------------------------------------------------ data
 
@@ -379,10 +408,18 @@ class DistillRecipe:
         if prompts is None:
             return None
         start = time.perf_counter()
-        with self._autocast():
-            rollouts = generate_in_chunks(self.student_view, self.processor, prompts.questions,
-                                          prompts.images, self.sampling,
-                                          cfg.rollout_batch_size)  # (N, R)
+        try:
+            with self._autocast():
+                rollouts = generate_in_chunks(self.student_view, self.processor,
+                                              prompts.questions, prompts.images, self.sampling,
+                                              cfg.rollout_batch_size)  # (N, R)
+        except RuntimeError as exc:  # sampling from inf/NaN probabilities
+            if "inf" not in str(exc) or "nan" not in str(exc):
+                raise
+            raise CuekitError(f"step {self.step + 1}: the student's token probabilities are "
+                              "inf/NaN, so its weights have diverged: resume from the last "
+                              "checkpoint with a lower --lr / --module-lr "
+                              "(--allow-config-change)") from exc
         timers["rollout"] = self._since(start)
         total_tokens = int(rollouts.response_mask.sum())
         if self.dist.is_distributed:  # normalise by the global batch's response tokens
@@ -395,9 +432,17 @@ class DistillRecipe:
                 totals[key] = totals.get(key, 0.0) + value
         start = time.perf_counter()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        grad_norm = dd.full_value(torch.nn.utils.clip_grad_norm_(
-            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf")))
-        self.optimizer.step()
+        grad_norm = float(dd.full_value(torch.nn.utils.clip_grad_norm_(
+            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))))
+        loss_value = totals.get("loss", 0.0)
+        bad = NonFiniteGuard.is_bad(loss_value, grad_norm)
+        if self.dist.is_distributed:  # every rank skips together
+            bad = bool(dd.all_reduce([bad], "max")[0])
+        self.nonfinite.update(self.step + 1, bad, loss=loss_value, grad_norm=grad_norm)
+        if bad:  # an inf/NaN update would poison the weights: drop it
+            self.optimizer.zero_grad(set_to_none=True)
+        else:
+            self.optimizer.step()
         self.scheduler.step()
         timers["optimizer"] = self._since(start)
         self.step += 1
@@ -414,7 +459,8 @@ class DistillRecipe:
             rows, skipped = int(rows), int(skipped)
             elapsed, peak = dd.all_reduce([elapsed, peak], "max")
         return {
-            "step": self.step, **totals, "grad_norm": float(grad_norm),
+            "step": self.step, **totals, "grad_norm": grad_norm,
+            "skipped_update": int(bad), "nonfinite_steps": self.nonfinite.total,
             "response_len": response_len, "response_tokens": total_tokens,
             "rollouts": rows, "skipped_long_prompts": skipped,
             **{f"time_{k}": round(v, 4) for k, v in timers.items()},
@@ -443,6 +489,7 @@ class DistillRecipe:
     # ------------------------------------------------------------------ loop
 
     def save(self) -> Path:
+        self.saved_step = self.step
         if self.dist.is_distributed:
             return self._save_gathered()
         return save_checkpoint(
@@ -450,7 +497,8 @@ class DistillRecipe:
             save_student_fn=lambda folder: save_student(self.student, self.processor, folder),
             optimizer=self.optimizer, scheduler=self.scheduler,
             reader_state=self.reader.state_dict(), config=self.config.to_dict(),
-            keep=self.config.keep_checkpoints, extra={"skipped_long": self.skipped_long})
+            keep=self.config.keep_checkpoints,
+            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total})
 
     def _save_gathered(self) -> Path:
         """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the
@@ -469,7 +517,8 @@ class DistillRecipe:
                 optimizer=None, optimizer_state=optimizer_state, scheduler=self.scheduler,
                 reader_state=readers[0], config=self.config.to_dict(),
                 keep=self.config.keep_checkpoints, extra_tensors=rng_states,
-                extra={"skipped_long": skipped, "reader_ranks": readers,
+                extra={"skipped_long": skipped, "nonfinite_steps": self.nonfinite.total,
+                       "reader_ranks": readers,
                        "world_size": self.dist.world_size})
         dd.barrier()  # no rank goes on (or resumes) before the checkpoint exists
         return path
@@ -478,10 +527,12 @@ class DistillRecipe:
         folder = self.run_dir / "student"
         if not self.dist.is_distributed:
             save_student(self.student, self.processor, folder)
+            share_like_umask(folder)
             return
         student_state = dd.full_model_state(self.student)
         if self.dist.is_main:
             dd.save_full_student(self.student, self.processor, student_state, folder)
+            share_like_umask(folder)
         dd.barrier()
 
     def _evaluate(self) -> dict[str, float]:
@@ -504,11 +555,14 @@ class DistillRecipe:
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
         batches = self._batches()
+        usable = UsableBatchGuard(lambda epoch: self.reader.batches_per_rank(
+            cfg.batch_size, drop_last=True, epoch=epoch), cfg.max_prompt_len)
         try:
             while self.step < cfg.max_steps:
                 batch = next(batches)
                 record = self.train_step(batch)
                 self.reader.mark_consumed(batch)
+                usable.update(batch.samples[0].epoch, record is not None)
                 if record is None:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
@@ -524,7 +578,8 @@ class DistillRecipe:
                     self.save()
         except torch.cuda.OutOfMemoryError:
             raise CuekitError(OOM_HINT) from None
-        self.save()
+        if self.saved_step != self.step:  # --save-every may have just written it
+            self.save()
         self._save_final_student()
         return records
 
@@ -532,6 +587,7 @@ class DistillRecipe:
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()
+        self._held.close()
         dd.teardown(self._owns_process_group)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,14 +134,24 @@ class CueBuilder:
                     stage=None if isinstance(exc, SampleError) else "render"))
 
 
-def batched(items: Iterable[Prepared | Failed], size: int
+def batched(items: Iterable[Prepared | Failed], size: int,
+            bucket: Callable[[int], int] | None = None
             ) -> Iterator[tuple[list[Prepared], list[Failed]]]:
-    """Group prepared samples into detector batches; failures pass straight through."""
+    """Group prepared samples into detector batches; failures pass straight through.
+
+    With ``bucket`` (row index -> batch number), a batch also ends where the bucket
+    changes, so which rows share a batch depends on the rows alone, not on which rows
+    came before (a resumed run skips some).
+    """
     batch: list[Prepared] = []
     for item in items:
         if isinstance(item, Failed):
             yield [], [item]
             continue
+        if batch and bucket is not None and bucket(item.row_index) != bucket(
+                batch[0].row_index):
+            yield batch, []
+            batch = []
         batch.append(item)
         if len(batch) == size:
             yield batch, []

@@ -13,7 +13,9 @@ process. Parts make the run resumable and let several ranks split the rows;
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import queue
 import shutil
@@ -21,12 +23,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cuekit import __version__
-from cuekit.errors import ConfigError, CuekitError
+from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
+from cuekit.outputs import FolderBusy, exclusive_lock
 from cuekit.pipelines.cue_stage import CueBuilder, Done, batched
 from cuekit.pipelines.extract_io import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
 from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
@@ -38,13 +42,21 @@ from cuekit.pipelines.parts import (
     parts_dir,
     write_json_atomic,
 )
-from cuekit.pipelines.prepare import Failed, Prepared, prepare_stage
+from cuekit.pipelines.prepare import (
+    Failed,
+    Halted,
+    Prepared,
+    halt_on_output_error,
+    prepare_stage,
+)
 from cuekit.pipelines.progress import Progress
-from cuekit.pipelines.sources import RawSample, RowError, SourceSpec, iter_source
+from cuekit.pipelines.sources import RawSample, RowError, SourceSpec, iter_source, source_files
+from cuekit.processes import die_with_parent
 from cuekit.schemas import CUE_STYLES, ExtractorSettings
 from cuekit.versions import library_versions
 
 _SETTINGS_FILE = "settings.json"
+logger = logging.getLogger("cuekit.extract")
 
 
 @dataclass(frozen=True)
@@ -213,20 +225,47 @@ def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[An
 
 
 def _worker_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared | Failed]:
-    """Samples decoded by ``num_workers`` DataLoader worker processes."""
+    """Samples decoded by ``num_workers`` DataLoader worker processes.
+
+    The workers start here, in the calling thread, and are killed by the kernel if this
+    process dies; an output failure in a worker is re-raised here as an OutputError.
+    """
     import torch.utils.data as tud
 
     class _Prepare(tud.IterableDataset):
-        def __iter__(self) -> Iterator[Prepared | Failed]:
+        def __iter__(self) -> Iterator[Prepared | Failed | Halted]:
             info = tud.get_worker_info()
             rows = selected_rows(config, skip)
             if info is not None:  # each worker decodes every num_workers-th row
                 rows = (r for i, r in enumerate(rows) if i % info.num_workers == info.id)
-            return prepare_stage(rows, config.output, config.max_image_pixels)
+            return halt_on_output_error(prepare_stage(rows, config.output,
+                                                      config.max_image_pixels))
 
     loader = tud.DataLoader(_Prepare(), batch_size=None, num_workers=config.num_workers,
-                            collate_fn=_identity, prefetch_factor=4)
-    return iter(loader)
+                            collate_fn=_identity, prefetch_factor=4,
+                            worker_init_fn=partial(die_with_parent, os.getpid()))
+    return _raise_halted(iter(loader))
+
+
+def _raise_halted(items: Iterator[Prepared | Failed | Halted]) -> Iterator[Prepared | Failed]:
+    for item in items:
+        if isinstance(item, Halted):
+            raise item.error
+        yield item
+
+
+def input_fingerprint(spec: SourceSpec) -> list[dict[str, Any]]:
+    """Name, size and sha256 of each local input file: rows are resumed by position, so
+    a resume over an edited file would keep stale rows and miss new ones."""
+    found = []
+    for path in source_files(spec):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        found.append({"file": path.name, "size": path.stat().st_size,
+                      "sha256": digest.hexdigest()})
+    return found
 
 
 def _prepare_output(config: ExtractConfig) -> None:
@@ -240,15 +279,19 @@ def _prepare_output(config: ExtractConfig) -> None:
         if config.rank == 0:
             for name in (CUES_FILE, ERRORS_FILE, RUN_FILE):
                 (out / name).unlink(missing_ok=True)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--output {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     settings_path = out / PARTS_DIR / _SETTINGS_FILE
-    fingerprint = config.fingerprint()
+    fingerprint = {**config.fingerprint(), "input": input_fingerprint(config.source)}
     if settings_path.exists():
         previous = json.loads(settings_path.read_text(encoding="utf-8"))
+        previous.setdefault("input", fingerprint["input"])  # older runs recorded no input
         if previous != fingerprint:
             changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint.get(k))
+            if changed == ["input"]:
+                raise ConfigError(
+                    f"the input of {out} changed since the run started ({config.source.dataset}"
+                    " differs in size or content), so its finished rows are stale; pass "
+                    "--overwrite to redo the run, or choose another --output")
             raise ConfigError(
                 f"{out} holds an extract run with different settings ({', '.join(changed)}); "
                 "pass --overwrite to start fresh, or choose another --output")
@@ -273,21 +316,30 @@ def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> dict[str, int
                for r in range(config.world_size)]
     if not all(m.exists() for m in markers):
         return None
-    lock = root / "merge.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+    try:  # a lock the kernel drops if this process dies: no stale marker blocks a rerun
+        with exclusive_lock(root, "merge.lock", "extract (merge)"):
+            run_info["ranks"] = [json.loads(m.read_text(encoding="utf-8")) for m in markers]
+            counts = merge_parts(config.output, run_info)
+            (root / "merge.lock").unlink()  # tidy; a rank racing us merges the same again
+            return counts
+    except FolderBusy:
         return None  # another rank is merging
-    os.close(fd)
-    try:
-        run_info["ranks"] = [json.loads(m.read_text(encoding="utf-8")) for m in markers]
-        return merge_parts(config.output, run_info)
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def run_extract(config: ExtractConfig) -> ExtractResult:
-    """Run (or resume) the extract stage for this rank and merge when all ranks are done."""
+    """Run (or resume) the extract stage for this rank and merge when all ranks are done.
+
+    One process per (output, rank) at a time: a second one is refused, not interleaved.
+    """
+    out = config.output
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output {out} exists and is not a folder")
+    lock = f".cuekit-extract-rank-{config.rank:05d}-of-{config.world_size:05d}.lock"
+    with exclusive_lock(out, lock, "extract"):
+        return _run_locked(config)
+
+
+def _run_locked(config: ExtractConfig) -> ExtractResult:
     start = time.perf_counter()
     _prepare_output(config)
     rank_dir = parts_dir(config.output, config.rank, config.world_size)
@@ -299,11 +351,15 @@ def run_extract(config: ExtractConfig) -> ExtractResult:
                          output=config.output, drop_leaky=config.drop_leaky,
                          strict=config.strict)
     writer = PartWriter(rank_dir, config.part_size)
+    # Detector batches are fixed by row position (not by what a resumed run has left), so
+    # a resumed run batches, and therefore computes, exactly like an uninterrupted one.
+    size = config.detector.batch_size
+    bucket = partial(_bucket, world_size=config.world_size, batch_size=size)
     processed = 0
     with Progress(config.limit, desc="extract", unit="sample") as bar:
         try:
-            for batch, failures in batched(prepared_stream(config, skip, backends),
-                                           config.detector.batch_size):
+            for batch, failures in batched(prepared_stream(config, skip, backends), size,
+                                           bucket=bucket):
                 if failures and config.strict:
                     first = failures[0].error
                     raise CuekitError(f"--strict: stopped at sample {first.sample_id!r}, "
@@ -314,10 +370,13 @@ def run_extract(config: ExtractConfig) -> ExtractResult:
                         writer.add_record(item.row_index, item.record)
                     else:
                         writer.add_error(item.row_index, item.error)
+                writer.flush_if_full()  # parts hold whole batches
                 processed += len(results)
                 bar.update(len(results))
-        finally:
-            writer.flush()  # keep finished work even when interrupted
+        except BaseException:
+            _flush_after_failure(writer)
+            raise
+        writer.flush()
     elapsed = time.perf_counter() - start
     write_json_atomic({"rank": config.rank, "world_size": config.world_size,
                        "processed": processed, "elapsed_s": round(elapsed, 3)},
@@ -327,3 +386,16 @@ def run_extract(config: ExtractConfig) -> ExtractResult:
                 "extractor": builder.settings.model_dump()}
     counts = _try_merge(config, run_info)
     return ExtractResult(config.output, counts, processed, time.perf_counter() - start)
+
+
+def _bucket(row_index: int, *, world_size: int, batch_size: int) -> int:
+    """The detector batch of a source row: this rank's rows in runs of ``batch_size``."""
+    return row_index // world_size // batch_size
+
+
+def _flush_after_failure(writer: PartWriter) -> None:
+    """Keep finished work when the run stops; a full disk must not hide the first error."""
+    try:
+        writer.flush()
+    except OutputError as exc:
+        logger.warning("could not save the last finished rows either: %s", exc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cuekit.errors import SampleError
+from cuekit.outputs import new_temp_file, writing
 from cuekit.pipelines.extract_io import image_relpath
 from cuekit.schemas import ImageRef
 
@@ -139,16 +139,20 @@ def load_image(payload: Any, *, index: int, sample_id: str, base_dir: Path | Non
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
-    """Write under a temp name and rename, so a crash never leaves a partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write under a temp name and rename, so a crash never leaves a partial file.
+
+    A failure is an OutputError naming ``target``: the output disk, not the sample, is bad.
+    """
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = new_temp_file(target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def store_image(root: Path, loaded: LoadedImage) -> None:

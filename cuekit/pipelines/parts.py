@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from cuekit.outputs import new_temp_file, writing
 from cuekit.pipelines.extract_io import (
     CUES_FILE,
     CUES_SCHEMA,
@@ -39,24 +39,30 @@ def parts_dir(output: Path, rank: int, world_size: int) -> Path:
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = new_temp_file(path.parent, suffix=".parquet")
+        os.close(fd)
+        try:
+            frame.write_parquet(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = new_temp_file(path.parent, suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 class PartWriter:
@@ -73,13 +79,13 @@ class PartWriter:
 
     def add_record(self, row_index: int, record: ExtractedSample) -> None:
         self._cues.append({**extracted_to_row(record), ROW: row_index})
-        self._maybe_flush()
 
     def add_error(self, row_index: int, error: ErrorRow) -> None:
         self._errors.append({**error.model_dump(), ROW: row_index})
-        self._maybe_flush()
 
-    def _maybe_flush(self) -> None:
+    def flush_if_full(self) -> None:
+        """Flush once ``part_size`` rows wait; the caller calls it between detector
+        batches, so a part never holds half a batch (see ``run_extract``)."""
         if len(self._cues) + len(self._errors) >= self.part_size:
             self.flush()
 

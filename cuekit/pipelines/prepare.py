@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from cuekit.errors import SampleError
+from cuekit.errors import OutputError, SampleError
 from cuekit.pipelines.images import load_image, store_image
 from cuekit.pipelines.sources import RawSample, RowError
 from cuekit.schemas import ErrorRow, Sample, safe_key, validate
@@ -30,6 +30,26 @@ class Failed:
 
     row_index: int
     error: ErrorRow
+
+
+@dataclass
+class Halted:
+    """The output failed in a worker process; the main process re-raises ``error``.
+
+    (DataLoader re-raises a worker's exception as its type built from a traceback text,
+    which an OutputError cannot be; this carries it as data instead.)
+    """
+
+    error: OutputError
+
+
+def halt_on_output_error(items: Iterator[Prepared | Failed]
+                         ) -> Iterator[Prepared | Failed | Halted]:
+    """Worker side: pass items on; an OutputError becomes a final Halted item."""
+    try:
+        yield from items
+    except OutputError as exc:
+        yield Halted(exc)
 
 
 def error_row(exc: BaseException, *, sample_id: str, original_id: str | None,
@@ -86,7 +106,10 @@ def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
 
 def prepare_stage(rows: Iterable[RawSample | RowError], root: Path,
                   max_pixels: int) -> Iterator[Prepared | Failed]:
-    """Decode and validate each row; bad rows become Failed items, never exceptions."""
+    """Decode and validate each row; bad rows become Failed items, never exceptions.
+
+    Only a failure to write the output (OutputError) propagates: it is not the row's fault.
+    """
     for item in rows:
         if isinstance(item, RowError):
             yield Failed(item.row_index, error_row(

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import polars as pl
 
 from cuekit.errors import ConfigError, CuekitError, SampleError
+from cuekit.outputs import exclusive_lock, writing
 from cuekit.pipelines import extract_io
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.progress import progress
@@ -445,9 +446,17 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
         raise ConfigError("--output must differ from --input")
     rows = pl.read_parquet(cues_path).sort("id").to_dicts()
     _real_dir.cache_clear()  # folders may have changed since an earlier run in this process
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out_dir, f"{mf.STATE_DIR}/run.lock", "shard"):
+        return _shard_locked(rows, extract_dir, out_dir, settings, start)
+
+
+def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
+                  settings: ShardSettings, start: float) -> ShardReport:
     cache_dir = out_dir / mf.STATE_DIR / "resized"
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    with writing(cache_dir):
+        cache_dir.mkdir(parents=True, exist_ok=True)
 
     with worker_pool(settings.num_workers) as (pool, progress_queue):
         prepared: list[PreparedSample] = []
@@ -468,11 +477,13 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
             manifest_rows.append({**sample.info, "shard": plan.name, "shard_index": plan.index,
                                   "offset": offset, "bytes": sample.tar_bytes})
             offset += sample.tar_bytes
-    mf.manifest_frame(manifest_rows).write_parquet(out_dir / mf.MANIFEST_FILE)
     shard_rows = [{"shard": r["shard"], "shard_index": r["shard_index"], "samples": r["samples"],
                    "bytes": r["size"], "sha256": r["sha256"]} for r in results]
-    mf.shards_frame(shard_rows).write_parquet(out_dir / mf.SHARDS_FILE)
-    extract_io.errors_frame(errors).write_parquet(out_dir / mf.ERRORS_FILE)
+    for frame, name in ((mf.manifest_frame(manifest_rows), mf.MANIFEST_FILE),
+                        (mf.shards_frame(shard_rows), mf.SHARDS_FILE),
+                        (extract_io.errors_frame(errors), mf.ERRORS_FILE)):
+        with writing(out_dir / name):
+            frame.write_parquet(out_dir / name)
 
     total_bytes = sum(r["size"] for r in results)
     url_pattern = mf.brace_pattern(settings.pattern, len(plans))
@@ -482,11 +493,12 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
     if report.inputs != report.written + report.errors:  # internal invariant, not user input
         raise CuekitError(f"counts do not reconcile: {report.inputs} inputs != "
                           f"{report.written} written + {report.errors} errors")
-    mf.write_json_atomic(out_dir / mf.STATS_FILE, {
-        "input": str(extract_dir), "url_pattern": url_pattern,
-        "totals": {"inputs": report.inputs, "written": report.written,
-                   "errors": report.errors, "shards": report.shards, "bytes": total_bytes,
-                   "reused_shards": report.reused_shards},
-        "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
-        "versions": library_versions(), "seconds": round(report.seconds, 3)})
+    stats = {"input": str(extract_dir), "url_pattern": url_pattern,
+             "totals": {"inputs": report.inputs, "written": report.written,
+                        "errors": report.errors, "shards": report.shards, "bytes": total_bytes,
+                        "reused_shards": report.reused_shards},
+             "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
+             "versions": library_versions(), "seconds": round(report.seconds, 3)}
+    with writing(out_dir / mf.STATS_FILE):
+        mf.write_json_atomic(out_dir / mf.STATS_FILE, stats)
     return report

@@ -140,18 +140,29 @@ def map_row(row: dict[str, Any], index: int, fields: FieldMap, *, source: str, s
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    """Rows of a jsonl file; a line that is not UTF-8 or not a JSON object becomes an
+    error row naming the file and line, so one bad byte costs one row, not the run."""
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if line_no == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
+                                    f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                                    f"(in {path.name})"}
+                continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 # A broken line still counts as a sample: it is reported, not lost.
-                yield {"__error__": f"line {line_no} is not valid JSON: {exc.msg}"}
+                yield {"__error__": f"line {line_no} is not valid JSON: {exc.msg} (in {path.name})"}
                 continue
             if not isinstance(row, dict):
-                row = {"__error__": f"line {line_no} is not a JSON object"}
+                row = {"__error__": f"line {line_no} is not a JSON object (in {path.name})"}
             yield row
 
 
@@ -168,7 +179,7 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
     elif suffix == ".jsonl":
         yield from _read_jsonl(path)
     elif suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM is fine
         if not isinstance(data, list):
             raise CuekitError(f"{path}: expected a JSON list of objects")
         yield from data
@@ -188,6 +199,17 @@ def _folder_questions(folder: Path) -> Path:
         raise ConfigError(f"{folder}: no .jsonl of questions found in the folder")
     names = ", ".join(p.name for p in candidates)
     raise ConfigError(f"{folder}: several .jsonl files ({names}); name one of them as --dataset")
+
+
+def source_files(spec: SourceSpec) -> list[Path]:
+    """The local files whose rows the source yields ([] for hub datasets and the bundled
+    sample). A resumed extract fingerprints them to notice an edited input."""
+    path = Path(spec.dataset).expanduser()
+    if spec.dataset == SAMPLE_SOURCE:
+        return []
+    if path.is_dir():
+        return [_folder_questions(path)]
+    return [path] if path.is_file() else []
 
 
 def _hf_rows(spec: SourceSpec, fields: FieldMap) -> Iterator[dict[str, Any]]:

@@ -31,8 +31,10 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from cuekit.errors import CuekitError
+from cuekit.outputs import writing
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.progress import Progress
+from cuekit.processes import die_with_parent
 
 FIXED_MTIME = 0
 FILE_MODE = 0o644
@@ -147,7 +149,10 @@ class DeterministicTarWriter:
     def abort(self) -> None:
         """Close the file without finishing the archive (the caller deletes it)."""
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # flushing the buffer failed too (a full disk): the file goes
+                pass
 
     def __enter__(self) -> DeterministicTarWriter:
         return self
@@ -213,7 +218,8 @@ class ShardPlan:
 _progress_queue: Any = None
 
 
-def _init_worker(progress_queue: Any) -> None:
+def _init_worker(parent_pid: int, progress_queue: Any) -> None:
+    die_with_parent(parent_pid)
     global _progress_queue
     _progress_queue = progress_queue
 
@@ -247,14 +253,20 @@ def reusable(plan: ShardPlan, out_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_temp(plan: ShardPlan, out_dir: Path) -> tuple[Path, DeterministicTarWriter]:
-    """Write a planned shard's bytes under a hidden temporary name (not yet fsynced)."""
+    """Write a planned shard's bytes under a hidden temporary name (not yet fsynced).
+
+    Reading a member may fail as the input's fault; writing fails as an OutputError."""
     tmp = out_dir / f".{plan.name}.tmp-{os.getpid()}"
-    writer = DeterministicTarWriter(tmp)
+    with writing(tmp):
+        writer = DeterministicTarWriter(tmp)
     try:
         for sample in plan.samples:
             for m in sample.members:
-                writer.add(m.name, m.read())
-        writer.finish()
+                data = m.read()
+                with writing(tmp):
+                    writer.add(m.name, data)
+        with writing(tmp):
+            writer.finish()
     except BaseException:
         writer.abort()
         tmp.unlink(missing_ok=True)
@@ -266,16 +278,19 @@ def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarW
             ) -> dict[str, Any]:
     """fsync the temporary file, rename it into place, then store its resume record."""
     try:
-        sha256, size = writer.close()
+        with writing(tmp):
+            sha256, size = writer.close()
         if size != plan.size:
             raise CuekitError(f"{plan.name}: wrote {size} bytes, planned {plan.size}")
-        tmp.replace(out_dir / plan.name)
+        with writing(out_dir / plan.name):
+            tmp.replace(out_dir / plan.name)
     finally:
         writer.abort()
         tmp.unlink(missing_ok=True)
     record = {"shard": plan.name, "shard_index": plan.index, "samples": len(plan.samples),
               "size": size, "sha256": sha256, "content_digest": plan.content_digest}
-    mf.write_json_atomic(record_path(out_dir, plan.name), record)
+    with writing(record_path(out_dir, plan.name)):
+        mf.write_json_atomic(record_path(out_dir, plan.name), record)
     return {**record, "reused": False}
 
 
@@ -287,20 +302,29 @@ def write_shard(plan: ShardPlan, out_dir: Path) -> dict[str, Any]:
     return _commit(plan, out_dir, *_write_temp(plan, out_dir))
 
 
+_MAX_PENDING_COMMITS = 2  # shards written but not yet fsynced and closed
+
+
 def write_shards(plans: list[ShardPlan], out_dir: Path,
                  on_written: Callable[[ShardPlan], None] | None = None
                  ) -> list[dict[str, Any]]:
     """Write ``plans`` in order, like :func:`write_shard` on each.
 
     A shard's fsync, rename and record run in a helper thread while the next shard is
-    written: the fsync mostly waits on the disk. If writing fails, the shards already
-    written are still committed before the error propagates.
+    written: the fsync mostly waits on the disk. Each waiting shard keeps its file open,
+    so at most ``_MAX_PENDING_COMMITS`` may wait: with thousands of small shards (e.g.
+    ``--maxcount 1``) an unbounded queue ran out of file descriptors. If writing fails,
+    the shards already written are still committed before the error propagates.
     """
     committed: list[Future[dict[str, Any]]] = []
+    settled = 0  # commits run in order in one thread: committed[:settled] are finished
     with ThreadPoolExecutor(1, thread_name_prefix="cuekit-commit") as committer:
         for plan in plans:
-            if committed and committed[-1].done():
-                committed[-1].result()  # a failed commit stops the run now
+            while settled < len(committed) and (committed[settled].done() or
+                                                len(committed) - settled
+                                                >= _MAX_PENDING_COMMITS):
+                committed[settled].result()  # a failed commit stops the run now
+                settled += 1
             record = reusable(plan, out_dir)
             if record is not None:
                 committed.append(_done({**record, "reused": True}))
@@ -342,7 +366,7 @@ def worker_pool(num_workers: int) -> Iterator[tuple[ProcessPoolExecutor | None, 
     context = multiprocessing.get_context()
     progress_queue = context.Queue()
     with ProcessPoolExecutor(num_workers, mp_context=context, initializer=_init_worker,
-                             initargs=(progress_queue,)) as pool:
+                             initargs=(os.getpid(), progress_queue)) as pool:
         yield pool, progress_queue
 
 

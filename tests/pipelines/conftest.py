@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -128,10 +129,75 @@ def sharded(make_extract_dir: ExtractFactory, tmp_path: Path
     return out, records
 
 
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process from /proc, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    return fields[0], int(fields[1])
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _proc_stat(int(entry.name))
+            if stat is not None and stat[1] == pid and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def slowed_run(module: str, function: str, run: str) -> str:
+    """A ``python -c`` script: ``module.function`` sleeps 0.5 s per call, then ``run``
+    (which may use ``sys`` and ``Path``). Forked workers inherit the slow function."""
+    return (f"import sys, time\nfrom pathlib import Path\nimport {module} as target\n"
+            f"real = target.{function}\n"
+            "def slow(*args, **kwargs):\n    time.sleep(0.5)\n    return real(*args, **kwargs)\n"
+            f"target.{function} = slow\n{run}\n")
+
+
+def kill_parent_and_watch_workers(command: list[str], workers: int, timeout: float
+                                  ) -> list[int]:
+    """Start ``command``, wait for ``workers`` child processes, SIGKILL the parent, and
+    return the children still alive (not zombies) ``timeout`` seconds later."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        children: list[int] = []
+        while len(children) < workers:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {workers} workers appeared: "
+                                     f"{proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+            children = children_of(proc.pid)
+        time.sleep(1.0)  # let the workers get busy
+    finally:
+        proc.kill()
+        proc.wait()
+    end = time.monotonic() + timeout
+    alive = children
+    while alive and time.monotonic() < end:
+        time.sleep(0.1)
+        alive = [c for c in children if (_proc_stat(c) or ("Z", 0))[0] != "Z"]
+    for pid in alive:  # do not leave them behind, whatever the verdict
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    return alive
+
+
 @pytest.fixture
 def helpers() -> SimpleNamespace:
     """The module's helper functions, for tests (importing ``conftest`` by name is fragile
     when several test folders hold one)."""
     return SimpleNamespace(make_record=make_record, write_extract_dir=write_extract_dir,
                            tar_members=tar_members, folder_digests=folder_digests,
-                           image_bytes=image_bytes)
+                           image_bytes=image_bytes,
+                           kill_parent_and_watch_workers=kill_parent_and_watch_workers,
+                           slowed_run=slowed_run)

@@ -123,3 +123,37 @@ def test_invalid_json_and_missing_index(damaged: Path) -> None:
 def test_bad_location() -> None:
     with pytest.raises(ConfigError, match="no shards in"):
         verify([])
+
+
+def test_a_subset_checks_that_subset(sharded) -> None:
+    out, _ = sharded
+    for subset, shards in ((str(out / "shard-000001.tar"), 1),
+                           (str(out / "shard-{000000..000001}.tar"), 2)):
+        report = verify(subset)
+        assert report.ok, report.format()
+        assert report.shards_checked == shards
+        assert report.notes == [f"checked {shards} of the 3 shards listed in shards.parquet"]
+
+
+def test_a_subset_still_reports_its_own_faults(damaged: Path) -> None:
+    path = damaged / "shard-000001.tar"
+    path.write_bytes(path.read_bytes()[:3000])
+    kinds = {kind for kind, _ in _kinds(verify(str(damaged / "shard-000001.tar")))}
+    assert {"corrupt-tar", "size", "checksum"} <= kinds and "missing-shard" not in kinds
+    assert verify(str(damaged / "shard-000002.tar")).ok
+
+
+def test_the_summary_groups_faults_by_kind() -> None:
+    from cuekit.pipelines.verify import VerifyReport
+
+    report = VerifyReport("x")
+    for i in range(60):
+        report.add("sample", f"a.tar/k{i:02d}", "no .hint.txt file")
+    report.add("checksum", "b.tar", "sha256 differs")
+    lines = report.format(per_kind=3).splitlines()
+    assert lines[1] == "  faults by kind: sample 60, checksum 1"
+    assert "  FAULT [checksum] b.tar: sha256 differs" in lines
+    assert [line for line in lines if line.startswith("  FAULT [sample]")] == [
+        f"  FAULT [sample] a.tar/k{i:02d}: no .hint.txt file" for i in range(3)]
+    assert "  ... and 57 more [sample] faults" in lines
+    assert lines[-1] == "verify: FAILED with 61 faults"
