@@ -29,9 +29,11 @@ def _device(device: str) -> str:
 
 @click.command("extract")
 @click.option("--dataset", required=True,
-              help="HF dataset id, a .parquet/.jsonl file, an image folder with a .jsonl of "
-                   "questions, or 'sample' (bundled synthetic set) or 'cueworld' (CueWorld, splits "
-                   "train/val/test).")
+              help="HF dataset id, a .parquet/.arrow/.jsonl file, a folder of parquet/arrow "
+                   "files (a hub snapshot), an image folder with a .jsonl of questions, "
+                   "'sample' (bundled synthetic set) or 'cueworld' (CueWorld, splits "
+                   "train/val/test). Columns are recognised by schema (geometry3k, MathVista, "
+                   "MMMU, common names).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output folder (cues.parquet, errors.parquet, run.json, images/).")
 @click.option("--split", default="train", show_default=True, help="Dataset split to read.")
@@ -91,11 +93,13 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     strict: bool, overwrite: bool) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
     from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.sources import SourceSpec, preset_for, with_overrides
+    from cuekit.pipelines.sources import SourceSpec
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fields = with_overrides(preset_for(dataset), question=question_field, image=image_field,
-                            answer=answer_field, choices=choices_field, id=id_field)
+    # Applied on top of the preset recognised from the data's schema.
+    overrides = {k: v for k, v in {"question": question_field, "image": image_field,
+                                   "answer": answer_field, "choices": choices_field,
+                                   "id": id_field}.items() if v is not None}
     keep = tuple(k.strip() for k in ocr_keep.split(",") if k.strip())
     bad = [k for k in keep if k not in _OCR_KEEP]
     if bad:
@@ -107,7 +111,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                               annotations_field=annotations_field)
     config = ExtractConfig(
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,
-                          fields=fields, seed=seed),
+                          overrides=overrides, seed=seed),
         output=output, detectors=detectors or ("grounding-dino",), detector=options,
         cue_style=cue_style, limit=limit, num_workers=num_workers, drop_leaky=drop_leaky,
         strict=strict, overwrite=overwrite,
