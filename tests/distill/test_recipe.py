@@ -207,7 +207,7 @@ def test_metrics_lines_are_json(sample_shards, tmp_path):
 
 
 def test_privileged_hint_per_setting():
-    from cuekit.distill.recipe import privileged_hint
+    from cuekit.distill.prompts import privileged_hint
 
     assert privileged_hint("cue", "[Hint]: point A (top left)", "5") == \
         "[Hint]: point A (top left)"
@@ -229,9 +229,10 @@ def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     batch = next(recipe._batches())
     prompts = recipe._prompts(batch)
     recipe.cleanup()
-    assert prompts.hints == [s.hint or None for s in batch.samples]
+    assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
     # Multiple-choice questions show their options, as eval and audit prompts do.
-    for question, sample in zip(prompts.questions, batch.samples, strict=True):
+    for question, sample in zip([c.student_text for c in prompts.chats], batch.samples,
+                                strict=True):
         record = sample.record.sample
         options = "".join(f"\n({chr(65 + i)}) {c}" for i, c in enumerate(record.choices or []))
         expected = f"{record.question}\nChoices:{options}" if record.choices else record.question
