@@ -1,11 +1,15 @@
 """``cuekit export`` and ``cuekit export-student``: move cues and students to other tools.
 
-- ``verl``: one parquet (``train.parquet``) with the columns verl-style RL/distillation
-  trainers read: ``prompt`` (chat messages, one ``<image>`` placeholder per image before
-  the question), ``teacher_prompt`` (the same messages with the hint appended to the user
-  turn exactly as distill appends it), ``images`` (``{"bytes", "path"}`` structs, the
-  original bytes), ``data_source``, ``ability``, ``reward_model`` (``{"style": "rule",
-  "ground_truth"}``) and ``extra_info``.
+- ``verl``: one parquet (``train.parquet``) with the columns verl's ``RLHFDataset`` (and
+  the ViCuR fork's, which adds ``teacher_prompt``) reads. ``prompt`` and ``teacher_prompt``
+  are the messages of distill's own prompt builder (:func:`~cuekit.distill.prompts.
+  build_chat_pair`: system turn, question, options, instruction, hint), written the way
+  verl reads them: string contents with one ``<image>`` per image, which verl splits back
+  into image and text items, so a row renders to the tokens distill trains on.
+  ``images`` (``{"bytes", "path"}`` structs, the original bytes) feed both prompts: verl
+  has no teacher image column, so cue style ``marks`` is refused. ``data_source`` is
+  ``hiyouga/geometry3k`` for geometry3k-schema samples (verl's default reward scores
+  them); other sources need :mod:`cuekit.evaluate.verl_reward`.
 - ``hf``: a folder ``datasets.load_dataset(folder)`` reads: ``data/<split>.parquet`` with
   an ``Image`` feature and the cue columns, and a README whose YAML lists the splits.
 - ``export_student``: the student's weights, its cue recovery module and processor,
@@ -22,12 +26,16 @@ from typing import Any
 
 import polars as pl
 
-from cuekit.distill.prompts import append_hint
-from cuekit.errors import ConfigError
+from cuekit.distill.prompts import PromptStyle, record_chat_pair
+from cuekit.errors import ConfigError, SampleError
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 EXPORT_FORMATS = ("verl", "hf")
 IMAGE_PLACEHOLDER = "<image>"
+# verl splits message strings on these; any other occurrence breaks its image count.
+_VERL_PLACEHOLDERS = (IMAGE_PLACEHOLDER, "<video>")
+# The data_source verl's default reward scores, per cuekit schema preset.
+VERL_DATA_SOURCES = {"geometry3k": "hiyouga/geometry3k"}
 VERL_FILE = "train.parquet"
 _IMAGE_STRUCT = pl.Struct({"bytes": pl.Binary(), "path": pl.String()})
 VERL_SCHEMA: dict[str, pl.DataType] = {
@@ -40,24 +48,55 @@ VERL_SCHEMA: dict[str, pl.DataType] = {
     "extra_info": pl.Struct({
         "index": pl.Int64(), "id": pl.String(), "split": pl.String(), "question": pl.String(),
         "answer": pl.String(), "choices": pl.List(pl.String()), "hint": pl.String(),
-        "cue_style": pl.String(), "leak": pl.Boolean()}),
+        "cue_style": pl.String(), "leak": pl.Boolean(), "question_type": pl.String(),
+        "answer_type": pl.String(), "precision": pl.Int64(), "unit": pl.String()}),
 }
 
 
-def _user_content(question: str, num_images: int) -> str:
-    """Images first, then the text: the order cuekit's own prompts use."""
-    return IMAGE_PLACEHOLDER * num_images + question
+def verl_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Builder messages as verl stores them: each image item becomes ``<image>`` in place."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if not isinstance(content, str):
+            content = "".join(IMAGE_PLACEHOLDER if part["type"] == "image" else part["text"]
+                              for part in content)
+        out.append({"role": message["role"], "content": content})
+    return out
 
 
-def verl_row(item: CueItem, index: int) -> dict[str, Any]:
-    """One verl row; ``teacher_prompt`` differs from ``prompt`` only by the appended hint."""
-    sample = item.record.sample
-    count = len(sample.images)
+def _check_placeholders(messages: list[dict[str, str]], images: int, sample_id: str,
+                        column: str) -> None:
+    """verl asserts one ``<image>`` per image and drops the row otherwise: refuse it here."""
+    counts = {p: sum(m["content"].count(p) for m in messages) for p in _VERL_PLACEHOLDERS}
+    if counts[IMAGE_PLACEHOLDER] != images or counts["<video>"]:
+        raise SampleError(
+            f"{column} holds {counts[IMAGE_PLACEHOLDER]} <image> and {counts['<video>']} "
+            f"<video> placeholder(s) for {images} image(s); verl would drop the row. The "
+            "question or hint contains a literal placeholder: re-run `cuekit extract`, which "
+            "maps dataset placeholders out of questions", sample_id=sample_id, field=column,
+            stage="export")
+
+
+def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dict[str, Any]:
+    """One verl row: both prompts from distill's prompt builder, original image bytes."""
+    sample, cue = item.record.sample, item.record.cue
+    if item.marked_bytes is not None:
+        raise SampleError(
+            "cue style 'marks' gives the teacher a marked image, but verl's rows have one "
+            "`images` column that feeds both prompt and teacher_prompt; export `hint` or "
+            "`boxes` cues, or train on these with `cuekit distill`", sample_id=sample.id,
+            field="cue.marked_image", stage="export")
+    pair = record_chat_pair(sample, item.image_bytes, cue=item.hint, style=style)
+    prompt, teacher = verl_messages(pair.student_messages()), verl_messages(
+        pair.teacher_messages())
+    _check_placeholders(prompt, len(sample.images), sample.id, "prompt")
+    _check_placeholders(teacher, len(sample.images), sample.id, "teacher_prompt")
+    preset = sample.metadata.get("cuekit_preset")
     return {
-        "data_source": sample.source,
-        "prompt": [{"role": "user", "content": _user_content(sample.question, count)}],
-        "teacher_prompt": [{"role": "user", "content": _user_content(
-            append_hint(sample.question, item.hint), count)}],
+        "data_source": VERL_DATA_SOURCES.get(preset, sample.source),
+        "prompt": prompt,
+        "teacher_prompt": teacher,
         "images": [{"bytes": data, "path": ref.path}
                    for data, ref in zip(item.image_bytes, sample.images, strict=True)],
         "ability": "vqa",
@@ -65,12 +104,17 @@ def verl_row(item: CueItem, index: int) -> dict[str, Any]:
         "extra_info": {"index": index, "id": sample.id, "split": sample.split,
                        "question": sample.question, "answer": sample.answer,
                        "choices": sample.choices, "hint": item.hint,
-                       "cue_style": item.record.cue.cue_style, "leak": item.record.cue.leak},
+                       "cue_style": cue.cue_style, "leak": cue.leak,
+                       "question_type": sample.question_type,
+                       "answer_type": sample.answer_type, "precision": sample.precision,
+                       "unit": sample.unit},
     }
 
 
-def export_verl(items: Iterable[CueItem], output: Path) -> Path:
-    rows = [verl_row(item, index) for index, item in enumerate(items)]
+def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | None = None
+                ) -> Path:
+    """``output/train.parquet``; refuses (naming the sample) any row verl would drop."""
+    rows = [verl_row(item, index, style) for index, item in enumerate(items)]
     if not rows:
         raise ConfigError("nothing to export: the input holds no samples")
     output.mkdir(parents=True, exist_ok=True)
@@ -129,13 +173,14 @@ def export_hf(items: Iterable[CueItem], output: Path) -> list[Path]:
 
 
 def run_export(input_path: str, output: Path, export_format: str, *,
-               limit: int | None = None) -> list[Path]:
-    """Export an extract folder or shards as ``verl`` or ``hf``."""
+               limit: int | None = None, style: PromptStyle | None = None) -> list[Path]:
+    """Export an extract folder or shards as ``verl`` (prompts worded by ``style``, the
+    distill run's) or ``hf``."""
     if export_format not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of {EXPORT_FORMATS}, got {export_format!r}")
     items = iter_cue_items(input_path, limit=limit)
     if export_format == "verl":
-        return [export_verl(items, output)]
+        return [export_verl(items, output, style)]
     return export_hf(items, output)
 
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from cuekit.distill.cue_module import get_cue_module, load_student
-from cuekit.distill.prompts import build_prompt_batch
+from cuekit.distill.prompts import build_prompt_batch, format_question
 from cuekit.errors import ConfigError
 from cuekit.evaluate.export import (
     IMAGE_PLACEHOLDER,
@@ -40,6 +40,8 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
             item.hint, item.record.cue.cue_style, item.record.cue.leak)
         assert row["data_source"] == sample.source
         assert row["reward_model"] == {"style": "rule", "ground_truth": sample.answer}
+        assert (info["question_type"], info["precision"]) == (sample.question_type,
+                                                              sample.precision)
         [user] = row["prompt"]
         [teacher] = row["teacher_prompt"]
         assert user["role"] == teacher["role"] == "user"
@@ -47,7 +49,9 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
         assert user["content"].count(IMAGE_PLACEHOLDER) == len(row["images"]) == len(
             sample.images)
         assert teacher["content"].count(IMAGE_PLACEHOLDER) == len(row["images"])
-        assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + sample.question
+        # the question with its options, as distill and eval show it
+        assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + format_question(
+            sample.question, sample.choices)
         # the teacher prompt is the prompt plus the hint, as distill appends it
         assert item.hint.startswith("[Hint]:")
         assert teacher["content"] == user["content"] + "\n\n" + item.hint
