@@ -81,6 +81,14 @@ def _device(device: str) -> str:
 @click.option("--world-size", type=int, default=None,
               help="Number of processes splitting the rows [default: $WORLD_SIZE or 1].")
 @click.option("--strict", is_flag=True, help="Stop at the first bad sample.")
+@click.option("--max-error-rate", default=0.1, show_default=True,
+              type=click.FloatRange(0.0, 1.0),
+              help="Exit non-zero (listing the top error reasons) when a larger share of "
+                   "rows ends in errors.parquet. A run with no successful sample always "
+                   "exits non-zero.")
+@click.option("--tolerate-errors", is_flag=True,
+              help="Only warn when --max-error-rate is exceeded (still fails if nothing "
+                   "succeeded).")
 @click.option("--overwrite", is_flag=True, help="Discard earlier results instead of resuming.")
 def extract_command(dataset: str, output: Path, split: str, name: str | None, streaming: bool,
                     question_field: str | None, image_field: str | None,
@@ -90,7 +98,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     ocr_keep: str, annotations_field: str, cue_style: str, drop_leaky: bool,
                     limit: int | None, seed: int, batch_size: int, num_workers: int, device: str,
                     max_image_pixels: int, rank: int | None, world_size: int | None,
-                    strict: bool, overwrite: bool) -> None:
+                    strict: bool, max_error_rate: float, tolerate_errors: bool,
+                    overwrite: bool) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
     from cuekit.pipelines.extract import ExtractConfig, run_extract
     from cuekit.pipelines.sources import SourceSpec
@@ -120,7 +129,17 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
         max_image_pixels=max_image_pixels)
     result = run_extract(config)
     click.echo(result.summary())
+    if result.counts is None:  # other ranks still running: the merging rank checks
+        return
+    from cuekit.pipelines.extract_health import failure_report
 
+    problem = failure_report(output, result.counts, max_error_rate=max_error_rate)
+    if problem is None:
+        return
+    if tolerate_errors and result.counts["ok"] > 0:
+        click.echo(f"warning: {problem}", err=True)
+        return
+    raise click.ClickException(problem)
 
 @click.command("merge")
 @click.argument("output", type=click.Path(path_type=Path, exists=True, file_okay=False))
