@@ -31,6 +31,7 @@ from cuekit.errors import ConfigError, SampleError
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 EXPORT_FORMATS = ("verl", "hf")
+REMOTE_CODE_MODULE = "modeling_cuekit_student"  # shipped model code of an exported student
 IMAGE_PLACEHOLDER = "<image>"
 # verl splits message strings on these; any other occurrence breaks its image count.
 _VERL_PLACEHOLDERS = (IMAGE_PLACEHOLDER, "<video>")
@@ -192,8 +193,8 @@ A Qwen3-VL student distilled with cuekit (cue-privileged on-policy distillation)
 {provenance}
 Files: the base weights (`model*.safetensors`, `config.json`), the processor
 (tokenizer, image processor, chat template){module_files}{config_files}.
-
-## Load and generate
+{module_section}
+## Load and generate with cuekit
 
 ```python
 import torch
@@ -211,8 +212,62 @@ print(processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
                              skip_special_tokens=True)[0])
 ```
 
-Evaluate it with `cuekit eval --model {folder} --dataset DATA --output EVAL`.
+Evaluate it with `cuekit eval --model {folder} --dataset DATA --output EVAL`; pass the
+same `--system-prompt` / `--instruction` the run was trained with (`distill_config.yaml`).
 """
+
+_MODULE_SECTION = """
+## The cue recovery module, and what can run this model
+
+The student is a stock Qwen3-VL plus a cue recovery module ({params:,} parameters in
+{modules} blocks after decoder layers {layers}). At prefill, after each of those layers,
+the hidden state of each sample's first `<|im_start|>` token (the sink) attends to that
+sample's own visual tokens and is updated; decoding then reuses the cached keys and
+values, so only prefill costs more. Without the module the model computes a different
+function: its outputs are not this student's.
+
+- **cuekit** (`cuekit.distill.load_student`, `cuekit eval`): the full model.
+- **transformers** `AutoModelForImageTextToText.from_pretrained(folder,
+  trust_remote_code=True)`: the full model, through the shipped
+  `modeling_cuekit_student.py` (it needs cuekit installed). Without
+  `trust_remote_code=True` loading stops with transformers' "contains custom code"
+  error rather than silently dropping the module: `config.json` names its own model
+  type, `cuekit_qwen3_vl`.
+- **vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it. They do not know the
+  `cuekit_qwen3_vl` type (so they refuse the folder instead of serving the base model),
+  and none of them runs the module at prefill.
+"""
+
+
+def _mark_for_transformers(folder: Path) -> None:
+    """Give the config its own model type and ship the model code that adds the module,
+    so plain transformers gives the full model or stops (cuekit.distill.remote_code)."""
+    from cuekit.distill import remote_code
+
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.update(
+        model_type=remote_code.STUDENT_MODEL_TYPE,
+        architectures=[remote_code.CuekitStudentForConditionalGeneration.__name__],
+        auto_map={
+            "AutoConfig": f"{REMOTE_CODE_MODULE}.{remote_code.CuekitStudentConfig.__name__}",
+            "AutoModelForImageTextToText": f"{REMOTE_CODE_MODULE}."
+            f"{remote_code.CuekitStudentForConditionalGeneration.__name__}"})
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    shutil.copy2(remote_code.__file__, folder / f"{REMOTE_CODE_MODULE}.py")
+
+
+def _module_section(folder: Path) -> str:
+    from safetensors.torch import load_file
+
+    from cuekit.distill.cue_module import CUE_CONFIG_FILE, CUE_WEIGHTS_FILE
+
+    record = json.loads((folder / CUE_CONFIG_FILE).read_text(encoding="utf-8"))
+    params = sum(t.numel() for t in load_file(str(folder / CUE_WEIGHTS_FILE)).values())
+    layers = (", ".join(str(i) for i in record["layers"]) if record["layers"]
+              else f"i with i % {record['interval']} == 0")
+    count = len(record["layers"]) if record["layers"] else "the"
+    return _MODULE_SECTION.format(params=params, modules=count, layers=layers)
 
 
 def find_student_folder(run: str | Path) -> Path:
@@ -265,9 +320,13 @@ def export_student(run: str | Path, output: str | Path, *, overwrite: bool = Fal
         shutil.copy2(run_dir / "config.yaml", output / "distill_config.yaml")
         config_files = ", and the distill settings (`distill_config.yaml`)"
     has_module = (output / "cue_module.json").is_file()
+    if has_module:
+        _mark_for_transformers(output)
     (output / "README.md").write_text(_STUDENT_README.format(
         name=output.name, provenance=_provenance(run_dir), folder=output,
         module_files=(", the cue recovery module (`cue_module.json`, "
-                      "`cue_module.safetensors`)") if has_module else "",
-        config_files=config_files))
+                      "`cue_module.safetensors`) and the model code that attaches it for "
+                      f"transformers (`{REMOTE_CODE_MODULE}.py`)") if has_module else "",
+        config_files=config_files,
+        module_section=_module_section(output) if has_module else ""))
     return output
