@@ -258,11 +258,17 @@ def _folder_questions(folder: Path) -> Path | None:
 
 
 def _source_name(path: Path) -> str:
-    """A readable source name: a hub shard file is named after its dataset's folder."""
+    """A readable source name: the hub id inside the HF cache
+    (``datasets--hiyouga--geometry3k/snapshots/<sha>/...`` gives ``hiyouga/geometry3k``),
+    else the folder's name; a hub shard file is named after its dataset's folder."""
+    resolved = path.resolve()
+    cached = [part for part in resolved.parts if part.startswith("datasets--")]
+    if cached:
+        return cached[-1].removeprefix("datasets--").replace("--", "/")
     if path.is_dir():
-        return path.resolve().name
+        return resolved.name
     if _SHARD_NAME.match(path.stem):
-        parent = path.resolve().parent
+        parent = resolved.parent
         return (parent.parent if parent.name == "data" else parent).name
     return path.stem
 

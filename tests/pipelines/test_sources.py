@@ -178,6 +178,13 @@ def test_geometry3k_hub_snapshot_folder_is_recognised_by_schema(geometry3k_snaps
         None, None, None, None)
 
 
+def test_a_snapshot_in_the_hf_cache_is_named_by_its_hub_id(geometry3k_snapshot):
+    folder = geometry3k_snapshot("datasets--hiyouga--geometry3k/snapshots/0123abcd")
+    items = _rows(SourceSpec(dataset=str(folder / "data" / "train-00000-of-00001.parquet")))
+    assert {i.source for i in items} == {"hiyouga/geometry3k"}
+    assert {i.source for i in _rows(SourceSpec(dataset=str(folder)))} == {"hiyouga/geometry3k"}
+
+
 def test_a_hub_shard_file_is_read_directly(geometry3k_snapshot):
     path = geometry3k_snapshot("geo") / "data" / "train-00000-of-00001.parquet"
     items = _rows(SourceSpec(dataset=str(path)))
