@@ -52,9 +52,13 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
         # the question with its options, as distill and eval show it
         assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + format_question(
             sample.question, sample.choices)
-        # the teacher prompt is the prompt plus the hint, as distill appends it
-        assert item.hint.startswith("[Hint]:")
-        assert teacher["content"] == user["content"] + "\n\n" + item.hint
+        # the teacher prompt is the prompt plus the hint, as distill appends it (a sample
+        # with nothing to say has no hint: both prompts are then the same)
+        if item.hint:
+            assert item.hint.startswith("[Hint]:")
+            assert teacher["content"] == user["content"] + "\n\n" + item.hint
+        else:
+            assert teacher["content"] == user["content"]
         # images are the original bytes, unchanged by sharding
         assert [image["bytes"] for image in row["images"]] == item.image_bytes
         assert Image.open(io.BytesIO(row["images"][0]["bytes"])).size == (
