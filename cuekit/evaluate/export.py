@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,8 @@ import polars as pl
 from cuekit.distill.prompts import PromptStyle, record_chat_pair
 from cuekit.errors import ConfigError, SampleError
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
+
+logger = logging.getLogger("cuekit.export")
 
 EXPORT_FORMATS = ("verl", "hf")
 REMOTE_CODE_MODULE = "modeling_cuekit_student"  # shipped model code of an exported student
@@ -118,6 +121,13 @@ def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | Non
     rows = [verl_row(item, index, style) for index, item in enumerate(items)]
     if not rows:
         raise ConfigError("nothing to export: the input holds no samples")
+    scored = sum(row["data_source"] in VERL_DATA_SOURCES.values() for row in rows)
+    if scored and "\\boxed" not in ((style or PromptStyle()).instruction or ""):
+        # verl's geometry3k reward reads only a \boxed{} answer: unprompted, it scores ~0.
+        logger.warning("%d rows are scored by verl's hiyouga/geometry3k reward, which reads "
+                       "the answer from \\boxed{}, but the prompt does not ask for it; "
+                       "distill and export with e.g. --instruction 'Put the final answer in "
+                       "\\boxed{}.'", scored)
     output.mkdir(parents=True, exist_ok=True)
     path = output / VERL_FILE
     pl.DataFrame(rows, schema=VERL_SCHEMA).write_parquet(path)

@@ -102,6 +102,22 @@ def test_geometry3k_rows_survive_verls_dataset(geometry3k_snapshot, tmp_path,
     assert compute_score("hiyouga/geometry3k", "so \\boxed{25.1}", "25.1") == 1.0
 
 
+def test_geometry3k_export_without_a_boxed_instruction_warns(geometry3k_snapshot, tmp_path,
+                                                            caplog) -> None:
+    from cuekit.pipelines.extract import ExtractConfig, run_extract
+    from cuekit.pipelines.sources import SourceSpec
+
+    run_extract(ExtractConfig(source=SourceSpec(dataset=str(geometry3k_snapshot("g"))),
+                              output=tmp_path / "ex", detectors=("annotations",)))
+    with caplog.at_level("WARNING", logger="cuekit.export"):
+        run_export(str(tmp_path / "ex"), tmp_path / "plain", "verl")
+    assert "2 rows are scored by verl's hiyouga/geometry3k reward" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="cuekit.export"):
+        run_export(str(tmp_path / "ex"), tmp_path / "boxed", "verl", style=STYLE)
+    assert caplog.text == ""
+
+
 def test_a_row_verl_would_drop_is_refused(sample_extract, tmp_path) -> None:
     import cuekit.evaluate.export as export
 
