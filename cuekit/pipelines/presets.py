@@ -28,9 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Coarse column kinds; only what detection needs to tell apart.
-IMAGE, IMAGES, TEXT, TEXT_LIST, NUMBER, OTHER = (
-    "image", "images", "text", "text_list", "number", "other")
+# Coarse column kinds; only what detection needs to tell apart. NULL: a JSON row's null
+# (or an all-null column), which says nothing about the values later rows hold.
+IMAGE, IMAGES, TEXT, TEXT_LIST, NUMBER, NULL, OTHER = (
+    "image", "images", "text", "text_list", "number", "null", "other")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def _polars_kind(dtype: Any) -> str:
         return IMAGE
     if dtype == pl.String:
         return TEXT
+    if dtype == pl.Null:
+        return NULL
     return NUMBER if dtype.is_numeric() else OTHER
 
 
@@ -88,21 +91,29 @@ def _hf_kind(feature: Any) -> str:
             return TEXT
         if feature.dtype in ("binary", "large_binary"):
             return IMAGE
-        return NUMBER if feature.dtype not in ("null", "bool") else OTHER
+        if feature.dtype == "null":
+            return NULL
+        return NUMBER if feature.dtype != "bool" else OTHER
     if isinstance(feature, dict):
         return IMAGE if "bytes" in feature else OTHER
     return OTHER
 
 
 def _value_kind(value: Any) -> str:
-    """Kind of a JSON value (jsonl rows carry no schema; a string may be an image path)."""
-    if isinstance(value, bool) or value is None:
+    """Kind of a row value (jsonl rows carry no schema; a string may be an image path;
+    a streamed HF row may hold decoded PIL images)."""
+    from PIL import Image
+
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
         return OTHER
     if isinstance(value, str):
         return TEXT
     if isinstance(value, (int, float)):
         return NUMBER
-    if isinstance(value, (bytes, bytearray)) or (isinstance(value, dict) and "bytes" in value):
+    if isinstance(value, (bytes, bytearray, Image.Image)) or (
+            isinstance(value, dict) and "bytes" in value):
         return IMAGE
     if isinstance(value, list) and value:
         inner = {_value_kind(v) for v in value}
@@ -143,13 +154,13 @@ def _geometry3k(kinds: Mapping[str, str]) -> FieldMap | None:
     if kinds.get("problem") != TEXT or kinds.get("images") != IMAGES or "answer" not in kinds:
         return None
     return FieldMap(question="problem", image="images", answer="answer",
-                    choices="choices" if kinds.get("choices") == TEXT_LIST else None,
+                    choices="choices" if kinds.get("choices") in (TEXT_LIST, NULL) else None,
                     id="id" if "id" in kinds else None, name="geometry3k")
 
 
 def _mathvista(kinds: Mapping[str, str]) -> FieldMap | None:
     needed = ("pid", "question", "decoded_image", "question_type", "answer_type")
-    if any(name not in kinds for name in needed) or kinds["decoded_image"] != IMAGE:
+    if any(name not in kinds for name in needed) or kinds["decoded_image"] not in (IMAGE, NULL):
         return None
     return FieldMap(question="question", image="decoded_image", answer="answer",
                     choices="choices", id="pid", question_type="question_type",
@@ -173,18 +184,23 @@ def _generic(kinds: Mapping[str, str]) -> FieldMap:
              or _first(kinds, ("image", "images", "image_path", "img", "file_name"),
                        (TEXT, TEXT_LIST))
              or "image")
+
+    def optional(names: tuple[str, ...], *allowed: str) -> str | None:
+        # A null in the first row may hold a value in later ones: map it all the same.
+        return _first(kinds, names, (*allowed, NULL))
+
     return FieldMap(
         question=_first(kinds, ("question", "problem", "query", "prompt"), (TEXT,))
         or "question",
         image=image,
-        answer=_first(kinds, ("answer", "ground_truth", "solution", "label"),
-                      (TEXT, NUMBER, TEXT_LIST)),
-        choices=_first(kinds, ("choices", "options"), (TEXT_LIST, TEXT)),
-        id=_first(kinds, ("id", "pid", "question_id", "qid", "sample_id"), (TEXT, NUMBER)),
-        question_type=_first(kinds, ("question_type",), (TEXT,)),
-        answer_type=_first(kinds, ("answer_type",), (TEXT,)),
-        precision=_first(kinds, ("precision",), (NUMBER,)),
-        unit=_first(kinds, ("unit",), (TEXT,)),
+        answer=optional(("answer", "ground_truth", "solution", "label"), TEXT, NUMBER,
+                        TEXT_LIST),
+        choices=optional(("choices", "options"), TEXT_LIST, TEXT),
+        id=optional(("id", "pid", "question_id", "qid", "sample_id"), TEXT, NUMBER),
+        question_type=optional(("question_type",), TEXT),
+        answer_type=optional(("answer_type",), TEXT),
+        precision=optional(("precision",), NUMBER),
+        unit=optional(("unit",), TEXT),
     )
 
 

@@ -275,3 +275,36 @@ def test_image_placeholders_are_mapped(question, expected):
 
     assert map_image_placeholders(question) == expected
     assert "<image" not in map_image_placeholders(question)
+
+
+def test_a_null_in_the_first_json_row_still_maps_the_field(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png())
+    rows = [{"id": "1", "question": "Q1?", "image": "a.png", "choices": None, "answer": None},
+            {"id": "2", "question": "Q2?", "image": "a.png", "choices": ["x", "y"],
+             "answer": "B"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = _rows(SourceSpec(dataset=str(path)))
+    assert [(i.choices, i.answer) for i in items] == [(None, None), (["x", "y"], "B")]
+    assert items[1].metadata == {}
+
+
+def test_streamed_mathvista_without_features_picks_the_decoded_image(monkeypatch):
+    """A stream that knows no features yields decoded PIL images; the path string in
+    ``image`` must not be taken for the image."""
+    decoded = Image.new("RGB", (8, 6), (1, 2, 3))
+
+    class Stream:
+        features = None
+
+        def __iter__(self):
+            yield {"pid": "9", "question": "Q?", "image": "images/9.jpg",
+                   "decoded_image": decoded, "choices": None, "unit": None,
+                   "precision": 2.0, "answer": "1.25", "question_type": "free_form",
+                   "answer_type": "float"}
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: Stream())
+    (item,) = _rows(SourceSpec(dataset="AI4Math/MathVista", split="testmini", streaming=True))
+    assert item.preset == "mathvista" and item.images == [decoded]
+    assert (item.original_id, item.precision, item.metadata) == ("9", 2.0,
+                                                                 {"image": "images/9.jpg"})
