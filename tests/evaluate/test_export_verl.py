@@ -183,3 +183,20 @@ def test_marks_reach_the_teacher_and_never_the_student(sample_shards) -> None:
         other = record_chat_pair(sample.record.sample, sample.images, cue="x",
                                  marked_image=marked, privilege=privilege)
         assert other.teacher_images == sample.images
+
+
+def test_multiple_choice_rows_show_their_options(geometry3k_snapshot, tmp_path) -> None:
+    from cuekit.pipelines.extract import ExtractConfig, run_extract
+    from cuekit.pipelines.sources import SourceSpec
+
+    snapshot = geometry3k_snapshot("copy", with_extras=True)  # id 2401, choices 3/5/7/9
+    run_extract(ExtractConfig(source=SourceSpec(dataset=str(snapshot)), output=tmp_path / "ex",
+                              detectors=("annotations",)))
+    [path] = run_export(str(tmp_path / "ex"), tmp_path / "verl", "verl")
+    [row] = verl_dataset_rows(path)
+    assert row["prompt"] == [{"role": "user", "content":
+                              "<image>Find y.\nChoices:\n(A) 3\n(B) 5\n(C) 7\n(D) 9"}]
+    assert row["extra_info"]["id"] == "2401" and row["extra_info"]["choices"] == [
+        "3", "5", "7", "9"]
+    assert row["reward_model"]["ground_truth"] == "5"
+    assert compute_score(row["data_source"], "\\boxed{B}", "5", row["extra_info"]) == 1.0

@@ -70,3 +70,14 @@ def test_later_samples_are_not_degraded_when_the_first_agree(helpers, tmp_path, 
     late = {row["__key__"]: row for row in loaded}["s009"]
     assert late["img0.jpg"].size == (40, 30) and late["img0.png"] is None
     assert late["json"]["sample"]["metadata"] == {"row": 9, "note": "late key"}
+
+
+def test_the_readme_documents_every_member_a_sample_can_hold(sharded):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    out, _ = sharded  # png and jpeg, one image and two, marks
+    for field in member_fields(str(out)):
+        documented = re.sub(r"^(img\d+)\.\w+$", r"\1.<ext>", field)
+        assert f"`KEY.{documented}`" in readme, field
