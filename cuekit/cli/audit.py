@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from cuekit.cli.common import prompt_style_options
+
 
 @click.command("audit")
 @click.option("--input", "-i", "input_path", required=True,
@@ -26,10 +28,12 @@ import click
 @click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
               show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write PNG plots.")
+@prompt_style_options
 def audit_command(input_path: str, output: Path, teacher: str | None, responses: Path | None,
                   batch_size: int, limit: int | None, device: str, dtype: str,
-                  plots: bool) -> None:
+                  plots: bool, system_prompt: str | None, instruction: str | None) -> None:
     """Measure each cue: answer leakage, phrase coverage, and the teacher's cue advantage."""
+    from cuekit.distill.prompts import PromptStyle
     from cuekit.evaluate.audit import AuditConfig, run_audit
 
     if responses is not None and teacher is None:
@@ -38,7 +42,8 @@ def audit_command(input_path: str, output: Path, teacher: str | None, responses:
         raise click.BadParameter("must be >= 1", param_hint="--batch-size")
     summary = run_audit(AuditConfig(input=input_path, output=output, teacher=teacher,
                                     responses=responses, batch_size=batch_size, limit=limit,
-                                    device=device, dtype=dtype, plots=plots))
+                                    device=device, dtype=dtype, plots=plots,
+                                    style=PromptStyle(system_prompt, instruction)))
     click.echo(format_audit(summary))
     click.echo(f"audit written to {output}")
 

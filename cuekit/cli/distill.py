@@ -34,6 +34,10 @@ HELP: dict[str, str] = {
     "num_workers": "DataLoader workers decoding shards.",
     "shuffle_buffer": "Samples in the shuffle buffer.",
     "max_prompt_len": "Skip (with a warning) prompts longer than this; never truncate.",
+    "system_prompt": "System turn of student and teacher prompts [default: none]; pass the "
+                     "same to eval and export.",
+    "instruction": "Answer-format line after the question, e.g. 'Put the final answer in "
+                   "\\boxed{}.' [default: none]; pass the same to eval and export.",
     "batch_size": "Prompts per optimizer step.",
     "rollouts_per_prompt": "Sampled responses per prompt.",
     "rollout_batch_size": "Rows generated at once (0: the whole step); bounds the KV cache.",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from cuekit.cli.common import prompt_style_options
+
 
 @click.command("eval")
 @click.option("--model", envvar="CUEKIT_MODEL",
@@ -50,13 +52,14 @@ import click
               help="Bootstrap resamples for --compare.")
 @click.option("--confidence", default=0.95, show_default=True, type=float,
               help="Confidence level of the --compare interval.")
+@prompt_style_options
 def eval_command(model: str | None, shards: str | None, dataset: str | None, split: str,
                  name: str | None, output: Path | None, max_new_tokens: int,
                  temperature: float, top_p: float, top_k: int, batch_size: int,
                  limit: int | None, seed: int, device: str, dtype: str,
                  choices_in_prompt: bool, privilege: str, rollout_compile: bool,
                  compare: tuple[Path, Path] | None, resamples: int,
-                 confidence: float) -> None:
+                 confidence: float, system_prompt: str | None, instruction: str | None) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
     if compare:
         from cuekit.evaluate.compare import compare_runs, format_comparison, write_comparison
@@ -78,7 +81,8 @@ def eval_command(model: str | None, shards: str | None, dataset: str | None, spl
                         temperature=temperature, top_p=top_p, top_k=top_k,
                         batch_size=batch_size, limit=limit, seed=seed, device=device,
                         dtype=dtype, choices_in_prompt=choices_in_prompt,
-                        rollout_compile=rollout_compile, privilege=privilege)
+                        rollout_compile=rollout_compile, privilege=privilege,
+                        system_prompt=system_prompt, instruction=instruction)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = run_eval(config)
     click.echo(format_table(summary))

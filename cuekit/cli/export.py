@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from cuekit.cli.common import prompt_style_options
+
 EXPORT_FORMATS = ("verl", "hf")  # cuekit.evaluate.export.EXPORT_FORMATS, kept import-free
 
 
@@ -18,11 +20,15 @@ EXPORT_FORMATS = ("verl", "hf")  # cuekit.evaluate.export.EXPORT_FORMATS, kept i
               help="verl: train.parquet with prompt/teacher_prompt/images/reward_model rows; "
                    "hf: a folder datasets.load_dataset reads (Image feature + cue columns).")
 @click.option("--limit", default=None, type=int, help="Export only the first N samples.")
-def export_command(input_path: str, output: Path, export_format: str, limit: int | None) -> None:
+@prompt_style_options
+def export_command(input_path: str, output: Path, export_format: str, limit: int | None,
+                   system_prompt: str | None, instruction: str | None) -> None:
     """Export cues for verl-style trainers or as a Hugging Face dataset folder."""
+    from cuekit.distill.prompts import PromptStyle
     from cuekit.evaluate.export import run_export
 
-    written = run_export(input_path, output, export_format, limit=limit)
+    written = run_export(input_path, output, export_format, limit=limit,
+                         style=PromptStyle(system_prompt, instruction))
     click.echo(f"export ({export_format}): wrote {', '.join(str(p) for p in written)}")
 
 

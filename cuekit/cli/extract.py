@@ -29,9 +29,11 @@ def _device(device: str) -> str:
 
 @click.command("extract")
 @click.option("--dataset", required=True,
-              help="HF dataset id, a .parquet/.jsonl file, an image folder with a .jsonl of "
-                   "questions, or 'sample' (bundled synthetic set) or 'cueworld' (CueWorld, splits "
-                   "train/val/test).")
+              help="HF dataset id, a .parquet/.arrow/.jsonl file, a folder of parquet/arrow "
+                   "files (a hub snapshot), an image folder with a .jsonl of questions, "
+                   "'sample' (bundled synthetic set) or 'cueworld' (CueWorld, splits "
+                   "train/val/test). Columns are recognised by schema (geometry3k, MathVista, "
+                   "MMMU, common names).")
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output folder (cues.parquet, errors.parquet, run.json, images/).")
 @click.option("--split", default="train", show_default=True, help="Dataset split to read.")
@@ -79,6 +81,14 @@ def _device(device: str) -> str:
 @click.option("--world-size", type=int, default=None,
               help="Number of processes splitting the rows [default: $WORLD_SIZE or 1].")
 @click.option("--strict", is_flag=True, help="Stop at the first bad sample.")
+@click.option("--max-error-rate", default=0.1, show_default=True,
+              type=click.FloatRange(0.0, 1.0),
+              help="Exit non-zero (listing the top error reasons) when a larger share of "
+                   "rows ends in errors.parquet. A run with no successful sample always "
+                   "exits non-zero.")
+@click.option("--tolerate-errors", is_flag=True,
+              help="Only warn when --max-error-rate is exceeded (still fails if nothing "
+                   "succeeded).")
 @click.option("--overwrite", is_flag=True, help="Discard earlier results instead of resuming.")
 def extract_command(dataset: str, output: Path, split: str, name: str | None, streaming: bool,
                     question_field: str | None, image_field: str | None,
@@ -88,14 +98,17 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     ocr_keep: str, annotations_field: str, cue_style: str, drop_leaky: bool,
                     limit: int | None, seed: int, batch_size: int, num_workers: int, device: str,
                     max_image_pixels: int, rank: int | None, world_size: int | None,
-                    strict: bool, overwrite: bool) -> None:
+                    strict: bool, max_error_rate: float, tolerate_errors: bool,
+                    overwrite: bool) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
     from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.sources import SourceSpec, preset_for, with_overrides
+    from cuekit.pipelines.sources import SourceSpec
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fields = with_overrides(preset_for(dataset), question=question_field, image=image_field,
-                            answer=answer_field, choices=choices_field, id=id_field)
+    # Applied on top of the preset recognised from the data's schema.
+    overrides = {k: v for k, v in {"question": question_field, "image": image_field,
+                                   "answer": answer_field, "choices": choices_field,
+                                   "id": id_field}.items() if v is not None}
     keep = tuple(k.strip() for k in ocr_keep.split(",") if k.strip())
     bad = [k for k in keep if k not in _OCR_KEEP]
     if bad:
@@ -107,7 +120,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                               annotations_field=annotations_field)
     config = ExtractConfig(
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,
-                          fields=fields, seed=seed),
+                          overrides=overrides, seed=seed),
         output=output, detectors=detectors or ("grounding-dino",), detector=options,
         cue_style=cue_style, limit=limit, num_workers=num_workers, drop_leaky=drop_leaky,
         strict=strict, overwrite=overwrite,
@@ -116,7 +129,17 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
         max_image_pixels=max_image_pixels)
     result = run_extract(config)
     click.echo(result.summary())
+    if result.counts is None:  # other ranks still running: the merging rank checks
+        return
+    from cuekit.pipelines.extract_health import failure_report
 
+    problem = failure_report(output, result.counts, max_error_rate=max_error_rate)
+    if problem is None:
+        return
+    if tolerate_errors and result.counts["ok"] > 0:
+        click.echo(f"warning: {problem}", err=True)
+        return
+    raise click.ClickException(problem)
 
 @click.command("merge")
 @click.argument("output", type=click.Path(path_type=Path, exists=True, file_okay=False))

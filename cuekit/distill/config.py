@@ -26,6 +26,7 @@ from pydantic import (
     create_model,
 )
 
+from cuekit.distill.prompts import PromptStyle
 from cuekit.errors import ConfigError
 
 PRIVILEGES = ("cue", "answer", "none")
@@ -54,6 +55,9 @@ class DistillConfig:
     num_workers: int = 0  # DataLoader workers decoding shards
     shuffle_buffer: int = 256
     max_prompt_len: int = 2048  # longer prompts are skipped with a warning, never truncated
+    # -- prompt (the one wording shared with eval and the exports: cuekit.distill.prompts)
+    system_prompt: str | None = None  # system turn of student and teacher (None: none)
+    instruction: str | None = None  # answer-format line after the question (None: none)
     # -- rollouts
     batch_size: int = 8  # prompts per optimizer step
     rollouts_per_prompt: int = 1
@@ -104,6 +108,11 @@ class DistillConfig:
     # --resume refuses settings that change what training computes (lr, loss, batch...)
     # unless this is set; then the new values take effect and config.yaml records them.
     allow_config_change: bool = False
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        """The wording of every prompt of this run (eval and exports take the same)."""
+        return PromptStyle(system=self.system_prompt, instruction=self.instruction)
 
     def __post_init__(self) -> None:
         _check_types(self)

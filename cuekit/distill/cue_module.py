@@ -233,8 +233,10 @@ class CueRecoveryModule(nn.Module):
 def _language_model(model: nn.Module) -> nn.Module:
     inner = getattr(model, "model", None)
     text = getattr(inner, "language_model", None)
+    # "cuekit_qwen3_vl": an exported student loaded through its shipped model code.
     if text is None or not hasattr(text, "layers") or getattr(
-            getattr(model, "config", None), "model_type", None) != "qwen3_vl":
+            getattr(model, "config", None), "model_type", None) not in ("qwen3_vl",
+                                                                        "cuekit_qwen3_vl"):
         raise ConfigError(f"the cue module attaches to a Qwen3VLForConditionalGeneration, "
                           f"got {type(model).__name__}")
     return text

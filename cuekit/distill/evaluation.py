@@ -8,10 +8,10 @@ from typing import Any
 import torch
 
 from cuekit.distill.prompts import (
-    build_prompt_batch,
-    build_prompt_pair,
-    format_question,
-    privileged_hint,
+    ChatPair,
+    chat_prompt_pair,
+    pair_batch,
+    record_chat_pair,
     vision_token_ids,
 )
 from cuekit.distill.rollout import (
@@ -28,8 +28,12 @@ from cuekit.evaluate.answers import extract_answer, normalize_answer
 from cuekit.pipelines.reader import ShardBatch, ShardReader
 
 
-def _questions(batch: ShardBatch) -> list[str]:
-    return [format_question(r.sample.question, r.sample.choices) for r in batch.records]
+def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
+    """The batch's prompts, built exactly as the training step builds them."""
+    return [record_chat_pair(s.record.sample, s.images, cue=s.hint, marked_image=s.marked_image,
+                             marked_index=s.record.cue.marked_image_index,
+                             privilege=config.privilege, style=config.prompt_style)
+            for s in batch.samples]
 
 
 class Evaluator:
@@ -48,24 +52,22 @@ class Evaluator:
                              seed=0)
         loader = reader.loader(config.batch_size, generator=torch.Generator().manual_seed(0))
         self.batches: list[ShardBatch] = list(islice(iter(loader), config.eval_batches))
-        self.hints = [[privileged_hint(config.privilege, s.hint, s.record.sample.answer)
-                       for s in b.samples] for b in self.batches]
+        self.chats = [_chats(b, config) for b in self.batches]
         self.sampling = SamplingSettings(config.max_new_tokens, greedy=True)
         self._fixed: list[Rollouts] | None = None
 
-    def _generate(self, batch: ShardBatch) -> Rollouts:
-        prompt = build_prompt_batch(self.processor, _questions(batch), batch.images)
+    def _generate(self, chats: list[ChatPair]) -> Rollouts:
+        prompt = pair_batch(self.processor, chats, "student")
         return generate_rollouts(self.student, self.processor, prompt, self.sampling)
 
     def run(self) -> dict[str, float]:
-        fresh = [self._generate(b) for b in self.batches]
+        fresh = [self._generate(chats) for chats in self.chats]
         if self._fixed is None:
             self._fixed = fresh
         kl_sum, tokens, correct, total = 0.0, 0, 0, 0
-        for batch, hints, fixed, now in zip(self.batches, self.hints, self._fixed, fresh,
+        for batch, chats, fixed, now in zip(self.batches, self.chats, self._fixed, fresh,
                                             strict=True):
-            pair = build_prompt_pair(self.processor, self.teacher_processor, _questions(batch),
-                                     batch.images, hints)
+            pair = chat_prompt_pair(self.processor, self.teacher_processor, chats)
             student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, fixed,
                                                         vision_token_ids(self.processor))
             kl = exact_reverse_kl(self.student, self.teacher, student_batch, teacher_batch,

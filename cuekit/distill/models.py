@@ -89,7 +89,8 @@ def load_model(
             model = model.to(torch_dtype)
         return model.to(device).eval(), processor
 
-    config = load_pretrained(AutoConfig.from_pretrained, model_id, "model config")
+    config = exported_student_config(model_id) or load_pretrained(
+        AutoConfig.from_pretrained, model_id, "model config")
     check_qwen3_vl_config(config, model_id)
     kwargs: dict[str, Any] = {"config": config}
     if torch_dtype is not None:
@@ -98,6 +99,28 @@ def load_model(
                             "model", **kwargs)
     processor = ImageOnlyProcessor.from_pretrained(model_id)
     return model.to(device).eval(), processor
+
+
+def exported_student_config(model_id: str) -> Any:
+    """The stock Qwen3-VL config of an exported student folder, None for anything else.
+
+    ``cuekit export-student`` marks the config with its own model type so that plain
+    transformers never loads it without the cue module (see cuekit.distill.remote_code);
+    cuekit itself loads the stock model and re-attaches the module.
+    """
+    import json
+
+    from transformers import Qwen3VLConfig
+
+    path = Path(model_id).expanduser() / "config.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("model_type") != "cuekit_qwen3_vl":
+        return None
+    for key in ("model_type", "auto_map", "architectures"):
+        data.pop(key, None)
+    return Qwen3VLConfig.from_dict(data)
 
 
 def is_model_folder(path: str | Path) -> bool:

@@ -1,7 +1,15 @@
 """Student and teacher inputs, and the prompt + response batches both models score.
 
+**The one prompt builder.** :func:`build_chat_pair` turns ``(sample, privilege)`` into the
+student's and the teacher's messages and images; distill, its held-out check, eval,
+audit and the verl export all call it, so every path trains and evaluates on the same
+tokens. Its wording is a :class:`PromptStyle`: an optional system turn, the question
+with its lettered options when it has some, an optional answer-format instruction,
+and (teacher only) the privileged block last. Images always come before the text.
+
 The student sees ``image(s) + question``; the teacher sees the same user turn with
-the hint appended to the user text (``question + "\\n\\n[Hint]: ..."``). Each side is
+the hint appended to the user text (``question + "\\n\\n[Hint]: ..."``) and, for cue
+style ``marks``, the marked copy of the image instead of the original. Each side is
 built with its own processor (so image token counts follow each model's image
 processor), but the two must share one tokenizer so that the sampled response ids
 mean the same tokens to both: :func:`check_same_tokenizer` enforces it.
@@ -23,6 +31,8 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
     from transformers import BatchFeature, PreTrainedTokenizerBase
+
+    from cuekit.schemas import Sample
 
 HINT_LABEL = "[Hint]:"
 HINT_SEPARATOR = "\n\n"
@@ -69,11 +79,20 @@ def build_prompt_batch(
         raise ValueError(f"got {len(questions)} questions but {len(images)} image lists")
     if hints is not None and len(hints) != len(questions):
         raise ValueError(f"got {len(questions)} questions but {len(hints)} hints")
-    texts = []
+    chats = []
     for index, question in enumerate(questions):
         user_text = append_hint(question, hints[index]) if hints is not None else question
-        messages = build_messages(user_text, len(images[index]), system=system)
-        texts.append(processor.apply_chat_template(messages, add_generation_prompt=True))
+        chats.append(build_messages(user_text, len(images[index]), system=system))
+    return render_prompt_batch(processor, chats, images, padding_side=padding_side)
+
+
+def render_prompt_batch(processor: ImageOnlyProcessor, chats: Sequence[list[dict[str, Any]]],
+                        images: Sequence[Sequence[Image.Image]], *, padding_side: str = "left"
+                        ) -> BatchFeature:
+    """Chats (``build_messages`` output) through the chat template and the processor."""
+    if len(images) != len(chats):
+        raise ValueError(f"got {len(chats)} chats but {len(images)} image lists")
+    texts = [processor.apply_chat_template(chat, add_generation_prompt=True) for chat in chats]
     flat_images = [image for sample_images in images for image in sample_images]
     return processor(texts, flat_images, padding_side=padding_side)
 
@@ -128,13 +147,107 @@ def privileged_hint(privilege: str, hint: str, answer: str | None) -> str | None
     return None
 
 
+@dataclass(frozen=True)
+class PromptStyle:
+    """How every path words a prompt; distill saves it in its config, exports record it.
+
+    system: the system turn (None: none).
+    instruction: an answer-format line after the question and its options, e.g.
+        ``"Put the final answer in \\boxed{}."`` (None: none).
+    choices_in_prompt: list a multiple-choice question's options when it does not.
+    """
+
+    system: str | None = None
+    instruction: str | None = None
+    choices_in_prompt: bool = True
+
+    def user_text(self, question: str, choices: Sequence[str] | None) -> str:
+        """The student's user text: question, its options, then the instruction."""
+        text = format_question(question, choices if self.choices_in_prompt else None)
+        instruction = (self.instruction or "").strip()
+        return f"{text}{HINT_SEPARATOR}{instruction}" if instruction else text
+
+
+@dataclass(frozen=True)
+class ChatPair:
+    """One sample's two prompts: the teacher's differs by ``hint`` and maybe one image."""
+
+    student_text: str
+    hint: str | None  # what the teacher reads beyond the student's text (None: nothing)
+    student_images: list[Any]
+    teacher_images: list[Any]
+    system: str | None = None
+
+    @property
+    def teacher_text(self) -> str:
+        return append_hint(self.student_text, self.hint)
+
+    def student_messages(self) -> list[dict[str, Any]]:
+        return build_messages(self.student_text, len(self.student_images), system=self.system)
+
+    def teacher_messages(self) -> list[dict[str, Any]]:
+        return build_messages(self.teacher_text, len(self.teacher_images), system=self.system)
+
+
+def build_chat_pair(question: str, images: Sequence[Any], *, privilege: str = "cue",
+                    cue: str = "", answer: str | None = None,
+                    choices: Sequence[str] | None = None, marked_image: Any = None,
+                    marked_index: int | None = None, style: PromptStyle | None = None
+                    ) -> ChatPair:
+    """``(sample, privilege) -> (student messages, teacher messages, images)``.
+
+    ``privilege`` is what the teacher sees beyond the student (:func:`privileged_hint`):
+    ``cue`` (the cue text, and the marked image when the cue has one), ``answer`` or
+    ``none``. The student always keeps the original images.
+    """
+    style = style or PromptStyle()
+    hint = privileged_hint(privilege, cue, answer)
+    teacher_images = list(images)
+    if privilege == "cue" and marked_image is not None:
+        index = marked_index or 0
+        if not 0 <= index < len(teacher_images):
+            raise ValueError(f"marked image index {index} is out of range for "
+                             f"{len(teacher_images)} image(s)")
+        # The cue text numbers the marks, so the teacher must see the marked copy.
+        teacher_images[index] = marked_image
+    return ChatPair(style.user_text(question, choices), hint, list(images), teacher_images,
+                    style.system)
+
+
+def pair_batch(processor: ImageOnlyProcessor, pairs: Sequence[ChatPair], side: str, *,
+               padding_side: str = "left") -> BatchFeature:
+    """One side (``"student"`` or ``"teacher"``) of ``pairs`` tokenized as a batch."""
+    if side not in ("student", "teacher"):
+        raise ValueError(f"side must be 'student' or 'teacher', got {side!r}")
+    messages = [p.student_messages() if side == "student" else p.teacher_messages()
+                for p in pairs]
+    images = [p.student_images if side == "student" else p.teacher_images for p in pairs]
+    return render_prompt_batch(processor, messages, images, padding_side=padding_side)
+
+
+def chat_prompt_pair(student_processor: ImageOnlyProcessor,
+                     teacher_processor: ImageOnlyProcessor, pairs: Sequence[ChatPair]
+                     ) -> PromptPair:
+    """Student and teacher prompts of ``pairs``, both left-padded (see build_prompt_pair)."""
+    check_same_tokenizer(student_processor.tokenizer, teacher_processor.tokenizer)
+    return PromptPair(student=pair_batch(student_processor, pairs, "student"),
+                      teacher=pair_batch(teacher_processor, pairs, "teacher"))
+
+
+def record_chat_pair(sample: Sample, images: Sequence[Any], *, cue: str = "",
+                     marked_image: Any = None, marked_index: int | None = None,
+                     privilege: str = "cue", style: PromptStyle | None = None) -> ChatPair:
+    """:func:`build_chat_pair` for a cuekit :class:`~cuekit.schemas.Sample` and its cue."""
+    return build_chat_pair(sample.question, images, privilege=privilege, cue=cue,
+                           answer=sample.answer, choices=sample.choices,
+                           marked_image=marked_image, marked_index=marked_index, style=style)
+
+
 @dataclass
 class Prompts:
     """The rows of one distill step: each kept sample repeated ``rollouts_per_prompt`` times."""
 
-    questions: list[str]
-    images: list[list[Any]]
-    hints: list[str | None]
+    chats: list[ChatPair]
     answers: list[str | None]
 
 

@@ -63,9 +63,8 @@ from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metri
 from cuekit.distill.models import enable_activation_checkpointing, load_model
 from cuekit.distill.prompts import (
     Prompts,
-    build_prompt_pair,
-    format_question,
-    privileged_hint,
+    chat_prompt_pair,
+    record_chat_pair,
     vision_token_ids,
 )
 from cuekit.distill.rollout import (
@@ -320,11 +319,14 @@ class DistillRecipe:
     def _prompts(self, batch: ShardBatch) -> Prompts | None:
         """Keep samples whose student and teacher prompts fit; repeat each R times."""
         cfg = self.config
-        rows = [(format_question(s.record.sample.question, s.record.sample.choices), s.images,
-                 privileged_hint(cfg.privilege, s.hint, s.record.sample.answer),
+        # The one prompt builder: eval and the exports word prompts the same way; with cue
+        # style marks the teacher sees the marked image, the student the original.
+        rows = [(record_chat_pair(s.record.sample, s.images, cue=s.hint,
+                                  marked_image=s.marked_image,
+                                  marked_index=s.record.cue.marked_image_index,
+                                  privilege=cfg.privilege, style=cfg.prompt_style),
                  s.record.sample.answer) for s in batch.samples]
-        pair = build_prompt_pair(self.processor, self.teacher_processor, [r[0] for r in rows],
-                                 [r[1] for r in rows], [r[2] for r in rows])
+        pair = chat_prompt_pair(self.processor, self.teacher_processor, [r[0] for r in rows])
         lengths = torch.maximum(pair.student["attention_mask"].sum(1),
                                 pair.teacher["attention_mask"].sum(1))
         kept = [row for row, n in zip(rows, lengths.tolist(), strict=True)
@@ -337,7 +339,7 @@ class DistillRecipe:
         if not kept:
             return None
         rep = [row for row in kept for _ in range(cfg.rollouts_per_prompt)]
-        return Prompts(*(list(col) for col in zip(*rep, strict=True)))
+        return Prompts(chats=[row[0] for row in rep], answers=[row[1] for row in rep])
 
     # ------------------------------------------------------------------ step
 
@@ -352,10 +354,8 @@ class DistillRecipe:
         (every rank must run the same number of sharded forwards and backwards).
         """
         cfg = self.config
-        pair = build_prompt_pair(self.processor, self.teacher_processor,
-                                 [prompts.questions[i] for i in rows],
-                                 [prompts.images[i] for i in rows],
-                                 [prompts.hints[i] for i in rows])
+        pair = chat_prompt_pair(self.processor, self.teacher_processor,
+                                [prompts.chats[i] for i in rows])
         mask = rollouts.response_mask[rows]
         width = int(mask.sum(0).nonzero().max()) + 1 if mask.any() else 1  # trim padding
         sub = Rollouts(rollouts.response_ids[rows, :width], mask[:, :width])
@@ -411,8 +411,10 @@ class DistillRecipe:
         try:
             with self._autocast():
                 rollouts = generate_in_chunks(self.student_view, self.processor,
-                                              prompts.questions, prompts.images, self.sampling,
-                                              cfg.rollout_batch_size)  # (N, R)
+                                              [c.student_text for c in prompts.chats],
+                                              [c.student_images for c in prompts.chats],
+                                              self.sampling, cfg.rollout_batch_size,
+                                              system=cfg.system_prompt)  # (N, R)
         except RuntimeError as exc:  # sampling from inf/NaN probabilities
             if "inf" not in str(exc) or "nan" not in str(exc):
                 raise
@@ -448,7 +450,7 @@ class DistillRecipe:
         self.step += 1
         elapsed = sum(timers.values())
         lengths = rollouts.response_mask.sum(1).float()
-        response_len, rows, skipped = float(lengths.mean()), len(prompts.questions), \
+        response_len, rows, skipped = float(lengths.mean()), len(prompts.chats), \
             self.skipped_long
         peak = peak_memory_mb(self.device)
         if self.dist.is_distributed:  # global figures: sums over ranks, the slowest rank

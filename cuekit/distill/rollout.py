@@ -127,8 +127,11 @@ def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
 
 def generate_in_chunks(model: Any, processor: Any, questions: list[str],
                        images: list[list[Any]], settings: SamplingSettings,
-                       chunk_rows: int) -> Rollouts:
+                       chunk_rows: int, *, system: str | None = None) -> Rollouts:
     """Rollouts for all rows, ``chunk_rows`` prompts per ``generate`` call (0: all at once).
+
+    ``questions`` are the student's user texts (``ChatPair.student_text``) and ``system``
+    the prompt style's system turn.
 
     Chunking bounds the KV cache; responses are padded to the longest chunk's length
     with the pad id and a zero mask, exactly as one call would pad them.
@@ -137,10 +140,10 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
 
     if settings.engine == "cuekit-continuous":
         return _continuous_rollouts(model, processor, questions, images, settings,
-                                    chunk_rows or len(questions))
+                                    chunk_rows or len(questions), system)
     size = chunk_rows or len(questions)
     parts = [generate_rollouts(model, processor, build_prompt_batch(
-        processor, questions[i:i + size], images[i:i + size]), settings)
+        processor, questions[i:i + size], images[i:i + size], system=system), settings)
         for i in range(0, len(questions), size)]
     if len(parts) == 1:
         return parts[0]
@@ -157,14 +160,14 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
 @torch.no_grad()
 def _continuous_rollouts(model: Any, processor: Any, questions: list[str],
                          images: list[list[Any]], settings: SamplingSettings,
-                         slots: int) -> Rollouts:
+                         slots: int, system: str | None = None) -> Rollouts:
     """All rows through ``slots`` continuously refilled rows (cuekit.distill.continuous)."""
     from cuekit.distill.continuous import ContinuousDecoder
     from cuekit.distill.prompts import build_prompt_batch
 
     def make_inputs(indices: list[int]) -> dict[str, Any]:
         return dict(build_prompt_batch(processor, [questions[i] for i in indices],
-                                       [images[i] for i in indices]))
+                                       [images[i] for i in indices], system=system))
 
     was_training = model.training
     model.eval()

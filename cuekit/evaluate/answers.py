@@ -188,8 +188,9 @@ def normalize_answer(text: str | None) -> str:
     return text
 
 
-def _same_value(predicted: str, reference: str) -> bool:
-    """Equal after normalization, as exact numbers, or symbolically (math-verify)."""
+def _same_value(predicted: str, reference: str, precision: int | None = None) -> bool:
+    """Equal after normalization, as exact numbers (both rounded to ``precision`` decimal
+    places when the dataset gives one, as MathVista does), or symbolically (math-verify)."""
     pred, ref = normalize_answer(predicted), normalize_answer(reference)
     if not pred or not ref:
         return False
@@ -197,6 +198,8 @@ def _same_value(predicted: str, reference: str) -> bool:
         return True
     pred_number, ref_number = parse_number(pred), parse_number(ref)
     if pred_number is not None and ref_number is not None:
+        if precision is not None:
+            return round(pred_number, precision) == round(ref_number, precision)
         return pred_number == ref_number
     return _math_verify(predicted, reference)
 
@@ -232,11 +235,12 @@ def _math_verify(predicted: str, reference: str) -> bool:
 
 
 def is_equivalent(predicted: str, reference: str | None,
-                  choices: Sequence[str] | None = None) -> bool:
+                  choices: Sequence[str] | None = None, *, precision: int | None = None) -> bool:
     """Does ``predicted`` (an extracted answer) match ``reference``?
 
     With ``choices``, a letter reference ("B") matches the letter or the text of
-    choice B, and a text reference matches its letter too.
+    choice B, and a text reference matches its letter too. With ``precision``, numbers
+    are compared after rounding both to that many decimal places.
     """
     if reference is None or not str(reference).strip() or not predicted.strip():
         return False
@@ -247,12 +251,13 @@ def is_equivalent(predicted: str, reference: str | None,
             return pred_letter == ref_letter
         if pred_letter is not None and _LONE_LETTER.match(_strip_latex(predicted)):
             return ref_letter == pred_letter if ref_letter is not None else _same_value(
-                choices[ord(pred_letter) - ord("A")], reference)
-    return _same_value(predicted, reference)
+                choices[ord(pred_letter) - ord("A")], reference, precision)
+    return _same_value(predicted, reference, precision)
 
 
-def judge(response: str, reference: str | None,
-          choices: Sequence[str] | None = None) -> Judgement:
+def judge(response: str, reference: str | None, choices: Sequence[str] | None = None, *,
+          precision: int | None = None) -> Judgement:
     """Extract the answer of ``response`` and compare it with ``reference``."""
     found = extract(response, choices)
-    return Judgement(found.text, found.method, is_equivalent(found.text, reference, choices))
+    return Judgement(found.text, found.method,
+                     is_equivalent(found.text, reference, choices, precision=precision))

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 
 from cuekit.cues.leak import find_leak
-from cuekit.distill.prompts import format_question
+from cuekit.distill.prompts import ChatPair, PromptStyle, record_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
@@ -132,14 +132,26 @@ def cue_advantage(model: Any, processor: Any, questions: Sequence[str],
     sample i's prompts: the plain one and the one with ``hints[i]`` appended, as the
     distill teacher sees it.
     """
-    import torch
-
-    from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
-    from cuekit.distill.rollout import score_responses
-
     if not len(questions) == len(images) == len(hints) == len(targets):
         raise ValueError(f"need one image list, hint and target per question; got "
                          f"{len(questions)}, {len(images)}, {len(hints)}, {len(targets)}")
+    pairs = [ChatPair(question, hint or None, list(imgs), list(imgs))
+             for question, imgs, hint in zip(questions, images, hints, strict=True)]
+    return pair_advantage(model, processor, pairs, targets, chunk_size=chunk_size)
+
+
+def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
+                   targets: Sequence[str], *, chunk_size: int = 512) -> list[Advantage]:
+    """:func:`cue_advantage` on prompts from the shared builder: the teacher side of each
+    pair (hint, and the marked image for cue style marks) against its student side."""
+    import torch
+
+    from cuekit.distill.prompts import build_scoring_batch, pair_batch, vision_token_ids
+    from cuekit.distill.rollout import score_responses
+
+    if len(pairs) != len(targets):
+        raise ValueError(f"need one target per prompt pair; got {len(pairs)} pairs and "
+                         f"{len(targets)} targets")
     token_lists = [processor.tokenizer(t, add_special_tokens=False)["input_ids"] for t in targets]
     empty = [i for i, ids in enumerate(token_lists) if not ids]
     if empty:
@@ -153,8 +165,8 @@ def cue_advantage(model: Any, processor: Any, questions: Sequence[str],
         mask[row, :len(ids)] = 1
     forbidden = vision_token_ids(processor)
     logprobs = []
-    for side_hints in (hints, None):
-        prompt = build_prompt_batch(processor, questions, images, hints=side_hints)
+    for side in ("teacher", "student"):
+        prompt = pair_batch(processor, pairs, side)
         batch = build_scoring_batch(prompt, response, mask, forbidden_token_ids=forbidden)
         with torch.inference_mode():
             scores, _ = score_responses(model, batch, chunk_size=chunk_size)
@@ -199,6 +211,7 @@ class AuditConfig:
     dtype: str = "auto"
     chunk_size: int = 512
     plots: bool = True
+    style: PromptStyle = PromptStyle()  # the prompt wording distill trained with
 
 
 def _sample_row(item: CueItem) -> dict[str, Any]:
@@ -226,11 +239,13 @@ def _add_advantages(rows: list[dict[str, Any]], items: list[CueItem], config: Au
             scored.append((row, item))
     for start in range(0, len(scored), config.batch_size):
         chunk = scored[start:start + config.batch_size]
-        samples = [item.record.sample for _, item in chunk]
-        advantages = cue_advantage(
-            model, processor, [format_question(s.question, s.choices) for s in samples],
-            [item.images() for _, item in chunk], [item.hint for _, item in chunk],
-            [row["target"] for row, _ in chunk], chunk_size=config.chunk_size)
+        # The teacher's prompt exactly as distill builds it (marked image included).
+        pairs = [record_chat_pair(item.record.sample, item.images(), cue=item.hint,
+                                  marked_image=item.marked(), marked_index=item.marked_index,
+                                  style=config.style) for _, item in chunk]
+        advantages = pair_advantage(model, processor, pairs,
+                                    [row["target"] for row, _ in chunk],
+                                    chunk_size=config.chunk_size)
         for (row, _), adv in zip(chunk, advantages, strict=True):
             row.update({"target_tokens": len(adv.token_advantage),
                         "logprob_with_cue": adv.logprob_with_cue,

@@ -1,10 +1,11 @@
 """``cuekit eval``: generate answers with a (distilled) student and score them.
 
-Prompts are built exactly as distill builds the student's (same image-only processor,
-chat template and image placeholders), with one addition for multiple choice: when the
-question does not list its options, they are appended (``Choices:\\n(A) ...``), since a
-letter answer is unanswerable otherwise. A run folder's ``student/`` is loaded with its
-cue recovery module, which then runs at the prefill of every generation.
+Prompts come from distill's own builder (:func:`cuekit.distill.prompts.build_chat_pair`):
+the same processor, chat template, image placeholders, system prompt and instruction,
+and a multiple-choice question's options appended when it does not list them
+(``Choices:\\n(A) ...``), since a letter answer is unanswerable otherwise. A run
+folder's ``student/`` is loaded with its cue recovery module, which then runs at the
+prefill of every generation.
 
 Decoding defaults are the paper's evaluation settings (shared README §1): temperature
 0.7, top-p 0.8, top-k 20, up to 4096 new tokens; ``temperature=0`` decodes greedily.
@@ -26,7 +27,7 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
-from cuekit.distill.prompts import append_hint, format_question, privileged_hint
+from cuekit.distill.prompts import PromptStyle, build_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.answers import judge
 
@@ -54,9 +55,10 @@ class EvalConfig:
     limit: evaluate only the first N samples.
     choices_in_prompt: append a multiple-choice question's options when it lacks them.
     privilege: what the prompt carries beyond the question, as a distill teacher's does:
-        ``none`` (the student's prompt, the default), ``cue`` (the extract stage's cue;
-        needs ``shards``) or ``answer`` (the answer hint). It measures how much a
-        privileged teacher gains from its hint.
+        ``none`` (the student's prompt, the default), ``cue`` (the extract stage's cue, and
+        the marked image for cue style marks; needs ``shards``) or ``answer`` (the answer
+        hint). It measures how much a privileged teacher gains from its hint.
+    system_prompt / instruction: the prompt wording distill trained with (its config.yaml).
     rollout_compile: compile the decode step (CUDA graphs on GPU; see distill).
     """
 
@@ -78,6 +80,13 @@ class EvalConfig:
     choices_in_prompt: bool = True
     rollout_compile: bool = False
     privilege: str = "none"
+    system_prompt: str | None = None
+    instruction: str | None = None
+
+    @property
+    def prompt_style(self) -> PromptStyle:
+        return PromptStyle(system=self.system_prompt, instruction=self.instruction,
+                           choices_in_prompt=self.choices_in_prompt)
 
     def __post_init__(self) -> None:
         from cuekit.distill.config import PRIVILEGES
@@ -110,6 +119,9 @@ class EvalItem:
     choices: list[str] | None
     images: list[Image.Image]
     hint: str = ""  # the extract stage's cue ("" when there is none, or from --dataset)
+    precision: int | None = None  # decimal places a float answer is judged at
+    marked_image: Image.Image | None = None  # cue style marks: replaces image marked_index
+    marked_index: int | None = None
 
 
 # ---------------------------------------------------------------- inputs
@@ -121,7 +133,8 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
     for item in iter_cue_items(shards):
         sample = item.record.sample
         yield EvalItem(sample.id, sample.source, sample.split, sample.question, sample.answer,
-                       sample.choices, item.images(), item.hint)
+                       sample.choices, item.images(), item.hint, sample.precision,
+                       item.marked(), item.marked_index)
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -144,7 +157,8 @@ def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[Eval
                 continue
             sample = prepared.sample
             yield EvalItem(sample.id, sample.source, sample.split, sample.question,
-                           sample.answer, sample.choices, prepared.images)
+                           sample.answer, sample.choices, prepared.images,
+                           precision=sample.precision)
 
 
 def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -198,14 +212,17 @@ def _batched(items: Iterator[EvalItem], size: int) -> Iterator[list[EvalItem]]:
 def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
                      config: EvalConfig) -> list[dict[str, Any]]:
     """One prediction row per item: prompt, response and how it scored."""
-    from cuekit.distill.prompts import build_prompt_batch
+    from cuekit.distill.prompts import pair_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
-    prompts = [append_hint(format_question(it.question,
-                                           it.choices if config.choices_in_prompt else None),
-                           privileged_hint(config.privilege, it.hint, it.answer))
-               for it in items]
-    inputs = build_prompt_batch(processor, prompts, [it.images for it in items])
+    # distill's own prompt builder: the student's prompt, or with --privilege the prompt a
+    # distill teacher reads (hint, and the marked image for cue style marks).
+    chats = [build_chat_pair(it.question, it.images, privilege=config.privilege, cue=it.hint,
+                             answer=it.answer, choices=it.choices,
+                             marked_image=it.marked_image, marked_index=it.marked_index,
+                             style=config.prompt_style) for it in items]
+    prompts = [chat.teacher_text for chat in chats]
+    inputs = pair_batch(processor, chats, "teacher")
     settings = SamplingSettings(config.max_new_tokens, config.temperature or 1.0,
                                 config.top_p, config.top_k, greedy=config.temperature == 0,
                                 compile=config.rollout_compile)
@@ -216,7 +233,7 @@ def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
     for item, prompt, text, length, done in zip(items, prompts, texts,
                                                 rollouts.response_mask.sum(1).tolist(),
                                                 finished.tolist(), strict=True):
-        verdict = judge(text, item.answer, item.choices)
+        verdict = judge(text, item.answer, item.choices, precision=item.precision)
         rows.append({"id": item.id, "source": item.source, "split": item.split,
                      "prompt": prompt, "response": text, "extracted": verdict.extracted,
                      "method": verdict.method, "answer": item.answer,

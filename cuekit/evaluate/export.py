@@ -1,11 +1,15 @@
 """``cuekit export`` and ``cuekit export-student``: move cues and students to other tools.
 
-- ``verl``: one parquet (``train.parquet``) with the columns verl-style RL/distillation
-  trainers read: ``prompt`` (chat messages, one ``<image>`` placeholder per image before
-  the question), ``teacher_prompt`` (the same messages with the hint appended to the user
-  turn exactly as distill appends it), ``images`` (``{"bytes", "path"}`` structs, the
-  original bytes), ``data_source``, ``ability``, ``reward_model`` (``{"style": "rule",
-  "ground_truth"}``) and ``extra_info``.
+- ``verl``: one parquet (``train.parquet``) with the columns verl's ``RLHFDataset`` (and
+  the ViCuR fork's, which adds ``teacher_prompt``) reads. ``prompt`` and ``teacher_prompt``
+  are the messages of distill's own prompt builder (:func:`~cuekit.distill.prompts.
+  build_chat_pair`: system turn, question, options, instruction, hint), written the way
+  verl reads them: string contents with one ``<image>`` per image, which verl splits back
+  into image and text items, so a row renders to the tokens distill trains on.
+  ``images`` (``{"bytes", "path"}`` structs, the original bytes) feed both prompts: verl
+  has no teacher image column, so cue style ``marks`` is refused. ``data_source`` is
+  ``hiyouga/geometry3k`` for geometry3k-schema samples (verl's default reward scores
+  them); other sources need :mod:`cuekit.evaluate.verl_reward`.
 - ``hf``: a folder ``datasets.load_dataset(folder)`` reads: ``data/<split>.parquet`` with
   an ``Image`` feature and the cue columns, and a README whose YAML lists the splits.
 - ``export_student``: the student's weights, its cue recovery module and processor,
@@ -15,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,12 +27,19 @@ from typing import Any
 
 import polars as pl
 
-from cuekit.distill.prompts import append_hint
-from cuekit.errors import ConfigError
+from cuekit.distill.prompts import PromptStyle, record_chat_pair
+from cuekit.errors import ConfigError, SampleError
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
+logger = logging.getLogger("cuekit.export")
+
 EXPORT_FORMATS = ("verl", "hf")
+REMOTE_CODE_MODULE = "modeling_cuekit_student"  # shipped model code of an exported student
 IMAGE_PLACEHOLDER = "<image>"
+# verl splits message strings on these; any other occurrence breaks its image count.
+_VERL_PLACEHOLDERS = (IMAGE_PLACEHOLDER, "<video>")
+# The data_source verl's default reward scores, per cuekit schema preset.
+VERL_DATA_SOURCES = {"geometry3k": "hiyouga/geometry3k"}
 VERL_FILE = "train.parquet"
 _IMAGE_STRUCT = pl.Struct({"bytes": pl.Binary(), "path": pl.String()})
 VERL_SCHEMA: dict[str, pl.DataType] = {
@@ -40,24 +52,55 @@ VERL_SCHEMA: dict[str, pl.DataType] = {
     "extra_info": pl.Struct({
         "index": pl.Int64(), "id": pl.String(), "split": pl.String(), "question": pl.String(),
         "answer": pl.String(), "choices": pl.List(pl.String()), "hint": pl.String(),
-        "cue_style": pl.String(), "leak": pl.Boolean()}),
+        "cue_style": pl.String(), "leak": pl.Boolean(), "question_type": pl.String(),
+        "answer_type": pl.String(), "precision": pl.Int64(), "unit": pl.String()}),
 }
 
 
-def _user_content(question: str, num_images: int) -> str:
-    """Images first, then the text: the order cuekit's own prompts use."""
-    return IMAGE_PLACEHOLDER * num_images + question
+def verl_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Builder messages as verl stores them: each image item becomes ``<image>`` in place."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if not isinstance(content, str):
+            content = "".join(IMAGE_PLACEHOLDER if part["type"] == "image" else part["text"]
+                              for part in content)
+        out.append({"role": message["role"], "content": content})
+    return out
 
 
-def verl_row(item: CueItem, index: int) -> dict[str, Any]:
-    """One verl row; ``teacher_prompt`` differs from ``prompt`` only by the appended hint."""
-    sample = item.record.sample
-    count = len(sample.images)
+def _check_placeholders(messages: list[dict[str, str]], images: int, sample_id: str,
+                        column: str) -> None:
+    """verl asserts one ``<image>`` per image and drops the row otherwise: refuse it here."""
+    counts = {p: sum(m["content"].count(p) for m in messages) for p in _VERL_PLACEHOLDERS}
+    if counts[IMAGE_PLACEHOLDER] != images or counts["<video>"]:
+        raise SampleError(
+            f"{column} holds {counts[IMAGE_PLACEHOLDER]} <image> and {counts['<video>']} "
+            f"<video> placeholder(s) for {images} image(s); verl would drop the row. The "
+            "question or hint contains a literal placeholder: re-run `cuekit extract`, which "
+            "maps dataset placeholders out of questions", sample_id=sample_id, field=column,
+            stage="export")
+
+
+def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dict[str, Any]:
+    """One verl row: both prompts from distill's prompt builder, original image bytes."""
+    sample, cue = item.record.sample, item.record.cue
+    if item.marked_bytes is not None:
+        raise SampleError(
+            "cue style 'marks' gives the teacher a marked image, but verl's rows have one "
+            "`images` column that feeds both prompt and teacher_prompt; export `hint` or "
+            "`boxes` cues, or train on these with `cuekit distill`", sample_id=sample.id,
+            field="cue.marked_image", stage="export")
+    pair = record_chat_pair(sample, item.image_bytes, cue=item.hint, style=style)
+    prompt, teacher = verl_messages(pair.student_messages()), verl_messages(
+        pair.teacher_messages())
+    _check_placeholders(prompt, len(sample.images), sample.id, "prompt")
+    _check_placeholders(teacher, len(sample.images), sample.id, "teacher_prompt")
+    preset = sample.metadata.get("cuekit_preset")
     return {
-        "data_source": sample.source,
-        "prompt": [{"role": "user", "content": _user_content(sample.question, count)}],
-        "teacher_prompt": [{"role": "user", "content": _user_content(
-            append_hint(sample.question, item.hint), count)}],
+        "data_source": VERL_DATA_SOURCES.get(preset, sample.source),
+        "prompt": prompt,
+        "teacher_prompt": teacher,
         "images": [{"bytes": data, "path": ref.path}
                    for data, ref in zip(item.image_bytes, sample.images, strict=True)],
         "ability": "vqa",
@@ -65,14 +108,26 @@ def verl_row(item: CueItem, index: int) -> dict[str, Any]:
         "extra_info": {"index": index, "id": sample.id, "split": sample.split,
                        "question": sample.question, "answer": sample.answer,
                        "choices": sample.choices, "hint": item.hint,
-                       "cue_style": item.record.cue.cue_style, "leak": item.record.cue.leak},
+                       "cue_style": cue.cue_style, "leak": cue.leak,
+                       "question_type": sample.question_type,
+                       "answer_type": sample.answer_type, "precision": sample.precision,
+                       "unit": sample.unit},
     }
 
 
-def export_verl(items: Iterable[CueItem], output: Path) -> Path:
-    rows = [verl_row(item, index) for index, item in enumerate(items)]
+def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | None = None
+                ) -> Path:
+    """``output/train.parquet``; refuses (naming the sample) any row verl would drop."""
+    rows = [verl_row(item, index, style) for index, item in enumerate(items)]
     if not rows:
         raise ConfigError("nothing to export: the input holds no samples")
+    scored = sum(row["data_source"] in VERL_DATA_SOURCES.values() for row in rows)
+    if scored and "\\boxed" not in ((style or PromptStyle()).instruction or ""):
+        # verl's geometry3k reward reads only a \boxed{} answer: unprompted, it scores ~0.
+        logger.warning("%d rows are scored by verl's hiyouga/geometry3k reward, which reads "
+                       "the answer from \\boxed{}, but the prompt does not ask for it; "
+                       "distill and export with e.g. --instruction 'Put the final answer in "
+                       "\\boxed{}.'", scored)
     output.mkdir(parents=True, exist_ok=True)
     path = output / VERL_FILE
     pl.DataFrame(rows, schema=VERL_SCHEMA).write_parquet(path)
@@ -129,13 +184,14 @@ def export_hf(items: Iterable[CueItem], output: Path) -> list[Path]:
 
 
 def run_export(input_path: str, output: Path, export_format: str, *,
-               limit: int | None = None) -> list[Path]:
-    """Export an extract folder or shards as ``verl`` or ``hf``."""
+               limit: int | None = None, style: PromptStyle | None = None) -> list[Path]:
+    """Export an extract folder or shards as ``verl`` (prompts worded by ``style``, the
+    distill run's) or ``hf``."""
     if export_format not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of {EXPORT_FORMATS}, got {export_format!r}")
     items = iter_cue_items(input_path, limit=limit)
     if export_format == "verl":
-        return [export_verl(items, output)]
+        return [export_verl(items, output, style)]
     return export_hf(items, output)
 
 
@@ -147,8 +203,8 @@ A Qwen3-VL student distilled with cuekit (cue-privileged on-policy distillation)
 {provenance}
 Files: the base weights (`model*.safetensors`, `config.json`), the processor
 (tokenizer, image processor, chat template){module_files}{config_files}.
-
-## Load and generate
+{module_section}
+## Load and generate with cuekit
 
 ```python
 import torch
@@ -166,8 +222,62 @@ print(processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
                              skip_special_tokens=True)[0])
 ```
 
-Evaluate it with `cuekit eval --model {folder} --dataset DATA --output EVAL`.
+Evaluate it with `cuekit eval --model {folder} --dataset DATA --output EVAL`; pass the
+same `--system-prompt` / `--instruction` the run was trained with (`distill_config.yaml`).
 """
+
+_MODULE_SECTION = """
+## The cue recovery module, and what can run this model
+
+The student is a stock Qwen3-VL plus a cue recovery module ({params:,} parameters in
+{modules} blocks after decoder layers {layers}). At prefill, after each of those layers,
+the hidden state of each sample's first `<|im_start|>` token (the sink) attends to that
+sample's own visual tokens and is updated; decoding then reuses the cached keys and
+values, so only prefill costs more. Without the module the model computes a different
+function: its outputs are not this student's.
+
+- **cuekit** (`cuekit.distill.load_student`, `cuekit eval`): the full model.
+- **transformers** `AutoModelForImageTextToText.from_pretrained(folder,
+  trust_remote_code=True)`: the full model, through the shipped
+  `modeling_cuekit_student.py` (it needs cuekit installed). Without
+  `trust_remote_code=True` loading stops with transformers' "contains custom code"
+  error rather than silently dropping the module: `config.json` names its own model
+  type, `cuekit_qwen3_vl`.
+- **vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it. They do not know the
+  `cuekit_qwen3_vl` type (so they refuse the folder instead of serving the base model),
+  and none of them runs the module at prefill.
+"""
+
+
+def _mark_for_transformers(folder: Path) -> None:
+    """Give the config its own model type and ship the model code that adds the module,
+    so plain transformers gives the full model or stops (cuekit.distill.remote_code)."""
+    from cuekit.distill import remote_code
+
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.update(
+        model_type=remote_code.STUDENT_MODEL_TYPE,
+        architectures=[remote_code.CuekitStudentForConditionalGeneration.__name__],
+        auto_map={
+            "AutoConfig": f"{REMOTE_CODE_MODULE}.{remote_code.CuekitStudentConfig.__name__}",
+            "AutoModelForImageTextToText": f"{REMOTE_CODE_MODULE}."
+            f"{remote_code.CuekitStudentForConditionalGeneration.__name__}"})
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    shutil.copy2(remote_code.__file__, folder / f"{REMOTE_CODE_MODULE}.py")
+
+
+def _module_section(folder: Path) -> str:
+    from safetensors.torch import load_file
+
+    from cuekit.distill.cue_module import CUE_CONFIG_FILE, CUE_WEIGHTS_FILE
+
+    record = json.loads((folder / CUE_CONFIG_FILE).read_text(encoding="utf-8"))
+    params = sum(t.numel() for t in load_file(str(folder / CUE_WEIGHTS_FILE)).values())
+    layers = (", ".join(str(i) for i in record["layers"]) if record["layers"]
+              else f"i with i % {record['interval']} == 0")
+    count = len(record["layers"]) if record["layers"] else "the"
+    return _MODULE_SECTION.format(params=params, modules=count, layers=layers)
 
 
 def find_student_folder(run: str | Path) -> Path:
@@ -220,9 +330,13 @@ def export_student(run: str | Path, output: str | Path, *, overwrite: bool = Fal
         shutil.copy2(run_dir / "config.yaml", output / "distill_config.yaml")
         config_files = ", and the distill settings (`distill_config.yaml`)"
     has_module = (output / "cue_module.json").is_file()
+    if has_module:
+        _mark_for_transformers(output)
     (output / "README.md").write_text(_STUDENT_README.format(
         name=output.name, provenance=_provenance(run_dir), folder=output,
         module_files=(", the cue recovery module (`cue_module.json`, "
-                      "`cue_module.safetensors`)") if has_module else "",
-        config_files=config_files))
+                      "`cue_module.safetensors`) and the model code that attaches it for "
+                      f"transformers (`{REMOTE_CODE_MODULE}.py`)") if has_module else "",
+        config_files=config_files,
+        module_section=_module_section(output) if has_module else ""))
     return output

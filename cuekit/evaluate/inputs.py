@@ -31,6 +31,7 @@ class CueItem:
     record: ExtractedSample
     hint: str
     image_bytes: list[bytes]
+    marked_bytes: bytes | None = None  # the marked copy of one image (cue style marks)
 
     @property
     def id(self) -> str:
@@ -38,11 +39,20 @@ class CueItem:
 
     def images(self, mode: str = "RGB") -> list[Image.Image]:
         """The images decoded upright (EXIF applied, as ImageRef sizes assume)."""
-        decoded = []
-        for data in self.image_bytes:
-            image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
-            decoded.append(image.convert(mode) if image.mode != mode else image)
-        return decoded
+        return [_decode(data, mode) for data in self.image_bytes]
+
+    def marked(self, mode: str = "RGB") -> Image.Image | None:
+        """The marked image the teacher sees instead of image ``marked_index``, if any."""
+        return None if self.marked_bytes is None else _decode(self.marked_bytes, mode)
+
+    @property
+    def marked_index(self) -> int:
+        return self.record.cue.marked_image_index or 0
+
+
+def _decode(data: bytes, mode: str) -> Image.Image:
+    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    return image.convert(mode) if image.mode != mode else image
 
 
 def input_kind(path: str | Path | Sequence[str]) -> str:
@@ -67,7 +77,16 @@ def _from_extract(folder: Path) -> Iterator[CueItem]:
                                   sample_id=record.sample.id, field=f"sample.images.{i}",
                                   stage="read")
             data.append(path.read_bytes())
-        yield CueItem(record=record, hint=record.cue.cue_text, image_bytes=data)
+        marked = None
+        if record.cue.marked_image is not None:
+            path = folder / record.cue.marked_image
+            if not path.is_file():
+                raise SampleError(f"marked image {record.cue.marked_image} is missing from "
+                                  f"{folder}", sample_id=record.sample.id,
+                                  field="cue.marked_image", stage="read")
+            marked = path.read_bytes()
+        yield CueItem(record=record, hint=record.cue.cue_text, image_bytes=data,
+                      marked_bytes=marked)
 
 
 def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
@@ -78,7 +97,9 @@ def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
         record: ExtractedSample = fields["record"]
         data = [raw[ref.path.split(".", 1)[1]] for ref in record.sample.images
                 if ref.path.startswith(f"{key}.")]
-        yield CueItem(record=record, hint=fields["hint"], image_bytes=data)
+        marked = record.cue.marked_image
+        yield CueItem(record=record, hint=fields["hint"], image_bytes=data,
+                      marked_bytes=raw[marked.split(".", 1)[1]] if marked else None)
 
 
 def iter_cue_items(path: str | Path | Sequence[str], *, limit: int | None = None

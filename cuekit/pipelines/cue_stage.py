@@ -106,6 +106,7 @@ class CueBuilder:
             "sample_id": sample.id, "phrases": phrases, "detections": detections,
             "cue_text": rendered.text, "cue_style": self.cue_style, "leak": leak,
             "marked_image": marked, "settings": self.settings,
+            "marked_image_index": rendered.marked_image_index if marked else None,
         }, sample_id=sample.id)
         if leak and self.drop_leaky:
             raise SampleError("cue text contains the answer (--drop-leaky)", sample_id=sample.id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from PIL import Image
 
 from cuekit.errors import OutputError, SampleError
 from cuekit.pipelines.images import load_image, store_image
+from cuekit.pipelines.presets import map_image_placeholders
 from cuekit.pipelines.sources import RawSample, RowError
 from cuekit.schemas import ErrorRow, Sample, safe_key, validate
 
@@ -71,32 +74,72 @@ def _text(value: Any, field_name: str, sample_id: str) -> str | None:
                       field=field_name, stage="validate")
 
 
+def _choices(value: Any, sample_id: str) -> list[str] | None:
+    """A list of option texts; MMMU stores its options as a Python-literal string."""
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value) if value.strip() else None
+        except (ValueError, SyntaxError):
+            raise SampleError(f"expected a list of options, got the string {value[:60]!r}",
+                              sample_id=sample_id, field="choices", stage="validate") from None
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise SampleError(f"expected a list, got {type(value).__name__}",
+                          sample_id=sample_id, field="choices", stage="validate")
+    return [_text(c, f"choices[{i}]", sample_id) or "" for i, c in enumerate(value)] or None
+
+
+def _precision(value: Any, sample_id: str) -> int | None:
+    """Decimal places; MathVista stores them as floats (1.0, 2.0) or null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            or int(value) != value:
+        raise SampleError(f"expected a whole number of decimal places, got {value!r}",
+                          sample_id=sample_id, field="precision", stage="validate")
+    return int(value)
+
+
+def _judging_fields(raw: RawSample, sample_id: str) -> dict[str, Any]:
+    """question_type, answer_type, precision and unit, as the source gives them."""
+    fields = {name: _text(getattr(raw, name), name, sample_id)
+              for name in ("question_type", "answer_type", "unit")}
+    fields = {k: v for k, v in fields.items() if v is not None and v.strip()}
+    return {**fields, "precision": _precision(raw.precision, sample_id)}
+
+
 def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
-    """Validate a raw row, decode and store its images, and build the Sample."""
+    """Validate a raw row, decode and store its images, and build the Sample.
+
+    The dataset's own image placeholders are taken out of the question
+    (:func:`~cuekit.pipelines.presets.map_image_placeholders`): the prompt builder puts
+    exactly one per image.
+    """
     sample_id = safe_key(raw.original_id)
     question = _text(raw.question, "question", sample_id)
+    if question is not None:
+        question = map_image_placeholders(question)
     if question is None or not question.strip():
         raise SampleError("question is empty", sample_id=sample_id, field="question",
                           stage="validate")
     if not raw.images:
         raise SampleError("sample has no image", sample_id=sample_id, field="images",
                           stage="validate")
-    choices = raw.choices
-    if choices is not None:
-        if not isinstance(choices, (list, tuple)):
-            raise SampleError(f"expected a list, got {type(choices).__name__}",
-                              sample_id=sample_id, field="choices", stage="validate")
-        choices = [_text(c, f"choices[{i}]", sample_id) or "" for i, c in enumerate(choices)]
+    choices = _choices(raw.choices, sample_id)
+    judging = _judging_fields(raw, sample_id)
     loaded = [load_image(p, index=i, sample_id=sample_id, base_dir=raw.base_dir,
                          max_pixels=max_pixels) for i, p in enumerate(raw.images)]
     metadata = dict(raw.metadata)
+    if raw.preset != "generic":
+        metadata.setdefault("cuekit_preset", raw.preset)  # the schema the row matched
     notes = {str(i): img.normalised for i, img in enumerate(loaded) if img.normalised}
     if notes:
         metadata["image_normalised"] = notes
     sample = validate(Sample, {
         "id": sample_id, "original_id": raw.original_id, "source": raw.source,
         "split": raw.split, "question": question,
-        "answer": _text(raw.answer, "answer", sample_id), "choices": choices or None,
+        "answer": _text(raw.answer, "answer", sample_id), "choices": choices, **judging,
         "images": [img.ref for img in loaded], "metadata": metadata,
     }, sample_id=sample_id)
     for img in loaded:

@@ -142,6 +142,10 @@ class CueRecord(Record):
     marked_image: str | None = Field(
         default=None, description="Path of the marked copy of the image (style 'marks')."
     )
+    marked_image_index: int | None = Field(
+        default=None, ge=0,
+        description="Which of the sample's images the marked copy replaces for the teacher "
+                    "(None: image 0).")
     settings: ExtractorSettings
 
     @model_validator(mode="after")

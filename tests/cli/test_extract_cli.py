@@ -78,3 +78,52 @@ def test_all_offline_backends_end_to_end(tmp_path):
     assert backends == {"grounding-dino", "ocr", "annotations"}
     run = json.loads((out / "run.json").read_text())
     assert run["counts"] == {"input": 4, "ok": 4, "errors": 0, "leaky": run["counts"]["leaky"]}
+
+
+def _rows_file(tmp_path, good: int, missing: int, blank: int = 0):
+    """A jsonl with ``good`` usable rows, ``missing`` rows whose image file is absent and
+    ``blank`` rows with an empty question."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (9, 90, 200)).save(buffer, format="PNG")
+    (tmp_path / "ok.png").write_bytes(buffer.getvalue())
+    rows = [{"id": f"g{i}", "question": "What colour?", "image": "ok.png"} for i in range(good)]
+    rows += [{"id": f"m{i}", "question": "What colour?", "image": f"gone/{i}.png"}
+             for i in range(missing)]
+    rows += [{"id": f"b{i}", "question": " ", "image": "ok.png"} for i in range(blank)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _extract(tmp_path, dataset, *extra):
+    return CliRunner().invoke(cli, ["extract", "--dataset", str(dataset), "--detector",
+                                    "annotations", "--output", str(tmp_path / "out"), *extra])
+
+
+def test_a_run_where_every_sample_failed_exits_non_zero(tmp_path):
+    result = _extract(tmp_path, _rows_file(tmp_path, good=0, missing=3, blank=1),
+                      "--tolerate-errors")
+    assert result.exit_code == 1
+    assert "extract: no sample succeeded (4 errors out of 4 rows" in result.output
+    lines = result.output.splitlines()
+    top = lines[lines.index("top error reasons:") + 1:]
+    assert [line.split(None, 1) for line in top] == [
+        ["3", "decode/images[N]: image file not found: <path>"],
+        ["1", "validate/question: question is empty"]]
+
+
+def test_error_rate_above_the_limit_fails_with_reasons(tmp_path):
+    rows = _rows_file(tmp_path, good=3, missing=1)
+    result = _extract(tmp_path, rows)
+    assert result.exit_code == 1
+    assert "25.0% of samples failed, above --max-error-rate 10.0%" in result.output
+    assert "1  decode/images[N]: image file not found: <path>" in result.output
+    tolerated = _extract(tmp_path, rows, "--tolerate-errors")
+    assert tolerated.exit_code == 0 and "warning: extract: 25.0% of samples" in tolerated.output
+    relaxed = _extract(tmp_path, rows, "--max-error-rate", "0.3")
+    assert relaxed.exit_code == 0 and "3 cues" in relaxed.output
+    assert "top error reasons" not in relaxed.output

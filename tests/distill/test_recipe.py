@@ -207,7 +207,7 @@ def test_metrics_lines_are_json(sample_shards, tmp_path):
 
 
 def test_privileged_hint_per_setting():
-    from cuekit.distill.recipe import privileged_hint
+    from cuekit.distill.prompts import privileged_hint
 
     assert privileged_hint("cue", "[Hint]: point A (top left)", "5") == \
         "[Hint]: point A (top left)"
@@ -229,9 +229,10 @@ def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     batch = next(recipe._batches())
     prompts = recipe._prompts(batch)
     recipe.cleanup()
-    assert prompts.hints == [s.hint or None for s in batch.samples]
+    assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
     # Multiple-choice questions show their options, as eval and audit prompts do.
-    for question, sample in zip(prompts.questions, batch.samples, strict=True):
+    for question, sample in zip([c.student_text for c in prompts.chats], batch.samples,
+                                strict=True):
         record = sample.record.sample
         options = "".join(f"\n({chr(65 + i)}) {c}" for i, c in enumerate(record.choices or []))
         expected = f"{record.question}\nChoices:{options}" if record.choices else record.question
@@ -426,3 +427,58 @@ def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(sample_s
     assert advantages and max(advantages) == 0.0
     assert records[0]["loss"] == 0.0 and records[0]["reverse_kl"] == 0.0
     assert records[0]["grad_norm"] == 0.0
+
+
+def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
+    """--cue-style marks: the teacher sees the marked copy, the student the original."""
+    import cuekit.evaluate.audit as audit
+    from cuekit.evaluate.inputs import iter_cue_items
+    from cuekit.grounding.base import DetectorOptions
+    from cuekit.pipelines.extract import ExtractConfig, run_extract
+    from cuekit.pipelines.shard import ShardSettings, shard
+    from cuekit.pipelines.sources import SourceSpec
+
+    run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=tmp_path / "ex",
+                              detectors=("annotations",), detector=DetectorOptions(),
+                              cue_style="marks", limit=8))
+    shard(tmp_path / "ex", tmp_path / "shards", ShardSettings(maxcount=8))
+    recipe = DistillRecipe(_config(tmp_path / "shards", tmp_path, max_steps=1, shuffle_buffer=0))
+    recipe.setup()
+    try:
+        batch = next(recipe._batches())
+        prompts = recipe._prompts(batch)
+    finally:
+        recipe.cleanup()
+    marked = [s for s in batch.samples if s.marked_image is not None]
+    assert marked, "the sample set should give some samples marks"
+    for sample, chat in zip(batch.samples, prompts.chats, strict=True):
+        assert chat.student_images == sample.images
+        if sample.marked_image is None:
+            assert chat.teacher_images == sample.images
+            continue
+        index = sample.record.cue.marked_image_index
+        assert index is not None and chat.hint == sample.hint
+        assert chat.teacher_images[index] is sample.marked_image
+        others = [im for i, im in enumerate(chat.teacher_images) if i != index]
+        assert others == [im for i, im in enumerate(sample.images) if i != index]
+
+    seen = []
+
+    def capture(model, processor, pairs, targets, *, chunk_size):
+        seen.extend(pairs)
+        return [audit.Advantage([0.0], 0.0, 0.0) for _ in pairs]
+
+    monkeypatch.setattr(audit, "pair_advantage", capture)
+    audit.run_audit(audit.AuditConfig(input=str(tmp_path / "ex"), output=tmp_path / "audit",
+                                      teacher="tiny-random", plots=False))
+    # audit scores every sample with a reference answer, in id order
+    items = [item for item in iter_cue_items(tmp_path / "ex") if item.record.sample.answer]
+    assert len(seen) == len(items) and any(item.marked_bytes for item in items)
+    for item, chat in zip(items, seen, strict=True):  # both in id order
+        assert chat.hint == (item.hint or None)
+        assert [im.tobytes() for im in chat.student_images] == [
+            im.tobytes() for im in item.images()]
+        expected = item.images()
+        if item.marked_bytes is not None:
+            expected[item.marked_index] = item.marked()
+        assert [im.tobytes() for im in chat.teacher_images] == [im.tobytes() for im in expected]

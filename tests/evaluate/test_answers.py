@@ -143,3 +143,13 @@ def test_without_math_verify_falls_back_to_strings_and_numbers(monkeypatch) -> N
     assert is_equivalent("3/4", "0.75")  # exact numbers need no math-verify
     assert is_equivalent("\\text{Dog}", "dog")
     assert not is_equivalent("2\\sqrt{3}", "\\sqrt{12}")  # symbolic needs it
+
+
+def test_precision_rounds_both_numbers_as_mathvista_does():
+    from cuekit.evaluate.answers import judge
+
+    assert not judge("The answer is 1.54", "1.5").correct
+    verdict = judge("The answer is 1.54", "1.5", precision=1)
+    assert (verdict.extracted, verdict.correct) == ("1.54", True)
+    assert not judge("The answer is 1.56", "1.5", precision=1).correct
+    assert judge("The answer is 3.0", "3", precision=0).correct

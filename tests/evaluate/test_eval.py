@@ -174,13 +174,13 @@ def test_privilege_puts_the_teachers_hint_into_the_eval_prompt(
 
     model, processor = load_model("tiny-random")
     seen: dict[str, object] = {}
-    real = prompts.build_prompt_batch
+    real = prompts.render_prompt_batch
 
-    def recording(processor_arg, questions, images, **kwargs):
-        seen["questions"] = list(questions)
-        return real(processor_arg, questions, images, **kwargs)
+    def recording(processor_arg, chats, images, **kwargs):  # what the model is prompted with
+        seen["questions"] = [chat[-1]["content"][-1]["text"] for chat in chats]
+        return real(processor_arg, chats, images, **kwargs)
 
-    monkeypatch.setattr(prompts, "build_prompt_batch", recording)
+    monkeypatch.setattr(prompts, "render_prompt_batch", recording)
     image = [Image.new("RGB", (56, 56), (10, 200, 90))]
     item = EvalItem("g1", "geo", "test", "How long is AB?", "12", None, image,
                     "[Hint]: The image shows segment AB (top).")

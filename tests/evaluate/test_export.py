@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from cuekit.distill.cue_module import get_cue_module, load_student
-from cuekit.distill.prompts import build_prompt_batch
+from cuekit.distill.prompts import build_prompt_batch, format_question
 from cuekit.errors import ConfigError
 from cuekit.evaluate.export import (
     IMAGE_PLACEHOLDER,
@@ -40,6 +40,8 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
             item.hint, item.record.cue.cue_style, item.record.cue.leak)
         assert row["data_source"] == sample.source
         assert row["reward_model"] == {"style": "rule", "ground_truth": sample.answer}
+        assert (info["question_type"], info["precision"]) == (sample.question_type,
+                                                              sample.precision)
         [user] = row["prompt"]
         [teacher] = row["teacher_prompt"]
         assert user["role"] == teacher["role"] == "user"
@@ -47,10 +49,16 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
         assert user["content"].count(IMAGE_PLACEHOLDER) == len(row["images"]) == len(
             sample.images)
         assert teacher["content"].count(IMAGE_PLACEHOLDER) == len(row["images"])
-        assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + sample.question
-        # the teacher prompt is the prompt plus the hint, as distill appends it
-        assert item.hint.startswith("[Hint]:")
-        assert teacher["content"] == user["content"] + "\n\n" + item.hint
+        # the question with its options, as distill and eval show it
+        assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + format_question(
+            sample.question, sample.choices)
+        # the teacher prompt is the prompt plus the hint, as distill appends it (a sample
+        # with nothing to say has no hint: both prompts are then the same)
+        if item.hint:
+            assert item.hint.startswith("[Hint]:")
+            assert teacher["content"] == user["content"] + "\n\n" + item.hint
+        else:
+            assert teacher["content"] == user["content"]
         # images are the original bytes, unchanged by sharding
         assert [image["bytes"] for image in row["images"]] == item.image_bytes
         assert Image.open(io.BytesIO(row["images"][0]["bytes"])).size == (
@@ -129,3 +137,44 @@ def test_export_student_errors(distill_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not empty; pass --overwrite"):
         export_student(distill_run, busy)
     assert export_student(distill_run, busy, overwrite=True) == busy
+
+
+def _logits(model, processor, image: Image.Image) -> torch.Tensor:
+    inputs = build_prompt_batch(processor, ["Which bar is tallest?"], [[image]])
+    with torch.no_grad():
+        return model(**inputs).logits
+
+
+def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
+                                                            tmp_path: Path) -> None:
+    """Stock transformers loading must never be the student minus its cue module."""
+    import json
+
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    folder = export_student(distill_run, tmp_path / "student")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "cuekit_qwen3_vl"
+    assert config["auto_map"]["AutoModelForImageTextToText"] == (
+        "modeling_cuekit_student.CuekitStudentForConditionalGeneration")
+    assert (folder / "modeling_cuekit_student.py").is_file()
+    # trust_remote_code stays off by default: transformers refuses instead of loading
+    # the stock Qwen3-VL without the module.
+    for loader in (AutoConfig.from_pretrained, AutoModelForImageTextToText.from_pretrained):
+        with pytest.raises(ValueError, match=r"(?s)contains custom code.*trust_remote_code=True"):
+            loader(str(folder))
+    plain = AutoModelForImageTextToText.from_pretrained(str(folder), trust_remote_code=True)
+    assert get_cue_module(plain) is not None
+    reference, processor = load_student(folder)
+    image = Image.new("RGB", (64, 48), (40, 120, 200))
+    torch.testing.assert_close(_logits(plain.eval(), processor, image),
+                               _logits(reference, processor, image), rtol=0, atol=0)
+    # the module matters: without it the logits differ
+    bare = AutoModelForImageTextToText.from_pretrained(str(distill_run / "student"))
+    assert get_cue_module(bare) is None
+    assert not torch.equal(_logits(bare.eval(), processor, image),
+                           _logits(reference, processor, image))
+    readme = (folder / "README.md").read_text()
+    for text in ("trust_remote_code=True", "load_student", "at prefill",
+                 "vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it"):
+        assert text in readme, text

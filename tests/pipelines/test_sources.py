@@ -13,7 +13,6 @@ from cuekit.pipelines.sources import (
     RowError,
     SourceSpec,
     iter_source,
-    preset_for,
     with_overrides,
 )
 
@@ -60,11 +59,12 @@ def test_parquet_with_bytes_and_hf_structs(tmp_path):
         "images": [[{"bytes": data, "path": "a.png"}], [{"bytes": data, "path": "x.png"}]],
         "answer": ["1", "2"],
     })
-    path = tmp_path / "geometry3k.parquet"
+    path = tmp_path / "whatever.parquet"
     frame.write_parquet(path)
     items = _rows(SourceSpec(dataset=str(path), split="test"))
     assert all(isinstance(i, RawSample) for i in items)
-    # The file stem matches the geometry3k preset: problem/images/answer, ids from rows.
+    # The schema matches the geometry3k preset: problem/images/answer, ids from rows.
+    assert {i.preset for i in items} == {"geometry3k"}
     assert [i.original_id for i in items] == ["test-000000", "test-000001"]
     assert items[0].question == "a?" and items[0].images[0]["bytes"] == data
     assert items[1].images[0]["path"] == "x.png"
@@ -79,7 +79,7 @@ def test_image_folder_with_jsonl(tmp_path):
 
 
 def test_folder_without_questions_is_a_usage_error(tmp_path):
-    with pytest.raises(ConfigError, match="no .jsonl of questions"):
+    with pytest.raises(ConfigError, match="no .jsonl of questions and no .parquet or .arrow"):
         _rows(SourceSpec(dataset=str(tmp_path)))
 
 
@@ -88,14 +88,16 @@ def test_missing_local_file_is_a_usage_error(tmp_path):
         _rows(SourceSpec(dataset=str(tmp_path / "nope.parquet")))
 
 
-def test_presets_and_overrides():
-    assert preset_for("hiyouga/geometry3k") == FieldMap(question="problem", image="images",
-                                                        answer="answer", choices=None, id=None)
-    mathvista = preset_for("AI4Math/MathVista")
-    assert (mathvista.question, mathvista.image, mathvista.choices) == (
-        "question", "decoded_image", "choices")
-    assert preset_for("someone/else") == FieldMap()
+def test_overrides_apply_on_top_of_the_detected_preset(tmp_path):
     assert with_overrides(FieldMap(), question="q", id=None).question == "q"
+    path = tmp_path / "rows.jsonl"
+    (tmp_path / "a.png").write_bytes(_png())
+    path.write_text(json.dumps({"problem": "Q?", "text": "other", "image": "a.png",
+                                "answer": "1"}) + "\n")
+    (item,) = _rows(SourceSpec(dataset=str(path)))
+    assert item.question == "Q?"  # generic preset: "problem" when there is no "question"
+    (item,) = _rows(SourceSpec(dataset=str(path), overrides={"question": "text"}))
+    assert item.question == "other" and item.metadata["problem"] == "Q?"
 
 
 def test_hf_dataset_keeps_encoded_bytes(monkeypatch):
@@ -149,3 +151,160 @@ def test_hf_streaming_dataset_with_a_list_of_images(monkeypatch):
     assert [i.original_id for i in items] == ["train-000000", "train-000001"]
     assert [i.question for i in items] == ["a?", "b?"]
     assert items[0].images[0]["bytes"] == data  # still the encoded bytes
+
+
+# ------------------------------------------------------------ presets by schema
+
+
+def _prepared(item, tmp_path):
+    from cuekit.pipelines.prepare import prepare_sample
+
+    return prepare_sample(item, tmp_path / "store", 10_000_000).sample
+
+
+def test_geometry3k_hub_snapshot_folder_is_recognised_by_schema(geometry3k_snapshot, tmp_path):
+    folder = geometry3k_snapshot("snapshot")  # data/train-00000-of-00001.parquet
+    items = _rows(SourceSpec(dataset=str(folder), split="train"))
+    assert [type(i) for i in items] == [RawSample, RawSample]
+    assert [i.preset for i in items] == ["geometry3k", "geometry3k"]
+    assert [i.source for i in items] == ["snapshot", "snapshot"]
+    assert items[0].question == "<image>Find x." and items[0].answer == "3"
+    assert items[0].images[0]["path"] is None and items[0].images[0]["bytes"][:4] == b"\x89PNG"
+    sample = _prepared(items[0], tmp_path)
+    # The dataset's placeholder is gone: the prompt builder places the one image itself.
+    assert sample.question == "Find x." and sample.answer == "3"
+    assert sample.metadata == {"cuekit_preset": "geometry3k"}
+    assert (sample.question_type, sample.answer_type, sample.precision, sample.unit) == (
+        None, None, None, None)
+
+
+def test_a_snapshot_in_the_hf_cache_is_named_by_its_hub_id(geometry3k_snapshot):
+    folder = geometry3k_snapshot("datasets--hiyouga--geometry3k/snapshots/0123abcd")
+    items = _rows(SourceSpec(dataset=str(folder / "data" / "train-00000-of-00001.parquet")))
+    assert {i.source for i in items} == {"hiyouga/geometry3k"}
+    assert {i.source for i in _rows(SourceSpec(dataset=str(folder)))} == {"hiyouga/geometry3k"}
+
+
+def test_a_hub_shard_file_is_read_directly(geometry3k_snapshot):
+    path = geometry3k_snapshot("geo") / "data" / "train-00000-of-00001.parquet"
+    items = _rows(SourceSpec(dataset=str(path)))
+    assert [i.question for i in items] == [
+        "<image>Find x.", "<image>Find the area of the figure. Round to the nearest tenth."]
+    assert {i.source for i in items} == {"geo"}  # named after the snapshot, not the shard
+
+
+def test_geometry3k_copy_keeps_its_own_id_and_choices(geometry3k_snapshot, tmp_path):
+    folder = geometry3k_snapshot("copy", with_extras=True)
+    (item,) = _rows(SourceSpec(dataset=str(folder)))
+    sample = _prepared(item, tmp_path)
+    assert (sample.id, sample.original_id) == ("2401", "2401")
+    assert sample.choices == ["3", "5", "7", "9"] and sample.answer == "5"
+    assert sample.question == "Find y." and sample.metadata["ground_truth"] == "B"
+
+
+def test_mathvista_snapshot_uses_decoded_image_and_judging_fields(mathvista_snapshot, tmp_path):
+    items = _rows(SourceSpec(dataset=str(mathvista_snapshot), split="testmini"))
+    assert [type(i) for i in items] == [RawSample] * 3
+    samples = [_prepared(i, tmp_path) for i in items]
+    assert [s.id for s in samples] == ["1", "2", "3"]
+    assert [s.images[0].format for s in samples] == ["jpeg", "png", "png"]
+    assert [s.choices for s in samples] == [["True", "False"], None, None]
+    assert [s.question_type for s in samples] == ["multi_choice", "free_form", "free_form"]
+    assert [s.answer_type for s in samples] == ["text", "integer", "float"]
+    assert [s.precision for s in samples] == [None, None, 1]  # 1.0 in the file
+    assert [s.unit for s in samples] == [None, "cm", None]
+    assert samples[0].metadata["image"] == "images/1.jpg"  # the path string, kept as metadata
+    assert samples[0].metadata["metadata"]["skills"] == ["scientific reasoning"]
+    assert samples[0].metadata["cuekit_preset"] == "mathvista"
+
+
+def test_snapshot_folder_names_its_splits_when_the_split_is_missing(mathvista_snapshot):
+    with pytest.raises(ConfigError, match=r"no files for split 'train'.*\['testmini'\]"):
+        _rows(SourceSpec(dataset=str(mathvista_snapshot), split="train"))
+
+
+def test_arrow_folder_from_save_to_disk(tmp_path):
+    features = datasets.Features({"question": datasets.Value("string"),
+                                  "image": datasets.Image(), "answer": datasets.Value("string"),
+                                  "question_id": datasets.Value("int64")})
+    ds = datasets.Dataset.from_dict({"question": ["q1?", "q2?"],
+                                     "image": [{"bytes": _png(), "path": None}] * 2,
+                                     "answer": ["a", "b"], "question_id": [11, 12]},
+                                    features=features)
+    ds.save_to_disk(str(tmp_path / "saved"))
+    items = _rows(SourceSpec(dataset=str(tmp_path / "saved")))
+    assert [(i.original_id, i.question, i.answer) for i in items] == [("11", "q1?", "a"),
+                                                                      ("12", "q2?", "b")]
+    assert items[0].images[0]["bytes"] == _png()
+
+
+def test_mmmu_layout_gathers_image_columns_and_parses_options(tmp_path):
+    image = {"bytes": _png(), "path": None}
+    frame = pl.DataFrame({
+        "id": ["validation_Art_1"], "question": ["Compare <image 1> and <image 2>."],
+        "options": ["['left', 'right']"], "answer": ["A"], "image_1": [image],
+        "image_2": [image], "image_3": [None], "question_type": ["multiple-choice"]},
+        schema_overrides={"image_3": pl.Struct({"bytes": pl.Binary, "path": pl.String})})
+    frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
+    assert item.preset == "mmmu" and len(item.images) == 2
+    sample = _prepared(item, tmp_path)
+    assert sample.choices == ["left", "right"] and sample.question_type == "multiple-choice"
+    assert sample.question == "Compare image 1 and image 2." and len(sample.images) == 2
+
+
+def test_bad_precision_names_the_sample_and_field(tmp_path):
+    from cuekit.errors import SampleError
+
+    item = RawSample(row_index=0, original_id="p7", source="s", split="test", question="Q?",
+                     answer="1.5", choices=None, images=[_png()], precision=1.5)
+    with pytest.raises(SampleError, match="whole number of decimal places, got 1.5") as info:
+        _prepared(item, tmp_path)
+    assert (info.value.sample_id, info.value.field) == ("p7", "precision")
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("<image>Find x.", "Find x."),
+    ("<image1> What is shown?", "What is shown?"),
+    ("Compare <image 1> with <image_2>.", "Compare image 1 with image 2."),
+    ("Look at\n<image>\nthen answer.", "Look at\n\nthen answer."),
+    ("No placeholder here.", "No placeholder here."),
+])
+def test_image_placeholders_are_mapped(question, expected):
+    from cuekit.pipelines.presets import map_image_placeholders
+
+    assert map_image_placeholders(question) == expected
+    assert "<image" not in map_image_placeholders(question)
+
+
+def test_a_null_in_the_first_json_row_still_maps_the_field(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png())
+    rows = [{"id": "1", "question": "Q1?", "image": "a.png", "choices": None, "answer": None},
+            {"id": "2", "question": "Q2?", "image": "a.png", "choices": ["x", "y"],
+             "answer": "B"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = _rows(SourceSpec(dataset=str(path)))
+    assert [(i.choices, i.answer) for i in items] == [(None, None), (["x", "y"], "B")]
+    assert items[1].metadata == {}
+
+
+def test_streamed_mathvista_without_features_picks_the_decoded_image(monkeypatch):
+    """A stream that knows no features yields decoded PIL images; the path string in
+    ``image`` must not be taken for the image."""
+    decoded = Image.new("RGB", (8, 6), (1, 2, 3))
+
+    class Stream:
+        features = None
+
+        def __iter__(self):
+            yield {"pid": "9", "question": "Q?", "image": "images/9.jpg",
+                   "decoded_image": decoded, "choices": None, "unit": None,
+                   "precision": 2.0, "answer": "1.25", "question_type": "free_form",
+                   "answer_type": "float"}
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: Stream())
+    (item,) = _rows(SourceSpec(dataset="AI4Math/MathVista", split="testmini", streaming=True))
+    assert item.preset == "mathvista" and item.images == [decoded]
+    assert (item.original_id, item.precision, item.metadata) == ("9", 2.0,
+                                                                 {"image": "images/9.jpg"})
