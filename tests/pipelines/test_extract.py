@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from cuekit.cues.leak import find_leak
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.grounding.base import DetectorOptions, register_backend
 from cuekit.pipelines.extract import ExtractConfig, run_extract
@@ -55,7 +56,13 @@ def test_sample_with_annotations_field_by_field(tmp_path):
             assert det.backend == "annotations"
             assert (det.label, tuple(round(v, 3) for v in det.xyxy)) in truth
             assert det.box_1000 == xyxy_to_1000(det.xyxy, image.width, image.height)
-        if cue.detections:
+        if cue.detections and not cue.cue_text:
+            # Only unmatched labels, silenced together because one of them is the answer
+            # (listing the others would tell it by omission).
+            assert all(d.phrase_index is None for d in cue.detections)
+            assert any(find_leak(d.label, sample.answer, sample.choices)
+                       for d in cue.detections)
+        elif cue.detections:
             assert cue.cue_text.startswith("[Hint]:")
         assert cue.leak == bool(cues.filter(pl.col("id") == sample.id)["leak"][0])
     assert run["versions"]["cuekit"] and run["settings"]["cue_style"] == "hint"
