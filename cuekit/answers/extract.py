@@ -1,0 +1,337 @@
+"""Which answer does a response commit to, and by which rule?
+
+A careful grader reads the *last commitment* of a response, and nothing else:
+
+1. **Explicit commitments**, in the order they appear: ``\\boxed{...}`` (and ``\\fbox``),
+   final-answer phrases ("Answer: X", "the final answer is X", "the correct option is
+   X", "Option B is correct"). The last one wins, so a box that the response then
+   revises ("...\\boxed{8}. Wait, I made an error ... the answer is 6") loses to the
+   revision. A phrase that does not hold an answer ("the answer is rounded to...") is
+   passed over.
+2. A commitment the response then **retracts** ("that's not right", "I made an error")
+   without a new explicit one is replaced by the conclusion that follows the retraction,
+   or by nothing.
+3. **Weak commitments**, only when there is no explicit one and the response finished:
+   a whole response that is just an answer ("B", "12", "Yes."); a leading "Yes," or
+   "No,"; the conclusion of the last sentence ("Therefore, AB is 10.", "... = 20 cm.").
+
+A response that commits to nothing gives **no answer**; no stray number or letter is
+picked from it. That covers empty output, refusals ("No image was provided..."),
+degenerate loops (a loop that repeats one committed answer keeps it) and output cut off
+before its answer (``finished=False``, or text that stops mid-sentence).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+from cuekit.answers.normalize import strip_math_delimiters
+
+__all__ = ["Extraction", "extract", "find_boxed", "is_refusal"]
+
+_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
+_PHRASE = re.compile(
+    r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?"
+    r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
+    r"|(?:correct|right|best)\s+(?:option|choice)s?\s+(?:is|are)\s*:?"
+    r"|\bI\s+(?:choose|pick|select)\b"
+    r"|\b(?:option|choice)\s+(?=\(?[A-Z]\)?\s+is\s+(?:the\s+)?(?:correct|right)\b)",
+    re.IGNORECASE)
+# Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
+_RETRACTION = re.compile(
+    r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
+    r"|\bI\s+made\s+(?:an?\s+)?(?:error|mistake)|\bmis(?:read|counted|calculated|added|took)"
+    r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:"
+    r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right", re.IGNORECASE)
+# Between a box and a later, different answer phrase: the response is revising the box.
+_REVISION = re.compile(
+    r"\b(?:wait|actually|hmm|however|instead|mistake|error|wrong|incorrect|correct(?:ion|ed)?|"
+    r"should\s+be|not\s+right|re-?(?:count|check|examin|calculat|consider|read|do)\w*|"
+    r"double[- ]check|mis\w+)\b", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
+    r"\s+(?:see|view|determine|answer|help|access|verify|tell|read|open|load)"
+    r"|\b(?:no|without\s+an?)\s+image\s+(?:was\s+|is\s+|has\s+been\s+)?"
+    r"(?:provided|attached|uploaded|given|shown|included)"
+    r"|\b(?:did\s+not|didn't|does\s+not|doesn't)\s+(?:load|contain\s+enough)"
+    r"|\bnot\s+enough\s+information|\btoo\s+(?:blurry|small|unclear)\s+to"
+    r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
+    r"|\bI\s+(?:do\s+not|don't)\s+know\b", re.IGNORECASE)
+# Words that start a phrase which is no answer: "the answer is rounded to ...".
+_NOT_AN_ANSWER = re.compile(
+    r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
+    r"above|the\s+same|correct|incorrect|wrong|right|unclear|unknown|a\s+bit|we|let|let's|"
+    r"first|i|to|this|here|positive|negative|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
+_HEDGE_WORDS = re.compile(
+    r"^(?:likely|probably|approximately|about|around|roughly|actually|still|indeed|clearly|"
+    r"simply|then|therefore|thus|now)\b[,:]?\s*", re.IGNORECASE)
+# Where a run-on phrase stops: a reason or a remark after the answer.
+_RUN_ON = re.compile(
+    r",\s+(?=(?:since|because|as|which|with|so|but|where|given|i\.e|that|from|this|the|it|"
+    r"and\s+(?:the|this|it)|while|whereas|hence|therefore|thus|matching|corresponding|"
+    r"giving|making)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
+    r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
+_SUBJECT_VERB = re.compile(
+    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence)\b[^=]*?\s(?:is|are|equals|=|will\s+be|"
+    r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
+_CONCLUSION = re.compile(
+    r"\b(?:so|therefore|thus|hence|which\s+means|in\s+total|altogether|in\s+all|"
+    r"we\s+get|this\s+gives)\b,?", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
+_YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
+_TERMINAL = ".!?)]}$*|"
+_STEP = re.compile(r"^(?:[-*•]|\d+[.)]|\**step\b|#)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What a response answered: ``text`` ("" for no answer), the ``rule`` that found it,
+    a ``note`` on why, and ``boxes``: the boxes of the answer in order (list answers
+    spread over several boxes are joined from them)."""
+
+    text: str
+    rule: str  # boxed | phrase | conclusion | yes_no | whole | none
+    note: str = ""
+    boxes: tuple[str, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        return self.rule != "none"
+
+
+@dataclass(frozen=True)
+class _Commitment:
+    start: int
+    end: int
+    text: str
+    rule: str
+
+
+def _boxes(text: str) -> list[_Commitment]:
+    """Every closed ``\\boxed{...}``/``\\fbox{...}``, braces matched; an unclosed one (a
+    truncated response) ends the search."""
+    found: list[_Commitment] = []
+    position = 0
+    while True:
+        starts = [(text.find(cmd, position), cmd) for cmd in _BOX_COMMANDS]
+        starts = [(i, cmd) for i, cmd in starts if i >= 0]
+        if not starts:
+            return found
+        index, command = min(starts)
+        cursor = index + len(command)
+        while cursor < len(text) and text[cursor] == " ":
+            cursor += 1
+        if cursor >= len(text) or text[cursor] != "{":
+            position = cursor
+            continue
+        depth = 0
+        for j in range(cursor, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                found.append(_Commitment(index, j + 1, text[cursor + 1:j].strip(), "boxed"))
+                position = j + 1
+                break
+        else:
+            return found
+
+
+def find_boxed(text: str) -> list[str]:
+    """Contents of every closed box, in order."""
+    return [box.text for box in _boxes(text)]
+
+
+def is_refusal(text: str) -> bool:
+    """Does the text decline to answer ("I cannot see the image", "cannot be determined")?"""
+    return _REFUSAL.search(text) is not None
+
+
+def _is_loop(text: str) -> bool:
+    """Degenerate repetition: long output that compresses far better than prose does."""
+    data = text.encode()
+    return len(data) >= 400 and len(zlib.compress(data, 9)) < 0.12 * len(data)
+
+
+def _looks_finished(text: str) -> bool:
+    """Ends like a finished answer (punctuation, closing markup), not mid-sentence."""
+    stripped = text.rstrip()
+    return bool(stripped) and stripped[-1] in _TERMINAL
+
+
+def clean_candidate(text: str) -> str:
+    """Cut a phrase's answer out of the rest of its line: markdown, math delimiters, run-on
+    reasons ("6 balls remain, since ..."), a subject ("The value of x is 11")."""
+    text = text.strip()
+    if text.startswith("**"):
+        text = text[2:]
+    if "**" in text:  # "**Answer: No**, the line ..." ends at the bold
+        text = text.split("**", 1)[0]
+    math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
+    if math is not None:
+        return math.group(2).strip()
+    text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
+    cut = _RUN_ON.search(text)
+    if cut is not None and cut.start() > 0:
+        text = text[:cut.start()]
+    subject = _SUBJECT_VERB.match(text.strip())
+    if subject is not None and len(text.split()) >= 3:
+        text = subject.group("rest")
+    return text.strip().strip("*").strip().rstrip(".;:,").strip()
+
+
+def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
+    found = []
+    for match in _PHRASE.finditer(text):
+        end = match.end()
+        if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
+               for box in boxes):
+            continue  # "The answer is \boxed{8}": the box is the commitment
+        line_end = text.find("\n", end)
+        rest = text[end:] if line_end < 0 else text[end:line_end]
+        if not rest.strip() and line_end >= 0:  # "Answer:\n12"
+            nxt = text[line_end:].lstrip("\n")
+            rest = nxt.split("\n", 1)[0]
+            end = len(text) - len(nxt)
+        candidate = clean_candidate(rest)
+        if candidate and not _NOT_AN_ANSWER.match(candidate) and len(candidate) <= 80 \
+                and len(candidate.split()) <= 8:
+            found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase"))
+    return found
+
+
+def _last_sentence(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z$\\])", lines[-1])
+    return sentences[-1].strip()
+
+
+def _conclusion(text: str, *, revising: bool = False) -> str | None:
+    """The answer the last sentence concludes with: its yes/no, the value after its last
+    "=" or the one number it (or its clause after "so"/"therefore") holds, or the word
+    after "is" when it has no number. After a retraction (``revising``) any last
+    statement is the new answer; otherwise a long response needs a concluding word."""
+    sentence = _last_sentence(text)
+    if not sentence:
+        return None
+    markers = list(_CONCLUSION.finditer(sentence))
+    if not markers and "=" not in sentence and not revising and not _stands_alone(text):
+        return None  # a step of reasoning, not its conclusion
+    clause = sentence[markers[-1].end():].strip() if markers else sentence
+    yes_no = _YES_NO.match(clause)
+    if yes_no is not None:
+        return yes_no.group(1)
+    plain = strip_math_delimiters(clause)
+    if "=" in plain:
+        rhs = clean_candidate(plain.rsplit("=", 1)[1])
+        if rhs:
+            return rhs
+    for part in (plain, strip_math_delimiters(sentence)):
+        numbers = _NUMBER.findall(part)
+        if len(numbers) == 1:
+            return numbers[0]
+        if numbers:
+            return None
+    tail = re.search(r"\b(?:is|are)\s+(?:an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain)
+    short = len(sentence.split()) <= 6  # "The ball is red.", not a description
+    return tail.group(1).strip() if tail and short and len(tail.group(1).split()) <= 3 else None
+
+
+def _stands_alone(text: str) -> bool:
+    """The last line is a short statement of its own, or the whole response is short:
+    not a numbered step or bullet in the middle of reasoning."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) == 1 and len(re.split(r"(?<=[.!?])\s+", lines[0])) <= 2:
+        return True
+    last = lines[-1]
+    return len(lines) > 1 and not _STEP.match(last) and len(re.split(r"(?<=[.!?])\s+", last)) <= 2
+
+
+def _weak(text: str) -> Extraction:
+    """No explicit commitment: the response itself, a leading yes/no, or its conclusion."""
+    body = text.strip()
+    words = strip_math_delimiters(body).split()
+    if "\n" not in body and len(words) <= 4 and len(body) <= 40:
+        return Extraction(clean_candidate(body) or body, "whole", "the whole response")
+    yes_no = _YES_NO.match(body)
+    if yes_no is not None:
+        return Extraction(yes_no.group(1), "yes_no", "the response opens with it")
+    if not _looks_finished(text):
+        return Extraction("", "none", "stops mid-sentence before committing to an answer")
+    concluded = _conclusion(text)
+    if concluded:
+        return Extraction(concluded, "conclusion", "the conclusion of the last sentence")
+    return Extraction("", "none", "commits to no answer")
+
+
+def _after_retraction(text: str, last: _Commitment) -> Extraction | None:
+    retraction = _RETRACTION.search(text, last.end)
+    if retraction is None:
+        return None
+    later = text[retraction.end():]
+    concluded = _conclusion(later, revising=True) if _looks_finished(later) else None
+    if concluded:
+        return Extraction(concluded, "conclusion",
+                          f"the response retracts {last.text!r} and then concludes this")
+    return Extraction("", "none", f"the response retracts {last.text!r} and gives no other")
+
+
+def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]:
+    """A phrase after the last box that gives a different answer overrides it only when
+    the text between says it revises ("wait", "actually", "I made an error"); otherwise
+    it is a remark ("the answer is rounded...", "Note that the answer is ...")."""
+    boxes = [i for i, c in enumerate(explicit) if c.rule == "boxed"]
+    if not boxes:
+        return explicit
+    box = explicit[boxes[-1]]
+    kept = explicit[:boxes[-1] + 1]
+    for later in explicit[boxes[-1] + 1:]:
+        same = later.text.replace(" ", "") == box.text.replace(" ", "")
+        if same or _REVISION.search(text, box.end, later.start):
+            kept.append(later)
+    return kept
+
+
+def extract(response: str, finished: bool | None = None) -> Extraction:
+    """The answer ``response`` commits to (module docstring). ``finished=False`` says it
+    was cut off at the token limit; None means unknown (judged from the text)."""
+    text = response or ""
+    if "</think>" in text:  # a thinking model answers after its reasoning
+        text = text.rsplit("</think>", 1)[1]
+    text = text.replace("<think>", "")
+    if not strip_math_delimiters(text).strip(" \n\t.…"):
+        return Extraction("", "none", "empty response")
+    boxes = [box for box in _boxes(text) if box.text]
+    text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{\s*\}", " ", text)
+    if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):
+        return Extraction("", "none", "only an empty box")
+    explicit = _drop_unrevised(text, sorted(boxes + _phrases(text, boxes), key=lambda c: c.start))
+    if finished is False and explicit and explicit[-1].rule == "phrase" \
+            and not text[explicit[-1].end:].strip():
+        explicit.pop()  # cut off inside its own answer phrase
+    looping = _is_loop(text)
+    if explicit:
+        last = explicit[-1]
+        if looping and len({c.text.replace(" ", "") for c in explicit}) > 1:
+            return Extraction("", "none", "a loop that commits to several answers")
+        revised = _after_retraction(text, last)
+        if revised is not None:
+            return revised
+        note = f"the last of {len(explicit)} commitments" if len(explicit) > 1 else ""
+        tail_boxes = tuple(b.text for b in boxes)
+        between = text[boxes[-2].end:boxes[-1].start] if len(boxes) >= 2 else ""
+        if last.rule == "boxed" and re.fullmatch(r"[\s$\\()\[\]]*(?:or|either)[\s$\\()\[\]]*",
+                                                 between):
+            return Extraction(f"{boxes[-2].text} or {last.text}", "boxed",
+                              "two boxes offered as alternatives", tail_boxes)
+        return Extraction(last.text, last.rule, note, tail_boxes)
+    if is_refusal(text):
+        return Extraction("", "none", "the response declines to answer")
+    if looping:
+        return Extraction("", "none", "a loop with no committed answer")
+    if finished is False:
+        return Extraction("", "none", "cut off at the token limit before an answer")
+    return _weak(text)
