@@ -13,7 +13,8 @@ A careful grader reads the *last commitment* of a response, and nothing else:
    or by nothing.
 3. **Weak commitments**, only when there is no explicit one and the response finished:
    a whole response that is just an answer ("B", "12", "Yes."); a leading "Yes," or
-   "No,"; the conclusion of the last sentence ("Therefore, AB is 10.", "... = 20 cm.").
+   "No,"; a last line that is only an answer ("...the best match is:\n\n**C**"); the
+   conclusion of the last sentence ("Therefore, AB is 10.", "... = 20 cm.").
 
 A response that commits to nothing gives **no answer**; no stray number or letter is
 picked from it. That covers empty output, refusals ("No image was provided..."),
@@ -36,9 +37,12 @@ _ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
 _PHRASE = re.compile(
     r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?"
     r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
-    r"|(?:correct|right|best)\s+(?:option|choice)s?\s+(?:is|are)\s*:?"
-    r"|\bI\s+(?:choose|pick|select)\b"
-    r"|\b(?:option|choice)\s+(?=\(?[A-Z]\)?\s+is\s+(?:the\s+)?(?:correct|right)\b)",
+    r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
+    r"|\bI\s+(?:choose|pick|select)\b",
+    re.IGNORECASE)
+# "Option B is correct", "option A is the correct answer": the letter comes first.
+_CHOICE_IS = re.compile(
+    r"\b(?:option|choice)\s+\(?(?P<letter>[A-Z])\)?\s+is\s+(?:the\s+)?(?:correct|right|best)\b",
     re.IGNORECASE)
 # Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
 _RETRACTION = re.compile(
@@ -48,9 +52,10 @@ _RETRACTION = re.compile(
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right", re.IGNORECASE)
 # Between a box and a later, different answer phrase: the response is revising the box.
 _REVISION = re.compile(
-    r"\b(?:wait|actually|hmm|however|instead|mistake|error|wrong|incorrect|correct(?:ion|ed)?|"
-    r"should\s+be|not\s+right|re-?(?:count|check|examin|calculat|consider|read|do)\w*|"
-    r"double[- ]check|mis\w+)\b", re.IGNORECASE)
+    r"\b(?:wait|actually|hmm|however|but|instead|oops|mistake|error|wrong|incorrect|"
+    r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
+    r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
+    re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
     r"\s+(?:see|view|determine|answer|help|access|verify|tell|read|open|load)"
@@ -75,7 +80,7 @@ _RUN_ON = re.compile(
     r"giving|making)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
     r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
 _SUBJECT_VERB = re.compile(
-    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence)\b[^=]*?\s(?:is|are|equals|=|will\s+be|"
+    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence)\s+\w[^=]*?\s(?:is|are|equals|=|will\s+be|"
     r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+means|in\s+total|altogether|in\s+all|"
@@ -83,7 +88,9 @@ _CONCLUSION = re.compile(
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
 _TERMINAL = ".!?)]}$*|"
-_STEP = re.compile(r"^(?:[-*•]|\d+[.)]|\**step\b|#)", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(
+    r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class Extraction:
     spread over several boxes are joined from them)."""
 
     text: str
-    rule: str  # boxed | phrase | conclusion | yes_no | whole | none
+    rule: str  # boxed | phrase | conclusion | last_line | yes_no | whole | none
     note: str = ""
     boxes: tuple[str, ...] = ()
 
@@ -182,7 +189,8 @@ def clean_candidate(text: str) -> str:
 
 
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
-    found = []
+    found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
+             for m in _CHOICE_IS.finditer(text)]
     for match in _PHRASE.finditer(text):
         end = match.end()
         if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
@@ -240,6 +248,19 @@ def _conclusion(text: str, *, revising: bool = False) -> str | None:
     return tail.group(1).strip() if tail and short and len(tail.group(1).split()) <= 3 else None
 
 
+def _last_line(text: str) -> str | None:
+    """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
+    lead-in ("the best match is:"); not a bullet or a step of reasoning."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2 or _STEP.match(lines[-1]):
+        return None
+    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
+    if not last or last.endswith(":"):
+        return None
+    lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
+    return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
+
+
 def _stands_alone(text: str) -> bool:
     """The last line is a short statement of its own, or the whole response is short:
     not a numbered step or bullet in the middle of reasoning."""
@@ -259,6 +280,9 @@ def _weak(text: str) -> Extraction:
     yes_no = _YES_NO.match(body)
     if yes_no is not None:
         return Extraction(yes_no.group(1), "yes_no", "the response opens with it")
+    last_line = _last_line(text)
+    if last_line:
+        return Extraction(last_line, "last_line", "a short answer on the last line")
     if not _looks_finished(text):
         return Extraction("", "none", "stops mid-sentence before committing to an answer")
     concluded = _conclusion(text)
