@@ -29,7 +29,9 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
     ("Answer: **Lime**", "Lime", "phrase"),
     ("The answer is 3. Actually the answer is $\\frac{1}{3}$.", "\\frac{1}{3}", "phrase"),
     ("The correct option is **C**.", "C", "phrase"),
-    ("Figure B fits. Option B is correct.", "B is correct", "phrase"),
+    ("Figure B fits. Option B is correct.", "B", "phrase"),
+    ("So option (a) is the right one.", "A", "phrase"),
+    ("Comparing the options, the best match is:\n\n**C**", "C", "last_line"),
     ("**Final Answer:**\n\n(B)", "(B)", "phrase"),
     # a phrase that is a remark, not an answer, does not replace the box
     ("$\\boxed{3.5}$\n\nNote: the answer is rounded to the nearest tenth.", "3.5", "boxed"),
