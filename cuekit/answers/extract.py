@@ -83,10 +83,16 @@ _SUBJECT_VERB = re.compile(
     r"^(?:the|a|an|this|its|it|so|thus|therefore|hence)\s+\w[^=]*?\s(?:is|are|equals|=|will\s+be|"
     r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
 _CONCLUSION = re.compile(
-    r"\b(?:so|therefore|thus|hence|which\s+means|in\s+total|altogether|in\s+all|"
-    r"we\s+get|this\s+gives)\b,?", re.IGNORECASE)
+    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
+    r"altogether|in\s+all|we\s+get|this\s+gives|giving)\b,?", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
+# A response that opens with its choice: "B. The figure shows...", "(C) because ...".
+_LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
+# A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
+# cut off mid-way ("The value of").
+_TRAILING_FUNCTION_WORD = re.compile(
+    r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
 _TERMINAL = ".!?)]}$*|"
 _SHORT_ANSWER = re.compile(
     r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
@@ -100,7 +106,7 @@ class Extraction:
     spread over several boxes are joined from them)."""
 
     text: str
-    rule: str  # boxed | phrase | conclusion | last_line | yes_no | whole | none
+    rule: str  # boxed | phrase | conclusion | last_line | leading | whole | none
     note: str = ""
     boxes: tuple[str, ...] = ()
 
@@ -138,7 +144,8 @@ def _boxes(text: str) -> list[_Commitment]:
         for j in range(cursor, len(text)):
             depth += {"{": 1, "}": -1}.get(text[j], 0)
             if depth == 0:
-                found.append(_Commitment(index, j + 1, text[cursor + 1:j].strip(), "boxed"))
+                content = _box_answer(text[cursor + 1:j].strip())
+                found.append(_Commitment(index, j + 1, content, "boxed"))
                 position = j + 1
                 break
         else:
@@ -188,6 +195,26 @@ def clean_candidate(text: str) -> str:
     return text.strip().strip("*").strip().rstrip(".;:,").strip()
 
 
+def _answer_like(candidate: str) -> bool:
+    """Could a grader read this as an answer? A number, math, a choice letter or a few
+    words (a colour, a name), but not a lead-in or a sentence cut off mid-way."""
+    if not candidate or len(candidate) > 80 or _NOT_AN_ANSWER.match(candidate):
+        return False
+    if _TRAILING_FUNCTION_WORD.search(candidate):
+        return False
+    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3
+
+
+def _box_answer(content: str) -> str:
+    """A box that holds a sentence ("\\text{The area is } 12") gives its answer part."""
+    cleaned = strip_math_delimiters(re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", content))
+    if not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}\s", cleaned):
+        return content
+    phrases = list(_PHRASE.finditer(cleaned))
+    tail = clean_candidate(cleaned[phrases[-1].end():] if phrases else cleaned)
+    return tail if tail and tail != cleaned.strip() and _answer_like(tail) else content
+
+
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
     found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
              for m in _CHOICE_IS.finditer(text)]
@@ -203,8 +230,7 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
             rest = nxt.split("\n", 1)[0]
             end = len(text) - len(nxt)
         candidate = clean_candidate(rest)
-        if candidate and not _NOT_AN_ANSWER.match(candidate) and len(candidate) <= 80 \
-                and len(candidate.split()) <= 8:
+        if _answer_like(candidate):
             found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase"))
     return found
 
@@ -277,9 +303,9 @@ def _weak(text: str) -> Extraction:
     words = strip_math_delimiters(body).split()
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         return Extraction(clean_candidate(body) or body, "whole", "the whole response")
-    yes_no = _YES_NO.match(body)
-    if yes_no is not None:
-        return Extraction(yes_no.group(1), "yes_no", "the response opens with it")
+    leading = _YES_NO.match(body) or _LEADING_LETTER.match(body)
+    if leading is not None:
+        return Extraction(leading.group(1).strip(".:"), "leading", "the response opens with it")
     last_line = _last_line(text)
     if last_line:
         return Extraction(last_line, "last_line", "a short answer on the last line")

@@ -16,6 +16,7 @@ __all__ = ["clean_latex", "plain_text", "split_top_level", "strip_brackets",
 _UNICODE = {
     "−": "-", "–": "-", "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "⋅": r"\cdot ",
     "π": r"\pi ", "²": "^2", "³": "^3", "°": r"^\circ", "∠": r"\angle ", "≈": r"\approx ",
+    "½": r"\frac{1}{2}", "¼": r"\frac{1}{4}", "¾": r"\frac{3}{4}",
     "≤": r"\le ", "≥": r"\ge ", "∞": r"\infty ", "：": ":", "，": ",", "\u00a0": " ",
 }
 _SQRT_UNICODE = re.compile(r"√\s*(\([^()]*\)|\{[^{}]*\}|[0-9.]+|[A-Za-z])")

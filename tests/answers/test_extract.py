@@ -42,7 +42,9 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
     # weak commitments of finished responses
     ("B", "B", "whole"),
     ("Yes.", "Yes", "whole"),
-    ("**No**, the bars differ in height and the red one is taller.", "No", "yes_no"),
+    ("**No**, the bars differ in height and the red one is taller.", "No", "leading"),
+    ("B. The figure shows an obtuse angle, greater than 90 degrees.", "B", "leading"),
+    ("$\\boxed{\\text{The area is } 12}$", "12", "boxed"),
     ("There are 4 red and 3 blue. In total, there are 7 objects.", "7", "conclusion"),
     ("The rectangle is 4 by 6. Hence, the perimeter is 2(4 + 6) = 20 cm.", "20 cm",
      "conclusion"),
