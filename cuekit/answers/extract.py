@@ -63,6 +63,8 @@ _REFUSAL = re.compile(
     r"(?:provided|attached|uploaded|given|shown|included)"
     r"|\b(?:did\s+not|didn't|does\s+not|doesn't)\s+(?:load|contain\s+enough)"
     r"|\bnot\s+enough\s+information|\btoo\s+(?:blurry|small|unclear)\s+to"
+    r"|\bnot\s+clear\s+enough\b|^\W*sorry\b|\bnot\s+able\s+to\s+(?:see|view|determine|read)"
+    r"|\bimpossible\s+to\s+(?:determine|tell|say|read)"
     r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\b", re.IGNORECASE)
 # Words that start a phrase which is no answer: "the answer is rounded to ...".
@@ -84,7 +86,7 @@ _SUBJECT_VERB = re.compile(
     r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
-    r"altogether|in\s+all|we\s+get|this\s+gives|giving)\b,?", re.IGNORECASE)
+    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
@@ -94,6 +96,7 @@ _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _TRAILING_FUNCTION_WORD = re.compile(
     r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
 _TERMINAL = ".!?)]}$*|"
+_NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 _SHORT_ANSWER = re.compile(
     r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
 _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
@@ -225,10 +228,11 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
             continue  # "The answer is \boxed{8}": the box is the commitment
         line_end = text.find("\n", end)
         rest = text[end:] if line_end < 0 else text[end:line_end]
-        if not rest.strip() and line_end >= 0:  # "Answer:\n12"
-            nxt = text[line_end:].lstrip("\n")
-            rest = nxt.split("\n", 1)[0]
-            end = len(text) - len(nxt)
+        if not rest.strip() and line_end >= 0:  # "Answer:\n12", "Answer:\n$$\n12\n$$"
+            following = re.search(r"[^\n]*[^\s$\\\[\]()][^\n]*", text[line_end:])
+            if following is not None:
+                rest = following.group()
+                end = line_end + following.start()
         candidate = clean_candidate(rest)
         if _answer_like(candidate):
             found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase"))
@@ -255,6 +259,11 @@ def _conclusion(text: str, *, revising: bool = False) -> str | None:
     if not markers and "=" not in sentence and not revising and not _stands_alone(text):
         return None  # a step of reasoning, not its conclusion
     clause = sentence[markers[-1].end():].strip() if markers else sentence
+    negated = _NEGATION.search(clause)
+    if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
+        ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
+                             clause[negated.end():])
+        return f"not {ruled_out.group(1)}" if ruled_out else None
     yes_no = _YES_NO.match(clause)
     if yes_no is not None:
         return yes_no.group(1)
@@ -329,6 +338,19 @@ def _after_retraction(text: str, last: _Commitment) -> Extraction | None:
     return Extraction("", "none", f"the response retracts {last.text!r} and gives no other")
 
 
+def _joined_boxes(text: str, boxes: list[_Commitment]) -> str | None:
+    """``\\boxed{3} or \\boxed{4}`` (alternatives) or ``\\boxed{3}, \\boxed{4}`` (a list):
+    the last two boxes with nothing but a connective between them, as one answer."""
+    if len(boxes) < 2 or boxes[-2].text.replace(" ", "") == boxes[-1].text.replace(" ", ""):
+        return None
+    between = strip_math_delimiters(text[boxes[-2].end:boxes[-1].start]).strip()
+    connective = re.fullmatch(r"(?:(or|either)|and|,|;)?", between, re.IGNORECASE)
+    if connective is None:
+        return None
+    return f"{boxes[-2].text} {'or' if connective.group(1) else ','} {boxes[-1].text}".replace(
+        " ,", ",")
+
+
 def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]:
     """A phrase after the last box that gives a different answer overrides it only when
     the text between says it revises ("wait", "actually", "I made an error"); otherwise
@@ -372,11 +394,10 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
             return revised
         note = f"the last of {len(explicit)} commitments" if len(explicit) > 1 else ""
         tail_boxes = tuple(b.text for b in boxes)
-        between = text[boxes[-2].end:boxes[-1].start] if len(boxes) >= 2 else ""
-        if last.rule == "boxed" and re.fullmatch(r"[\s$\\()\[\]]*(?:or|either)[\s$\\()\[\]]*",
-                                                 between):
-            return Extraction(f"{boxes[-2].text} or {last.text}", "boxed",
-                              "two boxes offered as alternatives", tail_boxes)
+        joined = _joined_boxes(text, boxes) if last.rule == "boxed" else None
+        if joined is not None:
+            return Extraction(joined, "boxed", "the last boxes are given together",
+                              tail_boxes)
         return Extraction(last.text, last.rule, note, tail_boxes)
     if is_refusal(text):
         return Extraction("", "none", "the response declines to answer")

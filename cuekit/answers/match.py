@@ -40,9 +40,14 @@ def _rhs(text: str, gold: str) -> str:
         else text
 
 
+def _without_article(text: str) -> str:
+    """"a cat" is the answer "cat"."""
+    return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
+
+
 def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> Match:
     answer, gold = _rhs(clean_latex(answer), gold), clean_latex(gold)
-    if plain_text(answer) == plain_text(gold):
+    if _without_article(plain_text(answer)) == _without_article(plain_text(gold)):
         return Match(True, "same text")
     gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
     if gold_value is not None and answer_value is not None:
@@ -128,6 +133,8 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
     """Compare an extracted answer with the gold one (module docstring for the order)."""
     if not answer.strip():
         return Match(False, "no answer")
+    if re.match(r"^(?:not|never)\b", plain_text(answer)):
+        return Match(False, "a negated answer")
     if _HEDGE.search(plain_text(answer)) and not _HEDGE.search(plain_text(gold)):
         return Match(False, "hedged between answers")
     if choices:

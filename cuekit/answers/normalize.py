@@ -55,6 +55,7 @@ def plain_text(text: str) -> str:
     """Lowercase words without markup or surrounding punctuation, for string comparison."""
     text = clean_latex(text).replace("$", "")
     text = re.sub(r"[{}]", "", text)
+    text = re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", " ", text)  # "left-hand" is "left hand"
     return re.sub(r"\s+", " ", text).strip().strip(".,;:!?\"'`* ").lower()
 
 

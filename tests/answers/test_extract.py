@@ -94,7 +94,15 @@ def test_several_boxes_are_kept_and_alternatives_flagged() -> None:
     found = extract("Area: $\\boxed{24}$, perimeter: $\\boxed{20}$.")
     assert (found.text, found.boxes) == ("20", ("24", "20"))
     hedged = extract("It is $\\boxed{3}$ or $\\boxed{4}$.")
-    assert (hedged.text, hedged.note) == ("3 or 4", "two boxes offered as alternatives")
+    assert (hedged.text, hedged.note) == ("3 or 4", "the last boxes are given together")
+    assert extract("$\\boxed{3}$ and $\\boxed{4}$").text == "3, 4"
+    assert extract("$\\boxed{7}$ " * 5).text == "7"  # the same box repeated is one answer
+
+
+def test_a_negated_conclusion_rules_out_rather_than_answers() -> None:
+    assert extract("The answer is not 5.").text == "not 5"
+    assert extract("It is definitely not B.").text == "not B"
+    assert not extract("Yes or no: it depends on the sides, which are not marked.").answered
 
 
 @pytest.mark.parametrize(("text", "expected"), [
