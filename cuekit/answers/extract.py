@@ -70,8 +70,8 @@ _REFUSAL = re.compile(
 # Words that start a phrase which is no answer: "the answer is rounded to ...".
 _NOT_AN_ANSWER = re.compile(
     r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
-    r"above|the\s+same|correct|incorrect|wrong|right|unclear|unknown|a\s+bit|we|let|let's|"
-    r"first|i|to|this|here|positive|negative|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
+    r"above|the\s+same|correct|incorrect|wrong|unclear|unknown|a\s+bit|we|let|let's|"
+    r"first|this|here|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
 _HEDGE_WORDS = re.compile(
     r"^(?:likely|probably|approximately|about|around|roughly|actually|still|indeed|clearly|"
     r"simply|then|therefore|thus|now)\b[,:]?\s*", re.IGNORECASE)
@@ -186,8 +186,8 @@ def clean_candidate(text: str) -> str:
     if "**" in text:  # "**Answer: No**, the line ..." ends at the bold
         text = text.split("**", 1)[0]
     math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
-    if math is not None:
-        return math.group(2).strip()
+    if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):
+        return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"
     text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
     cut = _RUN_ON.search(text)
     if cut is not None and cut.start() > 0:

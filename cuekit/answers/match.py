@@ -21,6 +21,8 @@ __all__ = ["Match", "choice_letters", "match_answer"]
 _LETTER_FIRST = re.compile(r"^\(?([A-Za-z])\)?(?:\s*[.:),]\s*|\s+)(.+)$")
 _LONE_LETTER = re.compile(r"^\(?([A-Za-z])\)?\.?$")
 _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
+# "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
+_NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
 _HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 
@@ -149,6 +151,13 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
         lone = _LONE_LETTER.match(clean_latex(answer).strip())
         if lone is not None and ord(lone.group(1).upper()) - ord("A") < len(choices):
             answer = choices[ord(lone.group(1).upper()) - ord("A")]
+    elif re.fullmatch(r"\(?[A-Z]\)?", gold.strip()):  # a letter gold, its choices unknown
+        named = _NAMED_LETTER.match(clean_latex(answer).strip().strip("*"))
+        if named is not None:
+            letter = next(g for g in named.groups() if g).upper()
+            same = letter == gold.strip().strip("()")
+            return Match(same, f"a choice letter: {letter} {'=' if same else '!='} "
+                               f"{gold.strip().strip('()')}")
     gold_plain = plain_text(gold)
     if gold_plain in _YES_NO:
         said = re.match(r"^(yes|no|true|false)\b", plain_text(answer))

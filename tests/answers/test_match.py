@@ -93,6 +93,10 @@ def test_values_agree_at_the_right_precision(answer: str, gold: str, precision: 
     ("3.0", "3", {"answer_type": "integer"}, "equal at 0 decimal places (dataset precision)"),
     ("x^{2}-1", "(x-1)(x+1)", {}, "math-verify: equal expressions"),
     ("\\text{Dog}", "dog", {}, "same text"),
+    ("(B) 12", "B", {}, "a choice letter: B = B"),  # choices not given
+    ("b", "B", {}, "a choice letter: B = B"),
+    ("Left hand", "left-hand", {}, "same text"),
+    ("a cat", "cat", {}, "same text"),
 ])
 def test_match_accepts(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     result = match_answer(answer, gold, **kwargs)
@@ -113,6 +117,9 @@ def test_match_accepts(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     ("2.9", "3", {"answer_type": "integer"}, "not a whole number"),
     ("No", "yes", {}, "yes/no"),
     ("", "5", {}, "no answer"),
+    ("not 5", "5", {}, "a negated answer"),
+    ("A. 12", "B", {}, "a choice letter: A != B"),
+    ("AB", "A", {}, "different answers"),
 ])
 def test_match_rejects(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     result = match_answer(answer, gold, **kwargs)
