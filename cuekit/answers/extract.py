@@ -48,7 +48,8 @@ _CHOICE_IS = re.compile(
 _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
     r"|\bI\s+made\s+(?:an?\s+)?(?:error|mistake)|\bmis(?:read|counted|calculated|added|took)"
-    r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:"
+    r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
+    r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b"
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right", re.IGNORECASE)
 # Between a box and a later, different answer phrase: the response is revising the box.
 _REVISION = re.compile(
@@ -80,9 +81,10 @@ _RUN_ON = re.compile(
     r",\s+(?=(?:since|because|as|which|with|so|but|where|given|i\.e|that|from|this|the|it|"
     r"and\s+(?:the|this|it)|while|whereas|hence|therefore|thus|matching|corresponding|"
     r"giving|making)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
-    r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
+    r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
+    r"|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
 _SUBJECT_VERB = re.compile(
-    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence)\s+\w[^=]*?\s(?:is|are|equals|=|will\s+be|"
+    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+(?:is|are|equals|=|will\s+be|"
     r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
@@ -96,6 +98,10 @@ _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _TRAILING_FUNCTION_WORD = re.compile(
     r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
 _TERMINAL = ".!?)]}$*|"
+_HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$",
+                           re.IGNORECASE)
+_OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
+_LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
 _NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 _SHORT_ANSWER = re.compile(
     r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
@@ -205,7 +211,10 @@ def _answer_like(candidate: str) -> bool:
         return False
     if _TRAILING_FUNCTION_WORD.search(candidate):
         return False
-    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3
+    if _OPEN_ENDED.search(candidate):
+        return False  # "\frac{3}{4} \times": cut off inside the expression
+    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3 \
+        or _LETTER_LIST.fullmatch(candidate) is not None
 
 
 def _box_answer(content: str) -> str:
@@ -233,6 +242,9 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
             if following is not None:
                 rest = following.group()
                 end = line_end + following.start()
+        if _HYPOTHETICAL.search(text, max(0, match.start() - 30), match.start()) \
+                or re.split(r"(?<=[.!?])\s", rest.strip())[0].endswith("?"):
+            continue  # "whether the answer is 4", "Is the answer 12?": not a commitment
         candidate = clean_candidate(rest)
         if _answer_like(candidate):
             found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase"))
@@ -256,7 +268,7 @@ def _conclusion(text: str, *, revising: bool = False) -> str | None:
     if not sentence:
         return None
     markers = list(_CONCLUSION.finditer(sentence))
-    if not markers and "=" not in sentence and not revising and not _stands_alone(text):
+    if not markers and not revising and not _stands_alone(text):
         return None  # a step of reasoning, not its conclusion
     clause = sentence[markers[-1].end():].strip() if markers else sentence
     negated = _NEGATION.search(clause)
@@ -293,6 +305,8 @@ def _last_line(text: str) -> str | None:
     if not last or last.endswith(":"):
         return None
     lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
+    if _OPEN_ENDED.search(last):
+        return None
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
 
 
@@ -370,7 +384,7 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
 def extract(response: str, finished: bool | None = None) -> Extraction:
     """The answer ``response`` commits to (module docstring). ``finished=False`` says it
     was cut off at the token limit; None means unknown (judged from the text)."""
-    text = response or ""
+    text = (response or "").replace("’", "'").replace("‘", "'")  # curly apostrophes
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")

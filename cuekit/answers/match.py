@@ -91,6 +91,9 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
         return frozenset(letter), "a choice letter with its text"
     if by_value is not None:
         return frozenset(by_value), "the text of a choice"
+    said = re.match(r"^(yes|no|true|false)\b", plain_text(cleaned))  # "Yes, it is."
+    if said is not None and (letter := _choice_by_value(said.group(1), choices)) is not None:
+        return frozenset(letter), "the text of a choice"
     return None, "names no choice"
 
 

@@ -32,9 +32,9 @@ __all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
     r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?$")
-# Words after a number that make it an operation, not a unit ("5 or 6", "5 times 2").
-_NOT_UNITS = frozenset("or and to times plus minus over divided by squared cubed of out "
-                       "x y z n".split())
+# Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
+# hedges ("5 or 6") are caught before numbers are read.
+_NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
 # "Answer: three": counts are sometimes written as words.
 _NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven twelve "

@@ -39,6 +39,10 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
     # a retracted box gives way to what follows the retraction
     ("\\boxed{25}\n\nWait, that's not right. The base is 6, so the area is 12.", "12",
      "conclusion"),
+    ("So the area is $\\boxed{50}$. Hmm, no: it is half of that, so the area is 25.", "25",
+     "conclusion"),
+    ("The answer is 8. Would you like me to explain?", "8", "phrase"),
+    ("Answer: There are 5 birds.", "5 birds", "phrase"),
     # weak commitments of finished responses
     ("B", "B", "whole"),
     ("Yes.", "Yes", "whole"),
@@ -69,6 +73,11 @@ def test_extract_table(response: str, text: str, rule: str) -> None:
     ("Count: " + "There is a cube. There is a sphere. " * 30, "a loop with no committed"),
     ("x: " + "The answer is 4. No, the answer is 5. " * 20, "a loop that commits to several"),
     ("\\boxed{8}\n\nWait, I miscounted, so", "retracts '8' and gives no other"),
+    ("I don't have the image, so I can't tell whether the answer is 4.", "declines to answer"),
+    ("I’m sorry, I can’t see the 3 shapes clearly.", "declines to answer"),  # curly ’
+    ("Is the answer 12? Let me verify.", "commits to no answer"),
+    ("Step 1: 2 + 2 = 4.\nStep 2: 4 + 2 = 6.\nStep 3: 6 + 2 = 8.", "commits to no answer"),
+    ("We multiply:\n\n$$\\frac{3}{4} \\times", "stops mid-sentence"),
 ])
 def test_no_answer_is_never_invented(response: str, note: str) -> None:
     found = extract(response)
