@@ -78,9 +78,7 @@ _HEDGE_WORDS = re.compile(
     r"simply|then|therefore|thus|now)\b[,:]?\s*", re.IGNORECASE)
 # Where a run-on phrase stops: a reason or a remark after the answer.
 _RUN_ON = re.compile(
-    r",\s+(?=(?:since|because|as|which|with|so|but|where|given|i\.e|that|from|this|the|it|"
-    r"and\s+(?:the|this|it)|while|whereas|hence|therefore|thus|matching|corresponding|"
-    r"giving|making)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
+    r",\s+(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
     r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
     r"|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
 _SUBJECT_VERB = re.compile(
