@@ -62,8 +62,18 @@ def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> 
 
 
 def _choice_by_value(text: str, choices: Sequence[str]) -> str | None:
+    """The one choice ``text`` equals; failing that, the one decimal choice it rounds to
+    at the choice's own places ("7.002" picks "7.0": the options are rounded values)."""
     hits = [i for i, choice in enumerate(choices)
             if choice.strip() and _scalar(text, choice, None, None).correct]
+    if not hits:
+        value = parse_value(_rhs(clean_latex(text), ""))
+        for i, choice in enumerate(choices):
+            option = parse_value(clean_latex(choice))
+            if value is not None and option is not None and option.places and (
+                    value.places is None or value.places >= option.places) and \
+                    values_agree(value, option, option.places)[0]:
+                hits.append(i)
     return chr(ord("A") + hits[0]) if len(hits) == 1 else None
 
 
@@ -117,6 +127,9 @@ def _is_list(gold: str, answer_type: str | None) -> bool:
 
 def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | None,
                 unit: str | None) -> Match:
+    named = re.match(r"^[^=()\[\]]{1,20}=\s*(?=[(\[])", clean_latex(answer))
+    if named is not None and "=" not in gold:  # "B = (4, -1)": the point, not its name
+        answer = clean_latex(answer)[named.end():]
     gold_items, gold_brackets = _list_items(gold)
     items, brackets = _list_items(answer)
     if len(items) != len(gold_items) and len(boxes) >= len(gold_items):

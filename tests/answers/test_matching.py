@@ -94,6 +94,8 @@ def test_values_agree_at_the_right_precision(answer: str, gold: str, precision: 
     ("x^{2}-1", "(x-1)(x+1)", {}, "math-verify: equal expressions"),
     ("\\text{Dog}", "dog", {}, "same text"),
     ("(B) 12", "B", {}, "a choice letter: B = B"),  # choices not given
+    ("7.002", "A", {"choices": ["7.0", "8.2"]}, "the text of a choice: A = A"),  # rounded options
+    ("B = (4, −1)", "(4, -1)", {}, "all 2 items equal, in order"),
     ("b", "B", {}, "a choice letter: B = B"),
     ("Left hand", "left-hand", {}, "same text"),
     ("a cat", "cat", {}, "same text"),
@@ -120,6 +122,7 @@ def test_match_accepts(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     ("not 5", "5", {}, "a negated answer"),
     ("A. 12", "B", {}, "a choice letter: A != B"),
     ("AB", "A", {}, "different answers"),
+    ("7.2", "A", {"choices": ["7.0", "7.1"]}, "names no choice"),
 ])
 def test_match_rejects(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     result = match_answer(answer, gold, **kwargs)
