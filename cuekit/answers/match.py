@@ -42,6 +42,11 @@ def _rhs(text: str, gold: str) -> str:
         else text
 
 
+def _symbolic(text: str) -> bool:
+    """Math, not words: math-verify reads "top" as t*o*p, equal to "pot"."""
+    return bool(re.search(r"[\d\\^_+\-*/=()\[\]<>]", text)) or len(text.strip()) == 1
+
+
 def _without_article(text: str) -> str:
     """"a cat" is the answer "cat"."""
     return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
@@ -54,7 +59,8 @@ def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> 
     gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
     if gold_value is not None and answer_value is not None:
         return Match(*values_agree(answer_value, gold_value, precision))
-    if symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit)):
+    if _symbolic(answer) and _symbolic(gold) and \
+            symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit)):
         return Match(True, "math-verify: equal expressions")
     if gold_value is not None:
         return Match(False, "not the gold number")

@@ -122,6 +122,7 @@ def test_match_accepts(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     ("not 5", "5", {}, "a negated answer"),
     ("A. 12", "B", {}, "a choice letter: A != B"),
     ("AB", "A", {}, "different answers"),
+    ("pot", "top", {}, "different answers"),  # words are not products of symbols
     ("7.2", "A", {"choices": ["7.0", "7.1"]}, "names no choice"),
 ])
 def test_match_rejects(answer: str, gold: str, kwargs: dict, rule: str) -> None:
