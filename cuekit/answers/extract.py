@@ -324,7 +324,11 @@ def _weak(text: str) -> Extraction:
     words = strip_math_delimiters(body).split()
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         return Extraction(clean_candidate(body) or body, "whole", "the whole response")
-    leading = _YES_NO.match(body) or _LEADING_LETTER.match(body)
+    # A leading letter counts only in a finished response that does not go through the
+    # options one by one ("A. 30°: too small.\nB. 45°: ...").
+    options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1
+    leading = _YES_NO.match(body) or (
+        _LEADING_LETTER.match(body) if _looks_finished(body) and not options_listed else None)
     if leading is not None:
         return Extraction(leading.group(1).strip(".:"), "leading", "the response opens with it")
     last_line = _last_line(text)

@@ -78,6 +78,7 @@ def test_extract_table(response: str, text: str, rule: str) -> None:
     ("Is the answer 12? Let me verify.", "commits to no answer"),
     ("Step 1: 2 + 2 = 4.\nStep 2: 4 + 2 = 6.\nStep 3: 6 + 2 = 8.", "commits to no answer"),
     ("We multiply:\n\n$$\\frac{3}{4} \\times", "stops mid-sentence"),
+    ("A. 30° is too small for this angle.\nB. 45° matches the marks, but let", "stops mid"),
 ])
 def test_no_answer_is_never_invented(response: str, note: str) -> None:
     found = extract(response)
