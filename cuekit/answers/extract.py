@@ -65,7 +65,8 @@ _REFUSAL = re.compile(
     r"|\b(?:did\s+not|didn't|does\s+not|doesn't)\s+(?:load|contain\s+enough)"
     r"|\bnot\s+enough\s+information|\btoo\s+(?:blurry|small|unclear)\s+to"
     r"|\bnot\s+clear\s+enough\b|^\W*sorry\b|\bnot\s+able\s+to\s+(?:see|view|determine|read)"
-    r"|\bimpossible\s+to\s+(?:determine|tell|say|read)"
+    r"|\bimpossible\s+to\s+(?:determine|tell|say|read)|\bonly\s+guess\b"
+    r"|\bwithout\s+(?:the|an?)\s+image\b"
     r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\b", re.IGNORECASE)
 # Words that start a phrase which is no answer: "the answer is rounded to ...".
@@ -82,8 +83,9 @@ _RUN_ON = re.compile(
     r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
     r"|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
 _SUBJECT_VERB = re.compile(
-    r"^(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+(?:is|are|equals|=|will\s+be|"
-    r"would\s+be|must\s+be|should\s+be|remains?|comes\s+to)\s+(?P<rest>.+)$", re.IGNORECASE)
+    r"^(?:(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+"
+    r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
+    r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
     r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?", re.IGNORECASE)
@@ -128,6 +130,7 @@ class _Commitment:
     end: int
     text: str
     rule: str
+    labelled: bool = True  # a box or "Answer: X"; False for "the answer would be X"
 
 
 def _boxes(text: str) -> list[_Commitment]:
@@ -197,7 +200,7 @@ def clean_candidate(text: str) -> str:
     if cut is not None and cut.start() > 0:
         text = text[:cut.start()]
     subject = _SUBJECT_VERB.match(text.strip())
-    if subject is not None and len(text.split()) >= 3:
+    if subject is not None and len(text.split()) >= 2:
         text = subject.group("rest")
     return text.strip().strip("*").strip().rstrip(".;:,").strip()
 
@@ -245,7 +248,8 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
             continue  # "whether the answer is 4", "Is the answer 12?": not a commitment
         candidate = clean_candidate(rest)
         if _answer_like(candidate):
-            found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase"))
+            found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase",
+                                     labelled=":" in match.group() or "：" in match.group()))
     return found
 
 
@@ -405,6 +409,9 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         last = explicit[-1]
         if looping and len({c.text.replace(" ", "") for c in explicit}) > 1:
             return Extraction("", "none", "a loop that commits to several answers")
+        if not last.labelled and is_refusal(text):
+            return Extraction("", "none", f"the response declines to answer and only "
+                                          f"speculates {last.text!r}")
         revised = _after_retraction(text, last)
         if revised is not None:
             return revised

@@ -43,6 +43,7 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
      "conclusion"),
     ("The answer is 8. Would you like me to explain?", "8", "phrase"),
     ("Answer: There are 5 birds.", "5 birds", "phrase"),
+    ("It's 5.", "5", "whole"),
     # weak commitments of finished responses
     ("B", "B", "whole"),
     ("Yes.", "Yes", "whole"),
@@ -75,6 +76,7 @@ def test_extract_table(response: str, text: str, rule: str) -> None:
     ("\\boxed{8}\n\nWait, I miscounted, so", "retracts '8' and gives no other"),
     ("I don't have the image, so I can't tell whether the answer is 4.", "declines to answer"),
     ("I’m sorry, I can’t see the 3 shapes clearly.", "declines to answer"),  # curly ’
+    ("Without the image I can only guess; a typical answer would be 3.", "only speculates"),
     ("Is the answer 12? Let me verify.", "commits to no answer"),
     ("Step 1: 2 + 2 = 4.\nStep 2: 4 + 2 = 6.\nStep 3: 6 + 2 = 8.", "commits to no answer"),
     ("We multiply:\n\n$$\\frac{3}{4} \\times", "stops mid-sentence"),
