@@ -75,8 +75,8 @@ _NOT_AN_ANSWER = re.compile(
     r"above|the\s+same|correct|incorrect|wrong|unclear|unknown|a\s+bit|we|let|let's|"
     r"first|this|here|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
 _HEDGE_WORDS = re.compile(
-    r"^(?:likely|probably|approximately|about|around|roughly|actually|still|indeed|clearly|"
-    r"simply|then|therefore|thus|now)\b[,:]?\s*", re.IGNORECASE)
+    r"^(?:(?:likely|probably|approximately|approx|about|around|roughly|actually|still|indeed|"
+    r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*", re.IGNORECASE)
 # Where a run-on phrase stops: a reason or a remark after the answer.
 _RUN_ON = re.compile(
     r",\s+(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"

@@ -114,12 +114,12 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
 
 
 def _list_items(text: str) -> tuple[list[str], str]:
-    """``"(2, 5)"``, ``"2, 5"``, ``"2 and 5"``, ``"2, 5, and 7"``: the items and brackets."""
+    """``"(2, 5)"``, ``"2, 5"``, ``"2 and 5"``, ``"x = 2 or x = 3"``: items and brackets."""
     inner, brackets = strip_brackets(clean_latex(text))
     items = split_top_level(inner)
     if len(items) == 1:
-        items = re.split(r"\s+and\s+", inner)
-    return [re.sub(r"^and\s+", "", item).strip() for item in items], brackets
+        items = re.split(r"\s+(?:and|or)\s+", inner)
+    return [re.sub(r"^(?:and|or)\s+", "", item).strip() for item in items], brackets
 
 
 def _is_list(gold: str, answer_type: str | None) -> bool:
@@ -159,7 +159,8 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
         return Match(False, "no answer")
     if re.match(r"^(?:not|never)\b", plain_text(answer)):
         return Match(False, "a negated answer")
-    if _HEDGE.search(plain_text(answer)) and not _HEDGE.search(plain_text(gold)):
+    listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
+    if _HEDGE.search(plain_text(answer)) and not _HEDGE.search(plain_text(gold)) and not listed:
         return Match(False, "hedged between answers")
     if choices:
         gold_letters, _ = choice_letters(gold, choices)
@@ -185,7 +186,7 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
         said = re.match(r"^(yes|no|true|false)\b", plain_text(answer))
         said_word = said.group(1) if said else plain_text(answer)
         return Match(said_word == gold_plain, "yes/no" if said else "not a yes/no answer")
-    if _is_list(gold, answer_type):
+    if listed:
         return _match_list(answer, gold, boxes, precision, unit)
     if answer_type == "integer" and precision is None:
         precision = 0 if parse_value(clean_latex(gold)) is not None else None

@@ -125,6 +125,8 @@ def test_a_negated_conclusion_rules_out_rather_than_answers() -> None:
     ("35° (since the angles sum to 180°)", "35°"),
     ("$\\frac{5}{2}$ is the ratio", "\\frac{5}{2}"),
     ("likely 5.", "5"),
+    ("~12", "12"),
+    ("approx. 3.46", "3.46"),
     ("(B), (D)", "(B), (D)"),
 ])
 def test_clean_candidate_cuts_run_on_phrases(text: str, expected: str) -> None:

@@ -86,6 +86,7 @@ def test_values_agree_at_the_right_precision(answer: str, gold: str, precision: 
     ("(2, 5)", "[2, 5]", {}, "all 2 items equal, in order"),
     ("x = 2, y = 5", "(2, 5)", {}, "all 2 items equal, in order"),
     ("5 and 7", "5, 7", {}, "all 2 items equal, in order"),
+    ("x=2 \\text{ or } x=3", "2, 3", {}, "all 2 items equal, in order"),
     ("Yes, because they are equal", "yes", {}, "yes/no"),
     ("x = 6", "6", {}, "same text"),
     ("6.0", "6", {}, "equal numbers"),
