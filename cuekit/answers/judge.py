@@ -27,7 +27,7 @@ class Verdict:
     outcome: str  # one of OUTCOMES
 
 
-def judge(response: str, gold: str | None, *, choices: Sequence[str] | None = None,
+def judge(response: str, gold: str | None, choices: Sequence[str] | None = None, *,
           precision: int | None = None, question_type: str | None = None,
           answer_type: str | None = None, unit: str | None = None,
           finished: bool | None = None) -> Verdict:

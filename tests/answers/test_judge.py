@@ -49,3 +49,10 @@ def test_unscored_without_gold_and_cut_off_responses() -> None:
     cut = judge("Step 1: the bars are 30 and 45. So the largest is 45.", "45", finished=False)
     assert (cut.outcome, cut.reason) == (
         "no_answer", "no answer: cut off at the token limit before an answer")
+
+
+def test_the_old_import_path_and_positional_choices_still_work() -> None:
+    from cuekit.evaluate.answers import judge as old_path_judge
+
+    verdict = old_path_judge("$\\boxed{B}$", "14", CHOICES, precision=None)
+    assert (verdict.correct, verdict.match) == (True, "a choice letter: B = B")

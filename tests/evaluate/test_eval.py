@@ -69,7 +69,7 @@ def _items() -> list[EvalItem]:
             EvalItem("c1", "chart", "test", "Which is larger?", "B", ["3", "5"], image),
             EvalItem("c2", "chart", "test", "Unanswered?", None, None, image),
             EvalItem("m1", "chart", "test", "How long?", "3.46", None, image,
-                     "free_form", "float", 2, "cm"),
+                     question_type="free_form", answer_type="float", precision=2, unit="cm"),
             EvalItem("m2", "chart", "test", "How many?", "4", None, image)]
 
 
