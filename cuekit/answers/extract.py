@@ -292,9 +292,13 @@ def _conclusion(text: str, *, revising: bool = False) -> str | None:
             return numbers[0]
         if numbers:
             return None
-    tail = re.search(r"\b(?:is|are)\s+(?:an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain)
-    short = len(sentence.split()) <= 6  # "The ball is red.", not a description
-    return tail.group(1).strip() if tail and short and len(tail.group(1).split()) <= 3 else None
+    tail = re.search(r"\b(?:is|are)\s+(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain)
+    if tail is None or len(tail.group(2).split()) > 3:
+        return None
+    # "The ball is red." or "The continent shown in red is Asia." name the answer; a
+    # longer sentence ending "is a right angle" describes the figure instead.
+    words = len(sentence.split())
+    return tail.group(2).strip() if words <= 6 or (words <= 10 and not tail.group(1)) else None
 
 
 def _last_line(text: str) -> str | None:

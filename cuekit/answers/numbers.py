@@ -112,8 +112,8 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
     decimal = _decimal(stripped)
     if decimal is not None:
         return decimal
-    if stripped.lower() in _NUMBER_NAMES:
-        value = _NUMBER_NAMES.index(stripped.lower())
+    if stripped.lower() in _NUMBER_NAMES or stripped.lower() == "none":  # "There are none."
+        value = _NUMBER_NAMES.index(stripped.lower()) if stripped.lower() != "none" else 0
         return Value(Fraction(value), float(value), 0)
     if re.search(r"[A-Za-z]", stripped.replace("\\", " ").replace("sqrt", "").replace(
             "frac", "").replace("pi", "").replace("times", "").replace("cdot", "")):

@@ -44,6 +44,7 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
     ("The answer is 8. Would you like me to explain?", "8", "phrase"),
     ("Answer: There are 5 birds.", "5 birds", "phrase"),
     ("It's 5.", "5", "whole"),
+    ("The continent shown in red is Asia.", "Asia", "conclusion"),
     # weak commitments of finished responses
     ("B", "B", "whole"),
     ("Yes.", "Yes", "whole"),

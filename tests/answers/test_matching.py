@@ -41,7 +41,7 @@ def test_plain_text_and_splitting() -> None:
 @pytest.mark.parametrize(("text", "exact", "places"), [
     ("5", 5, 0), ("-8", -8, 0), ("1,250", 1250, 0), ("3.140", 3.14, 3), ("$12", 12, 0),
     ("25%", 25, 0), ("35^\\circ", 35, 0), ("12 cm^2", 12, 0), ("48 square units", 48, 0),
-    ("6 balls remain", 6, 0), ("three", 3, 0), ("\\frac{3}{4}", 0.75, None),
+    ("6 balls remain", 6, 0), ("three", 3, 0), ("none", 0, 0), ("\\frac{3}{4}", 0.75, None),
     ("2^{10}", 1024, None),
 ])
 def test_parse_value_reads_numbers(text: str, exact: float, places: int | None) -> None:
