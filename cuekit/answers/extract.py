@@ -102,6 +102,9 @@ _HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\
                            re.IGNORECASE)
 _OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
 _LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
+# A closing clause that only voices doubt: the answer before it still stands.
+_ONLY_DOUBT = re.compile(r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
+                         r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 _SHORT_ANSWER = re.compile(
     r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
@@ -273,6 +276,13 @@ def _conclusion(text: str, *, revising: bool = False) -> str | None:
     if not markers and not revising and not _stands_alone(text):
         return None  # a step of reasoning, not its conclusion
     clause = sentence[markers[-1].end():].strip() if markers else sentence
+    if markers and _ONLY_DOUBT.fullmatch(clause):  # "..., but I'm not sure.": the answer
+        return _clause_answer(sentence[:markers[-1].start()], sentence)  # came before it
+    return _clause_answer(clause, sentence)
+
+
+def _clause_answer(clause: str, sentence: str) -> str | None:
+    """The answer one clause of the last sentence gives (see ``_conclusion``)."""
     negated = _NEGATION.search(clause)
     if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
         ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",

@@ -160,7 +160,10 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
     if re.match(r"^(?:not|never)\b", plain_text(answer)):
         return Match(False, "a negated answer")
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
-    if _HEDGE.search(plain_text(answer)) and not _HEDGE.search(plain_text(gold)) and not listed:
+    said = plain_text(answer)
+    both_ways = re.search(r"\byes\b", said) and re.search(r"\bno\b", said)  # "Yes and no."
+    if (_HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed) \
+            or both_ways:
         return Match(False, "hedged between answers")
     if choices:
         gold_letters, _ = choice_letters(gold, choices)

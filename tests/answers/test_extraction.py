@@ -45,6 +45,7 @@ def test_find_boxed_matches_nested_braces(text: str, expected: list[str]) -> Non
     ("Answer: There are 5 birds.", "5 birds", "phrase"),
     ("It's 5.", "5", "whole"),
     ("The continent shown in red is Asia.", "Asia", "conclusion"),
+    ("It is blurry. I think there are 3 cats, but I'm not sure.", "3", "conclusion"),
     # weak commitments of finished responses
     ("B", "B", "whole"),
     ("Yes.", "Yes", "whole"),

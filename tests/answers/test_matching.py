@@ -115,6 +115,7 @@ def test_match_accepts(answer: str, gold: str, kwargs: dict, rule: str) -> None:
     ("[2, 5]", "(2,5]", {}, "interval [], gold (]"),
     ("4, 6", "4, 6, 8", {}, "2 items, the gold has 3"),
     ("3 or 4", "3", {}, "hedged between answers"),
+    ("Yes and no", "yes", {}, "hedged between answers"),
     ("15", "5", {}, "different numbers"),
     ("5x", "5", {}, "not the gold number"),
     ("2.9", "3", {"answer_type": "integer"}, "not a whole number"),
