@@ -7,6 +7,9 @@ from typing import Any
 
 import torch
 
+# The one judge of the project, shared with `cuekit eval`, so held-out accuracy during
+# training and after it count the same answers as correct.
+from cuekit.answers import judge
 from cuekit.distill.prompts import (
     ChatPair,
     chat_prompt_pair,
@@ -21,10 +24,6 @@ from cuekit.distill.rollout import (
     generate_rollouts,
     scoring_pair,
 )
-
-# The one answer extraction of the project, shared with `cuekit eval` (it needs only
-# cuekit.cues); accuracy here stays "exact match after normalization".
-from cuekit.evaluate.answers import extract_answer, normalize_answer
 from cuekit.pipelines.reader import ShardBatch, ShardReader
 
 
@@ -81,8 +80,10 @@ class Evaluator:
                 if record.sample.answer is None:
                     continue
                 total += 1
-                predicted = extract_answer(text, record.sample.choices)
-                correct += normalize_answer(predicted) == normalize_answer(record.sample.answer)
+                sample = record.sample
+                correct += judge(text, sample.answer, choices=sample.choices,
+                                 precision=sample.precision, question_type=sample.question_type,
+                                 answer_type=sample.answer_type, unit=sample.unit).correct
         return {"eval_reverse_kl": kl_sum / max(tokens, 1),
                 "eval_accuracy": correct / total if total else 0.0,
                 "eval_samples": float(sum(len(b) for b in self.batches))}

@@ -1,7 +1,7 @@
 """Evaluate students, audit cues, and export cues and students to other tools.
 
-- ``answers``: answer extraction (boxed, final-answer phrases, choice letters, numbers)
-  and equivalence (choices, normalized strings, exact numbers, math-verify);
+Answers are judged by :mod:`cuekit.answers`.
+
 - ``eval``: generate with a student and score (``cuekit eval``);
 - ``compare``: paired bootstrap comparison of two eval runs (``cuekit eval --compare``);
 - ``audit``: leakage, coverage and cue advantage of cues (``cuekit audit``);
@@ -17,9 +17,6 @@ from __future__ import annotations
 from cuekit.lazy import lazy_getattr
 
 _MODULES = {
-    "answers": (
-        "extract", "extract_answer", "normalize_answer", "is_equivalent", "judge", "find_boxed",
-    ),
     "eval": ("EvalConfig", "run_eval", "load_eval_model"),
     "compare": ("paired_bootstrap", "compare_runs"),
     "audit": ("AuditConfig", "run_audit", "classify_leak", "cue_advantage"),

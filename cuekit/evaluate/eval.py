@@ -27,9 +27,9 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
+from cuekit.answers import judge
 from cuekit.distill.prompts import PromptStyle, build_chat_pair
 from cuekit.errors import ConfigError
-from cuekit.evaluate.answers import judge
 
 logger = logging.getLogger("cuekit.eval")
 
@@ -40,6 +40,9 @@ PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
     "prompt": pl.String(), "response": pl.String(), "extracted": pl.String(),
     "method": pl.String(), "answer": pl.String(), "correct": pl.Boolean(),
     "response_tokens": pl.Int32(), "finished": pl.Boolean(),
+    # The judge's verdict in full: correct | wrong | no_answer | unscored, the comparison
+    # rule that decided, and one line a user can audit the decision by.
+    "outcome": pl.String(), "match": pl.String(), "reason": pl.String(),
 }
 
 
@@ -122,6 +125,10 @@ class EvalItem:
     precision: int | None = None  # decimal places a float answer is judged at
     marked_image: Image.Image | None = None  # cue style marks: replaces image marked_index
     marked_index: int | None = None
+    # How the source says to judge the answer (Sample's fields; None when it does not).
+    question_type: str | None = None
+    answer_type: str | None = None
+    unit: str | None = None
 
 
 # ---------------------------------------------------------------- inputs
@@ -134,7 +141,9 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
         sample = item.record.sample
         yield EvalItem(sample.id, sample.source, sample.split, sample.question, sample.answer,
                        sample.choices, item.images(), item.hint, sample.precision,
-                       item.marked(), item.marked_index)
+                       item.marked(), item.marked_index,
+                       question_type=sample.question_type,
+                       answer_type=sample.answer_type, unit=sample.unit)
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -158,7 +167,9 @@ def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[Eval
             sample = prepared.sample
             yield EvalItem(sample.id, sample.source, sample.split, sample.question,
                            sample.answer, sample.choices, prepared.images,
-                           precision=sample.precision)
+                           precision=sample.precision,
+                           question_type=sample.question_type,
+                           answer_type=sample.answer_type, unit=sample.unit)
 
 
 def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -233,22 +244,31 @@ def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
     for item, prompt, text, length, done in zip(items, prompts, texts,
                                                 rollouts.response_mask.sum(1).tolist(),
                                                 finished.tolist(), strict=True):
-        verdict = judge(text, item.answer, item.choices, precision=item.precision)
+        verdict = judge(text, item.answer, choices=item.choices, precision=item.precision,
+                        question_type=item.question_type, answer_type=item.answer_type,
+                        unit=item.unit, finished=bool(done))
         rows.append({"id": item.id, "source": item.source, "split": item.split,
                      "prompt": prompt, "response": text, "extracted": verdict.extracted,
-                     "method": verdict.method, "answer": item.answer,
+                     "method": verdict.rule, "answer": item.answer,
                      "correct": verdict.correct, "response_tokens": int(length),
-                     "finished": bool(done)})
+                     "finished": bool(done), "outcome": verdict.outcome,
+                     "match": verdict.match, "reason": verdict.reason})
     return rows
 
 
 def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
-    """Accuracy overall and per source; samples without a reference answer are not scored."""
+    """Accuracy overall and per source; samples without a reference answer are not scored.
+
+    A response that commits to no answer (empty, refused, looping, cut off) counts as
+    wrong in the accuracy, and is reported apart as ``no_answer``.
+    """
     scored = predictions.filter(pl.col("answer").is_not_null())
 
     def block(frame: pl.DataFrame) -> dict[str, Any]:
         n, correct = frame.height, int(frame["correct"].sum()) if frame.height else 0
-        return {"samples": n, "correct": correct, "accuracy": correct / n if n else 0.0}
+        no_answer = int((frame["outcome"] == "no_answer").sum()) if frame.height else 0
+        return {"samples": n, "correct": correct, "wrong": n - correct - no_answer,
+                "no_answer": no_answer, "accuracy": correct / n if n else 0.0}
 
     per_source = {source: block(scored.filter(pl.col("source") == source))
                   for source in sorted(scored["source"].unique().to_list())}
@@ -297,10 +317,10 @@ def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
 
 def format_table(summary: dict[str, Any]) -> str:
     """The per-source accuracy table printed by the CLI."""
-    rows = [(source, b["samples"], b["correct"], b["accuracy"])
-            for source, b in summary["per_source"].items()]
-    rows.append(("overall", summary["samples"], summary["correct"], summary["accuracy"]))
-    width = max(len("source"), *(len(r[0]) for r in rows))
-    lines = [f"{'source':<{width}}  {'samples':>7}  {'correct':>7}  {'accuracy':>8}"]
-    lines += [f"{name:<{width}}  {n:>7}  {c:>7}  {acc:>8.1%}" for name, n, c, acc in rows]
+    blocks = [*summary["per_source"].items(), ("overall", summary)]
+    width = max(len("source"), *(len(name) for name, _ in blocks))
+    lines = [f"{'source':<{width}}  {'samples':>7}  {'correct':>7}  {'wrong':>7}  "
+             f"{'no_answer':>9}  {'accuracy':>8}"]
+    lines += [f"{name:<{width}}  {b['samples']:>7}  {b['correct']:>7}  {b['wrong']:>7}  "
+              f"{b['no_answer']:>9}  {b['accuracy']:>8.1%}" for name, b in blocks]
     return "\n".join(lines)

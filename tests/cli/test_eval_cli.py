@@ -29,14 +29,17 @@ def test_eval_end_to_end_on_the_sample_with_tiny_random(tmp_path: Path) -> None:
                                       "--output", str(out), "--max-new-tokens", "8"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["source", "samples", "correct", "accuracy"]
+    assert lines[0].split() == ["source", "samples", "correct", "wrong", "no_answer",
+                                "accuracy"]
     frame = pl.read_parquet(out / "predictions.parquet")
     summary = json.loads((out / "summary.json").read_text())
     assert frame.height == summary["samples"] == 36
-    assert set(frame.columns) >= {"id", "prompt", "response", "extracted", "correct"}
+    assert set(frame.columns) >= {"id", "prompt", "response", "extracted", "correct",
+                                  "outcome", "reason"}
     overall = next(line for line in lines if line.startswith("overall")).split()
-    assert overall == ["overall", "36", str(summary["correct"]),
-                       f"{summary['accuracy']:.1%}"]
+    assert overall == ["overall", "36", str(summary["correct"]), str(summary["wrong"]),
+                       str(summary["no_answer"]), f"{summary['accuracy']:.1%}"]
+    assert summary["correct"] + summary["wrong"] + summary["no_answer"] == 36
     assert f"predictions and summary written to {out}" in result.output
     # --compare of a run with itself: zero difference, zero-width interval
     compared = CliRunner().invoke(cli, ["eval", "--compare", str(out), str(out), "--output",

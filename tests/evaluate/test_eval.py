@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from cuekit.answers import judge
 from cuekit.distill import rollout
 from cuekit.distill.cue_module import get_cue_module
 from cuekit.distill.models import load_model
 from cuekit.distill.prompts import format_question
 from cuekit.errors import ConfigError
-from cuekit.evaluate.answers import judge
 from cuekit.evaluate.compare import compare_runs
 from cuekit.evaluate.eval import (
     PREDICTIONS_SCHEMA,
@@ -70,14 +70,18 @@ def _items() -> list[EvalItem]:
     return [EvalItem("g1", "geo", "test", "How long is AB?", "12", None, image),
             EvalItem("g2", "geo", "test", "What is the angle?", "35", None, image),
             EvalItem("c1", "chart", "test", "Which is larger?", "B", ["3", "5"], image),
-            EvalItem("c2", "chart", "test", "Unanswered?", None, None, image)]
+            EvalItem("c2", "chart", "test", "Unanswered?", None, None, image),
+            EvalItem("m1", "chart", "test", "How long?", "3.46", None, image,
+                     question_type="free_form", answer_type="float", precision=2, unit="cm"),
+            EvalItem("m2", "chart", "test", "How many?", "4", None, image)]
 
 
 def test_generate_answers_scores_given_responses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Generation replaced by fixed responses: extraction and scoring are then determined."""
     model, processor = load_model("tiny-random")
     responses = ["AB is 12 cm, so \\boxed{12}", "The angle is 40 degrees.",
-                 "The larger is 5.", "Dog"]
+                 "The larger is 5.", "Dog", "It is $\\boxed{2\\sqrt{3}\\text{ cm}}$",
+                 "Counting: 1, 2, 3, 4, and"]
     seen = {}
 
     def fixed_rollouts(model_arg, processor_arg, inputs, settings):
@@ -95,27 +99,35 @@ def test_generate_answers_scores_given_responses(monkeypatch: pytest.MonkeyPatch
     config = EvalConfig(model="tiny-random", output=Path("-"), shards="-", temperature=0.0,
                         max_new_tokens=5)
     rows = generate_answers(model, processor, _items(), config)
-    assert seen["rows"] == 4 and seen["settings"].greedy and seen["settings"].max_new_tokens == 5
+    assert seen["rows"] == 6 and seen["settings"].greedy and seen["settings"].max_new_tokens == 5
     assert [r["response"] for r in rows] == responses
-    assert [(r["extracted"], r["method"], r["correct"]) for r in rows] == [
-        ("12", "boxed", True), ("40", "number", False), ("B", "choice", True),
-        ("Dog", "line", False)]
-    assert [r["finished"] for r in rows] == [True, True, True, False]
+    # the item's precision and unit reach the judge (m1); a cut-off response (m2) that
+    # never committed is "no answer", not its stray last number
+    assert [(r["extracted"], r["method"], r["correct"], r["outcome"]) for r in rows] == [
+        ("12", "boxed", True, "correct"), ("40", "conclusion", False, "wrong"),
+        ("5", "whole", True, "correct"), ("", "none", False, "unscored"),  # cut off
+        ("2\\sqrt{3}\\text{ cm}", "boxed", True, "correct"), ("", "none", False, "no_answer")]
+    assert rows[4]["match"] == "equal at 2 decimal places (dataset precision)"
+    assert rows[5]["reason"] == "no answer: stops mid-sentence before committing to an answer"
+    assert [r["finished"] for r in rows] == [True, True, True, False, True, True]
     assert rows[2]["prompt"] == "Which is larger?\nChoices:\n(A) 3\n(B) 5"
     expected_tokens = [len(processor.tokenizer(r, add_special_tokens=False)["input_ids"]) + 1
                        for r in responses[:3]]
     assert [r["response_tokens"] for r in rows[:3]] == expected_tokens
     summary = summarize(pl.DataFrame(rows, schema=PREDICTIONS_SCHEMA))
-    assert (summary["samples"], summary["correct"], summary["unscored"]) == (3, 2, 1)
-    assert summary["accuracy"] == pytest.approx(2 / 3)
+    assert (summary["samples"], summary["correct"], summary["unscored"]) == (5, 3, 1)
+    assert (summary["wrong"], summary["no_answer"]) == (1, 1)
+    assert summary["accuracy"] == pytest.approx(3 / 5)
     assert summary["per_source"] == {
-        "chart": {"samples": 1, "correct": 1, "accuracy": 1.0},
-        "geo": {"samples": 2, "correct": 1, "accuracy": 0.5}}
-    assert summary["methods"] == {"boxed": 1, "choice": 1, "line": 1, "number": 1}
+        "chart": {"samples": 3, "correct": 2, "wrong": 0, "no_answer": 1,
+                  "accuracy": pytest.approx(2 / 3)},
+        "geo": {"samples": 2, "correct": 1, "wrong": 1, "no_answer": 0, "accuracy": 0.5}}
+    assert summary["methods"] == {"boxed": 2, "conclusion": 1, "none": 2, "whole": 1}
     assert summary["unfinished"] == 1
     table = format_table({**summary})
-    assert table.splitlines()[0].split() == ["source", "samples", "correct", "accuracy"]
-    assert table.splitlines()[-1].split() == ["overall", "3", "2", "66.7%"]
+    assert table.splitlines()[0].split() == ["source", "samples", "correct", "wrong",
+                                             "no_answer", "accuracy"]
+    assert table.splitlines()[-1].split() == ["overall", "5", "3", "1", "1", "60.0%"]
 
 
 def test_run_eval_on_shards_with_the_distilled_student(distill_run: Path, sample_shards: Path,
@@ -130,9 +142,11 @@ def test_run_eval_on_shards_with_the_distilled_student(distill_run: Path, sample
     assert (frame["response_tokens"] <= 6).all()
     choices = {item.id: item.record.sample.choices for item in iter_cue_items(sample_shards)}
     for row in frame.iter_rows(named=True):  # stored verdicts are the judge's
-        verdict = judge(row["response"], row["answer"], choices[row["id"]])
-        assert (row["extracted"], row["method"], row["correct"]) == (
-            verdict.extracted, verdict.method, verdict.correct)
+        verdict = judge(row["response"], row["answer"], choices=choices[row["id"]],
+                        finished=row["finished"])
+        assert (row["extracted"], row["method"], row["correct"], row["outcome"],
+                row["reason"]) == (verdict.extracted, verdict.rule, verdict.correct,
+                                   verdict.outcome, verdict.reason)
     saved = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert saved["samples"] == 8 and saved["correct"] == int(frame["correct"].sum())
     assert saved["loaded"] == str(distill_run / "student")

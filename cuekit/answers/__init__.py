@@ -1,0 +1,18 @@
+"""Judge free-form VLM answers as a careful human grader would.
+
+- ``extract``: the answer a response commits to, and the rule that found it;
+- ``match``: does it equal the gold (choices, yes/no, lists, numbers, math-verify);
+- ``numbers``: numeric values, precision and rounding;
+- ``normalize``: LaTeX, unicode and escapes to one spelling;
+- ``symbolic``: math-verify, the symbolic back end;
+- ``judge``: the three together, returning a ``Verdict`` with its reason.
+
+Used by ``cuekit eval`` and by distill's held-out accuracy.
+"""
+
+from cuekit.answers.extract import Extraction, extract, find_boxed
+from cuekit.answers.judge import OUTCOMES, Verdict, judge
+from cuekit.answers.match import Match, match_answer
+
+__all__ = ["OUTCOMES", "Extraction", "Match", "Verdict", "extract", "find_boxed", "judge",
+           "match_answer"]

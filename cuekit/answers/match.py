@@ -1,0 +1,200 @@
+"""Does an extracted answer equal the gold one? Each check says which rule decided.
+
+In order: choice letters (a letter, several letters, "(B) 4", or a choice's text, on
+either side), yes/no, lists and points (element by element, so ``(2, 5)`` equals
+``[2, 5]``), numbers (``numbers.values_agree``: precision, rounding), math-verify for
+symbolic forms, and finally the plain strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cuekit.answers.normalize import clean_latex, plain_text, split_top_level, strip_brackets
+from cuekit.answers.numbers import parse_value, strip_unit, values_agree
+from cuekit.answers.symbolic import symbolic_equal
+
+__all__ = ["Match", "choice_letters", "match_answer"]
+
+_LETTER_FIRST = re.compile(r"^\(?([A-Za-z])\)?(?:\s*[.:),]\s*|\s+)(.+)$")
+_LONE_LETTER = re.compile(r"^\(?([A-Za-z])\)?\.?$")
+_LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
+# "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
+_NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
+_YES_NO = frozenset({"yes", "no", "true", "false"})
+_HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Match:
+    correct: bool
+    rule: str  # how the comparison was decided, e.g. "equal numbers", "choice letter"
+
+
+def _rhs(text: str, gold: str) -> str:
+    """``x = 6`` -> ``6`` (and ``a \\approx b`` -> ``b``) unless the gold is an equation."""
+    if "=" in gold:
+        return text
+    text = text.replace(r"\approx", "=")
+    return text.rsplit("=", 1)[1].strip() if "=" in text and text.rsplit("=", 1)[1].strip() \
+        else text
+
+
+def _symbolic(text: str) -> bool:
+    """Math, not words: math-verify reads "top" as t*o*p, equal to "pot"."""
+    return bool(re.search(r"[\d\\^_+\-*/=()\[\]<>]", text)) or len(text.strip()) == 1
+
+
+def _without_article(text: str) -> str:
+    """"a cat" is the answer "cat"."""
+    return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
+
+
+def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> Match:
+    answer, gold = _rhs(clean_latex(answer), gold), clean_latex(gold)
+    if _without_article(plain_text(answer)) == _without_article(plain_text(gold)):
+        return Match(True, "same text")
+    gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
+    if gold_value is not None and answer_value is not None:
+        return Match(*values_agree(answer_value, gold_value, precision))
+    if _symbolic(answer) and _symbolic(gold) and \
+            symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit)):
+        return Match(True, "math-verify: equal expressions")
+    if gold_value is not None:
+        return Match(False, "not the gold number")
+    return Match(False, "different answers")
+
+
+def _choice_by_value(text: str, choices: Sequence[str]) -> str | None:
+    """The one choice ``text`` equals; failing that, the one decimal choice it rounds to
+    at the choice's own places ("7.002" picks "7.0": the options are rounded values)."""
+    hits = [i for i, choice in enumerate(choices)
+            if choice.strip() and _scalar(text, choice, None, None).correct]
+    if not hits:
+        value = parse_value(_rhs(clean_latex(text), ""))
+        for i, choice in enumerate(choices):
+            option = parse_value(clean_latex(choice))
+            if value is not None and option is not None and option.places and (
+                    value.places is None or value.places >= option.places) and \
+                    values_agree(value, option, option.places)[0]:
+                hits.append(i)
+    return chr(ord("A") + hits[0]) if len(hits) == 1 else None
+
+
+def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | None, str]:
+    """The choice letters ``text`` names: ``B``, ``(b)``, ``A, C``, ``AC``, ``(B) 4`` or a
+    choice's text. ``(None, why)`` when it names none or contradicts itself."""
+    count = min(len(choices), 26)
+    cleaned = clean_latex(text).strip().strip("*").strip()
+    cleaned = re.sub(r"^(?:option|choice)\s+", "", cleaned, flags=re.IGNORECASE)
+    in_range = {chr(ord("A") + i) for i in range(count)}
+    lone = _LONE_LETTER.match(cleaned)
+    if lone is not None and lone.group(1).upper() in in_range:
+        return frozenset(lone.group(1).upper()), "a choice letter"
+    if (_LETTER_LIST.match(cleaned) or re.fullmatch(r"[A-Z]{2,}", cleaned)) and \
+            set(re.findall(r"[A-Z]", cleaned)) <= in_range:
+        return frozenset(re.findall(r"[A-Z]", cleaned)), "choice letters"
+    first = _LETTER_FIRST.match(cleaned)
+    by_value = _choice_by_value(cleaned, choices)
+    if first is not None and (first.group(1).isupper() or cleaned.startswith("(")) \
+            and first.group(1).upper() in in_range:
+        letter, rest = first.group(1).upper(), first.group(2)
+        named = _choice_by_value(rest, choices)
+        if named is not None and named != letter:
+            return None, f"letter {letter} with the text of choice {named}"
+        return frozenset(letter), "a choice letter with its text"
+    if by_value is not None:
+        return frozenset(by_value), "the text of a choice"
+    said = re.match(r"^(yes|no|true|false)\b", plain_text(cleaned))  # "Yes, it is."
+    if said is not None and (letter := _choice_by_value(said.group(1), choices)) is not None:
+        return frozenset(letter), "the text of a choice"
+    return None, "names no choice"
+
+
+def _list_items(text: str) -> tuple[list[str], str]:
+    """``"(2, 5)"``, ``"2, 5"``, ``"2 and 5"``, ``"x = 2 or x = 3"``: items and brackets."""
+    inner, brackets = strip_brackets(clean_latex(text))
+    items = split_top_level(inner)
+    if len(items) == 1:
+        items = re.split(r"\s+(?:and|or)\s+", inner)
+    return [re.sub(r"^(?:and|or)\s+", "", item).strip() for item in items], brackets
+
+
+def _is_list(gold: str, answer_type: str | None) -> bool:
+    inner, brackets = strip_brackets(clean_latex(gold))
+    items = split_top_level(inner)
+    if len(items) < 2:
+        return False
+    thousands = re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", inner.replace(" ", ""))
+    return answer_type == "list" or bool(brackets) or not thousands
+
+
+def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | None,
+                unit: str | None) -> Match:
+    named = re.match(r"^[^=()\[\]]{1,20}=\s*(?=[(\[])", clean_latex(answer))
+    if named is not None and "=" not in gold:  # "B = (4, -1)": the point, not its name
+        answer = clean_latex(answer)[named.end():]
+    gold_items, gold_brackets = _list_items(gold)
+    items, brackets = _list_items(answer)
+    if len(items) != len(gold_items) and len(boxes) >= len(gold_items):
+        items, brackets = [clean_latex(b) for b in boxes[-len(gold_items):]], ""
+    if len(items) != len(gold_items):
+        return Match(False, f"{len(items)} items, the gold has {len(gold_items)}")
+    if gold_brackets in ("(]", "[)") and brackets != gold_brackets:
+        return Match(False, f"interval {brackets or 'without brackets'}, gold {gold_brackets}")
+    for index, (item, gold_item) in enumerate(zip(items, gold_items, strict=True)):
+        result = _scalar(item, gold_item, precision, unit)
+        if not result.correct:
+            return Match(False, f"item {index + 1}: {result.rule}")
+    return Match(True, f"all {len(items)} items equal, in order")
+
+
+def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None,
+                 precision: int | None = None, answer_type: str | None = None,
+                 unit: str | None = None, boxes: Sequence[str] = ()) -> Match:
+    """Compare an extracted answer with the gold one (module docstring for the order)."""
+    if not answer.strip():
+        return Match(False, "no answer")
+    if re.match(r"^(?:not|never)\b", plain_text(answer)):
+        return Match(False, "a negated answer")
+    listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
+    said = plain_text(answer)
+    both_ways = re.search(r"\byes\b", said) and re.search(r"\bno\b", said)  # "Yes and no."
+    if (_HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed) \
+            or both_ways:
+        return Match(False, "hedged between answers")
+    if choices:
+        gold_letters, _ = choice_letters(gold, choices)
+        if gold_letters is not None:
+            letters, how = choice_letters(answer, choices)
+            if letters is None:
+                return Match(False, how)
+            same = letters == gold_letters
+            return Match(same, f"{how}: {''.join(sorted(letters))} "
+                               f"{'=' if same else '!='} {''.join(sorted(gold_letters))}")
+        lone = _LONE_LETTER.match(clean_latex(answer).strip())
+        if lone is not None and ord(lone.group(1).upper()) - ord("A") < len(choices):
+            answer = choices[ord(lone.group(1).upper()) - ord("A")]
+    elif re.fullmatch(r"\(?[A-Z]\)?", gold.strip()):  # a letter gold, its choices unknown
+        named = _NAMED_LETTER.match(clean_latex(answer).strip().strip("*"))
+        if named is not None:
+            letter = next(g for g in named.groups() if g).upper()
+            same = letter == gold.strip().strip("()")
+            return Match(same, f"a choice letter: {letter} {'=' if same else '!='} "
+                               f"{gold.strip().strip('()')}")
+    gold_plain = plain_text(gold)
+    if gold_plain in _YES_NO:
+        said = re.match(r"^(yes|no|true|false)\b", plain_text(answer))
+        said_word = said.group(1) if said else plain_text(answer)
+        return Match(said_word == gold_plain, "yes/no" if said else "not a yes/no answer")
+    if listed:
+        return _match_list(answer, gold, boxes, precision, unit)
+    if answer_type == "integer" and precision is None:
+        precision = 0 if parse_value(clean_latex(gold)) is not None else None
+        if precision == 0:
+            value = parse_value(clean_latex(_rhs(answer, gold)), unit)
+            if value is not None and value.exact is not None and value.exact.denominator != 1:
+                return Match(False, "not a whole number")
+    return _scalar(answer, gold, precision, unit)

@@ -1,0 +1,152 @@
+"""Numeric values of answers, and when two of them agree.
+
+An answer is read as a *decimal* ("3.14", "1,250", "-8", "25%", "$12", "12 cm") or,
+through math-verify, as an *exact form* ("2\\sqrt{3}", "4\\pi", "\\frac{2}{3}"). Units,
+currency, percent and degree signs are dropped: the question fixes them.
+
+When do two values agree (``values_agree``)?
+
+* With the dataset's ``precision`` (decimal places, MathVista's field): when they differ
+  by at most half a unit in that place, so ``2\\sqrt{3}`` (3.4641) and ``3.1416`` match
+  golds 3.46 and 3.14 at precision 2, while ``3.15`` and ``1.7`` (for 1.73) do not.
+* Without it, exact values must be equal, with two allowances for rounding:
+  - a gold decimal with two or more places is a rounded value: an answer agrees when it
+    rounds to it and is at least as precise (``\\frac{1}{3}`` or ``0.3333`` for 0.33, not
+    ``0.3``);
+  - an answer decimal for an exact gold (``3.46`` for ``2\\sqrt{3}``) agrees when it is
+    the exact value correctly rounded at its own last place and carries two decimal
+    places or three significant digits (``3.5`` is too coarse to tell).
+  A one-place gold such as ``2.5`` is taken as exact: ``2.54`` does not match it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from cuekit.answers.symbolic import numeric_value
+
+__all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
+
+_DECIMAL = re.compile(
+    r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?$")
+# Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
+# hedges ("5 or 6") are caught before numbers are read.
+_NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
+_UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
+# "Answer: three": counts are sometimes written as words.
+_NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven twelve "
+                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
+_PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
+_CURRENCY = re.compile(r"^(?:[$€£¥]|USD|EUR)\s*|\s*(?:dollars?|cents?|USD)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A number an answer stands for.
+
+    exact: its value when it is rational ("0.75", "3/4"); None for irrational forms.
+    approx: its value as a float, always set.
+    places: decimal places written, when the answer is a decimal ("3.140" -> 3); None for
+        exact forms such as ``\\frac{1}{3}`` or ``2\\sqrt{3}``.
+    """
+
+    exact: Fraction | None
+    approx: float
+    places: int | None
+
+    @property
+    def significant(self) -> int:
+        """Significant digits written, for a decimal (0 for exact forms)."""
+        if self.places is None or self.exact is None:
+            return 0
+        digits = f"{abs(float(self.exact)):.{self.places}f}".replace(".", "").lstrip("0")
+        return len(digits)
+
+
+def strip_unit(text: str, unit: str | None) -> str:
+    """``"12 cm^2"`` -> ``"12"``; a tail that holds digits or operators is kept."""
+    text = _DEGREES.sub("", text)
+    text = _PERCENT.sub("", text)
+    text = _CURRENCY.sub("", text.strip()).strip()
+    if unit:
+        text = re.sub(r"\s*" + re.escape(unit.strip()) + r"\s*$", "", text)
+    trailing = re.match(r"^(.*\d.*?\S)\s+([A-Za-z]{2,}[A-Za-z' /]*(?:\^\{?[23]\}?)?)$", text)
+    if trailing is not None and "\\" in trailing.group(1) and not any(
+            w.lower() in _NOT_UNITS for w in trailing.group(2).replace("/", " ").split()):
+        return trailing.group(1).strip()  # "8\pi cm^2": an exact form with a unit
+    match = re.match(r"^([-+]?[\d,]*\.?\d+)\s*(.*)$", text)
+    if match is None or not match.group(2):
+        return text
+    tail = match.group(2).strip()
+    words = tail.replace("/", " ").split()
+    if _UNIT_TAIL.match(tail) and not any(w.lower() in _NOT_UNITS for w in words):
+        if len(words[0]) > 1 or words[0].lower() in _SINGLE_LETTER_UNITS:
+            return match.group(1)
+    return text
+
+
+def _decimal(text: str) -> Value | None:
+    match = _DECIMAL.match(text.replace(" ", ""))
+    if match is None or (match.group("int") is None and match.group("frac") is None):
+        return None
+    integer = (match.group("int") or "0").replace(",", "")
+    fraction = match.group("frac")
+    literal = match.group("sign") + integer + ("." + fraction if fraction else "")
+    try:
+        exact = Fraction(Decimal(literal))
+    except InvalidOperation:
+        return None
+    return Value(exact, float(exact), len(fraction) if fraction else 0)
+
+
+def parse_value(text: str, unit: str | None = None) -> Value | None:
+    """The number ``text`` (already ``clean_latex``-ed) stands for, or None."""
+    stripped = strip_unit(text, unit).replace("$", "").strip()
+    if not stripped:
+        return None
+    decimal = _decimal(stripped)
+    if decimal is not None:
+        return decimal
+    if stripped.lower() in _NUMBER_NAMES or stripped.lower() == "none":  # "There are none."
+        value = _NUMBER_NAMES.index(stripped.lower()) if stripped.lower() != "none" else 0
+        return Value(Fraction(value), float(value), 0)
+    if re.search(r"[A-Za-z]", stripped.replace("\\", " ").replace("sqrt", "").replace(
+            "frac", "").replace("pi", "").replace("times", "").replace("cdot", "")):
+        return None  # a variable is left: an expression, not a number
+    found = numeric_value(stripped)
+    if found is None:
+        return None
+    exact, approx = found
+    return Value(exact, approx, None)
+
+
+def _half_unit(places: int) -> float:
+    return 0.5 * 10.0 ** -places * (1 + 1e-9)
+
+
+def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tuple[bool, str]:
+    """Do the two values agree, and under which rule (see the module docstring)."""
+    if precision is not None:
+        ok = abs(answer.approx - gold.approx) <= _half_unit(precision) + 1e-12
+        return ok, (f"{'equal' if ok else 'differ'} at {precision} decimal places "
+                    "(dataset precision)")
+    if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:
+        return True, "equal numbers"
+    if gold.places is not None and gold.places >= 2 and (
+            answer.places is None or answer.places >= gold.places):
+        ok = abs(answer.approx - gold.approx) <= _half_unit(gold.places)
+        return ok, f"{'rounds' if ok else 'does not round'} to the gold's {gold.places} places"
+    if gold.places is None and answer.places is not None and (
+            answer.places >= 2 or answer.significant >= 3):
+        ok = abs(answer.approx - gold.approx) <= _half_unit(answer.places)
+        return ok, (f"{'is' if ok else 'is not'} the exact gold rounded to "
+                    f"{answer.places} places")
+    if answer.exact is None or gold.exact is None:
+        ok = abs(answer.approx - gold.approx) <= 1e-9 * max(1.0, abs(gold.approx))
+        return ok, "equal values" if ok else "different numbers"
+    return False, "different numbers"

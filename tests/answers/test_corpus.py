@@ -1,0 +1,45 @@
+"""The hand-labelled corpus: every response judged as its human label says.
+
+Each line of ``judge_corpus.jsonl`` is one realistic Qwen3-VL-style response with the
+dataset fields the judge gets (choices, precision, question_type, answer_type, unit) and
+the label a human grader gave it *before* the judge was run: correct, wrong, or
+no_answer (the response commits to no answer). ``benchmarks/bench_judge.py`` prints the
+agreement by category, beside math-verify alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cuekit.answers import judge
+
+CORPUS = Path(__file__).with_name("judge_corpus.jsonl")
+CASES = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+# The kinds of answer the issue asks the corpus to cover, each with right and wrong cases.
+REQUIRED = {"revised", "truncated", "loop", "refusal", "precision", "escaped", "run_on",
+            "choice_text", "unicode", "tuple", "multi_select", "latex", "units", "degrees",
+            "percent", "negative", "thousands", "yes_no", "case", "list", "several_boxes",
+            "empty"}
+
+
+def test_corpus_covers_every_kind() -> None:
+    assert len(CASES) >= 200
+    assert len({case["id"] for case in CASES}) == len(CASES)
+    categories = Counter(case["category"] for case in CASES)
+    assert REQUIRED <= set(categories), REQUIRED - set(categories)
+    labels = Counter(case["label"] for case in CASES)
+    assert set(labels) == {"correct", "wrong", "no_answer"}
+    assert min(labels.values()) >= 30
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_judge_agrees_with_the_human_label(case: dict) -> None:
+    verdict = judge(case["response"], case["gold"], choices=case["choices"],
+                    precision=case["precision"], question_type=case["question_type"],
+                    answer_type=case["answer_type"], unit=case["unit"])
+    assert (verdict.outcome, verdict.correct) == (case["label"], case["label"] == "correct"), \
+        verdict.reason

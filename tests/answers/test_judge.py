@@ -1,0 +1,58 @@
+"""judge: one verdict per response, with the reason a user can audit."""
+
+from __future__ import annotations
+
+from cuekit.answers import Verdict, judge
+
+CHOICES = ["12", "14", "16", "18"]
+
+
+def test_verdict_carries_extraction_match_and_reason() -> None:
+    verdict = judge("AB is 14.\n\n$\\boxed{\\text{(B) } 14}$", "B", choices=CHOICES)
+    assert verdict == Verdict(
+        extracted="\\text{(B) } 14", rule="boxed", correct=True,
+        reason="correct: extracted '\\\\text{(B) } 14' by boxed; matched gold 'B' by a choice "
+               "letter with its text: B = B",
+        match="a choice letter with its text: B = B", outcome="correct")
+
+
+def test_wrong_and_no_answer_are_told_apart() -> None:
+    wrong = judge("Answer: 6 balls remain, since 8 - 2 = 6.", "8")
+    assert (wrong.outcome, wrong.extracted, wrong.rule, wrong.match) == (
+        "wrong", "6 balls remain", "phrase", "different numbers")
+    refused = judge("No image was provided, so I cannot answer.", "No", choices=["Yes", "No"])
+    assert (refused.outcome, refused.correct, refused.extracted) == ("no_answer", False, "")
+    assert refused.reason == "no answer: the response declines to answer"
+    boxed_refusal = judge("$\\boxed{\\text{Cannot be determined}}$", "7")
+    assert (boxed_refusal.outcome, boxed_refusal.match) == ("no_answer", "refusal")
+
+
+def test_a_refusal_that_is_a_choice_is_an_answer() -> None:
+    verdict = judge("No length is given.\n\n**Answer: C**", "C",
+                    choices=["3", "4", "Cannot be determined"])
+    assert (verdict.outcome, verdict.correct) == ("correct", True)
+
+
+def test_dataset_fields_steer_the_comparison() -> None:
+    assert judge("$\\boxed{2\\sqrt{3}}$", "3.46", precision=2).correct
+    assert not judge("$\\boxed{3.4}$", "3.46", precision=2).correct
+    assert judge("$\\boxed{4\\text{m}}$", "4", unit="m").correct
+    assert judge("$\\boxed{1.5, 0.5}$", "[1.5, 0.5]", answer_type="list").correct
+    # free_form questions ignore stray choices; multi_choice ones use them
+    assert not judge("$\\boxed{B}$", "14", choices=CHOICES, question_type="free_form").correct
+    assert judge("$\\boxed{B}$", "14", choices=CHOICES, question_type="multi_choice").correct
+
+
+def test_unscored_without_gold_and_cut_off_responses() -> None:
+    unscored = judge("\\boxed{5}", None)
+    assert (unscored.outcome, unscored.correct, unscored.extracted) == ("unscored", False, "5")
+    cut = judge("Step 1: the bars are 30 and 45. So the largest is 45.", "45", finished=False)
+    assert (cut.outcome, cut.reason) == (
+        "no_answer", "no answer: cut off at the token limit before an answer")
+
+
+def test_the_old_import_path_and_positional_choices_still_work() -> None:
+    from cuekit.evaluate.answers import judge as old_path_judge
+
+    verdict = old_path_judge("$\\boxed{B}$", "14", CHOICES, precision=None)
+    assert (verdict.correct, verdict.match) == (True, "a choice letter: B = B")
