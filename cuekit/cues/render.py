@@ -167,6 +167,10 @@ class _Writer:
                 place = f"on {anchor.name}"
             elif anchor is not None and is_near(item.best.xyxy, anchor.best.xyxy, width, height):
                 place = f"near {anchor.name}"
+            elif anchors:
+                # The question's own phrases were found, and this label is near none of
+                # them: it is not query-related evidence, only length for the teacher.
+                return None
         coords = ""
         if self.style == "boxes":
             coords = " at [{}, {}, {}, {}]".format(*item.best.box_1000)

@@ -53,6 +53,7 @@ def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
 def model_card(name: str, step: int, run_config: dict[str, Any],
                results: dict[str, dict[str, Any]]) -> str:
     acc = {p: 100 * results[p]["accuracy"] for p in PRIVILEGES}
+    shares = run_config["hint_shares"]
     families = sorted(results["none"]["per_family"])
     family_rows = "\n".join(
         f"| {f} | " + " | ".join(f"{100 * results[p]['per_family'][f]:.1f}" for p in PRIVILEGES)
@@ -91,13 +92,15 @@ cuekit extract --dataset cueworld --split val --detector annotations -o runs/cw-
 python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val runs/cw-val \\
     --output runs/sft-base --max-steps {run_config['max_steps']} \\
     --caption-steps {run_config['caption_steps']} --eval-every {run_config['eval_every']} \\
-    --eval-rows {run_config['eval_rows']} --threads {run_config['threads']}
+    --eval-rows {run_config['eval_rows']} --threads {run_config['threads']} \\
+    --hint-shares {' '.join(f'{v:g}' for v in shares)}
 # this model: runs/sft-base/steps/step-{step}
 ```
 
-First {run_config['caption_steps']} steps: dense scene captions only; then 25% captions and
-75% questions, whose prompts carry no hint (45%), the extract stage's cue (40%) or the
-answer hint (15%). lr {run_config['lr']}, warmup {run_config['warmup_steps']}, cosine,
+First {run_config['caption_steps']} steps: dense scene captions only; then
+{100 * run_config['caption_share']:.0f}% captions and the rest questions, whose prompts carry
+no hint ({100 * shares[0]:.0f}%), the extract stage's cue ({100 * shares[1]:.0f}%) or the
+answer hint ({100 * shares[2]:.0f}%). lr {run_config['lr']}, warmup {run_config['warmup_steps']}, cosine,
 AdamW (0.9, 0.98), batch {run_config['batch_size']}, fp32, {run_config['threads']} CPU
 thread.
 """

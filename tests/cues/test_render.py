@@ -148,8 +148,18 @@ def test_drops_a_label_that_is_the_answer() -> None:
 
 def test_drops_a_point_that_is_the_answer() -> None:
     cue = render_cue(make_sample(answer="A"), PHRASES, [POINT_A, POINT_B, LABEL_4], "boxes")
-    assert cue.text == ('[Hint]: The image shows point B at [875, 833, 925, 900] (bottom right) '
-                        'and the label "4" at [150, 100, 200, 167] (top left).')
+    # The label "4" sat near A; with A gone it is near no phrase item, so it goes too.
+    assert cue.text == '[Hint]: The image shows point B at [875, 833, 925, 900] (bottom right).'
+
+
+def test_labels_near_no_grounded_phrase_are_left_out() -> None:
+    far = det("9", None, (120, 200, 130, 210), backend="ocr")
+    cue = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, LABEL_4, far], "hint")
+    assert '"4" near point A' in cue.text and '"9"' not in cue.text
+    # With no phrase grounded at all, labels are the only evidence: placed by position.
+    alone = render_cue(make_sample(), PHRASES, [LABEL_4, far], "hint")
+    assert alone.text == ('[Hint]: The image shows the label "9" (bottom left) and the label "4" '
+                          '(top left).')  # by score
 
 
 def test_leaky_count_or_position_falls_back_to_a_plainer_clause() -> None:
@@ -208,13 +218,13 @@ def test_a_non_ocr_label_without_letters_is_quoted_and_attached_inside() -> None
 def test_a_leaking_label_silences_its_unmatched_siblings() -> None:
     """Listing every digit but the answer would tell the answer by omission."""
     sample = make_sample(answer="7")
-    answer_label = det("7", None, (200, 150, 210, 160), backend="annotations")
-    other_label = det("3", None, (300, 40, 310, 50), backend="annotations")
-    ocr_label = det("9", None, (120, 200, 130, 210), backend="ocr")
+    answer_label = det("7", None, (45, 20, 55, 30), backend="annotations")
+    other_label = det("3", None, (20, 45, 30, 55), backend="annotations")
+    ocr_label = det("9", None, (45, 40, 55, 50), backend="ocr")
     cue = render_cue(sample, PHRASES, [POINT_A, answer_label, other_label, ocr_label], "hint")
     # The annotations' unmatched labels all go; the phrase item and another backend's stay.
     assert cue.text == ('[Hint]: The image shows point A (top left) and the label "9" '
-                        '(bottom left).')
+                        'near point A.')
     no_leak = render_cue(make_sample(answer="8"), PHRASES,
                          [POINT_A, answer_label, other_label], "hint")
     assert '"7"' in no_leak.text and '"3"' in no_leak.text
