@@ -100,9 +100,9 @@ python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val 
 First {run_config['caption_steps']} steps: dense scene captions only; then
 {100 * run_config['caption_share']:.0f}% captions and the rest questions, whose prompts carry
 no hint ({100 * shares[0]:.0f}%), the extract stage's cue ({100 * shares[1]:.0f}%) or the
-answer hint ({100 * shares[2]:.0f}%). lr {run_config['lr']}, warmup {run_config['warmup_steps']}, cosine,
-AdamW (0.9, 0.98), batch {run_config['batch_size']}, fp32, {run_config['threads']} CPU
-thread.
+answer hint ({100 * shares[2]:.0f}%). lr {run_config['lr']},
+warmup {run_config['warmup_steps']}, cosine, AdamW (0.9, 0.98),
+batch {run_config['batch_size']}, fp32, {run_config['threads']} CPU thread.
 """
 
 
