@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -118,6 +119,7 @@ def distill_job(job: dict[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(1)
     settings = GridSettings(**job["settings"])
     run_dir = Path(job["run_dir"])
+    shutil.rmtree(run_dir, ignore_errors=True)  # every report comes from fresh runs
     start = time.perf_counter()
     config = DistillConfig(
         student=STUDENT, teacher=job["teacher"], privilege=job["privilege"],
