@@ -193,8 +193,8 @@ def _generic(kinds: Mapping[str, str]) -> FieldMap:
         question=_first(kinds, ("question", "problem", "query", "prompt"), (TEXT,))
         or "question",
         image=image,
-        answer=optional(("answer", "ground_truth", "solution", "label"), TEXT, NUMBER,
-                        TEXT_LIST),
+        answer=optional(("answer", "ground_truth", "solution", "label", "correct_choice_idx"),
+                        TEXT, NUMBER, TEXT_LIST),
         choices=optional(("choices", "options"), TEXT_LIST, TEXT),
         id=optional(("id", "pid", "question_id", "qid", "sample_id"), TEXT, NUMBER),
         question_type=optional(("question_type",), TEXT),
@@ -220,18 +220,30 @@ _PLACEHOLDER = re.compile(r"<\s*(?:image|img)(?:[\s_-]*(\d+))?\s*>", re.IGNORECA
 def map_image_placeholders(question: str) -> str:
     """The question without the dataset's image placeholders.
 
-    A numbered placeholder after some text (``"in <image 2>"``) becomes ``"image 2"`` so
-    the reference survives; bare ``<image>`` and any placeholder that starts a line are
-    removed. The chat template places the images, one placeholder per image.
+    A placeholder after some text is a reference and becomes words (``"in <image 2>"``:
+    ``"in image 2"``; ``"in <image>"``: ``"in the image"``); one that starts a line only
+    marks where the image went and is removed. The chat template places the images, one
+    placeholder per image.
     """
     def line_without(line: str) -> str:
         def replace(match: re.Match[str]) -> str:
             # At the start of a line it only says where the image went; inside text it is
-            # a reference ("compare <image 1> and <image 2>").
-            inside = bool(line[:match.start()].strip())
-            return f"image {int(match.group(1))}" if match.group(1) and inside else ""
+            # a reference ("compare <image 1> and <image 2>", "in <image>, find x").
+            if not line[:match.start()].strip():
+                return ""
+            return _reference(match)
 
         return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(replace, line)).strip()
 
     lines = [line_without(line) for line in question.splitlines()]
     return "\n".join(lines).strip()
+
+
+def _reference(match: re.Match[str]) -> str:
+    return f"image {int(match.group(1))}" if match.group(1) else "the image"
+
+
+def map_choice_placeholders(choice: str) -> str:
+    """A multiple-choice option with its image placeholders as words: an option is often
+    only a reference (MMMU: ``"<image 2>"`` becomes ``"image 2"``), never a place."""
+    return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(_reference, choice)).strip()

@@ -136,31 +136,123 @@ def map_row(row: dict[str, Any], index: int, fields: FieldMap, *, source: str, s
     )
 
 
+# Byte-order marks of the encodings a jsonl may come in (UTF-32's before UTF-16's, whose
+# mark it starts with); without one it is UTF-8. The utf-16/32 codecs read their mark.
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32"),
+         (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _bom(path: Path) -> tuple[str, int]:
+    """(encoding, bytes to skip) of a text file: a UTF-8 mark is skipped; a UTF-16/32 one
+    is left to its codec. UTF-8 without a mark."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for mark, encoding in _BOMS:
+        if head.startswith(mark):
+            return encoding, len(mark) if encoding == "utf-8" else 0
+    return "utf-8", 0
+
+
+def _without_end(line: bytes) -> bytes:
+    line = line[:-1] if line.endswith(b"\n") else line
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes | str]]:
+    """(line number, line) of a text file, ending at LF, CRLF or a lone CR alike.
+
+    UTF-8 lines stay bytes, so one bad byte costs one line; a UTF-16/32 file (its mark
+    says so) is decoded as a stream. Only these three are line ends: JSON allows U+2028
+    and the other ``str.splitlines`` separators raw inside its strings."""
+    encoding, skip = _bom(path)
+    if encoding == "utf-8":
+        with path.open("rb") as handle:
+            handle.seek(skip)
+            pieces = (piece for raw in handle for piece in _without_end(raw).split(b"\r"))
+            yield from enumerate(pieces, start=1)
+        return
+    with path.open("r", encoding=encoding, newline="") as handle:  # "": split at \r too
+        yield from enumerate((raw.rstrip("\r\n") for raw in handle), start=1)
+
+
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a jsonl file; a line that is not UTF-8 or not a JSON object becomes an
-    error row naming the file and line, so one bad byte costs one row, not the run."""
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if line_no == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
-                                    f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                                    f"(in {path.name})"}
-                continue
+    error row naming the file and line, so one bad byte costs one row, not the run.
+    A byte-order mark (UTF-8, UTF-16 or UTF-32) is read as such, and lines may end in
+    LF, CRLF or CR."""
+    try:
+        for line_no, raw in _lines(path):
+            if isinstance(raw, bytes):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
+                                        f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                                        f"(in {path.name})"}
+                    continue
+            else:
+                line = raw
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                # A broken line still counts as a sample: it is reported, not lost.
-                yield {"__error__": f"line {line_no} is not valid JSON: {exc.msg} (in {path.name})"}
-                continue
-            if not isinstance(row, dict):
-                row = {"__error__": f"line {line_no} is not a JSON object (in {path.name})"}
-            yield row
+            yield _json_row(line, f"line {line_no}", path)
+    except UnicodeDecodeError as exc:  # a UTF-16/32 stream broke: nothing after it is readable
+        raise ConfigError(f"{path}: not valid {exc.encoding} after its byte-order mark "
+                          f"({exc.reason})") from None
+
+
+def _json_row(text: str, where: str, path: Path) -> dict[str, Any]:
+    """One JSON object, or an error row naming ``where`` in ``path``."""
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # A broken line still counts as a sample: it is reported, not lost.
+        return {"__error__": f"{where} is not valid JSON: {exc.msg} (in {path.name})"}
+    return _object_row(row, where, path)
+
+
+def _object_row(row: Any, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        return {"__error__": f"{where} is not a JSON object (in {path.name})"}
+    bad = _undecodable(row)
+    if bad is not None:
+        return {"__error__": f"{where} is not valid UTF-8: field {bad!r} holds bytes that "
+                             f"do not decode (in {path.name})"}
+    return row
+
+
+def _undecodable(value: Any, name: str = "") -> str | None:
+    """The first field of a JSON value holding undecodable bytes (read as lone surrogates)."""
+    if isinstance(value, str):
+        return name or "?" if any("\udc80" <= ch <= "\udcff" for ch in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        found = _undecodable(item, f"{name}.{key}" if name else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _read_json(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a ``.json`` list. A bad byte costs the element holding it (its bytes are
+    read as lone surrogates, then reported); a file that is not a JSON list stops the
+    run naming the file and position, as no row can be told from another."""
+    encoding, skip = _bom(path)
+    try:
+        text = path.read_bytes()[skip:].decode(
+            encoding, errors="surrogateescape" if encoding == "utf-8" else "strict")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid {encoding} after its byte-order mark "
+                          f"({exc.reason})") from None
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+                          f"{exc.msg}") from None
+    if not isinstance(rows, list):
+        raise ConfigError(f"{path}: expected a JSON list of objects")
+    for index, row in enumerate(rows):
+        yield _object_row(row, f"element {index}", path)
 
 
 def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -211,10 +303,7 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
     elif suffix == ".jsonl":
         yield from _read_jsonl(path)
     elif suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM is fine
-        if not isinstance(data, list):
-            raise CuekitError(f"{path}: expected a JSON list of objects")
-        yield from data
+        yield from _read_json(path)
     else:
         raise ConfigError(f"{path}: unsupported file type {suffix!r}; use .parquet, .arrow or "
                           ".jsonl")
