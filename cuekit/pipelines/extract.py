@@ -50,7 +50,14 @@ from cuekit.pipelines.prepare import (
     prepare_stage,
 )
 from cuekit.pipelines.progress import Progress
-from cuekit.pipelines.sources import RawSample, RowError, SourceSpec, iter_source, source_files
+from cuekit.pipelines.sources import (
+    RawSample,
+    RowError,
+    SourceSpec,
+    folder_image_files,
+    iter_source,
+    source_files,
+)
 from cuekit.processes import die_with_parent
 from cuekit.schemas import CUE_STYLES, ExtractorSettings
 from cuekit.versions import library_versions
@@ -254,16 +261,32 @@ def _raise_halted(items: Iterator[Prepared | Failed | Halted]) -> Iterator[Prepa
         yield item
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def input_fingerprint(spec: SourceSpec) -> list[dict[str, Any]]:
     """Name, size and sha256 of each local input file: rows are resumed by position, so
-    a resume over an edited file would keep stale rows and miss new ones."""
-    found = []
-    for path in source_files(spec):
+    a resume over an edited file would keep stale rows and miss new ones.
+
+    An image folder's images are input too (a replaced image would keep its old cue):
+    they count as one entry, the digest of every file's relative name and sha256, so
+    the fingerprint stays small for large folders. Content, not mtime: a copy or a
+    ``touch`` resumes."""
+    found = [{"file": path.name, "size": path.stat().st_size, "sha256": _file_sha256(path)}
+             for path in source_files(spec)]
+    images = folder_image_files(spec)
+    if images:
+        root = Path(spec.dataset).expanduser()
         digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        found.append({"file": path.name, "size": path.stat().st_size,
+        for path in images:
+            digest.update(f"{path.relative_to(root).as_posix()}\0{_file_sha256(path)}\n"
+                          .encode())
+        found.append({"file": "(the folder's other files)", "count": len(images),
                       "sha256": digest.hexdigest()})
     return found
 

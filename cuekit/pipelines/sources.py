@@ -22,8 +22,8 @@ from typing import Any
 from cuekit.errors import ConfigError, CuekitError, SampleError
 from cuekit.pipelines.presets import FieldMap, column_kinds, detect_preset
 
-__all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "iter_source", "map_row",
-           "resolve_fields", "with_overrides"]
+__all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "folder_image_files",
+           "iter_source", "map_row", "resolve_fields", "with_overrides"]
 
 SAMPLE_SOURCE = "sample"
 CUEWORLD_SOURCE = "cueworld"
@@ -367,6 +367,19 @@ def source_files(spec: SourceSpec) -> list[Path]:
         questions = _folder_questions(path)
         return [questions] if questions is not None else _data_files(path, spec.split)
     return [path] if path.is_file() else []
+
+
+def folder_image_files(spec: SourceSpec) -> list[Path]:
+    """The files beside the questions of an image folder (its images), sorted; [] for
+    any other source. Rows name them by path, so they are input as much as the jsonl."""
+    path = Path(spec.dataset).expanduser()
+    if spec.dataset in _GENERATED or not path.is_dir():
+        return []
+    questions = _folder_questions(path)
+    if questions is None:
+        return []
+    return sorted(p for p in path.rglob("*") if p.is_file() and p != questions
+                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
 
 
 def _source_name(path: Path) -> str:
