@@ -316,6 +316,35 @@ def test_a_resumed_grounding_dino_run_equals_an_uninterrupted_one(tmp_path, monk
     assert _cues(resumed.output).equals(_cues(reference.output))
 
 
+def test_a_resume_with_another_batch_size_warns_and_stays_within_the_tolerance(
+        tmp_path, monkeypatch, caplog):
+    """A resume after running out of memory takes a smaller --batch-size: allowed, but the
+    remaining rows are batched differently, so it says so, and the result stays within
+    the documented tolerance of an uninterrupted run."""
+
+    def config(name: str, batch_size: int) -> ExtractConfig:
+        return _config(tmp_path / name, detectors=("grounding-dino",), limit=10, part_size=2,
+                       detector=DetectorOptions(model="tiny-random", batch_size=batch_size,
+                                                box_threshold=0.0, text_threshold=0.0))
+
+    reference = _cues(run_extract(config("ref", 4)).output)
+    _killed_after_writes(1, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_extract(config("run", 4))
+    monkeypatch.undo()
+    with caplog.at_level("WARNING", logger="cuekit.extract"):
+        resumed = _cues(run_extract(config("run", 3)).output)
+    assert any("resuming with --batch-size 3, the run started with 4" in m
+               for m in caplog.messages), caplog.messages
+    assert resumed["id"].to_list() == reference["id"].to_list()
+    for got, want in zip(resumed["cue"].to_list(), reference["cue"].to_list(), strict=True):
+        got, want = json.loads(got)["detections"], json.loads(want)["detections"]
+        assert [d["label"] for d in got] == [d["label"] for d in want]
+        for a, b in zip(got, want, strict=True):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+            assert a["xyxy"] == pytest.approx(b["xyxy"], abs=1e-3)
+
+
 # ------------------------------------------------------------- 14: the umask
 
 
