@@ -345,16 +345,24 @@ def _data_files(folder: Path, split: str) -> list[Path]:
     return files
 
 
-def _folder_questions(folder: Path) -> Path | None:
-    """The jsonl of questions inside an image folder, None when it holds none."""
-    candidates = sorted(folder.glob("*.jsonl"))
-    preferred = [p for p in candidates if p.stem in ("metadata", "questions")]
-    if preferred:
-        return preferred[0]
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    names = ", ".join(p.name for p in candidates)
-    raise ConfigError(f"{folder}: several .jsonl files ({names}); name one of them as --dataset")
+def _folder_questions(folder: Path, split: str) -> Path | None:
+    """The jsonl of questions of an image folder, None when it holds none.
+
+    At the top (``metadata.jsonl``/``questions.jsonl``, the one jsonl, or the one named
+    after the split: ``train.jsonl`` beside ``test.jsonl``), else in the split's own
+    subfolder (HF ImageFolder: ``train/metadata.jsonl`` beside its images)."""
+    for where in (folder, folder / split):
+        candidates = sorted(where.glob("*.jsonl")) if where.is_dir() else []
+        chosen = ([p for p in candidates if p.stem in ("metadata", "questions")]
+                  or [p for p in candidates if p.stem == split]
+                  or (candidates if len(candidates) == 1 else []))
+        if chosen:
+            return chosen[0]
+        if candidates:
+            names = ", ".join(p.name for p in candidates)
+            raise ConfigError(f"{where}: several .jsonl files ({names}) and none is named "
+                              f"after the split {split!r}; name one of them as --dataset")
+    return None
 
 
 def source_files(spec: SourceSpec) -> list[Path]:
@@ -364,7 +372,7 @@ def source_files(spec: SourceSpec) -> list[Path]:
     if spec.dataset in _GENERATED:
         return []
     if path.is_dir():
-        questions = _folder_questions(path)
+        questions = _folder_questions(path, spec.split)
         return [questions] if questions is not None else _data_files(path, spec.split)
     return [path] if path.is_file() else []
 
@@ -375,11 +383,12 @@ def folder_image_files(spec: SourceSpec) -> list[Path]:
     path = Path(spec.dataset).expanduser()
     if spec.dataset in _GENERATED or not path.is_dir():
         return []
-    questions = _folder_questions(path)
+    questions = _folder_questions(path, spec.split)
     if questions is None:
         return []
-    return sorted(p for p in path.rglob("*") if p.is_file() and p != questions
-                  and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    root = questions.parent
+    return sorted(p for p in root.rglob("*") if p.is_file() and p != questions
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _source_name(path: Path) -> str:
@@ -439,10 +448,10 @@ def _local_rows(path: Path, spec: SourceSpec
                 ) -> tuple[FieldMap, Iterator[dict[str, Any]], Path]:
     """Rows, field map and image base folder of a local file or folder."""
     if path.is_dir():
-        questions = _folder_questions(path)
-        if questions is not None:
+        questions = _folder_questions(path, spec.split)
+        if questions is not None:  # image paths are relative to the questions' folder
             kinds, rows = _peek_kinds(_read_jsonl(questions))
-            return resolve_fields(spec, kinds), rows, path
+            return resolve_fields(spec, kinds), rows, questions.parent
         files = _data_files(path, spec.split)
         rows = chain.from_iterable(_file_rows(f) for f in files)
         return resolve_fields(spec, _data_file_kinds(files[0])), rows, path

@@ -406,3 +406,29 @@ def test_mmmu_options_that_are_image_references_stay_words(tmp_path):
     sample = _prepared(item, tmp_path)
     assert sample.choices == ["image 2", "image 3", "Neither the image"]
     assert sample.question == "Which painting is by Monet?" and len(sample.images) == 3
+
+
+def test_hf_imagefolder_with_split_subfolders(tmp_path):
+    """HF ImageFolder: ``train/metadata.jsonl`` beside its images, paths in ``file_name``
+    relative to that subfolder; ``--split`` picks the subfolder."""
+    for split, color in (("train", (1, 2, 3)), ("test", (4, 5, 6))):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "0001.png").write_bytes(_png(color))
+        (tmp_path / split / "metadata.jsonl").write_text(json.dumps(
+            {"file_name": "0001.png", "question": f"Q {split}?", "answer": "2"}) + "\n")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="test"))
+    assert (item.question, item.images, item.base_dir) == ("Q test?", ["0001.png"],
+                                                           tmp_path / "test")
+    assert _prepared(item, tmp_path).images[0].width == 8
+
+
+def test_split_named_jsonl_files_in_an_image_folder(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png())
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(
+            {"id": split, "question": "Q?", "image": "a.png"}) + "\n")
+    assert [i.original_id for i in _rows(SourceSpec(dataset=str(tmp_path), split="test"))] \
+        == ["test"]
+    with pytest.raises(ConfigError, match=r"several \.jsonl files \(test\.jsonl, train\.jsonl\) "
+                                          r"and none is named after the split 'dev'"):
+        _rows(SourceSpec(dataset=str(tmp_path), split="dev"))
