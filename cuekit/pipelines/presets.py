@@ -213,8 +213,11 @@ def detect_preset(kinds: Mapping[str, str]) -> FieldMap:
     return _generic(kinds)
 
 
-# <image>, <image1>, <image 1>, <image_1>, <img>, case-insensitive.
-_PLACEHOLDER = re.compile(r"<\s*(?:image|img)(?:[\s_-]*(\d+))?\s*>", re.IGNORECASE)
+# <image>, <image1>, <image 1>, <image_1>, <img>, <|image|>, case-insensitive.
+_PLACEHOLDER = re.compile(r"<\|?\s*(?:image|img)(?:[\s_-]*(\d+))?\s*\|?>", re.IGNORECASE)
+# A chat template's own vision tokens copied into the text (data exported from a Qwen
+# pipeline): the processor would count them as image slots, so they go, wherever they are.
+_VISION_TOKENS = re.compile(r"<\|(?:vision_start|vision_end|vision_pad|image_pad|video_pad)\|>")
 
 
 def map_image_placeholders(question: str) -> str:
@@ -235,7 +238,7 @@ def map_image_placeholders(question: str) -> str:
 
         return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(replace, line)).strip()
 
-    lines = [line_without(line) for line in question.splitlines()]
+    lines = [line_without(line) for line in _VISION_TOKENS.sub("", question).splitlines()]
     return "\n".join(lines).strip()
 
 
@@ -246,4 +249,5 @@ def _reference(match: re.Match[str]) -> str:
 def map_choice_placeholders(choice: str) -> str:
     """A multiple-choice option with its image placeholders as words: an option is often
     only a reference (MMMU: ``"<image 2>"`` becomes ``"image 2"``), never a place."""
+    choice = _VISION_TOKENS.sub("", choice)
     return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(_reference, choice)).strip()

@@ -269,6 +269,8 @@ def test_bad_precision_names_the_sample_and_field(tmp_path):
     ("Compare <image 1> with <image_2>.", "Compare image 1 with image 2."),
     ("Look at\n<image>\nthen answer.", "Look at\n\nthen answer."),
     ("In <image>, find x.", "In the image, find x."),
+    ("<|image|>Find x.", "Find x."),
+    ("<|vision_start|><|image_pad|><|vision_end|>Find x in <|image_1|>.", "Find x in image 1."),
     ("No placeholder here.", "No placeholder here."),
 ])
 def test_image_placeholders_are_mapped(question, expected):
