@@ -144,7 +144,14 @@ def column_kinds(schema: Any) -> dict[str, str]:
 
 def _first(kinds: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...]
            ) -> str | None:
-    return next((n for n in names if kinds.get(n) in allowed), None)
+    """The first column of ``names`` with an allowed kind; exact names first, then the
+    same names in another case (``Question``, ``ID``)."""
+    exact = next((n for n in names if kinds.get(n) in allowed), None)
+    if exact is not None:
+        return exact
+    by_lower = {column.lower(): column for column in kinds}
+    return next((by_lower[n] for n in names if n in by_lower
+                 and kinds[by_lower[n]] in allowed), None)
 
 
 _MMMU_IMAGES = tuple(f"image_{i}" for i in range(1, 8))
@@ -196,7 +203,8 @@ def _generic(kinds: Mapping[str, str]) -> FieldMap:
         answer=optional(("answer", "ground_truth", "solution", "label", "correct_choice_idx"),
                         TEXT, NUMBER, TEXT_LIST),
         choices=optional(("choices", "options"), TEXT_LIST, TEXT),
-        id=optional(("id", "pid", "question_id", "qid", "sample_id"), TEXT, NUMBER),
+        id=optional(("id", "pid", "question_id", "qid", "sample_id", "sample_index", "index"),
+                    TEXT, NUMBER),
         question_type=optional(("question_type",), TEXT),
         answer_type=optional(("answer_type",), TEXT),
         precision=optional(("precision",), NUMBER),

@@ -434,3 +434,19 @@ def test_split_named_jsonl_files_in_an_image_folder(tmp_path):
     with pytest.raises(ConfigError, match=r"several \.jsonl files \(test\.jsonl, train\.jsonl\) "
                                           r"and none is named after the split 'dev'"):
         _rows(SourceSpec(dataset=str(tmp_path), split="dev"))
+
+
+def test_mathverse_like_columns_keep_their_own_id_and_capitalised_names_are_found(tmp_path):
+    """MathVerse numbers its rows in ``sample_index``; other copies capitalise columns."""
+    image = {"bytes": _png(), "path": None}
+    pl.DataFrame({"sample_index": ["17"], "problem_index": ["3"], "question": ["Find x."],
+                  "image": [image], "answer": ["5"], "question_type": ["free-form"],
+                  "query_wo": ["..."]}).write_parquet(tmp_path / "testmini.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path / "testmini.parquet"), split="testmini"))
+    assert (item.original_id, item.question, item.answer, item.question_type) == (
+        "17", "Find x.", "5", "free-form")
+    pl.DataFrame({"ID": ["w1"], "Question": ["Which?"], "Image": [image], "Answer": ["B"],
+                  "Options": [["p", "q"]]}).write_parquet(tmp_path / "caps.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path / "caps.parquet")))
+    assert (item.original_id, item.question, item.answer, item.choices, len(item.images)) \
+        == ("w1", "Which?", "B", ["p", "q"], 1)
