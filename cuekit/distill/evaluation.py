@@ -24,9 +24,8 @@ from cuekit.distill.rollout import (
 
 # The one answer extraction of the project, shared with `cuekit eval` (it needs only
 # cuekit.cues); accuracy here stays "exact match after normalization".
-from cuekit.evaluate.answers import judge
+from cuekit.evaluate.answers import extract_answer, normalize_answer
 from cuekit.pipelines.reader import ShardBatch, ShardReader
-from cuekit.schemas import Sample
 
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
@@ -82,13 +81,8 @@ class Evaluator:
                 if record.sample.answer is None:
                     continue
                 total += 1
-                correct += is_correct(text, record.sample)
+                predicted = extract_answer(text, record.sample.choices)
+                correct += normalize_answer(predicted) == normalize_answer(record.sample.answer)
         return {"eval_reverse_kl": kl_sum / max(tokens, 1),
                 "eval_accuracy": correct / total if total else 0.0,
                 "eval_samples": float(sum(len(b) for b in self.batches))}
-
-
-def is_correct(response: str, sample: Sample) -> bool:
-    """The held-out verdict, by the same judge as ``cuekit eval`` (option letters, the
-    sample's precision, numeric and LaTeX equivalence), so the two accuracies agree."""
-    return judge(response, sample.answer, sample.choices, precision=sample.precision).correct
