@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from cuekit.distill.config import PRIVILEGES, ROLLOUT_ENGINES, SCHEDULES, DistillConfig
+from cuekit.distill.config import DTYPES, PRIVILEGES, ROLLOUT_ENGINES, SCHEDULES, DistillConfig
 
 HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
@@ -83,7 +83,8 @@ HELP: dict[str, str] = {
     "allow_config_change": "With --resume: accept training settings (lr, loss, batch "
                            "size...) that differ from the checkpoint's, and train with them.",
 }
-_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_engine": ROLLOUT_ENGINES}
+_CHOICES = {"privilege": PRIVILEGES, "lr_schedule": SCHEDULES, "rollout_engine": ROLLOUT_ENGINES,
+            "dtype": DTYPES}
 
 
 def _option(field: Any) -> Any:

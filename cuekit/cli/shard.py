@@ -41,3 +41,11 @@ def shard_command(input_dir: Path, output: Path, maxcount: int, maxsize: int, pa
                              image_check=image_check)  # type: ignore[arg-type]
     report = shard(input_dir, output, settings)
     click.echo(report.summary())
+    from cuekit.pipelines.extract_health import failure_report
+
+    # Shards with no sample in them are no success: a pipeline must see a failure.
+    problem = failure_report(output, {"input": report.inputs, "ok": report.written,
+                                      "errors": report.errors}, max_error_rate=1.0,
+                             stage="shard")
+    if problem is not None:
+        raise click.ClickException(problem)

@@ -158,9 +158,15 @@ def checkpoint_problem(folder: Path) -> str | None:
             return f"{path} is missing"
     for path in sorted(folder.rglob("*.json")):
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             return f"{path} is unreadable ({exc})"
+        # A sharded save's index names its weight files: a lost one is a damaged checkpoint.
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if isinstance(weight_map, dict):
+            for name in sorted(set(map(str, weight_map.values()))):
+                if not (path.parent / name).is_file():
+                    return f"{path.parent / name} is missing (listed in {path.name})"
     for path in sorted(folder.rglob("*.safetensors")):
         problem = _safetensors_problem(path)
         if problem is not None:

@@ -23,13 +23,23 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB else
 
 
+def _step_of(line: str) -> int | None:
+    """A metrics line's step; None for a line a killed run or a full disk cut short."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return int(record.get("step", 0)) if isinstance(record, dict) else None
+
+
 def truncate_metrics(run_dir: Path, after_step: int) -> None:
-    """Drop lines logged after ``after_step`` (they are redone when a run resumes)."""
+    """Drop lines logged after ``after_step`` (they are redone when a run resumes), and
+    any line cut short mid-write, which would otherwise stop every later read."""
     path = run_dir / METRICS_FILE
     if not path.exists():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= after_step]
+    kept = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if (step := _step_of(line)) is not None and step <= after_step]
     path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
 

@@ -243,6 +243,10 @@ function: its outputs are not this student's.
   `trust_remote_code=True` loading stops with transformers' "contains custom code"
   error rather than silently dropping the module: `config.json` names its own model
   type, `cuekit_qwen3_vl`.
+- **The stock class** `Qwen3VLForConditionalGeneration.from_pretrained(folder)` (as in
+  Qwen's model cards) does not stop: it loads the base weights *without* the module,
+  warning only "You are using a model of type `cuekit_qwen3_vl` to instantiate a model
+  of type `qwen3_vl`". That model is not this student; use one of the two above.
 - **vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it. They do not know the
   `cuekit_qwen3_vl` type (so they refuse the folder instead of serving the base model),
   and none of them runs the module at prefill.

@@ -44,8 +44,12 @@ def top_reasons(errors_file: Path, limit: int = TOP_REASONS) -> list[tuple[str, 
 
 
 def failure_report(output: Path, counts: dict[str, int], *,
-                   max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> str | None:
-    """None when the run is usable; else why not (rate and top error reasons)."""
+                   max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+                   stage: str = "extract") -> str | None:
+    """None when the run is usable; else why not (rate and top error reasons).
+
+    ``shard`` uses it too (its errors.parquet has the same columns), with a rate of 1:
+    it fails only when no sample was written."""
     if not 0.0 <= max_error_rate <= 1.0:
         raise ValueError(f"max_error_rate must be in [0, 1], got {max_error_rate}")
     total, ok, errors = counts["input"], counts["ok"], counts["errors"]
@@ -54,7 +58,7 @@ def failure_report(output: Path, counts: dict[str, int], *,
         return None
     head = ("no sample succeeded" if ok == 0 else
             f"{rate:.1%} of samples failed, above --max-error-rate {max_error_rate:.1%}")
-    lines = [f"extract: {head} ({errors} errors out of {total} rows; see "
+    lines = [f"{stage}: {head} ({errors} errors out of {total} rows; see "
              f"{output / extract_io.ERRORS_FILE})"]
     reasons = top_reasons(output / extract_io.ERRORS_FILE)
     if reasons:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from cuekit.errors import OutputError, SampleError
 from cuekit.pipelines.images import load_image, store_image
-from cuekit.pipelines.presets import map_image_placeholders
+from cuekit.pipelines.presets import map_choice_placeholders, map_image_placeholders
 from cuekit.pipelines.sources import RawSample, RowError
 from cuekit.schemas import ErrorRow, Sample, safe_key, validate
 
@@ -87,7 +87,31 @@ def _choices(value: Any, sample_id: str) -> list[str] | None:
     if not isinstance(value, (list, tuple)):
         raise SampleError(f"expected a list, got {type(value).__name__}",
                           sample_id=sample_id, field="choices", stage="validate")
-    return [_text(c, f"choices[{i}]", sample_id) or "" for i, c in enumerate(value)] or None
+    # An option may be an image reference (MMMU: "<image 2>"): keep it as words, never as
+    # a second placeholder for the chat template to count.
+    return [map_choice_placeholders(_text(c, f"choices[{i}]", sample_id) or "")
+            for i, c in enumerate(value)] or None
+
+
+def _answer(value: Any, choices: list[str] | None, sample_id: str) -> tuple[str | None, int | None]:
+    """The gold answer as text, and the option index when the source gave one.
+
+    Sources spell answers differently: ChartQA wraps its one answer in a list
+    (``label: ["14"]``), ScienceQA gives the position of the right option (``answer: 0``)
+    while the judge compares against option text or its letter. An integer that is not
+    itself one of the options but indexes them is that option.
+    """
+    if isinstance(value, (list, tuple)):
+        if len(value) > 1:
+            raise SampleError(f"expected one answer, got a list of {len(value)} "
+                              f"({list(value)[:3]!r})", sample_id=sample_id, field="answer",
+                              stage="validate")
+        value = value[0] if value else None
+    text = _text(value, "answer", sample_id)
+    if isinstance(value, int) and not isinstance(value, bool) and choices \
+            and text not in choices and 0 <= value < len(choices):
+        return choices[value], value
+    return text, None
 
 
 def _precision(value: Any, sample_id: str) -> int | None:
@@ -127,10 +151,13 @@ def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
         raise SampleError("sample has no image", sample_id=sample_id, field="images",
                           stage="validate")
     choices = _choices(raw.choices, sample_id)
+    answer, answer_index = _answer(raw.answer, choices, sample_id)
     judging = _judging_fields(raw, sample_id)
     loaded = [load_image(p, index=i, sample_id=sample_id, base_dir=raw.base_dir,
                          max_pixels=max_pixels) for i, p in enumerate(raw.images)]
     metadata = dict(raw.metadata)
+    if answer_index is not None:
+        metadata.setdefault("answer_index", answer_index)  # the source's own gold, kept
     if raw.preset != "generic":
         metadata.setdefault("cuekit_preset", raw.preset)  # the schema the row matched
     notes = {str(i): img.normalised for i, img in enumerate(loaded) if img.normalised}
@@ -139,7 +166,7 @@ def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
     sample = validate(Sample, {
         "id": sample_id, "original_id": raw.original_id, "source": raw.source,
         "split": raw.split, "question": question,
-        "answer": _text(raw.answer, "answer", sample_id), "choices": choices, **judging,
+        "answer": answer, "choices": choices, **judging,
         "images": [img.ref for img in loaded], "metadata": metadata,
     }, sample_id=sample_id)
     for img in loaded:

@@ -144,7 +144,14 @@ def column_kinds(schema: Any) -> dict[str, str]:
 
 def _first(kinds: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...]
            ) -> str | None:
-    return next((n for n in names if kinds.get(n) in allowed), None)
+    """The first column of ``names`` with an allowed kind; exact names first, then the
+    same names in another case (``Question``, ``ID``)."""
+    exact = next((n for n in names if kinds.get(n) in allowed), None)
+    if exact is not None:
+        return exact
+    by_lower = {column.lower(): column for column in kinds}
+    return next((by_lower[n] for n in names if n in by_lower
+                 and kinds[by_lower[n]] in allowed), None)
 
 
 _MMMU_IMAGES = tuple(f"image_{i}" for i in range(1, 8))
@@ -193,10 +200,11 @@ def _generic(kinds: Mapping[str, str]) -> FieldMap:
         question=_first(kinds, ("question", "problem", "query", "prompt"), (TEXT,))
         or "question",
         image=image,
-        answer=optional(("answer", "ground_truth", "solution", "label"), TEXT, NUMBER,
-                        TEXT_LIST),
+        answer=optional(("answer", "ground_truth", "solution", "label", "correct_choice_idx"),
+                        TEXT, NUMBER, TEXT_LIST),
         choices=optional(("choices", "options"), TEXT_LIST, TEXT),
-        id=optional(("id", "pid", "question_id", "qid", "sample_id"), TEXT, NUMBER),
+        id=optional(("id", "pid", "question_id", "qid", "sample_id", "sample_index", "index"),
+                    TEXT, NUMBER),
         question_type=optional(("question_type",), TEXT),
         answer_type=optional(("answer_type",), TEXT),
         precision=optional(("precision",), NUMBER),
@@ -213,25 +221,41 @@ def detect_preset(kinds: Mapping[str, str]) -> FieldMap:
     return _generic(kinds)
 
 
-# <image>, <image1>, <image 1>, <image_1>, <img>, case-insensitive.
-_PLACEHOLDER = re.compile(r"<\s*(?:image|img)(?:[\s_-]*(\d+))?\s*>", re.IGNORECASE)
+# <image>, <image1>, <image 1>, <image_1>, <img>, <|image|>, case-insensitive.
+_PLACEHOLDER = re.compile(r"<\|?\s*(?:image|img)(?:[\s_-]*(\d+))?\s*\|?>", re.IGNORECASE)
+# A chat template's own vision tokens copied into the text (data exported from a Qwen
+# pipeline): the processor would count them as image slots, so they go, wherever they are.
+_VISION_TOKENS = re.compile(r"<\|(?:vision_start|vision_end|vision_pad|image_pad|video_pad)\|>")
 
 
 def map_image_placeholders(question: str) -> str:
     """The question without the dataset's image placeholders.
 
-    A numbered placeholder after some text (``"in <image 2>"``) becomes ``"image 2"`` so
-    the reference survives; bare ``<image>`` and any placeholder that starts a line are
-    removed. The chat template places the images, one placeholder per image.
+    A placeholder after some text is a reference and becomes words (``"in <image 2>"``:
+    ``"in image 2"``; ``"in <image>"``: ``"in the image"``); one that starts a line only
+    marks where the image went and is removed. The chat template places the images, one
+    placeholder per image.
     """
     def line_without(line: str) -> str:
         def replace(match: re.Match[str]) -> str:
             # At the start of a line it only says where the image went; inside text it is
-            # a reference ("compare <image 1> and <image 2>").
-            inside = bool(line[:match.start()].strip())
-            return f"image {int(match.group(1))}" if match.group(1) and inside else ""
+            # a reference ("compare <image 1> and <image 2>", "in <image>, find x").
+            if not line[:match.start()].strip():
+                return ""
+            return _reference(match)
 
         return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(replace, line)).strip()
 
-    lines = [line_without(line) for line in question.splitlines()]
+    lines = [line_without(line) for line in _VISION_TOKENS.sub("", question).splitlines()]
     return "\n".join(lines).strip()
+
+
+def _reference(match: re.Match[str]) -> str:
+    return f"image {int(match.group(1))}" if match.group(1) else "the image"
+
+
+def map_choice_placeholders(choice: str) -> str:
+    """A multiple-choice option with its image placeholders as words: an option is often
+    only a reference (MMMU: ``"<image 2>"`` becomes ``"image 2"``), never a place."""
+    choice = _VISION_TOKENS.sub("", choice)
+    return re.sub(r"[ \t]{2,}", " ", _PLACEHOLDER.sub(_reference, choice)).strip()

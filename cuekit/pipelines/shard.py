@@ -268,10 +268,10 @@ def _image_member(root: str, relpath: str, member_name_stem: str, expected: Imag
     new_bytes, width, height, new_ext = resized
     new_sha = hashlib.sha256(new_bytes).hexdigest()
     cached = cache_dir / f"{new_sha}.{new_ext}"
-    if not cached.exists():
-        tmp = cache_dir / f".{new_sha}.{os.getpid()}.tmp"
-        tmp.write_bytes(new_bytes)
-        tmp.replace(cached)
+    if not cached.exists():  # a failed write is the output's fault: an OutputError
+        from cuekit.pipelines.images import write_bytes_atomic
+
+        write_bytes_atomic(cached, new_bytes)
     name = f"{member_name_stem}.{new_ext}"
     fmt = "jpeg" if new_ext == "jpg" else new_ext
     ref = ImageRef(path=name, sha256=new_sha, width=width, height=height, format=fmt)

@@ -22,8 +22,8 @@ from typing import Any
 from cuekit.errors import ConfigError, CuekitError, SampleError
 from cuekit.pipelines.presets import FieldMap, column_kinds, detect_preset
 
-__all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "iter_source", "map_row",
-           "resolve_fields", "with_overrides"]
+__all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "folder_image_files",
+           "iter_source", "map_row", "resolve_fields", "with_overrides"]
 
 SAMPLE_SOURCE = "sample"
 CUEWORLD_SOURCE = "cueworld"
@@ -136,31 +136,123 @@ def map_row(row: dict[str, Any], index: int, fields: FieldMap, *, source: str, s
     )
 
 
+# Byte-order marks of the encodings a jsonl may come in (UTF-32's before UTF-16's, whose
+# mark it starts with); without one it is UTF-8. The utf-16/32 codecs read their mark.
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32"),
+         (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _bom(path: Path) -> tuple[str, int]:
+    """(encoding, bytes to skip) of a text file: a UTF-8 mark is skipped; a UTF-16/32 one
+    is left to its codec. UTF-8 without a mark."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for mark, encoding in _BOMS:
+        if head.startswith(mark):
+            return encoding, len(mark) if encoding == "utf-8" else 0
+    return "utf-8", 0
+
+
+def _without_end(line: bytes) -> bytes:
+    line = line[:-1] if line.endswith(b"\n") else line
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes | str]]:
+    """(line number, line) of a text file, ending at LF, CRLF or a lone CR alike.
+
+    UTF-8 lines stay bytes, so one bad byte costs one line; a UTF-16/32 file (its mark
+    says so) is decoded as a stream. Only these three are line ends: JSON allows U+2028
+    and the other ``str.splitlines`` separators raw inside its strings."""
+    encoding, skip = _bom(path)
+    if encoding == "utf-8":
+        with path.open("rb") as handle:
+            handle.seek(skip)
+            pieces = (piece for raw in handle for piece in _without_end(raw).split(b"\r"))
+            yield from enumerate(pieces, start=1)
+        return
+    with path.open("r", encoding=encoding, newline="") as handle:  # "": split at \r too
+        yield from enumerate((raw.rstrip("\r\n") for raw in handle), start=1)
+
+
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a jsonl file; a line that is not UTF-8 or not a JSON object becomes an
-    error row naming the file and line, so one bad byte costs one row, not the run."""
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if line_no == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
-                                    f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                                    f"(in {path.name})"}
-                continue
+    error row naming the file and line, so one bad byte costs one row, not the run.
+    A byte-order mark (UTF-8, UTF-16 or UTF-32) is read as such, and lines may end in
+    LF, CRLF or CR."""
+    try:
+        for line_no, raw in _lines(path):
+            if isinstance(raw, bytes):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
+                                        f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                                        f"(in {path.name})"}
+                    continue
+            else:
+                line = raw
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                # A broken line still counts as a sample: it is reported, not lost.
-                yield {"__error__": f"line {line_no} is not valid JSON: {exc.msg} (in {path.name})"}
-                continue
-            if not isinstance(row, dict):
-                row = {"__error__": f"line {line_no} is not a JSON object (in {path.name})"}
-            yield row
+            yield _json_row(line, f"line {line_no}", path)
+    except UnicodeDecodeError as exc:  # a UTF-16/32 stream broke: nothing after it is readable
+        raise ConfigError(f"{path}: not valid {exc.encoding} after its byte-order mark "
+                          f"({exc.reason})") from None
+
+
+def _json_row(text: str, where: str, path: Path) -> dict[str, Any]:
+    """One JSON object, or an error row naming ``where`` in ``path``."""
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # A broken line still counts as a sample: it is reported, not lost.
+        return {"__error__": f"{where} is not valid JSON: {exc.msg} (in {path.name})"}
+    return _object_row(row, where, path)
+
+
+def _object_row(row: Any, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        return {"__error__": f"{where} is not a JSON object (in {path.name})"}
+    bad = _undecodable(row)
+    if bad is not None:
+        return {"__error__": f"{where} is not valid UTF-8: field {bad!r} holds bytes that "
+                             f"do not decode (in {path.name})"}
+    return row
+
+
+def _undecodable(value: Any, name: str = "") -> str | None:
+    """The first field of a JSON value holding undecodable bytes (read as lone surrogates)."""
+    if isinstance(value, str):
+        return name or "?" if any("\udc80" <= ch <= "\udcff" for ch in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        found = _undecodable(item, f"{name}.{key}" if name else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _read_json(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a ``.json`` list. A bad byte costs the element holding it (its bytes are
+    read as lone surrogates, then reported); a file that is not a JSON list stops the
+    run naming the file and position, as no row can be told from another."""
+    encoding, skip = _bom(path)
+    try:
+        text = path.read_bytes()[skip:].decode(
+            encoding, errors="surrogateescape" if encoding == "utf-8" else "strict")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid {encoding} after its byte-order mark "
+                          f"({exc.reason})") from None
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+                          f"{exc.msg}") from None
+    if not isinstance(rows, list):
+        raise ConfigError(f"{path}: expected a JSON list of objects")
+    for index, row in enumerate(rows):
+        yield _object_row(row, f"element {index}", path)
 
 
 def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -211,10 +303,7 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
     elif suffix == ".jsonl":
         yield from _read_jsonl(path)
     elif suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM is fine
-        if not isinstance(data, list):
-            raise CuekitError(f"{path}: expected a JSON list of objects")
-        yield from data
+        yield from _read_json(path)
     else:
         raise ConfigError(f"{path}: unsupported file type {suffix!r}; use .parquet, .arrow or "
                           ".jsonl")
@@ -256,16 +345,24 @@ def _data_files(folder: Path, split: str) -> list[Path]:
     return files
 
 
-def _folder_questions(folder: Path) -> Path | None:
-    """The jsonl of questions inside an image folder, None when it holds none."""
-    candidates = sorted(folder.glob("*.jsonl"))
-    preferred = [p for p in candidates if p.stem in ("metadata", "questions")]
-    if preferred:
-        return preferred[0]
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    names = ", ".join(p.name for p in candidates)
-    raise ConfigError(f"{folder}: several .jsonl files ({names}); name one of them as --dataset")
+def _folder_questions(folder: Path, split: str) -> Path | None:
+    """The jsonl of questions of an image folder, None when it holds none.
+
+    At the top (``metadata.jsonl``/``questions.jsonl``, the one jsonl, or the one named
+    after the split: ``train.jsonl`` beside ``test.jsonl``), else in the split's own
+    subfolder (HF ImageFolder: ``train/metadata.jsonl`` beside its images)."""
+    for where in (folder, folder / split):
+        candidates = sorted(where.glob("*.jsonl")) if where.is_dir() else []
+        chosen = ([p for p in candidates if p.stem in ("metadata", "questions")]
+                  or [p for p in candidates if p.stem == split]
+                  or (candidates if len(candidates) == 1 else []))
+        if chosen:
+            return chosen[0]
+        if candidates:
+            names = ", ".join(p.name for p in candidates)
+            raise ConfigError(f"{where}: several .jsonl files ({names}) and none is named "
+                              f"after the split {split!r}; name one of them as --dataset")
+    return None
 
 
 def source_files(spec: SourceSpec) -> list[Path]:
@@ -275,9 +372,23 @@ def source_files(spec: SourceSpec) -> list[Path]:
     if spec.dataset in _GENERATED:
         return []
     if path.is_dir():
-        questions = _folder_questions(path)
+        questions = _folder_questions(path, spec.split)
         return [questions] if questions is not None else _data_files(path, spec.split)
     return [path] if path.is_file() else []
+
+
+def folder_image_files(spec: SourceSpec) -> list[Path]:
+    """The files beside the questions of an image folder (its images), sorted; [] for
+    any other source. Rows name them by path, so they are input as much as the jsonl."""
+    path = Path(spec.dataset).expanduser()
+    if spec.dataset in _GENERATED or not path.is_dir():
+        return []
+    questions = _folder_questions(path, spec.split)
+    if questions is None:
+        return []
+    root = questions.parent
+    return sorted(p for p in root.rglob("*") if p.is_file() and p != questions
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def _source_name(path: Path) -> str:
@@ -337,10 +448,10 @@ def _local_rows(path: Path, spec: SourceSpec
                 ) -> tuple[FieldMap, Iterator[dict[str, Any]], Path]:
     """Rows, field map and image base folder of a local file or folder."""
     if path.is_dir():
-        questions = _folder_questions(path)
-        if questions is not None:
+        questions = _folder_questions(path, spec.split)
+        if questions is not None:  # image paths are relative to the questions' folder
             kinds, rows = _peek_kinds(_read_jsonl(questions))
-            return resolve_fields(spec, kinds), rows, path
+            return resolve_fields(spec, kinds), rows, questions.parent
         files = _data_files(path, spec.split)
         rows = chain.from_iterable(_file_rows(f) for f in files)
         return resolve_fields(spec, _data_file_kinds(files[0])), rows, path

@@ -10,6 +10,7 @@ appears twice, and no listed shard is missing or unlisted shard present.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import tarfile
@@ -99,17 +100,26 @@ class _HashingReader:
             pass
 
 
+def _globbed(url: str) -> list[str]:
+    """A local shard pattern (``shards/shard-*.tar``, quoted so no shell expanded it) as
+    the files it matches; anything else as itself. A pattern matching nothing is kept, so
+    it is reported as a missing shard rather than silently checking nothing."""
+    if mf.is_remote(url) or not any(c in url for c in "*?[") or Path(url).exists():
+        return [url]
+    return sorted(glob.glob(url)) or [url]
+
+
 def _resolve(location: str | Sequence[str]) -> tuple[str, list[str], str | None, bool]:
     """(label, shard URLs to check, folder holding the index files, whole set?).
 
-    A folder means the whole set: every listed shard must be there. Paths, URLs or brace
-    patterns name a subset: only those shards are checked."""
+    A folder means the whole set: every listed shard must be there. Paths, URLs, brace
+    patterns or globs name a subset: only those shards are checked."""
     if isinstance(location, str) and not mf.is_remote(location) and Path(location).is_dir():
         folder = Path(location)
         urls = sorted(str(p) for p in folder.glob("*.tar") if not p.name.startswith("."))
         return location, urls, str(folder), True
     specs = [location] if isinstance(location, str) else list(location)
-    urls = [u for spec in specs for u in expand_urls(spec)]
+    urls = [u for spec in specs for url in expand_urls(spec) for u in _globbed(url)]
     if not urls:
         raise ConfigError(f"no shards in {location!r}")
     return ", ".join(specs), urls, mf.url_folder(urls[0]), False

@@ -91,3 +91,19 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["inspect", str(tmp_path / "missing.tar")])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {tmp_path / 'missing.tar'}: no such shard"
+
+
+def test_a_shard_run_where_every_sample_failed_exits_non_zero(tmp_path: Path) -> None:
+    """Like extract: a run that wrote no sample is a failure a pipeline must see."""
+    import shutil
+
+    extract_dir = _extract_dir(tmp_path / "extract", n=3)
+    shutil.rmtree(extract_dir / extract_io.IMAGES_DIR)  # every image file is gone
+    out = tmp_path / "shards"
+    result = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert (f"shard: no sample succeeded (3 errors out of 3 rows; see "
+            f"{out / 'errors.parquet'})") in result.output
+    lines = result.output.splitlines()
+    assert [line.split(None, 1)[0] for line in lines[lines.index("top error reasons:") + 1:]
+            ] == ["3"]

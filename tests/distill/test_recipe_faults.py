@@ -4,6 +4,7 @@ steps, folder permissions and the final checkpoint."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -59,6 +60,20 @@ def test_resume_without_a_checkpoint_does_not_duplicate_metrics(sample_shards, t
     assert [r["step"] for r in read_metrics(config.run_dir)] == [1, 2, 3]
 
 
+def test_a_metrics_line_cut_short_does_not_stop_the_resume(tmp_path):
+    """A kill or a full disk mid-append leaves half a line; the resume drops it (and the
+    steps after the checkpoint) instead of failing to parse it."""
+    from cuekit.distill.metrics import METRICS_FILE, truncate_metrics
+
+    path = tmp_path / METRICS_FILE
+    path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
+    truncate_metrics(tmp_path, 2)
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
+    path.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    truncate_metrics(tmp_path, -1)
+    assert path.read_text() == ""
+
+
 def test_unfinished_checkpoint_folders_are_removed(sample_shards, tmp_path):
     config = _config(sample_shards, tmp_path, max_steps=1)
     stale = config.run_dir / ckpt.CHECKPOINTS_DIR / ".tmp-123-abc"
@@ -102,6 +117,30 @@ def test_no_intact_checkpoint_names_the_damaged_file(sample_shards, tmp_path):
         run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True))
 
 
+def test_a_lost_weight_shard_of_a_sharded_save_is_a_damaged_checkpoint(tmp_path):
+    """Large students save in several weight files plus an index; a file the index lists
+    but the folder lacks must send the resume to the previous checkpoint, not to a
+    load error."""
+    from safetensors.torch import save_file
+
+    for step in (1, 2):
+        folder = tmp_path / ckpt.CHECKPOINTS_DIR / f"step-{step:06d}"
+        (folder / "student").mkdir(parents=True)
+        (folder / "trainer_state.json").write_text("{}")
+        save_file({"x": torch.zeros(2)}, str(folder / "trainer_state.safetensors"))
+        names = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+        for name in names:
+            save_file({"w": torch.ones(3)}, str(folder / "student" / name))
+        (folder / "student" / "model.safetensors.index.json").write_text(
+            json.dumps({"metadata": {}, "weight_map": {"a.weight": names[0],
+                                                       "b.weight": names[1]}}))
+    lost = tmp_path / ckpt.CHECKPOINTS_DIR / "step-000002" / "student" / names[1]
+    lost.unlink()
+    assert ckpt.checkpoint_problem(lost.parent.parent) == (
+        f"{lost} is missing (listed in model.safetensors.index.json)")
+    assert ckpt.latest_intact_checkpoint(tmp_path) == lost.parent.parent.parent / "step-000001"
+
+
 # ------------------------------------------------------------- 6: typed config files
 
 
@@ -119,6 +158,24 @@ def test_config_file_values_are_type_checked(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load_config_file(path)
     assert str(info.value) == f"config file {path}: {message}"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"dtype": "fp16"}, "dtype must be one of auto, bf16, bfloat16, fp32, float32, got 'fp16'"),
+    ({"dtype": "bfloat17"}, "dtype must be one of"),
+    ({"device": "gpu"}, "device must be auto or a torch device (cpu, cuda, cuda:1, mps...), "
+                        "got 'gpu'"),
+    ({"seed": 2**70}, f"seed must be in [0, {2**32 - 1}], got {2**70}"),
+    ({"seed": -1}, f"seed must be in [0, {2**32 - 1}], got -1"),
+])
+def test_config_values_of_the_right_type_but_unusable_are_refused(tmp_path, settings, message):
+    """A value of the right type can still lie: an unknown dtype trained silently in fp32,
+    a device or seed torch refuses failed later with a bare RuntimeError / ValueError."""
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    with pytest.raises(ConfigError) as info:
+        resolve_config(load_config_file(path), {"shards": "s", "output": "o"})
+    assert str(info.value).startswith(message)
 
 
 def test_config_file_numbers_as_yaml_users_write_them(tmp_path):

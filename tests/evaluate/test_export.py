@@ -178,3 +178,24 @@ def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
     for text in ("trust_remote_code=True", "load_student", "at prefill",
                  "vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it"):
         assert text in readme, text
+
+
+def test_the_stock_class_loads_the_base_without_the_module_and_the_card_says_so(
+        distill_run: Path, tmp_path: Path, caplog) -> None:
+    """``Qwen3VLForConditionalGeneration.from_pretrained`` (Qwen's own model cards load
+    Qwen3-VL so) bypasses the Auto classes and their custom-code check: it gives the
+    base model, warned only by transformers' model-type mismatch. Both READMEs must say
+    so, as long as that holds."""
+    from transformers import Qwen3VLForConditionalGeneration
+
+    folder = export_student(distill_run, tmp_path / "student")
+    with caplog.at_level("WARNING"):
+        stock = Qwen3VLForConditionalGeneration.from_pretrained(str(folder))
+    assert get_cue_module(stock) is None
+    assert any("model of type `cuekit_qwen3_vl` to instantiate a model of type `qwen3_vl`"
+               in record.getMessage() for record in caplog.records)
+    card = (folder / "README.md").read_text()
+    assert "`Qwen3VLForConditionalGeneration.from_pretrained(folder)`" in card
+    assert "loads the base weights *without* the module" in card
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`Qwen3VLForConditionalGeneration.from_pretrained(folder)`" in readme

@@ -224,6 +224,54 @@ def test_an_unchanged_input_resumes(tmp_path):
     assert again.processed == 0 and again.counts["input"] == 4
 
 
+def test_a_replaced_image_in_an_image_folder_refuses_a_stale_resume(tmp_path):
+    """The rows of an image folder name its images: replacing one (same name, same size)
+    would keep its old cue; a touch or a copy still resumes."""
+    from PIL import Image
+
+    folder = tmp_path / "data"
+    _jsonl_dataset(folder, 3)
+    config = _config(tmp_path / "out", dataset=str(folder), limit=None)
+    assert run_extract(config).counts["input"] == 3
+    os.utime(folder / "red.png")
+    assert run_extract(config).processed == 0
+    Image.new("RGB", (16, 12), (30, 30, 200)).save(folder / "red.png")  # same name and size
+    with pytest.raises(ConfigError, match="the input of .* changed since the run started"):
+        run_extract(config)
+
+
+def test_an_edited_parquet_or_a_new_file_in_a_parquet_folder_refuses_a_stale_resume(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(buffer, format="PNG")
+    image = {"bytes": buffer.getvalue(), "path": None}
+
+    def frame(start: int, n: int) -> pl.DataFrame:
+        return pl.DataFrame({"id": [f"q{i}" for i in range(start, start + n)],
+                             "question": [f"Where is the red square {i}?"
+                                          for i in range(start, start + n)],
+                             "image": [image] * n, "objects": [[]] * n},
+                            schema_overrides={"objects": pl.List(pl.String)})
+
+    folder = tmp_path / "snap" / "data"
+    folder.mkdir(parents=True)
+    frame(0, 4).write_parquet(folder / "train-00000-of-00002.parquet")
+    single = _config(tmp_path / "one", dataset=str(folder / "train-00000-of-00002.parquet"),
+                     limit=None)
+    whole = _config(tmp_path / "all", dataset=str(tmp_path / "snap"), limit=None)
+    assert run_extract(single).counts["input"] == run_extract(whole).counts["input"] == 4
+    frame(4, 2).write_parquet(folder / "train-00001-of-00002.parquet")  # a second shard
+    assert run_extract(single).processed == 0  # its own file is unchanged
+    with pytest.raises(ConfigError, match="the input of .* changed since the run started"):
+        run_extract(whole)
+    frame(0, 3).write_parquet(folder / "train-00000-of-00002.parquet")  # a row deleted
+    with pytest.raises(ConfigError, match="the input of .* changed since the run started"):
+        run_extract(single)
+
+
 # ------------------------------------------------------------- 13: resume equivalence
 
 
@@ -266,6 +314,35 @@ def test_a_resumed_grounding_dino_run_equals_an_uninterrupted_one(tmp_path, monk
     resumed = run_extract(resumable)
     assert resumed.processed == 10 - len(done)
     assert _cues(resumed.output).equals(_cues(reference.output))
+
+
+def test_a_resume_with_another_batch_size_warns_and_stays_within_the_tolerance(
+        tmp_path, monkeypatch, caplog):
+    """A resume after running out of memory takes a smaller --batch-size: allowed, but the
+    remaining rows are batched differently, so it says so, and the result stays within
+    the documented tolerance of an uninterrupted run."""
+
+    def config(name: str, batch_size: int) -> ExtractConfig:
+        return _config(tmp_path / name, detectors=("grounding-dino",), limit=10, part_size=2,
+                       detector=DetectorOptions(model="tiny-random", batch_size=batch_size,
+                                                box_threshold=0.0, text_threshold=0.0))
+
+    reference = _cues(run_extract(config("ref", 4)).output)
+    _killed_after_writes(1, monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run_extract(config("run", 4))
+    monkeypatch.undo()
+    with caplog.at_level("WARNING", logger="cuekit.extract"):
+        resumed = _cues(run_extract(config("run", 3)).output)
+    assert any("resuming with --batch-size 3, the run started with 4" in m
+               for m in caplog.messages), caplog.messages
+    assert resumed["id"].to_list() == reference["id"].to_list()
+    for got, want in zip(resumed["cue"].to_list(), reference["cue"].to_list(), strict=True):
+        got, want = json.loads(got)["detections"], json.loads(want)["detections"]
+        assert [d["label"] for d in got] == [d["label"] for d in want]
+        for a, b in zip(got, want, strict=True):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+            assert a["xyxy"] == pytest.approx(b["xyxy"], abs=1e-3)
 
 
 # ------------------------------------------------------------- 14: the umask

@@ -4,6 +4,7 @@ same folder, and workers whose parent is killed."""
 from __future__ import annotations
 
 import builtins
+import os
 import sys
 import time
 from pathlib import Path
@@ -97,3 +98,26 @@ def test_workers_die_with_a_killed_shard(make_extract_dir, tmp_path, helpers):
         workers=2, timeout=4.0)
     assert alive == []
     assert Path(tmp_path / "shards").is_dir()
+
+
+def test_a_full_disk_under_the_resize_cache_stops_the_run(make_extract_dir, tmp_path,
+                                                          monkeypatch):
+    """Resized images are written to the output's cache: a failed write there is the
+    output's fault (an OutputError naming the file), never a sample error or a crash."""
+    from cuekit.pipelines import images as images_module
+
+    extract_dir, records = make_extract_dir(4, size=(80, 60))
+
+    def to_dev_full(folder, prefix=".tmp-", suffix=""):
+        return os.open("/dev/full", os.O_WRONLY), folder / ".tmp-never-made"
+
+    monkeypatch.setattr(images_module, "new_temp_file", to_dev_full)
+    out = tmp_path / "shards"
+    settings = ShardSettings(maxcount=2, max_pixels=40 * 30)
+    with pytest.raises(OutputError, match=r"cannot write the output .*/\.cuekit-shard/resized/"
+                                          r"[0-9a-f]{64}\.\w+: No space left on device"):
+        shard(extract_dir, out, settings)
+    assert not list(out.glob("*.tar")) and not (out / "errors.parquet").exists()
+    monkeypatch.undo()
+    report = shard(extract_dir, out, settings)
+    assert (report.shards, report.errors, report.written) == (2, 0, len(records))

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from cuekit.errors import ConfigError
+from cuekit.errors import ConfigError, SampleError
 from cuekit.pipelines.sources import (
     FieldMap,
     RawSample,
@@ -268,6 +268,9 @@ def test_bad_precision_names_the_sample_and_field(tmp_path):
     ("<image1> What is shown?", "What is shown?"),
     ("Compare <image 1> with <image_2>.", "Compare image 1 with image 2."),
     ("Look at\n<image>\nthen answer.", "Look at\n\nthen answer."),
+    ("In <image>, find x.", "In the image, find x."),
+    ("<|image|>Find x.", "Find x."),
+    ("<|vision_start|><|image_pad|><|vision_end|>Find x in <|image_1|>.", "Find x in image 1."),
     ("No placeholder here.", "No placeholder here."),
 ])
 def test_image_placeholders_are_mapped(question, expected):
@@ -308,3 +311,142 @@ def test_streamed_mathvista_without_features_picks_the_decoded_image(monkeypatch
     assert item.preset == "mathvista" and item.images == [decoded]
     assert (item.original_id, item.precision, item.metadata) == ("9", 2.0,
                                                                  {"image": "images/9.jpg"})
+
+
+# ------------------------------------------------------------ review: unseen variants
+
+_THREE = [{"id": f"q{i}", "question": f"Q{i}?", "image": "a.png", "answer": "1"}
+          for i in range(3)]
+
+
+@pytest.mark.parametrize(("name", "encode"), [
+    ("utf-16 BOM", lambda text: text.encode("utf-16")),
+    ("utf-32 BOM, CRLF", lambda text: text.replace("\n", "\r\n").encode("utf-32")),
+    ("utf-16 BOM, CR only", lambda text: text.replace("\n", "\r").encode("utf-16")),
+    ("utf-8 BOM, CRLF", lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
+    ("CR only (classic Mac)", lambda text: text.replace("\n", "\r").encode()),
+])
+def test_jsonl_in_any_bom_encoding_and_line_ending_reads_every_row(tmp_path, name, encode):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(encode("".join(json.dumps(r) + "\n" for r in _THREE)))
+    items = _rows(SourceSpec(dataset=str(path)))
+    assert [(type(i), i.original_id, i.question) for i in items] == [
+        (RawSample, f"q{i}", f"Q{i}?") for i in range(3)], name
+
+
+def test_a_bad_byte_after_cr_line_ends_names_its_own_line(tmp_path):
+    text = "".join(json.dumps(r) + "\r" for r in _THREE).encode().replace(b"Q2", b"Q\xff2")
+    (tmp_path / "rows.jsonl").write_bytes(text)
+    items = _rows(SourceSpec(dataset=str(tmp_path / "rows.jsonl")))
+    assert [type(i) for i in items] == [RawSample, RawSample, RowError]
+    assert items[2].error.reason == ("line 3 is not valid UTF-8: byte 0xff at column 28 "
+                                     "(in rows.jsonl)")
+
+
+def test_json_list_loses_only_the_element_with_bad_bytes_or_no_object(tmp_path):
+    rows = [_THREE[0], _THREE[1], "not an object", _THREE[2]]
+    data = json.dumps(rows).encode().replace(b"Q1", b"Q\xff1")
+    (tmp_path / "rows.json").write_bytes(data)
+    items = _rows(SourceSpec(dataset=str(tmp_path / "rows.json")))
+    assert [type(i) for i in items] == [RawSample, RowError, RowError, RawSample]
+    assert [items[0].original_id, items[3].original_id] == ["q0", "q2"]
+    assert items[1].error.reason == ("element 1 is not valid UTF-8: field 'question' holds "
+                                     "bytes that do not decode (in rows.json)")
+    assert items[2].error.reason == "element 2 is not a JSON object (in rows.json)"
+
+
+def test_broken_json_list_names_the_file_and_position(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text('[{"id": "a",\n  oops}]')
+    with pytest.raises(ConfigError, match=r"rows\.json: not valid JSON at line 2 column 3"):
+        _rows(SourceSpec(dataset=str(path)))
+
+
+def test_chartqa_layout_one_answer_in_a_list(tmp_path):
+    """ChartQA: ``query`` and ``label`` (a list holding the one answer)."""
+    frame = pl.DataFrame({"image": [{"bytes": _png(), "path": None}] * 2,
+                          "query": ["What is the peak?", "Which year?"],
+                          "label": [["14"], ["2019", "2020"]], "human_or_machine": [0, 1]})
+    (tmp_path / "data").mkdir()
+    frame.write_parquet(tmp_path / "data" / "test-00000-of-00001.parquet")
+    items = _rows(SourceSpec(dataset=str(tmp_path), split="test"))
+    sample = _prepared(items[0], tmp_path)
+    assert (sample.question, sample.answer, sample.metadata) == (
+        "What is the peak?", "14", {"human_or_machine": 0})
+    with pytest.raises(SampleError, match="field 'answer': expected one answer, got a list of 2"):
+        _prepared(items[1], tmp_path)
+
+
+def test_scienceqa_layout_answer_is_the_index_of_an_option(tmp_path):
+    """ScienceQA: ``answer`` is the position of the right option; the judge needs the
+    option itself. An integer that is one of the options stays that value."""
+    frame = pl.DataFrame({"image": [{"bytes": _png(), "path": None}] * 2,
+                          "question": ["Which is a mammal?", "How many?"],
+                          "choices": [["fish", "cat"], ["2", "3"]], "answer": [1, 3],
+                          "hint": ["", ""], "subject": ["natural science"] * 2})
+    frame.write_parquet(tmp_path / "train-00000-of-00001-0a1b2c.parquet")
+    first, second = (_prepared(i, tmp_path) for i in _rows(SourceSpec(dataset=str(tmp_path))))
+    assert (first.answer, first.choices, first.metadata["answer_index"]) == (
+        "cat", ["fish", "cat"], 1)
+    assert (second.answer, "answer_index" in second.metadata) == ("3", False)
+    from cuekit.evaluate.answers import judge
+
+    assert judge("The answer is (B).", first.answer, first.choices).correct
+
+
+def test_mmmu_options_that_are_image_references_stay_words(tmp_path):
+    """MMMU options are often ``<image 2>``: as text they would be placeholders the chat
+    template never fills (and an empty option if dropped like a question's)."""
+    image = {"bytes": _png(), "path": None}
+    frame = pl.DataFrame({
+        "id": ["validation_Art_2"], "question": ["<image 1> Which painting is by Monet?"],
+        "options": ["['<image 2>', '<image 3>', 'Neither <image>']"], "answer": ["A"],
+        "image_1": [image], "image_2": [image], "image_3": [image],
+        "question_type": ["multiple-choice"]})
+    frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
+    sample = _prepared(item, tmp_path)
+    assert sample.choices == ["image 2", "image 3", "Neither the image"]
+    assert sample.question == "Which painting is by Monet?" and len(sample.images) == 3
+
+
+def test_hf_imagefolder_with_split_subfolders(tmp_path):
+    """HF ImageFolder: ``train/metadata.jsonl`` beside its images, paths in ``file_name``
+    relative to that subfolder; ``--split`` picks the subfolder."""
+    for split, color in (("train", (1, 2, 3)), ("test", (4, 5, 6))):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "0001.png").write_bytes(_png(color))
+        (tmp_path / split / "metadata.jsonl").write_text(json.dumps(
+            {"file_name": "0001.png", "question": f"Q {split}?", "answer": "2"}) + "\n")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="test"))
+    assert (item.question, item.images, item.base_dir) == ("Q test?", ["0001.png"],
+                                                           tmp_path / "test")
+    assert _prepared(item, tmp_path).images[0].width == 8
+
+
+def test_split_named_jsonl_files_in_an_image_folder(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png())
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text(json.dumps(
+            {"id": split, "question": "Q?", "image": "a.png"}) + "\n")
+    assert [i.original_id for i in _rows(SourceSpec(dataset=str(tmp_path), split="test"))] \
+        == ["test"]
+    with pytest.raises(ConfigError, match=r"several \.jsonl files \(test\.jsonl, train\.jsonl\) "
+                                          r"and none is named after the split 'dev'"):
+        _rows(SourceSpec(dataset=str(tmp_path), split="dev"))
+
+
+def test_mathverse_like_columns_keep_their_own_id_and_capitalised_names_are_found(tmp_path):
+    """MathVerse numbers its rows in ``sample_index``; other copies capitalise columns."""
+    image = {"bytes": _png(), "path": None}
+    pl.DataFrame({"sample_index": ["17"], "problem_index": ["3"], "question": ["Find x."],
+                  "image": [image], "answer": ["5"], "question_type": ["free-form"],
+                  "query_wo": ["..."]}).write_parquet(tmp_path / "testmini.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path / "testmini.parquet"), split="testmini"))
+    assert (item.original_id, item.question, item.answer, item.question_type) == (
+        "17", "Find x.", "5", "free-form")
+    pl.DataFrame({"ID": ["w1"], "Question": ["Which?"], "Image": [image], "Answer": ["B"],
+                  "Options": [["p", "q"]]}).write_parquet(tmp_path / "caps.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(tmp_path / "caps.parquet")))
+    assert (item.original_id, item.question, item.answer, item.choices, len(item.images)) \
+        == ("w1", "Which?", "B", ["p", "q"], 1)

@@ -157,3 +157,18 @@ def test_the_summary_groups_faults_by_kind() -> None:
         f"  FAULT [sample] a.tar/k{i:02d}: no .hint.txt file" for i in range(3)]
     assert "  ... and 57 more [sample] faults" in lines
     assert lines[-1] == "verify: FAILED with 61 faults"
+
+
+def test_a_glob_names_a_subset_like_a_brace_range(damaged: Path) -> None:
+    """``verify 'shards/shard-00000[01].tar'`` (quoted: no shell expanded it) checks the
+    shards it matches, not one file literally named so; a glob matching nothing is a
+    missing shard."""
+    report = verify(str(damaged / "shard-00000[01].tar"))
+    assert report.ok, report.format()
+    assert (report.shards_checked, report.samples_checked) == (2, 6)
+    assert report.notes == ["checked 2 of the 3 shards listed in shards.parquet"]
+    path = damaged / "shard-000002.tar"
+    path.write_bytes(path.read_bytes()[:3000])
+    kinds = {kind for kind, _ in _kinds(verify(str(damaged / "shard-*.tar")))}
+    assert {"corrupt-tar", "size", "checksum"} <= kinds and "missing-shard" not in kinds
+    assert ("missing-shard", "shard-9*.tar") in _kinds(verify(str(damaged / "shard-9*.tar")))
