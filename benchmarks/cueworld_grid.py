@@ -57,7 +57,7 @@ class GridSettings:
     module_lr: float = 2e-3
     cue_interval: int = 2  # modules after layers 0 and 2 of the 4-layer student
     max_new_tokens: int = 4
-    eval_every: int = 20
+    eval_every: int = 40
     eval_batches: int = 4
 
 

@@ -98,9 +98,11 @@ def build_cueworld_processor() -> ImageOnlyProcessor:
                                 min_pixels=pixels, max_pixels=pixels)
 
 
-def build_cueworld_model(name: str = "cueworld-base", seed: int = 0
+def build_cueworld_model(name: str = "cueworld-base", seed: int = 0, *,
+                         vision_hidden_size: int = 0,
                          ) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
-    """A freshly initialised CueWorld model (fp32, train mode) and its processor."""
+    """A freshly initialised CueWorld model (fp32, train mode) and its processor;
+    ``vision_hidden_size`` (when not 0) overrides the vision tower's width."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
@@ -116,7 +118,7 @@ def build_cueworld_model(name: str = "cueworld-base", seed: int = 0
         processor, arch.num_hidden_layers, hidden_size=arch.hidden_size,
         num_attention_heads=arch.num_attention_heads,
         num_key_value_heads=arch.num_key_value_heads, vision_depth=arch.vision_depth,
-        vision_hidden_size=arch.vision_hidden_size,
+        vision_hidden_size=vision_hidden_size or arch.vision_hidden_size,
         num_position_embeddings=patches_per_side * patches_per_side)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -93,7 +93,7 @@ python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val 
     --output runs/sft-base --max-steps {run_config['max_steps']} \\
     --caption-steps {run_config['caption_steps']} --eval-every {run_config['eval_every']} \\
     --eval-rows {run_config['eval_rows']} --threads {run_config['threads']} \\
-    --hint-shares {' '.join(f'{v:g}' for v in shares)}
+    --hint-shares {' '.join(f'{v:g}' for v in shares)} --lr {run_config['lr']:g}
 # this model: runs/sft-base/steps/step-{step}
 ```
 
