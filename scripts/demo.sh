@@ -41,7 +41,7 @@ cuekit verify "$OUT/shards"
 echo "== 4/7 distill: cueworld-base against its frozen self that sees the cue (OPSD + ViCuR)"
 cuekit distill --student cueworld-base --teacher self --privilege cue --cue-interval 2 \
   --shards "$OUT/shards" --output "$OUT/run" --max-steps 120 --batch-size 16 \
-  --rollouts-per-prompt 2 --max-new-tokens 4 --lr 2e-4 --module-lr 2e-3 \
+  --rollouts-per-prompt 2 --max-new-tokens 4 --lr 1e-4 --module-lr 2e-3 \
   --eval-shards "$OUT/shards" --eval-every 40 --eval-batches 2 --no-tensorboard
 
 echo "== 5/7 eval: accuracy on held-out CueWorld questions, no cue in the prompt"

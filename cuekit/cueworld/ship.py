@@ -58,6 +58,12 @@ def model_card(name: str, step: int, run_config: dict[str, Any],
     family_rows = "\n".join(
         f"| {f} | " + " | ".join(f"{100 * results[p]['per_family'][f]:.1f}" for p in PRIVILEGES)
         + " |" for f in families)
+    helped = [f for f in families if results["cue"]["per_family"][f]
+              - results["none"]["per_family"][f] >= 0.05]
+    flat = [f for f in families if f not in helped]
+    verdict = (f"The cue helps on {', '.join(helped) or 'no family'}"
+               + (f"; on {', '.join(flat)} it changes the accuracy by less than 5 points."
+                  if flat else "."))
     role = ("the student of the CueWorld experiment and the frozen OPSD teacher"
             if name == "cueworld-base" else "the stronger OPD teacher (the same run, trained "
             "longer)")
@@ -80,6 +86,10 @@ It loads offline by alias: `cuekit.distill.models.load_model("{name}")`, or
 | family | no hint | with the cue | with the answer hint |
 |---|---|---|---|
 {family_rows}
+
+{verdict} Answer-hint accuracy shows which families the model can answer once told;
+no-hint accuracy near a family's guessing rate (spatial 25%, compare 50%, reading about
+10%) means the model has not learnt to find that evidence alone.
 
 ## How it was trained
 
