@@ -135,7 +135,9 @@ class Collator:
 @torch.no_grad()
 def answer_accuracy(model: Any, processor: Any, items: Sequence[CueItem], kind: str,
                     batch_size: int = 50) -> float:
-    """Greedy exact-match accuracy on ``items`` with hint ``kind`` (none|cue|answer)."""
+    """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), judged as eval
+    judges (a bare answer, as CueWorld's are, is its own extraction)."""
+    from cuekit.answers import judge
     from cuekit.distill.prompts import build_prompt_batch
 
     was_training = model.training
@@ -153,7 +155,8 @@ def answer_accuracy(model: Any, processor: Any, items: Sequence[CueItem], kind: 
                              pad_token_id=processor.tokenizer.pad_token_id)
         texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
                                        skip_special_tokens=True)
-        correct += sum(text.strip() == str(it.record.sample.answer)
+        correct += sum(judge(text, it.record.sample.answer, it.record.sample.choices,
+                             finished=True).correct
                        for text, it in zip(texts, chunk, strict=True))
     model.train(was_training)
     return correct / max(len(items), 1)
