@@ -98,12 +98,9 @@ def _eval(model: str, split_folder: Path, output: Path, privilege: str = "none",
           max_new_tokens: int = 4) -> dict[str, Any]:
     import polars as pl
 
-    from cuekit.evaluate.eval import EvalConfig, run_eval
+    from cuekit.cueworld.ship import greedy_eval
 
-    summary = run_eval(EvalConfig(model=model, output=output, shards=str(split_folder),
-                                  temperature=0.0, max_new_tokens=max_new_tokens,
-                                  batch_size=50, device="cpu", privilege=privilege))
-    predictions = pl.read_parquet(output / "predictions.parquet").sort("id")
+    summary, predictions = greedy_eval(model, split_folder, output, privilege, max_new_tokens)
     return {"accuracy": summary["accuracy"], "ids": predictions["id"].to_list(),
             "correct": predictions["correct"].cast(pl.Int8).to_list()}
 

@@ -21,10 +21,9 @@ import torch
 from cuekit.answers import judge
 from cuekit.distill.models import load_model
 from cuekit.distill.prompts import (
-    build_prompt_batch,
     build_scoring_batch,
-    format_question,
-    privileged_hint,
+    pair_batch,
+    record_chat_pair,
     response_mask_until_stop,
     vision_token_ids,
 )
@@ -50,12 +49,10 @@ def main(argv: list[str] | None = None) -> dict:
     stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for start in range(0, len(items), 25):
         chunk = [it for it in items[start:start + 25] for _ in range(args.samples)]
-        questions = [format_question(it.record.sample.question, it.record.sample.choices)
-                     for it in chunk]
-        images = [it.images() for it in chunk]
-        hints = [privileged_hint(args.privilege, it.hint, it.record.sample.answer)
-                 for it in chunk]
-        prompt = build_prompt_batch(processor, questions, images)
+        # distill's own prompt pairs: the student's prompt, and the teacher's with its hint.
+        pairs = [record_chat_pair(it.record.sample, it.images(), cue=it.hint,
+                                  privilege=args.privilege) for it in chunk]
+        prompt = pair_batch(processor, pairs, "student")
         with torch.no_grad():
             out = student.generate(**prompt, max_new_tokens=4, do_sample=True, top_k=0,
                                    eos_token_id=processor.im_end_token_id,
@@ -63,7 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
                                    suppress_tokens=vision_token_ids(processor))
         response = out[:, prompt["input_ids"].shape[1]:]
         mask = response_mask_until_stop(response, [processor.im_end_token_id])
-        teacher_prompt = build_prompt_batch(processor, questions, images, hints=hints)
+        teacher_prompt = pair_batch(processor, pairs, "teacher")
         with torch.no_grad():
             s_lp = score_responses(student, build_scoring_batch(prompt, response, mask),
                                    chunk_size=256)[0].logprobs

@@ -1,8 +1,8 @@
 """The supervised recipe that trains ``cueworld-base`` and ``cueworld-teacher`` from scratch.
 
 It runs transformers' ``Trainer`` on examples built from a ``cuekit extract --dataset
-cueworld --split train`` folder, with the prompts distill and eval use
-(:func:`cuekit.distill.prompts.format_question`, ``append_hint``, the chat template):
+cueworld --split train`` folder, with the prompts distill and eval build
+(:func:`cuekit.distill.prompts.record_chat_pair` and the chat template):
 
 1. **Captions first** (``--caption-steps``): "Describe the image." answered with the
    dense scene caption, loss on every caption token. A tiny model trained on QA alone
@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from cuekit.distill.prompts import append_hint, build_messages, format_question, privileged_hint
+from cuekit.distill.prompts import ChatPair, build_messages, pair_batch, record_chat_pair
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 CAPTION_PROMPT = "Describe the image."
@@ -75,14 +75,17 @@ class SFTConfig:
     stop_after: int = 0  # stop after this many steps of the schedule (0: run it all)
 
 
+def _chat(item: CueItem, kind: str, images: Sequence[Any] = ()) -> ChatPair:
+    """The prompt pair distill and eval build; its teacher side carries hint ``kind``."""
+    return record_chat_pair(item.record.sample, images, cue=item.hint, privilege=kind)
+
+
 def _target(item: CueItem, kind: str) -> tuple[str, str]:
     """(user text, assistant text) of one example; ``kind`` is caption|none|cue|answer."""
     sample = item.record.sample
     if kind == "caption":
         return CAPTION_PROMPT, str(sample.metadata["caption"])
-    question = format_question(sample.question, sample.choices)
-    hint = privileged_hint(kind, item.hint, sample.answer) if kind != "none" else None
-    return append_hint(question, hint), str(sample.answer)
+    return _chat(item, kind).teacher_text, str(sample.answer)
 
 
 def example_kind(step: int, rng: random.Random, config: SFTConfig) -> str:
@@ -93,7 +96,7 @@ def example_kind(step: int, rng: random.Random, config: SFTConfig) -> str:
 
 
 class ExampleStream(torch.utils.data.IterableDataset):
-    """Examples in a fixed order: ``(user text, assistant text, image, is_caption)``."""
+    """Examples in a fixed order: ``{user, answer, image, kind}`` dicts."""
 
     def __init__(self, items: Sequence[CueItem], config: SFTConfig) -> None:
         self.items, self.config = items, config
@@ -138,18 +141,14 @@ def answer_accuracy(model: Any, processor: Any, items: Sequence[CueItem], kind: 
     """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), judged as eval
     judges (a bare answer, as CueWorld's are, is its own extraction)."""
     from cuekit.answers import judge
-    from cuekit.distill.prompts import build_prompt_batch
 
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        questions = [format_question(it.record.sample.question, it.record.sample.choices)
-                     for it in chunk]
-        hints = [privileged_hint(kind, it.hint, it.record.sample.answer) for it in chunk]
-        inputs = build_prompt_batch(processor, questions, [it.images() for it in chunk],
-                                    hints=hints)
+        inputs = pair_batch(processor, [_chat(it, kind, it.images()) for it in chunk],
+                            "teacher")
         out = model.generate(**inputs, max_new_tokens=4, do_sample=False,
                              eos_token_id=processor.im_end_token_id,
                              pad_token_id=processor.tokenizer.pad_token_id)

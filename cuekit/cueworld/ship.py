@@ -26,22 +26,32 @@ _COPIED = ("config.json", "generation_config.json", "model.safetensors", "tokeni
            "cuekit_processor.json")
 
 
+def greedy_eval(model: str, folder: str | Path, output: Path, privilege: str = "none",
+                max_new_tokens: int = 4) -> tuple[dict[str, Any], Any]:
+    """``cuekit eval`` on a CueWorld extract folder, greedy: (summary, predictions sorted
+    by id). CueWorld answers are one word, so 4 new tokens always reach ``<|im_end|>``."""
+    import polars as pl
+
+    from cuekit.evaluate.eval import EvalConfig, run_eval
+
+    summary = run_eval(EvalConfig(model=model, output=output, shards=str(folder),
+                                  temperature=0.0, max_new_tokens=max_new_tokens,
+                                  batch_size=50, device="cpu", privilege=privilege))
+    return summary, pl.read_parquet(output / "predictions.parquet").sort("id")
+
+
 def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
     """Greedy test accuracy per privilege, overall and per question family."""
     import polars as pl
 
-    from cuekit.evaluate.eval import EvalConfig, run_eval
-    from cuekit.evaluate.inputs import iter_cue_items
+    from cuekit.pipelines.extract_io import read_extracted
 
-    families = {item.id: item.record.sample.metadata.get("family")
-                for item in iter_cue_items(test)}
+    families = {record.sample.id: record.sample.metadata.get("family")
+                for record in read_extracted(Path(test))}
     results = {}
     for privilege in PRIVILEGES:
-        folder = output / privilege
-        summary = run_eval(EvalConfig(model=model, output=folder, shards=test, temperature=0.0,
-                                      max_new_tokens=4, batch_size=50, device="cpu",
-                                      privilege=privilege))
-        frame = pl.read_parquet(folder / "predictions.parquet").with_columns(
+        summary, frame = greedy_eval(model, test, output / privilege, privilege)
+        frame = frame.with_columns(
             pl.col("id").replace_strict(families, default=None).alias("family"))
         per_family = {row["family"]: row["correct"] for row in frame.group_by("family").agg(
             pl.col("correct").mean()).iter_rows(named=True)}
