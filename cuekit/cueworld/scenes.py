@@ -89,6 +89,28 @@ class Scene:
             parts.append(f"{obj.place}: {obj.size} {obj.colour} {obj.shape}{digit}.")
         return " ".join(parts)
 
+    def grounding(self) -> str:
+        """Where each shape is, shapes in a fixed order: ``circle: top left. star: centre.``"""
+        return grounding_text(self.annotations())
+
+
+def grounding_text(objects: list[dict[str, object]]) -> str:
+    """Each shape's cell from ground-truth boxes, listed by shape name rather than by place.
+
+    Captions read the image place by place; this reads it object by object, so a model
+    trained on it must find a named shape by what it looks like (content search), the
+    skill a real VLM gets from grounding data and the one a location cue stands in for.
+    """
+    places: dict[str, str] = {}
+    for entry in objects:
+        if entry.get("kind") != "shape":
+            continue
+        x0, y0, x1, y1 = (float(v) for v in entry["xyxy"])  # type: ignore[union-attr]
+        row = min(GRID - 1, int((y0 + y1) / 2 // CELL))
+        col = min(GRID - 1, int((x0 + x1) / 2 // CELL))
+        places[str(entry["label"])] = cell_name(row, col)
+    return " ".join(f"{shape}: {places[shape]}." for shape in SHAPES if shape in places)
+
 
 def cell_name(row: int, col: int) -> str:
     if (row, col) == (1, 1):

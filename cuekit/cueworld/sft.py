@@ -4,12 +4,16 @@ It runs transformers' ``Trainer`` on examples built from a ``cuekit extract --da
 cueworld --split train`` folder, with the prompts distill and eval build
 (:func:`cuekit.distill.prompts.record_chat_pair` and the chat template):
 
-1. **Captions first** (``--caption-steps``): "Describe the image." answered with the
-   dense scene caption, loss on every caption token. A tiny model trained on QA alone
-   sits at the most-common-colour shortcut (shared README §7); naming every object at
-   its place first breaks that plateau.
-2. **Then a mix**: ``--caption-share`` captions, the rest QA with loss on the answer
-   only. A QA prompt carries no hint, the extract stage's cue (``[Hint]: The image
+1. **Captions first** (``--caption-steps``): dense descriptions, loss on every token. A
+   tiny model trained on QA alone sits at the most-common-colour shortcut (shared README
+   §7); naming every object at its place first breaks that plateau. A share
+   ``--grounding-share`` of them is the object-first form ("Where is each shape?" →
+   ``circle: top left. star: centre.``), the rest the place-first caption ("Describe the
+   image." → ``top left: large red circle 3. ...``). Place-first captions teach reading a
+   named place; only the object-first form teaches finding a named shape, which is what
+   a question without a cue needs and what real VLMs learn from grounding data.
+2. **Then a mix**: ``--caption-share`` descriptions (same split), the rest QA with loss
+   on the answer only. A QA prompt carries no hint, the extract stage's cue (``[Hint]: The image
    shows star (top left).``) or the answer hint (``[Hint]: The answer is red.``), in the
    proportions ``--hint-shares`` (none, cue, answer), so the model can answer alone and
    can use either privilege when a teacher prompt carries it.
@@ -43,10 +47,12 @@ from typing import Any
 
 import torch
 
+from cuekit.cueworld.scenes import grounding_text
 from cuekit.distill.prompts import ChatPair, build_messages, pair_batch, record_chat_pair
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 CAPTION_PROMPT = "Describe the image."
+GROUNDING_PROMPT = "Where is each shape?"
 HINT_KINDS = ("none", "cue", "answer")
 
 
@@ -67,6 +73,7 @@ class SFTConfig:
     weight_decay: float = 0.01
     caption_steps: int = 600
     caption_share: float = 0.25
+    grounding_share: float = 0.0  # of the descriptions, the object-first share
     hint_shares: tuple[float, float, float] = (0.35, 0.50, 0.15)  # none, cue, answer
     eval_every: int = 500
     eval_rows: int = 200
@@ -85,12 +92,17 @@ def _target(item: CueItem, kind: str) -> tuple[str, str]:
     sample = item.record.sample
     if kind == "caption":
         return CAPTION_PROMPT, str(sample.metadata["caption"])
+    if kind == "grounding":
+        return GROUNDING_PROMPT, grounding_text(sample.metadata["objects"])
     return _chat(item, kind).teacher_text, str(sample.answer)
 
 
 def example_kind(step: int, rng: random.Random, config: SFTConfig) -> str:
     """Captions only for the first ``caption_steps`` steps, then the mix."""
     if step < config.caption_steps or rng.random() < config.caption_share:
+        # Drawn only when asked for, so runs without grounding keep their random stream.
+        if config.grounding_share and rng.random() < config.grounding_share:
+            return "grounding"
         return "caption"
     return rng.choices(HINT_KINDS, weights=config.hint_shares)[0]
 
@@ -136,15 +148,16 @@ class Collator:
 
 
 @torch.no_grad()
-def answer_accuracy(model: Any, processor: Any, items: Sequence[CueItem], kind: str,
-                    batch_size: int = 50) -> float:
-    """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), judged as eval
-    judges (a bare answer, as CueWorld's are, is its own extraction)."""
+def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: str,
+                  batch_size: int = 50) -> dict[str, float]:
+    """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), overall
+    (``"all"``) and per question family, judged as eval judges (a bare answer, as
+    CueWorld's are, is its own extraction)."""
     from cuekit.answers import judge
 
     was_training = model.training
     model.eval()
-    correct = 0
+    hits: dict[str, list[bool]] = {}
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
         inputs = pair_batch(processor, [_chat(it, kind, it.images()) for it in chunk],
@@ -154,11 +167,13 @@ def answer_accuracy(model: Any, processor: Any, items: Sequence[CueItem], kind: 
                              pad_token_id=processor.tokenizer.pad_token_id)
         texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
                                        skip_special_tokens=True)
-        correct += sum(judge(text, it.record.sample.answer, it.record.sample.choices,
-                             finished=True).correct
-                       for text, it in zip(texts, chunk, strict=True))
+        for text, it in zip(texts, chunk, strict=True):
+            sample = it.record.sample
+            correct = judge(text, sample.answer, sample.choices, finished=True).correct
+            hits.setdefault("all", []).append(correct)
+            hits.setdefault(str(sample.metadata.get("family", "?")), []).append(correct)
     model.train(was_training)
-    return correct / max(len(items), 1)
+    return {name: sum(flags) / len(flags) for name, flags in sorted(hits.items())}
 
 
 def _callback(config: SFTConfig, processor: Any, val_items: Sequence[CueItem], output: Path,
@@ -181,9 +196,10 @@ def _callback(config: SFTConfig, processor: Any, val_items: Sequence[CueItem], o
                 control.should_training_stop = True  # same schedule, first steps only
             if not val_items or (step % config.eval_every and step != config.max_steps):
                 return
-            scores = {kind: answer_accuracy(model, processor, val_items, kind)
+            scores = {kind: answer_scores(model, processor, val_items, kind)
                       for kind in HINT_KINDS}
-            self._write({"step": step, "val": scores, "elapsed_s": time.time() - started})
+            self._write({"step": step, "val": {k: v["all"] for k, v in scores.items()},
+                         "val_by_family": scores, "elapsed_s": time.time() - started})
             folder = output / "steps" / f"step-{step}"
             model.save_pretrained(folder)
             processor.save_pretrained(folder)

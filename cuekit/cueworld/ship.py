@@ -74,6 +74,7 @@ def model_card(name: str, step: int, run_config: dict[str, Any],
     verdict = (f"The cue helps on {', '.join(helped) or 'no family'}"
                + (f"; on {', '.join(flat)} it changes the accuracy by less than 5 points."
                   if flat else "."))
+    grounding = run_config.get("grounding_share", 0.0)
     role = ("the student of the CueWorld experiment and the frozen OPSD teacher"
             if name == "cueworld-base" else "the stronger OPD teacher (the same run, trained "
             "longer)")
@@ -113,12 +114,15 @@ python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val 
     --output runs/sft-base --max-steps {run_config['max_steps']} \\
     --caption-steps {run_config['caption_steps']} --eval-every {run_config['eval_every']} \\
     --eval-rows {run_config['eval_rows']} --threads {run_config['threads']} \\
-    --hint-shares {' '.join(f'{v:g}' for v in shares)} --lr {run_config['lr']:g}
+    --hint-shares {' '.join(f'{v:g}' for v in shares)} --lr {run_config['lr']:g} \\
+    --grounding-share {grounding:g}
 # this model: runs/sft-base/steps/step-{step}
 ```
 
-First {run_config['caption_steps']} steps: dense scene captions only; then
-{100 * run_config['caption_share']:.0f}% captions and the rest questions, whose prompts carry
+First {run_config['caption_steps']} steps: dense scene descriptions only ({100 * grounding:.0f}% of
+them object-first, "Where is each shape?" → `circle: top left. star: centre.`, the rest
+place-first captions, `top left: large red circle 3. ...`); then
+{100 * run_config['caption_share']:.0f}% descriptions and the rest questions, whose prompts carry
 no hint ({100 * shares[0]:.0f}%), the extract stage's cue ({100 * shares[1]:.0f}%) or the
 answer hint ({100 * shares[2]:.0f}%). lr {run_config['lr']},
 warmup {run_config['warmup_steps']}, cosine, AdamW (0.9, 0.98),

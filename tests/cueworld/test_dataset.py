@@ -137,3 +137,38 @@ def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path) -> None:
         return [json.loads(s)["images"][0]["sha256"] for s in frame["sample"]]
 
     assert set(images(pl.read_parquet(other / "cues.parquet"))).isdisjoint(images(cues))
+
+
+def test_grounding_lists_every_shape_at_its_cell_in_shape_order() -> None:
+    import random
+
+    from cuekit.cueworld.scenes import grounding_text
+
+    for seed in range(20):
+        scene = draw_scene(random.Random(seed))
+        text = scene.grounding()
+        entries = [part.strip() for part in text.rstrip(".").split(".")]
+        expected = sorted(scene.objects, key=lambda obj: SHAPES.index(obj.shape))
+        assert entries == [f"{obj.shape}: {obj.place}" for obj in expected]
+        # The digits' text boxes are not shapes and never appear.
+        assert grounding_text(scene.annotations()) == text
+        assert not any(ch.isdigit() for ch in text)
+
+
+def test_the_sft_mix_draws_object_first_descriptions_only_when_asked() -> None:
+    import random
+
+    from cuekit.cueworld.sft import SFTConfig, example_kind
+
+    def kinds(config: SFTConfig, step: int) -> list[str]:
+        return [example_kind(step, random.Random(f"t/{n}"), config) for n in range(2000)]
+
+    plain = SFTConfig(caption_steps=10, grounding_share=0.0)
+    assert set(kinds(plain, 0)) == {"caption"}
+    assert "grounding" not in kinds(plain, 50)
+    mixed = SFTConfig(caption_steps=10, grounding_share=0.5, caption_share=0.25)
+    first = kinds(mixed, 0)
+    assert set(first) == {"caption", "grounding"} and 0.4 < first.count("grounding") / 2000 < 0.6
+    later = kinds(mixed, 50)
+    share = (later.count("grounding") + later.count("caption")) / 2000
+    assert 0.2 < share < 0.3 and 0.1 < later.count("grounding") / 2000 < 0.15
