@@ -104,21 +104,24 @@ def load_model(
 def exported_student_config(model_id: str) -> Any:
     """The stock Qwen3-VL config of an exported student folder, None for anything else.
 
-    ``cuekit export-student`` marks the config with its own model type so that plain
-    transformers never loads it without the cue module (see cuekit.distill.remote_code);
-    cuekit itself loads the stock model and re-attaches the module.
+    ``cuekit export-student`` marks the config with its own model type, Auto-class code
+    and a ``transformers_weights`` refusal, so that plain transformers never loads it
+    without the cue module (see cuekit.distill.remote_code); cuekit itself loads the
+    stock model and re-attaches the module.
     """
     import json
 
     from transformers import Qwen3VLConfig
 
+    from cuekit.distill.remote_code import STUDENT_MODEL_TYPE, WEIGHTS_KEY
+
     path = Path(model_id).expanduser() / "config.json"
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("model_type") != "cuekit_qwen3_vl":
+    if data.get("model_type") != STUDENT_MODEL_TYPE:
         return None
-    for key in ("model_type", "auto_map", "architectures"):
+    for key in ("model_type", "auto_map", "architectures", WEIGHTS_KEY):
         data.pop(key, None)
     return Qwen3VLConfig.from_dict(data)
 

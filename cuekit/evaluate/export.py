@@ -234,19 +234,25 @@ The student is a stock Qwen3-VL plus a cue recovery module ({params:,} parameter
 the hidden state of each sample's first `<|im_start|>` token (the sink) attends to that
 sample's own visual tokens and is updated; decoding then reuses the cached keys and
 values, so only prefill costs more. Without the module the model computes a different
-function: its outputs are not this student's.
+function: its outputs are not this student's. So no loader gets it without the module:
 
-- **cuekit** (`cuekit.distill.load_student`, `cuekit eval`): the full model.
-- **transformers** `AutoModelForImageTextToText.from_pretrained(folder,
-  trust_remote_code=True)`: the full model, through the shipped
-  `modeling_cuekit_student.py` (it needs cuekit installed). Without
-  `trust_remote_code=True` loading stops with transformers' "contains custom code"
-  error rather than silently dropping the module: `config.json` names its own model
-  type, `cuekit_qwen3_vl`.
-- **The stock class** `Qwen3VLForConditionalGeneration.from_pretrained(folder)` (as in
-  Qwen's model cards) does not stop: it loads the base weights *without* the module,
-  warning only "You are using a model of type `cuekit_qwen3_vl` to instantiate a model
-  of type `qwen3_vl`". That model is not this student; use one of the two above.
+- **cuekit** (`cuekit.distill.load_student(folder)`, `cuekit eval --model folder`): the
+  full model.
+- **transformers Auto classes**: `AutoModelForImageTextToText.from_pretrained(folder,
+  trust_remote_code=True)` gives the full model (logits equal to load_student's)
+  through the shipped `modeling_cuekit_student.py`, which imports cuekit (install it).
+  Without `trust_remote_code=True` loading stops with transformers' "contains custom
+  code" error (an interactive session is asked first; the default, N, stops):
+  `config.json` names its own model type, `cuekit_qwen3_vl`.
+- **The stock classes** `Qwen3VLForConditionalGeneration.from_pretrained(folder)` (as
+  in Qwen's model cards) and `Qwen3VLModel.from_pretrained(folder)` stop with a
+  `ValueError` whose message ends:
+
+  > {refusal}
+
+  The text is `config.json`'s `transformers_weights` entry, which transformers reads
+  before any weight (no code from this folder runs); only the shipped model code and
+  cuekit drop it.
 - **vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it. They do not know the
   `cuekit_qwen3_vl` type (so they refuse the folder instead of serving the base model),
   and none of them runs the module at prefill.
@@ -254,8 +260,9 @@ function: its outputs are not this student's.
 
 
 def _mark_for_transformers(folder: Path) -> None:
-    """Give the config its own model type and ship the model code that adds the module,
-    so plain transformers gives the full model or stops (cuekit.distill.remote_code)."""
+    """Give the config its own model type, ship the model code that adds the module, and
+    make the stock class refuse the folder, so plain transformers gives the full model or
+    stops, naming load_student (cuekit.distill.remote_code says how)."""
     from cuekit.distill import remote_code
 
     config_path = folder / "config.json"
@@ -267,6 +274,7 @@ def _mark_for_transformers(folder: Path) -> None:
             "AutoConfig": f"{REMOTE_CODE_MODULE}.{remote_code.CuekitStudentConfig.__name__}",
             "AutoModelForImageTextToText": f"{REMOTE_CODE_MODULE}."
             f"{remote_code.CuekitStudentForConditionalGeneration.__name__}"})
+    config[remote_code.WEIGHTS_KEY] = remote_code.STOCK_CLASS_REFUSAL
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     shutil.copy2(remote_code.__file__, folder / f"{REMOTE_CODE_MODULE}.py")
 
@@ -274,6 +282,7 @@ def _mark_for_transformers(folder: Path) -> None:
 def _module_section(folder: Path) -> str:
     from safetensors.torch import load_file
 
+    from cuekit.distill import remote_code
     from cuekit.distill.cue_module import CUE_CONFIG_FILE, CUE_WEIGHTS_FILE
 
     record = json.loads((folder / CUE_CONFIG_FILE).read_text(encoding="utf-8"))
@@ -281,7 +290,8 @@ def _module_section(folder: Path) -> str:
     layers = (", ".join(str(i) for i in record["layers"]) if record["layers"]
               else f"i with i % {record['interval']} == 0")
     count = len(record["layers"]) if record["layers"] else "the"
-    return _MODULE_SECTION.format(params=params, modules=count, layers=layers)
+    return _MODULE_SECTION.format(params=params, modules=count, layers=layers,
+                                  refusal=remote_code.STOCK_CLASS_REFUSAL)
 
 
 def find_student_folder(run: str | Path) -> Path:

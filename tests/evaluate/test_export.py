@@ -152,6 +152,8 @@ def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
 
     from transformers import AutoConfig, AutoModelForImageTextToText
 
+    from cuekit.evaluate.eval import load_eval_model
+
     folder = export_student(distill_run, tmp_path / "student")
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "cuekit_qwen3_vl"
@@ -165,37 +167,75 @@ def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
             loader(str(folder))
     plain = AutoModelForImageTextToText.from_pretrained(str(folder), trust_remote_code=True)
     assert get_cue_module(plain) is not None
+    # the shipped config class drops the stock-class refusal (or no weights would load)
+    assert not hasattr(plain.config, "transformers_weights")
     reference, processor = load_student(folder)
+    assert get_cue_module(reference) is not None
     image = Image.new("RGB", (64, 48), (40, 120, 200))
-    torch.testing.assert_close(_logits(plain.eval(), processor, image),
-                               _logits(reference, processor, image), rtol=0, atol=0)
+    expected = _logits(reference, processor, image)
+    torch.testing.assert_close(_logits(plain.eval(), processor, image), expected,
+                               rtol=0, atol=0)
+    # `cuekit eval --model folder` loads through load_eval_model
+    evaluated, eval_processor, _ = load_eval_model(str(folder), device="cpu", dtype="fp32")
+    assert get_cue_module(evaluated) is not None
+    torch.testing.assert_close(_logits(evaluated, eval_processor, image), expected,
+                               rtol=0, atol=0)
     # the module matters: without it the logits differ
     bare = AutoModelForImageTextToText.from_pretrained(str(distill_run / "student"))
     assert get_cue_module(bare) is None
-    assert not torch.equal(_logits(bare.eval(), processor, image),
-                           _logits(reference, processor, image))
+    assert not torch.equal(_logits(bare.eval(), processor, image), expected)
     readme = (folder / "README.md").read_text()
     for text in ("trust_remote_code=True", "load_student", "at prefill",
                  "vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it"):
         assert text in readme, text
 
 
-def test_the_stock_class_loads_the_base_without_the_module_and_the_card_says_so(
-        distill_run: Path, tmp_path: Path, caplog) -> None:
+def test_the_stock_class_refuses_the_student_and_names_load_student(
+        distill_run: Path, tmp_path: Path) -> None:
     """``Qwen3VLForConditionalGeneration.from_pretrained`` (Qwen's own model cards load
-    Qwen3-VL so) bypasses the Auto classes and their custom-code check: it gives the
-    base model, warned only by transformers' model-type mismatch. Both READMEs must say
-    so, as long as that holds."""
-    from transformers import Qwen3VLForConditionalGeneration
+    Qwen3-VL so) bypasses the Auto classes and their custom-code check. It used to load
+    the base weights without the module, warned only by transformers' model-type
+    mismatch; now config.json's ``transformers_weights`` makes it stop, naming
+    load_student, without running any code from the folder."""
+    import json
+    import re
+    import shutil
+
+    from transformers import Qwen3VLForConditionalGeneration, Qwen3VLModel
+
+    from cuekit.distill.remote_code import STOCK_CLASS_REFUSAL
 
     folder = export_student(distill_run, tmp_path / "student")
-    with caplog.at_level("WARNING"):
-        stock = Qwen3VLForConditionalGeneration.from_pretrained(str(folder))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["transformers_weights"] == STOCK_CLASS_REFUSAL
+    assert "/" not in STOCK_CLASS_REFUSAL  # a path-like value could resolve inside the folder
+    refusal = (r"The transformers file in the config seems to be incorrect: .*: "
+               + re.escape(STOCK_CLASS_REFUSAL) + "$")
+    for stock in (Qwen3VLForConditionalGeneration, Qwen3VLModel):
+        with pytest.raises(ValueError, match=refusal) as caught:
+            stock.from_pretrained(str(folder))
+        message = str(caught.value)
+        assert "cuekit.distill.load_student(folder)" in message
+        assert "trust_remote_code=True" in message
+
+    # The original failure, reproduced on a copy without the refusal: the stock class
+    # loads silently, without the module, and its logits are not the student's.
+    unguarded = tmp_path / "unguarded"
+    shutil.copytree(folder, unguarded)
+    del config["transformers_weights"]
+    (unguarded / "config.json").write_text(json.dumps(config))
+    stock = Qwen3VLForConditionalGeneration.from_pretrained(str(unguarded))
     assert get_cue_module(stock) is None
-    assert any("model of type `cuekit_qwen3_vl` to instantiate a model of type `qwen3_vl`"
-               in record.getMessage() for record in caplog.records)
+    reference, processor = load_student(folder)
+    image = Image.new("RGB", (64, 48), (40, 120, 200))
+    assert not torch.equal(_logits(stock.eval(), processor, image),
+                           _logits(reference, processor, image))
+
     card = (folder / "README.md").read_text()
     assert "`Qwen3VLForConditionalGeneration.from_pretrained(folder)`" in card
-    assert "loads the base weights *without* the module" in card
+    assert f"`ValueError` whose message ends:\n\n  > {STOCK_CLASS_REFUSAL}\n" in card
+    assert "loads the base weights *without* the module" not in card
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "`Qwen3VLForConditionalGeneration.from_pretrained(folder)`" in readme
+    assert "One path is not covered" not in readme
+    assert STOCK_CLASS_REFUSAL in " ".join(readme.split())
