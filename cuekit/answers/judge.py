@@ -16,8 +16,8 @@ OUTCOMES = ("correct", "wrong", "no_answer", "unscored")
 @dataclass(frozen=True)
 class Verdict:
     """One decision. ``extracted`` is "" for no answer; ``rule`` is how it was found
-    (boxed, phrase, conclusion, yes_no, whole, none); ``match`` is the comparison rule
-    that decided; ``reason`` says all of it in one line."""
+    (boxed, phrase, conclusion, last_line, leading, whole, conflict, none); ``match`` is
+    the comparison rule that decided; ``reason`` says all of it in one line."""
 
     extracted: str
     rule: str
@@ -48,6 +48,10 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer",
                        "no_answer")
+    if found.rule == "conflict":
+        return Verdict(found.text, found.rule, False,
+                       f"wrong: extracted {found.text!r} by boxed, {found.note}",
+                       "two different final answers", "wrong")
     if is_refusal(found.text) and (not choices or choice_letters(found.text, choices)[0]
                                    is None):
         return Verdict(found.text, found.rule, False,

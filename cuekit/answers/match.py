@@ -1,8 +1,9 @@
 """Does an extracted answer equal the gold one? Each check says which rule decided.
 
-In order: choice letters (a letter, several letters, "(B) 4", or a choice's text, on
-either side), yes/no, lists and points (element by element, so ``(2, 5)`` equals
-``[2, 5]``), numbers (``numbers.values_agree``: precision, rounding), math-verify for
+In order: choice letters (a letter, several letters, "(B) 4", a choice's text, or a
+short answer holding the words of exactly one worded choice: "the gray cube" for
+"cube", on either side), yes/no, lists and points (element by element, so ``(2, 5)``
+equals ``[2, 5]``), numbers (``numbers.values_agree``: precision, rounding), math-verify for
 symbolic forms, and finally the plain strings.
 """
 
@@ -110,7 +111,23 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     said = re.match(r"^(yes|no|true|false)\b", plain_text(cleaned))  # "Yes, it is."
     if said is not None and (letter := _choice_by_value(said.group(1), choices)) is not None:
         return frozenset(letter), "the text of a choice"
+    within = _choice_within(cleaned, choices)
+    if within is not None:
+        return frozenset(within), "the text of one choice within a short answer"
     return None, "names no choice"
+
+
+def _choice_within(text: str, choices: Sequence[str]) -> str | None:
+    """A short answer that holds the words of exactly one worded choice ("the gray cube"
+    for "cube"); a choice inside a longer found choice does not count on its own."""
+    said = plain_text(text)
+    if len(said.split()) > 6:
+        return None
+    worded = [plain_text(c) if re.search(r"[a-z]{2,}", plain_text(c)) else "" for c in choices]
+    hits = [i for i, words in enumerate(worded) if words and re.search(
+        r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said)]
+    hits = [i for i in hits if not any(j != i and worded[i] in worded[j] for j in hits)]
+    return chr(ord("A") + hits[0]) if len(hits) == 1 else None
 
 
 def _list_items(text: str) -> tuple[list[str], str]:

@@ -1,6 +1,6 @@
 """Numeric values of answers, and when two of them agree.
 
-An answer is read as a *decimal* ("3.14", "1,250", "-8", "25%", "$12", "12 cm") or,
+An answer is read as a *decimal* ("3.14", "1,250", "-8", "1.5e3", "25%", "$12", "12 cm") or,
 through math-verify, as an *exact form* ("2\\sqrt{3}", "4\\pi", "\\frac{2}{3}"). Units,
 currency, percent and degree signs are dropped: the question fixes them.
 
@@ -31,7 +31,8 @@ from cuekit.answers.symbolic import numeric_value
 __all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
-    r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?$")
+    r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
+    r"(?:[eE](?P<exp>[-+]?\d{1,3}))?$")  # "1.5e3": e-notation, as programs print it
 # Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
 # hedges ("5 or 6") are caught before numbers are read.
 _NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
@@ -97,11 +98,12 @@ def _decimal(text: str) -> Value | None:
     integer = (match.group("int") or "0").replace(",", "")
     fraction = match.group("frac")
     literal = match.group("sign") + integer + ("." + fraction if fraction else "")
+    exponent = int(match.group("exp") or 0)
     try:
-        exact = Fraction(Decimal(literal))
+        exact = Fraction(Decimal(literal).scaleb(exponent))
     except InvalidOperation:
         return None
-    return Value(exact, float(exact), len(fraction) if fraction else 0)
+    return Value(exact, float(exact), max(0, (len(fraction) if fraction else 0) - exponent))
 
 
 def parse_value(text: str, unit: str | None = None) -> Value | None:

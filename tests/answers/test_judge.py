@@ -56,3 +56,11 @@ def test_the_old_import_path_and_positional_choices_still_work() -> None:
 
     verdict = old_path_judge("$\\boxed{B}$", "14", CHOICES, precision=None)
     assert (verdict.correct, verdict.match) == (True, "a choice letter: B = B")
+
+
+def test_two_different_final_answers_are_wrong_even_when_one_matches() -> None:
+    verdict = judge("$$\\boxed{15}$$\n\nSo the area of the triangle is 30 square units.", "15")
+    assert (verdict.outcome, verdict.rule, verdict.match) == (
+        "wrong", "conflict", "two different final answers")
+    assert verdict.reason == ("wrong: extracted '15' by boxed, then concludes '30': two "
+                              "different final answers")

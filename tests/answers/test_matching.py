@@ -146,3 +146,22 @@ def test_exact_forms_compare_by_value_and_expressions_symbolically() -> None:
     assert match_answer("2\\pi + 12", "12+2\\pi") == Match(True, "equal values")
     assert match_answer("r^2\\pi", "\\pi r^{2}") == Match(True, "math-verify: equal expressions")
     assert match_answer("\\pi r", "\\pi r^{2}") == Match(False, "different answers")
+
+
+def test_a_short_answer_holding_one_worded_choice_names_it() -> None:
+    shapes = ["sphere", "cube", "cylinder"]
+    assert choice_letters("the gray cube", shapes) == (
+        frozenset("B"), "the text of one choice within a short answer")
+    curves = ["the red one", "the blue one", "both the red one and the blue one", "none"]
+    assert choice_letters("both the red one and the blue one", curves)[0] == frozenset("C")
+    assert choice_letters("the cube and the sphere", shapes)[0] is None  # two choices
+    assert choice_letters("a long sentence that happens to mention the cube in it",
+                          shapes)[0] is None
+    assert choice_letters("12 cm", ["12", "14"])[0] == frozenset("A")  # numbers by value
+
+
+def test_e_notation_is_a_number() -> None:
+    assert parse_value("1.5e3").exact == 1500
+    assert parse_value("4E-4").approx == pytest.approx(0.0004)
+    assert match_answer("1.5e3", "1500").correct
+    assert not match_answer("1.5e2", "1500").correct

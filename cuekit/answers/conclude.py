@@ -1,0 +1,267 @@
+"""The answer a response ends on when it makes no explicit commitment.
+
+A finished response without a box or an answer phrase may still close on its answer. A
+grader reads its *closing statement*:
+
+1. **Trailing remarks are set aside**: a check ("Check: 2(8) + 4 = 20 ✓",
+   "**Verification:** substituting ...") or a parenthetical aside ("(For reference, the
+   area would be 80 cm².)") comes after the answer and is not it.
+2. **The last sentence**, or its clause after a concluding word ("so", "therefore", ...),
+   and of that clause the part after its last semicolon ("the answer is not 5; it is 6")
+   when that part gives an answer.
+   A long response needs a concluding word or a closing line that stands alone: a
+   numbered step or a bullet is reasoning, not a conclusion; a question asserts nothing.
+3. **In that clause**, in order:
+   - a negation rules a value out ("is not 5"); it gives no answer;
+   - a leading yes/no;
+   - a single option named as such ("which corresponds to option B", "Only (C) fits");
+   - a bold span that ends it after other words ("The trend is **decreasing**.");
+   - the right side of its last "=";
+   - two numbers offered as alternatives ("roughly 9 or 10"): a hedge, judged wrong;
+   - its one number; with several numbers (or none in digits) the *predicate* after its
+     last "is"/"are"/"equals" when that is a number or math ("The measure of angle 1 is
+     110°": the 1 names the angle; "There are four people"; "The two values are 2 and
+     5"); a bracketed or typeset predicate wins over a lone number ("The solution set is
+     $(-\\infty, 2)$");
+   - a short noun after "is" in a short sentence ("The ball is red.").
+
+Besides the conclusion: a whole response that is only an answer ("B", "12", "Yes."), a
+leading "Yes," / "No," / "B.", and a last line that is only an answer ("**C**"), but not
+the next label of an option-by-option walk cut off ("A. ...\\nB. ...\\nC.").
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.answers.reading import (
+    NEGATION,
+    NUMBER,
+    YES_NO,
+    answer_like,
+    clean_candidate,
+    looks_finished,
+    open_ended,
+)
+
+__all__ = ["closing_claim", "conclusion", "weak_answer"]
+
+_CONCLUSION = re.compile(
+    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
+    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|因此|所以|故",
+    re.IGNORECASE)
+# A closing sentence that states a result: "So the area is 30 square units."
+_CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?", re.IGNORECASE)
+# A trailing check of the answer, not the answer: "Check: ...", "Verification: ...", "✓".
+_CHECK = re.compile(
+    r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|to\s+(?:verify|check|confirm)|"
+    r"let(?:'s|\s+me|\s+us)\s+(?:verify|check|confirm|double[- ]check)|substitut\w*|plugging"
+    r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$", re.IGNORECASE)
+_ASIDE = re.compile(r"^\(.*\)[.!]?$", re.DOTALL)
+_OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)")
+_RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
+                        r"|\bexcept\b|\bexclud", re.IGNORECASE)
+_BOLD_END = re.compile(r"\*\*([^*\n]{1,60}?)\*\*\W*$")
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
+_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve "
+                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# A closing clause that only voices doubt: the answer before it still stands.
+_ONLY_DOUBT = re.compile(r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
+                         r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(
+    r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
+# A response that opens with its choice: "B. The figure shows...", "(C) because ...".
+_LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
+_LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().splitlines() if line.strip()]
+
+
+def _sentences(line: str) -> list[str]:
+    """A line's sentences; an aside in parentheses is a sentence of its own."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z$\\(])|(?<=[。！？])", line)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _closing_text(text: str) -> str:
+    """The text without its trailing checks and asides (module docstring, step 1)."""
+    lines = _lines(text)
+    while lines:
+        sentences = _sentences(lines[-1])
+        while sentences and (_CHECK.search(sentences[-1]) or _ASIDE.match(sentences[-1])):
+            sentences.pop()
+        if sentences:
+            lines[-1] = " ".join(sentences)
+            break
+        if len(lines) == 1:
+            break  # nothing but a check: leave it
+        lines.pop()  # the whole last line was a check; the answer came before it
+    return "\n".join(lines)
+
+
+def _last_sentence(text: str) -> str:
+    lines = _lines(text)
+    return _sentences(lines[-1])[-1] if lines else ""
+
+
+def _stands_alone(text: str) -> bool:
+    """The last line is a short statement of its own, or the whole response is short:
+    not a numbered step or bullet in the middle of reasoning."""
+    lines = _lines(text)
+    if len(lines) == 1 and len(_sentences(lines[0])) <= 2:
+        return True
+    return len(lines) > 1 and not _STEP.match(lines[-1]) and len(_sentences(lines[-1])) <= 2
+
+
+def conclusion(text: str, *, revising: bool = False) -> str | None:
+    """The answer the closing statement of ``text`` gives (module docstring). After a
+    retraction (``revising``) any last statement is the new answer."""
+    closing = _closing_text(text)
+    sentence = _last_sentence(closing)
+    if not sentence or sentence.rstrip("*$ ").endswith("?"):
+        return None  # a question ("Is the answer 12?") asserts nothing
+    markers = list(_CONCLUSION.finditer(sentence))
+    if not markers and not revising and not _stands_alone(closing):
+        return None  # a step of reasoning, not its conclusion
+    clause = sentence[markers[-1].end():].strip() if markers else sentence
+    if markers and _ONLY_DOUBT.fullmatch(clause):  # "..., but I'm not sure.": the answer
+        return clause_answer(sentence[:markers[-1].start()], sentence)  # came before it
+    return clause_answer(clause, sentence)
+
+
+def closing_claim(text: str) -> str | None:
+    """The result a closing sentence that starts "So"/"Therefore"/... states, if any:
+    used to catch a response whose last words contradict its box."""
+    sentence = _last_sentence(_closing_text(text))
+    start = _CLAIM_START.match(sentence)
+    return clause_answer(sentence[start.end():], sentence) if start else None
+
+
+def _named_option(clause: str) -> str | None:
+    letters = {a or b for a, b in _OPTION.findall(clause)}
+    if len(letters) == 1 and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
+        return letters.pop()
+    return None
+
+
+def _predicate(clause: str) -> str | None:
+    """The number or math after the clause's last copula ("... is 110°"), or None."""
+    copulas = list(_COPULA.finditer(clause))
+    if not copulas:
+        return None
+    rest = _LEADING_NUMBER_WORD.sub(
+        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end():])
+    candidate = clean_candidate(rest)
+    if candidate and answer_like(candidate) and re.search(r"[\d\\√π]", candidate):
+        return candidate
+    return None
+
+
+def clause_answer(clause: str, sentence: str) -> str | None:
+    """The answer one clause of the last sentence gives (module docstring, step 3): its
+    part after the last semicolon, failing that the whole clause."""
+    if re.search(r";\s\S", clause):
+        last = _part_answer(re.split(r";\s", clause)[-1], sentence)
+        if last is not None:
+            return last
+    return _part_answer(clause, sentence)
+
+
+def _part_answer(clause: str, sentence: str) -> str | None:
+    negated = NEGATION.search(clause)
+    if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
+        ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
+                             clause[negated.end():])
+        return f"not {ruled_out.group(1)}" if ruled_out else None
+    yes_no = YES_NO.match(clause)
+    if yes_no is not None:
+        return yes_no.group(1)
+    option = _named_option(clause)
+    if option is not None:
+        return option
+    bold = _BOLD_END.search(clause)  # after other words: "**Final Answer**" is a heading
+    if bold is not None and clause[:bold.start()].strip(" *#") \
+            and not bold.group(1).rstrip().endswith(":"):
+        candidate = clean_candidate(bold.group(1))
+        if answer_like(candidate):
+            return candidate
+    plain = strip_math_delimiters(clause)
+    if "=" in plain:
+        rhs = clean_candidate(plain.rsplit("=", 1)[1])
+        if rhs:
+            return rhs
+    hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
+    if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
+        return f"{hedge.group(1)} or {hedge.group(2)}"
+    predicate = _predicate(clause)
+    numbers = NUMBER.findall(plain)
+    if predicate is not None and (len(numbers) != 1 or re.match(r"^[(\[]", predicate)
+                                  or "\\" in predicate):
+        return predicate
+    for part in (plain, strip_math_delimiters(sentence)):
+        numbers = NUMBER.findall(part)
+        if len(numbers) == 1:
+            return numbers[0]
+        if numbers:
+            return None
+    tail = re.search(r"\b(?:is|are)\s+(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$",
+                     plain.replace("**", ""))
+    if tail is None or len(tail.group(2).split()) > 3:
+        return None
+    # "The ball is red." or "The continent shown in red is Asia." name the answer; a
+    # longer sentence ending "is a right angle" describes the figure instead.
+    words = len(sentence.split())
+    return tail.group(2).strip() if words <= 6 or (words <= 10 and not tail.group(1)) else None
+
+
+def _next_label(label: str) -> str:
+    return str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
+
+
+def _last_line(text: str) -> str | None:
+    """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
+    lead-in ("the best match is:"); not a bullet, a step of reasoning, or the next label
+    of a walk through the options ("A. ...\\nB. ...\\nC.")."""
+    lines = _lines(text)
+    if len(lines) < 2 or _STEP.match(lines[-1]):
+        return None
+    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
+    if not last or last.endswith(":") or open_ended(last):
+        return None
+    label, previous = re.fullmatch(r"\(?([A-Z]|\d{1,2})[.):]?", last), _LABEL.match(lines[-2])
+    if label and previous and _next_label(previous.group(1)) == label.group(1):
+        return None
+    lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
+    return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
+
+
+def weak_answer(text: str) -> tuple[str, str, str]:
+    """No explicit commitment: ``(answer, rule, note)`` from the response itself, a leading
+    yes/no or letter, its last line or its conclusion; ``("", "none", why)`` when none."""
+    body = text.strip()
+    words = strip_math_delimiters(body).split()
+    if "\n" not in body and len(words) <= 4 and len(body) <= 40:
+        candidate = clean_candidate(body) or body
+        if answer_like(candidate) or _SHORT_ANSWER.match(candidate):
+            return candidate, "whole", "the whole response"
+    # A leading letter counts only in a finished response that does not go through the
+    # options one by one ("A. 30°: too small.\nB. 45°: ...").
+    options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1
+    leading = YES_NO.match(body) or (
+        _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
+    if leading is not None:
+        return leading.group(1).strip(".:"), "leading", "the response opens with it"
+    last_line = _last_line(text)
+    if last_line:
+        return last_line, "last_line", "a short answer on the last line"
+    if not looks_finished(text):
+        return "", "none", "stops mid-sentence before committing to an answer"
+    concluded = conclusion(text)
+    if concluded:
+        return concluded, "conclusion", "the conclusion of the last sentence"
+    return "", "none", "commits to no answer"

@@ -1,0 +1,85 @@
+"""The closing statement of a response without an explicit commitment (conclude)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cuekit.answers.conclude import closing_claim, conclusion
+from cuekit.answers.extract import extract
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the predicate, when the subject holds a number of its own
+    ("The measure of angle 1 is $110°$.", "110°"),
+    ("So the value in 2020 is $3.2 \\times 10^6$.", "3.2 \\times 10^6"),
+    ("The area is $25\\pi$ square units, approximately 78.54.", "25\\pi"),
+    ("With the scale 1 : 3, the correct length is 12.", "12"),
+    # a predicate that lists or brackets its answer
+    ("The two values are 2 and 5.", "2 and 5"),
+    ("Solving gives x < 2. The solution set is $(-\\infty, 2)$.", "(-\\infty, 2)"),
+    # counts written as words
+    ("I see two adults and two children. There are four people in the image.",
+     "4 people in the image"),
+    # the last part after a semicolon
+    ("Dividing 18 by 3 gives 6, so the answer is not 5; it is 6.", "6"),
+    # an option named as such, a bold closing word
+    ("The diagonal is $5\\sqrt{2}$, which corresponds to option B.", "B"),
+    ("From 2010 to 2020 the line falls. The trend is **decreasing**.", "decreasing"),
+    # two numbers offered as alternatives are a hedge; the part after ";" may hold none
+    ("The shaded area is roughly 9 or 10 square units; it is hard to tell.", "9 or 10"),
+    ("The answer could be 4 or 5 depending on whether the hidden cube counts.", "4 or 5"),
+    # one number stays the answer
+    ("I think there are 3 cats, but I'm not sure.", "3"),
+])
+def test_the_closing_statement_gives_its_answer(text: str, expected: str) -> None:
+    assert conclusion(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a check after the answer is not the answer
+    ("So $2x = 16$ and $x = 8$.\n\n**Verification:** Substituting, $2(8) + 4 = 20$, which "
+     "matches the other half.", "8"),
+    ("So x = 8. Check: 3(8) - 4 = 20 ✓", "8"),
+    # nor is an aside in parentheses
+    ("Therefore, the perimeter is 36 cm. (For reference, the area would be 80 cm².)", "36"),
+])
+def test_trailing_checks_and_asides_are_set_aside(text: str, expected: str) -> None:
+    assert conclusion(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Is the answer 12?",  # a question asserts nothing
+    "We set up 3x = 36, so x might be 12. Is the answer 12? Let me verify.",
+    "**Final Answer**",  # a bold heading is not a bold answer
+    "Checking each option: A fails. D fails. Option C is a trapezoid, option D a kite.",
+    "Options A, C and D are ruled out, so only (B) remains... or is (D) possible?",
+])
+def test_no_conclusion(text: str) -> None:
+    assert conclusion(text) is None
+
+
+def test_an_option_that_is_ruled_out_is_not_the_answer() -> None:
+    assert conclusion("So we can eliminate option A.") is None
+
+
+def test_closing_claim_needs_a_concluding_word() -> None:
+    assert closing_claim("So the area of the triangle is 30 square units.") == "30"
+    assert closing_claim("The area of the triangle is 30 square units.") is None
+
+
+@pytest.mark.parametrize(("response", "text", "rule"), [
+    ("在直角三角形中，AB = 10。\n\n因此，答案是 C。", "C", "phrase"),
+    ("面积为 4 × 3 = 12。\n\n答案：12", "12", "phrase"),
+    ("It's 5.", "5", "whole"),
+])
+def test_chinese_answer_phrases_and_whole_answers(response: str, text: str, rule: str) -> None:
+    found = extract(response)
+    assert (found.text, found.rule) == (text, rule)
+
+
+@pytest.mark.parametrize("response", [
+    "The correct answer is",  # a lead-in alone is cut off, not an answer
+    "Let's evaluate each option:\n\nA. 30° is too small.\nB. 120° is possible.\nC.",
+])
+def test_cut_off_lead_ins_and_option_walks_give_no_answer(response: str) -> None:
+    assert not extract(response).answered
