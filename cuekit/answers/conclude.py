@@ -4,9 +4,11 @@ A finished response without a box or an answer phrase may still close on its ans
 grader reads its *closing statement*:
 
 1. **Trailing remarks are set aside**: a check ("Check: 2(8) + 4 = 20 ✓",
-   "**Verification:** substituting ...") or a parenthetical aside ("(For reference, the
-   area would be 80 cm².)") comes after the answer and is not it.
-2. **The last sentence**, or its clause after a concluding word ("so", "therefore", ...),
+   "**Verification:** substituting ..."), a parenthetical aside ("(For reference, the
+   area would be 80 cm².)") or a note or hypothetical ("Note: if it were equilateral,
+   each angle would be 60°.") comes after the answer and is not it.
+2. **The last sentence**, or its clause after a concluding word ("so", "therefore",
+   "i.e.", ...),
    and of that clause the part after its last semicolon ("the answer is not 5; it is 6")
    when that part gives an answer.
    A long response needs a concluding word or a closing line that stands alone: a
@@ -23,9 +25,11 @@ grader reads its *closing statement*:
      110°": the 1 names the angle; "There are four people"; "The two values are 2 and
      5"); a bracketed or typeset predicate wins over a lone number ("The solution set is
      $(-\\infty, 2)$");
-   - a short noun after "is" in a short sentence ("The ball is red.").
+   - a short noun after "is" in a short sentence ("The ball is red.", "The largest
+     slice is colored green.").
 
-Besides the conclusion: a whole response that is only an answer ("B", "12", "Yes."), a
+Besides the conclusion: a whole response that is only an answer ("B", "12 cm", "Yes.";
+a short sentence around its number, "It has 8 sides.", is read by its conclusion), a
 leading "Yes," / "No," / "B.", and a last line that is only an answer ("**C**"), but not
 the next label of an option-by-option walk cut off ("A. ...\\nB. ...\\nC.").
 """
@@ -49,7 +53,8 @@ __all__ = ["closing_claim", "conclusion", "weak_answer"]
 
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
-    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|因此|所以|故",
+    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
+    r"|因此|所以|故",
     re.IGNORECASE)
 # A closing sentence that states a result: "So the area is 30 square units."
 _CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?", re.IGNORECASE)
@@ -58,7 +63,10 @@ _CHECK = re.compile(
     r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|to\s+(?:verify|check|confirm)|"
     r"let(?:'s|\s+me|\s+us)\s+(?:verify|check|confirm|double[- ]check)|substitut\w*|plugging"
     r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$", re.IGNORECASE)
-_ASIDE = re.compile(r"^\(.*\)[.!]?$", re.DOTALL)
+# An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
+# ...)", "Note: if the triangle were equilateral, each angle would be 60°."
+_ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
+                    r"|for\s+comparison|if\b)", re.DOTALL | re.IGNORECASE)
 _OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)")
 _RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
                         r"|\bexcept\b|\bexclud", re.IGNORECASE)
@@ -209,8 +217,8 @@ def _part_answer(clause: str, sentence: str) -> str | None:
             return numbers[0]
         if numbers:
             return None
-    tail = re.search(r"\b(?:is|are)\s+(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$",
-                     plain.replace("**", ""))
+    tail = re.search(r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
+                     r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain.replace("**", ""))
     if tail is None or len(tail.group(2).split()) > 3:
         return None
     # "The ball is red." or "The continent shown in red is Asia." name the answer; a
@@ -240,6 +248,14 @@ def _last_line(text: str) -> str | None:
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
 
 
+def _bare(candidate: str) -> bool:
+    """Only an answer: a letter, a number with at most a unit word, or a few words
+    without a number; not a label and a value or a sentence around a number."""
+    if ":" in candidate or not (answer_like(candidate) or _SHORT_ANSWER.match(candidate)):
+        return False
+    return not re.search(r"\d", candidate) or len(re.findall(r"[A-Za-z]{2,}", candidate)) <= 1
+
+
 def weak_answer(text: str) -> tuple[str, str, str]:
     """No explicit commitment: ``(answer, rule, note)`` from the response itself, a leading
     yes/no or letter, its last line or its conclusion; ``("", "none", why)`` when none."""
@@ -247,8 +263,9 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     words = strip_math_delimiters(body).split()
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         candidate = clean_candidate(body) or body
-        if answer_like(candidate) or _SHORT_ANSWER.match(candidate):
+        if _bare(candidate):
             return candidate, "whole", "the whole response"
+        # otherwise a short sentence ("It has 8 sides.", "Japan: 6.30"): its conclusion
     # A leading letter counts only in a finished response that does not go through the
     # options one by one ("A. 30°: too small.\nB. 45°: ...").
     options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1

@@ -258,6 +258,7 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
+    text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
     boxes = [box for box in _boxes(text) if box.text]

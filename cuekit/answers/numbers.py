@@ -1,6 +1,7 @@
 """Numeric values of answers, and when two of them agree.
 
-An answer is read as a *decimal* ("3.14", "1,250", "-8", "1.5e3", "25%", "$12", "12 cm") or,
+An answer is read as a *decimal* ("3.14", "1,250", "-8", "1.5e3", "2.5 million", "25%",
+"$12", "12 cm") or,
 through math-verify, as an *exact form* ("2\\sqrt{3}", "4\\pi", "\\frac{2}{3}"). Units,
 currency, percent and degree signs are dropped: the question fixes them.
 
@@ -43,6 +44,11 @@ _NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven t
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
+_SCALES = {"thousand": 10**3, "k": 10**3, "million": 10**6, "m": 10**6, "mn": 10**6,
+           "billion": 10**9, "bn": 10**9, "trillion": 10**12}
+# The letters only right after the digits ("2.5M", "30k"): "5 m" is five metres.
+_SCALE = re.compile(r"^([-+]?[\d,]*\.?\d+)(?:\s*(thousand|million|billion|trillion)\b|"
+                    r"(?-i:(k|M|mn|bn))(?![A-Za-z]))\s*\w*$", re.IGNORECASE)
 _CURRENCY = re.compile(r"^(?:[$€£¥]|USD|EUR)\s*|\s*(?:dollars?|cents?|USD)$", re.IGNORECASE)
 
 
@@ -106,8 +112,24 @@ def _decimal(text: str) -> Value | None:
     return Value(exact, float(exact), max(0, (len(fraction) if fraction else 0) - exponent))
 
 
+def _scaled(text: str) -> Value | None:
+    """"2.5 million", "2.5M", "30k": a decimal times a scale word."""
+    match = _SCALE.match(text)
+    if match is None:
+        return None
+    value = _decimal(match.group(1))
+    if value is None:
+        return None
+    factor = _SCALES[(match.group(2) or match.group(3)).lower()]
+    exact = value.exact * factor
+    return Value(exact, float(exact), max(0, (value.places or 0) - len(str(factor)) + 1))
+
+
 def parse_value(text: str, unit: str | None = None) -> Value | None:
     """The number ``text`` (already ``clean_latex``-ed) stands for, or None."""
+    scaled = _scaled(text.replace("$", "").strip())
+    if scaled is not None:
+        return scaled
     stripped = strip_unit(text, unit).replace("$", "").strip()
     if not stripped:
         return None

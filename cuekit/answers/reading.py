@@ -15,12 +15,12 @@ __all__ = ["ANSWER_PHRASE", "NEGATION", "NUMBER", "YES_NO", "answer_like", "clea
 
 _ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
 ANSWER_PHRASE = re.compile(
-    r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?"
+    r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?|\s+[–—-]\s"
     r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
     r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
-    r"|\bI\s+(?:choose|pick|select)\b"
-    # Chinese answer phrases: "答案是 B", "答案：12", "故选 C"
-    r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|故选|因此选",
+    r"|\bI(?:'ll|\s+will|'d|\s+would)?\s+(?:choose|pick|select|go\s+with)\b"
+    # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
+    r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
     re.IGNORECASE)
 _REFUSAL = re.compile(
     r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
@@ -52,7 +52,8 @@ _SUBJECT_VERB = re.compile(
     r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
     r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
+YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–]|\s-\s|$)",
+                    re.IGNORECASE)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
 # cut off mid-way ("The value of").
@@ -68,10 +69,24 @@ def is_refusal(text: str) -> bool:
     return _REFUSAL.search(text) is not None
 
 
+# A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
+# finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
+_ENDS_ON_VALUE = re.compile(r"[=:：]\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?\s*\$?$")
+
+
 def looks_finished(text: str) -> bool:
-    """Ends like a finished answer (punctuation, closing markup), not mid-sentence."""
+    """Ends like a finished answer (punctuation, closing markup, a value after "=" or
+    ":"), not mid-sentence."""
     stripped = text.rstrip()
-    return bool(stripped) and stripped[-1] in _TERMINAL
+    if not stripped:
+        return False
+    if stripped[-1] in _TERMINAL:
+        return True
+    last = stripped.splitlines()[-1]
+    unescaped = stripped.replace("\\$", "")
+    open_math = unescaped.count("$$") % 2 or last.replace("\\$", "").replace("$$", "").count(
+        "$") % 2 or unescaped.count("\\[") > unescaped.count("\\]")
+    return not open_math and _ENDS_ON_VALUE.search(last) is not None  # "$$5x = 18": cut
 
 
 def open_ended(text: str) -> bool:
@@ -85,8 +100,9 @@ def clean_candidate(text: str) -> str:
     text = text.strip()
     if text.startswith("**"):
         text = text[2:]
-    if "**" in text:  # "**Answer: No**, the line ..." ends at the bold
+    if text.count("**") % 2:  # "**Answer: No**, the line ...": the bold closes here
         text = text.split("**", 1)[0]
+    text = text.replace("**", "")  # "Japan: **6.30**": bold pairs are only markup
     math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
     if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):
         return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"

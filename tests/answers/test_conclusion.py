@@ -83,3 +83,39 @@ def test_chinese_answer_phrases_and_whole_answers(response: str, text: str, rule
 ])
 def test_cut_off_lead_ins_and_option_walks_give_no_answer(response: str) -> None:
     assert not extract(response).answered
+
+
+@pytest.mark.parametrize(("response", "text", "rule"), [
+    # a short sentence around its number is read by its conclusion, not taken whole
+    ("It has 8 sides.", "8", "conclusion"),
+    ("Japan: **6.30**", "6.30", "conclusion"),
+    ("12 cm", "12 cm", "whole"),
+    ("Nike", "Nike", "whole"),
+    # answer phrases with a dash, first-person choices, "选 B", a code fence
+    ("Answer – 8", "8", "phrase"),
+    ("That is not an option. I'll go with C.", "C", "phrase"),
+    ("五边形有 5 个顶点。\n\n选 B", "B", "phrase"),
+    ("```\n8\n```", "8", "whole"),
+    # a last line that ends on a value after ":" or "=" is finished
+    ("Counting:\n1. a bird\n2. a bird\n\nTotal: 2", "2", "conclusion"),
+    ("P = 3/6 = 1/2", "1/2", "conclusion"),
+    # a restatement after "i.e.", a naming participle, a leading "No —"
+    ("The axis is in thousands and the bar reaches 30, i.e., 30,000 visitors.", "30,000",
+     "conclusion"),
+    ("The largest slice in the pie chart is colored green.", "green", "conclusion"),
+    ("No — the blue line stays below the orange line.", "No", "leading"),
+    # a note or a hypothetical after the answer is set aside
+    ("So $x = 45$.\n\nNote: if the triangle were equilateral, each angle would be 60°.", "45",
+     "conclusion"),
+])
+def test_short_and_closing_forms(response: str, text: str, rule: str) -> None:
+    found = extract(response)
+    assert (found.text, found.rule) == (text, rule)
+
+
+@pytest.mark.parametrize("response", [
+    "$$5x + 360 = 540$$\n\n$$5x = 18",  # a display math left open: cut off mid-number
+    "$$AB^2 = 6^2 + 8^2 = 36 + 64",  # ends on an operand of a sum
+])
+def test_an_open_display_or_sum_is_still_cut_off(response: str) -> None:
+    assert extract(response).rule == "none"

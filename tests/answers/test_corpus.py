@@ -50,6 +50,14 @@ KNOWN_MISSES = {
                     "answer are not accepted",
     "b15-plain-016": "'Jerry has the highest score.' (wrong) is read as no answer: the "
                      "subject of 'has' is not taken as an answer (3-way outcome only)",
+    "b16-mc-009": "'Angle A looks smaller than angle B.' for the choice 'smaller than': a "
+                  "comparison is not read as the choice it states",
+    "b16-float-001": "'ends just above 6, around 6.1.' (wrong) is read as no answer: the "
+                     "refinement 'around 6.1' is not taken (3-way outcome only)",
+    "b16-text-001": "'colored dark blue, with green second.' (wrong) is read as no answer "
+                    "(3-way outcome only)",
+    "b16-mc-006": "'Both B and D are possible' (a hedge, wrong) is read as no answer (3-way "
+                  "outcome only)",
 }
 
 

@@ -165,3 +165,17 @@ def test_e_notation_is_a_number() -> None:
     assert parse_value("4E-4").approx == pytest.approx(0.0004)
     assert match_answer("1.5e3", "1500").correct
     assert not match_answer("1.5e2", "1500").correct
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("2.5 million", 2_500_000), ("2.5M", 2_500_000), ("30k", 30_000),
+    ("1.2 billion", 1_200_000_000), ("30 thousand visitors", 30_000),
+])
+def test_scale_words_multiply(text: str, value: int) -> None:
+    assert parse_value(text).exact == value
+
+
+def test_letters_that_are_units_are_not_scales() -> None:
+    assert parse_value("5km").exact == 5  # kilometres, not 5k·m
+    assert parse_value("5 m").exact == 5
+    assert match_answer("2.5 million", "2500000", answer_type="integer").correct
