@@ -4,7 +4,7 @@ A finished response without a box or an answer phrase may still close on its ans
 grader reads its *closing statement*:
 
 1. **Trailing remarks are set aside**: a check ("Check: 2(8) + 4 = 20 ✓",
-   "**Verification:** substituting ..."), a parenthetical aside ("(For reference, the
+   "**Verification:** substituting ...", "Confirmed."), a parenthetical aside ("(For reference, the
    area would be 80 cm².)") or a note or hypothetical ("Note: if it were equilateral,
    each angle would be 60°.") comes after the answer and is not it.
 2. **The last sentence**, or its clause after a concluding word ("so", "therefore",
@@ -17,8 +17,11 @@ grader reads its *closing statement*:
    - a negation rules a value out ("is not 5"); it gives no answer;
    - a leading yes/no;
    - a single option named as such ("which corresponds to option B", "Only (C) fits");
-   - a bold span that ends it after other words ("The trend is **decreasing**.");
-   - the right side of its last "=";
+   - a bold span that ends it after other words ("The trend is **decreasing**."), or
+     its one bold span with a number ("The peak occurs in **2016** with a value of 58");
+   - a point or interval that ends it ("... i.e., at the point $(2, 3)$.");
+   - the right side of its last "=", or of its one equation for a lone variable ("x = 5,
+     and AB = BC = 10" answers x);
    - two numbers offered as alternatives ("roughly 9 or 10"): a hedge, judged wrong;
    - its one number; with several numbers (or none in digits) the *predicate* after its
      last "is"/"are"/"equals" when that is a number or math ("The measure of angle 1 is
@@ -62,7 +65,8 @@ _CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?"
 _CHECK = re.compile(
     r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|to\s+(?:verify|check|confirm)|"
     r"let(?:'s|\s+me|\s+us)\s+(?:verify|check|confirm|double[- ]check)|substitut\w*|plugging"
-    r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$", re.IGNORECASE)
+    r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$"
+    r"|^\W*(?:confirmed|verified|correct|(?:this|that|it)\s+checks\s+out)\W*$", re.IGNORECASE)
 # An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
 # ...)", "Note: if the triangle were equilateral, each angle would be 60°."
 _ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
@@ -180,7 +184,20 @@ def clause_answer(clause: str, sentence: str) -> str | None:
     return _part_answer(clause, sentence)
 
 
+def _equation_answer(plain: str) -> str | None:
+    """The right side of the clause's last "=", or of its one equation that solves for a
+    lone variable ("x = 5, and AB = BC = 10" gives 5)."""
+    parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain)
+             if "=" in part]
+    lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
+    chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
+    rhs = clean_candidate(chosen.rsplit("=", 1)[1])
+    return rhs or None
+
+
 def _part_answer(clause: str, sentence: str) -> str | None:
+    clause = re.sub(r"\b(it|that|this|there|what)'s\b", r"\1 is", clause,
+                    flags=re.IGNORECASE).strip().rstrip(",;:")
     negated = NEGATION.search(clause)
     if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
         ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
@@ -198,9 +215,18 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         candidate = clean_candidate(bold.group(1))
         if answer_like(candidate):
             return candidate
+    numbered_bold = [b for b in re.findall(r"\*\*([^*\n]{1,40}?)\*\*", clause)
+                     if re.search(r"\d", b)]
+    if len(numbered_bold) == 1:  # "The peak occurs in **2016** with a value of 58."
+        candidate = clean_candidate(numbered_bold[0])
+        if answer_like(candidate):
+            return candidate
     plain = strip_math_delimiters(clause)
+    point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
+    if point is not None and "=" not in plain[point.end():]:  # "... at the point (2, 3)."
+        return point.group(1).strip()
     if "=" in plain:
-        rhs = clean_candidate(plain.rsplit("=", 1)[1])
+        rhs = _equation_answer(plain)
         if rhs:
             return rhs
     hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
@@ -249,11 +275,16 @@ def _last_line(text: str) -> str | None:
 
 
 def _bare(candidate: str) -> bool:
-    """Only an answer: a letter, a number with at most a unit word, or a few words
-    without a number; not a label and a value or a sentence around a number."""
+    """Only an answer: a letter, a number with at most a unit word after it, or a few
+    words without a number; not a label and a value ("Japan: 6.30") or a sentence
+    around a number ("It has 8 sides", "x equals 3")."""
     if ":" in candidate or not (answer_like(candidate) or _SHORT_ANSWER.match(candidate)):
         return False
-    return not re.search(r"\d", candidate) or len(re.findall(r"[A-Za-z]{2,}", candidate)) <= 1
+    digit = re.search(r"\d", candidate)
+    if digit is None:
+        return True
+    words = list(re.finditer(r"(?<![\\A-Za-z])[A-Za-z]{2,}", candidate))  # not \sqrt
+    return len(words) <= 1 and all(word.start() > digit.start() for word in words)
 
 
 def weak_answer(text: str) -> tuple[str, str, str]:

@@ -4,7 +4,7 @@ A careful grader reads the *last commitment* of a response, and nothing else:
 
 1. **Explicit commitments**, in the order they appear: ``\\boxed{...}`` (and ``\\fbox``),
    final-answer phrases ("Answer: X", "the final answer is X", "the correct option is
-   X", "Option B is correct"). The last one wins, so a box that the response then
+   X", "Option B is correct", "B is the answer"). The last one wins, so a box that the response then
    revises ("...\\boxed{8}. Wait, I made an error ... the answer is 6") loses to the
    revision. A phrase that does not hold an answer ("the answer is rounded to...") is
    passed over.
@@ -46,10 +46,14 @@ from cuekit.answers.reading import (
 __all__ = ["Extraction", "clean_candidate", "extract", "find_boxed", "is_refusal"]
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
-# "Option B is correct", "option A is the correct answer": the letter comes first.
+# "Option B is correct", "option A is the correct answer", "B is the answer": the letter
+# or value comes first.
 _CHOICE_IS = re.compile(
     r"\b(?:option|choice)\s+\(?(?P<letter>[A-Z])\)?\s+is\s+(?:the\s+)?(?:correct|right|best)\b",
     re.IGNORECASE)
+_VALUE_IS_ANSWER = re.compile(
+    r"(?:^|(?<=[\s(]))(?P<value>\(?[A-Z]\)?|[-−]?\d[\d,./]*(?:\s*[a-z°%]{1,6})?)\s+is\s+the\s+"
+    r"(?:(?:correct|right|final|best)\s+)?(?:answer|option|choice)\b")
 # Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
 _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
@@ -68,6 +72,7 @@ _REVISION = re.compile(
     r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
     re.IGNORECASE)
+_SPACE_ONLY = re.compile(r"\s|\\q?quad|\\[,;:! ]|~")  # "\boxed{\quad}" is an empty box
 _HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$",
                            re.IGNORECASE)
 
@@ -158,6 +163,8 @@ def _box_answer(content: str) -> str:
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
     found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
              for m in _CHOICE_IS.finditer(text)]
+    found += [_Commitment(m.start(), m.end(), m.group("value").strip("()"), "phrase")
+              for m in _VALUE_IS_ANSWER.finditer(text)]
     for match in ANSWER_PHRASE.finditer(text):
         end = match.end()
         if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
@@ -261,8 +268,8 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
-    boxes = [box for box in _boxes(text) if box.text]
-    text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{\s*\}", " ", text)
+    boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]
+    text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{(?:\s|\\q?quad|\\[,;:! ]|~)*\}", " ", text)
     if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):
         return Extraction("", "none", "only an empty box")
     explicit = _drop_unrevised(text, sorted(boxes + _phrases(text, boxes), key=lambda c: c.start))

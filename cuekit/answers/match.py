@@ -20,7 +20,7 @@ from cuekit.answers.symbolic import symbolic_equal
 __all__ = ["Match", "choice_letters", "match_answer"]
 
 _LETTER_FIRST = re.compile(r"^\(?([A-Za-z])\)?(?:\s*[.:),]\s*|\s+)(.+)$")
-_LONE_LETTER = re.compile(r"^\(?([A-Za-z])\)?\.?$")
+_LONE_LETTER = re.compile(r"^[(\[]?([A-Za-z])[)\]]?\.?$")
 _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
 # "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
 _NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
@@ -161,6 +161,15 @@ def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | N
         return Match(False, f"{len(items)} items, the gold has {len(gold_items)}")
     if gold_brackets in ("(]", "[)") and brackets != gold_brackets:
         return Match(False, f"interval {brackets or 'without brackets'}, gold {gold_brackets}")
+    if "{}" in (brackets, gold_brackets):  # a set: each gold item once, in any order
+        unmatched = list(items)
+        for gold_item in gold_items:
+            hit = next((i for i in unmatched
+                        if _scalar(i, gold_item, precision, unit).correct), None)
+            if hit is None:
+                return Match(False, f"set item {gold_item!r} missing")
+            unmatched.remove(hit)
+        return Match(True, f"all {len(items)} items equal, as a set")
     for index, (item, gold_item) in enumerate(zip(items, gold_items, strict=True)):
         result = _scalar(item, gold_item, precision, unit)
         if not result.correct:

@@ -33,7 +33,9 @@ _REFUSAL = re.compile(
     r"|\bimpossible\s+to\s+(?:determine|tell|say|read)|\bonly\s+guess\b"
     r"|\bwithout\s+(?:the|an?)\s+image\b"
     r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
-    r"|\bI\s+(?:do\s+not|don't)\s+know\b", re.IGNORECASE)
+    r"|\bI\s+(?:do\s+not|don't)\s+know\b|^\W*n/?a\W*$|\bunable\s+to\s+(?:provide|answer)"
+    r"|\b(?:image|diagram|figure|chart|picture|graph)\s+(?:is\s+|was\s+)?not\s+"
+    r"(?:included|visible|attached|provided)", re.IGNORECASE)
 # Words that start a phrase which is no answer: "the answer is rounded to ...".
 _NOT_AN_ANSWER = re.compile(
     r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
@@ -61,7 +63,7 @@ _TRAILING_FUNCTION_WORD = re.compile(
     r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
 _OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
 _LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
-_TERMINAL = ".!?)]}$*|。！？"
+_TERMINAL = ".!?)]}$*|。！？✓✔"
 
 
 def is_refusal(text: str) -> bool:
@@ -71,7 +73,8 @@ def is_refusal(text: str) -> bool:
 
 # A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
 # finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
-_ENDS_ON_VALUE = re.compile(r"[=:：]\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?\s*\$?$")
+_ENDS_ON_VALUE = re.compile(r"[=:：]\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
+                            r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$")
 
 
 def looks_finished(text: str) -> bool:

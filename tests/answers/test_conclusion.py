@@ -119,3 +119,31 @@ def test_short_and_closing_forms(response: str, text: str, rule: str) -> None:
 ])
 def test_an_open_display_or_sum_is_still_cut_off(response: str) -> None:
     assert extract(response).rule == "none"
+
+
+@pytest.mark.parametrize(("response", "text", "rule"), [
+    ("x equals 3.", "3", "conclusion"),  # a word before the number: a sentence, not bare
+    ("I think it's B, but I'm not certain.", "B", "conclusion"),  # contractions
+    ("Area = 6 cm × 4 cm = 24 cm²", "24 cm²", "conclusion"),  # a value with its unit ends
+    ("The total is 16.\n\nDouble-checking: 4 + 4 + 4 + 4 = 16. Confirmed.", "16",
+     "conclusion"),
+    ("So $x = 22$.\n\nCheck: $4(22) - 18 = 70 = 3(22) + 4$ ✓", "22", "conclusion"),
+    ("They meet where $x = 2$ and $y = 3$, i.e., at the point $(2, 3)$.", "(2, 3)",
+     "conclusion"),
+    ("Since $B$ is the midpoint, **Therefore,** $x = 5$, and $AB = BC = 10$.", "5",
+     "conclusion"),
+    ("| Year | Value |\n|---|---|\n| 2016 | 58 |\n\nThe peak occurs in **2016** with a value "
+     "of 58.", "2016", "conclusion"),
+    ("B is the answer.", "B", "phrase"),
+    ("12 is the correct answer.", "12", "phrase"),
+    ("[C]", "[C]", "whole"),
+])
+def test_batch_17_forms(response: str, text: str, rule: str) -> None:
+    found = extract(response)
+    assert (found.text, found.rule) == (text, rule)
+
+
+@pytest.mark.parametrize("response", ["$$\\boxed{\\quad}$$", "N/A",
+                                      "The diagram is not included, so I can't count them."])
+def test_spacing_boxes_and_not_applicable_give_no_answer(response: str) -> None:
+    assert not extract(response).answered

@@ -58,6 +58,15 @@ KNOWN_MISSES = {
                     "(3-way outcome only)",
     "b16-mc-006": "'Both B and D are possible' (a hedge, wrong) is read as no answer (3-way "
                   "outcome only)",
+    "b17-point-002": "'Intersection: x = 2, y = 3' for the point (2, 3): coordinates given "
+                     "as equations are read as the last one",
+    "b17-chart_long-006": "'Four bars exceed 50.': a count in words beside a number in "
+                          "digits gives the digits",
+    "b17-percent-004": "'25 chose soccer: 50%.' (wrong) is read as no answer (3-way only)",
+    "b17-chart_long-009": "'is $\\frac{13}{52}$... which is about $\\frac{1}{3} \\approx "
+                          "0.33$.' (wrong) is read as no answer (3-way only)",
+    "b17-short-009": "'The ball is reddish-orange, closer to orange.' (wrong) is read as no "
+                     "answer (3-way only)",
 }
 
 

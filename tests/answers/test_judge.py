@@ -64,3 +64,13 @@ def test_two_different_final_answers_are_wrong_even_when_one_matches() -> None:
         "wrong", "conflict", "two different final answers")
     assert verdict.reason == ("wrong: extracted '15' by boxed, then concludes '30': two "
                               "different final answers")
+
+
+def test_a_refusal_answers_a_cannot_be_determined_choice() -> None:
+    choices = ["3", "4", "5", "Cannot be determined"]
+    verdict = judge("The length cannot be determined from the given information.", "D",
+                    choices=choices)
+    assert (verdict.outcome, verdict.rule) == ("correct", "refusal_choice")
+    # without such a choice it stays no answer
+    assert judge("The length cannot be determined.", "B", choices=choices[:3]).outcome == \
+        "no_answer"

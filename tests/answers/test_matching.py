@@ -179,3 +179,12 @@ def test_letters_that_are_units_are_not_scales() -> None:
     assert parse_value("5km").exact == 5  # kilometres, not 5k·m
     assert parse_value("5 m").exact == 5
     assert match_answer("2.5 million", "2500000", answer_type="integer").correct
+
+
+def test_degrees_typed_with_a_letter_o_and_sets() -> None:
+    assert match_answer("45^o", "45").correct
+    assert match_answer("60^{o}", "60").correct
+    assert match_answer("\\{5, 2\\}", "[2, 5]", answer_type="list").correct  # a set: any order
+    assert not match_answer("\\{2, -5\\}", "[2, 5]", answer_type="list").correct
+    assert not match_answer("(5, 2)", "[2, 5]", answer_type="list").correct  # a list: in order
+    assert choice_letters("[C]", ["20", "30", "40"])[0] == frozenset("C")
