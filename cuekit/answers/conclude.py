@@ -7,15 +7,16 @@ grader reads its *closing statement*:
    "**Verification:** substituting ...", "Confirmed."), a parenthetical aside ("(For reference, the
    area would be 80 cm².)") or a note or hypothetical ("Note: if it were equilateral,
    each angle would be 60°.") comes after the answer and is not it.
-2. **The last sentence**, or its clause after a concluding word ("so", "therefore",
-   "i.e.", ...),
+2. **The last sentence** without a closing aside in parentheses, or its clause after a
+   concluding word ("so", "therefore", "i.e.", "→", ...; not one that ends the sentence,
+   "... 7 people in total."),
    and of that clause the part after its last semicolon ("the answer is not 5; it is 6")
    when that part gives an answer.
    A long response needs a concluding word or a closing line that stands alone: a
    numbered step or a bullet is reasoning, not a conclusion; a question asserts nothing.
 3. **In that clause**, in order:
    - a negation rules a value out ("is not 5"); it gives no answer;
-   - a leading yes/no;
+   - a leading yes/no; a clause that is only a letter ("x = 14 → B");
    - a single option named as such ("which corresponds to option B", "Only (C) fits");
    - a bold span that ends it after other words ("The trend is **decreasing**."), or
      its one bold span with a number ("The peak occurs in **2016** with a value of 58");
@@ -28,6 +29,7 @@ grader reads its *closing statement*:
      110°": the 1 names the angle; "There are four people"; "The two values are 2 and
      5"); a bracketed or typeset predicate wins over a lone number ("The solution set is
      $(-\\infty, 2)$");
+   - the subject of a superlative ("Brazil has the highest production");
    - a short noun after "is" in a short sentence ("The ball is red.", "The largest
      slice is colored green.").
 
@@ -57,7 +59,7 @@ __all__ = ["closing_claim", "conclusion", "weak_answer"]
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
     r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
-    r"|因此|所以|故",
+    r"|→|⇒|=>|\\Rightarrow|\\implies|因此|所以|故",
     re.IGNORECASE)
 # A closing sentence that states a result: "So the area is 30 square units."
 _CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?", re.IGNORECASE)
@@ -75,6 +77,12 @@ _OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)"
 _RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
                         r"|\bexcept\b|\bexclud", re.IGNORECASE)
 _BOLD_END = re.compile(r"\*\*([^*\n]{1,60}?)\*\*\W*$")
+# The subject of a superlative names the answer: "Brazil has the highest production".
+_SUPERLATIVE_SUBJECT = re.compile(
+    r"(?:^|,\s*)(?!(?:it|this|that|which|he|she|they|there)\b)(?P<subject>(?-i:[A-Z])[\w'-]*"
+    r"(?:\s+[\w'-]+){0,2}?)\s+(?:has|had|have|is|was|shows|gets|got|received|scored|holds)\s+"
+    r"the\s+(?:highest|lowest|largest|smallest|most|least|greatest|biggest|tallest|shortest|"
+    r"longest|fewest|maximum|minimum)\b", re.IGNORECASE)
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve "
                  "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
@@ -137,7 +145,13 @@ def conclusion(text: str, *, revising: bool = False) -> str | None:
     sentence = _last_sentence(closing)
     if not sentence or sentence.rstrip("*$ ").endswith("?"):
         return None  # a question ("Is the answer 12?") asserts nothing
-    markers = list(_CONCLUSION.finditer(sentence))
+    # "... is 19 (row "C", column "2019")." or "... 4.24 (i.e., $3\sqrt{2}$).": an aside
+    # with words at the end of the sentence is set aside; a point "(2, 3)" is kept
+    aside = re.search(r"\s\((?=[^()]*[A-Za-z]{2,})[^()]*\)\W*$", sentence)
+    if aside is not None and aside.start() > 0:
+        sentence = sentence[:aside.start()] + sentence[aside.end():].strip()
+    # a marker that ends the sentence ("..., so 7 people in total.") opens no clause
+    markers = [m for m in _CONCLUSION.finditer(sentence) if sentence[m.end():].strip(" .!*$")]
     if not markers and not revising and not _stands_alone(closing):
         return None  # a step of reasoning, not its conclusion
     clause = sentence[markers[-1].end():].strip() if markers else sentence
@@ -206,6 +220,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     yes_no = YES_NO.match(clause)
     if yes_no is not None:
         return yes_no.group(1)
+    letter = re.fullmatch(r"\W*(\(?[A-Z]\)?)\W*", clause)
+    if letter is not None:  # "x = 14 → B": the clause is only a choice letter
+        return letter.group(1)
     option = _named_option(clause)
     if option is not None:
         return option
@@ -243,6 +260,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
             return numbers[0]
         if numbers:
             return None
+    leader = _SUPERLATIVE_SUBJECT.search(plain.replace("**", ""))
+    if leader is not None:  # "Brazil has the highest coffee production"
+        return leader.group("subject").strip()
     tail = re.search(r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
                      r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain.replace("**", ""))
     if tail is None or len(tail.group(2).split()) > 3:
@@ -257,6 +277,17 @@ def _next_label(label: str) -> str:
     return str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
 
 
+def _walk_cut_off(text: str) -> bool:
+    """The last line is only the next label of a walk through the options ("A. ...\nB.
+    ...\nC."): the response was cut off before it said anything about C."""
+    lines = _lines(text)
+    if len(lines) < 2:
+        return False
+    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
+    label, previous = re.fullmatch(r"\(?([A-Z]|\d{1,2})[.):]?", last), _LABEL.match(lines[-2])
+    return bool(label and previous and _next_label(previous.group(1)) == label.group(1))
+
+
 def _last_line(text: str) -> str | None:
     """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
     lead-in ("the best match is:"); not a bullet, a step of reasoning, or the next label
@@ -266,9 +297,6 @@ def _last_line(text: str) -> str | None:
         return None
     last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
     if not last or last.endswith(":") or open_ended(last):
-        return None
-    label, previous = re.fullmatch(r"\(?([A-Z]|\d{1,2})[.):]?", last), _LABEL.match(lines[-2])
-    if label and previous and _next_label(previous.group(1)) == label.group(1):
         return None
     lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
@@ -280,6 +308,11 @@ def _bare(candidate: str) -> bool:
     around a number ("It has 8 sides", "x equals 3")."""
     if ":" in candidate or not (answer_like(candidate) or _SHORT_ANSWER.match(candidate)):
         return False
+    if re.fullmatch(r"(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|solution|result)s?",
+                    candidate, re.IGNORECASE):
+        return False  # "**Answer:**" alone: a label with nothing after it
+    if re.match(r"(?:(?i:option|choice)\s*)?\(?[A-Z]\)?(?:[.:)]|\s|$)", candidate):
+        return True  # "Option (A) 15", "B. 14": a choice, maybe with its text
     digit = re.search(r"\d", candidate)
     if digit is None:
         return True
@@ -304,6 +337,8 @@ def weak_answer(text: str) -> tuple[str, str, str]:
         _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
     if leading is not None:
         return leading.group(1).strip(".:"), "leading", "the response opens with it"
+    if _walk_cut_off(text):
+        return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)
     if last_line:
         return last_line, "last_line", "a short answer on the last line"

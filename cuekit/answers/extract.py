@@ -4,10 +4,11 @@ A careful grader reads the *last commitment* of a response, and nothing else:
 
 1. **Explicit commitments**, in the order they appear: ``\\boxed{...}`` (and ``\\fbox``),
    final-answer phrases ("Answer: X", "the final answer is X", "the correct option is
-   X", "Option B is correct", "B is the answer"). The last one wins, so a box that the response then
-   revises ("...\\boxed{8}. Wait, I made an error ... the answer is 6") loses to the
-   revision. A phrase that does not hold an answer ("the answer is rounded to...") is
-   passed over.
+   X", "Option B is correct", "B is the answer", "Choice: A", "Select A"), and
+   ``<answer>...</answer>`` tags (rule ``tagged``). The last one wins, so a box that
+   the response then revises ("...\\boxed{8}. Wait, I made an error ... the answer is
+   6") loses to the revision. A phrase that does not hold an answer ("the answer is
+   rounded to...") is passed over.
 2. A commitment the response then **retracts** ("that's not right", "I made an error")
    without a new explicit one is replaced by the conclusion that follows the retraction,
    or by nothing. After a softer **change of mind** ("Hmm, actually, looking at the
@@ -53,7 +54,9 @@ _CHOICE_IS = re.compile(
     re.IGNORECASE)
 _VALUE_IS_ANSWER = re.compile(
     r"(?:^|(?<=[\s(]))(?P<value>\(?[A-Z]\)?|[-−]?\d[\d,./]*(?:\s*[a-z°%]{1,6})?)\s+is\s+the\s+"
-    r"(?:(?:correct|right|final|best)\s+)?(?:answer|option|choice)\b")
+    r"(?:(?:correct|right|final|best)\s+)?(?:answer|option|choice)\b"
+    r"|(?:^|(?<=\n)|(?<=[.!?]\s))\W*(?P<lead>\(?[A-Z]\)?)\s+is\s+(?:the\s+)?(?:correct|right)\b",
+    re.MULTILINE)
 # Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
 _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
@@ -65,13 +68,18 @@ _RETRACTION = re.compile(
 _CHANGE_OF_MIND = re.compile(
     r"\b(?:actually|on\s+(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
     r"|looking\s+(?:at\s+(?:the\s+\w+\s+)?)?again|I\s+(?:initially|first)\s+thought"
-    r"|at\s+first\s+I\s+thought)\b", re.IGNORECASE)
+    r"|at\s+first\s+I\s+thought|impossible|not\s+possible|invalid|(?:does\s+not|doesn't)"
+    r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b", re.IGNORECASE)
 # Between a box and a later, different answer phrase: the response is revising the box.
 _REVISION = re.compile(
     r"\b(?:wait|actually|hmm|however|but|instead|oops|mistake|error|wrong|incorrect|"
     r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
     re.IGNORECASE)
+_MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
+_HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
+# "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
+_ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
 _SPACE_ONLY = re.compile(r"\s|\\q?quad|\\[,;:! ]|~")  # "\boxed{\quad}" is an empty box
 _HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$",
                            re.IGNORECASE)
@@ -84,7 +92,8 @@ class Extraction:
     spread over several boxes are joined from them)."""
 
     text: str
-    rule: str  # boxed | phrase | conclusion | last_line | leading | whole | conflict | none
+    rule: str  # boxed | tagged | phrase | conclusion | last_line | leading | whole | conflict
+    #   | none
     note: str = ""
     boxes: tuple[str, ...] = ()
 
@@ -163,8 +172,11 @@ def _box_answer(content: str) -> str:
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
     found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
              for m in _CHOICE_IS.finditer(text)]
-    found += [_Commitment(m.start(), m.end(), m.group("value").strip("()"), "phrase")
+    found += [_Commitment(m.start(), m.end(), (m.group("value") or m.group("lead")).strip("()"),
+                          "phrase")
               for m in _VALUE_IS_ANSWER.finditer(text)]
+    found += [_Commitment(m.start(), m.end(), clean_candidate(m.group(1)), "tagged")
+              for m in _ANSWER_TAG.finditer(text) if clean_candidate(m.group(1))]
     for match in ANSWER_PHRASE.finditer(text):
         end = match.end()
         if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
@@ -266,6 +278,7 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
+    text = _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
     boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]

@@ -101,7 +101,7 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     by_value = _choice_by_value(cleaned, choices)
     if first is not None and (first.group(1).isupper() or cleaned.startswith("(")) \
             and first.group(1).upper() in in_range:
-        letter, rest = first.group(1).upper(), first.group(2)
+        letter, rest = first.group(1).upper(), first.group(2).strip().strip("()")
         named = _choice_by_value(rest, choices)
         if named is not None and named != letter:
             return None, f"letter {letter} with the text of choice {named}"

@@ -155,8 +155,9 @@ def _half_unit(places: int) -> float:
 
 def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tuple[bool, str]:
     """Do the two values agree, and under which rule (see the module docstring)."""
-    if precision is not None:
-        ok = abs(answer.approx - gold.approx) <= _half_unit(precision) + 1e-12
+    if precision is not None:  # the relative term absorbs float noise on 6.02e23
+        ok = abs(answer.approx - gold.approx) <= max(_half_unit(precision) + 1e-12,
+                                                     1e-12 * abs(gold.approx))
         return ok, (f"{'equal' if ok else 'differ'} at {precision} decimal places "
                     "(dataset precision)")
     if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:

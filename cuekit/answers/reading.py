@@ -19,6 +19,9 @@ ANSWER_PHRASE = re.compile(
     r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
     r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
     r"|\bI(?:'ll|\s+will|'d|\s+would)?\s+(?:choose|pick|select|go\s+with)\b"
+    r"|(?:^|(?<=\n))\W*(?:select|choose|pick)\b(?=\s+\(?[A-Z]\b)"
+    r"|(?:^|(?<=\n))\W*(?:final(?:\s+result)?|result|(?:selected\s+)?(?:choice|option)|"
+    r"selection)(?:\*\*)?\s*[:：]"
     # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
     r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
     re.IGNORECASE)
@@ -46,7 +49,7 @@ _HEDGE_WORDS = re.compile(
     r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*", re.IGNORECASE)
 # Where a run-on phrase stops: a reason or a remark after the answer.
 _RUN_ON = re.compile(
-    r",\s+(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
+    r",\s+(?!(?:and|or)\s+[-−$\\(\d])(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
     r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
     r"|\.\s+(?=[A-Z])|\.$|。", re.IGNORECASE)
 _SUBJECT_VERB = re.compile(
@@ -54,7 +57,7 @@ _SUBJECT_VERB = re.compile(
     r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
     r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–]|\s-\s|$)",
+YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)",
                     re.IGNORECASE)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
@@ -74,7 +77,8 @@ def is_refusal(text: str) -> bool:
 # A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
 # finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
 _ENDS_ON_VALUE = re.compile(r"[=:：]\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
-                            r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$")
+                            r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
+                            r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$")
 
 
 def looks_finished(text: str) -> bool:
@@ -104,7 +108,9 @@ def clean_candidate(text: str) -> str:
     if text.startswith("**"):
         text = text[2:]
     if text.count("**") % 2:  # "**Answer: No**, the line ...": the bold closes here
-        text = text.split("**", 1)[0]
+        head, tail = text.split("**", 1)
+        value = re.match(r"\s*\([^()]{1,20}\)", tail)  # "B** (16)": the choice's text
+        text = head + (value.group() if value else "")
     text = text.replace("**", "")  # "Japan: **6.30**": bold pairs are only markup
     math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
     if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):

@@ -147,3 +147,37 @@ def test_batch_17_forms(response: str, text: str, rule: str) -> None:
                                       "The diagram is not included, so I can't count them."])
 def test_spacing_boxes_and_not_applicable_give_no_answer(response: str) -> None:
     assert not extract(response).answered
+
+
+@pytest.mark.parametrize(("response", "text", "rule"), [
+    ("Option (A) 15", "Option (A) 15", "whole"),
+    ("Choice: A", "A", "phrase"),
+    ("Select A.", "A", "phrase"),
+    ("A is correct.", "A", "phrase"),
+    ("x = 14 → B", "B", "conclusion"),
+    ("<answer>42</answer>", "42", "tagged"),
+    ("The largest value in the table is 19 (row \"C\", column \"2019\").", "19", "conclusion"),
+    ("The diagonal is approximately 4.24 (i.e., $3\\sqrt{2}$).", "4.24", "conclusion"),
+    ("There are 4 adults and 3 children, so 7 people in total.", "7", "conclusion"),
+    ("According to the chart, Brazil has the highest production, followed by Vietnam.",
+     "Brazil", "conclusion"),
+    ("Yes (27 > 25).", "Yes", "leading"),
+    ("The water rises by 3 ½ cm.", "3.5", "conclusion"),
+    ("The primes shown are 2, 3, and 5.", "2, 3, and 5", "conclusion"),
+])
+def test_batch_18_forms(response: str, text: str, rule: str) -> None:
+    found = extract(response)
+    assert (found.text, found.rule) == (text, rule)
+
+
+def test_an_answer_label_alone_is_no_answer() -> None:
+    assert not extract("**Answer:**").answered
+
+
+def test_a_box_rejected_as_impossible_gives_way_to_the_new_value() -> None:
+    found = extract("$(x + 6)(x - 4) = 0$.\n\n$\\boxed{-6}$\n\nHmm, that gives a negative "
+                    "length, which is impossible. The other root is $x = 4$, so $x = 4$.")
+    assert (found.text, found.rule) == ("4", "conclusion")
+    # a remark that calls something else impossible, with no new value, keeps the box
+    kept = extract("$\\boxed{5}$\n\nA negative length is impossible, since sides are positive.")
+    assert (kept.text, kept.rule) == ("5", "boxed")

@@ -48,8 +48,6 @@ KNOWN_MISSES = {
                            "several sentences with no concluding word",
     "b15-text-000": "'the Pacific Ocean' for gold 'Pacific': extra words around a text "
                     "answer are not accepted",
-    "b15-plain-016": "'Jerry has the highest score.' (wrong) is read as no answer: the "
-                     "subject of 'has' is not taken as an answer (3-way outcome only)",
     "b16-mc-009": "'Angle A looks smaller than angle B.' for the choice 'smaller than': a "
                   "comparison is not read as the choice it states",
     "b16-float-001": "'ends just above 6, around 6.1.' (wrong) is read as no answer: the "
@@ -67,6 +65,10 @@ KNOWN_MISSES = {
                           "0.33$.' (wrong) is read as no answer (3-way only)",
     "b17-short-009": "'The ball is reddish-orange, closer to orange.' (wrong) is read as no "
                      "answer (3-way only)",
+    "b18-closing-033": "'dropped to negative five degrees': a negative number in words",
+    "b18-mv-006": "'just past 8, about 8.2 kg.' (wrong) is read as no answer (3-way only)",
+    "b18-odd-006": "'... 42? No: 40 + 12 = 52. Final: 52' (wrong) is read as no answer: "
+                   "'Final:' counts as a label only at the start of a line (3-way only)",
 }
 
 

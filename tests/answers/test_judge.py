@@ -74,3 +74,13 @@ def test_a_refusal_answers_a_cannot_be_determined_choice() -> None:
     # without such a choice it stays no answer
     assert judge("The length cannot be determined.", "B", choices=choices[:3]).outcome == \
         "no_answer"
+
+
+def test_a_letter_with_the_text_of_another_choice_in_parentheses_is_wrong() -> None:
+    verdict = judge("Answer: **B** (16)", "B", choices=["12", "14", "16"])
+    assert (verdict.outcome, verdict.match) == ("wrong", "letter B with the text of choice C")
+    assert judge("Answer: **B** (14)", "B", choices=["12", "14", "16"]).correct
+
+
+def test_float_noise_on_large_numbers_does_not_fail_the_precision_rule() -> None:
+    assert judge("$6.02 \\times 10^{23}$", "6.02e23", precision=2).correct
