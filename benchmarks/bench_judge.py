@@ -1,7 +1,9 @@
 """Answer judges against hand labels: agreement by category, false accepts and rejects.
 
-The corpus is ``tests/answers/judge_corpus.jsonl``: realistic Qwen3-VL-style responses,
-each labelled correct / wrong / no_answer by a human grader before any judge ran. Side by
+The corpus is ``tests/answers/judge_corpus*.jsonl``: realistic Qwen3-VL-style responses,
+each labelled correct / wrong / no_answer by a human grader before any judge ran. The
+first file holds the cases the judge was built on; each later file is one blind batch,
+and its score on the judge's first run is a held-out estimate (BENCHMARKS.md). Side by
 side on the same cases:
 
 - ``cuekit``: :func:`cuekit.answers.judge` with the dataset fields of each case;
@@ -15,7 +17,8 @@ does; a *false accept* calls a wrong or unanswered response correct, a *false re
 the reverse. For cuekit the three-way outcome (correct / wrong / no answer) is scored
 too. Time per response is reported as a ratio to math-verify alone.
 
-    python benchmarks/bench_judge.py [--previous old_answers.py] [--out judge.json]
+    python benchmarks/bench_judge.py [--corpus FILE ...] [--previous old_answers.py]
+        [--out judge.json]
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from common import format_table, write_json
 
 from cuekit.answers import judge
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "answers" / "judge_corpus.jsonl"
+CORPORA = sorted((Path(__file__).resolve().parents[1] / "tests" / "answers").glob(
+    "judge_corpus*.jsonl"))
 
 
 def cuekit_judge(case: dict[str, Any]) -> tuple[bool, str]:
@@ -95,14 +99,24 @@ def score(name: str, fn: Callable[[dict[str, Any]], tuple[bool, str]],
                            for k, v in sorted(by_category.items())}}
 
 
+def _file_summary(result: dict[str, Any], cases: list[dict[str, Any]], name: str) -> str:
+    """"agree/n (pct), FA a, FR r" for the cases of one corpus file."""
+    ids = {case["id"] for case in cases if case["corpus"] == name}
+    wrong = len(ids & set(result["false_accepts"])), len(ids & set(result["false_rejects"]))
+    agree = len(ids) - sum(wrong)
+    return f"{agree}/{len(ids)} ({agree / len(ids):.1%}), FA {wrong[0]}, FR {wrong[1]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(CORPUS))
+    parser.add_argument("--corpus", action="append",
+                        help="A corpus file (repeatable); default: every judge_corpus*.jsonl.")
     parser.add_argument("--previous", help="module file with judge(response, gold, choices)")
     parser.add_argument("--out", help="Write the results as JSON here.")
     args = parser.parse_args()
-    cases = [json.loads(line) for line in Path(args.corpus).read_text().splitlines()
-             if line.strip()]
+    corpora = args.corpus or [str(path) for path in CORPORA]
+    cases = [dict(json.loads(line), corpus=Path(path).name) for path in corpora
+             for line in Path(path).read_text().splitlines() if line.strip()]
     judges = {"cuekit": cuekit_judge, "math-verify": math_verify_alone}
     if args.previous:
         judges["previous"] = load_previous(args.previous)
@@ -129,10 +143,15 @@ def main() -> None:
                          **{r["judge"]: f"{r['categories'][c]['agree']}" for r in results}}
                         for c in categories],
                        ["category", "cases", *(r["judge"] for r in results)]))
+    if len(corpora) > 1:  # each file apart: the blind batches are the held-out estimates
+        print()
+        print(format_table([{"corpus": Path(path).name, **{
+            r["judge"]: _file_summary(r, cases, Path(path).name) for r in results}}
+            for path in corpora], ["corpus", *(r["judge"] for r in results)]))
     for r in results:
         if r["false_accepts"]:
             print(f"\n{r['judge']} false accepts: {', '.join(r['false_accepts'])}")
-    write_json(args.out, {"corpus": args.corpus, "results": results})
+    write_json(args.out, {"corpora": corpora, "results": results})
 
 
 if __name__ == "__main__":

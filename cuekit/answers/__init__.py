@@ -1,6 +1,8 @@
 """Judge free-form VLM answers as a careful human grader would.
 
 - ``extract``: the answer a response commits to, and the rule that found it;
+- ``conclude``: the closing statement of a response without an explicit commitment;
+- ``reading``: one phrase: the answer it holds, refusals, whether text looks finished;
 - ``match``: does it equal the gold (choices, yes/no, lists, numbers, math-verify);
 - ``numbers``: numeric values, precision and rounding;
 - ``normalize``: LaTeX, unicode and escapes to one spelling;

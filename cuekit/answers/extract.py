@@ -4,17 +4,22 @@ A careful grader reads the *last commitment* of a response, and nothing else:
 
 1. **Explicit commitments**, in the order they appear: ``\\boxed{...}`` (and ``\\fbox``),
    final-answer phrases ("Answer: X", "the final answer is X", "the correct option is
-   X", "Option B is correct"). The last one wins, so a box that the response then
-   revises ("...\\boxed{8}. Wait, I made an error ... the answer is 6") loses to the
-   revision. A phrase that does not hold an answer ("the answer is rounded to...") is
-   passed over.
+   X", "Option B is correct", "B is the answer", "Choice: A", "Select A"), and
+   ``<answer>...</answer>`` tags (rule ``tagged``). The last one wins, so a box that
+   the response then revises ("...\\boxed{8}. Wait, I made an error ... the answer is
+   6") loses to the revision. A phrase that does not hold an answer ("the answer is
+   rounded to...") is passed over.
 2. A commitment the response then **retracts** ("that's not right", "I made an error")
    without a new explicit one is replaced by the conclusion that follows the retraction,
-   or by nothing.
-3. **Weak commitments**, only when there is no explicit one and the response finished:
-   a whole response that is just an answer ("B", "12", "Yes."); a leading "Yes," or
-   "No,"; a last line that is only an answer ("...the best match is:\n\n**C**"); the
-   conclusion of the last sentence ("Therefore, AB is 10.", "... = 20 cm.").
+   or by nothing. After a softer **change of mind** ("Hmm, actually, looking at the
+   figure again, ... so it is 135°") a new conclusion with a different value replaces
+   it; without one the commitment stands.
+3. A box followed by a closing "So ... is 30." that states a **different number** gives
+   two final answers: rule ``conflict``, judged wrong whichever one matches.
+4. **Weak commitments**, only when there is no explicit one and the response finished:
+   the closing statement, read by ``cuekit.answers.conclude`` (a whole response that is
+   just an answer, a leading "Yes,", a last line that is only an answer, the conclusion
+   of the last sentence: "Therefore, AB is 10.", "The measure of angle 1 is 110°.").
 
 A response that commits to nothing gives **no answer**; no stray number or letter is
 picked from it. That covers empty output, refusals ("No image was provided..."),
@@ -28,22 +33,30 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.answers.conclude import closing_claim, conclusion, weak_answer
+from cuekit.answers.normalize import clean_latex, strip_math_delimiters
+from cuekit.answers.numbers import parse_value, values_agree
+from cuekit.answers.reading import (
+    ANSWER_PHRASE,
+    answer_like,
+    clean_candidate,
+    is_refusal,
+    looks_finished,
+)
 
-__all__ = ["Extraction", "extract", "find_boxed", "is_refusal"]
+__all__ = ["Extraction", "clean_candidate", "extract", "find_boxed", "is_refusal"]
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
-_ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
-_PHRASE = re.compile(
-    r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?"
-    r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
-    r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
-    r"|\bI\s+(?:choose|pick|select)\b",
-    re.IGNORECASE)
-# "Option B is correct", "option A is the correct answer": the letter comes first.
+# "Option B is correct", "option A is the correct answer", "B is the answer": the letter
+# or value comes first.
 _CHOICE_IS = re.compile(
     r"\b(?:option|choice)\s+\(?(?P<letter>[A-Z])\)?\s+is\s+(?:the\s+)?(?:correct|right|best)\b",
     re.IGNORECASE)
+_VALUE_IS_ANSWER = re.compile(
+    r"(?:^|(?<=[\s(]))(?P<value>\(?[A-Z]\)?|[-−]?\d[\d,./]*(?:\s*[a-z°%]{1,6})?)\s+is\s+the\s+"
+    r"(?:(?:correct|right|final|best)\s+)?(?:answer|option|choice)\b"
+    r"|(?:^|(?<=\n)|(?<=[.!?]\s))\W*(?P<lead>\(?[A-Z]\)?)\s+is\s+(?:the\s+)?(?:correct|right)\b",
+    re.MULTILINE)
 # Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
 _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
@@ -51,64 +64,25 @@ _RETRACTION = re.compile(
     r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
     r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b"
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right", re.IGNORECASE)
+# A softer change of mind: it replaces the earlier answer only with a new conclusion.
+_CHANGE_OF_MIND = re.compile(
+    r"\b(?:actually|on\s+(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
+    r"|looking\s+(?:at\s+(?:the\s+\w+\s+)?)?again|I\s+(?:initially|first)\s+thought"
+    r"|at\s+first\s+I\s+thought|impossible|not\s+possible|invalid|(?:does\s+not|doesn't)"
+    r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b", re.IGNORECASE)
 # Between a box and a later, different answer phrase: the response is revising the box.
 _REVISION = re.compile(
     r"\b(?:wait|actually|hmm|however|but|instead|oops|mistake|error|wrong|incorrect|"
     r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
     re.IGNORECASE)
-_REFUSAL = re.compile(
-    r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
-    r"\s+(?:see|view|determine|answer|help|access|verify|tell|read|open|load)"
-    r"|\b(?:no|without\s+an?)\s+image\s+(?:was\s+|is\s+|has\s+been\s+)?"
-    r"(?:provided|attached|uploaded|given|shown|included)"
-    r"|\b(?:did\s+not|didn't|does\s+not|doesn't)\s+(?:load|contain\s+enough)"
-    r"|\bnot\s+enough\s+information|\btoo\s+(?:blurry|small|unclear)\s+to"
-    r"|\bnot\s+clear\s+enough\b|^\W*sorry\b|\bnot\s+able\s+to\s+(?:see|view|determine|read)"
-    r"|\bimpossible\s+to\s+(?:determine|tell|say|read)|\bonly\s+guess\b"
-    r"|\bwithout\s+(?:the|an?)\s+image\b"
-    r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
-    r"|\bI\s+(?:do\s+not|don't)\s+know\b", re.IGNORECASE)
-# Words that start a phrase which is no answer: "the answer is rounded to ...".
-_NOT_AN_ANSWER = re.compile(
-    r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
-    r"above|the\s+same|correct|incorrect|wrong|unclear|unknown|a\s+bit|we|let|let's|"
-    r"first|this|here|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
-_HEDGE_WORDS = re.compile(
-    r"^(?:(?:likely|probably|approximately|approx|about|around|roughly|actually|still|indeed|"
-    r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*", re.IGNORECASE)
-# Where a run-on phrase stops: a reason or a remark after the answer.
-_RUN_ON = re.compile(
-    r",\s+(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
-    r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
-    r"|\.\s+(?=[A-Z])|\.$", re.IGNORECASE)
-_SUBJECT_VERB = re.compile(
-    r"^(?:(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+"
-    r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
-    r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
-_CONCLUSION = re.compile(
-    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
-    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-_YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;]|$)", re.IGNORECASE)
-# A response that opens with its choice: "B. The figure shows...", "(C) because ...".
-_LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
-# A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
-# cut off mid-way ("The value of").
-_TRAILING_FUNCTION_WORD = re.compile(
-    r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
-_TERMINAL = ".!?)]}$*|"
+_MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
+_HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
+# "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
+_ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
+_SPACE_ONLY = re.compile(r"\s|\\q?quad|\\[,;:! ]|~")  # "\boxed{\quad}" is an empty box
 _HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$",
                            re.IGNORECASE)
-_OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
-_LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
-# A closing clause that only voices doubt: the answer before it still stands.
-_ONLY_DOUBT = re.compile(r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
-                         r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?", re.IGNORECASE)
-_NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
-_SHORT_ANSWER = re.compile(
-    r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
-_STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -118,7 +92,8 @@ class Extraction:
     spread over several boxes are joined from them)."""
 
     text: str
-    rule: str  # boxed | phrase | conclusion | last_line | leading | whole | none
+    rule: str  # boxed | tagged | phrase | conclusion | last_line | leading | whole | conflict
+    #   | none
     note: str = ""
     boxes: tuple[str, ...] = ()
 
@@ -170,9 +145,6 @@ def find_boxed(text: str) -> list[str]:
     return [box.text for box in _boxes(text)]
 
 
-def is_refusal(text: str) -> bool:
-    """Does the text decline to answer ("I cannot see the image", "cannot be determined")?"""
-    return _REFUSAL.search(text) is not None
 
 
 def _is_loop(text: str) -> bool:
@@ -181,44 +153,10 @@ def _is_loop(text: str) -> bool:
     return len(data) >= 400 and len(zlib.compress(data, 9)) < 0.12 * len(data)
 
 
-def _looks_finished(text: str) -> bool:
-    """Ends like a finished answer (punctuation, closing markup), not mid-sentence."""
-    stripped = text.rstrip()
-    return bool(stripped) and stripped[-1] in _TERMINAL
 
 
-def clean_candidate(text: str) -> str:
-    """Cut a phrase's answer out of the rest of its line: markdown, math delimiters, run-on
-    reasons ("6 balls remain, since ..."), a subject ("The value of x is 11")."""
-    text = text.strip()
-    if text.startswith("**"):
-        text = text[2:]
-    if "**" in text:  # "**Answer: No**, the line ..." ends at the bold
-        text = text.split("**", 1)[0]
-    math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
-    if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):
-        return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"
-    text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
-    cut = _RUN_ON.search(text)
-    if cut is not None and cut.start() > 0:
-        text = text[:cut.start()]
-    subject = _SUBJECT_VERB.match(text.strip())
-    if subject is not None and len(text.split()) >= 2:
-        text = subject.group("rest")
-    return text.strip().strip("*").strip().rstrip(".;:,").strip()
 
 
-def _answer_like(candidate: str) -> bool:
-    """Could a grader read this as an answer? A number, math, a choice letter or a few
-    words (a colour, a name), but not a lead-in or a sentence cut off mid-way."""
-    if not candidate or len(candidate) > 80 or _NOT_AN_ANSWER.match(candidate):
-        return False
-    if _TRAILING_FUNCTION_WORD.search(candidate):
-        return False
-    if _OPEN_ENDED.search(candidate):
-        return False  # "\frac{3}{4} \times": cut off inside the expression
-    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3 \
-        or _LETTER_LIST.fullmatch(candidate) is not None
 
 
 def _box_answer(content: str) -> str:
@@ -226,15 +164,20 @@ def _box_answer(content: str) -> str:
     cleaned = strip_math_delimiters(re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", content))
     if not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}\s", cleaned):
         return content
-    phrases = list(_PHRASE.finditer(cleaned))
+    phrases = list(ANSWER_PHRASE.finditer(cleaned))
     tail = clean_candidate(cleaned[phrases[-1].end():] if phrases else cleaned)
-    return tail if tail and tail != cleaned.strip() and _answer_like(tail) else content
+    return tail if tail and tail != cleaned.strip() and answer_like(tail) else content
 
 
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
     found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
              for m in _CHOICE_IS.finditer(text)]
-    for match in _PHRASE.finditer(text):
+    found += [_Commitment(m.start(), m.end(), (m.group("value") or m.group("lead")).strip("()"),
+                          "phrase")
+              for m in _VALUE_IS_ANSWER.finditer(text)]
+    found += [_Commitment(m.start(), m.end(), clean_candidate(m.group(1)), "tagged")
+              for m in _ANSWER_TAG.finditer(text) if clean_candidate(m.group(1))]
+    for match in ANSWER_PHRASE.finditer(text):
         end = match.end()
         if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
                for box in boxes):
@@ -250,126 +193,52 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
                 or re.split(r"(?<=[.!?])\s", rest.strip())[0].endswith("?"):
             continue  # "whether the answer is 4", "Is the answer 12?": not a commitment
         candidate = clean_candidate(rest)
-        if _answer_like(candidate):
+        if answer_like(candidate):
             found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase",
                                      labelled=":" in match.group() or "：" in match.group()))
     return found
 
 
-def _last_sentence(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z$\\])", lines[-1])
-    return sentences[-1].strip()
-
-
-def _conclusion(text: str, *, revising: bool = False) -> str | None:
-    """The answer the last sentence concludes with: its yes/no, the value after its last
-    "=" or the one number it (or its clause after "so"/"therefore") holds, or the word
-    after "is" when it has no number. After a retraction (``revising``) any last
-    statement is the new answer; otherwise a long response needs a concluding word."""
-    sentence = _last_sentence(text)
-    if not sentence:
-        return None
-    markers = list(_CONCLUSION.finditer(sentence))
-    if not markers and not revising and not _stands_alone(text):
-        return None  # a step of reasoning, not its conclusion
-    clause = sentence[markers[-1].end():].strip() if markers else sentence
-    if markers and _ONLY_DOUBT.fullmatch(clause):  # "..., but I'm not sure.": the answer
-        return _clause_answer(sentence[:markers[-1].start()], sentence)  # came before it
-    return _clause_answer(clause, sentence)
-
-
-def _clause_answer(clause: str, sentence: str) -> str | None:
-    """The answer one clause of the last sentence gives (see ``_conclusion``)."""
-    negated = _NEGATION.search(clause)
-    if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
-        ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
-                             clause[negated.end():])
-        return f"not {ruled_out.group(1)}" if ruled_out else None
-    yes_no = _YES_NO.match(clause)
-    if yes_no is not None:
-        return yes_no.group(1)
-    plain = strip_math_delimiters(clause)
-    if "=" in plain:
-        rhs = clean_candidate(plain.rsplit("=", 1)[1])
-        if rhs:
-            return rhs
-    for part in (plain, strip_math_delimiters(sentence)):
-        numbers = _NUMBER.findall(part)
-        if len(numbers) == 1:
-            return numbers[0]
-        if numbers:
-            return None
-    tail = re.search(r"\b(?:is|are)\s+(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain)
-    if tail is None or len(tail.group(2).split()) > 3:
-        return None
-    # "The ball is red." or "The continent shown in red is Asia." name the answer; a
-    # longer sentence ending "is a right angle" describes the figure instead.
-    words = len(sentence.split())
-    return tail.group(2).strip() if words <= 6 or (words <= 10 and not tail.group(1)) else None
-
-
-def _last_line(text: str) -> str | None:
-    """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
-    lead-in ("the best match is:"); not a bullet or a step of reasoning."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if len(lines) < 2 or _STEP.match(lines[-1]):
-        return None
-    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
-    if not last or last.endswith(":"):
-        return None
-    lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
-    if _OPEN_ENDED.search(last):
-        return None
-    return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
-
-
-def _stands_alone(text: str) -> bool:
-    """The last line is a short statement of its own, or the whole response is short:
-    not a numbered step or bullet in the middle of reasoning."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if len(lines) == 1 and len(re.split(r"(?<=[.!?])\s+", lines[0])) <= 2:
-        return True
-    last = lines[-1]
-    return len(lines) > 1 and not _STEP.match(last) and len(re.split(r"(?<=[.!?])\s+", last)) <= 2
-
-
-def _weak(text: str) -> Extraction:
-    """No explicit commitment: the response itself, a leading yes/no, or its conclusion."""
-    body = text.strip()
-    words = strip_math_delimiters(body).split()
-    if "\n" not in body and len(words) <= 4 and len(body) <= 40:
-        return Extraction(clean_candidate(body) or body, "whole", "the whole response")
-    # A leading letter counts only in a finished response that does not go through the
-    # options one by one ("A. 30°: too small.\nB. 45°: ...").
-    options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1
-    leading = _YES_NO.match(body) or (
-        _LEADING_LETTER.match(body) if _looks_finished(body) and not options_listed else None)
-    if leading is not None:
-        return Extraction(leading.group(1).strip(".:"), "leading", "the response opens with it")
-    last_line = _last_line(text)
-    if last_line:
-        return Extraction(last_line, "last_line", "a short answer on the last line")
-    if not _looks_finished(text):
-        return Extraction("", "none", "stops mid-sentence before committing to an answer")
-    concluded = _conclusion(text)
-    if concluded:
-        return Extraction(concluded, "conclusion", "the conclusion of the last sentence")
-    return Extraction("", "none", "commits to no answer")
+def _numbers_differ(first: str, second: str) -> bool:
+    """Two answers that are both numbers and do not agree, even as roundings of each
+    other ("15" and "30" differ; "2\\sqrt{3}" and "3.46" do not)."""
+    a, b = parse_value(clean_latex(first)), parse_value(clean_latex(second))
+    if a is None or b is None:
+        return False
+    return not (values_agree(a, b)[0] or values_agree(b, a)[0])
 
 
 def _after_retraction(text: str, last: _Commitment) -> Extraction | None:
+    """What replaces ``last`` when the response takes it back: after a retraction ("I
+    made an error") its next statement or nothing; after a softer change of mind
+    ("Hmm, actually, looking again ... so it is 135°") a new conclusion, if it gives one
+    with a different value."""
     retraction = _RETRACTION.search(text, last.end)
     if retraction is None:
+        change = _CHANGE_OF_MIND.search(text, last.end)
+        later = text[change.end():] if change is not None else ""
+        concluded = conclusion(later) if later and looks_finished(later) else None
+        if concluded and _numbers_differ(concluded, last.text):
+            return Extraction(concluded, "conclusion",
+                              f"the response changes its mind about {last.text!r} and "
+                              "concludes this")
         return None
     later = text[retraction.end():]
-    concluded = _conclusion(later, revising=True) if _looks_finished(later) else None
+    concluded = conclusion(later, revising=True) if looks_finished(later) else None
     if concluded:
         return Extraction(concluded, "conclusion",
                           f"the response retracts {last.text!r} and then concludes this")
     return Extraction("", "none", f"the response retracts {last.text!r} and gives no other")
+
+
+def _contradicted(text: str, last: _Commitment) -> str | None:
+    """A closing "So ... is 30." after the last box that states another number: the
+    response gives two different final answers. Returns the second one."""
+    after = text[last.end:]
+    if last.rule != "boxed" or not after.strip() or not looks_finished(after):
+        return None
+    claim = closing_claim(after)
+    return claim if claim and _numbers_differ(claim, last.text) else None
 
 
 def _joined_boxes(text: str, boxes: list[_Commitment]) -> str | None:
@@ -408,10 +277,12 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
+    text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
+    text = _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
-    boxes = [box for box in _boxes(text) if box.text]
-    text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{\s*\}", " ", text)
+    boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]
+    text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{(?:\s|\\q?quad|\\[,;:! ]|~)*\}", " ", text)
     if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):
         return Extraction("", "none", "only an empty box")
     explicit = _drop_unrevised(text, sorted(boxes + _phrases(text, boxes), key=lambda c: c.start))
@@ -429,6 +300,10 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         revised = _after_retraction(text, last)
         if revised is not None:
             return revised
+        other = _contradicted(text, last)
+        if other is not None:
+            return Extraction(last.text, "conflict", f"then concludes {other!r}: two "
+                              "different final answers", tuple(b.text for b in boxes))
         note = f"the last of {len(explicit)} commitments" if len(explicit) > 1 else ""
         tail_boxes = tuple(b.text for b in boxes)
         joined = _joined_boxes(text, boxes) if last.rule == "boxed" else None
@@ -442,4 +317,4 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         return Extraction("", "none", "a loop with no committed answer")
     if finished is False:
         return Extraction("", "none", "cut off at the token limit before an answer")
-    return _weak(text)
+    return Extraction(*weak_answer(text))

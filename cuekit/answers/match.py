@@ -1,8 +1,9 @@
 """Does an extracted answer equal the gold one? Each check says which rule decided.
 
-In order: choice letters (a letter, several letters, "(B) 4", or a choice's text, on
-either side), yes/no, lists and points (element by element, so ``(2, 5)`` equals
-``[2, 5]``), numbers (``numbers.values_agree``: precision, rounding), math-verify for
+In order: choice letters (a letter, several letters, "(B) 4", a choice's text, or a
+short answer holding the words of exactly one worded choice: "the gray cube" for
+"cube", on either side), yes/no, lists and points (element by element, so ``(2, 5)``
+equals ``[2, 5]``), numbers (``numbers.values_agree``: precision, rounding), math-verify for
 symbolic forms, and finally the plain strings.
 """
 
@@ -19,7 +20,7 @@ from cuekit.answers.symbolic import symbolic_equal
 __all__ = ["Match", "choice_letters", "match_answer"]
 
 _LETTER_FIRST = re.compile(r"^\(?([A-Za-z])\)?(?:\s*[.:),]\s*|\s+)(.+)$")
-_LONE_LETTER = re.compile(r"^\(?([A-Za-z])\)?\.?$")
+_LONE_LETTER = re.compile(r"^[(\[]?([A-Za-z])[)\]]?\.?$")
 _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
 # "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
 _NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
@@ -100,7 +101,7 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     by_value = _choice_by_value(cleaned, choices)
     if first is not None and (first.group(1).isupper() or cleaned.startswith("(")) \
             and first.group(1).upper() in in_range:
-        letter, rest = first.group(1).upper(), first.group(2)
+        letter, rest = first.group(1).upper(), first.group(2).strip().strip("()")
         named = _choice_by_value(rest, choices)
         if named is not None and named != letter:
             return None, f"letter {letter} with the text of choice {named}"
@@ -110,7 +111,23 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     said = re.match(r"^(yes|no|true|false)\b", plain_text(cleaned))  # "Yes, it is."
     if said is not None and (letter := _choice_by_value(said.group(1), choices)) is not None:
         return frozenset(letter), "the text of a choice"
+    within = _choice_within(cleaned, choices)
+    if within is not None:
+        return frozenset(within), "the text of one choice within a short answer"
     return None, "names no choice"
+
+
+def _choice_within(text: str, choices: Sequence[str]) -> str | None:
+    """A short answer that holds the words of exactly one worded choice ("the gray cube"
+    for "cube"); a choice inside a longer found choice does not count on its own."""
+    said = plain_text(text)
+    if len(said.split()) > 6:
+        return None
+    worded = [plain_text(c) if re.search(r"[a-z]{2,}", plain_text(c)) else "" for c in choices]
+    hits = [i for i, words in enumerate(worded) if words and re.search(
+        r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said)]
+    hits = [i for i in hits if not any(j != i and worded[i] in worded[j] for j in hits)]
+    return chr(ord("A") + hits[0]) if len(hits) == 1 else None
 
 
 def _list_items(text: str) -> tuple[list[str], str]:
@@ -144,6 +161,15 @@ def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | N
         return Match(False, f"{len(items)} items, the gold has {len(gold_items)}")
     if gold_brackets in ("(]", "[)") and brackets != gold_brackets:
         return Match(False, f"interval {brackets or 'without brackets'}, gold {gold_brackets}")
+    if "{}" in (brackets, gold_brackets):  # a set: each gold item once, in any order
+        unmatched = list(items)
+        for gold_item in gold_items:
+            hit = next((i for i in unmatched
+                        if _scalar(i, gold_item, precision, unit).correct), None)
+            if hit is None:
+                return Match(False, f"set item {gold_item!r} missing")
+            unmatched.remove(hit)
+        return Match(True, f"all {len(items)} items equal, as a set")
     for index, (item, gold_item) in enumerate(zip(items, gold_items, strict=True)):
         result = _scalar(item, gold_item, precision, unit)
         if not result.correct:

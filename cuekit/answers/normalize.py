@@ -26,6 +26,7 @@ _WRAPPERS = re.compile(
 # Spacing and sizing commands carry no value; "\," between digits is a thousands space.
 _SPACING = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\displaystyle|\\[;:! ]")
 _THIN_SPACE_IN_NUMBER = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
+_DEGREE_O = re.compile(r"(?<=[\d}])\s*\^\s*(?:\{\s*o\s*\}|o)(?![A-Za-z])")
 
 
 def strip_math_delimiters(text: str) -> str:
@@ -47,6 +48,7 @@ def clean_latex(text: str) -> str:
         previous = text
         text = _WRAPPERS.sub(r"\1", text)
     text = _SPACING.sub(" ", text).replace(r"\,", " ")
+    text = _DEGREE_O.sub(r"^\\circ", text)  # "45^o", "45^{o}": degrees typed with a letter o
     text = re.sub(r"\\[dt]frac", r"\\frac", text).replace("**", "")
     return re.sub(r"\s+", " ", text).strip()
 
@@ -75,8 +77,11 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
 
 
 def strip_brackets(text: str) -> tuple[str, str]:
-    """``"(2, 5)"`` -> ``("2, 5", "()")``: one pair of enclosing brackets, and which."""
+    """``"(2, 5)"`` -> ``("2, 5", "()")``: one pair of enclosing brackets, and which; a
+    set ``\\{2, 5\\}`` gives ``"{}"``."""
     text = text.strip()
+    if text.startswith("\\{") and text.endswith("\\}") and "\\{" not in text[2:-2]:
+        return text[2:-2].strip(), "{}"
     if len(text) >= 2 and text[0] in "([" and text[-1] in ")]":
         inner = text[1:-1]
         depth = 0

@@ -1,6 +1,7 @@
 """Numeric values of answers, and when two of them agree.
 
-An answer is read as a *decimal* ("3.14", "1,250", "-8", "25%", "$12", "12 cm") or,
+An answer is read as a *decimal* ("3.14", "1,250", "-8", "1.5e3", "2.5 million", "25%",
+"$12", "12 cm") or,
 through math-verify, as an *exact form* ("2\\sqrt{3}", "4\\pi", "\\frac{2}{3}"). Units,
 currency, percent and degree signs are dropped: the question fixes them.
 
@@ -31,7 +32,8 @@ from cuekit.answers.symbolic import numeric_value
 __all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
-    r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?$")
+    r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
+    r"(?:[eE](?P<exp>[-+]?\d{1,3}))?$")  # "1.5e3": e-notation, as programs print it
 # Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
 # hedges ("5 or 6") are caught before numbers are read.
 _NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
@@ -42,6 +44,11 @@ _NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven t
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
+_SCALES = {"thousand": 10**3, "k": 10**3, "million": 10**6, "m": 10**6, "mn": 10**6,
+           "billion": 10**9, "bn": 10**9, "trillion": 10**12}
+# The letters only right after the digits ("2.5M", "30k"): "5 m" is five metres.
+_SCALE = re.compile(r"^([-+]?[\d,]*\.?\d+)(?:\s*(thousand|million|billion|trillion)\b|"
+                    r"(?-i:(k|M|mn|bn))(?![A-Za-z]))\s*\w*$", re.IGNORECASE)
 _CURRENCY = re.compile(r"^(?:[$€£¥]|USD|EUR)\s*|\s*(?:dollars?|cents?|USD)$", re.IGNORECASE)
 
 
@@ -97,15 +104,32 @@ def _decimal(text: str) -> Value | None:
     integer = (match.group("int") or "0").replace(",", "")
     fraction = match.group("frac")
     literal = match.group("sign") + integer + ("." + fraction if fraction else "")
+    exponent = int(match.group("exp") or 0)
     try:
-        exact = Fraction(Decimal(literal))
+        exact = Fraction(Decimal(literal).scaleb(exponent))
     except InvalidOperation:
         return None
-    return Value(exact, float(exact), len(fraction) if fraction else 0)
+    return Value(exact, float(exact), max(0, (len(fraction) if fraction else 0) - exponent))
+
+
+def _scaled(text: str) -> Value | None:
+    """"2.5 million", "2.5M", "30k": a decimal times a scale word."""
+    match = _SCALE.match(text)
+    if match is None:
+        return None
+    value = _decimal(match.group(1))
+    if value is None:
+        return None
+    factor = _SCALES[(match.group(2) or match.group(3)).lower()]
+    exact = value.exact * factor
+    return Value(exact, float(exact), max(0, (value.places or 0) - len(str(factor)) + 1))
 
 
 def parse_value(text: str, unit: str | None = None) -> Value | None:
     """The number ``text`` (already ``clean_latex``-ed) stands for, or None."""
+    scaled = _scaled(text.replace("$", "").strip())
+    if scaled is not None:
+        return scaled
     stripped = strip_unit(text, unit).replace("$", "").strip()
     if not stripped:
         return None
@@ -131,8 +155,9 @@ def _half_unit(places: int) -> float:
 
 def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tuple[bool, str]:
     """Do the two values agree, and under which rule (see the module docstring)."""
-    if precision is not None:
-        ok = abs(answer.approx - gold.approx) <= _half_unit(precision) + 1e-12
+    if precision is not None:  # the relative term absorbs float noise on 6.02e23
+        ok = abs(answer.approx - gold.approx) <= max(_half_unit(precision) + 1e-12,
+                                                     1e-12 * abs(gold.approx))
         return ok, (f"{'equal' if ok else 'differ'} at {precision} decimal places "
                     "(dataset precision)")
     if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:

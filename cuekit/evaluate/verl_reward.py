@@ -10,7 +10,8 @@ in ``\\boxed{}`` and its format term a ``<think>`` block) and raises
 
 (``python -c "import cuekit.evaluate.verl_reward as m; print(m.__file__)"`` prints the path.)
 
-It scores with the judge ``cuekit eval`` uses, with the row's options and precision.
+It scores with the judge ``cuekit eval`` uses, with the row's options and judging fields
+(``question_type``, ``answer_type``, ``precision``, ``unit``).
 """
 
 from __future__ import annotations
@@ -25,5 +26,6 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str | None,
     """1.0 when the response's answer matches ``ground_truth``, else 0.0."""
     info = extra_info or {}
     verdict = judge(solution_str, ground_truth, info.get("choices") or None,
-                    precision=info.get("precision"))
+                    precision=info.get("precision"), question_type=info.get("question_type"),
+                    answer_type=info.get("answer_type"), unit=info.get("unit"))
     return 1.0 if verdict.correct else 0.0

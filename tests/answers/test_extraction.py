@@ -139,3 +139,31 @@ def test_is_refusal() -> None:
     assert is_refusal("I'm sorry, but I can't see the image.")
     assert is_refusal("The value cannot be determined from the figure.")
     assert not is_refusal("No, the line is not tangent to the circle.")
+
+
+def test_a_change_of_mind_with_a_new_value_replaces_the_answer() -> None:
+    changed = extract("The answer is 45°.\n\nHmm, actually, looking at the figure again, the "
+                      "marked angle is the supplement, so it is 135°.")
+    assert (changed.text, changed.rule) == ("135", "conclusion")
+    assert "changes its mind about '45°'" in changed.note
+    # "actually" with no new value, or with the same value, keeps the commitment
+    kept = extract("\\boxed{12}\n\nActually, this matches the figure, since 4 + 4 + 4 = 12.")
+    assert (kept.text, kept.rule) == ("12", "boxed")
+    assert extract("The answer is 8.\n\nActually, I am confident in it.").text == "8"
+
+
+def test_a_box_contradicted_by_a_closing_statement_is_a_conflict() -> None:
+    found = extract("The area is $\\frac{1}{2} \\cdot 5 \\cdot 6 = 15$.\n\n$$\\boxed{15}$$\n\n"
+                    "So the area of the triangle is 30 square units.")
+    assert (found.text, found.rule) == ("15", "conflict")
+    assert "'30'" in found.note
+    # the same value again, a rounding of it, a check or a remark is no conflict
+    for after in ("So the area is 15 square units.", "So x is about 3.46.",
+                  "Check: 2 × 5 + 3 = 13 ✓", "Note that 6 × 2 = 12."):
+        box = "2\\sqrt{3}" if "3.46" in after else "15"
+        assert extract(f"$\\boxed{{{box}}}$\n\n{after}").rule == "boxed", after
+
+
+def test_boxed_insufficient_information_is_a_refusal() -> None:
+    assert is_refusal("\\text{Insufficient information}")
+    assert is_refusal("There is not enough data in the chart.")

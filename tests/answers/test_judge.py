@@ -56,3 +56,31 @@ def test_the_old_import_path_and_positional_choices_still_work() -> None:
 
     verdict = old_path_judge("$\\boxed{B}$", "14", CHOICES, precision=None)
     assert (verdict.correct, verdict.match) == (True, "a choice letter: B = B")
+
+
+def test_two_different_final_answers_are_wrong_even_when_one_matches() -> None:
+    verdict = judge("$$\\boxed{15}$$\n\nSo the area of the triangle is 30 square units.", "15")
+    assert (verdict.outcome, verdict.rule, verdict.match) == (
+        "wrong", "conflict", "two different final answers")
+    assert verdict.reason == ("wrong: extracted '15' by boxed, then concludes '30': two "
+                              "different final answers")
+
+
+def test_a_refusal_answers_a_cannot_be_determined_choice() -> None:
+    choices = ["3", "4", "5", "Cannot be determined"]
+    verdict = judge("The length cannot be determined from the given information.", "D",
+                    choices=choices)
+    assert (verdict.outcome, verdict.rule) == ("correct", "refusal_choice")
+    # without such a choice it stays no answer
+    assert judge("The length cannot be determined.", "B", choices=choices[:3]).outcome == \
+        "no_answer"
+
+
+def test_a_letter_with_the_text_of_another_choice_in_parentheses_is_wrong() -> None:
+    verdict = judge("Answer: **B** (16)", "B", choices=["12", "14", "16"])
+    assert (verdict.outcome, verdict.match) == ("wrong", "letter B with the text of choice C")
+    assert judge("Answer: **B** (14)", "B", choices=["12", "14", "16"]).correct
+
+
+def test_float_noise_on_large_numbers_does_not_fail_the_precision_rule() -> None:
+    assert judge("$6.02 \\times 10^{23}$", "6.02e23", precision=2).correct

@@ -146,3 +146,45 @@ def test_exact_forms_compare_by_value_and_expressions_symbolically() -> None:
     assert match_answer("2\\pi + 12", "12+2\\pi") == Match(True, "equal values")
     assert match_answer("r^2\\pi", "\\pi r^{2}") == Match(True, "math-verify: equal expressions")
     assert match_answer("\\pi r", "\\pi r^{2}") == Match(False, "different answers")
+
+
+def test_a_short_answer_holding_one_worded_choice_names_it() -> None:
+    shapes = ["sphere", "cube", "cylinder"]
+    assert choice_letters("the gray cube", shapes) == (
+        frozenset("B"), "the text of one choice within a short answer")
+    curves = ["the red one", "the blue one", "both the red one and the blue one", "none"]
+    assert choice_letters("both the red one and the blue one", curves)[0] == frozenset("C")
+    assert choice_letters("the cube and the sphere", shapes)[0] is None  # two choices
+    assert choice_letters("a long sentence that happens to mention the cube in it",
+                          shapes)[0] is None
+    assert choice_letters("12 cm", ["12", "14"])[0] == frozenset("A")  # numbers by value
+
+
+def test_e_notation_is_a_number() -> None:
+    assert parse_value("1.5e3").exact == 1500
+    assert parse_value("4E-4").approx == pytest.approx(0.0004)
+    assert match_answer("1.5e3", "1500").correct
+    assert not match_answer("1.5e2", "1500").correct
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("2.5 million", 2_500_000), ("2.5M", 2_500_000), ("30k", 30_000),
+    ("1.2 billion", 1_200_000_000), ("30 thousand visitors", 30_000),
+])
+def test_scale_words_multiply(text: str, value: int) -> None:
+    assert parse_value(text).exact == value
+
+
+def test_letters_that_are_units_are_not_scales() -> None:
+    assert parse_value("5km").exact == 5  # kilometres, not 5k·m
+    assert parse_value("5 m").exact == 5
+    assert match_answer("2.5 million", "2500000", answer_type="integer").correct
+
+
+def test_degrees_typed_with_a_letter_o_and_sets() -> None:
+    assert match_answer("45^o", "45").correct
+    assert match_answer("60^{o}", "60").correct
+    assert match_answer("\\{5, 2\\}", "[2, 5]", answer_type="list").correct  # a set: any order
+    assert not match_answer("\\{2, -5\\}", "[2, 5]", answer_type="list").correct
+    assert not match_answer("(5, 2)", "[2, 5]", answer_type="list").correct  # a list: in order
+    assert choice_letters("[C]", ["20", "30", "40"])[0] == frozenset("C")

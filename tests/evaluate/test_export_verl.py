@@ -200,3 +200,12 @@ def test_multiple_choice_rows_show_their_options(geometry3k_snapshot, tmp_path) 
         "3", "5", "7", "9"]
     assert row["reward_model"]["ground_truth"] == "5"
     assert compute_score(row["data_source"], "\\boxed{B}", "5", row["extra_info"]) == 1.0
+
+
+def test_verl_reward_uses_the_rows_judging_fields() -> None:
+    info = {"choices": ["12", "14"], "question_type": "free_form", "answer_type": "integer",
+            "precision": None, "unit": "cm"}
+    assert compute_score("x", "\\boxed{B}", "14", info) == 0.0  # free form ignores choices
+    assert compute_score("x", "\\boxed{14 cm}", "14", info) == 1.0
+    assert compute_score("x", "\\boxed{14.5}", "14", info) == 0.0  # integer answers are whole
+    assert compute_score("x", "\\boxed{B}", "14", dict(info, question_type="multi_choice")) == 1.0

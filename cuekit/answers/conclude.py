@@ -1,0 +1,350 @@
+"""The answer a response ends on when it makes no explicit commitment.
+
+A finished response without a box or an answer phrase may still close on its answer. A
+grader reads its *closing statement*:
+
+1. **Trailing remarks are set aside**: a check ("Check: 2(8) + 4 = 20 ✓",
+   "**Verification:** substituting ...", "Confirmed."), a parenthetical aside ("(For reference, the
+   area would be 80 cm².)") or a note or hypothetical ("Note: if it were equilateral,
+   each angle would be 60°.") comes after the answer and is not it.
+2. **The last sentence** without a closing aside in parentheses, or its clause after a
+   concluding word ("so", "therefore", "i.e.", "→", ...; not one that ends the sentence,
+   "... 7 people in total."),
+   and of that clause the part after its last semicolon ("the answer is not 5; it is 6")
+   when that part gives an answer.
+   A long response needs a concluding word or a closing line that stands alone: a
+   numbered step or a bullet is reasoning, not a conclusion; a question asserts nothing.
+3. **In that clause**, in order:
+   - a negation rules a value out ("is not 5"); it gives no answer;
+   - a leading yes/no; a clause that is only a letter ("x = 14 → B");
+   - a single option named as such ("which corresponds to option B", "Only (C) fits");
+   - a bold span that ends it after other words ("The trend is **decreasing**."), or
+     its one bold span with a number ("The peak occurs in **2016** with a value of 58");
+   - a point or interval that ends it ("... i.e., at the point $(2, 3)$.");
+   - the right side of its last "=", or of its one equation for a lone variable ("x = 5,
+     and AB = BC = 10" answers x);
+   - two numbers offered as alternatives ("roughly 9 or 10"): a hedge, judged wrong;
+   - its one number; with several numbers (or none in digits) the *predicate* after its
+     last "is"/"are"/"equals" when that is a number or math ("The measure of angle 1 is
+     110°": the 1 names the angle; "There are four people"; "The two values are 2 and
+     5"); a bracketed or typeset predicate wins over a lone number ("The solution set is
+     $(-\\infty, 2)$");
+   - the subject of a superlative ("Brazil has the highest production");
+   - a short noun after "is" in a short sentence ("The ball is red.", "The largest
+     slice is colored green.").
+
+Besides the conclusion: a whole response that is only an answer ("B", "12 cm", "Yes.";
+a short sentence around its number, "It has 8 sides.", is read by its conclusion), a
+leading "Yes," / "No," / "B.", and a last line that is only an answer ("**C**"), but not
+the next label of an option-by-option walk cut off ("A. ...\\nB. ...\\nC.").
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.answers.reading import (
+    NEGATION,
+    NUMBER,
+    YES_NO,
+    answer_like,
+    clean_candidate,
+    looks_finished,
+    open_ended,
+)
+
+__all__ = ["closing_claim", "conclusion", "weak_answer"]
+
+_CONCLUSION = re.compile(
+    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
+    r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
+    r"|→|⇒|=>|\\Rightarrow|\\implies|因此|所以|故",
+    re.IGNORECASE)
+# A closing sentence that states a result: "So the area is 30 square units."
+_CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?", re.IGNORECASE)
+# A trailing check of the answer, not the answer: "Check: ...", "Verification: ...", "✓".
+_CHECK = re.compile(
+    r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|to\s+(?:verify|check|confirm)|"
+    r"let(?:'s|\s+me|\s+us)\s+(?:verify|check|confirm|double[- ]check)|substitut\w*|plugging"
+    r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$"
+    r"|^\W*(?:confirmed|verified|correct|(?:this|that|it)\s+checks\s+out)\W*$", re.IGNORECASE)
+# An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
+# ...)", "Note: if the triangle were equilateral, each angle would be 60°."
+_ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
+                    r"|for\s+comparison|if\b)", re.DOTALL | re.IGNORECASE)
+_OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)")
+_RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
+                        r"|\bexcept\b|\bexclud", re.IGNORECASE)
+_BOLD_END = re.compile(r"\*\*([^*\n]{1,60}?)\*\*\W*$")
+# The subject of a superlative names the answer: "Brazil has the highest production".
+_SUPERLATIVE_SUBJECT = re.compile(
+    r"(?:^|,\s*)(?!(?:it|this|that|which|he|she|they|there)\b)(?P<subject>(?-i:[A-Z])[\w'-]*"
+    r"(?:\s+[\w'-]+){0,2}?)\s+(?:has|had|have|is|was|shows|gets|got|received|scored|holds)\s+"
+    r"the\s+(?:highest|lowest|largest|smallest|most|least|greatest|biggest|tallest|shortest|"
+    r"longest|fewest|maximum|minimum)\b", re.IGNORECASE)
+_COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
+_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve "
+                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# A closing clause that only voices doubt: the answer before it still stands.
+_ONLY_DOUBT = re.compile(r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
+                         r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(
+    r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
+# A response that opens with its choice: "B. The figure shows...", "(C) because ...".
+_LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
+_LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().splitlines() if line.strip()]
+
+
+def _sentences(line: str) -> list[str]:
+    """A line's sentences; an aside in parentheses is a sentence of its own."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z$\\(])|(?<=[。！？])", line)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _closing_text(text: str) -> str:
+    """The text without its trailing checks and asides (module docstring, step 1)."""
+    lines = _lines(text)
+    while lines:
+        sentences = _sentences(lines[-1])
+        while sentences and (_CHECK.search(sentences[-1]) or _ASIDE.match(sentences[-1])):
+            sentences.pop()
+        if sentences:
+            lines[-1] = " ".join(sentences)
+            break
+        if len(lines) == 1:
+            break  # nothing but a check: leave it
+        lines.pop()  # the whole last line was a check; the answer came before it
+    return "\n".join(lines)
+
+
+def _last_sentence(text: str) -> str:
+    lines = _lines(text)
+    return _sentences(lines[-1])[-1] if lines else ""
+
+
+def _stands_alone(text: str) -> bool:
+    """The last line is a short statement of its own, or the whole response is short:
+    not a numbered step or bullet in the middle of reasoning."""
+    lines = _lines(text)
+    if len(lines) == 1 and len(_sentences(lines[0])) <= 2:
+        return True
+    return len(lines) > 1 and not _STEP.match(lines[-1]) and len(_sentences(lines[-1])) <= 2
+
+
+def conclusion(text: str, *, revising: bool = False) -> str | None:
+    """The answer the closing statement of ``text`` gives (module docstring). After a
+    retraction (``revising``) any last statement is the new answer."""
+    closing = _closing_text(text)
+    sentence = _last_sentence(closing)
+    if not sentence or sentence.rstrip("*$ ").endswith("?"):
+        return None  # a question ("Is the answer 12?") asserts nothing
+    # "... is 19 (row "C", column "2019")." or "... 4.24 (i.e., $3\sqrt{2}$).": an aside
+    # with words at the end of the sentence is set aside; a point "(2, 3)" is kept
+    aside = re.search(r"\s\((?=[^()]*[A-Za-z]{2,})[^()]*\)\W*$", sentence)
+    if aside is not None and aside.start() > 0:
+        sentence = sentence[:aside.start()] + sentence[aside.end():].strip()
+    # a marker that ends the sentence ("..., so 7 people in total.") opens no clause
+    markers = [m for m in _CONCLUSION.finditer(sentence) if sentence[m.end():].strip(" .!*$")]
+    if not markers and not revising and not _stands_alone(closing):
+        return None  # a step of reasoning, not its conclusion
+    clause = sentence[markers[-1].end():].strip() if markers else sentence
+    if markers and _ONLY_DOUBT.fullmatch(clause):  # "..., but I'm not sure.": the answer
+        return clause_answer(sentence[:markers[-1].start()], sentence)  # came before it
+    return clause_answer(clause, sentence)
+
+
+def closing_claim(text: str) -> str | None:
+    """The result a closing sentence that starts "So"/"Therefore"/... states, if any:
+    used to catch a response whose last words contradict its box."""
+    sentence = _last_sentence(_closing_text(text))
+    start = _CLAIM_START.match(sentence)
+    return clause_answer(sentence[start.end():], sentence) if start else None
+
+
+def _named_option(clause: str) -> str | None:
+    letters = {a or b for a, b in _OPTION.findall(clause)}
+    if len(letters) == 1 and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
+        return letters.pop()
+    return None
+
+
+def _predicate(clause: str) -> str | None:
+    """The number or math after the clause's last copula ("... is 110°"), or None."""
+    copulas = list(_COPULA.finditer(clause))
+    if not copulas:
+        return None
+    rest = _LEADING_NUMBER_WORD.sub(
+        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end():])
+    candidate = clean_candidate(rest)
+    if candidate and answer_like(candidate) and re.search(r"[\d\\√π]", candidate):
+        return candidate
+    return None
+
+
+def clause_answer(clause: str, sentence: str) -> str | None:
+    """The answer one clause of the last sentence gives (module docstring, step 3): its
+    part after the last semicolon, failing that the whole clause."""
+    if re.search(r";\s\S", clause):
+        last = _part_answer(re.split(r";\s", clause)[-1], sentence)
+        if last is not None:
+            return last
+    return _part_answer(clause, sentence)
+
+
+def _equation_answer(plain: str) -> str | None:
+    """The right side of the clause's last "=", or of its one equation that solves for a
+    lone variable ("x = 5, and AB = BC = 10" gives 5)."""
+    parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain)
+             if "=" in part]
+    lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
+    chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
+    rhs = clean_candidate(chosen.rsplit("=", 1)[1])
+    return rhs or None
+
+
+def _part_answer(clause: str, sentence: str) -> str | None:
+    clause = re.sub(r"\b(it|that|this|there|what)'s\b", r"\1 is", clause,
+                    flags=re.IGNORECASE).strip().rstrip(",;:")
+    negated = NEGATION.search(clause)
+    if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
+        ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
+                             clause[negated.end():])
+        return f"not {ruled_out.group(1)}" if ruled_out else None
+    yes_no = YES_NO.match(clause)
+    if yes_no is not None:
+        return yes_no.group(1)
+    letter = re.fullmatch(r"\W*(\(?[A-Z]\)?)\W*", clause)
+    if letter is not None:  # "x = 14 → B": the clause is only a choice letter
+        return letter.group(1)
+    option = _named_option(clause)
+    if option is not None:
+        return option
+    bold = _BOLD_END.search(clause)  # after other words: "**Final Answer**" is a heading
+    if bold is not None and clause[:bold.start()].strip(" *#") \
+            and not bold.group(1).rstrip().endswith(":"):
+        candidate = clean_candidate(bold.group(1))
+        if answer_like(candidate):
+            return candidate
+    numbered_bold = [b for b in re.findall(r"\*\*([^*\n]{1,40}?)\*\*", clause)
+                     if re.search(r"\d", b)]
+    if len(numbered_bold) == 1:  # "The peak occurs in **2016** with a value of 58."
+        candidate = clean_candidate(numbered_bold[0])
+        if answer_like(candidate):
+            return candidate
+    plain = strip_math_delimiters(clause)
+    point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
+    if point is not None and "=" not in plain[point.end():]:  # "... at the point (2, 3)."
+        return point.group(1).strip()
+    if "=" in plain:
+        rhs = _equation_answer(plain)
+        if rhs:
+            return rhs
+    hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
+    if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
+        return f"{hedge.group(1)} or {hedge.group(2)}"
+    predicate = _predicate(clause)
+    numbers = NUMBER.findall(plain)
+    if predicate is not None and (len(numbers) != 1 or re.match(r"^[(\[]", predicate)
+                                  or "\\" in predicate):
+        return predicate
+    for part in (plain, strip_math_delimiters(sentence)):
+        numbers = NUMBER.findall(part)
+        if len(numbers) == 1:
+            return numbers[0]
+        if numbers:
+            return None
+    leader = _SUPERLATIVE_SUBJECT.search(plain.replace("**", ""))
+    if leader is not None:  # "Brazil has the highest coffee production"
+        return leader.group("subject").strip()
+    tail = re.search(r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
+                     r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain.replace("**", ""))
+    if tail is None or len(tail.group(2).split()) > 3:
+        return None
+    # "The ball is red." or "The continent shown in red is Asia." name the answer; a
+    # longer sentence ending "is a right angle" describes the figure instead.
+    words = len(sentence.split())
+    return tail.group(2).strip() if words <= 6 or (words <= 10 and not tail.group(1)) else None
+
+
+def _next_label(label: str) -> str:
+    return str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
+
+
+def _walk_cut_off(text: str) -> bool:
+    """The last line is only the next label of a walk through the options ("A. ...\nB.
+    ...\nC."): the response was cut off before it said anything about C."""
+    lines = _lines(text)
+    if len(lines) < 2:
+        return False
+    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
+    label, previous = re.fullmatch(r"\(?([A-Z]|\d{1,2})[.):]?", last), _LABEL.match(lines[-2])
+    return bool(label and previous and _next_label(previous.group(1)) == label.group(1))
+
+
+def _last_line(text: str) -> str | None:
+    """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
+    lead-in ("the best match is:"); not a bullet, a step of reasoning, or the next label
+    of a walk through the options ("A. ...\\nB. ...\\nC.")."""
+    lines = _lines(text)
+    if len(lines) < 2 or _STEP.match(lines[-1]):
+        return None
+    last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
+    if not last or last.endswith(":") or open_ended(last):
+        return None
+    lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
+    return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
+
+
+def _bare(candidate: str) -> bool:
+    """Only an answer: a letter, a number with at most a unit word after it, or a few
+    words without a number; not a label and a value ("Japan: 6.30") or a sentence
+    around a number ("It has 8 sides", "x equals 3")."""
+    if ":" in candidate or not (answer_like(candidate) or _SHORT_ANSWER.match(candidate)):
+        return False
+    if re.fullmatch(r"(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|solution|result)s?",
+                    candidate, re.IGNORECASE):
+        return False  # "**Answer:**" alone: a label with nothing after it
+    if re.match(r"(?:(?i:option|choice)\s*)?\(?[A-Z]\)?(?:[.:)]|\s|$)", candidate):
+        return True  # "Option (A) 15", "B. 14": a choice, maybe with its text
+    digit = re.search(r"\d", candidate)
+    if digit is None:
+        return True
+    words = list(re.finditer(r"(?<![\\A-Za-z])[A-Za-z]{2,}", candidate))  # not \sqrt
+    return len(words) <= 1 and all(word.start() > digit.start() for word in words)
+
+
+def weak_answer(text: str) -> tuple[str, str, str]:
+    """No explicit commitment: ``(answer, rule, note)`` from the response itself, a leading
+    yes/no or letter, its last line or its conclusion; ``("", "none", why)`` when none."""
+    body = text.strip()
+    words = strip_math_delimiters(body).split()
+    if "\n" not in body and len(words) <= 4 and len(body) <= 40:
+        candidate = clean_candidate(body) or body
+        if _bare(candidate):
+            return candidate, "whole", "the whole response"
+        # otherwise a short sentence ("It has 8 sides.", "Japan: 6.30"): its conclusion
+    # A leading letter counts only in a finished response that does not go through the
+    # options one by one ("A. 30°: too small.\nB. 45°: ...").
+    options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1
+    leading = YES_NO.match(body) or (
+        _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
+    if leading is not None:
+        return leading.group(1).strip(".:"), "leading", "the response opens with it"
+    if _walk_cut_off(text):
+        return "", "none", "cut off at the next option of a walk through the options"
+    last_line = _last_line(text)
+    if last_line:
+        return last_line, "last_line", "a short answer on the last line"
+    if not looks_finished(text):
+        return "", "none", "stops mid-sentence before committing to an answer"
+    concluded = conclusion(text)
+    if concluded:
+        return concluded, "conclusion", "the conclusion of the last sentence"
+    return "", "none", "commits to no answer"

@@ -1,0 +1,138 @@
+"""Reading one phrase: the answer it holds, and whether it could be an answer at all.
+
+Shared by ``extract`` (explicit commitments) and ``conclude`` (the closing statement of
+a response without one). Pure string work on one phrase or sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuekit.answers.normalize import strip_math_delimiters
+
+__all__ = ["ANSWER_PHRASE", "NEGATION", "NUMBER", "YES_NO", "answer_like", "clean_candidate",
+           "is_refusal", "looks_finished"]
+
+_ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
+ANSWER_PHRASE = re.compile(
+    r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?|\s+[–—-]\s"
+    r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
+    r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
+    r"|\bI(?:'ll|\s+will|'d|\s+would)?\s+(?:choose|pick|select|go\s+with)\b"
+    r"|(?:^|(?<=\n))\W*(?:select|choose|pick)\b(?=\s+\(?[A-Z]\b)"
+    r"|(?:^|(?<=\n))\W*(?:final(?:\s+result)?|result|(?:selected\s+)?(?:choice|option)|"
+    r"selection)(?:\*\*)?\s*[:：]"
+    # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
+    r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
+    re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
+    r"\s+(?:see|view|determine|answer|help|access|verify|tell|read|open|load)"
+    r"|\b(?:no|without\s+an?)\s+image\s+(?:was\s+|is\s+|has\s+been\s+)?"
+    r"(?:provided|attached|uploaded|given|shown|included)"
+    r"|\b(?:did\s+not|didn't|does\s+not|doesn't)\s+(?:load|contain\s+enough)"
+    r"|\b(?:not\s+enough|insufficient)\s+(?:information|data|detail)|\btoo\s+(?:blurry|small|unclear)\s+to"
+    r"|\bnot\s+clear\s+enough\b|^\W*sorry\b|\bnot\s+able\s+to\s+(?:see|view|determine|read)"
+    r"|\bimpossible\s+to\s+(?:determine|tell|say|read)|\bonly\s+guess\b"
+    r"|\bwithout\s+(?:the|an?)\s+image\b"
+    r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
+    r"|\bI\s+(?:do\s+not|don't)\s+know\b|^\W*n/?a\W*$|\bunable\s+to\s+(?:provide|answer)"
+    r"|\b(?:image|diagram|figure|chart|picture|graph)\s+(?:is\s+|was\s+)?not\s+"
+    r"(?:included|visible|attached|provided)", re.IGNORECASE)
+# Words that start a phrase which is no answer: "the answer is rounded to ...".
+_NOT_AN_ANSWER = re.compile(
+    r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
+    r"above|the\s+same|correct|incorrect|wrong|unclear|unknown|a\s+bit|we|let|let's|"
+    r"first|this|here|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
+_HEDGE_WORDS = re.compile(
+    r"^(?:(?:likely|probably|approximately|approx|about|around|roughly|actually|still|indeed|"
+    r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*", re.IGNORECASE)
+# Where a run-on phrase stops: a reason or a remark after the answer.
+_RUN_ON = re.compile(
+    r",\s+(?!(?:and|or)\s+[-−$\\(\d])(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
+    r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
+    r"|\.\s+(?=[A-Z])|\.$|。", re.IGNORECASE)
+_SUBJECT_VERB = re.compile(
+    r"^(?:(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+"
+    r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
+    r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
+NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
+YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)",
+                    re.IGNORECASE)
+NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
+# A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
+# cut off mid-way ("The value of").
+_TRAILING_FUNCTION_WORD = re.compile(
+    r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
+_OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
+_LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
+_TERMINAL = ".!?)]}$*|。！？✓✔"
+
+
+def is_refusal(text: str) -> bool:
+    """Does the text decline to answer ("I cannot see the image", "cannot be determined")?"""
+    return _REFUSAL.search(text) is not None
+
+
+# A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
+# finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
+_ENDS_ON_VALUE = re.compile(r"[=:：]\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
+                            r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
+                            r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$")
+
+
+def looks_finished(text: str) -> bool:
+    """Ends like a finished answer (punctuation, closing markup, a value after "=" or
+    ":"), not mid-sentence."""
+    stripped = text.rstrip()
+    if not stripped:
+        return False
+    if stripped[-1] in _TERMINAL:
+        return True
+    last = stripped.splitlines()[-1]
+    unescaped = stripped.replace("\\$", "")
+    open_math = unescaped.count("$$") % 2 or last.replace("\\$", "").replace("$$", "").count(
+        "$") % 2 or unescaped.count("\\[") > unescaped.count("\\]")
+    return not open_math and _ENDS_ON_VALUE.search(last) is not None  # "$$5x = 18": cut
+
+
+def open_ended(text: str) -> bool:
+    """Ends on an operator: cut off inside an expression ("\\frac{3}{4} \\times")."""
+    return _OPEN_ENDED.search(text) is not None
+
+
+def clean_candidate(text: str) -> str:
+    """Cut a phrase's answer out of the rest of its line: markdown, math delimiters, run-on
+    reasons ("6 balls remain, since ..."), a subject ("The value of x is 11")."""
+    text = text.strip()
+    if text.startswith("**"):
+        text = text[2:]
+    if text.count("**") % 2:  # "**Answer: No**, the line ...": the bold closes here
+        head, tail = text.split("**", 1)
+        value = re.match(r"\s*\([^()]{1,20}\)", tail)  # "B** (16)": the choice's text
+        text = head + (value.group() if value else "")
+    text = text.replace("**", "")  # "Japan: **6.30**": bold pairs are only markup
+    math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
+    if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):
+        return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"
+    text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
+    cut = _RUN_ON.search(text)
+    if cut is not None and cut.start() > 0:
+        text = text[:cut.start()]
+    subject = _SUBJECT_VERB.match(text.strip())
+    if subject is not None and len(text.split()) >= 2:
+        text = subject.group("rest")
+    return text.strip().strip("*").strip().rstrip(".;:,。").strip()
+
+
+def answer_like(candidate: str) -> bool:
+    """Could a grader read this as an answer? A number, math, a choice letter or a few
+    words (a colour, a name), but not a lead-in or a sentence cut off mid-way."""
+    if not candidate or len(candidate) > 80 or _NOT_AN_ANSWER.match(candidate):
+        return False
+    if _TRAILING_FUNCTION_WORD.search(candidate):
+        return False
+    if open_ended(candidate):
+        return False  # "\frac{3}{4} \times": cut off inside the expression
+    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3 \
+        or _LETTER_LIST.fullmatch(candidate) is not None
