@@ -27,8 +27,11 @@ model to ``steps/step-N/``. Retrain the shipped models with::
     cuekit extract --dataset cueworld --split train --detector annotations -o runs/cw-train
     cuekit extract --dataset cueworld --split val --detector annotations -o runs/cw-val
     python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train \\
-        --val runs/cw-val --output runs/sft-base --max-steps 3500 --caption-steps 400 \\
-        --eval-every 250 --eval-rows 200 --threads 1 --hint-shares 0.35 0.5 0.15 --lr 1e-3
+        --val runs/cw-val --output runs/sft-base --max-steps 6000 --caption-steps 400 \\
+        --grounding-share 0.5 --eval-every 250 --eval-rows 200 --threads 1 \\
+        --hint-shares 0.35 0.5 0.15 --lr 1e-3
+
+(each shipped model's card names its snapshot, ``runs/sft-base/steps/step-N``).
 
 ``--init-from FOLDER`` continues from a saved model instead of a fresh one (pass
 ``--caption-steps 0``); ``--stop-after N`` runs only the first N steps of the schedule.

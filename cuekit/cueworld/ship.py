@@ -60,6 +60,52 @@ def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
     return results
 
 
+def description_probe(model: str, test: str, rows: int = 200) -> dict[str, float]:
+    """Share of description entries the model gets exactly right on ``rows`` test images,
+    greedy: ``grounding`` ("Where is each shape?", one entry per shape: ``star: top
+    left``) shows whether it can find a named shape; ``caption`` ("Describe the image.",
+    one entry per place: ``top left: large red star 3``) whether it reads each place."""
+    import torch
+
+    from cuekit.cueworld.scenes import grounding_text
+    from cuekit.cueworld.sft import CAPTION_PROMPT, GROUNDING_PROMPT
+    from cuekit.distill.models import load_model
+    from cuekit.distill.prompts import build_messages
+    from cuekit.evaluate.inputs import iter_cue_items
+
+    net, processor = load_model(model)
+    net.eval()
+    items = list(iter_cue_items(test, limit=rows))
+    scores = {}
+    for name, prompt in (("grounding", GROUNDING_PROMPT), ("caption", CAPTION_PROMPT)):
+        right = total = 0
+        for start in range(0, len(items), 50):
+            chunk = items[start:start + 50]
+            text = processor.apply_chat_template(build_messages(prompt, 1),
+                                                 add_generation_prompt=True)
+            inputs = processor([text] * len(chunk), [it.images()[0] for it in chunk],
+                               padding_side="left")
+            with torch.no_grad():
+                out = net.generate(**inputs, max_new_tokens=64, do_sample=False,
+                                   eos_token_id=processor.im_end_token_id,
+                                   pad_token_id=processor.tokenizer.pad_token_id)
+            decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
+                                             skip_special_tokens=True)
+            for item, said in zip(chunk, decoded, strict=True):
+                meta = item.record.sample.metadata
+                truth = (grounding_text(meta["objects"]) if name == "grounding"
+                         else str(meta["caption"]))
+                expected = _entries(truth)
+                right += len(expected & _entries(said))
+                total += len(expected)
+        scores[name] = right / max(total, 1)
+    return scores
+
+
+def _entries(text: str) -> set[str]:
+    return {part.strip() for part in text.split(".") if part.strip()}
+
+
 def model_card(name: str, step: int, run_config: dict[str, Any],
                results: dict[str, dict[str, Any]]) -> str:
     acc = {p: 100 * results[p]["accuracy"] for p in PRIVILEGES}
@@ -75,6 +121,15 @@ def model_card(name: str, step: int, run_config: dict[str, Any],
                + (f"; on {', '.join(flat)} it changes the accuracy by less than 5 points."
                   if flat else "."))
     grounding = run_config.get("grounding_share", 0.0)
+    probe = ""
+    if "descriptions" in results:
+        found = results["descriptions"]
+        probe = (f"""
+Asked to describe test images (greedy, 200 images), it names each shape's place
+("Where is each shape?") with {100 * found['grounding']:.1f}% of entries exactly right,
+and each place's size, colour, shape and digit ("Describe the image.") with
+{100 * found['caption']:.1f}%: the share of the evidence it can find when asked for it.
+""")
     role = ("the student of the CueWorld experiment and the frozen OPSD teacher"
             if name == "cueworld-base" else "the stronger OPD teacher (the same run, trained "
             "longer)")
@@ -101,7 +156,7 @@ It loads offline by alias: `cuekit.distill.models.load_model("{name}")`, or
 {verdict} Answer-hint accuracy shows which families the model can answer once told;
 no-hint accuracy near a family's guessing rate (spatial 25%, compare 50%, reading about
 10%) means the model has not learnt to find that evidence alone.
-
+{probe}
 ## How it was trained
 
 Step {step} of one run of the supervised recipe (transformers `Trainer`), from these
@@ -144,7 +199,8 @@ def ship(run: Path, steps: dict[str, int], test: str, scratch: Path) -> dict[str
                 shutil.copy2(source / file, target / file)
         (target / "sft_config.json").write_text(json.dumps(run_config, indent=2) + "\n")
         shutil.copy2(run / "curve.jsonl", target / "sft_curve.jsonl")
-        results = measure(name, test, scratch / name)
+        results: dict[str, Any] = measure(name, test, scratch / name)
+        results["descriptions"] = description_probe(name, test)
         (target / "README.md").write_text(model_card(name, step, run_config, results))
         shipped[name] = {"step": step, **results}
         print(json.dumps({name: shipped[name]}), flush=True)
