@@ -2,12 +2,14 @@
 
 - ``extract``: the answer a response commits to, and the rule that found it;
 - ``conclude``: the closing statement of a response without an explicit commitment;
+- ``claims``: every value a closing statement asserts, with its role, and the last one;
 - ``reading``: one phrase: the answer it holds, refusals, whether text looks finished;
 - ``match``: does it equal the gold (choices, yes/no, lists, numbers, math-verify);
 - ``numbers``: numeric values, precision and rounding;
 - ``normalize``: LaTeX, unicode and escapes to one spelling;
 - ``symbolic``: math-verify, the symbolic back end;
-- ``judge``: the three together, returning a ``Verdict`` with its reason.
+- ``judge``: them together, returning a ``Verdict`` with its reason; a response that ends
+  in prose is checked against the gold by its claims (``judge`` docstring).
 
 Used by ``cuekit eval`` and by distill's held-out accuracy.
 """

@@ -6,7 +6,9 @@ grader reads its *closing statement*:
 1. **Trailing remarks are set aside**: a check ("Check: 2(8) + 4 = 20 ✓",
    "**Verification:** substituting ...", "Confirmed."), a parenthetical aside ("(For reference, the
    area would be 80 cm².)") or a note or hypothetical ("Note: if it were equilateral,
-   each angle would be 60°.") comes after the answer and is not it.
+   each angle would be 60°.") comes after the answer and is not it; nor is an
+   explanation of it ("This is because ...", "Explanation: ...", "I counted ...") or a
+   pleasantry ("Hope this helps!", "Let me know if ...").
 2. **The last sentence** without a closing aside in parentheses, or its clause after a
    concluding word ("so", "therefore", "i.e.", "→", ...; not one that ends the sentence,
    "... 7 people in total."),
@@ -54,7 +56,7 @@ from cuekit.answers.reading import (
     open_ended,
 )
 
-__all__ = ["closing_claim", "conclusion", "weak_answer"]
+__all__ = ["closing_claim", "closing_sentences", "conclusion", "weak_answer"]
 
 _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
@@ -72,7 +74,15 @@ _CHECK = re.compile(
 # An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
 # ...)", "Note: if the triangle were equilateral, each angle would be 60°."
 _ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
-                    r"|for\s+comparison|if\b)", re.DOTALL | re.IGNORECASE)
+                    r"|for\s+comparison|if\b)"
+                    # an explanation of the answer just given: "This is because ...",
+                    # "Explanation: ...", "I counted 4 in the front row ..."
+                    r"|^\W*(?:(?:this|that)(?:\s+is|'s)\s+because|explanation|reason(?:ing)?\s*:"
+                    r"|here(?:\s+is|'s)\s+why|I\s+(?:counted|got\s+this))\b"
+                    # a closing pleasantry: "Hope this helps!", "Let me know if ..."
+                    r"|^\W*(?:(?:I\s+)?hope\s+(?:this|that|it)\s+helps|let\s+me\s+know|feel\s+free"
+                    r"|(?:I'm\s+)?happy\s+to\s+help|good\s+luck|if\s+you\s+have\s+any)\b",
+                    re.DOTALL | re.IGNORECASE)
 _OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)")
 _RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
                         r"|\bexcept\b|\bexclud", re.IGNORECASE)
@@ -127,6 +137,14 @@ def _closing_text(text: str) -> str:
 def _last_sentence(text: str) -> str:
     lines = _lines(text)
     return _sentences(lines[-1])[-1] if lines else ""
+
+
+def closing_sentences(text: str) -> list[str]:
+    """The last two sentences of ``text`` without its trailing checks and asides, the
+    last one first."""
+    lines = _lines(_closing_text(text))
+    sentences = [s for line in lines[-2:] for s in _sentences(line)]
+    return sentences[::-1][:2]
 
 
 def _stands_alone(text: str) -> bool:

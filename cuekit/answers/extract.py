@@ -44,7 +44,7 @@ from cuekit.answers.reading import (
     looks_finished,
 )
 
-__all__ = ["Extraction", "clean_candidate", "extract", "find_boxed", "is_refusal"]
+__all__ = ["Extraction", "clean_candidate", "extract", "find_boxed", "is_refusal", "prepare"]
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # "Option B is correct", "option A is the correct answer", "B is the answer": the letter
@@ -76,6 +76,7 @@ _REVISION = re.compile(
     r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
     re.IGNORECASE)
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u26FF\u2728-\u27BF\uFE0F]+")
 _MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
@@ -270,15 +271,22 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
     return kept
 
 
-def extract(response: str, finished: bool | None = None) -> Extraction:
-    """The answer ``response`` commits to (module docstring). ``finished=False`` says it
-    was cut off at the token limit; None means unknown (judged from the text)."""
+def prepare(response: str) -> str:
+    """The part of ``response`` a grader reads: after a thinking model's ``</think>``,
+    without code fences, curly apostrophes and unicode mixed numbers."""
     text = (response or "").replace("’", "'").replace("‘", "'")  # curly apostrophes
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
-    text = _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
+    text = _EMOJI.sub("", text)  # "x = 5 🎉": emoji are tone, not content
+    return _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
+
+
+def extract(response: str, finished: bool | None = None) -> Extraction:
+    """The answer ``response`` commits to (module docstring). ``finished=False`` says it
+    was cut off at the token limit; None means unknown (judged from the text)."""
+    text = prepare(response)
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
     boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]

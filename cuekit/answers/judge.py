@@ -1,4 +1,16 @@
-"""``judge``: extract the answer of a response, compare it with the gold, say why."""
+"""``judge``: extract the answer of a response, compare it with the gold, say why.
+
+Explicit commitments (a box, "Answer: X", a tag) are read gold-blind by ``extract`` and
+compared with the gold. A finished response that ends in prose is read twice, as a
+careful grader checks it: by ``conclude``'s first-match rules, and by ``claims`` (all
+the values of the closing statement with their roles, and the last answer among them;
+for a yes/no question its verdict, for worded choices the one it names). The gold then
+only decides between the two readings (``_verify_closing``): the claims are accepted
+when they conclude with the gold and the first reading found nothing, or no clean
+answer; a gold that appears only in a restatement, in the arithmetic, or beside a
+different final value is not accepted. A claimed value that is not the gold never
+turns "no answer" into "wrong".
+"""
 
 from __future__ import annotations
 
@@ -6,8 +18,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cuekit.answers.extract import Extraction, extract, is_refusal
+from cuekit.answers.claims import (
+    choice_named,
+    final_claim,
+    plain_sentence,
+    read_claims,
+    verdict_word,
+)
+from cuekit.answers.conclude import closing_sentences
+from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
+from cuekit.answers.normalize import plain_text, strip_math_delimiters
+from cuekit.answers.reading import looks_finished
 
 __all__ = ["OUTCOMES", "Verdict", "judge"]
 
@@ -20,7 +42,7 @@ _NO_ANSWER_CHOICE = re.compile(r"cannot\s+be\s+determined|not\s+enough\s+informa
 class Verdict:
     """One decision. ``extracted`` is "" for no answer; ``rule`` is how it was found
     (boxed, phrase, conclusion, last_line, leading, whole, conflict, refusal_choice,
-    none); ``match`` is the comparison rule that decided; ``reason`` says all of it in
+    claim, none); ``match`` is the comparison rule that decided; ``reason`` says all of it in
     one line."""
 
     extracted: str
@@ -29,6 +51,132 @@ class Verdict:
     reason: str
     match: str
     outcome: str  # one of OUTCOMES
+
+
+_WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
+_UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
+
+
+def _yes_no(gold: str, choices: Sequence[str] | None) -> bool:
+    if plain_text(gold) in {"yes", "no"}:
+        return True
+    return bool(choices) and {plain_text(c) for c in choices} == {"yes", "no"}
+
+
+# The value is stated: "is 3", "= 48", "≈ 7.1", ": 2/3".
+_STATES = re.compile(r"(?:\b(?:is|are|was|equals|be)|[=≈:])\s*(?:about|approximately|roughly|"
+                     r"around|exactly)?\s*$", re.IGNORECASE)
+_STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b)", re.IGNORECASE)
+# A closing bullet that states the result: bold, or under a "Result"/"Answer" heading.
+_RESULT_STEP = re.compile(r"\*\*|^#+.*\b(?:result|answer|conclusion|final|summary)",
+                          re.IGNORECASE | re.MULTILINE)
+_GOES_ON = re.compile(r"^\W*(?:let(?:'s|\s+me|\s+us)|now|next|we\s+need|to\s+find|first)\b",
+                      re.IGNORECASE)
+# "maybe 8, maybe 9", "6 or 7"; not ", or 90 minutes in all", which restates
+_HEDGED = re.compile(r"(?<!,)\s(?:or|either)\b|\b(?:maybe|perhaps|possibly)\b", re.IGNORECASE)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _last_lines(text: str) -> str:
+    """The closing block: the last line and the lines above it up to a blank line or a
+    heading, the heading included."""
+    block = text.strip().split("\n\n")[-1]
+    heading = text.strip().rsplit("\n#", 1)
+    return block if len(heading) == 1 or "\n\n" in heading[1].split("\n", 1)[-1] \
+        else block + "\n#" + heading[1].split("\n", 1)[0]
+
+
+def _closing_reading(text: str, gold: str, choices: Sequence[str] | None,
+                     ended: bool) -> Extraction | None:
+    """The answer the closing statement asserts, read from all its values (``claims``).
+    ``ended``: the text looks finished; otherwise only a value that ends it counts."""
+    sentences = closing_sentences(text)
+    if not sentences or sentences[0].rstrip("*$ ").endswith("?"):
+        return None
+    if _yes_no(gold, choices):
+        word = verdict_word(sentences[0]) if ended or re.fullmatch(
+            r"\W*(?:yes|no|yep|yeah|nope|nah)\W*", sentences[0], re.IGNORECASE) else None
+        return Extraction(word, "claim", "the verdict of the closing statement") if word else None
+    if not re.search(r"\d", gold) and not choices:
+        return None  # a worded gold ("Model C"): the values of the sentence are not it
+    if not ended:  # "The number of cylinders that are left is 3": it ends on its value
+        final = final_claim(sentences[0])
+        plain = plain_sentence(sentences[0])
+        if final is None or not re.search(_STATES, plain[:final.start]) \
+                or re.search(r"\d\s*[+×·*/−-]\s*\d", final.text) or not re.fullmatch(
+                r"[\s°%.*)]*(?:[A-Za-z]+[\s.²³^]*){0,3}", plain[final.end:]):
+            return None
+        return Extraction(final.text, "claim", "the value the response ends on")
+    if _STEP.match(_last_line(text)) and not _RESULT_STEP.search(_last_lines(text)):
+        return None  # a step of reasoning or a bullet, not its conclusion
+    if choices:
+        letter = choice_named(sentences[0], choices)
+        if letter is not None:
+            return Extraction(letter, "claim", "the one choice the closing statement names")
+    for index, sentence in enumerate(sentences):
+        if index and (sentence.rstrip("*$ ").endswith("?") or _GOES_ON.match(sentences[0])):
+            return None  # "x = 7? Let me recompute.": the reasoning goes on
+        claims = read_claims(sentence)
+        answers = [c for c in claims if c.role == "answer"]
+        if len(answers) >= 2 and _HEDGED.search(plain_sentence(sentence),
+                                                answers[-2].end, answers[-1].start):
+            return Extraction(f"{answers[-2].text} or {answers[-1].text}", "claim",
+                              "the closing statement hedges between two values")
+        if answers:
+            return Extraction(answers[-1].text, "claim",
+                              "the last value the closing statement asserts")
+        if claims:
+            return None
+    return None
+
+
+# A weak reading that is no clean answer: a computation ("4 · (4 + 16.25)") or a clause
+# ("10 is the diameter"), not a value.
+_UNCLEAN = re.compile(r"\d\s*[+×·*/−-]\s*[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b")
+# Comparison rules that show the weak reading is not even an answer of the gold's kind.
+_NOT_OF_ITS_KIND = ("names no choice", "not a yes/no answer", "not the gold number",
+                    "different answers", "no answer")
+
+
+def _verify_closing(found: Extraction, response: str, gold: str,
+                    choices: Sequence[str] | None, **fields: object) -> Extraction:
+    """Check the first-match reading of a closing statement (``found``) against the
+    reading by claims, as a grader checks a response that ends in prose:
+
+    - with no first-match answer, the claims' answer counts when it is the gold (a
+      different value leaves the response without an answer, as the first reading said);
+    - when both give the gold, or the claims give none, ``found`` stands;
+    - when only ``found`` gives the gold, it stands unless it is no clean answer (a
+      clause, "10 is the diameter", or a computation), then the claims decide;
+    - when only the claims give the gold, they decide when ``found`` is not an answer of
+      the gold's kind (a number for a yes/no question, words for a number), a
+      computation, or a piece of the claimed value ("36" of "18π − 36"); a clean
+      different value ("x = 5, and AB = BC = 10" read as 5) stands.
+    """
+    text = prepare(response)
+    if is_refusal(text):
+        return found
+    reading = _closing_reading(text, gold, choices, looks_finished(text))
+    if reading is None:
+        return found
+    claimed = match_answer(reading.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
+    if not found.answered:  # verified: it concludes with the gold; otherwise still none
+        return reading if claimed.correct else found
+    first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
+    unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
+    if first.correct:
+        return reading if unclean and not claimed.correct else found
+    if not claimed.correct:
+        return found
+    piece = found.text.strip() in reading.text and found.text.strip() != reading.text.strip()
+    if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND):
+        return Extraction(reading.text, "claim", f"{reading.note}; the first reading "
+                          f"{found.text!r} ({found.rule}) is no clean answer")
+    return found
 
 
 def judge(response: str, gold: str | None, choices: Sequence[str] | None = None, *,
@@ -56,6 +204,11 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
             found = Extraction(refusals[0], "refusal_choice",
                                "the response declines, and one choice says so")
             how = f"{found.rule} ({found.note})"
+    if finished is not False and (found.rule in _WEAK or (
+            found.rule == "none" and found.note in _UNREAD)):
+        found = _verify_closing(found, response, str(gold), choices, precision=precision,
+                                answer_type=answer_type, unit=unit)
+        how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer",
                        "no_answer")

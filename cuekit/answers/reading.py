@@ -87,12 +87,15 @@ def looks_finished(text: str) -> bool:
     stripped = text.rstrip()
     if not stripped:
         return False
-    if stripped[-1] in _TERMINAL:
-        return True
     last = stripped.splitlines()[-1]
     unescaped = stripped.replace("\\$", "")
-    open_math = unescaped.count("$$") % 2 or last.replace("\\$", "").replace("$$", "").count(
-        "$") % 2 or unescaped.count("\\[") > unescaped.count("\\]")
+    opener = max(unescaped.rfind("$$") if unescaped.count("$$") % 2 else -1,
+                 unescaped.rfind("\\[") if unescaped.count("\\[") > unescaped.count("\\]") else -1)
+    if opener >= 0 and "\n\n" not in unescaped[opener:]:
+        return False  # "$$\nx = \frac{9 \cdot 8}{6}": cut inside its display math
+    if stripped[-1] in _TERMINAL:
+        return True
+    open_math = last.replace("\\$", "").replace("$$", "").count("$") % 2
     return not open_math and _ENDS_ON_VALUE.search(last) is not None  # "$$5x = 18": cut
 
 
