@@ -50,6 +50,7 @@ _FIGURE = re.compile(
 _SYMBOL_NOUNS = {"∠": "angle", "⊙": "circle", "△": "triangle"}
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 _LAYOUT = re.compile(r"\$\$?|[{}]|\^\s*\\circ|°")
+_MATH_MARK = re.compile(r"[\\$∠⊙△{}°]")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ def _figure(match: re.Match[str]) -> str | None:
 
 def read_math(question: str) -> MathReading:
     """Rewrite the LaTeX and math symbols of ``question``; see the module docstring."""
+    if not _MATH_MARK.search(question):  # most questions: nothing to rewrite
+        return MathReading(question, tuple((i, i + 1) for i in range(len(question))))
     out = _Builder()
     i = 0
     while i < len(question):

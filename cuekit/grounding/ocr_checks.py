@@ -8,11 +8,13 @@ check here looks at something else, and names the reason when a read fails it:
 * ``punctuation``: a token more punctuation than letters and digits (".0.", "**K").
 * ``script``: a letter of a script the question does not use ("新" in an English
   question about a photo).
-* ``repeat``: one character repeated ("0000", "lll"), which hatching and rules produce.
+* ``repeat``: one character three or more times ("0000", "lll"), which hatching and
+  rules produce.
 * ``oversized``: a one- or two-character read whose box is a fifth of the image high
   or half of it wide: labels are small, and such a box is a whole object misread.
 * ``disagree``: read again from its own crop, rescaled and padded, the text differs
-  ("YAMARA" is re-read "YAMAHR"). A misread word stated as fact is worse than none,
+  ("YAMARA" is re-read "YAMAHR"); a read of one or two characters is read again twice,
+  from two crops, and must agree both times. A misread word stated as fact is worse than none,
   so uncertain text is left out of the cue rather than hedged.
 
 Reads that the question names (``mentioned``) skip ``repeat`` and ``oversized``: the
@@ -25,7 +27,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["REASONS", "implausible", "reads_agree", "reread_box"]
+__all__ = ["REASONS", "implausible", "reads_agree", "reread_box", "views_for"]
 
 REASONS: tuple[str, ...] = ("no-glyphs", "punctuation", "script", "repeat", "oversized",
                             "disagree")
@@ -33,8 +35,9 @@ REASONS: tuple[str, ...] = ("no-glyphs", "punctuation", "script", "repeat", "ove
 _MATH_CHARS = frozenset("°º%−′’·×÷±≤≥≈∠△⊙πθαβγδφ")
 _ONE_CHAR_RUN = re.compile(r"^(.)\1+$")
 # Glyphs PP-OCR confuses with each other; two reads that differ only by these agree.
-_CONFUSABLE = str.maketrans({"0": "o", "O": "o", "1": "l", "I": "l", "|": "l", "5": "s",
-                             "S": "s", "8": "b", "B": "b"})
+_CONFUSABLE = str.maketrans({"0": "o", "O": "o", "°": "o", "º": "o", "1": "l", "I": "l",
+                             "|": "l", "5": "s", "S": "s", "8": "b", "B": "b"})
+_EDGE_MARKS = ".,:;'`\"-_*•·"
 
 
 def _foreign(char: str, question: str) -> bool:
@@ -57,7 +60,7 @@ def implausible(text: str, xyxy: tuple[float, float, float, float], width: int, 
         return "script"
     if mentioned:
         return None
-    if len(compact) > 1 and _ONE_CHAR_RUN.match(compact):
+    if len(compact) > 2 and _ONE_CHAR_RUN.match(compact):  # "11" is a number, "0000" hatching
         return "repeat"
     box_width, box_height = xyxy[2] - xyxy[0], xyxy[3] - xyxy[1]
     if len(compact) <= 2 and (box_height > 0.2 * height or box_width > 0.5 * width):
@@ -66,14 +69,25 @@ def implausible(text: str, xyxy: tuple[float, float, float, float], width: int, 
 
 
 def reads_agree(first: str, second: str) -> bool:
-    """Same text, ignoring case, spaces and the glyphs PP-OCR confuses (0/O, 1/l...)."""
+    """Same text, ignoring case, spaces, stray marks at the ends (".0") and the glyphs
+    PP-OCR confuses (0/O/°, 1/l...); a decimal point inside still counts."""
     def key(text: str) -> str:
-        return "".join(text.split()).translate(_CONFUSABLE).casefold()
+        return "".join(text.split()).strip(_EDGE_MARKS).translate(_CONFUSABLE).casefold()
     return key(first) == key(second)
 
 
+# (padding as a share of the box height, line height in pixels) of each re-read view.
+VIEW = (0.35, 48)
+SECOND_VIEW = (0.6, 64)  # one or two characters: little context, so read them twice
+
+
+def views_for(text: str) -> tuple[tuple[float, int], ...]:
+    return (VIEW, SECOND_VIEW) if len(text.replace(" ", "")) <= 2 else (VIEW,)
+
+
 def reread_box(xyxy: tuple[float, float, float, float], width: int, height: int,
-               recognize: Callable[[tuple[int, int, int, int], int], str]) -> str:
+               recognize: Callable[[tuple[int, int, int, int], int], str],
+               view: tuple[float, int] = VIEW) -> str:
     """Recognize the box again from a padded crop scaled to a fixed line height.
 
     ``recognize(crop_box, line_height)`` crops the image and returns the text read.
@@ -81,7 +95,7 @@ def reread_box(xyxy: tuple[float, float, float, float], width: int, height: int,
     looked like text by accident rarely reads the same twice.
     """
     x1, y1, x2, y2 = xyxy
-    pad = 0.35 * max(y2 - y1, 1.0)
+    pad = view[0] * max(y2 - y1, 1.0)
     crop = (max(int(x1 - pad), 0), max(int(y1 - pad), 0),
             min(int(x2 + pad + 1), width), min(int(y2 + pad + 1), height))
-    return recognize(crop, 48)
+    return recognize(crop, view[1])

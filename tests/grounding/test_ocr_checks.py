@@ -15,6 +15,7 @@ SMALL = (40.0, 40.0, 52.0, 56.0)  # a 12x16 label in a 400x300 image
     ("**K", SMALL, "", "punctuation"),
     ("新", SMALL, "What colour is the ribbon?", "script"),
     ("0000", SMALL, "", "repeat"),
+    ("11", SMALL, "", None),
     ("0", (115.0, 72.0, 223.0, 164.0), "What colour are the cat's eyes?", "oversized"),
     ("8", (0.0, 0.0, 399.0, 299.0), "", "oversized"),
     ("A", SMALL, "", None),
@@ -46,6 +47,9 @@ def test_a_mentioned_read_may_be_large_or_repeated() -> None:
     ("Apple", "apple", True),
     ("12 cm", "12cm", True),
     ("12", "13", False),
+    ("50°", "500", True),
+    (".0", "0", True),
+    ("2.5", "25", False),
 ])
 def test_reads_agree_up_to_case_spaces_and_confusable_glyphs(first: str, second: str,
                                                             agree: bool) -> None:
