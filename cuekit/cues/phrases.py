@@ -172,7 +172,6 @@ VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass pas
 # Words a question may shout; any other run of 2-4 capitals is a label.
 _CAPITALISED_WORDS = _words("AND OR NOT THE ALL NO YES IS ARE TRUE FALSE NONE")
 _LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?")
-_AFTER_NUMBER = re.compile(r"\d[ \t]*$")
 _DETERMINERS = _words("the a an this each every its their")
 _PREVIOUS_WORD = re.compile(r"([A-Za-z]+)[ \t]+$")
 # What follows "a" when it names something instead of being an article.
@@ -258,7 +257,7 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
             return "label"
         after_apostrophe = start > 0 and question[start - 1] in "'’"
         # "40 m" is a unit, "f(x)" a function; neither is drawn as a label.
-        unit = word in STOPWORDS and _AFTER_NUMBER.search(question[:start]) is not None
+        unit = word in STOPWORDS and question[max(start - 8, 0):start].rstrip(" \t")[-1:].isdigit()
         function = question[match.end():match.end() + 1] == "("
         if after_apostrophe or unit or function or lower == "a":
             return "break"

@@ -51,6 +51,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cuekit.cues.layout import box_gap, coarse_position, is_inside, is_near, relation
@@ -74,12 +75,14 @@ _CUE_TOKEN = re.compile(r"\w+|[^\w\s]")
 _QUANTITY = re.compile(r"\b(?:how many|number of|count|fewer|more\b[^?.]*\bthan|as many)\b",
                        re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
+_PLURAL = re.compile(r"[^sui]s$")  # "circles", not "cross", "bus", "axis"
 
 
-def _content_words(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _content_words(text: str) -> frozenset[str]:
     """Words that can tie a label to a question: "17", "markers"; not "the", "is"."""
     words = {w.casefold() for w in _WORD.findall(text)}
-    return {w for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit())}
+    return frozenset(w for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit()))
 
 
 def cue_tokens(text: str) -> int:
@@ -168,8 +171,7 @@ def _capitalize(text: str) -> str:
 
 def _verb(item: _Item) -> str:
     """The noun decides, not the number of boxes: "pet is", "red circles are"."""
-    head = item.name.split()[-1]
-    plural = re.search(r"[^sui]s$", head) is not None
+    plural = _PLURAL.search(item.name.split()[-1]) is not None
     return "are" if plural else "is"
 
 
