@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.grounding.base import DetectorOptions, backend_names
 from cuekit.schemas import CUE_STYLES
 
-_OCR_KEEP = ("mentioned", "labels", "numbers", "all")
+_OCR_KEEP = ("mentioned", "labels", "numbers", "lines", "all")
 
 
 def _env_int(name: str) -> int | None:
@@ -56,13 +57,16 @@ def _device(device: str) -> str:
               help="Minimum score of a phrase's own tokens for a box to count as that phrase.")
 @click.option("--nms-iou", default=0.5, show_default=True, type=float,
               help="IoU above which same-phrase boxes are suppressed.")
-@click.option("--ocr-keep", default="mentioned,labels,numbers", show_default=True,
+@click.option("--ocr-keep", default="mentioned,labels,numbers,lines", show_default=True,
               help=f"OCR text to keep, comma-separated from: {', '.join(_OCR_KEEP)}.")
 @click.option("--annotations-field", default="objects", show_default=True,
               help="Metadata field holding ground-truth boxes (annotations backend).")
 @click.option("--cue-style", type=click.Choice(CUE_STYLES), default="hint", show_default=True,
               help="hint: words only; boxes: adds 0-1000 coordinates; marks: numbered boxes "
                    "drawn on a copy of the image.")
+@click.option("--max-cue-tokens", default=DEFAULT_MAX_CUE_TOKENS, show_default=True, type=int,
+              help="Cue budget in words and punctuation marks; relations, then the least "
+                   "relevant items, are dropped to fit. 0: no budget.")
 @click.option("--drop-leaky", is_flag=True,
               help="Send samples whose cue contains the answer to errors.parquet.")
 @click.option("--limit", type=int, default=None, help="Process only the first N rows.")
@@ -95,7 +99,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     answer_field: str | None, choices_field: str | None, id_field: str | None,
                     detectors: tuple[str, ...], detector_model: str | None,
                     box_threshold: float, text_threshold: float, nms_iou: float,
-                    ocr_keep: str, annotations_field: str, cue_style: str, drop_leaky: bool,
+                    ocr_keep: str, annotations_field: str, cue_style: str, max_cue_tokens: int,
+                    drop_leaky: bool,
                     limit: int | None, seed: int, batch_size: int, num_workers: int, device: str,
                     max_image_pixels: int, rank: int | None, world_size: int | None,
                     strict: bool, max_error_rate: float, tolerate_errors: bool,
@@ -122,7 +127,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,
                           overrides=overrides, seed=seed),
         output=output, detectors=detectors or ("grounding-dino",), detector=options,
-        cue_style=cue_style, limit=limit, num_workers=num_workers, drop_leaky=drop_leaky,
+        cue_style=cue_style, max_cue_tokens=max_cue_tokens or None, limit=limit,
+        num_workers=num_workers, drop_leaky=drop_leaky,
         strict=strict, overwrite=overwrite,
         rank=rank if rank is not None else (_env_int("RANK") or 0),
         world_size=world_size if world_size is not None else (_env_int("WORLD_SIZE") or 1),

@@ -7,26 +7,41 @@ downloads (GLIP-style chunking needs NLTK data, and spaCy models are not on PyPI
 
 How :class:`RulePhraseExtractor` reads a question:
 
+0. **Read the math.** LaTeX and math symbols are rewritten into words first
+   (:mod:`cuekit.cues.latex`): ``\\odot P`` -> "circle P", ``m\\angle ABC`` / ``∠ABC`` ->
+   "angle ABC", ``\\overline{AB}`` -> "segment AB"; relations such as ``\\cong`` are
+   punctuation. A phrase's text is its reading; its span is its source in the question.
 1. **Ignore what is not the question.** The list of choices (everything from a
    ``Choices:``/``Options:`` header, or from an ``(A)``/line-initial ``A.`` with a
-   ``(B)``/``B.`` after it), instruction lines starting with ``Hint:``, any other
-   option marker (``(B)`` anywhere, ``A.``/``A)``/``A:`` at the start of a line),
-   ``e.g.``/``i.e.`` and chart-type names ("bar chart", "line graph").
+   ``(B)``/``B.`` after it), instruction lines (``Hint:``, any line asking to "please
+   ... answer"), instructions about the answer ("Round to the nearest tenth", "if
+   necessary", "Express your answer in ...", "(Unit: cm)"), any other option marker,
+   ``e.g.`` to the end of its line, chart-type names ("bar chart") and named eras
+   ("World War II").
 2. **Tokenize** into words, point labels, numbers and punctuation. Point labels are
-   ``∠ABC``/``∠1``, runs of 2-4 capitals (``AB``, ``ABC``) and single capitals
-   (``O``; but not the pronoun "I" nor a sentence-initial article "A"), plus single
-   lowercase variables such as ``x`` (not after an apostrophe, as in "man's").
+   runs of 1-4 capitals (``O``, ``AB``, ``LN``; not the pronoun "I", a sentence-initial
+   article "A", nor a shouted word such as "AND"), indexed names (``l1``, ``P2``) and
+   single lowercase variables such as ``x`` (not after an apostrophe as in "man's", not
+   a unit after a number as in "40 m", not a function name before "(" as in "f(x)",
+   and "a" only where it cannot be an article: "lines a and b").
 3. **Break** on punctuation, numbers, line ends and on listed words: question words,
-   determiners, pronouns, prepositions, auxiliaries and common verbs, measure words
-   that name what is asked rather than something visible ("length", "difference",
-   "value", "year"), units, and words for the whole image ("figure", "chart").
+   determiners, pronouns, prepositions, auxiliaries and common verbs (including
+   instruction verbs such as "subtract"), number words, function names ("cos"), units,
+   words for the whole image ("figure", "chart"), and measure words that name what is
+   asked rather than something visible ("length", "value", "gap"). A run right before a
+   measure word names what is measured ("surface area", "scale factor") and is dropped.
 4. **Chunk.** A run of the remaining words is a candidate phrase, trimmed to its last
    four words and to its last noun. A run made only of adjectives (colours, sizes,
    superlatives, ordinals, left/right/top/bottom...) is dropped, so "to the left of"
-   yields nothing while "left hand" is kept. A geometry or chart noun takes the label
-   right after it ("triangle ABC", "angle 1", "circle O"); other labels stand alone.
+   yields nothing while "left hand" is kept; a title-case name keeps its colour word
+   ("Web Green"). A geometry or chart noun takes the label right after it ("triangle
+   ABC", "angle 1", "circle O"); other labels stand alone.
 5. **Finish.** Phrases come in order of appearance, deduplicated case-insensitively
-   (first occurrence wins), at most ``max_phrases`` of them.
+   (first occurrence wins; a bare label after a named one, "AB" after "chord AB", is
+   the same thing), at most ``max_phrases`` of them.
+
+Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` (see
+``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from cuekit.cues.latex import read_math
 from cuekit.errors import ConfigError
 from cuekit.schemas import Phrase
 
@@ -60,6 +76,19 @@ class PhraseExtractor(Protocol):
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
+
+# What is asked, not what is visible. A noun right before one names what is measured
+# ("surface area", "scale factor", "age gap") and is no phrase either.
+MEASURE_WORDS = _words(
+    "length lengths measure measures measurement value values difference sum total average "
+    "mean mode ratio area perimeter circumference volume degree degrees percent "
+    "percentage proportion number numbers amount size height width distance year years "
+    "peak time color colour shape kind type name part option options choice choices letter "
+    "integer decimal place places result solution maximum minimum max min rate trend data "
+    "information relationship frequency probability factor gap age decline growth drop "
+    "derivative price cost money fraction equation amplitude period zero zeros intercept "
+    "intercepts y-intercept x-intercept material elevation slope speed weight temperature"
+)
 
 STOPWORDS = _words(
     # question words, determiners, pronouns
@@ -88,13 +117,14 @@ STOPWORDS = _words(
     "compare compared exceed exceeds remain remains become becomes contain contains containing "
     "locate located inscribed circumscribed equal equals based according rounded correct "
     "please answer question following note hint true false written printed directly "
-    # measure words: what is asked, not what is visible
-    "length lengths measure measures measurement value values difference sum total average "
-    "mean median mode ratio area perimeter circumference volume degree degrees percent "
-    "percentage proportion number numbers amount count size height width distance year years "
-    "peak time color colour shape kind type name part option options choice choices letter "
-    "integer decimal place places result solution maximum minimum max min rate trend data "
-    "information relationship frequency probability "
+    # instruction and story verbs: what to do, or what happened off the picture
+    "subtract add remove count move consider express exist exists necessary born died end "
+    "like likes lean leans away whole final fewer greater sold sell sells need needs buy buys "
+    "prefer prefers likely reported "
+    # number words
+    "two three four five six seven eight nine ten pair pairs "
+    # measure words (MEASURE_WORDS)
+    + " ".join(sorted(MEASURE_WORDS)) + " "
     # units
     "cm mm km m inch inches ft feet meter meters metre metres centimeter centimeters "
     "centimetre centimetres unit units "
@@ -113,7 +143,7 @@ ADJECTIVES = _words(
     # superlatives and comparatives
     "tallest shortest largest smallest biggest highest lowest longest widest narrowest "
     "greatest least most leftmost rightmost topmost bottommost uppermost lowermost darkest "
-    "lightest heaviest oldest youngest best worst closest farthest nearest "
+    "lightest heaviest oldest youngest best worst closest farthest nearest smoothest roughest "
     "taller shorter larger smaller bigger higher lower longer wider "
     # ordinals
     "first second third fourth fifth sixth seventh eighth ninth tenth last next previous "
@@ -124,20 +154,28 @@ ADJECTIVES = _words(
     "similar regular central supplementary complementary vertical horizontal"
 )
 
+# Functions of a label ("cos B"); only in lower case, so "LN" stays a segment.
+FUNCTION_NAMES = _words("sin cos tan cot sec csc log ln exp")
+
 # Singular nouns that may take a point label or index right after them ("triangle ABC",
 # "angle 1"); plurals do not ("sides 3 and 4").
 LABELLED_NOUNS = _words(
     "point line segment ray angle triangle circle square rectangle quadrilateral parallelogram "
     "trapezoid rhombus kite polygon pentagon hexagon octagon chord arc radius diameter tangent "
     "side vertex sector region face edge plane cone cylinder sphere cube prism pyramid bar "
-    "column slice series curve axis dot marker"
+    "column slice series curve axis dot marker diagonal median altitude bisector function"
 )
 
 # Verbs that are also names of visible things: after a determiner or an adjective they
 # are nouns ("the cross", "a red mark"), elsewhere verbs ("lines that cross").
 VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass passes")
+# Words a question may shout; any other run of 2-4 capitals is a label.
+_CAPITALISED_WORDS = _words("AND OR NOT THE ALL NO YES IS ARE TRUE FALSE NONE")
+_LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?")
 _DETERMINERS = _words("the a an this each every its their")
 _PREVIOUS_WORD = re.compile(r"([A-Za-z]+)[ \t]+$")
+# What follows "a" when it names something instead of being an article.
+_NOT_ARTICLE = re.compile(r"\s*(?:[,.;:?!=)]|$|(?:and|or|is|are)\b)")
 
 _MAX_RUN_WORDS = 4
 
@@ -152,13 +190,23 @@ _IGNORED_SPANS = (
     re.compile(r"^[ \t]*hint\s*:.*$", re.IGNORECASE | re.MULTILINE),
     re.compile(r"\(\s*[A-Ha-h]\s*\)"),
     re.compile(r"^[ \t]*[A-H][.):](?=\s)", re.MULTILINE),
-    re.compile(r"\b(?:e\.g|i\.e|etc)\.", re.IGNORECASE),
+    re.compile(r"\b(?:e\.g|i\.e|etc)\..*$", re.IGNORECASE | re.MULTILINE),
+    # Instructions about the answer, not the picture: "Round to the nearest tenth if
+    # necessary", "Express your answer in simplest radical form", "(Unit: cm)".
+    re.compile(r"^.*\bplease\b.*\banswer\b.*$", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"\b(?:round(?:ed)?|express(?:ed)?|give|write|leave|correct)\b(?:\s+(?:your|the)"
+               r"\s+answers?)?\s+(?:to|in|as)\b[^.?!\n]*", re.IGNORECASE),
+    re.compile(r"\bto the nearest\b[^.?!\n]*|\bif necessary\b|\bin simplest\b[^.?!\n]*",
+               re.IGNORECASE),
+    re.compile(r"\(\s*units?\s*:[^)]*\)", re.IGNORECASE),
+    # Events and eras are world knowledge, not something drawn.
+    re.compile(r"\bWorld War (?:I{1,2}|One|Two)\b"),
     # The chart type names the whole picture: "bar chart" is not a bar.
     re.compile(r"\b(?:bar|line|pie|scatter|column|area)\s+(?:chart|graph|plot)s?\b",
                re.IGNORECASE),
 )
 _TOKEN = re.compile(
-    r"(?P<angle>∠\s?(?:[A-Z]{1,4}|\d{1,2}))"
+    r"(?P<indexed>\b[A-Za-z]\d{1,2}\b)"  # "l1", "P2": an indexed line or point
     r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
     r"|(?P<number>\d+(?:\.\d+)?)"
     r"|(?P<other>\S)"
@@ -170,7 +218,7 @@ class _Token:
     text: str
     start: int
     end: int
-    kind: str  # "noun", "adjective", "labelled", "label", "number" or "break"
+    kind: str  # "noun", "adjective", "labelled", "label", "number", "measure" or "break"
 
 
 def _ignored_mask(question: str) -> list[bool]:
@@ -203,15 +251,25 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
     if len(word) == 1:
         if word == "I" or lower == "a" and _sentence_start(question, start):
             return "break"
+        if word == "a" and _NOT_ARTICLE.match(question, match.end()):
+            return "label"  # "lines a and b": a line's name, not an article
         if word.isupper():
             return "label"
         after_apostrophe = start > 0 and question[start - 1] in "'’"
-        measure_prefix = question[match.end():match.end() + 1] == "∠"
-        return "break" if after_apostrophe or measure_prefix or lower == "a" else "label"
-    if word.isupper() and len(word) <= 4 and lower not in STOPWORDS:
+        # "40 m" is a unit, "f(x)" a function; neither is drawn as a label.
+        unit = word in STOPWORDS and question[max(start - 8, 0):start].rstrip(" \t")[-1:].isdigit()
+        function = question[match.end():match.end() + 1] == "("
+        if after_apostrophe or unit or function or lower == "a":
+            return "break"
         return "label"
+    if word.isupper() and len(word) <= 4 and word not in _CAPITALISED_WORDS:
+        return "label"  # "BE", "LN", "GDP": capitals name points and acronyms
+    if word in FUNCTION_NAMES:
+        return "break"
     if lower in VERB_NOUNS and _after_determiner_or_adjective(question, start):
         return "noun"
+    if lower in MEASURE_WORDS:
+        return "measure"
     if lower in STOPWORDS:
         return "break"
     if lower in LABELLED_NOUNS:
@@ -232,7 +290,7 @@ def _tokens(question: str) -> list[_Token]:
         previous_end = end
         if any(mask[start:end]):
             kind = "break"
-        elif match.lastgroup == "angle":
+        elif match.lastgroup == "indexed":
             kind = "label"
         elif match.lastgroup == "word":
             kind = _word_kind(question, match)
@@ -248,7 +306,9 @@ def _run_span(run: list[_Token]) -> tuple[int, int] | None:
     """The span of a run of content tokens, or None when it names nothing."""
     # English puts the head noun last: drop trailing adjectives ("circle shaded"),
     # then keep the last few words. A run of adjectives only ends up empty.
-    while run and run[-1].kind == "adjective":
+    # A name in title case keeps its last word, colour or not ("Web Green").
+    name = len(run) > 1 and all(t.text[:1].isupper() and t.kind != "label" for t in run)
+    while run and run[-1].kind == "adjective" and not name:
         run = run[:-1]
     run = run[-_MAX_RUN_WORDS:]
     if not run:
@@ -256,7 +316,7 @@ def _run_span(run: list[_Token]) -> tuple[int, int] | None:
     return run[0].start, run[-1].end
 
 
-def _chunk(tokens: list[_Token]) -> list[tuple[int, int]]:
+def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     run: list[_Token] = []
 
@@ -280,6 +340,8 @@ def _chunk(tokens: list[_Token]) -> list[tuple[int, int]]:
                 spans.append((token.start, token.end))
             else:
                 close()
+        elif token.kind == "measure" and run and question[run[-1].end:token.start].isspace():
+            run.clear()  # "surface area": the run names what is measured, not a thing
         else:
             close()
     close()
@@ -299,12 +361,17 @@ class RulePhraseExtractor:
     def __call__(self, question: str) -> list[Phrase]:
         phrases: list[Phrase] = []
         seen: set[str] = set()
-        for start, end in _chunk(_tokens(question)):
-            text = question[start:end]
+        # Tokens are read from the rewrite of the LaTeX; spans point at the original.
+        reading = read_math(question)
+        for start, end in _chunk(_tokens(reading.text), reading.text):
+            text = reading.text[start:end]
             if text.lower() in seen:
                 continue
             seen.add(text.lower())
-            phrases.append(Phrase(text=text, start=start, end=end))
+            # "chord AB" and a later bare "AB" are one thing: keep the named one.
+            seen.add(text.split()[-1].lower() if _LABEL_WORD.fullmatch(text.split()[-1]) else "")
+            source_start, source_end = reading.source_span(start, end)
+            phrases.append(Phrase(text=text, start=source_start, end=source_end))
             if len(phrases) == self.max_phrases:
                 break
         return phrases

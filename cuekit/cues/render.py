@@ -13,12 +13,19 @@ Wording rules (deterministic):
 
 * **Items.** Detections are grouped per (image, phrase); each group is named by its
   phrase ("AB" becomes "segment AB", "A" becomes "point A") and placed by its
-  best-scoring box; a group of several says how many were found. Detections with no
-  phrase (OCR text, unmatched annotations) are grouped per (image, label), named
-  ``the label "4"`` when read by OCR or without letters, and placed relative to the
-  nearest phrase item: ``the label "4" on segment AB`` (inside its box) or ``near
-  segment AB``, or by position when no phrase item is near. Phrase items come first,
-  then labels by score; at most ``max_items`` items in all.
+  best-scoring box. A group of several says how many were found only when the question
+  is about quantities ("how many", "more ... than"): elsewhere a count of detector boxes
+  is not evidence, only length. Detections with no phrase (OCR text, unmatched
+  annotations) are grouped per (image, label), named ``the label "4"`` when read by OCR
+  or without letters (``the text "..."`` for a read line of several words), and placed
+  relative to the nearest phrase item: ``the label "4" on segment AB`` (inside its box)
+  or ``near segment AB``, or by position when no phrase item is near. Phrase items come
+  first, then labels the question mentions, then other labels by score; at most
+  ``max_items`` items in all.
+* **Budget.** A cue has at most ``max_cue_tokens`` tokens (:func:`cue_tokens`): when the
+  text is longer, relations go first, then items from the least relevant end.
+* **Agreement.** A relation's verb follows the number of its subject's noun ("point A
+  is", "red circles are"), never the number of boxes found.
 * **Relations.** Consecutive phrase items of one image are related ("Point A is left
   of point B", "Point B is inside triangle ABC"), at most three per image.
 * **Images.** A one-image sample says "The image shows ..."; a multi-image sample
@@ -44,19 +51,44 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cuekit.cues.layout import box_gap, coarse_position, is_inside, is_near, relation
 from cuekit.cues.leak import find_leak
+from cuekit.cues.phrases import STOPWORDS
 from cuekit.schemas import CUE_STYLES, Detection, Phrase, Sample
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["HINT_PREFIX", "RenderedCue", "describe_label", "render_cue"]
+__all__ = ["DEFAULT_MAX_CUE_TOKENS", "HINT_PREFIX", "RenderedCue", "cue_tokens",
+           "describe_label", "render_cue"]
 
 HINT_PREFIX = "[Hint]: "
 _MAX_RELATIONS_PER_IMAGE = 3
+# Chosen on benchmarks/cue_quality.py (BENCHMARKS.md): above every CueWorld cue (49),
+# so it trims only the long tail of detector-heavy cues.
+DEFAULT_MAX_CUE_TOKENS = 64
+_CUE_TOKEN = re.compile(r"\w+|[^\w\s]")
+# A question about quantities, where the number of things found is evidence.
+_QUANTITY = re.compile(r"\b(?:how many|number of|count|fewer|more\b[^?.]*\bthan|as many)\b",
+                       re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+_PLURAL = re.compile(r"[^sui]s$")  # "circles", not "cross", "bus", "axis"
+
+
+@lru_cache(maxsize=4096)
+def _content_words(text: str) -> frozenset[str]:
+    """Words that can tie a label to a question: "17", "markers"; not "the", "is"."""
+    words = {w.casefold() for w in _WORD.findall(text)}
+    return frozenset(w for w in words if w not in STOPWORDS and (len(w) > 2 or w.isdigit()))
+
+
+def cue_tokens(text: str) -> int:
+    """Words and punctuation marks: close to a BPE tokenizer's count for English cues,
+    with no tokenizer to load."""
+    return len(_CUE_TOKEN.findall(text))
 
 
 @dataclass(frozen=True)
@@ -98,8 +130,9 @@ def _best_first(dets: Sequence[Detection]) -> list[Detection]:
 
 
 def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
-           max_items: int) -> list[_Item]:
-    """Phrase groups in phrase order, then label groups by score; ``max_items`` at most."""
+           max_items: int, question: str = "") -> list[_Item]:
+    """Phrase groups in phrase order, then label groups (those the question mentions
+    first, each by score); ``max_items`` at most."""
     by_phrase: dict[tuple[int, int], list[Detection]] = {}
     by_label: dict[tuple[int, str], list[Detection]] = {}
     for det in detections:
@@ -116,9 +149,13 @@ def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
         best = _best_first(group)[0]
         # Read text, and any label without letters ("35°"), is quoted as a label.
         is_text = best.backend == "ocr" or not re.search(r"[^\W\d_]", best.label)
-        name = f'the label "{best.label}"' if is_text else describe_label(best.label)
+        kind = "text" if is_text and len(best.label.split()) > 2 else "label"
+        name = f'the {kind} "{best.label}"' if is_text else describe_label(best.label)
         label_items.append(_Item(name, best, len(group), False))
-    label_items.sort(key=lambda it: (-it.best.score, it.best.image_index, it.name))
+    asked = _content_words(question)
+    label_items.sort(key=lambda it: (
+        -len(_content_words(it.best.label) & asked), -it.best.score, it.best.image_index,
+        it.name))
     return (items + label_items)[:max_items]
 
 
@@ -133,7 +170,8 @@ def _capitalize(text: str) -> str:
 
 
 def _verb(item: _Item) -> str:
-    plural = item.count > 1 or re.search(r"[^s]s$", item.name.split()[-1]) is not None
+    """The noun decides, not the number of boxes: "pet is", "red circles are"."""
+    plural = _PLURAL.search(item.name.split()[-1]) is not None
     return "are" if plural else "is"
 
 
@@ -143,6 +181,7 @@ class _Writer:
     def __init__(self, sample: Sample, style: str) -> None:
         self.sample = sample
         self.style = style
+        self.counts_are_evidence = _QUANTITY.search(sample.question) is not None
 
     def leaks(self, text: str) -> bool:
         return find_leak(text, self.sample.answer, self.sample.choices) is not None
@@ -159,7 +198,7 @@ class _Writer:
         width, height = self.size(item.best.image_index)
         where = coarse_position(item.best.xyxy, width, height)
         place = f"({where})"
-        if item.count > 1:
+        if item.count > 1 and self.counts_are_evidence:
             place = f"({item.count} found, the clearest at {where})"
         if not item.is_phrase:
             anchor = _nearest(item, anchors)
@@ -267,40 +306,12 @@ def _draw_marks(image: Image.Image, items: Sequence[_Item], numbers: Sequence[in
     return canvas
 
 
-def render_cue(
-    sample: Sample,
-    phrases: Sequence[Phrase],
-    detections: Sequence[Detection],
-    style: str = "hint",
-    images: Sequence[Image.Image] | None = None,
-    *,
-    max_items: int = 12,
-) -> RenderedCue:
-    """Render the cue for ``sample``; see the module docstring for the wording rules."""
-    if style not in CUE_STYLES:
-        raise ValueError(f"unknown cue style {style!r}; choose one of: {', '.join(CUE_STYLES)}")
-    if max_items < 1:
-        raise ValueError(f"max_items must be at least 1, got {max_items}")
-    for i, det in enumerate(detections):
-        if det.image_index >= len(sample.images):
-            raise ValueError(f"detections[{i}].image_index is {det.image_index}, but sample "
-                             f"{sample.id!r} has {len(sample.images)} image(s)")
-        if det.phrase_index is not None and det.phrase_index >= len(phrases):
-            raise ValueError(f"detections[{i}].phrase_index is {det.phrase_index}, but there "
-                             f"are only {len(phrases)} phrases")
-
-    writer = _Writer(sample, style)
-    # Guard 1: a detection whose label is the answer (OCR read "5") is never described.
-    # Nor are its unmatched siblings (same image and backend): listing every label but
-    # one would tell the answer by omission ("the digit the hint leaves out").
-    silenced = {(d.image_index, d.backend) for d in detections
-                if d.phrase_index is None and writer.leaks(d.label)}
-    kept = [d for d in detections if not writer.leaks(d.label)
-            and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
-    items = _group(kept, phrases, max_items)
+def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations: bool
+             ) -> tuple[str, list[_Item], list[int], int | None]:
+    """The cue text for ``items``; with the marked items, their numbers and image."""
     image_indices = sorted({it.best.image_index for it in items})
     marked_index = image_indices[0] if style == "marks" and image_indices else None
-    multi_image = len(sample.images) > 1
+    multi_image = len(writer.sample.images) > 1
 
     sentences: list[str] = []
     marked_items: list[_Item] = []
@@ -324,6 +335,8 @@ def render_cue(
             )
         else:
             sentences.append(f"The image shows {_join([c for _, c in clauses])}.")
+        if not with_relations:
+            continue
         for rel in writer.relations([it for it, _ in clauses]):
             sentences.append(f"In {_image_name(image_index, writer)}, {rel}." if multi_image
                              else f"{_capitalize(rel)}.")
@@ -331,6 +344,59 @@ def render_cue(
     text = HINT_PREFIX + " ".join(sentences) if sentences else ""
     if text and writer.leaks(text):  # guard 3: the template words themselves
         text = ""
+    return text, marked_items, numbers, marked_index
+
+
+def _fit(items: Sequence[_Item], writer: _Writer, style: str, max_cue_tokens: int | None
+         ) -> tuple[str, list[_Item], list[int], int | None]:
+    """The fullest composition within the budget. Items come most relevant first, so
+    relations are dropped first, then items from the end."""
+    for count in range(len(items), 0, -1):
+        for with_relations in (True, False):
+            composed = _compose(items[:count], writer, style, with_relations)
+            if max_cue_tokens is None or cue_tokens(composed[0]) <= max_cue_tokens:
+                return composed
+    return "", [], [], None
+
+
+def render_cue(
+    sample: Sample,
+    phrases: Sequence[Phrase],
+    detections: Sequence[Detection],
+    style: str = "hint",
+    images: Sequence[Image.Image] | None = None,
+    *,
+    max_items: int = 12,
+    max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS,
+) -> RenderedCue:
+    """Render the cue for ``sample``; see the module docstring for the wording rules.
+
+    ``max_cue_tokens=None`` lifts the budget.
+    """
+    if style not in CUE_STYLES:
+        raise ValueError(f"unknown cue style {style!r}; choose one of: {', '.join(CUE_STYLES)}")
+    if max_items < 1:
+        raise ValueError(f"max_items must be at least 1, got {max_items}")
+    if max_cue_tokens is not None and max_cue_tokens < 1:
+        raise ValueError(f"max_cue_tokens must be at least 1 or None, got {max_cue_tokens}")
+    for i, det in enumerate(detections):
+        if det.image_index >= len(sample.images):
+            raise ValueError(f"detections[{i}].image_index is {det.image_index}, but sample "
+                             f"{sample.id!r} has {len(sample.images)} image(s)")
+        if det.phrase_index is not None and det.phrase_index >= len(phrases):
+            raise ValueError(f"detections[{i}].phrase_index is {det.phrase_index}, but there "
+                             f"are only {len(phrases)} phrases")
+
+    writer = _Writer(sample, style)
+    # Guard 1: a detection whose label is the answer (OCR read "5") is never described.
+    # Nor are its unmatched siblings (same image and backend): listing every label but
+    # one would tell the answer by omission ("the digit the hint leaves out").
+    silenced = {(d.image_index, d.backend) for d in detections
+                if d.phrase_index is None and writer.leaks(d.label)}
+    kept = [d for d in detections if not writer.leaks(d.label)
+            and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
+    items = _group(kept, phrases, max_items, sample.question)
+    text, marked_items, numbers, marked_index = _fit(items, writer, style, max_cue_tokens)
     if not text or not marked_items:
         return RenderedCue(text=text)
     if images is None or len(images) <= marked_index:

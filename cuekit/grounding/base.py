@@ -42,7 +42,7 @@ class DetectorOptions:
     nms_iou: float = 0.5
     device: str = "cpu"
     batch_size: int = 4
-    ocr_keep: tuple[str, ...] = ("mentioned", "labels", "numbers")
+    ocr_keep: tuple[str, ...] = ("mentioned", "labels", "numbers", "lines")
     annotations_field: str = "objects"
     extra: dict[str, Any] = field(default_factory=dict)
 

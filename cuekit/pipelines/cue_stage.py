@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cuekit.cues import find_leak, get_phrase_extractor, render_cue
+from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.errors import CuekitError, SampleError
 from cuekit.grounding.base import DetectItem, DetectorBackend
 from cuekit.pipelines.extract_io import MARKS_DIR
@@ -61,6 +62,7 @@ class CueBuilder:
     output: Path
     drop_leaky: bool = False
     strict: bool = False
+    max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS
 
     def _detect(self, items: list[DetectItem]) -> list[list[Detection]]:
         merged: list[list[Detection]] = [[] for _ in items]
@@ -96,7 +98,8 @@ class CueBuilder:
     def _record(self, prepared: Prepared, phrases: list[Phrase],
                 detections: list[Detection]) -> ExtractedSample:
         sample = prepared.sample
-        rendered = render_cue(sample, phrases, detections, self.cue_style, prepared.images)
+        rendered = render_cue(sample, phrases, detections, self.cue_style, prepared.images,
+                              max_cue_tokens=self.max_cue_tokens)
         marked = None
         if rendered.marked_image is not None:
             marked = f"{MARKS_DIR}/{sample.id}.png"

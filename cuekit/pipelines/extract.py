@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cuekit import __version__
+from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
 from cuekit.outputs import FolderBusy, exclusive_lock
@@ -76,6 +77,7 @@ class ExtractConfig:
     detector: DetectorOptions = field(default_factory=DetectorOptions)
     cue_style: str = "hint"
     phrase_extractor: str = "rules"
+    max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS  # None: no budget
     limit: int | None = None
     num_workers: int = 0
     drop_leaky: bool = False
@@ -94,6 +96,9 @@ class ExtractConfig:
         if self.cue_style not in CUE_STYLES:
             raise ConfigError(f"--cue-style must be one of {', '.join(CUE_STYLES)}, "
                               f"got {self.cue_style!r}")
+        if self.max_cue_tokens is not None and self.max_cue_tokens < 1:
+            raise ConfigError(f"--max-cue-tokens must be at least 1 (0 for no budget), "
+                              f"got {self.max_cue_tokens}")
         checks = {
             "--limit": (self.limit or 0, 0),
             "--num-workers": (self.num_workers, 0),
@@ -388,7 +393,7 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
     builder = CueBuilder(backends=backends, settings=_extractor_settings(config, backends),
                          cue_style=config.cue_style, phrase_extractor=config.phrase_extractor,
                          output=config.output, drop_leaky=config.drop_leaky,
-                         strict=config.strict)
+                         strict=config.strict, max_cue_tokens=config.max_cue_tokens)
     writer = PartWriter(rank_dir, config.part_size)
     # Detector batches are fixed by row position (not by what a resumed run has left), so
     # a resumed run batches, and therefore computes, exactly like an uninterrupted one.

@@ -70,7 +70,11 @@ class Sample(Record):
 
 
 class Phrase(Record):
-    """A query phrase and its character span ``question[start:end]``."""
+    """A query phrase and the span ``question[start:end]`` it was read from.
+
+    The text is the span as a detector should read it: plain words as written, math
+    notation spelled out (``$\\odot P$`` is read "circle P").
+    """
 
     text: str = Field(min_length=1)
     start: int = Field(ge=0)

@@ -127,3 +127,23 @@ def test_error_rate_above_the_limit_fails_with_reasons(tmp_path):
     relaxed = _extract(tmp_path, rows, "--max-error-rate", "0.3")
     assert relaxed.exit_code == 0 and "3 cues" in relaxed.output
     assert "top error reasons" not in relaxed.output
+
+
+def test_max_cue_tokens_caps_every_cue_and_rejects_a_negative_budget(tmp_path):
+    import polars as pl
+
+    from cuekit.cues.render import cue_tokens
+
+    bad = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--output",
+                                   str(tmp_path / "bad"), "--max-cue-tokens", "-3"])
+    assert bad.exit_code != 0
+    assert "--max-cue-tokens must be at least 1 (0 for no budget), got -3" in bad.output
+    lengths = {}
+    for budget in ("0", "24"):
+        out = tmp_path / budget
+        result = _invoke(["extract", "--dataset", "sample", "--output", str(out), "--limit", "12",
+                          "--detector", "annotations", "--max-cue-tokens", budget])
+        assert result.exit_code == 0, result.output
+        texts = pl.read_parquet(out / "cues.parquet")["cue_text"].to_list()
+        lengths[budget] = [cue_tokens(t) for t in texts]
+    assert max(lengths["24"]) <= 24 < max(lengths["0"])

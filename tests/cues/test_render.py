@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cuekit.cues.leak import find_leak
-from cuekit.cues.render import RenderedCue, describe_label, render_cue
+from cuekit.cues.render import RenderedCue, cue_tokens, describe_label, render_cue
 from cuekit.schemas import Detection, ImageRef, Phrase, Sample, xyxy_to_1000
 
 W, H = 400, 300
@@ -55,12 +55,59 @@ def test_hint_has_no_coordinate_digits() -> None:
     assert re.search(r"\d", cue.text) is None
 
 
-def test_several_detections_of_a_phrase_give_a_count_and_the_best_box() -> None:
+def test_several_detections_give_a_count_only_when_the_question_is_about_quantity() -> None:
     phrases = [Phrase(text="red circles", start=0, end=11)]
     weak = det("red circles", 0, (350, 250, 390, 290), score=0.4)
     strong = det("red circles", 0, (10, 120, 50, 160), score=0.9)
     cue = render_cue(make_sample(), phrases, [weak, strong], "hint")
+    assert cue.text == "[Hint]: The image shows red circles (left)."
+    counting = make_sample().model_copy(
+        update={"question": "Are there more red circles than squares?"})
+    cue = render_cue(counting, phrases, [weak, strong], "hint")
     assert cue.text == "[Hint]: The image shows red circles (2 found, the clearest at left)."
+
+
+def test_the_verb_agrees_with_the_noun_not_with_the_number_of_boxes() -> None:
+    phrases = [Phrase(text="pet", start=0, end=3), Phrase(text="tallest bar", start=4, end=15),
+               Phrase(text="red circles", start=16, end=27), Phrase(text="axis", start=28,
+                                                                    end=32)]
+    pets = [det("pet", 0, (10, 250, 50, 290), score=s) for s in (0.9, 0.5)]
+    bars = [det("tallest bar", 1, (10, 20, 50, 120)), det("red circles", 2, (300, 20, 340, 60)),
+            det("axis", 3, (300, 200, 340, 240))]
+    cue = render_cue(make_sample(), phrases, pets + bars, "hint")
+    assert "Pet is below tallest bar." in cue.text
+    assert "Red circles are above axis." in cue.text
+    assert " are " not in cue.text.replace("Red circles are", "")
+
+
+def test_the_token_budget_drops_relations_then_the_least_relevant_items() -> None:
+    # Ten OCR labels in a row below point B, best first; "10"-"12" are too far from any
+    # phrase item to be stated at all.
+    labels = [det(f"{v}", None, (250 + 14 * i, 280, 260 + 14 * i, 290), score=0.9 - i / 100,
+                  backend="ocr") for i, v in enumerate(range(10, 20))]
+    full = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, *labels], "hint",
+                      max_cue_tokens=None)
+    assert "Point A is left of point B." in full.text
+    short = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, *labels], "hint",
+                       max_cue_tokens=32)
+    assert cue_tokens(short.text) <= 32 < cue_tokens(full.text)
+    assert short.text == ('[Hint]: The image shows point A (top left), point B (bottom right) '
+                          'and the label "13" near point B.')
+    assert '"14"' in full.text and '"10"' not in full.text
+    with pytest.raises(ValueError, match="max_cue_tokens must be at least 1 or None, got 0"):
+        render_cue(make_sample(), PHRASES, [POINT_A], "hint", max_cue_tokens=0)
+
+
+def test_labels_the_question_mentions_come_before_higher_scored_ones() -> None:
+    sample = make_sample().model_copy(update={"question": "Is the label 17 near A?"})
+    labels = [det("12", None, (200, 200, 220, 220), score=0.99, backend="ocr"),
+              det("17", None, (250, 200, 270, 220), score=0.6, backend="ocr")]
+    cue = render_cue(sample, [], labels, "hint")
+    assert cue.text.index('"17"') < cue.text.index('"12"')
+
+
+def test_cue_tokens_counts_words_and_punctuation() -> None:
+    assert cue_tokens('[Hint]: The label "4".') == 10
 
 
 def test_boxes_style_adds_the_0_1000_boxes() -> None:

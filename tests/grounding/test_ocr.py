@@ -13,7 +13,7 @@ from cuekit.errors import ConfigError
 from cuekit.grounding.base import DetectItem, DetectorBackend, DetectorOptions, create_backend
 from cuekit.grounding.ocr import INSTALL_HINT, OcrBackend, OcrText
 from cuekit.pipelines.sample_data import generate_sample_rows
-from cuekit.schemas import ImageRef, Phrase, Sample, xyxy_to_1000
+from cuekit.schemas import Detection, ImageRef, Phrase, Sample, xyxy_to_1000
 
 pytest.importorskip("rapidocr")
 
@@ -190,3 +190,63 @@ def test_missing_rapidocr_names_the_install_command(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ConfigError, match="needs the rapidocr package") as info:
         OcrBackend(DetectorOptions())
     assert INSTALL_HINT in str(info.value) and INSTALL_HINT == "pip install 'cuekit[ocr]'"
+
+
+def test_lines_keep_sentences_and_are_on_by_default(synthetic_texts: list[OcrText]) -> None:
+    assert "lines" in DetectorOptions().ocr_keep
+    lines = OcrBackend(DetectorOptions(ocr_keep=("lines",)))
+    kept = {d.label for d in lines.select(synthetic_texts, "What is shown?", [], 640, 400)}
+    assert kept == {"Total revenue", "Quarterly sales"}
+
+
+def test_confirm_drops_a_read_that_reads_differently_again(backend: OcrBackend,
+                                                           synthetic_image: Image.Image) -> None:
+    (apple,) = [t for t in backend.read(synthetic_image) if t.text == "Apple"]
+
+    def detection(label: str) -> Detection:
+        return Detection(label=label, xyxy=apple.xyxy, box_1000=xyxy_to_1000(apple.xyxy, 640, 400),
+                         score=0.8, backend="ocr")
+
+    before = dict(backend.rejected)
+    kept = backend.confirm(synthetic_image, [detection("Apple"), detection("Appel")])
+    assert [d.label for d in kept] == ["Apple"]
+    assert backend.rejected["disagree"] == before.get("disagree", 0) + 1
+
+
+def _skimage_photo(name: str) -> Image.Image:
+    data = pytest.importorskip("skimage.data")
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+@pytest.mark.parametrize(("photo", "question"), [
+    ("chelsea", "What colour are the cat's eyes?"),
+    ("coffee", "What is in the cup?"),
+    ("coins", "How many coins are there?"),
+])
+def test_photos_without_text_give_no_labels(photo: str, question: str) -> None:
+    image = _skimage_photo(photo)
+    item = DetectItem(sample=_sample(question, image), images=[image], phrases=[])
+    (found,) = OcrBackend(DetectorOptions()).detect([item])
+    assert found == []
+    # Without the checks the recognizer's own score lets a texture through (issue 15).
+    (unchecked,) = OcrBackend(DetectorOptions(extra={"ocr_verify": False})).detect([item])
+    assert unchecked != []
+
+
+def test_a_text_heavy_page_gives_a_cue_with_the_default_keep() -> None:
+    from cuekit.cues import get_phrase_extractor, render_cue
+
+    page = _skimage_photo("page")
+    question = "What does the page say the markers are found at?"
+    sample = _sample(question, page)
+    phrases = get_phrase_extractor()(question)
+    (found,) = OcrBackend(DetectorOptions()).detect([DetectItem(sample, [page], phrases)])
+    cue = render_cue(sample, phrases, found, "hint")
+    assert "Region-based segmentation" in {d.label for d in found}
+    assert cue.text.startswith("[Hint]: The image shows")
+    assert '"the markers are found at the two extreme parts of the"' in cue.text
+
+
+def test_verify_must_be_a_bool() -> None:
+    with pytest.raises(ConfigError, match="ocr_verify must be true or false, got 'no'"):
+        OcrBackend(DetectorOptions(extra={"ocr_verify": "no"}))
