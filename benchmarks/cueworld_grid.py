@@ -57,6 +57,7 @@ class GridSettings:
     module_lr: float = 2e-3
     cue_interval: int = 2  # modules after layers 0 and 2 of the 4-layer student
     max_new_tokens: int = 4
+    loss: str = "k1"  # the paper's per-token reverse KL; --loss for the diagnostics
     eval_every: int = 40
     eval_batches: int = 4
 
@@ -125,8 +126,8 @@ def distill_job(job: dict[str, Any]) -> dict[str, Any]:
         eval_every=settings.eval_every, eval_batches=settings.eval_batches,
         batch_size=settings.batch_size, rollouts_per_prompt=settings.rollouts_per_prompt,
         max_new_tokens=settings.max_new_tokens, max_steps=settings.steps, lr=job["lr"],
-        module_lr=settings.module_lr, tensorboard=False, device="cpu", shuffle_buffer=256,
-        save_every=0)
+        module_lr=settings.module_lr, loss=settings.loss, tensorboard=False, device="cpu",
+        shuffle_buffer=256, save_every=0)
     run_distill(config)
     metrics = read_metrics(run_dir)
     curve = [{"step": m["step"], "eval_accuracy": m["eval_accuracy"],
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, nargs="+", default=None,
                         help="backbone learning rate(s); several only to choose on val")
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--loss", default=None, help="distill loss [default: k1]")
     parser.add_argument("--eval-split", choices=["test", "val"], default="test",
                         help="score on val to choose settings; the reported grid uses test")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (1 thread each)")
@@ -305,6 +307,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = QUICK if args.quick else GridSettings()
     if args.steps is not None:
         settings = replace(settings, steps=args.steps)
+    if args.loss is not None:
+        settings = replace(settings, loss=args.loss)
     lrs = args.lr or [settings.lr]
     seeds = args.seeds or (2 if args.quick else 3)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -335,6 +339,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for teacher, privilege, module, seed, lr in product(
             args.teachers, args.privileges, args.modules, range(seeds), lrs):
         name = f"{teacher}-{privilege}-module_{module}-seed{seed}-lr{lr:g}-steps{settings.steps}"
+        if settings.loss != "k1":
+            name += f"-{settings.loss}"
         jobs.append({"teacher": teacher, "privilege": privilege, "module": module == "on",
                      "seed": seed, "lr": lr, "settings": asdict(settings),
                      "run_dir": str(args.work / "runs" / tag / name),

@@ -68,3 +68,31 @@ def test_quick_grid_writes_a_complete_consistent_table(tmp_path: Path) -> None:
     table = (tmp_path / "cueworld_grid.md").read_text().splitlines()
     assert sum(line.startswith(("| OPSD", "| OPD")) for line in table) == 12
     assert (tmp_path / "cueworld_grid.png").stat().st_size > 0
+    _check_family_breakdown(report, tmp_path)
+
+
+def _check_family_breakdown(report: dict, work: Path) -> None:
+    """benchmarks/cueworld_families.py re-reads the runs' predictions by question family:
+    its family accuracies, weighted by family size, give back each run's accuracy."""
+    spec = importlib.util.spec_from_file_location(
+        "cueworld_families", GRID_SCRIPT.with_name("cueworld_families.py"))
+    families = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(families)
+    summary = families.summarize(report, work)
+    folder = next((work / "data").glob("test-*"))
+    counts: dict[str, int] = {}
+    for name in families.families_of(folder).values():
+        counts[name] = counts.get(name, 0) + 1
+    total = sum(counts.values())
+
+    def overall(scores: dict) -> float:
+        return sum(scores[f] * n for f, n in counts.items()) / total
+
+    assert overall(summary["before"]) == pytest.approx(report["before"]["accuracy"])
+    assert len(summary["cells"]) == 12
+    for row in summary["cells"]:
+        after = next(r["after"] for r in report["table"] if (r["teacher"], r["privilege"],
+                     r["module"]) == (row["teacher"], row["privilege"], row["module"]))
+        assert overall(row) == pytest.approx(after)
+        assert 0.0 <= row["colour_top_answer_share"] <= 1.0
+    assert "| base (before) |" in families.markdown(summary)
