@@ -1,4 +1,4 @@
-"""Root fixtures: files shaped exactly like real hub datasets (shared README §4).
+"""Root fixtures: files shaped exactly like real hub datasets (docs/method.md §3).
 
 They are written through HF ``datasets`` with the published features, so the parquet
 carries the same arrow types, nulls and ``{bytes, path}`` image structs a hub snapshot

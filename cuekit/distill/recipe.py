@@ -8,7 +8,7 @@ One step, read top to bottom in :meth:`DistillRecipe.train_step`::
       -> loss (k1 / k3 / forward-kl-topk / jsd) -> backward (grad_accum micro-batches)
       -> clip -> AdamW step (two groups: backbone lr, cue module lr) -> log -> checkpoint
 
-How it departs from the released ViCuR code (shared README §1): the sink is found per
+How it departs from the released ViCuR code (docs/method.md §1): the sink is found per
 sample (padding and batch > 1 are safe), the module starts as an exact identity, it
 has its own learning rate, and no module sits after the last layer.
 

@@ -7,7 +7,7 @@ and a multiple-choice question's options appended when it does not list them
 folder's ``student/`` is loaded with its cue recovery module, which then runs at the
 prefill of every generation.
 
-Decoding defaults are the paper's evaluation settings (shared README §1): temperature
+Decoding defaults are the paper's evaluation settings (docs/method.md §1): temperature
 0.7, top-p 0.8, top-k 20, up to 4096 new tokens; ``temperature=0`` decodes greedily.
 """
 
