@@ -22,7 +22,8 @@ HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
     "teacher": "'self' (frozen base of the student, OPSD) or a stronger model (OPD).",
     "privilege": "What the teacher sees extra: cue (ViCuR), answer (OPSD baseline), none.",
-    "dtype": "Weights dtype: auto (bf16 autocast on GPU, fp32 on CPU), bf16 or fp32.",
+    "dtype": "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), bf16, fp16 (CUDA "
+             "only, with loss scaling) or fp32; the student keeps fp32 master weights.",
     "device": "Torch device: auto, cpu, cuda, cuda:1...",
     "seed": "Seed of the data order, sampling and tiny-random weights.",
     "cue_module": "Give the student the cue recovery module (off: the plain student).",

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cuekit.cli.common import prompt_style_options
+from cuekit.devices import DTYPES
 
 
 @click.command("eval")
@@ -35,7 +36,7 @@ from cuekit.cli.common import prompt_style_options
 @click.option("--limit", default=None, type=int, help="Evaluate only the first N samples.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1...")
-@click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
               show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
 @click.option("--choices-in-prompt/--no-choices-in-prompt", default=True, show_default=True,
               help="Append a multiple-choice question's options when it does not list them.")

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from cuekit.devices import dtype_name, training_precision
 from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import (
     CHECKPOINTS_DIR,
@@ -117,13 +118,16 @@ class DistillRecipe:
         if self.dist.is_distributed and cfg.rollout_compile:
             raise ConfigError("--rollout-compile is not supported under torchrun (FSDP2) yet: "
                               "drop it, or run on one GPU")
-        if self.dist.is_distributed:  # cuda -> this rank's GPU, cuda:$LOCAL_RANK
-            self.device = dd.rank_device(self.dist, cfg.device)
-        else:
-            self.device = torch.device(
-                ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
-                else cfg.device)
-        self.autocast = self.device.type == "cuda" and cfg.dtype in ("auto", "bf16", "bfloat16")
+        if self.dist.is_distributed and dtype_name(cfg.dtype) == "fp16":
+            raise ConfigError("--dtype fp16 is not supported under torchrun (FSDP2) yet: use "
+                              "bf16, or run on one GPU")
+        # auto -> cuda or cpu; under torchrun cuda -> this rank's GPU, cuda:$LOCAL_RANK
+        self.device = dd.rank_device(self.dist, cfg.device)
+        # fp32 master weights; forwards under autocast (bf16, or fp16 with loss scaling)
+        self.precision = training_precision(cfg.dtype, str(self.device))
+        self.autocast = self.precision.autocast is not None
+        self.scaler = (torch.amp.GradScaler("cuda") if self.precision.loss_scaling else None)
+        logger.info("precision: %s", self.precision.describe())
         torch.manual_seed(cfg.seed)  # same on every rank: the cue module init must agree
         if self.dist.is_main:  # one run per folder; then its leftovers are ours to clear
             self._held.enter_context(exclusive_lock(self.run_dir, ".cuekit-distill.lock",
@@ -233,10 +237,10 @@ class DistillRecipe:
 
     def _setup_teacher(self) -> None:
         cfg = self.config
-        dtype = torch.bfloat16 if self.device.type == "cuda" else None
         name = cfg.student if cfg.teacher == "self" else cfg.teacher
         self.teacher, self.teacher_processor = load_model(name, device=str(self.device),
-                                                          dtype=dtype, seed=cfg.seed)
+                                                          dtype=self.precision.teacher,
+                                                          seed=cfg.seed)
         self.teacher.eval().requires_grad_(False)  # never updated
         if self.dist.is_distributed:  # sharded like the student, forward only
             dd.shard_model(self.teacher)
@@ -285,6 +289,8 @@ class DistillRecipe:
         # A gathered checkpoint holds the sum over ranks: rank 0 carries it on.
         self.skipped_long = int(state.extra.get("skipped_long", 0)) if self.dist.is_main else 0
         self.nonfinite.total = int(state.extra.get("nonfinite_steps", 0))
+        if self.scaler is not None and state.extra.get("grad_scaler"):
+            self.scaler.load_state_dict(state.extra["grad_scaler"])
         self.saved_step = state.step
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
@@ -385,7 +391,8 @@ class DistillRecipe:
                                          teacher_topk=None if teacher_topk is None
                                          else teacher_topk.to(student.logprobs))
         share = float(sub.response_mask.sum()) / max(total_tokens, 1)
-        (loss * (share * loss_weight)).backward()
+        scaled = loss * (share * loss_weight)
+        (scaled if self.scaler is None else self.scaler.scale(scaled)).backward()
         timers["student"] += self._since(start)
         metric_share = share if loss_weight else 0.0
         return {k: v * metric_share for k, v in metrics.items() if k != "tokens"}
@@ -397,7 +404,8 @@ class DistillRecipe:
         return time.perf_counter() - start
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
+        return torch.autocast("cuda", dtype=self.precision.autocast or torch.bfloat16,
+                              enabled=self.autocast)
 
     def train_step(self, batch: ShardBatch) -> dict[str, Any] | None:
         cfg = self.config
@@ -433,6 +441,8 @@ class DistillRecipe:
                                               timers, weight).items():
                 totals[key] = totals.get(key, 0.0) + value
         start = time.perf_counter()
+        if self.scaler is not None:  # true gradients for clipping and the finite check
+            self.scaler.unscale_(self.optimizer)
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         grad_norm = float(dd.full_value(torch.nn.utils.clip_grad_norm_(
             params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))))
@@ -440,11 +450,17 @@ class DistillRecipe:
         bad = NonFiniteGuard.is_bad(loss_value, grad_norm)
         if self.dist.is_distributed:  # every rank skips together
             bad = bool(dd.all_reduce([bad], "max")[0])
-        self.nonfinite.update(self.step + 1, bad, loss=loss_value, grad_norm=grad_norm)
+        # With fp16 loss scaling, inf gradients under a finite loss mean the scale was too
+        # high: the scaler lowers it; that step is skipped but is no sign of divergence.
+        overflow = bad and self.scaler is not None and math.isfinite(loss_value)
+        if not overflow:
+            self.nonfinite.update(self.step + 1, bad, loss=loss_value, grad_norm=grad_norm)
         if bad:  # an inf/NaN update would poison the weights: drop it
             self.optimizer.zero_grad(set_to_none=True)
         else:
             self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.update()  # after unscale_ alone, too: it records the overflow
         self.scheduler.step()
         timers["optimizer"] = self._since(start)
         self.step += 1
@@ -500,7 +516,12 @@ class DistillRecipe:
             optimizer=self.optimizer, scheduler=self.scheduler,
             reader_state=self.reader.state_dict(), config=self.config.to_dict(),
             keep=self.config.keep_checkpoints,
-            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total})
+            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total,
+                   **self._scaler_state()})
+
+    def _scaler_state(self) -> dict[str, Any]:
+        """fp16's loss scale, so a resumed run does not relearn it through skipped steps."""
+        return {} if self.scaler is None else {"grad_scaler": self.scaler.state_dict()}
 
     def _save_gathered(self) -> Path:
         """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the

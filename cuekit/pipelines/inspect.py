@@ -12,6 +12,7 @@ from typing import Any
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.reader import decode_sample, raw_samples
+from cuekit.schemas import KEY_FIELD
 
 
 def _shard_for_key(folder: str, key: str) -> str:
@@ -36,7 +37,7 @@ def load_sample(location: str, key: str | None = None) -> dict[str, Any]:
             location = _shard_for_key(location, key)
     try:
         for raw in raw_samples([location]):
-            if key is None or raw["__key__"] == key:
+            if key is None or raw[KEY_FIELD] == key:
                 return decode_sample(raw, image_mode="RGB")
     except FileNotFoundError:
         raise CuekitError(f"{location}: no such shard") from None

@@ -16,7 +16,6 @@ Readers of a remote shard set find the index files next to the shards through fs
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -104,12 +103,6 @@ def manifest_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 def shards_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SHARDS_SCHEMA).sort("shard_index")
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
 
 
 def is_remote(location: str) -> bool:

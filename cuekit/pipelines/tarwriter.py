@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from cuekit.errors import CuekitError
+from cuekit.io import write_json_atomic
 from cuekit.outputs import writing
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.progress import Progress
@@ -289,8 +290,7 @@ def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarW
         tmp.unlink(missing_ok=True)
     record = {"shard": plan.name, "shard_index": plan.index, "samples": len(plan.samples),
               "size": size, "sha256": sha256, "content_digest": plan.content_digest}
-    with writing(record_path(out_dir, plan.name)):
-        mf.write_json_atomic(record_path(out_dir, plan.name), record)
+    write_json_atomic(record_path(out_dir, plan.name), record)
     return {**record, "reused": False}
 
 

@@ -9,7 +9,17 @@ from pydantic import BaseModel, ValidationError
 
 from cuekit.errors import SampleError
 from cuekit.schemas.boxes import clip_xyxy, xyxy_from_1000, xyxy_to_1000
-from cuekit.schemas.keys import safe_key
+from cuekit.schemas.keys import (
+    HINT_MEMBER,
+    JSON_MEMBER,
+    KEY_FIELD,
+    MARKED_MEMBER,
+    URL_FIELD,
+    image_member,
+    member_name,
+    member_suffix,
+    safe_key,
+)
 from cuekit.schemas.records import (
     CUE_STYLES,
     SCHEMA_VERSION,
@@ -27,6 +37,11 @@ from cuekit.schemas.records import (
 
 __all__ = [
     "CUE_STYLES",
+    "HINT_MEMBER",
+    "JSON_MEMBER",
+    "KEY_FIELD",
+    "MARKED_MEMBER",
+    "URL_FIELD",
     "SCHEMA_VERSION",
     "CueRecord",
     "CueStyle",
@@ -38,8 +53,11 @@ __all__ = [
     "Phrase",
     "Sample",
     "clip_xyxy",
+    "image_member",
     "is_safe_key",
     "json_schema",
+    "member_name",
+    "member_suffix",
     "safe_key",
     "validate",
     "xyxy_from_1000",

@@ -482,3 +482,47 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
         if item.marked_bytes is not None:
             expected[item.marked_index] = item.marked()
         assert [im.tobytes() for im in chat.teacher_images] == [im.tobytes() for im in expected]
+
+
+def test_fp16_loss_scaling_unscales_before_clipping_and_checkpoints_its_scale(
+        sample_shards, tmp_path):
+    """--dtype fp16 trains under a GradScaler (on CUDA; the CPU scaler stands in here).
+    Gradients are unscaled before clipping, so a scaled step is the unscaled step (a
+    power-of-two scale is exact in fp32); the scale is saved, so a resume keeps it."""
+    records = {}
+    for name in ("plain", "scaled"):
+        recipe = DistillRecipe(_config(sample_shards, tmp_path / name, max_steps=1,
+                                       max_grad_norm=0.5))
+        recipe.setup()
+        if name == "scaled":
+            recipe.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+        try:
+            records[name] = recipe.train()[0]
+        finally:
+            recipe.cleanup()
+    assert records["scaled"]["grad_norm"] == records["plain"]["grad_norm"]
+    assert records["scaled"]["loss"] == records["plain"]["loss"]
+    from cuekit.distill.checkpoint import latest_checkpoint, load_trainer_state
+
+    saved = load_trainer_state(latest_checkpoint(tmp_path / "scaled" / "run"))
+    assert saved.extra["grad_scaler"]["scale"] == 2.0 ** 10
+    assert "grad_scaler" not in load_trainer_state(
+        latest_checkpoint(tmp_path / "plain" / "run")).extra
+
+
+def test_a_loss_scale_overflow_is_skipped_without_counting_as_divergence(
+        sample_shards, tmp_path):
+    """A finite loss with inf gradients under fp16 loss scaling means the scale was too
+    high: the step is skipped and the scale lowered, and the non-finite guard (which stops
+    runs that diverge) does not count it."""
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2,
+                                   max_nonfinite_steps=1))
+    recipe.setup()
+    recipe.scaler = torch.amp.GradScaler("cpu", init_scale=float("inf"))  # grads overflow
+    try:
+        records = recipe.train()
+    finally:
+        recipe.cleanup()
+    assert [r["skipped_update"] for r in records] == [1, 1]
+    assert [r["nonfinite_steps"] for r in records] == [0, 0]
+    assert all(r["loss"] == r["loss"] for r in records)  # the loss itself was finite
