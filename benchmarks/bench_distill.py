@@ -180,8 +180,8 @@ def cuekit_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     record = recipe.train_step(batch)
     if record is None:
         raise RuntimeError("every prompt of the batch was longer than --max-prompt-len")
-    return {"tokens": int(record["response_tokens"]),
-            **{phase: float(record[f"time_{phase}"]) for phase in PHASES}}
+    return {"tokens": record.response_tokens,
+            **{phase: float(getattr(record, f"time_{phase}")) for phase in PHASES}}
 
 
 def run_side(step_fn, recipe: DistillRecipe, batch: Any, seed: int) -> dict[str, float]:

@@ -11,12 +11,15 @@ import os
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from cuekit.distill.config import DTYPES, PRIVILEGES, ROLLOUT_ENGINES, SCHEDULES, DistillConfig
+
+if TYPE_CHECKING:
+    from cuekit.schemas import StepMetrics
 
 HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
@@ -143,7 +146,7 @@ def distill_command(ctx: click.Context, config_file: Path | None, **options: Any
         click.echo(_summary(config, records))
 
 
-def _summary(config: Any, records: list[dict[str, Any]]) -> str:
+def _summary(config: Any, records: list[StepMetrics]) -> str:
     """One line: steps, the held-out KL path when evaluated (else the training estimate)."""
     from cuekit.distill.metrics import read_metrics
 
@@ -152,9 +155,9 @@ def _summary(config: Any, records: list[dict[str, Any]]) -> str:
         path = " -> ".join(f"{r['eval_reverse_kl']:.5f} (step {r['step']})" for r in evals)
         kl = f"held-out reverse KL {path}"
     else:
-        kl = (f"training reverse-KL estimate {records[0]['reverse_kl']:.4f} -> "
-              f"{records[-1]['reverse_kl']:.4f}")
-    return (f"distill: {records[-1]['step']} steps; {kl}; student saved to "
+        kl = (f"training reverse-KL estimate {records[0].reverse_kl:.4f} -> "
+              f"{records[-1].reverse_kl:.4f}")
+    return (f"distill: {records[-1].step} steps; {kl}; student saved to "
             f"{config.run_dir / 'student'}")
 
 
@@ -168,14 +171,14 @@ class StepProgress:
 
             self._bar = tqdm(total=total, desc="distill", unit="step", dynamic_ncols=True)
 
-    def update_record(self, record: dict[str, Any]) -> None:
-        text = f"loss {record['loss']:.4f} kl {record['reverse_kl']:.4f}"
+    def update_record(self, record: StepMetrics) -> None:
+        text = f"loss {record.loss:.4f} kl {record.reverse_kl:.4f}"
         if self._bar is not None:
-            self._bar.n = record["step"]
+            self._bar.n = record.step
             self._bar.set_postfix_str(text)
         else:
-            logging.getLogger("cuekit.distill").info("step %d: %s, %.1f tok/s", record["step"],
-                                                     text, record["tokens_per_s"])
+            logging.getLogger("cuekit.distill").info("step %d: %s, %.1f tok/s", record.step,
+                                                     text, record.tokens_per_s)
 
     def close(self) -> None:
         if self._bar is not None:

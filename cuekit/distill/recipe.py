@@ -78,6 +78,7 @@ from cuekit.distill.rollout import (
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.outputs import exclusive_lock, share_like_umask
 from cuekit.pipelines.reader import ShardBatch, ShardReader
+from cuekit.schemas.runs import LOSS_METRICS, StepMetrics
 
 logger = logging.getLogger("cuekit.distill")
 OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
@@ -407,7 +408,7 @@ class DistillRecipe:
         return torch.autocast("cuda", dtype=self.precision.autocast or torch.bfloat16,
                               enabled=self.autocast)
 
-    def train_step(self, batch: ShardBatch) -> dict[str, Any] | None:
+    def train_step(self, batch: ShardBatch) -> StepMetrics | None:
         cfg = self.config
         timers = {"rollout": 0.0, "teacher": 0.0, "student": 0.0, "optimizer": 0.0}
         prompts = self._prompts(batch)
@@ -476,16 +477,15 @@ class DistillRecipe:
             totals, response_len = dict(zip(keys, sums, strict=True)), length_sum / max(rows, 1)
             rows, skipped = int(rows), int(skipped)
             elapsed, peak = dd.all_reduce([elapsed, peak], "max")
-        return {
-            "step": self.step, **totals, "grad_norm": grad_norm,
-            "skipped_update": int(bad), "nonfinite_steps": self.nonfinite.total,
-            "response_len": response_len, "response_tokens": total_tokens,
-            "rollouts": rows, "skipped_long_prompts": skipped,
+        lrs = self.scheduler.get_last_lr()
+        return StepMetrics(
+            step=self.step, **{k: totals.get(k, 0.0) for k in LOSS_METRICS},
+            grad_norm=grad_norm, skipped_update=int(bad),
+            nonfinite_steps=self.nonfinite.total, response_len=response_len,
+            response_tokens=total_tokens, rollouts=rows, skipped_long_prompts=skipped,
             **{f"time_{k}": round(v, 4) for k, v in timers.items()},
-            "tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
-            "peak_mem_mb": round(peak, 1),
-            "lr": self.scheduler.get_last_lr()[0], "module_lr": self.scheduler.get_last_lr()[1],
-        }
+            tokens_per_s=total_tokens / elapsed if elapsed > 0 else 0.0,
+            peak_mem_mb=round(peak, 1), lr=lrs[0], module_lr=lrs[1])
 
     def _micro_batches(self, lengths: torch.Tensor) -> list[tuple[list[int], float]]:
         """(rows, loss weight) per micro-batch, from the rows' response lengths (N,).
@@ -569,7 +569,7 @@ class DistillRecipe:
         return {k: v if k == "eval_samples" else v / self.dist.world_size
                 for k, v in zip(keys, sums, strict=True)}
 
-    def train(self, progress: Any = None) -> list[dict[str, Any]]:
+    def train(self, progress: Any = None) -> list[StepMetrics]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
         cfg = self.config
         records = []
@@ -590,7 +590,7 @@ class DistillRecipe:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
                         self.step % cfg.eval_every == 0:
-                    record.update(self._evaluate())
+                    record = record.with_evaluation(self._evaluate())
                 records.append(record)
                 if self.metrics is not None and (
                         self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
@@ -614,7 +614,7 @@ class DistillRecipe:
         dd.teardown(self._owns_process_group)
 
 
-def run_distill(config: DistillConfig, progress: Any = None) -> list[dict[str, Any]]:
+def run_distill(config: DistillConfig, progress: Any = None) -> list[StepMetrics]:
     recipe = DistillRecipe(config)
     try:
         recipe.setup()

@@ -88,13 +88,12 @@ def _from_extract(folder: Path) -> Iterator[CueItem]:
 def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
     shard_urls = [url for url, _ in resolve_shards(urls)]
     for raw in raw_samples(shard_urls):
-        fields = decode_sample(raw, image_mode=None)  # validates the record and images
-        key = fields["key"]
-        record: ExtractedSample = fields["record"]
+        decoded = decode_sample(raw, image_mode=None)  # validates the record and images
+        key, record = decoded.key, decoded.record
         data = [raw[member_suffix(ref.path)] for ref in record.sample.images
                 if ref.path.startswith(f"{key}.")]
         marked = record.cue.marked_image
-        yield CueItem(record=record, hint=fields["hint"], image_bytes=data,
+        yield CueItem(record=record, hint=decoded.hint, image_bytes=data,
                       marked_bytes=raw[member_suffix(marked)] if marked else None)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from cuekit.errors import ConfigError, CuekitError
+from cuekit.schemas.runs import ManifestRow, ShardResult
 
 MANIFEST_FILE = "manifest.parquet"
 SHARDS_FILE = "shards.parquet"
@@ -97,12 +98,13 @@ def brace_pattern(pattern: str, count: int) -> str:
     return f"{head}{{{lo}..{hi}}}{tail}"
 
 
-def manifest_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=MANIFEST_SCHEMA)
+def manifest_frame(rows: list[ManifestRow]) -> pl.DataFrame:
+    return pl.DataFrame([row.as_dict() for row in rows], schema=MANIFEST_SCHEMA)
 
 
-def shards_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=SHARDS_SCHEMA).sort("shard_index")
+def shards_frame(results: list[ShardResult]) -> pl.DataFrame:
+    return pl.DataFrame([result.table_row() for result in results],
+                        schema=SHARDS_SCHEMA).sort("shard_index")
 
 
 def is_remote(location: str) -> bool:

@@ -71,8 +71,9 @@ STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
-class ShardSample:
-    """One decoded sample. ``images`` are PIL images in ``record.sample.images`` order."""
+class DecodedSample:
+    """One sample decoded from its tar members (:func:`decode_sample`). ``images`` are PIL
+    images in ``record.sample.images`` order; ``url`` is the shard it came from."""
 
     key: str
     record: ExtractedSample
@@ -80,6 +81,12 @@ class ShardSample:
     hint: str
     marked_image: Image.Image | None
     url: str
+
+
+@dataclass(frozen=True)
+class ShardSample(DecodedSample):
+    """A decoded sample as the reader streams it, with its place in the epoch."""
+
     epoch: int
     worker: int
     position: int  # index in this worker's stream for the epoch (for resume)
@@ -245,7 +252,7 @@ def plan_epoch(shards: list[tuple[str, int]], *, epoch: int, seed: int, world_si
 # ---------------------------------------------------------------- decoding
 
 
-def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> dict[str, Any]:
+def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> DecodedSample:
     """Raw tar members -> record, hint and PIL images. Unknown members are ignored, never
     decoded (no pickle, no torch.load)."""
     key = raw[KEY_FIELD]
@@ -278,8 +285,8 @@ def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> dic
         marked = decode_sample_image(raw[suffix], sample_id=key, field="cue.marked_image",
                                      stage="read", upright=True, mode=image_mode)
     hint = raw[HINT_MEMBER].decode("utf-8") if HINT_MEMBER in raw else record.cue.cue_text
-    return {"key": key, "record": record, "images": images, "hint": hint,
-            "marked_image": marked, "url": raw.get(URL_FIELD, "")}
+    return DecodedSample(key=key, record=record, images=images, hint=hint,
+                         marked_image=marked, url=raw.get(URL_FIELD, ""))
 
 
 # ---------------------------------------------------------------- the dataset
@@ -426,9 +433,11 @@ class ShardReader(torch.utils.data.IterableDataset):
             if position < skip:
                 continue  # consumed before the restart: never decoded
             try:
-                fields = decode_sample(raw, self.image_mode)
+                decoded = decode_sample(raw, self.image_mode)
             except Exception as exc:
                 if self.handler(exc):
                     continue
                 raise
-            yield ShardSample(**fields, epoch=epoch, worker=worker, position=position)
+            yield ShardSample(key=decoded.key, record=decoded.record, images=decoded.images,
+                              hint=decoded.hint, marked_image=decoded.marked_image,
+                              url=decoded.url, epoch=epoch, worker=worker, position=position)

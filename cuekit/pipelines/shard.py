@@ -79,6 +79,7 @@ from cuekit.schemas import (
     is_safe_key,
     member_name,
 )
+from cuekit.schemas.runs import ManifestRow, SampleStats
 from cuekit.versions import library_versions
 
 logger = logging.getLogger("cuekit.shard")
@@ -329,12 +330,12 @@ def tar_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
                      hashlib.sha256(hint_bytes).hexdigest(), data=hint_bytes)]
     resized = any(new.sha256 != old.sha256
                   for new, old in zip(new_refs, record.sample.images, strict=True))
-    info = {"key": key, "image_bytes": sum(m.size for m in members),
-            "json_bytes": len(json_bytes), "hint_bytes": len(hint_bytes),
-            "n_images": len(new_refs), "resized": resized,
-            "cue_style": final.cue.cue_style, "leak": final.cue.leak,
-            "source": final.sample.source, "split": final.sample.split}
-    return PreparedSample(key, tuple(inline + members), info)
+    stats = SampleStats(key=key, image_bytes=sum(m.size for m in members),
+                        json_bytes=len(json_bytes), hint_bytes=len(hint_bytes),
+                        n_images=len(new_refs), resized=resized,
+                        cue_style=final.cue.cue_style, leak=final.cue.leak,
+                        source=final.sample.source, split=final.sample.split)
+    return PreparedSample(key, tuple(inline + members), stats)
 
 
 def _prepare_or_error(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
@@ -470,20 +471,19 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
     for plan in plans:
         offset = 0
         for sample in plan.samples:
-            manifest_rows.append({**sample.info, "shard": plan.name, "shard_index": plan.index,
-                                  "offset": offset, "bytes": sample.tar_bytes})
+            manifest_rows.append(ManifestRow(sample.stats, shard=plan.name,
+                                             shard_index=plan.index, offset=offset,
+                                             bytes=sample.tar_bytes))
             offset += sample.tar_bytes
-    shard_rows = [{"shard": r["shard"], "shard_index": r["shard_index"], "samples": r["samples"],
-                   "bytes": r["size"], "sha256": r["sha256"]} for r in results]
     for frame, name in ((mf.manifest_frame(manifest_rows), mf.MANIFEST_FILE),
-                        (mf.shards_frame(shard_rows), mf.SHARDS_FILE),
+                        (mf.shards_frame(results), mf.SHARDS_FILE),
                         (extract_io.errors_frame(errors), mf.ERRORS_FILE)):
         write_parquet_atomic(out_dir / name, frame)
 
-    total_bytes = sum(r["size"] for r in results)
+    total_bytes = sum(r.size for r in results)
     url_pattern = mf.brace_pattern(settings.pattern, len(plans))
     report = ShardReport(out_dir, len(rows), len(prepared), len(errors), len(plans), total_bytes,
-                         sum(1 for r in results if r["reused"]), url_pattern,
+                         sum(1 for r in results if r.reused), url_pattern,
                          time.perf_counter() - start, errors)
     if report.inputs != report.written + report.errors:  # internal invariant, not user input
         raise CuekitError(f"counts do not reconcile: {report.inputs} inputs != "

@@ -1,4 +1,5 @@
-"""cuekit's data contracts: typed records, safe keys, box conventions, JSON Schema."""
+"""cuekit's data contracts: typed records, run outputs, safe keys and tar member names, box
+conventions, JSON Schema."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from cuekit.schemas.records import (
     Sample,
     is_safe_key,
 )
+from cuekit.schemas.runs import ManifestRow, SampleStats, ShardResult, StepMetrics
 
 __all__ = [
     "CUE_STYLES",
@@ -50,8 +52,12 @@ __all__ = [
     "ExtractedSample",
     "ExtractorSettings",
     "ImageRef",
+    "ManifestRow",
     "Phrase",
     "Sample",
+    "SampleStats",
+    "ShardResult",
+    "StepMetrics",
     "clip_xyxy",
     "image_member",
     "is_safe_key",
