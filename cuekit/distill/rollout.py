@@ -1,8 +1,8 @@
-"""Rollouts (student sampling) and teacher-forced scoring of the sampled responses.
+"""Rollouts: the student samples responses to its prompts.
 
-Both go through the same model object: the cue recovery module's hooks run at the
-prefill of every rollout engine and in every teacher-forced forward, so a rollout's
-log-probs and the training forward's are the same function.
+The cue recovery module's hooks run at the prefill of every rollout engine, as in every
+teacher-forced forward (:mod:`cuekit.distill.scoring`), so a rollout's log-probs and the
+training forward's are the same function.
 
 Rollout engines (``SamplingSettings.engine``):
 
@@ -25,13 +25,8 @@ import torch
 from torch import Tensor
 
 from cuekit.distill.config import ROLLOUT_ENGINES
-from cuekit.distill.prompts import (
-    ScoringBatch,
-    build_scoring_batch,
-    response_mask_until_stop,
-    vision_token_ids,
-)
-from cuekit.distill.scoring import gather_logprobs_at, token_logprobs
+from cuekit.distill.prompts import PromptRows, response_mask_until_stop, vision_token_ids
+from cuekit.distill.scoring import to_device
 
 
 @dataclass(frozen=True)
@@ -59,16 +54,12 @@ class Rollouts:
     response_mask: Tensor  # (N, R) 1 up to and including the stop token
 
 
-def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
-
-
 @torch.no_grad()
 def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
                       settings: SamplingSettings) -> Rollouts:
     """Sample one response per prompt row; ``prompt_inputs`` are left-padded."""
     device = next(model.parameters()).device
-    inputs = _to_device(dict(prompt_inputs), device)
+    inputs = to_device(dict(prompt_inputs), device)
     was_training = model.training
     model.eval()
     try:
@@ -125,26 +116,21 @@ def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
     return out[:, inputs["input_ids"].shape[1]:]
 
 
-def generate_in_chunks(model: Any, processor: Any, questions: list[str],
-                       images: list[list[Any]], settings: SamplingSettings,
-                       chunk_rows: int, *, system: str | None = None) -> Rollouts:
-    """Rollouts for all rows, ``chunk_rows`` prompts per ``generate`` call (0: all at once).
-
-    ``questions`` are the student's user texts (``ChatPair.student_text``) and ``system``
-    the prompt style's system turn.
+def rollout_rows(model: Any, processor: Any, prompts: PromptRows, settings: SamplingSettings,
+                 chunk_rows: int) -> Rollouts:
+    """Rollouts for every row of ``prompts``, ``chunk_rows`` rows per engine call (0: all).
 
     Chunking bounds the KV cache; responses are padded to the longest chunk's length
-    with the pad id and a zero mask, exactly as one call would pad them.
+    with the pad id and a zero mask, exactly as one call would pad them. A chunk's
+    inputs are :meth:`PromptRows.select`, the same tensors as tokenizing it alone.
     """
-    from cuekit.distill.prompts import build_prompt_batch
-
+    count = len(prompts)
     if settings.engine == "cuekit-continuous":
-        return _continuous_rollouts(model, processor, questions, images, settings,
-                                    chunk_rows or len(questions), system)
-    size = chunk_rows or len(questions)
-    parts = [generate_rollouts(model, processor, build_prompt_batch(
-        processor, questions[i:i + size], images[i:i + size], system=system), settings)
-        for i in range(0, len(questions), size)]
+        return _continuous_rollouts(model, processor, prompts, settings, chunk_rows or count)
+    size = chunk_rows or count
+    parts = [generate_rollouts(model, processor,
+                               prompts.select(range(i, min(i + size, count))).inputs, settings)
+             for i in range(0, count, size)]
     if len(parts) == 1:
         return parts[0]
     width = max(p.response_ids.shape[1] for p in parts)
@@ -157,23 +143,34 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
                     torch.cat([widen(p.response_mask, 0) for p in parts]))
 
 
+def generate_in_chunks(model: Any, processor: Any, questions: list[str],
+                       images: list[list[Any]], settings: SamplingSettings,
+                       chunk_rows: int, *, system: str | None = None) -> Rollouts:
+    """:func:`rollout_rows` for user texts (``ChatPair.student_text``) and their images,
+    with the prompt style's ``system`` turn."""
+    from cuekit.distill.prompts import build_messages, render_prompt_batch
+
+    chats = [build_messages(q, len(ims), system=system)
+             for q, ims in zip(questions, images, strict=True)]
+    prompts = PromptRows(render_prompt_batch(processor, chats, images),
+                         tuple(len(ims) for ims in images))
+    return rollout_rows(model, processor, prompts, settings, chunk_rows)
+
+
 @torch.no_grad()
-def _continuous_rollouts(model: Any, processor: Any, questions: list[str],
-                         images: list[list[Any]], settings: SamplingSettings,
-                         slots: int, system: str | None = None) -> Rollouts:
+def _continuous_rollouts(model: Any, processor: Any, prompts: PromptRows,
+                         settings: SamplingSettings, slots: int) -> Rollouts:
     """All rows through ``slots`` continuously refilled rows (cuekit.distill.continuous)."""
     from cuekit.distill.continuous import ContinuousDecoder
-    from cuekit.distill.prompts import build_prompt_batch
 
     def make_inputs(indices: list[int]) -> dict[str, Any]:
-        return dict(build_prompt_batch(processor, [questions[i] for i in indices],
-                                       [images[i] for i in indices], system=system))
+        return dict(prompts.select(indices).inputs)
 
     was_training = model.training
     model.eval()
     try:
         rows = ContinuousDecoder(model, slots=slots).generate(
-            len(questions), make_inputs, _decode_settings(processor, settings))
+            len(prompts), make_inputs, _decode_settings(processor, settings))
     finally:
         model.train(was_training)
     pad = processor.tokenizer.pad_token_id
@@ -182,86 +179,3 @@ def _continuous_rollouts(model: Any, processor: Any, questions: list[str],
     for index, row in enumerate(rows):
         response[index, :len(row)] = torch.tensor(row, dtype=torch.long)
     return Rollouts(response, response_mask_until_stop(response, [processor.im_end_token_id]))
-
-
-def response_hidden(model: Any, batch: ScoringBatch) -> Tensor:
-    """(B, R, D) final hidden states at the positions that predict each response token."""
-    device = next(model.parameters()).device
-    outputs = model.model(**_to_device(batch.inputs, device), use_cache=False)
-    return outputs.last_hidden_state[:, batch.predictor_positions]
-
-
-def lm_head(model: Any) -> tuple[Tensor, Tensor | None]:
-    head = model.get_output_embeddings()
-    return head.weight, getattr(head, "bias", None)
-
-
-@dataclass(frozen=True)
-class Scores:
-    logprobs: Tensor  # (B, R) log-prob of each response token
-    topk_logprobs: Tensor | None = None  # (B, R, k)
-    topk_ids: Tensor | None = None  # (B, R, k)
-
-
-def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: int = 0,
-                    at_ids: Tensor | None = None, temperature: float = 1.0
-                    ) -> tuple[Scores, Tensor | None]:
-    """Log-probs of the response tokens; gradients flow when grad mode is on.
-
-    ``topk`` returns the model's own top-k (teacher side); ``at_ids`` (B, R, k)
-    gathers log-probs at given ids (student side of the top-k losses). Returns the
-    scores and the log-probs at ``at_ids`` (or None). ``temperature`` divides the
-    logits first: pass the rollout's, so that the student's scores are the log-probs
-    of the policy that sampled the tokens.
-    """
-    hidden = response_hidden(model, batch)
-    weight, bias = lm_head(model)
-    targets = batch.response_ids.to(hidden.device)
-    if topk:
-        lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
-                                               chunk_size=chunk_size, topk=topk,
-                                               temperature=temperature)
-        scores = Scores(lp, topk_lp, topk_ids)
-    else:
-        scores = Scores(token_logprobs(hidden, weight, targets, bias=bias,
-                                       chunk_size=chunk_size, temperature=temperature))
-    gathered = None
-    if at_ids is not None:
-        gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,
-                                      chunk_size=chunk_size, temperature=temperature)
-    return scores, gathered
-
-
-@torch.no_grad()
-def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
-                     teacher_batch: ScoringBatch, *, chunk_size: int,
-                     temperature: float = 1.0) -> Tensor:
-    """Per-token KL(student || teacher) over the full vocabulary, (B, R), both at
-    ``temperature`` (the distributions training compares).
-
-    Used for evaluation, where its low variance matters more than its cost; the
-    logits are formed ``chunk_size`` positions at a time.
-    """
-    hs = response_hidden(student, student_batch).flatten(0, 1)
-    ht = response_hidden(teacher, teacher_batch).flatten(0, 1).to(hs.device)
-    ws, bs = lm_head(student)
-    wt, bt = lm_head(teacher)
-    out = torch.empty(hs.shape[0], dtype=torch.float32, device=hs.device)
-    for start in range(0, hs.shape[0], chunk_size):
-        stop = start + chunk_size
-        ls = torch.nn.functional.linear(hs[start:stop], ws, bs).float()
-        ls = (ls / temperature).log_softmax(-1)
-        lt = torch.nn.functional.linear(ht[start:stop].to(wt.dtype), wt, bt).float()
-        lt = (lt / temperature).log_softmax(-1).to(ls.device)
-        out[start:stop] = (ls.exp() * (ls - lt)).sum(-1)
-    return out.view(student_batch.response_ids.shape)
-
-
-def scoring_pair(student_prompt: dict[str, Any], teacher_prompt: dict[str, Any],
-                 rollouts: Rollouts, forbidden: list[int]) -> tuple[ScoringBatch, ScoringBatch]:
-    """The student's and the teacher's scoring batches over identical response ids."""
-    student = build_scoring_batch(student_prompt, rollouts.response_ids.cpu(),
-                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
-    teacher = build_scoring_batch(teacher_prompt, rollouts.response_ids.cpu(),
-                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
-    return student, teacher

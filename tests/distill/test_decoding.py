@@ -7,7 +7,7 @@ from PIL import Image
 from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module, get_cue_module
 from cuekit.distill.decoding import DecodeSettings, StaticDecoder, decoder_for
 from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
-from cuekit.distill.rollout import score_responses
+from cuekit.distill.scoring import score_responses
 from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 

@@ -227,7 +227,7 @@ def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1))
     recipe.setup()
     batch = next(recipe._batches())
-    prompts = recipe._prompts(batch)
+    prompts = recipe.step_batch(batch)
     recipe.cleanup()
     assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
     # Multiple-choice questions show their options, as eval and audit prompts do.
@@ -253,7 +253,7 @@ def test_freeze_vision_leaves_the_vision_tower_untouched(sample_shards, tmp_path
 
 def test_micro_batches_group_rows_by_response_length(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, grad_accum=3, batch_size=6))
-    chunks = recipe._micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
+    chunks = recipe.micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
     assert chunks == [([1, 3], 1.0), ([4, 0], 1.0), ([5, 2], 1.0)]
 
 
@@ -346,7 +346,7 @@ def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(sample_shard
     here), a bf16 teacher, every decoder layer checkpointed. This is where transformers
     5.1x broke static caches and checkpointed cue hooks; the losses must not depend on
     the rollout engine."""
-    monkeypatch.setattr(DistillRecipe, "_autocast",
+    monkeypatch.setattr(DistillRecipe, "autocast",
                         lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
     losses = {}
     for engine in ("cuekit", "generate-static", "generate"):
@@ -446,7 +446,7 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
     recipe.setup()
     try:
         batch = next(recipe._batches())
-        prompts = recipe._prompts(batch)
+        prompts = recipe.step_batch(batch)
     finally:
         recipe.cleanup()
     marked = [s for s in batch.samples if s.marked_image is not None]
