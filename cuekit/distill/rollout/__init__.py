@@ -1,4 +1,6 @@
-"""Rollouts: the student samples responses to its prompts.
+"""Rollouts: the student samples responses to its prompts. The engines live together in
+this package; this module is the one entry (:func:`rollout_rows`, :func:`generate_in_chunks`,
+:func:`generate_rollouts`).
 
 The cue recovery module's hooks run at the prefill of every rollout engine, as in every
 teacher-forced forward (:mod:`cuekit.distill.scoring`), so a rollout's log-probs and the
@@ -6,14 +8,14 @@ training forward's are the same function.
 
 Rollout engines (``SamplingSettings.engine``):
 
-- ``cuekit`` (default): :mod:`cuekit.distill.decoding`, a static-cache decode loop that
-  samples the same tokens as ``generate`` for the same seed, optionally with its decode
-  step compiled (``compile=True``; CUDA graphs on GPU);
-- ``cuekit-continuous``: :mod:`cuekit.distill.continuous`, ``chunk_rows`` slots refilled
-  with waiting prompts as rows stop (same function; different random draws);
+- ``cuekit`` (default): :mod:`~cuekit.distill.rollout.decoding`, a static-cache decode
+  loop that samples the same tokens as ``generate`` for the same seed, optionally with its
+  decode step compiled (``compile=True``; CUDA graphs on GPU);
+- ``cuekit-continuous``: :mod:`~cuekit.distill.rollout.continuous`, ``chunk_rows`` slots
+  refilled with waiting prompts as rows stop (same function; different random draws);
 - ``generate``: HF ``generate`` with its default dynamic cache (the reference);
 - ``generate-static``: HF ``generate`` with a pre-allocated static cache
-  (transformers compiles its decode step on GPU).
+  (:mod:`~cuekit.distill.rollout.kv_cache`; transformers compiles its decode step on GPU).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
 
 
 def _decode_settings(processor: Any, settings: SamplingSettings) -> Any:
-    from cuekit.distill.decoding import DecodeSettings
+    from cuekit.distill.rollout.decoding import DecodeSettings
 
     return DecodeSettings(
         max_new_tokens=settings.max_new_tokens, stop_token_ids=(processor.im_end_token_id,),
@@ -87,7 +89,7 @@ def _decode_settings(processor: Any, settings: SamplingSettings) -> Any:
 
 def _cuekit_rollout(model: Any, processor: Any, inputs: dict[str, Any],
                     settings: SamplingSettings) -> Tensor:
-    from cuekit.distill.decoding import decoder_for
+    from cuekit.distill.rollout.decoding import decoder_for
 
     decoder = decoder_for(model, compile_step=settings.compile)
     return decoder.generate(inputs, _decode_settings(processor, settings))
@@ -101,9 +103,9 @@ def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
         {"do_sample": False} if settings.greedy else
         {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
          "top_k": settings.top_k})
-    if settings.engine == "generate-static":  # cuekit's static cache: see kv_cache.py
-        from cuekit.distill.decoding import CACHE_BLOCK, cache_keyword, round_up
-        from cuekit.distill.kv_cache import static_cache
+    if settings.engine == "generate-static":  # cuekit's static cache (kv_cache.py)
+        from cuekit.distill.rollout.decoding import CACHE_BLOCK, cache_keyword, round_up
+        from cuekit.distill.rollout.kv_cache import static_cache
 
         length = round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens,
                            CACHE_BLOCK)
@@ -160,8 +162,8 @@ def generate_in_chunks(model: Any, processor: Any, questions: list[str],
 @torch.no_grad()
 def _continuous_rollouts(model: Any, processor: Any, prompts: PromptRows,
                          settings: SamplingSettings, slots: int) -> Rollouts:
-    """All rows through ``slots`` continuously refilled rows (cuekit.distill.continuous)."""
-    from cuekit.distill.continuous import ContinuousDecoder
+    """All rows through ``slots`` continuously refilled rows (cuekit.distill.rollout.continuous)."""
+    from cuekit.distill.rollout.continuous import ContinuousDecoder
 
     def make_inputs(indices: list[int]) -> dict[str, Any]:
         return dict(prompts.select(indices).inputs)
