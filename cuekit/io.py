@@ -110,7 +110,7 @@ def open_image(
     with warnings.catch_warnings():
         if max_pixels is not None:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if max_pixels is not None and image.width * image.height > max_pixels:
             raise ImageTooLarge(image.width, image.height, max_pixels)
         if decode == "draft" and image.format == "JPEG":

@@ -407,7 +407,7 @@ class ScoringBatch:
         return self.response_ids.shape[1] + 1
 
 
-def build_scoring_batch(prompt_inputs: BatchFeature | dict[str, Any], response_ids: torch.Tensor,
+def build_scoring_batch(prompt_inputs: Mapping[str, Any], response_ids: torch.Tensor,
                         response_mask: torch.Tensor, *,
                         forbidden_token_ids: Sequence[int] = ()) -> ScoringBatch:
     """Append ``response_ids`` (B, R) to left-padded prompts (B, P).

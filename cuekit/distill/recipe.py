@@ -84,7 +84,7 @@ from cuekit.distill.scoring import Scores, score_responses, scoring_pair
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.outputs import exclusive_lock, share_like_umask
 from cuekit.pipelines.reader import ShardBatch, ShardReader
-from cuekit.schemas.runs import LOSS_METRICS, StepMetrics
+from cuekit.schemas.runs import StepMetrics
 
 logger = logging.getLogger("cuekit.distill")
 OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
@@ -161,8 +161,9 @@ def score_teacher(teacher: Any, batch: ScoringBatch, *, chunk_size: int, topk: i
         scores, _ = score_responses(teacher, batch, chunk_size=chunk_size, topk=topk,
                                     temperature=temperature)
     # Clones leave inference mode, so the loss may use them beside tensors with gradients.
-    return Scores(*(None if t is None else t.clone()
-                    for t in (scores.logprobs, scores.topk_logprobs, scores.topk_ids)))
+    return Scores(scores.logprobs.clone(),
+                  None if scores.topk_logprobs is None else scores.topk_logprobs.clone(),
+                  None if scores.topk_ids is None else scores.topk_ids.clone())
 
 
 def student_loss(student: Any, batch: ScoringBatch, teacher: Scores, loss_fn: Any, *,
@@ -544,15 +545,19 @@ class DistillRecipe:
                            peak_mem_mb=peak_memory_mb(self.device))
         step = self.parallel.step_totals(local, float(lengths.sum()))
         lrs = self.scheduler.get_last_lr()
+        loss = step.metrics
         return StepMetrics(
-            step=self.step, **{k: step.metrics.get(k, 0.0) for k in LOSS_METRICS},
-            grad_norm=grad_norm, skipped_update=int(skipped),
-            nonfinite_steps=self.nonfinite.total, response_len=step.response_len,
-            response_tokens=total_tokens, rollouts=step.rollouts,
-            skipped_long_prompts=step.skipped_long,
-            **{f"time_{k}": round(v, 4) for k, v in timers.items()},
+            step=self.step, loss=loss.get("loss", 0.0), reverse_kl=loss.get("reverse_kl", 0.0),
+            student_lp=loss.get("student_lp", 0.0), teacher_lp=loss.get("teacher_lp", 0.0),
+            clip_frac=loss.get("clip_frac", 0.0), grad_norm=grad_norm,
+            skipped_update=int(skipped), nonfinite_steps=self.nonfinite.total,
+            response_len=step.response_len, response_tokens=total_tokens,
+            rollouts=step.rollouts, skipped_long_prompts=step.skipped_long,
+            time_rollout=round(timers["rollout"], 4), time_teacher=round(timers["teacher"], 4),
+            time_student=round(timers["student"], 4),
+            time_optimizer=round(timers["optimizer"], 4),
             tokens_per_s=total_tokens / step.elapsed if step.elapsed > 0 else 0.0,
-            peak_mem_mb=round(step.peak_mem_mb, 1), lr=lrs[0], module_lr=lrs[1])
+            peak_mem_mb=round(step.peak_mem_mb, 1), lr=float(lrs[0]), module_lr=float(lrs[1]))
 
     # ------------------------------------------------------------------ loop
 

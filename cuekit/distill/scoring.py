@@ -31,6 +31,7 @@ and drop those positions with the loss mask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -332,7 +333,7 @@ def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
     return out.view(student_batch.response_ids.shape)
 
 
-def scoring_pair(student_prompt: dict[str, Any], teacher_prompt: dict[str, Any],
+def scoring_pair(student_prompt: Mapping[str, Any], teacher_prompt: Mapping[str, Any],
                  rollouts: Rollouts, forbidden: list[int]) -> tuple[ScoringBatch, ScoringBatch]:
     """The student's and the teacher's scoring batches over identical response ids."""
     student = build_scoring_batch(student_prompt, rollouts.response_ids.cpu(),

@@ -96,10 +96,6 @@ class ShardResult:
         }
 
 
-# The loss's metrics (cuekit.distill.losses), summed over micro-batches by token share.
-LOSS_METRICS = ("loss", "reverse_kl", "student_lp", "teacher_lp", "clip_frac")
-
-
 @dataclass(frozen=True, eq=False)
 class StepMetrics(Mapping[str, Any]):
     """What one distill step did: one line of ``metrics.jsonl``.

@@ -20,6 +20,7 @@ Rollout engines (``SamplingSettings.engine``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class Rollouts:
 
 
 @torch.no_grad()
-def generate_rollouts(model: Any, processor: Any, prompt_inputs: dict[str, Any],
+def generate_rollouts(model: Any, processor: Any, prompt_inputs: Mapping[str, Any],
                       settings: SamplingSettings) -> Rollouts:
     """Sample one response per prompt row; ``prompt_inputs`` are left-padded."""
     device = next(model.parameters()).device
