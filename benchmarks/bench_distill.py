@@ -221,7 +221,7 @@ def setup_recipe(work: Path, *, student: str, teacher: str = "self", device: str
     with mock.patch.object(recipe_module, "load_model", model_loader(layers, vocab_size)):
         recipe = DistillRecipe(config)
         recipe.setup()
-    return recipe, next(recipe._batches())
+    return recipe, next(recipe.batches())
 
 
 def compare_steps(recipe: DistillRecipe, batch: Any, *, repeats: int, seed: int

@@ -442,7 +442,7 @@ class DistillRecipe:
 
     # ------------------------------------------------------------------ data
 
-    def _batches(self) -> Iterator[ShardBatch]:
+    def batches(self) -> Iterator[ShardBatch]:
         """Batches forever, epoch after epoch; the reader's state makes this resumable."""
         epoch = self.reader.epoch
         while True:
@@ -626,7 +626,7 @@ class DistillRecipe:
             evaluation = self._evaluate()
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
-        batches = self._batches()
+        batches = self.batches()
         usable = UsableBatchGuard(lambda epoch: self.reader.batches_per_rank(
             cfg.batch_size, drop_last=True, epoch=epoch), cfg.max_prompt_len)
         try:

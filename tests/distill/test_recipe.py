@@ -226,7 +226,7 @@ def test_other_privileges_train(sample_shards, tmp_path, privilege):
 def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1))
     recipe.setup()
-    batch = next(recipe._batches())
+    batch = next(recipe.batches())
     prompts = recipe.step_batch(batch)
     recipe.cleanup()
     assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
@@ -445,7 +445,7 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
     recipe = DistillRecipe(_config(tmp_path / "shards", tmp_path, max_steps=1, shuffle_buffer=0))
     recipe.setup()
     try:
-        batch = next(recipe._batches())
+        batch = next(recipe.batches())
         prompts = recipe.step_batch(batch)
     finally:
         recipe.cleanup()
