@@ -30,7 +30,6 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -53,9 +52,10 @@ from common import (  # noqa: E402
 
 from cuekit.distill import recipe as recipe_module  # noqa: E402
 from cuekit.distill.config import DistillConfig  # noqa: E402
-from cuekit.distill.prompts import build_prompt_batch, build_prompt_pair, vision_token_ids  # noqa: E402
+from cuekit.distill.prompts import pair_batch, vision_token_ids  # noqa: E402
 from cuekit.distill.recipe import DistillRecipe  # noqa: E402
-from cuekit.distill.rollout import Rollouts, scoring_pair  # noqa: E402
+from cuekit.distill.rollout import Rollouts  # noqa: E402
+from cuekit.distill.scoring import scoring_pair  # noqa: E402
 from cuekit.grounding.base import DetectorOptions  # noqa: E402
 from cuekit.pipelines.extract import ExtractConfig, run_extract  # noqa: E402
 from cuekit.pipelines.shard import ShardSettings, shard  # noqa: E402
@@ -120,15 +120,19 @@ def full_vocab_logprobs(model: Any, batch: Any) -> torch.Tensor:
     return logprobs.gather(-1, batch.response_ids.to(device)[..., None])[..., 0]
 
 
+def step_chats(recipe: DistillRecipe, batch: Any) -> list[Any]:
+    """The step's prompt rows (each kept sample repeated R times), as the recipe keeps them."""
+    return recipe.step_batch(batch).chats
+
+
 def naive_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     """generate -> full-vocab teacher log-probs -> full-vocab student log-probs -> update."""
     cfg, processor = recipe.config, recipe.processor
     timers = dict.fromkeys(PHASES, 0.0)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if recipe.autocast
-                else nullcontext())
-    prompts = recipe._prompts(batch)
+    autocast = recipe.autocast()  # the recipe's own (off in fp32)
+    chats = step_chats(recipe, batch)
     start = time.perf_counter()
-    inputs = build_prompt_batch(processor, prompts.questions, prompts.images)
+    inputs = pair_batch(processor, chats, "student")
     inputs = {k: v.to(recipe.device) for k, v in inputs.items()}
     recipe.student.eval()
     with torch.no_grad(), autocast:
@@ -146,9 +150,9 @@ def naive_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     synchronize()
     timers["rollout"] = time.perf_counter() - start
 
-    pair = build_prompt_pair(processor, recipe.teacher_processor, prompts.questions,
-                             prompts.images, prompts.hints)
-    student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher,
+    student_batch, teacher_batch = scoring_pair(pair_batch(processor, chats, "student"),
+                                                pair_batch(recipe.teacher_processor, chats,
+                                                           "teacher"),
                                                 Rollouts(response, mask),
                                                 vision_token_ids(processor))
     start = time.perf_counter()
@@ -180,8 +184,8 @@ def cuekit_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     record = recipe.train_step(batch)
     if record is None:
         raise RuntimeError("every prompt of the batch was longer than --max-prompt-len")
-    return {"tokens": int(record["response_tokens"]),
-            **{phase: float(record[f"time_{phase}"]) for phase in PHASES}}
+    return {"tokens": record.response_tokens,
+            **{phase: float(getattr(record, f"time_{phase}")) for phase in PHASES}}
 
 
 def run_side(step_fn, recipe: DistillRecipe, batch: Any, seed: int) -> dict[str, float]:
@@ -217,7 +221,7 @@ def setup_recipe(work: Path, *, student: str, teacher: str = "self", device: str
     with mock.patch.object(recipe_module, "load_model", model_loader(layers, vocab_size)):
         recipe = DistillRecipe(config)
         recipe.setup()
-    return recipe, next(recipe._batches())
+    return recipe, next(recipe.batches())
 
 
 def compare_steps(recipe: DistillRecipe, batch: Any, *, repeats: int, seed: int

@@ -55,8 +55,8 @@ from common import (  # noqa: E402
     write_json,
 )
 
-from cuekit.distill.decoding import DecodeSettings, StaticDecoder  # noqa: E402
 from cuekit.distill.prompts import response_mask_until_stop, vision_token_ids  # noqa: E402
+from cuekit.distill.rollout.decoding import DecodeSettings, StaticDecoder  # noqa: E402
 
 MID = "mid-random"  # between tiny and real: d=512, 8 layers, real vocabulary
 
@@ -131,7 +131,7 @@ def slot_calls(args: argparse.Namespace, model: Any, inputs: dict[str, Any],
                ) -> dict[str, Any]:
     """The recipe's setting: B prompts, ``--slots`` rows at a time. ``steps`` receives
     the continuous decoder's step count (chunked sides' counts follow from lengths)."""
-    from cuekit.distill.continuous import ContinuousDecoder
+    from cuekit.distill.rollout.continuous import ContinuousDecoder
 
     chunks = [list(range(i, min(i + args.slots, args.batch_size)))
               for i in range(0, args.batch_size, args.slots)]

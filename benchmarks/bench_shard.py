@@ -9,7 +9,7 @@ that. Throughput is output MB / wall seconds; the ratio is cuekit's over the bas
 (target >= 0.9).
 
 The reference baseline passes ``mtime=0`` to ShardWriter: reproducible tars, as the
-shared notes advise, and then it writes the same tar layout as cuekit (same headers and
+docs/method.md §3 advises, and then it writes the same tar layout as cuekit (same headers and
 sizes). Left at its default, ShardWriter stamps each member with a float ``time.time()``,
 which tarfile stores as one extra 1 KiB PAX record per member (~3 KB per sample here);
 that variant is timed too, as ``ShardWriter (default mtime)``, since the first recorded

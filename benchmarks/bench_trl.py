@@ -71,7 +71,7 @@ from common import (  # noqa: E402
 
 from cuekit.distill import recipe as recipe_module  # noqa: E402
 from cuekit.distill.prompts import build_prompt_batch, response_mask_until_stop  # noqa: E402
-from cuekit.distill.rollout import generate_in_chunks  # noqa: E402
+from cuekit.distill.rollout import rollout_rows  # noqa: E402
 
 
 def import_trl() -> Any:
@@ -258,17 +258,17 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
 
     def cuekit_side(privilege: str):
         def step() -> dict[str, float]:
-            recipe.config = configs[privilege]  # read by _prompts at each step
+            recipe.config = configs[privilege]  # read by step_batch at each step
             result = run_side(cuekit_step, recipe, batch, seed)
             if "cuekit" not in rollouts:
-                raise RuntimeError("the recipe no longer calls generate_in_chunks: update "
+                raise RuntimeError("the recipe no longer calls rollout_rows: update "
                                    "bench_trl's rollout check")
             rollouts[f"cuekit_{privilege}"] = rollouts.pop("cuekit")
             return result
         return step
 
     def keep_rollout(*args: Any, **kwargs: Any) -> Any:
-        out = generate_in_chunks(*args, **kwargs)
+        out = rollout_rows(*args, **kwargs)
         rollouts["cuekit"] = out.response_ids.cpu()
         return out
 
@@ -276,7 +276,7 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
              "cuekit_cue": cuekit_side("cue")}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     identical = True
-    with mock.patch.object(recipe_module, "generate_in_chunks", keep_rollout):
+    with mock.patch.object(recipe_module, "rollout_rows", keep_rollout):
         for repeat in range(repeats + 1):  # the first round is the warm-up
             for name, step_fn in sides.items():
                 result = step_fn()
@@ -341,14 +341,16 @@ def main() -> None:
             max_new_tokens=args.max_new_tokens, loss=args.loss, layers=args.layers,
             vocab_size=args.vocab_size)
         recipe.config = dataclasses.replace(recipe.config, privilege="none")
-        prompts = recipe._prompts(batch)  # the student's questions and images of the batch
-        if prompts is None or len(prompts.questions) != args.batch_size:
+        step = recipe.step_batch(batch)  # the student's questions and images of the batch
+        if len(step) != args.batch_size:
             raise RuntimeError("the bench batch lost prompts to --max-prompt-len")
-        rows = trl_rows(prompts.questions, prompts.images)
+        questions = [chat.student_text for chat in step.chats]
+        images = [chat.student_images for chat in step.chats]
+        rows = trl_rows(questions, images)
         trainer = build_trl_trainer(recipe, rows, work, layers=args.layers,
                                     vocab_size=args.vocab_size)
-        check_same_prompts(trainer.processing_class, recipe.processor, rows,
-                           prompts.questions, prompts.images)
+        check_same_prompts(trainer.processing_class, recipe.processor, rows, questions,
+                           images)
         timer = TrlPhaseTimer(trainer, args.seed)
         params = sum(p.numel() for p in trainer.model.parameters())
         trl_config = {key: str(getattr(trainer.args, key)) for key in TRL_SETTINGS}

@@ -193,7 +193,7 @@ def build_swin_t_grounding_dino(seed: int = 0) -> tuple[Any, Any, Any]:
     return model.eval(), GroundingDinoImageProcessorPil(), tokenizer
 
 
-# Shared README §5. Text: hidden, intermediate, layers, heads, kv heads, tied embeddings.
+# docs/method.md §4. Text: hidden, intermediate, layers, heads, kv heads, tied embeddings.
 # Vision: depth, hidden, intermediate, out hidden, DeepStack layers.
 QWEN3_VL_SIZES: dict[str, dict[str, Any]] = {
     "2b": {"text": (2048, 6144, 28, 16, 8, True), "vision": (24, 1024, 4096, 2048, [5, 11, 17])},
@@ -219,7 +219,7 @@ def real_size_processor() -> Any:
 
 
 def qwen3_vl_config(size: str, processor: Any) -> Any:
-    """A Qwen3-VL config of the real 2B or 8B architecture (shared README §5)."""
+    """A Qwen3-VL config of the real 2B or 8B architecture (docs/method.md §4)."""
     from transformers import Qwen3VLConfig
 
     if size not in QWEN3_VL_SIZES:

@@ -27,7 +27,7 @@ from cuekit.distill.prompts import (
     response_mask_until_stop,
     vision_token_ids,
 )
-from cuekit.distill.rollout import score_responses
+from cuekit.distill.scoring import score_responses
 from cuekit.evaluate.inputs import iter_cue_items
 
 

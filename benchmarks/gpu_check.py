@@ -201,7 +201,7 @@ def scoring_section(ctx: Context, *, size: str, train: bool) -> list[dict[str, A
     # Student: fp32 master weights under bf16 autocast (as the recipe); teacher: bf16.
     model, _ = ctx.model(size, dtype=torch.float32 if train or ctx.tiny else torch.bfloat16)
     n_params = language_model_params(model)
-    if train:  # every layer checkpointed, as the shared README's baseline
+    if train:  # every layer checkpointed, as the baseline in docs/method.md §5
         enable_activation_checkpointing(model)
         model.train()
     ids = torch.randint(0, 100_000 if not ctx.tiny else 600, (batch, seq), device=ctx.device)

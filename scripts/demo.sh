@@ -51,7 +51,7 @@ cuekit eval --model "$OUT/run" --shards "$OUT/cueworld-test" --output "$OUT/eval
   --temperature 0 --max-new-tokens 4 --batch-size 50
 
 echo "== 6/7 before -> after, paired bootstrap 95% CI"
-cuekit eval --compare "$OUT/eval-before" "$OUT/eval-after" --output "$OUT/compare"
+cuekit compare "$OUT/eval-before" "$OUT/eval-after" --output "$OUT/compare"
 
 echo "== 7/7 audit: leakage, coverage and the teacher's cue advantage"
 cuekit audit --input "$OUT/cueworld-test" --output "$OUT/audit" --teacher cueworld-base

@@ -1,8 +1,13 @@
-"""Root fixtures: files shaped exactly like real hub datasets (shared README §4).
+"""Root fixtures.
 
-They are written through HF ``datasets`` with the published features, so the parquet
-carries the same arrow types, nulls and ``{bytes, path}`` image structs a hub snapshot
-does, and the file names are the hub's shard names, which say nothing about the schema.
+- The one chain for the bundled sample: ``sample_extract`` (``cuekit extract --dataset
+  sample --detector annotations``) -> ``sample_shards`` (``cuekit shard --maxcount 8``),
+  built once per session through the CLI, as the README's commands do it. Every room's
+  tests that need extracted or sharded data use these two.
+- Files shaped exactly like real hub datasets (docs/method.md §3). They are written
+  through HF ``datasets`` with the published features, so the parquet carries the same
+  arrow types, nulls and ``{bytes, path}`` image structs a hub snapshot does, and the
+  file names are the hub's shard names, which say nothing about the schema.
 """
 
 from __future__ import annotations
@@ -13,6 +18,39 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+
+def run_cli(args: list[str]) -> None:
+    """``cuekit ARGS`` in-process; a failure raises with the command's output."""
+    from click.testing import CliRunner
+
+    from cuekit.cli import cli
+
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    if result.exit_code != 0:
+        raise RuntimeError(f"cuekit {' '.join(args)} failed: {result.output}")
+
+
+@pytest.fixture(scope="session")
+def cuekit_cli() -> Callable[[list[str]], None]:
+    """:func:`run_cli`, for fixtures in the rooms' conftest files."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def sample_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample, extracted with its ground-truth annotations."""
+    folder = tmp_path_factory.mktemp("sample") / "extract"
+    run_cli(["extract", "--dataset", "sample", "--detector", "annotations", "-o", str(folder)])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_shards(sample_extract: Path) -> Path:
+    """``sample_extract`` as shards of 8 samples (several shards: rank and worker splits)."""
+    folder = sample_extract.parent / "shards"
+    run_cli(["shard", "-i", str(sample_extract), "-o", str(folder), "--maxcount", "8"])
+    return folder
 
 
 def encoded_image(color: tuple[int, int, int], fmt: str = "PNG", size=(24, 18)) -> bytes:

@@ -9,6 +9,7 @@ import click
 from cuekit import __version__
 from cuekit.cli.audit import audit_command
 from cuekit.cli.common import CuekitGroup
+from cuekit.cli.compare import compare_command
 from cuekit.cli.distill import distill_command
 from cuekit.cli.eval import eval_command
 from cuekit.cli.export import export_command, export_student_command
@@ -44,6 +45,7 @@ cli.add_command(verify_command)
 cli.add_command(inspect_command)
 cli.add_command(distill_command)
 cli.add_command(eval_command)
+cli.add_command(compare_command)
 cli.add_command(audit_command)
 cli.add_command(export_command)
 cli.add_command(export_student_command)

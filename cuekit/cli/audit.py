@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cuekit.cli.common import prompt_style_options
+from cuekit.devices import DTYPES
 
 
 @click.command("audit")
@@ -25,7 +26,7 @@ from cuekit.cli.common import prompt_style_options
               help="Samples per teacher forward.")
 @click.option("--limit", default=None, type=int, help="Audit only the first N samples.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1...")
-@click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
               show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Write PNG plots.")
 @prompt_style_options

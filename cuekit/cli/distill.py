@@ -11,18 +11,22 @@ import os
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from cuekit.distill.config import DTYPES, PRIVILEGES, ROLLOUT_ENGINES, SCHEDULES, DistillConfig
 
+if TYPE_CHECKING:
+    from cuekit.schemas import StepMetrics
+
 HELP: dict[str, str] = {
     "student": "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
     "teacher": "'self' (frozen base of the student, OPSD) or a stronger model (OPD).",
     "privilege": "What the teacher sees extra: cue (ViCuR), answer (OPSD baseline), none.",
-    "dtype": "Weights dtype: auto (bf16 autocast on GPU, fp32 on CPU), bf16 or fp32.",
+    "dtype": "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), bf16, fp16 (CUDA "
+             "only, with loss scaling) or fp32; the student keeps fp32 master weights.",
     "device": "Torch device: auto, cpu, cuda, cuda:1...",
     "seed": "Seed of the data order, sampling and tiny-random weights.",
     "cue_module": "Give the student the cue recovery module (off: the plain student).",
@@ -142,7 +146,7 @@ def distill_command(ctx: click.Context, config_file: Path | None, **options: Any
         click.echo(_summary(config, records))
 
 
-def _summary(config: Any, records: list[dict[str, Any]]) -> str:
+def _summary(config: Any, records: list[StepMetrics]) -> str:
     """One line: steps, the held-out KL path when evaluated (else the training estimate)."""
     from cuekit.distill.metrics import read_metrics
 
@@ -151,9 +155,9 @@ def _summary(config: Any, records: list[dict[str, Any]]) -> str:
         path = " -> ".join(f"{r['eval_reverse_kl']:.5f} (step {r['step']})" for r in evals)
         kl = f"held-out reverse KL {path}"
     else:
-        kl = (f"training reverse-KL estimate {records[0]['reverse_kl']:.4f} -> "
-              f"{records[-1]['reverse_kl']:.4f}")
-    return (f"distill: {records[-1]['step']} steps; {kl}; student saved to "
+        kl = (f"training reverse-KL estimate {records[0].reverse_kl:.4f} -> "
+              f"{records[-1].reverse_kl:.4f}")
+    return (f"distill: {records[-1].step} steps; {kl}; student saved to "
             f"{config.run_dir / 'student'}")
 
 
@@ -167,14 +171,14 @@ class StepProgress:
 
             self._bar = tqdm(total=total, desc="distill", unit="step", dynamic_ncols=True)
 
-    def update_record(self, record: dict[str, Any]) -> None:
-        text = f"loss {record['loss']:.4f} kl {record['reverse_kl']:.4f}"
+    def update_record(self, record: StepMetrics) -> None:
+        text = f"loss {record.loss:.4f} kl {record.reverse_kl:.4f}"
         if self._bar is not None:
-            self._bar.n = record["step"]
+            self._bar.n = record.step
             self._bar.set_postfix_str(text)
         else:
-            logging.getLogger("cuekit.distill").info("step %d: %s, %.1f tok/s", record["step"],
-                                                     text, record["tokens_per_s"])
+            logging.getLogger("cuekit.distill").info("step %d: %s, %.1f tok/s", record.step,
+                                                     text, record.tokens_per_s)
 
     def close(self) -> None:
         if self._bar is not None:

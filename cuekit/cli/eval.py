@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from cuekit.cli.common import prompt_style_options
+from cuekit.cli.compare import bootstrap_options, compare_and_report
+from cuekit.devices import DTYPES
 
 
 @click.command("eval")
@@ -35,7 +37,7 @@ from cuekit.cli.common import prompt_style_options
 @click.option("--limit", default=None, type=int, help="Evaluate only the first N samples.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1...")
-@click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto",
+@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
               show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
 @click.option("--choices-in-prompt/--no-choices-in-prompt", default=True, show_default=True,
               help="Append a multiple-choice question's options when it does not list them.")
@@ -47,11 +49,9 @@ from cuekit.cli.common import prompt_style_options
               help="Compile the decode step (CUDA graphs on GPU); falls back to eager.")
 @click.option("--compare", nargs=2, default=None,
               type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Compare two eval output folders A B on their shared samples instead.")
-@click.option("--resamples", default=10_000, show_default=True, type=int,
-              help="Bootstrap resamples for --compare.")
-@click.option("--confidence", default=0.95, show_default=True, type=float,
-              help="Confidence level of the --compare interval.")
+              help="Compare two eval output folders A B on their shared samples instead "
+                   "(the same as `cuekit compare A B`).")
+@bootstrap_options
 @prompt_style_options
 def eval_command(model: str | None, shards: str | None, dataset: str | None, split: str,
                  name: str | None, output: Path | None, max_new_tokens: int,
@@ -61,14 +61,9 @@ def eval_command(model: str | None, shards: str | None, dataset: str | None, spl
                  compare: tuple[Path, Path] | None, resamples: int,
                  confidence: float, system_prompt: str | None, instruction: str | None) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
-    if compare:
-        from cuekit.evaluate.compare import compare_runs, format_comparison, write_comparison
-
-        result = compare_runs(compare[0], compare[1], resamples=resamples,
-                              confidence=confidence, seed=seed)
-        click.echo(format_comparison(result))
-        if output is not None:
-            click.echo(f"comparison written to {write_comparison(result, output)}")
+    if compare:  # kept for existing scripts: `cuekit compare A B` is the command
+        compare_and_report(compare[0], compare[1], output, resamples=resamples,
+                           confidence=confidence, seed=seed)
         return
     if not model:
         raise click.UsageError("--model is required (or pass --compare A B)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
+from cuekit.devices import local_rank, resolve_device
 from cuekit.grounding.base import DetectorOptions, backend_names
 from cuekit.schemas import CUE_STYLES
 
@@ -18,14 +19,6 @@ _OCR_KEEP = ("mentioned", "labels", "numbers", "lines", "all")
 def _env_int(name: str) -> int | None:
     value = os.environ.get(name)
     return int(value) if value and value.isdigit() else None
-
-
-def _device(device: str) -> str:
-    # Under torchrun each rank takes its own GPU.
-    local_rank = _env_int("LOCAL_RANK")
-    if device == "cuda" and local_rank is not None:
-        return f"cuda:{local_rank}"
-    return device
 
 
 @click.command("extract")
@@ -121,7 +114,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                                  param_hint="--ocr-keep")
     options = DetectorOptions(model=detector_model, box_threshold=box_threshold,
                               text_threshold=text_threshold, nms_iou=nms_iou,
-                              device=_device(device), batch_size=batch_size, ocr_keep=keep,
+                              device=resolve_device(device, local_rank=local_rank()),
+                              batch_size=batch_size, ocr_keep=keep,
                               annotations_field=annotations_field)
     config = ExtractConfig(
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,

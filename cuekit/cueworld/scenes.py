@@ -10,7 +10,7 @@ per digit (label = the digit, kind ``text``), with absolute ``xyxy`` boxes.
 Sizes follow the model that must read them: the CueWorld processor cuts 8-px patches
 and merges 2x2 of them into one image token, so a cell is 2x2 tokens and a large shape
 spans about 3x3 patches, enough to tell its outline apart (the first probe's 12-px
-shapes at 48 px were not; shared README §7).
+shapes at 48 px were not; docs/method.md §7).
 """
 
 from __future__ import annotations

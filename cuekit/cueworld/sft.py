@@ -5,7 +5,7 @@ cueworld --split train`` folder, with the prompts distill and eval build
 (:func:`cuekit.distill.prompts.record_chat_pair` and the chat template):
 
 1. **Captions first** (``--caption-steps``): dense descriptions, loss on every token. A
-   tiny model trained on QA alone sits at the most-common-colour shortcut (shared README
+   tiny model trained on QA alone sits at the most-common-colour shortcut (docs/method.md
    §7); naming every object at its place first breaks that plateau. A share
    ``--grounding-share`` of them is the object-first form ("Where is each shape?" →
    ``circle: top left. star: centre.``), the rest the place-first caption ("Describe the

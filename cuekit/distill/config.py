@@ -26,6 +26,8 @@ from pydantic import (
     create_model,
 )
 
+from cuekit.devices import DTYPE_ALIASES, check_device, check_training_dtype
+from cuekit.devices import DTYPES as DTYPE_NAMES
 from cuekit.distill.prompts import PromptStyle
 from cuekit.errors import ConfigError
 
@@ -33,8 +35,8 @@ PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
 ROLLOUT_ENGINES = ("cuekit", "cuekit-continuous", "generate", "generate-static")
 MAX_LR = 1.0
-# "auto": bf16 autocast on GPU, fp32 on CPU; the long names are accepted as the same.
-DTYPES = ("auto", "bf16", "bfloat16", "fp32", "float32")
+# "auto": bf16 autocast on GPU, fp32 on CPU (cuekit.devices.training_precision).
+DTYPES = (*DTYPE_NAMES, *DTYPE_ALIASES)
 MAX_SEED = 2**32 - 1  # numpy's limit; seeds are offset by rank and epoch, so stay far from 2**63
 
 
@@ -128,9 +130,9 @@ class DistillConfig:
         if self.rollout_compile and self.rollout_engine != "cuekit":
             raise ConfigError("rollout_compile needs rollout_engine cuekit, "
                               f"not {self.rollout_engine!r}")
-        if self.dtype not in DTYPES:  # any other name would silently train in fp32
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        _check_device(self.device)
+        check_device(self.device)
+        # An unknown name, or fp16 off CUDA, would silently train in fp32.
+        check_training_dtype(self.dtype, self.device)
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
         if self.lr_schedule not in SCHEDULES:
@@ -200,19 +202,6 @@ class DistillConfig:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-
-def _check_device(device: str) -> None:
-    """Refuse a device torch cannot parse now, not with a bare RuntimeError at model load."""
-    if device == "auto":
-        return
-    import torch
-
-    try:
-        torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"device must be auto or a torch device (cpu, cuda, cuda:1, mps...), "
-                          f"got {device!r}") from None
 
 
 # Settings a resumed run may change freely: where and how fast it runs, how often it

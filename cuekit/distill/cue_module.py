@@ -1,6 +1,6 @@
 """SinkTrack cue recovery module, composed onto a stock ``Qwen3VLForConditionalGeneration``.
 
-Semantics (shared README §1). The sink is each sample's first ``<|im_start|>``,
+Semantics (docs/method.md §1). The sink is each sample's first ``<|im_start|>``,
 which sits before the image. After decoder layer ``i`` (``i % interval == 0``, or
 an explicit list; never the last layer) and after DeepStack injection, the
 sink's hidden state takes a cross-attention read of that sample's own visual

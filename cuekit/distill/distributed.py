@@ -60,6 +60,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from cuekit.devices import resolve_device
 from cuekit.errors import ConfigError
 
 logger = logging.getLogger("cuekit.distill")
@@ -118,7 +119,7 @@ def init_distributed(device: str = "auto") -> tuple[DistInfo, bool]:
     if missing:
         raise ConfigError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} "
                           "is not set: launch with torchrun (see docs/distributed.md)")
-    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    use_cuda = resolve_device(device).startswith("cuda")
     local_rank = _env_int("LOCAL_RANK") or 0
     if use_cuda:
         torch.cuda.set_device(local_rank)
@@ -132,12 +133,10 @@ def teardown(created: bool) -> None:
 
 
 def rank_device(info: DistInfo, device: str) -> torch.device:
-    """The config's device for this rank: ``cuda`` becomes ``cuda:$LOCAL_RANK`` under torchrun."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and info.is_distributed:
-        return torch.device("cuda", info.local_rank)
-    return torch.device(device)
+    """The config's device for this rank: ``auto`` resolved, and ``cuda`` becomes
+    ``cuda:$LOCAL_RANK`` under torchrun (one process: the device as given)."""
+    return torch.device(resolve_device(
+        device, local_rank=info.local_rank if info.is_distributed else None))
 
 
 def _comm_device() -> torch.device:

@@ -17,13 +17,8 @@ from cuekit.distill.prompts import (
     record_chat_pair,
     vision_token_ids,
 )
-from cuekit.distill.rollout import (
-    Rollouts,
-    SamplingSettings,
-    exact_reverse_kl,
-    generate_rollouts,
-    scoring_pair,
-)
+from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
+from cuekit.distill.scoring import exact_reverse_kl, scoring_pair
 from cuekit.pipelines.reader import ShardBatch, ShardReader
 
 

@@ -118,7 +118,7 @@ class ModelShape:
                 + 8 * self.head_dim)
 
 
-# Shared README §5.
+# docs/method.md §4.
 QWEN3_VL_2B = ModelShape("qwen3-vl-2b", hidden=2048, intermediate=6144, layers=28, heads=16,
                          kv_heads=8, head_dim=128, vocab=151_936, tied_embeddings=True,
                          vision_depth=24, vision_hidden=1024, vision_intermediate=4096,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,9 @@ class MetricsLogger:
             self._wandb = wandb_lib.init(project="cuekit", dir=str(run_dir), config=config,
                                          resume="allow")
 
-    def log(self, record: dict[str, Any]) -> None:
+    def log(self, record: Mapping[str, Any]) -> None:
+        """Append one flat record (a :class:`~cuekit.schemas.StepMetrics` or a dict)."""
+        record = dict(record)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
         step = int(record.get("step", 0))

@@ -27,7 +27,6 @@ MODEL_ALIASES: dict[str, str] = {
     "qwen3-vl-32b": "Qwen/Qwen3-VL-32B-Instruct",
 }
 QWEN3_VL_MODEL_TYPE = "qwen3_vl"
-_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def resolve_model_id(name: str) -> str:
@@ -50,14 +49,15 @@ def resolve_model_id(name: str) -> str:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    """``"bfloat16"``/``torch.bfloat16``/``None`` -> a torch dtype (None keeps fp32)."""
+    """``"bfloat16"``/``"bf16"``/``torch.bfloat16``/``None`` -> a torch dtype (None keeps
+    fp32); names as in :data:`cuekit.devices.DTYPES`."""
     import torch
+
+    from cuekit.devices import dtype_of
 
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
-    return getattr(torch, dtype)
+    return dtype_of(dtype)
 
 
 def check_qwen3_vl_config(config: Any, model_id: str) -> None:

@@ -20,7 +20,8 @@ ids (B, R) to each side's left-padded prompt (B, P) and keeps the response mask.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -243,12 +244,97 @@ def record_chat_pair(sample: Sample, images: Sequence[Any], *, cue: str = "",
                            marked_image=marked_image, marked_index=marked_index, style=style)
 
 
-@dataclass
-class Prompts:
-    """The rows of one distill step: each kept sample repeated ``rollouts_per_prompt`` times."""
+@dataclass(frozen=True)
+class PromptRows:
+    """One side's prompts, tokenized once for a whole step and left-padded.
 
-    chats: list[ChatPair]
-    answers: list[str | None]
+    ``inputs``: input_ids, attention_mask, mm_token_type_ids (N, P); pixel_values
+    (patches, C*T*P*P) and image_grid_thw (images, 3) when there are images.
+    ``images_per_row`` (N,) says which images (and so which patches) belong to a row.
+    :meth:`select` gives the inputs of some rows exactly as tokenizing them alone would:
+    a row's tokens and patches do not depend on the other rows, and the left padding is
+    trimmed to the longest selected row.
+    """
+
+    inputs: Mapping[str, Any]
+    images_per_row: tuple[int, ...]
+
+    @classmethod
+    def tokenize(cls, processor: ImageOnlyProcessor, pairs: Sequence[ChatPair], side: str
+                 ) -> PromptRows:
+        """``side`` (``"student"`` or ``"teacher"``) of ``pairs``, as :func:`pair_batch`."""
+        images = [p.student_images if side == "student" else p.teacher_images for p in pairs]
+        return cls(pair_batch(processor, pairs, side), tuple(len(i) for i in images))
+
+    def __len__(self) -> int:
+        return len(self.images_per_row)
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(N,) prompt tokens per row."""
+        return self.inputs["attention_mask"].sum(1)
+
+    def select(self, rows: Sequence[int]) -> PromptRows:
+        """The rows ``rows`` (repeats allowed), padded to the longest of them."""
+        rows = list(rows)
+        width = int(self.lengths[rows].max()) if rows else 0
+        selected = {key: self.inputs[key][rows][:, self.inputs[key].shape[1] - width:]
+                    for key in _TOKEN_KEYS}
+        grid = self.inputs.get("image_grid_thw")
+        if grid is not None:
+            import torch
+
+            image_start = [0, *itertools.accumulate(self.images_per_row)]
+            patch_start = [0, *itertools.accumulate(int(n) for n in grid.prod(-1))]
+            images = [i for r in rows for i in range(image_start[r], image_start[r + 1])]
+            if images:  # a batch without images has no image keys, as the processor gives
+                pixels = self.inputs["pixel_values"]
+                selected["pixel_values"] = torch.cat(
+                    [pixels[patch_start[i]:patch_start[i + 1]] for i in images])
+                selected["image_grid_thw"] = grid[images]
+        return PromptRows(selected, tuple(self.images_per_row[r] for r in rows))
+
+
+_TOKEN_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids")
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    """One distill step's rows, built once: every kept sample ``repeats`` times in a row.
+
+    The student's prompts feed the rollout and, with the teacher's, the scoring of each
+    micro-batch (:meth:`PromptRows.select`), so no prompt is tokenized twice in a step.
+    """
+
+    chats: list[ChatPair]  # (N,)
+    answers: list[str | None]  # (N,)
+    student: PromptRows  # (N, P_s)
+    teacher: PromptRows  # (N, P_t): the hint appended, maybe a marked image
+    skipped: int  # samples dropped because a prompt is longer than the limit
+
+    def __len__(self) -> int:
+        return len(self.chats)
+
+
+def build_step_batch(student_processor: ImageOnlyProcessor,
+                     teacher_processor: ImageOnlyProcessor, pairs: Sequence[ChatPair],
+                     answers: Sequence[str | None], *, max_prompt_len: int, repeats: int
+                     ) -> StepBatch:
+    """Tokenize both sides of ``pairs`` once, drop the samples whose student or teacher
+    prompt is longer than ``max_prompt_len`` (never truncated), repeat the rest.
+
+    The processors must share one tokenizer (:func:`check_same_tokenizer`, which the
+    caller runs once, not every step)."""
+    student = PromptRows.tokenize(student_processor, pairs, "student")
+    teacher = PromptRows.tokenize(teacher_processor, pairs, "teacher")
+    import torch
+
+    lengths = torch.maximum(student.lengths, teacher.lengths)
+    kept = [i for i, n in enumerate(lengths.tolist()) if n <= max_prompt_len]
+    rows = [i for i in kept for _ in range(repeats)]
+    return StepBatch(chats=[pairs[i] for i in rows], answers=[answers[i] for i in rows],
+                     student=student.select(rows), teacher=teacher.select(rows),
+                     skipped=len(pairs) - len(kept))
 
 
 @dataclass(frozen=True)
@@ -321,7 +407,7 @@ class ScoringBatch:
         return self.response_ids.shape[1] + 1
 
 
-def build_scoring_batch(prompt_inputs: BatchFeature | dict[str, Any], response_ids: torch.Tensor,
+def build_scoring_batch(prompt_inputs: Mapping[str, Any], response_ids: torch.Tensor,
                         response_mask: torch.Tensor, *,
                         forbidden_token_ids: Sequence[int] = ()) -> ScoringBatch:
     """Append ``response_ids`` (B, R) to left-padded prompts (B, P).

@@ -1,14 +1,20 @@
 """The distill recipe: cue-privileged on-policy distillation of a Qwen3-VL student.
 
-One step, read top to bottom in :meth:`DistillRecipe.train_step`::
+One step, read top to bottom in :meth:`DistillRecipe.train_step`, through the functions
+defined just above the class, in the order it calls them::
 
-    B prompts -> x R rollouts (student samples, cue module runs at prefill)
-      -> teacher log-probs of the sampled tokens (prompt + hint, inference mode)
-      -> student log-probs with gradients (same response ids, chunked lm-head)
-      -> loss (k1 / k3 / forward-kl-topk / jsd) -> backward (grad_accum micro-batches)
-      -> clip -> AdamW step (two groups: backbone lr, cue module lr) -> log -> checkpoint
+    step_prompts    B samples -> N = B x R rows of (student, teacher) prompts, tokenized once
+    rollout         the student samples (N, R) responses (the cue module runs at prefill)
+    micro_batch     per micro-batch: both sides' prompt + the same response ids
+    score_teacher   teacher log-probs of the sampled tokens (prompt + hint, inference mode)
+    student_loss    student log-probs with gradients (chunked lm-head) -> loss
+                    (k1 / k3 / forward-kl-topk / jsd) -> backward
+    update          clip -> AdamW step (two groups: backbone lr, cue module lr)
+                    -> log -> checkpoint
 
-How it departs from the released ViCuR code (shared README §1): the sink is found per
+Scoring is :mod:`cuekit.distill.scoring`, the losses :mod:`cuekit.distill.losses`.
+
+How it departs from the released ViCuR code (docs/method.md §1): the sink is found per
 sample (padding and batch > 1 are safe), the module starts as an exact identity, it
 has its own learning rate, and no module sits after the last layer.
 
@@ -17,6 +23,8 @@ Launch: ``cuekit distill --student qwen3-vl-2b --shards 'DIR/shard-{000000..0000
 distill ...`` the same recipe runs data-parallel with FSDP2 (cuekit.distill.distributed,
 docs/distributed.md): each rank reads its own batches, the loss is normalised by the
 global number of response tokens, so a step equals one process on the global batch.
+What a step asks of the other ranks goes through one seam, :class:`~cuekit.distill.
+parallel.Parallel`, which does nothing in one process.
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cuekit.devices import dtype_name, training_precision
 from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import (
     CHECKPOINTS_DIR,
@@ -61,22 +70,21 @@ from cuekit.distill.memory_plan import (
 )
 from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metrics
 from cuekit.distill.models import enable_activation_checkpointing, load_model
+from cuekit.distill.parallel import Parallel, StepTotals
 from cuekit.distill.prompts import (
-    Prompts,
-    chat_prompt_pair,
+    ScoringBatch,
+    StepBatch,
+    build_step_batch,
+    check_same_tokenizer,
     record_chat_pair,
     vision_token_ids,
 )
-from cuekit.distill.rollout import (
-    Rollouts,
-    SamplingSettings,
-    generate_in_chunks,
-    score_responses,
-    scoring_pair,
-)
+from cuekit.distill.rollout import Rollouts, SamplingSettings, rollout_rows
+from cuekit.distill.scoring import Scores, score_responses, scoring_pair
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.outputs import exclusive_lock, share_like_umask
 from cuekit.pipelines.reader import ShardBatch, ShardReader
+from cuekit.schemas.runs import StepMetrics
 
 logger = logging.getLogger("cuekit.distill")
 OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
@@ -94,6 +102,126 @@ def _lr_lambda(config: DistillConfig):
     return factor
 
 
+# ---------------------------------------------------------------------------- one step
+# What train_step calls, in its order: prompts -> rollout -> (per micro-batch) teacher
+# scores -> student loss -> backward -> update. Shapes: N rows (kept prompts x R
+# rollouts), R response tokens, P prompt tokens, k the teacher's top-k.
+
+
+def step_prompts(batch: ShardBatch, config: DistillConfig, student_processor: Any,
+                 teacher_processor: Any) -> StepBatch:
+    """The step's rows: each sample's prompt pair from the one prompt builder (eval and
+    the exports word prompts the same way; with cue style marks the teacher sees the
+    marked image, the student the original), those that fit ``--max-prompt-len`` (never
+    truncated), each ``--rollouts-per-prompt`` times, tokenized once."""
+    pairs = [record_chat_pair(s.record.sample, s.images, cue=s.hint,
+                              marked_image=s.marked_image,
+                              marked_index=s.record.cue.marked_image_index,
+                              privilege=config.privilege, style=config.prompt_style)
+             for s in batch.samples]
+    return build_step_batch(student_processor, teacher_processor, pairs,
+                            [s.record.sample.answer for s in batch.samples],
+                            max_prompt_len=config.max_prompt_len,
+                            repeats=config.rollouts_per_prompt)
+
+
+def rollout(student: Any, processor: Any, step: StepBatch, sampling: SamplingSettings,
+            chunk_rows: int) -> Rollouts:
+    """(N, R) responses the student samples from its own prompts; the cue recovery module
+    runs at each prefill, as in the training forward."""
+    return rollout_rows(student, processor, step.student, sampling, chunk_rows)
+
+
+def length_buckets(lengths: torch.Tensor, grad_accum: int) -> list[list[int]]:
+    """Rows per micro-batch from the rows' response lengths (N,), longest first: each
+    micro-batch is trimmed to lengths close to its own, so little compute goes to padding
+    (the loss is a sum over the step's tokens, so the grouping does not change it)."""
+    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
+    return [rows.tolist() for rows in order.chunk(grad_accum)]
+
+
+def micro_batch(step: StepBatch, rollouts: Rollouts, rows: list[int], forbidden: list[int]
+                ) -> tuple[ScoringBatch, ScoringBatch]:
+    """The student's and the teacher's prompt + response batches of ``rows``: the same
+    response ids after each side's own prompt, cut to the rows' longest response."""
+    mask = rollouts.response_mask[rows]  # (b, R)
+    width = int(mask.sum(0).nonzero().max()) + 1 if mask.any() else 1
+    sub = Rollouts(rollouts.response_ids[rows, :width], mask[:, :width])  # (b, r)
+    return scoring_pair(step.student.select(rows).inputs, step.teacher.select(rows).inputs,
+                        sub, forbidden)
+
+
+def score_teacher(teacher: Any, batch: ScoringBatch, *, chunk_size: int, topk: int,
+                  temperature: float) -> Scores:
+    """The frozen teacher's log-probs (b, r) of the sampled tokens, with its top-k (b, r, k)
+    when the loss reads them. At the rollout's temperature, like the student: the
+    student's log-probs are then those of the policy that sampled, and the two are
+    compared on one scale."""
+    with torch.inference_mode():
+        scores, _ = score_responses(teacher, batch, chunk_size=chunk_size, topk=topk,
+                                    temperature=temperature)
+    # Clones leave inference mode, so the loss may use them beside tensors with gradients.
+    return Scores(scores.logprobs.clone(),
+                  None if scores.topk_logprobs is None else scores.topk_logprobs.clone(),
+                  None if scores.topk_ids is None else scores.topk_ids.clone())
+
+
+def student_loss(student: Any, batch: ScoringBatch, teacher: Scores, loss_fn: Any, *,
+                 chunk_size: int, temperature: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The student's log-probs of the same tokens WITH gradient (and at the teacher's top-k
+    ids), and the loss against the teacher's (cuekit.distill.losses)."""
+    scores, student_topk = score_responses(student, batch, chunk_size=chunk_size,
+                                           at_ids=teacher.topk_ids, temperature=temperature)
+    lp = scores.logprobs  # (b, r)
+    return loss_fn(lp, teacher.logprobs.to(lp), batch.response_mask.to(lp.device),
+                   student_topk=student_topk,
+                   teacher_topk=None if teacher.topk_logprobs is None
+                   else teacher.topk_logprobs.to(lp))
+
+
+def update(optimizer: torch.optim.Optimizer, scheduler: Any, loss: float, *,
+           max_grad_norm: float, scaler: Any, parallel: Parallel, guard: NonFiniteGuard,
+           step: int) -> tuple[float, bool]:
+    """Clip the gradients and step the optimizer, unless the loss or the gradient norm is
+    inf/NaN on any rank: that update would poison the weights, so it is dropped (and
+    counted by ``guard``, which stops a run that keeps diverging). Returns the gradient
+    norm and whether the update was skipped."""
+    if scaler is not None:  # true gradients for clipping and the finite check
+        scaler.unscale_(optimizer)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    grad_norm = float(parallel.full(torch.nn.utils.clip_grad_norm_(
+        params, max_grad_norm if max_grad_norm > 0 else float("inf"))))
+    bad = parallel.any(NonFiniteGuard.is_bad(loss, grad_norm))
+    # With fp16 loss scaling, inf gradients under a finite loss mean the scale was too
+    # high: the scaler lowers it; that step is skipped but is no sign of divergence.
+    if not (bad and scaler is not None and math.isfinite(loss)):
+        guard.update(step, bad, loss=loss, grad_norm=grad_norm)
+    if bad:
+        optimizer.zero_grad(set_to_none=True)
+    else:
+        optimizer.step()
+    if scaler is not None:
+        scaler.update()  # after unscale_ alone, too: it records the overflow
+    scheduler.step()
+    return grad_norm, bad
+
+
+@contextmanager
+def _diverged_weights_hint(step: int) -> Iterator[None]:
+    """Sampling from inf/NaN probabilities means the weights diverged: say what to do."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if "inf" not in str(exc) or "nan" not in str(exc):
+            raise
+        raise CuekitError(f"step {step}: the student's token probabilities are inf/NaN, so "
+                          "its weights have diverged: resume from the last checkpoint with a "
+                          "lower --lr / --module-lr (--allow-config-change)") from exc
+
+
+# ---------------------------------------------------------------------------- the recipe
+
+
 class DistillRecipe:
     """``setup()`` builds everything, ``train()`` runs the loop, ``cleanup()`` closes logs."""
 
@@ -105,6 +233,7 @@ class DistillRecipe:
         self.nonfinite = NonFiniteGuard(config.max_nonfinite_steps)
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
         self.dist = dd.SINGLE
+        self.parallel = Parallel(self.dist)  # setup() replaces it under torchrun
         self._owns_process_group = False
         self._held = ExitStack()  # the run folder's lock, released in cleanup()
 
@@ -117,13 +246,16 @@ class DistillRecipe:
         if self.dist.is_distributed and cfg.rollout_compile:
             raise ConfigError("--rollout-compile is not supported under torchrun (FSDP2) yet: "
                               "drop it, or run on one GPU")
-        if self.dist.is_distributed:  # cuda -> this rank's GPU, cuda:$LOCAL_RANK
-            self.device = dd.rank_device(self.dist, cfg.device)
-        else:
-            self.device = torch.device(
-                ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto"
-                else cfg.device)
-        self.autocast = self.device.type == "cuda" and cfg.dtype in ("auto", "bf16", "bfloat16")
+        if self.dist.is_distributed and dtype_name(cfg.dtype) == "fp16":
+            raise ConfigError("--dtype fp16 is not supported under torchrun (FSDP2) yet: use "
+                              "bf16, or run on one GPU")
+        # auto -> cuda or cpu; under torchrun cuda -> this rank's GPU, cuda:$LOCAL_RANK
+        self.device = dd.rank_device(self.dist, cfg.device)
+        # fp32 master weights; forwards under autocast (bf16, or fp16 with loss scaling)
+        self.precision = training_precision(cfg.dtype, str(self.device))
+        self.parallel = Parallel(self.dist)
+        self.scaler = (torch.amp.GradScaler("cuda") if self.precision.loss_scaling else None)
+        logger.info("precision: %s", self.precision.describe())
         torch.manual_seed(cfg.seed)  # same on every rank: the cue module init must agree
         if self.dist.is_main:  # one run per folder; then its leftovers are ours to clear
             self._held.enter_context(exclusive_lock(self.run_dir, ".cuekit-distill.lock",
@@ -233,11 +365,15 @@ class DistillRecipe:
 
     def _setup_teacher(self) -> None:
         cfg = self.config
-        dtype = torch.bfloat16 if self.device.type == "cuda" else None
         name = cfg.student if cfg.teacher == "self" else cfg.teacher
         self.teacher, self.teacher_processor = load_model(name, device=str(self.device),
-                                                          dtype=dtype, seed=cfg.seed)
+                                                          dtype=self.precision.teacher,
+                                                          seed=cfg.seed)
         self.teacher.eval().requires_grad_(False)  # never updated
+        # Both score the same sampled ids, so they must mean the same tokens (checked once:
+        # the full-vocabulary comparison is not cheap).
+        check_same_tokenizer(self.processor.tokenizer, self.teacher_processor.tokenizer)
+        self.forbidden = vision_token_ids(self.processor)  # ids a response must not hold
         if self.dist.is_distributed:  # sharded like the student, forward only
             dd.shard_model(self.teacher)
         self.teacher_view = dd.model_view(self.teacher)
@@ -285,6 +421,8 @@ class DistillRecipe:
         # A gathered checkpoint holds the sum over ranks: rank 0 carries it on.
         self.skipped_long = int(state.extra.get("skipped_long", 0)) if self.dist.is_main else 0
         self.nonfinite.total = int(state.extra.get("nonfinite_steps", 0))
+        if self.scaler is not None and state.extra.get("grad_scaler"):
+            self.scaler.load_state_dict(state.extra["grad_scaler"])
         self.saved_step = state.step
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
@@ -304,7 +442,7 @@ class DistillRecipe:
 
     # ------------------------------------------------------------------ data
 
-    def _batches(self) -> Iterator[ShardBatch]:
+    def batches(self) -> Iterator[ShardBatch]:
         """Batches forever, epoch after epoch; the reader's state makes this resumable."""
         epoch = self.reader.epoch
         while True:
@@ -316,79 +454,20 @@ class DistillRecipe:
                                           generator=generator)
             epoch += 1
 
-    def _prompts(self, batch: ShardBatch) -> Prompts | None:
-        """Keep samples whose student and teacher prompts fit; repeat each R times."""
-        cfg = self.config
-        # The one prompt builder: eval and the exports word prompts the same way; with cue
-        # style marks the teacher sees the marked image, the student the original.
-        rows = [(record_chat_pair(s.record.sample, s.images, cue=s.hint,
-                                  marked_image=s.marked_image,
-                                  marked_index=s.record.cue.marked_image_index,
-                                  privilege=cfg.privilege, style=cfg.prompt_style),
-                 s.record.sample.answer) for s in batch.samples]
-        pair = chat_prompt_pair(self.processor, self.teacher_processor, [r[0] for r in rows])
-        lengths = torch.maximum(pair.student["attention_mask"].sum(1),
-                                pair.teacher["attention_mask"].sum(1))
-        kept = [row for row, n in zip(rows, lengths.tolist(), strict=True)
-                if n <= cfg.max_prompt_len]
-        if len(kept) < len(rows):
-            self.skipped_long += len(rows) - len(kept)
-            logger.warning("skipped %d prompt(s) longer than --max-prompt-len %d "
-                           "(never truncated; %d skipped so far)", len(rows) - len(kept),
-                           cfg.max_prompt_len, self.skipped_long)
-        if not kept:
-            return None
-        rep = [row for row in kept for _ in range(cfg.rollouts_per_prompt)]
-        return Prompts(chats=[row[0] for row in rep], answers=[row[1] for row in rep])
+    def step_batch(self, batch: ShardBatch) -> StepBatch:
+        """The step's rows from a reader batch (see :func:`step_prompts`)."""
+        return step_prompts(batch, self.config, self.processor, self.teacher_processor)
+
+    def micro_batches(self, lengths: torch.Tensor) -> list[tuple[list[int], float]]:
+        """(rows, loss weight) per micro-batch, from the rows' response lengths (N,)."""
+        return self.parallel.micro_batches(length_buckets(lengths, self.config.grad_accum))
 
     # ------------------------------------------------------------------ step
 
-    def _loss_step(self, prompts: Prompts, rollouts: Rollouts, rows: list[int],
-                   total_tokens: int, timers: dict[str, float], loss_weight: float = 1.0
-                   ) -> dict[str, float]:
-        """Teacher and student scores for a micro-batch of rows; backward of its loss share.
-
-        ``total_tokens`` is the step's response-token count (over all ranks). FSDP averages
-        gradients over ranks, so ranks pass ``loss_weight = world_size`` to get the sum; a
-        rank with fewer micro-batches than the others repeats one with ``loss_weight = 0``
-        (every rank must run the same number of sharded forwards and backwards).
-        """
-        cfg = self.config
-        pair = chat_prompt_pair(self.processor, self.teacher_processor,
-                                [prompts.chats[i] for i in rows])
-        mask = rollouts.response_mask[rows]
-        width = int(mask.sum(0).nonzero().max()) + 1 if mask.any() else 1  # trim padding
-        sub = Rollouts(rollouts.response_ids[rows, :width], mask[:, :width])
-        student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, sub,
-                                                    vision_token_ids(self.processor))
-        start = time.perf_counter()
-        needs_topk = getattr(self.loss_fn, "needs_topk", False)
-        with torch.inference_mode(), self._autocast():
-            # Both sides at the rollout's temperature: the student's log-probs are then
-            # those of the policy that sampled, and the teacher is compared on the same scale.
-            teacher, _ = score_responses(self.teacher_view, teacher_batch,
-                                         chunk_size=cfg.score_chunk_size,
-                                         topk=cfg.topk if needs_topk else 0,
-                                         temperature=cfg.temperature)
-        timers["teacher"] += self._since(start)
-        start = time.perf_counter()
-        teacher_lp = teacher.logprobs.clone()  # (b, r): leave inference mode
-        teacher_topk = None if teacher.topk_logprobs is None else teacher.topk_logprobs.clone()
-        topk_ids = None if teacher.topk_ids is None else teacher.topk_ids.clone()
-        with self._autocast():
-            student, student_topk = score_responses(self.student_view, student_batch,
-                                                    chunk_size=cfg.score_chunk_size,
-                                                    at_ids=topk_ids, temperature=cfg.temperature)
-            loss, metrics = self.loss_fn(student.logprobs, teacher_lp.to(student.logprobs),
-                                         sub.response_mask.to(student.logprobs.device),
-                                         student_topk=student_topk,
-                                         teacher_topk=None if teacher_topk is None
-                                         else teacher_topk.to(student.logprobs))
-        share = float(sub.response_mask.sum()) / max(total_tokens, 1)
-        (loss * (share * loss_weight)).backward()
-        timers["student"] += self._since(start)
-        metric_share = share if loss_weight else 0.0
-        return {k: v * metric_share for k, v in metrics.items() if k != "tokens"}
+    def autocast(self) -> Any:
+        """The forwards' autocast (bf16, or fp16 with loss scaling); off in fp32."""
+        return torch.autocast("cuda", dtype=self.precision.autocast or torch.bfloat16,
+                              enabled=self.precision.autocast is not None)
 
     def _since(self, start: float) -> float:
         """Seconds since ``start``, after the GPU finished the queued work of the phase."""
@@ -396,97 +475,89 @@ class DistillRecipe:
             torch.cuda.synchronize(self.device)
         return time.perf_counter() - start
 
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.autocast)
-
-    def train_step(self, batch: ShardBatch) -> dict[str, Any] | None:
+    def train_step(self, batch: ShardBatch) -> StepMetrics | None:
+        """One step: prompts -> rollout -> per micro-batch (teacher scores -> student loss
+        -> backward) -> update. None when no prompt of the batch fits (on any rank)."""
         cfg = self.config
-        timers = {"rollout": 0.0, "teacher": 0.0, "student": 0.0, "optimizer": 0.0}
-        prompts = self._prompts(batch)
-        if self.dist.is_distributed and dd.all_reduce([prompts is None], "max")[0]:
-            prompts = None  # every rank skips together: they share the sharded collectives
-        if prompts is None:
+        timers = dict.fromkeys(("rollout", "teacher", "student", "optimizer"), 0.0)
+        step = self.step_batch(batch)  # N = kept prompts x R rows, tokenized once
+        self._note_skipped(step.skipped)
+        if self.parallel.any(len(step) == 0):  # ranks skip together (shared collectives)
             return None
+
         start = time.perf_counter()
-        try:
-            with self._autocast():
-                rollouts = generate_in_chunks(self.student_view, self.processor,
-                                              [c.student_text for c in prompts.chats],
-                                              [c.student_images for c in prompts.chats],
-                                              self.sampling, cfg.rollout_batch_size,
-                                              system=cfg.system_prompt)  # (N, R)
-        except RuntimeError as exc:  # sampling from inf/NaN probabilities
-            if "inf" not in str(exc) or "nan" not in str(exc):
-                raise
-            raise CuekitError(f"step {self.step + 1}: the student's token probabilities are "
-                              "inf/NaN, so its weights have diverged: resume from the last "
-                              "checkpoint with a lower --lr / --module-lr "
-                              "(--allow-config-change)") from exc
+        with self.autocast(), _diverged_weights_hint(self.step + 1):
+            rollouts = rollout(self.student_view, self.processor, step, self.sampling,
+                               cfg.rollout_batch_size)  # (N, R) ids and mask
         timers["rollout"] = self._since(start)
-        total_tokens = int(rollouts.response_mask.sum())
-        if self.dist.is_distributed:  # normalise by the global batch's response tokens
-            total_tokens = int(dd.all_reduce([total_tokens])[0])
-        totals: dict[str, float] = {}
+        # The loss is a mean over the response tokens of the whole (global) batch.
+        total_tokens = self.parallel.total(int(rollouts.response_mask.sum()))
+
         self.optimizer.zero_grad(set_to_none=True)
-        for rows, weight in self._micro_batches(rollouts.response_mask.sum(1)):
-            for key, value in self._loss_step(prompts, rollouts, rows, total_tokens,
-                                              timers, weight).items():
-                totals[key] = totals.get(key, 0.0) + value
+        totals: dict[str, float] = {}
+        topk = cfg.topk if getattr(self.loss_fn, "needs_topk", False) else 0
+        for rows, weight in self.micro_batches(rollouts.response_mask.sum(1)):
+            student_batch, teacher_batch = micro_batch(step, rollouts, rows, self.forbidden)
+            start = time.perf_counter()
+            with self.autocast():  # both at the rollout's temperature (see score_teacher)
+                teacher = score_teacher(self.teacher_view, teacher_batch, topk=topk,
+                                        chunk_size=cfg.score_chunk_size,
+                                        temperature=cfg.temperature)
+            timers["teacher"] += self._since(start)
+            start = time.perf_counter()
+            with self.autocast():
+                loss, metrics = student_loss(self.student_view, student_batch, teacher,
+                                             self.loss_fn, chunk_size=cfg.score_chunk_size,
+                                             temperature=cfg.temperature)
+            # This micro-batch's share of the step's tokens; weight: see micro_batches.
+            share = float(student_batch.response_mask.sum()) / max(total_tokens, 1)
+            scaled = loss * (share * weight)
+            (scaled if self.scaler is None else self.scaler.scale(scaled)).backward()
+            timers["student"] += self._since(start)
+            for key, value in metrics.items():
+                if key != "tokens":
+                    totals[key] = totals.get(key, 0.0) + value * (share if weight else 0.0)
+
         start = time.perf_counter()
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        grad_norm = float(dd.full_value(torch.nn.utils.clip_grad_norm_(
-            params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))))
-        loss_value = totals.get("loss", 0.0)
-        bad = NonFiniteGuard.is_bad(loss_value, grad_norm)
-        if self.dist.is_distributed:  # every rank skips together
-            bad = bool(dd.all_reduce([bad], "max")[0])
-        self.nonfinite.update(self.step + 1, bad, loss=loss_value, grad_norm=grad_norm)
-        if bad:  # an inf/NaN update would poison the weights: drop it
-            self.optimizer.zero_grad(set_to_none=True)
-        else:
-            self.optimizer.step()
-        self.scheduler.step()
+        grad_norm, skipped = update(self.optimizer, self.scheduler, totals.get("loss", 0.0),
+                                    max_grad_norm=cfg.max_grad_norm, scaler=self.scaler,
+                                    parallel=self.parallel, guard=self.nonfinite,
+                                    step=self.step + 1)
         timers["optimizer"] = self._since(start)
         self.step += 1
-        elapsed = sum(timers.values())
-        lengths = rollouts.response_mask.sum(1).float()
-        response_len, rows, skipped = float(lengths.mean()), len(prompts.chats), \
-            self.skipped_long
-        peak = peak_memory_mb(self.device)
-        if self.dist.is_distributed:  # global figures: sums over ranks, the slowest rank
-            keys = sorted(totals)
-            *sums, length_sum, rows, skipped = dd.all_reduce(
-                [*(totals[k] for k in keys), float(lengths.sum()), rows, skipped])
-            totals, response_len = dict(zip(keys, sums, strict=True)), length_sum / max(rows, 1)
-            rows, skipped = int(rows), int(skipped)
-            elapsed, peak = dd.all_reduce([elapsed, peak], "max")
-        return {
-            "step": self.step, **totals, "grad_norm": grad_norm,
-            "skipped_update": int(bad), "nonfinite_steps": self.nonfinite.total,
-            "response_len": response_len, "response_tokens": total_tokens,
-            "rollouts": rows, "skipped_long_prompts": skipped,
-            **{f"time_{k}": round(v, 4) for k, v in timers.items()},
-            "tokens_per_s": total_tokens / elapsed if elapsed > 0 else 0.0,
-            "peak_mem_mb": round(peak, 1),
-            "lr": self.scheduler.get_last_lr()[0], "module_lr": self.scheduler.get_last_lr()[1],
-        }
+        return self._step_metrics(rollouts, totals, timers, grad_norm=grad_norm,
+                                  skipped=skipped, total_tokens=total_tokens)
 
-    def _micro_batches(self, lengths: torch.Tensor) -> list[tuple[list[int], float]]:
-        """(rows, loss weight) per micro-batch, from the rows' response lengths (N,).
+    def _note_skipped(self, count: int) -> None:
+        if count:
+            self.skipped_long += count
+            logger.warning("skipped %d prompt(s) longer than --max-prompt-len %d "
+                           "(never truncated; %d skipped so far)", count,
+                           self.config.max_prompt_len, self.skipped_long)
 
-        Length bucketing: rows are grouped longest first, so each micro-batch is trimmed to
-        lengths close to its own and little compute goes to padding (the loss is a sum
-        over the step's tokens, so the grouping does not change it). Ranks may hold
-        different row counts (long prompts are skipped per rank), so all run the largest
-        micro-batch count; extra ones repeat the last with weight 0. The weight is
-        world_size: FSDP averages gradients."""
-        order = torch.argsort(lengths.cpu(), descending=True, stable=True)
-        chunks = [rows.tolist() for rows in order.chunk(self.config.grad_accum)]
-        if not self.dist.is_distributed:
-            return [(rows, 1.0) for rows in chunks]
-        count = int(dd.all_reduce([len(chunks)], "max")[0])
-        weight = float(self.dist.world_size)
-        return [(rows, weight) for rows in chunks] + [(chunks[-1], 0.0)] * (count - len(chunks))
+    def _step_metrics(self, rollouts: Rollouts, totals: dict[str, float],
+                      timers: dict[str, float], *, grad_norm: float, skipped: bool,
+                      total_tokens: int) -> StepMetrics:
+        lengths = rollouts.response_mask.sum(1).float()  # (N,)
+        local = StepTotals(metrics=totals, response_len=float(lengths.mean()),
+                           rollouts=len(lengths), skipped_long=self.skipped_long,
+                           elapsed=sum(timers.values()),
+                           peak_mem_mb=peak_memory_mb(self.device))
+        step = self.parallel.step_totals(local, float(lengths.sum()))
+        lrs = self.scheduler.get_last_lr()
+        loss = step.metrics
+        return StepMetrics(
+            step=self.step, loss=loss.get("loss", 0.0), reverse_kl=loss.get("reverse_kl", 0.0),
+            student_lp=loss.get("student_lp", 0.0), teacher_lp=loss.get("teacher_lp", 0.0),
+            clip_frac=loss.get("clip_frac", 0.0), grad_norm=grad_norm,
+            skipped_update=int(skipped), nonfinite_steps=self.nonfinite.total,
+            response_len=step.response_len, response_tokens=total_tokens,
+            rollouts=step.rollouts, skipped_long_prompts=step.skipped_long,
+            time_rollout=round(timers["rollout"], 4), time_teacher=round(timers["teacher"], 4),
+            time_student=round(timers["student"], 4),
+            time_optimizer=round(timers["optimizer"], 4),
+            tokens_per_s=total_tokens / step.elapsed if step.elapsed > 0 else 0.0,
+            peak_mem_mb=round(step.peak_mem_mb, 1), lr=float(lrs[0]), module_lr=float(lrs[1]))
 
     # ------------------------------------------------------------------ loop
 
@@ -500,7 +571,12 @@ class DistillRecipe:
             optimizer=self.optimizer, scheduler=self.scheduler,
             reader_state=self.reader.state_dict(), config=self.config.to_dict(),
             keep=self.config.keep_checkpoints,
-            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total})
+            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total,
+                   **self._scaler_state()})
+
+    def _scaler_state(self) -> dict[str, Any]:
+        """fp16's loss scale, so a resumed run does not relearn it through skipped steps."""
+        return {} if self.scaler is None else {"grad_scaler": self.scaler.state_dict()}
 
     def _save_gathered(self) -> Path:
         """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the
@@ -540,15 +616,9 @@ class DistillRecipe:
     def _evaluate(self) -> dict[str, float]:
         """Held-out metrics; with several ranks, each evaluates its split and the means are
         averaged over ranks (every rank holds the same number of eval samples)."""
-        result = self.evaluator.run()
-        if not self.dist.is_distributed:
-            return result
-        keys = sorted(result)
-        sums = dd.all_reduce([result[k] for k in keys])
-        return {k: v if k == "eval_samples" else v / self.dist.world_size
-                for k, v in zip(keys, sums, strict=True)}
+        return self.parallel.mean_metrics(self.evaluator.run())
 
-    def train(self, progress: Any = None) -> list[dict[str, Any]]:
+    def train(self, progress: Any = None) -> list[StepMetrics]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
         cfg = self.config
         records = []
@@ -556,7 +626,7 @@ class DistillRecipe:
             evaluation = self._evaluate()
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
-        batches = self._batches()
+        batches = self.batches()
         usable = UsableBatchGuard(lambda epoch: self.reader.batches_per_rank(
             cfg.batch_size, drop_last=True, epoch=epoch), cfg.max_prompt_len)
         try:
@@ -569,7 +639,7 @@ class DistillRecipe:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
                         self.step % cfg.eval_every == 0:
-                    record.update(self._evaluate())
+                    record = record.with_evaluation(self._evaluate())
                 records.append(record)
                 if self.metrics is not None and (
                         self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
@@ -593,7 +663,7 @@ class DistillRecipe:
         dd.teardown(self._owns_process_group)
 
 
-def run_distill(config: DistillConfig, progress: Any = None) -> list[dict[str, Any]]:
+def run_distill(config: DistillConfig, progress: Any = None) -> list[StepMetrics]:
     recipe = DistillRecipe(config)
     try:
         recipe.setup()

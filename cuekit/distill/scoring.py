@@ -1,4 +1,8 @@
-"""Per-token log-probs from final hidden states, in chunks of tokens.
+"""Scoring: per-token log-probs of sampled responses, from final hidden states in chunks.
+
+:func:`score_responses` is what distill calls for the teacher and the student (and
+:func:`exact_reverse_kl` for held-out evaluation); the rest of this module is how the
+log-probs are formed without ever holding a full-vocabulary logits tensor.
 
 Full-vocabulary logits for a whole batch are the memory peak of distillation:
 B=2, T=3072 and V=151,936 is 3.7 GB in fp32, and autograd would keep them (and their
@@ -27,8 +31,17 @@ and drop those positions with the loss mask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import Tensor
+
+from cuekit.distill.prompts import ScoringBatch, build_scoring_batch
+
+if TYPE_CHECKING:
+    from cuekit.distill.rollout import Rollouts
 
 DEFAULT_CHUNK_SIZE = 512  # tokens; (512, 151936) fp32 is 311 MB
 
@@ -237,3 +250,94 @@ def gather_logprobs_at(
         )
     _validate(hidden, lm_head_weight, bias, ids, "ids", 1, chunk_size, temperature)
     return _gather(hidden, lm_head_weight, bias, ids, chunk_size, temperature)
+
+
+# ---------------------------------------------------------------- a model's scores
+
+
+def to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move the tensors of a model-input dict to ``device``."""
+    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+
+
+def response_hidden(model: Any, batch: ScoringBatch) -> Tensor:
+    """(B, R, D) final hidden states at the positions that predict each response token."""
+    device = next(model.parameters()).device
+    outputs = model.model(**to_device(batch.inputs, device), use_cache=False)
+    return outputs.last_hidden_state[:, batch.predictor_positions]
+
+
+def lm_head(model: Any) -> tuple[Tensor, Tensor | None]:
+    head = model.get_output_embeddings()
+    return head.weight, getattr(head, "bias", None)
+
+
+@dataclass(frozen=True)
+class Scores:
+    logprobs: Tensor  # (B, R) log-prob of each response token
+    topk_logprobs: Tensor | None = None  # (B, R, k)
+    topk_ids: Tensor | None = None  # (B, R, k)
+
+
+def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: int = 0,
+                    at_ids: Tensor | None = None, temperature: float = 1.0
+                    ) -> tuple[Scores, Tensor | None]:
+    """Log-probs of the response tokens; gradients flow when grad mode is on.
+
+    ``topk`` returns the model's own top-k (teacher side); ``at_ids`` (B, R, k)
+    gathers log-probs at given ids (student side of the top-k losses). Returns the
+    scores and the log-probs at ``at_ids`` (or None). ``temperature`` divides the
+    logits first: pass the rollout's, so that the student's scores are the log-probs
+    of the policy that sampled the tokens.
+    """
+    hidden = response_hidden(model, batch)
+    weight, bias = lm_head(model)
+    targets = batch.response_ids.to(hidden.device)
+    if topk:
+        lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
+                                               chunk_size=chunk_size, topk=topk,
+                                               temperature=temperature)
+        scores = Scores(lp, topk_lp, topk_ids)
+    else:
+        scores = Scores(token_logprobs(hidden, weight, targets, bias=bias,
+                                       chunk_size=chunk_size, temperature=temperature))
+    gathered = None
+    if at_ids is not None:
+        gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,
+                                      chunk_size=chunk_size, temperature=temperature)
+    return scores, gathered
+
+
+@torch.no_grad()
+def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
+                     teacher_batch: ScoringBatch, *, chunk_size: int,
+                     temperature: float = 1.0) -> Tensor:
+    """Per-token KL(student || teacher) over the full vocabulary, (B, R), both at
+    ``temperature`` (the distributions training compares).
+
+    Used for evaluation, where its low variance matters more than its cost; the
+    logits are formed ``chunk_size`` positions at a time.
+    """
+    hs = response_hidden(student, student_batch).flatten(0, 1)
+    ht = response_hidden(teacher, teacher_batch).flatten(0, 1).to(hs.device)
+    ws, bs = lm_head(student)
+    wt, bt = lm_head(teacher)
+    out = torch.empty(hs.shape[0], dtype=torch.float32, device=hs.device)
+    for start in range(0, hs.shape[0], chunk_size):
+        stop = start + chunk_size
+        ls = torch.nn.functional.linear(hs[start:stop], ws, bs).float()
+        ls = (ls / temperature).log_softmax(-1)
+        lt = torch.nn.functional.linear(ht[start:stop].to(wt.dtype), wt, bt).float()
+        lt = (lt / temperature).log_softmax(-1).to(ls.device)
+        out[start:stop] = (ls.exp() * (ls - lt)).sum(-1)
+    return out.view(student_batch.response_ids.shape)
+
+
+def scoring_pair(student_prompt: Mapping[str, Any], teacher_prompt: Mapping[str, Any],
+                 rollouts: Rollouts, forbidden: list[int]) -> tuple[ScoringBatch, ScoringBatch]:
+    """The student's and the teacher's scoring batches over identical response ids."""
+    student = build_scoring_batch(student_prompt, rollouts.response_ids.cpu(),
+                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
+    teacher = build_scoring_batch(teacher_prompt, rollouts.response_ids.cpu(),
+                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
+    return student, teacher

@@ -152,7 +152,7 @@ def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int =
         raise ValueError(f"need >= 2 text layers and >= 2 vision layers (DeepStack feeds "
                          f"them), got {num_hidden_layers} and {vision_depth}")
     half = head_dim // 2
-    # mrope_section (temporal, height, width) must sum to head_dim / 2 (shared README §5).
+    # mrope_section (temporal, height, width) must sum to head_dim / 2 (docs/method.md §4).
     mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
     tokenizer = processor.tokenizer
     text_config = {

@@ -147,7 +147,7 @@ def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
     import torch
 
     from cuekit.distill.prompts import build_scoring_batch, pair_batch, vision_token_ids
-    from cuekit.distill.rollout import score_responses
+    from cuekit.distill.scoring import score_responses
 
     if len(pairs) != len(targets):
         raise ValueError(f"need one target per prompt pair; got {len(pairs)} pairs and "

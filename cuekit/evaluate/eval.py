@@ -7,7 +7,7 @@ and a multiple-choice question's options appended when it does not list them
 folder's ``student/`` is loaded with its cue recovery module, which then runs at the
 prefill of every generation.
 
-Decoding defaults are the paper's evaluation settings (shared README §1): temperature
+Decoding defaults are the paper's evaluation settings (docs/method.md §1): temperature
 0.7, top-p 0.8, top-k 20, up to 4096 new tokens; ``temperature=0`` decodes greedily.
 """
 
@@ -182,33 +182,25 @@ def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem
 # ---------------------------------------------------------------- model
 
 
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def load_eval_model(name: str, *, device: str = "auto", dtype: str = "auto"
                     ) -> tuple[Any, Any, str]:
     """``(model, processor, what was loaded)`` for a run folder, a student or HF folder,
     an alias, a hub id or ``tiny-random``. The cue module comes along when saved."""
+    from cuekit.devices import resolve_device, torch_dtype
     from cuekit.distill.cue_module import load_student
     from cuekit.distill.models import load_model, student_folder
 
     device = resolve_device(device)
-    torch_dtype = {"auto": "bfloat16" if device.startswith("cuda") else None,
-                   "bf16": "bfloat16", "fp32": None}.get(dtype, dtype)
+    weights_dtype = torch_dtype(dtype, device)  # auto: bf16 on a GPU, fp32 on CPU
     path = Path(name).expanduser()
     folder = student_folder(path)
     if folder is not None:
-        model, processor = load_student(folder, dtype=torch_dtype, device=device)
+        model, processor = load_student(folder, dtype=weights_dtype, device=device)
         return model, processor, str(folder)
     if path.is_dir():
         raise ConfigError(f"{path} is neither a model folder (config.json) nor a distill run "
                           "(student/config.json)")
-    model, processor = load_model(name, dtype=torch_dtype, device=device)
+    model, processor = load_model(name, dtype=weights_dtype, device=device)
     return model, processor, name
 
 

@@ -9,19 +9,19 @@ Shards are read in order with no shuffling, so every run sees the same samples.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from cuekit.errors import ConfigError, SampleError
+from cuekit.io import open_image
 from cuekit.pipelines import extract_io
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.reader import decode_sample, raw_samples, resolve_shards
-from cuekit.schemas import ExtractedSample
+from cuekit.schemas import ExtractedSample, member_suffix
 
 
 @dataclass(frozen=True)
@@ -39,20 +39,16 @@ class CueItem:
 
     def images(self, mode: str = "RGB") -> list[Image.Image]:
         """The images decoded upright (EXIF applied, as ImageRef sizes assume)."""
-        return [_decode(data, mode) for data in self.image_bytes]
+        return [open_image(data, upright=True, mode=mode) for data in self.image_bytes]
 
     def marked(self, mode: str = "RGB") -> Image.Image | None:
         """The marked image the teacher sees instead of image ``marked_index``, if any."""
-        return None if self.marked_bytes is None else _decode(self.marked_bytes, mode)
+        return (None if self.marked_bytes is None
+                else open_image(self.marked_bytes, upright=True, mode=mode))
 
     @property
     def marked_index(self) -> int:
         return self.record.cue.marked_image_index or 0
-
-
-def _decode(data: bytes, mode: str) -> Image.Image:
-    image = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
-    return image.convert(mode) if image.mode != mode else image
 
 
 def input_kind(path: str | Path | Sequence[str]) -> str:
@@ -92,14 +88,13 @@ def _from_extract(folder: Path) -> Iterator[CueItem]:
 def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
     shard_urls = [url for url, _ in resolve_shards(urls)]
     for raw in raw_samples(shard_urls):
-        fields = decode_sample(raw, image_mode=None)  # validates the record and images
-        key = fields["key"]
-        record: ExtractedSample = fields["record"]
-        data = [raw[ref.path.split(".", 1)[1]] for ref in record.sample.images
+        decoded = decode_sample(raw, image_mode=None)  # validates the record and images
+        key, record = decoded.key, decoded.record
+        data = [raw[member_suffix(ref.path)] for ref in record.sample.images
                 if ref.path.startswith(f"{key}.")]
         marked = record.cue.marked_image
-        yield CueItem(record=record, hint=fields["hint"], image_bytes=data,
-                      marked_bytes=raw[marked.split(".", 1)[1]] if marked else None)
+        yield CueItem(record=record, hint=decoded.hint, image_bytes=data,
+                      marked_bytes=raw[member_suffix(marked)] if marked else None)
 
 
 def iter_cue_items(path: str | Path | Sequence[str], *, limit: int | None = None

@@ -10,8 +10,8 @@ from cuekit.cues import find_leak, get_phrase_extractor, render_cue
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.errors import CuekitError, SampleError
 from cuekit.grounding.base import DetectItem, DetectorBackend
+from cuekit.io import save_png_atomic
 from cuekit.pipelines.extract_io import MARKS_DIR
-from cuekit.pipelines.images import save_png_atomic
 from cuekit.pipelines.prepare import Failed, Prepared, error_row
 from cuekit.schemas import (
     CueRecord,
@@ -103,7 +103,7 @@ class CueBuilder:
         marked = None
         if rendered.marked_image is not None:
             marked = f"{MARKS_DIR}/{sample.id}.png"
-            save_png_atomic(rendered.marked_image, self.output / marked)
+            save_png_atomic(self.output / marked, rendered.marked_image)
         leak = find_leak(rendered.text, sample.answer, sample.choices) is not None
         cue = validate(CueRecord, {
             "sample_id": sample.id, "phrases": phrases, "detections": detections,

@@ -31,6 +31,7 @@ from cuekit import __version__
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
+from cuekit.io import write_json_atomic
 from cuekit.outputs import FolderBusy, exclusive_lock
 from cuekit.pipelines.cue_stage import CueBuilder, Done, batched
 from cuekit.pipelines.extract_io import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
@@ -41,7 +42,6 @@ from cuekit.pipelines.parts import (
     done_rows,
     merge_parts,
     parts_dir,
-    write_json_atomic,
 )
 from cuekit.pipelines.prepare import (
     Failed,
@@ -326,7 +326,7 @@ def _prepare_output(config: ExtractConfig) -> None:
                 f"{out} holds an extract run with different settings ({', '.join(changed)}); "
                 "pass --overwrite to start fresh, or choose another --output")
     else:
-        write_json_atomic({**fingerprint, _BATCH_KEY: batch_size}, settings_path)
+        write_json_atomic(settings_path, {**fingerprint, _BATCH_KEY: batch_size})
 
 
 # The detector batch size of the run's start: free to change on resume (a smaller one
@@ -422,9 +422,9 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
             raise
         writer.flush()
     elapsed = time.perf_counter() - start
-    write_json_atomic({"rank": config.rank, "world_size": config.world_size,
-                       "processed": processed, "elapsed_s": round(elapsed, 3)},
-                      rank_dir / "DONE.json")
+    write_json_atomic(rank_dir / "DONE.json",
+                      {"rank": config.rank, "world_size": config.world_size,
+                       "processed": processed, "elapsed_s": round(elapsed, 3)})
     run_info = {"cuekit": __version__, "stage": "extract", "versions": library_versions(),
                 "settings": json.loads(json.dumps(asdict(config), default=str)),
                 "extractor": builder.settings.model_dump()}

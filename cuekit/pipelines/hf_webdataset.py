@@ -28,6 +28,7 @@ from typing import Any
 from cuekit.errors import ConfigError
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.reader import resolve_shards
+from cuekit.schemas import JSON_MEMBER, KEY_FIELD, URL_FIELD
 
 # Extensions cuekit writes image members with (images are kept as png, jpeg or webp).
 IMAGE_SUFFIXES = ("png", "jpg", "jpeg", "webp")
@@ -63,7 +64,7 @@ def _feature(field: str) -> Any:
     import datasets
 
     suffix = field.rsplit(".", 1)[-1].lower()
-    if field == "json" or suffix == "json":
+    if field == JSON_MEMBER or suffix == "json":
         return datasets.Json()
     if suffix in IMAGE_SUFFIXES:
         return datasets.Image()
@@ -77,5 +78,5 @@ def hf_features(shards: str | Sequence[str]) -> Any:
     import datasets
 
     text = datasets.Value("string")
-    return datasets.Features({"__key__": text, "__url__": text,
+    return datasets.Features({KEY_FIELD: text, URL_FIELD: text,
                               **{field: _feature(field) for field in member_fields(shards)}})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cuekit.errors import SampleError
-from cuekit.outputs import new_temp_file, writing
+from cuekit.io import ImageTooLarge, open_image, write_bytes_atomic
 from cuekit.pipelines.extract_io import image_relpath
 from cuekit.schemas import ImageRef
 
@@ -94,18 +93,11 @@ def load_image(payload: Any, *, index: int, sample_id: str, base_dir: Path | Non
         raise SampleError("image is empty (0 bytes)", sample_id=sample_id, field=field,
                           stage="decode")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(io.BytesIO(data))
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise SampleError(
-                    f"image is {width}x{height} = {width * height:,} pixels, over the limit of "
-                    f"{max_pixels:,} (possible decompression bomb; raise --max-image-pixels)",
-                    sample_id=sample_id, field=field, stage="decode")
-            opened.load()
-    except SampleError:
-        raise
+        opened = open_image(data, max_pixels=max_pixels)
+    except ImageTooLarge as exc:
+        raise SampleError(
+            f"{exc} (possible decompression bomb; raise --max-image-pixels)",
+            sample_id=sample_id, field=field, stage="decode") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise SampleError(f"decompression bomb refused: {exc}", sample_id=sample_id,
                           field=field, stage="decode") from None
@@ -138,31 +130,8 @@ def load_image(payload: Any, *, index: int, sample_id: str, base_dir: Path | Non
     return LoadedImage(ref=ref, image=image, data=data, normalised=", ".join(reasons) or None)
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    """Write under a temp name and rename, so a crash never leaves a partial file.
-
-    A failure is an OutputError naming ``target``: the output disk, not the sample, is bad.
-    """
-    with writing(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = new_temp_file(target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-
 def store_image(root: Path, loaded: LoadedImage) -> None:
     """Write the bytes to their content-addressed path, once."""
     target = root / loaded.ref.path
     if not target.exists():
         write_bytes_atomic(target, loaded.data)
-
-
-def save_png_atomic(image: Image.Image, target: Path) -> None:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    write_bytes_atomic(target, buffer.getvalue())

@@ -7,11 +7,11 @@ from the record (not ``Detections.from_transformers``, which cannot take phrase 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.pipelines import manifest as mf
-from cuekit.pipelines.reader import decode_sample, raw_samples
+from cuekit.pipelines.reader import DecodedSample, decode_sample, raw_samples
+from cuekit.schemas import KEY_FIELD
 
 
 def _shard_for_key(folder: str, key: str) -> str:
@@ -24,7 +24,7 @@ def _shard_for_key(folder: str, key: str) -> str:
     return f"{folder.rstrip('/')}/{rows['shard'][0]}"
 
 
-def load_sample(location: str, key: str | None = None) -> dict[str, Any]:
+def load_sample(location: str, key: str | None = None) -> DecodedSample:
     """The decoded sample ``key`` (default: the first) of a shard path/URL or shard folder."""
     if not mf.is_remote(location) and Path(location).is_dir():
         if key is None:
@@ -36,24 +36,24 @@ def load_sample(location: str, key: str | None = None) -> dict[str, Any]:
             location = _shard_for_key(location, key)
     try:
         for raw in raw_samples([location]):
-            if key is None or raw["__key__"] == key:
+            if key is None or raw[KEY_FIELD] == key:
                 return decode_sample(raw, image_mode="RGB")
     except FileNotFoundError:
         raise CuekitError(f"{location}: no such shard") from None
     raise CuekitError(f"key {key!r} not found in {location}" if key else f"{location} is empty")
 
 
-def format_sample(fields: dict[str, Any]) -> str:
+def format_sample(decoded: DecodedSample) -> str:
     """A readable block: question, answer, phrases, detections, hint, images."""
-    record = fields["record"]
+    record = decoded.record
     sample, cue = record.sample, record.cue
-    lines = [f"key:       {fields['key']}  ({fields['url']})",
+    lines = [f"key:       {decoded.key}  ({decoded.url})",
              f"source:    {sample.source}/{sample.split}  original id {sample.original_id!r}",
              f"question:  {sample.question}",
              f"answer:    {sample.answer}"]
     if sample.choices:
         lines.append(f"choices:   {sample.choices}")
-    for i, (ref, image) in enumerate(zip(sample.images, fields["images"], strict=True)):
+    for i, (ref, image) in enumerate(zip(sample.images, decoded.images, strict=True)):
         lines.append(f"image {i}:   {ref.path} {ref.format} {image.width}x{image.height}")
     lines.append(f"phrases:   {[p.text for p in cue.phrases]}")
     lines.append(f"detections ({len(cue.detections)}):")
@@ -62,21 +62,22 @@ def format_sample(fields: dict[str, Any]) -> str:
         lines.append(f"  [{det.image_index}] {det.label!r} score {det.score:.2f} xyxy ({box}) "
                      f"box_1000 {list(det.box_1000)} via {det.backend}")
     lines.append(f"cue style: {cue.cue_style}  leak: {cue.leak}")
-    lines.append(f"hint:      {fields['hint']}")
+    lines.append(f"hint:      {decoded.hint}")
     return "\n".join(lines)
 
 
-def render_detections(fields: dict[str, Any], out_path: str | Path, image_index: int = 0) -> Path:
+def render_detections(decoded: DecodedSample, out_path: str | Path, image_index: int = 0
+                      ) -> Path:
     """Draw the detections of image ``image_index`` with supervision and save to ``out_path``."""
     import numpy as np
     import supervision as sv
     from PIL import Image
 
-    images = fields["images"]
+    images = decoded.images
     if not 0 <= image_index < len(images):
         raise ConfigError(f"image index {image_index} out of range: the sample has "
                           f"{len(images)} image(s)")
-    cue = fields["record"].cue
+    cue = decoded.record.cue
     dets = [d for d in cue.detections if d.image_index == image_index]
     scene = np.asarray(images[image_index].convert("RGB")).copy()  # (H, W, 3) uint8
     if dets:

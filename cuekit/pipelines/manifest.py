@@ -16,7 +16,6 @@ Readers of a remote shard set find the index files next to the shards through fs
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from cuekit.errors import ConfigError, CuekitError
+from cuekit.schemas.runs import ManifestRow, ShardResult
 
 MANIFEST_FILE = "manifest.parquet"
 SHARDS_FILE = "shards.parquet"
@@ -98,18 +98,13 @@ def brace_pattern(pattern: str, count: int) -> str:
     return f"{head}{{{lo}..{hi}}}{tail}"
 
 
-def manifest_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=MANIFEST_SCHEMA)
+def manifest_frame(rows: list[ManifestRow]) -> pl.DataFrame:
+    return pl.DataFrame([row.as_dict() for row in rows], schema=MANIFEST_SCHEMA)
 
 
-def shards_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=SHARDS_SCHEMA).sort("shard_index")
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+def shards_frame(results: list[ShardResult]) -> pl.DataFrame:
+    return pl.DataFrame([result.table_row() for result in results],
+                        schema=SHARDS_SCHEMA).sort("shard_index")
 
 
 def is_remote(location: str) -> bool:

@@ -9,15 +9,13 @@ often the run was interrupted.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from cuekit.outputs import new_temp_file, writing
+from cuekit.io import write_json_atomic, write_parquet_atomic
 from cuekit.pipelines.extract_io import (
     CUES_FILE,
     CUES_SCHEMA,
@@ -36,33 +34,6 @@ _ERRORS_PART = "errors-{:06d}.parquet"
 
 def parts_dir(output: Path, rank: int, world_size: int) -> Path:
     return output / PARTS_DIR / f"rank-{rank:05d}-of-{world_size:05d}"
-
-
-def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = new_temp_file(path.parent, suffix=".parquet")
-        os.close(fd)
-        try:
-            frame.write_parquet(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-
-def write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = new_temp_file(path.parent, suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
 
 
 class PartWriter:
@@ -97,10 +68,10 @@ class PartWriter:
         # Errors first: a crash between the two writes only re-runs the cue rows.
         if self._errors:
             frame = pl.DataFrame(self._errors, schema={**ERRORS_SCHEMA, ROW: pl.Int64()})
-            write_parquet_atomic(frame, self.directory / _ERRORS_PART.format(number))
+            write_parquet_atomic(self.directory / _ERRORS_PART.format(number), frame)
         if self._cues:
             frame = pl.DataFrame(self._cues, schema={**CUES_SCHEMA, ROW: pl.Int64()})
-            write_parquet_atomic(frame, self.directory / _CUES_PART.format(number))
+            write_parquet_atomic(self.directory / _CUES_PART.format(number), frame)
         self._cues, self._errors = [], []
 
 
@@ -147,8 +118,8 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     )
     errors = pl.concat([errors, dup_errors.cast(errors.schema)], how="vertical").sort(ROW)
     cues = cues.filter(pl.col(ROW) == pl.col("first")).drop("first")
-    write_parquet_atomic(cues.sort("id").drop(ROW), output / CUES_FILE)
-    write_parquet_atomic(errors.drop(ROW), output / ERRORS_FILE)
+    write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW))
+    write_parquet_atomic(output / ERRORS_FILE, errors.drop(ROW))
     counts = {
         "input": cues.height + errors.height,
         "ok": cues.height,
@@ -159,7 +130,7 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     info = {**run_info, "counts": counts,
             "errors_by_stage": dict(zip(by_stage["stage"].to_list(), by_stage["len"].to_list(),
                                         strict=True))}
-    write_json_atomic(info, output / RUN_FILE)
+    write_json_atomic(output / RUN_FILE, info)
     return counts
 
 

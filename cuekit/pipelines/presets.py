@@ -3,7 +3,7 @@
 A hub snapshot file is called ``train-00000-of-00001.parquet`` whatever it holds, so
 the only reliable evidence is the schema. :func:`column_kinds` reduces a polars, pyarrow
 or HF ``datasets`` schema (or a first JSON row) to coarse kinds, and :func:`detect_preset`
-matches them against the known layouts (shared README §4):
+matches them against the known layouts (docs/method.md §3):
 
 - **geometry3k** (``hiyouga/geometry3k``): ``problem`` (starts with ``<image>``),
   ``images`` (a list of ``{bytes, path}``), ``answer``; copies may add ``id`` and

@@ -38,7 +38,6 @@ the same shards, seed, world size and number of workers; the state check refuses
 
 from __future__ import annotations
 
-import io
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -55,16 +54,26 @@ from webdataset.shardlists import expand_urls
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from cuekit.errors import ConfigError, SampleError
+from cuekit.io import decode_sample_image
 from cuekit.pipelines import manifest as mf
-from cuekit.schemas import ExtractedSample, validate
+from cuekit.schemas import (
+    HINT_MEMBER,
+    JSON_MEMBER,
+    KEY_FIELD,
+    URL_FIELD,
+    ExtractedSample,
+    member_suffix,
+    validate,
+)
 
 SplitMode = Literal["auto", "shard", "sample"]
 STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
-class ShardSample:
-    """One decoded sample. ``images`` are PIL images in ``record.sample.images`` order."""
+class DecodedSample:
+    """One sample decoded from its tar members (:func:`decode_sample`). ``images`` are PIL
+    images in ``record.sample.images`` order; ``url`` is the shard it came from."""
 
     key: str
     record: ExtractedSample
@@ -72,6 +81,12 @@ class ShardSample:
     hint: str
     marked_image: Image.Image | None
     url: str
+
+
+@dataclass(frozen=True)
+class ShardSample(DecodedSample):
+    """A decoded sample as the reader streams it, with its place in the epoch."""
+
     epoch: int
     worker: int
     position: int  # index in this worker's stream for the epoch (for resume)
@@ -237,14 +252,14 @@ def plan_epoch(shards: list[tuple[str, int]], *, epoch: int, seed: int, world_si
 # ---------------------------------------------------------------- decoding
 
 
-def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> dict[str, Any]:
+def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> DecodedSample:
     """Raw tar members -> record, hint and PIL images. Unknown members are ignored, never
     decoded (no pickle, no torch.load)."""
-    key = raw["__key__"]
-    if "json" not in raw:
+    key = raw[KEY_FIELD]
+    if JSON_MEMBER not in raw:
         raise SampleError("no .json member", sample_id=key, field="json", stage="read")
     try:
-        payload = json.loads(raw["json"])
+        payload = json.loads(raw[JSON_MEMBER])
     except ValueError as exc:
         raise SampleError(f"json does not parse ({exc})", sample_id=key, field="json",
                           stage="read") from None
@@ -254,34 +269,24 @@ def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> dic
                           field="sample.id", stage="read")
     images = []
     for i, ref in enumerate(record.sample.images):
-        suffix = ref.path.split(".", 1)[1] if ref.path.startswith(f"{key}.") else None
+        suffix = member_suffix(ref.path) if ref.path.startswith(f"{key}.") else None
         if suffix is None or suffix not in raw:
             raise SampleError(f"image {i} ({ref.path}) missing from the shard", sample_id=key,
                               field=f"sample.images.{i}", stage="read")
-        images.append(_open_image(raw[suffix], image_mode, key, f"sample.images.{i}"))
+        images.append(decode_sample_image(raw[suffix], sample_id=key,
+                                          field=f"sample.images.{i}", stage="read",
+                                          upright=True, mode=image_mode))
     marked = None
     if record.cue.marked_image is not None:
-        suffix = record.cue.marked_image.split(".", 1)[-1]
+        suffix = member_suffix(record.cue.marked_image)
         if suffix not in raw:
             raise SampleError("marked image missing from the shard", sample_id=key,
                               field="cue.marked_image", stage="read")
-        marked = _open_image(raw[suffix], image_mode, key, "cue.marked_image")
-    hint = raw["hint.txt"].decode("utf-8") if "hint.txt" in raw else record.cue.cue_text
-    return {"key": key, "record": record, "images": images, "hint": hint,
-            "marked_image": marked, "url": raw.get("__url__", "")}
-
-
-def _open_image(data: bytes, image_mode: str | None, key: str, field: str) -> Image.Image:
-    from PIL import ImageOps
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image = ImageOps.exif_transpose(image)  # ImageRef sizes are after EXIF orientation
-        image.load()
-    except Exception as exc:
-        raise SampleError(f"image does not decode ({type(exc).__name__})", sample_id=key,
-                          field=field, stage="read") from None
-    return image.convert(image_mode) if image_mode and image.mode != image_mode else image
+        marked = decode_sample_image(raw[suffix], sample_id=key, field="cue.marked_image",
+                                     stage="read", upright=True, mode=image_mode)
+    hint = raw[HINT_MEMBER].decode("utf-8") if HINT_MEMBER in raw else record.cue.cue_text
+    return DecodedSample(key=key, record=record, images=images, hint=hint,
+                         marked_image=marked, url=raw.get(URL_FIELD, ""))
 
 
 # ---------------------------------------------------------------- the dataset
@@ -428,9 +433,11 @@ class ShardReader(torch.utils.data.IterableDataset):
             if position < skip:
                 continue  # consumed before the restart: never decoded
             try:
-                fields = decode_sample(raw, self.image_mode)
+                decoded = decode_sample(raw, self.image_mode)
             except Exception as exc:
                 if self.handler(exc):
                     continue
                 raise
-            yield ShardSample(**fields, epoch=epoch, worker=worker, position=position)
+            yield ShardSample(key=decoded.key, record=decoded.record, images=decoded.images,
+                              hint=decoded.hint, marked_image=decoded.marked_image,
+                              url=decoded.url, epoch=epoch, worker=worker, position=position)

@@ -48,6 +48,12 @@ from typing import Any, Literal
 import polars as pl
 
 from cuekit.errors import ConfigError, CuekitError, SampleError
+from cuekit.io import (
+    decode_sample_image,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from cuekit.outputs import exclusive_lock, writing
 from cuekit.pipelines import extract_io
 from cuekit.pipelines import manifest as mf
@@ -61,7 +67,19 @@ from cuekit.pipelines.tarwriter import (
     worker_pool,
     write_all,
 )
-from cuekit.schemas import ErrorRow, ExtractedSample, ImageRef, clip_xyxy, is_safe_key
+from cuekit.schemas import (
+    HINT_MEMBER,
+    JSON_MEMBER,
+    MARKED_MEMBER,
+    ErrorRow,
+    ExtractedSample,
+    ImageRef,
+    clip_xyxy,
+    image_member,
+    is_safe_key,
+    member_name,
+)
+from cuekit.schemas.runs import ManifestRow, SampleStats
 from cuekit.versions import library_versions
 
 logger = logging.getLogger("cuekit.shard")
@@ -151,28 +169,6 @@ def image_extension(fmt: str, *, sample_id: str, field_name: str) -> str:
     return ext
 
 
-def open_image(data: bytes, *, decode: bool, full: bool, sample_id: str,
-               field_name: str) -> Any:
-    """Open ``data``; with ``decode`` also decode every byte of it (SampleError if bad).
-
-    Without ``full``, a JPEG is decoded in draft mode (1/8 scale): libjpeg still reads
-    all its entropy-coded data, so truncation and corruption show, at a fraction of the
-    cost of the full inverse DCT.
-    """
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        if decode:
-            if not full and image.format == "JPEG":
-                image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-            image.load()
-    except Exception as exc:  # PIL raises many types for bad bytes
-        raise SampleError(f"image does not decode ({type(exc).__name__}: {exc})",
-                          sample_id=sample_id, field=field_name, stage=STAGE) from None
-    return image
-
-
 def resize_to_budget(image: Any, max_pixels: int, ext: str, jpeg_quality: int
                      ) -> tuple[bytes, int, int, str] | None:
     """Re-encode ``image`` with at most ``max_pixels`` pixels; None when it already fits."""
@@ -251,13 +247,14 @@ def _image_member(root: str, relpath: str, member_name_stem: str, expected: Imag
         width, height = expected.width, expected.height
         image = None
     else:
-        image = open_image(data, decode=False, full=False, sample_id=sample_id,
-                           field_name=field_name)  # header only
+        image = decode_sample_image(data, decode="lazy", sample_id=sample_id,
+                                    field=field_name, stage=STAGE)  # header only
         width, height = image.width, image.height
     shrink = settings.max_pixels is not None and width * height > settings.max_pixels
     if shrink or settings.image_check == "decode":
-        image = open_image(data, decode=True, full=shrink, sample_id=sample_id,
-                           field_name=field_name)
+        # Without a resize, a JPEG is checked in draft mode (see cuekit.io.open_image).
+        image = decode_sample_image(data, decode="full" if shrink else "draft",
+                                    sample_id=sample_id, field=field_name, stage=STAGE)
     resized = None
     if shrink:
         resized = resize_to_budget(image, int(settings.max_pixels or 0), ext,
@@ -269,8 +266,6 @@ def _image_member(root: str, relpath: str, member_name_stem: str, expected: Imag
     new_sha = hashlib.sha256(new_bytes).hexdigest()
     cached = cache_dir / f"{new_sha}.{new_ext}"
     if not cached.exists():  # a failed write is the output's fault: an OutputError
-        from cuekit.pipelines.images import write_bytes_atomic
-
         write_bytes_atomic(cached, new_bytes)
     name = f"{member_name_stem}.{new_ext}"
     fmt = "jpeg" if new_ext == "jpg" else new_ext
@@ -297,8 +292,8 @@ def _scale_detections(record: ExtractedSample, old: list[ImageRef], new: list[Im
     return scaled
 
 
-def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
-                   cache_dir: Path) -> PreparedSample:
+def tar_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
+               cache_dir: Path) -> PreparedSample:
     """One cues.parquet row -> the members of its tar sample (raises SampleError)."""
     root = _real_dir(str(extract_dir))
     record = extract_io.row_to_extracted(row)
@@ -310,7 +305,8 @@ def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettin
     new_refs: list[ImageRef] = []
     for i, ref in enumerate(record.sample.images):
         member, resized_ref = _image_member(
-            root, ref.path, f"{key}.img{i}", ref, ref.format, settings, cache_dir,
+            root, ref.path, member_name(key, image_member(i)), ref, ref.format, settings,
+            cache_dir,
             sample_id=key, field_name=f"sample.images.{i}.path")
         members.append(member)
         new_refs.append(resized_ref or ref.model_copy(update={"path": member.name}))
@@ -318,7 +314,8 @@ def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettin
         record, list(record.sample.images), new_refs)}
     if record.cue.marked_image is not None:
         suffix = Path(record.cue.marked_image).suffix.lstrip(".") or "png"
-        mark, _ = _image_member(root, record.cue.marked_image, f"{key}.marked", None,
+        mark, _ = _image_member(root, record.cue.marked_image, member_name(key, MARKED_MEMBER),
+                                None,
                                 suffix, settings, cache_dir, sample_id=key,
                                 field_name="cue.marked_image")
         members.append(mark)
@@ -327,33 +324,33 @@ def prepare_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettin
                             cue=record.cue.model_copy(update=cue_update))
     json_bytes = final.model_dump_json().encode("utf-8")
     hint_bytes = final.cue.cue_text.encode("utf-8")
-    inline = [Member(f"{key}.json", len(json_bytes), hashlib.sha256(json_bytes).hexdigest(),
-                     data=json_bytes),
-              Member(f"{key}.hint.txt", len(hint_bytes), hashlib.sha256(hint_bytes).hexdigest(),
-                     data=hint_bytes)]
+    inline = [Member(member_name(key, JSON_MEMBER), len(json_bytes),
+                     hashlib.sha256(json_bytes).hexdigest(), data=json_bytes),
+              Member(member_name(key, HINT_MEMBER), len(hint_bytes),
+                     hashlib.sha256(hint_bytes).hexdigest(), data=hint_bytes)]
     resized = any(new.sha256 != old.sha256
                   for new, old in zip(new_refs, record.sample.images, strict=True))
-    info = {"key": key, "image_bytes": sum(m.size for m in members),
-            "json_bytes": len(json_bytes), "hint_bytes": len(hint_bytes),
-            "n_images": len(new_refs), "resized": resized,
-            "cue_style": final.cue.cue_style, "leak": final.cue.leak,
-            "source": final.sample.source, "split": final.sample.split}
-    return PreparedSample(key, tuple(inline + members), info)
+    stats = SampleStats(key=key, image_bytes=sum(m.size for m in members),
+                        json_bytes=len(json_bytes), hint_bytes=len(hint_bytes),
+                        n_images=len(new_refs), resized=resized,
+                        cue_style=final.cue.cue_style, leak=final.cue.leak,
+                        source=final.sample.source, split=final.sample.split)
+    return PreparedSample(key, tuple(inline + members), stats)
 
 
 def _prepare_or_error(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
                       cache_dir: Path) -> PreparedSample | ErrorRow:
     """Error handler of the prepare step: a failed sample becomes an ErrorRow."""
     try:
-        return prepare_sample(row, extract_dir, settings, cache_dir)
+        return tar_sample(row, extract_dir, settings, cache_dir)
     except SampleError as exc:
         return ErrorRow(sample_id=exc.sample_id or str(row.get("id")), stage=STAGE,
                         error_type=type(exc).__name__, field=exc.field, message=exc.reason)
 
 
-def prepared_stream(rows: Iterable[dict[str, Any]], extract_dir: Path, settings: ShardSettings,
-                    cache_dir: Path, pool: ProcessPoolExecutor | None
-                    ) -> Iterator[PreparedSample | ErrorRow]:
+def tar_samples(rows: Iterable[dict[str, Any]], extract_dir: Path, settings: ShardSettings,
+                cache_dir: Path, pool: ProcessPoolExecutor | None
+                ) -> Iterator[PreparedSample | ErrorRow]:
     """Rows -> prepared samples or error rows, in input order (in parallel with ``pool``)."""
     job = partial(_prepare_or_error, extract_dir=extract_dir, settings=settings,
                   cache_dir=cache_dir)
@@ -461,7 +458,7 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
     with worker_pool(settings.num_workers) as (pool, progress_queue):
         prepared: list[PreparedSample] = []
         errors: list[ErrorRow] = []
-        stream = dedupe(prepared_stream(rows, extract_dir, settings, cache_dir, pool))
+        stream = dedupe(tar_samples(rows, extract_dir, settings, cache_dir, pool))
         for item in progress(stream, total=len(rows), desc="shard: check", unit="sample"):
             (prepared if isinstance(item, PreparedSample) else errors).append(item)
         # the plan needs every sample's size and fate: it waits for the whole check step
@@ -474,21 +471,19 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
     for plan in plans:
         offset = 0
         for sample in plan.samples:
-            manifest_rows.append({**sample.info, "shard": plan.name, "shard_index": plan.index,
-                                  "offset": offset, "bytes": sample.tar_bytes})
+            manifest_rows.append(ManifestRow(sample.stats, shard=plan.name,
+                                             shard_index=plan.index, offset=offset,
+                                             bytes=sample.tar_bytes))
             offset += sample.tar_bytes
-    shard_rows = [{"shard": r["shard"], "shard_index": r["shard_index"], "samples": r["samples"],
-                   "bytes": r["size"], "sha256": r["sha256"]} for r in results]
     for frame, name in ((mf.manifest_frame(manifest_rows), mf.MANIFEST_FILE),
-                        (mf.shards_frame(shard_rows), mf.SHARDS_FILE),
+                        (mf.shards_frame(results), mf.SHARDS_FILE),
                         (extract_io.errors_frame(errors), mf.ERRORS_FILE)):
-        with writing(out_dir / name):
-            frame.write_parquet(out_dir / name)
+        write_parquet_atomic(out_dir / name, frame)
 
-    total_bytes = sum(r["size"] for r in results)
+    total_bytes = sum(r.size for r in results)
     url_pattern = mf.brace_pattern(settings.pattern, len(plans))
     report = ShardReport(out_dir, len(rows), len(prepared), len(errors), len(plans), total_bytes,
-                         sum(1 for r in results if r["reused"]), url_pattern,
+                         sum(1 for r in results if r.reused), url_pattern,
                          time.perf_counter() - start, errors)
     if report.inputs != report.written + report.errors:  # internal invariant, not user input
         raise CuekitError(f"counts do not reconcile: {report.inputs} inputs != "
@@ -499,6 +494,5 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
                         "reused_shards": report.reused_shards},
              "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
              "versions": library_versions(), "seconds": round(report.seconds, 3)}
-    with writing(out_dir / mf.STATS_FILE):
-        mf.write_json_atomic(out_dir / mf.STATS_FILE, stats)
+    write_json_atomic(out_dir / mf.STATS_FILE, stats)
     return report

@@ -31,10 +31,12 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from cuekit.errors import CuekitError
+from cuekit.io import write_json_atomic
 from cuekit.outputs import writing
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.progress import Progress
 from cuekit.processes import die_with_parent
+from cuekit.schemas.runs import SampleStats, ShardResult
 
 FIXED_MTIME = 0
 FILE_MODE = 0o644
@@ -196,7 +198,7 @@ class Member:
 class PreparedSample:
     key: str
     members: tuple[Member, ...]
-    info: dict[str, Any]  # manifest columns known before planning
+    stats: SampleStats  # its manifest columns known before planning
 
     @cached_property
     def tar_bytes(self) -> int:
@@ -236,8 +238,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def reusable(plan: ShardPlan, out_dir: Path) -> dict[str, Any] | None:
-    """The resume record of a finished shard that matches ``plan``, else None."""
+def reusable(plan: ShardPlan, out_dir: Path) -> ShardResult | None:
+    """The finished shard of an earlier run that matches ``plan`` (its resume record),
+    else None."""
     record_file, shard_path = record_path(out_dir, plan.name), out_dir / plan.name
     if not (record_file.is_file() and shard_path.is_file()):
         return None
@@ -249,7 +252,10 @@ def reusable(plan: ShardPlan, out_dir: Path) -> dict[str, Any] | None:
         return None
     if shard_path.stat().st_size != plan.size or _file_sha256(shard_path) != record.get("sha256"):
         return None
-    return record
+    try:
+        return ShardResult.from_record(record, reused=True)
+    except (KeyError, TypeError, ValueError):  # a record of another layout: rewrite
+        return None
 
 
 def _write_temp(plan: ShardPlan, out_dir: Path) -> tuple[Path, DeterministicTarWriter]:
@@ -275,7 +281,7 @@ def _write_temp(plan: ShardPlan, out_dir: Path) -> tuple[Path, DeterministicTarW
 
 
 def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarWriter
-            ) -> dict[str, Any]:
+            ) -> ShardResult:
     """fsync the temporary file, rename it into place, then store its resume record."""
     try:
         with writing(tmp):
@@ -287,18 +293,17 @@ def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarW
     finally:
         writer.abort()
         tmp.unlink(missing_ok=True)
-    record = {"shard": plan.name, "shard_index": plan.index, "samples": len(plan.samples),
-              "size": size, "sha256": sha256, "content_digest": plan.content_digest}
-    with writing(record_path(out_dir, plan.name)):
-        mf.write_json_atomic(record_path(out_dir, plan.name), record)
-    return {**record, "reused": False}
+    result = ShardResult(shard=plan.name, shard_index=plan.index, samples=len(plan.samples),
+                         size=size, sha256=sha256, content_digest=plan.content_digest)
+    write_json_atomic(record_path(out_dir, plan.name), result.record())
+    return result
 
 
-def write_shard(plan: ShardPlan, out_dir: Path) -> dict[str, Any]:
+def write_shard(plan: ShardPlan, out_dir: Path) -> ShardResult:
     """Write one planned shard (temp name, fsync, rename, then its resume record)."""
-    record = reusable(plan, out_dir)
-    if record is not None:
-        return {**record, "reused": True}
+    reused = reusable(plan, out_dir)
+    if reused is not None:
+        return reused
     return _commit(plan, out_dir, *_write_temp(plan, out_dir))
 
 
@@ -307,7 +312,7 @@ _MAX_PENDING_COMMITS = 2  # shards written but not yet fsynced and closed
 
 def write_shards(plans: list[ShardPlan], out_dir: Path,
                  on_written: Callable[[ShardPlan], None] | None = None
-                 ) -> list[dict[str, Any]]:
+                 ) -> list[ShardResult]:
     """Write ``plans`` in order, like :func:`write_shard` on each.
 
     A shard's fsync, rename and record run in a helper thread while the next shard is
@@ -316,7 +321,7 @@ def write_shards(plans: list[ShardPlan], out_dir: Path,
     ``--maxcount 1``) an unbounded queue ran out of file descriptors. If writing fails,
     the shards already written are still committed before the error propagates.
     """
-    committed: list[Future[dict[str, Any]]] = []
+    committed: list[Future[ShardResult]] = []
     settled = 0  # commits run in order in one thread: committed[:settled] are finished
     with ThreadPoolExecutor(1, thread_name_prefix="cuekit-commit") as committer:
         for plan in plans:
@@ -325,9 +330,9 @@ def write_shards(plans: list[ShardPlan], out_dir: Path,
                                                 >= _MAX_PENDING_COMMITS):
                 committed[settled].result()  # a failed commit stops the run now
                 settled += 1
-            record = reusable(plan, out_dir)
-            if record is not None:
-                committed.append(_done({**record, "reused": True}))
+            reused = reusable(plan, out_dir)
+            if reused is not None:
+                committed.append(_done(reused))
             else:
                 committed.append(committer.submit(_commit, plan, out_dir,
                                                   *_write_temp(plan, out_dir)))
@@ -336,13 +341,13 @@ def write_shards(plans: list[ShardPlan], out_dir: Path,
     return [future.result() for future in committed]
 
 
-def _done(result: dict[str, Any]) -> Future[dict[str, Any]]:
-    future: Future[dict[str, Any]] = Future()
+def _done(result: ShardResult) -> Future[ShardResult]:
+    future: Future[ShardResult] = Future()
     future.set_result(result)
     return future
 
 
-def write_shard_range(plans: list[ShardPlan], out_dir: Path) -> list[dict[str, Any]]:
+def write_shard_range(plans: list[ShardPlan], out_dir: Path) -> list[ShardResult]:
     """One worker's job: its contiguous range of shards, in order."""
     def report(plan: ShardPlan) -> None:
         if _progress_queue is not None:
@@ -372,7 +377,7 @@ def worker_pool(num_workers: int) -> Iterator[tuple[ProcessPoolExecutor | None, 
 
 def write_all(plans: list[ShardPlan], out_dir: Path, pool: ProcessPoolExecutor | None,
               progress_queue: Any, num_workers: int, total_samples: int
-              ) -> list[dict[str, Any]]:
+              ) -> list[ShardResult]:
     """Write every planned shard; task ``w`` owns the ``w``-th contiguous range of shards."""
     with Progress(total_samples, desc="shard: write", unit="sample") as bar:
         if pool is None or len(plans) <= 1:

@@ -24,7 +24,14 @@ from webdataset.shardlists import expand_urls
 
 from cuekit.errors import ConfigError, SampleError
 from cuekit.pipelines import manifest as mf
-from cuekit.schemas import ExtractedSample, is_safe_key, validate
+from cuekit.schemas import (
+    HINT_MEMBER,
+    JSON_MEMBER,
+    ExtractedSample,
+    is_safe_key,
+    member_suffix,
+    validate,
+)
 
 
 @dataclass(frozen=True)
@@ -129,26 +136,26 @@ def _check_sample(key: str, files: dict[str, bytes], report: VerifyReport, where
                   check_images: bool) -> None:
     if not is_safe_key(key):
         report.add("sample", where, "key is not a safe WebDataset key (dots or slashes?)")
-    if "json" not in files:
+    if JSON_MEMBER not in files:
         report.add("sample", where, "no .json file")
         return
     try:
-        record = validate(ExtractedSample, json.loads(files["json"]), sample_id=key)
+        record = validate(ExtractedSample, json.loads(files[JSON_MEMBER]), sample_id=key)
     except (ValueError, SampleError) as exc:
         report.add("sample", where, f"json does not validate: {exc}")
         return
     if record.sample.id != key:
         report.add("sample", where, f"json holds sample {record.sample.id!r}")
-    expected = {"json", "hint.txt"}
-    if "hint.txt" not in files:
+    expected = {JSON_MEMBER, HINT_MEMBER}
+    if HINT_MEMBER not in files:
         report.add("sample", where, "no .hint.txt file")
-    elif files["hint.txt"].decode("utf-8", "replace") != record.cue.cue_text:
+    elif files[HINT_MEMBER].decode("utf-8", "replace") != record.cue.cue_text:
         report.add("sample", where, "hint.txt differs from the json's cue_text")
     images = [(ref.path, ref.sha256) for ref in record.sample.images]
     if record.cue.marked_image is not None:
         images.append((record.cue.marked_image, None))
     for path, sha in images:
-        suffix = path.split(".", 1)[1] if path.startswith(f"{key}.") else path
+        suffix = member_suffix(path) if path.startswith(f"{key}.") else path
         expected.add(suffix)
         if suffix not in files:
             report.add("sample", where, f"image {path} missing")

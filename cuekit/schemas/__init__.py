@@ -1,4 +1,5 @@
-"""cuekit's data contracts: typed records, safe keys, box conventions, JSON Schema."""
+"""cuekit's data contracts: typed records, run outputs, safe keys and tar member names, box
+conventions, JSON Schema."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from pydantic import BaseModel, ValidationError
 
 from cuekit.errors import SampleError
 from cuekit.schemas.boxes import clip_xyxy, xyxy_from_1000, xyxy_to_1000
-from cuekit.schemas.keys import safe_key
+from cuekit.schemas.keys import (
+    HINT_MEMBER,
+    JSON_MEMBER,
+    KEY_FIELD,
+    MARKED_MEMBER,
+    URL_FIELD,
+    image_member,
+    member_name,
+    member_suffix,
+    safe_key,
+)
 from cuekit.schemas.records import (
     CUE_STYLES,
     SCHEMA_VERSION,
@@ -24,9 +35,15 @@ from cuekit.schemas.records import (
     Sample,
     is_safe_key,
 )
+from cuekit.schemas.runs import ManifestRow, SampleStats, ShardResult, StepMetrics
 
 __all__ = [
     "CUE_STYLES",
+    "HINT_MEMBER",
+    "JSON_MEMBER",
+    "KEY_FIELD",
+    "MARKED_MEMBER",
+    "URL_FIELD",
     "SCHEMA_VERSION",
     "CueRecord",
     "CueStyle",
@@ -35,11 +52,18 @@ __all__ = [
     "ExtractedSample",
     "ExtractorSettings",
     "ImageRef",
+    "ManifestRow",
     "Phrase",
     "Sample",
+    "SampleStats",
+    "ShardResult",
+    "StepMetrics",
     "clip_xyxy",
+    "image_member",
     "is_safe_key",
     "json_schema",
+    "member_name",
+    "member_suffix",
     "safe_key",
     "validate",
     "xyxy_from_1000",

@@ -4,11 +4,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cuekit.distill.continuous import ContinuousDecoder
 from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module, get_cue_module
-from cuekit.distill.decoding import DecodeSettings, StaticDecoder
 from cuekit.distill.prompts import build_prompt_batch, vision_token_ids
 from cuekit.distill.rollout import SamplingSettings, generate_in_chunks
+from cuekit.distill.rollout.continuous import ContinuousDecoder
+from cuekit.distill.rollout.decoding import DecodeSettings, StaticDecoder
 from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 COUNT = 9

@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 
 from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module, get_cue_module
-from cuekit.distill.decoding import DecodeSettings, StaticDecoder, decoder_for
 from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
-from cuekit.distill.rollout import score_responses
+from cuekit.distill.rollout.decoding import DecodeSettings, StaticDecoder, decoder_for
+from cuekit.distill.scoring import score_responses
 from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 
@@ -287,7 +287,7 @@ def test_a_step_that_fails_to_compile_decodes_eagerly_with_a_warning(setup, capl
     expected = StaticDecoder(model).generate(prompt, settings)
     decoder = StaticDecoder(model, compile_step=True,
                             compile_options={"backend": broken_backend})
-    caplog.set_level("WARNING", logger="cuekit.distill.decoding")
+    caplog.set_level("WARNING", logger="cuekit.distill.rollout.decoding")
     torch.manual_seed(3)
     assert torch.equal(decoder.generate(prompt, settings), expected)
     assert "compiling the rollout decode step failed (BackendCompilerFailed" in caplog.text

@@ -3,8 +3,8 @@
 import torch
 from PIL import Image
 
-from cuekit.distill.kv_cache import static_cache, typed_static_layer_class
 from cuekit.distill.rollout import SamplingSettings, generate_in_chunks
+from cuekit.distill.rollout.kv_cache import static_cache, typed_static_layer_class
 from cuekit.distill.tiny import build_tiny_processor, build_tiny_qwen3_vl, tiny_qwen3_vl_config
 
 

@@ -28,7 +28,7 @@ def test_2b_parameter_counts_by_hand():
     # vision: 24 blocks of 4*1024^2 + 2*1024*4096, mergers (1 + 3) * (4096^2 + 4096*2048)
     assert QWEN3_VL_2B.vision_params() == 24 * 12_582_912 + 4 * (16_777_216 + 8_388_608)
     assert QWEN3_VL_2B.params() == 2_123_228_160  # the published 2B is ~2.1B
-    # shared README §1: 6 modules, 100.7M params for the 2B
+    # docs/method.md §1: 6 modules, 100.7M params for the 2B
     assert QWEN3_VL_2B.cue_modules() == 6
     assert QWEN3_VL_2B.cue_module_params() == 6 * 4 * 2048 * 2048 + 2 * 2048
 

@@ -167,3 +167,24 @@ def test_scoring_batch_errors(tiny) -> None:
     bad = torch.tensor([[300, processor.image_token_id], [302, 303]])
     with pytest.raises(ValueError, match="the response contains vision placeholder tokens"):
         build_scoring_batch(left, bad, mask, forbidden_token_ids=vision_token_ids(processor))
+
+
+def test_selected_prompt_rows_equal_tokenizing_those_rows_alone(tiny) -> None:
+    """A step tokenizes its prompts once; a rollout chunk or a micro-batch selects rows
+    and gets exactly the tensors tokenizing them alone gives (padding trimmed, each
+    row's own image patches), so training computes what it computed before."""
+    from cuekit.distill.prompts import PromptRows, PromptStyle, build_chat_pair, pair_batch
+
+    _, processor = tiny
+    images = [[make_image(10 + i, 32 + 16 * (i % 3), 32)] * (1 + i % 2) for i in range(5)]
+    pairs = [build_chat_pair(f"Question {i}?" + " more words" * i, ims,
+                             cue=f"cue {i} " * (i + 1), style=PromptStyle(system="Be brief."))
+             for i, ims in enumerate(images)]
+    for side in ("student", "teacher"):
+        rows = PromptRows.tokenize(processor, pairs, side)
+        for selected in ([0], [2, 4], [4, 4, 1], [3, 0, 0, 2], list(range(5))):
+            alone = pair_batch(processor, [pairs[i] for i in selected], side)
+            got = rows.select(selected).inputs
+            assert set(got) == set(alone)
+            for key in alone:
+                assert torch.equal(got[key], alone[key]), (side, selected, key)

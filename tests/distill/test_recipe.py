@@ -226,8 +226,8 @@ def test_other_privileges_train(sample_shards, tmp_path, privilege):
 def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1))
     recipe.setup()
-    batch = next(recipe._batches())
-    prompts = recipe._prompts(batch)
+    batch = next(recipe.batches())
+    prompts = recipe.step_batch(batch)
     recipe.cleanup()
     assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
     # Multiple-choice questions show their options, as eval and audit prompts do.
@@ -253,7 +253,7 @@ def test_freeze_vision_leaves_the_vision_tower_untouched(sample_shards, tmp_path
 
 def test_micro_batches_group_rows_by_response_length(sample_shards, tmp_path):
     recipe = DistillRecipe(_config(sample_shards, tmp_path, grad_accum=3, batch_size=6))
-    chunks = recipe._micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
+    chunks = recipe.micro_batches(torch.tensor([3, 9, 1, 7, 7, 2]))
     assert chunks == [([1, 3], 1.0), ([4, 0], 1.0), ([5, 2], 1.0)]
 
 
@@ -346,7 +346,7 @@ def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(sample_shard
     here), a bf16 teacher, every decoder layer checkpointed. This is where transformers
     5.1x broke static caches and checkpointed cue hooks; the losses must not depend on
     the rollout engine."""
-    monkeypatch.setattr(DistillRecipe, "_autocast",
+    monkeypatch.setattr(DistillRecipe, "autocast",
                         lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
     losses = {}
     for engine in ("cuekit", "generate-static", "generate"):
@@ -445,8 +445,8 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
     recipe = DistillRecipe(_config(tmp_path / "shards", tmp_path, max_steps=1, shuffle_buffer=0))
     recipe.setup()
     try:
-        batch = next(recipe._batches())
-        prompts = recipe._prompts(batch)
+        batch = next(recipe.batches())
+        prompts = recipe.step_batch(batch)
     finally:
         recipe.cleanup()
     marked = [s for s in batch.samples if s.marked_image is not None]
@@ -482,3 +482,47 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
         if item.marked_bytes is not None:
             expected[item.marked_index] = item.marked()
         assert [im.tobytes() for im in chat.teacher_images] == [im.tobytes() for im in expected]
+
+
+def test_fp16_loss_scaling_unscales_before_clipping_and_checkpoints_its_scale(
+        sample_shards, tmp_path):
+    """--dtype fp16 trains under a GradScaler (on CUDA; the CPU scaler stands in here).
+    Gradients are unscaled before clipping, so a scaled step is the unscaled step (a
+    power-of-two scale is exact in fp32); the scale is saved, so a resume keeps it."""
+    records = {}
+    for name in ("plain", "scaled"):
+        recipe = DistillRecipe(_config(sample_shards, tmp_path / name, max_steps=1,
+                                       max_grad_norm=0.5))
+        recipe.setup()
+        if name == "scaled":
+            recipe.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+        try:
+            records[name] = recipe.train()[0]
+        finally:
+            recipe.cleanup()
+    assert records["scaled"]["grad_norm"] == records["plain"]["grad_norm"]
+    assert records["scaled"]["loss"] == records["plain"]["loss"]
+    from cuekit.distill.checkpoint import latest_checkpoint, load_trainer_state
+
+    saved = load_trainer_state(latest_checkpoint(tmp_path / "scaled" / "run"))
+    assert saved.extra["grad_scaler"]["scale"] == 2.0 ** 10
+    assert "grad_scaler" not in load_trainer_state(
+        latest_checkpoint(tmp_path / "plain" / "run")).extra
+
+
+def test_a_loss_scale_overflow_is_skipped_without_counting_as_divergence(
+        sample_shards, tmp_path):
+    """A finite loss with inf gradients under fp16 loss scaling means the scale was too
+    high: the step is skipped and the scale lowered, and the non-finite guard (which stops
+    runs that diverge) does not count it."""
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2,
+                                   max_nonfinite_steps=1))
+    recipe.setup()
+    recipe.scaler = torch.amp.GradScaler("cpu", init_scale=float("inf"))  # grads overflow
+    try:
+        records = recipe.train()
+    finally:
+        recipe.cleanup()
+    assert [r["skipped_update"] for r in records] == [1, 1]
+    assert [r["nonfinite_steps"] for r in records] == [0, 0]
+    assert all(r["loss"] == r["loss"] for r in records)  # the loss itself was finite

@@ -161,7 +161,8 @@ def test_config_file_values_are_type_checked(tmp_path, text, message):
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    ({"dtype": "fp16"}, "dtype must be one of auto, bf16, bfloat16, fp32, float32, got 'fp16'"),
+    ({"dtype": "fp16", "device": "cpu"}, "dtype fp16 needs a CUDA device (fp16 autocast with "
+                                         "loss scaling), but the device is 'cpu'"),
     ({"dtype": "bfloat17"}, "dtype must be one of"),
     ({"device": "gpu"}, "device must be auto or a torch device (cpu, cuda, cuda:1, mps...), "
                         "got 'gpu'"),

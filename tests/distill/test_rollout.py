@@ -49,7 +49,7 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     """The rollout and the training forward are the same function, cue module included."""
     from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
     from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
-    from cuekit.distill.rollout import score_responses
+    from cuekit.distill.scoring import score_responses
 
     model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
     module = attach_cue_module(model, CueModuleConfig(interval=5))
@@ -113,7 +113,7 @@ def test_sampling_settings_reject_unknown_engines_and_compile_without_cuekit():
 
 def test_scores_at_a_temperature_are_the_tempered_policy_logprobs():
     from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch
-    from cuekit.distill.rollout import score_responses
+    from cuekit.distill.scoring import score_responses
 
     model, processor = build_tiny_qwen3_vl(seed=0)
     questions, images = _rows()

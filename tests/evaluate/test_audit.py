@@ -12,7 +12,7 @@ from PIL import Image
 
 from cuekit.distill.models import load_model
 from cuekit.distill.prompts import build_messages, build_prompt_batch, build_scoring_batch
-from cuekit.distill.rollout import score_responses
+from cuekit.distill.scoring import score_responses
 from cuekit.errors import ConfigError
 from cuekit.evaluate.audit import (
     AuditConfig,

@@ -110,3 +110,25 @@ def test_compare_runs_errors(tmp_path: Path) -> None:
     run_b = _write_predictions(tmp_path / "b", [("y", "s", "1", True)])
     with pytest.raises(ConfigError, match="share no sample ids"):
         compare_runs(run_a, run_b)
+
+
+def test_compare_command_equals_eval_compare(tmp_path: Path) -> None:
+    """`cuekit compare A B` is the command; `eval --compare A B` stays as its alias."""
+    from click.testing import CliRunner
+
+    from cuekit.cli import cli
+
+    run_a = _write_predictions(tmp_path / "a", [("s1", "geo", "1", False),
+                                                ("s2", "geo", "2", True)])
+    run_b = _write_predictions(tmp_path / "b", [("s1", "geo", "1", True),
+                                                ("s2", "geo", "2", True)])
+    outputs = []
+    for args in (["compare", str(run_a), str(run_b)], ["eval", "--compare", str(run_a),
+                                                         str(run_b)]):
+        result = CliRunner().invoke(cli, [*args, "--resamples", "200", "-o",
+                                          str(tmp_path / args[0])])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output.replace(str(tmp_path / args[0]), "OUT"))
+    assert outputs[0] == outputs[1] and "+50.0%" in outputs[0]
+    assert (tmp_path / "compare" / "compare.json").read_bytes() == \
+        (tmp_path / "eval" / "compare.json").read_bytes()

@@ -149,8 +149,8 @@ def test_exported_rows_render_to_the_tokens_distill_trains_on(sample_shards, tmp
     recipe = DistillRecipe(config)
     recipe.setup()
     try:
-        batch = next(recipe._batches())
-        prompts = recipe._prompts(batch)  # exactly what the training step builds
+        batch = next(recipe.batches())
+        prompts = recipe.step_batch(batch)  # exactly what the training step builds
     finally:
         recipe.cleanup()
     [path] = run_export(str(sample_shards), tmp_path / "verl", "verl", style=STYLE)

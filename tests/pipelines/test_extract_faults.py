@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cuekit import io as io_module
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions
 from cuekit.outputs import exclusive_lock
-from cuekit.pipelines import images as images_module
 from cuekit.pipelines.extract import ExtractConfig, run_extract
 from cuekit.pipelines.parts import PARTS_DIR
 from cuekit.pipelines.sources import RawSample, RowError, SourceSpec, iter_source
@@ -53,16 +53,18 @@ def reference(tmp_path_factory) -> Path:
 
 def _full_disk_after(count: int, monkeypatch) -> None:
     """Image writes after the first ``count`` go to /dev/full: a real ENOSPC from the kernel."""
-    real = images_module.new_temp_file
+    real = io_module.new_temp_file
     calls = {"n": 0}
 
     def temp_file(folder: Path, prefix: str = ".tmp-", suffix: str = ""):
+        if not {"images", "marks"} & set(folder.parts):  # not an image write
+            return real(folder, prefix, suffix)
         calls["n"] += 1
         if calls["n"] <= count:
             return real(folder, prefix, suffix)
         return os.open("/dev/full", os.O_WRONLY), folder / ".tmp-never-made"
 
-    monkeypatch.setattr(images_module, "new_temp_file", temp_file)
+    monkeypatch.setattr(io_module, "new_temp_file", temp_file)
 
 
 @pytest.mark.parametrize("num_workers", [0, 1])
@@ -283,11 +285,11 @@ def _killed_after_writes(count: int, monkeypatch) -> None:
     real = parts.write_parquet_atomic
     calls = {"n": 0}
 
-    def write(frame, path):
+    def write(path, frame):
         calls["n"] += 1
         if calls["n"] > count:
             raise KeyboardInterrupt
-        real(frame, path)
+        real(path, frame)
 
     monkeypatch.setattr(parts, "write_parquet_atomic", write)
 

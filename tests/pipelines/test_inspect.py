@@ -15,11 +15,11 @@ from cuekit.pipelines.inspect import format_sample, load_sample, render_detectio
 def test_load_by_key_from_shard_or_folder(sharded) -> None:
     out, records = sharded
     first = load_sample(str(out / "shard-000000.tar"))
-    assert first["key"] == "s000"
+    assert first.key == "s000"
     by_folder = load_sample(str(out), key="s004")
-    assert by_folder["key"] == "s004" and by_folder["url"].endswith("shard-000001.tar")
-    assert by_folder["record"] == load_sample(str(out / "shard-000001.tar"), "s004")["record"]
-    assert load_sample(str(out))["key"] == "s000"
+    assert by_folder.key == "s004" and by_folder.url.endswith("shard-000001.tar")
+    assert by_folder.record == load_sample(str(out / "shard-000001.tar"), "s004").record
+    assert load_sample(str(out)).key == "s000"
     with pytest.raises(CuekitError, match="key 'nope' is not in .*manifest.parquet"):
         load_sample(str(out), key="nope")
     with pytest.raises(CuekitError, match="key 'nope' not found in .*shard-000000.tar"):
@@ -48,7 +48,7 @@ def test_render_draws_boxes(sharded, tmp_path: Path) -> None:
     fields = load_sample(str(out), key="s001")
     target = render_detections(fields, tmp_path / "viz" / "s001.png", image_index=1)
     drawn = np.asarray(Image.open(target).convert("RGB")).astype(int)
-    original = np.asarray(fields["images"][1]).astype(int)
+    original = np.asarray(fields.images[1]).astype(int)
     assert drawn.shape == original.shape
     x1, y1, x2, y2 = (round(v) for v in records[1].cue.detections[1].xyxy)
     changed = np.abs(drawn - original).sum(axis=2) > 0

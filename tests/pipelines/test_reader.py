@@ -208,7 +208,7 @@ def test_decode_never_unpickles_and_reports_bad_members(sharded) -> None:
     raw["pyd"] = b"\x80\x04not a pickle we would ever load"
     raw["pth"] = b"garbage"
     fields = decode_sample(raw)
-    assert fields["key"] == "s000" and fields["images"][0].mode == "RGB"
+    assert fields.key == "s000" and fields.images[0].mode == "RGB"
     with pytest.raises(SampleError, match="no .json member"):
         decode_sample({k: v for k, v in raw.items() if k != "json"})
     with pytest.raises(SampleError, match="json does not parse"):

@@ -17,6 +17,7 @@ from cuekit.pipelines import extract_io, tarwriter
 from cuekit.pipelines import manifest as mf
 from cuekit.pipelines.shard import ShardSettings, plan_shards, shard
 from cuekit.schemas import ExtractedSample, is_safe_key
+from cuekit.schemas.runs import SampleStats
 
 
 def test_shard_layout_and_manifest(helpers, sharded: tuple[Path, list[ExtractedSample]]) -> None:
@@ -124,7 +125,9 @@ def test_plan_packs_sorted_and_never_opens_an_empty_shard() -> None:
     members = (tarwriter.Member("x.json", 10, "0" * 64, data=b"0" * 10),)
     samples = [tarwriter.PreparedSample(k, tuple(tarwriter.Member(f"{k}.json", 10, "0" * 64,
                                                                   data=b"0" * 10)
-                                                 for _ in members), {"key": k})
+                                                 for _ in members),
+                                        SampleStats(k, 0, 10, 0, 0, False, "hint", False,
+                                                    "test", "train"))
                for k in ("c", "a", "b")]
     plans = plan_shards(samples, settings)
     assert [[s.key for s in p.samples] for p in plans] == [["a", "b"], ["c"]]

@@ -92,7 +92,7 @@ _RUN_SHARD = ("target.shard(sys.argv[1], sys.argv[2], "
 def test_workers_die_with_a_killed_shard(make_extract_dir, tmp_path, helpers):
     extract_dir, _ = make_extract_dir(40)
     alive = helpers.kill_parent_and_watch_workers(
-        [sys.executable, "-c", helpers.slowed_run("cuekit.pipelines.shard", "prepare_sample",
+        [sys.executable, "-c", helpers.slowed_run("cuekit.pipelines.shard", "tar_sample",
                                                   _RUN_SHARD),
          str(extract_dir), str(tmp_path / "shards")],
         workers=2, timeout=4.0)
@@ -104,14 +104,18 @@ def test_a_full_disk_under_the_resize_cache_stops_the_run(make_extract_dir, tmp_
                                                           monkeypatch):
     """Resized images are written to the output's cache: a failed write there is the
     output's fault (an OutputError naming the file), never a sample error or a crash."""
-    from cuekit.pipelines import images as images_module
+    from cuekit import io as io_module
 
     extract_dir, records = make_extract_dir(4, size=(80, 60))
 
+    real = io_module.new_temp_file
+
     def to_dev_full(folder, prefix=".tmp-", suffix=""):
+        if "resized" not in folder.parts:  # only the resize cache's writes
+            return real(folder, prefix, suffix)
         return os.open("/dev/full", os.O_WRONLY), folder / ".tmp-never-made"
 
-    monkeypatch.setattr(images_module, "new_temp_file", to_dev_full)
+    monkeypatch.setattr(io_module, "new_temp_file", to_dev_full)
     out = tmp_path / "shards"
     settings = ShardSettings(maxcount=2, max_pixels=40 * 30)
     with pytest.raises(OutputError, match=r"cannot write the output .*/\.cuekit-shard/resized/"

@@ -18,7 +18,7 @@ How it fits transformers without a modeling change:
   module runs there, as in training), whose K/V are then copied into the free slots.
 
 Tokens are drawn with the same transformers logits processors as
-:mod:`cuekit.distill.decoding`; which random draws a row gets depends on the slot
+:mod:`cuekit.distill.rollout.decoding`; which random draws a row gets depends on the slot
 schedule, so unlike the chunked engine this does not reproduce ``generate``'s samples
 (greedy decoding does reproduce it, tested).
 """
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cuekit.distill.decoding import (
+from cuekit.distill.rollout.decoding import (
     CACHE_BLOCK,
     DecodeSettings,
     draw,
@@ -47,7 +47,7 @@ from cuekit.distill.decoding import (
 
 @cache
 def _slot_layer_class() -> type:
-    from cuekit.distill.kv_cache import typed_static_layer_class
+    from cuekit.distill.rollout.kv_cache import typed_static_layer_class
 
     class SlotLayer(typed_static_layer_class()):
         """A static layer whose rows each write one token at their own position."""
@@ -101,13 +101,13 @@ class ContinuousDecoder:
         self.steps = 0
 
     def _new_cache(self, length: int, positions: Tensor) -> Any:
-        from cuekit.distill.kv_cache import static_cache
+        from cuekit.distill.rollout.kv_cache import static_cache
 
         return static_cache(self._config, length, _slot_layer_class(), positions=positions)
 
     def _prefill(self, inputs: dict[str, Any]) -> tuple[Tensor, Any, Tensor]:
         """Logits (n, V), the filled temporary cache and the rows' next M-RoPE positions."""
-        from cuekit.distill.kv_cache import static_cache
+        from cuekit.distill.rollout.kv_cache import static_cache
 
         length = round_up(inputs["input_ids"].shape[1], self.block)
         prefill_cache = static_cache(self._config, length)

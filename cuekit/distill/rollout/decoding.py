@@ -164,7 +164,7 @@ class StaticDecoder:
     # -- cache
 
     def _allocate(self, batch: int, length: int) -> None:
-        from cuekit.distill.kv_cache import static_cache
+        from cuekit.distill.rollout.kv_cache import static_cache
 
         self._cache = static_cache(self._config, length)
         self._cache_shape = (batch, length)
