@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from cueworld_grid import GridSettings, run_name  # benchmarks/ is on the path, as for common
+
 FAMILIES = ("colour", "compare", "reading", "spatial")
 
 
@@ -56,15 +58,13 @@ def summarize(report: dict[str, Any], work: Path) -> dict[str, Any]:
     runs_dir = next((work / "runs").glob(f"{split}-*"))
     folder = work / "data" / runs_dir.name.split("-", 1)[1]
     family = families_of(folder)
+    settings = GridSettings(**{"loss": "k1", **report["settings"]})  # older reports: no loss
     before = score_predictions(work / "refs" / runs_dir.name / "before" / "predictions.parquet",
                                family)
     cells: dict[tuple[str, str, bool, float], list[dict[str, float]]] = defaultdict(list)
     for run in report["runs"]:
-        name = (f"{run['teacher']}-{run['privilege']}-module_{'on' if run['module'] else 'off'}"
-                f"-seed{run['seed']}-lr{run['lr']:g}-steps{report['settings']['steps']}")
-        loss = report["settings"].get("loss", "k1")
-        if loss != "k1":
-            name += f"-{loss}"
+        name = run_name(run["teacher"], run["privilege"], run["module"], run["seed"],
+                        run["lr"], settings)
         cells[(run["teacher"], run["privilege"], run["module"], run["lr"])].append(
             score_predictions(runs_dir / name / "eval" / "predictions.parquet", family))
     rows = []

@@ -106,6 +106,14 @@ def _eval(model: str, split_folder: Path, output: Path, privilege: str = "none",
             "correct": predictions["correct"].cast(pl.Int8).to_list()}
 
 
+def run_name(teacher: str, privilege: str, module: bool, seed: int, lr: float,
+             settings: GridSettings) -> str:
+    """The folder of one run under ``WORK/runs/<split tag>/``."""
+    name = (f"{teacher}-{privilege}-module_{'on' if module else 'off'}-seed{seed}-lr{lr:g}"
+            f"-steps{settings.steps}")
+    return name if settings.loss == "k1" else f"{name}-{settings.loss}"
+
+
 def distill_job(job: dict[str, Any]) -> dict[str, Any]:
     """One grid cell and seed: distill the student, then score it on the eval split."""
     import torch
@@ -338,9 +346,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     jobs = []
     for teacher, privilege, module, seed, lr in product(
             args.teachers, args.privileges, args.modules, range(seeds), lrs):
-        name = f"{teacher}-{privilege}-module_{module}-seed{seed}-lr{lr:g}-steps{settings.steps}"
-        if settings.loss != "k1":
-            name += f"-{settings.loss}"
+        name = run_name(teacher, privilege, module == "on", seed, lr, settings)
         jobs.append({"teacher": teacher, "privilege": privilege, "module": module == "on",
                      "seed": seed, "lr": lr, "settings": asdict(settings),
                      "run_dir": str(args.work / "runs" / tag / name),

@@ -150,7 +150,17 @@ class Collator:
         return {**batch, "labels": labels}
 
 
-@torch.no_grad()
+def greedy_texts(model: Any, processor: Any, inputs: dict[str, Any],
+                 max_new_tokens: int) -> list[str]:
+    """Greedy responses to left-padded ``inputs``, decoded by distill's rollout engine as
+    ``cuekit eval`` decodes them (it puts the model in eval mode and back)."""
+    from cuekit.distill.rollout import SamplingSettings, generate_rollouts
+
+    rollouts = generate_rollouts(model, processor, inputs,
+                                 SamplingSettings(max_new_tokens, greedy=True))
+    return processor.batch_decode(rollouts.response_ids, skip_special_tokens=True)
+
+
 def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: str,
                   batch_size: int = 50) -> dict[str, float]:
     """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), overall
@@ -158,24 +168,17 @@ def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: st
     CueWorld's are, is its own extraction)."""
     from cuekit.answers import judge
 
-    was_training = model.training
-    model.eval()
     hits: dict[str, list[bool]] = {}
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
         inputs = pair_batch(processor, [_chat(it, kind, it.images()) for it in chunk],
                             "teacher")
-        out = model.generate(**inputs, max_new_tokens=4, do_sample=False,
-                             eos_token_id=processor.im_end_token_id,
-                             pad_token_id=processor.tokenizer.pad_token_id)
-        texts = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
-                                       skip_special_tokens=True)
+        texts = greedy_texts(model, processor, inputs, max_new_tokens=4)
         for text, it in zip(texts, chunk, strict=True):
             sample = it.record.sample
             correct = judge(text, sample.answer, sample.choices, finished=True).correct
             hits.setdefault("all", []).append(correct)
             hits.setdefault(str(sample.metadata.get("family", "?")), []).append(correct)
-    model.train(was_training)
     return {name: sum(flags) / len(flags) for name, flags in sorted(hits.items())}
 
 

@@ -65,32 +65,24 @@ def description_probe(model: str, test: str, rows: int = 200) -> dict[str, float
     greedy: ``grounding`` ("Where is each shape?", one entry per shape: ``star: top
     left``) shows whether it can find a named shape; ``caption`` ("Describe the image.",
     one entry per place: ``top left: large red star 3``) whether it reads each place."""
-    import torch
-
     from cuekit.cueworld.scenes import grounding_text
-    from cuekit.cueworld.sft import CAPTION_PROMPT, GROUNDING_PROMPT
+    from cuekit.cueworld.sft import CAPTION_PROMPT, GROUNDING_PROMPT, greedy_texts
     from cuekit.distill.models import load_model
     from cuekit.distill.prompts import build_messages
     from cuekit.evaluate.inputs import iter_cue_items
 
     net, processor = load_model(model)
-    net.eval()
     items = list(iter_cue_items(test, limit=rows))
     scores = {}
     for name, prompt in (("grounding", GROUNDING_PROMPT), ("caption", CAPTION_PROMPT)):
+        text = processor.apply_chat_template(build_messages(prompt, 1),
+                                             add_generation_prompt=True)
         right = total = 0
         for start in range(0, len(items), 50):
             chunk = items[start:start + 50]
-            text = processor.apply_chat_template(build_messages(prompt, 1),
-                                                 add_generation_prompt=True)
             inputs = processor([text] * len(chunk), [it.images()[0] for it in chunk],
                                padding_side="left")
-            with torch.no_grad():
-                out = net.generate(**inputs, max_new_tokens=64, do_sample=False,
-                                   eos_token_id=processor.im_end_token_id,
-                                   pad_token_id=processor.tokenizer.pad_token_id)
-            decoded = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:],
-                                             skip_special_tokens=True)
+            decoded = greedy_texts(net, processor, inputs, max_new_tokens=64)
             for item, said in zip(chunk, decoded, strict=True):
                 meta = item.record.sample.metadata
                 truth = (grounding_text(meta["objects"]) if name == "grounding"
