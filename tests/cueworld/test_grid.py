@@ -69,6 +69,7 @@ def test_quick_grid_writes_a_complete_consistent_table(tmp_path: Path) -> None:
     assert sum(line.startswith(("| OPSD", "| OPD")) for line in table) == 12
     assert (tmp_path / "cueworld_grid.png").stat().st_size > 0
     _check_family_breakdown(report, tmp_path)
+    _check_module_effect(report, tmp_path)
 
 
 def _check_family_breakdown(report: dict, work: Path) -> None:
@@ -96,3 +97,30 @@ def _check_family_breakdown(report: dict, work: Path) -> None:
         assert overall(row) == pytest.approx(after)
         assert 0.0 <= row["colour_top_answer_share"] <= 1.0
     assert "| base (before) |" in families.markdown(summary)
+
+
+def _check_module_effect(report: dict, work: Path) -> None:
+    """benchmarks/cueworld_module.py re-scores every module-on run without its module: the
+    with-module accuracy is the grid's own, and OPSD with no privilege, whose gradient is
+    exactly zero, leaves the zero-initialised output projection at zero and every answer as
+    it was."""
+    spec = importlib.util.spec_from_file_location(
+        "cueworld_module", GRID_SCRIPT.with_name("cueworld_module.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--report", str(work / "cueworld_grid.json")])
+    on_runs = [r for r in report["runs"] if r["module"]]
+    assert len(result["runs"]) == len(on_runs) == 12
+    for measured, run in zip(result["runs"], on_runs, strict=True):
+        assert measured["accuracy_with"] == pytest.approx(run["after"]["accuracy"])
+        assert measured["accuracy_without"] == pytest.approx(np.mean(measured["correct_without"]))
+        if (run["teacher"], run["privilege"]) == ("self", "none"):
+            assert all(value == 0.0 for key, value in measured["norms"].items()
+                       if key.endswith(".o"))
+            assert measured["answers_changed"] == 0.0
+            assert measured["correct_with"] == measured["correct_without"]
+    assert len(result["table"]) == 6
+    for row in result["table"]:
+        low, high = row["module_effect_ci"]
+        assert row["module_effect"] == pytest.approx(row["accuracy_with"] - row["accuracy_without"])
+        assert low - 1e-9 <= row["module_effect"] <= high + 1e-9
