@@ -234,7 +234,8 @@ def _pct(value: float | None) -> str:
 
 def markdown_table(report: dict[str, Any]) -> str:
     before = report["before"]["accuracy"]
-    lines = ["| setting | teacher | privilege | module | student acc. (test, no cue) | "
+    lines = [f"| setting | teacher | privilege | module | student acc. ({report['eval_split']}, "
+             "no cue) | "
              "gain [95% CI] | held-out reverse KL |",
              "|---|---|---|---|---|---|---|",
              f"| base (before) | – | – | – | {_pct(before)} | – | – |"]
