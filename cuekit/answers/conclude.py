@@ -106,6 +106,13 @@ _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+# A response that opens with its value, then explains it: "5. There are four small
+# triangles and ...", "27 — it sits just below the 30 gridline", "30 square units — half
+# of ...". Not a numbered list ("1. Identify ...\n2. ...").
+_LEADING_VALUE = re.compile(
+    r"^\W{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?(?:\s?(?:[A-Za-z]+|°|%)){0,2}?)\**"
+    r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))")
+_NUMBERED = re.compile(r"^\W*\d{1,2}[.)]\s", re.MULTILINE)
 
 
 def _lines(text: str) -> list[str]:
@@ -355,6 +362,9 @@ def weak_answer(text: str) -> tuple[str, str, str]:
         _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
     if leading is not None:
         return leading.group(1).strip(".:"), "leading", "the response opens with it"
+    value = _LEADING_VALUE.match(body)
+    if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
+        return value.group(1).strip("$ "), "leading", "the response opens with its value"
     if _walk_cut_off(text):
         return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)

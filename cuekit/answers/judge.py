@@ -29,6 +29,13 @@ from cuekit.answers.conclude import closing_sentences
 from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
+from cuekit.answers.question import (
+    asked_variable,
+    assigned_value,
+    names_variable,
+    restated_subject,
+    statement_verdict,
+)
 from cuekit.answers.reading import looks_finished
 
 __all__ = ["OUTCOMES", "Verdict", "judge"]
@@ -42,7 +49,8 @@ _NO_ANSWER_CHOICE = re.compile(r"cannot\s+be\s+determined|not\s+enough\s+informa
 class Verdict:
     """One decision. ``extracted`` is "" for no answer; ``rule`` is how it was found
     (boxed, phrase, conclusion, last_line, leading, whole, conflict, refusal_choice,
-    claim, none); ``match`` is the comparison rule that decided; ``reason`` says all of it in
+    claim, asked_variable, statement, none); ``match`` is the comparison rule that decided;
+    ``reason`` says all of it in
     one line."""
 
     extracted: str
@@ -179,16 +187,92 @@ def _verify_closing(found: Extraction, response: str, gold: str,
     return found
 
 
+_EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
+_ASSIGNS = re.compile(r"^\W*([a-z])\s*=")
+# "If x = 5, ...", "Try x = 5": a trial value, not a result
+_TRIAL = re.compile(r"\b(?:if|try|trying|suppose|assume|assuming|when|test(?:ing)?|plug\w*|"
+                    r"substitut\w*|check(?:ing)?|let)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+
+
+def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
+    """The value of the asked ``variable`` when ``found`` does not give it: an explicit
+    answer that lists several variables ("x = 42, y = 138, z = 16"), a closing statement
+    that assigns several ("So y = 18, with x = 9"), or one about something else after
+    the variable was solved ("x = 4 ... Each side is then x + 6 = 10")."""
+    if found.rule in _EXPLICIT:
+        other = _ASSIGNS.match(strip_math_delimiters(found.text))
+        if assigned_value(found.text, variable) is not None:
+            return assigned_value(found.text, variable)
+        if other is None or other.group(1) == variable:
+            return None
+        at = text.rfind(found.text)  # "Answer: x = 42, y = 138" read as "x = 42": its line
+        line = text[text.rfind("\n", 0, at) + 1:] if at >= 0 else ""
+        return assigned_value(line.split("\n", 1)[0], variable)
+    sentences = closing_sentences(text)
+    closing = sentences[0] if sentences else ""
+    # "x = 5 would make it degenerate, so x must be 7": the concluding clause first
+    clause = re.split(r"\b(?:so|therefore|thus|hence)\b", closing, flags=re.IGNORECASE)[-1]
+    if names_variable(clause, variable):
+        return assigned_value(clause, variable)
+    value = assigned_value(closing, variable)
+    if value is not None or names_variable(closing, variable):
+        return value
+    if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
+        return None  # "x = 7? Let me recompute.": the reasoning goes on
+    found_all = [m for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
+                 if not _TRIAL.search(text, max(0, m.start() - 30), m.start())]
+    return assigned_value(text[found_all[-1].start():], variable) if found_all else None
+
+
+def _question_reading(found: Extraction, response: str, question: str,
+                      yes_no: bool) -> Extraction:
+    """Read ``found`` again with the question (``cuekit.answers.question``): the value of
+    the asked variable, the verdict of a statement that restates a yes/no question, the
+    subject of a restated "Which ...?" question."""
+    text = prepare(response)
+    variable = asked_variable(question)
+    weak = found.rule in _WEAK or found.rule == "claim" or (
+        found.rule == "none" and found.note in _UNREAD)
+    if weak and not looks_finished(text):
+        return found
+    if variable is not None and (weak or found.rule in _EXPLICIT):
+        value = _asked_value(found, text, variable)
+        if value is not None and value != found.text.strip():
+            rule = found.rule if found.rule in _EXPLICIT else "asked_variable"
+            return Extraction(value, rule, f"the value of {variable}, which the question "
+                              f"asks for, in {found.text!r}" if found.answered else
+                              f"the value of {variable}, which the question asks for",
+                              found.boxes)
+        return found
+    if not weak or is_refusal(text):
+        return found
+    sentences = closing_sentences(text)
+    if not sentences:
+        return found
+    if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
+        verdict = statement_verdict(sentences[0], question)
+        if verdict is not None:
+            return Extraction(verdict, "statement", "the closing statement restates the "
+                              f"question and {'affirms' if verdict == 'yes' else 'denies'} it")
+        return found
+    subject = restated_subject(sentences[0], question)
+    if subject is not None and subject != found.text:
+        return Extraction(subject, "statement", "the subject of the closing statement, "
+                          "which restates the question")
+    return found
+
+
 def judge(response: str, gold: str | None, choices: Sequence[str] | None = None, *,
           precision: int | None = None, question_type: str | None = None,
           answer_type: str | None = None, unit: str | None = None,
-          finished: bool | None = None) -> Verdict:
+          finished: bool | None = None, question: str | None = None) -> Verdict:
     """Judge ``response`` against ``gold`` with the dataset's fields where it has them.
 
     ``choices`` are used for multiple choice (``question_type`` other than free_form);
     ``precision`` (decimal places) and ``answer_type`` (integer, float, list, text)
     steer the numeric comparison; ``unit`` is dropped from answers; ``finished=False``
-    marks a response cut off at the token limit.
+    marks a response cut off at the token limit; ``question`` (optional) tells which
+    variable is asked and what a yes/no statement affirms (``cuekit.answers.question``).
     """
     if question_type == "free_form":
         choices = None
@@ -203,6 +287,11 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
         if len(refusals) == 1:
             found = Extraction(refusals[0], "refusal_choice",
                                "the response declines, and one choice says so")
+            how = f"{found.rule} ({found.note})"
+    if question and finished is not False:
+        reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
+        if reread is not found:
+            found = reread
             how = f"{found.rule} ({found.note})"
     if finished is not False and (found.rule in _WEAK or (
             found.rule == "none" and found.note in _UNREAD)):

@@ -17,7 +17,9 @@ When do two values agree (``values_agree``)?
   - an answer decimal for an exact gold (``3.46`` for ``2\\sqrt{3}``) agrees when it is
     the exact value correctly rounded at its own last place and carries two decimal
     places or three significant digits (``3.5`` is too coarse to tell).
-  A one-place gold such as ``2.5`` is taken as exact: ``2.54`` does not match it.
+  A one-place gold such as ``2.5`` is taken as exact: ``2.54`` does not match it; but an
+    exact form no decimal equals (``8\\sqrt{2}``, ``\\frac{22}{3}``) agrees with the
+    one-place gold it rounds to (11.3, 7.3).
 """
 
 from __future__ import annotations
@@ -149,6 +151,15 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
     return Value(exact, approx, None)
 
 
+def _terminates(value: Fraction) -> bool:
+    """A fraction with a finite decimal expansion (its denominator is 2^a 5^b)."""
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    return denominator == 1
+
+
 def _half_unit(places: int) -> float:
     return 0.5 * 10.0 ** -places * (1 + 1e-9)
 
@@ -162,7 +173,10 @@ def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tu
                     "(dataset precision)")
     if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:
         return True, "equal numbers"
-    if gold.places is not None and gold.places >= 2 and (
+    # a one-place gold is exact, unless the answer is a value no decimal can equal
+    # ("8\\sqrt{2}" or "22/3" for 11.3): then the gold is its rounding
+    endless = answer.places is None and (answer.exact is None or not _terminates(answer.exact))
+    if gold.places is not None and (gold.places >= 2 or (gold.places == 1 and endless)) and (
             answer.places is None or answer.places >= gold.places):
         ok = abs(answer.approx - gold.approx) <= _half_unit(gold.places)
         return ok, f"{'rounds' if ok else 'does not round'} to the gold's {gold.places} places"

@@ -118,5 +118,6 @@ def _param(case: dict) -> object:
 def test_judge_agrees_with_the_human_label(case: dict) -> None:
     verdict = judge(case["response"], case["gold"], choices=case["choices"],
                     precision=case["precision"], question_type=case["question_type"],
-                    answer_type=case["answer_type"], unit=case["unit"])
+                    answer_type=case["answer_type"], unit=case["unit"],
+                    question=case.get("question"))
     assert _agrees(verdict, case["label"]), verdict.reason

@@ -1,0 +1,160 @@
+"""What the question asks, as a grader uses it to read a response.
+
+The question text is optional; without it ``judge`` reads responses as before. With it:
+
+- **the asked variable** ("Find $x$.", "Find the value of the variable y in the
+  figure."): a response that solves for several variables ("So $y = 18$, with $x = 9$",
+  "x = 42, y = 138, z = 16", "x = 4 ... Each side is then x + 6 = 10") is read for the
+  one asked (``asked_variable``, ``assigned_value``);
+- **a yes/no question answered by a statement** ("Are the lines parallel?" answered
+  "The two lines are parallel."): a statement that restates the question's proposition
+  affirms it; negated, or with the opposite comparison ("more" for "less"), it denies it
+  (``statement_verdict``);
+- **the subject of a restated "Which ...?" question** ("Which object is farthest to the
+  left?" answered "The cube is farthest to the left."): the words before the restated
+  predicate (``restated_subject``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuekit.answers.normalize import strip_math_delimiters
+
+__all__ = ["asked_variable", "assigned_value", "is_yes_no_question", "restated_subject",
+           "statement_verdict"]
+
+# "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
+# x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
+_ASKED = re.compile(
+    r"^\W*(?:find|solve\s+for|determine|calculate|compute|what\s+is)\s+(?:the\s+value\s+of\s+)?"
+    r"(?:the\s+(?:variable|unknown)\s+)?\$?\s*([a-z])\s*\$?(?=\s*(?:[.?,:;]|$|\s+(?:in|so|to|if|"
+    r"when|for|given|using|such|\()\b))", re.IGNORECASE)
+# A value a variable is set to: a number, fraction, root or multiple of π, that ends
+# where the expression ends (not "x = 3 + y").
+_VALUE = (r"[-−]?\s?(?:\\frac\{\d+\}\{\d+\}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+          r"(?:\s?(?:\\sqrt\{?\d+\}?|√\s?\d+|\\pi|π))?|\\sqrt\{?\d+\}?|√\s?\d+)"
+          r"(?:\s?/\s?\d+(?![\d.]))?")
+_AFTER_VALUE = r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div)|\\frac|\\sqrt))"
+_YES_NO_START = re.compile(r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|"
+                           r"would|should|must)\b", re.IGNORECASE)
+_STOP = frozenset("""a an the of in on at to for by with from and or is are was were be
+    been does do did can could has have had will would should must this that these those it
+    its there their than as into number value any all each one both""".split())
+# Comparisons with their opposites: a statement of the opposite one denies the question.
+_OPPOSITE = {"less": "more greater larger higher bigger", "fewer": "more greater larger higher",
+             "smaller": "larger bigger greater more higher", "lower": "higher greater larger more",
+             "shorter": "longer taller", "more": "less fewer smaller lower",
+             "greater": "less fewer smaller lower", "larger": "smaller less lower fewer",
+             "higher": "lower less smaller", "bigger": "smaller less", "longer": "shorter",
+             "taller": "shorter", "maximum": "minimum", "minimum": "maximum",
+             "highest": "lowest smallest least", "lowest": "highest largest greatest most",
+             "largest": "smallest lowest least", "smallest": "largest highest greatest most",
+             "most": "least fewest", "least": "most", "increasing": "decreasing",
+             "decreasing": "increasing", "above": "below", "below": "above"}
+_NEGATED = re.compile(r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+",
+                      re.IGNORECASE)
+_DOUBT = re.compile(r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|maybe|hard\s+to|"
+                    r"cannot|can't|unable|if|whether)\b|\?", re.IGNORECASE)
+
+
+def asked_variable(question: str | None) -> str | None:
+    """The single-letter variable the question asks for, or None."""
+    if not question:
+        return None
+    found = _ASKED.match(strip_math_delimiters(question.replace("\\(", "").replace("\\)", "")))
+    return found.group(1) if found else None
+
+
+def _assignments(text: str, variable: str) -> list[re.Match[str]]:
+    """Every "x = 25" (or "x=25°") in ``text``, in order; not "2x = 50" nor "x = 3y"."""
+    pattern = (r"(?<![\w\\])" + re.escape(variable) + r"\s*=\s*\$?\s*(" + _VALUE + r")"
+               + _AFTER_VALUE + r"(?![\w])")
+    return list(re.finditer(pattern, text.replace("\\,", "")))
+
+
+def assigned_value(text: str, variable: str) -> str | None:
+    """The value of the last assignment to ``variable`` in ``text``, or None."""
+    found = _assignments(text, variable)
+    return found[-1].group(1).strip() if found else None
+
+
+def names_variable(text: str, variable: str) -> bool:
+    """``text`` states a value for ``variable`` ("x = ...", "x is ...", "value of x")."""
+    return re.search(r"(?<![\w\\])" + re.escape(variable) + r"\$?\s*(?:=|≈|\\approx|is\b|equals\b|"
+                     r"measures\b|(?:must|should|would|will|has\s+to|can\s+only)\s+be\b)"
+                     r"|\bof\s+\$?" + re.escape(variable) + r"(?![\w])", text) is not None
+
+
+def is_yes_no_question(question: str | None) -> bool:
+    return bool(question) and _YES_NO_START.match(question or "") is not None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+|\d+(?:\.\d+)?", strip_math_delimiters(text).lower().replace(
+        "**", ""))
+
+
+def _sides(words: list[str]) -> tuple[set[str], set[str]] | None:
+    """The content words before and after "than", or None without it."""
+    if "than" not in words:
+        return None
+    at = words.index("than")
+    return ({w for w in words[:at] if w not in _STOP},
+            {w for w in words[at + 1:] if w not in _STOP})
+
+
+def statement_verdict(sentence: str, question: str | None) -> str | None:
+    """"yes" or "no" when ``sentence`` states the proposition of the yes/no ``question``:
+    it shares most of the question's content words and its last one (the predicate:
+    "parallel", "red", "roughest"); a comparison keeps its sides ("fewer boys than girls"
+    for "more boys than girls?"). Negated, or with the opposite comparison word, it
+    denies the question. None when it is not that proposition or voices doubt."""
+    if not is_yes_no_question(question) or _DOUBT.search(sentence):
+        return None
+    clause = re.split(r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence,
+                      flags=re.IGNORECASE)[-1]
+    words = _words(question or "")
+    asked = [w for w in words if w not in _STOP]
+    said = _words(clause)
+    said_set = set(said)
+    if len(asked) < 2:
+        return None
+    compared = [a for a in asked if a in _OPPOSITE]
+    flipped = {w for a in compared for w in _OPPOSITE[a].split() if w not in asked}
+    opposite = bool(flipped & said_set)
+    if compared and not opposite and not said_set & set(compared):
+        return None  # the question compares; the statement does not
+    present = [w in said_set or (w in compared and opposite) for w in asked]
+    if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
+        return None
+    sides, said_sides = _sides(words), _sides(said)
+    if sides is not None:  # "Is A less than B?": A stays before "than", B after it
+        left = sides[0] - set(compared)
+        if said_sides is None or not left <= said_sides[0] or not sides[1] <= said_sides[1]:
+            return None
+    negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
+    return "no" if negated != opposite else "yes"
+
+
+# "Which object is farthest to the left?": the verb, then the predicate the answer restates.
+_WHICH = re.compile(r"^\W*(?:which|what|who)\b(?:\s+[\w'-]+){0,3}?\s+(is|are|was|were|has|have|"
+                    r"had|shows?|contains?)\s+(.+?)\W*$", re.IGNORECASE)
+
+
+def restated_subject(sentence: str, question: str | None) -> str | None:
+    """The subject of a closing sentence that restates a "Which ...?" question's
+    predicate ("The cube is farthest to the left." -> "The cube"), or None."""
+    asked = _WHICH.match(question or "")
+    if asked is None:
+        return None
+    verb, predicate = asked.group(1).lower(), _words(asked.group(2))
+    plain = strip_math_delimiters(sentence).replace("**", "").strip().rstrip(".!")
+    split = re.search(r"\s(" + verb + r")\s", plain, re.IGNORECASE)
+    if split is None or not predicate:
+        return None
+    rest = _words(plain[split.end():])
+    if rest[:len(predicate)] != predicate or len(rest) > len(predicate) + 3:
+        return None
+    subject = plain[:split.start()].strip()
+    return subject if 0 < len(subject.split()) <= 4 else None
