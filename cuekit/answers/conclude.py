@@ -24,7 +24,8 @@ grader reads its *closing statement*:
      its one bold span with a number ("The peak occurs in **2016** with a value of 58");
    - a point or interval that ends it ("... i.e., at the point $(2, 3)$.");
    - the right side of its last "=", or of its one equation for a lone variable ("x = 5,
-     and AB = BC = 10" answers x);
+     and AB = BC = 10" answers x); the values of one variable given together ("x = 3
+     and x = −3") are a list;
    - two numbers offered as alternatives ("roughly 9 or 10"): a hedge, judged wrong;
    - its one number; with several numbers (or none in digits) the *predicate* after its
      last "is"/"are"/"equals" when that is a number or math ("The measure of angle 1 is
@@ -223,11 +224,20 @@ def clause_answer(clause: str, sentence: str) -> str | None:
     return _part_answer(clause, sentence)
 
 
+# "x = 3 and x = −3", "x = 1, x = 2 or x = 4" at the end of a clause: one variable's values
+_SOLUTIONS = re.compile(r"(?<![\w\\])([a-z])\s*=\s*[^\s,;=]+(?:\s*(?:,|,?\s+(?:and|or))\s+\1"
+                        r"\s*=\s*[^\s,;=]+)+\W*$")
+
+
 def _equation_answer(plain: str) -> str | None:
     """The right side of the clause's last "=", or of its one equation that solves for a
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
     parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain)
              if "=" in part]
+    solutions = _SOLUTIONS.search(plain)
+    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
+        values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
+        return ", ".join(values)
     lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
     chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
     rhs = clean_candidate(chosen.rsplit("=", 1)[1])

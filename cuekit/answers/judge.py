@@ -36,6 +36,9 @@ from cuekit.answers.question import (
     restated_subject,
     statement_verdict,
 )
+from cuekit.answers.question import (
+    assignments as _assignments_of,
+)
 from cuekit.answers.reading import looks_finished
 
 __all__ = ["OUTCOMES", "Verdict", "judge"]
@@ -212,6 +215,8 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     closing = sentences[0] if sentences else ""
     # "x = 5 would make it degenerate, so x must be 7": the concluding clause first
     clause = re.split(r"\b(?:so|therefore|thus|hence)\b", closing, flags=re.IGNORECASE)[-1]
+    if len(_assignments_of(closing, variable)) >= 2:
+        return None  # "x = −1 and x = 3": the solutions, read as a list already
     if names_variable(clause, variable):
         return assigned_value(clause, variable)
     value = assigned_value(closing, variable)

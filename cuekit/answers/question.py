@@ -21,8 +21,8 @@ import re
 
 from cuekit.answers.normalize import strip_math_delimiters
 
-__all__ = ["asked_variable", "assigned_value", "is_yes_no_question", "restated_subject",
-           "statement_verdict"]
+__all__ = ["asked_variable", "assigned_value", "assignments", "is_yes_no_question",
+           "names_variable", "restated_subject", "statement_verdict"]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
 # x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
@@ -66,7 +66,7 @@ def asked_variable(question: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def _assignments(text: str, variable: str) -> list[re.Match[str]]:
+def assignments(text: str, variable: str) -> list[re.Match[str]]:
     """Every "x = 25" (or "x=25°") in ``text``, in order; not "2x = 50" nor "x = 3y"."""
     pattern = (r"(?<![\w\\])" + re.escape(variable) + r"\s*=\s*\$?\s*(" + _VALUE + r")"
                + _AFTER_VALUE + r"(?![\w])")
@@ -75,7 +75,7 @@ def _assignments(text: str, variable: str) -> list[re.Match[str]]:
 
 def assigned_value(text: str, variable: str) -> str | None:
     """The value of the last assignment to ``variable`` in ``text``, or None."""
-    found = _assignments(text, variable)
+    found = assignments(text, variable)
     return found[-1].group(1).strip() if found else None
 
 
