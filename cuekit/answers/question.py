@@ -58,11 +58,16 @@ _DOUBT = re.compile(r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|ma
                     r"cannot|can't|unable|if|whether)\b|\?", re.IGNORECASE)
 
 
+def _plain_question(question: str) -> str:
+    """Without image placeholders ("<image>Find x.") and math delimiters."""
+    return strip_math_delimiters(re.sub(r"<image\s*\d*>", " ", question)).strip()
+
+
 def asked_variable(question: str | None) -> str | None:
     """The single-letter variable the question asks for, or None."""
     if not question:
         return None
-    found = _ASKED.match(strip_math_delimiters(question.replace("\\(", "").replace("\\)", "")))
+    found = _ASKED.match(_plain_question(question))
     return found.group(1) if found else None
 
 
@@ -87,7 +92,7 @@ def names_variable(text: str, variable: str) -> bool:
 
 
 def is_yes_no_question(question: str | None) -> bool:
-    return bool(question) and _YES_NO_START.match(question or "") is not None
+    return bool(question) and _YES_NO_START.match(_plain_question(question or "")) is not None
 
 
 def _words(text: str) -> list[str]:
@@ -145,7 +150,7 @@ _WHICH = re.compile(r"^\W*(?:which|what|who)\b(?:\s+[\w'-]+){0,3}?\s+(is|are|was
 def restated_subject(sentence: str, question: str | None) -> str | None:
     """The subject of a closing sentence that restates a "Which ...?" question's
     predicate ("The cube is farthest to the left." -> "The cube"), or None."""
-    asked = _WHICH.match(question or "")
+    asked = _WHICH.match(_plain_question(question or ""))
     if asked is None:
         return None
     verb, predicate = asked.group(1).lower(), _words(asked.group(2))

@@ -70,7 +70,8 @@ KNOWN_MISSES = {
                        "named as the subject beside numbers",
     "b20-yn_prose-000": "'so the circle's area is larger.': affirmative, no verdict",
     "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
-    "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: a list read as its last item",
+    "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
+                          "than the ordered gold's",
     "b20-intl-005": "'是的，两条边相等。': a Chinese yes",
     "b21-geo_prose-015": "'arc BC ... is 112 degrees. This is also the measure of angle "
                          "BOC, half of which would be angle BAC = 56°.': the answer sits in "
