@@ -30,10 +30,15 @@ from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
+    asked_subject,
     asked_variable,
     assigned_value,
+    counted,
+    names_subject,
     names_variable,
     restated_subject,
+    restates,
+    stated_value,
     statement_verdict,
 )
 from cuekit.answers.question import (
@@ -191,6 +196,7 @@ def _verify_closing(found: Extraction, response: str, gold: str,
 
 
 _EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
+_RETRACTED = re.compile(r"retracts|changes its mind")
 _ASSIGNS = re.compile(r"^\W*([a-z])\s*=")
 # "If x = 5, ...", "Try x = 5": a trial value, not a result
 _TRIAL = re.compile(r"\b(?:if|try|trying|suppose|assume|assuming|when|test(?:ing)?|plug\w*|"
@@ -211,6 +217,8 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         at = text.rfind(found.text)  # "Answer: x = 42, y = 138" read as "x = 42": its line
         line = text[text.rfind("\n", 0, at) + 1:] if at >= 0 else ""
         return assigned_value(line.split("\n", 1)[0], variable)
+    if _RETRACTED.search(found.note):
+        return None  # the closing statement replaces a retracted answer: it stands
     sentences = closing_sentences(text)
     closing = sentences[0] if sentences else ""
     # "x = 5 would make it degenerate, so x must be 7": the concluding clause first
@@ -227,6 +235,26 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     found_all = [m for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
                  if not _TRIAL.search(text, max(0, m.start() - 30), m.start())]
     return assigned_value(text[found_all[-1].start():], variable) if found_all else None
+
+
+def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -> str | None:
+    """The value the response states for what the question names ("the difference ... is
+    45, and the average is 35"): in the closing statement; for a specific name ("angle
+    1", "AB") also in an earlier sentence when the closing statement is about something
+    else ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
+    if _RETRACTED.search(found.note):
+        return None
+    sentences = closing_sentences(text)
+    closing = sentences[0] if sentences else ""
+    if names_subject(closing, subject) or not specific:
+        return stated_value(closing, subject)
+    if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
+        return None
+    for sentence in reversed(re.split(r"(?<=[.!?])\s+|\n+", text)):
+        value = stated_value(sentence, subject)
+        if value is not None:
+            return value
+    return None
 
 
 def _question_reading(found: Extraction, response: str, question: str,
@@ -254,6 +282,16 @@ def _question_reading(found: Extraction, response: str, question: str,
     sentences = closing_sentences(text)
     if not sentences:
         return found
+    subject = asked_subject(question)
+    value = _subject_value(found, text, *subject) if subject is not None else None
+    if value is not None and value != found.text.strip():
+        return Extraction(value, "asked_subject", "the value the response states for what "
+                          "the question asks")
+    number = counted(sentences[0], question)
+    if number is not None and (not found.answered or restates(found.text, question)):
+        return Extraction(number, "asked_subject", "the count of what the question asks "
+                          "for" + (f"; {found.text!r} restates the question"
+                                   if found.answered else ""))
     if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
         verdict = statement_verdict(sentences[0], question)
         if verdict is not None:

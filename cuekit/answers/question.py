@@ -21,8 +21,9 @@ import re
 
 from cuekit.answers.normalize import strip_math_delimiters
 
-__all__ = ["asked_variable", "assigned_value", "assignments", "is_yes_no_question",
-           "names_variable", "restated_subject", "statement_verdict"]
+__all__ = ["asked_subject", "asked_variable", "assigned_value", "assignments", "counted",
+           "is_yes_no_question", "names_subject", "names_variable", "restated_subject",
+           "restates", "statement_verdict", "stated_value"]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
 # x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
@@ -163,3 +164,86 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
         return None
     subject = plain[:split.start()].strip()
     return subject if 0 < len(subject.split()) <= 4 else None
+
+
+# The quantity a question asks for, by name: "What is the difference between ...",
+# "Find the area of the trapezoid.", "Find m∠1", "Find AB.", "the measure of arc BC".
+_QUANTITY = re.compile(
+    r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+(?:total\s+)?"
+    r"(difference|sum|average|mean|median|ratio|area|perimeter|volume|circumference|radius|"
+    r"diameter|height|width|slope|probability|product|range)\b", re.IGNORECASE)
+_ANGLE = re.compile(r"(?:\\angle|∠|\bangle)\s*([A-Z]{1,3}|\d{1,2})(?![\w}])")
+_ARC = re.compile(r"(?:\\widehat\{|\barc\s+)([A-Z]{2,3})\b")
+_SEGMENT = re.compile(r"^\W*(?:find|what\s+is)\s+(?:the\s+length\s+of\s+)?(?:\\overline\{)?"
+                      r"([A-Z]{2})\}?\W*$")
+_COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
+_NUMBER_WORD = ("zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+                "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty")
+
+
+def asked_subject(question: str | None) -> tuple[str, bool] | None:
+    """A pattern for what the question asks for by name, as a response names it, and
+    whether the name is specific (an angle, an arc, a segment: "angle 1" names one thing;
+    "the area" may name a part's); None for anything else."""
+    plain = _plain_question(question or "")
+    segment = _SEGMENT.match(plain)
+    if segment is not None:
+        return r"(?<![A-Za-z\\])(?:\\overline\{)?" + segment.group(1) + r"\}?(?![A-Za-z])", True
+    for kind, pattern in (("arc", _ARC), ("angle", _ANGLE)):
+        named = pattern.search(plain)
+        if named is not None and re.match(r"^\W*(?:find|what\s+is)\b", plain, re.IGNORECASE):
+            name = named.group(1)
+            return (r"(?:\\widehat\{|\barc\s+)" if kind == "arc" else
+                    r"(?:\\angle|∠|\bangle)\s*") + name + r"(?![\w])\}?", True
+    quantity = _QUANTITY.match(plain)
+    return (r"\b" + quantity.group(1).lower() + r"\b", False) if quantity else None
+
+
+_STATES = re.compile(r"\b(?:is|are|was|measures|equals)\b|=")
+_UNIT = r"(?:°|\^\s*\{?\\circ\}?|%|[A-Za-z]+(?:\s?[A-Za-z]+)?[²³]?)?"
+
+
+def stated_value(sentence: str, subject: str) -> str | None:
+    """The value ``sentence`` states for the subject ("the difference between them is 45",
+    "Angle 1 measures 40°", "arc BC is the rest of the semicircle, which is 112 degrees",
+    "the perimeter is 2(4 + 6) = 20 cm": the result of its working): the rest of the
+    clause after a statement about it must be only a value, maybe with a unit. The last
+    such value; None when there is none or the statement is negated."""
+    plain = strip_math_delimiters(sentence)
+    values = []
+    for named in re.finditer(r"(?i:" + subject + r")", plain):
+        window = re.split(r"[.;](?:\s|$)", plain[named.end():named.end() + 80])[0]
+        for states in _STATES.finditer(window):
+            if re.search(r"\d|\b(?:not|never)\b|n't", window[:states.start()]):
+                break  # another value or a negation comes first
+            rest = re.split(r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s",
+                            window[states.end():])[0]
+            value = re.fullmatch(r"\s*(?:about|approximately|exactly)?\s*\**\s*(" + _VALUE
+                                 + r")\s*" + _UNIT + r"\**\s*", rest.rsplit("=", 1)[-1])
+            if value is not None:
+                values.append(value.group(1).strip())
+                break
+    return values[-1] if values else None
+
+
+def names_subject(sentence: str, subject: str) -> bool:
+    return re.search(subject, strip_math_delimiters(sentence), re.IGNORECASE) is not None
+
+
+def counted(sentence: str, question: str | None) -> str | None:
+    """For "How many <things> ...?": the one number the sentence puts before those things
+    ("Two objects (stove and twist) are ...", "Four bars exceed 50."), else None."""
+    asked = _COUNT.match(_plain_question(question or ""))
+    if asked is None:
+        return None
+    noun = asked.group(1).lower()
+    found = re.findall(r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?"
+                       + re.escape(noun) + r"\b", strip_math_delimiters(sentence), re.IGNORECASE)
+    return found[0] if len(set(found)) == 1 else None
+
+
+def restates(value: str, question: str | None) -> bool:
+    """``value`` is a number the question itself gives ("more than 7 people")."""
+    number = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", value)
+    return bool(number) and re.search(r"(?<![\d.])" + re.escape(number.group(1)) + r"(?![\d.])",
+                                      _plain_question(question or "")) is not None
