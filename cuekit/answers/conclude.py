@@ -107,6 +107,9 @@ _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+# A clause that ends on what the response will do: "... and solve for y."
+_PLAN = re.compile(r"\b(?:solve|find|compute|calculate|determine)\s+(?:for\s+)?(?:the\s+\w+\s+"
+                   r"of\s+)?\$?\\?[A-Za-z]{1,6}\$?\W*$", re.IGNORECASE)
 # A response that opens with its value, then explains it: "5. There are four small
 # triangles and ...", "27 — it sits just below the 30 gridline", "30 square units — half
 # of ...". Not a numbered list ("1. Identify ...\n2. ...").
@@ -221,6 +224,11 @@ def clause_answer(clause: str, sentence: str) -> str | None:
         last = _part_answer(re.split(r";\s", clause)[-1], sentence)
         if last is not None:
             return last
+    labelled = re.search(r"\w:\s+([^:]+)$", clause)  # "3 of 8 slices are shaded: 37.5%."
+    if labelled is not None and _SHORT_ANSWER.match(clean_candidate(labelled.group(1))):
+        return clean_candidate(labelled.group(1))
+    if _PLAN.search(clause):
+        return None  # "... and solve for y.": what it will do, not what it found
     return _part_answer(clause, sentence)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cuekit.answers.claims import (
     choice_named,
@@ -33,16 +33,16 @@ from cuekit.answers.question import (
     asked_subject,
     asked_variable,
     assigned_value,
+    assignments,
     counted,
+    named_scale,
     names_subject,
     names_variable,
     restated_subject,
     restates,
     stated_value,
     statement_verdict,
-)
-from cuekit.answers.question import (
-    assignments as _assignments_of,
+    unasked_value,
 )
 from cuekit.answers.reading import looks_finished
 
@@ -223,7 +223,7 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     closing = sentences[0] if sentences else ""
     # "x = 5 would make it degenerate, so x must be 7": the concluding clause first
     clause = re.split(r"\b(?:so|therefore|thus|hence)\b", closing, flags=re.IGNORECASE)[-1]
-    if len(_assignments_of(closing, variable)) >= 2:
+    if len(assignments(closing, variable)) >= 2:
         return None  # "x = −1 and x = 3": the solutions, read as a list already
     if names_variable(clause, variable):
         return assigned_value(clause, variable)
@@ -292,6 +292,10 @@ def _question_reading(found: Extraction, response: str, question: str,
         return Extraction(number, "asked_subject", "the count of what the question asks "
                           "for" + (f"; {found.text!r} restates the question"
                                    if found.answered else ""))
+    other = unasked_value(sentences[0], question) if not found.answered else None
+    if other is not None and not yes_no:
+        return Extraction(other, "asked_subject", "the one value of the closing statement "
+                          "that the question does not give")
     if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
         verdict = statement_verdict(sentences[0], question)
         if verdict is not None:
@@ -336,6 +340,11 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
         if reread is not found:
             found = reread
             how = f"{found.rule} ({found.note})"
+        scale = named_scale(question)
+        if scale is not None and re.search(rf"\d\s*{scale}", found.text, re.IGNORECASE):
+            # "61.9 thousand" for a question asked in thousands is 61.9
+            found = replace(found, text=re.sub(rf"\s*{scale}s?\b", "", found.text,
+                                               flags=re.IGNORECASE))
     if finished is not False and (found.rule in _WEAK or (
             found.rule == "none" and found.note in _UNREAD)):
         found = _verify_closing(found, response, str(gold), choices, precision=precision,

@@ -31,7 +31,7 @@ from fractions import Fraction
 
 from cuekit.answers.symbolic import numeric_value
 
-__all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
+__all__ = ["Value", "as_share", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
     r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
@@ -75,6 +75,12 @@ class Value:
             return 0
         digits = f"{abs(float(self.exact)):.{self.places}f}".replace(".", "").lstrip("0")
         return len(digits)
+
+
+def as_share(value: Value) -> Value:
+    """A percentage as the fraction it stands for: 37.5 (%) -> 0.375."""
+    return Value(value.exact / 100 if value.exact is not None else None, value.approx / 100,
+                 value.places + 2 if value.places is not None else None)
 
 
 def strip_unit(text: str, unit: str | None) -> str:

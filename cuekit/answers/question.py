@@ -22,8 +22,8 @@ import re
 from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = ["asked_subject", "asked_variable", "assigned_value", "assignments", "counted",
-           "is_yes_no_question", "names_subject", "names_variable", "restated_subject",
-           "restates", "statement_verdict", "stated_value"]
+           "is_yes_no_question", "named_scale", "names_subject", "names_variable",
+           "restated_subject", "restates", "statement_verdict", "stated_value", "unasked_value"]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
 # x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
@@ -199,7 +199,7 @@ def asked_subject(question: str | None) -> tuple[str, bool] | None:
     return (r"\b" + quantity.group(1).lower() + r"\b", False) if quantity else None
 
 
-_STATES = re.compile(r"\b(?:is|are|was|measures|equals)\b|=")
+_STATES = re.compile(r"\b(?:is|are|was|measures|equals|of)\b|=")
 _UNIT = r"(?:°|\^\s*\{?\\circ\}?|%|[A-Za-z]+(?:\s?[A-Za-z]+)?[²³]?)?"
 
 
@@ -214,6 +214,9 @@ def stated_value(sentence: str, subject: str) -> str | None:
     for named in re.finditer(r"(?i:" + subject + r")", plain):
         window = re.split(r"[.;](?:\s|$)", plain[named.end():named.end() + 80])[0]
         for states in _STATES.finditer(window):
+            if states.group() == "of" and (window[:states.start()].strip() or not re.search(
+                    r"\b(?:a|an)\s+$", plain[:named.start()], re.IGNORECASE)):
+                continue  # only "a difference of 8.4", not "the sum of 3 and 4 is 7"
             if re.search(r"\d|\b(?:not|never)\b|n't", window[:states.start()]):
                 break  # another value or a negation comes first
             rest = re.split(r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s",
@@ -240,6 +243,25 @@ def counted(sentence: str, question: str | None) -> str | None:
     found = re.findall(r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?"
                        + re.escape(noun) + r"\b", strip_math_delimiters(sentence), re.IGNORECASE)
     return found[0] if len(set(found)) == 1 else None
+
+
+_NUMBER = re.compile(r"(?<![\w.,])[-−]?\d[\d,]*(?:\.\d+)?(?:\s?(?:thousand|million|billion|%))?"
+                     r"(?![\w.,]\d)")
+
+
+def unasked_value(sentence: str, question: str | None) -> str | None:
+    """The one number of a sentence that restates the question's own numbers ("The line
+    shows 61.9 thousand dollars for 2018." for "... income in 2018?"), else None."""
+    numbers = [m.group().strip() for m in _NUMBER.finditer(strip_math_delimiters(sentence))]
+    kept = [n for n in numbers if not restates(n, question)]
+    return kept[0] if len(kept) == 1 and len(numbers) > 1 else None
+
+
+def named_scale(question: str | None) -> str | None:
+    """The scale the question counts in ("What was the income (in thousands)?"): an
+    answer's "61.9 thousand" then means 61.9."""
+    scale = re.search(r"\bin\s+(thousand|million|billion)s?\b", question or "", re.IGNORECASE)
+    return scale.group(1).lower() if scale else None
 
 
 def restates(value: str, question: str | None) -> bool:

@@ -69,6 +69,8 @@ KNOWN_MISSES = {
     "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
                           "than the ordered gold's",
     "b20-intl-005": "'是的，两条边相等。': a Chinese yes",
+    "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
+                       "of ...': the superlative of the question as an aside names the subject",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
                          "3-way only",

@@ -11,6 +11,7 @@ from cuekit.answers.question import (
     asked_variable,
     assigned_value,
     restated_subject,
+    stated_value,
     statement_verdict,
 )
 
@@ -131,3 +132,52 @@ def test_an_exact_form_agrees_with_its_one_place_rounding() -> None:
     assert not values_agree(parse_value("11.34"), gold)[0]  # a decimal: 11.3 is exact
     assert not values_agree(parse_value("\\frac{57}{5}"), gold)[0]  # 11.4 exactly
     assert not values_agree(parse_value("4\\sqrt{8}"), parse_value("11.4"))[0]
+
+
+def test_judge_reads_the_value_stated_for_what_the_question_names() -> None:
+    closing = ("The orange bars read 12, 30, 57 and 41. The highest is 57 and the lowest is "
+               "12, so the difference between them is 45, and the average is 35.")
+    asked = judge(closing, "45", question="What is the difference between the highest and "
+                                          "the lowest value of the orange bars?")
+    assert (asked.correct, asked.rule) == (True, "asked_subject")
+    assert not judge(closing, "35", question="What is the difference between the highest "
+                                             "and the lowest value?").correct
+    # a specific name (an angle) is also read in an earlier sentence
+    angle = ("Angle 1 measures 40°. The angles on a straight line add to 180°, and the other "
+             "two are 60° and 80°.")
+    assert judge(angle, "40", question="Find m \\angle 1.").correct
+    # "a difference of 8.4"; "the sum of 3 and 4" is no statement of the sum, and with
+    # other values between the name and its "is" the rule declines rather than guesses
+    assert stated_value("it was 29.7, a difference of 8.4 points", "\\bdifference\\b") == "8.4"
+    assert stated_value("the sum of 3 and 4 is 7", "\\bsum\\b") is None
+    assert stated_value("the perimeter is 2(4 + 6) = 20 cm", "\\bperimeter\\b") == "20"
+    assert stated_value("the ratio is 6:8, which simplifies to 3:4", "\\bratio\\b") is None
+    assert stated_value("the area is not 12", "\\barea\\b") is None
+
+
+def test_judge_counts_what_a_how_many_question_asks_for() -> None:
+    response = "Two objects (stove and twist) are preferred by more than 7 people."
+    question = "How many objects are preferred by more than 7 people in at least one category?"
+    verdict = judge(response, "2", question=question)
+    assert (verdict.correct, verdict.extracted) == (True, "Two")
+    assert "'7' restates the question" in verdict.reason
+    assert not judge(response, "7", question=question).correct
+
+
+def test_judge_drops_the_numbers_the_question_gives() -> None:
+    question = "What was the median income in 2018 (in thousands)?"
+    verdict = judge("The line shows 61.9 thousand dollars for 2018.", "61.9", question=question)
+    assert (verdict.correct, verdict.extracted) == (True, "61.9")
+    # without the question the sentence commits to nothing
+    assert judge("The line shows 61.9 thousand dollars for 2018.", "61.9").outcome == \
+        "no_answer"
+
+
+def test_a_percentage_answers_a_fraction_and_a_plan_is_no_answer() -> None:
+    share = judge("3 out of 8 slices are shaded: 37.5%.", "\\frac{3}{8}")
+    assert (share.correct, share.match) == (True, "the percentage equals the gold fraction")
+    assert not judge("3 out of 8 slices are shaded: 40%.", "\\frac{3}{8}").correct
+    assert not judge("So 25 percent.", "25%").match.startswith("the percentage")
+    plan = judge("We set up the proportion $\\frac{y}{9} = \\frac{8}{6}$ and solve for $y$.",
+                 "12", question="Find $y$.")
+    assert plan.outcome == "no_answer"
