@@ -75,7 +75,7 @@ _CHECK = re.compile(
 # An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
 # ...)", "Note: if the triangle were equilateral, each angle would be 60°."
 _ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
-                    r"|for\s+comparison|if\b)"
+                    r"|for\s+comparison|if\b(?![^.]*\b(?:so|therefore|thus)\b))"
                     # an explanation of the answer just given: "This is because ...",
                     # "Explanation: ...", "I counted 4 in the front row ..."
                     r"|^\W*(?:(?:this|that)(?:\s+is|'s)\s+because|explanation|reason(?:ing)?\s*:"
@@ -107,6 +107,10 @@ _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+_TIME = re.compile(r"(?<![\d:.])(\d{1,2}:\d{2})(?:\s*[AaPp]\.?[Mm]\b\.?)?(?![\d:])")
+# What the response means to do, not what it found: "To find the value, locate ...".
+_PLAN_START = re.compile(r"^\W*to\s+(?:find|determine|solve|answer|compute|calculate|get)\b",
+                         re.IGNORECASE)
 # A clause that ends on what the response will do: "... and solve for y."
 _PLAN = re.compile(r"\b(?:solve|find|compute|calculate|determine)\s+(?:for\s+)?(?:the\s+\w+\s+"
                    r"of\s+)?\$?\\?[A-Za-z]{1,6}\$?\W*$", re.IGNORECASE)
@@ -172,8 +176,8 @@ def conclusion(text: str, *, revising: bool = False) -> str | None:
     retraction (``revising``) any last statement is the new answer."""
     closing = _closing_text(text)
     sentence = _last_sentence(closing)
-    if not sentence or sentence.rstrip("*$ ").endswith("?"):
-        return None  # a question ("Is the answer 12?") asserts nothing
+    if not sentence or sentence.rstrip("*$ ").endswith("?") or _PLAN_START.match(sentence):
+        return None  # a question ("Is the answer 12?") or a plan asserts nothing
     # "... is 19 (row "C", column "2019")." or "... 4.24 (i.e., $3\sqrt{2}$).": an aside
     # with words at the end of the sentence is set aside; a point "(2, 3)" is kept
     aside = re.search(r"\s\((?=[^()]*[A-Za-z]{2,})[^()]*\)\W*$", sentence)
@@ -289,6 +293,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         rhs = _equation_answer(plain)
         if rhs:
             return rhs
+    times = _TIME.findall(plain)
+    if len(times) == 1 and not re.search(r"\d", _TIME.sub("", plain)):
+        return times[0]  # "the train arrives at 3:45 PM."
     hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
     if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
         return f"{hedge.group(1)} or {hedge.group(2)}"

@@ -42,6 +42,7 @@ from cuekit.answers.question import (
     restates,
     stated_value,
     statement_verdict,
+    superlative_named,
     unasked_value,
 )
 from cuekit.answers.reading import looks_finished
@@ -302,7 +303,8 @@ def _question_reading(found: Extraction, response: str, question: str,
             return Extraction(verdict, "statement", "the closing statement restates the "
                               f"question and {'affirms' if verdict == 'yes' else 'denies'} it")
         return found
-    subject = restated_subject(sentences[0], question)
+    subject = restated_subject(sentences[0], question) or (
+        superlative_named(sentences[0], question) if not found.answered else None)
     if subject is not None and subject != found.text:
         return Extraction(subject, "statement", "the subject of the closing statement, "
                           "which restates the question")

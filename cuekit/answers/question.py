@@ -23,7 +23,8 @@ from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = ["asked_subject", "asked_variable", "assigned_value", "assignments", "counted",
            "is_yes_no_question", "named_scale", "names_subject", "names_variable",
-           "restated_subject", "restates", "statement_verdict", "stated_value", "unasked_value"]
+           "restated_subject", "restates", "statement_verdict", "stated_value",
+           "superlative_named", "unasked_value"]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
 # x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
@@ -60,8 +61,14 @@ _DOUBT = re.compile(r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|ma
 
 
 def _plain_question(question: str) -> str:
-    """Without image placeholders ("<image>Find x.") and math delimiters."""
-    return strip_math_delimiters(re.sub(r"<image\s*\d*>", " ", question)).strip()
+    """The question itself: without image placeholders ("<image>Find x."), math
+    delimiters, and the prompt around it that MathVista's query and MathVerse add
+    ("Hint: Please answer ...\nQuestion: ...", "Choices: A: ...")."""
+    text = re.sub(r"<image\s*\d*>", " ", question)
+    text = re.sub(r"^\s*Hint:[^\n]*\n", "", text)
+    text = re.sub(r"^\s*Question:\s*", "", text)
+    text = re.split(r"\s*\bChoices\s*:", text)[0]
+    return strip_math_delimiters(text).strip()
 
 
 def asked_variable(question: str | None) -> str | None:
@@ -120,7 +127,8 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         return None
     clause = re.split(r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence,
                       flags=re.IGNORECASE)[-1]
-    words = _words(question or "")
+    words = _words(re.sub(r"\s+(?:in|of|on)\s+the\s+(?:picture|image|photo|figure|diagram|"
+                          r"chart|graph|plot)\W*$", "?", _plain_question(question or "")))
     asked = [w for w in words if w not in _STOP]
     said = _words(clause)
     said_set = set(said)
@@ -240,6 +248,10 @@ def counted(sentence: str, question: str | None) -> str | None:
     if asked is None:
         return None
     noun = asked.group(1).lower()
+    plain = strip_math_delimiters(sentence)
+    if re.search(r"\b(?:none\s+of\s+the|no)\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
+                 r"|\bthere\s+(?:are|is)\s+none\b", plain, re.IGNORECASE):
+        return "0"  # "None of the bars is smaller than 6."
     found = re.findall(r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?"
                        + re.escape(noun) + r"\b", strip_math_delimiters(sentence), re.IGNORECASE)
     return found[0] if len(set(found)) == 1 else None
@@ -269,3 +281,19 @@ def restates(value: str, question: str | None) -> bool:
     number = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", value)
     return bool(number) and re.search(r"(?<![\d.])" + re.escape(number.group(1)) + r"(?![\d.])",
                                       _plain_question(question or "")) is not None
+
+
+_SUPERLATIVE = (r"(?:highest|lowest|largest|smallest|tallest|shortest|most|least|greatest|"
+                r"biggest|longest|fewest|maximum|minimum)")
+
+
+def superlative_named(sentence: str, question: str | None) -> str | None:
+    """For "Which month had the highest rainfall?": the name a sentence gives its
+    superlative ("The tallest bar in the chart is July, at about 180 mm"), else None."""
+    if not re.match(r"^\W*(?:which|what)\b.*\b" + _SUPERLATIVE + r"\b",
+                    _plain_question(question or ""), re.IGNORECASE):
+        return None
+    named = re.search(r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
+                      r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+                      strip_math_delimiters(sentence).replace("**", ""))
+    return named.group(1) if named else None

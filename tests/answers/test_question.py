@@ -181,3 +181,35 @@ def test_a_percentage_answers_a_fraction_and_a_plan_is_no_answer() -> None:
     plan = judge("We set up the proportion $\\frac{y}{9} = \\frac{8}{6}$ and solve for $y$.",
                  "12", question="Find $y$.")
     assert plan.outcome == "no_answer"
+
+
+def test_judge_reads_a_mathvista_query_and_its_hint() -> None:
+    query = ("Hint: Please answer the question requiring an integer answer and provide the "
+             "final value, e.g., 1, 2, 3, at the end.\nQuestion: How many bars have values "
+             "smaller than 6?")
+    verdict = judge("The bar values are 8, 7 and 9. None of the bars is smaller than 6.", "0",
+                    question=query)
+    assert (verdict.correct, verdict.extracted) == (True, "0")
+    assert asked_variable("Question: Find $x$.\nChoices:\nA:6\nB:9") == "x"
+
+
+def test_judge_reads_the_name_a_superlative_is_given() -> None:
+    response = ("The tallest bar in the rainfall chart is July, at about 180 mm, followed by "
+                "August at 165 mm.")
+    verdict = judge(response, "July", question="Which month had the highest rainfall?")
+    assert (verdict.correct, verdict.extracted) == (True, "July")
+    assert not judge(response, "August", question="Which month had the highest rainfall?"
+                     ).correct
+    assert judge(response, "July").outcome == "no_answer"  # without the question
+
+
+def test_closing_forms_a_grader_reads() -> None:
+    # "If ..., so ...": a conclusion, not a hypothetical aside
+    response = ("Snakes feed on rabbits. If the rabbits died out, the snakes would lose a "
+                "food source, so the snake population would decrease.")
+    assert judge(response, "decrease", ["increase", "decrease", "stay the same"]).correct
+    # a time of day, a value after an escaped dollar, a plan
+    assert judge("According to the timetable, the train arrives at 3:45 PM.", "3:45").correct
+    assert judge("3 × \\$2.50 + 2 × \\$1.00 = \\$7.50 + \\$2.00 = \\$9.50", "9.5").correct
+    plan = judge("To find the value, locate 2015 on the x-axis and read across.", "27")
+    assert plan.outcome == "no_answer"
