@@ -10,6 +10,12 @@ when they conclude with the gold and the first reading found nothing, or no clea
 answer; a gold that appears only in a restatement, in the arithmetic, or beside a
 different final value is not accepted. A claimed value that is not the gold never
 turns "no answer" into "wrong".
+
+With the question text (optional), a response is read first for what the question asks
+(``_question_reading``, ``cuekit.answers.question``): the asked variable among several,
+the value stated for the quantity, angle or segment the question names, the count a
+"How many" question asks for, the verdict of a statement that restates a yes/no
+question. These readings are gold-blind, like ``extract``.
 """
 
 from __future__ import annotations
