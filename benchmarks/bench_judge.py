@@ -44,7 +44,8 @@ CORPORA = sorted((Path(__file__).resolve().parents[1] / "tests" / "answers").glo
 def cuekit_judge(case: dict[str, Any]) -> tuple[bool, str]:
     verdict = judge(case["response"], case["gold"], choices=case["choices"],
                     precision=case["precision"], question_type=case["question_type"],
-                    answer_type=case["answer_type"], unit=case["unit"])
+                    answer_type=case["answer_type"], unit=case["unit"],
+                    question=case.get("question"))
     return verdict.correct, verdict.outcome
 
 

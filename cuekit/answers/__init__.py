@@ -8,6 +8,8 @@
 - ``numbers``: numeric values, precision and rounding;
 - ``normalize``: LaTeX, unicode and escapes to one spelling;
 - ``symbolic``: math-verify, the symbolic back end;
+- ``question``: what the question asks (the variable, the quantity named, a yes/no
+  proposition), when the caller passes the question text;
 - ``judge``: them together, returning a ``Verdict`` with its reason; a response that ends
   in prose is checked against the gold by its claims (``judge`` docstring).
 

@@ -24,7 +24,8 @@ grader reads its *closing statement*:
      its one bold span with a number ("The peak occurs in **2016** with a value of 58");
    - a point or interval that ends it ("... i.e., at the point $(2, 3)$.");
    - the right side of its last "=", or of its one equation for a lone variable ("x = 5,
-     and AB = BC = 10" answers x);
+     and AB = BC = 10" answers x); the values of one variable given together ("x = 3
+     and x = −3") are a list;
    - two numbers offered as alternatives ("roughly 9 or 10"): a hedge, judged wrong;
    - its one number; with several numbers (or none in digits) the *predicate* after its
      last "is"/"are"/"equals" when that is a number or math ("The measure of angle 1 is
@@ -74,7 +75,7 @@ _CHECK = re.compile(
 # An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
 # ...)", "Note: if the triangle were equilateral, each angle would be 60°."
 _ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
-                    r"|for\s+comparison|if\b)"
+                    r"|for\s+comparison|if\b(?![^.]*\b(?:so|therefore|thus)\b))"
                     # an explanation of the answer just given: "This is because ...",
                     # "Explanation: ...", "I counted 4 in the front row ..."
                     r"|^\W*(?:(?:this|that)(?:\s+is|'s)\s+because|explanation|reason(?:ing)?\s*:"
@@ -106,6 +107,20 @@ _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
+_TIME = re.compile(r"(?<![\d:.])(\d{1,2}:\d{2})(?:\s*[AaPp]\.?[Mm]\b\.?)?(?![\d:])")
+# What the response means to do, not what it found: "To find the value, locate ...".
+_PLAN_START = re.compile(r"^\W*to\s+(?:find|determine|solve|answer|compute|calculate|get)\b",
+                         re.IGNORECASE)
+# A clause that ends on what the response will do: "... and solve for y."
+_PLAN = re.compile(r"\b(?:solve|find|compute|calculate|determine)\s+(?:for\s+)?(?:the\s+\w+\s+"
+                   r"of\s+)?\$?\\?[A-Za-z]{1,6}\$?\W*$", re.IGNORECASE)
+# A response that opens with its value, then explains it: "5. There are four small
+# triangles and ...", "27 — it sits just below the 30 gridline", "30 square units — half
+# of ...". Not a numbered list ("1. Identify ...\n2. ...").
+_LEADING_VALUE = re.compile(
+    r"^\W{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?(?:\s?(?:[A-Za-z]+|°|%)){0,2}?)\**"
+    r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))")
+_NUMBERED = re.compile(r"^\W*\d{1,2}[.)]\s", re.MULTILINE)
 
 
 def _lines(text: str) -> list[str]:
@@ -161,8 +176,8 @@ def conclusion(text: str, *, revising: bool = False) -> str | None:
     retraction (``revising``) any last statement is the new answer."""
     closing = _closing_text(text)
     sentence = _last_sentence(closing)
-    if not sentence or sentence.rstrip("*$ ").endswith("?"):
-        return None  # a question ("Is the answer 12?") asserts nothing
+    if not sentence or sentence.rstrip("*$ ").endswith("?") or _PLAN_START.match(sentence):
+        return None  # a question ("Is the answer 12?") or a plan asserts nothing
     # "... is 19 (row "C", column "2019")." or "... 4.24 (i.e., $3\sqrt{2}$).": an aside
     # with words at the end of the sentence is set aside; a point "(2, 3)" is kept
     aside = re.search(r"\s\((?=[^()]*[A-Za-z]{2,})[^()]*\)\W*$", sentence)
@@ -213,7 +228,17 @@ def clause_answer(clause: str, sentence: str) -> str | None:
         last = _part_answer(re.split(r";\s", clause)[-1], sentence)
         if last is not None:
             return last
+    labelled = re.search(r"\w:\s+([^:]+)$", clause)  # "3 of 8 slices are shaded: 37.5%."
+    if labelled is not None and _SHORT_ANSWER.match(clean_candidate(labelled.group(1))):
+        return clean_candidate(labelled.group(1))
+    if _PLAN.search(clause):
+        return None  # "... and solve for y.": what it will do, not what it found
     return _part_answer(clause, sentence)
+
+
+# "x = 3 and x = −3", "x = 1, x = 2 or x = 4" at the end of a clause: one variable's values
+_SOLUTIONS = re.compile(r"(?<![\w\\])([a-z])\s*=\s*[^\s,;=]+(?:\s*(?:,|,?\s+(?:and|or))\s+\1"
+                        r"\s*=\s*[^\s,;=]+)+\W*$")
 
 
 def _equation_answer(plain: str) -> str | None:
@@ -221,6 +246,10 @@ def _equation_answer(plain: str) -> str | None:
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
     parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain)
              if "=" in part]
+    solutions = _SOLUTIONS.search(plain)
+    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
+        values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
+        return ", ".join(values)
     lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
     chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
     rhs = clean_candidate(chosen.rsplit("=", 1)[1])
@@ -264,6 +293,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         rhs = _equation_answer(plain)
         if rhs:
             return rhs
+    times = _TIME.findall(plain)
+    if len(times) == 1 and not re.search(r"\d", _TIME.sub("", plain)):
+        return times[0]  # "the train arrives at 3:45 PM."
     hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
     if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
         return f"{hedge.group(1)} or {hedge.group(2)}"
@@ -355,6 +387,9 @@ def weak_answer(text: str) -> tuple[str, str, str]:
         _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
     if leading is not None:
         return leading.group(1).strip(".:"), "leading", "the response opens with it"
+    value = _LEADING_VALUE.match(body)
+    if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
+        return value.group(1).strip("$ "), "leading", "the response opens with its value"
     if _walk_cut_off(text):
         return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)

@@ -10,13 +10,19 @@ when they conclude with the gold and the first reading found nothing, or no clea
 answer; a gold that appears only in a restatement, in the arithmetic, or beside a
 different final value is not accepted. A claimed value that is not the gold never
 turns "no answer" into "wrong".
+
+With the question text (optional), a response is read first for what the question asks
+(``_question_reading``, ``cuekit.answers.question``): the asked variable among several,
+the value stated for the quantity, angle or segment the question names, the count a
+"How many" question asks for, the verdict of a statement that restates a yes/no
+question. These readings are gold-blind, like ``extract``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cuekit.answers.claims import (
     choice_named,
@@ -29,6 +35,22 @@ from cuekit.answers.conclude import closing_sentences
 from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
+from cuekit.answers.question import (
+    asked_subject,
+    asked_variable,
+    assigned_value,
+    assignments,
+    counted,
+    named_scale,
+    names_subject,
+    names_variable,
+    restated_subject,
+    restates,
+    stated_value,
+    statement_verdict,
+    superlative_named,
+    unasked_value,
+)
 from cuekit.answers.reading import looks_finished
 
 __all__ = ["OUTCOMES", "Verdict", "judge"]
@@ -42,7 +64,8 @@ _NO_ANSWER_CHOICE = re.compile(r"cannot\s+be\s+determined|not\s+enough\s+informa
 class Verdict:
     """One decision. ``extracted`` is "" for no answer; ``rule`` is how it was found
     (boxed, phrase, conclusion, last_line, leading, whole, conflict, refusal_choice,
-    claim, none); ``match`` is the comparison rule that decided; ``reason`` says all of it in
+    claim, asked_variable, statement, none); ``match`` is the comparison rule that decided;
+    ``reason`` says all of it in
     one line."""
 
     extracted: str
@@ -179,16 +202,132 @@ def _verify_closing(found: Extraction, response: str, gold: str,
     return found
 
 
+_EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
+_RETRACTED = re.compile(r"retracts|changes its mind")
+_ASSIGNS = re.compile(r"^\W*([a-z])\s*=")
+# "If x = 5, ...", "Try x = 5": a trial value, not a result
+_TRIAL = re.compile(r"\b(?:if|try|trying|suppose|assume|assuming|when|test(?:ing)?|plug\w*|"
+                    r"substitut\w*|check(?:ing)?|let)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+
+
+def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
+    """The value of the asked ``variable`` when ``found`` does not give it: an explicit
+    answer that lists several variables ("x = 42, y = 138, z = 16"), a closing statement
+    that assigns several ("So y = 18, with x = 9"), or one about something else after
+    the variable was solved ("x = 4 ... Each side is then x + 6 = 10")."""
+    if found.rule in _EXPLICIT:
+        other = _ASSIGNS.match(strip_math_delimiters(found.text))
+        if assigned_value(found.text, variable) is not None:
+            return assigned_value(found.text, variable)
+        if other is None or other.group(1) == variable:
+            return None
+        at = text.rfind(found.text)  # "Answer: x = 42, y = 138" read as "x = 42": its line
+        line = text[text.rfind("\n", 0, at) + 1:] if at >= 0 else ""
+        return assigned_value(line.split("\n", 1)[0], variable)
+    if _RETRACTED.search(found.note):
+        return None  # the closing statement replaces a retracted answer: it stands
+    sentences = closing_sentences(text)
+    closing = sentences[0] if sentences else ""
+    # "x = 5 would make it degenerate, so x must be 7": the concluding clause first
+    clause = re.split(r"\b(?:so|therefore|thus|hence)\b", closing, flags=re.IGNORECASE)[-1]
+    if len(assignments(closing, variable)) >= 2:
+        return None  # "x = −1 and x = 3": the solutions, read as a list already
+    if names_variable(clause, variable):
+        return assigned_value(clause, variable)
+    value = assigned_value(closing, variable)
+    if value is not None or names_variable(closing, variable):
+        return value
+    if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
+        return None  # "x = 7? Let me recompute.": the reasoning goes on
+    found_all = [m for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
+                 if not _TRIAL.search(text, max(0, m.start() - 30), m.start())]
+    return assigned_value(text[found_all[-1].start():], variable) if found_all else None
+
+
+def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -> str | None:
+    """The value the response states for what the question names ("the difference ... is
+    45, and the average is 35"): in the closing statement; for a specific name ("angle
+    1", "AB") also in an earlier sentence when the closing statement is about something
+    else ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
+    if _RETRACTED.search(found.note):
+        return None
+    sentences = closing_sentences(text)
+    closing = sentences[0] if sentences else ""
+    if names_subject(closing, subject) or not specific:
+        return stated_value(closing, subject)
+    if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
+        return None
+    for sentence in reversed(re.split(r"(?<=[.!?])\s+|\n+", text)):
+        value = stated_value(sentence, subject)
+        if value is not None:
+            return value
+    return None
+
+
+def _question_reading(found: Extraction, response: str, question: str,
+                      yes_no: bool) -> Extraction:
+    """Read ``found`` again with the question (``cuekit.answers.question``): the value of
+    the asked variable, the verdict of a statement that restates a yes/no question, the
+    subject of a restated "Which ...?" question."""
+    text = prepare(response)
+    variable = asked_variable(question)
+    weak = found.rule in _WEAK or found.rule == "claim" or (
+        found.rule == "none" and found.note in _UNREAD)
+    if weak and not looks_finished(text):
+        return found
+    if variable is not None and (weak or found.rule in _EXPLICIT):
+        value = _asked_value(found, text, variable)
+        if value is not None and value != found.text.strip():
+            rule = found.rule if found.rule in _EXPLICIT else "asked_variable"
+            return Extraction(value, rule, f"the value of {variable}, which the question "
+                              f"asks for, in {found.text!r}" if found.answered else
+                              f"the value of {variable}, which the question asks for",
+                              found.boxes)
+        return found
+    if not weak or is_refusal(text):
+        return found
+    sentences = closing_sentences(text)
+    if not sentences:
+        return found
+    subject = asked_subject(question)
+    value = _subject_value(found, text, *subject) if subject is not None else None
+    if value is not None and value != found.text.strip():
+        return Extraction(value, "asked_subject", "the value the response states for what "
+                          "the question asks")
+    number = counted(sentences[0], question)
+    if number is not None and (not found.answered or restates(found.text, question)):
+        return Extraction(number, "asked_subject", "the count of what the question asks "
+                          "for" + (f"; {found.text!r} restates the question"
+                                   if found.answered else ""))
+    other = unasked_value(sentences[0], question) if not found.answered else None
+    if other is not None and not yes_no:
+        return Extraction(other, "asked_subject", "the one value of the closing statement "
+                          "that the question does not give")
+    if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
+        verdict = statement_verdict(sentences[0], question)
+        if verdict is not None:
+            return Extraction(verdict, "statement", "the closing statement restates the "
+                              f"question and {'affirms' if verdict == 'yes' else 'denies'} it")
+        return found
+    subject = restated_subject(sentences[0], question) or (
+        superlative_named(sentences[0], question) if not found.answered else None)
+    if subject is not None and subject != found.text:
+        return Extraction(subject, "statement", "the subject of the closing statement, "
+                          "which restates the question")
+    return found
+
+
 def judge(response: str, gold: str | None, choices: Sequence[str] | None = None, *,
           precision: int | None = None, question_type: str | None = None,
           answer_type: str | None = None, unit: str | None = None,
-          finished: bool | None = None) -> Verdict:
+          finished: bool | None = None, question: str | None = None) -> Verdict:
     """Judge ``response`` against ``gold`` with the dataset's fields where it has them.
 
     ``choices`` are used for multiple choice (``question_type`` other than free_form);
     ``precision`` (decimal places) and ``answer_type`` (integer, float, list, text)
     steer the numeric comparison; ``unit`` is dropped from answers; ``finished=False``
-    marks a response cut off at the token limit.
+    marks a response cut off at the token limit; ``question`` (optional) tells which
+    variable is asked and what a yes/no statement affirms (``cuekit.answers.question``).
     """
     if question_type == "free_form":
         choices = None
@@ -204,6 +343,16 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
             found = Extraction(refusals[0], "refusal_choice",
                                "the response declines, and one choice says so")
             how = f"{found.rule} ({found.note})"
+    if question and finished is not False:
+        reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
+        if reread is not found:
+            found = reread
+            how = f"{found.rule} ({found.note})"
+        scale = named_scale(question)
+        if scale is not None and re.search(rf"\d\s*{scale}", found.text, re.IGNORECASE):
+            # "61.9 thousand" for a question asked in thousands is 61.9
+            found = replace(found, text=re.sub(rf"\s*{scale}s?\b", "", found.text,
+                                               flags=re.IGNORECASE))
     if finished is not False and (found.rule in _WEAK or (
             found.rule == "none" and found.note in _UNREAD)):
         found = _verify_closing(found, response, str(gold), choices, precision=precision,

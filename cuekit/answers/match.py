@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cuekit.answers.normalize import clean_latex, plain_text, split_top_level, strip_brackets
-from cuekit.answers.numbers import parse_value, strip_unit, values_agree
+from cuekit.answers.numbers import as_share, parse_value, strip_unit, values_agree
 from cuekit.answers.symbolic import symbolic_equal
 
 __all__ = ["Match", "choice_letters", "match_answer"]
@@ -26,6 +26,7 @@ _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
 _NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
 _HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
+_PERCENT = re.compile(r"%|\bpercent\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,13 @@ def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> 
         return Match(True, "same text")
     gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
     if gold_value is not None and answer_value is not None:
-        return Match(*values_agree(answer_value, gold_value, precision))
+        agree = values_agree(answer_value, gold_value, precision)
+        if not agree[0] and _PERCENT.search(answer) and not _PERCENT.search(gold) \
+                and 0 < abs(gold_value.approx) <= 1:  # "37.5%" for the fraction 3/8
+            share = as_share(answer_value)
+            if values_agree(share, gold_value, precision)[0]:
+                return Match(True, "the percentage equals the gold fraction")
+        return Match(*agree)
     if _symbolic(answer) and _symbolic(gold) and \
             symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit)):
         return Match(True, "math-verify: equal expressions")

@@ -17,7 +17,9 @@ When do two values agree (``values_agree``)?
   - an answer decimal for an exact gold (``3.46`` for ``2\\sqrt{3}``) agrees when it is
     the exact value correctly rounded at its own last place and carries two decimal
     places or three significant digits (``3.5`` is too coarse to tell).
-  A one-place gold such as ``2.5`` is taken as exact: ``2.54`` does not match it.
+  A one-place gold such as ``2.5`` is taken as exact: ``2.54`` does not match it; but an
+    exact form no decimal equals (``8\\sqrt{2}``, ``\\frac{22}{3}``) agrees with the
+    one-place gold it rounds to (11.3, 7.3).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from fractions import Fraction
 
 from cuekit.answers.symbolic import numeric_value
 
-__all__ = ["Value", "parse_value", "strip_unit", "values_agree"]
+__all__ = ["Value", "as_share", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
     r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
@@ -73,6 +75,12 @@ class Value:
             return 0
         digits = f"{abs(float(self.exact)):.{self.places}f}".replace(".", "").lstrip("0")
         return len(digits)
+
+
+def as_share(value: Value) -> Value:
+    """A percentage as the fraction it stands for: 37.5 (%) -> 0.375."""
+    return Value(value.exact / 100 if value.exact is not None else None, value.approx / 100,
+                 value.places + 2 if value.places is not None else None)
 
 
 def strip_unit(text: str, unit: str | None) -> str:
@@ -149,6 +157,15 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
     return Value(exact, approx, None)
 
 
+def _terminates(value: Fraction) -> bool:
+    """A fraction with a finite decimal expansion (its denominator is 2^a 5^b)."""
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    return denominator == 1
+
+
 def _half_unit(places: int) -> float:
     return 0.5 * 10.0 ** -places * (1 + 1e-9)
 
@@ -162,7 +179,10 @@ def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tu
                     "(dataset precision)")
     if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:
         return True, "equal numbers"
-    if gold.places is not None and gold.places >= 2 and (
+    # a one-place gold is exact, unless the answer is a value no decimal can equal
+    # ("8\\sqrt{2}" or "22/3" for 11.3): then the gold is its rounding
+    endless = answer.places is None and (answer.exact is None or not _terminates(answer.exact))
+    if gold.places is not None and (gold.places >= 2 or (gold.places == 1 and endless)) and (
             answer.places is None or answer.places >= gold.places):
         ok = abs(answer.approx - gold.approx) <= _half_unit(gold.places)
         return ok, f"{'rounds' if ok else 'does not round'} to the gold's {gold.places} places"

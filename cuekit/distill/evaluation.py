@@ -78,7 +78,8 @@ class Evaluator:
                 sample = record.sample
                 correct += judge(text, sample.answer, choices=sample.choices,
                                  precision=sample.precision, question_type=sample.question_type,
-                                 answer_type=sample.answer_type, unit=sample.unit).correct
+                                 answer_type=sample.answer_type, unit=sample.unit,
+                                 question=sample.question).correct
         return {"eval_reverse_kl": kl_sum / max(tokens, 1),
                 "eval_accuracy": correct / total if total else 0.0,
                 "eval_samples": float(sum(len(b) for b in self.batches))}

@@ -238,7 +238,7 @@ def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
                                                 finished.tolist(), strict=True):
         verdict = judge(text, item.answer, choices=item.choices, precision=item.precision,
                         question_type=item.question_type, answer_type=item.answer_type,
-                        unit=item.unit, finished=bool(done))
+                        unit=item.unit, finished=bool(done), question=item.question)
         rows.append({"id": item.id, "source": item.source, "split": item.split,
                      "prompt": prompt, "response": text, "extracted": verdict.extracted,
                      "method": verdict.rule, "answer": item.answer,

@@ -11,7 +11,7 @@ in ``\\boxed{}`` and its format term a ``<think>`` block) and raises
 (``python -c "import cuekit.evaluate.verl_reward as m; print(m.__file__)"`` prints the path.)
 
 It scores with the judge ``cuekit eval`` uses, with the row's options and judging fields
-(``question_type``, ``answer_type``, ``precision``, ``unit``).
+(``question_type``, ``answer_type``, ``precision``, ``unit``) and its question text.
 """
 
 from __future__ import annotations
@@ -27,5 +27,6 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str | None,
     info = extra_info or {}
     verdict = judge(solution_str, ground_truth, info.get("choices") or None,
                     precision=info.get("precision"), question_type=info.get("question_type"),
-                    answer_type=info.get("answer_type"), unit=info.get("unit"))
+                    answer_type=info.get("answer_type"), unit=info.get("unit"),
+                    question=info.get("question"))
     return 1.0 if verdict.correct else 0.0

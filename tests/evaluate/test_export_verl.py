@@ -209,3 +209,10 @@ def test_verl_reward_uses_the_rows_judging_fields() -> None:
     assert compute_score("x", "\\boxed{14 cm}", "14", info) == 1.0
     assert compute_score("x", "\\boxed{14.5}", "14", info) == 0.0  # integer answers are whole
     assert compute_score("x", "\\boxed{B}", "14", dict(info, question_type="multi_choice")) == 1.0
+
+
+def test_reward_reads_the_question_in_extra_info() -> None:
+    response = "So $y = 18$, with $x = 9$."
+    assert compute_score("geo", response, "9", {"question": "<image>Find x."}) == 1.0
+    assert compute_score("geo", response, "9", {"question": "<image>Find y."}) == 0.0
+    assert compute_score("geo", response, "9", {}) == 0.0  # without it: the last value
