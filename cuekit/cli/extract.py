@@ -99,8 +99,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     strict: bool, max_error_rate: float, tolerate_errors: bool,
                     overwrite: bool) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
-    from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.sources import SourceSpec
+    from cuekit.datasets.sources import SourceSpec
+    from cuekit.pipelines.extract.run import ExtractConfig, run_extract
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # Applied on top of the preset recognised from the data's schema.
@@ -131,7 +131,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
     click.echo(result.summary())
     if result.counts is None:  # other ranks still running: the merging rank checks
         return
-    from cuekit.pipelines.extract_health import failure_report
+    from cuekit.pipelines.health import failure_report
 
     problem = failure_report(output, result.counts, max_error_rate=max_error_rate)
     if problem is None:
@@ -145,7 +145,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
 @click.argument("output", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def merge_command(output: Path) -> None:
     """Merge the per-rank parts of an extract run into its final tables."""
-    from cuekit.pipelines.parts import merge_parts, rank_markers
+    from cuekit.pipelines.extract.parts import merge_parts, rank_markers
 
     if not rank_markers(output):
         raise click.ClickException(f"{output}: no finished extract parts to merge")

@@ -33,7 +33,7 @@ import click
 def shard_command(input_dir: Path, output: Path, maxcount: int, maxsize: int, pattern: str,
                   num_workers: int, max_pixels: int | None, image_check: str) -> None:
     """Write deterministic WebDataset shards, a manifest and stats from an extract folder."""
-    from cuekit.pipelines.shard import ShardSettings, shard
+    from cuekit.pipelines.shard.run import ShardSettings, shard
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = ShardSettings(maxcount=maxcount, maxsize=maxsize, pattern=pattern,
@@ -41,7 +41,7 @@ def shard_command(input_dir: Path, output: Path, maxcount: int, maxsize: int, pa
                              image_check=image_check)  # type: ignore[arg-type]
     report = shard(input_dir, output, settings)
     click.echo(report.summary())
-    from cuekit.pipelines.extract_health import failure_report
+    from cuekit.pipelines.health import failure_report
 
     # Shards with no sample in them are no success: a pipeline must see a failure.
     problem = failure_report(output, {"input": report.inputs, "ok": report.written,

@@ -147,10 +147,10 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
+    from cuekit.datasets.sources import RowError, SourceSpec, iter_source
     from cuekit.errors import SampleError
-    from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
-    from cuekit.pipelines.prepare import prepare_sample
-    from cuekit.pipelines.sources import RowError, SourceSpec, iter_source
+    from cuekit.pipelines.extract.images import DEFAULT_MAX_IMAGE_PIXELS
+    from cuekit.pipelines.extract.prepare import prepare_sample
 
     spec = SourceSpec(dataset=config.dataset or "", split=config.split, name=config.name)
     # prepare_sample stores each image content-addressed; eval has no use for the copies.

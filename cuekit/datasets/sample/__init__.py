@@ -1,0 +1,1 @@
+"""The bundled ``sample`` dataset (``rows``): synthetic math/diagram VQA drawn with PIL."""
