@@ -71,17 +71,17 @@ def _truetype(name: str, size: int) -> ImageFont.FreeTypeFont:
 def _font(name: str | None) -> Iterator[None]:
     """Render with font ``name`` (None: the generators' own) inside the block."""
     from cuekit.cueworld import scenes as cueworld_scenes
-    from cuekit.datasets.sample import rows as sample_data
+    from cuekit.datasets.sample import canvas as sample_canvas
 
     if name is None or not (FONT_DIR / name).exists():
         yield
         return
-    saved = sample_data._font, cueworld_scenes._font
-    sample_data._font = cueworld_scenes._font = lambda size: _truetype(name, size)
+    saved = sample_canvas._font, cueworld_scenes._font
+    sample_canvas._font = cueworld_scenes._font = lambda size: _truetype(name, size)
     try:
         yield
     finally:
-        sample_data._font, cueworld_scenes._font = saved
+        sample_canvas._font, cueworld_scenes._font = saved
 
 
 def _texture(rng: random.Random, size: tuple[int, int]) -> Image.Image:

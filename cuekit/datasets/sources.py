@@ -20,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from cuekit.datasets.presets import FieldMap, column_kinds, detect_preset
+from cuekit.datasets.registry import builtin_rows, is_builtin
 from cuekit.errors import ConfigError, CuekitError, SampleError
 
 __all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "folder_image_files",
            "iter_source", "map_row", "resolve_fields", "with_overrides"]
 
-SAMPLE_SOURCE = "sample"
-CUEWORLD_SOURCE = "cueworld"
-_GENERATED = (SAMPLE_SOURCE, CUEWORLD_SOURCE)  # built in; their rows use the default names
 _FILE_SUFFIXES = (".parquet", ".jsonl", ".json", ".arrow")
 _DATA_SUFFIXES = (".parquet", ".arrow")
 # Split names a folder's file names may carry; with none of them, every file is read.
@@ -369,7 +367,7 @@ def source_files(spec: SourceSpec) -> list[Path]:
     """The local files whose rows the source yields ([] for hub datasets and the built-in
     generated sets). A resumed extract fingerprints them to notice an edited input."""
     path = Path(spec.dataset).expanduser()
-    if spec.dataset in _GENERATED:
+    if is_builtin(spec.dataset):
         return []
     if path.is_dir():
         questions = _folder_questions(path, spec.split)
@@ -381,7 +379,7 @@ def folder_image_files(spec: SourceSpec) -> list[Path]:
     """The files beside the questions of an image folder (its images), sorted; [] for
     any other source. Rows name them by path, so they are input as much as the jsonl."""
     path = Path(spec.dataset).expanduser()
-    if spec.dataset in _GENERATED or not path.is_dir():
+    if is_builtin(spec.dataset) or not path.is_dir():
         return []
     questions = _folder_questions(path, spec.split)
     if questions is None:
@@ -461,20 +459,6 @@ def _local_rows(path: Path, spec: SourceSpec
     return resolve_fields(spec, kinds), rows, path.parent
 
 
-def _generated_rows(spec: SourceSpec) -> Iterator[dict[str, Any]]:
-    """Rows of a built-in dataset (the bundled sample, CueWorld)."""
-    if spec.dataset == SAMPLE_SOURCE:
-        from cuekit.datasets.sample.rows import generate_sample_rows
-
-        return iter(generate_sample_rows(spec.seed))
-    from cuekit.cueworld.dataset import generate_cueworld_rows
-
-    try:
-        return iter(generate_cueworld_rows(spec.split, spec.seed))
-    except ValueError as exc:
-        raise ConfigError(f"--dataset cueworld: {exc}") from None
-
-
 def iter_source(spec: SourceSpec) -> Iterator[RawSample | RowError]:
     """Yield every row of the source as a RawSample, or as a SampleError if unusable.
 
@@ -484,8 +468,8 @@ def iter_source(spec: SourceSpec) -> Iterator[RawSample | RowError]:
     dataset = spec.dataset
     path = Path(dataset).expanduser()
     rows: Iterator[dict[str, Any]]
-    if dataset in _GENERATED:
-        rows, source, base_dir = _generated_rows(spec), dataset, None
+    if is_builtin(dataset):  # generated rows use the default field names
+        rows, source, base_dir = builtin_rows(dataset, spec.split, spec.seed), dataset, None
         fields = spec.fields or with_overrides(FieldMap(), **spec.overrides)
     elif path.exists():
         fields, rows, base_dir = _local_rows(path, spec)
