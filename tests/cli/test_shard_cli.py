@@ -107,3 +107,23 @@ def test_a_shard_run_where_every_sample_failed_exits_non_zero(tmp_path: Path) ->
     lines = result.output.splitlines()
     assert [line.split(None, 1)[0] for line in lines[lines.index("top error reasons:") + 1:]
             ] == ["3"]
+
+
+def test_shard_reads_a_config_file_and_flags_override_it(tmp_path: Path) -> None:
+    extract_dir = _extract_dir(tmp_path / "extract")
+    config = tmp_path / "shard.yaml"
+    config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'shards'}\nmaxcount: 2\n"
+                      "image-check: decode\n")
+    result = CliRunner().invoke(cli, ["shard", "--config", str(config), "--maxcount", "4"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((tmp_path / "shards" / "stats.json").read_text())
+    assert stats["settings"]["maxcount"] == 4 and stats["settings"]["image_check"] == "decode"
+    assert sorted(p.name for p in (tmp_path / "shards").glob("*.tar")) == [
+        "shard-000000.tar", "shard-000001.tar"]
+    config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'o'}\nmaxcount: many\n")
+    bad = CliRunner().invoke(cli, ["shard", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines()[-1] == (
+        f"Error: config file {config}: maxcount must be an integer, got 'many'")
+    missing = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir)])
+    assert missing.exit_code == 2 and "Error: --output is required" in missing.output

@@ -43,7 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
@@ -58,6 +58,7 @@ from cuekit.outputs import exclusive_lock, writing
 from cuekit.pipelines.extract import layout
 from cuekit.pipelines.progress import progress
 from cuekit.pipelines.shard import manifest as mf
+from cuekit.pipelines.shard.settings import ShardSettings
 from cuekit.pipelines.shard.tarwriter import (
     Member,
     PreparedSample,
@@ -90,48 +91,6 @@ _EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "mpo": "jpg", "png": "png", "webp": 
                "gif": "gif", "bmp": "bmp", "tiff": "tif", "tif": "tif"}
 # Formats re-encoded as themselves after a resize; anything else becomes PNG.
 _SAVE_AS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF"}
-
-
-@dataclass(frozen=True)
-class ShardSettings:
-    """Settings of one shard run. Everything except ``num_workers`` shapes the bytes."""
-
-    maxcount: int = 1000
-    maxsize: int = 1_000_000_000
-    pattern: str = "shard-%06d.tar"
-    num_workers: int = 1
-    max_pixels: int | None = None
-    jpeg_quality: int = 95
-    # "sha256" (default): each image's bytes must hash to the sha256 its record states.
-    # `cuekit extract` decoded and validated exactly those bytes before storing them under
-    # that hash, so a match proves they are the bytes that decoded then; decoding again
-    # would cost 3-7x the whole shard step. "decode": also decode every image once (a JPEG
-    # at 1/8 scale), for extract folders that were edited or copied by other tools.
-    # "none": trust the content-addressed store; a missing file is still an error, and a
-    # file changed between planning and writing still fails (size and mtime check), but
-    # the bytes are read once, when written - the speed of a plain ShardWriter loop.
-    image_check: Literal["decode", "sha256", "none"] = "sha256"
-
-    def __post_init__(self) -> None:
-        if self.maxcount < 1:
-            raise ConfigError(f"--maxcount must be >= 1, got {self.maxcount}")
-        if self.maxsize < 10240:
-            raise ConfigError(f"--maxsize must be >= 10240 bytes, got {self.maxsize}")
-        if self.num_workers < 1:
-            raise ConfigError(f"--num-workers must be >= 1, got {self.num_workers}")
-        if self.max_pixels is not None and self.max_pixels < 1:
-            raise ConfigError(f"--max-pixels must be >= 1, got {self.max_pixels}")
-        if self.image_check not in ("decode", "sha256", "none"):
-            raise ConfigError("--image-check must be decode, sha256 or none, got "
-                              f"{self.image_check!r}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise ConfigError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
-        mf.check_pattern(self.pattern)
-
-    def content_settings(self) -> dict[str, Any]:
-        return {"maxcount": self.maxcount, "maxsize": self.maxsize, "pattern": self.pattern,
-                "max_pixels": self.max_pixels, "jpeg_quality": self.jpeg_quality,
-                "image_check": self.image_check}
 
 
 @dataclass
