@@ -58,6 +58,7 @@ class Cli:
     switch: bool = False  # a bool as --x/--no-x; otherwise a bool is a plain --x flag
     multiple: bool = False  # the flag may repeat; the field is a tuple
     show_default: str | bool | None = None  # None: show the default when it is not None
+    mark_required: bool = True  # --help marks a setting without a default [required]
 
     def option_name(self, name: str) -> str:
         return f"--{self.flag or name.replace('_', '-')}"
@@ -128,9 +129,15 @@ def _schema(classes: tuple[type, ...]) -> tuple[type[BaseModel], dict[str, str]]
     for cls in classes:
         hints = get_type_hints(cls)
         kinds.update({f.name: _kind(hints[f.name]) for f in cli_fields(cls)})
+    definitions: dict[str, Any] = {name: (kind, None) for name, (kind, _) in kinds.items()}
     model = create_model(f"{classes[0].__name__}Schema", __config__=ConfigDict(extra="forbid"),
-                         **{name: (kind, None) for name, (kind, _) in kinds.items()})
+                         **definitions)
     return model, {name: words for name, (_, words) in kinds.items()}
+
+
+def expected_kind(classes: Iterable[type], name: str) -> str:
+    """Words for what setting ``name`` holds ("an integer", "a list of strings or null")."""
+    return _schema(tuple(classes))[1][name]
 
 
 def typed_values(classes: Iterable[type], data: Mapping[str, Any], origin: str
@@ -198,6 +205,24 @@ def load_file(classes: Iterable[type], path: str | Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- the command line
 
 
+class IntListType(click.ParamType):
+    """``--flag 0,5,10`` -> ``(0, 5, 10)``; YAML gives the list itself."""
+
+    name = "integers"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(int(v) for v in str(value).split(",") if v.strip())
+        except ValueError:
+            self.fail("expected comma-separated integers", param, ctx)
+
+
+INT_LIST = IntListType()
+
+
 def _click_type(f: Field[Any], spec: Cli, annotation: Any) -> Any:
     if spec.click_type is not None:
         return spec.click_type
@@ -226,11 +251,11 @@ def _option(f: Field[Any], annotation: Any) -> Callable[[F], F]:
     spec = _spec(f)
     name = spec.option_name(f.name)
     default = None if f.default is MISSING else f.default
-    shown = spec.show_default if spec.show_default is not None else default is not None
+    shown = spec.show_default if spec.show_default is not None else default not in (None, "")
     # Click's default only shows in --help: resolve() takes a value from Click only when
     # its source is the command line or the environment, so the file can override a default.
     kwargs: dict[str, Any] = {"help": spec.help, "default": default, "envvar": spec.envvar}
-    if f.default is MISSING and f.default_factory is MISSING:
+    if f.default is MISSING and f.default_factory is MISSING and spec.mark_required:
         kwargs["cls"] = _RequiredOption
     if annotation is bool or annotation == bool | None:
         if spec.switch:

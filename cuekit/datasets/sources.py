@@ -492,5 +492,6 @@ def iter_source(spec: SourceSpec) -> Iterator[RawSample | RowError]:
 
 def with_overrides(base: FieldMap, **overrides: str | None) -> FieldMap:
     """A field map with the CLI's non-empty ``--*-field`` options applied."""
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    return replace(base, **given)
 

@@ -27,7 +27,7 @@ class LayoutError(Exception):
 
 
 @lru_cache(maxsize=32)
-def _font(size: int) -> ImageFont.FreeTypeFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # Pillow's bundled Aileron TTF
 
 
@@ -47,7 +47,7 @@ class Canvas:
                    min(float(self.width), float(x2)), min(float(self.height), float(y2))]
         self.objects.append({"label": label, "kind": kind, "xyxy": clipped})
 
-    def text_size(self, text: str, size: int) -> tuple[int, int]:
+    def text_size(self, text: str, size: int) -> tuple[float, float]:
         left, top, right, bottom = _font(size).getbbox(text)
         return right - left, bottom - top
 
@@ -89,7 +89,7 @@ def unit_vector(vx: float, vy: float) -> Point:
     return vx / norm, vy / norm
 
 
-def half_extent(direction: Point, size: tuple[int, int]) -> float:
+def half_extent(direction: Point, size: tuple[float, float]) -> float:
     """Half the extent of a w x h box measured along a unit direction."""
     return (abs(direction[0]) * size[0] + abs(direction[1]) * size[1]) / 2
 

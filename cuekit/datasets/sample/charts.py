@@ -25,9 +25,9 @@ def draw_chart(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, str
     """Draw a bar (even index) or line chart; returns (question, answer, distractors)."""
     size = rng.randint(22, 26)
     is_bar = index % 2 == 0
-    x_title, y_title, measure, names = rng.choice(_BAR_TOPICS if is_bar else _LINE_TOPICS)
+    x_title, y_title, measure, pool = rng.choice(_BAR_TOPICS if is_bar else _LINE_TOPICS)
     count = rng.randint(3, 5) if is_bar else rng.randint(4, 6)
-    names = rng.sample(names, count) if is_bar else list(names[:count])
+    names = rng.sample(pool, count) if is_bar else list(pool[:count])
     y_max = rng.choice((40, 50, 60))
     while True:
         values = [rng.randrange(5, y_max + 1, 5) for _ in names]

@@ -116,7 +116,7 @@ def draw_geometry(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, 
     """Draw one geometry figure; returns (question, numeric answer)."""
     size = rng.randint(22, 30)
     kind = ("right", "angle_sum", "isosceles", "perimeter", "rectangle", "circle")[index % 6]
-    a, b, c = rng.choice(_POINT_NAMES)
+    a, b, c = tuple(rng.choice(_POINT_NAMES))
     unit = rng.choice(("", "", " cm"))
     if kind == "right":
         leg1, leg2, hyp = rng.choice(((3, 4, 5), (6, 8, 10), (5, 12, 13), (8, 15, 17),
@@ -158,7 +158,7 @@ def draw_geometry(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, 
         _draw_figure(canvas, pts, size, labels, {}, None)
         return f"What is the perimeter of triangle {a}{b}{c}?", str(s_ab + s_bc + s_ca)
     if kind == "rectangle":
-        p, q, r, s = rng.choice(_RECT_NAMES)
+        p, q, r, s = tuple(rng.choice(_RECT_NAMES))
         width, height = rng.sample(range(3, 13), 2)
         pts = {p: (0.0, float(height)), q: (float(width), float(height)),
                r: (float(width), 0.0), s: (0.0, 0.0)}

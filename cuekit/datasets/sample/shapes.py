@@ -42,18 +42,18 @@ def draw_shapes(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, st
                 break
         else:
             raise LayoutError("no room for another shape")
-    for colour, kind, center, size in placed:
-        _draw_shape(canvas, colour, kind, center, size)
+    for colour, kind, center, extent in placed:
+        _draw_shape(canvas, colour, kind, center, extent)
     question_kind = ("count_kind", "count_colour", "left_of", "rightmost", "above")[index % 5]
     counts = [str(n) for n in range(1, 7)]
     if question_kind == "count_kind":
         kind = rng.choice([k for _, k, _, _ in placed])
-        answer = sum(k == kind for _, k, _, _ in placed)
-        return f"How many {kind}s are there in the image?", str(answer), counts
+        count = sum(k == kind for _, k, _, _ in placed)
+        return f"How many {kind}s are there in the image?", str(count), counts
     if question_kind == "count_colour":
         colour = rng.choice([c for c, _, _, _ in placed])
-        answer = sum(c == colour for c, _, _, _ in placed)
-        return f"How many {colour} shapes are there in the image?", str(answer), counts
+        count = sum(c == colour for c, _, _, _ in placed)
+        return f"How many {colour} shapes are there in the image?", str(count), counts
     if question_kind == "rightmost":
         ordered = sorted(placed, key=lambda item: item[2][0])
         if ordered[-1][2][0] - ordered[-2][2][0] < 30:

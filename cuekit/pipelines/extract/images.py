@@ -19,12 +19,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cuekit.errors import SampleError
-from cuekit.io import ImageTooLarge, open_image, write_bytes_atomic
+from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS, ImageTooLarge, open_image, write_bytes_atomic
 from cuekit.pipelines.extract.layout import image_relpath
 from cuekit.schemas import ImageRef
 
-# PIL's own bomb limit is a warning at 89 MP; cuekit refuses bigger images outright.
-DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
 _KEEP_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 _KEEP_MODES = {"RGB", "L"}
 _EXIF_ORIENTATION = 0x0112

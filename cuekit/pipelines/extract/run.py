@@ -39,10 +39,9 @@ from cuekit.datasets.sources import (
 )
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
-from cuekit.io import write_json_atomic
+from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS, write_json_atomic
 from cuekit.outputs import FolderBusy, exclusive_lock
 from cuekit.pipelines.extract.cue_stage import CueBuilder, Done, batched
-from cuekit.pipelines.extract.images import DEFAULT_MAX_IMAGE_PIXELS
 from cuekit.pipelines.extract.layout import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
 from cuekit.pipelines.extract.parts import (
     PARTS_DIR,

@@ -178,9 +178,9 @@ def _image_member(root: str, relpath: str, member_name_stem: str, expected: Imag
     ``expected`` is the image's record (sha256, size), None for a marked image.
     """
     path = _inside(root, relpath, sample_id=sample_id, field_name=field_name)
-    trusted = expected is not None and settings.image_check == "none"
-    if trusted and (settings.max_pixels is None
-                    or expected.width * expected.height <= settings.max_pixels):
+    if expected is not None and settings.image_check == "none" and (
+            settings.max_pixels is None
+            or expected.width * expected.height <= settings.max_pixels):
         try:  # the record's sha256 stands for the bytes; they are read when written
             stat = os.stat(path)
         except OSError as exc:
@@ -419,7 +419,10 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
         errors: list[ErrorRow] = []
         stream = dedupe(tar_samples(rows, extract_dir, settings, cache_dir, pool))
         for item in progress(stream, total=len(rows), desc="shard: check", unit="sample"):
-            (prepared if isinstance(item, PreparedSample) else errors).append(item)
+            if isinstance(item, PreparedSample):
+                prepared.append(item)
+            else:
+                errors.append(item)
         # the plan needs every sample's size and fate: it waits for the whole check step
         plans = plan_shards(prepared, settings)
         _clean_output(out_dir, plans, settings.pattern)

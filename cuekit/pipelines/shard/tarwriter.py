@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 from cuekit.errors import CuekitError
 from cuekit.io import write_json_atomic
@@ -40,7 +40,7 @@ from cuekit.schemas.runs import SampleStats, ShardResult
 
 FIXED_MTIME = 0
 FILE_MODE = 0o644
-TAR_FORMAT = tarfile.PAX_FORMAT
+TAR_FORMAT: Final = tarfile.PAX_FORMAT
 BLOCK = tarfile.BLOCKSIZE  # 512
 RECORD = tarfile.RECORDSIZE  # 10240: tarfile pads the archive to whole records
 _ENCODING = "utf-8"

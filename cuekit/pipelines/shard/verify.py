@@ -151,7 +151,8 @@ def _check_sample(key: str, files: dict[str, bytes], report: VerifyReport, where
         report.add("sample", where, "no .hint.txt file")
     elif files[HINT_MEMBER].decode("utf-8", "replace") != record.cue.cue_text:
         report.add("sample", where, "hint.txt differs from the json's cue_text")
-    images = [(ref.path, ref.sha256) for ref in record.sample.images]
+    images: list[tuple[str, str | None]] = [(ref.path, ref.sha256)
+                                            for ref in record.sample.images]
     if record.cue.marked_image is not None:
         images.append((record.cue.marked_image, None))
     for path, sha in images:
