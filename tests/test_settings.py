@@ -12,7 +12,15 @@ from click.testing import CliRunner
 
 from cuekit.cli.common import CuekitGroup
 from cuekit.errors import ConfigError
-from cuekit.settings import build, click_options, load_file, resolve, setting, typed_values
+from cuekit.settings import (
+    INT_LIST,
+    build,
+    click_options,
+    load_file,
+    resolve,
+    setting,
+    typed_values,
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class Toy:
     plots: bool = setting(True, "Draw plots.", switch=True)
     strict: bool = setting(False, "Stop at the first error.")
     model: str | None = setting(None, "A model.", envvar="TOY_MODEL")
+    layers: tuple[int, ...] | None = setting(None, "Layers, comma-separated.",
+                                             click_type=INT_LIST)
     hidden: int = 7  # not a setting: no flag, not in YAML
 
     def __post_init__(self) -> None:
@@ -113,3 +123,16 @@ def test_typed_values_accepts_paths_and_refuses_numbers_for_them() -> None:
     assert typed_values([Toy], {"output": "a/b"}, "here") == {"output": Path("a/b")}
     with pytest.raises(ConfigError, match=r"^here: output must be a path, got 3$"):
         typed_values([Toy], {"output": 3}, "here")
+
+
+def test_integer_lists_come_comma_separated_on_the_command_line_and_as_lists_in_yaml(
+        tmp_path: Path) -> None:
+    assert _run("-o", "x", "--layers", "0,5, 10").output.strip() == repr(
+        Toy(output=Path("x"), layers=(0, 5, 10)))
+    bad = _run("-o", "x", "--layers", "0,x")
+    assert bad.exit_code == 2
+    assert "Invalid value for '--layers': expected comma-separated integers" in bad.output
+    config = tmp_path / "toy.yaml"
+    config.write_text("output: x\nlayers: [1, 2]\n")
+    assert _run("--config", str(config)).output.strip() == repr(
+        Toy(output=Path("x"), layers=(1, 2)))

@@ -14,12 +14,12 @@ from typing import Any
 import click
 
 from cuekit.devices import DTYPES, check_device, dtype_name
+from cuekit.distill.config import PRIVILEGES
 from cuekit.distill.prompts import PromptStyle
 from cuekit.errors import ConfigError
 from cuekit.settings import setting
 
 EXPORT_FORMATS = ("verl", "hf")
-EVAL_PRIVILEGES = ("none", "cue", "answer")
 _FOLDER = click.Path(path_type=Path, file_okay=False)
 _CUE_INPUT = "A `cuekit extract` folder, a `cuekit shard` folder, a brace pattern or URLs."
 
@@ -84,7 +84,7 @@ class EvalConfig:
                                       "when it does not list them.", switch=True)
     privilege: str = setting("none", "Add the cue (needs --shards) or the answer hint to the "
                              "prompt, as a privileged teacher sees it; none is the student's "
-                             "prompt.", choices=EVAL_PRIVILEGES)
+                             "prompt.", choices=PRIVILEGES)
     rollout_compile: bool = setting(False, "Compile the decode step (CUDA graphs on GPU); "
                                     "falls back to eager.", switch=True)
     system_prompt: str | None = _system_prompt()
@@ -98,8 +98,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if (self.shards is None) == (self.dataset is None):
             raise ConfigError("pass exactly one of --shards and --dataset")
-        if self.privilege not in EVAL_PRIVILEGES:
-            raise ConfigError(f"privilege must be one of {', '.join(EVAL_PRIVILEGES)}, "
+        if self.privilege not in PRIVILEGES:
+            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
                               f"got {self.privilege!r}")
         if self.privilege == "cue" and self.shards is None:
             raise ConfigError("--privilege cue needs the cues: pass --shards with a `cuekit "
