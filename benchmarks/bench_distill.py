@@ -50,6 +50,7 @@ from common import (  # noqa: E402
     write_json,
 )
 
+from cuekit.datasets.sources import SourceSpec  # noqa: E402
 from cuekit.distill import recipe as recipe_module  # noqa: E402
 from cuekit.distill.config import DistillConfig  # noqa: E402
 from cuekit.distill.prompts import pair_batch, vision_token_ids  # noqa: E402
@@ -57,9 +58,8 @@ from cuekit.distill.recipe import DistillRecipe  # noqa: E402
 from cuekit.distill.rollout import Rollouts  # noqa: E402
 from cuekit.distill.scoring import scoring_pair  # noqa: E402
 from cuekit.grounding.base import DetectorOptions  # noqa: E402
-from cuekit.pipelines.extract import ExtractConfig, run_extract  # noqa: E402
-from cuekit.pipelines.shard import ShardSettings, shard  # noqa: E402
-from cuekit.pipelines.sources import SourceSpec  # noqa: E402
+from cuekit.pipelines.extract.run import ExtractConfig, run_extract  # noqa: E402
+from cuekit.pipelines.shard.run import ShardSettings, shard  # noqa: E402
 
 TINY_BENCH = "tiny-bench"
 REAL_2B = "2b-random"

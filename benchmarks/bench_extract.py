@@ -48,11 +48,11 @@ from common import (  # noqa: E402
 )
 
 from cuekit.cues import get_phrase_extractor  # noqa: E402
+from cuekit.datasets.sources import SourceSpec  # noqa: E402
 from cuekit.grounding.base import DetectorOptions, register_backend  # noqa: E402
 from cuekit.grounding.gdino import GroundingDinoBackend, load_grounding_dino  # noqa: E402
 from cuekit.grounding.spans import build_prompt, is_groundable, normalize_phrase  # noqa: E402
-from cuekit.pipelines.extract import ExtractConfig, run_extract  # noqa: E402
-from cuekit.pipelines.sources import SourceSpec  # noqa: E402
+from cuekit.pipelines.extract.run import ExtractConfig, run_extract  # noqa: E402
 
 PRELOADED_BACKEND = "bench-preloaded-gdino"
 SWIN_T_RANDOM = "swin-t-random"

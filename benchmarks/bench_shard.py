@@ -42,8 +42,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import format_table, header_line, interleaved, machine_info, write_json  # noqa: E402
 
-from cuekit.pipelines import extract_io  # noqa: E402
-from cuekit.pipelines.shard import ShardSettings, shard  # noqa: E402
+from cuekit.pipelines.extract import layout  # noqa: E402
+from cuekit.pipelines.shard.run import ShardSettings, shard  # noqa: E402
 from cuekit.schemas import (  # noqa: E402
     CueRecord,
     ExtractedSample,
@@ -90,7 +90,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
         image.save(buffer, format=fmt.upper(), **({"quality": 92} if i % 2 else {}))
         data = buffer.getvalue()
         sha = hashlib.sha256(data).hexdigest()
-        rel = extract_io.image_relpath(sha, fmt)
+        rel = layout.image_relpath(sha, fmt)
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
         sample = Sample(id=f"bench{i:06d}", original_id=str(i), source="bench", split="train",
@@ -101,9 +101,9 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
                         cue_text=f"[Hint]: angle {i} is marked.", cue_style="hint", leak=False,
                         settings=ExtractorSettings(backends=["bench"]))
         records.append(ExtractedSample(sample=sample, cue=cue))
-    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
-    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
-    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": samples}}))
+    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
+    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
+    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": samples}}))
     return root
 
 
@@ -111,7 +111,7 @@ def plain_shardwriter(extract_dir: Path, out_dir: Path, maxcount: int,
                       mtime: float | None = 0) -> int:
     """The baseline: read rows and image files, write them with webdataset.ShardWriter."""
     out_dir.mkdir(parents=True)  # cuekit's shard() creates its folder inside its timing too
-    frame = pl.read_parquet(extract_dir / extract_io.CUES_FILE)
+    frame = pl.read_parquet(extract_dir / layout.CUES_FILE)
     with wds.ShardWriter(str(out_dir / "shard-%06d.tar"), maxcount=maxcount,
                          verbose=0, mtime=mtime) as sink:
         for row in frame.iter_rows(named=True):

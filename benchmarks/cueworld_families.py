@@ -28,7 +28,7 @@ FAMILIES = ("colour", "compare", "reading", "spatial")
 
 
 def families_of(folder: Path) -> dict[str, str]:
-    from cuekit.pipelines.extract_io import read_extracted
+    from cuekit.pipelines.extract.layout import read_extracted
 
     return {record.sample.id: str(record.sample.metadata.get("family"))
             for record in read_extracted(folder)}

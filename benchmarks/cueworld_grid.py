@@ -71,10 +71,10 @@ QUICK = GridSettings(train_rows=48, val_rows=16, test_rows=24, steps=2, batch_si
 
 def prepare_data(work: Path, settings: GridSettings, seed: int = 0) -> dict[str, Path]:
     """Extract train/val/test with the annotations backend, shard train and val."""
+    from cuekit.datasets.sources import SourceSpec
     from cuekit.grounding.base import DetectorOptions
-    from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.shard import ShardSettings, shard
-    from cuekit.pipelines.sources import SourceSpec
+    from cuekit.pipelines.extract.run import ExtractConfig, run_extract
+    from cuekit.pipelines.shard.run import ShardSettings, shard
 
     paths: dict[str, Path] = {}
     sizes = {"train": settings.train_rows, "val": settings.val_rows, "test": settings.test_rows}

@@ -55,7 +55,7 @@ class Scene:
 
 
 def _text_kinds() -> frozenset[str]:
-    from cuekit.pipelines.sample_data import TEXT_KINDS
+    from cuekit.datasets.sample.rows import TEXT_KINDS
     return frozenset(TEXT_KINDS) | {"text"}  # CueWorld's digits are kind "text"
 
 
@@ -71,17 +71,17 @@ def _truetype(name: str, size: int) -> ImageFont.FreeTypeFont:
 def _font(name: str | None) -> Iterator[None]:
     """Render with font ``name`` (None: the generators' own) inside the block."""
     from cuekit.cueworld import scenes as cueworld_scenes
-    from cuekit.pipelines import sample_data
+    from cuekit.datasets.sample import canvas as sample_canvas
 
     if name is None or not (FONT_DIR / name).exists():
         yield
         return
-    saved = sample_data._font, cueworld_scenes._font
-    sample_data._font = cueworld_scenes._font = lambda size: _truetype(name, size)
+    saved = sample_canvas._font, cueworld_scenes._font
+    sample_canvas._font = cueworld_scenes._font = lambda size: _truetype(name, size)
     try:
         yield
     finally:
-        sample_data._font, cueworld_scenes._font = saved
+        sample_canvas._font, cueworld_scenes._font = saved
 
 
 def _texture(rng: random.Random, size: tuple[int, int]) -> Image.Image:
@@ -126,7 +126,7 @@ def augment(image: Image.Image, objects: list[dict[str, Any]], rng: random.Rando
 def rendered_scenes(per_source: int = 12, seed: int = 0) -> list[Scene]:
     """``per_source`` scenes of each sample category and of CueWorld, augmented."""
     from cuekit.cueworld.dataset import cueworld_row
-    from cuekit.pipelines.sample_data import CATEGORIES, _build_row
+    from cuekit.datasets.sample.rows import CATEGORIES, _build_row
 
     scenes = []
     for category in CATEGORIES:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ DTYPES = ("auto", "bf16", "fp16", "fp32")
 DTYPE_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 _TORCH_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 logger = logging.getLogger("cuekit")
+_COMMON_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 def local_rank() -> int | None:
@@ -37,7 +39,7 @@ def local_rank() -> int | None:
 
 def check_device(device: str) -> None:
     """Refuse a device torch cannot parse now, not with a bare RuntimeError at model load."""
-    if device == "auto":
+    if _COMMON_DEVICE.fullmatch(device):  # no need to import torch for these
         return
     import torch
 

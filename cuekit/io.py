@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from cuekit.errors import SampleError
 from cuekit.outputs import new_temp_file, writing
 
+# PIL's own bomb limit is a warning at 89 MP; cuekit refuses bigger images outright.
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+
 if TYPE_CHECKING:
     import polars as pl
     from PIL import Image

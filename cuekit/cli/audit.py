@@ -7,46 +7,21 @@ from typing import Any
 
 import click
 
-from cuekit.cli.common import prompt_style_options
-from cuekit.devices import DTYPES
+from cuekit.evaluate.config import AuditConfig
+from cuekit.settings import build, click_options, resolve
 
 
 @click.command("audit")
-@click.option("--input", "-i", "input_path", required=True,
-              help="A `cuekit extract` folder, a `cuekit shard` folder, a brace pattern or URLs.")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for audit.parquet, summary.json and the PNG plots.")
-@click.option("--teacher", default=None, envvar="CUEKIT_TEACHER",
-              help="Teacher for the cue advantage (alias, hub id, folder, run or tiny-random).")
-@click.option("--responses", default=None,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="Score these responses (parquet/jsonl with id, response; e.g. an eval "
-                   "predictions.parquet) instead of the reference answers.")
-@click.option("--batch-size", default=8, show_default=True, type=int,
-              help="Samples per teacher forward.")
-@click.option("--limit", default=None, type=int, help="Audit only the first N samples.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1...")
-@click.option("--dtype", type=click.Choice(DTYPES), default="auto",
-              show_default=True, help="auto: bf16 on GPU, fp32 on CPU.")
-@click.option("--plots/--no-plots", default=True, show_default=True, help="Write PNG plots.")
-@prompt_style_options
-def audit_command(input_path: str, output: Path, teacher: str | None, responses: Path | None,
-                  batch_size: int, limit: int | None, device: str, dtype: str,
-                  plots: bool, system_prompt: str | None, instruction: str | None) -> None:
+@click_options(AuditConfig)
+@click.pass_context
+def audit_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Measure each cue: answer leakage, phrase coverage, and the teacher's cue advantage."""
-    from cuekit.distill.prompts import PromptStyle
-    from cuekit.evaluate.audit import AuditConfig, run_audit
+    from cuekit.evaluate.audit import run_audit
 
-    if responses is not None and teacher is None:
-        raise click.UsageError("--responses needs --teacher")
-    if batch_size < 1:
-        raise click.BadParameter("must be >= 1", param_hint="--batch-size")
-    summary = run_audit(AuditConfig(input=input_path, output=output, teacher=teacher,
-                                    responses=responses, batch_size=batch_size, limit=limit,
-                                    device=device, dtype=dtype, plots=plots,
-                                    style=PromptStyle(system_prompt, instruction)))
+    config = build(AuditConfig, resolve([AuditConfig], ctx, options, config_file))
+    summary = run_audit(config)
     click.echo(format_audit(summary))
-    click.echo(f"audit written to {output}")
+    click.echo(f"audit written to {config.output}")
 
 
 def _fmt(stats: dict[str, Any] | None, key: str, spec: str = ".2f") -> str:

@@ -37,13 +37,3 @@ class CuekitGroup(click.Group):
 def _debug(ctx: click.Context) -> bool:
     return bool(ctx.params.get("debug") or (ctx.obj or {}).get("debug"))
 
-
-def prompt_style_options(func: Any) -> Any:
-    """``--system-prompt`` and ``--instruction``: the wording distill trained with
-    (``system_prompt`` / ``instruction`` in its config.yaml); pass the same here."""
-    func = click.option(
-        "--instruction", default=None,
-        help="Answer-format line after the question, as given to distill [default: none].")(func)
-    return click.option(
-        "--system-prompt", default=None,
-        help="System turn of the prompts, as given to distill [default: none].")(func)

@@ -7,6 +7,9 @@ from typing import Any
 
 import click
 
+from cuekit.evaluate.config import CompareSettings
+from cuekit.settings import build, click_options, resolve
+
 
 def compare_and_report(run_a: Path, run_b: Path, output: Path | None, *, resamples: int,
                        confidence: float, seed: int) -> None:
@@ -19,23 +22,14 @@ def compare_and_report(run_a: Path, run_b: Path, output: Path | None, *, resampl
         click.echo(f"comparison written to {write_comparison(result, output)}")
 
 
-def bootstrap_options(command: Any) -> Any:
-    """``--resamples`` and ``--confidence`` of the paired bootstrap (compare, eval)."""
-    command = click.option("--confidence", default=0.95, show_default=True, type=float,
-                           help="Confidence level of the comparison's interval.")(command)
-    return click.option("--resamples", default=10_000, show_default=True, type=int,
-                        help="Bootstrap resamples of the comparison.")(command)
-
-
 @click.command("compare")
 @click.argument("run_a", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.argument("run_b", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--output", "-o", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for compare.json.")
-@bootstrap_options
-@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
-def compare_command(run_a: Path, run_b: Path, output: Path | None, resamples: int,
-                    confidence: float, seed: int) -> None:
+@click_options(CompareSettings)
+@click.pass_context
+def compare_command(ctx: click.Context, run_a: Path, run_b: Path, config_file: Path | None,
+                    **options: Any) -> None:
     """Compare two `cuekit eval` output folders A B on their shared samples (B - A)."""
-    compare_and_report(run_a, run_b, output, resamples=resamples, confidence=confidence,
-                       seed=seed)
+    settings = build(CompareSettings, resolve([CompareSettings], ctx, options, config_file))
+    compare_and_report(run_a, run_b, settings.output, resamples=settings.resamples,
+                       confidence=settings.confidence, seed=settings.seed)

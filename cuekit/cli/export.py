@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from cuekit.cli.common import prompt_style_options
-
-EXPORT_FORMATS = ("verl", "hf")  # cuekit.evaluate.export.EXPORT_FORMATS, kept import-free
+from cuekit.evaluate.config import ExportSettings
+from cuekit.settings import build, click_options, resolve
 
 
 @click.command("export")
-@click.option("--input", "-i", "input_path", required=True,
-              help="A `cuekit extract` folder, a `cuekit shard` folder, a brace pattern or URLs.")
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder.")
-@click.option("--format", "export_format", type=click.Choice(EXPORT_FORMATS), required=True,
-              help="verl: train.parquet with prompt/teacher_prompt/images/reward_model rows; "
-                   "hf: a folder datasets.load_dataset reads (Image feature + cue columns).")
-@click.option("--limit", default=None, type=int, help="Export only the first N samples.")
-@prompt_style_options
-def export_command(input_path: str, output: Path, export_format: str, limit: int | None,
-                   system_prompt: str | None, instruction: str | None) -> None:
+@click_options(ExportSettings)
+@click.pass_context
+def export_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Export cues for verl-style trainers or as a Hugging Face dataset folder."""
-    from cuekit.distill.prompts import PromptStyle
     from cuekit.evaluate.export import run_export
 
-    written = run_export(input_path, output, export_format, limit=limit,
-                         style=PromptStyle(system_prompt, instruction))
-    click.echo(f"export ({export_format}): wrote {', '.join(str(p) for p in written)}")
+    settings = build(ExportSettings, resolve([ExportSettings], ctx, options, config_file))
+    written = run_export(settings.input, settings.output, settings.export_format,
+                         limit=settings.limit, style=settings.style)
+    click.echo(f"export ({settings.export_format}): wrote "
+               f"{', '.join(str(p) for p in written)}")
 
 
 @click.command("export-student")

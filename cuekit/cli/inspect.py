@@ -17,7 +17,7 @@ import click
 def inspect_command(location: str, key: str | None, render: Path | None,
                     image_index: int) -> None:
     """Print a sample (question, answer, phrases, detections, hint) from a shard or folder."""
-    from cuekit.pipelines.inspect import format_sample, load_sample, render_detections
+    from cuekit.pipelines.shard.inspect import format_sample, load_sample, render_detections
 
     fields = load_sample(location, key)
     click.echo(format_sample(fields))

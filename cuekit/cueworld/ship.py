@@ -44,7 +44,7 @@ def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
     """Greedy test accuracy per privilege, overall and per question family."""
     import polars as pl
 
-    from cuekit.pipelines.extract_io import read_extracted
+    from cuekit.pipelines.extract.layout import read_extracted
 
     families = {record.sample.id: record.sample.metadata.get("family")
                 for record in read_extracted(Path(test))}

@@ -1,35 +1,32 @@
 """The one validated settings object of a distill run.
 
-Every field is documented once, here; the CLI's `--help` and the YAML config file
-use the same names (dashes or underscores). Precedence: built-in defaults, then the
-YAML file (``--config``), then flags given on the command line. The resolved config
-is saved as ``RUN/config.yaml``.
+Every field is documented once, here (see :mod:`cuekit.settings`); the CLI's `--help`
+and the YAML config file use the same names (dashes or underscores). Precedence:
+built-in defaults, then the YAML file (``--config``), then flags given on the command
+line. The resolved config is saved as ``RUN/config.yaml``.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_type_hints
+from typing import Any
 
+import click
 import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    FiniteFloat,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-    create_model,
-)
 
 from cuekit.devices import DTYPE_ALIASES, check_device, check_training_dtype
 from cuekit.devices import DTYPES as DTYPE_NAMES
 from cuekit.distill.prompts import PromptStyle
 from cuekit.errors import ConfigError
+from cuekit.settings import (
+    INT_LIST,
+    expected_kind,
+    load_file,
+    normalise_keys,
+    setting,
+    typed_values,
+)
 
 PRIVILEGES = ("cue", "answer", "none")
 SCHEDULES = ("constant", "cosine")
@@ -43,76 +40,103 @@ MAX_SEED = 2**32 - 1  # numpy's limit; seeds are offset by rank and epoch, so st
 @dataclass(frozen=True)
 class DistillConfig:
     # -- models
-    student: str = "qwen3-vl-2b"  # alias, HF id, local folder or tiny-random
-    teacher: str = "self"  # "self": the frozen base of the student (OPSD); else alias/id/path
-    privilege: str = "cue"  # what the teacher sees extra: cue | answer | none
-    dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    device: str = "auto"  # auto: cuda when available
-    seed: int = 0
+    student: str = setting("qwen3-vl-2b", "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local "
+                                          "folder, or tiny-random.")
+    teacher: str = setting("self", "'self' (frozen base of the student, OPSD) or a stronger model "
+                                   "(OPD).")
+    privilege: str = setting("cue", "What the teacher sees extra: cue (ViCuR), answer (OPSD "
+                                    "baseline), none.", click_type=click.Choice(PRIVILEGES))
+    dtype: str = setting("auto", "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), "
+                                 "bf16, fp16 (CUDA only, with loss scaling) or fp32; the student "
+                                 "keeps fp32 master weights.", click_type=click.Choice(DTYPES))
+    device: str = setting("auto", "Torch device: auto, cpu, cuda, cuda:1...")
+    seed: int = setting(0, "Seed of the data order, sampling and tiny-random weights.")
     # -- cue recovery module
-    cue_module: bool = True  # False: plain OPD/OPSD, the student without the module
-    cue_interval: int = 5  # module after decoder layers i % interval == 0 (never the last)
-    cue_layers: tuple[int, ...] | None = None  # explicit layer list instead of the interval
+    cue_module: bool = setting(True, "Give the student the cue recovery module (off: the plain "
+                                     "student).", switch=True)
+    cue_interval: int = setting(5, "Cue recovery module after decoder layers i % N == 0 (never "
+                                   "the last).")
+    cue_layers: tuple[int, ...] | None = setting(None, "Explicit comma-separated decoder layers "
+                                                       "for the module (overrides interval).",
+                                                       click_type=INT_LIST)
     # -- data
-    shards: str = ""  # shard folder, brace pattern or URLs from `cuekit shard`
-    output: str = ""  # run folder
-    eval_shards: str | None = None
-    num_workers: int = 0  # DataLoader workers decoding shards
-    shuffle_buffer: int = 256
-    max_prompt_len: int = 2048  # longer prompts are skipped with a warning, never truncated
+    shards: str = setting("", "Training shards: a `cuekit shard` folder, brace pattern or URLs.")
+    output: str = setting("", "Run folder: config.yaml, metrics.jsonl, checkpoints/, student/.")
+    eval_shards: str | None = setting(None, "Held-out shards for --eval-every.")
+    num_workers: int = setting(0, "DataLoader workers decoding shards.")
+    shuffle_buffer: int = setting(256, "Samples in the shuffle buffer.")
+    max_prompt_len: int = setting(2048, "Skip (with a warning) prompts longer than this; never "
+                                        "truncate.")
     # -- prompt (the one wording shared with eval and the exports: cuekit.distill.prompts)
-    system_prompt: str | None = None  # system turn of student and teacher (None: none)
-    instruction: str | None = None  # answer-format line after the question (None: none)
+    system_prompt: str | None = setting(None, "System turn of student and teacher prompts "
+                                              "[default: none]; pass the same to eval and export.")
+    instruction: str | None = setting(None, "Answer-format line after the question, e.g. 'Put the "
+                                            "final answer in \\boxed{}.' [default: none]; pass "
+                                            "the same to eval and export.")
     # -- rollouts
-    batch_size: int = 8  # prompts per optimizer step
-    rollouts_per_prompt: int = 1
-    rollout_batch_size: int = 0  # rows generated at once (0: the whole step); caps KV cache
-    # cuekit (static-cache loop) | cuekit-continuous (refilled slots) | generate | generate-static
-    rollout_engine: str = "cuekit"
-    rollout_compile: bool = False  # cuekit engine: compile the decode step (CUDA graphs)
-    max_new_tokens: int = 256
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0  # 0: off
+    batch_size: int = setting(8, "Prompts per optimizer step.")
+    rollouts_per_prompt: int = setting(1, "Sampled responses per prompt.")
+    rollout_batch_size: int = setting(0, "Rows generated at once (0: the whole step); bounds the "
+                                         "KV cache.")
+    rollout_engine: str = setting("cuekit", "Rollout sampler: cuekit (static-cache decode loop, "
+                                            "same tokens as generate), cuekit-continuous "
+                                            "(--rollout-batch-size slots refilled as rows stop), "
+                                            "generate (HF, dynamic cache) or generate-static.",
+                                            click_type=click.Choice(ROLLOUT_ENGINES))
+    rollout_compile: bool = setting(False, "cuekit engine: compile the decode step (CUDA graphs "
+                                           "on GPU; keeps a full-length KV cache between "
+                                           "rollouts).", switch=True)
+    max_new_tokens: int = setting(256, "Longest rollout, in tokens.")
+    temperature: float = setting(1.0, "Rollout sampling temperature; both models are scored at it "
+                                      "too.")
+    top_p: float = setting(1.0, "Rollout nucleus sampling.")
+    top_k: int = setting(0, "Rollout top-k sampling (0: off).")
     # -- loss
-    loss: str = "k1"  # k1 | k3 | forward-kl-topk | jsd
-    topk: int = 32  # teacher top-k for forward-kl-topk and jsd
-    # forward-kl-topk: renormalise the teacher over its top-k (an exact KL, >= 0), or use
-    # its raw top-k probabilities as the released code does (a truncated sum, can be < 0)
-    topk_renormalize: bool = True
-    beta: float = 0.5  # jsd interpolation
-    adv_clip: float = 10.0  # k1: clamp of the per-token advantage
-    lp_floor: float = -10.0  # log-probs are clamped from below at this value
+    loss: str = setting("k1", "k1 (policy gradient, paper default), k3, forward-kl-topk or jsd.")
+    topk: int = setting(32, "Teacher top-k tokens for forward-kl-topk and jsd.")
+    topk_renormalize: bool = setting(True, "forward-kl-topk: renormalise the teacher over its "
+                                           "top-k (exact KL, >= 0) or use its raw top-k "
+                                           "probabilities as the released code does.", switch=True)
+    beta: float = setting(0.5, "JSD interpolation (0: forward KL, 1: reverse KL).")
+    adv_clip: float = setting(10.0, "k1: clamp of the per-token advantage lT - lS.")
+    lp_floor: float = setting(-10.0, "Clamp log-probs from below at this value.")
     # -- optimisation
-    max_steps: int = 100
-    lr: float = 1e-6  # backbone learning rate (paper setting)
-    module_lr: float = 1e-4  # cue recovery module learning rate
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    lr_schedule: str = "constant"  # constant | cosine (after warmup)
-    max_grad_norm: float = 1.0  # 0: no clipping
-    # A step whose loss or gradient is inf/NaN is skipped (no update) and counted; this
-    # many in a row stop the run.
-    max_nonfinite_steps: int = 3
-    grad_accum: int = 1  # micro-batches per step for the student update
-    freeze_vision: bool = False
-    grad_checkpointing: bool | None = None  # None: on for GPU, off for CPU
-    # Decoder layers that recompute in backward when checkpointing is on. None: on GPU the
-    # fewest the memory plan needs on this device (each costs a second forward), else all.
-    checkpoint_layers: int | None = None
-    score_chunk_size: int = 512  # tokens per chunk of log-prob computation
+    max_steps: int = setting(100, "Optimizer steps to run.")
+    lr: float = setting(1e-6, "Backbone learning rate.")
+    module_lr: float = setting(1e-4, "Cue recovery module learning rate.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    warmup_steps: int = setting(0, "Linear warmup steps.")
+    lr_schedule: str = setting("constant", "After warmup: constant or cosine.",
+                                           click_type=click.Choice(SCHEDULES))
+    max_grad_norm: float = setting(1.0, "Gradient clipping norm (0: off).")
+    max_nonfinite_steps: int = setting(3, "Stop after this many steps in a row with an inf/NaN "
+                                          "loss or gradient (each such step is skipped and "
+                                          "counted).")
+    grad_accum: int = setting(1, "Micro-batches per step for the student update (memory vs "
+                                 "speed).")
+    freeze_vision: bool = setting(False, "Do not train the vision tower.", switch=True)
+    grad_checkpointing: bool | None = setting(None, "Activation checkpointing [default: on for "
+                                                    "GPU, off for CPU].", switch=True)
+    checkpoint_layers: int | None = setting(None, "Decoder layers to checkpoint when "
+                                                  "checkpointing is on [default: on GPU the "
+                                                  "fewest the memory plan needs on this device, "
+                                                  "else all].", click_type=click.IntRange(min=0))
+    score_chunk_size: int = setting(512, "Tokens per chunk when computing log-probs (caps logits "
+                                         "memory).")
     # -- bookkeeping
-    save_every: int = 0  # 0: only at the end
-    keep_checkpoints: int = 2
-    eval_every: int = 0
-    eval_batches: int = 1
-    log_every: int = 1
-    tensorboard: bool = True
-    wandb: bool = False
-    resume: bool = False
-    # --resume refuses settings that change what training computes (lr, loss, batch...)
-    # unless this is set; then the new values take effect and config.yaml records them.
-    allow_config_change: bool = False
+    save_every: int = setting(0, "Checkpoint every N steps (0: only at the end).")
+    keep_checkpoints: int = setting(2, "Checkpoints to keep.")
+    eval_every: int = setting(0, "Evaluate on --eval-shards every N steps (0: off).")
+    eval_batches: int = setting(1, "Eval batches (fixed) per evaluation.")
+    log_every: int = setting(1, "Write metrics every N steps.")
+    tensorboard: bool = setting(True, "Also write TensorBoard logs to RUN/tensorboard.",
+                                      switch=True)
+    wandb: bool = setting(False, "Also log to Weights & Biases (needs wandb).", switch=True)
+    resume: bool = setting(False, "Continue from the run's latest intact checkpoint, if it has "
+                                  "one.", switch=True)
+    allow_config_change: bool = setting(False, "With --resume: accept training settings (lr, "
+                                               "loss, batch size...) that differ from the "
+                                               "checkpoint's, and train with them.", switch=True)
 
     @property
     def prompt_style(self) -> PromptStyle:
@@ -237,106 +261,39 @@ def field_names() -> list[str]:
 
 
 # ---------------------------------------------------------------- the typed schema
-# YAML and flags pass through one pydantic model built from the dataclass, so a value of
-# the wrong kind is refused with its field and the expected type, never coerced by
-# truthiness (YAML's "no" is a string) or rounded (2.5 steps). Numbers written the way
-# YAML users write them (PyYAML reads 1e-6 as a string) are accepted.
-
-
-def _not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    return value
-
-
-_FLOAT = Annotated[FiniteFloat, BeforeValidator(_not_bool)]
-_KINDS: dict[Any, tuple[Any, str]] = {
-    int: (StrictInt, "an integer"),
-    float: (_FLOAT, "a finite number"),
-    bool: (StrictBool, "true or false"),
-    str: (StrictStr, "a string"),
-    tuple[int, ...]: (tuple[StrictInt, ...], "a list of integers"),
-}
-
-
-def _kind(annotation: Any) -> tuple[Any, str]:
-    """(pydantic type, words for the error message) of a field annotation."""
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if args and len(args) < len(get_args(annotation)):  # X | None
-        inner, words = _KINDS[args[0]]
-        return inner | None, f"{words} or null"
-    return _KINDS[annotation]
-
-
-@functools.cache
-def _schema() -> tuple[type[BaseModel], dict[str, str]]:
-    hints = get_type_hints(DistillConfig)
-    kinds = {f.name: _kind(hints[f.name]) for f in fields(DistillConfig)}
-    model = create_model("DistillSettings", __config__=ConfigDict(extra="forbid"),
-                         **{name: (kind, None) for name, (kind, _) in kinds.items()})
-    return model, {name: words for name, (_, words) in kinds.items()}
+# YAML and flags pass through the one schema of cuekit.settings, so a value of the wrong
+# kind is refused with its field and the expected type, never coerced or rounded.
 
 
 def typed_settings(data: dict[str, Any], origin: str) -> dict[str, Any]:
     """``data`` (known setting names) checked and converted to each field's type."""
-    model, words = _schema()
-    try:
-        parsed = model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = str(error["loc"][0])
-            problems.append(f"{name} must be {words[name]}, got {error['input']!r}")
-        raise ConfigError(f"{origin}: {'; '.join(problems)}") from None
-    return {name: getattr(parsed, name) for name in data}
+    return typed_values([DistillConfig], data, origin)
 
 
 def _check_types(config: DistillConfig) -> None:
     """A config built in Python holds values of the declared kinds (no conversion)."""
     given = {f.name: getattr(config, f.name) for f in fields(config)}
-    _, words = _schema()
     for name, value in typed_settings(given, "settings").items():
         original = given[name]
         if isinstance(original, list):  # a list of layers is as good as a tuple
             original = tuple(original)
         if value != original or type(value) is not type(original) and not (
                 isinstance(value, float) and type(original) is int):
-            raise ConfigError(f"settings: {name} must be {words[name]}, got {original!r} "
-                              f"({type(original).__name__})")
-
-
-def _normalise_keys(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    known = set(field_names())
-    out = {}
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"{origin}: unknown setting {key!r}")
-        out[name] = value
-    return out
+            raise ConfigError(f"settings: {name} must be {expected_kind([DistillConfig], name)}, "
+                              f"got {original!r} ({type(original).__name__})")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Settings from a YAML file (safe loader: plain data only)."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return typed_settings(_normalise_keys(data, str(path)), f"config file {path}")
+    return load_file([DistillConfig], path)
 
 
 def resolve_config(file_settings: dict[str, Any] | None = None,
                    cli_settings: dict[str, Any] | None = None) -> DistillConfig:
     """Defaults < YAML file < command-line flags. ``cli_settings`` holds only flags the
     user actually gave, so a default never overrides the file."""
-    flags = typed_settings(_normalise_keys(cli_settings or {}, "command line"), "command line")
+    flags = typed_settings(normalise_keys([DistillConfig], cli_settings or {}, "command line"),
+                           "command line")
     merged = {**(file_settings or {}), **flags}
     try:
         return DistillConfig(**merged)

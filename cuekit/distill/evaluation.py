@@ -19,7 +19,7 @@ from cuekit.distill.prompts import (
 )
 from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
 from cuekit.distill.scoring import exact_reverse_kl, scoring_pair
-from cuekit.pipelines.reader import ShardBatch, ShardReader
+from cuekit.pipelines.read.reader import ShardBatch, ShardReader
 
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:

@@ -83,7 +83,7 @@ from cuekit.distill.rollout import Rollouts, SamplingSettings, rollout_rows
 from cuekit.distill.scoring import Scores, score_responses, scoring_pair
 from cuekit.errors import ConfigError, CuekitError
 from cuekit.outputs import exclusive_lock, share_like_umask
-from cuekit.pipelines.reader import ShardBatch, ShardReader
+from cuekit.pipelines.read.reader import ShardBatch, ShardReader
 from cuekit.schemas.runs import StepMetrics
 
 logger = logging.getLogger("cuekit.distill")

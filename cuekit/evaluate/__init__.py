@@ -7,7 +7,8 @@ Answers are judged by :mod:`cuekit.answers`.
 - ``audit``: leakage, coverage and cue advantage of cues (``cuekit audit``);
 - ``export``: verl and HF dataset exports, student packaging (``cuekit export``,
   ``cuekit export-student``);
-- ``inputs``: extract folders and shards as one ordered stream of cue items.
+- ``inputs``: extract folders and shards as one ordered stream of cue items;
+- ``config``: the typed settings of those commands.
 
 Names below are imported on first use, so ``import cuekit.evaluate`` stays cheap.
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 from cuekit.lazy import lazy_getattr
 
 _MODULES = {
-    "eval": ("EvalConfig", "run_eval", "load_eval_model"),
+    "config": ("EvalConfig", "AuditConfig", "ExportSettings", "BootstrapSettings"),
+    "eval": ("run_eval", "load_eval_model"),
     "compare": ("paired_bootstrap", "compare_runs"),
-    "audit": ("AuditConfig", "run_audit", "classify_leak", "cue_advantage"),
+    "audit": ("run_audit", "classify_leak", "cue_advantage"),
     "export": ("run_export", "export_verl", "export_hf", "export_student"),
     "inputs": ("CueItem", "iter_cue_items"),
 }

@@ -27,8 +27,9 @@ from typing import Any
 import polars as pl
 
 from cuekit.cues.leak import find_leak
-from cuekit.distill.prompts import ChatPair, PromptStyle, record_chat_pair
+from cuekit.distill.prompts import ChatPair, record_chat_pair
 from cuekit.errors import ConfigError
+from cuekit.evaluate.config import AuditConfig
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 AUDIT_FILE = "audit.parquet"
@@ -194,24 +195,6 @@ def read_responses(path: str | Path) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- the audit
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """input: an extract folder or shards. teacher: model for the cue advantage (None:
-    skip it). responses: score these responses (by id) instead of the reference answers."""
-
-    input: str
-    output: Path
-    teacher: str | None = None
-    responses: Path | None = None
-    batch_size: int = 8
-    limit: int | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    chunk_size: int = 512
-    plots: bool = True
-    style: PromptStyle = PromptStyle()  # the prompt wording distill trained with
 
 
 def _sample_row(item: CueItem) -> dict[str, Any]:

@@ -28,8 +28,9 @@ import polars as pl
 from PIL import Image
 
 from cuekit.answers import judge
-from cuekit.distill.prompts import PromptStyle, build_chat_pair
+from cuekit.distill.prompts import build_chat_pair
 from cuekit.errors import ConfigError
+from cuekit.evaluate.config import EvalConfig
 
 logger = logging.getLogger("cuekit.eval")
 
@@ -44,72 +45,6 @@ PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
     # rule that decided, and one line a user can audit the decision by.
     "outcome": pl.String(), "match": pl.String(), "reason": pl.String(),
 }
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Settings of one ``cuekit eval`` run.
-
-    model: a distill run folder (its ``student/`` is used), a student/HF folder, an
-        alias (qwen3-vl-2b...), a hub id or ``tiny-random``.
-    shards / dataset: the evaluation samples (exactly one of them). ``shards`` is a
-        ``cuekit shard`` or ``cuekit extract`` folder, a brace pattern or URLs;
-        ``dataset`` is anything ``cuekit extract --dataset`` reads (``split``, ``name``).
-    limit: evaluate only the first N samples.
-    choices_in_prompt: append a multiple-choice question's options when it lacks them.
-    privilege: what the prompt carries beyond the question, as a distill teacher's does:
-        ``none`` (the student's prompt, the default), ``cue`` (the extract stage's cue, and
-        the marked image for cue style marks; needs ``shards``) or ``answer`` (the answer
-        hint). It measures how much a privileged teacher gains from its hint.
-    system_prompt / instruction: the prompt wording distill trained with (its config.yaml).
-    rollout_compile: compile the decode step (CUDA graphs on GPU; see distill).
-    """
-
-    model: str
-    output: Path
-    shards: str | None = None
-    dataset: str | None = None
-    split: str = "test"
-    name: str | None = None
-    max_new_tokens: int = 4096
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20
-    batch_size: int = 8
-    limit: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "auto"
-    choices_in_prompt: bool = True
-    rollout_compile: bool = False
-    privilege: str = "none"
-    system_prompt: str | None = None
-    instruction: str | None = None
-
-    @property
-    def prompt_style(self) -> PromptStyle:
-        return PromptStyle(system=self.system_prompt, instruction=self.instruction,
-                           choices_in_prompt=self.choices_in_prompt)
-
-    def __post_init__(self) -> None:
-        from cuekit.distill.config import PRIVILEGES
-
-        if (self.shards is None) == (self.dataset is None):
-            raise ConfigError("pass exactly one of --shards and --dataset")
-        if self.privilege not in PRIVILEGES:
-            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
-                              f"got {self.privilege!r}")
-        if self.privilege == "cue" and self.shards is None:
-            raise ConfigError("--privilege cue needs the cues: pass --shards with a `cuekit "
-                              "extract` or `cuekit shard` folder instead of --dataset")
-        for name in ("max_new_tokens", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ConfigError(f"need temperature >= 0, 0 < top_p <= 1 and top_k >= 0; got "
-                              f"{self.temperature}, {self.top_p}, {self.top_k}")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"limit must be >= 1, got {self.limit}")
 
 
 @dataclass(frozen=True)
@@ -147,10 +82,10 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
+    from cuekit.datasets.sources import RowError, SourceSpec, iter_source
     from cuekit.errors import SampleError
-    from cuekit.pipelines.images import DEFAULT_MAX_IMAGE_PIXELS
-    from cuekit.pipelines.prepare import prepare_sample
-    from cuekit.pipelines.sources import RowError, SourceSpec, iter_source
+    from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS
+    from cuekit.pipelines.extract.prepare import prepare_sample
 
     spec = SourceSpec(dataset=config.dataset or "", split=config.split, name=config.name)
     # prepare_sample stores each image content-addressed; eval has no use for the copies.

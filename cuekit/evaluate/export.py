@@ -29,11 +29,11 @@ import polars as pl
 
 from cuekit.distill.prompts import PromptStyle, record_chat_pair
 from cuekit.errors import ConfigError, SampleError
+from cuekit.evaluate.config import EXPORT_FORMATS
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 
 logger = logging.getLogger("cuekit.export")
 
-EXPORT_FORMATS = ("verl", "hf")
 REMOTE_CODE_MODULE = "modeling_cuekit_student"  # shipped model code of an exported student
 IMAGE_PLACEHOLDER = "<image>"
 # verl splits message strings on these; any other occurrence breaks its image count.

@@ -18,9 +18,9 @@ from PIL import Image
 
 from cuekit.errors import ConfigError, SampleError
 from cuekit.io import open_image
-from cuekit.pipelines import extract_io
-from cuekit.pipelines import manifest as mf
-from cuekit.pipelines.reader import decode_sample, raw_samples, resolve_shards
+from cuekit.pipelines.extract import layout
+from cuekit.pipelines.read.reader import decode_sample, raw_samples, resolve_shards
+from cuekit.pipelines.shard import manifest as mf
 from cuekit.schemas import ExtractedSample, member_suffix
 
 
@@ -54,17 +54,17 @@ class CueItem:
 def input_kind(path: str | Path | Sequence[str]) -> str:
     """``"extract"`` for a folder with ``cues.parquet``, else ``"shards"``."""
     path = str(path) if isinstance(path, Path) else path
-    if isinstance(path, str) and (Path(path) / extract_io.CUES_FILE).is_file():
+    if isinstance(path, str) and (Path(path) / layout.CUES_FILE).is_file():
         return "extract"
     if isinstance(path, str) and not mf.is_remote(path) and Path(path).is_dir() and \
             mf.read_shards_table(path) is None:
-        raise ConfigError(f"{path} holds neither {extract_io.CUES_FILE} (a `cuekit extract` "
+        raise ConfigError(f"{path} holds neither {layout.CUES_FILE} (a `cuekit extract` "
                           f"output) nor {mf.SHARDS_FILE} (a `cuekit shard` output)")
     return "shards"
 
 
 def _from_extract(folder: Path) -> Iterator[CueItem]:
-    for record in extract_io.read_extracted(folder):
+    for record in layout.read_extracted(folder):
         data = []
         for i, ref in enumerate(record.sample.images):
             path = folder / ref.path

@@ -19,7 +19,7 @@ its crop is read again at another scale. ``DetectorOptions.extra["ocr_verify"] =
 turns these checks off (the behaviour before they existed, kept for benchmarks);
 rejected reads are counted in :attr:`OcrBackend.rejected` by reason.
 
-Settings chosen from measurements on the bundled sample (``cuekit.pipelines.sample_data``):
+Settings chosen from measurements on the bundled sample (``cuekit.datasets.sample.rows``):
 the direction classifier is off, because it turned short upright labels such as "90°"
 upside down (read ".06"); the detector's box threshold is 0.3 instead of 0.5, because
 isolated single letters score just under 0.5. Two keys of ``DetectorOptions.extra`` tune

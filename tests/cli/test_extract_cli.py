@@ -147,3 +147,26 @@ def test_max_cue_tokens_caps_every_cue_and_rejects_a_negative_budget(tmp_path):
         texts = pl.read_parquet(out / "cues.parquet")["cue_text"].to_list()
         lengths[budget] = [cue_tokens(t) for t in texts]
     assert max(lengths["24"]) <= 24 < max(lengths["0"])
+
+
+def test_config_file_sets_options_and_flags_override_it(tmp_path):
+    config = tmp_path / "extract.yaml"
+    config.write_text(f"dataset: sample\noutput: {tmp_path / 'out'}\ndetector: [annotations]\n"
+                      "limit: 2\nmax-cue-tokens: 24\n")
+    result = _invoke(["extract", "--config", str(config), "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["counts"]["input"] == 3
+    assert run["settings"]["detectors"] == ["annotations"]
+    assert run["settings"]["max_cue_tokens"] == 24
+    config.write_text("dataset: sample\nbox_threshold: high\n")
+    bad = CliRunner().invoke(cli, ["extract", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert f"config file {config}: box_threshold must be a finite number, got 'high'" in \
+        bad.output
+    config.write_text("dataset: sample\ncue_style: fancy\n")
+    bad = CliRunner().invoke(cli, ["extract", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert "cue_style must be one of hint, boxes, marks, got 'fancy'" in bad.output
+    missing = CliRunner().invoke(cli, ["extract", "--dataset", "sample"])
+    assert missing.exit_code == 2 and "Error: --output is required" in missing.output

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cuekit.cli import cli
-from cuekit.pipelines import extract_io
+from cuekit.pipelines.extract import layout
 from cuekit.schemas import (
     CueRecord,
     Detection,
@@ -31,7 +31,7 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
         Image.new("RGB", (24, 16), (10 * i, 80, 160)).save(buffer, format="PNG")
         data = buffer.getvalue()
         sha = hashlib.sha256(data).hexdigest()
-        rel = extract_io.image_relpath(sha, "png")
+        rel = layout.image_relpath(sha, "png")
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
         sample = Sample(id=f"s{i:03d}", original_id=str(i), source="cli", split="test",
@@ -45,9 +45,9 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
                         cue_style="hint", leak=False,
                         settings=ExtractorSettings(backends=["test"]))
         records.append(ExtractedSample(sample=sample, cue=cue))
-    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
-    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
-    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": n}}))
+    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
+    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
+    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": n}}))
     return root
 
 
@@ -98,7 +98,7 @@ def test_a_shard_run_where_every_sample_failed_exits_non_zero(tmp_path: Path) ->
     import shutil
 
     extract_dir = _extract_dir(tmp_path / "extract", n=3)
-    shutil.rmtree(extract_dir / extract_io.IMAGES_DIR)  # every image file is gone
+    shutil.rmtree(extract_dir / layout.IMAGES_DIR)  # every image file is gone
     out = tmp_path / "shards"
     result = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(out)])
     assert result.exit_code == 1, result.output
@@ -107,3 +107,23 @@ def test_a_shard_run_where_every_sample_failed_exits_non_zero(tmp_path: Path) ->
     lines = result.output.splitlines()
     assert [line.split(None, 1)[0] for line in lines[lines.index("top error reasons:") + 1:]
             ] == ["3"]
+
+
+def test_shard_reads_a_config_file_and_flags_override_it(tmp_path: Path) -> None:
+    extract_dir = _extract_dir(tmp_path / "extract")
+    config = tmp_path / "shard.yaml"
+    config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'shards'}\nmaxcount: 2\n"
+                      "image-check: decode\n")
+    result = CliRunner().invoke(cli, ["shard", "--config", str(config), "--maxcount", "4"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((tmp_path / "shards" / "stats.json").read_text())
+    assert stats["settings"]["maxcount"] == 4 and stats["settings"]["image_check"] == "decode"
+    assert sorted(p.name for p in (tmp_path / "shards").glob("*.tar")) == [
+        "shard-000000.tar", "shard-000001.tar"]
+    config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'o'}\nmaxcount: many\n")
+    bad = CliRunner().invoke(cli, ["shard", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert bad.output.strip().splitlines()[-1] == (
+        f"Error: config file {config}: maxcount must be an integer, got 'many'")
+    missing = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir)])
+    assert missing.exit_code == 2 and "Error: --output is required" in missing.output

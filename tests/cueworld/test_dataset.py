@@ -15,8 +15,8 @@ from cuekit.cli import cli
 from cuekit.cueworld.dataset import SPLIT_SIZES, cueworld_row, generate_cueworld_rows
 from cuekit.cueworld.questions import FAMILIES, ask
 from cuekit.cueworld.scenes import CELL, COLOURS, IMAGE_SIZE, SHAPES, draw_scene
+from cuekit.datasets.sources import SourceSpec, iter_source
 from cuekit.errors import ConfigError
-from cuekit.pipelines.sources import SourceSpec, iter_source
 
 
 def test_rows_are_deterministic_and_splits_never_share_a_scene() -> None:

@@ -22,7 +22,7 @@ from cuekit.distill import distributed as dd
 from cuekit.distill.config import DistillConfig
 from cuekit.distill.recipe import DistillRecipe
 from cuekit.distill.rollout import SamplingSettings
-from cuekit.pipelines.reader import ShardBatch, ShardReader, iter_batches
+from cuekit.pipelines.read.reader import ShardBatch, ShardReader, iter_batches
 
 GLOBAL_BATCH = 4
 

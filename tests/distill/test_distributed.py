@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from cuekit.distill import distributed as dd
 from cuekit.distill.checkpoint import latest_checkpoint, load_trainer_state
 from cuekit.distill.recipe import DistillRecipe
-from cuekit.pipelines.reader import ShardReader
+from cuekit.pipelines.read.reader import ShardReader
 
 sys.path.insert(0, str(Path(__file__).parent))
 from distributed_worker import full_grads, greedy, rank_batch, step_config  # noqa: E402

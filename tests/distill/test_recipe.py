@@ -432,11 +432,11 @@ def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(sample_s
 def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
     """--cue-style marks: the teacher sees the marked copy, the student the original."""
     import cuekit.evaluate.audit as audit
+    from cuekit.datasets.sources import SourceSpec
     from cuekit.evaluate.inputs import iter_cue_items
     from cuekit.grounding.base import DetectorOptions
-    from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.shard import ShardSettings, shard
-    from cuekit.pipelines.sources import SourceSpec
+    from cuekit.pipelines.extract.run import ExtractConfig, run_extract
+    from cuekit.pipelines.shard.run import ShardSettings, shard
 
     run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=tmp_path / "ex",
                               detectors=("annotations",), detector=DetectorOptions(),

@@ -104,8 +104,8 @@ def test_geometry3k_rows_survive_verls_dataset(geometry3k_snapshot, tmp_path,
 
 def test_geometry3k_export_without_a_boxed_instruction_warns(geometry3k_snapshot, tmp_path,
                                                             caplog) -> None:
-    from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.sources import SourceSpec
+    from cuekit.datasets.sources import SourceSpec
+    from cuekit.pipelines.extract.run import ExtractConfig, run_extract
 
     run_extract(ExtractConfig(source=SourceSpec(dataset=str(geometry3k_snapshot("g"))),
                               output=tmp_path / "ex", detectors=("annotations",)))
@@ -170,7 +170,7 @@ def test_exported_rows_render_to_the_tokens_distill_trains_on(sample_shards, tmp
 
 
 def test_marks_reach_the_teacher_and_never_the_student(sample_shards) -> None:
-    from cuekit.pipelines.reader import ShardReader
+    from cuekit.pipelines.read.reader import ShardReader
 
     sample = next(iter(ShardReader(str(sample_shards), shuffle_shards=False,
                                    shuffle_buffer=0, seed=0)))
@@ -186,8 +186,8 @@ def test_marks_reach_the_teacher_and_never_the_student(sample_shards) -> None:
 
 
 def test_multiple_choice_rows_show_their_options(geometry3k_snapshot, tmp_path) -> None:
-    from cuekit.pipelines.extract import ExtractConfig, run_extract
-    from cuekit.pipelines.sources import SourceSpec
+    from cuekit.datasets.sources import SourceSpec
+    from cuekit.pipelines.extract.run import ExtractConfig, run_extract
 
     snapshot = geometry3k_snapshot("copy", with_extras=True)  # id 2401, choices 3/5/7/9
     run_extract(ExtractConfig(source=SourceSpec(dataset=str(snapshot)), output=tmp_path / "ex",

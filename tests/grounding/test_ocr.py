@@ -9,10 +9,10 @@ import sys
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from cuekit.datasets.sample.rows import generate_sample_rows
 from cuekit.errors import ConfigError
 from cuekit.grounding.base import DetectItem, DetectorBackend, DetectorOptions, create_backend
 from cuekit.grounding.ocr import INSTALL_HINT, OcrBackend, OcrText
-from cuekit.pipelines.sample_data import generate_sample_rows
 from cuekit.schemas import Detection, ImageRef, Phrase, Sample, xyxy_to_1000
 
 pytest.importorskip("rapidocr")

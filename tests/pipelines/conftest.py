@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cuekit.pipelines import extract_io
+from cuekit.pipelines.extract import layout
 from cuekit.schemas import (
     CueRecord,
     Detection,
@@ -39,7 +39,7 @@ def image_bytes(width: int, height: int, fmt: str, seed: int) -> bytes:
 def store_image(root: Path, data: bytes, fmt: str) -> ImageRef:
     """Write ``data`` content-addressed under root/images and return its ImageRef."""
     sha = hashlib.sha256(data).hexdigest()
-    rel = extract_io.image_relpath(sha, fmt)
+    rel = layout.image_relpath(sha, fmt)
     (root / rel).parent.mkdir(parents=True, exist_ok=True)
     (root / rel).write_bytes(data)
     width, height = Image.open(io.BytesIO(data)).size
@@ -66,7 +66,7 @@ def make_record(root: Path, index: int, *, n_images: int = 1, size: tuple[int, i
                     metadata={"row": index})
     marked = None
     if marks:
-        mark_rel = f"{extract_io.MARKS_DIR}/{sample.id}.png"
+        mark_rel = f"{layout.MARKS_DIR}/{sample.id}.png"
         (root / mark_rel).parent.mkdir(parents=True, exist_ok=True)
         (root / mark_rel).write_bytes(image_bytes(*size, "png", seed=999 + index))
         marked = mark_rel
@@ -80,9 +80,9 @@ def make_record(root: Path, index: int, *, n_images: int = 1, size: tuple[int, i
 
 def write_extract_dir(root: Path, records: list[ExtractedSample]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    extract_io.cues_frame(records).write_parquet(root / extract_io.CUES_FILE)
-    extract_io.errors_frame([]).write_parquet(root / extract_io.ERRORS_FILE)
-    (root / extract_io.RUN_FILE).write_text(json.dumps({"counts": {"samples": len(records)}}))
+    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
+    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
+    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": len(records)}}))
     return root
 
 
@@ -121,7 +121,7 @@ def folder_digests(folder: Path) -> dict[str, str]:
 def sharded(make_extract_dir: ExtractFactory, tmp_path: Path
             ) -> tuple[Path, list[ExtractedSample]]:
     """8 samples sharded with maxcount=3: shards of 3, 3 and 2 samples."""
-    from cuekit.pipelines.shard import ShardSettings, shard
+    from cuekit.pipelines.shard.run import ShardSettings, shard
 
     extract_dir, records = make_extract_dir(8)
     out = tmp_path / "shards"

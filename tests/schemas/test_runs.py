@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cuekit.pipelines import manifest as mf
+from cuekit.pipelines.shard import manifest as mf
 from cuekit.schemas import ManifestRow, SampleStats, ShardResult, StepMetrics
 
 STATS = SampleStats(
