@@ -408,17 +408,17 @@ class DistillRecipe:
         return save_run(self.config, self.dist, self._parts(),
                         RunCounters(self.step, self.skipped_long, self.nonfinite.total))
 
-    def _evaluate(self) -> dict[str, float]:
+    def _evaluate(self, evaluator: Evaluator) -> dict[str, float]:
         """Held-out metrics; with several ranks, each evaluates its split and the means are
         averaged over ranks (every rank holds the same number of eval samples)."""
-        return self.parallel.mean_metrics(self.evaluator.run())
+        return self.parallel.mean_metrics(evaluator.run())
 
     def train(self, progress: Any = None) -> list[StepMetrics]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
         cfg = self.config
         records = []
         if self.evaluator is not None and self.step == 0:
-            evaluation = self._evaluate()
+            evaluation = self._evaluate(self.evaluator)
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
         batches = self.batches()
@@ -434,7 +434,7 @@ class DistillRecipe:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
                         self.step % cfg.eval_every == 0:
-                    record = record.with_evaluation(self._evaluate())
+                    record = record.with_evaluation(self._evaluate(self.evaluator))
                 records.append(record)
                 if self.metrics is not None and (
                         self.step % cfg.log_every == 0 or self.step == cfg.max_steps):

@@ -99,10 +99,12 @@ def build_bpe_tokenizer(corpus: Sequence[str], vocab_size: int) -> PreTrainedTok
     vocab.update({token: len(bpe["vocab"]) + index for index, token in enumerate(SPECIAL_TOKENS)})
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
-        merges=[tuple(pair) for pair in bpe["merges"]],
+        # transformers annotates merges as "a b" strings and unk_token as str; it takes
+        # the (a, b) pairs and None (no unknown token) as well.
+        merges=[tuple(pair) for pair in bpe["merges"]],  # type: ignore[misc]
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]
         extra_special_tokens=list(SPECIAL_TOKENS[1:]),
     )
     tokenizer.chat_template = CHAT_TEMPLATE

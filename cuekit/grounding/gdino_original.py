@@ -216,6 +216,7 @@ class OriginalGroundingDinoBackend:
                     self.options.box_threshold,
                     self.options.text_threshold,
                 ):
+                    assert detection.phrase_index is not None  # decoded: a phrase's index
                     detections.append(
                         detection.model_copy(
                             update={"phrase_index": indices[detection.phrase_index]}
