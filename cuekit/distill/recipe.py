@@ -411,7 +411,7 @@ class DistillRecipe:
     def _evaluate(self, evaluator: Evaluator) -> dict[str, float]:
         """Held-out metrics; with several ranks, each evaluates its split and the means are
         averaged over ranks (every rank holds the same number of eval samples)."""
-        return self.parallel.mean_metrics(evaluator.run())
+        return self.parallel.mean_metrics(evaluator.run()).as_dict()
 
     def train(self, progress: Any = None) -> list[StepMetrics]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""

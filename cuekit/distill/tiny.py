@@ -193,14 +193,21 @@ def build_tiny_qwen3_vl(seed: int = 0, num_hidden_layers: int = 2
 
     The same ``seed`` gives the same weights; the global torch RNG is left as it was.
     """
+    processor = build_tiny_processor()
+    config = tiny_qwen3_vl_config(processor, num_hidden_layers)
+    return seeded_qwen3_vl(config, processor, seed).eval(), processor
+
+
+def seeded_qwen3_vl(config: Qwen3VLConfig, processor: ImageOnlyProcessor, seed: int
+                    ) -> Qwen3VLForConditionalGeneration:
+    """A randomly initialised Qwen3-VL (train mode) that generates until ``<|im_end|>``;
+    the same ``seed`` gives the same weights, and the global torch RNG is left as it was."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    processor = build_tiny_processor()
-    config = tiny_qwen3_vl_config(processor, num_hidden_layers)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen3VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = processor.im_end_token_id
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
-    return model.eval(), processor
+    return model
