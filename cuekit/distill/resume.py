@@ -60,8 +60,10 @@ def resume_point(config: DistillConfig, world_size: int) -> Path | None:
     """The checkpoint to continue from (see ``resume_checkpoint``); a folder that already
     holds checkpoints is never started over without ``--resume``."""
     if not config.resume and list_checkpoints(config.run_dir):
-        raise ConfigError(f"{config.run_dir} already holds checkpoints; pass --resume to "
-                          "continue that run, or choose another --output")
+        raise ConfigError(
+            f"{config.run_dir} already holds checkpoints; pass --resume to "
+            "continue that run, or choose another --output"
+        )
     return resume_checkpoint(config.run_dir, config, world_size)
 
 
@@ -70,23 +72,32 @@ def _scaler_state(scaler: torch.amp.GradScaler | None) -> dict[str, Any]:
     return {} if scaler is None else {"grad_scaler": scaler.state_dict()}
 
 
-def save_run(config: DistillConfig, dist: dd.DistInfo, parts: RunParts,
-             counters: RunCounters) -> Path:
+def save_run(
+    config: DistillConfig, dist: dd.DistInfo, parts: RunParts, counters: RunCounters
+) -> Path:
     """Checkpoint ``counters.step`` (every rank calls it under torchrun)."""
     if dist.is_distributed:
         return _save_gathered(config, dist, parts, counters)
     return save_checkpoint(
-        config.run_dir, counters.step,
+        config.run_dir,
+        counters.step,
         save_student_fn=lambda folder: save_student(parts.student, parts.processor, folder),
-        optimizer=parts.optimizer, scheduler=parts.scheduler,
-        reader_state=parts.reader.state_dict(), config=config.to_dict(),
+        optimizer=parts.optimizer,
+        scheduler=parts.scheduler,
+        reader_state=parts.reader.state_dict(),
+        config=config.to_dict(),
         keep=config.keep_checkpoints,
-        extra={"skipped_long": counters.skipped_long,
-               "nonfinite_steps": counters.nonfinite_steps, **_scaler_state(parts.scaler)})
+        extra={
+            "skipped_long": counters.skipped_long,
+            "nonfinite_steps": counters.nonfinite_steps,
+            **_scaler_state(parts.scaler),
+        },
+    )
 
 
-def _save_gathered(config: DistillConfig, dist: dd.DistInfo, parts: RunParts,
-                   counters: RunCounters) -> Path:
+def _save_gathered(
+    config: DistillConfig, dist: dd.DistInfo, parts: RunParts, counters: RunCounters
+) -> Path:
     """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the
     single-process layout, so any world size can resume from it."""
     student_state = dd.full_model_state(parts.student)
@@ -97,31 +108,47 @@ def _save_gathered(config: DistillConfig, dist: dd.DistInfo, parts: RunParts,
     path = config.run_dir / CHECKPOINTS_DIR / f"step-{counters.step:06d}"
     if dist.is_main:
         path = save_checkpoint(
-            config.run_dir, counters.step,
+            config.run_dir,
+            counters.step,
             save_student_fn=lambda folder: dd.save_full_student(
-                parts.student, parts.processor, student_state, folder),
-            optimizer=None, optimizer_state=optimizer_state, scheduler=parts.scheduler,
-            reader_state=readers[0], config=config.to_dict(),
-            keep=config.keep_checkpoints, extra_tensors=rng_states,
-            extra={"skipped_long": skipped, "nonfinite_steps": counters.nonfinite_steps,
-                   "reader_ranks": readers, "world_size": dist.world_size})
+                parts.student, parts.processor, student_state, folder
+            ),
+            optimizer=None,
+            optimizer_state=optimizer_state,
+            scheduler=parts.scheduler,
+            reader_state=readers[0],
+            config=config.to_dict(),
+            keep=config.keep_checkpoints,
+            extra_tensors=rng_states,
+            extra={
+                "skipped_long": skipped,
+                "nonfinite_steps": counters.nonfinite_steps,
+                "reader_ranks": readers,
+                "world_size": dist.world_size,
+            },
+        )
     dd.barrier()  # no rank goes on (or resumes) before the checkpoint exists
     return path
 
 
-def restore_run(folder: Path, config: DistillConfig, dist: dd.DistInfo,
-                parts: RunParts) -> RunCounters:
+def restore_run(
+    folder: Path, config: DistillConfig, dist: dd.DistInfo, parts: RunParts
+) -> RunCounters:
     """Load ``folder``'s optimizer, schedule, reader position, RNG and loss scale into
     ``parts`` (the student was loaded from it already); return its counters."""
     state = load_trainer_state(folder)
     # Checkpoints hold full tensors (any world size wrote them): slice to this rank.
-    parts.optimizer.load_state_dict(dd.shard_optimizer_state(parts.optimizer, state.optimizer)
-                                    if dist.is_distributed else state.optimizer)
+    parts.optimizer.load_state_dict(
+        dd.shard_optimizer_state(parts.optimizer, state.optimizer)
+        if dist.is_distributed
+        else state.optimizer
+    )
     parts.scheduler.load_state_dict(state.scheduler)
     # The state brought back the checkpoint's lr: this run's settings win.
     apply_optimizer_settings(config, parts.optimizer, parts.scheduler)
     saved_readers = state.extra.get("reader_ranks") or (
-        [state.reader] if state.reader is not None else [])
+        [state.reader] if state.reader is not None else []
+    )
     reader_state = dd.reader_resume_state(saved_readers, parts.reader)
     if reader_state is not None:
         parts.reader.load_state_dict(reader_state)
@@ -137,7 +164,8 @@ def restore_run(folder: Path, config: DistillConfig, dist: dd.DistInfo,
     return RunCounters(
         step=state.step,
         skipped_long=int(state.extra.get("skipped_long", 0)) if dist.is_main else 0,
-        nonfinite_steps=int(state.extra.get("nonfinite_steps", 0)))
+        nonfinite_steps=int(state.extra.get("nonfinite_steps", 0)),
+    )
 
 
 def save_final_student(config: DistillConfig, dist: dd.DistInfo, parts: RunParts) -> None:
