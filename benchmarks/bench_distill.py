@@ -51,7 +51,7 @@ from common import (  # noqa: E402
 )
 
 from cuekit.datasets.sources import SourceSpec  # noqa: E402
-from cuekit.distill import recipe as recipe_module  # noqa: E402
+from cuekit.distill import build as build_module  # noqa: E402
 from cuekit.distill.config import DistillConfig  # noqa: E402
 from cuekit.distill.prompts import pair_batch, vision_token_ids  # noqa: E402
 from cuekit.distill.recipe import DistillRecipe  # noqa: E402
@@ -218,7 +218,7 @@ def setup_recipe(work: Path, *, student: str, teacher: str = "self", device: str
         output=str(work / "run"), device=device, batch_size=batch_size,
         max_new_tokens=max_new_tokens, loss=loss, lr=0.0, module_lr=0.0,
         grad_checkpointing=grad_checkpointing, tensorboard=False, max_steps=10**6)
-    with mock.patch.object(recipe_module, "load_model", model_loader(layers, vocab_size)):
+    with mock.patch.object(build_module, "load_model", model_loader(layers, vocab_size)):
         recipe = DistillRecipe(config)
         recipe.setup()
     return recipe, next(recipe.batches())

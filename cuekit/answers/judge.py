@@ -83,7 +83,7 @@ _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committi
 def _yes_no(gold: str, choices: Sequence[str] | None) -> bool:
     if plain_text(gold) in {"yes", "no"}:
         return True
-    return bool(choices) and {plain_text(c) for c in choices} == {"yes", "no"}
+    return choices is not None and {plain_text(c) for c in choices} == {"yes", "no"}
 
 
 # The value is stated: "is 3", "= 48", "≈ 7.1", ": 2/3".
@@ -309,10 +309,10 @@ def _question_reading(found: Extraction, response: str, question: str,
             return Extraction(verdict, "statement", "the closing statement restates the "
                               f"question and {'affirms' if verdict == 'yes' else 'denies'} it")
         return found
-    subject = restated_subject(sentences[0], question) or (
+    named = restated_subject(sentences[0], question) or (
         superlative_named(sentences[0], question) if not found.answered else None)
-    if subject is not None and subject != found.text:
-        return Extraction(subject, "statement", "the subject of the closing statement, "
+    if named is not None and named != found.text:
+        return Extraction(named, "statement", "the subject of the closing statement, "
                           "which restates the question")
     return found
 

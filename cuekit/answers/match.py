@@ -219,9 +219,9 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
                                f"{gold.strip().strip('()')}")
     gold_plain = plain_text(gold)
     if gold_plain in _YES_NO:
-        said = re.match(r"^(yes|no|true|false)\b", plain_text(answer))
-        said_word = said.group(1) if said else plain_text(answer)
-        return Match(said_word == gold_plain, "yes/no" if said else "not a yes/no answer")
+        opening = re.match(r"^(yes|no|true|false)\b", plain_text(answer))
+        said_word = opening.group(1) if opening else plain_text(answer)
+        return Match(said_word == gold_plain, "yes/no" if opening else "not a yes/no answer")
     if listed:
         return _match_list(answer, gold, boxes, precision, unit)
     if answer_type == "integer" and precision is None:

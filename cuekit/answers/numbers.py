@@ -126,7 +126,7 @@ def _scaled(text: str) -> Value | None:
     if match is None:
         return None
     value = _decimal(match.group(1))
-    if value is None:
+    if value is None or value.exact is None:
         return None
     factor = _SCALES[(match.group(2) or match.group(3)).lower()]
     exact = value.exact * factor

@@ -302,7 +302,9 @@ def _draw_marks(image: Image.Image, items: Sequence[_Item], numbers: Sequence[in
                 text_position=position, text_scale=text_scale, text_padding=padding
             )
             labels = [str(n) for n, k in zip(numbers, keep, strict=True) if k]
-            canvas = annotator.annotate(canvas, detections[keep], labels=labels)
+            # supervision types __getitem__ for every index kind; a mask gives Detections.
+            canvas = annotator.annotate(canvas, detections[keep],  # type: ignore[arg-type]
+                                        labels=labels)
     return canvas
 
 
@@ -319,8 +321,8 @@ def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations
     for image_index in image_indices:
         in_image = [it for it in items if it.best.image_index == image_index]
         anchors = [it for it in in_image if it.is_phrase]
-        clauses = [(it, writer.item_clause(it, anchors)) for it in in_image]
-        clauses = [(it, c) for it, c in clauses if c is not None]  # guard 2
+        written = [(it, writer.item_clause(it, anchors)) for it in in_image]
+        clauses = [(it, c) for it, c in written if c is not None]  # guard 2
         if not clauses:
             continue
         if image_index == marked_index:
@@ -397,7 +399,7 @@ def render_cue(
             and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
     items = _group(kept, phrases, max_items, sample.question)
     text, marked_items, numbers, marked_index = _fit(items, writer, style, max_cue_tokens)
-    if not text or not marked_items:
+    if not text or not marked_items or marked_index is None:  # marked items: an image too
         return RenderedCue(text=text)
     if images is None or len(images) <= marked_index:
         raise ValueError(f"cue style 'marks' needs the images of sample {sample.id!r}")

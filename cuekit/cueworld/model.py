@@ -103,10 +103,7 @@ def build_cueworld_model(name: str = "cueworld-base", seed: int = 0, *,
                          ) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
     """A freshly initialised CueWorld model (fp32, train mode) and its processor;
     ``vision_hidden_size`` (when not 0) overrides the vision tower's width."""
-    import torch
-    from transformers import Qwen3VLForConditionalGeneration
-
-    from cuekit.distill.tiny import tiny_qwen3_vl_config
+    from cuekit.distill.tiny import seeded_qwen3_vl, tiny_qwen3_vl_config
 
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown CueWorld model {name!r}; expected one of "
@@ -120,9 +117,4 @@ def build_cueworld_model(name: str = "cueworld-base", seed: int = 0, *,
         num_key_value_heads=arch.num_key_value_heads, vision_depth=arch.vision_depth,
         vision_hidden_size=vision_hidden_size or arch.vision_hidden_size,
         num_position_embeddings=patches_per_side * patches_per_side)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen3VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = processor.im_end_token_id
-    model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
-    return model, processor
+    return seeded_qwen3_vl(config, processor, seed), processor

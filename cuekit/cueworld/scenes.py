@@ -18,8 +18,10 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -94,7 +96,7 @@ class Scene:
         return grounding_text(self.annotations())
 
 
-def grounding_text(objects: list[dict[str, object]]) -> str:
+def grounding_text(objects: Sequence[Mapping[str, Any]]) -> str:
     """Each shape's cell from ground-truth boxes, listed by shape name rather than by place.
 
     Captions read the image place by place; this reads it object by object, so a model
@@ -105,7 +107,7 @@ def grounding_text(objects: list[dict[str, object]]) -> str:
     for entry in objects:
         if entry.get("kind") != "shape":
             continue
-        x0, y0, x1, y1 = (float(v) for v in entry["xyxy"])  # type: ignore[union-attr]
+        x0, y0, x1, y1 = (float(v) for v in entry["xyxy"])  # JSON: a list of 4 numbers
         row = min(GRID - 1, int((y0 + y1) / 2 // CELL))
         col = min(GRID - 1, int((x0 + x1) / 2 // CELL))
         places[str(entry["label"])] = cell_name(row, col)
@@ -119,7 +121,7 @@ def cell_name(row: int, col: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)  # Pillow's bundled TTF: same glyphs everywhere
 
 
@@ -196,8 +198,10 @@ def draw_scene(rng: random.Random, *, min_objects: int = 3, max_objects: int = 5
             digit = str(rng.randrange(10))
             # A triangle's wide part is low: print its digit a little below the centre.
             digit_box = _draw_digit(draw, digit, colour, cx, cy + (3 if shape == "triangle" else 0))
+        x0, y0, x1, y1 = box
         objects.append(SceneObject(shape, colour, sizes[i], row, col,
-                                   tuple(round(v, 1) for v in box), digit, digit_box))
+                                   (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)),
+                                   digit, digit_box))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)  # no metadata chunks: stable bytes
     return Scene(tuple(objects), buffer.getvalue())

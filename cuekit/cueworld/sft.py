@@ -43,7 +43,7 @@ import argparse
 import json
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ class Collator:
         return {**batch, "labels": labels}
 
 
-def greedy_texts(model: Any, processor: Any, inputs: dict[str, Any],
+def greedy_texts(model: Any, processor: Any, inputs: Mapping[str, Any],
                  max_new_tokens: int) -> list[str]:
     """Greedy responses to left-padded ``inputs``, decoded by distill's rollout engine as
     ``cuekit eval`` decodes them (it puts the model in eval mode and back)."""

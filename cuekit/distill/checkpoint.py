@@ -179,7 +179,7 @@ def latest_intact_checkpoint(run_dir: Path) -> Path | None:
     copy cut short) is skipped with a warning naming the file. Raises when checkpoints
     exist but none is whole, rather than silently starting over."""
     found = list_checkpoints(run_dir)
-    problems = []
+    problems: list[str] = []
     for folder in reversed(found):
         problem = checkpoint_problem(folder)
         if problem is None:

@@ -181,9 +181,9 @@ class DistillConfig:
                         "top_k": self.top_k, "max_grad_norm": self.max_grad_norm,
                         "rollout_batch_size": self.rollout_batch_size,
                         "weight_decay": self.weight_decay, "shuffle_buffer": self.shuffle_buffer}
-        for name, value in non_negative.items():
-            if value < 0:
-                raise ConfigError(f"{name} must be >= 0, got {value}")
+        for name, number in non_negative.items():  # ints and floats
+            if number < 0:
+                raise ConfigError(f"{name} must be >= 0, got {number}")
         if self.checkpoint_layers is not None and self.checkpoint_layers < 0:
             raise ConfigError(f"checkpoint_layers must be >= 0, got {self.checkpoint_layers}")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:

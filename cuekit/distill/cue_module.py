@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -40,7 +40,7 @@ from torch import nn
 from cuekit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from transformers import Qwen3VLForConditionalGeneration
+    from transformers import PreTrainedModel, Qwen3VLForConditionalGeneration
 
 CUE_MODULE_ATTR = "cue_module"
 IM_START_TOKEN = "<|im_start|>"
@@ -191,6 +191,11 @@ class CueAttention(nn.Module):
 class CueRecoveryModule(nn.Module):
     """The shared RMSNorm pair plus one :class:`CueAttention` per cue layer."""
 
+    # Set by attach_cue_module: the resolved settings saved next to the weights, and the
+    # sink token's id. Declared so they read as what they are, not as nn.Module attributes.
+    cue_config: CueModuleConfig
+    im_start_token_id: int
+
     def __init__(self, hidden_size: int, num_heads: int, layers: tuple[int, ...],
                  rms_norm_eps: float = 1e-6, init_std: float = 0.02) -> None:
         from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
@@ -210,12 +215,16 @@ class CueRecoveryModule(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """q/k/v ~ N(0, init_std), o = 0 (exact identity), norms = 1."""
-        for block in self.blocks.values():
+        for block in self.attention_blocks():
             for linear in (block.q, block.k, block.v):
                 nn.init.normal_(linear.weight, std=self.init_std)
             nn.init.zeros_(block.o.weight)
         nn.init.ones_(self.norm_q.weight)
         nn.init.ones_(self.norm_kv.weight)
+
+    def attention_blocks(self) -> list[CueAttention]:
+        # ModuleDict is typed by nn.Module; __init__ puts only CueAttention in it.
+        return [cast(CueAttention, block) for block in self.blocks.values()]
 
     def forward(self, layer: int, hidden_states: torch.Tensor, context: SinkContext
                 ) -> torch.Tensor:
@@ -230,11 +239,12 @@ class CueRecoveryModule(nn.Module):
                                        accumulate=True)
 
 
-def _language_model(model: nn.Module) -> nn.Module:
+def _language_model(model: nn.Module) -> Any:
+    """The text decoder the sink updates hook into (Any: HF's submodules are untyped)."""
     inner = getattr(model, "model", None)
     text = getattr(inner, "language_model", None)
     # "cuekit_qwen3_vl": an exported student loaded through its shipped model code.
-    if text is None or not hasattr(text, "layers") or getattr(
+    if not isinstance(getattr(text, "layers", None), nn.ModuleList) or getattr(
             getattr(model, "config", None), "model_type", None) not in ("qwen3_vl",
                                                                         "cuekit_qwen3_vl"):
         raise ConfigError(f"the cue module attaches to a Qwen3VLForConditionalGeneration, "
@@ -259,7 +269,7 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
     text_model = _language_model(model)
     if get_cue_module(model) is not None:
         raise ConfigError("the model already has a cue module; detach it first")
-    text_config = model.config.text_config
+    text_config = _text_config(model.config)
     layers = config.resolve_layers(text_config.num_hidden_layers)
     reference = text_model.embed_tokens.weight
     module = CueRecoveryModule(
@@ -339,7 +349,7 @@ def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Para
     return backbone, list(module.parameters()) if module is not None else []
 
 
-def default_im_start_id(model: nn.Module) -> int:
+def default_im_start_id(model: PreTrainedModel) -> int:
     """The sink token id in Qwen's special-token layout: ``<|im_start|>`` sits 8 ids
     before ``<|vision_start|>`` (151644 vs 151652 in every Qwen3-VL; tiny-random too)."""
     return int(model.config.vision_start_token_id) - 8
@@ -390,7 +400,7 @@ def load_cue_module(model: Qwen3VLForConditionalGeneration, folder: str | Path
     if record.get("format_version") != _CUE_FORMAT_VERSION:
         raise ConfigError(f"{folder / CUE_CONFIG_FILE}: unknown format_version "
                           f"{record.get('format_version')!r}")
-    hidden = model.config.text_config.hidden_size
+    hidden = _text_config(model.config).hidden_size
     if record["hidden_size"] != hidden:
         raise ConfigError(f"cue module in {folder} is for hidden size {record['hidden_size']}, "
                           f"the model has {hidden}")
@@ -402,7 +412,7 @@ def load_cue_module(model: Qwen3VLForConditionalGeneration, folder: str | Path
     return module
 
 
-def save_student(model: nn.Module, processor: Any, folder: str | Path) -> Path:
+def save_student(model: PreTrainedModel, processor: Any, folder: str | Path) -> Path:
     """The student as an HF folder (base weights only) plus the cue module files."""
     folder = Path(folder)
     base_state = {name: tensor for name, tensor in model.state_dict().items()

@@ -54,7 +54,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.distributed as dist
@@ -62,6 +62,9 @@ from torch import nn
 
 from cuekit.devices import resolve_device
 from cuekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformers import Qwen3VLForConditionalGeneration
 
 logger = logging.getLogger("cuekit.distill")
 INNER_FORWARD = "cuekit_inner_forward"
@@ -218,7 +221,7 @@ def shard_model(model: nn.Module) -> nn.Module:
     for block in [*_vision_blocks(model), *_decoder_layers(model)]:
         fully_shard(block, mesh=mesh)
     fully_shard(model, mesh=mesh)
-    inner = model.model
+    inner = model.get_submodule("model")
     # The root returns the model's output dataclass, whose tensors FSDP flags as views; the
     # scoring code only indexes them (never in place), so the hint does not apply.
     warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \(FSDP.*returned a view")
@@ -271,7 +274,7 @@ class ShardedModelView:
     ``generate`` runs inside :func:`gathered_parameters`; the rest delegates.
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: Qwen3VLForConditionalGeneration) -> None:
         self.module = module
 
     @property
@@ -309,7 +312,7 @@ class ShardedModelView:
         return gathered_parameters(self.module)
 
 
-def model_view(model: nn.Module) -> Any:
+def model_view(model: Qwen3VLForConditionalGeneration) -> Any:
     """The model itself when unsharded (single process), else a :class:`ShardedModelView`."""
     return ShardedModelView(model) if is_sharded(model) else model
 
@@ -321,8 +324,10 @@ def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Full CPU state dict on rank 0 (empty elsewhere); every rank must call it."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True,
-                                                                cpu_offload=True))
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True,
+                                                                 cpu_offload=True))
+    # Typed for any state dict; a model's holds tensors only.
+    return cast(dict[str, torch.Tensor], state)
 
 
 def full_value(value: Any) -> Any:
@@ -374,8 +379,8 @@ def shard_optimizer_state(optimizer: torch.optim.Optimizer, full: dict[str, Any]
     return {"state": sharded, "param_groups": full["param_groups"]}
 
 
-def save_full_student(model: nn.Module, processor: Any, state: dict[str, torch.Tensor],
-                      folder: str | Path) -> Path:
+def save_full_student(model: Qwen3VLForConditionalGeneration, processor: Any,
+                      state: dict[str, torch.Tensor], folder: str | Path) -> Path:
     """Write a student folder (HF weights + cue module) from a full state dict, exactly as
     :func:`cuekit.distill.cue_module.save_student` writes an unsharded model. Rank 0 only.
 

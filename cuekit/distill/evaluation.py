@@ -20,6 +20,7 @@ from cuekit.distill.prompts import (
 from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
 from cuekit.distill.scoring import exact_reverse_kl, scoring_pair
 from cuekit.pipelines.read.reader import ShardBatch, ShardReader
+from cuekit.schemas.runs import EvalMetrics
 
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
@@ -54,7 +55,7 @@ class Evaluator:
         prompt = pair_batch(self.processor, chats, "student")
         return generate_rollouts(self.student, self.processor, prompt, self.sampling)
 
-    def run(self) -> dict[str, float]:
+    def run(self) -> EvalMetrics:
         fresh = [self._generate(chats) for chats in self.chats]
         if self._fixed is None:
             self._fixed = fresh
@@ -80,6 +81,6 @@ class Evaluator:
                                  precision=sample.precision, question_type=sample.question_type,
                                  answer_type=sample.answer_type, unit=sample.unit,
                                  question=sample.question).correct
-        return {"eval_reverse_kl": kl_sum / max(tokens, 1),
-                "eval_accuracy": correct / total if total else 0.0,
-                "eval_samples": float(sum(len(b) for b in self.batches))}
+        return EvalMetrics(eval_reverse_kl=kl_sum / max(tokens, 1),
+                           eval_accuracy=correct / total if total else 0.0,
+                           eval_samples=float(sum(len(b) for b in self.batches)))

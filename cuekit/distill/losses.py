@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -62,7 +62,8 @@ def _check_inputs(student_lp: Tensor, teacher_lp: Tensor, mask: Tensor) -> None:
 
 
 def _check_topk(name: str, student_lp: Tensor, student_topk: Tensor | None,
-                teacher_topk: Tensor | None) -> None:
+                teacher_topk: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The (student, teacher) top-k log-probs, checked: present and (B, T, k) alike."""
     if student_topk is None or teacher_topk is None:
         raise ValueError(
             f"loss {name!r} needs student_topk and teacher_topk (B, T, k): the teacher's "
@@ -79,6 +80,7 @@ def _check_topk(name: str, student_lp: Tensor, student_topk: Tensor | None,
             f"student_topk must match teacher_topk {tuple(teacher_topk.shape)}; "
             f"got {tuple(student_topk.shape)}"
         )
+    return student_topk, teacher_topk
 
 
 def _upcast(values: Tensor) -> Tensor:
@@ -222,8 +224,9 @@ class ForwardKLTopKLoss:
                  student_topk: Tensor | None = None,
                  teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
-        _check_topk("forward-kl-topk", student_lp, student_topk, teacher_topk)
-        lS, lT, clipped = _floored_topk(self.lp_floor, student_topk, teacher_topk)
+        student_k, teacher_k = _check_topk("forward-kl-topk", student_lp, student_topk,
+                                           teacher_topk)
+        lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
         if self.renormalize:
             lT = torch.log_softmax(lT, dim=-1)
         loss = _token_mean(_kl_from_logs(lT, lS), mask)
@@ -259,8 +262,8 @@ class JSDLoss:
                  student_topk: Tensor | None = None,
                  teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
-        _check_topk("jsd", student_lp, student_topk, teacher_topk)
-        lS, lT, clipped = _floored_topk(self.lp_floor, student_topk, teacher_topk)
+        student_k, teacher_k = _check_topk("jsd", student_lp, student_topk, teacher_topk)
+        lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
         log_q, log_p = torch.log_softmax(lS, dim=-1), torch.log_softmax(lT, dim=-1)
         if self.beta == 0.0:
             per_token = _kl_from_logs(log_p, log_q)
@@ -291,7 +294,7 @@ def loss_names() -> list[str]:
     return list(LOSSES)
 
 
-def get_loss(name: str, **settings: object) -> DistillLoss:
+def get_loss(name: str, **settings: Any) -> DistillLoss:
     """Build the loss called ``name`` with its settings, e.g. ``get_loss("jsd", beta=0.3)``.
 
     Raises ``ConfigError`` (a ``ValueError``) for an unknown name, an unknown setting or

@@ -85,9 +85,11 @@ def load_model(
     model_id = resolve_model_id(name)
     if model_id == TINY_MODEL_NAME:
         model, processor = build_tiny_qwen3_vl(seed=seed)
+        # transformers types PreTrainedModel.to by a decorator that hides nn.Module.to's
+        # parameters (a typing gap only).
         if torch_dtype is not None:
-            model = model.to(torch_dtype)
-        return model.to(device).eval(), processor
+            model = model.to(torch_dtype)  # type: ignore[arg-type]
+        return model.to(device).eval(), processor  # type: ignore[arg-type]
 
     config = exported_student_config(model_id) or load_pretrained(
         AutoConfig.from_pretrained, model_id, "model config")
@@ -98,7 +100,7 @@ def load_model(
     model = load_pretrained(Qwen3VLForConditionalGeneration.from_pretrained, model_id,
                             "model", **kwargs)
     processor = ImageOnlyProcessor.from_pretrained(model_id)
-    return model.to(device).eval(), processor
+    return model.to(device).eval(), processor  # type: ignore[arg-type]
 
 
 def exported_student_config(model_id: str) -> Any:

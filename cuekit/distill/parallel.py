@@ -10,11 +10,11 @@ bookkeeping live in :mod:`cuekit.distill.distributed`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cuekit.distill import distributed as dd
+from cuekit.schemas.runs import EvalMetrics
 
 
 @dataclass(frozen=True)
@@ -87,14 +87,12 @@ class Parallel:
             peak_mem_mb=peak,
         )
 
-    def mean_metrics(self, result: Mapping[str, float]) -> dict[str, float]:
+    def mean_metrics(self, result: EvalMetrics) -> EvalMetrics:
         """Held-out metrics averaged over ranks (each evaluates its own equal split);
         ``eval_samples`` is summed."""
         if not self.is_distributed:
-            return dict(result)
-        keys = sorted(result)
-        sums = dd.all_reduce([result[k] for k in keys])
-        return {
-            k: v if k == "eval_samples" else v / self.world_size
-            for k, v in zip(keys, sums, strict=True)
-        }
+            return result
+        kl, accuracy, samples = dd.all_reduce(
+            [result.eval_reverse_kl, result.eval_accuracy, result.eval_samples])
+        return EvalMetrics(eval_reverse_kl=kl / self.world_size,
+                           eval_accuracy=accuracy / self.world_size, eval_samples=samples)

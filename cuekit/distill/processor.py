@@ -65,13 +65,20 @@ class ImageOnlyProcessor:
         """The prompt text of one conversation (not tokenized)."""
         if self.chat_template is None:
             raise ConfigError("the processor has no chat template")
-        return self.tokenizer.apply_chat_template(
+        text = self.tokenizer.apply_chat_template(
             messages, chat_template=self.chat_template, tokenize=False,
             add_generation_prompt=add_generation_prompt,
         )
+        # One conversation, not tokenized: one string (the return type covers batches).
+        if not isinstance(text, str):
+            raise TypeError(f"the chat template gave {type(text).__name__}, not a string")
+        return text
 
     def decode(self, token_ids: Any, **kwargs: Any) -> str:
-        return self.tokenizer.decode(token_ids, **kwargs)
+        text = self.tokenizer.decode(token_ids, **kwargs)
+        if not isinstance(text, str):  # one sequence decodes to one string
+            raise TypeError(f"decoding gave {type(text).__name__}, not a string")
+        return text
 
     def batch_decode(self, sequences: Any, **kwargs: Any) -> list[str]:
         return self.tokenizer.batch_decode(sequences, **kwargs)

@@ -12,7 +12,9 @@ defined just above the class, in the order it calls them::
     update          clip -> AdamW step (two groups: backbone lr, cue module lr)
                     -> log -> checkpoint
 
-Scoring is :mod:`cuekit.distill.scoring`, the losses :mod:`cuekit.distill.losses`.
+Scoring is :mod:`cuekit.distill.scoring`, the losses :mod:`cuekit.distill.losses`; what
+``setup()`` builds is :mod:`cuekit.distill.build`, what a checkpoint saves and brings back
+:mod:`cuekit.distill.resume`.
 
 How it departs from the released ViCuR code (docs/method.md §1): the sink is found per
 sample (padding and batch > 1 are safe), the module starts as an exact identity, it
@@ -34,72 +36,46 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from cuekit.devices import dtype_name, training_precision
+from cuekit.devices import training_precision
+from cuekit.distill import build
 from cuekit.distill import distributed as dd
-from cuekit.distill.checkpoint import (
-    CHECKPOINTS_DIR,
-    list_checkpoints,
-    load_trainer_state,
-    remove_partial_checkpoints,
-    restore_rng,
-    resume_checkpoint,
-    save_checkpoint,
-)
+from cuekit.distill.checkpoint import remove_partial_checkpoints
 from cuekit.distill.config import DistillConfig
-from cuekit.distill.cue_module import (
-    CueModuleConfig,
-    attach_cue_module,
-    load_student,
-    save_student,
-    split_parameters,
-)
 from cuekit.distill.evaluation import Evaluator
 from cuekit.distill.guards import NonFiniteGuard, UsableBatchGuard
 from cuekit.distill.losses import get_loss
-from cuekit.distill.memory_plan import (
-    ModelShape,
-    RunShape,
-    fewest_checkpoint_layers,
-    startup_plan,
-)
 from cuekit.distill.metrics import MetricsLogger, peak_memory_mb, truncate_metrics
-from cuekit.distill.models import enable_activation_checkpointing, load_model
 from cuekit.distill.parallel import Parallel, StepTotals
 from cuekit.distill.prompts import (
     ScoringBatch,
     StepBatch,
     build_step_batch,
-    check_same_tokenizer,
     record_chat_pair,
     vision_token_ids,
 )
+from cuekit.distill.resume import (
+    RunCounters,
+    RunParts,
+    restore_run,
+    resume_point,
+    save_final_student,
+    save_run,
+)
 from cuekit.distill.rollout import Rollouts, SamplingSettings, rollout_rows
 from cuekit.distill.scoring import Scores, score_responses, scoring_pair
-from cuekit.errors import ConfigError, CuekitError
-from cuekit.outputs import exclusive_lock, share_like_umask
-from cuekit.pipelines.read.reader import ShardBatch, ShardReader
+from cuekit.errors import CuekitError
+from cuekit.outputs import exclusive_lock
+from cuekit.pipelines.read.reader import ShardBatch
 from cuekit.schemas.runs import StepMetrics
 
 logger = logging.getLogger("cuekit.distill")
 OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
             "raise --grad-accum, or turn on --grad-checkpointing")
-
-
-def _lr_lambda(config: DistillConfig):
-    def factor(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        if config.lr_schedule == "cosine":
-            span = max(1, config.max_steps - config.warmup_steps)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - config.warmup_steps) / span)))
-        return 1.0
-    return factor
 
 
 # ---------------------------------------------------------------------------- one step
@@ -240,15 +216,11 @@ class DistillRecipe:
     # ------------------------------------------------------------------ setup
 
     def setup(self) -> None:
+        """Build everything (cuekit.distill.build), in the order the parts depend on."""
         cfg = self.config
         # The process group first: the device, the sharding and the reader split need it.
         self.dist, self._owns_process_group = dd.init_distributed(cfg.device)
-        if self.dist.is_distributed and cfg.rollout_compile:
-            raise ConfigError("--rollout-compile is not supported under torchrun (FSDP2) yet: "
-                              "drop it, or run on one GPU")
-        if self.dist.is_distributed and dtype_name(cfg.dtype) == "fp16":
-            raise ConfigError("--dtype fp16 is not supported under torchrun (FSDP2) yet: use "
-                              "bf16, or run on one GPU")
+        build.check_launch(cfg, self.dist)
         # auto -> cuda or cpu; under torchrun cuda -> this rank's GPU, cuda:$LOCAL_RANK
         self.device = dd.rank_device(self.dist, cfg.device)
         # fp32 master weights; forwards under autocast (bf16, or fp16 with loss scaling)
@@ -262,14 +234,23 @@ class DistillRecipe:
                                                     "distill"))
             for folder in remove_partial_checkpoints(self.run_dir):
                 logger.info("removed the unfinished checkpoint %s", folder)
-        resume_from = self._resume_point()
+        resume_from = resume_point(cfg, self.dist.world_size)
         # The student first: the optimizer and the teacher ("self") depend on it.
-        self._setup_student(resume_from)
-        self._setup_teacher()
-        self._select_checkpointing()  # needs both models' shapes for the memory plan
-        self._setup_optimizer()
+        checkpointing = (cfg.grad_checkpointing if cfg.grad_checkpointing is not None
+                         else self.device.type == "cuda")
+        student = build.build_student(cfg, self.device, self.dist, resume_from,
+                                      checkpointing=checkpointing)
+        self.student, self.processor, self.student_view = student
+        teacher = build.build_teacher(cfg, self.device, self.dist, self.precision.teacher,
+                                      self.processor)
+        self.teacher, self.teacher_processor, self.teacher_view = teacher
+        self.forbidden = vision_token_ids(self.processor)  # ids a response must not hold
+        # Needs both models' shapes for the memory plan.
+        self.checkpoint_layers = build.select_checkpointing(
+            cfg, self.student, self.teacher, self.device, enabled=checkpointing)
+        self.optimizer, self.scheduler = build.build_optimizer(cfg, self.student, self.dist)
         # The reader depends on nothing else; its state comes from the checkpoint.
-        self._setup_data()
+        self.reader = build.build_reader(cfg, self.dist)
         self.loss_fn = get_loss(cfg.loss, **cfg.loss_settings())
         self.sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p,
                                          cfg.top_k, engine=cfg.rollout_engine,
@@ -277,7 +258,10 @@ class DistillRecipe:
         if self.dist.rank > 0:  # rollouts of different ranks must not share random draws
             torch.manual_seed(dd.rank_seed(cfg.seed, self.dist.rank, 0))
         if resume_from is not None:
-            self._restore(resume_from)
+            counters = restore_run(resume_from, cfg, self.dist, self._parts())
+            self.step = self.saved_step = counters.step
+            self.skipped_long = counters.skipped_long
+            self.nonfinite.total = counters.nonfinite_steps
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = None  # only rank 0 writes files
         if self.dist.is_main:
@@ -286,159 +270,16 @@ class DistillRecipe:
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
             self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
                                          wandb=cfg.wandb, config=cfg.to_dict())
-            logger.info("memory plan (estimated, one GPU, unsharded):\n%s", self._plan())
+            logger.info("memory plan (estimated, one GPU, unsharded):\n%s",
+                        build.memory_plan_text(cfg, self.student, self.teacher,
+                                               self.checkpoint_layers, self.device))
         self.evaluator = (Evaluator(cfg, self.student_view, self.teacher_view, self.processor,
                                     self.teacher_processor, self.device)
                           if cfg.eval_shards else None)
 
-    def _plan_shapes(self) -> tuple[ModelShape, ModelShape, RunShape]:
-        """Student, teacher and step shapes for the memory plan (checkpointing: none yet)."""
-        cfg = self.config
-        rows = cfg.batch_size * cfg.rollouts_per_prompt
-        student = ModelShape.from_config("student", self.student.config, cfg.cue_interval)
-        teacher = ModelShape.from_config("teacher", self.teacher.config)
-        run = RunShape(prompt_len=cfg.max_prompt_len, response_len=cfg.max_new_tokens,
-                       batch_size=rows, micro_batch=-(-rows // cfg.grad_accum),
-                       rollout_batch=cfg.rollout_batch_size or rows,
-                       chunk_size=cfg.score_chunk_size, compiled_rollout=cfg.rollout_compile)
-        return student, teacher, run
-
-    def _plan(self) -> str:
-        student, teacher, run = self._plan_shapes()
-        run = replace(run, grad_checkpointing=self.checkpoint_layers > 0,
-                      checkpoint_layers=self.checkpoint_layers)
-        return startup_plan(student, teacher, run, device_gb=self._device_gb())
-
-    def _device_gb(self) -> float | None:
-        if self.device.type != "cuda":
-            return None
-        return torch.cuda.get_device_properties(self.device).total_memory / 1e9
-
-    def _select_checkpointing(self) -> None:
-        """Checkpoint only as many decoder layers as memory needs: each one checkpointed
-        runs its forward twice. The count comes from ``--checkpoint-layers`` or, on a GPU,
-        from the memory plan; the first layers are the ones checkpointed."""
-        layers = self.student.model.language_model.layers
-        if not self._checkpointing:
-            self.checkpoint_layers = 0
-            return
-        count = self.config.checkpoint_layers
-        device_gb = self._device_gb()
-        if count is None and device_gb is not None:
-            count = fewest_checkpoint_layers(*self._plan_shapes(), device_gb=device_gb)
-        self.checkpoint_layers = len(layers) if count is None else min(count, len(layers))
-        for index, layer in enumerate(layers):
-            layer.gradient_checkpointing = index < self.checkpoint_layers
-        logger.info("activation checkpointing: %d of %d decoder layers",
-                    self.checkpoint_layers, len(layers))
-
-    def _resume_point(self) -> Path | None:
-        if not self.config.resume and list_checkpoints(self.run_dir):
-            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to "
-                              "continue that run, or choose another --output")
-        return resume_checkpoint(self.run_dir, self.config, self.dist.world_size)
-
-    def _setup_student(self, resume_from: Path | None) -> None:
-        cfg = self.config
-        if resume_from is not None:
-            self.student, self.processor = load_student(resume_from / "student",
-                                                        device=str(self.device))
-        else:
-            self.student, self.processor = load_model(cfg.student, device=str(self.device),
-                                                      seed=cfg.seed)
-            if cfg.cue_module:
-                attach_cue_module(self.student, CueModuleConfig(
-                    interval=cfg.cue_interval, layers=cfg.cue_layers),
-                    im_start_token_id=self.processor.im_start_token_id)
-        if cfg.freeze_vision:
-            for param in self.student.model.visual.parameters():
-                param.requires_grad_(False)
-        checkpointing = (cfg.grad_checkpointing if cfg.grad_checkpointing is not None
-                         else self.device.type == "cuda")
-        self._checkpointing = checkpointing
-        if checkpointing:  # every layer now; _select_checkpointing keeps the ones needed
-            enable_activation_checkpointing(self.student)
-        if self.dist.is_distributed:  # every rank loaded the same full weights: now shard
-            dd.shard_model(self.student)
-        self.student_view = dd.model_view(self.student)  # the model itself in one process
-        self.student.train()
-
-    def _setup_teacher(self) -> None:
-        cfg = self.config
-        name = cfg.student if cfg.teacher == "self" else cfg.teacher
-        self.teacher, self.teacher_processor = load_model(name, device=str(self.device),
-                                                          dtype=self.precision.teacher,
-                                                          seed=cfg.seed)
-        self.teacher.eval().requires_grad_(False)  # never updated
-        # Both score the same sampled ids, so they must mean the same tokens (checked once:
-        # the full-vocabulary comparison is not cheap).
-        check_same_tokenizer(self.processor.tokenizer, self.teacher_processor.tokenizer)
-        self.forbidden = vision_token_ids(self.processor)  # ids a response must not hold
-        if self.dist.is_distributed:  # sharded like the student, forward only
-            dd.shard_model(self.teacher)
-        self.teacher_view = dd.model_view(self.teacher)
-
-    def _setup_optimizer(self) -> None:
-        # After sharding: the optimizer holds (and steps) each rank's shards.
-        cfg = self.config
-        backbone, module = split_parameters(self.student)
-        # The module group stays (empty) without a module, so lr logging keeps its shape.
-        groups = [{"params": [p for p in backbone if p.requires_grad], "lr": cfg.lr,
-                   "name": "backbone"},
-                  {"params": module, "lr": cfg.module_lr, "name": "cue_module"}]
-        # One fused kernel for all parameters (4x the per-tensor path on the tiny CPU
-        # benchmark); FSDP2's sharded DTensor parameters keep the default implementation.
-        self.optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay,
-                                           fused=not self.dist.is_distributed)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg))
-
-    def _setup_data(self) -> None:
-        cfg = self.config
-        split = ({"rank": self.dist.rank, "world_size": self.dist.world_size}
-                 if self.dist.is_distributed else {})
-        self.reader = ShardReader(cfg.shards, num_workers=cfg.num_workers, seed=cfg.seed,
-                                  shuffle_buffer=cfg.shuffle_buffer, **split)
-        if self.reader.batches_per_rank(cfg.batch_size, drop_last=True) == 0:
-            raise ConfigError(f"the shards hold {self.reader.samples_per_rank()} samples per "
-                              f"rank, fewer than one batch of {cfg.batch_size}")
-
-    def _restore(self, folder: Path) -> None:
-        state = load_trainer_state(folder)
-        # Checkpoints hold full tensors (any world size wrote them): slice to this rank.
-        self.optimizer.load_state_dict(dd.shard_optimizer_state(self.optimizer, state.optimizer)
-                                       if self.dist.is_distributed else state.optimizer)
-        self.scheduler.load_state_dict(state.scheduler)
-        self._apply_optimizer_settings()  # the state brought back the checkpoint's lr
-        saved_readers = state.extra.get("reader_ranks") or (
-            [state.reader] if state.reader is not None else [])
-        reader_state = dd.reader_resume_state(saved_readers, self.reader)
-        if reader_state is not None:
-            self.reader.load_state_dict(reader_state)
-        restore_rng(state)
-        self.step = state.step
-        if self.dist.is_distributed:
-            dd.restore_rank_rng(state.extra_tensors, self.dist, self.config.seed, self.step)
-        # A gathered checkpoint holds the sum over ranks: rank 0 carries it on.
-        self.skipped_long = int(state.extra.get("skipped_long", 0)) if self.dist.is_main else 0
-        self.nonfinite.total = int(state.extra.get("nonfinite_steps", 0))
-        if self.scaler is not None and state.extra.get("grad_scaler"):
-            self.scaler.load_state_dict(state.extra["grad_scaler"])
-        self.saved_step = state.step
-        if self.dist.is_main:
-            truncate_metrics(self.run_dir, self.step)
-        logger.info("resumed from %s at step %d", folder, self.step)
-
-    def _apply_optimizer_settings(self) -> None:
-        """This run's lr, module lr and weight decay on the restored optimizer, so what
-        config.yaml says is what trains (a no-op unless --allow-config-change changed them)."""
-        cfg = self.config
-        bases = {"backbone": cfg.lr, "cue_module": cfg.module_lr}
-        factor = _lr_lambda(cfg)(self.scheduler.last_epoch)
-        for group in self.optimizer.param_groups:
-            group["initial_lr"] = bases[group["name"]]
-            group["lr"] = bases[group["name"]] * factor
-            group["weight_decay"] = cfg.weight_decay
-        self.scheduler.base_lrs = [bases[g["name"]] for g in self.optimizer.param_groups]
+    def _parts(self) -> RunParts:
+        return RunParts(self.student, self.processor, self.optimizer, self.scheduler,
+                        self.reader, self.scaler)
 
     # ------------------------------------------------------------------ data
 
@@ -562,68 +403,22 @@ class DistillRecipe:
     # ------------------------------------------------------------------ loop
 
     def save(self) -> Path:
+        """Checkpoint the current step (cuekit.distill.resume)."""
         self.saved_step = self.step
-        if self.dist.is_distributed:
-            return self._save_gathered()
-        return save_checkpoint(
-            self.run_dir, self.step,
-            save_student_fn=lambda folder: save_student(self.student, self.processor, folder),
-            optimizer=self.optimizer, scheduler=self.scheduler,
-            reader_state=self.reader.state_dict(), config=self.config.to_dict(),
-            keep=self.config.keep_checkpoints,
-            extra={"skipped_long": self.skipped_long, "nonfinite_steps": self.nonfinite.total,
-                   **self._scaler_state()})
+        return save_run(self.config, self.dist, self._parts(),
+                        RunCounters(self.step, self.skipped_long, self.nonfinite.total))
 
-    def _scaler_state(self) -> dict[str, Any]:
-        """fp16's loss scale, so a resumed run does not relearn it through skipped steps."""
-        return {} if self.scaler is None else {"grad_scaler": self.scaler.state_dict()}
-
-    def _save_gathered(self) -> Path:
-        """Every rank gathers (FSDP shards, reader positions, RNG states); rank 0 writes the
-        single-process layout, so any world size can resume from it."""
-        student_state = dd.full_model_state(self.student)
-        optimizer_state = dd.full_optimizer_state(self.optimizer, keep=self.dist.is_main)
-        readers = dd.all_gather_json(self.reader.state_dict())
-        rng_states = dd.gather_rng_states()
-        skipped = int(dd.all_reduce([self.skipped_long])[0])
-        path = self.run_dir / CHECKPOINTS_DIR / f"step-{self.step:06d}"
-        if self.dist.is_main:
-            path = save_checkpoint(
-                self.run_dir, self.step,
-                save_student_fn=lambda folder: dd.save_full_student(
-                    self.student, self.processor, student_state, folder),
-                optimizer=None, optimizer_state=optimizer_state, scheduler=self.scheduler,
-                reader_state=readers[0], config=self.config.to_dict(),
-                keep=self.config.keep_checkpoints, extra_tensors=rng_states,
-                extra={"skipped_long": skipped, "nonfinite_steps": self.nonfinite.total,
-                       "reader_ranks": readers,
-                       "world_size": self.dist.world_size})
-        dd.barrier()  # no rank goes on (or resumes) before the checkpoint exists
-        return path
-
-    def _save_final_student(self) -> None:
-        folder = self.run_dir / "student"
-        if not self.dist.is_distributed:
-            save_student(self.student, self.processor, folder)
-            share_like_umask(folder)
-            return
-        student_state = dd.full_model_state(self.student)
-        if self.dist.is_main:
-            dd.save_full_student(self.student, self.processor, student_state, folder)
-            share_like_umask(folder)
-        dd.barrier()
-
-    def _evaluate(self) -> dict[str, float]:
+    def _evaluate(self, evaluator: Evaluator) -> dict[str, float]:
         """Held-out metrics; with several ranks, each evaluates its split and the means are
         averaged over ranks (every rank holds the same number of eval samples)."""
-        return self.parallel.mean_metrics(self.evaluator.run())
+        return self.parallel.mean_metrics(evaluator.run()).as_dict()
 
     def train(self, progress: Any = None) -> list[StepMetrics]:
         """Run until ``max_steps``; return the step records (also in metrics.jsonl)."""
         cfg = self.config
         records = []
         if self.evaluator is not None and self.step == 0:
-            evaluation = self._evaluate()
+            evaluation = self._evaluate(self.evaluator)
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
         batches = self.batches()
@@ -639,7 +434,7 @@ class DistillRecipe:
                     continue
                 if self.evaluator is not None and cfg.eval_every and \
                         self.step % cfg.eval_every == 0:
-                    record = record.with_evaluation(self._evaluate())
+                    record = record.with_evaluation(self._evaluate(self.evaluator))
                 records.append(record)
                 if self.metrics is not None and (
                         self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
@@ -652,7 +447,7 @@ class DistillRecipe:
             raise CuekitError(OOM_HINT) from None
         if self.saved_step != self.step:  # --save-every may have just written it
             self.save()
-        self._save_final_student()
+        save_final_student(self.config, self.dist, self._parts())
         return records
 
     def cleanup(self) -> None:

@@ -75,5 +75,7 @@ class CuekitStudentForConditionalGeneration(Qwen3VLForConditionalGeneration):
         # Both files resolve locally or from the hub cache, like the weights did.
         module_config = cached_file(pretrained_model_name_or_path, CUE_CONFIG_FILE)
         cached_file(pretrained_model_name_or_path, CUE_WEIGHTS_FILE)
+        if module_config is None:  # cached_file raises first; None is for its other modes
+            raise OSError(f"{CUE_CONFIG_FILE} not found for {pretrained_model_name_or_path}")
         load_cue_module(model, Path(module_config).parent)
         return model

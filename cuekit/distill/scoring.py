@@ -117,17 +117,18 @@ class _ChunkedGatherLogProbs(torch.autograd.Function):
             grad_logits.scatter_add_(1, ids[start:stop], grad_chunk)
             if ctx.temperature != 1.0:
                 grad_logits.div_(ctx.temperature)
-            if want_bias:
+            # Each buffer is None exactly when its input needs no gradient.
+            if grad_bias is not None:
                 grad_bias += grad_logits.sum(dim=0)
             grad_logits = grad_logits.to(ctx.compute_dtype)
-            if want_hidden:
+            if grad_hidden is not None:
                 grad_hidden[start:stop] = (grad_logits @ cast_weight).to(hidden.dtype)
-            if want_weight:
+            if grad_weight is not None:
                 grad_weight += (grad_logits.T @ hidden_chunk.to(ctx.compute_dtype)).to(acc_dtype)
             del grad_logits
-        if want_weight:
+        if grad_weight is not None:
             grad_weight = grad_weight.to(weight.dtype)
-        if want_bias:
+        if grad_bias is not None:
             grad_bias = grad_bias.to(bias.dtype)
         return grad_hidden, grad_weight, grad_bias, None, None, None, None
 
@@ -293,14 +294,9 @@ def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: i
     hidden = response_hidden(model, batch)
     weight, bias = lm_head(model)
     targets = batch.response_ids.to(hidden.device)
-    if topk:
-        lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
-                                               chunk_size=chunk_size, topk=topk,
-                                               temperature=temperature)
-        scores = Scores(lp, topk_lp, topk_ids)
-    else:
-        scores = Scores(token_logprobs(hidden, weight, targets, bias=bias,
-                                       chunk_size=chunk_size, temperature=temperature))
+    found = token_logprobs(hidden, weight, targets, bias=bias, chunk_size=chunk_size,
+                           topk=topk, temperature=temperature)  # (lp, topk_lp, topk_ids)
+    scores = Scores(*found) if isinstance(found, tuple) else Scores(found)
     gathered = None
     if at_ids is not None:
         gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,

@@ -99,10 +99,12 @@ def build_bpe_tokenizer(corpus: Sequence[str], vocab_size: int) -> PreTrainedTok
     vocab.update({token: len(bpe["vocab"]) + index for index, token in enumerate(SPECIAL_TOKENS)})
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
-        merges=[tuple(pair) for pair in bpe["merges"]],
+        # transformers annotates merges as "a b" strings and unk_token as str; it takes
+        # the (a, b) pairs and None (no unknown token) as well.
+        merges=[tuple(pair) for pair in bpe["merges"]],  # type: ignore[misc]
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        unk_token=None,
+        unk_token=None,  # type: ignore[arg-type]
         extra_special_tokens=list(SPECIAL_TOKENS[1:]),
     )
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -191,14 +193,21 @@ def build_tiny_qwen3_vl(seed: int = 0, num_hidden_layers: int = 2
 
     The same ``seed`` gives the same weights; the global torch RNG is left as it was.
     """
+    processor = build_tiny_processor()
+    config = tiny_qwen3_vl_config(processor, num_hidden_layers)
+    return seeded_qwen3_vl(config, processor, seed).eval(), processor
+
+
+def seeded_qwen3_vl(config: Qwen3VLConfig, processor: ImageOnlyProcessor, seed: int
+                    ) -> Qwen3VLForConditionalGeneration:
+    """A randomly initialised Qwen3-VL (train mode) that generates until ``<|im_end|>``;
+    the same ``seed`` gives the same weights, and the global torch RNG is left as it was."""
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    processor = build_tiny_processor()
-    config = tiny_qwen3_vl_config(processor, num_hidden_layers)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen3VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = processor.im_end_token_id
     model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
-    return model.eval(), processor
+    return model

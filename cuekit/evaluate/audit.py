@@ -237,6 +237,12 @@ def _add_advantages(rows: list[dict[str, Any]], items: list[CueItem], config: Au
                         "token_advantage": adv.token_advantage})
 
 
+def _mean(values: pl.Series) -> float:
+    """A numeric or boolean column's mean; 0.0 for an empty or all-null one."""
+    mean = values.mean()  # typed for any column; None without values
+    return float(mean) if isinstance(mean, int | float) else 0.0
+
+
 def _stats(values: Iterable[float]) -> dict[str, float] | None:
     data = sorted(v for v in values if v is not None and not math.isnan(v))
     if not data:
@@ -262,10 +268,9 @@ def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
                      for r in leaky.head(EXAMPLES).iter_rows(named=True)]}
     coverage_values = frame["phrase_coverage"].drop_nulls()
     coverage = {
-        "phrases_per_sample": float(frame["n_phrases"].mean() or 0.0),
+        "phrases_per_sample": _mean(frame["n_phrases"]),
         "phrase_coverage": _stats(coverage_values.to_list()),
-        "fully_grounded_rate": float((coverage_values == 1.0).mean() or 0.0)
-        if coverage_values.len() else None,
+        "fully_grounded_rate": _mean(coverage_values == 1.0) if coverage_values.len() else None,
         "samples_without_phrases": int(frame["phrase_coverage"].is_null().sum()),
         "detections_per_sample": _stats(frame["n_detections"].cast(pl.Float64).to_list()),
         "samples_without_detections": int((frame["n_detections"] == 0).sum()),
@@ -280,8 +285,7 @@ def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
             "samples": measured.height,
             "per_sample": _stats(measured["advantage"].to_list()),
             "per_token": _stats(measured["token_advantage"].explode().to_list()),
-            "positive_rate": float((measured["advantage"] > 0).mean() or 0.0)
-            if measured.height else None,
+            "positive_rate": _mean(measured["advantage"] > 0) if measured.height else None,
             "most_informative": measured.tail(EXAMPLES)["id"].reverse().to_list(),
             "least_informative": measured.head(EXAMPLES)["id"].to_list()}
     return summary

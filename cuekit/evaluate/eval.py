@@ -199,11 +199,12 @@ def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
 
     per_source = {source: block(scored.filter(pl.col("source") == source))
                   for source in sorted(scored["source"].unique().to_list())}
+    tokens = predictions["response_tokens"].mean()  # None without rows
     return {**block(scored), "unscored": predictions.height - scored.height,
             "per_source": per_source,
             "methods": dict(sorted(Counter(predictions["method"].to_list()).items())),
             "unfinished": int((~predictions["finished"]).sum()),
-            "mean_response_tokens": float(predictions["response_tokens"].mean() or 0.0)}
+            "mean_response_tokens": float(tokens) if isinstance(tokens, int | float) else 0.0}
 
 
 def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dic
         pair.teacher_messages())
     _check_placeholders(prompt, len(sample.images), sample.id, "prompt")
     _check_placeholders(teacher, len(sample.images), sample.id, "teacher_prompt")
-    preset = sample.metadata.get("cuekit_preset")
+    preset = str(sample.metadata.get("cuekit_preset"))
     return {
         "data_source": VERL_DATA_SOURCES.get(preset, sample.source),
         "prompt": prompt,

@@ -14,6 +14,7 @@ different lengths are padded freely: padded text positions are masked out.
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -222,8 +223,11 @@ class GroundingDinoBackend:
                 "pixel_values"
             ]
             # The entry goes when the image dies, so a reused id never finds a stale one.
-            ref = weakref.ref(image, lambda _, k=key: self._warmed.pop(k, None))
+            ref = weakref.ref(image, functools.partial(self._forget, key))
             self._warmed[key] = (ref, pixel_values)
+
+    def _forget(self, key: int, _: weakref.ref[Any]) -> None:
+        self._warmed.pop(key, None)
 
     def _pixel_values(self, image: Image.Image) -> torch.Tensor:
         """``(1, 3, h, w)`` pixel values of ``image``: warmed ahead, or computed now."""
@@ -286,7 +290,8 @@ class GroundingDinoBackend:
         buckets: dict[tuple[int, int], list[_Row]] = {}
         pending = 0
         for row in rows:
-            bucket = buckets.setdefault(tuple(row.pixel_values.shape[-2:]), [])
+            height, width = row.pixel_values.shape[-2:]
+            bucket = buckets.setdefault((int(height), int(width)), [])
             bucket.append(row)
             pending += 1
             if len(bucket) == batch_size:

@@ -76,6 +76,7 @@ def convert_original_outputs(
     image_index: int,
     box_threshold: float,
     text_threshold: float,
+    phrase_indices: Sequence[int] | None = None,
 ) -> list[Detection]:
     """The original model's outputs for one image -> detections (before NMS).
 
@@ -83,8 +84,8 @@ def convert_original_outputs(
     ``logits`` is ``pred_logits[i]`` (N, 256), raw per-token logits (padding is
     ``-inf``); ``token_spans`` gives each phrase's token positions in the
     caption; ``image_size`` is the original ``(width, height)``. Phrase
-    ``j`` gets ``phrase_index=j``. Same rule as the transformers backend:
-    :func:`cuekit.grounding.spans.phrase_detections`.
+    ``j`` gets ``phrase_index=phrase_indices[j]`` (default ``j``). Same rule as the
+    transformers backend: :func:`cuekit.grounding.spans.phrase_detections`.
     """
     return phrase_detections(
         _to_numpy(boxes_cxcywh),
@@ -96,6 +97,7 @@ def convert_original_outputs(
         box_threshold=box_threshold,
         text_threshold=text_threshold,
         backend=BACKEND_NAME,
+        phrase_indices=phrase_indices,
     )
 
 
@@ -206,7 +208,7 @@ class OriginalGroundingDinoBackend:
                 )
                 with torch.inference_mode(), autocast:
                     outputs = self._model(pixels[None].to(device), captions=[prompt])
-                for detection in convert_original_outputs(
+                detections += convert_original_outputs(
                     outputs["pred_boxes"][0],
                     outputs["pred_logits"][0],
                     spans,
@@ -215,12 +217,8 @@ class OriginalGroundingDinoBackend:
                     image_index,
                     self.options.box_threshold,
                     self.options.text_threshold,
-                ):
-                    detections.append(
-                        detection.model_copy(
-                            update={"phrase_index": indices[detection.phrase_index]}
-                        )
-                    )
+                    phrase_indices=indices,  # the sample's own phrase numbers
+                )
             found.append(nms_detections(detections, self.options.nms_iou))
         return found
 

@@ -223,7 +223,7 @@ def phrase_detections(
         xyxy = clip_xyxy(cxcywh_to_xyxy(boxes[query], width, height), width, height)
         if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
             continue
-        for phrase in np.flatnonzero(scores[query] >= text_threshold):
+        for phrase in np.flatnonzero(scores[query] >= text_threshold).tolist():
             detections.append(
                 Detection(
                     label=phrases[phrase],

@@ -98,7 +98,8 @@ def build_tiny_grounding_dino(
     config_class, model_class = (getattr(transformers, name) for name in _VARIANTS[variant])
 
     processor = build_tiny_processor()
-    backbone_config = SwinConfig(
+    # out_features is a BackboneConfigMixin setting, absent from SwinConfig's typed signature.
+    backbone_config = SwinConfig(  # type: ignore[call-arg]
         embed_dim=16,
         depths=[1, 1, 1, 1],
         num_heads=[1, 1, 2, 2],

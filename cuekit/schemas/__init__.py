@@ -35,7 +35,13 @@ from cuekit.schemas.records import (
     Sample,
     is_safe_key,
 )
-from cuekit.schemas.runs import ManifestRow, SampleStats, ShardResult, StepMetrics
+from cuekit.schemas.runs import (
+    EvalMetrics,
+    ManifestRow,
+    SampleStats,
+    ShardResult,
+    StepMetrics,
+)
 
 __all__ = [
     "CUE_STYLES",
@@ -49,6 +55,7 @@ __all__ = [
     "CueStyle",
     "Detection",
     "ErrorRow",
+    "EvalMetrics",
     "ExtractedSample",
     "ExtractorSettings",
     "ImageRef",

@@ -1,4 +1,5 @@
-"""Typed records of what a run produces: manifest rows, shard results, step metrics.
+"""Typed records of what a run produces: manifest rows, shard results, step metrics and
+held-out evaluations.
 
 They cross room boundaries (the shard writer to the shard driver to ``manifest.parquet``;
 the distill step to the loop, the metrics log and the CLI), so each is a frozen
@@ -94,6 +95,19 @@ class ShardResult:
             "bytes": self.size,
             "sha256": self.sha256,
         }
+
+
+@dataclass(frozen=True)
+class EvalMetrics:
+    """Distill's held-out check (``cuekit.distill.evaluation``); its ``eval_*`` fields join
+    the step's line of ``metrics.jsonl`` under these names."""
+
+    eval_reverse_kl: float  # per response token, teacher-forced on fixed greedy responses
+    eval_accuracy: float  # greedy answers judged as ``cuekit eval`` judges them
+    eval_samples: float  # samples evaluated (all ranks together)
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -332,7 +332,7 @@ def test_the_final_checkpoint_is_written_once(sample_shards, tmp_path, monkeypat
         written.append(step)
         return real(run_dir, step, **kwargs)
 
-    monkeypatch.setattr("cuekit.distill.recipe.save_checkpoint", counting)
+    monkeypatch.setattr("cuekit.distill.resume.save_checkpoint", counting)
     run_distill(_config(sample_shards, tmp_path, max_steps=4, save_every=2))
     assert written == [2, 4]
     run_distill(_config(sample_shards, tmp_path, max_steps=4, save_every=2, resume=True))

@@ -1,4 +1,4 @@
-"""The typed run outputs: manifest rows, shard results, step metrics."""
+"""The typed run outputs: manifest rows, shard results, step metrics, evaluations."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cuekit.pipelines.shard import manifest as mf
-from cuekit.schemas import ManifestRow, SampleStats, ShardResult, StepMetrics
+from cuekit.schemas import EvalMetrics, ManifestRow, SampleStats, ShardResult, StepMetrics
 
 STATS = SampleStats(
     key="s1",
@@ -70,3 +70,16 @@ def test_step_metrics_is_a_flat_read_only_record():
     assert json.loads(json.dumps(dict(evaluated)))["step"] == 3
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.loss = 1.0  # type: ignore[misc]
+
+
+def test_eval_metrics_join_the_step_line_under_the_logged_names():
+    """metrics.jsonl keeps its eval_* keys; one process averages nothing."""
+    from cuekit.distill.distributed import SINGLE
+    from cuekit.distill.parallel import Parallel
+
+    evaluation = EvalMetrics(eval_reverse_kl=0.5, eval_accuracy=0.25, eval_samples=8.0)
+    assert evaluation.as_dict() == {"eval_reverse_kl": 0.5, "eval_accuracy": 0.25,
+                                    "eval_samples": 8.0}
+    assert Parallel(SINGLE).mean_metrics(evaluation) is evaluation
+    line = dict(_metrics(step=2).with_evaluation(evaluation.as_dict()))
+    assert (line["step"], line["eval_accuracy"], line["eval_samples"]) == (2, 0.25, 8.0)

@@ -49,7 +49,9 @@ from cuekit.distill.rollout.decoding import (
 def _slot_layer_class() -> type:
     from cuekit.distill.rollout.kv_cache import typed_static_layer_class
 
-    class SlotLayer(typed_static_layer_class()):
+    # A base built at run time (transformers is imported only when a rollout needs it),
+    # which mypy cannot follow.
+    class SlotLayer(typed_static_layer_class()):  # type: ignore[misc]
         """A static layer whose rows each write one token at their own position."""
 
         def __init__(self, max_cache_len: int, positions: Tensor) -> None:
@@ -176,7 +178,8 @@ class ContinuousDecoder:
             running=torch.zeros(slots, dtype=torch.bool, device=device), row=[-1] * slots)
         processors = logits_processors(settings, device)
         stops = torch.tensor(settings.stop_token_ids, device=device)
-        waiting, results = list(range(count)), {}
+        waiting = list(range(count))
+        results: dict[int, list[int]] = {}
         logits: Tensor | None = None
         try:
             with rollout_context(self.model):
@@ -193,6 +196,8 @@ class ContinuousDecoder:
                             logits[torch.tensor(free[:len(take)], device=device)] = refill
                         if all(row < 0 for row in state.row):
                             break
+                    # Rows run only after a refill, and the first refill sets logits.
+                    assert logits is not None
                     tokens = draw(processors, state.out, logits, settings.greedy)
                     self._record(tokens, state, stops, settings.max_new_tokens)
                     logits = self._decode(tokens, state)

@@ -58,7 +58,7 @@ def logits_processors(settings: DecodeSettings, device: torch.device) -> Any:
     processors = LogitsProcessorList()
     if settings.suppress_token_ids:
         processors.append(SuppressTokensLogitsProcessor(list(settings.suppress_token_ids),
-                                                        device=device))
+                                                        device=str(device)))
     if not settings.greedy:
         if settings.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(settings.temperature))
@@ -150,7 +150,7 @@ class StaticDecoder:
         self.compile_step = compile_step
         self._config = getattr(model, "module", model).config
         self._cache: Any = None
-        self._cache_shape: tuple[int, int] | None = None  # (batch, length)
+        self._cache_shape: tuple[int, int] = (0, 0)  # (batch, length); (0, 0): none
         self._kept: dict[int, tuple[Any, int]] = {}  # compiled: batch -> (cache, length)
         self._longest = 0
         self._low_precision: dict[str, Tensor] | None = None
@@ -209,7 +209,7 @@ class StaticDecoder:
 
     def release(self) -> None:
         """Drop the KV caches (a later call allocates new ones)."""
-        self._cache, self._cache_shape = None, None
+        self._cache, self._cache_shape = None, (0, 0)
         self._kept.clear()
 
     # -- forwards

@@ -28,7 +28,8 @@ def typed_static_layer_class() -> type:
         def lazy_initialization(self, key_states: torch.Tensor,
                                 value_states: torch.Tensor) -> None:
             super().lazy_initialization(key_states, value_states)
-            if self.values.dtype != value_states.dtype:
+            # values is set by now (typed optional: layers start empty).
+            if self.values is not None and self.values.dtype != value_states.dtype:
                 self.values = torch.zeros_like(self.values, dtype=value_states.dtype)
                 if not torch.compiler.is_compiling():  # graphs read it in place, as keys
                     torch._dynamo.mark_static_address(self.values)
