@@ -97,6 +97,11 @@ MEASURE_WORDS = _words(
     "colors colours shapes kinds types names sizes share shares domain range appeal"
 )
 
+# Words for the whole picture: a run right before one describes the picture ("the
+# composite figure"), not a thing in it.
+WHOLE_PICTURE = _words("image images picture pictures photo photos figure figures diagram "
+                       "diagrams graph graphs chart charts plot plots ad ads advertisement")
+
 STOPWORDS = _words(
     # question words, determiners, pronouns
     "what which who whom whose where when why how many much the a an this that these those "
@@ -137,9 +142,8 @@ STOPWORDS = _words(
     # units
     "cm mm km m inch inches ft feet meter meters metre metres centimeter centimeters "
     "centimetre centimetres unit units "
-    # the whole picture
-    "image images picture pictures photo photos figure figures diagram diagrams graph graphs "
-    "chart charts plot plots ad ads advertisement"
+    # the whole picture (WHOLE_PICTURE)
+    + " ".join(sorted(WHOLE_PICTURE))
 )
 
 ADJECTIVES = _words(
@@ -187,10 +191,6 @@ _NEXT_WORD = re.compile(r"[ \t]+([A-Za-z]+)")
 # What follows "a" when it names something instead of being an article.
 _NOT_ARTICLE = re.compile(r"\s*(?:[,.;:?!=)]|$|(?:and|or|is|are)\b)")
 
-# Words for the whole picture: a run right before one describes the picture ("the
-# composite figure"), not a thing in it.
-WHOLE_PICTURE = _words("image images picture pictures photo photos figure figures diagram "
-                       "diagrams graph graphs chart charts plot plots ad ads advertisement")
 # Measure words that name a drawn segment when their modifier comes first: a cone's
 # "slant height" is a line in the figure, a "height" alone is what is asked.
 DRAWN_MEASURES = frozenset({("slant", "height")})
