@@ -11,7 +11,7 @@ import click
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.devices import local_rank, resolve_device
 from cuekit.grounding.base import DetectorOptions, backend_names
-from cuekit.schemas import CUE_STYLES
+from cuekit.schemas import CUE_STYLES, CUE_WORDINGS
 
 _OCR_KEEP = ("mentioned", "labels", "numbers", "lines", "all")
 
@@ -60,6 +60,10 @@ def _env_int(name: str) -> int | None:
 @click.option("--max-cue-tokens", default=DEFAULT_MAX_CUE_TOKENS, show_default=True, type=int,
               help="Cue budget in words and punctuation marks; relations, then the least "
                    "relevant items, are dropped to fit. 0: no budget.")
+@click.option("--cue-wording", type=click.Choice(CUE_WORDINGS), default=None,
+              help="Version of the cue's words: v2 has articles and agreement ('the red "
+                   "circle'), v1 bare nouns. [default: v2; cueworld: v1, which its shipped "
+                   "models learnt]")
 @click.option("--drop-leaky", is_flag=True,
               help="Send samples whose cue contains the answer to errors.parquet.")
 @click.option("--limit", type=int, default=None, help="Process only the first N rows.")
@@ -93,7 +97,7 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
                     detectors: tuple[str, ...], detector_model: str | None,
                     box_threshold: float, text_threshold: float, nms_iou: float,
                     ocr_keep: str, annotations_field: str, cue_style: str, max_cue_tokens: int,
-                    drop_leaky: bool,
+                    cue_wording: str | None, drop_leaky: bool,
                     limit: int | None, seed: int, batch_size: int, num_workers: int, device: str,
                     max_image_pixels: int, rank: int | None, world_size: int | None,
                     strict: bool, max_error_rate: float, tolerate_errors: bool,
@@ -121,7 +125,8 @@ def extract_command(dataset: str, output: Path, split: str, name: str | None, st
         source=SourceSpec(dataset=dataset, split=split, name=name, streaming=streaming,
                           overrides=overrides, seed=seed),
         output=output, detectors=detectors or ("grounding-dino",), detector=options,
-        cue_style=cue_style, max_cue_tokens=max_cue_tokens or None, limit=limit,
+        cue_style=cue_style, max_cue_tokens=max_cue_tokens or None, cue_wording=cue_wording,
+        limit=limit,
         num_workers=num_workers, drop_leaky=drop_leaky,
         strict=strict, overwrite=overwrite,
         rank=rank if rank is not None else (_env_int("RANK") or 0),

@@ -461,6 +461,15 @@ def _local_rows(path: Path, spec: SourceSpec
     return resolve_fields(spec, kinds), rows, path.parent
 
 
+def pinned_cue_wording(dataset: str) -> str | None:
+    """The cue wording a built-in dataset pins because its shipped models learnt it."""
+    if dataset != CUEWORLD_SOURCE:
+        return None
+    from cuekit.cueworld.dataset import CUE_WORDING
+
+    return CUE_WORDING
+
+
 def _generated_rows(spec: SourceSpec) -> Iterator[dict[str, Any]]:
     """Rows of a built-in dataset (the bundled sample, CueWorld)."""
     if spec.dataset == SAMPLE_SOURCE:

@@ -23,9 +23,11 @@ from cuekit.schemas.keys import (
 )
 from cuekit.schemas.records import (
     CUE_STYLES,
+    CUE_WORDINGS,
     SCHEMA_VERSION,
     CueRecord,
     CueStyle,
+    CueWording,
     Detection,
     ErrorRow,
     ExtractedSample,
@@ -39,6 +41,7 @@ from cuekit.schemas.runs import ManifestRow, SampleStats, ShardResult, StepMetri
 
 __all__ = [
     "CUE_STYLES",
+    "CUE_WORDINGS",
     "HINT_MEMBER",
     "JSON_MEMBER",
     "KEY_FIELD",
@@ -47,6 +50,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CueRecord",
     "CueStyle",
+    "CueWording",
     "Detection",
     "ErrorRow",
     "ExtractedSample",
