@@ -109,9 +109,13 @@ def _is_proper(name: str) -> bool:
 
 
 def _indefinite(name: str) -> str:
-    # "an" before a vowel sound; "uni-", "use", "one" and "eu" start with a consonant one.
-    vowel = re.match(r"[aeiou]", name, re.IGNORECASE) and not re.match(
-        r"(?:uni|use|usu|one|eu)", name, re.IGNORECASE)
+    # "an" before a vowel sound: "uni-", "use", "one" and "eu" start with a consonant
+    # one, and a lone letter is said by its name ("an x axis", "a y axis").
+    if re.match(r"[a-z]\b", name, re.IGNORECASE):
+        vowel = name[0].lower() in "aefhilmnorsx"
+    else:
+        vowel = bool(re.match(r"[aeiou]", name, re.IGNORECASE)) and not re.match(
+            r"(?:uni|use|usu|one|eu)", name, re.IGNORECASE)
     return f"{'an' if vowel else 'a'} {name}"
 
 

@@ -40,6 +40,8 @@ def test_pluralize_inflects_the_head_noun(noun: str, expected: str) -> None:
     ("star", False, "a star"),
     ("orange", False, "an orange"),
     ("unit square", False, "a unit square"),
+    ("x axis", False, "an x axis"),
+    ("y axis", False, "a y axis"),
     ("point A", True, "point A"),
     ("triangle ABC", True, "triangle ABC"),
     ("angle 1", True, "angle 1"),
