@@ -186,7 +186,6 @@ VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass pas
 _CAPITALISED_WORDS = _words("AND OR NOT THE ALL NO YES IS ARE TRUE FALSE NONE")
 _LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?|[A-Za-z]\d{0,2}")
 _DETERMINERS = _words("the a an this each every its their")
-_PREVIOUS_WORD = re.compile(r"([A-Za-z]+)[ \t]+$")
 _NEXT_WORD = re.compile(r"[ \t]+([A-Za-z]+)")
 # What follows "a" when it names something instead of being an article.
 _NOT_ARTICLE = re.compile(r"\s*(?:[,.;:?!=)]|$|(?:and|or|is|are)\b)")
@@ -199,6 +198,8 @@ RELATION_NOUNS = _words("tangent")
 # Plurals that are not plural nouns, so "series A" stays one run.
 _NOT_PLURAL = ("ss", "us", "is", "series", "species")
 _SUPERLATIVE = _words("most least")
+# Words whose kind depends on their neighbours (see _kind_in_context).
+_CONTEXT_WORDS = MEASURE_WORDS | RELATION_NOUNS | _SUPERLATIVE
 
 _MAX_RUN_WORDS = 4
 
@@ -268,9 +269,45 @@ def _sentence_start(question: str, start: int) -> bool:
     return not before or before[-1] in ".?!:\n"
 
 
+def _previous_word(question: str, start: int) -> str:
+    """The word (letters only, lower case) right before ``start``, past spaces and tabs;
+    ``""`` when something else comes first. A backward scan, not a regex over the
+    whole prefix: it runs for every word."""
+    end = start
+    while end > 0 and question[end - 1] in " \t":
+        end -= 1
+    if end == start:
+        return ""
+    begin = end
+    while begin > 0 and question[begin - 1].isascii() and question[begin - 1].isalpha():
+        begin -= 1
+    return question[begin:end].lower()
+
+
 def _after_determiner_or_adjective(question: str, start: int) -> bool:
-    previous = _PREVIOUS_WORD.search(question[:start])
-    return previous is not None and previous.group(1).lower() in _DETERMINERS | ADJECTIVES
+    return _previous_word(question, start) in _DETERMINERS | ADJECTIVES
+
+
+def _kind_in_context(question: str, match: re.Match[str], lower: str) -> str | None:
+    """The kind of a word that its neighbours decide, or None (the word's own kind)."""
+    following = _NEXT_WORD.match(question, match.end())
+    next_word = following.group(1).lower() if following else ""
+    previous_word = _previous_word(question, match.start())
+    if (previous_word, lower) in DRAWN_MEASURES:
+        return "noun"
+    if lower in RELATION_NOUNS and next_word == "to":
+        return "break"
+    # "the most preferred object": a superlative, and its participle an adjective.
+    if lower in _SUPERLATIVE and next_word and (next_word not in STOPWORDS
+                                                or next_word.endswith("ed")):
+        return "adjective"
+    if previous_word in _SUPERLATIVE and lower.endswith("ed"):
+        return "adjective"
+    # A measure word right before a noun modifies it: "age group", "data points".
+    if lower in MEASURE_WORDS and next_word and next_word not in STOPWORDS \
+            and next_word not in ADJECTIVES:
+        return "noun"
+    return None
 
 
 def _word_kind(question: str, match: re.Match[str]) -> str:
@@ -295,26 +332,14 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
         return "label"  # "BE", "LN", "GDP": capitals name points and acronyms
     if word in FUNCTION_NAMES:
         return "break"
-    following = _NEXT_WORD.match(question, match.end())
-    next_word = following.group(1).lower() if following else ""
-    previous = _PREVIOUS_WORD.search(question[:start])
-    previous_word = previous.group(1).lower() if previous else ""
-    if (previous_word, lower) in DRAWN_MEASURES:
-        return "noun"
-    if lower in RELATION_NOUNS and next_word == "to":
-        return "break"
-    # "the most preferred object": a superlative, and its participle an adjective.
-    if lower in _SUPERLATIVE and next_word and (next_word not in STOPWORDS
-                                                or next_word.endswith("ed")):
-        return "adjective"
-    if previous_word in _SUPERLATIVE and lower.endswith("ed"):
-        return "adjective"
-    # A measure word right before a noun modifies it: "age group", "data points".
-    modifier = next_word and next_word not in STOPWORDS and next_word not in ADJECTIVES
+    if lower in _CONTEXT_WORDS or lower.endswith("ed"):
+        kind = _kind_in_context(question, match, lower)
+        if kind is not None:
+            return kind
     if lower in VERB_NOUNS and _after_determiner_or_adjective(question, start):
         return "noun"
     if lower in MEASURE_WORDS:
-        return "noun" if modifier else "measure"
+        return "measure"
     if lower in STOPWORDS:
         return "break"
     if lower in LABELLED_NOUNS:
