@@ -46,8 +46,8 @@ How :class:`RulePhraseExtractor` reads a question:
    the same thing, and so is a later bare "function" after "function g"), at most
    ``max_phrases`` of them.
 
-Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` (see
-``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
+Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` and
+``phrase_gold_c.jsonl`` (see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
 """
 
 from __future__ import annotations
