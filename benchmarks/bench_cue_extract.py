@@ -44,9 +44,11 @@ def rate(checkout: Path, args: list[str]) -> tuple[float, float]:
     cpu_before = _child_cpu_s()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(checkout)}
-        done = subprocess.run([sys.executable, "-m", "cuekit", "extract", *args, "-o", tmp,
+        # cwd=tmp: `python -m` puts the working folder first on sys.path, which would
+        # import this checkout's cuekit for both sides.
+        done = subprocess.run([sys.executable, "-m", "cuekit", "extract", *args, "-o", "out",
                                "--overwrite"], env=env, capture_output=True, text=True,
-                              check=True)
+                              check=True, cwd=tmp)
     match = RATE.search(done.stdout + done.stderr)
     if match is None:
         raise RuntimeError(f"no rate in the output of {args}: {done.stderr[-500:]}")
