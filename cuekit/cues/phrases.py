@@ -94,7 +94,7 @@ MEASURE_WORDS = _words(
     "information relationship frequency probability factor gap age decline growth drop "
     "derivative price cost money fraction equation amplitude period zero zeros intercept "
     "intercepts y-intercept x-intercept material elevation slope speed weight temperature "
-    "colors colours shapes kinds types names sizes share shares domain range appeal"
+    "colors colours kinds types names sizes share shares domain range appeal"
 )
 
 # Words for the whole picture: a run right before one describes the picture ("the

@@ -154,6 +154,7 @@ def test_verb_nouns_are_nouns_after_a_determiner_only(question: str,
     ("The pyramid has a slant height of 5. Find its height.", ["pyramid", "slant height"]),
     ("Which age group is the largest?", ["age group"]),
     ("How many colors does the flag have?", ["flag"]),
+    ("How many purple shapes are there?", ["purple shapes"]),  # things, not a measure
     # a relation, not a thing; a run that describes the picture; participles
     ("Line PQ is tangent to circle O at point Q.", ["Line PQ", "circle O", "point Q"]),
     ("Find the area of the irregular figure.", []),
