@@ -127,8 +127,9 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     )
     errors = pl.concat([errors, dup_errors.cast(errors.schema)], how="vertical").sort(ROW)
     cues = cues.filter(pl.col(ROW) == pl.col("first")).drop("first")
-    dropped = run_counts(cues[COUNTS].to_list())
-    write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW, COUNTS))
+    # Parts written before counts existed have no COUNTS column (`cuekit merge` on them).
+    dropped = run_counts(cues[COUNTS].to_list() if COUNTS in cues.columns else [])
+    write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW, COUNTS, strict=False))
     write_parquet_atomic(output / ERRORS_FILE, errors.drop(ROW))
     counts = {
         "input": cues.height + errors.height,
