@@ -14,6 +14,7 @@ scenes of ``quality_scenes.py`` and scores each cue against the truth:
 * **OCR read recall / precision**: of all truth texts, the share that the backend's
   detections read exactly where they are (before rendering); of its detections, the
   share that are such a truth.
+  A stated item is found in the cue text in any wording version (quoted or "the digit 4").
 * **cue tokens**: words and punctuation marks (``\\w+|[^\\w\\s]``); **leak rate**.
 * **throughput**: scenes per second through detect + render, models loaded beforehand.
 
@@ -123,17 +124,22 @@ def _stated_groups(text: str, phrases: Sequence[Any], detections: Sequence[Any]
         groups.setdefault(key, []).append(det)
     stated = []
     lowered = text.casefold()
+
+    def names(name: str) -> bool:
+        # Any wording: "red circle", "the red circle", "2 red circles" (cuekit.cues.wording).
+        pattern = rf"(?<!\w){re.escape(name.casefold())}(?:e?s)?(?!\w)"
+        return re.search(pattern, lowered) is not None
+
     for key, group in groups.items():
         best = max(group, key=lambda d: d.score)
         is_text = best.backend == "ocr" or not re.search(r"[^\W\d_]", best.label)
         if key[0] == "p":
-            name = describe_label(phrases[best.phrase_index].text)
-            said = re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", lowered) is not None
-        elif is_text:
-            said = f'"{best.label}"' in text
+            said = names(describe_label(phrases[best.phrase_index].text))
+        elif is_text:  # quoted, or in wording v2 a bare number: "the digit 4"
+            said = f'"{best.label}"' in text or (best.label.isdigit() and re.search(
+                rf"\b(?:digit|number) {best.label}(?!\w)", text) is not None)
         else:
-            name = describe_label(best.label).casefold()
-            said = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered) is not None
+            said = names(describe_label(best.label))
         if said:
             stated.append((best, is_text))
     return stated

@@ -279,8 +279,10 @@ def named_scale(question: str | None) -> str | None:
 def restates(value: str, question: str | None) -> bool:
     """``value`` is a number the question itself gives ("more than 7 people")."""
     number = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", value)
-    return number is not None and re.search(r"(?<![\d.])" + re.escape(number.group(1)) + r"(?![\d.])",
-                                      _plain_question(question or "")) is not None
+    if number is None:
+        return False
+    pattern = r"(?<![\d.])" + re.escape(number.group(1)) + r"(?![\d.])"
+    return re.search(pattern, _plain_question(question or "")) is not None
 
 
 _SUPERLATIVE = (r"(?:highest|lowest|largest|smallest|tallest|shortest|most|least|greatest|"

@@ -16,8 +16,9 @@ How :class:`RulePhraseExtractor` reads a question:
    ``(B)``/``B.`` after it), instruction lines (``Hint:``, any line asking to "please
    ... answer"), instructions about the answer ("Round to the nearest tenth", "if
    necessary", "Express your answer in ...", "(Unit: cm)"), any other option marker,
-   ``e.g.`` to the end of its line, chart-type names ("bar chart") and named eras
-   ("World War II").
+   ``e.g.`` to the end of its line, chart-type names ("bar chart"), named eras
+   ("World War II"), who answered a survey ("percentage of people like ...") and
+   statistics of a series ("the high median").
 2. **Tokenize** into words, point labels, numbers and punctuation. Point labels are
    runs of 1-4 capitals (``O``, ``AB``, ``LN``; not the pronoun "I", a sentence-initial
    article "A", nor a shouted word such as "AND"), indexed names (``l1``, ``P2``) and
@@ -29,19 +30,24 @@ How :class:`RulePhraseExtractor` reads a question:
    instruction verbs such as "subtract"), number words, function names ("cos"), units,
    words for the whole image ("figure", "chart"), and measure words that name what is
    asked rather than something visible ("length", "value", "gap"). A run right before a
-   measure word names what is measured ("surface area", "scale factor") and is dropped.
+   measure word names what is measured ("surface area", "scale factor") and is dropped,
+   as is one right before a word for the picture ("the composite figure"). A measure
+   word that modifies a noun is a noun ("age group"), and a "slant height" is drawn.
+   "tangent to" is a relation; "most"/"least" with a participle is a superlative.
 4. **Chunk.** A run of the remaining words is a candidate phrase, trimmed to its last
    four words and to its last noun. A run made only of adjectives (colours, sizes,
    superlatives, ordinals, left/right/top/bottom...) is dropped, so "to the left of"
    yields nothing while "left hand" is kept; a title-case name keeps its colour word
-   ("Web Green"). A geometry or chart noun takes the label right after it ("triangle
+   ("Web Green"). A lowercase plural ends a run ("the algorithms magic and secure").
+   A geometry or chart noun takes the label right after it ("triangle
    ABC", "angle 1", "circle O"); other labels stand alone.
 5. **Finish.** Phrases come in order of appearance, deduplicated case-insensitively
    (first occurrence wins; a bare label after a named one, "AB" after "chord AB", is
-   the same thing), at most ``max_phrases`` of them.
+   the same thing, and so is a later bare "function" after "function g"), at most
+   ``max_phrases`` of them.
 
-Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` (see
-``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
+Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` and
+``phrase_gold_c.jsonl`` (see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -87,8 +93,14 @@ MEASURE_WORDS = _words(
     "integer decimal place places result solution maximum minimum max min rate trend data "
     "information relationship frequency probability factor gap age decline growth drop "
     "derivative price cost money fraction equation amplitude period zero zeros intercept "
-    "intercepts y-intercept x-intercept material elevation slope speed weight temperature"
+    "intercepts y-intercept x-intercept material elevation slope speed weight temperature "
+    "colors colours kinds types names sizes share shares domain range appeal"
 )
+
+# Words for the whole picture: a run right before one describes the picture ("the
+# composite figure"), not a thing in it.
+WHOLE_PICTURE = _words("image images picture pictures photo photos figure figures diagram "
+                       "diagrams graph graphs chart charts plot plots ad ads advertisement")
 
 STOPWORDS = _words(
     # question words, determiners, pronouns
@@ -120,7 +132,9 @@ STOPWORDS = _words(
     # instruction and story verbs: what to do, or what happened off the picture
     "subtract add remove count move consider express exist exists necessary born died end "
     "like likes lean leans away whole final fewer greater sold sell sells need needs buy buys "
-    "prefer prefers likely reported "
+    "prefer prefers likely reported cast casts approve approves say says said think thinks "
+    "agree agrees preferred increasing decreasing graphed plotted pictured depicted "
+    "illustrated displayed "
     # number words
     "two three four five six seven eight nine ten pair pairs "
     # measure words (MEASURE_WORDS)
@@ -128,9 +142,8 @@ STOPWORDS = _words(
     # units
     "cm mm km m inch inches ft feet meter meters metre metres centimeter centimeters "
     "centimetre centimetres unit units "
-    # the whole picture
-    "image images picture pictures photo photos figure figures diagram diagrams graph graphs "
-    "chart charts plot plots"
+    # the whole picture (WHOLE_PICTURE)
+    + " ".join(sorted(WHOLE_PICTURE))
 )
 
 ADJECTIVES = _words(
@@ -171,11 +184,22 @@ LABELLED_NOUNS = _words(
 VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass passes")
 # Words a question may shout; any other run of 2-4 capitals is a label.
 _CAPITALISED_WORDS = _words("AND OR NOT THE ALL NO YES IS ARE TRUE FALSE NONE")
-_LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?")
+_LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?|[A-Za-z]\d{0,2}")
 _DETERMINERS = _words("the a an this each every its their")
-_PREVIOUS_WORD = re.compile(r"([A-Za-z]+)[ \t]+$")
+_NEXT_WORD = re.compile(r"[ \t]+([A-Za-z]+)")
 # What follows "a" when it names something instead of being an article.
 _NOT_ARTICLE = re.compile(r"\s*(?:[,.;:?!=)]|$|(?:and|or|is|are)\b)")
+
+# Measure words that name a drawn segment when their modifier comes first: a cone's
+# "slant height" is a line in the figure, a "height" alone is what is asked.
+DRAWN_MEASURES = frozenset({("slant", "height")})
+# Nouns that are relations when "to" follows: "PA is tangent to circle O".
+RELATION_NOUNS = _words("tangent")
+# Plurals that are not plural nouns, so "series A" stays one run.
+_NOT_PLURAL = ("ss", "us", "is", "series", "species")
+_SUPERLATIVE = _words("most least")
+# Words whose kind depends on their neighbours (see _kind_in_context).
+_CONTEXT_WORDS = MEASURE_WORDS | RELATION_NOUNS | _SUPERLATIVE
 
 _MAX_RUN_WORDS = 4
 
@@ -199,6 +223,12 @@ _IGNORED_SPANS = (
     re.compile(r"\bto the nearest\b[^.?!\n]*|\bif necessary\b|\bin simplest\b[^.?!\n]*",
                re.IGNORECASE),
     re.compile(r"\(\s*units?\s*:[^)]*\)", re.IGNORECASE),
+    # Who answered a survey is not drawn: "percentage of people like ...", "70 percent
+    # of people"; nor is a statistic of a series: "the high median".
+    re.compile(r"(?:\b(?:percent(?:age)?|share|proportion|fraction)|%)\s+of\s+(?:the\s+)?"
+               r"(?:people|respondents|persons|adults|users|voters|customers|participants)\b",
+               re.IGNORECASE),
+    re.compile(r"\b(?:high|low)\s+median\b", re.IGNORECASE),
     # Events and eras are world knowledge, not something drawn.
     re.compile(r"\bWorld War (?:I{1,2}|One|Two)\b"),
     # The chart type names the whole picture: "bar chart" is not a bar.
@@ -239,9 +269,45 @@ def _sentence_start(question: str, start: int) -> bool:
     return not before or before[-1] in ".?!:\n"
 
 
+def _previous_word(question: str, start: int) -> str:
+    """The word (letters only, lower case) right before ``start``, past spaces and tabs;
+    ``""`` when something else comes first. A backward scan, not a regex over the
+    whole prefix: it runs for every word."""
+    end = start
+    while end > 0 and question[end - 1] in " \t":
+        end -= 1
+    if end == start:
+        return ""
+    begin = end
+    while begin > 0 and question[begin - 1].isascii() and question[begin - 1].isalpha():
+        begin -= 1
+    return question[begin:end].lower()
+
+
 def _after_determiner_or_adjective(question: str, start: int) -> bool:
-    previous = _PREVIOUS_WORD.search(question[:start])
-    return previous is not None and previous.group(1).lower() in _DETERMINERS | ADJECTIVES
+    return _previous_word(question, start) in _DETERMINERS | ADJECTIVES
+
+
+def _kind_in_context(question: str, match: re.Match[str], lower: str) -> str | None:
+    """The kind of a word that its neighbours decide, or None (the word's own kind)."""
+    following = _NEXT_WORD.match(question, match.end())
+    next_word = following.group(1).lower() if following else ""
+    previous_word = _previous_word(question, match.start())
+    if (previous_word, lower) in DRAWN_MEASURES:
+        return "noun"
+    if lower in RELATION_NOUNS and next_word == "to":
+        return "break"
+    # "the most preferred object": a superlative, and its participle an adjective.
+    if lower in _SUPERLATIVE and next_word and (next_word not in STOPWORDS
+                                                or next_word.endswith("ed")):
+        return "adjective"
+    if previous_word in _SUPERLATIVE and lower.endswith("ed"):
+        return "adjective"
+    # A measure word right before a noun modifies it: "age group", "data points".
+    if lower in MEASURE_WORDS and next_word and next_word not in STOPWORDS \
+            and next_word not in ADJECTIVES:
+        return "noun"
+    return None
 
 
 def _word_kind(question: str, match: re.Match[str]) -> str:
@@ -266,6 +332,10 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
         return "label"  # "BE", "LN", "GDP": capitals name points and acronyms
     if word in FUNCTION_NAMES:
         return "break"
+    if lower in _CONTEXT_WORDS or lower.endswith("ed"):
+        kind = _kind_in_context(question, match, lower)
+        if kind is not None:
+            return kind
     if lower in VERB_NOUNS and _after_determiner_or_adjective(question, start):
         return "noun"
     if lower in MEASURE_WORDS:
@@ -316,6 +386,16 @@ def _run_span(run: list[_Token]) -> tuple[int, int] | None:
     return run[0].start, run[-1].end
 
 
+def _plural_head(run: list[_Token], token: _Token) -> bool:
+    """True when ``token`` starts a name after a lowercase plural noun: "the algorithms
+    magic and secure". English rarely modifies a noun with a plural."""
+    if not run or token.kind == "adjective" or run[-1].kind != "noun":
+        return False
+    last = run[-1].text
+    return (last.islower() and len(last) > 3 and last.endswith("s")
+            and not last.endswith(_NOT_PLURAL))
+
+
 def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     run: list[_Token] = []
@@ -328,7 +408,7 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
 
     for token in tokens:
         if token.kind in ("noun", "adjective", "labelled"):
-            if run and run[-1].kind in ("label", "number"):
+            if run and run[-1].kind in ("label", "number") or _plural_head(run, token):
                 close()
             run.append(token)
         elif token.kind in ("label", "number"):
@@ -342,6 +422,9 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
                 close()
         elif token.kind == "measure" and run and question[run[-1].end:token.start].isspace():
             run.clear()  # "surface area": the run names what is measured, not a thing
+        elif token.text.lower() in WHOLE_PICTURE and run and \
+                question[run[-1].end:token.start].isspace():
+            run.clear()  # "the composite figure": the run describes the picture
         else:
             close()
     close()
@@ -369,7 +452,10 @@ class RulePhraseExtractor:
                 continue
             seen.add(text.lower())
             # "chord AB" and a later bare "AB" are one thing: keep the named one.
-            seen.add(text.split()[-1].lower() if _LABEL_WORD.fullmatch(text.split()[-1]) else "")
+            words = text.split()
+            if len(words) > 1 and _LABEL_WORD.fullmatch(words[-1]):
+                # "function g" and a later bare "function" are one thing too.
+                seen.update({words[-1].lower(), " ".join(words[:-1]).lower()})
             source_start, source_end = reading.source_span(start, end)
             phrases.append(Phrase(text=text, start=source_start, end=source_end))
             if len(phrases) == self.max_phrases:

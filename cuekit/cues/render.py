@@ -9,7 +9,11 @@ Three styles (``cuekit.schemas.CUE_STYLES``):
 * ``marks``: a copy of one image with numbered boxes drawn on it, and text that refers
   to the numbers (``mark 1 is point A (top left)``).
 
-Wording rules (deterministic):
+Wording rules (deterministic). The words themselves have versions
+(:mod:`cuekit.cues.wording`, ``wording=``): ``v2``, the default, names things with
+articles and agreement ("the red circle", "a star", "the digit 1", "3 red circles");
+``v1`` is the earlier bare-noun wording that the shipped CueWorld models learnt. The
+examples below are ``v1``'s; the rules are the same in both.
 
 * **Items.** Detections are grouped per (image, phrase); each group is named by its
   phrase ("AB" becomes "segment AB", "A" becomes "point A") and placed by its
@@ -57,6 +61,13 @@ from typing import TYPE_CHECKING
 from cuekit.cues.layout import box_gap, coarse_position, is_inside, is_near, relation
 from cuekit.cues.leak import find_leak
 from cuekit.cues.phrases import STOPWORDS
+from cuekit.cues.wording import (
+    LATEST_CUE_WORDING,
+    check_cue_wording,
+    count_phrase,
+    is_plural,
+    name_thing,
+)
 from cuekit.schemas import CUE_STYLES, Detection, Phrase, Sample
 
 if TYPE_CHECKING:
@@ -93,11 +104,15 @@ def cue_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class RenderedCue:
-    """The cue text (``""`` when there is no cue) and, for ``marks``, the marked image."""
+    """The cue text (``""`` when there is no cue) and, for ``marks``, the marked image.
+
+    ``dropped_items`` and ``dropped_relations`` count what the token budget left out."""
 
     text: str
     marked_image: Image.Image | None = None
     marked_image_index: int | None = None
+    dropped_items: int = 0
+    dropped_relations: int = 0
 
     @property
     def is_empty(self) -> bool:
@@ -112,6 +127,7 @@ class _Item:
     best: Detection
     count: int
     is_phrase: bool
+    noun: str = ""  # v2: the name without its article, for counts ("3 red circles")
 
 
 def describe_label(text: str) -> str:
@@ -129,8 +145,13 @@ def _best_first(dets: Sequence[Detection]) -> list[Detection]:
     return sorted(dets, key=lambda d: (-d.score, d.image_index, d.xyxy, d.label))
 
 
+def _name(noun: str, wording: str, *, mentioned: bool = True) -> str:
+    return noun if wording == "v1" else name_thing(noun, mentioned=mentioned)
+
+
 def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
-           max_items: int, question: str = "") -> list[_Item]:
+           max_items: int, question: str = "", wording: str = LATEST_CUE_WORDING
+           ) -> list[_Item]:
     """Phrase groups in phrase order, then label groups (those the question mentions
     first, each by score); ``max_items`` at most."""
     by_phrase: dict[tuple[int, int], list[Detection]] = {}
@@ -140,19 +161,26 @@ def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
             by_phrase.setdefault((det.image_index, det.phrase_index), []).append(det)
         else:
             by_label.setdefault((det.image_index, det.label.casefold()), []).append(det)
+    asked = _content_words(question)
     items = [
-        _Item(describe_label(phrases[p].text), _best_first(g)[0], len(g), True)
+        _Item(_name(noun, wording), _best_first(g)[0], len(g), True, noun)
         for (_, p), g in sorted(by_phrase.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        for noun in [describe_label(phrases[p].text)]
     ]
     label_items = []
     for group in by_label.values():
         best = _best_first(group)[0]
-        # Read text, and any label without letters ("35°"), is quoted as a label.
+        # Read text, and any label without letters ("35°"), is quoted as a label
+        # (v2: a bare number is a digit or a number, "the digit 1").
         is_text = best.backend == "ocr" or not re.search(r"[^\W\d_]", best.label)
         kind = "text" if is_text and len(best.label.split()) > 2 else "label"
-        name = f'the {kind} "{best.label}"' if is_text else describe_label(best.label)
-        label_items.append(_Item(name, best, len(group), False))
-    asked = _content_words(question)
+        if is_text and not (wording != "v1" and best.label.isdigit()):
+            name = noun = f'the {kind} "{best.label}"'
+        else:
+            noun = best.label if is_text else describe_label(best.label)
+            name = _name(noun, wording,
+                         mentioned=bool(_content_words(best.label) & asked))
+        label_items.append(_Item(name, best, len(group), False, noun))
     label_items.sort(key=lambda it: (
         -len(_content_words(it.best.label) & asked), -it.best.score, it.best.image_index,
         it.name))
@@ -169,18 +197,22 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _verb(item: _Item) -> str:
+def _verb(item: _Item, wording: str) -> str:
     """The noun decides, not the number of boxes: "pet is", "red circles are"."""
-    plural = _PLURAL.search(item.name.split()[-1]) is not None
+    if wording == "v1":
+        plural = _PLURAL.search(item.name.split()[-1]) is not None
+    else:
+        plural = is_plural(item.noun)
     return "are" if plural else "is"
 
 
 class _Writer:
     """Clause wording for one sample; every clause is checked against the answer."""
 
-    def __init__(self, sample: Sample, style: str) -> None:
+    def __init__(self, sample: Sample, style: str, wording: str = LATEST_CUE_WORDING) -> None:
         self.sample = sample
         self.style = style
+        self.wording = wording
         self.counts_are_evidence = _QUANTITY.search(sample.question) is not None
 
     def leaks(self, text: str) -> bool:
@@ -198,8 +230,13 @@ class _Writer:
         width, height = self.size(item.best.image_index)
         where = coarse_position(item.best.xyxy, width, height)
         place = f"({where})"
+        name = item.name
         if item.count > 1 and self.counts_are_evidence:
-            place = f"({item.count} found, the clearest at {where})"
+            if self.wording == "v1":
+                place = f"({item.count} found, the clearest at {where})"
+            else:  # "3 red circles (the clearest at top left)"
+                name = count_phrase(item.count, item.noun)
+                place = f"(the clearest at {where})"
         if not item.is_phrase:
             anchor = _nearest(item, anchors)
             if anchor is not None and is_inside(item.best.xyxy, anchor.best.xyxy):
@@ -215,7 +252,7 @@ class _Writer:
             coords = " at [{}, {}, {}, {}]".format(*item.best.box_1000)
         plain_place = f"({where})" if place.startswith("(") else place
         variants = [
-            f"{item.name}{coords} {place}",
+            f"{name}{coords} {place}",
             f"{item.name}{coords} {plain_place}",
             f"{item.name} {plain_place}",
             f"{item.name}{coords}",
@@ -235,7 +272,7 @@ class _Writer:
                 continue
             if is_inside(b.best.xyxy, a.best.xyxy):
                 a, b, rel = b, a, "inside"
-            clause = f"{a.name} {_verb(a)} {rel} {b.name}"
+            clause = f"{a.name} {_verb(a, self.wording)} {rel} {b.name}"
             if not self.leaks(clause):
                 sentences.append(clause)
             if len(sentences) == _MAX_RELATIONS_PER_IMAGE:
@@ -308,8 +345,20 @@ def _draw_marks(image: Image.Image, items: Sequence[_Item], numbers: Sequence[in
     return canvas
 
 
+@dataclass(frozen=True)
+class _Composed:
+    """A cue text with its marked items, their numbers and image, and how many relation
+    sentences it holds."""
+
+    text: str
+    marked_items: list[_Item]
+    numbers: list[int]
+    marked_index: int | None
+    relations: int
+
+
 def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations: bool
-             ) -> tuple[str, list[_Item], list[int], int | None]:
+             ) -> _Composed:
     """The cue text for ``items``; with the marked items, their numbers and image."""
     image_indices = sorted({it.best.image_index for it in items})
     marked_index = image_indices[0] if style == "marks" and image_indices else None
@@ -318,6 +367,7 @@ def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations
     sentences: list[str] = []
     marked_items: list[_Item] = []
     numbers: list[int] = []
+    relations = 0
     for image_index in image_indices:
         in_image = [it for it in items if it.best.image_index == image_index]
         anchors = [it for it in in_image if it.is_phrase]
@@ -340,25 +390,30 @@ def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations
         if not with_relations:
             continue
         for rel in writer.relations([it for it, _ in clauses]):
+            relations += 1
             sentences.append(f"In {_image_name(image_index, writer)}, {rel}." if multi_image
                              else f"{_capitalize(rel)}.")
 
     text = HINT_PREFIX + " ".join(sentences) if sentences else ""
     if text and writer.leaks(text):  # guard 3: the template words themselves
         text = ""
-    return text, marked_items, numbers, marked_index
+    return _Composed(text, marked_items, numbers, marked_index, relations)
 
 
 def _fit(items: Sequence[_Item], writer: _Writer, style: str, max_cue_tokens: int | None
-         ) -> tuple[str, list[_Item], list[int], int | None]:
-    """The fullest composition within the budget. Items come most relevant first, so
+         ) -> tuple[_Composed, int, int]:
+    """The fullest composition within the budget, with the numbers of items and of
+    relation sentences the budget left out. Items come most relevant first, so
     relations are dropped first, then items from the end."""
+    full_relations = None
     for count in range(len(items), 0, -1):
         for with_relations in (True, False):
             composed = _compose(items[:count], writer, style, with_relations)
-            if max_cue_tokens is None or cue_tokens(composed[0]) <= max_cue_tokens:
-                return composed
-    return "", [], [], None
+            if full_relations is None:
+                full_relations = composed.relations
+            if max_cue_tokens is None or cue_tokens(composed.text) <= max_cue_tokens:
+                return composed, len(items) - count, full_relations - composed.relations
+    return _Composed("", [], [], None, 0), len(items), full_relations or 0
 
 
 def render_cue(
@@ -370,11 +425,14 @@ def render_cue(
     *,
     max_items: int = 12,
     max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS,
+    wording: str = LATEST_CUE_WORDING,
 ) -> RenderedCue:
     """Render the cue for ``sample``; see the module docstring for the wording rules.
 
-    ``max_cue_tokens=None`` lifts the budget.
+    ``max_cue_tokens=None`` lifts the budget; ``wording`` is a version of
+    :data:`cuekit.schemas.CUE_WORDINGS`.
     """
+    check_cue_wording(wording)
     if style not in CUE_STYLES:
         raise ValueError(f"unknown cue style {style!r}; choose one of: {', '.join(CUE_STYLES)}")
     if max_items < 1:
@@ -389,7 +447,7 @@ def render_cue(
             raise ValueError(f"detections[{i}].phrase_index is {det.phrase_index}, but there "
                              f"are only {len(phrases)} phrases")
 
-    writer = _Writer(sample, style)
+    writer = _Writer(sample, style, wording)
     # Guard 1: a detection whose label is the answer (OCR read "5") is never described.
     # Nor are its unmatched siblings (same image and backend): listing every label but
     # one would tell the answer by omission ("the digit the hint leaves out").
@@ -397,10 +455,12 @@ def render_cue(
                 if d.phrase_index is None and writer.leaks(d.label)}
     kept = [d for d in detections if not writer.leaks(d.label)
             and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
-    items = _group(kept, phrases, max_items, sample.question)
-    text, marked_items, numbers, marked_index = _fit(items, writer, style, max_cue_tokens)
+    items = _group(kept, phrases, max_items, sample.question, wording)
+    composed, dropped_items, dropped_relations = _fit(items, writer, style, max_cue_tokens)
+    text, marked_items, marked_index = composed.text, composed.marked_items, composed.marked_index
     if not text or not marked_items or marked_index is None:  # marked items: an image too
-        return RenderedCue(text=text)
+        return RenderedCue(text=text, dropped_items=dropped_items,
+                           dropped_relations=dropped_relations)
     if images is None or len(images) <= marked_index:
         raise ValueError(f"cue style 'marks' needs the images of sample {sample.id!r}")
     image = images[marked_index]
@@ -408,4 +468,5 @@ def render_cue(
     if image.size != expected:
         raise ValueError(f"image {marked_index} of sample {sample.id!r} is {image.size[0]}x"
                          f"{image.size[1]}, but its ImageRef says {expected[0]}x{expected[1]}")
-    return RenderedCue(text, _draw_marks(image, marked_items, numbers), marked_index)
+    return RenderedCue(text, _draw_marks(image, marked_items, composed.numbers), marked_index,
+                       dropped_items, dropped_relations)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cuekit.cueworld.dataset import CUE_WORDING
 from cuekit.cueworld.model import WEIGHTS_DIR
 
 PRIVILEGES = ("none", "cue", "answer")
@@ -165,6 +166,11 @@ python -m cuekit.cueworld.sft --model cueworld-base --train runs/cw-train --val 
     --grounding-share {grounding:g}
 # this model: runs/sft-base/steps/step-{step}
 ```
+
+The cues are in wording `{CUE_WORDING}` (`cuekit.cues.wording`), which `--dataset cueworld` pins
+(`cuekit.cueworld.dataset.CUE_WORDING`), so `cuekit eval --privilege cue` on a fresh
+extract reproduces the numbers above. A retrain on a newer wording passes
+`--cue-wording` to both extracts and moves the pin with the new weights.
 
 First {run_config['caption_steps']} steps: dense scene descriptions only ({100 * grounding:.0f}% of
 them object-first, "Where is each shape?" → `circle: top left. star: centre.`, the rest

@@ -24,12 +24,15 @@ class DetectItem:
     """What a backend sees of one sample.
 
     ``images`` are RGB, EXIF-transposed, and sized as the sample's ImageRefs say,
-    so detection boxes are absolute pixels on the original image.
+    so detection boxes are absolute pixels on the original image. ``rejected`` is the
+    one thing a backend writes: how many of this sample's reads it threw away, by
+    ``"<backend>/<reason>"`` (extract sums them into run.json).
     """
 
     sample: Sample
     images: Sequence[Image.Image]
     phrases: Sequence[Phrase]
+    rejected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -284,10 +284,15 @@ class OcrBackend:
     def detect(self, items: Sequence[DetectItem]) -> list[list[Detection]]:
         results = []
         for item in items:
+            before = dict(self.rejected)
             detections: list[Detection] = []
             for image_index, image in enumerate(item.images):
                 found = self.select(self.read(image), item.sample.question, item.phrases,
                                     image.width, image.height, image_index)
                 detections += self.confirm(image, found) if self.verify else found
+            for reason, count in self.rejected.items():  # this sample's share, for run.json
+                if count > before.get(reason, 0):
+                    key = f"{self.name}/{reason}"
+                    item.rejected[key] = item.rejected.get(key, 0) + count - before.get(reason, 0)
             results.append(detections)
         return results

@@ -23,9 +23,11 @@ from cuekit.schemas.keys import (
 )
 from cuekit.schemas.records import (
     CUE_STYLES,
+    CUE_WORDINGS,
     SCHEMA_VERSION,
     CueRecord,
     CueStyle,
+    CueWording,
     Detection,
     ErrorRow,
     ExtractedSample,
@@ -45,6 +47,7 @@ from cuekit.schemas.runs import (
 
 __all__ = [
     "CUE_STYLES",
+    "CUE_WORDINGS",
     "HINT_MEMBER",
     "JSON_MEMBER",
     "KEY_FIELD",
@@ -53,6 +56,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CueRecord",
     "CueStyle",
+    "CueWording",
     "Detection",
     "ErrorRow",
     "EvalMetrics",

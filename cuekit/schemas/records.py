@@ -21,6 +21,9 @@ _SAFE_KEY_RE = re.compile(SAFE_KEY_PATTERN)
 
 CueStyle = Literal["hint", "boxes", "marks"]
 CUE_STYLES: tuple[str, ...] = ("hint", "boxes", "marks")
+# Versions of the cue's words (cuekit.cues.wording); a model learns the words it saw.
+CueWording = Literal["v1", "v2"]
+CUE_WORDINGS: tuple[str, ...] = ("v1", "v2")
 
 
 class Record(BaseModel):
@@ -142,6 +145,9 @@ class CueRecord(Record):
     detections: list[Detection]
     cue_text: str
     cue_style: CueStyle
+    cue_wording: CueWording | None = Field(
+        default=None, description="Version of the cue's wording (cuekit.cues.wording); None "
+                                  "in records written before wordings had versions (v1).")
     leak: bool = Field(description="True when the cue text contains the answer.")
     marked_image: str | None = Field(
         default=None, description="Path of the marked copy of the image (style 'marks')."

@@ -141,3 +141,30 @@ def test_unknown_extractor_names_the_choices() -> None:
 def test_verb_nouns_are_nouns_after_a_determiner_only(question: str,
                                                      expected: list[str]) -> None:
     assert [p.text for p in get_phrase_extractor()(question)] == expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # who answered a survey and a statistic of a series are not drawn
+    ("What percentage of people like the most popular fruit?", ["most popular fruit"]),
+    ("How many apps are used by 40 percent of users?", ["apps"]),
+    ("Is Pale Green the low median?", ["Pale Green"]),
+    # a superlative with its participle
+    ("Which is the least visited city?", ["least visited city"]),
+    # a drawn measure, and a measure word that modifies a noun
+    ("The pyramid has a slant height of 5. Find its height.", ["pyramid", "slant height"]),
+    ("Which age group is the largest?", ["age group"]),
+    ("How many colors does the flag have?", ["flag"]),
+    ("How many purple shapes are there?", ["purple shapes"]),  # things, not a measure
+    # a relation, not a thing; a run that describes the picture; participles
+    ("Line PQ is tangent to circle O at point Q.", ["Line PQ", "circle O", "point Q"]),
+    ("Find the area of the irregular figure.", []),
+    ("What is the period of the sine curve plotted?", ["sine curve"]),
+    # a plural list head before names, and a bare noun after its labelled mention
+    ("Compare the scores of the teams lions and tigers.",
+     ["scores", "teams", "lions", "tigers"]),
+    ("The graph shows the function h. Where is the function increasing?", ["function h"]),
+])
+def test_reads_chart_and_survey_semantics(question: str, expected: list[str]) -> None:
+    phrases = get_phrase_extractor()(question)
+    assert [p.text for p in phrases] == expected
+    assert all(question[p.start:p.end] == p.text for p in phrases)

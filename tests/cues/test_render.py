@@ -39,9 +39,25 @@ LABEL_4 = det("4", None, (60, 30, 80, 50), score=0.8, backend="ocr")  # 20 px ri
 def test_hint_exact_text() -> None:
     cue = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, LABEL_4], "hint")
     assert cue == RenderedCue(
-        text='[Hint]: The image shows point A (top left), point B (bottom right) and the '
-             'label "4" near point A. Point A is left of point B.'
+        text="[Hint]: The image shows point A (top left), point B (bottom right) and the "
+             "digit 4 near point A. Point A is left of point B."
     )
+
+
+def test_wording_v1_is_the_earlier_bare_noun_text() -> None:
+    """v1 must stay byte for byte: models were trained on it (CueWorld pins it)."""
+    cue = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, LABEL_4], "hint", wording="v1")
+    assert cue.text == ('[Hint]: The image shows point A (top left), point B (bottom right) and '
+                        'the label "4" near point A. Point A is left of point B.')
+    circle = det("red circle", 0, (10, 120, 90, 200), score=0.7)
+    square = det("blue square", 1, (250, 20, 390, 110), score=0.6)
+    phrases = [Phrase(text="red circle", start=0, end=10),
+               Phrase(text="blue square", start=15, end=26)]
+    cue = render_cue(make_sample(), phrases, [circle, square], "hint", wording="v1")
+    assert cue.text == ("[Hint]: The image shows red circle (left) and blue square (top right). "
+                        "Red circle is left of blue square.")
+    with pytest.raises(ValueError, match="unknown cue wording 'v9'; choose one of: v1, v2"):
+        render_cue(make_sample(), phrases, [circle], "hint", wording="v9")
 
 
 def test_hint_has_no_coordinate_digits() -> None:
@@ -50,8 +66,8 @@ def test_hint_has_no_coordinate_digits() -> None:
     phrases = [Phrase(text="red circle", start=0, end=10), Phrase(text="blue square", start=15,
                                                                     end=26)]
     cue = render_cue(make_sample(), phrases, [circle, square], "hint")
-    assert cue.text == ("[Hint]: The image shows red circle (left) and blue square (top right). "
-                        "Red circle is left of blue square.")
+    assert cue.text == ("[Hint]: The image shows the red circle (left) and the blue square (top "
+                        "right). The red circle is left of the blue square.")
     assert re.search(r"\d", cue.text) is None
 
 
@@ -60,11 +76,18 @@ def test_several_detections_give_a_count_only_when_the_question_is_about_quantit
     weak = det("red circles", 0, (350, 250, 390, 290), score=0.4)
     strong = det("red circles", 0, (10, 120, 50, 160), score=0.9)
     cue = render_cue(make_sample(), phrases, [weak, strong], "hint")
-    assert cue.text == "[Hint]: The image shows red circles (left)."
+    assert cue.text == "[Hint]: The image shows the red circles (left)."
     counting = make_sample().model_copy(
         update={"question": "Are there more red circles than squares?"})
     cue = render_cue(counting, phrases, [weak, strong], "hint")
+    assert cue.text == "[Hint]: The image shows 2 red circles (the clearest at left)."
+    cue = render_cue(counting, phrases, [weak, strong], "hint", wording="v1")
     assert cue.text == "[Hint]: The image shows red circles (2 found, the clearest at left)."
+    # A singular phrase is counted in the plural.
+    bars = [Phrase(text="blue bar", start=0, end=8)]
+    cue = render_cue(counting, bars, [det("blue bar", 0, b.xyxy, score=b.score)
+                                       for b in (weak, strong)], "hint")
+    assert cue.text == "[Hint]: The image shows 2 blue bars (the clearest at left)."
 
 
 def test_the_verb_agrees_with_the_noun_not_with_the_number_of_boxes() -> None:
@@ -75,9 +98,12 @@ def test_the_verb_agrees_with_the_noun_not_with_the_number_of_boxes() -> None:
     bars = [det("tallest bar", 1, (10, 20, 50, 120)), det("red circles", 2, (300, 20, 340, 60)),
             det("axis", 3, (300, 200, 340, 240))]
     cue = render_cue(make_sample(), phrases, pets + bars, "hint")
-    assert "Pet is below tallest bar." in cue.text
-    assert "Red circles are above axis." in cue.text
-    assert " are " not in cue.text.replace("Red circles are", "")
+    assert "The pet is below the tallest bar." in cue.text
+    assert "The red circles are above the axis." in cue.text
+    assert " are " not in cue.text.replace("red circles are", "")
+    v1 = render_cue(make_sample(), phrases, pets + bars, "hint", wording="v1")
+    assert "Pet is below tallest bar." in v1.text
+    assert "Red circles are above axis." in v1.text
 
 
 def test_the_token_budget_drops_relations_then_the_least_relevant_items() -> None:
@@ -91,9 +117,12 @@ def test_the_token_budget_drops_relations_then_the_least_relevant_items() -> Non
     short = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, *labels], "hint",
                        max_cue_tokens=32)
     assert cue_tokens(short.text) <= 32 < cue_tokens(full.text)
-    assert short.text == ('[Hint]: The image shows point A (top left), point B (bottom right) '
-                          'and the label "13" near point B.')
-    assert '"14"' in full.text and '"10"' not in full.text
+    assert short.text == ("[Hint]: The image shows point A (top left), point B (bottom right) "
+                          "and the number 13 near point B.")
+    assert "number 14" in full.text and "number 10" not in full.text
+    # What the budget left out is counted: the relation and the labels 14-19.
+    assert (full.dropped_items, full.dropped_relations) == (0, 0)
+    assert (short.dropped_items, short.dropped_relations) == (6, 1)
     with pytest.raises(ValueError, match="max_cue_tokens must be at least 1 or None, got 0"):
         render_cue(make_sample(), PHRASES, [POINT_A], "hint", max_cue_tokens=0)
 
@@ -103,7 +132,7 @@ def test_labels_the_question_mentions_come_before_higher_scored_ones() -> None:
     labels = [det("12", None, (200, 200, 220, 220), score=0.99, backend="ocr"),
               det("17", None, (250, 200, 270, 220), score=0.6, backend="ocr")]
     cue = render_cue(sample, [], labels, "hint")
-    assert cue.text.index('"17"') < cue.text.index('"12"')
+    assert cue.text.index("number 17") < cue.text.index("number 12")
 
 
 def test_cue_tokens_counts_words_and_punctuation() -> None:
@@ -202,20 +231,20 @@ def test_drops_a_point_that_is_the_answer() -> None:
 def test_labels_near_no_grounded_phrase_are_left_out() -> None:
     far = det("9", None, (120, 200, 130, 210), backend="ocr")
     cue = render_cue(make_sample(), PHRASES, [POINT_A, POINT_B, LABEL_4, far], "hint")
-    assert '"4" near point A' in cue.text and '"9"' not in cue.text
+    assert "digit 4 near point A" in cue.text and "9" not in cue.text
     # With no phrase grounded at all, labels are the only evidence: placed by position.
     alone = render_cue(make_sample(), PHRASES, [LABEL_4, far], "hint")
-    assert alone.text == ('[Hint]: The image shows the label "9" (bottom left) and the label "4" '
-                          '(top left).')  # by score
+    assert alone.text == ("[Hint]: The image shows the digit 9 (bottom left) and the digit 4 "
+                          "(top left).")  # by score
 
 
 def test_leaky_count_or_position_falls_back_to_a_plainer_clause() -> None:
     phrases = [Phrase(text="red circles", start=0, end=11)]
     dets = [det("red circles", 0, (10, 120, 50, 160)), det("red circles", 0, (60, 120, 90, 160))]
     counted = render_cue(make_sample(answer="2"), phrases, dets, "hint")
-    assert counted.text == "[Hint]: The image shows red circles (left)."
+    assert counted.text == "[Hint]: The image shows the red circles (left)."
     placed = render_cue(make_sample(answer="left"), phrases, dets[:1], "hint")
-    assert placed.text == "[Hint]: The image shows red circles."
+    assert placed.text == "[Hint]: The image shows the red circles."
 
 
 def test_no_detections_means_no_cue() -> None:
@@ -270,8 +299,7 @@ def test_a_leaking_label_silences_its_unmatched_siblings() -> None:
     ocr_label = det("9", None, (45, 40, 55, 50), backend="ocr")
     cue = render_cue(sample, PHRASES, [POINT_A, answer_label, other_label, ocr_label], "hint")
     # The annotations' unmatched labels all go; the phrase item and another backend's stay.
-    assert cue.text == ('[Hint]: The image shows point A (top left) and the label "9" '
-                        'near point A.')
+    assert cue.text == "[Hint]: The image shows point A (top left) and the digit 9 near point A."
     no_leak = render_cue(make_sample(answer="8"), PHRASES,
                          [POINT_A, answer_label, other_label], "hint")
-    assert '"7"' in no_leak.text and '"3"' in no_leak.text
+    assert "digit 7" in no_leak.text and "digit 3" in no_leak.text

@@ -51,6 +51,10 @@ def test_shipped_models_load_offline_by_alias(name: str) -> None:
     assert model.config.text_config.hidden_size == fresh.config.text_config.hidden_size
     card = (folder / "README.md").read_text()
     assert "with the cue" in card and "python -m cuekit.cueworld.sft" in card
+    # The card names the cue wording the model learnt, which CueWorld's extract pins.
+    from cuekit.cueworld.dataset import CUE_WORDING
+
+    assert f"The cues are in wording `{CUE_WORDING}`" in card
 
 
 def test_missing_shipped_weights_name_the_fix(monkeypatch: pytest.MonkeyPatch,

@@ -226,8 +226,11 @@ def _skimage_photo(name: str) -> Image.Image:
 def test_photos_without_text_give_no_labels(photo: str, question: str) -> None:
     image = _skimage_photo(photo)
     item = DetectItem(sample=_sample(question, image), images=[image], phrases=[])
-    (found,) = OcrBackend(DetectorOptions()).detect([item])
+    backend = OcrBackend(DetectorOptions())
+    (found,) = backend.detect([item])
     assert found == []
+    # Each rejection is reported on the sample it came from (extract sums them).
+    assert item.rejected == {f"ocr/{k}": v for k, v in backend.rejected.items()} != {}
     # Without the checks the recognizer's own score lets a texture through (issue 15).
     (unchecked,) = OcrBackend(DetectorOptions(extra={"ocr_verify": False})).detect([item])
     assert unchecked != []

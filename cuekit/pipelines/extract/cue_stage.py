@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cuekit.cues import find_leak, get_phrase_extractor, render_cue
-from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
+from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS, RenderedCue
+from cuekit.cues.wording import LATEST_CUE_WORDING
 from cuekit.errors import CuekitError, SampleError
 from cuekit.grounding.base import DetectItem, DetectorBackend
 from cuekit.io import save_png_atomic
@@ -49,6 +50,7 @@ def _reraise(exc: BaseException) -> None:
 class Done:
     row_index: int
     record: ExtractedSample
+    counts: dict[str, int] = field(default_factory=dict)  # what was left out (run_counts)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class CueBuilder:
     drop_leaky: bool = False
     strict: bool = False
     max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS
+    cue_wording: str = LATEST_CUE_WORDING
 
     def _detect(self, items: list[DetectItem]) -> list[list[Detection]]:
         merged: list[list[Detection]] = [[] for _ in items]
@@ -87,6 +90,7 @@ class CueBuilder:
                 return [exc]
         results: list[list[Detection] | BaseException] = []
         for item in items:
+            item.rejected.clear()  # the failed batch's counts; this retry counts again
             try:
                 results.append(self._detect([item])[0])
             except Exception as exc:  # one sample's failure must not stop the run
@@ -96,10 +100,11 @@ class CueBuilder:
         return results
 
     def _record(self, prepared: Prepared, phrases: list[Phrase],
-                detections: list[Detection]) -> ExtractedSample:
+                detections: list[Detection]) -> tuple[ExtractedSample, dict[str, int]]:
+        """The sample's record, and its counts of what the cue left out (run_counts)."""
         sample = prepared.sample
         rendered = render_cue(sample, phrases, detections, self.cue_style, prepared.images,
-                              max_cue_tokens=self.max_cue_tokens)
+                              max_cue_tokens=self.max_cue_tokens, wording=self.cue_wording)
         marked = None
         if rendered.marked_image is not None:
             marked = f"{MARKS_DIR}/{sample.id}.png"
@@ -107,35 +112,45 @@ class CueBuilder:
         leak = find_leak(rendered.text, sample.answer, sample.choices) is not None
         cue = validate(CueRecord, {
             "sample_id": sample.id, "phrases": phrases, "detections": detections,
-            "cue_text": rendered.text, "cue_style": self.cue_style, "leak": leak,
+            "cue_text": rendered.text, "cue_style": self.cue_style,
+            "cue_wording": self.cue_wording, "leak": leak,
             "marked_image": marked, "settings": self.settings,
             "marked_image_index": rendered.marked_image_index if marked else None,
         }, sample_id=sample.id)
         if leak and self.drop_leaky:
             raise SampleError("cue text contains the answer (--drop-leaky)", sample_id=sample.id,
                               field="cue_text", stage="leak")
-        return ExtractedSample(sample=sample, cue=cue)
+        return ExtractedSample(sample=sample, cue=cue), budget_counts(rendered)
 
     def run(self, batch: list[Prepared]) -> Iterator[Done | Failed]:
         extract = get_phrase_extractor(self.phrase_extractor)
         phrases = [list(extract(p.sample.question)) for p in batch]
         items = [DetectItem(sample=p.sample, images=p.images, phrases=ph)
                  for p, ph in zip(batch, phrases, strict=True)]
-        for prepared, ph, found in zip(batch, phrases, self._detect_isolating(batch, items),
-                                       strict=True):
+        for prepared, ph, item, found in zip(batch, phrases, items,
+                                             self._detect_isolating(batch, items), strict=True):
             sample = prepared.sample
             if isinstance(found, BaseException):
                 yield Failed(prepared.row_index, error_row(
                     found, sample_id=sample.id, original_id=sample.original_id, stage="detect"))
                 continue
             try:
-                yield Done(prepared.row_index, self._record(prepared, ph, found))
+                record, budget = self._record(prepared, ph, found)
+                yield Done(prepared.row_index, record, {**item.rejected, **budget})
             except (SampleError, ValueError) as exc:  # ValueError: a backend broke a contract
                 if self.strict:
                     raise
                 yield Failed(prepared.row_index, error_row(
                     exc, sample_id=sample.id, original_id=sample.original_id,
                     stage=None if isinstance(exc, SampleError) else "render"))
+
+
+def budget_counts(rendered: RenderedCue) -> dict[str, int]:
+    """What the cue budget left out of one cue, under run.json's ``budget/`` keys."""
+    counts = {"budget/dropped_items": rendered.dropped_items,
+              "budget/dropped_relations": rendered.dropped_relations}
+    counts["budget/trimmed_cues"] = int(any(counts.values()))
+    return {key: value for key, value in counts.items() if value}
 
 
 def batched(items: Iterable[Prepared | Failed], size: int,

@@ -9,6 +9,7 @@ often the run was interrupted.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from cuekit.schemas import ErrorRow, ExtractedSample
 
 PARTS_DIR = "parts"
 ROW = "_row"
+# Per row: what the run left out (rejected OCR reads, cue budget drops), a JSON object.
+# Kept in the part with its row, so a resumed run sums each finished row exactly once.
+COUNTS = "_counts"
 _CUES_PART = "cues-{:06d}.parquet"
 _ERRORS_PART = "errors-{:06d}.parquet"
 
@@ -48,8 +52,10 @@ class PartWriter:
         self._cues: list[dict[str, Any]] = []
         self._errors: list[dict[str, Any]] = []
 
-    def add_record(self, row_index: int, record: ExtractedSample) -> None:
-        self._cues.append({**extracted_to_row(record), ROW: row_index})
+    def add_record(self, row_index: int, record: ExtractedSample,
+                   counts: dict[str, int] | None = None) -> None:
+        self._cues.append({**extracted_to_row(record), ROW: row_index,
+                           COUNTS: json.dumps(counts or {}, sort_keys=True)})
 
     def add_error(self, row_index: int, error: ErrorRow) -> None:
         self._errors.append({**error.model_dump(), ROW: row_index})
@@ -70,7 +76,8 @@ class PartWriter:
             frame = pl.DataFrame(self._errors, schema={**ERRORS_SCHEMA, ROW: pl.Int64()})
             write_parquet_atomic(self.directory / _ERRORS_PART.format(number), frame)
         if self._cues:
-            frame = pl.DataFrame(self._cues, schema={**CUES_SCHEMA, ROW: pl.Int64()})
+            frame = pl.DataFrame(self._cues, schema={**CUES_SCHEMA, ROW: pl.Int64(),
+                                                      COUNTS: pl.String()})
             write_parquet_atomic(self.directory / _CUES_PART.format(number), frame)
         self._cues, self._errors = [], []
 
@@ -78,6 +85,8 @@ class PartWriter:
 def _read_parts(output: Path, prefix: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     files = sorted((output / PARTS_DIR).glob(f"rank-*/{prefix}-*.parquet"))
     full_schema = {**schema, ROW: pl.Int64()}
+    if prefix == "cues":
+        full_schema[COUNTS] = pl.String()
     if not files:
         return pl.DataFrame(schema=full_schema)
     return pl.concat([pl.read_parquet(f) for f in files], how="vertical")
@@ -118,7 +127,9 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     )
     errors = pl.concat([errors, dup_errors.cast(errors.schema)], how="vertical").sort(ROW)
     cues = cues.filter(pl.col(ROW) == pl.col("first")).drop("first")
-    write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW))
+    # Parts written before counts existed have no COUNTS column (`cuekit merge` on them).
+    dropped = run_counts(cues[COUNTS].to_list() if COUNTS in cues.columns else [])
+    write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW, COUNTS, strict=False))
     write_parquet_atomic(output / ERRORS_FILE, errors.drop(ROW))
     counts = {
         "input": cues.height + errors.height,
@@ -127,11 +138,24 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
         "leaky": int(cues["leak"].sum()),
     }
     by_stage = errors.group_by("stage").len().sort("stage")
-    info = {**run_info, "counts": counts,
+    info = {**run_info, "counts": counts, "dropped": dropped,
             "errors_by_stage": dict(zip(by_stage["stage"].to_list(), by_stage["len"].to_list(),
                                         strict=True))}
     write_json_atomic(output / RUN_FILE, info)
     return counts
+
+
+def run_counts(rows: Sequence[str | None]) -> dict[str, dict[str, int]]:
+    """Sum the rows' ``_counts`` into run.json's ``dropped``: ``rejected_reads`` by
+    ``"<backend>/<reason>"`` and ``cue_budget`` (cues trimmed, items and relation
+    sentences dropped), over the rows that got a cue."""
+    total: dict[str, int] = {}
+    for row in rows:
+        for key, value in json.loads(row or "{}").items():
+            total[key] = total.get(key, 0) + int(value)
+    budget = {name: total.pop(f"budget/{name}", 0)
+              for name in ("trimmed_cues", "dropped_items", "dropped_relations")}
+    return {"rejected_reads": dict(sorted(total.items())), "cue_budget": budget}
 
 
 def rank_markers(output: Path) -> Sequence[Path]:

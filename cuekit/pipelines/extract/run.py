@@ -29,12 +29,14 @@ from typing import Any
 
 from cuekit import __version__
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
+from cuekit.cues.wording import LATEST_CUE_WORDING
 from cuekit.datasets.sources import (
     RawSample,
     RowError,
     SourceSpec,
     folder_image_files,
     iter_source,
+    pinned_cue_wording,
     source_files,
 )
 from cuekit.errors import ConfigError, CuekitError, OutputError
@@ -59,7 +61,7 @@ from cuekit.pipelines.extract.prepare import (
 )
 from cuekit.pipelines.progress import Progress
 from cuekit.processes import die_with_parent
-from cuekit.schemas import CUE_STYLES, ExtractorSettings
+from cuekit.schemas import CUE_STYLES, CUE_WORDINGS, ExtractorSettings
 from cuekit.versions import library_versions
 
 _SETTINGS_FILE = "settings.json"
@@ -77,6 +79,8 @@ class ExtractConfig:
     cue_style: str = "hint"
     phrase_extractor: str = "rules"
     max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS  # None: no budget
+    # None: the dataset's pinned wording (CueWorld's models learnt v1), else the latest.
+    cue_wording: str | None = None
     limit: int | None = None
     num_workers: int = 0
     drop_leaky: bool = False
@@ -95,6 +99,12 @@ class ExtractConfig:
         if self.cue_style not in CUE_STYLES:
             raise ConfigError(f"--cue-style must be one of {', '.join(CUE_STYLES)}, "
                               f"got {self.cue_style!r}")
+        if self.cue_wording is None:  # resolved here, so run.json records the version
+            wording = pinned_cue_wording(self.source.dataset) or LATEST_CUE_WORDING
+            object.__setattr__(self, "cue_wording", wording)
+        if self.cue_wording not in CUE_WORDINGS:
+            raise ConfigError(f"--cue-wording must be one of {', '.join(CUE_WORDINGS)}, "
+                              f"got {self.cue_wording!r}")
         if self.max_cue_tokens is not None and self.max_cue_tokens < 1:
             raise ConfigError(f"--max-cue-tokens must be at least 1 (0 for no budget), "
                               f"got {self.max_cue_tokens}")
@@ -392,7 +402,9 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
     builder = CueBuilder(backends=backends, settings=_extractor_settings(config, backends),
                          cue_style=config.cue_style, phrase_extractor=config.phrase_extractor,
                          output=config.output, drop_leaky=config.drop_leaky,
-                         strict=config.strict, max_cue_tokens=config.max_cue_tokens)
+                         strict=config.strict, max_cue_tokens=config.max_cue_tokens,
+                         # set in ExtractConfig.__post_init__; `or` only narrows the type
+                         cue_wording=config.cue_wording or LATEST_CUE_WORDING)
     writer = PartWriter(rank_dir, config.part_size)
     # Detector batches are fixed by row position (not by what a resumed run has left), so
     # a resumed run batches, and therefore computes, exactly like an uninterrupted one.
@@ -410,7 +422,7 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
                 results = list(failures) + (list(builder.run(batch)) if batch else [])
                 for item in results:
                     if isinstance(item, Done):
-                        writer.add_record(item.row_index, item.record)
+                        writer.add_record(item.row_index, item.record, item.counts)
                     else:
                         writer.add_error(item.row_index, item.error)
                 writer.flush_if_full()  # parts hold whole batches

@@ -19,7 +19,7 @@ from cuekit.devices import check_device, local_rank, resolve_device
 from cuekit.errors import ConfigError
 from cuekit.grounding.base import DetectorOptions, backend_names
 from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS
-from cuekit.schemas import CUE_STYLES
+from cuekit.schemas import CUE_STYLES, CUE_WORDINGS
 from cuekit.settings import setting
 
 if TYPE_CHECKING:
@@ -76,6 +76,10 @@ class ExtractSettings:
     max_cue_tokens: int = setting(DEFAULT_MAX_CUE_TOKENS, "Cue budget in words and "
                                   "punctuation marks; relations, then the least relevant "
                                   "items, are dropped to fit. 0: no budget.")
+    cue_wording: str | None = setting(None, "Version of the cue's words: v2 has articles and "
+                                      "agreement ('the red circle'), v1 bare nouns. [default: "
+                                      "v2; cueworld: v1, which its shipped models learnt]",
+                                      choices=CUE_WORDINGS)
     drop_leaky: bool = setting(False, "Send samples whose cue contains the answer to "
                                "errors.parquet.")
     limit: int | None = setting(None, "Process only the first N rows.")
@@ -132,7 +136,8 @@ class ExtractSettings:
                               streaming=self.streaming, overrides=overrides, seed=self.seed),
             output=self.output, detectors=self.detectors or ("grounding-dino",),
             detector=options, cue_style=self.cue_style,
-            max_cue_tokens=self.max_cue_tokens or None, limit=self.limit,
+            max_cue_tokens=self.max_cue_tokens or None, cue_wording=self.cue_wording,
+            limit=self.limit,
             num_workers=self.num_workers, drop_leaky=self.drop_leaky, strict=self.strict,
             overwrite=self.overwrite,
             rank=self.rank if self.rank is not None else (_env_int("RANK") or 0),
