@@ -27,10 +27,26 @@ RATE = re.compile(r"processed now in [\d.]+s \(([\d.]+) samples/s\)")
 CASES = {
     "sample/ocr": ["--dataset", "sample", "--detector", "ocr"],
     "sample/annotations": ["--dataset", "sample", "--detector", "annotations"],
-    "cueworld/annotations": ["--dataset", "cueworld", "--split", "test", "--limit", "600",
-                             "--detector", "annotations"],
-    "cueworld-train/annotations": ["--dataset", "cueworld", "--split", "train", "--limit",
-                                   "3000", "--detector", "annotations"],
+    "cueworld/annotations": [
+        "--dataset",
+        "cueworld",
+        "--split",
+        "test",
+        "--limit",
+        "600",
+        "--detector",
+        "annotations",
+    ],
+    "cueworld-train/annotations": [
+        "--dataset",
+        "cueworld",
+        "--split",
+        "train",
+        "--limit",
+        "3000",
+        "--detector",
+        "annotations",
+    ],
 }
 
 
@@ -46,9 +62,14 @@ def rate(checkout: Path, args: list[str]) -> tuple[float, float]:
         env = {**os.environ, "PYTHONPATH": str(checkout)}
         # cwd=tmp: `python -m` puts the working folder first on sys.path, which would
         # import this checkout's cuekit for both sides.
-        done = subprocess.run([sys.executable, "-m", "cuekit", "extract", *args, "-o", "out",
-                               "--overwrite"], env=env, capture_output=True, text=True,
-                              check=True, cwd=tmp)
+        done = subprocess.run(
+            [sys.executable, "-m", "cuekit", "extract", *args, "-o", "out", "--overwrite"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp,
+        )
     match = RATE.search(done.stdout + done.stderr)
     if match is None:
         raise RuntimeError(f"no rate in the output of {args}: {done.stderr[-500:]}")
@@ -73,12 +94,22 @@ def main() -> None:
                 cpu[side].append(round(cpu_s, 3))
         before, after = (statistics.median(runs[k]) for k in ("before", "after"))
         cpu_before, cpu_after = (statistics.median(cpu[k]) for k in ("before", "after"))
-        results[case] = {"before": before, "after": after, "ratio": round(after / before, 3),
-                         "cpu_s_before": cpu_before, "cpu_s_after": cpu_after,
-                         "cpu_ratio": round(cpu_after / cpu_before, 3), "runs": runs, "cpu": cpu}
-        print(f"{case}: before {before:.2f} samples/s, after {after:.2f}, "
-              f"ratio {after / before:.2f}; CPU s before {cpu_before:.2f}, after "
-              f"{cpu_after:.2f}, ratio {cpu_after / cpu_before:.3f}", flush=True)
+        results[case] = {
+            "before": before,
+            "after": after,
+            "ratio": round(after / before, 3),
+            "cpu_s_before": cpu_before,
+            "cpu_s_after": cpu_after,
+            "cpu_ratio": round(cpu_after / cpu_before, 3),
+            "runs": runs,
+            "cpu": cpu,
+        }
+        print(
+            f"{case}: before {before:.2f} samples/s, after {after:.2f}, "
+            f"ratio {after / before:.2f}; CPU s before {cpu_before:.2f}, after "
+            f"{cpu_after:.2f}, ratio {cpu_after / cpu_before:.3f}",
+            flush=True,
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
 

@@ -74,9 +74,12 @@ def _count_module_calls(model: Any) -> tuple[list[int], list[Any]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     model, processor, sides = _model(args.model, args.device)
-    generate_kwargs = {"do_sample": False, "eos_token_id": None,
-                       "pad_token_id": processor.tokenizer.pad_token_id,
-                       "suppress_tokens": vision_token_ids(processor)}
+    generate_kwargs = {
+        "do_sample": False,
+        "eos_token_id": None,
+        "pad_token_id": processor.tokenizer.pad_token_id,
+        "suppress_tokens": vision_token_ids(processor),
+    }
     rows, results = [], {}
     attach_cue_module(model, CueModuleConfig(interval=5))
     module_layers = len(model.cue_module.layers)
@@ -110,11 +113,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         t = timed_pair(prefill)
         ratio = t["with"] / t["without"]
-        results[f"prefill_{label}"] = {"tokens": tokens, "without_s": t["without"],
-                                       "with_s": t["with"], "ratio": ratio}
-        rows.append({"phase": f"prefill, {label} image", "tokens": tokens,
-                     "without (s)": f"{t['without']:.4f}",
-                     "with (s)": f"{t['with']:.4f}", "ratio": f"{ratio:.3f}"})
+        results[f"prefill_{label}"] = {
+            "tokens": tokens,
+            "without_s": t["without"],
+            "with_s": t["with"],
+            "ratio": ratio,
+        }
+        rows.append(
+            {
+                "phase": f"prefill, {label} image",
+                "tokens": tokens,
+                "without (s)": f"{t['without']:.4f}",
+                "with (s)": f"{t['with']:.4f}",
+                "ratio": f"{ratio:.3f}",
+            }
+        )
 
     inputs = _inputs(processor, sides["small"], args.device)
 
@@ -129,30 +142,47 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     attach_cue_module(model, CueModuleConfig(interval=5))
     counter, handles = _count_module_calls(model)
     with torch.inference_mode():
-        model.generate(**inputs, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
-                       **generate_kwargs)
+        model.generate(
+            **inputs,
+            max_new_tokens=args.new_tokens,
+            min_new_tokens=args.new_tokens,
+            **generate_kwargs,
+        )
     for handle in handles:
         handle.remove()
     calls = counter[0]
     detach_cue_module(model)
     decode_calls = calls - module_layers  # the prefill calls each block once
-    results["decode"] = {"without_s_per_token": med["without"], "with_s_per_token": med["with"],
-                         "ratio": med["with"] / med["without"], "module_calls_total": calls,
-                         "module_calls_in_decode": decode_calls,
-                         "module_layers": module_layers}
-    rows.append({"phase": f"decode, per token ({args.new_tokens} tokens)", "tokens": 1,
-                 "without (s)": f"{med['without']:.5f}", "with (s)": f"{med['with']:.5f}",
-                 "ratio": f"{med['with'] / med['without']:.3f}"})
+    results["decode"] = {
+        "without_s_per_token": med["without"],
+        "with_s_per_token": med["with"],
+        "ratio": med["with"] / med["without"],
+        "module_calls_total": calls,
+        "module_calls_in_decode": decode_calls,
+        "module_layers": module_layers,
+    }
+    rows.append(
+        {
+            "phase": f"decode, per token ({args.new_tokens} tokens)",
+            "tokens": 1,
+            "without (s)": f"{med['without']:.5f}",
+            "with (s)": f"{med['with']:.5f}",
+            "ratio": f"{med['with'] / med['without']:.3f}",
+        }
+    )
     print(common.format_table(rows, ["phase", "tokens", "without (s)", "with (s)", "ratio"]))
-    print(f"module calls: {calls} in one generate of {args.new_tokens} tokens = "
-          f"{module_layers} at prefill + {decode_calls} during decode")
+    print(
+        f"module calls: {calls} in one generate of {args.new_tokens} tokens = "
+        f"{module_layers} at prefill + {decode_calls} during decode"
+    )
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny-random", choices=["tiny-random", "2b-random",
-                                                                   "8b-random"])
+    parser.add_argument(
+        "--model", default="tiny-random", choices=["tiny-random", "2b-random", "8b-random"]
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=32)

@@ -70,8 +70,14 @@ PHASES = ("rollout", "teacher", "student", "optimizer")
 def make_shards(root: Path) -> Path:
     """The bundled sample (36 questions with images) as shards (untimed setup)."""
     extract_dir, shard_dir = root / "extract", root / "shards"
-    run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=extract_dir,
-                              detectors=("annotations",), detector=DetectorOptions()))
+    run_extract(
+        ExtractConfig(
+            source=SourceSpec(dataset="sample"),
+            output=extract_dir,
+            detectors=("annotations",),
+            detector=DetectorOptions(),
+        )
+    )
     shard(extract_dir, shard_dir, ShardSettings(maxcount=1000))
     return shard_dir
 
@@ -96,11 +102,16 @@ def model_loader(layers: int, vocab_size: int):
         elif name in (REAL_2B, REAL_8B):
             processor = real_size_processor()
             size = "2b" if name == REAL_2B else "8b"
-            model = build_random_model(qwen3_vl_config(size, processor), device=str(device),
-                                       dtype=dtype or torch.float32, seed=seed)
+            model = build_random_model(
+                qwen3_vl_config(size, processor),
+                device=str(device),
+                dtype=dtype or torch.float32,
+                seed=seed,
+            )
         else:
-            raise ValueError(f"bench model must be one of {TINY_BENCH}, {REAL_2B}, {REAL_8B}; "
-                             f"got {name!r}")
+            raise ValueError(
+                f"bench model must be one of {TINY_BENCH}, {REAL_2B}, {REAL_8B}; got {name!r}"
+            )
         model.generation_config.eos_token_id = processor.im_end_token_id
         model.generation_config.pad_token_id = processor.tokenizer.pad_token_id
         return model.to(device).eval(), processor
@@ -137,24 +148,30 @@ def naive_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     recipe.student.eval()
     with torch.no_grad(), autocast:
         out = recipe.student.generate(
-            **inputs, max_new_tokens=cfg.max_new_tokens, do_sample=True,
-            temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k or None,
+            **inputs,
+            max_new_tokens=cfg.max_new_tokens,
+            do_sample=True,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            top_k=cfg.top_k or None,
             eos_token_id=processor.im_end_token_id,
             pad_token_id=processor.tokenizer.pad_token_id,
-            suppress_tokens=vision_token_ids(processor))
+            suppress_tokens=vision_token_ids(processor),
+        )
     recipe.student.train()
-    response = out[:, inputs["input_ids"].shape[1]:]
+    response = out[:, inputs["input_ids"].shape[1] :]
     stop = (response == processor.im_end_token_id).long()
     mask = ((stop.cumsum(1) - stop) == 0).long()  # up to and including the first stop
     response = torch.where(mask.bool(), response, processor.tokenizer.pad_token_id)
     synchronize()
     timers["rollout"] = time.perf_counter() - start
 
-    student_batch, teacher_batch = scoring_pair(pair_batch(processor, chats, "student"),
-                                                pair_batch(recipe.teacher_processor, chats,
-                                                           "teacher"),
-                                                Rollouts(response, mask),
-                                                vision_token_ids(processor))
+    student_batch, teacher_batch = scoring_pair(
+        pair_batch(processor, chats, "student"),
+        pair_batch(recipe.teacher_processor, chats, "teacher"),
+        Rollouts(response, mask),
+        vision_token_ids(processor),
+    )
     start = time.perf_counter()
     with torch.no_grad(), autocast:
         teacher_lp = full_vocab_logprobs(recipe.teacher, teacher_batch)
@@ -165,8 +182,9 @@ def naive_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     recipe.optimizer.zero_grad(set_to_none=True)
     with autocast:
         student_lp = full_vocab_logprobs(recipe.student, student_batch)
-        loss, _ = recipe.loss_fn(student_lp, teacher_lp.to(student_lp),
-                                 student_batch.response_mask.to(student_lp.device))
+        loss, _ = recipe.loss_fn(
+            student_lp, teacher_lp.to(student_lp), student_batch.response_mask.to(student_lp.device)
+        )
     loss.backward()
     synchronize()
     timers["student"] = time.perf_counter() - start
@@ -184,8 +202,10 @@ def cuekit_step(recipe: DistillRecipe, batch: Any) -> dict[str, float]:
     record = recipe.train_step(batch)
     if record is None:
         raise RuntimeError("every prompt of the batch was longer than --max-prompt-len")
-    return {"tokens": record.response_tokens,
-            **{phase: float(getattr(record, f"time_{phase}")) for phase in PHASES}}
+    return {
+        "tokens": record.response_tokens,
+        **{phase: float(getattr(record, f"time_{phase}")) for phase in PHASES},
+    }
 
 
 def run_side(step_fn, recipe: DistillRecipe, batch: Any, seed: int) -> dict[str, float]:
@@ -208,24 +228,42 @@ def median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def setup_recipe(work: Path, *, student: str, teacher: str = "self", device: str,
-                 batch_size: int, max_new_tokens: int, loss: str = "k1",
-                 grad_checkpointing: bool = False, layers: int = 4,
-                 vocab_size: int = 151_936) -> tuple[DistillRecipe, Any]:
+def setup_recipe(
+    work: Path,
+    *,
+    student: str,
+    teacher: str = "self",
+    device: str,
+    batch_size: int,
+    max_new_tokens: int,
+    loss: str = "k1",
+    grad_checkpointing: bool = False,
+    layers: int = 4,
+    vocab_size: int = 151_936,
+) -> tuple[DistillRecipe, Any]:
     """A set-up recipe over the sample shards (lr 0) and the one batch both sides use."""
     config = DistillConfig(
-        student=student, teacher=teacher, shards=str(make_shards(work)),
-        output=str(work / "run"), device=device, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, loss=loss, lr=0.0, module_lr=0.0,
-        grad_checkpointing=grad_checkpointing, tensorboard=False, max_steps=10**6)
+        student=student,
+        teacher=teacher,
+        shards=str(make_shards(work)),
+        output=str(work / "run"),
+        device=device,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        loss=loss,
+        lr=0.0,
+        module_lr=0.0,
+        grad_checkpointing=grad_checkpointing,
+        tensorboard=False,
+        max_steps=10**6,
+    )
     with mock.patch.object(build_module, "load_model", model_loader(layers, vocab_size)):
         recipe = DistillRecipe(config)
         recipe.setup()
     return recipe, next(recipe.batches())
 
 
-def compare_steps(recipe: DistillRecipe, batch: Any, *, repeats: int, seed: int
-                  ) -> dict[str, Any]:
+def compare_steps(recipe: DistillRecipe, batch: Any, *, repeats: int, seed: int) -> dict[str, Any]:
     """Naive and cuekit steps, interleaved after one warm-up each; per-phase medians."""
     sides = {"naive": naive_step, "cuekit": cuekit_step}
     for step_fn in sides.values():
@@ -245,9 +283,13 @@ def compare_steps(recipe: DistillRecipe, batch: Any, *, repeats: int, seed: int
         row["ratio"] = row["cuekit_tok_s"] / row["naive_tok_s"]
         rows.append(row)
     peaks = {name: max(r.get("peak_gb", 0.0) for r in rs) for name, rs in runs.items()}
-    return {"rows": rows, "runs": runs, "tokens": tokens, "peak_gb": peaks,
-            "identical_rollouts": tokens["naive"] == tokens["cuekit"]
-            and len(tokens["naive"]) == 1}
+    return {
+        "rows": rows,
+        "runs": runs,
+        "tokens": tokens,
+        "peak_gb": peaks,
+        "identical_rollouts": tokens["naive"] == tokens["cuekit"] and len(tokens["naive"]) == 1,
+    }
 
 
 STEP_COLUMNS = ["phase", "naive_s", "cuekit_s", "naive_tok_s", "cuekit_tok_s", "ratio"]
@@ -272,27 +314,45 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_distill_"))
     try:
         recipe, batch = setup_recipe(
-            work, student=args.model, device=args.device, batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens, loss=args.loss,
-            grad_checkpointing=args.grad_checkpointing, layers=args.layers,
-            vocab_size=args.vocab_size)
+            work,
+            student=args.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            loss=args.loss,
+            grad_checkpointing=args.grad_checkpointing,
+            layers=args.layers,
+            vocab_size=args.vocab_size,
+        )
         params = sum(p.numel() for p in recipe.student.parameters())
-        print(f"student {args.model} (teacher: its frozen copy): {params / 1e6:.1f}M params; "
-              f"batch {args.batch_size}, {args.max_new_tokens} new tokens, loss {args.loss}, "
-              f"device {recipe.device}")
+        print(
+            f"student {args.model} (teacher: its frozen copy): {params / 1e6:.1f}M params; "
+            f"batch {args.batch_size}, {args.max_new_tokens} new tokens, loss {args.loss}, "
+            f"device {recipe.device}"
+        )
         result = compare_steps(recipe, batch, repeats=args.repeats, seed=args.seed)
         recipe.cleanup()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     tokens = result["tokens"]
-    print(f"response tokens per step: naive {tokens['naive']}, cuekit {tokens['cuekit']} "
-          f"({'identical rollouts' if result['identical_rollouts'] else 'DIFFER'})")
+    print(
+        f"response tokens per step: naive {tokens['naive']}, cuekit {tokens['cuekit']} "
+        f"({'identical rollouts' if result['identical_rollouts'] else 'DIFFER'})"
+    )
     print(format_table(result["rows"], STEP_COLUMNS))
     if torch.cuda.is_available():
         print(f"peak GB: {result['peak_gb']}")
-    write_json(args.out, {"benchmark": "distill", "machine": info, "args": vars(args),
-                          "student_params": params, **result})
+    write_json(
+        args.out,
+        {
+            "benchmark": "distill",
+            "machine": info,
+            "args": vars(args),
+            "student_params": params,
+            **result,
+        },
+    )
 
 
 if __name__ == "__main__":

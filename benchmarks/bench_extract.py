@@ -90,8 +90,14 @@ def make_image_folder(root: Path, count: int, width: int, height: int) -> Path:
             draw.text((x1, y1), chr(65 + i % 26), fill="black")
         name = f"img{i:05d}.png"
         image.save(root / name)
-        rows.append({"id": f"q{i:05d}", "image": name, "question": _QUESTIONS[i % len(_QUESTIONS)],
-                     "answer": str(i % 7)})
+        rows.append(
+            {
+                "id": f"q{i:05d}",
+                "image": name,
+                "question": _QUESTIONS[i % len(_QUESTIONS)],
+                "answer": str(i % 7),
+            }
+        )
     (root / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
 
@@ -111,28 +117,36 @@ def model_only_batches(folder: Path, batch_size: int) -> list[tuple[list[Image.I
     rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text().splitlines()]
     items = []
     for row in rows:
-        phrases = [normalize_phrase(p.text) for p in extract(row["question"])
-                   if is_groundable(p.text)]
+        phrases = [
+            normalize_phrase(p.text) for p in extract(row["question"]) if is_groundable(p.text)
+        ]
         image = Image.open(folder / row["image"]).convert("RGB")
         image.load()
         items.append((image, build_prompt(phrases)[0]))
-    return [([i for i, _ in items[s:s + batch_size]], [p for _, p in items[s:s + batch_size]])
-            for s in range(0, len(items), batch_size)]
+    return [
+        ([i for i, _ in items[s : s + batch_size]], [p for _, p in items[s : s + batch_size]])
+        for s in range(0, len(items), batch_size)
+    ]
 
 
-def run_model_only(parts: tuple[Any, Any, Any],
-                   batches: list[tuple[list[Image.Image], list[str]]]) -> None:
+def run_model_only(
+    parts: tuple[Any, Any, Any], batches: list[tuple[list[Image.Image], list[str]]]
+) -> None:
     """Image processor + tokenizer + forward + outputs to host, batch by batch."""
     import torch
 
     model, image_processor, tokenizer = parts
     device = next(model.parameters()).device
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
     for images, prompts in batches:
         pixels = image_processor(images=images, return_tensors="pt")
-        text = tokenizer(prompts, padding="longest", return_token_type_ids=True,
-                         return_tensors="pt")
+        text = tokenizer(
+            prompts, padding="longest", return_token_type_ids=True, return_tensors="pt"
+        )
         inputs = {k: v.to(device) for k, v in {**text, **pixels}.items()}
         with torch.inference_mode(), autocast:
             outputs = model(**inputs)
@@ -144,9 +158,13 @@ def run_pipeline(folder: Path, outputs: Path, options: DetectorOptions, workers:
     """One extract run into a fresh folder under ``outputs`` (deleting the last run's
     images would be timed otherwise: ~0.15 s of rmdir on this machine's disk)."""
     output = outputs / f"run-{time.perf_counter_ns()}"
-    config = ExtractConfig(source=SourceSpec(dataset=str(folder)), output=output,
-                           detectors=(PRELOADED_BACKEND,), detector=options,
-                           num_workers=workers)
+    config = ExtractConfig(
+        source=SourceSpec(dataset=str(folder)),
+        output=output,
+        detectors=(PRELOADED_BACKEND,),
+        detector=options,
+        num_workers=workers,
+    )
     result = run_extract(config)
     if result.counts is None or result.counts["ok"] != result.counts["input"]:
         raise RuntimeError(f"extract did not finish every sample: {result.counts}")
@@ -154,19 +172,31 @@ def run_pipeline(folder: Path, outputs: Path, options: DetectorOptions, workers:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="tiny-random",
-                        help=f"tiny-random, {SWIN_T_RANDOM} (real size, random) or a folder")
+    parser.add_argument(
+        "--model",
+        default="tiny-random",
+        help=f"tiny-random, {SWIN_T_RANDOM} (real size, random) or a folder",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--num-workers", type=int, nargs="+", default=[0, 1],
-                        help="DataLoader decode workers of the pipeline (each a row).")
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        nargs="+",
+        default=[0, 1],
+        help="DataLoader decode workers of the pipeline (each a row).",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1: steadier on a shared, busy machine).")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: steadier on a shared, busy machine).",
+    )
     parser.add_argument("--out", help="Write the results as JSON here.")
     args = parser.parse_args()
     set_threads(args.threads)
@@ -179,20 +209,22 @@ def main() -> None:
     load_s = time.perf_counter() - start
     _LOADED["parts"] = parts
     params = sum(p.numel() for p in parts[0].parameters())
-    print(f"model {args.model}: {params / 1e6:.1f}M params, loaded in {load_s:.1f}s (untimed); "
-          f"{args.images} images {args.width}x{args.height}, batch {args.batch_size}, "
-          f"device {args.device}")
+    print(
+        f"model {args.model}: {params / 1e6:.1f}M params, loaded in {load_s:.1f}s (untimed); "
+        f"{args.images} images {args.width}x{args.height}, batch {args.batch_size}, "
+        f"device {args.device}"
+    )
 
     work = Path(tempfile.mkdtemp(prefix="bench_extract_"))
     try:
         folder = make_image_folder(work / "source", args.images, args.width, args.height)
         batches = model_only_batches(folder, args.batch_size)
-        options = DetectorOptions(model=args.model, device=args.device,
-                                  batch_size=args.batch_size)
+        options = DetectorOptions(model=args.model, device=args.device, batch_size=args.batch_size)
         calls = {"model-only": lambda: run_model_only(parts, batches)}
         for workers in args.num_workers:
-            calls[f"pipeline (workers={workers})"] = (
-                lambda w=workers: run_pipeline(folder, work / "runs", options, w))
+            calls[f"pipeline (workers={workers})"] = lambda w=workers: run_pipeline(
+                folder, work / "runs", options, w
+            )
         timings = interleaved(calls, repeats=args.repeats, warmup=1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -201,12 +233,27 @@ def main() -> None:
     rows = []
     for name, timing in timings.items():
         rate = args.images / timing.median
-        rows.append({"side": name, "median_s": timing.median, "images_per_s": rate,
-                     "ratio": rate / base_rate,
-                     "runs_s": " ".join(f"{s:.2f}" for s in timing.seconds)})
+        rows.append(
+            {
+                "side": name,
+                "median_s": timing.median,
+                "images_per_s": rate,
+                "ratio": rate / base_rate,
+                "runs_s": " ".join(f"{s:.2f}" for s in timing.seconds),
+            }
+        )
     print(format_table(rows, ["side", "median_s", "images_per_s", "ratio", "runs_s"]))
-    write_json(args.out, {"benchmark": "extract", "machine": info, "args": vars(args),
-                          "model_params": params, "load_s": load_s, "rows": rows})
+    write_json(
+        args.out,
+        {
+            "benchmark": "extract",
+            "machine": info,
+            "args": vars(args),
+            "model_params": params,
+            "load_s": load_s,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

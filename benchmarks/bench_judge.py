@@ -37,15 +37,22 @@ from common import format_table, write_json
 
 from cuekit.answers import judge
 
-CORPORA = sorted((Path(__file__).resolve().parents[1] / "tests" / "answers").glob(
-    "judge_corpus*.jsonl"))
+CORPORA = sorted(
+    (Path(__file__).resolve().parents[1] / "tests" / "answers").glob("judge_corpus*.jsonl")
+)
 
 
 def cuekit_judge(case: dict[str, Any]) -> tuple[bool, str]:
-    verdict = judge(case["response"], case["gold"], choices=case["choices"],
-                    precision=case["precision"], question_type=case["question_type"],
-                    answer_type=case["answer_type"], unit=case["unit"],
-                    question=case.get("question"))
+    verdict = judge(
+        case["response"],
+        case["gold"],
+        choices=case["choices"],
+        precision=case["precision"],
+        question_type=case["question_type"],
+        answer_type=case["answer_type"],
+        unit=case["unit"],
+        question=case.get("question"),
+    )
     return verdict.correct, verdict.outcome
 
 
@@ -75,8 +82,9 @@ def load_previous(path: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
     return previous
 
 
-def score(name: str, fn: Callable[[dict[str, Any]], tuple[bool, str]],
-          cases: list[dict[str, Any]]) -> dict[str, Any]:
+def score(
+    name: str, fn: Callable[[dict[str, Any]], tuple[bool, str]], cases: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Agreement overall and per category, false accepts/rejects, and seconds taken."""
     by_category: dict[str, list[bool]] = defaultdict(list)
     false_accepts, false_rejects, outcome_agree = [], [], 0
@@ -92,16 +100,23 @@ def score(name: str, fn: Callable[[dict[str, Any]], tuple[bool, str]],
             false_rejects.append(case["id"])
     seconds = time.perf_counter() - start
     agree = sum(sum(v) for v in by_category.values())
-    return {"judge": name, "cases": len(cases), "agree": agree,
-            "agreement": agree / len(cases), "outcome_agreement": outcome_agree / len(cases),
-            "false_accepts": false_accepts, "false_rejects": false_rejects,
-            "seconds": seconds,
-            "categories": {k: {"cases": len(v), "agree": sum(v)}
-                           for k, v in sorted(by_category.items())}}
+    return {
+        "judge": name,
+        "cases": len(cases),
+        "agree": agree,
+        "agreement": agree / len(cases),
+        "outcome_agreement": outcome_agree / len(cases),
+        "false_accepts": false_accepts,
+        "false_rejects": false_rejects,
+        "seconds": seconds,
+        "categories": {
+            k: {"cases": len(v), "agree": sum(v)} for k, v in sorted(by_category.items())
+        },
+    }
 
 
 def _file_summary(result: dict[str, Any], cases: list[dict[str, Any]], name: str) -> str:
-    """"agree/n (pct), FA a, FR r" for the cases of one corpus file."""
+    """ "agree/n (pct), FA a, FR r" for the cases of one corpus file."""
     ids = {case["id"] for case in cases if case["corpus"] == name}
     wrong = len(ids & set(result["false_accepts"])), len(ids & set(result["false_rejects"]))
     agree = len(ids) - sum(wrong)
@@ -110,14 +125,21 @@ def _file_summary(result: dict[str, Any], cases: list[dict[str, Any]], name: str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", action="append",
-                        help="A corpus file (repeatable); default: every judge_corpus*.jsonl.")
+    parser.add_argument(
+        "--corpus",
+        action="append",
+        help="A corpus file (repeatable); default: every judge_corpus*.jsonl.",
+    )
     parser.add_argument("--previous", help="module file with judge(response, gold, choices)")
     parser.add_argument("--out", help="Write the results as JSON here.")
     args = parser.parse_args()
     corpora = args.corpus or [str(path) for path in CORPORA]
-    cases = [dict(json.loads(line), corpus=Path(path).name) for path in corpora
-             for line in Path(path).read_text().splitlines() if line.strip()]
+    cases = [
+        dict(json.loads(line), corpus=Path(path).name)
+        for path in corpora
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
+    ]
     judges = {"cuekit": cuekit_judge, "math-verify": math_verify_alone}
     if args.previous:
         judges["previous"] = load_previous(args.previous)
@@ -129,26 +151,64 @@ def main() -> None:
     labels = defaultdict(int)
     for case in cases:
         labels[case["label"]] += 1
-    print(f"{len(cases)} hand-labelled responses: " + ", ".join(
-        f"{n} {label}" for label, n in sorted(labels.items())))
-    print(format_table([{
-        "judge": r["judge"], "agreement": f"{r['agreement']:.1%}",
-        "3-way (cuekit)": f"{r['outcome_agreement']:.1%}" if r["judge"] == "cuekit" else "",
-        "false accepts": len(r["false_accepts"]), "false rejects": len(r["false_rejects"]),
-        "time vs math-verify": f"{r['seconds'] / baseline_s:.2f}x"} for r in results],
-        ["judge", "agreement", "3-way (cuekit)", "false accepts", "false rejects",
-         "time vs math-verify"]))
+    print(
+        f"{len(cases)} hand-labelled responses: "
+        + ", ".join(f"{n} {label}" for label, n in sorted(labels.items()))
+    )
+    print(
+        format_table(
+            [
+                {
+                    "judge": r["judge"],
+                    "agreement": f"{r['agreement']:.1%}",
+                    "3-way (cuekit)": f"{r['outcome_agreement']:.1%}"
+                    if r["judge"] == "cuekit"
+                    else "",
+                    "false accepts": len(r["false_accepts"]),
+                    "false rejects": len(r["false_rejects"]),
+                    "time vs math-verify": f"{r['seconds'] / baseline_s:.2f}x",
+                }
+                for r in results
+            ],
+            [
+                "judge",
+                "agreement",
+                "3-way (cuekit)",
+                "false accepts",
+                "false rejects",
+                "time vs math-verify",
+            ],
+        )
+    )
     print()
     categories = sorted(results[0]["categories"])
-    print(format_table([{"category": c, "cases": results[0]["categories"][c]["cases"],
-                         **{r["judge"]: f"{r['categories'][c]['agree']}" for r in results}}
-                        for c in categories],
-                       ["category", "cases", *(r["judge"] for r in results)]))
+    print(
+        format_table(
+            [
+                {
+                    "category": c,
+                    "cases": results[0]["categories"][c]["cases"],
+                    **{r["judge"]: f"{r['categories'][c]['agree']}" for r in results},
+                }
+                for c in categories
+            ],
+            ["category", "cases", *(r["judge"] for r in results)],
+        )
+    )
     if len(corpora) > 1:  # each file apart: the blind batches are the held-out estimates
         print()
-        print(format_table([{"corpus": Path(path).name, **{
-            r["judge"]: _file_summary(r, cases, Path(path).name) for r in results}}
-            for path in corpora], ["corpus", *(r["judge"] for r in results)]))
+        print(
+            format_table(
+                [
+                    {
+                        "corpus": Path(path).name,
+                        **{r["judge"]: _file_summary(r, cases, Path(path).name) for r in results},
+                    }
+                    for path in corpora
+                ],
+                ["corpus", *(r["judge"] for r in results)],
+            )
+        )
     for r in results:
         if r["false_accepts"]:
             print(f"\n{r['judge']} false accepts: {', '.join(r['false_accepts'])}")

@@ -16,13 +16,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLD = (ROOT / "tests" / "cues" / "phrase_gold.jsonl",
-        ROOT / "tests" / "cues" / "phrase_gold_c.jsonl")
+GOLD = (
+    ROOT / "tests" / "cues" / "phrase_gold.jsonl",
+    ROOT / "tests" / "cues" / "phrase_gold_c.jsonl",
+)
 
 
 def _quality() -> object:
-    spec = importlib.util.spec_from_file_location("phrase_quality",
-                                                  ROOT / "cuekit" / "cues" / "quality.py")
+    spec = importlib.util.spec_from_file_location(
+        "phrase_quality", ROOT / "cuekit" / "cues" / "quality.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["phrase_quality"] = module  # dataclasses look their module up there
     assert spec.loader is not None
@@ -38,22 +41,30 @@ def main() -> None:
     from cuekit.cues import get_phrase_extractor
 
     quality = _quality()
-    rows = [json.loads(line) for path in GOLD for line in path.read_text().splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line) for path in GOLD for line in path.read_text().splitlines() if line.strip()
+    ]
     extractor = get_phrase_extractor()
     results = {}
     for half in ("A", "B", "AB", "C"):
         for style in ("all", "geometry3k", "mathvista", "mathverse", "clevr", "chartqa"):
-            cases = [quality.PhraseCase(r["id"], r["question"], tuple(r["gold"]), r["style"])
-                     for r in rows if r["half"] in half and style in ("all", r["style"])]
+            cases = [
+                quality.PhraseCase(r["id"], r["question"], tuple(r["gold"]), r["style"])
+                for r in rows
+                if r["half"] in half and style in ("all", r["style"])
+            ]
             scores = quality.score_phrases(extractor, cases)
             if not cases:
                 continue
-            results[f"{half}/{style}"] = {"questions": len(cases),
-                                          "precision": round(scores.precision, 3),
-                                          "recall": round(scores.recall, 3)}
-            print(f"half {half:2} {style:10} n={len(cases):3} P={scores.precision:.3f} "
-                  f"R={scores.recall:.3f}")
+            results[f"{half}/{style}"] = {
+                "questions": len(cases),
+                "precision": round(scores.precision, 3),
+                "recall": round(scores.recall, 3),
+            }
+            print(
+                f"half {half:2} {style:10} n={len(cases):3} P={scores.precision:.3f} "
+                f"R={scores.recall:.3f}"
+            )
             if args.misses and style == "all" and half in ("AB", "C"):
                 for miss in scores.misses:
                     print("   ", miss)

@@ -110,8 +110,9 @@ def untie_head(model: Any, seed: int) -> None:
     greedy decoding repeats one token forever, so rows could not stop at chosen steps."""
     head = model.get_output_embeddings()
     generator = torch.Generator(device=head.weight.device).manual_seed(seed)
-    weight = torch.randn(head.weight.shape, generator=generator, device=head.weight.device,
-                         dtype=head.weight.dtype)
+    weight = torch.randn(
+        head.weight.shape, generator=generator, device=head.weight.device, dtype=head.weight.dtype
+    )
     head.weight = torch.nn.Parameter(weight)
     model.config.tie_word_embeddings = False
 
@@ -121,26 +122,38 @@ def select_rows(inputs: dict[str, torch.Tensor], indices: list[int]) -> dict[str
     patches = inputs["image_grid_thw"].prod(-1)  # one image per row
     starts = torch.cat([patches.new_zeros(1), patches.cumsum(0)])
     picked = {k: v[indices] for k, v in inputs.items() if k != "pixel_values"}
-    picked["pixel_values"] = torch.cat([inputs["pixel_values"][starts[i]:starts[i + 1]]
-                                        for i in indices])
+    picked["pixel_values"] = torch.cat(
+        [inputs["pixel_values"][starts[i] : starts[i + 1]] for i in indices]
+    )
     return picked
 
 
-def slot_calls(args: argparse.Namespace, model: Any, inputs: dict[str, Any],
-               settings: DecodeSettings, seeded: Any, steps: dict[str, int]
-               ) -> dict[str, Any]:
+def slot_calls(
+    args: argparse.Namespace,
+    model: Any,
+    inputs: dict[str, Any],
+    settings: DecodeSettings,
+    seeded: Any,
+    steps: dict[str, int],
+) -> dict[str, Any]:
     """The recipe's setting: B prompts, ``--slots`` rows at a time. ``steps`` receives
     the continuous decoder's step count (chunked sides' counts follow from lengths)."""
     from cuekit.distill.rollout.continuous import ContinuousDecoder
 
-    chunks = [list(range(i, min(i + args.slots, args.batch_size)))
-              for i in range(0, args.batch_size, args.slots)]
+    chunks = [
+        list(range(i, min(i + args.slots, args.batch_size)))
+        for i in range(0, args.batch_size, args.slots)
+    ]
     eager = StaticDecoder(model)
 
     def pad_rows(rows: list[torch.Tensor]) -> torch.Tensor:
         width = max(r.shape[-1] for r in rows)
-        return torch.cat([torch.nn.functional.pad(r, (0, width - r.shape[-1]),
-                                                  value=settings.pad_token_id) for r in rows])
+        return torch.cat(
+            [
+                torch.nn.functional.pad(r, (0, width - r.shape[-1]), value=settings.pad_token_id)
+                for r in rows
+            ]
+        )
 
     # Each chunk is seeded: cuekit may draw a few tokens past a chunk's last stop (it
     # checks every 8 steps), which would shift every later chunk's draws.
@@ -149,12 +162,15 @@ def slot_calls(args: argparse.Namespace, model: Any, inputs: dict[str, Any],
         for index, chunk in enumerate(chunks):
             torch.manual_seed(args.seed + index)
             part = select_rows(inputs, chunk)
-            out = model.generate(**part, max_new_tokens=settings.max_new_tokens,
-                                 do_sample=False,
-                                 eos_token_id=list(settings.stop_token_ids),
-                                 pad_token_id=settings.pad_token_id,
-                                 suppress_tokens=list(settings.suppress_token_ids))
-            outs.append(out[:, part["input_ids"].shape[1]:])
+            out = model.generate(
+                **part,
+                max_new_tokens=settings.max_new_tokens,
+                do_sample=False,
+                eos_token_id=list(settings.stop_token_ids),
+                pad_token_id=settings.pad_token_id,
+                suppress_tokens=list(settings.suppress_token_ids),
+            )
+            outs.append(out[:, part["input_ids"].shape[1] :])
         return pad_rows(outs)
 
     def chunked() -> torch.Tensor:
@@ -167,14 +183,15 @@ def slot_calls(args: argparse.Namespace, model: Any, inputs: dict[str, Any],
     decoder = ContinuousDecoder(model, slots=args.slots)
 
     def continuous() -> torch.Tensor:
-        rows = decoder.generate(args.batch_size, lambda idx: select_rows(inputs, idx),
-                                settings)
+        rows = decoder.generate(args.batch_size, lambda idx: select_rows(inputs, idx), settings)
         steps["continuous"] = decoder.steps
         return pad_rows([torch.tensor([r]) for r in rows])
 
-    return {f"HF generate, {args.slots} rows at a time": seeded("hf", hf),
-            f"cuekit eager, {args.slots} rows at a time": seeded("eager", chunked),
-            f"cuekit continuous, {args.slots} slots": seeded("continuous", continuous)}
+    return {
+        f"HF generate, {args.slots} rows at a time": seeded("hf", hf),
+        f"cuekit eager, {args.slots} rows at a time": seeded("eager", chunked),
+        f"cuekit continuous, {args.slots} slots": seeded("continuous", continuous),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,17 +199,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.model == MID:
         model, processor = build_mid(args.device, dtype)
     else:
-        model, processor = model_loader(args.layers, 151_936)(args.model, dtype=dtype,
-                                                              device=args.device)
+        model, processor = model_loader(args.layers, 151_936)(
+            args.model, dtype=dtype, device=args.device
+        )
     if args.slots:  # greedy needs varied tokens: a random head not tied to the embeddings
         untie_head(model, args.seed)
-    inputs = {k: v.to(args.device) for k, v in synthetic_prompts(
-        processor, args.batch_size, args.prompt_tokens, distinct=bool(args.slots)).items()}
+    inputs = {
+        k: v.to(args.device)
+        for k, v in synthetic_prompts(
+            processor, args.batch_size, args.prompt_tokens, distinct=bool(args.slots)
+        ).items()
+    }
     pad, suppress = processor.tokenizer.pad_token_id, tuple(vision_token_ids(processor))
 
     def settings(stops: tuple[int, ...]) -> DecodeSettings:
-        return DecodeSettings(args.max_new_tokens, stops or (-1,), pad, suppress,
-                              greedy=bool(args.slots))
+        return DecodeSettings(
+            args.max_new_tokens, stops or (-1,), pad, suppress, greedy=bool(args.slots)
+        )
 
     stops: tuple[int, ...] = ()
     if args.lengths != "fixed":
@@ -207,14 +230,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             torch.manual_seed(args.seed)
             with torch.no_grad():
                 outputs[name] = fn()
+
         return call
 
     def hf() -> torch.Tensor:
-        out = model.generate(**inputs, max_new_tokens=args.max_new_tokens, do_sample=True,
-                             temperature=1.0, top_p=1.0, top_k=0,
-                             eos_token_id=list(stops) or None, pad_token_id=pad,
-                             suppress_tokens=list(suppress))
-        return out[:, inputs["input_ids"].shape[1]:]
+        out = model.generate(
+            **inputs,
+            max_new_tokens=args.max_new_tokens,
+            do_sample=True,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            eos_token_id=list(stops) or None,
+            pad_token_id=pad,
+            suppress_tokens=list(suppress),
+        )
+        return out[:, inputs["input_ids"].shape[1] :]
 
     if args.slots:
         steps: dict[str, int] = {}
@@ -222,20 +253,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return summarize(args, calls, outputs, stops, inputs, steps)
     eager = StaticDecoder(model)
     no_compaction = StaticDecoder(model, compact_below=0.0)
-    calls = {"HF generate (dynamic cache)": seeded("hf", hf),
-             "cuekit eager": seeded("eager", lambda: eager.generate(inputs, settings(stops))),
-             "cuekit eager, no compaction": seeded(
-                 "plain", lambda: no_compaction.generate(inputs, settings(stops)))}
+    calls = {
+        "HF generate (dynamic cache)": seeded("hf", hf),
+        "cuekit eager": seeded("eager", lambda: eager.generate(inputs, settings(stops))),
+        "cuekit eager, no compaction": seeded(
+            "plain", lambda: no_compaction.generate(inputs, settings(stops))
+        ),
+    }
     if args.compile:
         compiled = StaticDecoder(model, compile_step=True)
         calls["cuekit compiled step"] = seeded(
-            "compiled", lambda: compiled.generate(inputs, settings(stops)))
+            "compiled", lambda: compiled.generate(inputs, settings(stops))
+        )
     return summarize(args, calls, outputs, stops, inputs)
 
 
-def summarize(args: argparse.Namespace, calls: dict[str, Any],
-              outputs: dict[str, torch.Tensor], stops: tuple[int, ...],
-              inputs: dict[str, Any], steps: dict[str, int] | None = None) -> dict[str, Any]:
+def summarize(
+    args: argparse.Namespace,
+    calls: dict[str, Any],
+    outputs: dict[str, torch.Tensor],
+    stops: tuple[int, ...],
+    inputs: dict[str, Any],
+    steps: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """Time the sides interleaved; each side's rate counts its own response tokens.
 
     Decode steps are what a GPU pays for at these batch sizes (a step reads all the
@@ -245,8 +285,9 @@ def summarize(args: argparse.Namespace, calls: dict[str, Any],
     timings = interleaved(calls, repeats=args.repeats, warmup=1)
 
     def count(out: torch.Tensor) -> torch.Tensor:
-        return (response_mask_until_stop(out, list(stops)) if stops
-                else torch.ones_like(out)).sum(1)
+        return (response_mask_until_stop(out, list(stops)) if stops else torch.ones_like(out)).sum(
+            1
+        )
 
     names = list(calls)
     keys = list(outputs)  # the same order: each call stored its output under its key
@@ -260,18 +301,32 @@ def summarize(args: argparse.Namespace, calls: dict[str, Any],
         tokens = int(lengths.sum())
         rate = tokens / timings[name].median
         base = base or rate
-        decode_steps = (steps or {}).get(key) or int(sum(
-            int(chunk.max()) for chunk in lengths.split(size)))
-        rows.append({"variant": name, "tokens": tokens, "steps": decode_steps,
-                     "tokens_per_step": round(tokens / max(decode_steps, 1), 2),
-                     "seconds": round(timings[name].median, 4),
-                     "tok_s": round(rate, 1), "ratio": round(rate / base, 3)})
+        decode_steps = (steps or {}).get(key) or int(
+            sum(int(chunk.max()) for chunk in lengths.split(size))
+        )
+        rows.append(
+            {
+                "variant": name,
+                "tokens": tokens,
+                "steps": decode_steps,
+                "tokens_per_step": round(tokens / max(decode_steps, 1), 2),
+                "seconds": round(timings[name].median, 4),
+                "tok_s": round(rate, 1),
+                "ratio": round(rate / base, 3),
+            }
+        )
     lengths = count(reference).float()
-    return {"machine": machine_info(), "settings": vars(args), "rows": rows,
-            "response_tokens": int(lengths.sum()), "identical_tokens": identical,
-            "mean_length": float(lengths.mean()), "max_length": float(lengths.max()),
-            "prompt_len": int(inputs["input_ids"].shape[1]),
-            "timings": {name: t.to_dict() for name, t in timings.items()}}
+    return {
+        "machine": machine_info(),
+        "settings": vars(args),
+        "rows": rows,
+        "response_tokens": int(lengths.sum()),
+        "identical_tokens": identical,
+        "mean_length": float(lengths.mean()),
+        "max_length": float(lengths.max()),
+        "prompt_len": int(inputs["input_ids"].shape[1]),
+        "timings": {name: t.to_dict() for name, t in timings.items()},
+    }
 
 
 def main() -> None:
@@ -282,24 +337,38 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--lengths", choices=["spread", "fixed"], default="spread",
-                        help="spread: rows stop at steps spread evenly up to the maximum, "
-                             "in a seeded random order; fixed: no stops")
-    parser.add_argument("--slots", type=int, default=0,
-                        help="Decode the batch this many rows at a time (HF generate and "
-                             "cuekit in chunks, cuekit continuous in slots)")
+    parser.add_argument(
+        "--lengths",
+        choices=["spread", "fixed"],
+        default="spread",
+        help="spread: rows stop at steps spread evenly up to the maximum, "
+        "in a seeded random order; fixed: no stops",
+    )
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=0,
+        help="Decode the batch this many rows at a time (HF generate and "
+        "cuekit in chunks, cuekit continuous in slots)",
+    )
     parser.add_argument("--compile", action="store_true", help="also time the compiled step")
     add_run_options(parser)
     args = parser.parse_args()
     set_threads(args.threads)
     result = run(args)
     print(header_line(result["machine"]))
-    print(f"{args.model}, B={args.batch_size}, prompt {result['prompt_len']}, up to "
-          f"{args.max_new_tokens} new ({args.lengths}: mean {result['mean_length']:.1f}, "
-          f"max {result['max_length']:.0f}); {result['response_tokens']} response tokens; "
-          f"identical tokens on every side: {result['identical_tokens']}")
-    print(format_table(result["rows"], ["variant", "tokens", "steps", "tokens_per_step",
-                                        "seconds", "tok_s", "ratio"]))
+    print(
+        f"{args.model}, B={args.batch_size}, prompt {result['prompt_len']}, up to "
+        f"{args.max_new_tokens} new ({args.lengths}: mean {result['mean_length']:.1f}, "
+        f"max {result['max_length']:.0f}); {result['response_tokens']} response tokens; "
+        f"identical tokens on every side: {result['identical_tokens']}"
+    )
+    print(
+        format_table(
+            result["rows"],
+            ["variant", "tokens", "steps", "tokens_per_step", "seconds", "tok_s", "ratio"],
+        )
+    )
     write_json(args.out, result)
 
 

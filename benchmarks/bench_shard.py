@@ -60,8 +60,9 @@ def _photo(rng: np.random.Generator, width: int, height: int, i: int) -> Image.I
     yy, xx = np.mgrid[0:height, 0:width]
     base = (np.sin(xx / (7 + i % 13)) + np.cos(yy / (5 + i % 11))) * 60 + 128
     pixels = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
-    return Image.fromarray(np.clip(pixels + rng.normal(0, 8, pixels.shape), 0, 255)
-                           .astype(np.uint8))
+    return Image.fromarray(
+        np.clip(pixels + rng.normal(0, 8, pixels.shape), 0, 255).astype(np.uint8)
+    )
 
 
 def _diagram(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -93,13 +94,24 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
         rel = layout.image_relpath(sha, fmt)
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-        sample = Sample(id=f"bench{i:06d}", original_id=str(i), source="bench", split="train",
-                        question=f"What is the value of angle {i}?", answer=str(i % 90),
-                        images=[ImageRef(path=rel, sha256=sha, width=width, height=height,
-                                         format=fmt)])
-        cue = CueRecord(sample_id=sample.id, phrases=[], detections=[],
-                        cue_text=f"[Hint]: angle {i} is marked.", cue_style="hint", leak=False,
-                        settings=ExtractorSettings(backends=["bench"]))
+        sample = Sample(
+            id=f"bench{i:06d}",
+            original_id=str(i),
+            source="bench",
+            split="train",
+            question=f"What is the value of angle {i}?",
+            answer=str(i % 90),
+            images=[ImageRef(path=rel, sha256=sha, width=width, height=height, format=fmt)],
+        )
+        cue = CueRecord(
+            sample_id=sample.id,
+            phrases=[],
+            detections=[],
+            cue_text=f"[Hint]: angle {i} is marked.",
+            cue_style="hint",
+            leak=False,
+            settings=ExtractorSettings(backends=["bench"]),
+        )
         records.append(ExtractedSample(sample=sample, cue=cue))
     layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
     layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
@@ -107,18 +119,22 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
     return root
 
 
-def plain_shardwriter(extract_dir: Path, out_dir: Path, maxcount: int,
-                      mtime: float | None = 0) -> int:
+def plain_shardwriter(
+    extract_dir: Path, out_dir: Path, maxcount: int, mtime: float | None = 0
+) -> int:
     """The baseline: read rows and image files, write them with webdataset.ShardWriter."""
     out_dir.mkdir(parents=True)  # cuekit's shard() creates its folder inside its timing too
     frame = pl.read_parquet(extract_dir / layout.CUES_FILE)
-    with wds.ShardWriter(str(out_dir / "shard-%06d.tar"), maxcount=maxcount,
-                         verbose=0, mtime=mtime) as sink:
+    with wds.ShardWriter(
+        str(out_dir / "shard-%06d.tar"), maxcount=maxcount, verbose=0, mtime=mtime
+    ) as sink:
         for row in frame.iter_rows(named=True):
             sample = json.loads(row["sample"])
-            entry = {"__key__": row["id"], "hint.txt": row["cue_text"].encode(),
-                     "json": json.dumps({"sample": sample,
-                                         "cue": json.loads(row["cue"])}).encode()}
+            entry = {
+                "__key__": row["id"],
+                "hint.txt": row["cue_text"].encode(),
+                "json": json.dumps({"sample": sample, "cue": json.loads(row["cue"])}).encode(),
+            }
             for i, ref in enumerate(sample["images"]):
                 ext = "jpg" if ref["format"] == "jpeg" else ref["format"]
                 entry[f"img{i}.{ext}"] = (extract_dir / ref["path"]).read_bytes()
@@ -133,10 +149,18 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--maxcount", type=int, default=100)
     parser.add_argument("--num-workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--image-check", nargs="+", default=["sha256", "none", "decode"],
-                        choices=["decode", "sha256", "none"])
-    parser.add_argument("--repeats", type=int, default=7,
-                        help="Interleaved timed runs per side; the median is reported.")
+    parser.add_argument(
+        "--image-check",
+        nargs="+",
+        default=["sha256", "none", "decode"],
+        choices=["decode", "sha256", "none"],
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=7,
+        help="Interleaved timed runs per side; the median is reported.",
+    )
     parser.add_argument("--out", help="Write the results as JSON here.")
     args = parser.parse_args()
 
@@ -144,38 +168,44 @@ def main() -> None:
     print(header_line(info))
     work = Path(tempfile.mkdtemp(prefix="bench_shard_"))
     try:
-        extract_dir = synthetic_extract_dir(work / "extract", args.samples, args.width,
-                                            args.height)
-        input_mb = sum(p.stat().st_size for p in (extract_dir / "images").rglob("*")
-                       if p.is_file()) / 1e6
-        print(f"input: {args.samples} samples, {input_mb:.1f} MB of images "
-              f"({args.width}x{args.height}, PNG diagrams and JPEG photos)")
+        extract_dir = synthetic_extract_dir(work / "extract", args.samples, args.width, args.height)
+        input_mb = (
+            sum(p.stat().st_size for p in (extract_dir / "images").rglob("*") if p.is_file()) / 1e6
+        )
+        print(
+            f"input: {args.samples} samples, {input_mb:.1f} MB of images "
+            f"({args.width}x{args.height}, PNG diagrams and JPEG photos)"
+        )
         sizes: dict[str, int] = {}
         runs = itertools.count()
 
         def timed_side(name: str, run: Callable[[Path], int]) -> Callable[[], None]:
             def call() -> None:
                 sizes[name] = run(work / "runs" / f"run{next(runs)}")
+
             return call
 
         def cleanup() -> None:  # untimed, after every call
             shutil.rmtree(work / "runs", ignore_errors=True)
 
         calls = {
-            REFERENCE: timed_side(REFERENCE, lambda out: plain_shardwriter(
-                extract_dir, out, args.maxcount)),
-            "ShardWriter (default mtime)": timed_side("ShardWriter (default mtime)",
-                                                      lambda out: plain_shardwriter(
-                                                          extract_dir, out, args.maxcount,
-                                                          mtime=None)),
+            REFERENCE: timed_side(
+                REFERENCE, lambda out: plain_shardwriter(extract_dir, out, args.maxcount)
+            ),
+            "ShardWriter (default mtime)": timed_side(
+                "ShardWriter (default mtime)",
+                lambda out: plain_shardwriter(extract_dir, out, args.maxcount, mtime=None),
+            ),
         }
         for check in args.image_check:
             for workers in args.num_workers:
-                settings = ShardSettings(maxcount=args.maxcount, num_workers=workers,
-                                         image_check=check)
+                settings = ShardSettings(
+                    maxcount=args.maxcount, num_workers=workers, image_check=check
+                )
                 name = f"cuekit shard (check={check}, workers={workers})"
-                calls[name] = timed_side(name, lambda out, s=settings: shard(
-                    extract_dir, out, s).bytes)
+                calls[name] = timed_side(
+                    name, lambda out, s=settings: shard(extract_dir, out, s).bytes
+                )
         timings = interleaved(calls, repeats=args.repeats, warmup=1, after=cleanup)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -184,12 +214,18 @@ def main() -> None:
     rows = []
     for name, timing in timings.items():
         rate = sizes[name] / 1e6 / timing.median
-        rows.append({"side": name, "median_s": timing.median, "MB": sizes[name] / 1e6,
-                     "MB_per_s": rate, "ratio": rate / base_rate,
-                     "runs_s": " ".join(f"{t:.3f}" for t in timing.seconds)})
+        rows.append(
+            {
+                "side": name,
+                "median_s": timing.median,
+                "MB": sizes[name] / 1e6,
+                "MB_per_s": rate,
+                "ratio": rate / base_rate,
+                "runs_s": " ".join(f"{t:.3f}" for t in timing.seconds),
+            }
+        )
     print(format_table(rows, ["side", "median_s", "MB", "MB_per_s", "ratio", "runs_s"]))
-    write_json(args.out, {"benchmark": "shard", "machine": info, "args": vars(args),
-                          "rows": rows})
+    write_json(args.out, {"benchmark": "shard", "machine": info, "args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -80,8 +80,10 @@ def import_trl() -> Any:
         import accelerate  # noqa: F401  (trl imports it lazily, at trainer construction)
         import trl
     except ImportError as error:
-        sys.exit(f"bench_trl needs TRL ({error}): pip install trl (it also needs accelerate), "
-                 "e.g. `pip install --target /tmp/trl_pkgs trl` and PYTHONPATH=/tmp/trl_pkgs")
+        sys.exit(
+            f"bench_trl needs TRL ({error}): pip install trl (it also needs accelerate), "
+            "e.g. `pip install --target /tmp/trl_pkgs trl` and PYTHONPATH=/tmp/trl_pkgs"
+        )
     return trl
 
 
@@ -99,25 +101,39 @@ def image_only_qwen3_vl_processor(cue_processor: Any) -> Any:
     from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
     class ImageOnlyQwen3VLProcessor(Qwen3VLProcessor):
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None,
-                     chat_template: str | None = None, **kwargs: Any) -> None:
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template,
-                             **kwargs)
+        def __init__(
+            self,
+            image_processor: Any = None,
+            tokenizer: Any = None,
+            chat_template: str | None = None,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(
+                image_processor, tokenizer, None, chat_template=chat_template, **kwargs
+            )
 
     tokenizer = copy.deepcopy(cue_processor.tokenizer)
     tokenizer.padding_side = "left"
-    return ImageOnlyQwen3VLProcessor(cue_processor.image_processor, tokenizer,
-                                     chat_template=cue_processor.chat_template)
+    return ImageOnlyQwen3VLProcessor(
+        cue_processor.image_processor, tokenizer, chat_template=cue_processor.chat_template
+    )
 
 
 def trl_rows(questions: list[str], images: list[list[Any]]) -> list[dict[str, Any]]:
     """TRL's conversational VLM format: the images go before the user text, as in cuekit."""
-    return [{"prompt": [{"role": "user", "content": question}], "images": list(sample)}
-            for question, sample in zip(questions, images, strict=True)]
+    return [
+        {"prompt": [{"role": "user", "content": question}], "images": list(sample)}
+        for question, sample in zip(questions, images, strict=True)
+    ]
 
 
-def check_same_prompts(trl_processor: Any, cue_processor: Any, rows: list[dict[str, Any]],
-                       questions: list[str], images: list[list[Any]]) -> None:
+def check_same_prompts(
+    trl_processor: Any,
+    cue_processor: Any,
+    rows: list[dict[str, Any]],
+    questions: list[str],
+    images: list[list[Any]],
+) -> None:
     """Both sides must feed the models the same prompt tensors (TRL's two processor calls:
     the chat-template tokenization for generate, the plain call for the forward)."""
     from trl.data_utils import apply_chat_template, prepare_multimodal_messages
@@ -125,16 +141,23 @@ def check_same_prompts(trl_processor: Any, cue_processor: Any, rows: list[dict[s
     expected = build_prompt_batch(cue_processor, questions, images)
     prompts = [prepare_multimodal_messages(row["prompt"], images=row["images"]) for row in rows]
     tokenized = trl_processor.apply_chat_template(
-        conversation=prompts, add_generation_prompt=True, tokenize=True, return_dict=True)
+        conversation=prompts, add_generation_prompt=True, tokenize=True, return_dict=True
+    )
     for b, ids in enumerate(tokenized["input_ids"]):
         reference = expected["input_ids"][b][expected["attention_mask"][b].bool()].tolist()
         if list(ids) != reference:
             raise RuntimeError(f"TRL's prompt {b} tokenizes differently from cuekit's")
     texts = [apply_chat_template({"prompt": p}, trl_processor)["prompt"] for p in prompts]
-    forward = trl_processor(images=[row["images"] for row in rows], text=texts, padding=True,
-                            return_tensors="pt")
-    for key in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values",
-                "image_grid_thw"):
+    forward = trl_processor(
+        images=[row["images"] for row in rows], text=texts, padding=True, return_tensors="pt"
+    )
+    for key in (
+        "input_ids",
+        "attention_mask",
+        "mm_token_type_ids",
+        "pixel_values",
+        "image_grid_thw",
+    ):
         if not torch.equal(forward[key], expected[key]):
             raise RuntimeError(f"TRL's forward inputs differ from cuekit's in {key}")
 
@@ -203,34 +226,60 @@ class TrlPhaseTimer:
 
     def finish(self) -> dict[str, float]:
         rec = self.record
-        result = {"tokens": rec["tokens"], "rollout": rec["rollout"], "teacher": rec["teacher"],
-                  "student": rec["training_step"] - rec["rollout"] - rec["teacher"],
-                  "optimizer": rec["step"] - rec["training_step"], "step": rec["step"]}
+        result = {
+            "tokens": rec["tokens"],
+            "rollout": rec["rollout"],
+            "teacher": rec["teacher"],
+            "student": rec["training_step"] - rec["rollout"] - rec["teacher"],
+            "optimizer": rec["step"] - rec["training_step"],
+            "step": rec["step"],
+        }
         self.reset()
         return result
 
 
-def build_trl_trainer(recipe: Any, rows: list[dict[str, Any]], work: Path, *, layers: int,
-                      vocab_size: int) -> Any:
+def build_trl_trainer(
+    recipe: Any, rows: list[dict[str, Any]], work: Path, *, layers: int, vocab_size: int
+) -> Any:
     """A ``DistillationTrainer`` over exactly ``rows`` (one step = the whole batch)."""
     from transformers import PrinterCallback
     from trl import DistillationConfig, DistillationTrainer
 
     cfg = recipe.config
     # Same loader and seed as cuekit's models: TRL's student starts from the same weights.
-    student, _ = model_loader(layers, vocab_size)(TINY_BENCH, device=str(recipe.device),
-                                                  seed=cfg.seed)
+    student, _ = model_loader(layers, vocab_size)(
+        TINY_BENCH, device=str(recipe.device), seed=cfg.seed
+    )
     args = DistillationConfig(
-        output_dir=str(work / "trl"), per_device_train_batch_size=len(rows),
-        gradient_accumulation_steps=1, max_steps=1, learning_rate=0.0,
-        max_grad_norm=cfg.max_grad_norm, max_completion_length=cfg.max_new_tokens,
-        temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k, beta=cfg.beta,
-        bf16=False, activation_checkpointing=False, use_cpu=recipe.device.type == "cpu",
-        shuffle_dataset=False, dataloader_num_workers=0, report_to="none",
-        save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=cfg.seed)
+        output_dir=str(work / "trl"),
+        per_device_train_batch_size=len(rows),
+        gradient_accumulation_steps=1,
+        max_steps=1,
+        learning_rate=0.0,
+        max_grad_norm=cfg.max_grad_norm,
+        max_completion_length=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        top_k=cfg.top_k,
+        beta=cfg.beta,
+        bf16=False,
+        activation_checkpointing=False,
+        use_cpu=recipe.device.type == "cpu",
+        shuffle_dataset=False,
+        dataloader_num_workers=0,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+        seed=cfg.seed,
+    )
     trainer = DistillationTrainer(
-        model=student, teacher_model=recipe.teacher, args=args, train_dataset=rows,
-        processing_class=image_only_qwen3_vl_processor(recipe.processor))
+        model=student,
+        teacher_model=recipe.teacher,
+        args=args,
+        train_dataset=rows,
+        processing_class=image_only_qwen3_vl_processor(recipe.processor),
+    )
     trainer.remove_callback(PrinterCallback)  # its end-of-train summary would flood the output
     return trainer
 
@@ -238,14 +287,17 @@ def build_trl_trainer(recipe: Any, rows: list[dict[str, Any]], work: Path, *, la
 # -- the comparison --------------------------------------------------------------------
 
 
-def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repeats: int,
-            seed: int) -> dict[str, Any]:
+def compare(
+    recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repeats: int, seed: int
+) -> dict[str, Any]:
     """trl, cuekit none, cuekit cue, round-robin after one warm-up each; medians.
 
     Every step starts from the same sampling seed; the rollouts of all sides are compared.
     """
-    configs = {"none": dataclasses.replace(recipe.config, privilege="none"),
-               "cue": dataclasses.replace(recipe.config, privilege="cue")}
+    configs = {
+        "none": dataclasses.replace(recipe.config, privilege="none"),
+        "cue": dataclasses.replace(recipe.config, privilege="cue"),
+    }
     rollouts: dict[str, torch.Tensor] = {}
     stop_ids = [recipe.processor.im_end_token_id]
 
@@ -261,10 +313,12 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
             recipe.config = configs[privilege]  # read by step_batch at each step
             result = run_side(cuekit_step, recipe, batch, seed)
             if "cuekit" not in rollouts:
-                raise RuntimeError("the recipe no longer calls rollout_rows: update "
-                                   "bench_trl's rollout check")
+                raise RuntimeError(
+                    "the recipe no longer calls rollout_rows: update bench_trl's rollout check"
+                )
             rollouts[f"cuekit_{privilege}"] = rollouts.pop("cuekit")
             return result
+
         return step
 
     def keep_rollout(*args: Any, **kwargs: Any) -> Any:
@@ -272,8 +326,7 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
         rollouts["cuekit"] = out.response_ids.cpu()
         return out
 
-    sides = {"trl": trl_step, "cuekit_none": cuekit_side("none"),
-             "cuekit_cue": cuekit_side("cue")}
+    sides = {"trl": trl_step, "cuekit_none": cuekit_side("none"), "cuekit_cue": cuekit_side("cue")}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
     identical = True
     with mock.patch.object(recipe_module, "rollout_rows", keep_rollout):
@@ -282,8 +335,9 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
                 result = step_fn()
                 if repeat:
                     runs[name].append(result)
-            identical &= all(same_tokens(rollouts["trl"], rollouts[name], stop_ids)
-                              for name in sides)
+            identical &= all(
+                same_tokens(rollouts["trl"], rollouts[name], stop_ids) for name in sides
+            )
     rows = []
     for phase in (*PHASES, "teacher+student", "step"):
         row: dict[str, Any] = {"phase": phase}
@@ -295,27 +349,52 @@ def compare(recipe: Any, batch: Any, trainer: Any, timer: TrlPhaseTimer, *, repe
         row["none_vs_trl"] = row["cuekit_none_tok_s"] / row["trl_tok_s"]
         row["cue_vs_trl"] = row["cuekit_cue_tok_s"] / row["trl_tok_s"]
         rows.append(row)
-    tokens = {name: sorted({int(r["tokens"]) for r in side_runs})
-              for name, side_runs in runs.items()}
+    tokens = {
+        name: sorted({int(r["tokens"]) for r in side_runs}) for name, side_runs in runs.items()
+    }
     return {"rows": rows, "runs": runs, "tokens": tokens, "identical_rollouts": identical}
 
 
 def same_tokens(a: torch.Tensor, b: torch.Tensor, stop_ids: list[int]) -> bool:
     """Equal rollouts: each row's tokens up to and including its first stop token
     (the padding after it differs: TRL trims to the longest completion)."""
+
     def kept(ids: torch.Tensor) -> list[list[int]]:
         mask = response_mask_until_stop(ids, stop_ids).bool()
         return [row[m].tolist() for row, m in zip(ids, mask, strict=True)]
+
     return kept(a) == kept(b)
 
 
 # DistillationConfig fields recorded in the JSON.
-TRL_SETTINGS = ("per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
-                "optim", "max_grad_norm", "max_completion_length", "temperature", "top_p",
-                "top_k", "beta", "bf16", "activation_checkpointing", "use_vllm",
-                "cache_implementation", "seed")
-COLUMNS = ["phase", "trl_s", "cuekit_none_s", "cuekit_cue_s", "trl_tok_s",
-           "cuekit_none_tok_s", "cuekit_cue_tok_s", "none_vs_trl", "cue_vs_trl"]
+TRL_SETTINGS = (
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "learning_rate",
+    "optim",
+    "max_grad_norm",
+    "max_completion_length",
+    "temperature",
+    "top_p",
+    "top_k",
+    "beta",
+    "bf16",
+    "activation_checkpointing",
+    "use_vllm",
+    "cache_implementation",
+    "seed",
+)
+COLUMNS = [
+    "phase",
+    "trl_s",
+    "cuekit_none_s",
+    "cuekit_cue_s",
+    "trl_tok_s",
+    "cuekit_none_tok_s",
+    "cuekit_cue_tok_s",
+    "none_vs_trl",
+    "cue_vs_trl",
+]
 
 
 def main() -> None:
@@ -337,9 +416,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_trl_"))
     try:
         recipe, batch = setup_recipe(
-            work, student=TINY_BENCH, device=args.device, batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens, loss=args.loss, layers=args.layers,
-            vocab_size=args.vocab_size)
+            work,
+            student=TINY_BENCH,
+            device=args.device,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            loss=args.loss,
+            layers=args.layers,
+            vocab_size=args.vocab_size,
+        )
         recipe.config = dataclasses.replace(recipe.config, privilege="none")
         step = recipe.step_batch(batch)  # the student's questions and images of the batch
         if len(step) != args.batch_size:
@@ -347,30 +432,42 @@ def main() -> None:
         questions = [chat.student_text for chat in step.chats]
         images = [chat.student_images for chat in step.chats]
         rows = trl_rows(questions, images)
-        trainer = build_trl_trainer(recipe, rows, work, layers=args.layers,
-                                    vocab_size=args.vocab_size)
-        check_same_prompts(trainer.processing_class, recipe.processor, rows, questions,
-                           images)
+        trainer = build_trl_trainer(
+            recipe, rows, work, layers=args.layers, vocab_size=args.vocab_size
+        )
+        check_same_prompts(trainer.processing_class, recipe.processor, rows, questions, images)
         timer = TrlPhaseTimer(trainer, args.seed)
         params = sum(p.numel() for p in trainer.model.parameters())
         trl_config = {key: str(getattr(trainer.args, key)) for key in TRL_SETTINGS}
-        print(f"student {TINY_BENCH} ({params / 1e6:.1f}M params; teacher: its frozen copy); "
-              f"batch {args.batch_size}, {args.max_new_tokens} new tokens; TRL "
-              f"DistillationTrainer JSD beta {recipe.config.beta} full vocab; cuekit loss "
-              f"{args.loss} (top-k {recipe.config.topk}); prompts identical on both sides")
+        print(
+            f"student {TINY_BENCH} ({params / 1e6:.1f}M params; teacher: its frozen copy); "
+            f"batch {args.batch_size}, {args.max_new_tokens} new tokens; TRL "
+            f"DistillationTrainer JSD beta {recipe.config.beta} full vocab; cuekit loss "
+            f"{args.loss} (top-k {recipe.config.topk}); prompts identical on both sides"
+        )
         result = compare(recipe, batch, trainer, timer, repeats=args.repeats, seed=args.seed)
         recipe.cleanup()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print("response tokens per step: " + ", ".join(
-        f"{name} {tokens}" for name, tokens in result["tokens"].items())
-        + (" (identical rollouts)" if result["identical_rollouts"] else " (rollouts DIFFER)"))
+    print(
+        "response tokens per step: "
+        + ", ".join(f"{name} {tokens}" for name, tokens in result["tokens"].items())
+        + (" (identical rollouts)" if result["identical_rollouts"] else " (rollouts DIFFER)")
+    )
     print(format_table(result["rows"], COLUMNS))
-    write_json(args.out, {"benchmark": "trl", "machine": info, "args": vars(args),
-                          "trainer": "trl.DistillationTrainer", "trl_config": trl_config,
-                          "student_params": params,
-                          **result})
+    write_json(
+        args.out,
+        {
+            "benchmark": "trl",
+            "machine": info,
+            "args": vars(args),
+            "trainer": "trl.DistillationTrainer",
+            "trl_config": trl_config,
+            "student_params": params,
+            **result,
+        },
+    )
 
 
 if __name__ == "__main__":

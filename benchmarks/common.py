@@ -54,17 +54,22 @@ def machine_info() -> dict[str, Any]:
     }
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        info["gpu"] = {"name": props.name, "memory_gb": round(props.total_memory / 2**30, 1),
-                       "count": torch.cuda.device_count()}
+        info["gpu"] = {
+            "name": props.name,
+            "memory_gb": round(props.total_memory / 2**30, 1),
+            "count": torch.cuda.device_count(),
+        }
     return info
 
 
 def header_line(info: dict[str, Any]) -> str:
     versions = info["versions"]
     card = info["gpu"]["name"] if info["gpu"] else "no GPU"
-    return (f"# {info['date']} | {info['host_cpu']} ({info['cpu_cores']} cores, "
-            f"{info['torch_threads']} torch threads) | {card} | torch {versions.get('torch')} | "
-            f"transformers {versions.get('transformers')}")
+    return (
+        f"# {info['date']} | {info['host_cpu']} ({info['cpu_cores']} cores, "
+        f"{info['torch_threads']} torch threads) | {card} | torch {versions.get('torch')} | "
+        f"transformers {versions.get('transformers')}"
+    )
 
 
 def synchronize() -> None:
@@ -105,9 +110,13 @@ def time_call(fn: Callable[[], Any], *, repeats: int = 3, warmup: int = 1) -> Ti
     return timing
 
 
-def interleaved(calls: dict[str, Callable[[], Any]], *, repeats: int = 3,
-                warmup: int = 1, after: Callable[[], Any] | None = None
-                ) -> dict[str, Timing]:
+def interleaved(
+    calls: dict[str, Callable[[], Any]],
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    after: Callable[[], Any] | None = None,
+) -> dict[str, Timing]:
     """Time several calls round-robin (A B A B ...), so machine noise hits them alike.
 
     ``after`` (untimed) runs after every call, e.g. to delete what the call wrote.
@@ -134,6 +143,7 @@ def interleaved(calls: dict[str, Callable[[], Any]], *, repeats: int = 3,
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain fixed-width table; floats get 3 significant decimals."""
+
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
@@ -213,8 +223,11 @@ def real_size_processor() -> Any:
     from cuekit.distill.tiny import CHAT_TEMPLATE, build_tiny_tokenizer
 
     image_processor = Qwen2VLImageProcessorPil(
-        patch_size=16, temporal_patch_size=2, merge_size=2,
-        size={"shortest_edge": 64 * 32 * 32, "longest_edge": 1024 * 32 * 32})
+        patch_size=16,
+        temporal_patch_size=2,
+        merge_size=2,
+        size={"shortest_edge": 64 * 32 * 32, "longest_edge": 1024 * 32 * 32},
+    )
     return ImageOnlyProcessor(build_tiny_tokenizer(), image_processor, CHAT_TEMPLATE)
 
 
@@ -228,25 +241,45 @@ def qwen3_vl_config(size: str, processor: Any) -> Any:
     depth, v_hidden, v_inter, out_hidden, deepstack = QWEN3_VL_SIZES[size]["vision"]
     tokenizer = processor.tokenizer
     text_config = {
-        "vocab_size": QWEN3_VL_VOCAB, "hidden_size": hidden, "intermediate_size": inter,
-        "num_hidden_layers": layers, "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads, "head_dim": 128, "max_position_embeddings": 262144,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 5_000_000.0,
-                            "mrope_section": [24, 20, 20], "mrope_interleaved": True},
-        "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
+        "vocab_size": QWEN3_VL_VOCAB,
+        "hidden_size": hidden,
+        "intermediate_size": inter,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "head_dim": 128,
+        "max_position_embeddings": 262144,
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 5_000_000.0,
+            "mrope_section": [24, 20, 20],
+            "mrope_interleaved": True,
+        },
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
         "tie_word_embeddings": tied,
     }
     vision_config = {
-        "depth": depth, "hidden_size": v_hidden, "intermediate_size": v_inter, "num_heads": 16,
-        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
-        "out_hidden_size": out_hidden, "num_position_embeddings": 2304,
+        "depth": depth,
+        "hidden_size": v_hidden,
+        "intermediate_size": v_inter,
+        "num_heads": 16,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "out_hidden_size": out_hidden,
+        "num_position_embeddings": 2304,
         "deepstack_visual_indexes": deepstack,
     }
     return Qwen3VLConfig(
-        text_config=text_config, vision_config=vision_config,
-        image_token_id=processor.image_token_id, video_token_id=processor.video_token_id,
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=processor.image_token_id,
+        video_token_id=processor.video_token_id,
         vision_start_token_id=processor.vision_start_token_id,
-        vision_end_token_id=processor.vision_end_token_id, tie_word_embeddings=tied)
+        vision_end_token_id=processor.vision_end_token_id,
+        tie_word_embeddings=tied,
+    )
 
 
 def build_random_model(config: Any, *, device: str, dtype: Any, seed: int = 0) -> Any:
@@ -286,8 +319,9 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int, *,
-                      distinct: bool = False) -> dict[str, Any]:
+def synthetic_prompts(
+    processor: Any, batch: int, prompt_tokens: int, *, distinct: bool = False
+) -> dict[str, Any]:
     """Left-padded prompts of about ``prompt_tokens``: half image tokens, half text.
     ``distinct``: each row's text starts with its own number (the same length)."""
     from PIL import Image
@@ -303,9 +337,14 @@ def synthetic_prompts(processor: Any, batch: int, prompt_tokens: int, *,
 
 def add_run_options(parser: Any, *, repeats: int = 3, seed: int = 1234) -> None:
     """The options every side-by-side benchmark takes: repeats, seed, threads, JSON out."""
-    parser.add_argument("--repeats", type=int, default=repeats,
-                        help="Timed runs per side (interleaved); medians are reported.")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=repeats,
+        help="Timed runs per side (interleaved); medians are reported.",
+    )
     parser.add_argument("--seed", type=int, default=seed)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1: steadier on a shared machine)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)"
+    )
     parser.add_argument("--out", help="Write the results as JSON here.")

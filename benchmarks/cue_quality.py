@@ -61,8 +61,11 @@ def _overlaps(box: Sequence[float], truth: Sequence[float]) -> bool:
     """IoU >= 0.3, or the box's centre inside the truth box grown by a quarter."""
     ix = max(min(box[2], truth[2]) - max(box[0], truth[0]), 0.0)
     iy = max(min(box[3], truth[3]) - max(box[1], truth[1]), 0.0)
-    union = ((box[2] - box[0]) * (box[3] - box[1]) + (truth[2] - truth[0]) * (truth[3] - truth[1])
-             - ix * iy)
+    union = (
+        (box[2] - box[0]) * (box[3] - box[1])
+        + (truth[2] - truth[0]) * (truth[3] - truth[1])
+        - ix * iy
+    )
     if union > 0 and ix * iy / union >= 0.3:
         return True
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -85,7 +88,8 @@ def _states(det: Any, truth: dict[str, Any], scene: Scene) -> bool:
     if det.backend == "ocr" and not is_text:
         return False
     return _label_matches(det.label, truth, is_text) and (
-        scene.source == "photo" or _overlaps(det.xyxy, truth["xyxy"]))
+        scene.source == "photo" or _overlaps(det.xyxy, truth["xyxy"])
+    )
 
 
 def _true(det: Any, scene: Scene) -> bool:
@@ -101,26 +105,35 @@ def _relevant(scene: Scene, phrases: Sequence[Any]) -> list[dict[str, Any]]:
         label = truth["label"]
         for phrase in phrases:
             capitals = "".join(t for t in phrase.text.split() if t.isupper())
-            if (_norm(label).casefold() == _norm(phrase.text).casefold()
-                    or (truth in scene.texts and re.fullmatch(r"[A-Z]", label)
-                        and label in capitals)
-                    or (truth not in scene.texts
-                        and (_stem_words(label) <= _stem_words(phrase.text)
-                             or _stem_words(phrase.text) <= _stem_words(label)))):
+            if (
+                _norm(label).casefold() == _norm(phrase.text).casefold()
+                or (truth in scene.texts and re.fullmatch(r"[A-Z]", label) and label in capitals)
+                or (
+                    truth not in scene.texts
+                    and (
+                        _stem_words(label) <= _stem_words(phrase.text)
+                        or _stem_words(phrase.text) <= _stem_words(label)
+                    )
+                )
+            ):
                 relevant.append(truth)
                 break
     return relevant
 
 
-def _stated_groups(text: str, phrases: Sequence[Any], detections: Sequence[Any]
-                   ) -> list[tuple[Any, bool]]:
+def _stated_groups(
+    text: str, phrases: Sequence[Any], detections: Sequence[Any]
+) -> list[tuple[Any, bool]]:
     """(best detection, is read text) of every group the cue text names."""
     from cuekit.cues import describe_label
 
     groups: dict[tuple[Any, ...], list[Any]] = {}
     for det in detections:
-        key = ("p", det.image_index, det.phrase_index) if det.phrase_index is not None else \
-            ("l", det.image_index, det.label.casefold())
+        key = (
+            ("p", det.image_index, det.phrase_index)
+            if det.phrase_index is not None
+            else ("l", det.image_index, det.label.casefold())
+        )
         groups.setdefault(key, []).append(det)
     stated = []
     lowered = text.casefold()
@@ -136,8 +149,10 @@ def _stated_groups(text: str, phrases: Sequence[Any], detections: Sequence[Any]
         if key[0] == "p":
             said = names(describe_label(phrases[best.phrase_index].text))
         elif is_text:  # quoted, or in wording v2 a bare number: "the digit 4"
-            said = f'"{best.label}"' in text or (best.label.isdigit() and re.search(
-                rf"\b(?:digit|number) {best.label}(?!\w)", text) is not None)
+            said = f'"{best.label}"' in text or (
+                best.label.isdigit()
+                and re.search(rf"\b(?:digit|number) {best.label}(?!\w)", text) is not None
+            )
         else:
             said = names(describe_label(best.label))
         if said:
@@ -150,11 +165,24 @@ def _sample(scene: Scene) -> Any:
 
     buffer = io.BytesIO()
     scene.image.save(buffer, format="PNG")
-    ref = ImageRef(path="images/x.png", sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
-                   width=scene.image.width, height=scene.image.height, format="png")
-    return Sample(id=scene.id, original_id=scene.id, source="quality", split="test",
-                  question=scene.question, answer=scene.answer or None, choices=scene.choices,
-                  images=[ref], metadata={"objects": scene.objects})
+    ref = ImageRef(
+        path="images/x.png",
+        sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
+        width=scene.image.width,
+        height=scene.image.height,
+        format="png",
+    )
+    return Sample(
+        id=scene.id,
+        original_id=scene.id,
+        source="quality",
+        split="test",
+        question=scene.question,
+        answer=scene.answer or None,
+        choices=scene.choices,
+        images=[ref],
+        metadata={"objects": scene.objects},
+    )
 
 
 def _backend(name: str, workdir: Path) -> Any:
@@ -184,20 +212,33 @@ def score_scene(scene: Scene, backend: Any, extractor: Any) -> dict[str, Any]:
     covered = [t for t in relevant if any(ok and _states(d, t, scene) for d, ok in facts)]
     ocr = [d for d in detections if d.backend == "ocr"]
     read_true = [d for d in ocr if _true(d, scene)]
-    truths_read = [t for t in scene.texts
-                   if any(_label_matches(d.label, t, True)
-                          and (scene.source == "photo" or _overlaps(d.xyxy, t["xyxy"]))
-                          for d in ocr)]
+    truths_read = [
+        t
+        for t in scene.texts
+        if any(
+            _label_matches(d.label, t, True)
+            and (scene.source == "photo" or _overlaps(d.xyxy, t["xyxy"]))
+            for d in ocr
+        )
+    ]
     return {
-        "id": scene.id, "source": scene.source, "has_text": scene.has_text,
-        "question": scene.question, "cue": text, "seconds": seconds,
+        "id": scene.id,
+        "source": scene.source,
+        "has_text": scene.has_text,
+        "question": scene.question,
+        "cue": text,
+        "seconds": seconds,
         "tokens": cue_tokens(text) if text else 0,
-        "stated": len(facts), "stated_true": sum(ok for _, ok in facts),
+        "stated": len(facts),
+        "stated_true": sum(ok for _, ok in facts),
         "false_facts": [d.label for d, ok in facts if not ok],
-        "relevant": len(relevant), "covered": len(covered),
+        "relevant": len(relevant),
+        "covered": len(covered),
         "stated_ocr_labels": sum(1 for d, _ in stated if d.backend == "ocr"),
-        "ocr_detections": len(ocr), "ocr_true": len(read_true),
-        "texts": len(scene.texts), "texts_read": len(truths_read),
+        "ocr_detections": len(ocr),
+        "ocr_true": len(read_true),
+        "texts": len(scene.texts),
+        "texts_read": len(truths_read),
         "leak": bool(text) and find_leak(text, scene.answer or None, scene.choices) is not None,
     }
 
@@ -212,29 +253,43 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     tokens = [r["tokens"] for r in records if r["cue"]]
     return {
         "scenes": len(records),
-        "fact_precision_rendered": ratio(sum(r["stated_true"] for r in rendered),
-                                         sum(r["stated"] for r in rendered)),
+        "fact_precision_rendered": ratio(
+            sum(r["stated_true"] for r in rendered), sum(r["stated"] for r in rendered)
+        ),
         "fact_precision_photos": ratio(
             sum(r["stated_true"] for r in records if r["source"] == "photo"),
-            sum(r["stated"] for r in records if r["source"] == "photo")),
-        "relevance_recall": ratio(sum(r["covered"] for r in rendered),
-                                  sum(r["relevant"] for r in rendered)),
-        "hallucinated_photo_rate": ratio(sum(r["stated_ocr_labels"] > 0 for r in photos_clean),
-                                         len(photos_clean)),
-        "hallucinated_labels_per_photo": ratio(sum(r["stated_ocr_labels"] for r in photos_clean),
-                                               len(photos_clean)),
+            sum(r["stated"] for r in records if r["source"] == "photo"),
+        ),
+        "relevance_recall": ratio(
+            sum(r["covered"] for r in rendered), sum(r["relevant"] for r in rendered)
+        ),
+        "hallucinated_photo_rate": ratio(
+            sum(r["stated_ocr_labels"] > 0 for r in photos_clean), len(photos_clean)
+        ),
+        "hallucinated_labels_per_photo": ratio(
+            sum(r["stated_ocr_labels"] for r in photos_clean), len(photos_clean)
+        ),
         "text_free_photos_with_detections": ratio(
-            sum(r["ocr_detections"] > 0 for r in photos_clean), len(photos_clean)),
-        "ocr_read_recall_rendered": ratio(sum(r["texts_read"] for r in rendered),
-                                          sum(r["texts"] for r in rendered)),
-        "ocr_read_precision": ratio(sum(r["ocr_true"] for r in records
-                                        if r["source"] != "photo" or r["texts"]
-                                        or not r["has_text"]),
-                                    sum(r["ocr_detections"] for r in records
-                                        if r["source"] != "photo" or r["texts"]
-                                        or not r["has_text"])),
-        "text_photos_with_a_true_read": ratio(sum(r["texts_read"] > 0 for r in photos_text),
-                                              len(photos_text)),
+            sum(r["ocr_detections"] > 0 for r in photos_clean), len(photos_clean)
+        ),
+        "ocr_read_recall_rendered": ratio(
+            sum(r["texts_read"] for r in rendered), sum(r["texts"] for r in rendered)
+        ),
+        "ocr_read_precision": ratio(
+            sum(
+                r["ocr_true"]
+                for r in records
+                if r["source"] != "photo" or r["texts"] or not r["has_text"]
+            ),
+            sum(
+                r["ocr_detections"]
+                for r in records
+                if r["source"] != "photo" or r["texts"] or not r["has_text"]
+            ),
+        ),
+        "text_photos_with_a_true_read": ratio(
+            sum(r["texts_read"] > 0 for r in photos_text), len(photos_text)
+        ),
         "empty_cues": ratio(sum(not r["cue"] for r in records), len(records)),
         "median_tokens": statistics.median(tokens) if tokens else None,
         "p90_tokens": sorted(tokens)[int(0.9 * (len(tokens) - 1))] if tokens else None,
@@ -261,11 +316,23 @@ def run(backends: Sequence[str], per_source: int, photo_variants: int) -> dict[s
     return results
 
 
-COLUMNS = ("fact_precision_rendered", "fact_precision_photos", "relevance_recall",
-           "hallucinated_photo_rate", "hallucinated_labels_per_photo",
-           "text_free_photos_with_detections", "ocr_read_recall_rendered",
-           "ocr_read_precision", "text_photos_with_a_true_read", "empty_cues",
-           "median_tokens", "p90_tokens", "max_tokens", "leak_rate", "scenes_per_s")
+COLUMNS = (
+    "fact_precision_rendered",
+    "fact_precision_photos",
+    "relevance_recall",
+    "hallucinated_photo_rate",
+    "hallucinated_labels_per_photo",
+    "text_free_photos_with_detections",
+    "ocr_read_recall_rendered",
+    "ocr_read_precision",
+    "text_photos_with_a_true_read",
+    "empty_cues",
+    "median_tokens",
+    "p90_tokens",
+    "max_tokens",
+    "leak_rate",
+    "scenes_per_s",
+)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -283,10 +350,18 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", nargs="+", default=["ocr", "annotations", "grounding-dino"])
-    parser.add_argument("--per-source", type=int, default=12,
-                        help="rendered scenes per source (3 sample categories + CueWorld)")
-    parser.add_argument("--photo-variants", type=int, default=3,
-                        help="copies of each labelled photo (original + rescaled JPEGs)")
+    parser.add_argument(
+        "--per-source",
+        type=int,
+        default=12,
+        help="rendered scenes per source (3 sample categories + CueWorld)",
+    )
+    parser.add_argument(
+        "--photo-variants",
+        type=int,
+        default=3,
+        help="copies of each labelled photo (original + rescaled JPEGs)",
+    )
     parser.add_argument("--label", default="after")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
@@ -297,9 +372,13 @@ def main() -> None:
         return
     import cuekit
 
-    payload = {"label": args.label, "cuekit": str(Path(cuekit.__file__).parent),
-               "per_source": args.per_source, "photo_variants": args.photo_variants,
-               "results": run(args.backends, args.per_source, args.photo_variants)}
+    payload = {
+        "label": args.label,
+        "cuekit": str(Path(cuekit.__file__).parent),
+        "per_source": args.per_source,
+        "photo_variants": args.photo_variants,
+        "results": run(args.backends, args.per_source, args.photo_variants),
+    }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=1))

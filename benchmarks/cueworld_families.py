@@ -30,8 +30,10 @@ FAMILIES = ("colour", "compare", "reading", "spatial")
 def families_of(folder: Path) -> dict[str, str]:
     from cuekit.pipelines.extract.layout import read_extracted
 
-    return {record.sample.id: str(record.sample.metadata.get("family"))
-            for record in read_extracted(folder)}
+    return {
+        record.sample.id: str(record.sample.metadata.get("family"))
+        for record in read_extracted(folder)
+    }
 
 
 def score_predictions(path: Path, family: dict[str, str]) -> dict[str, float]:
@@ -47,8 +49,9 @@ def score_predictions(path: Path, family: dict[str, str]) -> dict[str, float]:
         if name == "colour":
             colours[str(row["response"]).strip().lower()] += 1
     scores = {name: sum(flags) / len(flags) for name, flags in sorted(hits.items())}
-    scores["colour_top_answer_share"] = (colours.most_common(1)[0][1] / sum(colours.values())
-                                         if colours else 0.0)
+    scores["colour_top_answer_share"] = (
+        colours.most_common(1)[0][1] / sum(colours.values()) if colours else 0.0
+    )
     return scores
 
 
@@ -59,45 +62,79 @@ def summarize(report: dict[str, Any], work: Path) -> dict[str, Any]:
     folder = work / "data" / runs_dir.name.split("-", 1)[1]
     family = families_of(folder)
     settings = GridSettings(**{"loss": "k1", **report["settings"]})  # older reports: no loss
-    before = score_predictions(work / "refs" / runs_dir.name / "before" / "predictions.parquet",
-                               family)
+    before = score_predictions(
+        work / "refs" / runs_dir.name / "before" / "predictions.parquet", family
+    )
     cells: dict[tuple[str, str, bool, float], list[dict[str, float]]] = defaultdict(list)
     for run in report["runs"]:
-        name = run_name(run["teacher"], run["privilege"], run["module"], run["seed"],
-                        run["lr"], settings)
+        name = run_name(
+            run["teacher"], run["privilege"], run["module"], run["seed"], run["lr"], settings
+        )
         cells[(run["teacher"], run["privilege"], run["module"], run["lr"])].append(
-            score_predictions(runs_dir / name / "eval" / "predictions.parquet", family))
+            score_predictions(runs_dir / name / "eval" / "predictions.parquet", family)
+        )
     rows = []
     for (teacher, privilege, module, lr), scores in cells.items():
         keys = scores[0].keys()
-        rows.append({"teacher": teacher, "privilege": privilege, "module": module, "lr": lr,
-                     "seeds": len(scores),
-                     **{k: sum(s[k] for s in scores) / len(scores) for k in keys}})
-    return {"eval_split": split, "loss": report["settings"].get("loss", "k1"),
-            "before": before, "cells": rows}
+        rows.append(
+            {
+                "teacher": teacher,
+                "privilege": privilege,
+                "module": module,
+                "lr": lr,
+                "seeds": len(scores),
+                **{k: sum(s[k] for s in scores) / len(scores) for k in keys},
+            }
+        )
+    return {
+        "eval_split": split,
+        "loss": report["settings"].get("loss", "k1"),
+        "before": before,
+        "cells": rows,
+    }
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    head = ("| teacher | privilege | module | lr | " + " | ".join(FAMILIES)
-            + " | colour top-answer share |\n|---|---|---|---|" + "---|" * (len(FAMILIES) + 1))
+    head = (
+        "| teacher | privilege | module | lr | "
+        + " | ".join(FAMILIES)
+        + " | colour top-answer share |\n|---|---|---|---|"
+        + "---|" * (len(FAMILIES) + 1)
+    )
 
     def line(label: list[str], scores: dict[str, float]) -> str:
         values = [f"{100 * scores.get(f, 0.0):.1f}" for f in FAMILIES]
-        return ("| " + " | ".join(label + values)
-                + f" | {100 * scores['colour_top_answer_share']:.0f}% |")
+        return (
+            "| "
+            + " | ".join(label + values)
+            + f" | {100 * scores['colour_top_answer_share']:.0f}% |"
+        )
 
     lines = [head, line(["base (before)", "–", "–", "–"], summary["before"])]
     for row in summary["cells"]:
-        lines.append(line([row["teacher"], row["privilege"], "on" if row["module"] else "off",
-                           f"{row['lr']:g}"], row))
+        lines.append(
+            line(
+                [
+                    row["teacher"],
+                    row["privilege"],
+                    "on" if row["module"] else "off",
+                    f"{row['lr']:g}",
+                ],
+                row,
+            )
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--report", type=Path, required=True, help="a cueworld_grid JSON")
-    parser.add_argument("--work", type=Path, default=Path("runs/cueworld-grid"),
-                        help="the grid's --work folder (its runs and data)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/cueworld-grid"),
+        help="the grid's --work folder (its runs and data)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     summary = summarize(json.loads(args.report.read_text()), args.work)

@@ -21,8 +21,21 @@ SPLITS = (("val", None), ("test", 600))
 def _extract(split: str, limit: int | None, out: Path) -> dict[str, dict[str, object]]:
     import polars as pl
 
-    cmd = [sys.executable, "-m", "cuekit", "extract", "--dataset", "cueworld", "--split", split,
-           "--detector", "annotations", "-o", str(out), "--overwrite"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cuekit",
+        "extract",
+        "--dataset",
+        "cueworld",
+        "--split",
+        split,
+        "--detector",
+        "annotations",
+        "-o",
+        str(out),
+        "--overwrite",
+    ]
     if limit is not None:
         cmd += ["--limit", str(limit)]
     subprocess.run(cmd, check=True, capture_output=True)
@@ -30,8 +43,10 @@ def _extract(split: str, limit: int | None, out: Path) -> dict[str, dict[str, ob
     records = {}
     for row in frame.iter_rows(named=True):
         cue = json.loads(row["cue"])
-        records[row["id"]] = {"phrases": [p["text"] for p in cue["phrases"]],
-                              "cue_text": row["cue_text"]}
+        records[row["id"]] = {
+            "phrases": [p["text"] for p in cue["phrases"]],
+            "cue_text": row["cue_text"],
+        }
     return records
 
 
@@ -60,8 +75,10 @@ def main() -> int:
     missing = set(frozen) ^ set(current)
     for key in changed[:10]:
         print(f"{key}: {frozen[key]} -> {current.get(key)}")
-    print(f"CueWorld freeze: {len(frozen)} frozen, {len(changed)} changed, "
-          f"{len(missing)} missing or new")
+    print(
+        f"CueWorld freeze: {len(frozen)} frozen, {len(changed)} changed, "
+        f"{len(missing)} missing or new"
+    )
     return 1 if changed or missing else 0
 
 

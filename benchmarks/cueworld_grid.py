@@ -62,8 +62,16 @@ class GridSettings:
     eval_batches: int = 4
 
 
-QUICK = GridSettings(train_rows=48, val_rows=16, test_rows=24, steps=2, batch_size=4,
-                     rollouts_per_prompt=2, eval_every=2, eval_batches=1)
+QUICK = GridSettings(
+    train_rows=48,
+    val_rows=16,
+    test_rows=24,
+    steps=2,
+    batch_size=4,
+    rollouts_per_prompt=2,
+    eval_every=2,
+    eval_batches=1,
+)
 
 
 # ---------------------------------------------------------------- data
@@ -80,9 +88,15 @@ def prepare_data(work: Path, settings: GridSettings, seed: int = 0) -> dict[str,
     sizes = {"train": settings.train_rows, "val": settings.val_rows, "test": settings.test_rows}
     for split, rows in sizes.items():
         folder = work / "data" / f"{split}-{rows}"
-        run_extract(ExtractConfig(source=SourceSpec("cueworld", split=split, seed=seed),
-                                  output=folder, detectors=("annotations",),
-                                  detector=DetectorOptions(), limit=rows))
+        run_extract(
+            ExtractConfig(
+                source=SourceSpec("cueworld", split=split, seed=seed),
+                output=folder,
+                detectors=("annotations",),
+                detector=DetectorOptions(),
+                limit=rows,
+            )
+        )
         paths[split] = folder
         if split != "test":
             shards = work / "data" / f"{split}-{rows}-shards"
@@ -95,22 +109,29 @@ def prepare_data(work: Path, settings: GridSettings, seed: int = 0) -> dict[str,
 # ---------------------------------------------------------------- one job
 
 
-def _eval(model: str, split_folder: Path, output: Path, privilege: str = "none",
-          max_new_tokens: int = 4) -> dict[str, Any]:
+def _eval(
+    model: str, split_folder: Path, output: Path, privilege: str = "none", max_new_tokens: int = 4
+) -> dict[str, Any]:
     import polars as pl
 
     from cuekit.cueworld.ship import greedy_eval
 
     summary, predictions = greedy_eval(model, split_folder, output, privilege, max_new_tokens)
-    return {"accuracy": summary["accuracy"], "ids": predictions["id"].to_list(),
-            "correct": predictions["correct"].cast(pl.Int8).to_list()}
+    return {
+        "accuracy": summary["accuracy"],
+        "ids": predictions["id"].to_list(),
+        "correct": predictions["correct"].cast(pl.Int8).to_list(),
+    }
 
 
-def run_name(teacher: str, privilege: str, module: bool, seed: int, lr: float,
-             settings: GridSettings) -> str:
+def run_name(
+    teacher: str, privilege: str, module: bool, seed: int, lr: float, settings: GridSettings
+) -> str:
     """The folder of one run under ``WORK/runs/<split tag>/``."""
-    name = (f"{teacher}-{privilege}-module_{'on' if module else 'off'}-seed{seed}-lr{lr:g}"
-            f"-steps{settings.steps}")
+    name = (
+        f"{teacher}-{privilege}-module_{'on' if module else 'off'}-seed{seed}-lr{lr:g}"
+        f"-steps{settings.steps}"
+    )
     return name if settings.loss == "k1" else f"{name}-{settings.loss}"
 
 
@@ -128,24 +149,53 @@ def distill_job(job: dict[str, Any]) -> dict[str, Any]:
     shutil.rmtree(run_dir, ignore_errors=True)  # every report comes from fresh runs
     start = time.perf_counter()
     config = DistillConfig(
-        student=STUDENT, teacher=job["teacher"], privilege=job["privilege"],
-        cue_module=job["module"], cue_interval=settings.cue_interval, seed=job["seed"],
-        shards=job["train_shards"], output=str(run_dir), eval_shards=job["val_shards"],
-        eval_every=settings.eval_every, eval_batches=settings.eval_batches,
-        batch_size=settings.batch_size, rollouts_per_prompt=settings.rollouts_per_prompt,
-        max_new_tokens=settings.max_new_tokens, max_steps=settings.steps, lr=job["lr"],
-        module_lr=settings.module_lr, loss=settings.loss, tensorboard=False, device="cpu",
-        shuffle_buffer=256, save_every=0)
+        student=STUDENT,
+        teacher=job["teacher"],
+        privilege=job["privilege"],
+        cue_module=job["module"],
+        cue_interval=settings.cue_interval,
+        seed=job["seed"],
+        shards=job["train_shards"],
+        output=str(run_dir),
+        eval_shards=job["val_shards"],
+        eval_every=settings.eval_every,
+        eval_batches=settings.eval_batches,
+        batch_size=settings.batch_size,
+        rollouts_per_prompt=settings.rollouts_per_prompt,
+        max_new_tokens=settings.max_new_tokens,
+        max_steps=settings.steps,
+        lr=job["lr"],
+        module_lr=settings.module_lr,
+        loss=settings.loss,
+        tensorboard=False,
+        device="cpu",
+        shuffle_buffer=256,
+        save_every=0,
+    )
     run_distill(config)
     metrics = read_metrics(run_dir)
-    curve = [{"step": m["step"], "eval_accuracy": m["eval_accuracy"],
-              "eval_reverse_kl": m["eval_reverse_kl"]} for m in metrics if "eval_accuracy" in m]
-    result = _eval(str(run_dir), Path(job["eval_folder"]), run_dir / "eval",
-                   max_new_tokens=settings.max_new_tokens)
-    return {**{k: job[k] for k in ("teacher", "privilege", "module", "seed", "lr")},
-            "after": result, "curve": curve,
-            "final_reverse_kl": curve[-1]["eval_reverse_kl"] if curve else None,
-            "time_s": round(time.perf_counter() - start, 1)}
+    curve = [
+        {
+            "step": m["step"],
+            "eval_accuracy": m["eval_accuracy"],
+            "eval_reverse_kl": m["eval_reverse_kl"],
+        }
+        for m in metrics
+        if "eval_accuracy" in m
+    ]
+    result = _eval(
+        str(run_dir),
+        Path(job["eval_folder"]),
+        run_dir / "eval",
+        max_new_tokens=settings.max_new_tokens,
+    )
+    return {
+        **{k: job[k] for k in ("teacher", "privilege", "module", "seed", "lr")},
+        "after": result,
+        "curve": curve,
+        "final_reverse_kl": curve[-1]["eval_reverse_kl"] if curve else None,
+        "time_s": round(time.perf_counter() - start, 1),
+    }
 
 
 def _init_worker() -> None:
@@ -157,8 +207,9 @@ def _init_worker() -> None:
 # ---------------------------------------------------------------- statistics
 
 
-def bootstrap_ci(diffs: np.ndarray, *, resamples: int = 10_000, seed: int = 0,
-                 confidence: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_ci(
+    diffs: np.ndarray, *, resamples: int = 10_000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """Mean of a (seeds, items) array, with a CI from resampling seeds and items."""
     rng = np.random.default_rng(seed)
     seeds, items = diffs.shape
@@ -186,42 +237,62 @@ def summarize(runs: list[dict[str, Any]], before: dict[str, Any]) -> list[dict[s
     ids = before["ids"]
     base = np.asarray(before["correct"], dtype=np.float64)[None, :]
     rows = []
-    keys = sorted({(r["teacher"], r["privilege"], r["module"]) for r in runs},
-                  key=lambda k: (list(TEACHERS).index(k[0]), PRIVILEGES.index(k[1]), k[2]))
+    keys = sorted(
+        {(r["teacher"], r["privilege"], r["module"]) for r in runs},
+        key=lambda k: (list(TEACHERS).index(k[0]), PRIVILEGES.index(k[1]), k[2]),
+    )
     for teacher, privilege, module in keys:
-        cell = [r for r in runs if (r["teacher"], r["privilege"], r["module"])
-                == (teacher, privilege, module)]
+        cell = [
+            r
+            for r in runs
+            if (r["teacher"], r["privilege"], r["module"]) == (teacher, privilege, module)
+        ]
         after = _matrix(cell, ids)
         gain, low, high = bootstrap_ci(after - base)
         kls = [r["final_reverse_kl"] for r in cell if r["final_reverse_kl"] is not None]
-        rows.append({"teacher": teacher, "privilege": privilege, "module": module,
-                     "seeds": len(cell), "after": float(after.mean()),
-                     "after_per_seed": after.mean(axis=1).tolist(),
-                     "gain": gain, "gain_ci": [low, high],
-                     "reverse_kl": float(np.mean(kls)) if kls else None})
+        rows.append(
+            {
+                "teacher": teacher,
+                "privilege": privilege,
+                "module": module,
+                "seeds": len(cell),
+                "after": float(after.mean()),
+                "after_per_seed": after.mean(axis=1).tolist(),
+                "gain": gain,
+                "gain_ci": [low, high],
+                "reverse_kl": float(np.mean(kls)) if kls else None,
+            }
+        )
     return rows
 
 
 def contrasts(runs: list[dict[str, Any]], ids: list[str]) -> list[dict[str, Any]]:
     """Paired differences the paper claims: cue vs none, cue vs answer, module on vs off."""
+
     def cell(teacher: str, privilege: str, module: bool) -> np.ndarray | None:
-        chosen = [r for r in runs if (r["teacher"], r["privilege"], r["module"])
-                  == (teacher, privilege, module)]
+        chosen = [
+            r
+            for r in runs
+            if (r["teacher"], r["privilege"], r["module"]) == (teacher, privilege, module)
+        ]
         return _matrix(chosen, ids) if chosen else None
 
     out = []
     for teacher in TEACHERS:
-        pairs = [(("cue", True), ("none", True), "cue − none (module on)"),
-                 (("cue", False), ("none", False), "cue − none (module off)"),
-                 (("cue", True), ("answer", True), "cue − answer (module on)"),
-                 (("cue", True), ("cue", False), "module on − off (cue)")]
+        pairs = [
+            (("cue", True), ("none", True), "cue − none (module on)"),
+            (("cue", False), ("none", False), "cue − none (module off)"),
+            (("cue", True), ("answer", True), "cue − answer (module on)"),
+            (("cue", True), ("cue", False), "module on − off (cue)"),
+        ]
         for (pa, ma), (pb, mb), label in pairs:
             a, b = cell(teacher, pa, ma), cell(teacher, pb, mb)
             if a is None or b is None or a.shape != b.shape:
                 continue
             diff, low, high = bootstrap_ci(a - b)
-            out.append({"teacher": teacher, "contrast": label, "difference": diff,
-                        "ci": [low, high]})
+            out.append(
+                {"teacher": teacher, "contrast": label, "difference": diff, "ci": [low, high]}
+            )
     return out
 
 
@@ -234,29 +305,40 @@ def _pct(value: float | None) -> str:
 
 def markdown_table(report: dict[str, Any]) -> str:
     before = report["before"]["accuracy"]
-    lines = [f"| setting | teacher | privilege | module | student acc. ({report['eval_split']}, "
-             "no cue) | "
-             "gain [95% CI] | held-out reverse KL |",
-             "|---|---|---|---|---|---|---|",
-             f"| base (before) | – | – | – | {_pct(before)} | – | – |"]
+    lines = [
+        f"| setting | teacher | privilege | module | student acc. ({report['eval_split']}, "
+        "no cue) | "
+        "gain [95% CI] | held-out reverse KL |",
+        "|---|---|---|---|---|---|---|",
+        f"| base (before) | – | – | – | {_pct(before)} | – | – |",
+    ]
     for row in report["table"]:
         low, high = row["gain_ci"]
         name = TEACHERS[row["teacher"]] + (" + ViCuR" if row["privilege"] == "cue" else "")
         kl = "–" if row["reverse_kl"] is None else f"{row['reverse_kl']:.4f}"
-        lines.append(f"| {name} | {row['teacher']} | {row['privilege']} | "
-                     f"{'on' if row['module'] else 'off'} | {_pct(row['after'])} | "
-                     f"{100 * row['gain']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | {kl} |")
-    lines += ["", "| teacher | privilege none | answer | cue | audit cue advantage "
-              "(nats/sample, mean) |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} | {row['teacher']} | {row['privilege']} | "
+            f"{'on' if row['module'] else 'off'} | {_pct(row['after'])} | "
+            f"{100 * row['gain']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | {kl} |"
+        )
+    lines += [
+        "",
+        "| teacher | privilege none | answer | cue | audit cue advantage (nats/sample, mean) |",
+        "|---|---|---|---|---|",
+    ]
     for teacher, accs in report["teacher_accuracy"].items():
         adv = report["cue_advantage"].get(teacher)
-        lines.append(f"| {teacher} | {_pct(accs['none'])} | {_pct(accs['answer'])} | "
-                     f"{_pct(accs['cue'])} | {'–' if adv is None else f'{adv:.3f}'} |")
+        lines.append(
+            f"| {teacher} | {_pct(accs['none'])} | {_pct(accs['answer'])} | "
+            f"{_pct(accs['cue'])} | {'–' if adv is None else f'{adv:.3f}'} |"
+        )
     if report["contrasts"]:
         lines += ["", "| teacher | contrast | difference [95% CI] |", "|---|---|---|"]
         for c in report["contrasts"]:
-            lines.append(f"| {c['teacher']} | {c['contrast']} | {100 * c['difference']:+.1f} "
-                         f"[{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}] |")
+            lines.append(
+                f"| {c['teacher']} | {c['contrast']} | {100 * c['difference']:+.1f} "
+                f"[{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}] |"
+            )
     return "\n".join(lines)
 
 
@@ -270,15 +352,22 @@ def plot_curves(report: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, teacher in zip(axes, TEACHERS, strict=True):
         for privilege, module in product(PRIVILEGES, (True, False)):
-            runs = [r for r in report["runs"] if (r["teacher"], r["privilege"], r["module"])
-                    == (teacher, privilege, module) and r["curve"]]
+            runs = [
+                r
+                for r in report["runs"]
+                if (r["teacher"], r["privilege"], r["module"]) == (teacher, privilege, module)
+                and r["curve"]
+            ]
             if not runs:
                 continue
             steps = [p["step"] for p in runs[0]["curve"]]
             acc = np.mean([[p["eval_accuracy"] for p in r["curve"]] for r in runs], axis=0)
-            ax.plot(steps, acc,
-                    linestyle="-" if module else "--",
-                    label=f"{privilege}, module {'on' if module else 'off'}")
+            ax.plot(
+                steps,
+                acc,
+                linestyle="-" if module else "--",
+                label=f"{privilege}, module {'on' if module else 'off'}",
+            )
         ax.set_title(f"{TEACHERS[teacher]} (teacher: {teacher})")
         ax.set_xlabel("distill step")
         ax.grid(alpha=0.3)
@@ -296,20 +385,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny complete grid (~2 min)")
     parser.add_argument("--work", type=Path, default=Path("runs/cueworld-grid"))
-    parser.add_argument("--out", type=Path, default=None,
-                        help="JSON report [default: WORK/cueworld_grid.json]")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON report [default: WORK/cueworld_grid.json]"
+    )
     parser.add_argument("--teachers", nargs="+", default=list(TEACHERS), choices=list(TEACHERS))
-    parser.add_argument("--privileges", nargs="+", default=list(PRIVILEGES),
-                        choices=list(PRIVILEGES))
+    parser.add_argument(
+        "--privileges", nargs="+", default=list(PRIVILEGES), choices=list(PRIVILEGES)
+    )
     parser.add_argument("--modules", nargs="+", default=["on", "off"], choices=["on", "off"])
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="distillation seeds per cell [default: 3; 2 with --quick]")
-    parser.add_argument("--lr", type=float, nargs="+", default=None,
-                        help="backbone learning rate(s); several only to choose on val")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="distillation seeds per cell [default: 3; 2 with --quick]",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        nargs="+",
+        default=None,
+        help="backbone learning rate(s); several only to choose on val",
+    )
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--loss", default=None, help="distill loss [default: k1]")
-    parser.add_argument("--eval-split", choices=["test", "val"], default="test",
-                        help="score on val to choose settings; the reported grid uses test")
+    parser.add_argument(
+        "--eval-split",
+        choices=["test", "val"],
+        default="test",
+        help="score on val to choose settings; the reported grid uses test",
+    )
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (1 thread each)")
     args = parser.parse_args(argv)
 
@@ -333,26 +437,50 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for teacher in args.teachers:
         name = STUDENT if teacher == "self" else teacher
         teacher_accuracy[teacher] = {
-            p: _eval(name, eval_folder, refs / f"{teacher}-{p}", privilege=p,
-                     max_new_tokens=settings.max_new_tokens)["accuracy"] for p in PRIVILEGES}
+            p: _eval(
+                name,
+                eval_folder,
+                refs / f"{teacher}-{p}",
+                privilege=p,
+                max_new_tokens=settings.max_new_tokens,
+            )["accuracy"]
+            for p in PRIVILEGES
+        }
     cue_advantage = {}
     for teacher in args.teachers:
         from cuekit.evaluate.audit import AuditConfig, run_audit
 
         name = STUDENT if teacher == "self" else teacher
-        summary = run_audit(AuditConfig(input=str(eval_folder), output=refs / f"audit-{teacher}",
-                                        teacher=name, device="cpu", plots=False))
+        summary = run_audit(
+            AuditConfig(
+                input=str(eval_folder),
+                output=refs / f"audit-{teacher}",
+                teacher=name,
+                device="cpu",
+                plots=False,
+            )
+        )
         cue_advantage[teacher] = summary["advantage"]["per_sample"]["mean"]
 
     jobs = []
     for teacher, privilege, module, seed, lr in product(
-            args.teachers, args.privileges, args.modules, range(seeds), lrs):
+        args.teachers, args.privileges, args.modules, range(seeds), lrs
+    ):
         name = run_name(teacher, privilege, module == "on", seed, lr, settings)
-        jobs.append({"teacher": teacher, "privilege": privilege, "module": module == "on",
-                     "seed": seed, "lr": lr, "settings": asdict(settings),
-                     "run_dir": str(args.work / "runs" / tag / name),
-                     "train_shards": str(data["train_shards"]),
-                     "val_shards": str(data["val_shards"]), "eval_folder": str(eval_folder)})
+        jobs.append(
+            {
+                "teacher": teacher,
+                "privilege": privilege,
+                "module": module == "on",
+                "seed": seed,
+                "lr": lr,
+                "settings": asdict(settings),
+                "run_dir": str(args.work / "runs" / tag / name),
+                "train_shards": str(data["train_shards"]),
+                "val_shards": str(data["val_shards"]),
+                "eval_folder": str(eval_folder),
+            }
+        )
     if args.workers > 1:
         context = multiprocessing.get_context("spawn")
         with context.Pool(args.workers, initializer=_init_worker) as pool:
@@ -362,14 +490,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     by_lr = {lr: [r for r in runs if r["lr"] == lr] for lr in lrs}
     report: dict[str, Any] = {
-        "machine": machine_info(), "settings": asdict(settings), "eval_split": args.eval_split,
-        "seeds": seeds, "lrs": lrs, "before": before,
+        "machine": machine_info(),
+        "settings": asdict(settings),
+        "eval_split": args.eval_split,
+        "seeds": seeds,
+        "lrs": lrs,
+        "before": before,
         "teacher_accuracy": teacher_accuracy,
         "cue_advantage": cue_advantage,
         "table": summarize(by_lr[lrs[0]], before) if len(lrs) == 1 else None,
         "tables_by_lr": {str(lr): summarize(rs, before) for lr, rs in by_lr.items()},
         "contrasts": contrasts(by_lr[lrs[0]], before["ids"]) if len(lrs) == 1 else [],
-        "runs": runs, "time_s": round(time.perf_counter() - started, 1)}
+        "runs": runs,
+        "time_s": round(time.perf_counter() - started, 1),
+    }
     out = args.out or args.work / "cueworld_grid.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
@@ -380,10 +514,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(table)
     else:
         for lr, rows in report["tables_by_lr"].items():
-            print(f"lr {lr}: " + ", ".join(f"{r['teacher']}/{r['privilege']}/module "
-                                           f"{'on' if r['module'] else 'off'}: "
-                                           f"{_pct(r['after'])} ({100 * r['gain']:+.1f})"
-                                           for r in rows))
+            print(
+                f"lr {lr}: "
+                + ", ".join(
+                    f"{r['teacher']}/{r['privilege']}/module "
+                    f"{'on' if r['module'] else 'off'}: "
+                    f"{_pct(r['after'])} ({100 * r['gain']:+.1f})"
+                    for r in rows
+                )
+            )
     print(f"report written to {out} in {report['time_s']} s")
     return report
 

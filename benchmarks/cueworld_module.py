@@ -40,15 +40,19 @@ def module_norms(student: Path) -> dict[str, float]:
     from safetensors.torch import load_file
 
     state = load_file(str(student / CUE_WEIGHTS_FILE))
-    return {name.removeprefix("blocks.").removesuffix(".weight"): float(tensor.norm())
-            for name, tensor in state.items() if name.startswith("blocks.")}
+    return {
+        name.removeprefix("blocks.").removesuffix(".weight"): float(tensor.norm())
+        for name, tensor in state.items()
+        if name.startswith("blocks.")
+    }
 
 
 def without_module(student: Path, scratch: Path) -> Path:
     """A copy of the student folder with the module files left out."""
     target = scratch / student.parent.name
-    shutil.copytree(student, target, ignore=shutil.ignore_patterns(CUE_WEIGHTS_FILE,
-                                                                   CUE_CONFIG_FILE))
+    shutil.copytree(
+        student, target, ignore=shutil.ignore_patterns(CUE_WEIGHTS_FILE, CUE_CONFIG_FILE)
+    )
     return target
 
 
@@ -62,19 +66,22 @@ def measure_run(run_dir: Path, eval_folder: Path, max_new_tokens: int) -> dict[s
     with_module = pl.read_parquet(run_dir / "eval" / "predictions.parquet").sort("id")
     with tempfile.TemporaryDirectory() as scratch:
         bare = without_module(student, Path(scratch))
-        _, without = greedy_eval(str(bare), eval_folder, Path(scratch) / "eval",
-                                 max_new_tokens=max_new_tokens)
+        _, without = greedy_eval(
+            str(bare), eval_folder, Path(scratch) / "eval", max_new_tokens=max_new_tokens
+        )
     if with_module["id"].to_list() != without["id"].to_list():
         raise RuntimeError(f"{run_dir}: the two evals scored different items")
     changed = (with_module["response"] != without["response"]).mean()
     config = json.loads((student / CUE_CONFIG_FILE).read_text())
-    return {"norms": module_norms(student),
-            "init_qkv_norm": config["init_std"] * config["hidden_size"],
-            "accuracy_with": float(with_module["correct"].mean()),
-            "accuracy_without": float(without["correct"].mean()),
-            "correct_with": with_module["correct"].cast(pl.Int8).to_list(),
-            "correct_without": without["correct"].cast(pl.Int8).to_list(),
-            "answers_changed": float(changed)}
+    return {
+        "norms": module_norms(student),
+        "init_qkv_norm": config["init_std"] * config["hidden_size"],
+        "accuracy_with": float(with_module["correct"].mean()),
+        "accuracy_without": float(without["correct"].mean()),
+        "correct_with": with_module["correct"].cast(pl.Int8).to_list(),
+        "correct_without": without["correct"].cast(pl.Int8).to_list(),
+        "answers_changed": float(changed),
+    }
 
 
 def summarize(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,40 +93,60 @@ def summarize(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (teacher, privilege), rows in cells.items():
         layers = sorted({name.split(".")[0] for name in rows[0]["norms"]}, key=int)
         # with - without, paired over items and seeds, as the grid's contrasts are.
-        diffs = np.asarray([np.subtract(r["correct_with"], r["correct_without"]) for r in rows],
-                           dtype=np.float64)
+        diffs = np.asarray(
+            [np.subtract(r["correct_with"], r["correct_without"]) for r in rows], dtype=np.float64
+        )
         effect, low, high = bootstrap_ci(diffs)
-        table.append({
-            "teacher": teacher, "privilege": privilege, "seeds": len(rows),
-            "o_norm": {layer: float(np.mean([r["norms"][f"{layer}.o"] for r in rows]))
-                       for layer in layers},
-            "accuracy_with": float(np.mean([r["accuracy_with"] for r in rows])),
-            "accuracy_without": float(np.mean([r["accuracy_without"] for r in rows])),
-            "answers_changed": float(np.mean([r["answers_changed"] for r in rows])),
-            "module_effect": effect, "module_effect_ci": [low, high]})
+        table.append(
+            {
+                "teacher": teacher,
+                "privilege": privilege,
+                "seeds": len(rows),
+                "o_norm": {
+                    layer: float(np.mean([r["norms"][f"{layer}.o"] for r in rows]))
+                    for layer in layers
+                },
+                "accuracy_with": float(np.mean([r["accuracy_with"] for r in rows])),
+                "accuracy_without": float(np.mean([r["accuracy_without"] for r in rows])),
+                "answers_changed": float(np.mean([r["answers_changed"] for r in rows])),
+                "module_effect": effect,
+                "module_effect_ci": [low, high],
+            }
+        )
     return table
 
 
 def markdown(table: list[dict[str, Any]], loss: str) -> str:
-    lines = [f"Cue recovery module after distillation ({loss}; mean over seeds)", "",
-             "| teacher | privilege | ‖o‖ per module layer | acc. with module | without | "
-             "with − without [95% CI] | answers changed |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Cue recovery module after distillation ({loss}; mean over seeds)",
+        "",
+        "| teacher | privilege | ‖o‖ per module layer | acc. with module | without | "
+        "with − without [95% CI] | answers changed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in table:
         low, high = row["module_effect_ci"]
         norms = ", ".join(f"{layer}: {value:.2f}" for layer, value in row["o_norm"].items())
-        lines.append(f"| {row['teacher']} | {row['privilege']} | {norms} | "
-                     f"{100 * row['accuracy_with']:.1f} | {100 * row['accuracy_without']:.1f} | "
-                     f"{100 * row['module_effect']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | "
-                     f"{100 * row['answers_changed']:.1f}% |")
+        lines.append(
+            f"| {row['teacher']} | {row['privilege']} | {norms} | "
+            f"{100 * row['accuracy_with']:.1f} | {100 * row['accuracy_without']:.1f} | "
+            f"{100 * row['module_effect']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] | "
+            f"{100 * row['answers_changed']:.1f}% |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--report", type=Path,
-                        default=Path("runs/cueworld-grid/cueworld_grid.json"))
-    parser.add_argument("--work", type=Path, default=None,
-                        help="the grid's --work folder [default: the report's folder]")
+    parser.add_argument(
+        "--report", type=Path, default=Path("runs/cueworld-grid/cueworld_grid.json")
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="the grid's --work folder [default: the report's folder]",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -134,13 +161,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         name = run_name(run["teacher"], run["privilege"], True, run["seed"], run["lr"], settings)
         row = measure_run(runs_dir / name, eval_folder, settings.max_new_tokens)
-        measured.append({"teacher": run["teacher"], "privilege": run["privilege"],
-                         "seed": run["seed"], **row})
-        print(f"{name}: with {100 * row['accuracy_with']:.1f} without "
-              f"{100 * row['accuracy_without']:.1f}, {100 * row['answers_changed']:.1f}% changed",
-              flush=True)
-    result = {"report": str(args.report), "loss": settings.loss, "runs": measured,
-              "table": summarize(measured)}
+        measured.append(
+            {"teacher": run["teacher"], "privilege": run["privilege"], "seed": run["seed"], **row}
+        )
+        print(
+            f"{name}: with {100 * row['accuracy_with']:.1f} without "
+            f"{100 * row['accuracy_without']:.1f}, {100 * row['answers_changed']:.1f}% changed",
+            flush=True,
+        )
+    result = {
+        "report": str(args.report),
+        "loss": settings.loss,
+        "runs": measured,
+        "table": summarize(measured),
+    }
     table = markdown(result["table"], settings.loss)
     print(table)
     if args.out:

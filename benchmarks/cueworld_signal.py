@@ -48,24 +48,33 @@ def main(argv: list[str] | None = None) -> dict:
     items = list(iter_cue_items(args.test, limit=args.limit))
     stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for start in range(0, len(items), 25):
-        chunk = [it for it in items[start:start + 25] for _ in range(args.samples)]
+        chunk = [it for it in items[start : start + 25] for _ in range(args.samples)]
         # distill's own prompt pairs: the student's prompt, and the teacher's with its hint.
-        pairs = [record_chat_pair(it.record.sample, it.images(), cue=it.hint,
-                                  privilege=args.privilege) for it in chunk]
+        pairs = [
+            record_chat_pair(it.record.sample, it.images(), cue=it.hint, privilege=args.privilege)
+            for it in chunk
+        ]
         prompt = pair_batch(processor, pairs, "student")
         with torch.no_grad():
-            out = student.generate(**prompt, max_new_tokens=4, do_sample=True, top_k=0,
-                                   eos_token_id=processor.im_end_token_id,
-                                   pad_token_id=processor.tokenizer.pad_token_id,
-                                   suppress_tokens=vision_token_ids(processor))
-        response = out[:, prompt["input_ids"].shape[1]:]
+            out = student.generate(
+                **prompt,
+                max_new_tokens=4,
+                do_sample=True,
+                top_k=0,
+                eos_token_id=processor.im_end_token_id,
+                pad_token_id=processor.tokenizer.pad_token_id,
+                suppress_tokens=vision_token_ids(processor),
+            )
+        response = out[:, prompt["input_ids"].shape[1] :]
         mask = response_mask_until_stop(response, [processor.im_end_token_id])
         teacher_prompt = pair_batch(processor, pairs, "teacher")
         with torch.no_grad():
-            s_lp = score_responses(student, build_scoring_batch(prompt, response, mask),
-                                   chunk_size=256)[0].logprobs
-            t_lp = score_responses(teacher, build_scoring_batch(teacher_prompt, response, mask),
-                                   chunk_size=256)[0].logprobs
+            s_lp = score_responses(
+                student, build_scoring_batch(prompt, response, mask), chunk_size=256
+            )[0].logprobs
+            t_lp = score_responses(
+                teacher, build_scoring_batch(teacher_prompt, response, mask), chunk_size=256
+            )[0].logprobs
         texts = processor.batch_decode(response, skip_special_tokens=True)
         advantage = (t_lp - s_lp).clamp(-10, 10)  # (B, R), the k1 advantage per token
         for row, (item, text) in enumerate(zip(chunk, texts, strict=True)):
@@ -79,11 +88,17 @@ def main(argv: list[str] | None = None) -> dict:
         right, wrong = groups.get("right", []), groups.get("wrong", [])
         n = len(right) + len(wrong)
         report[family] = {
-            "samples": n, "sampled_right": len(right) / n if n else 0.0,
+            "samples": n,
+            "sampled_right": len(right) / n if n else 0.0,
             "advantage_right": sum(right) / len(right) if right else None,
-            "advantage_wrong": sum(wrong) / len(wrong) if wrong else None}
-    report = {"student": args.student, "teacher": args.teacher,
-              "privilege": args.privilege, "families": report}
+            "advantage_wrong": sum(wrong) / len(wrong) if wrong else None,
+        }
+    report = {
+        "student": args.student,
+        "teacher": args.teacher,
+        "privilege": args.privilege,
+        "families": report,
+    }
     print(json.dumps(report, indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")

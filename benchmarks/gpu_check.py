@@ -57,14 +57,30 @@ from cuekit.distill.scoring import token_logprobs  # noqa: E402
 from cuekit.grounding.base import DetectorOptions, register_backend  # noqa: E402
 
 # Sizes: real (GPU) and tiny (CPU self-test of this script).
-REAL = {"rollout": (128, 512, 256), "student": (2, 3072), "teacher": (4, 3072),
-        "opd": (8, 128), "gdino": (4, 1333, 800, 32)}
-TINY = {"rollout": (8, 64, 16), "student": (2, 128), "teacher": (2, 128),
-        "opd": (4, 16), "gdino": (2, 320, 240, 8)}
+REAL = {
+    "rollout": (128, 512, 256),
+    "student": (2, 3072),
+    "teacher": (4, 3072),
+    "opd": (8, 128),
+    "gdino": (4, 1333, 800, 32),
+}
+TINY = {
+    "rollout": (8, 64, 16),
+    "student": (2, 128),
+    "teacher": (2, 128),
+    "opd": (4, 16),
+    "gdino": (2, 320, 240, 8),
+}
 # Rough seconds each section needs on an H100 (incl. model build), to skip instead of
 # overrunning the budget.
-ESTIMATE_S = {"rollout-2b": 200, "student-2b": 40, "teacher-8b": 40, "opd-step": 90,
-              "gdino": 40, "cue-module": 60}
+ESTIMATE_S = {
+    "rollout-2b": 200,
+    "student-2b": 40,
+    "teacher-8b": 40,
+    "opd-step": 90,
+    "gdino": 40,
+    "cue-module": 60,
+}
 
 
 class Context:
@@ -78,8 +94,11 @@ class Context:
         self.loader = bench_distill.model_loader(layers=2, vocab_size=151_936)
 
     def model(self, size: str, *, dtype: torch.dtype) -> tuple[Any, Any]:
-        name = bench_distill.TINY_BENCH if self.tiny else (
-            bench_distill.REAL_2B if size == "2b" else bench_distill.REAL_8B)
+        name = (
+            bench_distill.TINY_BENCH
+            if self.tiny
+            else (bench_distill.REAL_2B if size == "2b" else bench_distill.REAL_8B)
+        )
         return self.loader(name, dtype=dtype, device=self.device, seed=0)
 
     def autocast(self):
@@ -110,15 +129,21 @@ def rollout_section(ctx: Context) -> list[dict[str, Any]]:
     inputs = synthetic_prompts(processor, batch, prompt_tokens)
     inputs = {k: v.to(ctx.device) for k, v in inputs.items()}
     prompt_len = inputs["input_ids"].shape[1]
-    common = {"max_new_tokens": new_tokens, "do_sample": True, "temperature": 1.0,
-              "top_p": 1.0, "eos_token_id": processor.im_end_token_id,
-              "pad_token_id": processor.tokenizer.pad_token_id,
-              "suppress_tokens": vision_token_ids(processor)}
+    common = {
+        "max_new_tokens": new_tokens,
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "eos_token_id": processor.im_end_token_id,
+        "pad_token_id": processor.tokenizer.pad_token_id,
+        "suppress_tokens": vision_token_ids(processor),
+    }
 
     def hf(**extra: Any) -> Callable[[], Any]:
         def run() -> Any:
             with torch.no_grad():
                 return model.generate(**inputs, **common, **extra)
+
         return run
 
     def cuekit(compiled: bool) -> Callable[[], Any]:
@@ -127,34 +152,52 @@ def rollout_section(ctx: Context) -> list[dict[str, Any]]:
         def run() -> Any:
             torch.manual_seed(0)
             return generate_rollouts(model, processor, inputs, settings).response_ids
+
         return run
 
-    variants = {"HF generate (dynamic cache)": hf(),
-                "cuekit engine, eager (--rollout-engine cuekit)": cuekit(False),
-                "cuekit engine, compiled step (--rollout-compile)": cuekit(True)}
+    variants = {
+        "HF generate (dynamic cache)": hf(),
+        "cuekit engine, eager (--rollout-engine cuekit)": cuekit(False),
+        "cuekit engine, compiled step (--rollout-compile)": cuekit(True),
+    }
     if ctx.args.with_hf_static:
         variants["HF generate (static cache, compiled by transformers)"] = hf(
-            cache_implementation="static")
+            cache_implementation="static"
+        )
     rows, base = [], None
     for name, fn in variants.items():
         free_memory()
         try:
             timing = time_call(fn, repeats=1, warmup=1)
         except Exception as exc:  # a variant that fails on this stack is reported
-            rows.append({"section": "rollout-2b", "variant": name,
-                         "note": f"failed: {type(exc).__name__}: {str(exc)[:160]}"})
+            rows.append(
+                {
+                    "section": "rollout-2b",
+                    "variant": name,
+                    "note": f"failed: {type(exc).__name__}: {str(exc)[:160]}",
+                }
+            )
             continue
         rate = batch * new_tokens / timing.median  # ceiling: rows may stop early
         base = base or rate
-        rows.append({"section": "rollout-2b", "variant": name, "seconds": timing.median,
-                     "throughput": rate, "unit": "new tok/s", "ratio": rate / base,
-                     "peak_gb": peak_gb(),
-                     "note": f"B={batch}, prompt {prompt_len}, {new_tokens} new"})
+        rows.append(
+            {
+                "section": "rollout-2b",
+                "variant": name,
+                "seconds": timing.median,
+                "throughput": rate,
+                "unit": "new tok/s",
+                "ratio": rate / base,
+                "peak_gb": peak_gb(),
+                "note": f"B={batch}, prompt {prompt_len}, {new_tokens} new",
+            }
+        )
     return rows
 
 
-def lm_loss_fns(model: Any, ids: torch.Tensor, ctx: Context, *, train: bool
-                ) -> dict[str, Callable[[], Any]]:
+def lm_loss_fns(
+    model: Any, ids: torch.Tensor, ctx: Context, *, train: bool
+) -> dict[str, Callable[[], Any]]:
     """Full-vocab log-softmax vs cuekit's chunked log-probs of next tokens, (B, T-1)."""
     targets = ids[:, 1:]
 
@@ -190,8 +233,7 @@ def lm_loss_fns(model: Any, ids: torch.Tensor, ctx: Context, *, train: bool
 
     fns = {"full-vocab log-softmax": full, "cuekit chunked log-probs": chunked}
     if train:
-        fns["cuekit chunked, no checkpointing (--checkpoint-layers 0)"] = (
-            chunked_no_checkpointing)
+        fns["cuekit chunked, no checkpointing (--checkpoint-layers 0)"] = chunked_no_checkpointing
     return fns
 
 
@@ -223,10 +265,19 @@ def scoring_section(ctx: Context, *, size: str, train: bool) -> list[dict[str, A
         base = base or rate
         flops = (6 if train else 2) * n_params * tokens
         mfu = ctx.mfu(flops, timing.median)
-        rows.append({"section": section, "variant": name, "seconds": timing.median,
-                     "throughput": rate, "unit": "tok/s", "ratio": rate / base,
-                     "mfu": mfu, "peak_gb": peak_gb(),
-                     "note": f"B={batch}, T={seq}, N={n_params / 1e9:.2f}B"})
+        rows.append(
+            {
+                "section": section,
+                "variant": name,
+                "seconds": timing.median,
+                "throughput": rate,
+                "unit": "tok/s",
+                "ratio": rate / base,
+                "mfu": mfu,
+                "peak_gb": peak_gb(),
+                "note": f"B={batch}, T={seq}, N={n_params / 1e9:.2f}B",
+            }
+        )
     del model
     return rows
 
@@ -238,8 +289,15 @@ def opd_section(ctx: Context) -> list[dict[str, Any]]:
         student = bench_distill.TINY_BENCH if ctx.tiny else bench_distill.REAL_2B
         teacher = bench_distill.TINY_BENCH if ctx.tiny else bench_distill.REAL_8B
         recipe, shard_batch = bench_distill.setup_recipe(
-            work, student=student, teacher=teacher, device=ctx.device, batch_size=batch,
-            max_new_tokens=new_tokens, grad_checkpointing=not ctx.tiny, layers=2)
+            work,
+            student=student,
+            teacher=teacher,
+            device=ctx.device,
+            batch_size=batch,
+            max_new_tokens=new_tokens,
+            grad_checkpointing=not ctx.tiny,
+            layers=2,
+        )
         result = bench_distill.compare_steps(recipe, shard_batch, repeats=1, seed=1234)
         recipe.cleanup()
         del recipe
@@ -247,12 +305,19 @@ def opd_section(ctx: Context) -> list[dict[str, Any]]:
         shutil.rmtree(work, ignore_errors=True)
     rows = []
     for row in result["rows"]:
-        rows.append({"section": "opd-step", "variant": f"{row['phase']}: cuekit vs naive",
-                     "seconds": row["cuekit_s"], "throughput": row["cuekit_tok_s"],
-                     "unit": "resp tok/s", "ratio": row["ratio"],
-                     "note": f"naive {row['naive_tok_s']:.1f} tok/s; B={batch}, "
-                             f"{new_tokens} new; identical rollouts: "
-                             f"{result['identical_rollouts']}"})
+        rows.append(
+            {
+                "section": "opd-step",
+                "variant": f"{row['phase']}: cuekit vs naive",
+                "seconds": row["cuekit_s"],
+                "throughput": row["cuekit_tok_s"],
+                "unit": "resp tok/s",
+                "ratio": row["ratio"],
+                "note": f"naive {row['naive_tok_s']:.1f} tok/s; B={batch}, "
+                f"{new_tokens} new; identical rollouts: "
+                f"{result['identical_rollouts']}",
+            }
+        )
     rows[-1]["peak_gb"] = max(result["peak_gb"].values()) if torch.cuda.is_available() else None
     return rows
 
@@ -269,20 +334,32 @@ def gdino_section(ctx: Context) -> list[dict[str, Any]]:
         folder = bench_extract.make_image_folder(work / "source", count, width, height)
         batches = bench_extract.model_only_batches(folder, batch)
         options = DetectorOptions(model=model_name, device=ctx.device, batch_size=batch)
-        calls = {"model-only (processor + forward)":
-                 lambda: bench_extract.run_model_only(parts, batches),
-                 "cuekit run_extract (workers=2)":
-                 lambda: bench_extract.run_pipeline(folder, work / "out", options, 2)}
+        calls = {
+            "model-only (processor + forward)": lambda: bench_extract.run_model_only(
+                parts, batches
+            ),
+            "cuekit run_extract (workers=2)": lambda: bench_extract.run_pipeline(
+                folder, work / "out", options, 2
+            ),
+        }
         base = None
         for name, fn in calls.items():
             free_memory()
             timing = time_call(fn, repeats=2, warmup=1)
             rate = count / timing.median
             base = base or rate
-            rows.append({"section": "gdino", "variant": name, "seconds": timing.median,
-                         "throughput": rate, "unit": "images/s", "ratio": rate / base,
-                         "peak_gb": peak_gb(),
-                         "note": f"{model_name}, B={batch}, {width}x{height}, {count} images"})
+            rows.append(
+                {
+                    "section": "gdino",
+                    "variant": name,
+                    "seconds": timing.median,
+                    "throughput": rate,
+                    "unit": "images/s",
+                    "ratio": rate / base,
+                    "peak_gb": peak_gb(),
+                    "note": f"{model_name}, B={batch}, {width}x{height}, {count} images",
+                }
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         bench_extract._LOADED.clear()
@@ -293,20 +370,35 @@ def cue_module_section(ctx: Context) -> list[dict[str, Any]]:
     """Prefill overhead of the cue recovery module, and its calls during decode (must be 0)."""
     import bench_cue_module
 
-    args = argparse.Namespace(model="tiny-random" if ctx.tiny else "2b-random",
-                              device=ctx.device, repeats=3 if ctx.tiny else 5,
-                              new_tokens=8 if ctx.tiny else 32)
+    args = argparse.Namespace(
+        model="tiny-random" if ctx.tiny else "2b-random",
+        device=ctx.device,
+        repeats=3 if ctx.tiny else 5,
+        new_tokens=8 if ctx.tiny else 32,
+    )
     results = bench_cue_module.run(args)
     rows = []
     for key, value in results.items():
         if key.startswith("prefill"):
-            rows.append({"section": "cue-module", "variant": key.replace("_", ", "),
-                         "seconds": value["with_s"], "ratio": value["ratio"],
-                         "note": f"{value['tokens']} prompt tokens; ratio = with / without"})
+            rows.append(
+                {
+                    "section": "cue-module",
+                    "variant": key.replace("_", ", "),
+                    "seconds": value["with_s"],
+                    "ratio": value["ratio"],
+                    "note": f"{value['tokens']} prompt tokens; ratio = with / without",
+                }
+            )
     decode = results["decode"]
-    rows.append({"section": "cue-module", "variant": "decode, per token",
-                 "seconds": decode["with_s_per_token"], "ratio": decode["ratio"],
-                 "note": f"module calls during decode: {decode['module_calls_in_decode']}"})
+    rows.append(
+        {
+            "section": "cue-module",
+            "variant": "decode, per token",
+            "seconds": decode["with_s_per_token"],
+            "ratio": decode["ratio"],
+            "note": f"module calls during decode: {decode['module_calls_in_decode']}",
+        }
+    )
     return rows
 
 
@@ -324,13 +416,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny models on CPU (self-test)")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
-    parser.add_argument("--budget-s", type=float, default=450.0,
-                        help="Skip a section when less than its estimate remains.")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=450.0,
+        help="Skip a section when less than its estimate remains.",
+    )
     parser.add_argument("--peak-tflops", type=float, help="bf16 peak for MFU (else by card)")
     parser.add_argument("--out", help="Write the results as JSON here.")
-    parser.add_argument("--with-hf-static", action="store_true",
-                        help="rollout-2b: also time HF generate with a static cache "
-                             "(one more compile, about a minute)")
+    parser.add_argument(
+        "--with-hf-static",
+        action="store_true",
+        help="rollout-2b: also time HF generate with a static cache "
+        "(one more compile, about a minute)",
+    )
     args = parser.parse_args()
     if not args.tiny and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU machine, or pass --tiny for the CPU self-test")
@@ -352,23 +451,60 @@ def main() -> None:
             rows += SECTIONS[name](ctx)
         except Exception as exc:
             traceback.print_exc()
-            rows.append({"section": name, "note": f"failed: {type(exc).__name__}: "
-                                                  f"{str(exc)[:160]}"})
+            rows.append(
+                {"section": name, "note": f"failed: {type(exc).__name__}: {str(exc)[:160]}"}
+            )
         finally:
             free_memory()
             synchronize()
         print(f"[{name}] {time.perf_counter() - section_start:.1f}s", flush=True)
         # Rows so far, after every section: a run stopped from outside keeps them.
-        print(format_table(rows[-8:], ["section", "variant", "seconds", "throughput", "ratio",
-                                       "mfu", "note"]), flush=True)
-        write_json(args.out, {"benchmark": "gpu_check", "machine": info, "tiny": args.tiny,
-                              "peak_tflops": ctx.peak, "partial": True, "rows": rows})
+        print(
+            format_table(
+                rows[-8:], ["section", "variant", "seconds", "throughput", "ratio", "mfu", "note"]
+            ),
+            flush=True,
+        )
+        write_json(
+            args.out,
+            {
+                "benchmark": "gpu_check",
+                "machine": info,
+                "tiny": args.tiny,
+                "peak_tflops": ctx.peak,
+                "partial": True,
+                "rows": rows,
+            },
+        )
     total = time.perf_counter() - start
-    print(format_table(rows, ["section", "variant", "seconds", "throughput", "unit", "ratio",
-                              "mfu", "peak_gb", "note"]))
+    print(
+        format_table(
+            rows,
+            [
+                "section",
+                "variant",
+                "seconds",
+                "throughput",
+                "unit",
+                "ratio",
+                "mfu",
+                "peak_gb",
+                "note",
+            ],
+        )
+    )
     print(f"total {total:.1f}s; peak bf16 TFLOP/s used for MFU: {ctx.peak}")
-    write_json(args.out, {"benchmark": "gpu_check", "machine": info, "tiny": args.tiny,
-                          "peak_tflops": ctx.peak, "total_s": total, "rows": rows})
+    write_json(
+        args.out,
+        {
+            "benchmark": "gpu_check",
+            "machine": info,
+            "tiny": args.tiny,
+            "peak_tflops": ctx.peak,
+            "total_s": total,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

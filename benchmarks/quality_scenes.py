@@ -29,7 +29,10 @@ from PIL import Image, ImageFilter, ImageFont
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS: tuple[str | None, ...] = (
     None,  # Pillow's bundled font, what the generators use
-    "DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSans-Bold.ttf",
     "DejaVuSansCondensed-Oblique.ttf",
 )
 REAL_IMAGES = Path(__file__).with_name("real_images.json")
@@ -56,6 +59,7 @@ class Scene:
 
 def _text_kinds() -> frozenset[str]:
     from cuekit.datasets.sample.rows import TEXT_KINDS
+
     return frozenset(TEXT_KINDS) | {"text"}  # CueWorld's digits are kind "text"
 
 
@@ -88,6 +92,7 @@ def _texture(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     """A real photo texture (scikit-image) or a flat tint when it is not installed."""
     try:
         from skimage import data
+
         name = rng.choice(("grass", "brick", "gravel", "moon"))
         texture = Image.fromarray(getattr(data, name)()).convert("RGB")
     except ImportError:
@@ -95,8 +100,9 @@ def _texture(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     return texture.resize(size)
 
 
-def augment(image: Image.Image, objects: list[dict[str, Any]], rng: random.Random,
-            scales: tuple[float, ...]) -> tuple[Image.Image, list[dict[str, Any]], dict[str, Any]]:
+def augment(
+    image: Image.Image, objects: list[dict[str, Any]], rng: random.Random, scales: tuple[float, ...]
+) -> tuple[Image.Image, list[dict[str, Any]], dict[str, Any]]:
     """Scale, background, noise and JPEG; boxes follow the scale."""
     scale = rng.choice(scales)
     background = rng.choice(("white", "tint", "texture"))
@@ -111,6 +117,7 @@ def augment(image: Image.Image, objects: list[dict[str, Any]], rng: random.Rando
         out = Image.blend(out, _texture(rng, out.size), 0.25)
     if noise:
         import numpy as np
+
         pixels = np.asarray(out, dtype=np.float32)
         pixels += np.random.default_rng(rng.randint(0, 2**31)).normal(0, noise, pixels.shape)
         out = Image.fromarray(pixels.clip(0, 255).astype("uint8"))
@@ -119,8 +126,7 @@ def augment(image: Image.Image, objects: list[dict[str, Any]], rng: random.Rando
     out.save(buffer, format="JPEG", quality=quality)
     out = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     scaled = [{**o, "xyxy": [v * scale for v in o["xyxy"]]} for o in objects]
-    return out, scaled, {"scale": scale, "background": background, "noise": noise,
-                         "jpeg": quality}
+    return out, scaled, {"scale": scale, "background": background, "noise": noise, "jpeg": quality}
 
 
 def rendered_scenes(per_source: int = 12, seed: int = 0) -> list[Scene]:
@@ -137,10 +143,19 @@ def rendered_scenes(per_source: int = 12, seed: int = 0) -> list[Scene]:
                 row = _build_row(seed + 1000, category, index)
             image = Image.open(io.BytesIO(row["image"]))
             image, objects, info = augment(image, row["objects"], rng, (0.8, 1.0, 1.3))
-            scenes.append(Scene(f"{category}-{index}", f"sample-{category}", image,
-                                row["question"], row["answer"], row["choices"], objects,
-                                has_text=any(o["kind"] in _TEXT_KINDS for o in objects),
-                                augment={**info, "font": font or "default"}))
+            scenes.append(
+                Scene(
+                    f"{category}-{index}",
+                    f"sample-{category}",
+                    image,
+                    row["question"],
+                    row["answer"],
+                    row["choices"],
+                    objects,
+                    has_text=any(o["kind"] in _TEXT_KINDS for o in objects),
+                    augment={**info, "font": font or "default"},
+                )
+            )
     for index in range(per_source):
         rng = random.Random(f"quality:{seed}:cueworld:{index}")
         font = rng.choice(FONTS)
@@ -149,9 +164,18 @@ def rendered_scenes(per_source: int = 12, seed: int = 0) -> list[Scene]:
         image = Image.open(io.BytesIO(row["image"]))
         # CueWorld draws at 96 px; OCR needs the digits a few times larger.
         image, objects, info = augment(image, row["objects"], rng, (3.0, 4.0))
-        scenes.append(Scene(f"cueworld-{index}", "cueworld", image, row["question"],
-                            row["answer"], row["choices"], objects,
-                            augment={**info, "font": font or "default"}))
+        scenes.append(
+            Scene(
+                f"cueworld-{index}",
+                "cueworld",
+                image,
+                row["question"],
+                row["answer"],
+                row["choices"],
+                objects,
+                augment={**info, "font": font or "default"},
+            )
+        )
     return scenes
 
 
@@ -174,8 +198,10 @@ def real_scenes(variants: int = 1) -> list[Scene]:
         if not path.exists():
             continue
         base = Image.open(path).convert("RGB")
-        objects = [{"label": t, "kind": "text", "xyxy": [0, 0, base.width, base.height]}
-                   for t in entry["texts"]]
+        objects = [
+            {"label": t, "kind": "text", "xyxy": [0, 0, base.width, base.height]}
+            for t in entry["texts"]
+        ]
         for v in range(variants):
             image, info = base, {"variant": "original"}
             if v:
@@ -186,6 +212,17 @@ def real_scenes(variants: int = 1) -> list[Scene]:
                 image.save(buffer, format="JPEG", quality=rng.choice((50, 80)))
                 image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
                 info = {"variant": f"scale {scale}"}
-            scenes.append(Scene(f"{entry['name']}-{v}", "photo", image, entry["question"], "",
-                                None, objects, has_text=entry["has_text"], augment=info))
+            scenes.append(
+                Scene(
+                    f"{entry['name']}-{v}",
+                    "photo",
+                    image,
+                    entry["question"],
+                    "",
+                    None,
+                    objects,
+                    has_text=entry["has_text"],
+                    augment=info,
+                )
+            )
     return scenes

@@ -18,8 +18,14 @@ class SampleError(CuekitError):
     ``field`` names the offending field of the sample when there is one.
     """
 
-    def __init__(self, message: str, *, sample_id: str | None = None,
-                 field: str | None = None, stage: str = "source") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sample_id: str | None = None,
+        field: str | None = None,
+        stage: str = "source",
+    ) -> None:
         self.sample_id = sample_id
         self.field = field
         self.stage = stage
@@ -47,9 +53,11 @@ class OutputError(CuekitError):
     def __init__(self, path: object, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"cannot write the output {self.path}: {reason}. Stopped without "
-                         "recording the row: free space or fix permissions, then rerun to "
-                         "resume")
+        super().__init__(
+            f"cannot write the output {self.path}: {reason}. Stopped without "
+            "recording the row: free space or fix permissions, then rerun to "
+            "resume"
+        )
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:  # crosses process boundaries
         return type(self), (self.path, self.reason)

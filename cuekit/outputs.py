@@ -125,7 +125,8 @@ def exclusive_lock(folder: Path, lock_name: str, what: str) -> Iterator[None]:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             raise FolderBusy(
                 f"{folder} is in use by another `cuekit {what}` run (pid {holder}); "
-                "wait for it to finish, or choose another --output") from None
+                "wait for it to finish, or choose another --output"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         _held_locks.add(fd)

@@ -130,8 +130,9 @@ def _schema(classes: tuple[type, ...]) -> tuple[type[BaseModel], dict[str, str]]
         hints = get_type_hints(cls)
         kinds.update({f.name: _kind(hints[f.name]) for f in cli_fields(cls)})
     definitions: dict[str, Any] = {name: (kind, None) for name, (kind, _) in kinds.items()}
-    model = create_model(f"{classes[0].__name__}Schema", __config__=ConfigDict(extra="forbid"),
-                         **definitions)
+    model = create_model(
+        f"{classes[0].__name__}Schema", __config__=ConfigDict(extra="forbid"), **definitions
+    )
     return model, {name: words for name, (_, words) in kinds.items()}
 
 
@@ -140,8 +141,7 @@ def expected_kind(classes: Iterable[type], name: str) -> str:
     return _schema(tuple(classes))[1][name]
 
 
-def typed_values(classes: Iterable[type], data: Mapping[str, Any], origin: str
-                 ) -> dict[str, Any]:
+def typed_values(classes: Iterable[type], data: Mapping[str, Any], origin: str) -> dict[str, Any]:
     """``data`` (known setting names) checked and converted to each field's type, and
     checked against the field's choices."""
     classes = tuple(classes)
@@ -161,13 +161,13 @@ def typed_values(classes: Iterable[type], data: Mapping[str, Any], origin: str
         items = value if isinstance(value, tuple) else (value,)
         bad = [v for v in items if choices is not None and v is not None and v not in choices]
         if bad:
-            raise ConfigError(f"{origin}: {name} must be one of {', '.join(choices or [])}, "
-                              f"got {bad[0]!r}")
+            raise ConfigError(
+                f"{origin}: {name} must be one of {', '.join(choices or [])}, got {bad[0]!r}"
+            )
     return values
 
 
-def normalise_keys(classes: Iterable[type], data: Mapping[Any, Any], origin: str
-                   ) -> dict[str, Any]:
+def normalise_keys(classes: Iterable[type], data: Mapping[Any, Any], origin: str) -> dict[str, Any]:
     """Keys as field names: a key is a field name or its flag, with dashes or underscores
     (``max-steps``, ``detector`` for ``--detector`` of ``detectors``); an unknown key is
     an error."""
@@ -198,8 +198,9 @@ def load_file(classes: Iterable[type], path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return typed_values(classes, normalise_keys(classes, data, f"config file {path}"),
-                        f"config file {path}")
+    return typed_values(
+        classes, normalise_keys(classes, data, f"config file {path}"), f"config file {path}"
+    )
 
 
 # ---------------------------------------------------------------- the command line
@@ -210,8 +211,9 @@ class IntListType(click.ParamType):
 
     name = "integers"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-                ) -> tuple[int, ...]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, ...]:
         if isinstance(value, tuple):
             return value
         try:
@@ -259,12 +261,16 @@ def _option(f: Field[Any], annotation: Any) -> Callable[[F], F]:
         kwargs["cls"] = _RequiredOption
     if annotation is bool or annotation == bool | None:
         if spec.switch:
-            return click.option(f"{name}/--no-{name[2:]}", f.name, show_default=shown,
-                                **kwargs)
+            return click.option(f"{name}/--no-{name[2:]}", f.name, show_default=shown, **kwargs)
         return click.option(name, f.name, is_flag=True, **kwargs)
     decls = [name, *([spec.short] if spec.short else []), f.name]
-    return click.option(*decls, type=_click_type(f, spec, annotation), multiple=spec.multiple,
-                        show_default=shown, **kwargs)
+    return click.option(
+        *decls,
+        type=_click_type(f, spec, annotation),
+        multiple=spec.multiple,
+        show_default=shown,
+        **kwargs,
+    )
 
 
 def click_options(*classes: type) -> Callable[[F], F]:
@@ -275,14 +281,22 @@ def click_options(*classes: type) -> Callable[[F], F]:
             hints = get_type_hints(cls)
             for f in reversed(cli_fields(cls)):
                 func = _option(f, hints[f.name])(func)
-        return click.option("--config", "config_file", help=CONFIG_HELP,
-                            type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+        return click.option(
+            "--config",
+            "config_file",
+            help=CONFIG_HELP,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        )(func)
 
     return decorate
 
 
-def resolve(classes: Sequence[type], ctx: click.Context, options: Mapping[str, Any],
-            config_file: Path | None = None) -> dict[str, Any]:
+def resolve(
+    classes: Sequence[type],
+    ctx: click.Context,
+    options: Mapping[str, Any],
+    config_file: Path | None = None,
+) -> dict[str, Any]:
     """The settings a command runs with: dataclass defaults < environment variables <
     ``config_file`` < flags given on the command line. Only values given somewhere are
     returned; :func:`build` fills in the defaults."""
@@ -291,8 +305,11 @@ def resolve(classes: Sequence[type], ctx: click.Context, options: Mapping[str, A
     env = {n: v for n, v in options.items() if sources[n] == ParameterSource.ENVIRONMENT}
     given = {n: v for n, v in options.items() if sources[n] == ParameterSource.COMMANDLINE}
     from_file = load_file(classes, config_file) if config_file is not None else {}
-    return {**typed_values(classes, env, "environment"), **from_file,
-            **typed_values(classes, given, "command line")}
+    return {
+        **typed_values(classes, env, "environment"),
+        **from_file,
+        **typed_values(classes, given, "command line"),
+    }
 
 
 def build(cls: type[T], values: Mapping[str, Any]) -> T:

@@ -6,8 +6,19 @@ import functools
 import platform
 from importlib import metadata
 
-_PACKAGES = ("cuekit", "torch", "transformers", "datasets", "webdataset", "polars", "pydantic",
-             "supervision", "pillow", "rapidocr", "onnxruntime")
+_PACKAGES = (
+    "cuekit",
+    "torch",
+    "transformers",
+    "datasets",
+    "webdataset",
+    "polars",
+    "pydantic",
+    "supervision",
+    "pillow",
+    "rapidocr",
+    "onnxruntime",
+)
 
 
 def library_versions() -> dict[str, str]:

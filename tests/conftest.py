@@ -62,12 +62,17 @@ def encoded_image(color: tuple[int, int, int], fmt: str = "PNG", size=(24, 18)) 
 def geometry3k_features(with_extras: bool = False):
     import datasets
 
-    features = {"images": datasets.List(datasets.Image()), "problem": datasets.Value("string"),
-                "answer": datasets.Value("string")}
+    features = {
+        "images": datasets.List(datasets.Image()),
+        "problem": datasets.Value("string"),
+        "answer": datasets.Value("string"),
+    }
     if with_extras:  # some copies add the dataset's own id and options
-        features.update(id=datasets.Value("string"),
-                        choices=datasets.List(datasets.Value("string")),
-                        ground_truth=datasets.Value("string"))
+        features.update(
+            id=datasets.Value("string"),
+            choices=datasets.List(datasets.Value("string")),
+            ground_truth=datasets.Value("string"),
+        )
     return datasets.Features(features)
 
 
@@ -75,47 +80,102 @@ def mathvista_features():
     import datasets
 
     text = datasets.Value("string")
-    return datasets.Features({
-        "pid": text, "question": text, "image": text, "decoded_image": datasets.Image(),
-        "choices": datasets.List(text), "unit": text,
-        "precision": datasets.Value("float64"), "answer": text, "question_type": text,
-        "answer_type": text,
-        "metadata": {"category": text, "context": text, "grade": text,
-                     "img_height": datasets.Value("int64"),
-                     "img_width": datasets.Value("int64"), "language": text,
-                     "skills": datasets.List(text), "source": text, "split": text,
-                     "task": text},
-        "query": text})
+    return datasets.Features(
+        {
+            "pid": text,
+            "question": text,
+            "image": text,
+            "decoded_image": datasets.Image(),
+            "choices": datasets.List(text),
+            "unit": text,
+            "precision": datasets.Value("float64"),
+            "answer": text,
+            "question_type": text,
+            "answer_type": text,
+            "metadata": {
+                "category": text,
+                "context": text,
+                "grade": text,
+                "img_height": datasets.Value("int64"),
+                "img_width": datasets.Value("int64"),
+                "language": text,
+                "skills": datasets.List(text),
+                "source": text,
+                "split": text,
+                "task": text,
+            },
+            "query": text,
+        }
+    )
 
 
 GEOMETRY3K_ROWS = [
     {"problem": "<image>Find x.", "answer": "3"},
-    {"problem": "<image>Find the area of the figure. Round to the nearest tenth.",
-     "answer": "25.1"},
+    {
+        "problem": "<image>Find the area of the figure. Round to the nearest tenth.",
+        "answer": "25.1",
+    },
 ]
 GEOMETRY3K_EXTRA_ROWS = [
-    {"id": "2401", "problem": "<image>Find y.", "answer": "5", "ground_truth": "B",
-     "choices": ["3", "5", "7", "9"]},
+    {
+        "id": "2401",
+        "problem": "<image>Find y.",
+        "answer": "5",
+        "ground_truth": "B",
+        "choices": ["3", "5", "7", "9"],
+    },
 ]
 MATHVISTA_ROWS = [
-    {"pid": "1", "question": "When a spring does work on an object, we cannot find the work "
-     "by simply multiplying the spring force by the object's displacement. Is this true?",
-     "image": "images/1.jpg", "choices": ["True", "False"], "unit": None, "precision": None,
-     "answer": "False", "question_type": "multi_choice", "answer_type": "text"},
-    {"pid": "2", "question": "What is the length of the line segment?",
-     "image": "images/2.png", "choices": None, "unit": "cm", "precision": None,
-     "answer": "8", "question_type": "free_form", "answer_type": "integer"},
-    {"pid": "3", "question": "What is the average of the two values?",
-     "image": "images/3.png", "choices": None, "unit": None, "precision": 1.0,
-     "answer": "1.5", "question_type": "free_form", "answer_type": "float"},
+    {
+        "pid": "1",
+        "question": "When a spring does work on an object, we cannot find the work "
+        "by simply multiplying the spring force by the object's displacement. Is this true?",
+        "image": "images/1.jpg",
+        "choices": ["True", "False"],
+        "unit": None,
+        "precision": None,
+        "answer": "False",
+        "question_type": "multi_choice",
+        "answer_type": "text",
+    },
+    {
+        "pid": "2",
+        "question": "What is the length of the line segment?",
+        "image": "images/2.png",
+        "choices": None,
+        "unit": "cm",
+        "precision": None,
+        "answer": "8",
+        "question_type": "free_form",
+        "answer_type": "integer",
+    },
+    {
+        "pid": "3",
+        "question": "What is the average of the two values?",
+        "image": "images/3.png",
+        "choices": None,
+        "unit": None,
+        "precision": 1.0,
+        "answer": "1.5",
+        "question_type": "free_form",
+        "answer_type": "float",
+    },
 ]
 
 
 def _mathvista_metadata(index: int) -> dict:
-    return {"category": "math-targeted-vqa", "context": "scientific figure",
-            "grade": "college", "img_height": 18, "img_width": 24, "language": "english",
-            "skills": ["scientific reasoning"], "source": "SciBench", "split": "testmini",
-            "task": "textbook question answering" if index else "figure question answering"}
+    return {
+        "category": "math-targeted-vqa",
+        "context": "scientific figure",
+        "grade": "college",
+        "img_height": 18,
+        "img_width": 24,
+        "language": "english",
+        "skills": ["scientific reasoning"],
+        "source": "SciBench",
+        "split": "testmini",
+        "task": "textbook question answering" if index else "figure question answering",
+    }
 
 
 def write_geometry3k(folder: Path, split: str = "train", *, with_extras: bool = False) -> Path:
@@ -123,12 +183,15 @@ def write_geometry3k(folder: Path, split: str = "train", *, with_extras: bool = 
     import datasets
 
     rows = GEOMETRY3K_EXTRA_ROWS if with_extras else GEOMETRY3K_ROWS
-    images = [[{"bytes": encoded_image((40 * i, 90, 160)), "path": None}]
-              for i in range(len(rows))]
-    columns = {name: [row.get(name) for row in rows]
-               for name in geometry3k_features(with_extras) if name != "images"}
-    dataset = datasets.Dataset.from_dict({"images": images, **columns},
-                                         features=geometry3k_features(with_extras))
+    images = [[{"bytes": encoded_image((40 * i, 90, 160)), "path": None}] for i in range(len(rows))]
+    columns = {
+        name: [row.get(name) for row in rows]
+        for name in geometry3k_features(with_extras)
+        if name != "images"
+    }
+    dataset = datasets.Dataset.from_dict(
+        {"images": images, **columns}, features=geometry3k_features(with_extras)
+    )
     path = folder / "data" / f"{split}-00000-of-00001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(str(path))
@@ -141,11 +204,14 @@ def write_mathvista(folder: Path) -> Path:
 
     formats = ["JPEG", "PNG", "PNG"]
     columns = {name: [row[name] for row in MATHVISTA_ROWS] for name in MATHVISTA_ROWS[0]}
-    columns["decoded_image"] = [{"bytes": encoded_image((30, 60 * i, 90), fmt), "path": None}
-                                for i, fmt in enumerate(formats)]
+    columns["decoded_image"] = [
+        {"bytes": encoded_image((30, 60 * i, 90), fmt), "path": None}
+        for i, fmt in enumerate(formats)
+    ]
     columns["metadata"] = [_mathvista_metadata(i) for i in range(len(MATHVISTA_ROWS))]
-    columns["query"] = [f"Hint: answer the question.\nQuestion: {row['question']}"
-                        for row in MATHVISTA_ROWS]
+    columns["query"] = [
+        f"Hint: answer the question.\nQuestion: {row['question']}" for row in MATHVISTA_ROWS
+    ]
     dataset = datasets.Dataset.from_dict(columns, features=mathvista_features())
     path = folder / "data" / "testmini-00000-of-00001-725687bf7a18d64b.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +222,7 @@ def write_mathvista(folder: Path) -> Path:
 @pytest.fixture
 def geometry3k_snapshot(tmp_path: Path) -> Callable[..., Path]:
     """A factory: a geometry3k-shaped hub snapshot folder (its parquet under ``data/``)."""
+
     def make(name: str = "snapshot", **kwargs) -> Path:
         folder = tmp_path / name
         write_geometry3k(folder, **kwargs)

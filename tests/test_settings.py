@@ -34,8 +34,7 @@ class Toy:
     plots: bool = setting(True, "Draw plots.", switch=True)
     strict: bool = setting(False, "Stop at the first error.")
     model: str | None = setting(None, "A model.", envvar="TOY_MODEL")
-    layers: tuple[int, ...] | None = setting(None, "Layers, comma-separated.",
-                                             click_type=INT_LIST)
+    layers: tuple[int, ...] | None = setting(None, "Layers, comma-separated.", click_type=INT_LIST)
     hidden: int = 7  # not a setting: no flag, not in YAML
 
     def __post_init__(self) -> None:
@@ -72,35 +71,54 @@ def test_defaults_come_from_the_dataclass_and_show_in_help() -> None:
 
 def test_flags_override_the_file_which_overrides_the_environment(tmp_path: Path) -> None:
     config = tmp_path / "toy.yaml"
-    config.write_text("output: from-file\nsteps: 5\nrate: 1e-3\ntag: [x, y]\n"
-                      "model: file-model\nplots: false\n")
+    config.write_text(
+        "output: from-file\nsteps: 5\nrate: 1e-3\ntag: [x, y]\nmodel: file-model\nplots: false\n"
+    )
     result = _run("--config", str(config), "--steps", "9", env={"TOY_MODEL": "env-model"})
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == repr(Toy(output=Path("from-file"), steps=9, rate=1e-3,
-                                             tags=("x", "y"), model="file-model",
-                                             plots=False))
+    assert result.output.strip() == repr(
+        Toy(
+            output=Path("from-file"),
+            steps=9,
+            rate=1e-3,
+            tags=("x", "y"),
+            model="file-model",
+            plots=False,
+        )
+    )
     assert _run("-o", "x", env={"TOY_MODEL": "env-model"}).output.strip() == repr(
-        Toy(output=Path("x"), model="env-model"))
+        Toy(output=Path("x"), model="env-model")
+    )
     tagged = _run("--config", str(config), "--tag", "z")
-    assert tagged.output.strip() == repr(Toy(output=Path("from-file"), steps=5, rate=1e-3,
-                                             tags=("z",), model="file-model", plots=False))
+    assert tagged.output.strip() == repr(
+        Toy(
+            output=Path("from-file"),
+            steps=5,
+            rate=1e-3,
+            tags=("z",),
+            model="file-model",
+            plots=False,
+        )
+    )
 
 
-@pytest.mark.parametrize(("yaml_text", "message"), [
-    ("steps: 2.5\n", "steps must be an integer, got 2.5"),
-    ("steps: '4'\n", "steps must be an integer, got '4'"),
-    ("strict: 'no'\n", "strict must be true or false, got 'no'"),
-    ("rate: true\n", "rate must be a finite number, got True"),
-    ("limit: [1]\n", "limit must be an integer or null, got [1]"),
-    ("tags: a\n", "tags must be a list of strings, got 'a'"),
-    ("mode: medium\n", "mode must be one of fast, slow, got 'medium'"),
-    ("stepz: 1\n", "unknown setting 'stepz'"),
-    ("hidden: 1\n", "unknown setting 'hidden'"),
-    ("tag: [b]\ntags: [c]\n", "'tags' is given twice"),
-    ("- steps\n", "must hold a mapping of settings"),
-])
-def test_a_wrong_yaml_value_names_its_field(tmp_path: Path, yaml_text: str,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("steps: 2.5\n", "steps must be an integer, got 2.5"),
+        ("steps: '4'\n", "steps must be an integer, got '4'"),
+        ("strict: 'no'\n", "strict must be true or false, got 'no'"),
+        ("rate: true\n", "rate must be a finite number, got True"),
+        ("limit: [1]\n", "limit must be an integer or null, got [1]"),
+        ("tags: a\n", "tags must be a list of strings, got 'a'"),
+        ("mode: medium\n", "mode must be one of fast, slow, got 'medium'"),
+        ("stepz: 1\n", "unknown setting 'stepz'"),
+        ("hidden: 1\n", "unknown setting 'hidden'"),
+        ("tag: [b]\ntags: [c]\n", "'tags' is given twice"),
+        ("- steps\n", "must hold a mapping of settings"),
+    ],
+)
+def test_a_wrong_yaml_value_names_its_field(tmp_path: Path, yaml_text: str, message: str) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("output: o\n" + yaml_text if not yaml_text.startswith("-") else yaml_text)
     with pytest.raises(ConfigError, match="^" + "config file " + str(config).replace(".", r"\.")):
@@ -126,13 +144,16 @@ def test_typed_values_accepts_paths_and_refuses_numbers_for_them() -> None:
 
 
 def test_integer_lists_come_comma_separated_on_the_command_line_and_as_lists_in_yaml(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     assert _run("-o", "x", "--layers", "0,5, 10").output.strip() == repr(
-        Toy(output=Path("x"), layers=(0, 5, 10)))
+        Toy(output=Path("x"), layers=(0, 5, 10))
+    )
     bad = _run("-o", "x", "--layers", "0,x")
     assert bad.exit_code == 2
     assert "Invalid value for '--layers': expected comma-separated integers" in bad.output
     config = tmp_path / "toy.yaml"
     config.write_text("output: x\nlayers: [1, 2]\n")
     assert _run("--config", str(config)).output.strip() == repr(
-        Toy(output=Path("x"), layers=(1, 2)))
+        Toy(output=Path("x"), layers=(1, 2))
+    )

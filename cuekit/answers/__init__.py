@@ -20,5 +20,13 @@ from cuekit.answers.extract import Extraction, extract, find_boxed
 from cuekit.answers.judge import OUTCOMES, Verdict, judge
 from cuekit.answers.match import Match, match_answer
 
-__all__ = ["OUTCOMES", "Extraction", "Match", "Verdict", "extract", "find_boxed", "judge",
-           "match_answer"]
+__all__ = [
+    "OUTCOMES",
+    "Extraction",
+    "Match",
+    "Verdict",
+    "extract",
+    "find_boxed",
+    "judge",
+    "match_answer",
+]

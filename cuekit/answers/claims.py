@@ -44,37 +44,82 @@ from cuekit.answers.normalize import plain_text, strip_math_delimiters
 
 __all__ = ["Claim", "choice_named", "final_claim", "plain_sentence", "read_claims", "verdict_word"]
 
-_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6}
-_FRACTION_WORDS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4,
-                   "quarters": 4, "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5,
-                   "sixth": 6, "sixths": 6, "eighth": 8, "eighths": 8, "tenth": 10,
-                   "tenths": 10}
+_FRACTION_WORDS = {
+    "half": 2,
+    "halves": 2,
+    "third": 3,
+    "thirds": 3,
+    "quarter": 4,
+    "quarters": 4,
+    "fourth": 4,
+    "fourths": 4,
+    "fifth": 5,
+    "fifths": 5,
+    "sixth": 6,
+    "sixths": 6,
+    "eighth": 8,
+    "eighths": 8,
+    "tenth": 10,
+    "tenths": 10,
+}
 _WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
 _NUMBER_WORDS = re.compile(
-    r"\b(?P<sign>(?:negative|minus)\s+)?(?P<words>(?:" + _WORD + r")(?:(?:[\s-]+|\s+and\s+)(?:"
-    + _WORD + r"))*)(?P<frac>(?:\s+and)?\s+(?:a|one)\s+(?:half|quarter)|[\s-]+(?:"
-    + "|".join(_FRACTION_WORDS) + r"))?\b(?![-])", re.IGNORECASE)
+    r"\b(?P<sign>(?:negative|minus)\s+)?(?P<words>(?:"
+    + _WORD
+    + r")(?:(?:[\s-]+|\s+and\s+)(?:"
+    + _WORD
+    + r"))*)(?P<frac>(?:\s+and)?\s+(?:a|one)\s+(?:half|quarter)|[\s-]+(?:"
+    + "|".join(_FRACTION_WORDS)
+    + r"))?\b(?![-])",
+    re.IGNORECASE,
+)
 _ARTICLE_FRACTION = re.compile(r"\b(?:one|a)\s+(half|third|quarter)\b", re.IGNORECASE)
-_ZERO = re.compile(r"\bthere\s+(?:are|is|were|would\s+be|will\s+be)\s+no\s+\w+"
-                   r"|\bleaves?\s+(?:us\s+with\s+)?no\s+\w+|\bnone\s+(?:are\s+)?(?:left|remain)",
-                   re.IGNORECASE)
-_ATOM = (r"(?:[-−]\s?)?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?(?:√\s?\d+(?:\.\d+)?|π|[kKM]\b)?"
-         r"|√\s?\d+(?:\.\d+)?|π)")
+_ZERO = re.compile(
+    r"\bthere\s+(?:are|is|were|would\s+be|will\s+be)\s+no\s+\w+"
+    r"|\bleaves?\s+(?:us\s+with\s+)?no\s+\w+|\bnone\s+(?:are\s+)?(?:left|remain)",
+    re.IGNORECASE,
+)
+_ATOM = (
+    r"(?:[-−]\s?)?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?(?:√\s?\d+(?:\.\d+)?|π|[kKM]\b)?"
+    r"|√\s?\d+(?:\.\d+)?|π)"
+)
 _EXPRESSION = re.compile(
-    r"(?<![\w.])(?:" + _ATOM + r"|\(" + _ATOM + r"\))(?:\s?[+\-−×·*/^]\s?(?:" + _ATOM
-    + r"|\(" + _ATOM + r"\)))*(?:\s?%)?(?![\w.]*\d)")
+    r"(?<![\w.])(?:"
+    + _ATOM
+    + r"|\("
+    + _ATOM
+    + r"\))(?:\s?[+\-−×·*/^]\s?(?:"
+    + _ATOM
+    + r"|\("
+    + _ATOM
+    + r"\)))*(?:\s?%)?(?![\w.]*\d)"
+)
 _POINT = re.compile(r"\(\s*[-−]?\d[\d.]*\s*,\s*[-−]?\d[\d.]*\s*\)")
 _RATIO_CONTEXT = re.compile(r"\b(?:ratio|proportion|scale|odds)\b|\s:\s", re.IGNORECASE)
 _CHANCE_CONTEXT = re.compile(r"\b(?:probability|chance|likelihood|odds)\b", re.IGNORECASE)
 _RATIO = re.compile(r"(?<![\w.])(\d+)\s*(?::|\bto\b)\s*(\d+)(?![\w:]|\.\d)")
 _IN = re.compile(r"(?<![\w.])(\d+)\s+(?:in|out\s+of)\s+(\d+)(?![\w]|\.\d)")
 # "one" is a number after a verb or a preposition ("there is one", "only one"), or first.
-_ONE_AS_NUMBER = re.compile(r"(?:^|\b(?:is|are|was|were|be|equals|has|have|had|of|at|to|gives|"
-                            r"only|just|exactly|makes|leaves|remains?)\s+|[=:]\s*)$", re.IGNORECASE)
+_ONE_AS_NUMBER = re.compile(
+    r"(?:^|\b(?:is|are|was|were|be|equals|has|have|had|of|at|to|gives|"
+    r"only|just|exactly|makes|leaves|remains?)\s+|[=:]\s*)$",
+    re.IGNORECASE,
+)
 _ORDINAL = re.compile(r"^(?:st|nd|rd|th)\b")
 # What follows an answer and is not it: a comparison, a contrast or a reason.
 _SECONDARY = re.compile(
@@ -82,15 +127,22 @@ _SECONDARY = re.compile(
     r"versus|vs\.?|while|whereas|than|below|above|just\s+(?:above|below|over|under)|"
     r"since|because|as|given|where|from|out\s+of|with\s+\w+\s+(?:second|next))\b"
     r"|\s(?:since|because|as\s+shown)\b"
-    r"|\b(?:less|more|fewer|greater|higher|lower|smaller|larger|bigger)\s+than\b", re.IGNORECASE)
+    r"|\b(?:less|more|fewer|greater|higher|lower|smaller|larger|bigger)\s+than\b",
+    re.IGNORECASE,
+)
 # A value that qualifies a noun, not the answer: "7 students scored above 80", "bars
 # that exceed 50", "at least 3".
-_QUALIFIED = re.compile(r"\b(?:above|below|over|under|exceeds?|exceeding|than|at\s+(?:least|most)"
-                        r"|beyond|the)\s+(?:the\s+)?$", re.IGNORECASE)
-_NEGATED = re.compile(r"\b(?:not|never|rather\s+than|instead\s+of)\s+(?:(?!but\b)\w+\s+){0,2}$",
-                      re.IGNORECASE)
+_QUALIFIED = re.compile(
+    r"\b(?:above|below|over|under|exceeds?|exceeding|than|at\s+(?:least|most)"
+    r"|beyond|the)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_NEGATED = re.compile(
+    r"\b(?:not|never|rather\s+than|instead\s+of)\s+(?:(?!but\b)\w+\s+){0,2}$", re.IGNORECASE
+)
 _FOLLOWED_BY_OPERATOR = re.compile(
-    r"^\s*(?:[a-zA-Z°%²³]{0,6}\s*)?(?:[=≈+×·*/^]|[-−]\s*\d|\\approx)")
+    r"^\s*(?:[a-zA-Z°%²³]{0,6}\s*)?(?:[=≈+×·*/^]|[-−]\s*\d|\\approx)"
+)
 
 
 @dataclass(frozen=True)
@@ -159,12 +211,12 @@ def _values(sentence: str) -> list[tuple[int, int, str]]:
         for m in _IN.finditer(sentence):
             add(m.start(), m.end(), f"{m.group(1)}/{m.group(2)}")
     for m in _EXPRESSION.finditer(sentence):
-        if _ORDINAL.match(sentence[m.end():]) or not m.group().strip():
+        if _ORDINAL.match(sentence[m.end() :]) or not m.group().strip():
             continue
         add(m.start(), m.end(), re.sub(r"^\((.*)\)$", r"\1", m.group().strip()))
     for m in _NUMBER_WORDS.finditer(sentence):
         text = _worded(m)
-        if m.group().lower() == "one" and not _ONE_AS_NUMBER.search(sentence[:m.start()]):
+        if m.group().lower() == "one" and not _ONE_AS_NUMBER.search(sentence[: m.start()]):
             continue  # "the third one", "the green one": a pronoun
         if text is not None and not re.fullmatch(r"(?i:hundred|thousand|million)", m.group()):
             add(m.start(), m.end(), text)
@@ -198,14 +250,21 @@ def read_claims(sentence: str) -> list[Claim]:
             role = "ruled_out"
         elif _QUALIFIED.search(plain[:start]):
             role = "qualifier"
-        elif any(c.role == "answer" for c in claims) and \
-                _SECONDARY.search(plain, claims[-1].start, start):
+        elif any(c.role == "answer" for c in claims) and _SECONDARY.search(
+            plain, claims[-1].start, start
+        ):
             role = "secondary"
-        elif 0 <= colon < start and any(c.role == "answer" and c.start < colon for c in claims) \
-                and re.search(r"\band\b|,", plain[colon:]):
+        elif (
+            0 <= colon < start
+            and any(c.role == "answer" and c.start < colon for c in claims)
+            and re.search(r"\band\b|,", plain[colon:])
+        ):
             role = "secondary"  # "seven cubes in total: four large and three small"
-        if role == "secondary" or (claims and claims[-1].role == "secondary"
-                                   and not re.search(r"[.;]\s", plain[claims[-1].start:start])):
+        if role == "secondary" or (
+            claims
+            and claims[-1].role == "secondary"
+            and not re.search(r"[.;]\s", plain[claims[-1].start : start])
+        ):
             role = "secondary"
         claims.append(Claim(text, start, end, role))
     return claims
@@ -217,12 +276,18 @@ def final_claim(sentence: str) -> Claim | None:
     return answers[-1] if answers else None
 
 
-_YES_NO_WORD = re.compile(r"\b(yes|no|yep|yeah|nope|nah|true|false)\b"
-                          r"(?!\s+(?:\w+\s+)?(?:left|remain|longer|more|one|"
-                          r"image|figure|\w+s\b))", re.IGNORECASE)
-_UNDECIDED = re.compile(r"\b(?:hard|difficult|impossible)\s+to\s+(?:tell|say|determine)|\bunclear"
-                        r"|\b(?:not\s+possible|impossible|unable)\s+to\b|\bcan(?:'t|not)\s+(?:tell|be\s+sure|determine)|\b(?:may|might|could)\b"
-                        r"|\bnot\s+(?:sure|certain)|\bdepends?\b|\?", re.IGNORECASE)
+_YES_NO_WORD = re.compile(
+    r"\b(yes|no|yep|yeah|nope|nah|true|false)\b"
+    r"(?!\s+(?:\w+\s+)?(?:left|remain|longer|more|one|"
+    r"image|figure|\w+s\b))",
+    re.IGNORECASE,
+)
+_UNDECIDED = re.compile(
+    r"\b(?:hard|difficult|impossible)\s+to\s+(?:tell|say|determine)|\bunclear"
+    r"|\b(?:not\s+possible|impossible|unable)\s+to\b|\bcan(?:'t|not)\s+(?:tell|be\s+sure|determine)|\b(?:may|might|could)\b"
+    r"|\bnot\s+(?:sure|certain)|\bdepends?\b|\?",
+    re.IGNORECASE,
+)
 _AFFIRM = re.compile(r"^\W*(?:correct|right|true|indeed)\b", re.IGNORECASE)
 
 
@@ -239,8 +304,9 @@ def verdict_word(sentence: str) -> str | None:
         return said[-1] if len(set(said)) == 1 else None
     if _AFFIRM.match(plain):
         return "yes"
-    clause = re.split(r"\b(?:so|therefore|thus|hence|which\s+means)\b", plain,
-                      flags=re.IGNORECASE)[-1]
+    clause = re.split(r"\b(?:so|therefore|thus|hence|which\s+means)\b", plain, flags=re.IGNORECASE)[
+        -1
+    ]
     # A negated closing statement denies ("It is not symmetric."); an affirmative one
     # may affirm the question or its opposite ("so the square's area is larger"), which
     # only the question tells: no verdict.
@@ -258,7 +324,7 @@ def choice_named(sentence: str, choices: Sequence[str]) -> str | None:
         if not words or not re.search(r"[a-z∠]", words):
             continue
         for m in re.finditer(r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said):
-            if not _NEGATED.search(said[:m.start()]):
+            if not _NEGATED.search(said[: m.start()]):
                 hits.append(i)
                 break
     hits = [i for i in hits if not any(j != i and worded[i] in worded[j] for j in hits)]

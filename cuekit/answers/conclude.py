@@ -63,7 +63,8 @@ _CONCLUSION = re.compile(
     r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
     r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
     r"|→|⇒|=>|\\Rightarrow|\\implies|因此|所以|故",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # A closing sentence that states a result: "So the area is 30 square units."
 _CLAIM_START = re.compile(r"^\W*(?:so|therefore|thus|hence|in\s+conclusion)\b,?", re.IGNORECASE)
 # A trailing check of the answer, not the answer: "Check: ...", "Verification: ...", "✓".
@@ -71,55 +72,73 @@ _CHECK = re.compile(
     r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|to\s+(?:verify|check|confirm)|"
     r"let(?:'s|\s+me|\s+us)\s+(?:verify|check|confirm|double[- ]check)|substitut\w*|plugging"
     r"|sanity\s+check|double[- ]check\w*)\b|[✓✔]\W*$"
-    r"|^\W*(?:confirmed|verified|correct|(?:this|that|it)\s+checks\s+out)\W*$", re.IGNORECASE)
+    r"|^\W*(?:confirmed|verified|correct|(?:this|that|it)\s+checks\s+out)\W*$",
+    re.IGNORECASE,
+)
 # An aside in parentheses, a note or a hypothetical after the answer: "(For reference,
 # ...)", "Note: if the triangle were equilateral, each angle would be 60°."
-_ASIDE = re.compile(r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
-                    r"|for\s+comparison|if\b(?![^.]*\b(?:so|therefore|thus)\b))"
-                    # an explanation of the answer just given: "This is because ...",
-                    # "Explanation: ...", "I counted 4 in the front row ..."
-                    r"|^\W*(?:(?:this|that)(?:\s+is|'s)\s+because|explanation|reason(?:ing)?\s*:"
-                    r"|here(?:\s+is|'s)\s+why|I\s+(?:counted|got\s+this))\b"
-                    # a closing pleasantry: "Hope this helps!", "Let me know if ..."
-                    r"|^\W*(?:(?:I\s+)?hope\s+(?:this|that|it)\s+helps|let\s+me\s+know|feel\s+free"
-                    r"|(?:I'm\s+)?happy\s+to\s+help|good\s+luck|if\s+you\s+have\s+any)\b",
-                    re.DOTALL | re.IGNORECASE)
+_ASIDE = re.compile(
+    r"^\(.*\)[.!]?$|^\W*(?:note|remark|n\.?b\.?|alternatively|for\s+reference"
+    r"|for\s+comparison|if\b(?![^.]*\b(?:so|therefore|thus)\b))"
+    # an explanation of the answer just given: "This is because ...",
+    # "Explanation: ...", "I counted 4 in the front row ..."
+    r"|^\W*(?:(?:this|that)(?:\s+is|'s)\s+because|explanation|reason(?:ing)?\s*:"
+    r"|here(?:\s+is|'s)\s+why|I\s+(?:counted|got\s+this))\b"
+    # a closing pleasantry: "Hope this helps!", "Let me know if ..."
+    r"|^\W*(?:(?:I\s+)?hope\s+(?:this|that|it)\s+helps|let\s+me\s+know|feel\s+free"
+    r"|(?:I'm\s+)?happy\s+to\s+help|good\s+luck|if\s+you\s+have\s+any)\b",
+    re.DOTALL | re.IGNORECASE,
+)
 _OPTION = re.compile(r"\b(?i:option|choice)\s+\(?([A-H])\)?(?![\w])|\(([A-H])\)")
-_RULES_OUT = re.compile(r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
-                        r"|\bexcept\b|\bexclud", re.IGNORECASE)
+_RULES_OUT = re.compile(
+    r"\brule[sd]?\s+out|\beliminat|\bincorrect|\bwrong|\bfails?\b"
+    r"|\bexcept\b|\bexclud",
+    re.IGNORECASE,
+)
 _BOLD_END = re.compile(r"\*\*([^*\n]{1,60}?)\*\*\W*$")
 # The subject of a superlative names the answer: "Brazil has the highest production".
 _SUPERLATIVE_SUBJECT = re.compile(
     r"(?:^|,\s*)(?!(?:it|this|that|which|he|she|they|there)\b)(?P<subject>(?-i:[A-Z])[\w'-]*"
     r"(?:\s+[\w'-]+){0,2}?)\s+(?:has|had|have|is|was|shows|gets|got|received|scored|holds)\s+"
     r"the\s+(?:highest|lowest|largest|smallest|most|least|greatest|biggest|tallest|shortest|"
-    r"longest|fewest|maximum|minimum)\b", re.IGNORECASE)
+    r"longest|fewest|maximum|minimum)\b",
+    re.IGNORECASE,
+)
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve "
-                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve "
+    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
 _LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 # A closing clause that only voices doubt: the answer before it still stands.
-_ONLY_DOUBT = re.compile(r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
-                         r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?", re.IGNORECASE)
-_SHORT_ANSWER = re.compile(
-    r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_ONLY_DOUBT = re.compile(
+    r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
+    r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?",
+    re.IGNORECASE,
+)
+_SHORT_ANSWER = re.compile(r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
 _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
 _LABEL = re.compile(r"^\W*\(?([A-Z]|\d{1,2})[.):]")
 _TIME = re.compile(r"(?<![\d:.])(\d{1,2}:\d{2})(?:\s*[AaPp]\.?[Mm]\b\.?)?(?![\d:])")
 # What the response means to do, not what it found: "To find the value, locate ...".
-_PLAN_START = re.compile(r"^\W*to\s+(?:find|determine|solve|answer|compute|calculate|get)\b",
-                         re.IGNORECASE)
+_PLAN_START = re.compile(
+    r"^\W*to\s+(?:find|determine|solve|answer|compute|calculate|get)\b", re.IGNORECASE
+)
 # A clause that ends on what the response will do: "... and solve for y."
-_PLAN = re.compile(r"\b(?:solve|find|compute|calculate|determine)\s+(?:for\s+)?(?:the\s+\w+\s+"
-                   r"of\s+)?\$?\\?[A-Za-z]{1,6}\$?\W*$", re.IGNORECASE)
+_PLAN = re.compile(
+    r"\b(?:solve|find|compute|calculate|determine)\s+(?:for\s+)?(?:the\s+\w+\s+"
+    r"of\s+)?\$?\\?[A-Za-z]{1,6}\$?\W*$",
+    re.IGNORECASE,
+)
 # A response that opens with its value, then explains it: "5. There are four small
 # triangles and ...", "27 — it sits just below the 30 gridline", "30 square units — half
 # of ...". Not a numbered list ("1. Identify ...\n2. ...").
 _LEADING_VALUE = re.compile(
     r"^\W{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?(?:\s?(?:[A-Za-z]+|°|%)){0,2}?)\**"
-    r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))")
+    r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))"
+)
 _NUMBERED = re.compile(r"^\W*\d{1,2}[.)]\s", re.MULTILINE)
 
 
@@ -182,14 +201,14 @@ def conclusion(text: str, *, revising: bool = False) -> str | None:
     # with words at the end of the sentence is set aside; a point "(2, 3)" is kept
     aside = re.search(r"\s\((?=[^()]*[A-Za-z]{2,})[^()]*\)\W*$", sentence)
     if aside is not None and aside.start() > 0:
-        sentence = sentence[:aside.start()] + sentence[aside.end():].strip()
+        sentence = sentence[: aside.start()] + sentence[aside.end() :].strip()
     # a marker that ends the sentence ("..., so 7 people in total.") opens no clause
-    markers = [m for m in _CONCLUSION.finditer(sentence) if sentence[m.end():].strip(" .!*$")]
+    markers = [m for m in _CONCLUSION.finditer(sentence) if sentence[m.end() :].strip(" .!*$")]
     if not markers and not revising and not _stands_alone(closing):
         return None  # a step of reasoning, not its conclusion
-    clause = sentence[markers[-1].end():].strip() if markers else sentence
+    clause = sentence[markers[-1].end() :].strip() if markers else sentence
     if markers and _ONLY_DOUBT.fullmatch(clause):  # "..., but I'm not sure.": the answer
-        return clause_answer(sentence[:markers[-1].start()], sentence)  # came before it
+        return clause_answer(sentence[: markers[-1].start()], sentence)  # came before it
     return clause_answer(clause, sentence)
 
 
@@ -198,7 +217,7 @@ def closing_claim(text: str) -> str | None:
     used to catch a response whose last words contradict its box."""
     sentence = _last_sentence(_closing_text(text))
     start = _CLAIM_START.match(sentence)
-    return clause_answer(sentence[start.end():], sentence) if start else None
+    return clause_answer(sentence[start.end() :], sentence) if start else None
 
 
 def _named_option(clause: str) -> str | None:
@@ -214,7 +233,8 @@ def _predicate(clause: str) -> str | None:
     if not copulas:
         return None
     rest = _LEADING_NUMBER_WORD.sub(
-        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end():])
+        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end() :]
+    )
     candidate = clean_candidate(rest)
     if candidate and answer_like(candidate) and re.search(r"[\d\\√π]", candidate):
         return candidate
@@ -237,15 +257,16 @@ def clause_answer(clause: str, sentence: str) -> str | None:
 
 
 # "x = 3 and x = −3", "x = 1, x = 2 or x = 4" at the end of a clause: one variable's values
-_SOLUTIONS = re.compile(r"(?<![\w\\])([a-z])\s*=\s*[^\s,;=]+(?:\s*(?:,|,?\s+(?:and|or))\s+\1"
-                        r"\s*=\s*[^\s,;=]+)+\W*$")
+_SOLUTIONS = re.compile(
+    r"(?<![\w\\])([a-z])\s*=\s*[^\s,;=]+(?:\s*(?:,|,?\s+(?:and|or))\s+\1"
+    r"\s*=\s*[^\s,;=]+)+\W*$"
+)
 
 
 def _equation_answer(plain: str) -> str | None:
     """The right side of the clause's last "=", or of its one equation that solves for a
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
-    parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain)
-             if "=" in part]
+    parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain) if "=" in part]
     solutions = _SOLUTIONS.search(plain)
     if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
         values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
@@ -257,12 +278,17 @@ def _equation_answer(plain: str) -> str | None:
 
 
 def _part_answer(clause: str, sentence: str) -> str | None:
-    clause = re.sub(r"\b(it|that|this|there|what)'s\b", r"\1 is", clause,
-                    flags=re.IGNORECASE).strip().rstrip(",;:")
+    clause = (
+        re.sub(r"\b(it|that|this|there|what)'s\b", r"\1 is", clause, flags=re.IGNORECASE)
+        .strip()
+        .rstrip(",;:")
+    )
     negated = NEGATION.search(clause)
     if negated is not None:  # "The answer is not 5." rules 5 out; it does not give it
-        ruled_out = re.match(r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
-                             clause[negated.end():])
+        ruled_out = re.match(
+            r"\s*(?:equal\s+to\s+)?(\(?[A-Z]\)?|[-−]?\d+(?:[.,]\d+)*)[.!]?$",
+            clause[negated.end() :],
+        )
         return f"not {ruled_out.group(1)}" if ruled_out else None
     yes_no = YES_NO.match(clause)
     if yes_no is not None:
@@ -274,20 +300,24 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     if option is not None:
         return option
     bold = _BOLD_END.search(clause)  # after other words: "**Final Answer**" is a heading
-    if bold is not None and clause[:bold.start()].strip(" *#") \
-            and not bold.group(1).rstrip().endswith(":"):
+    if (
+        bold is not None
+        and clause[: bold.start()].strip(" *#")
+        and not bold.group(1).rstrip().endswith(":")
+    ):
         candidate = clean_candidate(bold.group(1))
         if answer_like(candidate):
             return candidate
-    numbered_bold = [b for b in re.findall(r"\*\*([^*\n]{1,40}?)\*\*", clause)
-                     if re.search(r"\d", b)]
+    numbered_bold = [
+        b for b in re.findall(r"\*\*([^*\n]{1,40}?)\*\*", clause) if re.search(r"\d", b)
+    ]
     if len(numbered_bold) == 1:  # "The peak occurs in **2016** with a value of 58."
         candidate = clean_candidate(numbered_bold[0])
         if answer_like(candidate):
             return candidate
     plain = strip_math_delimiters(clause)
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
-    if point is not None and "=" not in plain[point.end():]:  # "... at the point (2, 3)."
+    if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
     if "=" in plain:
         rhs = _equation_answer(plain)
@@ -301,8 +331,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         return f"{hedge.group(1)} or {hedge.group(2)}"
     predicate = _predicate(clause)
     numbers = NUMBER.findall(plain)
-    if predicate is not None and (len(numbers) != 1 or re.match(r"^[(\[]", predicate)
-                                  or "\\" in predicate):
+    if predicate is not None and (
+        len(numbers) != 1 or re.match(r"^[(\[]", predicate) or "\\" in predicate
+    ):
         return predicate
     for part in (plain, strip_math_delimiters(sentence)):
         numbers = NUMBER.findall(part)
@@ -313,8 +344,11 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     leader = _SUPERLATIVE_SUBJECT.search(plain.replace("**", ""))
     if leader is not None:  # "Brazil has the highest coffee production"
         return leader.group("subject").strip()
-    tail = re.search(r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
-                     r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$", plain.replace("**", ""))
+    tail = re.search(
+        r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
+        r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$",
+        plain.replace("**", ""),
+    )
     if tail is None or len(tail.group(2).split()) > 3:
         return None
     # "The ball is red." or "The continent shown in red is Asia." name the answer; a
@@ -358,8 +392,9 @@ def _bare(candidate: str) -> bool:
     around a number ("It has 8 sides", "x equals 3")."""
     if ":" in candidate or not (answer_like(candidate) or _SHORT_ANSWER.match(candidate)):
         return False
-    if re.fullmatch(r"(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|solution|result)s?",
-                    candidate, re.IGNORECASE):
+    if re.fullmatch(
+        r"(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|solution|result)s?", candidate, re.IGNORECASE
+    ):
         return False  # "**Answer:**" alone: a label with nothing after it
     if re.match(r"(?:(?i:option|choice)\s*)?\(?[A-Z]\)?(?:[.:)]|\s|$)", candidate):
         return True  # "Option (A) 15", "B. 14": a choice, maybe with its text
@@ -384,7 +419,8 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     # options one by one ("A. 30°: too small.\nB. 45°: ...").
     options_listed = len(re.findall(r"^\W*\(?[A-Z][.:)]\s", body, re.MULTILINE)) > 1
     leading = YES_NO.match(body) or (
-        _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None)
+        _LEADING_LETTER.match(body) if looks_finished(body) and not options_listed else None
+    )
     if leading is not None:
         return leading.group(1).strip(".:"), "leading", "the response opens with it"
     value = _LEADING_VALUE.match(body)

@@ -51,39 +51,47 @@ _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # or value comes first.
 _CHOICE_IS = re.compile(
     r"\b(?:option|choice)\s+\(?(?P<letter>[A-Z])\)?\s+is\s+(?:the\s+)?(?:correct|right|best)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _VALUE_IS_ANSWER = re.compile(
     r"(?:^|(?<=[\s(]))(?P<value>\(?[A-Z]\)?|[-−]?\d[\d,./]*(?:\s*[a-z°%]{1,6})?)\s+is\s+the\s+"
     r"(?:(?:correct|right|final|best)\s+)?(?:answer|option|choice)\b"
     r"|(?:^|(?<=\n)|(?<=[.!?]\s))\W*(?P<lead>\(?[A-Z]\)?)\s+is\s+(?:the\s+)?(?:correct|right)\b",
-    re.MULTILINE)
+    re.MULTILINE,
+)
 # Said of an earlier answer: it was wrong. Verification ("let me check") is not this.
 _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
     r"|\bI\s+made\s+(?:an?\s+)?(?:error|mistake)|\bmis(?:read|counted|calculated|added|took)"
     r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
     r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b"
-    r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right", re.IGNORECASE)
+    r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right",
+    re.IGNORECASE,
+)
 # A softer change of mind: it replaces the earlier answer only with a new conclusion.
 _CHANGE_OF_MIND = re.compile(
     r"\b(?:actually|on\s+(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
     r"|looking\s+(?:at\s+(?:the\s+\w+\s+)?)?again|I\s+(?:initially|first)\s+thought"
     r"|at\s+first\s+I\s+thought|impossible|not\s+possible|invalid|(?:does\s+not|doesn't)"
-    r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b", re.IGNORECASE)
+    r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b",
+    re.IGNORECASE,
+)
 # Between a box and a later, different answer phrase: the response is revising the box.
 _REVISION = re.compile(
     r"\b(?:wait|actually|hmm|however|but|instead|oops|mistake|error|wrong|incorrect|"
     r"correct(?:ion|ed)?|should\s+be|not\s+right|second\s+thought|on\s+closer|upon|again|"
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
-    re.IGNORECASE)
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u26FF\u2728-\u27BF\uFE0F]+")
+    re.IGNORECASE,
+)
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u26ff\u2728-\u27bf\ufe0f]+")
 _MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
 _SPACE_ONLY = re.compile(r"\s|\\q?quad|\\[,;:! ]|~")  # "\boxed{\quad}" is an empty box
-_HYPOTHETICAL = re.compile(r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$",
-                           re.IGNORECASE)
+_HYPOTHETICAL = re.compile(
+    r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ def _boxes(text: str) -> list[_Commitment]:
         for j in range(cursor, len(text)):
             depth += {"{": 1, "}": -1}.get(text[j], 0)
             if depth == 0:
-                content = _box_answer(text[cursor + 1:j].strip())
+                content = _box_answer(text[cursor + 1 : j].strip())
                 found.append(_Commitment(index, j + 1, content, "boxed"))
                 position = j + 1
                 break
@@ -146,18 +154,10 @@ def find_boxed(text: str) -> list[str]:
     return [box.text for box in _boxes(text)]
 
 
-
-
 def _is_loop(text: str) -> bool:
     """Degenerate repetition: long output that compresses far better than prose does."""
     data = text.encode()
     return len(data) >= 400 and len(zlib.compress(data, 9)) < 0.12 * len(data)
-
-
-
-
-
-
 
 
 def _box_answer(content: str) -> str:
@@ -166,22 +166,30 @@ def _box_answer(content: str) -> str:
     if not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}\s", cleaned):
         return content
     phrases = list(ANSWER_PHRASE.finditer(cleaned))
-    tail = clean_candidate(cleaned[phrases[-1].end():] if phrases else cleaned)
+    tail = clean_candidate(cleaned[phrases[-1].end() :] if phrases else cleaned)
     return tail if tail and tail != cleaned.strip() and answer_like(tail) else content
 
 
 def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
-    found = [_Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
-             for m in _CHOICE_IS.finditer(text)]
-    found += [_Commitment(m.start(), m.end(), (m.group("value") or m.group("lead")).strip("()"),
-                          "phrase")
-              for m in _VALUE_IS_ANSWER.finditer(text)]
-    found += [_Commitment(m.start(), m.end(), clean_candidate(m.group(1)), "tagged")
-              for m in _ANSWER_TAG.finditer(text) if clean_candidate(m.group(1))]
+    found = [
+        _Commitment(m.start(), m.end(), m.group("letter").upper(), "phrase")
+        for m in _CHOICE_IS.finditer(text)
+    ]
+    found += [
+        _Commitment(m.start(), m.end(), (m.group("value") or m.group("lead")).strip("()"), "phrase")
+        for m in _VALUE_IS_ANSWER.finditer(text)
+    ]
+    found += [
+        _Commitment(m.start(), m.end(), clean_candidate(m.group(1)), "tagged")
+        for m in _ANSWER_TAG.finditer(text)
+        if clean_candidate(m.group(1))
+    ]
     for match in ANSWER_PHRASE.finditer(text):
         end = match.end()
-        if any(box.start >= end and box.start - end <= 40 and "\n\n" not in text[end:box.start]
-               for box in boxes):
+        if any(
+            box.start >= end and box.start - end <= 40 and "\n\n" not in text[end : box.start]
+            for box in boxes
+        ):
             continue  # "The answer is \boxed{8}": the box is the commitment
         line_end = text.find("\n", end)
         rest = text[end:] if line_end < 0 else text[end:line_end]
@@ -190,13 +198,21 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
             if following is not None:
                 rest = following.group()
                 end = line_end + following.start()
-        if _HYPOTHETICAL.search(text, max(0, match.start() - 30), match.start()) \
-                or re.split(r"(?<=[.!?])\s", rest.strip())[0].endswith("?"):
+        if _HYPOTHETICAL.search(text, max(0, match.start() - 30), match.start()) or re.split(
+            r"(?<=[.!?])\s", rest.strip()
+        )[0].endswith("?"):
             continue  # "whether the answer is 4", "Is the answer 12?": not a commitment
         candidate = clean_candidate(rest)
         if answer_like(candidate):
-            found.append(_Commitment(match.start(), end + len(rest), candidate, "phrase",
-                                     labelled=":" in match.group() or "：" in match.group()))
+            found.append(
+                _Commitment(
+                    match.start(),
+                    end + len(rest),
+                    candidate,
+                    "phrase",
+                    labelled=":" in match.group() or "：" in match.group(),
+                )
+            )
     return found
 
 
@@ -217,25 +233,28 @@ def _after_retraction(text: str, last: _Commitment) -> Extraction | None:
     retraction = _RETRACTION.search(text, last.end)
     if retraction is None:
         change = _CHANGE_OF_MIND.search(text, last.end)
-        later = text[change.end():] if change is not None else ""
+        later = text[change.end() :] if change is not None else ""
         concluded = conclusion(later) if later and looks_finished(later) else None
         if concluded and _numbers_differ(concluded, last.text):
-            return Extraction(concluded, "conclusion",
-                              f"the response changes its mind about {last.text!r} and "
-                              "concludes this")
+            return Extraction(
+                concluded,
+                "conclusion",
+                f"the response changes its mind about {last.text!r} and concludes this",
+            )
         return None
-    later = text[retraction.end():]
+    later = text[retraction.end() :]
     concluded = conclusion(later, revising=True) if looks_finished(later) else None
     if concluded:
-        return Extraction(concluded, "conclusion",
-                          f"the response retracts {last.text!r} and then concludes this")
+        return Extraction(
+            concluded, "conclusion", f"the response retracts {last.text!r} and then concludes this"
+        )
     return Extraction("", "none", f"the response retracts {last.text!r} and gives no other")
 
 
 def _contradicted(text: str, last: _Commitment) -> str | None:
     """A closing "So ... is 30." after the last box that states another number: the
     response gives two different final answers. Returns the second one."""
-    after = text[last.end:]
+    after = text[last.end :]
     if last.rule != "boxed" or not after.strip() or not looks_finished(after):
         return None
     claim = closing_claim(after)
@@ -247,12 +266,13 @@ def _joined_boxes(text: str, boxes: list[_Commitment]) -> str | None:
     the last two boxes with nothing but a connective between them, as one answer."""
     if len(boxes) < 2 or boxes[-2].text.replace(" ", "") == boxes[-1].text.replace(" ", ""):
         return None
-    between = strip_math_delimiters(text[boxes[-2].end:boxes[-1].start]).strip()
+    between = strip_math_delimiters(text[boxes[-2].end : boxes[-1].start]).strip()
     connective = re.fullmatch(r"(?:(or|either)|and|,|;)?", between, re.IGNORECASE)
     if connective is None:
         return None
     return f"{boxes[-2].text} {'or' if connective.group(1) else ','} {boxes[-1].text}".replace(
-        " ,", ",")
+        " ,", ","
+    )
 
 
 def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]:
@@ -263,8 +283,8 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
     if not boxes:
         return explicit
     box = explicit[boxes[-1]]
-    kept = explicit[:boxes[-1] + 1]
-    for later in explicit[boxes[-1] + 1:]:
+    kept = explicit[: boxes[-1] + 1]
+    for later in explicit[boxes[-1] + 1 :]:
         same = later.text.replace(" ", "") == box.text.replace(" ", "")
         if same or _REVISION.search(text, box.end, later.start):
             kept.append(later)
@@ -294,8 +314,12 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):
         return Extraction("", "none", "only an empty box")
     explicit = _drop_unrevised(text, sorted(boxes + _phrases(text, boxes), key=lambda c: c.start))
-    if finished is False and explicit and explicit[-1].rule == "phrase" \
-            and not text[explicit[-1].end:].strip():
+    if (
+        finished is False
+        and explicit
+        and explicit[-1].rule == "phrase"
+        and not text[explicit[-1].end :].strip()
+    ):
         explicit.pop()  # cut off inside its own answer phrase
     looping = _is_loop(text)
     if explicit:
@@ -303,21 +327,25 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         if looping and len({c.text.replace(" ", "") for c in explicit}) > 1:
             return Extraction("", "none", "a loop that commits to several answers")
         if not last.labelled and is_refusal(text):
-            return Extraction("", "none", f"the response declines to answer and only "
-                                          f"speculates {last.text!r}")
+            return Extraction(
+                "", "none", f"the response declines to answer and only speculates {last.text!r}"
+            )
         revised = _after_retraction(text, last)
         if revised is not None:
             return revised
         other = _contradicted(text, last)
         if other is not None:
-            return Extraction(last.text, "conflict", f"then concludes {other!r}: two "
-                              "different final answers", tuple(b.text for b in boxes))
+            return Extraction(
+                last.text,
+                "conflict",
+                f"then concludes {other!r}: two different final answers",
+                tuple(b.text for b in boxes),
+            )
         note = f"the last of {len(explicit)} commitments" if len(explicit) > 1 else ""
         tail_boxes = tuple(b.text for b in boxes)
         joined = _joined_boxes(text, boxes) if last.rule == "boxed" else None
         if joined is not None:
-            return Extraction(joined, "boxed", "the last boxes are given together",
-                              tail_boxes)
+            return Extraction(joined, "boxed", "the last boxes are given together", tail_boxes)
         return Extraction(last.text, last.rule, note, tail_boxes)
     if is_refusal(text):
         return Extraction("", "none", "the response declines to answer")

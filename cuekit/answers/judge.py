@@ -56,8 +56,11 @@ from cuekit.answers.reading import looks_finished
 __all__ = ["OUTCOMES", "Verdict", "judge"]
 
 OUTCOMES = ("correct", "wrong", "no_answer", "unscored")
-_NO_ANSWER_CHOICE = re.compile(r"cannot\s+be\s+determined|not\s+enough\s+information|"
-                               r"insufficient|none\s+of\s+(?:these|the\s+above)", re.IGNORECASE)
+_NO_ANSWER_CHOICE = re.compile(
+    r"cannot\s+be\s+determined|not\s+enough\s+information|"
+    r"insufficient|none\s+of\s+(?:these|the\s+above)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,19 @@ def _yes_no(gold: str, choices: Sequence[str] | None) -> bool:
 
 
 # The value is stated: "is 3", "= 48", "≈ 7.1", ": 2/3".
-_STATES = re.compile(r"(?:\b(?:is|are|was|equals|be)|[=≈:])\s*(?:about|approximately|roughly|"
-                     r"around|exactly)?\s*$", re.IGNORECASE)
+_STATES = re.compile(
+    r"(?:\b(?:is|are|was|equals|be)|[=≈:])\s*(?:about|approximately|roughly|"
+    r"around|exactly)?\s*$",
+    re.IGNORECASE,
+)
 _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b)", re.IGNORECASE)
 # A closing bullet that states the result: bold, or under a "Result"/"Answer" heading.
-_RESULT_STEP = re.compile(r"\*\*|^#+.*\b(?:result|answer|conclusion|final|summary)",
-                          re.IGNORECASE | re.MULTILINE)
-_GOES_ON = re.compile(r"^\W*(?:let(?:'s|\s+me|\s+us)|now|next|we\s+need|to\s+find|first)\b",
-                      re.IGNORECASE)
+_RESULT_STEP = re.compile(
+    r"\*\*|^#+.*\b(?:result|answer|conclusion|final|summary)", re.IGNORECASE | re.MULTILINE
+)
+_GOES_ON = re.compile(
+    r"^\W*(?:let(?:'s|\s+me|\s+us)|now|next|we\s+need|to\s+find|first)\b", re.IGNORECASE
+)
 # "maybe 8, maybe 9", "6 or 7"; not ", or 90 minutes in all", which restates
 _HEDGED = re.compile(r"(?<!,)\s(?:or|either)\b|\b(?:maybe|perhaps|possibly)\b", re.IGNORECASE)
 
@@ -109,29 +117,40 @@ def _last_lines(text: str) -> str:
     heading, the heading included."""
     block = text.strip().split("\n\n")[-1]
     heading = text.strip().rsplit("\n#", 1)
-    return block if len(heading) == 1 or "\n\n" in heading[1].split("\n", 1)[-1] \
+    return (
+        block
+        if len(heading) == 1 or "\n\n" in heading[1].split("\n", 1)[-1]
         else block + "\n#" + heading[1].split("\n", 1)[0]
+    )
 
 
-def _closing_reading(text: str, gold: str, choices: Sequence[str] | None,
-                     ended: bool) -> Extraction | None:
+def _closing_reading(
+    text: str, gold: str, choices: Sequence[str] | None, ended: bool
+) -> Extraction | None:
     """The answer the closing statement asserts, read from all its values (``claims``).
     ``ended``: the text looks finished; otherwise only a value that ends it counts."""
     sentences = closing_sentences(text)
     if not sentences or sentences[0].rstrip("*$ ").endswith("?"):
         return None
     if _yes_no(gold, choices):
-        word = verdict_word(sentences[0]) if ended or re.fullmatch(
-            r"\W*(?:yes|no|yep|yeah|nope|nah)\W*", sentences[0], re.IGNORECASE) else None
+        word = (
+            verdict_word(sentences[0])
+            if ended
+            or re.fullmatch(r"\W*(?:yes|no|yep|yeah|nope|nah)\W*", sentences[0], re.IGNORECASE)
+            else None
+        )
         return Extraction(word, "claim", "the verdict of the closing statement") if word else None
     if not re.search(r"\d", gold) and not choices:
         return None  # a worded gold ("Model C"): the values of the sentence are not it
     if not ended:  # "The number of cylinders that are left is 3": it ends on its value
         final = final_claim(sentences[0])
         plain = plain_sentence(sentences[0])
-        if final is None or not re.search(_STATES, plain[:final.start]) \
-                or re.search(r"\d\s*[+×·*/−-]\s*\d", final.text) or not re.fullmatch(
-                r"[\s°%.*)]*(?:[A-Za-z]+[\s.²³^]*){0,3}", plain[final.end:]):
+        if (
+            final is None
+            or not re.search(_STATES, plain[: final.start])
+            or re.search(r"\d\s*[+×·*/−-]\s*\d", final.text)
+            or not re.fullmatch(r"[\s°%.*)]*(?:[A-Za-z]+[\s.²³^]*){0,3}", plain[final.end :])
+        ):
             return None
         return Extraction(final.text, "claim", "the value the response ends on")
     if _STEP.match(_last_line(text)) and not _RESULT_STEP.search(_last_lines(text)):
@@ -145,13 +164,18 @@ def _closing_reading(text: str, gold: str, choices: Sequence[str] | None,
             return None  # "x = 7? Let me recompute.": the reasoning goes on
         claims = read_claims(sentence)
         answers = [c for c in claims if c.role == "answer"]
-        if len(answers) >= 2 and _HEDGED.search(plain_sentence(sentence),
-                                                answers[-2].end, answers[-1].start):
-            return Extraction(f"{answers[-2].text} or {answers[-1].text}", "claim",
-                              "the closing statement hedges between two values")
+        if len(answers) >= 2 and _HEDGED.search(
+            plain_sentence(sentence), answers[-2].end, answers[-1].start
+        ):
+            return Extraction(
+                f"{answers[-2].text} or {answers[-1].text}",
+                "claim",
+                "the closing statement hedges between two values",
+            )
         if answers:
-            return Extraction(answers[-1].text, "claim",
-                              "the last value the closing statement asserts")
+            return Extraction(
+                answers[-1].text, "claim", "the last value the closing statement asserts"
+            )
         if claims:
             return None
     return None
@@ -161,12 +185,18 @@ def _closing_reading(text: str, gold: str, choices: Sequence[str] | None,
 # ("10 is the diameter"), not a value.
 _UNCLEAN = re.compile(r"\d\s*[+×·*/−-]\s*[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b")
 # Comparison rules that show the weak reading is not even an answer of the gold's kind.
-_NOT_OF_ITS_KIND = ("names no choice", "not a yes/no answer", "not the gold number",
-                    "different answers", "no answer")
+_NOT_OF_ITS_KIND = (
+    "names no choice",
+    "not a yes/no answer",
+    "not the gold number",
+    "different answers",
+    "no answer",
+)
 
 
-def _verify_closing(found: Extraction, response: str, gold: str,
-                    choices: Sequence[str] | None, **fields: object) -> Extraction:
+def _verify_closing(
+    found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
+) -> Extraction:
     """Check the first-match reading of a closing statement (``found``) against the
     reading by claims, as a grader checks a response that ends in prose:
 
@@ -197,8 +227,11 @@ def _verify_closing(found: Extraction, response: str, gold: str,
         return found
     piece = found.text.strip() in reading.text and found.text.strip() != reading.text.strip()
     if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND):
-        return Extraction(reading.text, "claim", f"{reading.note}; the first reading "
-                          f"{found.text!r} ({found.rule}) is no clean answer")
+        return Extraction(
+            reading.text,
+            "claim",
+            f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
+        )
     return found
 
 
@@ -206,8 +239,11 @@ _EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
 _RETRACTED = re.compile(r"retracts|changes its mind")
 _ASSIGNS = re.compile(r"^\W*([a-z])\s*=")
 # "If x = 5, ...", "Try x = 5": a trial value, not a result
-_TRIAL = re.compile(r"\b(?:if|try|trying|suppose|assume|assuming|when|test(?:ing)?|plug\w*|"
-                    r"substitut\w*|check(?:ing)?|let)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+_TRIAL = re.compile(
+    r"\b(?:if|try|trying|suppose|assume|assuming|when|test(?:ing)?|plug\w*|"
+    r"substitut\w*|check(?:ing)?|let)\W+(?:\w+\W+){0,2}$",
+    re.IGNORECASE,
+)
 
 
 def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
@@ -222,7 +258,7 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         if other is None or other.group(1) == variable:
             return None
         at = text.rfind(found.text)  # "Answer: x = 42, y = 138" read as "x = 42": its line
-        line = text[text.rfind("\n", 0, at) + 1:] if at >= 0 else ""
+        line = text[text.rfind("\n", 0, at) + 1 :] if at >= 0 else ""
         return assigned_value(line.split("\n", 1)[0], variable)
     if _RETRACTED.search(found.note):
         return None  # the closing statement replaces a retracted answer: it stands
@@ -239,9 +275,12 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         return value
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None  # "x = 7? Let me recompute.": the reasoning goes on
-    found_all = [m for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
-                 if not _TRIAL.search(text, max(0, m.start() - 30), m.start())]
-    return assigned_value(text[found_all[-1].start():], variable) if found_all else None
+    found_all = [
+        m
+        for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
+        if not _TRIAL.search(text, max(0, m.start() - 30), m.start())
+    ]
+    return assigned_value(text[found_all[-1].start() :], variable) if found_all else None
 
 
 def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -> str | None:
@@ -264,25 +303,31 @@ def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -
     return None
 
 
-def _question_reading(found: Extraction, response: str, question: str,
-                      yes_no: bool) -> Extraction:
+def _question_reading(found: Extraction, response: str, question: str, yes_no: bool) -> Extraction:
     """Read ``found`` again with the question (``cuekit.answers.question``): the value of
     the asked variable, the verdict of a statement that restates a yes/no question, the
     subject of a restated "Which ...?" question."""
     text = prepare(response)
     variable = asked_variable(question)
-    weak = found.rule in _WEAK or found.rule == "claim" or (
-        found.rule == "none" and found.note in _UNREAD)
+    weak = (
+        found.rule in _WEAK
+        or found.rule == "claim"
+        or (found.rule == "none" and found.note in _UNREAD)
+    )
     if weak and not looks_finished(text):
         return found
     if variable is not None and (weak or found.rule in _EXPLICIT):
         value = _asked_value(found, text, variable)
         if value is not None and value != found.text.strip():
             rule = found.rule if found.rule in _EXPLICIT else "asked_variable"
-            return Extraction(value, rule, f"the value of {variable}, which the question "
-                              f"asks for, in {found.text!r}" if found.answered else
-                              f"the value of {variable}, which the question asks for",
-                              found.boxes)
+            return Extraction(
+                value,
+                rule,
+                f"the value of {variable}, which the question asks for, in {found.text!r}"
+                if found.answered
+                else f"the value of {variable}, which the question asks for",
+                found.boxes,
+            )
         return found
     if not weak or is_refusal(text):
         return found
@@ -292,35 +337,56 @@ def _question_reading(found: Extraction, response: str, question: str,
     subject = asked_subject(question)
     value = _subject_value(found, text, *subject) if subject is not None else None
     if value is not None and value != found.text.strip():
-        return Extraction(value, "asked_subject", "the value the response states for what "
-                          "the question asks")
+        return Extraction(
+            value, "asked_subject", "the value the response states for what the question asks"
+        )
     number = counted(sentences[0], question)
     if number is not None and (not found.answered or restates(found.text, question)):
-        return Extraction(number, "asked_subject", "the count of what the question asks "
-                          "for" + (f"; {found.text!r} restates the question"
-                                   if found.answered else ""))
+        return Extraction(
+            number,
+            "asked_subject",
+            "the count of what the question asks "
+            "for" + (f"; {found.text!r} restates the question" if found.answered else ""),
+        )
     other = unasked_value(sentences[0], question) if not found.answered else None
     if other is not None and not yes_no:
-        return Extraction(other, "asked_subject", "the one value of the closing statement "
-                          "that the question does not give")
+        return Extraction(
+            other,
+            "asked_subject",
+            "the one value of the closing statement that the question does not give",
+        )
     if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
         verdict = statement_verdict(sentences[0], question)
         if verdict is not None:
-            return Extraction(verdict, "statement", "the closing statement restates the "
-                              f"question and {'affirms' if verdict == 'yes' else 'denies'} it")
+            return Extraction(
+                verdict,
+                "statement",
+                "the closing statement restates the "
+                f"question and {'affirms' if verdict == 'yes' else 'denies'} it",
+            )
         return found
     named = restated_subject(sentences[0], question) or (
-        superlative_named(sentences[0], question) if not found.answered else None)
+        superlative_named(sentences[0], question) if not found.answered else None
+    )
     if named is not None and named != found.text:
-        return Extraction(named, "statement", "the subject of the closing statement, "
-                          "which restates the question")
+        return Extraction(
+            named, "statement", "the subject of the closing statement, which restates the question"
+        )
     return found
 
 
-def judge(response: str, gold: str | None, choices: Sequence[str] | None = None, *,
-          precision: int | None = None, question_type: str | None = None,
-          answer_type: str | None = None, unit: str | None = None,
-          finished: bool | None = None, question: str | None = None) -> Verdict:
+def judge(
+    response: str,
+    gold: str | None,
+    choices: Sequence[str] | None = None,
+    *,
+    precision: int | None = None,
+    question_type: str | None = None,
+    answer_type: str | None = None,
+    unit: str | None = None,
+    finished: bool | None = None,
+    question: str | None = None,
+) -> Verdict:
     """Judge ``response`` against ``gold`` with the dataset's fields where it has them.
 
     ``choices`` are used for multiple choice (``question_type`` other than free_form);
@@ -334,14 +400,16 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
     found = extract(response, finished=finished)
     how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if gold is None or not str(gold).strip():
-        return Verdict(found.text, found.rule, False, f"unscored: no gold answer; {how}",
-                       "no gold", "unscored")
+        return Verdict(
+            found.text, found.rule, False, f"unscored: no gold answer; {how}", "no gold", "unscored"
+        )
     if not found.answered and choices and is_refusal(response or ""):
         # "It cannot be determined." answers a question whose options include that
         refusals = [c for c in choices if is_refusal(c) or _NO_ANSWER_CHOICE.search(c)]
         if len(refusals) == 1:
-            found = Extraction(refusals[0], "refusal_choice",
-                               "the response declines, and one choice says so")
+            found = Extraction(
+                refusals[0], "refusal_choice", "the response declines, and one choice says so"
+            )
             how = f"{found.rule} ({found.note})"
     if question and finished is not False:
         reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
@@ -351,28 +419,58 @@ def judge(response: str, gold: str | None, choices: Sequence[str] | None = None,
         scale = named_scale(question)
         if scale is not None and re.search(rf"\d\s*{scale}", found.text, re.IGNORECASE):
             # "61.9 thousand" for a question asked in thousands is 61.9
-            found = replace(found, text=re.sub(rf"\s*{scale}s?\b", "", found.text,
-                                               flags=re.IGNORECASE))
-    if finished is not False and (found.rule in _WEAK or (
-            found.rule == "none" and found.note in _UNREAD)):
-        found = _verify_closing(found, response, str(gold), choices, precision=precision,
-                                answer_type=answer_type, unit=unit)
+            found = replace(
+                found, text=re.sub(rf"\s*{scale}s?\b", "", found.text, flags=re.IGNORECASE)
+            )
+    if finished is not False and (
+        found.rule in _WEAK or (found.rule == "none" and found.note in _UNREAD)
+    ):
+        found = _verify_closing(
+            found,
+            response,
+            str(gold),
+            choices,
+            precision=precision,
+            answer_type=answer_type,
+            unit=unit,
+        )
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if not found.answered:
-        return Verdict("", "none", False, f"no answer: {found.note}", "no answer",
-                       "no_answer")
+        return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
     if found.rule == "conflict":
-        return Verdict(found.text, found.rule, False,
-                       f"wrong: extracted {found.text!r} by boxed, {found.note}",
-                       "two different final answers", "wrong")
-    if found.rule != "refusal_choice" and is_refusal(found.text) and (
-            not choices or choice_letters(found.text, choices)[0] is None):
-        return Verdict(found.text, found.rule, False,
-                       f"no answer: {found.rule} holds a refusal {found.text!r}", "refusal",
-                       "no_answer")
-    result = match_answer(found.text, str(gold), choices=choices, precision=precision,
-                          answer_type=answer_type, unit=unit, boxes=found.boxes)
+        return Verdict(
+            found.text,
+            found.rule,
+            False,
+            f"wrong: extracted {found.text!r} by boxed, {found.note}",
+            "two different final answers",
+            "wrong",
+        )
+    if (
+        found.rule != "refusal_choice"
+        and is_refusal(found.text)
+        and (not choices or choice_letters(found.text, choices)[0] is None)
+    ):
+        return Verdict(
+            found.text,
+            found.rule,
+            False,
+            f"no answer: {found.rule} holds a refusal {found.text!r}",
+            "refusal",
+            "no_answer",
+        )
+    result = match_answer(
+        found.text,
+        str(gold),
+        choices=choices,
+        precision=precision,
+        answer_type=answer_type,
+        unit=unit,
+        boxes=found.boxes,
+    )
     outcome = "correct" if result.correct else "wrong"
-    reason = (f"{outcome}: extracted {found.text!r} by {how}; "
-              f"{'matched' if result.correct else 'failed'} gold {gold!r} by {result.rule}")
+    reason = (
+        f"{outcome}: extracted {found.text!r} by {how}; "
+        f"{'matched' if result.correct else 'failed'} gold {gold!r} by {result.rule}"
+    )
     return Verdict(found.text, found.rule, result.correct, reason, result.rule, outcome)

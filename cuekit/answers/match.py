@@ -40,8 +40,9 @@ def _rhs(text: str, gold: str) -> str:
     if "=" in gold:
         return text
     text = text.replace(r"\approx", "=")
-    return text.rsplit("=", 1)[1].strip() if "=" in text and text.rsplit("=", 1)[1].strip() \
-        else text
+    return (
+        text.rsplit("=", 1)[1].strip() if "=" in text and text.rsplit("=", 1)[1].strip() else text
+    )
 
 
 def _symbolic(text: str) -> bool:
@@ -50,7 +51,7 @@ def _symbolic(text: str) -> bool:
 
 
 def _without_article(text: str) -> str:
-    """"a cat" is the answer "cat"."""
+    """ "a cat" is the answer "cat"."""
     return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
 
 
@@ -61,14 +62,21 @@ def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> 
     gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
     if gold_value is not None and answer_value is not None:
         agree = values_agree(answer_value, gold_value, precision)
-        if not agree[0] and _PERCENT.search(answer) and not _PERCENT.search(gold) \
-                and 0 < abs(gold_value.approx) <= 1:  # "37.5%" for the fraction 3/8
+        if (
+            not agree[0]
+            and _PERCENT.search(answer)
+            and not _PERCENT.search(gold)
+            and 0 < abs(gold_value.approx) <= 1
+        ):  # "37.5%" for the fraction 3/8
             share = as_share(answer_value)
             if values_agree(share, gold_value, precision)[0]:
                 return Match(True, "the percentage equals the gold fraction")
         return Match(*agree)
-    if _symbolic(answer) and _symbolic(gold) and \
-            symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit)):
+    if (
+        _symbolic(answer)
+        and _symbolic(gold)
+        and symbolic_equal(strip_unit(answer, unit), strip_unit(gold, unit))
+    ):
         return Match(True, "math-verify: equal expressions")
     if gold_value is not None:
         return Match(False, "not the gold number")
@@ -78,15 +86,22 @@ def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> 
 def _choice_by_value(text: str, choices: Sequence[str]) -> str | None:
     """The one choice ``text`` equals; failing that, the one decimal choice it rounds to
     at the choice's own places ("7.002" picks "7.0": the options are rounded values)."""
-    hits = [i for i, choice in enumerate(choices)
-            if choice.strip() and _scalar(text, choice, None, None).correct]
+    hits = [
+        i
+        for i, choice in enumerate(choices)
+        if choice.strip() and _scalar(text, choice, None, None).correct
+    ]
     if not hits:
         value = parse_value(_rhs(clean_latex(text), ""))
         for i, choice in enumerate(choices):
             option = parse_value(clean_latex(choice))
-            if value is not None and option is not None and option.places and (
-                    value.places is None or value.places >= option.places) and \
-                    values_agree(value, option, option.places)[0]:
+            if (
+                value is not None
+                and option is not None
+                and option.places
+                and (value.places is None or value.places >= option.places)
+                and values_agree(value, option, option.places)[0]
+            ):
                 hits.append(i)
     return chr(ord("A") + hits[0]) if len(hits) == 1 else None
 
@@ -101,13 +116,17 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     lone = _LONE_LETTER.match(cleaned)
     if lone is not None and lone.group(1).upper() in in_range:
         return frozenset(lone.group(1).upper()), "a choice letter"
-    if (_LETTER_LIST.match(cleaned) or re.fullmatch(r"[A-Z]{2,}", cleaned)) and \
-            set(re.findall(r"[A-Z]", cleaned)) <= in_range:
+    if (_LETTER_LIST.match(cleaned) or re.fullmatch(r"[A-Z]{2,}", cleaned)) and set(
+        re.findall(r"[A-Z]", cleaned)
+    ) <= in_range:
         return frozenset(re.findall(r"[A-Z]", cleaned)), "choice letters"
     first = _LETTER_FIRST.match(cleaned)
     by_value = _choice_by_value(cleaned, choices)
-    if first is not None and (first.group(1).isupper() or cleaned.startswith("(")) \
-            and first.group(1).upper() in in_range:
+    if (
+        first is not None
+        and (first.group(1).isupper() or cleaned.startswith("("))
+        and first.group(1).upper() in in_range
+    ):
         letter, rest = first.group(1).upper(), first.group(2).strip().strip("()")
         named = _choice_by_value(rest, choices)
         if named is not None and named != letter:
@@ -131,8 +150,11 @@ def _choice_within(text: str, choices: Sequence[str]) -> str | None:
     if len(said.split()) > 6:
         return None
     worded = [plain_text(c) if re.search(r"[a-z]{2,}", plain_text(c)) else "" for c in choices]
-    hits = [i for i, words in enumerate(worded) if words and re.search(
-        r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said)]
+    hits = [
+        i
+        for i, words in enumerate(worded)
+        if words and re.search(r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said)
+    ]
     hits = [i for i in hits if not any(j != i and worded[i] in worded[j] for j in hits)]
     return chr(ord("A") + hits[0]) if len(hits) == 1 else None
 
@@ -155,15 +177,16 @@ def _is_list(gold: str, answer_type: str | None) -> bool:
     return answer_type == "list" or bool(brackets) or not thousands
 
 
-def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | None,
-                unit: str | None) -> Match:
+def _match_list(
+    answer: str, gold: str, boxes: Sequence[str], precision: int | None, unit: str | None
+) -> Match:
     named = re.match(r"^[^=()\[\]]{1,20}=\s*(?=[(\[])", clean_latex(answer))
     if named is not None and "=" not in gold:  # "B = (4, -1)": the point, not its name
-        answer = clean_latex(answer)[named.end():]
+        answer = clean_latex(answer)[named.end() :]
     gold_items, gold_brackets = _list_items(gold)
     items, brackets = _list_items(answer)
     if len(items) != len(gold_items) and len(boxes) >= len(gold_items):
-        items, brackets = [clean_latex(b) for b in boxes[-len(gold_items):]], ""
+        items, brackets = [clean_latex(b) for b in boxes[-len(gold_items) :]], ""
     if len(items) != len(gold_items):
         return Match(False, f"{len(items)} items, the gold has {len(gold_items)}")
     if gold_brackets in ("(]", "[)") and brackets != gold_brackets:
@@ -171,8 +194,9 @@ def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | N
     if "{}" in (brackets, gold_brackets):  # a set: each gold item once, in any order
         unmatched = list(items)
         for gold_item in gold_items:
-            hit = next((i for i in unmatched
-                        if _scalar(i, gold_item, precision, unit).correct), None)
+            hit = next(
+                (i for i in unmatched if _scalar(i, gold_item, precision, unit).correct), None
+            )
             if hit is None:
                 return Match(False, f"set item {gold_item!r} missing")
             unmatched.remove(hit)
@@ -184,9 +208,16 @@ def _match_list(answer: str, gold: str, boxes: Sequence[str], precision: int | N
     return Match(True, f"all {len(items)} items equal, in order")
 
 
-def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None,
-                 precision: int | None = None, answer_type: str | None = None,
-                 unit: str | None = None, boxes: Sequence[str] = ()) -> Match:
+def match_answer(
+    answer: str,
+    gold: str,
+    *,
+    choices: Sequence[str] | None = None,
+    precision: int | None = None,
+    answer_type: str | None = None,
+    unit: str | None = None,
+    boxes: Sequence[str] = (),
+) -> Match:
     """Compare an extracted answer with the gold one (module docstring for the order)."""
     if not answer.strip():
         return Match(False, "no answer")
@@ -195,8 +226,7 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
     said = plain_text(answer)
     both_ways = re.search(r"\byes\b", said) and re.search(r"\bno\b", said)  # "Yes and no."
-    if (_HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed) \
-            or both_ways:
+    if (_HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed) or both_ways:
         return Match(False, "hedged between answers")
     if choices:
         gold_letters, _ = choice_letters(gold, choices)
@@ -205,8 +235,11 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
             if letters is None:
                 return Match(False, how)
             same = letters == gold_letters
-            return Match(same, f"{how}: {''.join(sorted(letters))} "
-                               f"{'=' if same else '!='} {''.join(sorted(gold_letters))}")
+            return Match(
+                same,
+                f"{how}: {''.join(sorted(letters))} "
+                f"{'=' if same else '!='} {''.join(sorted(gold_letters))}",
+            )
         lone = _LONE_LETTER.match(clean_latex(answer).strip())
         if lone is not None and ord(lone.group(1).upper()) - ord("A") < len(choices):
             answer = choices[ord(lone.group(1).upper()) - ord("A")]
@@ -215,8 +248,10 @@ def match_answer(answer: str, gold: str, *, choices: Sequence[str] | None = None
         if named is not None:
             letter = next(g for g in named.groups() if g).upper()
             same = letter == gold.strip().strip("()")
-            return Match(same, f"a choice letter: {letter} {'=' if same else '!='} "
-                               f"{gold.strip().strip('()')}")
+            return Match(
+                same,
+                f"a choice letter: {letter} {'=' if same else '!='} {gold.strip().strip('()')}",
+            )
     gold_plain = plain_text(gold)
     if gold_plain in _YES_NO:
         opening = re.match(r"^(yes|no|true|false)\b", plain_text(answer))

@@ -10,19 +10,42 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_latex", "plain_text", "split_top_level", "strip_brackets",
-           "strip_math_delimiters"]
+__all__ = [
+    "clean_latex",
+    "plain_text",
+    "split_top_level",
+    "strip_brackets",
+    "strip_math_delimiters",
+]
 
 _UNICODE = {
-    "−": "-", "–": "-", "×": r"\times ", "÷": r"\div ", "·": r"\cdot ", "⋅": r"\cdot ",
-    "π": r"\pi ", "²": "^2", "³": "^3", "°": r"^\circ", "∠": r"\angle ", "≈": r"\approx ",
-    "½": r"\frac{1}{2}", "¼": r"\frac{1}{4}", "¾": r"\frac{3}{4}",
-    "≤": r"\le ", "≥": r"\ge ", "∞": r"\infty ", "：": ":", "，": ",", "\u00a0": " ",
+    "−": "-",
+    "–": "-",
+    "×": r"\times ",
+    "÷": r"\div ",
+    "·": r"\cdot ",
+    "⋅": r"\cdot ",
+    "π": r"\pi ",
+    "²": "^2",
+    "³": "^3",
+    "°": r"^\circ",
+    "∠": r"\angle ",
+    "≈": r"\approx ",
+    "½": r"\frac{1}{2}",
+    "¼": r"\frac{1}{4}",
+    "¾": r"\frac{3}{4}",
+    "≤": r"\le ",
+    "≥": r"\ge ",
+    "∞": r"\infty ",
+    "：": ":",
+    "，": ",",
+    "\u00a0": " ",
 }
 _SQRT_UNICODE = re.compile(r"√\s*(\([^()]*\)|\{[^{}]*\}|[0-9.]+|[A-Za-z])")
 _WRAPPERS = re.compile(
     r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mathsf|boldsymbol|operatorname|mbox)"
-    r"\s*\{([^{}]*)\}")
+    r"\s*\{([^{}]*)\}"
+)
 # Spacing and sizing commands carry no value; "\," between digits is a thousands space.
 _SPACING = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\displaystyle|\\[;:! ]")
 _THIN_SPACE_IN_NUMBER = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")

@@ -35,22 +35,36 @@ __all__ = ["Value", "as_share", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
     r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
-    r"(?:[eE](?P<exp>[-+]?\d{1,3}))?$")  # "1.5e3": e-notation, as programs print it
+    r"(?:[eE](?P<exp>[-+]?\d{1,3}))?$"
+)  # "1.5e3": e-notation, as programs print it
 # Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
 # hedges ("5 or 6") are caught before numbers are read.
 _NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
 # "Answer: three": counts are sometimes written as words.
-_NUMBER_NAMES = ("zero one two three four five six seven eight nine ten eleven twelve "
-                 "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
+_NUMBER_NAMES = (
+    "zero one two three four five six seven eight nine ten eleven twelve "
+    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
-_SCALES = {"thousand": 10**3, "k": 10**3, "million": 10**6, "m": 10**6, "mn": 10**6,
-           "billion": 10**9, "bn": 10**9, "trillion": 10**12}
+_SCALES = {
+    "thousand": 10**3,
+    "k": 10**3,
+    "million": 10**6,
+    "m": 10**6,
+    "mn": 10**6,
+    "billion": 10**9,
+    "bn": 10**9,
+    "trillion": 10**12,
+}
 # The letters only right after the digits ("2.5M", "30k"): "5 m" is five metres.
-_SCALE = re.compile(r"^([-+]?[\d,]*\.?\d+)(?:\s*(thousand|million|billion|trillion)\b|"
-                    r"(?-i:(k|M|mn|bn))(?![A-Za-z]))\s*\w*$", re.IGNORECASE)
+_SCALE = re.compile(
+    r"^([-+]?[\d,]*\.?\d+)(?:\s*(thousand|million|billion|trillion)\b|"
+    r"(?-i:(k|M|mn|bn))(?![A-Za-z]))\s*\w*$",
+    re.IGNORECASE,
+)
 _CURRENCY = re.compile(r"^(?:[$€£¥]|USD|EUR)\s*|\s*(?:dollars?|cents?|USD)$", re.IGNORECASE)
 
 
@@ -79,8 +93,11 @@ class Value:
 
 def as_share(value: Value) -> Value:
     """A percentage as the fraction it stands for: 37.5 (%) -> 0.375."""
-    return Value(value.exact / 100 if value.exact is not None else None, value.approx / 100,
-                 value.places + 2 if value.places is not None else None)
+    return Value(
+        value.exact / 100 if value.exact is not None else None,
+        value.approx / 100,
+        value.places + 2 if value.places is not None else None,
+    )
 
 
 def strip_unit(text: str, unit: str | None) -> str:
@@ -91,8 +108,11 @@ def strip_unit(text: str, unit: str | None) -> str:
     if unit:
         text = re.sub(r"\s*" + re.escape(unit.strip()) + r"\s*$", "", text)
     trailing = re.match(r"^(.*\d.*?\S)\s+([A-Za-z]{2,}[A-Za-z' /]*(?:\^\{?[23]\}?)?)$", text)
-    if trailing is not None and "\\" in trailing.group(1) and not any(
-            w.lower() in _NOT_UNITS for w in trailing.group(2).replace("/", " ").split()):
+    if (
+        trailing is not None
+        and "\\" in trailing.group(1)
+        and not any(w.lower() in _NOT_UNITS for w in trailing.group(2).replace("/", " ").split())
+    ):
         return trailing.group(1).strip()  # "8\pi cm^2": an exact form with a unit
     match = re.match(r"^([-+]?[\d,]*\.?\d+)\s*(.*)$", text)
     if match is None or not match.group(2):
@@ -121,7 +141,7 @@ def _decimal(text: str) -> Value | None:
 
 
 def _scaled(text: str) -> Value | None:
-    """"2.5 million", "2.5M", "30k": a decimal times a scale word."""
+    """ "2.5 million", "2.5M", "30k": a decimal times a scale word."""
     match = _SCALE.match(text)
     if match is None:
         return None
@@ -147,8 +167,15 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
     if stripped.lower() in _NUMBER_NAMES or stripped.lower() == "none":  # "There are none."
         value = _NUMBER_NAMES.index(stripped.lower()) if stripped.lower() != "none" else 0
         return Value(Fraction(value), float(value), 0)
-    if re.search(r"[A-Za-z]", stripped.replace("\\", " ").replace("sqrt", "").replace(
-            "frac", "").replace("pi", "").replace("times", "").replace("cdot", "")):
+    if re.search(
+        r"[A-Za-z]",
+        stripped.replace("\\", " ")
+        .replace("sqrt", "")
+        .replace("frac", "")
+        .replace("pi", "")
+        .replace("times", "")
+        .replace("cdot", ""),
+    ):
         return None  # a variable is left: an expression, not a number
     found = numeric_value(stripped)
     if found is None:
@@ -167,30 +194,37 @@ def _terminates(value: Fraction) -> bool:
 
 
 def _half_unit(places: int) -> float:
-    return 0.5 * 10.0 ** -places * (1 + 1e-9)
+    return 0.5 * 10.0**-places * (1 + 1e-9)
 
 
 def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tuple[bool, str]:
     """Do the two values agree, and under which rule (see the module docstring)."""
     if precision is not None:  # the relative term absorbs float noise on 6.02e23
-        ok = abs(answer.approx - gold.approx) <= max(_half_unit(precision) + 1e-12,
-                                                     1e-12 * abs(gold.approx))
-        return ok, (f"{'equal' if ok else 'differ'} at {precision} decimal places "
-                    "(dataset precision)")
+        ok = abs(answer.approx - gold.approx) <= max(
+            _half_unit(precision) + 1e-12, 1e-12 * abs(gold.approx)
+        )
+        return ok, (
+            f"{'equal' if ok else 'differ'} at {precision} decimal places (dataset precision)"
+        )
     if answer.exact is not None and gold.exact is not None and answer.exact == gold.exact:
         return True, "equal numbers"
     # a one-place gold is exact, unless the answer is a value no decimal can equal
     # ("8\\sqrt{2}" or "22/3" for 11.3): then the gold is its rounding
     endless = answer.places is None and (answer.exact is None or not _terminates(answer.exact))
-    if gold.places is not None and (gold.places >= 2 or (gold.places == 1 and endless)) and (
-            answer.places is None or answer.places >= gold.places):
+    if (
+        gold.places is not None
+        and (gold.places >= 2 or (gold.places == 1 and endless))
+        and (answer.places is None or answer.places >= gold.places)
+    ):
         ok = abs(answer.approx - gold.approx) <= _half_unit(gold.places)
         return ok, f"{'rounds' if ok else 'does not round'} to the gold's {gold.places} places"
-    if gold.places is None and answer.places is not None and (
-            answer.places >= 2 or answer.significant >= 3):
+    if (
+        gold.places is None
+        and answer.places is not None
+        and (answer.places >= 2 or answer.significant >= 3)
+    ):
         ok = abs(answer.approx - gold.approx) <= _half_unit(answer.places)
-        return ok, (f"{'is' if ok else 'is not'} the exact gold rounded to "
-                    f"{answer.places} places")
+        return ok, (f"{'is' if ok else 'is not'} the exact gold rounded to {answer.places} places")
     if answer.exact is None or gold.exact is None:
         ok = abs(answer.approx - gold.approx) <= 1e-9 * max(1.0, abs(gold.approx))
         return ok, "equal values" if ok else "different numbers"

@@ -21,43 +21,85 @@ import re
 
 from cuekit.answers.normalize import strip_math_delimiters
 
-__all__ = ["asked_subject", "asked_variable", "assigned_value", "assignments", "counted",
-           "is_yes_no_question", "named_scale", "names_subject", "names_variable",
-           "restated_subject", "restates", "statement_verdict", "stated_value",
-           "superlative_named", "unasked_value"]
+__all__ = [
+    "asked_subject",
+    "asked_variable",
+    "assigned_value",
+    "assignments",
+    "counted",
+    "is_yes_no_question",
+    "named_scale",
+    "names_subject",
+    "names_variable",
+    "restated_subject",
+    "restates",
+    "statement_verdict",
+    "stated_value",
+    "superlative_named",
+    "unasked_value",
+]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
 # x so that m ∥ n.", "Find $x$ to the nearest tenth."; not "Find m∠2" or "Find a formula".
 _ASKED = re.compile(
     r"^\W*(?:find|solve\s+for|determine|calculate|compute|what\s+is)\s+(?:the\s+value\s+of\s+)?"
     r"(?:the\s+(?:variable|unknown)\s+)?\$?\s*([a-z])\s*\$?(?=\s*(?:[.?,:;]|$|\s+(?:in|so|to|if|"
-    r"when|for|given|using|such|\()\b))", re.IGNORECASE)
+    r"when|for|given|using|such|\()\b))",
+    re.IGNORECASE,
+)
 # A value a variable is set to: a number, fraction, root or multiple of π, that ends
 # where the expression ends (not "x = 3 + y").
-_VALUE = (r"[-−]?\s?(?:\\frac\{\d+\}\{\d+\}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-          r"(?:\s?(?:\\sqrt\{?\d+\}?|√\s?\d+|\\pi|π))?|\\sqrt\{?\d+\}?|√\s?\d+)"
-          r"(?:\s?/\s?\d+(?![\d.]))?")
+_VALUE = (
+    r"[-−]?\s?(?:\\frac\{\d+\}\{\d+\}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+    r"(?:\s?(?:\\sqrt\{?\d+\}?|√\s?\d+|\\pi|π))?|\\sqrt\{?\d+\}?|√\s?\d+)"
+    r"(?:\s?/\s?\d+(?![\d.]))?"
+)
 _AFTER_VALUE = r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div)|\\frac|\\sqrt))"
-_YES_NO_START = re.compile(r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|"
-                           r"would|should|must)\b", re.IGNORECASE)
-_STOP = frozenset("""a an the of in on at to for by with from and or is are was were be
+_YES_NO_START = re.compile(
+    r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|"
+    r"would|should|must)\b",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    """a an the of in on at to for by with from and or is are was were be
     been does do did can could has have had will would should must this that these those it
-    its there their than as into number value any all each one both""".split())
+    its there their than as into number value any all each one both""".split()
+)
 # Comparisons with their opposites: a statement of the opposite one denies the question.
-_OPPOSITE = {"less": "more greater larger higher bigger", "fewer": "more greater larger higher",
-             "smaller": "larger bigger greater more higher", "lower": "higher greater larger more",
-             "shorter": "longer taller", "more": "less fewer smaller lower",
-             "greater": "less fewer smaller lower", "larger": "smaller less lower fewer",
-             "higher": "lower less smaller", "bigger": "smaller less", "longer": "shorter",
-             "taller": "shorter", "maximum": "minimum", "minimum": "maximum",
-             "highest": "lowest smallest least", "lowest": "highest largest greatest most",
-             "largest": "smallest lowest least", "smallest": "largest highest greatest most",
-             "most": "least fewest", "least": "most", "increasing": "decreasing",
-             "decreasing": "increasing", "above": "below", "below": "above"}
-_NEGATED = re.compile(r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+",
-                      re.IGNORECASE)
-_DOUBT = re.compile(r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|maybe|hard\s+to|"
-                    r"cannot|can't|unable|if|whether)\b|\?", re.IGNORECASE)
+_OPPOSITE = {
+    "less": "more greater larger higher bigger",
+    "fewer": "more greater larger higher",
+    "smaller": "larger bigger greater more higher",
+    "lower": "higher greater larger more",
+    "shorter": "longer taller",
+    "more": "less fewer smaller lower",
+    "greater": "less fewer smaller lower",
+    "larger": "smaller less lower fewer",
+    "higher": "lower less smaller",
+    "bigger": "smaller less",
+    "longer": "shorter",
+    "taller": "shorter",
+    "maximum": "minimum",
+    "minimum": "maximum",
+    "highest": "lowest smallest least",
+    "lowest": "highest largest greatest most",
+    "largest": "smallest lowest least",
+    "smallest": "largest highest greatest most",
+    "most": "least fewest",
+    "least": "most",
+    "increasing": "decreasing",
+    "decreasing": "increasing",
+    "above": "below",
+    "below": "above",
+}
+_NEGATED = re.compile(
+    r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+", re.IGNORECASE
+)
+_DOUBT = re.compile(
+    r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|maybe|hard\s+to|"
+    r"cannot|can't|unable|if|whether)\b|\?",
+    re.IGNORECASE,
+)
 
 
 def _plain_question(question: str) -> str:
@@ -81,8 +123,15 @@ def asked_variable(question: str | None) -> str | None:
 
 def assignments(text: str, variable: str) -> list[re.Match[str]]:
     """Every "x = 25" (or "x=25°") in ``text``, in order; not "2x = 50" nor "x = 3y"."""
-    pattern = (r"(?<![\w\\])" + re.escape(variable) + r"\s*=\s*\$?\s*(" + _VALUE + r")"
-               + _AFTER_VALUE + r"(?![\w])")
+    pattern = (
+        r"(?<![\w\\])"
+        + re.escape(variable)
+        + r"\s*=\s*\$?\s*("
+        + _VALUE
+        + r")"
+        + _AFTER_VALUE
+        + r"(?![\w])"
+    )
     return list(re.finditer(pattern, text.replace("\\,", "")))
 
 
@@ -94,9 +143,15 @@ def assigned_value(text: str, variable: str) -> str | None:
 
 def names_variable(text: str, variable: str) -> bool:
     """``text`` states a value for ``variable`` ("x = ...", "x is ...", "value of x")."""
-    return re.search(r"(?<![\w\\])" + re.escape(variable) + r"\$?\s*(?:=|≈|\\approx|is\b|equals\b|"
-                     r"measures\b|(?:must|should|would|will|has\s+to|can\s+only)\s+be\b)"
-                     r"|\bof\s+\$?" + re.escape(variable) + r"(?![\w])", text) is not None
+    return (
+        re.search(
+            r"(?<![\w\\])" + re.escape(variable) + r"\$?\s*(?:=|≈|\\approx|is\b|equals\b|"
+            r"measures\b|(?:must|should|would|will|has\s+to|can\s+only)\s+be\b)"
+            r"|\bof\s+\$?" + re.escape(variable) + r"(?![\w])",
+            text,
+        )
+        is not None
+    )
 
 
 def is_yes_no_question(question: str | None) -> bool:
@@ -104,8 +159,9 @@ def is_yes_no_question(question: str | None) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+|\d+(?:\.\d+)?", strip_math_delimiters(text).lower().replace(
-        "**", ""))
+    return re.findall(
+        r"[a-z]+|\d+(?:\.\d+)?", strip_math_delimiters(text).lower().replace("**", "")
+    )
 
 
 def _sides(words: list[str]) -> tuple[set[str], set[str]] | None:
@@ -113,22 +169,31 @@ def _sides(words: list[str]) -> tuple[set[str], set[str]] | None:
     if "than" not in words:
         return None
     at = words.index("than")
-    return ({w for w in words[:at] if w not in _STOP},
-            {w for w in words[at + 1:] if w not in _STOP})
+    return (
+        {w for w in words[:at] if w not in _STOP},
+        {w for w in words[at + 1 :] if w not in _STOP},
+    )
 
 
 def statement_verdict(sentence: str, question: str | None) -> str | None:
-    """"yes" or "no" when ``sentence`` states the proposition of the yes/no ``question``:
+    """ "yes" or "no" when ``sentence`` states the proposition of the yes/no ``question``:
     it shares most of the question's content words and its last one (the predicate:
     "parallel", "red", "roughest"); a comparison keeps its sides ("fewer boys than girls"
     for "more boys than girls?"). Negated, or with the opposite comparison word, it
     denies the question. None when it is not that proposition or voices doubt."""
     if not is_yes_no_question(question) or _DOUBT.search(sentence):
         return None
-    clause = re.split(r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence,
-                      flags=re.IGNORECASE)[-1]
-    words = _words(re.sub(r"\s+(?:in|of|on)\s+the\s+(?:picture|image|photo|figure|diagram|"
-                          r"chart|graph|plot)\W*$", "?", _plain_question(question or "")))
+    clause = re.split(
+        r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence, flags=re.IGNORECASE
+    )[-1]
+    words = _words(
+        re.sub(
+            r"\s+(?:in|of|on)\s+the\s+(?:picture|image|photo|figure|diagram|"
+            r"chart|graph|plot)\W*$",
+            "?",
+            _plain_question(question or ""),
+        )
+    )
     asked = [w for w in words if w not in _STOP]
     said = _words(clause)
     said_set = set(said)
@@ -152,8 +217,11 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
 
 
 # "Which object is farthest to the left?": the verb, then the predicate the answer restates.
-_WHICH = re.compile(r"^\W*(?:which|what|who)\b(?:\s+[\w'-]+){0,3}?\s+(is|are|was|were|has|have|"
-                    r"had|shows?|contains?)\s+(.+?)\W*$", re.IGNORECASE)
+_WHICH = re.compile(
+    r"^\W*(?:which|what|who)\b(?:\s+[\w'-]+){0,3}?\s+(is|are|was|were|has|have|"
+    r"had|shows?|contains?)\s+(.+?)\W*$",
+    re.IGNORECASE,
+)
 
 
 def restated_subject(sentence: str, question: str | None) -> str | None:
@@ -167,10 +235,10 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
     split = re.search(r"\s(" + verb + r")\s", plain, re.IGNORECASE)
     if split is None or not predicate:
         return None
-    rest = _words(plain[split.end():])
-    if rest[:len(predicate)] != predicate or len(rest) > len(predicate) + 3:
+    rest = _words(plain[split.end() :])
+    if rest[: len(predicate)] != predicate or len(rest) > len(predicate) + 3:
         return None
-    subject = plain[:split.start()].strip()
+    subject = plain[: split.start()].strip()
     return subject if 0 < len(subject.split()) <= 4 else None
 
 
@@ -179,14 +247,20 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
 _QUANTITY = re.compile(
     r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+(?:total\s+)?"
     r"(difference|sum|average|mean|median|ratio|area|perimeter|volume|circumference|radius|"
-    r"diameter|height|width|slope|probability|product|range)\b", re.IGNORECASE)
+    r"diameter|height|width|slope|probability|product|range)\b",
+    re.IGNORECASE,
+)
 _ANGLE = re.compile(r"(?:\\angle|∠|\bangle)\s*([A-Z]{1,3}|\d{1,2})(?![\w}])")
 _ARC = re.compile(r"(?:\\widehat\{|\barc\s+)([A-Z]{2,3})\b")
-_SEGMENT = re.compile(r"^\W*(?:find|what\s+is)\s+(?:the\s+length\s+of\s+)?(?:\\overline\{)?"
-                      r"([A-Z]{2})\}?\W*$")
+_SEGMENT = re.compile(
+    r"^\W*(?:find|what\s+is)\s+(?:the\s+length\s+of\s+)?(?:\\overline\{)?"
+    r"([A-Z]{2})\}?\W*$"
+)
 _COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
-_NUMBER_WORD = ("zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-                "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty")
+_NUMBER_WORD = (
+    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty"
+)
 
 
 def asked_subject(question: str | None) -> tuple[str, bool] | None:
@@ -201,8 +275,9 @@ def asked_subject(question: str | None) -> tuple[str, bool] | None:
         named = pattern.search(plain)
         if named is not None and re.match(r"^\W*(?:find|what\s+is)\b", plain, re.IGNORECASE):
             name = named.group(1)
-            return (r"(?:\\widehat\{|\barc\s+)" if kind == "arc" else
-                    r"(?:\\angle|∠|\bangle)\s*") + name + r"(?![\w])\}?", True
+            return (
+                r"(?:\\widehat\{|\barc\s+)" if kind == "arc" else r"(?:\\angle|∠|\bangle)\s*"
+            ) + name + r"(?![\w])\}?", True
     quantity = _QUANTITY.match(plain)
     return (r"\b" + quantity.group(1).lower() + r"\b", False) if quantity else None
 
@@ -220,17 +295,26 @@ def stated_value(sentence: str, subject: str) -> str | None:
     plain = strip_math_delimiters(sentence)
     values = []
     for named in re.finditer(r"(?i:" + subject + r")", plain):
-        window = re.split(r"[.;](?:\s|$)", plain[named.end():named.end() + 80])[0]
+        window = re.split(r"[.;](?:\s|$)", plain[named.end() : named.end() + 80])[0]
         for states in _STATES.finditer(window):
-            if states.group() == "of" and (window[:states.start()].strip() or not re.search(
-                    r"\b(?:a|an)\s+$", plain[:named.start()], re.IGNORECASE)):
+            if states.group() == "of" and (
+                window[: states.start()].strip()
+                or not re.search(r"\b(?:a|an)\s+$", plain[: named.start()], re.IGNORECASE)
+            ):
                 continue  # only "a difference of 8.4", not "the sum of 3 and 4 is 7"
-            if re.search(r"\d|\b(?:not|never)\b|n't", window[:states.start()]):
+            if re.search(r"\d|\b(?:not|never)\b|n't", window[: states.start()]):
                 break  # another value or a negation comes first
-            rest = re.split(r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s",
-                            window[states.end():])[0]
-            value = re.fullmatch(r"\s*(?:about|approximately|exactly)?\s*\**\s*(" + _VALUE
-                                 + r")\s*" + _UNIT + r"\**\s*", rest.rsplit("=", 1)[-1])
+            rest = re.split(
+                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s", window[states.end() :]
+            )[0]
+            value = re.fullmatch(
+                r"\s*(?:about|approximately|exactly)?\s*\**\s*("
+                + _VALUE
+                + r")\s*"
+                + _UNIT
+                + r"\**\s*",
+                rest.rsplit("=", 1)[-1],
+            )
             if value is not None:
                 values.append(value.group(1).strip())
                 break
@@ -249,16 +333,25 @@ def counted(sentence: str, question: str | None) -> str | None:
         return None
     noun = asked.group(1).lower()
     plain = strip_math_delimiters(sentence)
-    if re.search(r"\b(?:none\s+of\s+the|no)\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
-                 r"|\bthere\s+(?:are|is)\s+none\b", plain, re.IGNORECASE):
+    if re.search(
+        r"\b(?:none\s+of\s+the|no)\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
+        r"|\bthere\s+(?:are|is)\s+none\b",
+        plain,
+        re.IGNORECASE,
+    ):
         return "0"  # "None of the bars is smaller than 6."
-    found = re.findall(r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?"
-                       + re.escape(noun) + r"\b", strip_math_delimiters(sentence), re.IGNORECASE)
+    found = re.findall(
+        r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b",
+        strip_math_delimiters(sentence),
+        re.IGNORECASE,
+    )
     return found[0] if len(set(found)) == 1 else None
 
 
-_NUMBER = re.compile(r"(?<![\w.,])[-−]?\d[\d,]*(?:\.\d+)?(?:\s?(?:thousand|million|billion|%))?"
-                     r"(?![\w.,]\d)")
+_NUMBER = re.compile(
+    r"(?<![\w.,])[-−]?\d[\d,]*(?:\.\d+)?(?:\s?(?:thousand|million|billion|%))?"
+    r"(?![\w.,]\d)"
+)
 
 
 def unasked_value(sentence: str, question: str | None) -> str | None:
@@ -285,17 +378,24 @@ def restates(value: str, question: str | None) -> bool:
     return re.search(pattern, _plain_question(question or "")) is not None
 
 
-_SUPERLATIVE = (r"(?:highest|lowest|largest|smallest|tallest|shortest|most|least|greatest|"
-                r"biggest|longest|fewest|maximum|minimum)")
+_SUPERLATIVE = (
+    r"(?:highest|lowest|largest|smallest|tallest|shortest|most|least|greatest|"
+    r"biggest|longest|fewest|maximum|minimum)"
+)
 
 
 def superlative_named(sentence: str, question: str | None) -> str | None:
     """For "Which month had the highest rainfall?": the name a sentence gives its
     superlative ("The tallest bar in the chart is July, at about 180 mm"), else None."""
-    if not re.match(r"^\W*(?:which|what)\b.*\b" + _SUPERLATIVE + r"\b",
-                    _plain_question(question or ""), re.IGNORECASE):
+    if not re.match(
+        r"^\W*(?:which|what)\b.*\b" + _SUPERLATIVE + r"\b",
+        _plain_question(question or ""),
+        re.IGNORECASE,
+    ):
         return None
-    named = re.search(r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
-                      r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
-                      strip_math_delimiters(sentence).replace("**", ""))
+    named = re.search(
+        r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
+        r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        strip_math_delimiters(sentence).replace("**", ""),
+    )
     return named.group(1) if named else None

@@ -10,8 +10,16 @@ import re
 
 from cuekit.answers.normalize import strip_math_delimiters
 
-__all__ = ["ANSWER_PHRASE", "NEGATION", "NUMBER", "YES_NO", "answer_like", "clean_candidate",
-           "is_refusal", "looks_finished"]
+__all__ = [
+    "ANSWER_PHRASE",
+    "NEGATION",
+    "NUMBER",
+    "YES_NO",
+    "answer_like",
+    "clean_candidate",
+    "is_refusal",
+    "looks_finished",
+]
 
 _ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
 ANSWER_PHRASE = re.compile(
@@ -24,7 +32,8 @@ ANSWER_PHRASE = re.compile(
     r"selection)(?:\*\*)?\s*[:：]"
     # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
     r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _REFUSAL = re.compile(
     r"\bI(?:'m|\s+am)\s+(?:sorry|unable)|\bI\s+(?:cannot|can't|can\s+not|could\s+not|couldn't)"
     r"\s+(?:see|view|determine|answer|help|access|verify|tell|read|open|load)"
@@ -38,32 +47,42 @@ _REFUSAL = re.compile(
     r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\b|^\W*n/?a\W*$|\bunable\s+to\s+(?:provide|answer)"
     r"|\b(?:image|diagram|figure|chart|picture|graph)\s+(?:is\s+|was\s+)?not\s+"
-    r"(?:included|visible|attached|provided)", re.IGNORECASE)
+    r"(?:included|visible|attached|provided)",
+    re.IGNORECASE,
+)
 # Words that start a phrase which is no answer: "the answer is rounded to ...".
 _NOT_AN_ANSWER = re.compile(
     r"^(?:rounded|based|that|to|not|given|in|as|because|since|obtained|found|shown|below|"
     r"above|the\s+same|correct|incorrect|wrong|unclear|unknown|a\s+bit|we|let|let's|"
-    r"first|this|here|an?\s+(?:integer|number|whole))\b", re.IGNORECASE)
+    r"first|this|here|an?\s+(?:integer|number|whole))\b",
+    re.IGNORECASE,
+)
 _HEDGE_WORDS = re.compile(
     r"^(?:(?:likely|probably|approximately|approx|about|around|roughly|actually|still|indeed|"
-    r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*", re.IGNORECASE)
+    r"clearly|simply|then|therefore|thus|now)\b\.?|~|≈)[,:]?\s*",
+    re.IGNORECASE,
+)
 # Where a run-on phrase stops: a reason or a remark after the answer.
 _RUN_ON = re.compile(
     r",\s+(?!(?:and|or)\s+[-−$\\(\d])(?=(?-i:[a-z]{2,})\b|(?:and\s+)?(?:The|This|It|Since|Because|Which|So)\b)|\s+(?:because|since|as\s+shown|which\s+(?:is|matches|means))\b"
     r"|;\s|\s\((?=[A-Za-z]{2,})|\s[—–]\s|\s-\s(?=(?:this|that|which|the|it|since|because)\b)"
-    r"|\.\s+(?=[A-Z])|\.$|。", re.IGNORECASE)
+    r"|\.\s+(?=[A-Z])|\.$|。",
+    re.IGNORECASE,
+)
 _SUBJECT_VERB = re.compile(
     r"^(?:(?:the|a|an|this|its|it|so|thus|therefore|hence|there)\b(?:\s+\w[^=]*?)?\s+"
     r"(?:is|are|equals|=|will\s+be|would\s+be|must\s+be|should\s+be|remains?|comes\s+to)"
-    r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$", re.IGNORECASE)
+    r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$",
+    re.IGNORECASE,
+)
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)",
-                    re.IGNORECASE)
+YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)", re.IGNORECASE)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
 # cut off mid-way ("The value of").
 _TRAILING_FUNCTION_WORD = re.compile(
-    r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$")
+    r"\s(?:of|the|a|an|to|is|are|and|or|by|for|with|at|in|on|from|as|be|that)$"
+)
 _OPEN_ENDED = re.compile(r"(?:[+\-*/=^×÷]|\\times|\\cdot|\\div|\\frac|\\sqrt)\s*$")
 _LETTER_LIST = re.compile(r"\(?[A-Z]\)?(?:\s*(?:,|&|and|,\s*and)\s*\(?[A-Z]\)?)+")
 _TERMINAL = ".!?)]}$*|。！？✓✔"
@@ -76,9 +95,11 @@ def is_refusal(text: str) -> bool:
 
 # A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
 # finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
-_ENDS_ON_VALUE = re.compile(r"[=:：]\s*\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
-                            r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
-                            r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$")
+_ENDS_ON_VALUE = re.compile(
+    r"[=:：]\s*\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
+    r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
+    r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$"
+)
 
 
 def looks_finished(text: str) -> bool:
@@ -89,8 +110,10 @@ def looks_finished(text: str) -> bool:
         return False
     last = stripped.splitlines()[-1]
     unescaped = stripped.replace("\\$", "")
-    opener = max(unescaped.rfind("$$") if unescaped.count("$$") % 2 else -1,
-                 unescaped.rfind("\\[") if unescaped.count("\\[") > unescaped.count("\\]") else -1)
+    opener = max(
+        unescaped.rfind("$$") if unescaped.count("$$") % 2 else -1,
+        unescaped.rfind("\\[") if unescaped.count("\\[") > unescaped.count("\\]") else -1,
+    )
     if opener >= 0 and "\n\n" not in unescaped[opener:]:
         return False  # "$$\nx = \frac{9 \cdot 8}{6}": cut inside its display math
     if stripped[-1] in _TERMINAL:
@@ -116,12 +139,12 @@ def clean_candidate(text: str) -> str:
         text = head + (value.group() if value else "")
     text = text.replace("**", "")  # "Japan: **6.30**": bold pairs are only markup
     math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
-    if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end():]):
+    if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end() :]):
         return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"
     text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
     cut = _RUN_ON.search(text)
     if cut is not None and cut.start() > 0:
-        text = text[:cut.start()]
+        text = text[: cut.start()]
     subject = _SUBJECT_VERB.match(text.strip())
     if subject is not None and len(text.split()) >= 2:
         text = subject.group("rest")
@@ -137,5 +160,8 @@ def answer_like(candidate: str) -> bool:
         return False
     if open_ended(candidate):
         return False  # "\frac{3}{4} \times": cut off inside the expression
-    return bool(re.search(r"[\d\\^=√π%$]", candidate)) or len(candidate.split()) <= 3 \
+    return (
+        bool(re.search(r"[\d\\^=√π%$]", candidate))
+        or len(candidate.split()) <= 3
         or _LETTER_LIST.fullmatch(candidate) is not None
+    )

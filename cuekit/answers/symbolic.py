@@ -38,8 +38,9 @@ def symbolic_equal(answer: str, gold: str) -> bool:
     if not parsed_gold or not parsed_answer:
         return False
     try:
-        return bool(math_verify.verify(list(parsed_gold), list(parsed_answer),
-                                       timeout_seconds=_timeout()))
+        return bool(
+            math_verify.verify(list(parsed_gold), list(parsed_answer), timeout_seconds=_timeout())
+        )
     except Exception:
         return False
 

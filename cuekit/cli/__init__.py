@@ -20,8 +20,12 @@ from cuekit.cli.verify import verify_command
 
 @click.group(cls=CuekitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cuekit")
-@click.option("--debug", is_flag=True, envvar="CUEKIT_DEBUG",
-              help="Show full tracebacks instead of one-line errors.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CUEKIT_DEBUG",
+    help="Show full tracebacks instead of one-line errors.",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """cuekit: visually grounded privileged-teacher distillation for VLMs.

@@ -42,15 +42,18 @@ def format_audit(summary: dict[str, Any]) -> str:
         f"median score {_fmt(cov['scores'], 'median')}",
     ]
     for example in leak["examples"][:3]:
-        lines.append(f"  leak {example['id']}: answer {example['answer']!r} as "
-                     f"{example['kind']} {example['match']!r}")
+        lines.append(
+            f"  leak {example['id']}: answer {example['answer']!r} as "
+            f"{example['kind']} {example['match']!r}"
+        )
     adv = summary["advantage"]
     if adv is not None:
         lines.append(
             f"cue advantage ({summary['teacher']}, target {summary['target']}): "
             f"{_fmt(adv['per_sample'], 'mean', '+.3f')} nats/sample, "
             f"{_fmt(adv['per_token'], 'mean', '+.4f')} nats/token, "
-            f"{adv['positive_rate'] or 0:.0%} of samples helped")
+            f"{adv['positive_rate'] or 0:.0%} of samples helped"
+        )
     if summary["plots"]:
         lines.append(f"plots: {', '.join(summary['plots'])}")
     return "\n".join(lines)

@@ -31,9 +31,9 @@ class CuekitGroup(click.Group):
             if _debug(ctx):
                 raise
             raise click.ClickException(
-                f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
+                f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+            ) from None
 
 
 def _debug(ctx: click.Context) -> bool:
     return bool(ctx.params.get("debug") or (ctx.obj or {}).get("debug"))
-

@@ -48,10 +48,11 @@ def _summary(config: Any, records: list[StepMetrics]) -> str:
         path = " -> ".join(f"{r['eval_reverse_kl']:.5f} (step {r['step']})" for r in evals)
         kl = f"held-out reverse KL {path}"
     else:
-        kl = (f"training reverse-KL estimate {records[0].reverse_kl:.4f} -> "
-              f"{records[-1].reverse_kl:.4f}")
-    return (f"distill: {records[-1].step} steps; {kl}; student saved to "
-            f"{config.run_dir / 'student'}")
+        kl = (
+            f"training reverse-KL estimate {records[0].reverse_kl:.4f} -> "
+            f"{records[-1].reverse_kl:.4f}"
+        )
+    return f"distill: {records[-1].step} steps; {kl}; student saved to {config.run_dir / 'student'}"
 
 
 class StepProgress:
@@ -70,8 +71,9 @@ class StepProgress:
             self._bar.n = record.step
             self._bar.set_postfix_str(text)
         else:
-            logging.getLogger("cuekit.distill").info("step %d: %s, %.1f tok/s", record.step,
-                                                     text, record.tokens_per_s)
+            logging.getLogger("cuekit.distill").info(
+                "step %d: %s, %.1f tok/s", record.step, text, record.tokens_per_s
+            )
 
     def close(self) -> None:
         if self._bar is not None:

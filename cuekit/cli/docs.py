@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 from click.testing import CliRunner
 
-HEADER = ("# cuekit command reference\n\n"
-          "Generated from `cuekit COMMAND --help` by `python -m cuekit.cli.docs > docs/cli.md`;\n"
-          "a test fails when this file and the commands disagree.\n")
+HEADER = (
+    "# cuekit command reference\n\n"
+    "Generated from `cuekit COMMAND --help` by `python -m cuekit.cli.docs > docs/cli.md`;\n"
+    "a test fails when this file and the commands disagree.\n"
+)
 
 
 def cli_reference(group: click.Group) -> str:

@@ -18,20 +18,30 @@ SETTINGS = (EvalConfig, BootstrapSettings)
 
 @click.command("eval")
 @click_options(*SETTINGS)
-@click.option("--compare", nargs=2, default=None,
-              type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Compare two eval output folders A B on their shared samples instead "
-                   "(the same as `cuekit compare A B`).")
+@click.option(
+    "--compare",
+    nargs=2,
+    default=None,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Compare two eval output folders A B on their shared samples instead "
+    "(the same as `cuekit compare A B`).",
+)
 @click.pass_context
-def eval_command(ctx: click.Context, config_file: Path | None,
-                 compare: tuple[Path, Path] | None, **options: Any) -> None:
+def eval_command(
+    ctx: click.Context, config_file: Path | None, compare: tuple[Path, Path] | None, **options: Any
+) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
     values = resolve(SETTINGS, ctx, options, config_file)
     if compare:  # kept for existing scripts: `cuekit compare A B` is the command
         bootstrap = build(BootstrapSettings, values)
-        compare_and_report(compare[0], compare[1], values.get("output"),
-                           resamples=bootstrap.resamples, confidence=bootstrap.confidence,
-                           seed=values.get("seed", 0))
+        compare_and_report(
+            compare[0],
+            compare[1],
+            values.get("output"),
+            resamples=bootstrap.resamples,
+            confidence=bootstrap.confidence,
+            seed=values.get("seed", 0),
+        )
         return
     from cuekit.evaluate.eval import format_table, run_eval
 
@@ -40,9 +50,13 @@ def eval_command(ctx: click.Context, config_file: Path | None,
     summary = run_eval(config)
     click.echo(format_table(summary))
     methods = ", ".join(f"{k} {v}" for k, v in summary["methods"].items())
-    click.echo(f"answers found by: {methods}; {summary['unfinished']} hit --max-new-tokens; "
-               f"{summary['new_tokens_per_s']} new tok/s")
+    click.echo(
+        f"answers found by: {methods}; {summary['unfinished']} hit --max-new-tokens; "
+        f"{summary['new_tokens_per_s']} new tok/s"
+    )
     if summary["skipped_rows"]:
-        click.echo(f"skipped {summary['skipped_rows']} unusable rows, e.g. "
-                   f"{json.dumps(summary['skipped_examples'][0])}")
+        click.echo(
+            f"skipped {summary['skipped_rows']} unusable rows, e.g. "
+            f"{json.dumps(summary['skipped_examples'][0])}"
+        )
     click.echo(f"predictions and summary written to {config.output}")

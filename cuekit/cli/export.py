@@ -19,16 +19,25 @@ def export_command(ctx: click.Context, config_file: Path | None, **options: Any)
     from cuekit.evaluate.export import run_export
 
     settings = build(ExportSettings, resolve([ExportSettings], ctx, options, config_file))
-    written = run_export(settings.input, settings.output, settings.export_format,
-                         limit=settings.limit, style=settings.style)
-    click.echo(f"export ({settings.export_format}): wrote "
-               f"{', '.join(str(p) for p in written)}")
+    written = run_export(
+        settings.input,
+        settings.output,
+        settings.export_format,
+        limit=settings.limit,
+        style=settings.style,
+    )
+    click.echo(f"export ({settings.export_format}): wrote {', '.join(str(p) for p in written)}")
 
 
 @click.command("export-student")
 @click.argument("run", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the weights, cue module, processor and README.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the weights, cue module, processor and README.",
+)
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty --output.")
 def export_student_command(run: Path, output: Path, overwrite: bool) -> None:
     """Package a distilled student (weights, cue module, config, README) from RUN."""

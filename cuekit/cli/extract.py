@@ -26,8 +26,7 @@ def extract_command(ctx: click.Context, config_file: Path | None, **options: Any
     click.echo(result.summary())
     if result.counts is None:  # other ranks still running: the merging rank checks
         return
-    problem = failure_report(settings.output, result.counts,
-                             max_error_rate=settings.max_error_rate)
+    problem = failure_report(settings.output, result.counts, max_error_rate=settings.max_error_rate)
     if problem is None:
         return
     if settings.tolerate_errors and result.counts["ok"] > 0:
@@ -45,5 +44,7 @@ def merge_command(output: Path) -> None:
     if not rank_markers(output):
         raise click.ClickException(f"{output}: no finished extract parts to merge")
     counts = merge_parts(output, {"stage": "extract", "merged_by": "cuekit merge"})
-    click.echo(f"merge: {counts['input']} samples -> {counts['ok']} cues, "
-               f"{counts['errors']} errors -> {output}")
+    click.echo(
+        f"merge: {counts['input']} samples -> {counts['ok']} cues, "
+        f"{counts['errors']} errors -> {output}"
+    )

@@ -28,8 +28,11 @@ def shard_command(ctx: click.Context, config_file: Path | None, **options: Any) 
     report = shard(folders.input, folders.output, settings)
     click.echo(report.summary())
     # Shards with no sample in them are no success: a pipeline must see a failure.
-    problem = failure_report(folders.output, {"input": report.inputs, "ok": report.written,
-                                              "errors": report.errors}, max_error_rate=1.0,
-                             stage="shard")
+    problem = failure_report(
+        folders.output,
+        {"input": report.inputs, "ok": report.written, "errors": report.errors},
+        max_error_rate=1.0,
+        stage="shard",
+    )
     if problem is not None:
         raise click.ClickException(problem)

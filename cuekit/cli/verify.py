@@ -7,8 +7,11 @@ import click
 
 @click.command("verify")
 @click.argument("location", nargs=-1, required=True)
-@click.option("--no-image-hashes", is_flag=True,
-              help="Skip hashing image bytes against the sha256 in each json.")
+@click.option(
+    "--no-image-hashes",
+    is_flag=True,
+    help="Skip hashing image bytes against the sha256 in each json.",
+)
 def verify_command(location: tuple[str, ...], no_image_hashes: bool) -> None:
     """Check shards (a shard folder, paths, URLs, brace patterns or globs); exit 1 on any fault."""
     from cuekit.pipelines.shard.verify import verify

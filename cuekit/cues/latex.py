@@ -28,12 +28,24 @@ __all__ = ["MathReading", "read_math"]
 
 # command -> the noun a figure shows it as
 FIGURE_NOUNS: dict[str, str] = {
-    "odot": "circle", "bigcirc": "circle", "circle": "circle",
-    "triangle": "triangle", "bigtriangleup": "triangle", "vartriangle": "triangle",
-    "angle": "angle", "measuredangle": "angle",
-    "overline": "segment", "overrightarrow": "ray", "overleftrightarrow": "line",
-    "widehat": "arc", "overarc": "arc", "arc": "arc", "wideparen": "arc",
-    "parallelogram": "parallelogram", "square": "quadrilateral", "rect": "rectangle",
+    "odot": "circle",
+    "bigcirc": "circle",
+    "circle": "circle",
+    "triangle": "triangle",
+    "bigtriangleup": "triangle",
+    "vartriangle": "triangle",
+    "angle": "angle",
+    "measuredangle": "angle",
+    "overline": "segment",
+    "overrightarrow": "ray",
+    "overleftrightarrow": "line",
+    "widehat": "arc",
+    "overarc": "arc",
+    "arc": "arc",
+    "wideparen": "arc",
+    "parallelogram": "parallelogram",
+    "square": "quadrilateral",
+    "rect": "rectangle",
 }
 RELATIONS = frozenset(
     "cong parallel nparallel perp sim simeq neq ne leq geq le ge lt gt approx equiv in "

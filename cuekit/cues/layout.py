@@ -23,9 +23,15 @@ __all__ = [
 
 # The 3x3 grid, row by row; the middle row and column drop their word.
 POSITIONS: tuple[str, ...] = (
-    "top left", "top", "top right",
-    "left", "center", "right",
-    "bottom left", "bottom", "bottom right",
+    "top left",
+    "top",
+    "top right",
+    "left",
+    "center",
+    "right",
+    "bottom left",
+    "bottom",
+    "bottom right",
 )
 RELATIONS: tuple[str, ...] = ("inside", "near", "left of", "right of", "above", "below")
 
@@ -88,8 +94,9 @@ def is_inside(inner: Sequence[float], outer: Sequence[float], *, min_cover: floa
     return overlap_w * overlap_h >= min_cover * inner_area
 
 
-def is_near(a: Sequence[float], b: Sequence[float], width: int, height: int,
-            *, max_gap: float = 0.1) -> bool:
+def is_near(
+    a: Sequence[float], b: Sequence[float], width: int, height: int, *, max_gap: float = 0.1
+) -> bool:
     """True when the gap between the boxes is at most ``max_gap`` of the image diagonal."""
     _check_size(width, height)
     return box_gap(a, b) <= max_gap * math.hypot(width, height)

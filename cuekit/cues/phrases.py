@@ -99,8 +99,10 @@ MEASURE_WORDS = _words(
 
 # Words for the whole picture: a run right before one describes the picture ("the
 # composite figure"), not a thing in it.
-WHOLE_PICTURE = _words("image images picture pictures photo photos figure figures diagram "
-                       "diagrams graph graphs chart charts plot plots ad ads advertisement")
+WHOLE_PICTURE = _words(
+    "image images picture pictures photo photos figure figures diagram "
+    "diagrams graph graphs chart charts plot plots ad ads advertisement"
+)
 
 STOPWORDS = _words(
     # question words, determiners, pronouns
@@ -138,12 +140,13 @@ STOPWORDS = _words(
     # number words
     "two three four five six seven eight nine ten pair pairs "
     # measure words (MEASURE_WORDS)
-    + " ".join(sorted(MEASURE_WORDS)) + " "
+    + " ".join(sorted(MEASURE_WORDS))
+    + " "
     # units
     "cm mm km m inch inches ft feet meter meters metre metres centimeter centimeters "
     "centimetre centimetres unit units "
     # the whole picture (WHOLE_PICTURE)
-    + " ".join(sorted(WHOLE_PICTURE))
+     + " ".join(sorted(WHOLE_PICTURE))
 )
 
 ADJECTIVES = _words(
@@ -218,22 +221,27 @@ _IGNORED_SPANS = (
     # Instructions about the answer, not the picture: "Round to the nearest tenth if
     # necessary", "Express your answer in simplest radical form", "(Unit: cm)".
     re.compile(r"^.*\bplease\b.*\banswer\b.*$", re.IGNORECASE | re.MULTILINE),
-    re.compile(r"\b(?:round(?:ed)?|express(?:ed)?|give|write|leave|correct)\b(?:\s+(?:your|the)"
-               r"\s+answers?)?\s+(?:to|in|as)\b[^.?!\n]*", re.IGNORECASE),
-    re.compile(r"\bto the nearest\b[^.?!\n]*|\bif necessary\b|\bin simplest\b[^.?!\n]*",
-               re.IGNORECASE),
+    re.compile(
+        r"\b(?:round(?:ed)?|express(?:ed)?|give|write|leave|correct)\b(?:\s+(?:your|the)"
+        r"\s+answers?)?\s+(?:to|in|as)\b[^.?!\n]*",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bto the nearest\b[^.?!\n]*|\bif necessary\b|\bin simplest\b[^.?!\n]*", re.IGNORECASE
+    ),
     re.compile(r"\(\s*units?\s*:[^)]*\)", re.IGNORECASE),
     # Who answered a survey is not drawn: "percentage of people like ...", "70 percent
     # of people"; nor is a statistic of a series: "the high median".
-    re.compile(r"(?:\b(?:percent(?:age)?|share|proportion|fraction)|%)\s+of\s+(?:the\s+)?"
-               r"(?:people|respondents|persons|adults|users|voters|customers|participants)\b",
-               re.IGNORECASE),
+    re.compile(
+        r"(?:\b(?:percent(?:age)?|share|proportion|fraction)|%)\s+of\s+(?:the\s+)?"
+        r"(?:people|respondents|persons|adults|users|voters|customers|participants)\b",
+        re.IGNORECASE,
+    ),
     re.compile(r"\b(?:high|low)\s+median\b", re.IGNORECASE),
     # Events and eras are world knowledge, not something drawn.
     re.compile(r"\bWorld War (?:I{1,2}|One|Two)\b"),
     # The chart type names the whole picture: "bar chart" is not a bar.
-    re.compile(r"\b(?:bar|line|pie|scatter|column|area)\s+(?:chart|graph|plot)s?\b",
-               re.IGNORECASE),
+    re.compile(r"\b(?:bar|line|pie|scatter|column|area)\s+(?:chart|graph|plot)s?\b", re.IGNORECASE),
 )
 _TOKEN = re.compile(
     r"(?P<indexed>\b[A-Za-z]\d{1,2}\b)"  # "l1", "P2": an indexed line or point
@@ -257,10 +265,10 @@ def _ignored_mask(question: str) -> list[bool]:
     for first, second in _CHOICES_STARTS:
         match = first.search(question)
         if match is not None and (second is None or second.search(question, match.end())):
-            mask[match.start():] = [True] * (len(question) - match.start())
+            mask[match.start() :] = [True] * (len(question) - match.start())
     for pattern in _IGNORED_SPANS:
         for match in pattern.finditer(question):
-            mask[match.start():match.end()] = [True] * (match.end() - match.start())
+            mask[match.start() : match.end()] = [True] * (match.end() - match.start())
     return mask
 
 
@@ -298,14 +306,21 @@ def _kind_in_context(question: str, match: re.Match[str], lower: str) -> str | N
     if lower in RELATION_NOUNS and next_word == "to":
         return "break"
     # "the most preferred object": a superlative, and its participle an adjective.
-    if lower in _SUPERLATIVE and next_word and (next_word not in STOPWORDS
-                                                or next_word.endswith("ed")):
+    if (
+        lower in _SUPERLATIVE
+        and next_word
+        and (next_word not in STOPWORDS or next_word.endswith("ed"))
+    ):
         return "adjective"
     if previous_word in _SUPERLATIVE and lower.endswith("ed"):
         return "adjective"
     # A measure word right before a noun modifies it: "age group", "data points".
-    if lower in MEASURE_WORDS and next_word and next_word not in STOPWORDS \
-            and next_word not in ADJECTIVES:
+    if (
+        lower in MEASURE_WORDS
+        and next_word
+        and next_word not in STOPWORDS
+        and next_word not in ADJECTIVES
+    ):
         return "noun"
     return None
 
@@ -323,8 +338,10 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
             return "label"
         after_apostrophe = start > 0 and question[start - 1] in "'’"
         # "40 m" is a unit, "f(x)" a function; neither is drawn as a label.
-        unit = word in STOPWORDS and question[max(start - 8, 0):start].rstrip(" \t")[-1:].isdigit()
-        function = question[match.end():match.end() + 1] == "("
+        unit = (
+            word in STOPWORDS and question[max(start - 8, 0) : start].rstrip(" \t")[-1:].isdigit()
+        )
+        function = question[match.end() : match.end() + 1] == "("
         if after_apostrophe or unit or function or lower == "a":
             return "break"
         return "label"
@@ -392,8 +409,9 @@ def _plural_head(run: list[_Token], token: _Token) -> bool:
     if not run or token.kind == "adjective" or run[-1].kind != "noun":
         return False
     last = run[-1].text
-    return (last.islower() and len(last) > 3 and last.endswith("s")
-            and not last.endswith(_NOT_PLURAL))
+    return (
+        last.islower() and len(last) > 3 and last.endswith("s") and not last.endswith(_NOT_PLURAL)
+    )
 
 
 def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
@@ -420,10 +438,13 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
                 spans.append((token.start, token.end))
             else:
                 close()
-        elif token.kind == "measure" and run and question[run[-1].end:token.start].isspace():
+        elif token.kind == "measure" and run and question[run[-1].end : token.start].isspace():
             run.clear()  # "surface area": the run names what is measured, not a thing
-        elif token.text.lower() in WHOLE_PICTURE and run and \
-                question[run[-1].end:token.start].isspace():
+        elif (
+            token.text.lower() in WHOLE_PICTURE
+            and run
+            and question[run[-1].end : token.start].isspace()
+        ):
             run.clear()  # "the composite figure": the run describes the picture
         else:
             close()

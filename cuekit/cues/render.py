@@ -73,8 +73,14 @@ from cuekit.schemas import CUE_STYLES, Detection, Phrase, Sample
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["DEFAULT_MAX_CUE_TOKENS", "HINT_PREFIX", "RenderedCue", "cue_tokens",
-           "describe_label", "render_cue"]
+__all__ = [
+    "DEFAULT_MAX_CUE_TOKENS",
+    "HINT_PREFIX",
+    "RenderedCue",
+    "cue_tokens",
+    "describe_label",
+    "render_cue",
+]
 
 HINT_PREFIX = "[Hint]: "
 _MAX_RELATIONS_PER_IMAGE = 3
@@ -83,8 +89,9 @@ _MAX_RELATIONS_PER_IMAGE = 3
 DEFAULT_MAX_CUE_TOKENS = 64
 _CUE_TOKEN = re.compile(r"\w+|[^\w\s]")
 # A question about quantities, where the number of things found is evidence.
-_QUANTITY = re.compile(r"\b(?:how many|number of|count|fewer|more\b[^?.]*\bthan|as many)\b",
-                       re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"\b(?:how many|number of|count|fewer|more\b[^?.]*\bthan|as many)\b", re.IGNORECASE
+)
 _WORD = re.compile(r"[^\W_]+")
 _PLURAL = re.compile(r"[^sui]s$")  # "circles", not "cross", "bus", "axis"
 
@@ -149,9 +156,13 @@ def _name(noun: str, wording: str, *, mentioned: bool = True) -> str:
     return noun if wording == "v1" else name_thing(noun, mentioned=mentioned)
 
 
-def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
-           max_items: int, question: str = "", wording: str = LATEST_CUE_WORDING
-           ) -> list[_Item]:
+def _group(
+    detections: Sequence[Detection],
+    phrases: Sequence[Phrase],
+    max_items: int,
+    question: str = "",
+    wording: str = LATEST_CUE_WORDING,
+) -> list[_Item]:
     """Phrase groups in phrase order, then label groups (those the question mentions
     first, each by score); ``max_items`` at most."""
     by_phrase: dict[tuple[int, int], list[Detection]] = {}
@@ -178,12 +189,16 @@ def _group(detections: Sequence[Detection], phrases: Sequence[Phrase],
             name = noun = f'the {kind} "{best.label}"'
         else:
             noun = best.label if is_text else describe_label(best.label)
-            name = _name(noun, wording,
-                         mentioned=bool(_content_words(best.label) & asked))
+            name = _name(noun, wording, mentioned=bool(_content_words(best.label) & asked))
         label_items.append(_Item(name, best, len(group), False, noun))
-    label_items.sort(key=lambda it: (
-        -len(_content_words(it.best.label) & asked), -it.best.score, it.best.image_index,
-        it.name))
+    label_items.sort(
+        key=lambda it: (
+            -len(_content_words(it.best.label) & asked),
+            -it.best.score,
+            it.best.image_index,
+            it.name,
+        )
+    )
     return (items + label_items)[:max_items]
 
 
@@ -280,12 +295,22 @@ class _Writer:
         return sentences
 
 
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-             "ninth", "tenth")
+_ORDINALS = (
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+)
 
 
 def _image_name(image_index: int, writer: _Writer) -> str:
-    """"image 2", or "the second image" when the number 2 would give the answer away."""
+    """ "image 2", or "the second image" when the number 2 would give the answer away."""
     name = f"image {image_index + 1}"
     if writer.leaks(name) and image_index < len(_ORDINALS):
         return f"the {_ORDINALS[image_index]} image"
@@ -340,8 +365,11 @@ def _draw_marks(image: Image.Image, items: Sequence[_Item], numbers: Sequence[in
             )
             labels = [str(n) for n, k in zip(numbers, keep, strict=True) if k]
             # supervision types __getitem__ for every index kind; a mask gives Detections.
-            canvas = annotator.annotate(canvas, detections[keep],  # type: ignore[arg-type]
-                                        labels=labels)
+            canvas = annotator.annotate(
+                canvas,
+                detections[keep],  # type: ignore[arg-type]
+                labels=labels,
+            )
     return canvas
 
 
@@ -357,8 +385,9 @@ class _Composed:
     relations: int
 
 
-def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations: bool
-             ) -> _Composed:
+def _compose(
+    items: Sequence[_Item], writer: _Writer, style: str, with_relations: bool
+) -> _Composed:
     """The cue text for ``items``; with the marked items, their numbers and image."""
     image_indices = sorted({it.best.image_index for it in items})
     marked_index = image_indices[0] if style == "marks" and image_indices else None
@@ -391,8 +420,11 @@ def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations
             continue
         for rel in writer.relations([it for it, _ in clauses]):
             relations += 1
-            sentences.append(f"In {_image_name(image_index, writer)}, {rel}." if multi_image
-                             else f"{_capitalize(rel)}.")
+            sentences.append(
+                f"In {_image_name(image_index, writer)}, {rel}."
+                if multi_image
+                else f"{_capitalize(rel)}."
+            )
 
     text = HINT_PREFIX + " ".join(sentences) if sentences else ""
     if text and writer.leaks(text):  # guard 3: the template words themselves
@@ -400,8 +432,9 @@ def _compose(items: Sequence[_Item], writer: _Writer, style: str, with_relations
     return _Composed(text, marked_items, numbers, marked_index, relations)
 
 
-def _fit(items: Sequence[_Item], writer: _Writer, style: str, max_cue_tokens: int | None
-         ) -> tuple[_Composed, int, int]:
+def _fit(
+    items: Sequence[_Item], writer: _Writer, style: str, max_cue_tokens: int | None
+) -> tuple[_Composed, int, int]:
     """The fullest composition within the budget, with the numbers of items and of
     relation sentences the budget left out. Items come most relevant first, so
     relations are dropped first, then items from the end."""
@@ -441,32 +474,51 @@ def render_cue(
         raise ValueError(f"max_cue_tokens must be at least 1 or None, got {max_cue_tokens}")
     for i, det in enumerate(detections):
         if det.image_index >= len(sample.images):
-            raise ValueError(f"detections[{i}].image_index is {det.image_index}, but sample "
-                             f"{sample.id!r} has {len(sample.images)} image(s)")
+            raise ValueError(
+                f"detections[{i}].image_index is {det.image_index}, but sample "
+                f"{sample.id!r} has {len(sample.images)} image(s)"
+            )
         if det.phrase_index is not None and det.phrase_index >= len(phrases):
-            raise ValueError(f"detections[{i}].phrase_index is {det.phrase_index}, but there "
-                             f"are only {len(phrases)} phrases")
+            raise ValueError(
+                f"detections[{i}].phrase_index is {det.phrase_index}, but there "
+                f"are only {len(phrases)} phrases"
+            )
 
     writer = _Writer(sample, style, wording)
     # Guard 1: a detection whose label is the answer (OCR read "5") is never described.
     # Nor are its unmatched siblings (same image and backend): listing every label but
     # one would tell the answer by omission ("the digit the hint leaves out").
-    silenced = {(d.image_index, d.backend) for d in detections
-                if d.phrase_index is None and writer.leaks(d.label)}
-    kept = [d for d in detections if not writer.leaks(d.label)
-            and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)]
+    silenced = {
+        (d.image_index, d.backend)
+        for d in detections
+        if d.phrase_index is None and writer.leaks(d.label)
+    }
+    kept = [
+        d
+        for d in detections
+        if not writer.leaks(d.label)
+        and not (d.phrase_index is None and (d.image_index, d.backend) in silenced)
+    ]
     items = _group(kept, phrases, max_items, sample.question, wording)
     composed, dropped_items, dropped_relations = _fit(items, writer, style, max_cue_tokens)
     text, marked_items, marked_index = composed.text, composed.marked_items, composed.marked_index
     if not text or not marked_items or marked_index is None:  # marked items: an image too
-        return RenderedCue(text=text, dropped_items=dropped_items,
-                           dropped_relations=dropped_relations)
+        return RenderedCue(
+            text=text, dropped_items=dropped_items, dropped_relations=dropped_relations
+        )
     if images is None or len(images) <= marked_index:
         raise ValueError(f"cue style 'marks' needs the images of sample {sample.id!r}")
     image = images[marked_index]
     expected = writer.size(marked_index)
     if image.size != expected:
-        raise ValueError(f"image {marked_index} of sample {sample.id!r} is {image.size[0]}x"
-                         f"{image.size[1]}, but its ImageRef says {expected[0]}x{expected[1]}")
-    return RenderedCue(text, _draw_marks(image, marked_items, composed.numbers), marked_index,
-                       dropped_items, dropped_relations)
+        raise ValueError(
+            f"image {marked_index} of sample {sample.id!r} is {image.size[0]}x"
+            f"{image.size[1]}, but its ImageRef says {expected[0]}x{expected[1]}"
+        )
+    return RenderedCue(
+        text,
+        _draw_marks(image, marked_items, composed.numbers),
+        marked_index,
+        dropped_items,
+        dropped_relations,
+    )

@@ -32,19 +32,47 @@ import re
 
 from cuekit.schemas import CUE_WORDINGS
 
-__all__ = ["CUE_WORDINGS", "LATEST_CUE_WORDING", "check_cue_wording", "count_phrase",
-           "is_plural", "name_thing", "pluralize"]
+__all__ = [
+    "CUE_WORDINGS",
+    "LATEST_CUE_WORDING",
+    "check_cue_wording",
+    "count_phrase",
+    "is_plural",
+    "name_thing",
+    "pluralize",
+]
 
 LATEST_CUE_WORDING = "v2"
 
 # Irregular plurals of nouns a figure, chart or photo shows.
 _IRREGULAR = {
-    "person": "people", "child": "children", "man": "men", "woman": "women", "foot": "feet",
-    "tooth": "teeth", "mouse": "mice", "goose": "geese", "die": "dice", "vertex": "vertices",
-    "index": "indices", "matrix": "matrices", "radius": "radii", "axis": "axes",
-    "leaf": "leaves", "knife": "knives", "shelf": "shelves", "half": "halves",
-    "wolf": "wolves", "calf": "calves", "loaf": "loaves", "life": "lives", "wife": "wives",
-    "datum": "data", "criterion": "criteria", "phenomenon": "phenomena", "ox": "oxen",
+    "person": "people",
+    "child": "children",
+    "man": "men",
+    "woman": "women",
+    "foot": "feet",
+    "tooth": "teeth",
+    "mouse": "mice",
+    "goose": "geese",
+    "die": "dice",
+    "vertex": "vertices",
+    "index": "indices",
+    "matrix": "matrices",
+    "radius": "radii",
+    "axis": "axes",
+    "leaf": "leaves",
+    "knife": "knives",
+    "shelf": "shelves",
+    "half": "halves",
+    "wolf": "wolves",
+    "calf": "calves",
+    "loaf": "loaves",
+    "life": "lives",
+    "wife": "wives",
+    "datum": "data",
+    "criterion": "criteria",
+    "phenomenon": "phenomena",
+    "ox": "oxen",
 }
 _IRREGULAR_PLURALS = frozenset(_IRREGULAR.values())
 # Same in both numbers; read as singular (the name of one thing).
@@ -59,8 +87,9 @@ _NUMBER = re.compile(r"\d+")
 def check_cue_wording(wording: str) -> str:
     """``wording`` when it is a known version, else a ValueError naming the choices."""
     if wording not in CUE_WORDINGS:
-        raise ValueError(f"unknown cue wording {wording!r}; choose one of: "
-                         f"{', '.join(CUE_WORDINGS)}")
+        raise ValueError(
+            f"unknown cue wording {wording!r}; choose one of: {', '.join(CUE_WORDINGS)}"
+        )
     return wording
 
 
@@ -115,7 +144,8 @@ def _indefinite(name: str) -> str:
         vowel = name[0].lower() in "aefhilmnorsx"
     else:
         vowel = bool(re.match(r"[aeiou]", name, re.IGNORECASE)) and not re.match(
-            r"(?:uni|use|usu|one|eu)", name, re.IGNORECASE)
+            r"(?:uni|use|usu|one|eu)", name, re.IGNORECASE
+        )
     return f"{'an' if vowel else 'a'} {name}"
 
 

@@ -53,8 +53,9 @@ def cueworld_row(split: str, index: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def generate_cueworld_rows(split: str = "train", seed: int = 0,
-                           count: int | None = None) -> Iterator[dict[str, Any]]:
+def generate_cueworld_rows(
+    split: str = "train", seed: int = 0, count: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Rows of ``split`` (train, val or test), lazily; ``count`` defaults to the split's size."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"cueworld has splits {', '.join(SPLIT_SIZES)}, not {split!r}")

@@ -63,10 +63,25 @@ def shipped_model_path(name: str) -> Path | None:
 
 def _corpus() -> list[str]:
     """Lines that cover every word CueWorld prompts, cues and answers use."""
-    places = [f"{r} {c}" for r in ROWS for c in COLUMNS] + ["centre", "center", "top", "bottom",
-                                                          "left", "right"]
-    words = [*SHAPES, *COLOURS, *places, "large", "small", "yes", "no",
-             *(str(d) for d in range(10)), *"ABCD"]
+    places = [f"{r} {c}" for r in ROWS for c in COLUMNS] + [
+        "centre",
+        "center",
+        "top",
+        "bottom",
+        "left",
+        "right",
+    ]
+    words = [
+        *SHAPES,
+        *COLOURS,
+        *places,
+        "large",
+        "small",
+        "yes",
+        "no",
+        *(str(d) for d in range(10)),
+        *"ABCD",
+    ]
     lines = []
     # Each word alone on a line (an answer after "assistant\n" has no leading space) and
     # inside sentences (with one), several times so that BPE merges it whole.
@@ -79,7 +94,7 @@ def _corpus() -> list[str]:
         "Which shape is directly below the diamond? What number is written on the triangle?",
         "Is the star larger than the circle? Describe the image.",
         "Choices:\n(A) circle\n(B) square\n(C) triangle\n(D) diamond",
-        "[Hint]: The image shows star (top left), circle near star and the label \"3\" on "
+        '[Hint]: The image shows star (top left), circle near star and the label "3" on '
         "square. Star is left of circle. Circle is above square. Square is below star.",
         "[Hint]: The answer is red. The answer is B. The answer is 7. The answer is yes.",
         "top left: large red circle 3. centre: small blue star. bottom right: large green cross.",
@@ -94,27 +109,36 @@ def build_cueworld_processor() -> ImageOnlyProcessor:
     from cuekit.distill.tiny import build_bpe_tokenizer, build_tiny_processor
 
     pixels = IMAGE_SIZE * IMAGE_SIZE
-    return build_tiny_processor(build_bpe_tokenizer(_corpus(), VOCAB_SIZE),
-                                min_pixels=pixels, max_pixels=pixels)
+    return build_tiny_processor(
+        build_bpe_tokenizer(_corpus(), VOCAB_SIZE), min_pixels=pixels, max_pixels=pixels
+    )
 
 
-def build_cueworld_model(name: str = "cueworld-base", seed: int = 0, *,
-                         vision_hidden_size: int = 0,
-                         ) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
+def build_cueworld_model(
+    name: str = "cueworld-base",
+    seed: int = 0,
+    *,
+    vision_hidden_size: int = 0,
+) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
     """A freshly initialised CueWorld model (fp32, train mode) and its processor;
     ``vision_hidden_size`` (when not 0) overrides the vision tower's width."""
     from cuekit.distill.tiny import seeded_qwen3_vl, tiny_qwen3_vl_config
 
     if name not in ARCHITECTURES:
-        raise ValueError(f"unknown CueWorld model {name!r}; expected one of "
-                         f"{', '.join(ARCHITECTURES)}")
+        raise ValueError(
+            f"unknown CueWorld model {name!r}; expected one of {', '.join(ARCHITECTURES)}"
+        )
     arch = ARCHITECTURES[name]
     processor = build_cueworld_processor()
     patches_per_side = IMAGE_SIZE // 8
     config = tiny_qwen3_vl_config(
-        processor, arch.num_hidden_layers, hidden_size=arch.hidden_size,
+        processor,
+        arch.num_hidden_layers,
+        hidden_size=arch.hidden_size,
         num_attention_heads=arch.num_attention_heads,
-        num_key_value_heads=arch.num_key_value_heads, vision_depth=arch.vision_depth,
+        num_key_value_heads=arch.num_key_value_heads,
+        vision_depth=arch.vision_depth,
         vision_hidden_size=vision_hidden_size or arch.vision_hidden_size,
-        num_position_embeddings=patches_per_side * patches_per_side)
+        num_position_embeddings=patches_per_side * patches_per_side,
+    )
     return seeded_qwen3_vl(config, processor, seed), processor

@@ -59,8 +59,13 @@ def _spatial(scene: Scene, rng: random.Random) -> Question | None:
     choices = [other.colour, *distractors]
     rng.shuffle(choices)
     answer = _LETTERS[choices.index(other.colour)]
-    return Question("spatial", f"What colour is the shape directly {name} the {obj.shape}?",
-                    answer, choices, target=obj.shape)
+    return Question(
+        "spatial",
+        f"What colour is the shape directly {name} the {obj.shape}?",
+        answer,
+        choices,
+        target=obj.shape,
+    )
 
 
 def _reading(scene: Scene, rng: random.Random) -> Question | None:
@@ -68,8 +73,9 @@ def _reading(scene: Scene, rng: random.Random) -> Question | None:
     if not holders:
         return None
     obj = rng.choice(holders)
-    return Question("reading", f"What number is written on the {obj.shape}?", str(obj.digit),
-                    target=obj.shape)
+    return Question(
+        "reading", f"What number is written on the {obj.shape}?", str(obj.digit), target=obj.shape
+    )
 
 
 def _compare(scene: Scene, rng: random.Random) -> Question | None:
@@ -80,8 +86,12 @@ def _compare(scene: Scene, rng: random.Random) -> Question | None:
     big, little = rng.choice(large), rng.choice(small)
     # Half yes, half no: a model that cannot find both shapes scores 50%.
     first, second, answer = (big, little, "yes") if rng.random() < 0.5 else (little, big, "no")
-    return Question("compare", f"Is the {first.shape} larger than the {second.shape}?", answer,
-                    target=first.shape)
+    return Question(
+        "compare",
+        f"Is the {first.shape} larger than the {second.shape}?",
+        answer,
+        target=first.shape,
+    )
 
 
 _BUILDERS = {"colour": _colour, "spatial": _spatial, "reading": _reading, "compare": _compare}

@@ -33,8 +33,12 @@ DIGIT_FONT_SIZE = 17
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross", "star")
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (215, 40, 40), "green": (40, 160, 60), "blue": (45, 85, 215),
-    "yellow": (235, 200, 30), "purple": (140, 60, 180), "orange": (240, 135, 25),
+    "red": (215, 40, 40),
+    "green": (40, 160, 60),
+    "blue": (45, 85, 215),
+    "yellow": (235, 200, 30),
+    "purple": (140, 60, 180),
+    "orange": (240, 135, 25),
 }
 # Digits are printed in the colour that contrasts with the shape they sit on.
 _DARK_COLOURS = frozenset({"red", "green", "blue", "purple"})
@@ -77,8 +81,15 @@ class Scene:
         """Ground truth for the ``annotations`` backend: shapes by name, digits as text."""
         entries: list[dict[str, object]] = []
         for obj in self.objects:
-            entries.append({"label": obj.shape, "kind": "shape", "xyxy": list(obj.xyxy),
-                            "colour": obj.colour, "size": obj.size})
+            entries.append(
+                {
+                    "label": obj.shape,
+                    "kind": "shape",
+                    "xyxy": list(obj.xyxy),
+                    "colour": obj.colour,
+                    "size": obj.size,
+                }
+            )
             if obj.digit is not None and obj.digit_xyxy is not None:
                 entries.append({"label": obj.digit, "kind": "text", "xyxy": list(obj.digit_xyxy)})
         return entries
@@ -138,9 +149,20 @@ def _outline(shape: str, cx: float, cy: float, half: float) -> list[tuple[float,
         return [(cx, cy - half), (cx + half, cy), (cx, cy + half), (cx - half, cy)]
     if shape == "cross":
         a, b = half, half * 0.38
-        return [(cx - b, cy - a), (cx + b, cy - a), (cx + b, cy - b), (cx + a, cy - b),
-                (cx + a, cy + b), (cx + b, cy + b), (cx + b, cy + a), (cx - b, cy + a),
-                (cx - b, cy + b), (cx - a, cy + b), (cx - a, cy - b), (cx - b, cy - b)]
+        return [
+            (cx - b, cy - a),
+            (cx + b, cy - a),
+            (cx + b, cy - b),
+            (cx + a, cy - b),
+            (cx + a, cy + b),
+            (cx + b, cy + b),
+            (cx + b, cy + a),
+            (cx - b, cy + a),
+            (cx - b, cy + b),
+            (cx - a, cy + b),
+            (cx - a, cy - b),
+            (cx - b, cy - b),
+        ]
     if shape == "star":
         points = []
         for k in range(10):
@@ -151,8 +173,9 @@ def _outline(shape: str, cx: float, cy: float, half: float) -> list[tuple[float,
     raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, obj_shape: str, colour: str, cx: float, cy: float,
-                half: float) -> tuple[float, float, float, float]:
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, obj_shape: str, colour: str, cx: float, cy: float, half: float
+) -> tuple[float, float, float, float]:
     fill = COLOURS[colour]
     points = _outline(obj_shape, cx, cy, half)
     if points is None:
@@ -164,8 +187,9 @@ def _draw_shape(draw: ImageDraw.ImageDraw, obj_shape: str, colour: str, cx: floa
     return (min(xs), min(ys), max(xs), max(ys))
 
 
-def _draw_digit(draw: ImageDraw.ImageDraw, digit: str, colour: str, cx: float, cy: float
-                ) -> tuple[float, float, float, float]:
+def _draw_digit(
+    draw: ImageDraw.ImageDraw, digit: str, colour: str, cx: float, cy: float
+) -> tuple[float, float, float, float]:
     font = _font(DIGIT_FONT_SIZE)
     left, top, right, bottom = font.getbbox(digit)
     x = round(cx - (left + right) / 2)
@@ -175,8 +199,9 @@ def _draw_digit(draw: ImageDraw.ImageDraw, digit: str, colour: str, cx: float, c
     return (float(x + left), float(y + top), float(x + right), float(y + bottom))
 
 
-def draw_scene(rng: random.Random, *, min_objects: int = 3, max_objects: int = 5,
-               max_digits: int = 3) -> Scene:
+def draw_scene(
+    rng: random.Random, *, min_objects: int = 3, max_objects: int = 5, max_digits: int = 3
+) -> Scene:
     """A random scene; the same ``rng`` state gives the same bytes."""
     count = rng.randint(min_objects, max_objects)
     cells = rng.sample([(r, c) for r in range(GRID) for c in range(GRID)], count)
@@ -199,9 +224,18 @@ def draw_scene(rng: random.Random, *, min_objects: int = 3, max_objects: int = 5
             # A triangle's wide part is low: print its digit a little below the centre.
             digit_box = _draw_digit(draw, digit, colour, cx, cy + (3 if shape == "triangle" else 0))
         x0, y0, x1, y1 = box
-        objects.append(SceneObject(shape, colour, sizes[i], row, col,
-                                   (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)),
-                                   digit, digit_box))
+        objects.append(
+            SceneObject(
+                shape,
+                colour,
+                sizes[i],
+                row,
+                col,
+                (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1)),
+                digit,
+                digit_box,
+            )
+        )
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)  # no metadata chunks: stable bytes
     return Scene(tuple(objects), buffer.getvalue())

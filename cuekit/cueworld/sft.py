@@ -135,34 +135,42 @@ class Collator:
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         processor = self.processor
-        prompts = [processor.apply_chat_template(build_messages(ex["user"], 1),
-                                                 add_generation_prompt=True) for ex in examples]
+        prompts = [
+            processor.apply_chat_template(build_messages(ex["user"], 1), add_generation_prompt=True)
+            for ex in examples
+        ]
         # The answer follows "assistant\n" without a space, and BPE never merges across
         # that newline, so its tokens are the same alone and after the prompt.
         targets = [ex["answer"] + "<|im_end|>" for ex in examples]
-        batch = processor([p + t for p, t in zip(prompts, targets, strict=True)],
-                          [ex["image"] for ex in examples], padding_side="right")
+        batch = processor(
+            [p + t for p, t in zip(prompts, targets, strict=True)],
+            [ex["image"] for ex in examples],
+            padding_side="right",
+        )
         labels = torch.full_like(batch["input_ids"], -100)
         lengths = batch["attention_mask"].sum(1).tolist()
         for row, (target, length) in enumerate(zip(targets, lengths, strict=True)):
             count = len(processor.tokenizer(target, add_special_tokens=False)["input_ids"])
-            labels[row, length - count:length] = batch["input_ids"][row, length - count:length]
+            labels[row, length - count : length] = batch["input_ids"][row, length - count : length]
         return {**batch, "labels": labels}
 
 
-def greedy_texts(model: Any, processor: Any, inputs: Mapping[str, Any],
-                 max_new_tokens: int) -> list[str]:
+def greedy_texts(
+    model: Any, processor: Any, inputs: Mapping[str, Any], max_new_tokens: int
+) -> list[str]:
     """Greedy responses to left-padded ``inputs``, decoded by distill's rollout engine as
     ``cuekit eval`` decodes them (it puts the model in eval mode and back)."""
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
-    rollouts = generate_rollouts(model, processor, inputs,
-                                 SamplingSettings(max_new_tokens, greedy=True))
+    rollouts = generate_rollouts(
+        model, processor, inputs, SamplingSettings(max_new_tokens, greedy=True)
+    )
     return processor.batch_decode(rollouts.response_ids, skip_special_tokens=True)
 
 
-def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: str,
-                  batch_size: int = 50) -> dict[str, float]:
+def answer_scores(
+    model: Any, processor: Any, items: Sequence[CueItem], kind: str, batch_size: int = 50
+) -> dict[str, float]:
     """Greedy accuracy on ``items`` with hint ``kind`` (none|cue|answer), overall
     (``"all"``) and per question family, judged as eval judges (a bare answer, as
     CueWorld's are, is its own extraction)."""
@@ -170,9 +178,8 @@ def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: st
 
     hits: dict[str, list[bool]] = {}
     for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        inputs = pair_batch(processor, [_chat(it, kind, it.images()) for it in chunk],
-                            "teacher")
+        chunk = items[start : start + batch_size]
+        inputs = pair_batch(processor, [_chat(it, kind, it.images()) for it in chunk], "teacher")
         texts = greedy_texts(model, processor, inputs, max_new_tokens=4)
         for text, it in zip(texts, chunk, strict=True):
             sample = it.record.sample
@@ -182,30 +189,43 @@ def answer_scores(model: Any, processor: Any, items: Sequence[CueItem], kind: st
     return {name: sum(flags) / len(flags) for name, flags in sorted(hits.items())}
 
 
-def _callback(config: SFTConfig, processor: Any, val_items: Sequence[CueItem], output: Path,
-              started: float) -> Any:
+def _callback(
+    config: SFTConfig, processor: Any, val_items: Sequence[CueItem], output: Path, started: float
+) -> Any:
     from transformers import TrainerCallback
 
     class CurveCallback(TrainerCallback):
         """Logs the training loss; scores val and keeps a model copy every eval_every steps."""
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
-                   **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+        ) -> None:
             if logs and "loss" in logs:
-                self._write({"step": state.global_step, "loss": logs["loss"],
-                             "lr": logs.get("learning_rate")})
+                self._write(
+                    {
+                        "step": state.global_step,
+                        "loss": logs["loss"],
+                        "lr": logs.get("learning_rate"),
+                    }
+                )
 
-        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None,
-                        **kwargs: Any) -> None:
+        def on_step_end(
+            self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+        ) -> None:
             step = state.global_step
             if config.stop_after and step >= config.stop_after:
                 control.should_training_stop = True  # same schedule, first steps only
             if not val_items or (step % config.eval_every and step != config.max_steps):
                 return
-            scores = {kind: answer_scores(model, processor, val_items, kind)
-                      for kind in HINT_KINDS}
-            self._write({"step": step, "val": {k: v["all"] for k, v in scores.items()},
-                         "val_by_family": scores, "elapsed_s": time.time() - started})
+            scores = {kind: answer_scores(model, processor, val_items, kind) for kind in HINT_KINDS}
+            self._write(
+                {
+                    "step": step,
+                    "val": {k: v["all"] for k, v in scores.items()},
+                    "val_by_family": scores,
+                    "elapsed_s": time.time() - started,
+                }
+            )
             folder = output / "steps" / f"step-{step}"
             model.save_pretrained(folder)
             processor.save_pretrained(folder)
@@ -240,22 +260,38 @@ def train(config: SFTConfig) -> Path:
         model, processor = load_model(config.init_from)
         model.train()
     else:
-        model, processor = build_cueworld_model(config.model, seed=config.seed,
-                                                vision_hidden_size=config.vision_hidden_size)
+        model, processor = build_cueworld_model(
+            config.model, seed=config.seed, vision_hidden_size=config.vision_hidden_size
+        )
     args = TrainingArguments(
-        output_dir=str(output / "trainer"), max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size, learning_rate=config.lr,
-        warmup_steps=config.warmup_steps, lr_scheduler_type="cosine",
-        weight_decay=config.weight_decay, adam_beta1=0.9, adam_beta2=0.98,
-        logging_steps=10, save_strategy="no", report_to="none", seed=config.seed,
-        remove_unused_columns=False, dataloader_num_workers=0, use_cpu=True,
+        output_dir=str(output / "trainer"),
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr,
+        warmup_steps=config.warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=config.weight_decay,
+        adam_beta1=0.9,
+        adam_beta2=0.98,
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=True,
         disable_tqdm=True,
         # Batches are built whole by the collator: pixel_values rows are patches, not
         # samples, so accelerate must not slice them by batch size.
-        accelerator_config={"dispatch_batches": False})
-    trainer = Trainer(model=model, args=args, train_dataset=ExampleStream(items, config),
-                      data_collator=Collator(processor),
-                      callbacks=[_callback(config, processor, val_items, output, time.time())])
+        accelerator_config={"dispatch_batches": False},
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=ExampleStream(items, config),
+        data_collator=Collator(processor),
+        callbacks=[_callback(config, processor, val_items, output, time.time())],
+    )
     trainer.train()
     final = output / "final"
     model.save_pretrained(final)
@@ -264,8 +300,9 @@ def train(config: SFTConfig) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     defaults = SFTConfig()
     for name, value in asdict(defaults).items():
         flag = "--" + name.replace("_", "-")

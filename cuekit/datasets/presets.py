@@ -31,7 +31,14 @@ from typing import Any
 # Coarse column kinds; only what detection needs to tell apart. NULL: a JSON row's null
 # (or an all-null column), which says nothing about the values later rows hold.
 IMAGE, IMAGES, TEXT, TEXT_LIST, NUMBER, NULL, OTHER = (
-    "image", "images", "text", "text_list", "number", "null", "other")
+    "image",
+    "images",
+    "text",
+    "text_list",
+    "number",
+    "null",
+    "other",
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,18 @@ class FieldMap:
     name: str = "generic"
 
     def mapped(self) -> set[str]:
-        names = (self.question, self.image, self.answer, self.choices, self.id,
-                 self.question_type, self.answer_type, self.precision, self.unit,
-                 *self.extra_images)
+        names = (
+            self.question,
+            self.image,
+            self.answer,
+            self.choices,
+            self.id,
+            self.question_type,
+            self.answer_type,
+            self.precision,
+            self.unit,
+            *self.extra_images,
+        )
         return {f for f in names if f}
 
 
@@ -113,7 +129,8 @@ def _value_kind(value: Any) -> str:
     if isinstance(value, (int, float)):
         return NUMBER
     if isinstance(value, (bytes, bytearray, Image.Image)) or (
-            isinstance(value, dict) and "bytes" in value):
+        isinstance(value, dict) and "bytes" in value
+    ):
         return IMAGE
     if isinstance(value, list) and value:
         inner = {_value_kind(v) for v in value}
@@ -142,16 +159,18 @@ def column_kinds(schema: Any) -> dict[str, str]:
     raise TypeError(f"expected a polars Schema, HF Features or a row dict, got {type(schema)}")
 
 
-def _first(kinds: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...]
-           ) -> str | None:
+def _first(
+    kinds: Mapping[str, str], names: tuple[str, ...], allowed: tuple[str, ...]
+) -> str | None:
     """The first column of ``names`` with an allowed kind; exact names first, then the
     same names in another case (``Question``, ``ID``)."""
     exact = next((n for n in names if kinds.get(n) in allowed), None)
     if exact is not None:
         return exact
     by_lower = {column.lower(): column for column in kinds}
-    return next((by_lower[n] for n in names if n in by_lower
-                 and kinds[by_lower[n]] in allowed), None)
+    return next(
+        (by_lower[n] for n in names if n in by_lower and kinds[by_lower[n]] in allowed), None
+    )
 
 
 _MMMU_IMAGES = tuple(f"image_{i}" for i in range(1, 8))
@@ -160,51 +179,75 @@ _MMMU_IMAGES = tuple(f"image_{i}" for i in range(1, 8))
 def _geometry3k(kinds: Mapping[str, str]) -> FieldMap | None:
     if kinds.get("problem") != TEXT or kinds.get("images") != IMAGES or "answer" not in kinds:
         return None
-    return FieldMap(question="problem", image="images", answer="answer",
-                    choices="choices" if kinds.get("choices") in (TEXT_LIST, NULL) else None,
-                    id="id" if "id" in kinds else None, name="geometry3k")
+    return FieldMap(
+        question="problem",
+        image="images",
+        answer="answer",
+        choices="choices" if kinds.get("choices") in (TEXT_LIST, NULL) else None,
+        id="id" if "id" in kinds else None,
+        name="geometry3k",
+    )
 
 
 def _mathvista(kinds: Mapping[str, str]) -> FieldMap | None:
     needed = ("pid", "question", "decoded_image", "question_type", "answer_type")
     if any(name not in kinds for name in needed) or kinds["decoded_image"] not in (IMAGE, NULL):
         return None
-    return FieldMap(question="question", image="decoded_image", answer="answer",
-                    choices="choices", id="pid", question_type="question_type",
-                    answer_type="answer_type", precision="precision" if "precision" in kinds
-                    else None, unit="unit" if "unit" in kinds else None, name="mathvista")
+    return FieldMap(
+        question="question",
+        image="decoded_image",
+        answer="answer",
+        choices="choices",
+        id="pid",
+        question_type="question_type",
+        answer_type="answer_type",
+        precision="precision" if "precision" in kinds else None,
+        unit="unit" if "unit" in kinds else None,
+        name="mathvista",
+    )
 
 
 def _mmmu(kinds: Mapping[str, str]) -> FieldMap | None:
     if kinds.get("image_1") != IMAGE or "question" not in kinds or "options" not in kinds:
         return None
     extra = tuple(n for n in _MMMU_IMAGES[1:] if kinds.get(n) == IMAGE)
-    return FieldMap(question="question", image="image_1", answer="answer", choices="options",
-                    id="id" if "id" in kinds else None,
-                    question_type="question_type" if "question_type" in kinds else None,
-                    extra_images=extra, name="mmmu")
+    return FieldMap(
+        question="question",
+        image="image_1",
+        answer="answer",
+        choices="options",
+        id="id" if "id" in kinds else None,
+        question_type="question_type" if "question_type" in kinds else None,
+        extra_images=extra,
+        name="mmmu",
+    )
 
 
 def _generic(kinds: Mapping[str, str]) -> FieldMap:
     # Image data beats a path string: MathVista-like copies carry both.
-    image = (_first(kinds, ("images", "image", "decoded_image", "img"), (IMAGES, IMAGE))
-             or _first(kinds, ("image", "images", "image_path", "img", "file_name"),
-                       (TEXT, TEXT_LIST))
-             or "image")
+    image = (
+        _first(kinds, ("images", "image", "decoded_image", "img"), (IMAGES, IMAGE))
+        or _first(kinds, ("image", "images", "image_path", "img", "file_name"), (TEXT, TEXT_LIST))
+        or "image"
+    )
 
     def optional(names: tuple[str, ...], *allowed: str) -> str | None:
         # A null in the first row may hold a value in later ones: map it all the same.
         return _first(kinds, names, (*allowed, NULL))
 
     return FieldMap(
-        question=_first(kinds, ("question", "problem", "query", "prompt"), (TEXT,))
-        or "question",
+        question=_first(kinds, ("question", "problem", "query", "prompt"), (TEXT,)) or "question",
         image=image,
-        answer=optional(("answer", "ground_truth", "solution", "label", "correct_choice_idx"),
-                        TEXT, NUMBER, TEXT_LIST),
+        answer=optional(
+            ("answer", "ground_truth", "solution", "label", "correct_choice_idx"),
+            TEXT,
+            NUMBER,
+            TEXT_LIST,
+        ),
         choices=optional(("choices", "options"), TEXT_LIST, TEXT),
-        id=optional(("id", "pid", "question_id", "qid", "sample_id", "sample_index", "index"),
-                    TEXT, NUMBER),
+        id=optional(
+            ("id", "pid", "question_id", "qid", "sample_id", "sample_index", "index"), TEXT, NUMBER
+        ),
         question_type=optional(("question_type",), TEXT),
         answer_type=optional(("answer_type",), TEXT),
         precision=optional(("precision",), NUMBER),
@@ -236,11 +279,12 @@ def map_image_placeholders(question: str) -> str:
     marks where the image went and is removed. The chat template places the images, one
     placeholder per image.
     """
+
     def line_without(line: str) -> str:
         def replace(match: re.Match[str]) -> str:
             # At the start of a line it only says where the image went; inside text it is
             # a reference ("compare <image 1> and <image 2>", "in <image>, find x").
-            if not line[:match.start()].strip():
+            if not line[: match.start()].strip():
                 return ""
             return _reference(match)
 

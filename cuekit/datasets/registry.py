@@ -41,8 +41,9 @@ def register_dataset(name: str, target: str) -> None:
 def builtin_rows(name: str, split: str, seed: int) -> Iterator[dict[str, Any]]:
     """The rows of built-in dataset ``name``; a split it does not have is a ConfigError."""
     if name not in _DATASETS:
-        raise ConfigError(f"unknown built-in dataset {name!r}; "
-                          f"choose one of: {', '.join(dataset_names())}")
+        raise ConfigError(
+            f"unknown built-in dataset {name!r}; choose one of: {', '.join(dataset_names())}"
+        )
     module_name, attr = _DATASETS[name].split(":")
     rows: Rows = getattr(importlib.import_module(module_name), attr)
     try:

@@ -23,8 +23,17 @@ from cuekit.datasets.presets import FieldMap, column_kinds, detect_preset
 from cuekit.datasets.registry import builtin_rows, is_builtin
 from cuekit.errors import ConfigError, CuekitError, SampleError
 
-__all__ = ["FieldMap", "RawSample", "RowError", "SourceSpec", "folder_image_files",
-           "iter_source", "map_row", "resolve_fields", "with_overrides"]
+__all__ = [
+    "FieldMap",
+    "RawSample",
+    "RowError",
+    "SourceSpec",
+    "folder_image_files",
+    "iter_source",
+    "map_row",
+    "resolve_fields",
+    "with_overrides",
+]
 
 _FILE_SUFFIXES = (".parquet", ".jsonl", ".json", ".arrow")
 _DATA_SUFFIXES = (".parquet", ".arrow")
@@ -90,17 +99,32 @@ def _cell(row: dict[str, Any], name: str | None) -> Any:
     return row.get(name) if name else None
 
 
-def map_row(row: dict[str, Any], index: int, fields: FieldMap, *, source: str, split: str,
-            base_dir: Path | None = None) -> RawSample:
+def map_row(
+    row: dict[str, Any],
+    index: int,
+    fields: FieldMap,
+    *,
+    source: str,
+    split: str,
+    base_dir: Path | None = None,
+) -> RawSample:
     """Map one raw row to a RawSample. Missing required fields raise SampleError."""
     row_id = str(row[fields.id]) if fields.id and row.get(fields.id) is not None else None
     original_id = row_id if row_id is not None else f"{split}-{index:06d}"
     if fields.question not in row:
-        raise SampleError(f"row has no question field (columns: {sorted(row)})",
-                          sample_id=original_id, field=fields.question, stage="source")
+        raise SampleError(
+            f"row has no question field (columns: {sorted(row)})",
+            sample_id=original_id,
+            field=fields.question,
+            stage="source",
+        )
     if fields.image not in row:
-        raise SampleError(f"row has no image field (columns: {sorted(row)})",
-                          sample_id=original_id, field=fields.image, stage="source")
+        raise SampleError(
+            f"row has no image field (columns: {sorted(row)})",
+            sample_id=original_id,
+            field=fields.image,
+            stage="source",
+        )
     images = row[fields.image]
     if images is None:
         images = []
@@ -136,8 +160,13 @@ def map_row(row: dict[str, Any], index: int, fields: FieldMap, *, source: str, s
 
 # Byte-order marks of the encodings a jsonl may come in (UTF-32's before UTF-16's, whose
 # mark it starts with); without one it is UTF-8. The utf-16/32 codecs read their mark.
-_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32"),
-         (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 
 def _bom(path: Path) -> tuple[str, int]:
@@ -184,9 +213,11 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    yield {"__error__": f"line {line_no} is not valid UTF-8: byte "
-                                        f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                                        f"(in {path.name})"}
+                    yield {
+                        "__error__": f"line {line_no} is not valid UTF-8: byte "
+                        f"0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                        f"(in {path.name})"
+                    }
                     continue
             else:
                 line = raw
@@ -194,8 +225,9 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             yield _json_row(line, f"line {line_no}", path)
     except UnicodeDecodeError as exc:  # a UTF-16/32 stream broke: nothing after it is readable
-        raise ConfigError(f"{path}: not valid {exc.encoding} after its byte-order mark "
-                          f"({exc.reason})") from None
+        raise ConfigError(
+            f"{path}: not valid {exc.encoding} after its byte-order mark ({exc.reason})"
+        ) from None
 
 
 def _json_row(text: str, where: str, path: Path) -> dict[str, Any]:
@@ -213,8 +245,10 @@ def _object_row(row: Any, where: str, path: Path) -> dict[str, Any]:
         return {"__error__": f"{where} is not a JSON object (in {path.name})"}
     bad = _undecodable(row)
     if bad is not None:
-        return {"__error__": f"{where} is not valid UTF-8: field {bad!r} holds bytes that "
-                             f"do not decode (in {path.name})"}
+        return {
+            "__error__": f"{where} is not valid UTF-8: field {bad!r} holds bytes that "
+            f"do not decode (in {path.name})"
+        }
     return row
 
 
@@ -222,8 +256,13 @@ def _undecodable(value: Any, name: str = "") -> str | None:
     """The first field of a JSON value holding undecodable bytes (read as lone surrogates)."""
     if isinstance(value, str):
         return name or "?" if any("\udc80" <= ch <= "\udcff" for ch in value) else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, item in items:
         found = _undecodable(item, f"{name}.{key}" if name else str(key))
         if found is not None:
@@ -238,15 +277,18 @@ def _read_json(path: Path) -> Iterator[dict[str, Any]]:
     encoding, skip = _bom(path)
     try:
         text = path.read_bytes()[skip:].decode(
-            encoding, errors="surrogateescape" if encoding == "utf-8" else "strict")
+            encoding, errors="surrogateescape" if encoding == "utf-8" else "strict"
+        )
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid {encoding} after its byte-order mark "
-                          f"({exc.reason})") from None
+        raise ConfigError(
+            f"{path}: not valid {encoding} after its byte-order mark ({exc.reason})"
+        ) from None
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: "
-                          f"{exc.msg}") from None
+        raise ConfigError(
+            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     if not isinstance(rows, list):
         raise ConfigError(f"{path}: expected a JSON list of objects")
     for index, row in enumerate(rows):
@@ -303,8 +345,9 @@ def _file_rows(path: Path) -> Iterator[dict[str, Any]]:
     elif suffix == ".json":
         yield from _read_json(path)
     else:
-        raise ConfigError(f"{path}: unsupported file type {suffix!r}; use .parquet, .arrow or "
-                          ".jsonl")
+        raise ConfigError(
+            f"{path}: unsupported file type {suffix!r}; use .parquet, .arrow or .jsonl"
+        )
 
 
 def _peek_kinds(rows: Iterator[dict[str, Any]]) -> tuple[dict[str, str], Iterator[dict[str, Any]]]:
@@ -327,19 +370,25 @@ def _file_splits(path: Path, root: Path) -> set[str]:
 
 def _data_files(folder: Path, split: str) -> list[Path]:
     """The folder's parquet/arrow files for ``split`` (all of them if none is split-named)."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _DATA_SUFFIXES
-                   and p.is_file() and not any(part.startswith(".")
-                                               for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in _DATA_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     if not files:
-        raise ConfigError(f"{folder}: no .jsonl of questions and no .parquet or .arrow files "
-                          "found in the folder")
+        raise ConfigError(
+            f"{folder}: no .jsonl of questions and no .parquet or .arrow files found in the folder"
+        )
     chosen = [p for p in files if split in _file_splits(p, folder)]
     if chosen:
         return chosen
     found = sorted({s for p in files for s in _file_splits(p, folder)} & set(_KNOWN_SPLITS))
     if found:
-        raise ConfigError(f"{folder}: no files for split {split!r}; the folder has splits "
-                          f"{found} (pass --split)")
+        raise ConfigError(
+            f"{folder}: no files for split {split!r}; the folder has splits {found} (pass --split)"
+        )
     return files
 
 
@@ -351,15 +400,19 @@ def _folder_questions(folder: Path, split: str) -> Path | None:
     subfolder (HF ImageFolder: ``train/metadata.jsonl`` beside its images)."""
     for where in (folder, folder / split):
         candidates = sorted(where.glob("*.jsonl")) if where.is_dir() else []
-        chosen = ([p for p in candidates if p.stem in ("metadata", "questions")]
-                  or [p for p in candidates if p.stem == split]
-                  or (candidates if len(candidates) == 1 else []))
+        chosen = (
+            [p for p in candidates if p.stem in ("metadata", "questions")]
+            or [p for p in candidates if p.stem == split]
+            or (candidates if len(candidates) == 1 else [])
+        )
         if chosen:
             return chosen[0]
         if candidates:
             names = ", ".join(p.name for p in candidates)
-            raise ConfigError(f"{where}: several .jsonl files ({names}) and none is named "
-                              f"after the split {split!r}; name one of them as --dataset")
+            raise ConfigError(
+                f"{where}: several .jsonl files ({names}) and none is named "
+                f"after the split {split!r}; name one of them as --dataset"
+            )
     return None
 
 
@@ -385,8 +438,13 @@ def folder_image_files(spec: SourceSpec) -> list[Path]:
     if questions is None:
         return []
     root = questions.parent
-    return sorted(p for p in root.rglob("*") if p.is_file() and p != questions
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p != questions
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def _source_name(path: Path) -> str:
@@ -414,8 +472,9 @@ def _hf_rows(spec: SourceSpec) -> tuple[FieldMap, Iterator[dict[str, Any]]]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(spec.dataset, spec.name, split=spec.split,
-                                   streaming=spec.streaming)
+        ds = datasets.load_dataset(
+            spec.dataset, spec.name, split=spec.split, streaming=spec.streaming
+        )
     except FileNotFoundError as exc:
         raise ConfigError(f"dataset {spec.dataset!r} not found: {exc}") from None
     except (OSError, ConnectionError) as exc:
@@ -436,14 +495,14 @@ def _hf_rows(spec: SourceSpec) -> tuple[FieldMap, Iterator[dict[str, Any]]]:
         feature = features.get(column)
         if isinstance(feature, datasets.Image):
             ds = ds.cast_column(column, datasets.Image(decode=False))
-        elif isinstance(feature, (datasets.List, datasets.Sequence, datasets.LargeList)) and \
-                isinstance(getattr(feature, "feature", None), datasets.Image):
+        elif isinstance(
+            feature, (datasets.List, datasets.Sequence, datasets.LargeList)
+        ) and isinstance(getattr(feature, "feature", None), datasets.Image):
             ds = ds.cast_column(column, datasets.List(datasets.Image(decode=False)))
     return fields, iter(ds)
 
 
-def _local_rows(path: Path, spec: SourceSpec
-                ) -> tuple[FieldMap, Iterator[dict[str, Any]], Path]:
+def _local_rows(path: Path, spec: SourceSpec) -> tuple[FieldMap, Iterator[dict[str, Any]], Path]:
     """Rows, field map and image base folder of a local file or folder."""
     if path.is_dir():
         questions = _folder_questions(path, spec.split)
@@ -501,4 +560,3 @@ def with_overrides(base: FieldMap, **overrides: str | None) -> FieldMap:
     """A field map with the CLI's non-empty ``--*-field`` options applied."""
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     return replace(base, **given)
-

@@ -19,12 +19,22 @@ _MODULES = {
     "tiny": ("build_tiny_qwen3_vl",),
     "processor": ("ImageOnlyProcessor",),
     "prompts": (
-        "build_prompt_batch", "build_prompt_pair", "build_scoring_batch", "check_same_tokenizer",
+        "build_prompt_batch",
+        "build_prompt_pair",
+        "build_scoring_batch",
+        "check_same_tokenizer",
     ),
     "cue_module": (
-        "CueModuleConfig", "attach_cue_module", "detach_cue_module", "get_cue_module",
-        "cue_module_size", "split_parameters", "save_cue_module", "load_cue_module",
-        "save_student", "load_student",
+        "CueModuleConfig",
+        "attach_cue_module",
+        "detach_cue_module",
+        "get_cue_module",
+        "cue_module_size",
+        "split_parameters",
+        "save_cue_module",
+        "load_cue_module",
+        "save_student",
+        "load_student",
     ),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}

@@ -53,8 +53,7 @@ def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], 
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]
-                         ) -> dict[str, Any]:
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
     state: dict[int, dict[str, Any]] = {}
     for key, value in [*tensors.items(), *meta["scalars"].items()]:
         if not key.startswith("optim."):
@@ -77,11 +76,20 @@ class TrainerState:
     extra_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer: Any,
-                    scheduler: Any, reader_state: dict[str, Any] | None,
-                    config: dict[str, Any], keep: int, extra: dict[str, Any] | None = None,
-                    optimizer_state: dict[str, Any] | None = None,
-                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    step: int,
+    *,
+    save_student_fn: Any,
+    optimizer: Any,
+    scheduler: Any,
+    reader_state: dict[str, Any] | None,
+    config: dict[str, Any],
+    keep: int,
+    extra: dict[str, Any] | None = None,
+    optimizer_state: dict[str, Any] | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Write checkpoint ``step`` atomically and prune all but the newest ``keep``.
 
     ``optimizer_state`` replaces ``optimizer.state_dict()`` (a state gathered from shards);
@@ -95,7 +103,8 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
     try:
         save_student_fn(tmp / "student")
         tensors, optim_meta = _flatten_optimizer(
-            optimizer.state_dict() if optimizer_state is None else optimizer_state)
+            optimizer.state_dict() if optimizer_state is None else optimizer_state
+        )
         for name, value in (extra_tensors or {}).items():
             tensors[f"extra.{name}"] = value.detach().cpu().contiguous()
         tensors["rng.torch"] = torch.get_rng_state()
@@ -104,9 +113,15 @@ def save_checkpoint(run_dir: Path, step: int, *, save_student_fn: Any, optimizer
                 tensors[f"rng.cuda.{i}"] = rng
         save_file(tensors, str(tmp / _STATE_TENSORS))
         scheduler_state = scheduler.state_dict()  # lr_lambdas of closures are saved as None
-        meta = {"step": step, "optimizer": optim_meta, "scheduler": scheduler_state,
-                "reader": reader_state, "python_rng": random.getstate(), "config": config,
-                "extra": extra or {}}
+        meta = {
+            "step": step,
+            "optimizer": optim_meta,
+            "scheduler": scheduler_state,
+            "reader": reader_state,
+            "python_rng": random.getstate(),
+            "config": config,
+            "extra": extra or {},
+        }
         (tmp / _STATE_JSON).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         share_like_umask(tmp)  # safetensors writes 0600
         if final.exists():
@@ -203,13 +218,16 @@ def resume_checkpoint(run_dir: Path, config: DistillConfig, world_size: int) -> 
     if found is None:
         return None
     saved, saved_world_size = checkpoint_config(found)
-    changed = changed_settings(saved, config, saved_world_size=saved_world_size,
-                               world_size=world_size)
+    changed = changed_settings(
+        saved, config, saved_world_size=saved_world_size, world_size=world_size
+    )
     listed = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
     if changed and not config.allow_config_change:
-        raise ConfigError(f"--resume with changed training settings ({listed}): the run in "
-                          f"{run_dir} was trained with the old values. Resume with them, or "
-                          "pass --allow-config-change to go on with the new")
+        raise ConfigError(
+            f"--resume with changed training settings ({listed}): the run in "
+            f"{run_dir} was trained with the old values. Resume with them, or "
+            "pass --allow-config-change to go on with the new"
+        )
     if changed:
         logger.warning("resuming with changed training settings: %s", listed)
     return found
@@ -242,13 +260,19 @@ def load_trainer_state(folder: Path) -> TrainerState:
     # JSON turns the state tuple into lists; random.setstate wants tuples back.
     python_rng = (python_rng[0], tuple(python_rng[1]), python_rng[2])
     cuda = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
-    return TrainerState(step=int(meta["step"]),
-                        optimizer=_unflatten_optimizer(tensors, meta["optimizer"]),
-                        scheduler=meta["scheduler"], reader=meta["reader"],
-                        torch_rng=tensors["rng.torch"], cuda_rng=cuda, python_rng=python_rng,
-                        extra=meta.get("extra", {}),
-                        extra_tensors={k.removeprefix("extra."): v for k, v in tensors.items()
-                                       if k.startswith("extra.")})
+    return TrainerState(
+        step=int(meta["step"]),
+        optimizer=_unflatten_optimizer(tensors, meta["optimizer"]),
+        scheduler=meta["scheduler"],
+        reader=meta["reader"],
+        torch_rng=tensors["rng.torch"],
+        cuda_rng=cuda,
+        python_rng=python_rng,
+        extra=meta.get("extra", {}),
+        extra_tensors={
+            k.removeprefix("extra."): v for k, v in tensors.items() if k.startswith("extra.")
+        },
+    )
 
 
 def restore_rng(state: TrainerState) -> None:

@@ -40,63 +40,97 @@ MAX_SEED = 2**32 - 1  # numpy's limit; seeds are offset by rank and epoch, so st
 @dataclass(frozen=True)
 class DistillConfig:
     # -- models
-    student: str = setting("qwen3-vl-2b", "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local "
-                                          "folder, or tiny-random.")
-    teacher: str = setting("self", "'self' (frozen base of the student, OPSD) or a stronger model "
-                                   "(OPD).")
-    privilege: str = setting("cue", "What the teacher sees extra: cue (ViCuR), answer (OPSD "
-                                    "baseline), none.", click_type=click.Choice(PRIVILEGES))
-    dtype: str = setting("auto", "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), "
-                                 "bf16, fp16 (CUDA only, with loss scaling) or fp32; the student "
-                                 "keeps fp32 master weights.", click_type=click.Choice(DTYPES))
+    student: str = setting(
+        "qwen3-vl-2b",
+        "Student: qwen3-vl-2b/-4b/-8b/-32b, an HF id, a local folder, or tiny-random.",
+    )
+    teacher: str = setting(
+        "self", "'self' (frozen base of the student, OPSD) or a stronger model (OPD)."
+    )
+    privilege: str = setting(
+        "cue",
+        "What the teacher sees extra: cue (ViCuR), answer (OPSD baseline), none.",
+        click_type=click.Choice(PRIVILEGES),
+    )
+    dtype: str = setting(
+        "auto",
+        "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), "
+        "bf16, fp16 (CUDA only, with loss scaling) or fp32; the student "
+        "keeps fp32 master weights.",
+        click_type=click.Choice(DTYPES),
+    )
     device: str = setting("auto", "Torch device: auto, cpu, cuda, cuda:1...")
     seed: int = setting(0, "Seed of the data order, sampling and tiny-random weights.")
     # -- cue recovery module
-    cue_module: bool = setting(True, "Give the student the cue recovery module (off: the plain "
-                                     "student).", switch=True)
-    cue_interval: int = setting(5, "Cue recovery module after decoder layers i % N == 0 (never "
-                                   "the last).")
-    cue_layers: tuple[int, ...] | None = setting(None, "Explicit comma-separated decoder layers "
-                                                       "for the module (overrides interval).",
-                                                       click_type=INT_LIST)
+    cue_module: bool = setting(
+        True, "Give the student the cue recovery module (off: the plain student).", switch=True
+    )
+    cue_interval: int = setting(
+        5, "Cue recovery module after decoder layers i % N == 0 (never the last)."
+    )
+    cue_layers: tuple[int, ...] | None = setting(
+        None,
+        "Explicit comma-separated decoder layers for the module (overrides interval).",
+        click_type=INT_LIST,
+    )
     # -- data
     shards: str = setting("", "Training shards: a `cuekit shard` folder, brace pattern or URLs.")
     output: str = setting("", "Run folder: config.yaml, metrics.jsonl, checkpoints/, student/.")
     eval_shards: str | None = setting(None, "Held-out shards for --eval-every.")
     num_workers: int = setting(0, "DataLoader workers decoding shards.")
     shuffle_buffer: int = setting(256, "Samples in the shuffle buffer.")
-    max_prompt_len: int = setting(2048, "Skip (with a warning) prompts longer than this; never "
-                                        "truncate.")
+    max_prompt_len: int = setting(
+        2048, "Skip (with a warning) prompts longer than this; never truncate."
+    )
     # -- prompt (the one wording shared with eval and the exports: cuekit.distill.prompts)
-    system_prompt: str | None = setting(None, "System turn of student and teacher prompts "
-                                              "[default: none]; pass the same to eval and export.")
-    instruction: str | None = setting(None, "Answer-format line after the question, e.g. 'Put the "
-                                            "final answer in \\boxed{}.' [default: none]; pass "
-                                            "the same to eval and export.")
+    system_prompt: str | None = setting(
+        None,
+        "System turn of student and teacher prompts "
+        "[default: none]; pass the same to eval and export.",
+    )
+    instruction: str | None = setting(
+        None,
+        "Answer-format line after the question, e.g. 'Put the "
+        "final answer in \\boxed{}.' [default: none]; pass "
+        "the same to eval and export.",
+    )
     # -- rollouts
     batch_size: int = setting(8, "Prompts per optimizer step.")
     rollouts_per_prompt: int = setting(1, "Sampled responses per prompt.")
-    rollout_batch_size: int = setting(0, "Rows generated at once (0: the whole step); bounds the "
-                                         "KV cache.")
-    rollout_engine: str = setting("cuekit", "Rollout sampler: cuekit (static-cache decode loop, "
-                                            "same tokens as generate), cuekit-continuous "
-                                            "(--rollout-batch-size slots refilled as rows stop), "
-                                            "generate (HF, dynamic cache) or generate-static.",
-                                            click_type=click.Choice(ROLLOUT_ENGINES))
-    rollout_compile: bool = setting(False, "cuekit engine: compile the decode step (CUDA graphs "
-                                           "on GPU; keeps a full-length KV cache between "
-                                           "rollouts).", switch=True)
+    rollout_batch_size: int = setting(
+        0, "Rows generated at once (0: the whole step); bounds the KV cache."
+    )
+    rollout_engine: str = setting(
+        "cuekit",
+        "Rollout sampler: cuekit (static-cache decode loop, "
+        "same tokens as generate), cuekit-continuous "
+        "(--rollout-batch-size slots refilled as rows stop), "
+        "generate (HF, dynamic cache) or generate-static.",
+        click_type=click.Choice(ROLLOUT_ENGINES),
+    )
+    rollout_compile: bool = setting(
+        False,
+        "cuekit engine: compile the decode step (CUDA graphs "
+        "on GPU; keeps a full-length KV cache between "
+        "rollouts).",
+        switch=True,
+    )
     max_new_tokens: int = setting(256, "Longest rollout, in tokens.")
-    temperature: float = setting(1.0, "Rollout sampling temperature; both models are scored at it "
-                                      "too.")
+    temperature: float = setting(
+        1.0, "Rollout sampling temperature; both models are scored at it too."
+    )
     top_p: float = setting(1.0, "Rollout nucleus sampling.")
     top_k: int = setting(0, "Rollout top-k sampling (0: off).")
     # -- loss
     loss: str = setting("k1", "k1 (policy gradient, paper default), k3, forward-kl-topk or jsd.")
     topk: int = setting(32, "Teacher top-k tokens for forward-kl-topk and jsd.")
-    topk_renormalize: bool = setting(True, "forward-kl-topk: renormalise the teacher over its "
-                                           "top-k (exact KL, >= 0) or use its raw top-k "
-                                           "probabilities as the released code does.", switch=True)
+    topk_renormalize: bool = setting(
+        True,
+        "forward-kl-topk: renormalise the teacher over its "
+        "top-k (exact KL, >= 0) or use its raw top-k "
+        "probabilities as the released code does.",
+        switch=True,
+    )
     beta: float = setting(0.5, "JSD interpolation (0: forward KL, 1: reverse KL).")
     adv_clip: float = setting(10.0, "k1: clamp of the per-token advantage lT - lS.")
     lp_floor: float = setting(-10.0, "Clamp log-probs from below at this value.")
@@ -106,37 +140,52 @@ class DistillConfig:
     module_lr: float = setting(1e-4, "Cue recovery module learning rate.")
     weight_decay: float = setting(0.0, "AdamW weight decay.")
     warmup_steps: int = setting(0, "Linear warmup steps.")
-    lr_schedule: str = setting("constant", "After warmup: constant or cosine.",
-                                           click_type=click.Choice(SCHEDULES))
+    lr_schedule: str = setting(
+        "constant", "After warmup: constant or cosine.", click_type=click.Choice(SCHEDULES)
+    )
     max_grad_norm: float = setting(1.0, "Gradient clipping norm (0: off).")
-    max_nonfinite_steps: int = setting(3, "Stop after this many steps in a row with an inf/NaN "
-                                          "loss or gradient (each such step is skipped and "
-                                          "counted).")
-    grad_accum: int = setting(1, "Micro-batches per step for the student update (memory vs "
-                                 "speed).")
+    max_nonfinite_steps: int = setting(
+        3,
+        "Stop after this many steps in a row with an inf/NaN "
+        "loss or gradient (each such step is skipped and "
+        "counted).",
+    )
+    grad_accum: int = setting(1, "Micro-batches per step for the student update (memory vs speed).")
     freeze_vision: bool = setting(False, "Do not train the vision tower.", switch=True)
-    grad_checkpointing: bool | None = setting(None, "Activation checkpointing [default: on for "
-                                                    "GPU, off for CPU].", switch=True)
-    checkpoint_layers: int | None = setting(None, "Decoder layers to checkpoint when "
-                                                  "checkpointing is on [default: on GPU the "
-                                                  "fewest the memory plan needs on this device, "
-                                                  "else all].", click_type=click.IntRange(min=0))
-    score_chunk_size: int = setting(512, "Tokens per chunk when computing log-probs (caps logits "
-                                         "memory).")
+    grad_checkpointing: bool | None = setting(
+        None, "Activation checkpointing [default: on for GPU, off for CPU].", switch=True
+    )
+    checkpoint_layers: int | None = setting(
+        None,
+        "Decoder layers to checkpoint when "
+        "checkpointing is on [default: on GPU the "
+        "fewest the memory plan needs on this device, "
+        "else all].",
+        click_type=click.IntRange(min=0),
+    )
+    score_chunk_size: int = setting(
+        512, "Tokens per chunk when computing log-probs (caps logits memory)."
+    )
     # -- bookkeeping
     save_every: int = setting(0, "Checkpoint every N steps (0: only at the end).")
     keep_checkpoints: int = setting(2, "Checkpoints to keep.")
     eval_every: int = setting(0, "Evaluate on --eval-shards every N steps (0: off).")
     eval_batches: int = setting(1, "Eval batches (fixed) per evaluation.")
     log_every: int = setting(1, "Write metrics every N steps.")
-    tensorboard: bool = setting(True, "Also write TensorBoard logs to RUN/tensorboard.",
-                                      switch=True)
+    tensorboard: bool = setting(
+        True, "Also write TensorBoard logs to RUN/tensorboard.", switch=True
+    )
     wandb: bool = setting(False, "Also log to Weights & Biases (needs wandb).", switch=True)
-    resume: bool = setting(False, "Continue from the run's latest intact checkpoint, if it has "
-                                  "one.", switch=True)
-    allow_config_change: bool = setting(False, "With --resume: accept training settings (lr, "
-                                               "loss, batch size...) that differ from the "
-                                               "checkpoint's, and train with them.", switch=True)
+    resume: bool = setting(
+        False, "Continue from the run's latest intact checkpoint, if it has one.", switch=True
+    )
+    allow_config_change: bool = setting(
+        False,
+        "With --resume: accept training settings (lr, "
+        "loss, batch size...) that differ from the "
+        "checkpoint's, and train with them.",
+        switch=True,
+    )
 
     @property
     def prompt_style(self) -> PromptStyle:
@@ -146,57 +195,82 @@ class DistillConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         if self.privilege not in PRIVILEGES:
-            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
-                              f"got {self.privilege!r}")
+            raise ConfigError(
+                f"privilege must be one of {', '.join(PRIVILEGES)}, got {self.privilege!r}"
+            )
         if self.rollout_engine not in ROLLOUT_ENGINES:
-            raise ConfigError(f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
-                              f"got {self.rollout_engine!r}")
+            raise ConfigError(
+                f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
+                f"got {self.rollout_engine!r}"
+            )
         if self.rollout_compile and self.rollout_engine != "cuekit":
-            raise ConfigError("rollout_compile needs rollout_engine cuekit, "
-                              f"not {self.rollout_engine!r}")
+            raise ConfigError(
+                f"rollout_compile needs rollout_engine cuekit, not {self.rollout_engine!r}"
+            )
         check_device(self.device)
         # An unknown name, or fp16 off CUDA, would silently train in fp32.
         check_training_dtype(self.dtype, self.device)
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be in [0, {MAX_SEED}], got {self.seed}")
         if self.lr_schedule not in SCHEDULES:
-            raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, "
-                              f"got {self.lr_schedule!r}")
+            raise ConfigError(
+                f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}"
+            )
         from cuekit.distill.losses import loss_names
 
         if self.loss not in loss_names():
             raise ConfigError(f"loss must be one of {', '.join(loss_names())}, got {self.loss!r}")
-        positive = {"batch_size": self.batch_size, "rollouts_per_prompt": self.rollouts_per_prompt,
-                    "max_new_tokens": self.max_new_tokens, "max_steps": self.max_steps,
-                    "grad_accum": self.grad_accum, "max_prompt_len": self.max_prompt_len,
-                    "cue_interval": self.cue_interval, "topk": self.topk,
-                    "score_chunk_size": self.score_chunk_size, "eval_batches": self.eval_batches,
-                    "log_every": self.log_every, "keep_checkpoints": self.keep_checkpoints,
-                    "max_nonfinite_steps": self.max_nonfinite_steps}
+        positive = {
+            "batch_size": self.batch_size,
+            "rollouts_per_prompt": self.rollouts_per_prompt,
+            "max_new_tokens": self.max_new_tokens,
+            "max_steps": self.max_steps,
+            "grad_accum": self.grad_accum,
+            "max_prompt_len": self.max_prompt_len,
+            "cue_interval": self.cue_interval,
+            "topk": self.topk,
+            "score_chunk_size": self.score_chunk_size,
+            "eval_batches": self.eval_batches,
+            "log_every": self.log_every,
+            "keep_checkpoints": self.keep_checkpoints,
+            "max_nonfinite_steps": self.max_nonfinite_steps,
+        }
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
-        non_negative = {"save_every": self.save_every, "eval_every": self.eval_every,
-                        "warmup_steps": self.warmup_steps, "num_workers": self.num_workers,
-                        "top_k": self.top_k, "max_grad_norm": self.max_grad_norm,
-                        "rollout_batch_size": self.rollout_batch_size,
-                        "weight_decay": self.weight_decay, "shuffle_buffer": self.shuffle_buffer}
+        non_negative = {
+            "save_every": self.save_every,
+            "eval_every": self.eval_every,
+            "warmup_steps": self.warmup_steps,
+            "num_workers": self.num_workers,
+            "top_k": self.top_k,
+            "max_grad_norm": self.max_grad_norm,
+            "rollout_batch_size": self.rollout_batch_size,
+            "weight_decay": self.weight_decay,
+            "shuffle_buffer": self.shuffle_buffer,
+        }
         for name, number in non_negative.items():  # ints and floats
             if number < 0:
                 raise ConfigError(f"{name} must be >= 0, got {number}")
         if self.checkpoint_layers is not None and self.checkpoint_layers < 0:
             raise ConfigError(f"checkpoint_layers must be >= 0, got {self.checkpoint_layers}")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:
-            raise ConfigError(f"need temperature > 0 and 0 < top_p <= 1, got temperature="
-                              f"{self.temperature}, top_p={self.top_p}")
+            raise ConfigError(
+                f"need temperature > 0 and 0 < top_p <= 1, got temperature="
+                f"{self.temperature}, top_p={self.top_p}"
+            )
         if not 0 <= self.beta <= 1:
             raise ConfigError(f"beta must be in [0, 1], got {self.beta}")
         if not (0 <= self.lr <= MAX_LR and 0 <= self.module_lr <= MAX_LR):
-            raise ConfigError(f"learning rates must be in [0, {MAX_LR}] (AdamW diverges "
-                              f"above), got lr={self.lr}, module_lr={self.module_lr}")
+            raise ConfigError(
+                f"learning rates must be in [0, {MAX_LR}] (AdamW diverges "
+                f"above), got lr={self.lr}, module_lr={self.module_lr}"
+            )
         if self.grad_accum > self.batch_size * self.rollouts_per_prompt:
-            raise ConfigError(f"grad_accum ({self.grad_accum}) cannot exceed the rollouts per "
-                              f"step ({self.batch_size * self.rollouts_per_prompt})")
+            raise ConfigError(
+                f"grad_accum ({self.grad_accum}) cannot exceed the rollouts per "
+                f"step ({self.batch_size * self.rollouts_per_prompt})"
+            )
         if not self.shards:
             raise ConfigError("shards is required (--shards DIR or a brace pattern)")
         if not self.output:
@@ -230,15 +304,36 @@ class DistillConfig:
 
 # Settings a resumed run may change freely: where and how fast it runs, how often it
 # logs, saves and evaluates. Everything else changes what training computes.
-RESUME_NEUTRAL = frozenset({
-    "output", "resume", "allow_config_change", "max_steps", "device", "num_workers",
-    "rollout_batch_size", "rollout_compile", "grad_checkpointing", "checkpoint_layers",
-    "score_chunk_size", "grad_accum", "save_every", "keep_checkpoints", "eval_shards",
-    "eval_every", "eval_batches", "log_every", "tensorboard", "wandb", "max_nonfinite_steps"})
+RESUME_NEUTRAL = frozenset(
+    {
+        "output",
+        "resume",
+        "allow_config_change",
+        "max_steps",
+        "device",
+        "num_workers",
+        "rollout_batch_size",
+        "rollout_compile",
+        "grad_checkpointing",
+        "checkpoint_layers",
+        "score_chunk_size",
+        "grad_accum",
+        "save_every",
+        "keep_checkpoints",
+        "eval_shards",
+        "eval_every",
+        "eval_batches",
+        "log_every",
+        "tensorboard",
+        "wandb",
+        "max_nonfinite_steps",
+    }
+)
 
 
-def changed_settings(saved: dict[str, Any], config: DistillConfig, *, saved_world_size: int = 1,
-                     world_size: int = 1) -> dict[str, tuple[Any, Any]]:
+def changed_settings(
+    saved: dict[str, Any], config: DistillConfig, *, saved_world_size: int = 1, world_size: int = 1
+) -> dict[str, tuple[Any, Any]]:
     """``{name: (saved, now)}`` for the training settings that differ from a checkpoint's.
 
     ``batch_size`` counts per rank, so the global batch (times the world size) is what
@@ -246,13 +341,19 @@ def changed_settings(saved: dict[str, Any], config: DistillConfig, *, saved_worl
     step's lr; settings the checkpoint predates are not compared."""
     now = config.to_dict()
     neutral = RESUME_NEUTRAL - ({"max_steps"} if config.lr_schedule == "cosine" else set())
-    changed = {name: (saved[name], value) for name, value in now.items()
-               if name not in neutral | {"batch_size"} and name in saved
-               and saved[name] != value}
-    if "batch_size" in saved and saved["batch_size"] * saved_world_size != \
-            config.batch_size * world_size:
-        changed["global batch_size"] = (saved["batch_size"] * saved_world_size,
-                                        config.batch_size * world_size)
+    changed = {
+        name: (saved[name], value)
+        for name, value in now.items()
+        if name not in neutral | {"batch_size"} and name in saved and saved[name] != value
+    }
+    if (
+        "batch_size" in saved
+        and saved["batch_size"] * saved_world_size != config.batch_size * world_size
+    ):
+        changed["global batch_size"] = (
+            saved["batch_size"] * saved_world_size,
+            config.batch_size * world_size,
+        )
     return changed
 
 
@@ -277,10 +378,15 @@ def _check_types(config: DistillConfig) -> None:
         original = given[name]
         if isinstance(original, list):  # a list of layers is as good as a tuple
             original = tuple(original)
-        if value != original or type(value) is not type(original) and not (
-                isinstance(value, float) and type(original) is int):
-            raise ConfigError(f"settings: {name} must be {expected_kind([DistillConfig], name)}, "
-                              f"got {original!r} ({type(original).__name__})")
+        if (
+            value != original
+            or type(value) is not type(original)
+            and not (isinstance(value, float) and type(original) is int)
+        ):
+            raise ConfigError(
+                f"settings: {name} must be {expected_kind([DistillConfig], name)}, "
+                f"got {original!r} ({type(original).__name__})"
+            )
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -288,12 +394,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return load_file([DistillConfig], path)
 
 
-def resolve_config(file_settings: dict[str, Any] | None = None,
-                   cli_settings: dict[str, Any] | None = None) -> DistillConfig:
+def resolve_config(
+    file_settings: dict[str, Any] | None = None, cli_settings: dict[str, Any] | None = None
+) -> DistillConfig:
     """Defaults < YAML file < command-line flags. ``cli_settings`` holds only flags the
     user actually gave, so a default never overrides the file."""
-    flags = typed_settings(normalise_keys([DistillConfig], cli_settings or {}, "command line"),
-                           "command line")
+    flags = typed_settings(
+        normalise_keys([DistillConfig], cli_settings or {}, "command line"), "command line"
+    )
     merged = {**(file_settings or {}), **flags}
     try:
         return DistillConfig(**merged)

@@ -81,7 +81,8 @@ class CueModuleConfig:
             if bad:
                 raise ConfigError(
                     f"cue layers {bad} are out of range: a module must follow a layer in "
-                    f"0..{last - 1} (the last layer, {last}, has no later layer to read it)")
+                    f"0..{last - 1} (the last layer, {last}, has no later layer to read it)"
+                )
             layers = self.layers
         if not layers:
             raise ConfigError(f"no cue layers for a {num_hidden_layers}-layer model")
@@ -134,8 +135,12 @@ class SinkContext:
     visual_valid: torch.Tensor  # (A, N) True at real visual positions
 
 
-def find_sinks(input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-               visual_mask: torch.Tensor, im_start_id: int) -> SinkContext:
+def find_sinks(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    visual_mask: torch.Tensor,
+    im_start_id: int,
+) -> SinkContext:
     """Per-sample sinks and visual tokens; padding on either side is skipped."""
     is_start = input_ids == im_start_id  # (B, T)
     if attention_mask is not None and attention_mask.ndim == 2:
@@ -149,7 +154,8 @@ def find_sinks(input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
         raise ValueError(
             f"samples {bad.nonzero().flatten().tolist()} have image tokens but no "
             f"{IM_START_TOKEN} before them: the cue module's sink is each sample's first "
-            f"{IM_START_TOKEN}, so build prompts with the chat template")
+            f"{IM_START_TOKEN}, so build prompts with the chat template"
+        )
     rows = has_visual.nonzero().flatten()
     row_mask = visual_mask[rows]  # (A, T)
     counts = row_mask.sum(dim=1)
@@ -157,8 +163,9 @@ def find_sinks(input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
     # A stable sort puts each row's visual positions first, in order.
     order = torch.argsort((~row_mask).int(), dim=1, stable=True)[:, :longest]
     valid = torch.arange(longest, device=rows.device)[None, :] < counts[:, None]
-    return SinkContext(rows=rows, sink_positions=sinks[rows], visual_positions=order,
-                       visual_valid=valid)
+    return SinkContext(
+        rows=rows, sink_positions=sinks[rows], visual_positions=order, visual_valid=valid
+    )
 
 
 class CueAttention(nn.Module):
@@ -173,8 +180,9 @@ class CueAttention(nn.Module):
         self.v = nn.Linear(hidden_size, hidden_size, bias=False)
         self.o = nn.Linear(hidden_size, hidden_size, bias=False)
 
-    def forward(self, sink_states: torch.Tensor, visual_states: torch.Tensor,
-                visual_valid: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, sink_states: torch.Tensor, visual_states: torch.Tensor, visual_valid: torch.Tensor
+    ) -> torch.Tensor:
         """sink_states (A, d) and visual_states (A, N, d), both normed -> update (A, d)."""
         rows, keys, _ = visual_states.shape
         heads, head_dim = self.num_heads, self.head_dim
@@ -182,7 +190,7 @@ class CueAttention(nn.Module):
         key = self.k(visual_states).view(rows, keys, heads, head_dim).transpose(1, 2)
         value = self.v(visual_states).view(rows, keys, heads, head_dim).transpose(1, 2)
         # (A, H, 1, N) scores and softmax in fp32; every listed row has >= 1 valid key.
-        scores = query.float() @ key.float().transpose(-1, -2) * head_dim ** -0.5
+        scores = query.float() @ key.float().transpose(-1, -2) * head_dim**-0.5
         scores = scores.masked_fill(~visual_valid[:, None, None, :], float("-inf"))
         mixed = torch.softmax(scores, dim=-1) @ value.float()  # (A, H, 1, hd)
         return self.o(mixed.reshape(rows, heads * head_dim).to(sink_states.dtype))
@@ -196,8 +204,14 @@ class CueRecoveryModule(nn.Module):
     cue_config: CueModuleConfig
     im_start_token_id: int
 
-    def __init__(self, hidden_size: int, num_heads: int, layers: tuple[int, ...],
-                 rms_norm_eps: float = 1e-6, init_std: float = 0.02) -> None:
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        layers: tuple[int, ...],
+        rms_norm_eps: float = 1e-6,
+        init_std: float = 0.02,
+    ) -> None:
         from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 
         super().__init__()
@@ -205,8 +219,12 @@ class CueRecoveryModule(nn.Module):
         self.init_std = init_std
         self.norm_q = Qwen3VLTextRMSNorm(hidden_size, eps=rms_norm_eps)
         self.norm_kv = Qwen3VLTextRMSNorm(hidden_size, eps=rms_norm_eps)
-        self.blocks = nn.ModuleDict({str(i): CueAttention(hidden_size, _resolve_heads(
-            hidden_size, num_heads)) for i in self.layers})
+        self.blocks = nn.ModuleDict(
+            {
+                str(i): CueAttention(hidden_size, _resolve_heads(hidden_size, num_heads))
+                for i in self.layers
+            }
+        )
         self.reset_parameters()
         self._context: SinkContext | None = None
         self._forward_ids: tuple[torch.Tensor | None, Any] = (None, None)
@@ -226,17 +244,20 @@ class CueRecoveryModule(nn.Module):
         # ModuleDict is typed by nn.Module; __init__ puts only CueAttention in it.
         return [cast(CueAttention, block) for block in self.blocks.values()]
 
-    def forward(self, layer: int, hidden_states: torch.Tensor, context: SinkContext
-                ) -> torch.Tensor:
+    def forward(
+        self, layer: int, hidden_states: torch.Tensor, context: SinkContext
+    ) -> torch.Tensor:
         """hidden_states (B, T, d) after ``layer`` -> the same with each sink updated."""
         rows, sinks = context.rows, context.sink_positions
         sink_states = hidden_states[rows, sinks]  # (A, d)
         visual_states = hidden_states[rows[:, None], context.visual_positions]  # (A, N, d)
-        update = self.blocks[str(layer)](self.norm_q(sink_states), self.norm_kv(visual_states),
-                                         context.visual_valid)
+        update = self.blocks[str(layer)](
+            self.norm_q(sink_states), self.norm_kv(visual_states), context.visual_valid
+        )
         # Out of place, so autograd keeps the pre-update state it saved.
-        return hidden_states.index_put((rows, sinks), update.to(hidden_states.dtype),
-                                       accumulate=True)
+        return hidden_states.index_put(
+            (rows, sinks), update.to(hidden_states.dtype), accumulate=True
+        )
 
 
 def _language_model(model: nn.Module) -> Any:
@@ -245,10 +266,12 @@ def _language_model(model: nn.Module) -> Any:
     text = getattr(inner, "language_model", None)
     # "cuekit_qwen3_vl": an exported student loaded through its shipped model code.
     if not isinstance(getattr(text, "layers", None), nn.ModuleList) or getattr(
-            getattr(model, "config", None), "model_type", None) not in ("qwen3_vl",
-                                                                        "cuekit_qwen3_vl"):
-        raise ConfigError(f"the cue module attaches to a Qwen3VLForConditionalGeneration, "
-                          f"got {type(model).__name__}")
+        getattr(model, "config", None), "model_type", None
+    ) not in ("qwen3_vl", "cuekit_qwen3_vl"):
+        raise ConfigError(
+            f"the cue module attaches to a Qwen3VLForConditionalGeneration, "
+            f"got {type(model).__name__}"
+        )
     return text
 
 
@@ -257,9 +280,12 @@ def get_cue_module(model: nn.Module) -> CueRecoveryModule | None:
     return module if isinstance(module, CueRecoveryModule) else None
 
 
-def attach_cue_module(model: Qwen3VLForConditionalGeneration,
-                      config: CueModuleConfig | None = None, *,
-                      im_start_token_id: int | None = None) -> CueRecoveryModule:
+def attach_cue_module(
+    model: Qwen3VLForConditionalGeneration,
+    config: CueModuleConfig | None = None,
+    *,
+    im_start_token_id: int | None = None,
+) -> CueRecoveryModule:
     """Create a module (on the model's device and dtype), register it as
     ``model.cue_module`` (so ``model.parameters()`` includes it) and hook it in.
 
@@ -273,14 +299,20 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
     layers = config.resolve_layers(text_config.num_hidden_layers)
     reference = text_model.embed_tokens.weight
     module = CueRecoveryModule(
-        text_config.hidden_size, config.num_heads or text_config.num_attention_heads, layers,
-        rms_norm_eps=text_config.rms_norm_eps, init_std=config.init_std,
+        text_config.hidden_size,
+        config.num_heads or text_config.num_attention_heads,
+        layers,
+        rms_norm_eps=text_config.rms_norm_eps,
+        init_std=config.init_std,
     ).to(device=reference.device, dtype=reference.dtype)
     im_start_id = default_im_start_id(model) if im_start_token_id is None else im_start_token_id
     # The resolved settings, as saved next to the weights.
     module.cue_config = CueModuleConfig(
-        interval=config.interval, layers=layers, init_std=config.init_std,
-        num_heads=config.num_heads or text_config.num_attention_heads)
+        interval=config.interval,
+        layers=layers,
+        init_std=config.init_std,
+        num_heads=config.num_heads or text_config.num_attention_heads,
+    )
     module.im_start_token_id = int(im_start_id)
     model.add_module(CUE_MODULE_ATTR, module)
 
@@ -295,8 +327,9 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
             module._context = None
             return
         if input_ids is None:
-            raise ValueError("the cue module needs input_ids (not inputs_embeds) to find "
-                             "each sample's sink")
+            raise ValueError(
+                "the cue module needs input_ids (not inputs_embeds) to find each sample's sink"
+            )
         module._context = find_sinks(input_ids, attention_mask, visual_mask, im_start_id)
 
     def forget_ids(*_: Any) -> None:
@@ -314,6 +347,7 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
                 return (module(layer, args[0], context), *args[1:]), kwargs
             kwargs = {**kwargs, "hidden_states": module(layer, kwargs["hidden_states"], context)}
             return args, kwargs
+
         return update_sinks
 
     handles = [
@@ -323,8 +357,11 @@ def attach_cue_module(model: Qwen3VLForConditionalGeneration,
     ]
     for layer in layers:
         # Layer ``layer + 1`` reads the state after layer ``layer`` and its DeepStack add.
-        handles.append(text_model.layers[layer + 1].register_forward_pre_hook(
-            make_update_hook(layer), with_kwargs=True))
+        handles.append(
+            text_model.layers[layer + 1].register_forward_pre_hook(
+                make_update_hook(layer), with_kwargs=True
+            )
+        )
     module._hook_handles = handles
     return module
 
@@ -370,8 +407,9 @@ def save_cue_module(model: nn.Module, folder: str | Path) -> Path:
         raise ConfigError("the model has no cue module to save")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: tensor.detach().contiguous().cpu()
-               for name, tensor in module.state_dict().items()}
+    tensors = {
+        name: tensor.detach().contiguous().cpu() for name, tensor in module.state_dict().items()
+    }
     save_file(tensors, str(folder / CUE_WEIGHTS_FILE), metadata={"format": "pt"})
     settings = module.cue_config
     record = {
@@ -387,8 +425,9 @@ def save_cue_module(model: nn.Module, folder: str | Path) -> Path:
     return folder
 
 
-def load_cue_module(model: Qwen3VLForConditionalGeneration, folder: str | Path
-                    ) -> CueRecoveryModule:
+def load_cue_module(
+    model: Qwen3VLForConditionalGeneration, folder: str | Path
+) -> CueRecoveryModule:
     """Attach a module from ``folder`` (as written by :func:`save_cue_module`)."""
     from safetensors.torch import load_file
 
@@ -398,14 +437,21 @@ def load_cue_module(model: Qwen3VLForConditionalGeneration, folder: str | Path
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read {folder / CUE_CONFIG_FILE}: {exc}") from exc
     if record.get("format_version") != _CUE_FORMAT_VERSION:
-        raise ConfigError(f"{folder / CUE_CONFIG_FILE}: unknown format_version "
-                          f"{record.get('format_version')!r}")
+        raise ConfigError(
+            f"{folder / CUE_CONFIG_FILE}: unknown format_version {record.get('format_version')!r}"
+        )
     hidden = _text_config(model.config).hidden_size
     if record["hidden_size"] != hidden:
-        raise ConfigError(f"cue module in {folder} is for hidden size {record['hidden_size']}, "
-                          f"the model has {hidden}")
-    config = CueModuleConfig(interval=record["interval"], layers=tuple(record["layers"]),
-                             num_heads=record["num_heads"], init_std=record["init_std"])
+        raise ConfigError(
+            f"cue module in {folder} is for hidden size {record['hidden_size']}, "
+            f"the model has {hidden}"
+        )
+    config = CueModuleConfig(
+        interval=record["interval"],
+        layers=tuple(record["layers"]),
+        num_heads=record["num_heads"],
+        init_std=record["init_std"],
+    )
     module = attach_cue_module(model, config, im_start_token_id=record["im_start_token_id"])
     state = load_file(str(folder / CUE_WEIGHTS_FILE))
     module.load_state_dict(state, strict=True)  # copies into the module's dtype/device
@@ -415,8 +461,11 @@ def load_cue_module(model: Qwen3VLForConditionalGeneration, folder: str | Path
 def save_student(model: PreTrainedModel, processor: Any, folder: str | Path) -> Path:
     """The student as an HF folder (base weights only) plus the cue module files."""
     folder = Path(folder)
-    base_state = {name: tensor for name, tensor in model.state_dict().items()
-                  if not name.startswith(CUE_MODULE_ATTR + ".")}
+    base_state = {
+        name: tensor
+        for name, tensor in model.state_dict().items()
+        if not name.startswith(CUE_MODULE_ATTR + ".")
+    }
     model.save_pretrained(folder, state_dict=base_state)
     processor.save_pretrained(folder)
     if get_cue_module(model) is not None:
@@ -424,9 +473,9 @@ def save_student(model: PreTrainedModel, processor: Any, folder: str | Path) -> 
     return folder
 
 
-def load_student(path: str | Path, *, dtype: str | torch.dtype | None = None,
-                 device: str | torch.device = "cpu"
-                 ) -> tuple[Qwen3VLForConditionalGeneration, Any]:
+def load_student(
+    path: str | Path, *, dtype: str | torch.dtype | None = None, device: str | torch.device = "cpu"
+) -> tuple[Qwen3VLForConditionalGeneration, Any]:
     """``(model, processor)`` from a student folder; the cue module is re-attached when
     ``cue_module.json`` is there. ``model.generate`` works as usual afterwards."""
     from cuekit.distill.models import load_model

@@ -120,8 +120,10 @@ def init_distributed(device: str = "auto") -> tuple[DistInfo, bool]:
         return SINGLE, False
     missing = [n for n in ("RANK", "MASTER_ADDR", "MASTER_PORT") if n not in os.environ]
     if missing:
-        raise ConfigError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} "
-                          "is not set: launch with torchrun (see docs/distributed.md)")
+        raise ConfigError(
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} "
+            "is not set: launch with torchrun (see docs/distributed.md)"
+        )
     use_cuda = resolve_device(device).startswith("cuda")
     local_rank = _env_int("LOCAL_RANK") or 0
     if use_cuda:
@@ -138,14 +140,18 @@ def teardown(created: bool) -> None:
 def rank_device(info: DistInfo, device: str) -> torch.device:
     """The config's device for this rank: ``auto`` resolved, and ``cuda`` becomes
     ``cuda:$LOCAL_RANK`` under torchrun (one process: the device as given)."""
-    return torch.device(resolve_device(
-        device, local_rank=info.local_rank if info.is_distributed else None))
+    return torch.device(
+        resolve_device(device, local_rank=info.local_rank if info.is_distributed else None)
+    )
 
 
 def _comm_device() -> torch.device:
     backend = dist.get_backend()
-    return torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" \
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if backend == "nccl"
         else torch.device("cpu")
+    )
 
 
 def barrier() -> None:
@@ -160,10 +166,8 @@ def all_reduce(values: Sequence[float], op: str = "sum") -> list[float]:
     """Element-wise sum / max / min of a short list of numbers over ranks (fp64)."""
     if not dist.is_initialized():
         return [float(v) for v in values]
-    reduce_op = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX,
-                 "min": dist.ReduceOp.MIN}[op]
-    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64,
-                          device=_comm_device())
+    reduce_op = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}[op]
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_comm_device())
     dist.all_reduce(tensor, op=reduce_op)
     return tensor.cpu().tolist()
 
@@ -185,11 +189,13 @@ def all_gather_json(obj: Any) -> list[Any]:
         return [obj]
     length = int(all_reduce([len(data)], "max")[0])
     padded = torch.zeros(length, dtype=torch.uint8)
-    padded[:len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    padded[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
     sizes = all_gather_tensor(torch.tensor([len(data)], dtype=torch.int64))
     gathered = all_gather_tensor(padded)
-    return [json.loads(bytes(t[:int(n)].tolist()).decode("utf-8"))
-            for t, n in zip(gathered, sizes, strict=True)]
+    return [
+        json.loads(bytes(t[: int(n)].tolist()).decode("utf-8"))
+        for t, n in zip(gathered, sizes, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------- sharding
@@ -324,8 +330,9 @@ def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Full CPU state dict on rank 0 (empty elsewhere); every rank must call it."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True,
-                                                                 cpu_offload=True))
+    state = get_model_state_dict(
+        model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )
     # Typed for any state dict; a model's holds tensors only.
     return cast(dict[str, torch.Tensor], state)
 
@@ -337,8 +344,7 @@ def full_value(value: Any) -> Any:
     return value.full_tensor() if isinstance(value, DTensor) else value
 
 
-def full_optimizer_state(optimizer: torch.optim.Optimizer, *, keep: bool = True
-                         ) -> dict[str, Any]:
+def full_optimizer_state(optimizer: torch.optim.Optimizer, *, keep: bool = True) -> dict[str, Any]:
     """``optimizer.state_dict()`` with every sharded tensor gathered to full size on CPU:
     the single-process layout (integer keys in param-group order). Collective: every rank
     calls it; tensors are gathered one at a time and only ranks with ``keep`` hold them
@@ -355,8 +361,7 @@ def full_optimizer_state(optimizer: torch.optim.Optimizer, *, keep: bool = True
     return {"state": full, "param_groups": state["param_groups"]} if keep else {}
 
 
-def shard_optimizer_state(optimizer: torch.optim.Optimizer, full: dict[str, Any]
-                          ) -> dict[str, Any]:
+def shard_optimizer_state(optimizer: torch.optim.Optimizer, full: dict[str, Any]) -> dict[str, Any]:
     """Slice a full (single-process layout) optimizer state to this rank's shards. Every rank
     holds the full tensors (read from the checkpoint), so slicing needs no communication."""
     from torch.distributed.tensor import DTensor, distribute_tensor
@@ -366,21 +371,31 @@ def shard_optimizer_state(optimizer: torch.optim.Optimizer, full: dict[str, Any]
     for index, param_state in full["state"].items():
         index = int(index)
         if index >= len(params):
-            raise ConfigError(f"checkpoint optimizer state names parameter {index}, the "
-                              f"optimizer has {len(params)}: is it the same model?")
+            raise ConfigError(
+                f"checkpoint optimizer state names parameter {index}, the "
+                f"optimizer has {len(params)}: is it the same model?"
+            )
         param = params[index]
         sharded[index] = {}
         for name, value in param_state.items():
-            if isinstance(param, DTensor) and isinstance(value, torch.Tensor) and \
-                    value.shape == param.shape:
-                value = distribute_tensor(value.to(param.device), param.device_mesh,
-                                          param.placements, src_data_rank=None)
+            if (
+                isinstance(param, DTensor)
+                and isinstance(value, torch.Tensor)
+                and value.shape == param.shape
+            ):
+                value = distribute_tensor(
+                    value.to(param.device), param.device_mesh, param.placements, src_data_rank=None
+                )
             sharded[index][name] = value
     return {"state": sharded, "param_groups": full["param_groups"]}
 
 
-def save_full_student(model: Qwen3VLForConditionalGeneration, processor: Any,
-                      state: dict[str, torch.Tensor], folder: str | Path) -> Path:
+def save_full_student(
+    model: Qwen3VLForConditionalGeneration,
+    processor: Any,
+    state: dict[str, torch.Tensor],
+    folder: str | Path,
+) -> Path:
     """Write a student folder (HF weights + cue module) from a full state dict, exactly as
     :func:`cuekit.distill.cue_module.save_student` writes an unsharded model. Rank 0 only.
 
@@ -403,16 +418,24 @@ def save_full_student(model: Qwen3VLForConditionalGeneration, processor: Any,
     if cue is not None:
         settings = cue.cue_config
         with torch.device("meta"):
-            attach_cue_module(plain, CueModuleConfig(
-                interval=settings.interval, layers=settings.layers, num_heads=settings.num_heads,
-                init_std=settings.init_std), im_start_token_id=cue.im_start_token_id)
+            attach_cue_module(
+                plain,
+                CueModuleConfig(
+                    interval=settings.interval,
+                    layers=settings.layers,
+                    num_heads=settings.num_heads,
+                    init_std=settings.init_std,
+                ),
+                im_start_token_id=cue.im_start_token_id,
+            )
     expected = set(plain.state_dict())
     missing = sorted(expected - set(state))
     tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
     if set(missing) - tied:
         raise ConfigError(f"gathered student state lacks {missing[:3]}")
-    plain.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False,
-                          assign=True)
+    plain.load_state_dict(
+        {k: v for k, v in state.items() if k in expected}, strict=False, assign=True
+    )
     if tied:
         plain.tie_weights()
     plain.generation_config = model.generation_config
@@ -431,16 +454,20 @@ def rank_seed(seed: int, rank: int, step: int) -> int:
 
 def gather_rng_states() -> dict[str, torch.Tensor]:
     """Every rank's torch RNG (and its current CUDA device's), as checkpoint extra tensors."""
-    states = {f"rng.rank.{r}.torch": t
-              for r, t in enumerate(all_gather_tensor(torch.get_rng_state()))}
+    states = {
+        f"rng.rank.{r}.torch": t for r, t in enumerate(all_gather_tensor(torch.get_rng_state()))
+    }
     if torch.cuda.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
-        states.update({f"rng.rank.{r}.cuda": t for r, t in
-                       enumerate(all_gather_tensor(torch.cuda.get_rng_state()))})
+        states.update(
+            {
+                f"rng.rank.{r}.cuda": t
+                for r, t in enumerate(all_gather_tensor(torch.cuda.get_rng_state()))
+            }
+        )
     return states
 
 
-def restore_rank_rng(saved: dict[str, torch.Tensor], info: DistInfo, seed: int,
-                     step: int) -> None:
+def restore_rank_rng(saved: dict[str, torch.Tensor], info: DistInfo, seed: int, step: int) -> None:
     """This rank's RNG from a checkpoint written with the same world size; otherwise ranks
     > 0 reseed with :func:`rank_seed` (rank 0 keeps the checkpoint's main RNG state)."""
     saved_world = sum(1 for name in saved if name.endswith(".torch"))
@@ -467,8 +494,11 @@ def reader_resume_state(saved: list[dict[str, Any]], reader: Any) -> dict[str, A
         return None
     mine = reader.state_dict()
     if len(saved) == reader.world_size and all(
-            s.get("world_size") == reader.world_size and s.get("rank") == r
-            and s.get("num_workers") == reader.num_workers for r, s in enumerate(saved)):
+        s.get("world_size") == reader.world_size
+        and s.get("rank") == r
+        and s.get("num_workers") == reader.num_workers
+        for r, s in enumerate(saved)
+    ):
         return saved[reader.rank]
     epoch = max(int(s["epoch"]) for s in saved)
     consumed = max(sum(int(n) for n in s["consumed"]) for s in saved if int(s["epoch"]) == epoch)
@@ -477,11 +507,21 @@ def reader_resume_state(saved: list[dict[str, Any]], reader: Any) -> dict[str, A
             logger.warning(
                 "resuming with %d rank(s) x %d worker(s) from a checkpoint written with %s x "
                 "%s: the reader restarts at epoch %d; the rest of epoch %d is skipped (each "
-                "old rank had consumed %d of its samples)", reader.world_size,
-                reader.num_workers, saved[0].get("world_size"), saved[0].get("num_workers"),
-                epoch + 1, epoch, consumed)
+                "old rank had consumed %d of its samples)",
+                reader.world_size,
+                reader.num_workers,
+                saved[0].get("world_size"),
+                saved[0].get("num_workers"),
+                epoch + 1,
+                epoch,
+                consumed,
+            )
         epoch += 1
-    return {**saved[0], "epoch": epoch, "consumed": [0] * len(mine["consumed"]),
-            "rank": mine["rank"], "world_size": mine["world_size"],
-            "num_workers": mine["num_workers"]}
-
+    return {
+        **saved[0],
+        "epoch": epoch,
+        "consumed": [0] * len(mine["consumed"]),
+        "rank": mine["rank"],
+        "world_size": mine["world_size"],
+        "num_workers": mine["num_workers"],
+    }

@@ -25,10 +25,18 @@ from cuekit.schemas.runs import EvalMetrics
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
     """The batch's prompts, built exactly as the training step builds them."""
-    return [record_chat_pair(s.record.sample, s.images, cue=s.hint, marked_image=s.marked_image,
-                             marked_index=s.record.cue.marked_image_index,
-                             privilege=config.privilege, style=config.prompt_style)
-            for s in batch.samples]
+    return [
+        record_chat_pair(
+            s.record.sample,
+            s.images,
+            cue=s.hint,
+            marked_image=s.marked_image,
+            marked_index=s.record.cue.marked_image_index,
+            privilege=config.privilege,
+            style=config.prompt_style,
+        )
+        for s in batch.samples
+    ]
 
 
 class Evaluator:
@@ -39,12 +47,18 @@ class Evaluator:
     fresh greedy answer each time.
     """
 
-    def __init__(self, config: Any, student: Any, teacher: Any, processor: Any,
-                 teacher_processor: Any, device: torch.device) -> None:
+    def __init__(
+        self,
+        config: Any,
+        student: Any,
+        teacher: Any,
+        processor: Any,
+        teacher_processor: Any,
+        device: torch.device,
+    ) -> None:
         self.config, self.student, self.teacher = config, student, teacher
         self.processor, self.teacher_processor, self.device = processor, teacher_processor, device
-        reader = ShardReader(config.eval_shards, shuffle_shards=False, shuffle_buffer=0,
-                             seed=0)
+        reader = ShardReader(config.eval_shards, shuffle_shards=False, shuffle_buffer=0, seed=0)
         loader = reader.loader(config.batch_size, generator=torch.Generator().manual_seed(0))
         self.batches: list[ShardBatch] = list(islice(iter(loader), config.eval_batches))
         self.chats = [_chats(b, config) for b in self.batches]
@@ -60,14 +74,21 @@ class Evaluator:
         if self._fixed is None:
             self._fixed = fresh
         kl_sum, tokens, correct, total = 0.0, 0, 0, 0
-        for batch, chats, fixed, now in zip(self.batches, self.chats, self._fixed, fresh,
-                                            strict=True):
+        for batch, chats, fixed, now in zip(
+            self.batches, self.chats, self._fixed, fresh, strict=True
+        ):
             pair = chat_prompt_pair(self.processor, self.teacher_processor, chats)
-            student_batch, teacher_batch = scoring_pair(pair.student, pair.teacher, fixed,
-                                                        vision_token_ids(self.processor))
-            kl = exact_reverse_kl(self.student, self.teacher, student_batch, teacher_batch,
-                                  chunk_size=self.config.score_chunk_size,
-                                  temperature=self.config.temperature)
+            student_batch, teacher_batch = scoring_pair(
+                pair.student, pair.teacher, fixed, vision_token_ids(self.processor)
+            )
+            kl = exact_reverse_kl(
+                self.student,
+                self.teacher,
+                student_batch,
+                teacher_batch,
+                chunk_size=self.config.score_chunk_size,
+                temperature=self.config.temperature,
+            )
             mask = fixed.response_mask.to(kl.device).float()
             kl_sum += float((kl * mask).sum())
             tokens += int(mask.sum())
@@ -77,10 +98,18 @@ class Evaluator:
                     continue
                 total += 1
                 sample = record.sample
-                correct += judge(text, sample.answer, choices=sample.choices,
-                                 precision=sample.precision, question_type=sample.question_type,
-                                 answer_type=sample.answer_type, unit=sample.unit,
-                                 question=sample.question).correct
-        return EvalMetrics(eval_reverse_kl=kl_sum / max(tokens, 1),
-                           eval_accuracy=correct / total if total else 0.0,
-                           eval_samples=float(sum(len(b) for b in self.batches)))
+                correct += judge(
+                    text,
+                    sample.answer,
+                    choices=sample.choices,
+                    precision=sample.precision,
+                    question_type=sample.question_type,
+                    answer_type=sample.answer_type,
+                    unit=sample.unit,
+                    question=sample.question,
+                ).correct
+        return EvalMetrics(
+            eval_reverse_kl=kl_sum / max(tokens, 1),
+            eval_accuracy=correct / total if total else 0.0,
+            eval_samples=float(sum(len(b) for b in self.batches)),
+        )

@@ -43,9 +43,16 @@ class NonFiniteGuard:
                 f"step {step}: {self.streak} steps in a row had a non-finite loss or gradient "
                 f"(loss {loss}, grad norm {grad_norm}); each was skipped, and the run stops "
                 "here. Lower --lr / --module-lr, keep --max-grad-norm on, or check the "
-                "teacher; the last checkpoint is intact")
-        logger.warning("step %d: non-finite loss %s or grad norm %s: update skipped (%d in a "
-                       "row, %d in all)", step, loss, grad_norm, self.streak, self.total)
+                "teacher; the last checkpoint is intact"
+            )
+        logger.warning(
+            "step %d: non-finite loss %s or grad norm %s: update skipped (%d in a row, %d in all)",
+            step,
+            loss,
+            grad_norm,
+            self.streak,
+            self.total,
+        )
 
 
 class UsableBatchGuard:
@@ -70,4 +77,5 @@ class UsableBatchGuard:
             raise CuekitError(
                 f"epoch {epoch} yielded no usable batch ({self.seen} batches): every prompt "
                 f"is longer than --max-prompt-len {self.max_prompt_len} tokens. Raise "
-                "--max-prompt-len, or shorten the questions or images")
+                "--max-prompt-len, or shorten the questions or images"
+            )

@@ -61,8 +61,9 @@ def _check_inputs(student_lp: Tensor, teacher_lp: Tensor, mask: Tensor) -> None:
         )
 
 
-def _check_topk(name: str, student_lp: Tensor, student_topk: Tensor | None,
-                teacher_topk: Tensor | None) -> tuple[Tensor, Tensor]:
+def _check_topk(
+    name: str, student_lp: Tensor, student_topk: Tensor | None, teacher_topk: Tensor | None
+) -> tuple[Tensor, Tensor]:
     """The (student, teacher) top-k log-probs, checked: present and (B, T, k) alike."""
     if student_topk is None or teacher_topk is None:
         raise ValueError(
@@ -98,8 +99,9 @@ def _token_mean(per_token: Tensor, mask: Tensor) -> Tensor:
     return (per_token * weights).sum() / weights.sum().clamp(min=1.0)
 
 
-def _base_metrics(loss: Tensor, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor,
-                  clipped: Tensor) -> Metrics:
+def _base_metrics(
+    loss: Tensor, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor, clipped: Tensor
+) -> Metrics:
     """Scalar metrics over response tokens; ``clipped`` (B, T) bool marks clamped tokens."""
     with torch.no_grad():
         lS, lT = _upcast(student_lp.detach()), _upcast(teacher_lp.detach())
@@ -140,9 +142,15 @@ class K1Loss:
             raise ConfigError(f"adv_clip must be a positive number; got {self.adv_clip!r}")
         _check_floor(self.lp_floor)
 
-    def __call__(self, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor, *,
-                 student_topk: Tensor | None = None,
-                 teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
+    def __call__(
+        self,
+        student_lp: Tensor,
+        teacher_lp: Tensor,
+        mask: Tensor,
+        *,
+        student_topk: Tensor | None = None,
+        teacher_topk: Tensor | None = None,
+    ) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
         lS, lT = _upcast(student_lp), _upcast(teacher_lp.detach())
         with torch.no_grad():
@@ -168,9 +176,15 @@ class K3Loss:
     def __post_init__(self) -> None:
         _check_floor(self.lp_floor)
 
-    def __call__(self, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor, *,
-                 student_topk: Tensor | None = None,
-                 teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
+    def __call__(
+        self,
+        student_lp: Tensor,
+        teacher_lp: Tensor,
+        mask: Tensor,
+        *,
+        student_topk: Tensor | None = None,
+        teacher_topk: Tensor | None = None,
+    ) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
         lS, lT = _upcast(student_lp), _upcast(teacher_lp.detach())
         floored_s, floored_t = _floor(lS, self.lp_floor), _floor(lT, self.lp_floor)
@@ -180,8 +194,9 @@ class K3Loss:
         return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
 
 
-def _floored_topk(lp_floor: float | None, student_topk: Tensor,
-                  teacher_topk: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _floored_topk(
+    lp_floor: float | None, student_topk: Tensor, teacher_topk: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """Floor both (B, T, k) log-prob tensors; also return (B, T) 'any entry clamped'."""
     lS, lT = _upcast(student_topk), _upcast(teacher_topk.detach())
     floored_s, floored_t = _floor(lS, lp_floor), _floor(lT, lp_floor)
@@ -220,12 +235,19 @@ class ForwardKLTopKLoss:
     def __post_init__(self) -> None:
         _check_floor(self.lp_floor)
 
-    def __call__(self, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor, *,
-                 student_topk: Tensor | None = None,
-                 teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
+    def __call__(
+        self,
+        student_lp: Tensor,
+        teacher_lp: Tensor,
+        mask: Tensor,
+        *,
+        student_topk: Tensor | None = None,
+        teacher_topk: Tensor | None = None,
+    ) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
-        student_k, teacher_k = _check_topk("forward-kl-topk", student_lp, student_topk,
-                                           teacher_topk)
+        student_k, teacher_k = _check_topk(
+            "forward-kl-topk", student_lp, student_topk, teacher_topk
+        )
         lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
         if self.renormalize:
             lT = torch.log_softmax(lT, dim=-1)
@@ -258,9 +280,15 @@ class JSDLoss:
             raise ConfigError(f"beta must lie in [0, 1]; got {self.beta!r}")
         _check_floor(self.lp_floor)
 
-    def __call__(self, student_lp: Tensor, teacher_lp: Tensor, mask: Tensor, *,
-                 student_topk: Tensor | None = None,
-                 teacher_topk: Tensor | None = None) -> tuple[Tensor, Metrics]:
+    def __call__(
+        self,
+        student_lp: Tensor,
+        teacher_lp: Tensor,
+        mask: Tensor,
+        *,
+        student_topk: Tensor | None = None,
+        teacher_topk: Tensor | None = None,
+    ) -> tuple[Tensor, Metrics]:
         _check_inputs(student_lp, teacher_lp, mask)
         student_k, teacher_k = _check_topk("jsd", student_lp, student_topk, teacher_topk)
         lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
@@ -271,10 +299,10 @@ class JSDLoss:
             per_token = _kl_from_logs(log_q, log_p)
         else:
             # log M = logsumexp(log beta + log P, log(1 - beta) + log Q), in log space.
-            log_m = torch.logaddexp(log_p + math.log(self.beta),
-                                    log_q + math.log1p(-self.beta))
-            per_token = (self.beta * _kl_from_logs(log_p, log_m)
-                         + (1.0 - self.beta) * _kl_from_logs(log_q, log_m))
+            log_m = torch.logaddexp(log_p + math.log(self.beta), log_q + math.log1p(-self.beta))
+            per_token = self.beta * _kl_from_logs(log_p, log_m) + (1.0 - self.beta) * _kl_from_logs(
+                log_q, log_m
+            )
         loss = _token_mean(per_token, mask)
         return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
 

@@ -63,18 +63,26 @@ class ModelShape:
     def from_config(cls, name: str, config: Any, cue_interval: int = 5) -> ModelShape:
         """The shape of a loaded Qwen3-VL (``model.config``)."""
         text, vision = config.text_config, config.vision_config
-        return cls(name, hidden=text.hidden_size, intermediate=text.intermediate_size,
-                   layers=text.num_hidden_layers, heads=text.num_attention_heads,
-                   kv_heads=text.num_key_value_heads,
-                   head_dim=getattr(text, "head_dim", None) or
-                   text.hidden_size // text.num_attention_heads,
-                   vocab=text.vocab_size,
-                   tied_embeddings=bool(getattr(config, "tie_word_embeddings", False) or
-                                        getattr(text, "tie_word_embeddings", False)),
-                   vision_depth=vision.depth, vision_hidden=vision.hidden_size,
-                   vision_intermediate=vision.intermediate_size,
-                   deepstack_layers=len(vision.deepstack_visual_indexes),
-                   cue_interval=cue_interval)
+        return cls(
+            name,
+            hidden=text.hidden_size,
+            intermediate=text.intermediate_size,
+            layers=text.num_hidden_layers,
+            heads=text.num_attention_heads,
+            kv_heads=text.num_key_value_heads,
+            head_dim=getattr(text, "head_dim", None)
+            or text.hidden_size // text.num_attention_heads,
+            vocab=text.vocab_size,
+            tied_embeddings=bool(
+                getattr(config, "tie_word_embeddings", False)
+                or getattr(text, "tie_word_embeddings", False)
+            ),
+            vision_depth=vision.depth,
+            vision_hidden=vision.hidden_size,
+            vision_intermediate=vision.intermediate_size,
+            deepstack_layers=len(vision.deepstack_visual_indexes),
+            cue_interval=cue_interval,
+        )
 
     def text_params(self) -> int:
         d, kv = self.hidden, self.kv_heads * self.head_dim
@@ -114,19 +122,40 @@ class ModelShape:
         """Bytes one decoder layer saves per token for backward (fp32 weights, bf16
         autocast, sdpa); measured, see the module docstring."""
         q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        return (26 * self.hidden + 8 * self.intermediate + 10 * q + 10 * kv
-                + 8 * self.head_dim)
+        return 26 * self.hidden + 8 * self.intermediate + 10 * q + 10 * kv + 8 * self.head_dim
 
 
 # docs/method.md §4.
-QWEN3_VL_2B = ModelShape("qwen3-vl-2b", hidden=2048, intermediate=6144, layers=28, heads=16,
-                         kv_heads=8, head_dim=128, vocab=151_936, tied_embeddings=True,
-                         vision_depth=24, vision_hidden=1024, vision_intermediate=4096,
-                         deepstack_layers=3)
-QWEN3_VL_8B = ModelShape("qwen3-vl-8b", hidden=4096, intermediate=12288, layers=36, heads=32,
-                         kv_heads=8, head_dim=128, vocab=151_936, tied_embeddings=False,
-                         vision_depth=27, vision_hidden=1152, vision_intermediate=4304,
-                         deepstack_layers=3)
+QWEN3_VL_2B = ModelShape(
+    "qwen3-vl-2b",
+    hidden=2048,
+    intermediate=6144,
+    layers=28,
+    heads=16,
+    kv_heads=8,
+    head_dim=128,
+    vocab=151_936,
+    tied_embeddings=True,
+    vision_depth=24,
+    vision_hidden=1024,
+    vision_intermediate=4096,
+    deepstack_layers=3,
+)
+QWEN3_VL_8B = ModelShape(
+    "qwen3-vl-8b",
+    hidden=4096,
+    intermediate=12288,
+    layers=36,
+    heads=32,
+    kv_heads=8,
+    head_dim=128,
+    vocab=151_936,
+    tied_embeddings=False,
+    vision_depth=27,
+    vision_hidden=1152,
+    vision_intermediate=4304,
+    deepstack_layers=3,
+)
 
 
 @dataclass(frozen=True)
@@ -146,8 +175,15 @@ class RunShape:
     chunk_size: int = 512
 
     def __post_init__(self) -> None:
-        for name in ("prompt_len", "response_len", "batch_size", "micro_batch",
-                     "rollout_batch", "teacher_micro_batch", "chunk_size"):
+        for name in (
+            "prompt_len",
+            "response_len",
+            "batch_size",
+            "micro_batch",
+            "rollout_batch",
+            "teacher_micro_batch",
+            "chunk_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.checkpoint_layers is not None and self.checkpoint_layers < 0:
@@ -194,8 +230,9 @@ def checkpointed_layers(shape: ModelShape, run: RunShape) -> int:
     """How many of the student's decoder layers recompute their forward in backward."""
     if not run.grad_checkpointing:
         return 0
-    return shape.layers if run.checkpoint_layers is None else min(run.checkpoint_layers,
-                                                                    shape.layers)
+    return (
+        shape.layers if run.checkpoint_layers is None else min(run.checkpoint_layers, shape.layers)
+    )
 
 
 def student_activation_bytes(shape: ModelShape, run: RunShape) -> int:
@@ -223,20 +260,28 @@ def memory_plan(student: ModelShape, teacher: ModelShape, run: RunShape) -> Memo
     items["rollout step logits (fp32)"] = run.rollout_batch * student.vocab * 4
     # Eager autocast caches a bf16 copy of each weight for the whole rollout; a compiled
     # rollout keeps bf16 copies of the decode path's weights (and its cache) for good.
-    items["rollout bf16 weight copies"] = 2 * (student.text_params()
-                                               if run.compiled_rollout else student.params())
+    items["rollout bf16 weight copies"] = 2 * (
+        student.text_params() if run.compiled_rollout else student.params()
+    )
     items["student activations"] = student_activation_bytes(student, run)
-    items["student log-probs"] = logits_bytes(student, run.micro_batch * run.seq_len, run,
-                                              train=True)
+    items["student log-probs"] = logits_bytes(
+        student, run.micro_batch * run.seq_len, run, train=True
+    )
     teacher_tokens = run.teacher_micro_batch * run.seq_len
     # Inference: about two layers' intermediates alive at once.
     items["teacher activations"] = 2 * teacher_tokens * teacher.layer_activation_values() * 2
     items["teacher log-probs"] = logits_bytes(teacher, teacher_tokens, run, train=False)
-    rollout = static + items["rollout KV cache (bf16)"] + items["rollout step logits (fp32)"] \
+    rollout = (
+        static
+        + items["rollout KV cache (bf16)"]
+        + items["rollout step logits (fp32)"]
         + items["rollout bf16 weight copies"]
+    )
     # Teacher scoring and the student update alternate per micro-batch; take the larger.
-    update = static + max(items["student activations"] + items["student log-probs"],
-                          items["teacher activations"] + items["teacher log-probs"])
+    update = static + max(
+        items["student activations"] + items["student log-probs"],
+        items["teacher activations"] + items["teacher log-probs"],
+    )
     if run.compiled_rollout:  # captured graphs hold the cache and the copies' addresses
         update += items["rollout KV cache (bf16)"] + items["rollout bf16 weight copies"]
     return MemoryPlan(items=items, rollout_phase=rollout, update_phase=update)
@@ -251,13 +296,21 @@ class FitCheck:
 
     def summary(self) -> str:
         verdict = "fits" if self.fits else "does NOT fit"
-        return (f"{verdict} in {self.budget / GB:.0f} GB: peak {self.plan.peak / GB:.1f} GB with "
-                f"rollout batch {self.run.rollout_batch}, micro-batch {self.run.micro_batch}, "
-                f"{self.run.batch_size // self.run.micro_batch} accumulation steps")
+        return (
+            f"{verdict} in {self.budget / GB:.0f} GB: peak {self.plan.peak / GB:.1f} GB with "
+            f"rollout batch {self.run.rollout_batch}, micro-batch {self.run.micro_batch}, "
+            f"{self.run.batch_size // self.run.micro_batch} accumulation steps"
+        )
 
 
-def check_fit(student: ModelShape, teacher: ModelShape, run: RunShape, *,
-              device_gb: float = 80.0, headroom: float = 0.10) -> FitCheck:
+def check_fit(
+    student: ModelShape,
+    teacher: ModelShape,
+    run: RunShape,
+    *,
+    device_gb: float = 80.0,
+    headroom: float = 0.10,
+) -> FitCheck:
     """Fit ``run`` in ``device_gb`` minus ``headroom``, lowering the rollout batch by halves
     (down to 1) when the KV cache is what does not fit. Micro-batching keeps the paper's
     batch: ``batch_size`` rollouts per step in ``batch_size / rollout_batch`` generate calls
@@ -275,8 +328,14 @@ def check_fit(student: ModelShape, teacher: ModelShape, run: RunShape, *,
         candidate = replace(candidate, rollout_batch=max(1, candidate.rollout_batch // 2))
 
 
-def fewest_checkpoint_layers(student: ModelShape, teacher: ModelShape, run: RunShape, *,
-                             device_gb: float, headroom: float = 0.10) -> int | None:
+def fewest_checkpoint_layers(
+    student: ModelShape,
+    teacher: ModelShape,
+    run: RunShape,
+    *,
+    device_gb: float,
+    headroom: float = 0.10,
+) -> int | None:
     """The fewest checkpointed decoder layers whose plan fits ``device_gb`` minus
     ``headroom`` (0 when nothing needs checkpointing); None when even all do not fit.
 
@@ -291,17 +350,21 @@ def fewest_checkpoint_layers(student: ModelShape, teacher: ModelShape, run: RunS
     return None
 
 
-def startup_plan(student: ModelShape, teacher: ModelShape, run: RunShape, *,
-                 device_gb: float | None = None) -> str:
+def startup_plan(
+    student: ModelShape, teacher: ModelShape, run: RunShape, *, device_gb: float | None = None
+) -> str:
     """The plan of a configured run, as printed when distill starts (one GPU, unsharded)."""
     plan = memory_plan(student, teacher, run)
     text = plan.table()
-    text += (f"\ncheckpointed decoder layers: {checkpointed_layers(student, run)} of "
-             f"{student.layers}")
+    text += (
+        f"\ncheckpointed decoder layers: {checkpointed_layers(student, run)} of {student.layers}"
+    )
     if device_gb is not None:
         verdict = "fits" if plan.peak <= device_gb * GB * 0.9 else "may NOT fit"
-        text += (f"\n{verdict} on this {device_gb:.0f} GB device (10% headroom); to lower it: "
-                 "--rollout-batch-size, --grad-accum, --max-new-tokens, --checkpoint-layers")
+        text += (
+            f"\n{verdict} on this {device_gb:.0f} GB device (10% headroom); to lower it: "
+            "--rollout-batch-size, --grad-accum, --max-new-tokens, --checkpoint-layers"
+        )
     return text
 
 

@@ -39,16 +39,20 @@ def truncate_metrics(run_dir: Path, after_step: int) -> None:
     path = run_dir / METRICS_FILE
     if not path.exists():
         return
-    kept = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-            if (step := _step_of(line)) is not None and step <= after_step]
+    kept = [
+        line
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if (step := _step_of(line)) is not None and step <= after_step
+    ]
     path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
 
 class MetricsLogger:
     """Appends one JSON line per record and mirrors scalars to TensorBoard / wandb."""
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool, wandb: bool,
-                 config: dict[str, Any]) -> None:
+    def __init__(
+        self, run_dir: Path, *, tensorboard: bool, wandb: bool, config: dict[str, Any]
+    ) -> None:
         self.path = run_dir / METRICS_FILE
         self._tb = None
         self._wandb = None
@@ -56,16 +60,18 @@ class MetricsLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is a dependency, but be kind to slim installs
-                raise ConfigError("TensorBoard logging needs `pip install tensorboard` "
-                                  "(or pass --no-tensorboard)") from None
+                raise ConfigError(
+                    "TensorBoard logging needs `pip install tensorboard` (or pass --no-tensorboard)"
+                ) from None
             self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
         if wandb:
             try:
                 import wandb as wandb_lib
             except ImportError:
                 raise ConfigError("--wandb needs `pip install wandb`") from None
-            self._wandb = wandb_lib.init(project="cuekit", dir=str(run_dir), config=config,
-                                         resume="allow")
+            self._wandb = wandb_lib.init(
+                project="cuekit", dir=str(run_dir), config=config, resume="allow"
+            )
 
     def log(self, record: Mapping[str, Any]) -> None:
         """Append one flat record (a :class:`~cuekit.schemas.StepMetrics` or a dict)."""
@@ -73,8 +79,11 @@ class MetricsLogger:
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
         step = int(record.get("step", 0))
-        scalars = {k: v for k, v in record.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"}
+        scalars = {
+            k: v
+            for k, v in record.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"
+        }
         if self._tb is not None:
             for key, value in scalars.items():
                 self._tb.add_scalar(key.replace(".", "/"), value, step)

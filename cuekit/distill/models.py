@@ -36,14 +36,18 @@ def resolve_model_id(name: str) -> str:
 
     name = name.strip()
     if not name:
-        raise ModelLoadError("model name is empty: pass an alias "
-                             f"({', '.join([*MODEL_ALIASES, *ARCHITECTURES])}), a hub id, a "
-                             f"folder or {TINY_MODEL_NAME!r}")
+        raise ModelLoadError(
+            "model name is empty: pass an alias "
+            f"({', '.join([*MODEL_ALIASES, *ARCHITECTURES])}), a hub id, a "
+            f"folder or {TINY_MODEL_NAME!r}"
+        )
     shipped = shipped_model_path(name)
     if shipped is not None:
         if not (shipped / "config.json").is_file():
-            raise ModelLoadError(f"{name}: the shipped weights are missing from {shipped}; "
-                                 "reinstall cuekit or retrain them (python -m cuekit.cueworld.sft)")
+            raise ModelLoadError(
+                f"{name}: the shipped weights are missing from {shipped}; "
+                "reinstall cuekit or retrain them (python -m cuekit.cueworld.sft)"
+            )
         return str(shipped)
     return MODEL_ALIASES.get(name.lower(), name)
 
@@ -71,7 +75,10 @@ def check_qwen3_vl_config(config: Any, model_id: str) -> None:
 
 
 def load_model(
-    name: str, *, dtype: str | torch.dtype | None = None, device: str | torch.device = "cpu",
+    name: str,
+    *,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
     """Load ``(model, processor)`` for an alias, hub id, folder or ``tiny-random``.
@@ -92,13 +99,15 @@ def load_model(
         return model.to(device).eval(), processor  # type: ignore[arg-type]
 
     config = exported_student_config(model_id) or load_pretrained(
-        AutoConfig.from_pretrained, model_id, "model config")
+        AutoConfig.from_pretrained, model_id, "model config"
+    )
     check_qwen3_vl_config(config, model_id)
     kwargs: dict[str, Any] = {"config": config}
     if torch_dtype is not None:
         kwargs["dtype"] = torch_dtype
-    model = load_pretrained(Qwen3VLForConditionalGeneration.from_pretrained, model_id,
-                            "model", **kwargs)
+    model = load_pretrained(
+        Qwen3VLForConditionalGeneration.from_pretrained, model_id, "model", **kwargs
+    )
     processor = ImageOnlyProcessor.from_pretrained(model_id)
     return model.to(device).eval(), processor  # type: ignore[arg-type]
 

@@ -93,6 +93,10 @@ class Parallel:
         if not self.is_distributed:
             return result
         kl, accuracy, samples = dd.all_reduce(
-            [result.eval_reverse_kl, result.eval_accuracy, result.eval_samples])
-        return EvalMetrics(eval_reverse_kl=kl / self.world_size,
-                           eval_accuracy=accuracy / self.world_size, eval_samples=samples)
+            [result.eval_reverse_kl, result.eval_accuracy, result.eval_samples]
+        )
+        return EvalMetrics(
+            eval_reverse_kl=kl / self.world_size,
+            eval_accuracy=accuracy / self.world_size,
+            eval_samples=samples,
+        )

@@ -32,7 +32,12 @@ IM_START_TOKEN = "<|im_start|>"
 IM_END_TOKEN = "<|im_end|>"
 # The special tokens every Qwen3-VL tokenizer must know for cuekit to work.
 REQUIRED_SPECIAL_TOKENS = (
-    IM_START_TOKEN, IM_END_TOKEN, VISION_START_TOKEN, VISION_END_TOKEN, IMAGE_TOKEN, VIDEO_TOKEN,
+    IM_START_TOKEN,
+    IM_END_TOKEN,
+    VISION_START_TOKEN,
+    VISION_END_TOKEN,
+    IMAGE_TOKEN,
+    VIDEO_TOKEN,
 )
 # mm_token_type_ids values used by Qwen3-VL's rope index (0 text, 1 image, 2 video).
 IMAGE_TYPE_ID = 1
@@ -43,8 +48,12 @@ _PROCESSOR_FILE = "cuekit_processor.json"
 class ImageOnlyProcessor:
     """Turns chat text with image placeholders plus PIL images into Qwen3-VL inputs."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, image_processor: Any,
-                 chat_template: str | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        image_processor: Any,
+        chat_template: str | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.chat_template = chat_template or getattr(tokenizer, "chat_template", None)
@@ -60,13 +69,16 @@ class ImageOnlyProcessor:
         self.im_end_token_id = vocab[IM_END_TOKEN]
 
     # -- text ----------------------------------------------------------------
-    def apply_chat_template(self, messages: list[dict[str, Any]], *,
-                            add_generation_prompt: bool = True) -> str:
+    def apply_chat_template(
+        self, messages: list[dict[str, Any]], *, add_generation_prompt: bool = True
+    ) -> str:
         """The prompt text of one conversation (not tokenized)."""
         if self.chat_template is None:
             raise ConfigError("the processor has no chat template")
         text = self.tokenizer.apply_chat_template(
-            messages, chat_template=self.chat_template, tokenize=False,
+            messages,
+            chat_template=self.chat_template,
+            tokenize=False,
             add_generation_prompt=add_generation_prompt,
         )
         # One conversation, not tokenized: one string (the return type covers batches).
@@ -84,8 +96,14 @@ class ImageOnlyProcessor:
         return self.tokenizer.batch_decode(sequences, **kwargs)
 
     # -- tensors -------------------------------------------------------------
-    def __call__(self, text: Sequence[str], images: Sequence[Image.Image] | None = None, *,
-                 padding_side: str = "left", return_tensors: str = "pt") -> BatchFeature:
+    def __call__(
+        self,
+        text: Sequence[str],
+        images: Sequence[Image.Image] | None = None,
+        *,
+        padding_side: str = "left",
+        return_tensors: str = "pt",
+    ) -> BatchFeature:
         """Tokenize a batch; ``images`` are consumed in placeholder order across ``text``.
 
         Returns input_ids and attention_mask (B, T), mm_token_type_ids (B, T), and
@@ -98,27 +116,38 @@ class ImageOnlyProcessor:
         images = list(images or [])
         placeholders = sum(prompt.count(IMAGE_TOKEN) for prompt in text)
         if placeholders != len(images):
-            raise ValueError(f"the text has {placeholders} image placeholders but "
-                             f"{len(images)} images were given")
+            raise ValueError(
+                f"the text has {placeholders} image placeholders but "
+                f"{len(images)} images were given"
+            )
         image_inputs: dict[str, Any] = {}
         expanded = list(text)
         if images:
             image_inputs = dict(self.image_processor(images=images, return_tensors=return_tensors))
-            merge_area = self.image_processor.merge_size ** 2
+            merge_area = self.image_processor.merge_size**2
             counts = iter(int(grid.prod()) // merge_area for grid in image_inputs["image_grid_thw"])
             # re.sub scans left to right and never rescans its replacement, so each
             # placeholder takes the next image's token count exactly once.
-            expanded = [re.sub(re.escape(IMAGE_TOKEN), lambda _: IMAGE_TOKEN * next(counts), prompt)
-                        for prompt in text]
+            expanded = [
+                re.sub(re.escape(IMAGE_TOKEN), lambda _: IMAGE_TOKEN * next(counts), prompt)
+                for prompt in text
+            ]
         text_inputs = self.tokenizer(
-            expanded, padding=True, padding_side=padding_side, return_tensors=return_tensors,
+            expanded,
+            padding=True,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
             add_special_tokens=False,
         )
         input_ids = text_inputs["input_ids"]
         # (B, T): 1 at image tokens, 0 elsewhere.
         mm_token_type_ids = (input_ids == self.image_token_id).to(input_ids.dtype) * IMAGE_TYPE_ID
-        data = {"input_ids": input_ids, "attention_mask": text_inputs["attention_mask"],
-                "mm_token_type_ids": mm_token_type_ids, **image_inputs}
+        data = {
+            "input_ids": input_ids,
+            "attention_mask": text_inputs["attention_mask"],
+            "mm_token_type_ids": mm_token_type_ids,
+            **image_inputs,
+        }
         return BatchFeature(data=data)
 
     # -- persistence ---------------------------------------------------------
@@ -144,7 +173,8 @@ class ImageOnlyProcessor:
         model_id = str(model_id)
         tokenizer = load_pretrained(AutoTokenizer.from_pretrained, model_id, "tokenizer")
         image_processor = load_pretrained(
-            Qwen2VLImageProcessorPil.from_pretrained, model_id, "image processor")
+            Qwen2VLImageProcessorPil.from_pretrained, model_id, "image processor"
+        )
         chat_template = getattr(tokenizer, "chat_template", None)
         record_path = Path(model_id) / _PROCESSOR_FILE
         if record_path.is_file():

@@ -48,8 +48,9 @@ def append_hint(question: str, hint: str | None) -> str:
     return f"{question}{HINT_SEPARATOR}{block}"
 
 
-def build_messages(question: str, num_images: int, *, system: str | None = None
-                   ) -> list[dict[str, Any]]:
+def build_messages(
+    question: str, num_images: int, *, system: str | None = None
+) -> list[dict[str, Any]]:
     """One chat: optional system turn, then a user turn with the images before the text."""
     if num_images < 0:
         raise ValueError(f"num_images must be >= 0, got {num_images}")
@@ -87,9 +88,13 @@ def build_prompt_batch(
     return render_prompt_batch(processor, chats, images, padding_side=padding_side)
 
 
-def render_prompt_batch(processor: ImageOnlyProcessor, chats: Sequence[list[dict[str, Any]]],
-                        images: Sequence[Sequence[Image.Image]], *, padding_side: str = "left"
-                        ) -> BatchFeature:
+def render_prompt_batch(
+    processor: ImageOnlyProcessor,
+    chats: Sequence[list[dict[str, Any]]],
+    images: Sequence[Sequence[Image.Image]],
+    *,
+    padding_side: str = "left",
+) -> BatchFeature:
     """Chats (``build_messages`` output) through the chat template and the processor."""
     if len(images) != len(chats):
         raise ValueError(f"got {len(chats)} chats but {len(images)} image lists")
@@ -98,31 +103,41 @@ def render_prompt_batch(processor: ImageOnlyProcessor, chats: Sequence[list[dict
     return processor(texts, flat_images, padding_side=padding_side)
 
 
-def check_same_tokenizer(student: PreTrainedTokenizerBase, teacher: PreTrainedTokenizerBase
-                         ) -> None:
+def check_same_tokenizer(
+    student: PreTrainedTokenizerBase, teacher: PreTrainedTokenizerBase
+) -> None:
     """Raise ConfigError naming the first difference between two tokenizers."""
     student_vocab, teacher_vocab = student.get_vocab(), teacher.get_vocab()
-    advice = ("student and teacher must share one tokenizer so both score identical "
-              "response token ids; pick a teacher from the same model family")
+    advice = (
+        "student and teacher must share one tokenizer so both score identical "
+        "response token ids; pick a teacher from the same model family"
+    )
     for token in REQUIRED_SPECIAL_TOKENS:
         if student_vocab.get(token) != teacher_vocab.get(token):
             raise ConfigError(
                 f"tokenizer mismatch: special token {token} is id {student_vocab.get(token)} "
-                f"for the student but {teacher_vocab.get(token)} for the teacher; {advice}")
+                f"for the student but {teacher_vocab.get(token)} for the teacher; {advice}"
+            )
     for name in ("eos_token_id", "pad_token_id"):
         if getattr(student, name) != getattr(teacher, name):
             raise ConfigError(
                 f"tokenizer mismatch: {name} is {getattr(student, name)} for the student but "
-                f"{getattr(teacher, name)} for the teacher; {advice}")
+                f"{getattr(teacher, name)} for the teacher; {advice}"
+            )
     if student_vocab != teacher_vocab:
         only_student = sorted(set(student_vocab) - set(teacher_vocab))
         only_teacher = sorted(set(teacher_vocab) - set(student_vocab))
-        moved = sorted(token for token in set(student_vocab) & set(teacher_vocab)
-                       if student_vocab[token] != teacher_vocab[token])
-        detail = (f"vocab sizes {len(student_vocab)} vs {len(teacher_vocab)}, "
-                  f"{len(only_student)} tokens only in the student (e.g. {only_student[:3]}), "
-                  f"{len(only_teacher)} only in the teacher (e.g. {only_teacher[:3]}), "
-                  f"{len(moved)} with different ids (e.g. {moved[:3]})")
+        moved = sorted(
+            token
+            for token in set(student_vocab) & set(teacher_vocab)
+            if student_vocab[token] != teacher_vocab[token]
+        )
+        detail = (
+            f"vocab sizes {len(student_vocab)} vs {len(teacher_vocab)}, "
+            f"{len(only_student)} tokens only in the student (e.g. {only_student[:3]}), "
+            f"{len(only_teacher)} only in the teacher (e.g. {only_teacher[:3]}), "
+            f"{len(moved)} with different ids (e.g. {moved[:3]})"
+        )
         raise ConfigError(f"tokenizer mismatch: {detail}; {advice}")
 
 
@@ -190,11 +205,18 @@ class ChatPair:
         return build_messages(self.teacher_text, len(self.teacher_images), system=self.system)
 
 
-def build_chat_pair(question: str, images: Sequence[Any], *, privilege: str = "cue",
-                    cue: str = "", answer: str | None = None,
-                    choices: Sequence[str] | None = None, marked_image: Any = None,
-                    marked_index: int | None = None, style: PromptStyle | None = None
-                    ) -> ChatPair:
+def build_chat_pair(
+    question: str,
+    images: Sequence[Any],
+    *,
+    privilege: str = "cue",
+    cue: str = "",
+    answer: str | None = None,
+    choices: Sequence[str] | None = None,
+    marked_image: Any = None,
+    marked_index: int | None = None,
+    style: PromptStyle | None = None,
+) -> ChatPair:
     """``(sample, privilege) -> (student messages, teacher messages, images)``.
 
     ``privilege`` is what the teacher sees beyond the student (:func:`privileged_hint`):
@@ -207,41 +229,66 @@ def build_chat_pair(question: str, images: Sequence[Any], *, privilege: str = "c
     if privilege == "cue" and marked_image is not None:
         index = marked_index or 0
         if not 0 <= index < len(teacher_images):
-            raise ValueError(f"marked image index {index} is out of range for "
-                             f"{len(teacher_images)} image(s)")
+            raise ValueError(
+                f"marked image index {index} is out of range for {len(teacher_images)} image(s)"
+            )
         # The cue text numbers the marks, so the teacher must see the marked copy.
         teacher_images[index] = marked_image
-    return ChatPair(style.user_text(question, choices), hint, list(images), teacher_images,
-                    style.system)
+    return ChatPair(
+        style.user_text(question, choices), hint, list(images), teacher_images, style.system
+    )
 
 
-def pair_batch(processor: ImageOnlyProcessor, pairs: Sequence[ChatPair], side: str, *,
-               padding_side: str = "left") -> BatchFeature:
+def pair_batch(
+    processor: ImageOnlyProcessor,
+    pairs: Sequence[ChatPair],
+    side: str,
+    *,
+    padding_side: str = "left",
+) -> BatchFeature:
     """One side (``"student"`` or ``"teacher"``) of ``pairs`` tokenized as a batch."""
     if side not in ("student", "teacher"):
         raise ValueError(f"side must be 'student' or 'teacher', got {side!r}")
-    messages = [p.student_messages() if side == "student" else p.teacher_messages()
-                for p in pairs]
+    messages = [p.student_messages() if side == "student" else p.teacher_messages() for p in pairs]
     images = [p.student_images if side == "student" else p.teacher_images for p in pairs]
     return render_prompt_batch(processor, messages, images, padding_side=padding_side)
 
 
-def chat_prompt_pair(student_processor: ImageOnlyProcessor,
-                     teacher_processor: ImageOnlyProcessor, pairs: Sequence[ChatPair]
-                     ) -> PromptPair:
+def chat_prompt_pair(
+    student_processor: ImageOnlyProcessor,
+    teacher_processor: ImageOnlyProcessor,
+    pairs: Sequence[ChatPair],
+) -> PromptPair:
     """Student and teacher prompts of ``pairs``, both left-padded (see build_prompt_pair)."""
     check_same_tokenizer(student_processor.tokenizer, teacher_processor.tokenizer)
-    return PromptPair(student=pair_batch(student_processor, pairs, "student"),
-                      teacher=pair_batch(teacher_processor, pairs, "teacher"))
+    return PromptPair(
+        student=pair_batch(student_processor, pairs, "student"),
+        teacher=pair_batch(teacher_processor, pairs, "teacher"),
+    )
 
 
-def record_chat_pair(sample: Sample, images: Sequence[Any], *, cue: str = "",
-                     marked_image: Any = None, marked_index: int | None = None,
-                     privilege: str = "cue", style: PromptStyle | None = None) -> ChatPair:
+def record_chat_pair(
+    sample: Sample,
+    images: Sequence[Any],
+    *,
+    cue: str = "",
+    marked_image: Any = None,
+    marked_index: int | None = None,
+    privilege: str = "cue",
+    style: PromptStyle | None = None,
+) -> ChatPair:
     """:func:`build_chat_pair` for a cuekit :class:`~cuekit.schemas.Sample` and its cue."""
-    return build_chat_pair(sample.question, images, privilege=privilege, cue=cue,
-                           answer=sample.answer, choices=sample.choices,
-                           marked_image=marked_image, marked_index=marked_index, style=style)
+    return build_chat_pair(
+        sample.question,
+        images,
+        privilege=privilege,
+        cue=cue,
+        answer=sample.answer,
+        choices=sample.choices,
+        marked_image=marked_image,
+        marked_index=marked_index,
+        style=style,
+    )
 
 
 @dataclass(frozen=True)
@@ -260,8 +307,9 @@ class PromptRows:
     images_per_row: tuple[int, ...]
 
     @classmethod
-    def tokenize(cls, processor: ImageOnlyProcessor, pairs: Sequence[ChatPair], side: str
-                 ) -> PromptRows:
+    def tokenize(
+        cls, processor: ImageOnlyProcessor, pairs: Sequence[ChatPair], side: str
+    ) -> PromptRows:
         """``side`` (``"student"`` or ``"teacher"``) of ``pairs``, as :func:`pair_batch`."""
         images = [p.student_images if side == "student" else p.teacher_images for p in pairs]
         return cls(pair_batch(processor, pairs, side), tuple(len(i) for i in images))
@@ -278,8 +326,10 @@ class PromptRows:
         """The rows ``rows`` (repeats allowed), padded to the longest of them."""
         rows = list(rows)
         width = int(self.lengths[rows].max()) if rows else 0
-        selected = {key: self.inputs[key][rows][:, self.inputs[key].shape[1] - width:]
-                    for key in _TOKEN_KEYS}
+        selected = {
+            key: self.inputs[key][rows][:, self.inputs[key].shape[1] - width :]
+            for key in _TOKEN_KEYS
+        }
         grid = self.inputs.get("image_grid_thw")
         if grid is not None:
             import torch
@@ -290,7 +340,8 @@ class PromptRows:
             if images:  # a batch without images has no image keys, as the processor gives
                 pixels = self.inputs["pixel_values"]
                 selected["pixel_values"] = torch.cat(
-                    [pixels[patch_start[i]:patch_start[i + 1]] for i in images])
+                    [pixels[patch_start[i] : patch_start[i + 1]] for i in images]
+                )
                 selected["image_grid_thw"] = grid[images]
         return PromptRows(selected, tuple(self.images_per_row[r] for r in rows))
 
@@ -316,10 +367,15 @@ class StepBatch:
         return len(self.chats)
 
 
-def build_step_batch(student_processor: ImageOnlyProcessor,
-                     teacher_processor: ImageOnlyProcessor, pairs: Sequence[ChatPair],
-                     answers: Sequence[str | None], *, max_prompt_len: int, repeats: int
-                     ) -> StepBatch:
+def build_step_batch(
+    student_processor: ImageOnlyProcessor,
+    teacher_processor: ImageOnlyProcessor,
+    pairs: Sequence[ChatPair],
+    answers: Sequence[str | None],
+    *,
+    max_prompt_len: int,
+    repeats: int,
+) -> StepBatch:
     """Tokenize both sides of ``pairs`` once, drop the samples whose student or teacher
     prompt is longer than ``max_prompt_len`` (never truncated), repeat the rest.
 
@@ -332,9 +388,13 @@ def build_step_batch(student_processor: ImageOnlyProcessor,
     lengths = torch.maximum(student.lengths, teacher.lengths)
     kept = [i for i, n in enumerate(lengths.tolist()) if n <= max_prompt_len]
     rows = [i for i in kept for _ in range(repeats)]
-    return StepBatch(chats=[pairs[i] for i in rows], answers=[answers[i] for i in rows],
-                     student=student.select(rows), teacher=teacher.select(rows),
-                     skipped=len(pairs) - len(kept))
+    return StepBatch(
+        chats=[pairs[i] for i in rows],
+        answers=[answers[i] for i in rows],
+        student=student.select(rows),
+        teacher=teacher.select(rows),
+        skipped=len(pairs) - len(kept),
+    )
 
 
 @dataclass(frozen=True)
@@ -357,25 +417,30 @@ def build_prompt_pair(
     """Student prompts (no hint) and teacher prompts (hint appended), both left-padded."""
     check_same_tokenizer(student_processor.tokenizer, teacher_processor.tokenizer)
     student = build_prompt_batch(student_processor, questions, images, system=system)
-    teacher = build_prompt_batch(teacher_processor, questions, images, hints=hints,
-                                 system=system)
+    teacher = build_prompt_batch(teacher_processor, questions, images, hints=hints, system=system)
     return PromptPair(student=student, teacher=teacher)
 
 
 def vision_token_ids(processor: ImageOnlyProcessor) -> list[int]:
     """Ids a rollout must never sample (pass as ``suppress_tokens``): a sampled image pad
     would be taken for an image placeholder when the response is scored."""
-    return [processor.image_token_id, processor.video_token_id,
-            processor.vision_start_token_id, processor.vision_end_token_id]
+    return [
+        processor.image_token_id,
+        processor.video_token_id,
+        processor.vision_start_token_id,
+        processor.vision_end_token_id,
+    ]
 
 
-def response_mask_until_stop(response_ids: torch.Tensor, stop_token_ids: Sequence[int]
-                             ) -> torch.Tensor:
+def response_mask_until_stop(
+    response_ids: torch.Tensor, stop_token_ids: Sequence[int]
+) -> torch.Tensor:
     """(B, R) long mask: 1 up to and including each row's first stop token, 0 after."""
     import torch
 
-    is_stop = torch.isin(response_ids, torch.tensor(list(stop_token_ids),
-                                                    device=response_ids.device))
+    is_stop = torch.isin(
+        response_ids, torch.tensor(list(stop_token_ids), device=response_ids.device)
+    )
     # Stops strictly before position t: a token is kept while none came before it.
     stops_before = torch.cumsum(is_stop.long(), dim=1) - is_stop.long()
     return (stops_before == 0).long()
@@ -407,9 +472,13 @@ class ScoringBatch:
         return self.response_ids.shape[1] + 1
 
 
-def build_scoring_batch(prompt_inputs: Mapping[str, Any], response_ids: torch.Tensor,
-                        response_mask: torch.Tensor, *,
-                        forbidden_token_ids: Sequence[int] = ()) -> ScoringBatch:
+def build_scoring_batch(
+    prompt_inputs: Mapping[str, Any],
+    response_ids: torch.Tensor,
+    response_mask: torch.Tensor,
+    *,
+    forbidden_token_ids: Sequence[int] = (),
+) -> ScoringBatch:
     """Append ``response_ids`` (B, R) to left-padded prompts (B, P).
 
     The response keeps its own mask in the attention mask, so padding after EOS
@@ -420,27 +489,41 @@ def build_scoring_batch(prompt_inputs: Mapping[str, Any], response_ids: torch.Te
 
     prompt_ids = prompt_inputs["input_ids"]
     if response_ids.ndim != 2 or response_ids.shape[0] != prompt_ids.shape[0]:
-        raise ValueError(f"response_ids must be (B={prompt_ids.shape[0]}, R), "
-                         f"got {tuple(response_ids.shape)}")
+        raise ValueError(
+            f"response_ids must be (B={prompt_ids.shape[0]}, R), got {tuple(response_ids.shape)}"
+        )
     if response_mask.shape != response_ids.shape:
-        raise ValueError(f"response_mask must have shape {tuple(response_ids.shape)}, "
-                         f"got {tuple(response_mask.shape)}")
+        raise ValueError(
+            f"response_mask must have shape {tuple(response_ids.shape)}, "
+            f"got {tuple(response_mask.shape)}"
+        )
     if bool(prompt_inputs["attention_mask"][:, -1].eq(0).any()):
         raise ValueError("prompts must be left-padded (build them with padding_side='left')")
     if forbidden_token_ids:
         forbidden = torch.tensor(list(forbidden_token_ids), device=response_ids.device)
         if bool(torch.isin(response_ids, forbidden).any()):
-            raise ValueError("the response contains vision placeholder tokens; sample with "
-                             "suppress_tokens=vision_token_ids(processor)")
+            raise ValueError(
+                "the response contains vision placeholder tokens; sample with "
+                "suppress_tokens=vision_token_ids(processor)"
+            )
     response_ids = response_ids.to(prompt_ids.device, prompt_ids.dtype)
     response_mask = response_mask.to(prompt_ids.device).long()
-    inputs = {key: value for key, value in prompt_inputs.items()
-              if key not in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    inputs = {
+        key: value
+        for key, value in prompt_inputs.items()
+        if key not in ("input_ids", "attention_mask", "mm_token_type_ids")
+    }
     inputs["input_ids"] = torch.cat([prompt_ids, response_ids], dim=1)
     inputs["attention_mask"] = torch.cat(
-        [prompt_inputs["attention_mask"].to(response_mask.dtype), response_mask], dim=1)
+        [prompt_inputs["attention_mask"].to(response_mask.dtype), response_mask], dim=1
+    )
     prompt_types = prompt_inputs["mm_token_type_ids"]
     inputs["mm_token_type_ids"] = torch.cat(
-        [prompt_types, torch.zeros_like(response_ids, dtype=prompt_types.dtype)], dim=1)
-    return ScoringBatch(inputs=inputs, response_ids=response_ids, response_mask=response_mask,
-                        prompt_length=prompt_ids.shape[1])
+        [prompt_types, torch.zeros_like(response_ids, dtype=prompt_types.dtype)], dim=1
+    )
+    return ScoringBatch(
+        inputs=inputs,
+        response_ids=response_ids,
+        response_mask=response_mask,
+        prompt_length=prompt_ids.shape[1],
+    )

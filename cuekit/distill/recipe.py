@@ -74,8 +74,10 @@ from cuekit.pipelines.read.reader import ShardBatch
 from cuekit.schemas.runs import StepMetrics
 
 logger = logging.getLogger("cuekit.distill")
-OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
-            "raise --grad-accum, or turn on --grad-checkpointing")
+OOM_HINT = (
+    "out of memory: reduce --batch-size, --rollouts-per-prompt or --max-new-tokens, "
+    "raise --grad-accum, or turn on --grad-checkpointing"
+)
 
 
 # ---------------------------------------------------------------------------- one step
@@ -84,25 +86,38 @@ OOM_HINT = ("out of memory: reduce --batch-size, --rollouts-per-prompt or --max-
 # rollouts), R response tokens, P prompt tokens, k the teacher's top-k.
 
 
-def step_prompts(batch: ShardBatch, config: DistillConfig, student_processor: Any,
-                 teacher_processor: Any) -> StepBatch:
+def step_prompts(
+    batch: ShardBatch, config: DistillConfig, student_processor: Any, teacher_processor: Any
+) -> StepBatch:
     """The step's rows: each sample's prompt pair from the one prompt builder (eval and
     the exports word prompts the same way; with cue style marks the teacher sees the
     marked image, the student the original), those that fit ``--max-prompt-len`` (never
     truncated), each ``--rollouts-per-prompt`` times, tokenized once."""
-    pairs = [record_chat_pair(s.record.sample, s.images, cue=s.hint,
-                              marked_image=s.marked_image,
-                              marked_index=s.record.cue.marked_image_index,
-                              privilege=config.privilege, style=config.prompt_style)
-             for s in batch.samples]
-    return build_step_batch(student_processor, teacher_processor, pairs,
-                            [s.record.sample.answer for s in batch.samples],
-                            max_prompt_len=config.max_prompt_len,
-                            repeats=config.rollouts_per_prompt)
+    pairs = [
+        record_chat_pair(
+            s.record.sample,
+            s.images,
+            cue=s.hint,
+            marked_image=s.marked_image,
+            marked_index=s.record.cue.marked_image_index,
+            privilege=config.privilege,
+            style=config.prompt_style,
+        )
+        for s in batch.samples
+    ]
+    return build_step_batch(
+        student_processor,
+        teacher_processor,
+        pairs,
+        [s.record.sample.answer for s in batch.samples],
+        max_prompt_len=config.max_prompt_len,
+        repeats=config.rollouts_per_prompt,
+    )
 
 
-def rollout(student: Any, processor: Any, step: StepBatch, sampling: SamplingSettings,
-            chunk_rows: int) -> Rollouts:
+def rollout(
+    student: Any, processor: Any, step: StepBatch, sampling: SamplingSettings, chunk_rows: int
+) -> Rollouts:
     """(N, R) responses the student samples from its own prompts; the cue recovery module
     runs at each prefill, as in the training forward."""
     return rollout_rows(student, processor, step.student, sampling, chunk_rows)
@@ -116,48 +131,73 @@ def length_buckets(lengths: torch.Tensor, grad_accum: int) -> list[list[int]]:
     return [rows.tolist() for rows in order.chunk(grad_accum)]
 
 
-def micro_batch(step: StepBatch, rollouts: Rollouts, rows: list[int], forbidden: list[int]
-                ) -> tuple[ScoringBatch, ScoringBatch]:
+def micro_batch(
+    step: StepBatch, rollouts: Rollouts, rows: list[int], forbidden: list[int]
+) -> tuple[ScoringBatch, ScoringBatch]:
     """The student's and the teacher's prompt + response batches of ``rows``: the same
     response ids after each side's own prompt, cut to the rows' longest response."""
     mask = rollouts.response_mask[rows]  # (b, R)
     width = int(mask.sum(0).nonzero().max()) + 1 if mask.any() else 1
     sub = Rollouts(rollouts.response_ids[rows, :width], mask[:, :width])  # (b, r)
-    return scoring_pair(step.student.select(rows).inputs, step.teacher.select(rows).inputs,
-                        sub, forbidden)
+    return scoring_pair(
+        step.student.select(rows).inputs, step.teacher.select(rows).inputs, sub, forbidden
+    )
 
 
-def score_teacher(teacher: Any, batch: ScoringBatch, *, chunk_size: int, topk: int,
-                  temperature: float) -> Scores:
+def score_teacher(
+    teacher: Any, batch: ScoringBatch, *, chunk_size: int, topk: int, temperature: float
+) -> Scores:
     """The frozen teacher's log-probs (b, r) of the sampled tokens, with its top-k (b, r, k)
     when the loss reads them. At the rollout's temperature, like the student: the
     student's log-probs are then those of the policy that sampled, and the two are
     compared on one scale."""
     with torch.inference_mode():
-        scores, _ = score_responses(teacher, batch, chunk_size=chunk_size, topk=topk,
-                                    temperature=temperature)
+        scores, _ = score_responses(
+            teacher, batch, chunk_size=chunk_size, topk=topk, temperature=temperature
+        )
     # Clones leave inference mode, so the loss may use them beside tensors with gradients.
-    return Scores(scores.logprobs.clone(),
-                  None if scores.topk_logprobs is None else scores.topk_logprobs.clone(),
-                  None if scores.topk_ids is None else scores.topk_ids.clone())
+    return Scores(
+        scores.logprobs.clone(),
+        None if scores.topk_logprobs is None else scores.topk_logprobs.clone(),
+        None if scores.topk_ids is None else scores.topk_ids.clone(),
+    )
 
 
-def student_loss(student: Any, batch: ScoringBatch, teacher: Scores, loss_fn: Any, *,
-                 chunk_size: int, temperature: float) -> tuple[torch.Tensor, dict[str, float]]:
+def student_loss(
+    student: Any,
+    batch: ScoringBatch,
+    teacher: Scores,
+    loss_fn: Any,
+    *,
+    chunk_size: int,
+    temperature: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The student's log-probs of the same tokens WITH gradient (and at the teacher's top-k
     ids), and the loss against the teacher's (cuekit.distill.losses)."""
-    scores, student_topk = score_responses(student, batch, chunk_size=chunk_size,
-                                           at_ids=teacher.topk_ids, temperature=temperature)
+    scores, student_topk = score_responses(
+        student, batch, chunk_size=chunk_size, at_ids=teacher.topk_ids, temperature=temperature
+    )
     lp = scores.logprobs  # (b, r)
-    return loss_fn(lp, teacher.logprobs.to(lp), batch.response_mask.to(lp.device),
-                   student_topk=student_topk,
-                   teacher_topk=None if teacher.topk_logprobs is None
-                   else teacher.topk_logprobs.to(lp))
+    return loss_fn(
+        lp,
+        teacher.logprobs.to(lp),
+        batch.response_mask.to(lp.device),
+        student_topk=student_topk,
+        teacher_topk=None if teacher.topk_logprobs is None else teacher.topk_logprobs.to(lp),
+    )
 
 
-def update(optimizer: torch.optim.Optimizer, scheduler: Any, loss: float, *,
-           max_grad_norm: float, scaler: Any, parallel: Parallel, guard: NonFiniteGuard,
-           step: int) -> tuple[float, bool]:
+def update(
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    loss: float,
+    *,
+    max_grad_norm: float,
+    scaler: Any,
+    parallel: Parallel,
+    guard: NonFiniteGuard,
+    step: int,
+) -> tuple[float, bool]:
     """Clip the gradients and step the optimizer, unless the loss or the gradient norm is
     inf/NaN on any rank: that update would poison the weights, so it is dropped (and
     counted by ``guard``, which stops a run that keeps diverging). Returns the gradient
@@ -165,8 +205,13 @@ def update(optimizer: torch.optim.Optimizer, scheduler: Any, loss: float, *,
     if scaler is not None:  # true gradients for clipping and the finite check
         scaler.unscale_(optimizer)
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    grad_norm = float(parallel.full(torch.nn.utils.clip_grad_norm_(
-        params, max_grad_norm if max_grad_norm > 0 else float("inf"))))
+    grad_norm = float(
+        parallel.full(
+            torch.nn.utils.clip_grad_norm_(
+                params, max_grad_norm if max_grad_norm > 0 else float("inf")
+            )
+        )
+    )
     bad = parallel.any(NonFiniteGuard.is_bad(loss, grad_norm))
     # With fp16 loss scaling, inf gradients under a finite loss mean the scale was too
     # high: the scaler lowers it; that step is skipped but is no sign of divergence.
@@ -190,9 +235,11 @@ def _diverged_weights_hint(step: int) -> Iterator[None]:
     except RuntimeError as exc:
         if "inf" not in str(exc) or "nan" not in str(exc):
             raise
-        raise CuekitError(f"step {step}: the student's token probabilities are inf/NaN, so "
-                          "its weights have diverged: resume from the last checkpoint with a "
-                          "lower --lr / --module-lr (--allow-config-change)") from exc
+        raise CuekitError(
+            f"step {step}: the student's token probabilities are inf/NaN, so "
+            "its weights have diverged: resume from the last checkpoint with a "
+            "lower --lr / --module-lr (--allow-config-change)"
+        ) from exc
 
 
 # ---------------------------------------------------------------------------- the recipe
@@ -226,35 +273,47 @@ class DistillRecipe:
         # fp32 master weights; forwards under autocast (bf16, or fp16 with loss scaling)
         self.precision = training_precision(cfg.dtype, str(self.device))
         self.parallel = Parallel(self.dist)
-        self.scaler = (torch.amp.GradScaler("cuda") if self.precision.loss_scaling else None)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision.loss_scaling else None
         logger.info("precision: %s", self.precision.describe())
         torch.manual_seed(cfg.seed)  # same on every rank: the cue module init must agree
         if self.dist.is_main:  # one run per folder; then its leftovers are ours to clear
-            self._held.enter_context(exclusive_lock(self.run_dir, ".cuekit-distill.lock",
-                                                    "distill"))
+            self._held.enter_context(
+                exclusive_lock(self.run_dir, ".cuekit-distill.lock", "distill")
+            )
             for folder in remove_partial_checkpoints(self.run_dir):
                 logger.info("removed the unfinished checkpoint %s", folder)
         resume_from = resume_point(cfg, self.dist.world_size)
         # The student first: the optimizer and the teacher ("self") depend on it.
-        checkpointing = (cfg.grad_checkpointing if cfg.grad_checkpointing is not None
-                         else self.device.type == "cuda")
-        student = build.build_student(cfg, self.device, self.dist, resume_from,
-                                      checkpointing=checkpointing)
+        checkpointing = (
+            cfg.grad_checkpointing
+            if cfg.grad_checkpointing is not None
+            else self.device.type == "cuda"
+        )
+        student = build.build_student(
+            cfg, self.device, self.dist, resume_from, checkpointing=checkpointing
+        )
         self.student, self.processor, self.student_view = student
-        teacher = build.build_teacher(cfg, self.device, self.dist, self.precision.teacher,
-                                      self.processor)
+        teacher = build.build_teacher(
+            cfg, self.device, self.dist, self.precision.teacher, self.processor
+        )
         self.teacher, self.teacher_processor, self.teacher_view = teacher
         self.forbidden = vision_token_ids(self.processor)  # ids a response must not hold
         # Needs both models' shapes for the memory plan.
         self.checkpoint_layers = build.select_checkpointing(
-            cfg, self.student, self.teacher, self.device, enabled=checkpointing)
+            cfg, self.student, self.teacher, self.device, enabled=checkpointing
+        )
         self.optimizer, self.scheduler = build.build_optimizer(cfg, self.student, self.dist)
         # The reader depends on nothing else; its state comes from the checkpoint.
         self.reader = build.build_reader(cfg, self.dist)
         self.loss_fn = get_loss(cfg.loss, **cfg.loss_settings())
-        self.sampling = SamplingSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p,
-                                         cfg.top_k, engine=cfg.rollout_engine,
-                                         compile=cfg.rollout_compile)
+        self.sampling = SamplingSettings(
+            cfg.max_new_tokens,
+            cfg.temperature,
+            cfg.top_p,
+            cfg.top_k,
+            engine=cfg.rollout_engine,
+            compile=cfg.rollout_compile,
+        )
         if self.dist.rank > 0:  # rollouts of different ranks must not share random draws
             torch.manual_seed(dd.rank_seed(cfg.seed, self.dist.rank, 0))
         if resume_from is not None:
@@ -268,18 +327,32 @@ class DistillRecipe:
             if resume_from is None:  # lines of an earlier start that never checkpointed
                 truncate_metrics(self.run_dir, -1)
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-            self.metrics = MetricsLogger(self.run_dir, tensorboard=cfg.tensorboard,
-                                         wandb=cfg.wandb, config=cfg.to_dict())
-            logger.info("memory plan (estimated, one GPU, unsharded):\n%s",
-                        build.memory_plan_text(cfg, self.student, self.teacher,
-                                               self.checkpoint_layers, self.device))
-        self.evaluator = (Evaluator(cfg, self.student_view, self.teacher_view, self.processor,
-                                    self.teacher_processor, self.device)
-                          if cfg.eval_shards else None)
+            self.metrics = MetricsLogger(
+                self.run_dir, tensorboard=cfg.tensorboard, wandb=cfg.wandb, config=cfg.to_dict()
+            )
+            logger.info(
+                "memory plan (estimated, one GPU, unsharded):\n%s",
+                build.memory_plan_text(
+                    cfg, self.student, self.teacher, self.checkpoint_layers, self.device
+                ),
+            )
+        self.evaluator = (
+            Evaluator(
+                cfg,
+                self.student_view,
+                self.teacher_view,
+                self.processor,
+                self.teacher_processor,
+                self.device,
+            )
+            if cfg.eval_shards
+            else None
+        )
 
     def _parts(self) -> RunParts:
-        return RunParts(self.student, self.processor, self.optimizer, self.scheduler,
-                        self.reader, self.scaler)
+        return RunParts(
+            self.student, self.processor, self.optimizer, self.scheduler, self.reader, self.scaler
+        )
 
     # ------------------------------------------------------------------ data
 
@@ -291,8 +364,9 @@ class DistillRecipe:
             # A private generator: creating a DataLoader iterator draws a seed, and drawing
             # it from the global RNG would make a resumed run sample different rollouts.
             generator = torch.Generator().manual_seed(self.config.seed + epoch)
-            yield from self.reader.loader(self.config.batch_size, drop_last=True,
-                                          generator=generator)
+            yield from self.reader.loader(
+                self.config.batch_size, drop_last=True, generator=generator
+            )
             epoch += 1
 
     def step_batch(self, batch: ShardBatch) -> StepBatch:
@@ -307,8 +381,11 @@ class DistillRecipe:
 
     def autocast(self) -> Any:
         """The forwards' autocast (bf16, or fp16 with loss scaling); off in fp32."""
-        return torch.autocast("cuda", dtype=self.precision.autocast or torch.bfloat16,
-                              enabled=self.precision.autocast is not None)
+        return torch.autocast(
+            "cuda",
+            dtype=self.precision.autocast or torch.bfloat16,
+            enabled=self.precision.autocast is not None,
+        )
 
     def _since(self, start: float) -> float:
         """Seconds since ``start``, after the GPU finished the queued work of the phase."""
@@ -328,8 +405,9 @@ class DistillRecipe:
 
         start = time.perf_counter()
         with self.autocast(), _diverged_weights_hint(self.step + 1):
-            rollouts = rollout(self.student_view, self.processor, step, self.sampling,
-                               cfg.rollout_batch_size)  # (N, R) ids and mask
+            rollouts = rollout(
+                self.student_view, self.processor, step, self.sampling, cfg.rollout_batch_size
+            )  # (N, R) ids and mask
         timers["rollout"] = self._since(start)
         # The loss is a mean over the response tokens of the whole (global) batch.
         total_tokens = self.parallel.total(int(rollouts.response_mask.sum()))
@@ -341,15 +419,24 @@ class DistillRecipe:
             student_batch, teacher_batch = micro_batch(step, rollouts, rows, self.forbidden)
             start = time.perf_counter()
             with self.autocast():  # both at the rollout's temperature (see score_teacher)
-                teacher = score_teacher(self.teacher_view, teacher_batch, topk=topk,
-                                        chunk_size=cfg.score_chunk_size,
-                                        temperature=cfg.temperature)
+                teacher = score_teacher(
+                    self.teacher_view,
+                    teacher_batch,
+                    topk=topk,
+                    chunk_size=cfg.score_chunk_size,
+                    temperature=cfg.temperature,
+                )
             timers["teacher"] += self._since(start)
             start = time.perf_counter()
             with self.autocast():
-                loss, metrics = student_loss(self.student_view, student_batch, teacher,
-                                             self.loss_fn, chunk_size=cfg.score_chunk_size,
-                                             temperature=cfg.temperature)
+                loss, metrics = student_loss(
+                    self.student_view,
+                    student_batch,
+                    teacher,
+                    self.loss_fn,
+                    chunk_size=cfg.score_chunk_size,
+                    temperature=cfg.temperature,
+                )
             # This micro-batch's share of the step's tokens; weight: see micro_batches.
             share = float(student_batch.response_mask.sum()) / max(total_tokens, 1)
             scaled = loss * (share * weight)
@@ -360,53 +447,95 @@ class DistillRecipe:
                     totals[key] = totals.get(key, 0.0) + value * (share if weight else 0.0)
 
         start = time.perf_counter()
-        grad_norm, skipped = update(self.optimizer, self.scheduler, totals.get("loss", 0.0),
-                                    max_grad_norm=cfg.max_grad_norm, scaler=self.scaler,
-                                    parallel=self.parallel, guard=self.nonfinite,
-                                    step=self.step + 1)
+        grad_norm, skipped = update(
+            self.optimizer,
+            self.scheduler,
+            totals.get("loss", 0.0),
+            max_grad_norm=cfg.max_grad_norm,
+            scaler=self.scaler,
+            parallel=self.parallel,
+            guard=self.nonfinite,
+            step=self.step + 1,
+        )
         timers["optimizer"] = self._since(start)
         self.step += 1
-        return self._step_metrics(rollouts, totals, timers, grad_norm=grad_norm,
-                                  skipped=skipped, total_tokens=total_tokens)
+        return self._step_metrics(
+            rollouts,
+            totals,
+            timers,
+            grad_norm=grad_norm,
+            skipped=skipped,
+            total_tokens=total_tokens,
+        )
 
     def _note_skipped(self, count: int) -> None:
         if count:
             self.skipped_long += count
-            logger.warning("skipped %d prompt(s) longer than --max-prompt-len %d "
-                           "(never truncated; %d skipped so far)", count,
-                           self.config.max_prompt_len, self.skipped_long)
+            logger.warning(
+                "skipped %d prompt(s) longer than --max-prompt-len %d "
+                "(never truncated; %d skipped so far)",
+                count,
+                self.config.max_prompt_len,
+                self.skipped_long,
+            )
 
-    def _step_metrics(self, rollouts: Rollouts, totals: dict[str, float],
-                      timers: dict[str, float], *, grad_norm: float, skipped: bool,
-                      total_tokens: int) -> StepMetrics:
+    def _step_metrics(
+        self,
+        rollouts: Rollouts,
+        totals: dict[str, float],
+        timers: dict[str, float],
+        *,
+        grad_norm: float,
+        skipped: bool,
+        total_tokens: int,
+    ) -> StepMetrics:
         lengths = rollouts.response_mask.sum(1).float()  # (N,)
-        local = StepTotals(metrics=totals, response_len=float(lengths.mean()),
-                           rollouts=len(lengths), skipped_long=self.skipped_long,
-                           elapsed=sum(timers.values()),
-                           peak_mem_mb=peak_memory_mb(self.device))
+        local = StepTotals(
+            metrics=totals,
+            response_len=float(lengths.mean()),
+            rollouts=len(lengths),
+            skipped_long=self.skipped_long,
+            elapsed=sum(timers.values()),
+            peak_mem_mb=peak_memory_mb(self.device),
+        )
         step = self.parallel.step_totals(local, float(lengths.sum()))
         lrs = self.scheduler.get_last_lr()
         loss = step.metrics
         return StepMetrics(
-            step=self.step, loss=loss.get("loss", 0.0), reverse_kl=loss.get("reverse_kl", 0.0),
-            student_lp=loss.get("student_lp", 0.0), teacher_lp=loss.get("teacher_lp", 0.0),
-            clip_frac=loss.get("clip_frac", 0.0), grad_norm=grad_norm,
-            skipped_update=int(skipped), nonfinite_steps=self.nonfinite.total,
-            response_len=step.response_len, response_tokens=total_tokens,
-            rollouts=step.rollouts, skipped_long_prompts=step.skipped_long,
-            time_rollout=round(timers["rollout"], 4), time_teacher=round(timers["teacher"], 4),
+            step=self.step,
+            loss=loss.get("loss", 0.0),
+            reverse_kl=loss.get("reverse_kl", 0.0),
+            student_lp=loss.get("student_lp", 0.0),
+            teacher_lp=loss.get("teacher_lp", 0.0),
+            clip_frac=loss.get("clip_frac", 0.0),
+            grad_norm=grad_norm,
+            skipped_update=int(skipped),
+            nonfinite_steps=self.nonfinite.total,
+            response_len=step.response_len,
+            response_tokens=total_tokens,
+            rollouts=step.rollouts,
+            skipped_long_prompts=step.skipped_long,
+            time_rollout=round(timers["rollout"], 4),
+            time_teacher=round(timers["teacher"], 4),
             time_student=round(timers["student"], 4),
             time_optimizer=round(timers["optimizer"], 4),
             tokens_per_s=total_tokens / step.elapsed if step.elapsed > 0 else 0.0,
-            peak_mem_mb=round(step.peak_mem_mb, 1), lr=float(lrs[0]), module_lr=float(lrs[1]))
+            peak_mem_mb=round(step.peak_mem_mb, 1),
+            lr=float(lrs[0]),
+            module_lr=float(lrs[1]),
+        )
 
     # ------------------------------------------------------------------ loop
 
     def save(self) -> Path:
         """Checkpoint the current step (cuekit.distill.resume)."""
         self.saved_step = self.step
-        return save_run(self.config, self.dist, self._parts(),
-                        RunCounters(self.step, self.skipped_long, self.nonfinite.total))
+        return save_run(
+            self.config,
+            self.dist,
+            self._parts(),
+            RunCounters(self.step, self.skipped_long, self.nonfinite.total),
+        )
 
     def _evaluate(self, evaluator: Evaluator) -> dict[str, float]:
         """Held-out metrics; with several ranks, each evaluates its split and the means are
@@ -422,8 +551,10 @@ class DistillRecipe:
             if self.metrics is not None:
                 self.metrics.log({"step": 0, **evaluation})
         batches = self.batches()
-        usable = UsableBatchGuard(lambda epoch: self.reader.batches_per_rank(
-            cfg.batch_size, drop_last=True, epoch=epoch), cfg.max_prompt_len)
+        usable = UsableBatchGuard(
+            lambda epoch: self.reader.batches_per_rank(cfg.batch_size, drop_last=True, epoch=epoch),
+            cfg.max_prompt_len,
+        )
         try:
             while self.step < cfg.max_steps:
                 batch = next(batches)
@@ -432,12 +563,16 @@ class DistillRecipe:
                 usable.update(batch.samples[0].epoch, record is not None)
                 if record is None:
                     continue
-                if self.evaluator is not None and cfg.eval_every and \
-                        self.step % cfg.eval_every == 0:
+                if (
+                    self.evaluator is not None
+                    and cfg.eval_every
+                    and self.step % cfg.eval_every == 0
+                ):
                     record = record.with_evaluation(self._evaluate(self.evaluator))
                 records.append(record)
                 if self.metrics is not None and (
-                        self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
+                    self.step % cfg.log_every == 0 or self.step == cfg.max_steps
+                ):
                     self.metrics.log(record)
                 if progress is not None and self.dist.is_main:
                     progress(record)

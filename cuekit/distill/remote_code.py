@@ -35,7 +35,8 @@ STOCK_CLASS_REFUSAL = (
     "this folder is a cuekit student; the stock Qwen3-VL classes would load it without "
     "its cue recovery module, a different model. Load it with "
     "cuekit.distill.load_student(folder), or with "
-    "AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True)")
+    "AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True)"
+)
 
 
 class CuekitStudentConfig(Qwen3VLConfig):
@@ -57,8 +58,9 @@ class CuekitStudentForConditionalGeneration(Qwen3VLForConditionalGeneration):
     config_class = CuekitStudentConfig
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any,
-                        **kwargs: Any) -> CuekitStudentForConditionalGeneration:
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any
+    ) -> CuekitStudentForConditionalGeneration:
         from transformers.utils import cached_file
 
         try:
@@ -68,9 +70,11 @@ class CuekitStudentForConditionalGeneration(Qwen3VLForConditionalGeneration):
                 load_cue_module,
             )
         except ImportError as exc:  # the module's code lives in cuekit
-            raise ImportError("this cuekit student needs cuekit to load its cue recovery "
-                              "module: pip install cuekit, then use "
-                              "cuekit.distill.load_student(folder)") from exc
+            raise ImportError(
+                "this cuekit student needs cuekit to load its cue recovery "
+                "module: pip install cuekit, then use "
+                "cuekit.distill.load_student(folder)"
+            ) from exc
         model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         # Both files resolve locally or from the hub cache, like the weights did.
         module_config = cached_file(pretrained_model_name_or_path, CUE_CONFIG_FILE)

@@ -58,8 +58,9 @@ def _accumulate_dtype(compute_dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(compute_dtype, torch.float32)
 
 
-def _chunk_logits(hidden_chunk: Tensor, weight: Tensor, bias: Tensor | None,
-                  temperature: float) -> Tensor:
+def _chunk_logits(
+    hidden_chunk: Tensor, weight: Tensor, bias: Tensor | None, temperature: float
+) -> Tensor:
     """(c, D) x (V, D) -> (c, V) fp32 logits / temperature; weight already in compute dtype."""
     logits = hidden_chunk.to(weight.dtype) @ weight.T
     if bias is not None:
@@ -77,8 +78,16 @@ class _ChunkedGatherLogProbs(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, hidden: Tensor, weight: Tensor, bias: Tensor | None, ids: Tensor,
-                chunk_size: int, temperature: float, compute_dtype: torch.dtype) -> Tensor:
+    def forward(
+        ctx,
+        hidden: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        ids: Tensor,
+        chunk_size: int,
+        temperature: float,
+        compute_dtype: torch.dtype,
+    ) -> Tensor:
         cast_weight = weight.to(compute_dtype)
         acc_dtype = _accumulate_dtype(compute_dtype)
         out = torch.empty(ids.shape, dtype=acc_dtype, device=hidden.device)
@@ -100,10 +109,14 @@ class _ChunkedGatherLogProbs(torch.autograd.Function):
         cast_weight = weight.to(ctx.compute_dtype)
         acc_dtype = _accumulate_dtype(ctx.compute_dtype)
         grad_hidden = torch.empty_like(hidden) if want_hidden else None
-        grad_weight = (torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
-                       if want_weight else None)
-        grad_bias = (torch.zeros(bias.shape, dtype=acc_dtype, device=bias.device)
-                     if want_bias else None)
+        grad_weight = (
+            torch.zeros(weight.shape, dtype=acc_dtype, device=weight.device)
+            if want_weight
+            else None
+        )
+        grad_bias = (
+            torch.zeros(bias.shape, dtype=acc_dtype, device=bias.device) if want_bias else None
+        )
         grad_out = grad_out.to(acc_dtype)
         for start in range(0, hidden.shape[0], ctx.chunk_size):
             stop = start + ctx.chunk_size
@@ -133,9 +146,16 @@ class _ChunkedGatherLogProbs(torch.autograd.Function):
         return grad_hidden, grad_weight, grad_bias, None, None, None, None
 
 
-def _validate(hidden: Tensor, weight: Tensor, bias: Tensor | None, ids: Tensor,
-              ids_name: str, ids_extra_dims: int, chunk_size: int,
-              temperature: float) -> None:
+def _validate(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    ids: Tensor,
+    ids_name: str,
+    ids_extra_dims: int,
+    chunk_size: int,
+    temperature: float,
+) -> None:
     if weight.dim() != 2 or hidden.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"lm_head_weight must be (V, D) with D = hidden.shape[-1] = {hidden.shape[-1]}; "
@@ -163,13 +183,26 @@ def _validate(hidden: Tensor, weight: Tensor, bias: Tensor | None, ids: Tensor,
         raise ValueError(f"temperature must be > 0; got {temperature}")
 
 
-def _gather(hidden: Tensor, weight: Tensor, bias: Tensor | None, ids: Tensor,
-            chunk_size: int, temperature: float) -> Tensor:
+def _gather(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    ids: Tensor,
+    chunk_size: int,
+    temperature: float,
+) -> Tensor:
     """hidden (..., D), ids (..., k) -> (..., k) fp32 log-probs, with autograd."""
     flat_hidden = hidden.reshape(-1, hidden.shape[-1])
     flat_ids = ids.reshape(flat_hidden.shape[0], -1).long()
-    flat = _ChunkedGatherLogProbs.apply(flat_hidden, weight, bias, flat_ids, chunk_size,
-                                        float(temperature), _compute_dtype(hidden, weight))
+    flat = _ChunkedGatherLogProbs.apply(
+        flat_hidden,
+        weight,
+        bias,
+        flat_ids,
+        chunk_size,
+        float(temperature),
+        _compute_dtype(hidden, weight),
+    )
     return flat.reshape(ids.shape)
 
 
@@ -199,8 +232,9 @@ def token_logprobs(
     if topk < 0 or topk > lm_head_weight.shape[0]:
         raise ValueError(f"topk must lie in [0, {lm_head_weight.shape[0]}]; got {topk}")
     if topk == 0:
-        return _gather(hidden, lm_head_weight, bias, targets[..., None], chunk_size,
-                       temperature)[..., 0]
+        return _gather(hidden, lm_head_weight, bias, targets[..., None], chunk_size, temperature)[
+            ..., 0
+        ]
     # Teacher path with top-k: one chunked pass that also keeps the k best per token.
     flat_hidden = hidden.reshape(-1, hidden.shape[-1]).detach()
     flat_targets = targets.reshape(-1, 1).long()
@@ -222,11 +256,15 @@ def token_logprobs(
             topk_lp[start:stop], topk_ids[start:stop] = best_lp, best_ids
             del logits
     lp = target_lp.reshape(targets.shape)
-    if torch.is_grad_enabled() and (hidden.requires_grad or lm_head_weight.requires_grad
-                                    or (bias is not None and bias.requires_grad)):
+    if torch.is_grad_enabled() and (
+        hidden.requires_grad
+        or lm_head_weight.requires_grad
+        or (bias is not None and bias.requires_grad)
+    ):
         # A student asking for top-k too: recompute lp with gradients (rare, costs a pass).
-        lp = _gather(hidden, lm_head_weight, bias, targets[..., None], chunk_size,
-                     temperature)[..., 0]
+        lp = _gather(hidden, lm_head_weight, bias, targets[..., None], chunk_size, temperature)[
+            ..., 0
+        ]
     shape = (*targets.shape, topk)
     return lp, topk_lp.reshape(shape), topk_ids.reshape(shape)
 
@@ -280,9 +318,15 @@ class Scores:
     topk_ids: Tensor | None = None  # (B, R, k)
 
 
-def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: int = 0,
-                    at_ids: Tensor | None = None, temperature: float = 1.0
-                    ) -> tuple[Scores, Tensor | None]:
+def score_responses(
+    model: Any,
+    batch: ScoringBatch,
+    *,
+    chunk_size: int,
+    topk: int = 0,
+    at_ids: Tensor | None = None,
+    temperature: float = 1.0,
+) -> tuple[Scores, Tensor | None]:
     """Log-probs of the response tokens; gradients flow when grad mode is on.
 
     ``topk`` returns the model's own top-k (teacher side); ``at_ids`` (B, R, k)
@@ -294,20 +338,39 @@ def score_responses(model: Any, batch: ScoringBatch, *, chunk_size: int, topk: i
     hidden = response_hidden(model, batch)
     weight, bias = lm_head(model)
     targets = batch.response_ids.to(hidden.device)
-    found = token_logprobs(hidden, weight, targets, bias=bias, chunk_size=chunk_size,
-                           topk=topk, temperature=temperature)  # (lp, topk_lp, topk_ids)
+    found = token_logprobs(
+        hidden,
+        weight,
+        targets,
+        bias=bias,
+        chunk_size=chunk_size,
+        topk=topk,
+        temperature=temperature,
+    )  # (lp, topk_lp, topk_ids)
     scores = Scores(*found) if isinstance(found, tuple) else Scores(found)
     gathered = None
     if at_ids is not None:
-        gathered = gather_logprobs_at(hidden, weight, at_ids.to(hidden.device), bias=bias,
-                                      chunk_size=chunk_size, temperature=temperature)
+        gathered = gather_logprobs_at(
+            hidden,
+            weight,
+            at_ids.to(hidden.device),
+            bias=bias,
+            chunk_size=chunk_size,
+            temperature=temperature,
+        )
     return scores, gathered
 
 
 @torch.no_grad()
-def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
-                     teacher_batch: ScoringBatch, *, chunk_size: int,
-                     temperature: float = 1.0) -> Tensor:
+def exact_reverse_kl(
+    student: Any,
+    teacher: Any,
+    student_batch: ScoringBatch,
+    teacher_batch: ScoringBatch,
+    *,
+    chunk_size: int,
+    temperature: float = 1.0,
+) -> Tensor:
     """Per-token KL(student || teacher) over the full vocabulary, (B, R), both at
     ``temperature`` (the distributions training compares).
 
@@ -329,11 +392,23 @@ def exact_reverse_kl(student: Any, teacher: Any, student_batch: ScoringBatch,
     return out.view(student_batch.response_ids.shape)
 
 
-def scoring_pair(student_prompt: Mapping[str, Any], teacher_prompt: Mapping[str, Any],
-                 rollouts: Rollouts, forbidden: list[int]) -> tuple[ScoringBatch, ScoringBatch]:
+def scoring_pair(
+    student_prompt: Mapping[str, Any],
+    teacher_prompt: Mapping[str, Any],
+    rollouts: Rollouts,
+    forbidden: list[int],
+) -> tuple[ScoringBatch, ScoringBatch]:
     """The student's and the teacher's scoring batches over identical response ids."""
-    student = build_scoring_batch(student_prompt, rollouts.response_ids.cpu(),
-                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
-    teacher = build_scoring_batch(teacher_prompt, rollouts.response_ids.cpu(),
-                                  rollouts.response_mask.cpu(), forbidden_token_ids=forbidden)
+    student = build_scoring_batch(
+        student_prompt,
+        rollouts.response_ids.cpu(),
+        rollouts.response_mask.cpu(),
+        forbidden_token_ids=forbidden,
+    )
+    teacher = build_scoring_batch(
+        teacher_prompt,
+        rollouts.response_ids.cpu(),
+        rollouts.response_mask.cpu(),
+        forbidden_token_ids=forbidden,
+    )
     return student, teacher

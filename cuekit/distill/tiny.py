@@ -23,10 +23,20 @@ TINY_MODEL_NAME = "tiny-random"
 
 # Qwen's special tokens, in Qwen's order, appended after the trained vocabulary.
 SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
-    "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>",
-    "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 
 # The words of a typical visual math prompt and answer, so common words are one token.
@@ -84,12 +94,15 @@ def build_bpe_tokenizer(corpus: Sequence[str], vocab_size: int) -> PreTrainedTok
 
     # Train with exactly the pre-tokenizer Qwen2Tokenizer rebuilds, so merges line up.
     trainee = Tokenizer(models.BPE())
-    trainee.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    trainee.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     trainee.train_from_iterator(list(corpus), trainer)
@@ -111,9 +124,12 @@ def build_bpe_tokenizer(corpus: Sequence[str], vocab_size: int) -> PreTrainedTok
     return tokenizer
 
 
-def build_tiny_processor(tokenizer: PreTrainedTokenizerBase | None = None, *,
-                         min_pixels: int = _MIN_PIXELS, max_pixels: int = _MAX_PIXELS
-                         ) -> ImageOnlyProcessor:
+def build_tiny_processor(
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    *,
+    min_pixels: int = _MIN_PIXELS,
+    max_pixels: int = _MAX_PIXELS,
+) -> ImageOnlyProcessor:
     """A tokenizer (default: the tiny one) plus the PIL image processor (tiny patches).
 
     Images are resized to between ``min_pixels`` and ``max_pixels`` pixels, in steps of
@@ -124,18 +140,25 @@ def build_tiny_processor(tokenizer: PreTrainedTokenizerBase | None = None, *,
     )
 
     image_processor = Qwen2VLImageProcessorPil(
-        patch_size=_PATCH_SIZE, temporal_patch_size=2, merge_size=_MERGE_SIZE,
+        patch_size=_PATCH_SIZE,
+        temporal_patch_size=2,
+        merge_size=_MERGE_SIZE,
         size={"shortest_edge": min_pixels, "longest_edge": max_pixels},
     )
-    return ImageOnlyProcessor(tokenizer or build_tiny_tokenizer(), image_processor,
-                              CHAT_TEMPLATE)
+    return ImageOnlyProcessor(tokenizer or build_tiny_tokenizer(), image_processor, CHAT_TEMPLATE)
 
 
-def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int = 2, *,
-                         hidden_size: int = 64, num_attention_heads: int = 4,
-                         num_key_value_heads: int = 2, vision_depth: int = 2,
-                         vision_hidden_size: int = 32, num_position_embeddings: int = 64,
-                         ) -> Qwen3VLConfig:
+def tiny_qwen3_vl_config(
+    processor: ImageOnlyProcessor,
+    num_hidden_layers: int = 2,
+    *,
+    hidden_size: int = 64,
+    num_attention_heads: int = 4,
+    num_key_value_heads: int = 2,
+    vision_depth: int = 2,
+    vision_hidden_size: int = 32,
+    num_position_embeddings: int = 64,
+) -> Qwen3VLConfig:
     """A small Qwen3-VL config; the defaults are ``tiny-random``'s: text d=64 (4 heads,
     2 KV heads, head_dim 16); vision depth 2, d=32, DeepStack [0, 1].
 
@@ -147,12 +170,15 @@ def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int =
 
     head_dim, remainder = divmod(hidden_size, num_attention_heads)
     if remainder or head_dim % 2:
-        raise ValueError(f"hidden_size {hidden_size} must split into {num_attention_heads} "
-                         "heads of an even size")
+        raise ValueError(
+            f"hidden_size {hidden_size} must split into {num_attention_heads} heads of an even size"
+        )
     deepstack = list(range(min(vision_depth, num_hidden_layers)))
     if num_hidden_layers < 2 or len(deepstack) < 2:
-        raise ValueError(f"need >= 2 text layers and >= 2 vision layers (DeepStack feeds "
-                         f"them), got {num_hidden_layers} and {vision_depth}")
+        raise ValueError(
+            f"need >= 2 text layers and >= 2 vision layers (DeepStack feeds "
+            f"them), got {num_hidden_layers} and {vision_depth}"
+        )
     half = head_dim // 2
     # mrope_section (temporal, height, width) must sum to head_dim / 2 (docs/method.md §4).
     mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
@@ -166,29 +192,41 @@ def tiny_qwen3_vl_config(processor: ImageOnlyProcessor, num_hidden_layers: int =
         "num_key_value_heads": num_key_value_heads,
         "head_dim": head_dim,
         "max_position_embeddings": 4096,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
-                            "mrope_section": mrope, "mrope_interleaved": True},
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 10000.0,
+            "mrope_section": mrope,
+            "mrope_interleaved": True,
+        },
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
     vision_config = {
-        "depth": vision_depth, "hidden_size": vision_hidden_size,
-        "intermediate_size": 2 * vision_hidden_size, "num_heads": 2,
-        "patch_size": _PATCH_SIZE, "spatial_merge_size": _MERGE_SIZE, "temporal_patch_size": 2,
-        "out_hidden_size": hidden_size, "num_position_embeddings": num_position_embeddings,
+        "depth": vision_depth,
+        "hidden_size": vision_hidden_size,
+        "intermediate_size": 2 * vision_hidden_size,
+        "num_heads": 2,
+        "patch_size": _PATCH_SIZE,
+        "spatial_merge_size": _MERGE_SIZE,
+        "temporal_patch_size": 2,
+        "out_hidden_size": hidden_size,
+        "num_position_embeddings": num_position_embeddings,
         "deepstack_visual_indexes": deepstack,
     }
     return Qwen3VLConfig(
-        text_config=text_config, vision_config=vision_config,
-        image_token_id=processor.image_token_id, video_token_id=processor.video_token_id,
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=processor.image_token_id,
+        video_token_id=processor.video_token_id,
         vision_start_token_id=processor.vision_start_token_id,
         vision_end_token_id=processor.vision_end_token_id,
         tie_word_embeddings=True,
     )
 
 
-def build_tiny_qwen3_vl(seed: int = 0, num_hidden_layers: int = 2
-                        ) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
+def build_tiny_qwen3_vl(
+    seed: int = 0, num_hidden_layers: int = 2
+) -> tuple[Qwen3VLForConditionalGeneration, ImageOnlyProcessor]:
     """A random tiny Qwen3-VL (fp32, eval mode, ~0.2M params) and its processor.
 
     The same ``seed`` gives the same weights; the global torch RNG is left as it was.
@@ -198,8 +236,9 @@ def build_tiny_qwen3_vl(seed: int = 0, num_hidden_layers: int = 2
     return seeded_qwen3_vl(config, processor, seed).eval(), processor
 
 
-def seeded_qwen3_vl(config: Qwen3VLConfig, processor: ImageOnlyProcessor, seed: int
-                    ) -> Qwen3VLForConditionalGeneration:
+def seeded_qwen3_vl(
+    config: Qwen3VLConfig, processor: ImageOnlyProcessor, seed: int
+) -> Qwen3VLForConditionalGeneration:
     """A randomly initialised Qwen3-VL (train mode) that generates until ``<|im_end|>``;
     the same ``seed`` gives the same weights, and the global torch RNG is left as it was."""
     import torch

@@ -38,16 +38,30 @@ SCORES_PLOT = "scores.png"
 ADVANTAGE_PLOT = "advantage.png"
 EXAMPLES = 5
 AUDIT_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(), "source": pl.String(), "answer": pl.String(), "cue_text": pl.String(),
-    "leak": pl.Boolean(), "leak_kind": pl.String(), "leak_match": pl.String(),
-    "leak_recorded": pl.Boolean(), "n_phrases": pl.Int32(), "grounded_phrases": pl.Int32(),
-    "phrase_coverage": pl.Float64(), "n_detections": pl.Int32(), "mean_score": pl.Float64(),
-    "scores": pl.List(pl.Float64()), "backends": pl.List(pl.String()),
+    "id": pl.String(),
+    "source": pl.String(),
+    "answer": pl.String(),
+    "cue_text": pl.String(),
+    "leak": pl.Boolean(),
+    "leak_kind": pl.String(),
+    "leak_match": pl.String(),
+    "leak_recorded": pl.Boolean(),
+    "n_phrases": pl.Int32(),
+    "grounded_phrases": pl.Int32(),
+    "phrase_coverage": pl.Float64(),
+    "n_detections": pl.Int32(),
+    "mean_score": pl.Float64(),
+    "scores": pl.List(pl.Float64()),
+    "backends": pl.List(pl.String()),
 }
 ADVANTAGE_SCHEMA: dict[str, pl.DataType] = {
-    "target": pl.String(), "target_tokens": pl.Int32(), "logprob_with_cue": pl.Float64(),
-    "logprob_without_cue": pl.Float64(), "advantage": pl.Float64(),
-    "advantage_per_token": pl.Float64(), "token_advantage": pl.List(pl.Float64()),
+    "target": pl.String(),
+    "target_tokens": pl.Int32(),
+    "logprob_with_cue": pl.Float64(),
+    "logprob_without_cue": pl.Float64(),
+    "advantage": pl.Float64(),
+    "advantage_per_token": pl.Float64(),
+    "token_advantage": pl.List(pl.Float64()),
 }
 
 # ---------------------------------------------------------------- leakage
@@ -59,8 +73,9 @@ class LeakFinding:
     match: str | None  # the piece of the cue that gives the answer away
 
 
-def classify_leak(cue_text: str, answer: str | None,
-                  choices: Sequence[str] | None = None) -> LeakFinding:
+def classify_leak(
+    cue_text: str, answer: str | None, choices: Sequence[str] | None = None
+) -> LeakFinding:
     """How (if at all) ``cue_text`` gives ``answer`` away."""
     if answer is None or not answer.strip() or not cue_text:
         return LeakFinding(None, None)
@@ -97,11 +112,15 @@ def coverage_row(item: CueItem) -> dict[str, Any]:
     cue = item.record.cue
     grounded = {d.phrase_index for d in cue.detections if d.phrase_index is not None}
     scores = [float(d.score) for d in cue.detections]
-    return {"n_phrases": len(cue.phrases), "grounded_phrases": len(grounded),
-            "phrase_coverage": len(grounded) / len(cue.phrases) if cue.phrases else None,
-            "n_detections": len(cue.detections),
-            "mean_score": statistics.fmean(scores) if scores else None, "scores": scores,
-            "backends": sorted({d.backend for d in cue.detections})}
+    return {
+        "n_phrases": len(cue.phrases),
+        "grounded_phrases": len(grounded),
+        "phrase_coverage": len(grounded) / len(cue.phrases) if cue.phrases else None,
+        "n_detections": len(cue.detections),
+        "mean_score": statistics.fmean(scores) if scores else None,
+        "scores": scores,
+        "backends": sorted({d.backend for d in cue.detections}),
+    }
 
 
 # ---------------------------------------------------------------- cue advantage
@@ -124,9 +143,16 @@ class Advantage:
         return self.total / len(self.token_advantage)
 
 
-def cue_advantage(model: Any, processor: Any, questions: Sequence[str],
-                  images: Sequence[Sequence[Any]], hints: Sequence[str],
-                  targets: Sequence[str], *, chunk_size: int = 512) -> list[Advantage]:
+def cue_advantage(
+    model: Any,
+    processor: Any,
+    questions: Sequence[str],
+    images: Sequence[Sequence[Any]],
+    hints: Sequence[str],
+    targets: Sequence[str],
+    *,
+    chunk_size: int = 512,
+) -> list[Advantage]:
     """One :class:`Advantage` per sample, from two teacher-forced forwards of ``model``.
 
     ``targets[i]`` is tokenized on its own (no special tokens) and appended to both of
@@ -134,15 +160,25 @@ def cue_advantage(model: Any, processor: Any, questions: Sequence[str],
     distill teacher sees it.
     """
     if not len(questions) == len(images) == len(hints) == len(targets):
-        raise ValueError(f"need one image list, hint and target per question; got "
-                         f"{len(questions)}, {len(images)}, {len(hints)}, {len(targets)}")
-    pairs = [ChatPair(question, hint or None, list(imgs), list(imgs))
-             for question, imgs, hint in zip(questions, images, hints, strict=True)]
+        raise ValueError(
+            f"need one image list, hint and target per question; got "
+            f"{len(questions)}, {len(images)}, {len(hints)}, {len(targets)}"
+        )
+    pairs = [
+        ChatPair(question, hint or None, list(imgs), list(imgs))
+        for question, imgs, hint in zip(questions, images, hints, strict=True)
+    ]
     return pair_advantage(model, processor, pairs, targets, chunk_size=chunk_size)
 
 
-def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
-                   targets: Sequence[str], *, chunk_size: int = 512) -> list[Advantage]:
+def pair_advantage(
+    model: Any,
+    processor: Any,
+    pairs: Sequence[ChatPair],
+    targets: Sequence[str],
+    *,
+    chunk_size: int = 512,
+) -> list[Advantage]:
     """:func:`cue_advantage` on prompts from the shared builder: the teacher side of each
     pair (hint, and the marked image for cue style marks) against its student side."""
     import torch
@@ -151,8 +187,9 @@ def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
     from cuekit.distill.scoring import score_responses
 
     if len(pairs) != len(targets):
-        raise ValueError(f"need one target per prompt pair; got {len(pairs)} pairs and "
-                         f"{len(targets)} targets")
+        raise ValueError(
+            f"need one target per prompt pair; got {len(pairs)} pairs and {len(targets)} targets"
+        )
     token_lists = [processor.tokenizer(t, add_special_tokens=False)["input_ids"] for t in targets]
     empty = [i for i, ids in enumerate(token_lists) if not ids]
     if empty:
@@ -162,8 +199,8 @@ def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
     response = torch.full((len(targets), width), pad, dtype=torch.long)  # (B, R)
     mask = torch.zeros_like(response)
     for row, ids in enumerate(token_lists):
-        response[row, :len(ids)] = torch.tensor(ids)
-        mask[row, :len(ids)] = 1
+        response[row, : len(ids)] = torch.tensor(ids)
+        mask[row, : len(ids)] = 1
     forbidden = vision_token_ids(processor)
     logprobs = []
     for side in ("teacher", "student"):
@@ -176,8 +213,13 @@ def pair_advantage(model: Any, processor: Any, pairs: Sequence[ChatPair],
     out = []
     for row, ids in enumerate(token_lists):
         n = len(ids)
-        out.append(Advantage((with_cue[row, :n] - without_cue[row, :n]).tolist(),
-                             float(with_cue[row].sum()), float(without_cue[row].sum())))
+        out.append(
+            Advantage(
+                (with_cue[row, :n] - without_cue[row, :n]).tolist(),
+                float(with_cue[row].sum()),
+                float(without_cue[row].sum()),
+            )
+        )
     return out
 
 
@@ -200,41 +242,64 @@ def read_responses(path: str | Path) -> dict[str, str]:
 def _sample_row(item: CueItem) -> dict[str, Any]:
     sample = item.record.sample
     leak = classify_leak(item.hint, sample.answer, sample.choices)
-    return {"id": sample.id, "source": sample.source, "answer": sample.answer,
-            "cue_text": item.hint, "leak": leak.kind is not None, "leak_kind": leak.kind,
-            "leak_match": leak.match, "leak_recorded": item.record.cue.leak,
-            **coverage_row(item)}
+    return {
+        "id": sample.id,
+        "source": sample.source,
+        "answer": sample.answer,
+        "cue_text": item.hint,
+        "leak": leak.kind is not None,
+        "leak_kind": leak.kind,
+        "leak_match": leak.match,
+        "leak_recorded": item.record.cue.leak,
+        **coverage_row(item),
+    }
 
 
-def _add_advantages(rows: list[dict[str, Any]], items: list[CueItem], config: AuditConfig
-                    ) -> None:
+def _add_advantages(rows: list[dict[str, Any]], items: list[CueItem], config: AuditConfig) -> None:
     from cuekit.evaluate.eval import load_eval_model
 
-    model, processor, _ = load_eval_model(config.teacher or "", device=config.device,
-                                          dtype=config.dtype)
+    model, processor, _ = load_eval_model(
+        config.teacher or "", device=config.device, dtype=config.dtype
+    )
     responses = read_responses(config.responses) if config.responses else None
     scored = []
     for row, item in zip(rows, items, strict=True):
-        target = (responses.get(item.id) if responses is not None
-                  else item.record.sample.answer)
+        target = responses.get(item.id) if responses is not None else item.record.sample.answer
         row["target"] = target if target and target.strip() else None
         if row["target"] is not None:
             scored.append((row, item))
     for start in range(0, len(scored), config.batch_size):
-        chunk = scored[start:start + config.batch_size]
+        chunk = scored[start : start + config.batch_size]
         # The teacher's prompt exactly as distill builds it (marked image included).
-        pairs = [record_chat_pair(item.record.sample, item.images(), cue=item.hint,
-                                  marked_image=item.marked(), marked_index=item.marked_index,
-                                  style=config.style) for _, item in chunk]
-        advantages = pair_advantage(model, processor, pairs,
-                                    [row["target"] for row, _ in chunk],
-                                    chunk_size=config.chunk_size)
+        pairs = [
+            record_chat_pair(
+                item.record.sample,
+                item.images(),
+                cue=item.hint,
+                marked_image=item.marked(),
+                marked_index=item.marked_index,
+                style=config.style,
+            )
+            for _, item in chunk
+        ]
+        advantages = pair_advantage(
+            model,
+            processor,
+            pairs,
+            [row["target"] for row, _ in chunk],
+            chunk_size=config.chunk_size,
+        )
         for (row, _), adv in zip(chunk, advantages, strict=True):
-            row.update({"target_tokens": len(adv.token_advantage),
-                        "logprob_with_cue": adv.logprob_with_cue,
-                        "logprob_without_cue": adv.logprob_without_cue,
-                        "advantage": adv.total, "advantage_per_token": adv.per_token,
-                        "token_advantage": adv.token_advantage})
+            row.update(
+                {
+                    "target_tokens": len(adv.token_advantage),
+                    "logprob_with_cue": adv.logprob_with_cue,
+                    "logprob_without_cue": adv.logprob_without_cue,
+                    "advantage": adv.total,
+                    "advantage_per_token": adv.per_token,
+                    "token_advantage": adv.token_advantage,
+                }
+            )
 
 
 def _mean(values: pl.Series) -> float:
@@ -247,11 +312,18 @@ def _stats(values: Iterable[float]) -> dict[str, float] | None:
     data = sorted(v for v in values if v is not None and not math.isnan(v))
     if not data:
         return None
-    quantiles = statistics.quantiles(data, n=10, method="inclusive") if len(data) > 1 \
-        else [data[0]] * 9
-    return {"count": len(data), "mean": statistics.fmean(data), "min": data[0],
-            "p10": quantiles[0], "median": statistics.median(data), "p90": quantiles[8],
-            "max": data[-1]}
+    quantiles = (
+        statistics.quantiles(data, n=10, method="inclusive") if len(data) > 1 else [data[0]] * 9
+    )
+    return {
+        "count": len(data),
+        "mean": statistics.fmean(data),
+        "min": data[0],
+        "p10": quantiles[0],
+        "median": statistics.median(data),
+        "p90": quantiles[8],
+        "max": data[-1],
+    }
 
 
 def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
@@ -259,13 +331,22 @@ def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
     with_answer = frame.filter(pl.col("answer").is_not_null())
     leaky = frame.filter(pl.col("leak"))
     leakage = {
-        "checked": with_answer.height, "leaky": leaky.height,
+        "checked": with_answer.height,
+        "leaky": leaky.height,
         "rate": leaky.height / with_answer.height if with_answer.height else 0.0,
         "by_kind": dict(sorted(Counter(leaky["leak_kind"].to_list()).items())),
         "recorded_by_extract": int(frame["leak_recorded"].sum()),
-        "examples": [{"id": r["id"], "answer": r["answer"], "kind": r["leak_kind"],
-                      "match": r["leak_match"], "cue": _excerpt(r["cue_text"], r["leak_match"])}
-                     for r in leaky.head(EXAMPLES).iter_rows(named=True)]}
+        "examples": [
+            {
+                "id": r["id"],
+                "answer": r["answer"],
+                "kind": r["leak_kind"],
+                "match": r["leak_match"],
+                "cue": _excerpt(r["cue_text"], r["leak_match"]),
+            }
+            for r in leaky.head(EXAMPLES).iter_rows(named=True)
+        ],
+    }
     coverage_values = frame["phrase_coverage"].drop_nulls()
     coverage = {
         "phrases_per_sample": _mean(frame["n_phrases"]),
@@ -275,10 +356,16 @@ def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
         "detections_per_sample": _stats(frame["n_detections"].cast(pl.Float64).to_list()),
         "samples_without_detections": int((frame["n_detections"] == 0).sum()),
         "scores": _stats(frame["scores"].explode().drop_nulls().to_list()),
-        "backends": dict(sorted(Counter(b for bs in frame["backends"].to_list()
-                                        for b in bs).items()))}
-    summary: dict[str, Any] = {"samples": frame.height, "leakage": leakage,
-                               "coverage": coverage, "advantage": None}
+        "backends": dict(
+            sorted(Counter(b for bs in frame["backends"].to_list() for b in bs).items())
+        ),
+    }
+    summary: dict[str, Any] = {
+        "samples": frame.height,
+        "leakage": leakage,
+        "coverage": coverage,
+        "advantage": None,
+    }
     if "advantage" in frame.columns:
         measured = frame.filter(pl.col("advantage").is_not_null()).sort("advantage")
         summary["advantage"] = {
@@ -287,7 +374,8 @@ def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
             "per_token": _stats(measured["token_advantage"].explode().to_list()),
             "positive_rate": _mean(measured["advantage"] > 0) if measured.height else None,
             "most_informative": measured.tail(EXAMPLES)["id"].reverse().to_list(),
-            "least_informative": measured.head(EXAMPLES)["id"].to_list()}
+            "least_informative": measured.head(EXAMPLES)["id"].to_list(),
+        }
     return summary
 
 
@@ -297,8 +385,7 @@ def audit_table(items: Sequence[CueItem], config: AuditConfig) -> pl.DataFrame:
     if config.teacher is not None:
         _add_advantages(rows, list(items), config)
     schema = AUDIT_SCHEMA | (ADVANTAGE_SCHEMA if config.teacher is not None else {})
-    return pl.DataFrame([{name: row.get(name) for name in schema} for row in rows],
-                        schema=schema)
+    return pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema)
 
 
 def run_audit(config: AuditConfig) -> dict[str, Any]:
@@ -307,10 +394,15 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
     if not items:
         raise ConfigError(f"{config.input} holds no samples")
     frame = audit_table(items, config)
-    summary = {"input": config.input, "teacher": config.teacher,
-               "target": None if config.teacher is None
-               else ("responses" if config.responses else "answer"),
-               **summarize_audit(frame), "plots": []}
+    summary = {
+        "input": config.input,
+        "teacher": config.teacher,
+        "target": None
+        if config.teacher is None
+        else ("responses" if config.responses else "answer"),
+        **summarize_audit(frame),
+        "plots": [],
+    }
     config.output.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(config.output / AUDIT_FILE)
     if config.plots:
@@ -322,8 +414,14 @@ def run_audit(config: AuditConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- plots
 
 
-def _histogram(ax: Any, values: Sequence[float], title: str, xlabel: str, bins: int = 20,
-               value_range: tuple[float, float] | None = None) -> None:
+def _histogram(
+    ax: Any,
+    values: Sequence[float],
+    title: str,
+    xlabel: str,
+    bins: int = 20,
+    value_range: tuple[float, float] | None = None,
+) -> None:
     if values:
         ax.hist(values, bins=bins, range=value_range, color="#3b6ea5", edgecolor="white")
     else:
@@ -341,24 +439,41 @@ def write_plots(frame: pl.DataFrame, folder: Path) -> list[Path]:
     written = []
     fig = Figure(figsize=(13, 3.6), layout="constrained")
     axes = fig.subplots(1, 3)
-    _histogram(axes[0], frame["scores"].explode().drop_nulls().to_list(), "Detection scores",
-               "score", value_range=(0.0, 1.0))
+    _histogram(
+        axes[0],
+        frame["scores"].explode().drop_nulls().to_list(),
+        "Detection scores",
+        "score",
+        value_range=(0.0, 1.0),
+    )
     _histogram(axes[1], frame["n_detections"].to_list(), "Detections per sample", "detections")
-    _histogram(axes[2], frame["phrase_coverage"].drop_nulls().to_list(),
-               "Phrases grounded", "fraction of query phrases", bins=10,
-               value_range=(0.0, 1.0))
+    _histogram(
+        axes[2],
+        frame["phrase_coverage"].drop_nulls().to_list(),
+        "Phrases grounded",
+        "fraction of query phrases",
+        bins=10,
+        value_range=(0.0, 1.0),
+    )
     fig.savefig(folder / SCORES_PLOT, dpi=100)
     written.append(folder / SCORES_PLOT)
     if "advantage" in frame.columns:
         fig = Figure(figsize=(9, 3.6), layout="constrained")
         axes = fig.subplots(1, 2)
-        _histogram(axes[0], frame["advantage"].drop_nulls().to_list(),
-                   "Cue advantage per sample", "log p(y | cue) - log p(y)")
-        _histogram(axes[1], frame["token_advantage"].explode().drop_nulls().to_list(),
-                   "Cue advantage per token", "log-prob difference")
+        _histogram(
+            axes[0],
+            frame["advantage"].drop_nulls().to_list(),
+            "Cue advantage per sample",
+            "log p(y | cue) - log p(y)",
+        )
+        _histogram(
+            axes[1],
+            frame["token_advantage"].explode().drop_nulls().to_list(),
+            "Cue advantage per token",
+            "log-prob difference",
+        )
         for ax in axes:
             ax.axvline(0.0, color="#aa3333", linewidth=1)
         fig.savefig(folder / ADVANTAGE_PLOT, dpi=100)
         written.append(folder / ADVANTAGE_PLOT)
     return written
-

@@ -31,8 +31,9 @@ def _system_prompt() -> Any:
 
 def _instruction() -> Any:
     """``--instruction``: the answer-format line distill trained with (its config.yaml)."""
-    return setting(None, "Answer-format line after the question, as given to distill "
-                   "[default: none].")
+    return setting(
+        None, "Answer-format line after the question, as given to distill [default: none]."
+    )
 
 
 def _device() -> Any:
@@ -58,21 +59,31 @@ class EvalConfig:
     answer hint. Decoding defaults are the paper's evaluation settings (docs/method.md §1).
     """
 
-    model: str = setting(description="Distill run folder (uses RUN/student), student or HF "
-                         "folder, alias (qwen3-vl-2b...), hub id or tiny-random.",
-                         envvar="CUEKIT_MODEL", mark_required=False)  # not with --compare
-    output: Path = setting(description="Folder for predictions.parquet and summary.json "
-                           "(compare.json with --compare).", short="-o", click_type=_FOLDER,
-                           mark_required=False)
-    shards: str | None = setting(None, "Samples from a `cuekit shard` or `cuekit extract` "
-                                 "folder, brace pattern or URLs.")
-    dataset: str | None = setting(None, "Samples from anything `cuekit extract --dataset` "
-                                  "reads (sample, HF id, file).")
+    model: str = setting(
+        description="Distill run folder (uses RUN/student), student or HF "
+        "folder, alias (qwen3-vl-2b...), hub id or tiny-random.",
+        envvar="CUEKIT_MODEL",
+        mark_required=False,
+    )  # not with --compare
+    output: Path = setting(
+        description="Folder for predictions.parquet and summary.json "
+        "(compare.json with --compare).",
+        short="-o",
+        click_type=_FOLDER,
+        mark_required=False,
+    )
+    shards: str | None = setting(
+        None, "Samples from a `cuekit shard` or `cuekit extract` folder, brace pattern or URLs."
+    )
+    dataset: str | None = setting(
+        None, "Samples from anything `cuekit extract --dataset` reads (sample, HF id, file)."
+    )
     split: str = setting("test", "Split of --dataset.")
     name: str | None = setting(None, "HF configuration name of --dataset.")
     max_new_tokens: int = setting(4096, "Longest answer, in tokens.")
-    temperature: float = setting(0.7, "Sampling temperature (0: greedy). Defaults are the "
-                                 "paper's eval settings.")
+    temperature: float = setting(
+        0.7, "Sampling temperature (0: greedy). Defaults are the paper's eval settings."
+    )
     top_p: float = setting(0.8, "Nucleus sampling.")
     top_k: int = setting(20, "Top-k sampling (0: off).")
     batch_size: int = setting(8, "Prompts generated together.")
@@ -80,36 +91,50 @@ class EvalConfig:
     seed: int = setting(0, "Sampling seed.")
     device: str = _device()
     dtype: str = _dtype()
-    choices_in_prompt: bool = setting(True, "Append a multiple-choice question's options "
-                                      "when it does not list them.", switch=True)
-    privilege: str = setting("none", "Add the cue (needs --shards) or the answer hint to the "
-                             "prompt, as a privileged teacher sees it; none is the student's "
-                             "prompt.", choices=PRIVILEGES)
-    rollout_compile: bool = setting(False, "Compile the decode step (CUDA graphs on GPU); "
-                                    "falls back to eager.", switch=True)
+    choices_in_prompt: bool = setting(
+        True, "Append a multiple-choice question's options when it does not list them.", switch=True
+    )
+    privilege: str = setting(
+        "none",
+        "Add the cue (needs --shards) or the answer hint to the "
+        "prompt, as a privileged teacher sees it; none is the student's "
+        "prompt.",
+        choices=PRIVILEGES,
+    )
+    rollout_compile: bool = setting(
+        False, "Compile the decode step (CUDA graphs on GPU); falls back to eager.", switch=True
+    )
     system_prompt: str | None = _system_prompt()
     instruction: str | None = _instruction()
 
     @property
     def prompt_style(self) -> PromptStyle:
-        return PromptStyle(system=self.system_prompt, instruction=self.instruction,
-                           choices_in_prompt=self.choices_in_prompt)
+        return PromptStyle(
+            system=self.system_prompt,
+            instruction=self.instruction,
+            choices_in_prompt=self.choices_in_prompt,
+        )
 
     def __post_init__(self) -> None:
         if (self.shards is None) == (self.dataset is None):
             raise ConfigError("pass exactly one of --shards and --dataset")
         if self.privilege not in PRIVILEGES:
-            raise ConfigError(f"privilege must be one of {', '.join(PRIVILEGES)}, "
-                              f"got {self.privilege!r}")
+            raise ConfigError(
+                f"privilege must be one of {', '.join(PRIVILEGES)}, got {self.privilege!r}"
+            )
         if self.privilege == "cue" and self.shards is None:
-            raise ConfigError("--privilege cue needs the cues: pass --shards with a `cuekit "
-                              "extract` or `cuekit shard` folder instead of --dataset")
+            raise ConfigError(
+                "--privilege cue needs the cues: pass --shards with a `cuekit "
+                "extract` or `cuekit shard` folder instead of --dataset"
+            )
         for name in ("max_new_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ConfigError(f"need temperature >= 0, 0 < top_p <= 1 and top_k >= 0; got "
-                              f"{self.temperature}, {self.top_p}, {self.top_k}")
+            raise ConfigError(
+                f"need temperature >= 0, 0 < top_p <= 1 and top_k >= 0; got "
+                f"{self.temperature}, {self.top_p}, {self.top_k}"
+            )
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit must be >= 1, got {self.limit}")
         _check_device_and_dtype(self.device, self.dtype)
@@ -127,8 +152,7 @@ class BootstrapSettings:
 class CompareSettings(BootstrapSettings):
     """Settings of `cuekit compare` (the two run folders are its arguments)."""
 
-    output: Path | None = setting(None, "Folder for compare.json.", short="-o",
-                                  click_type=_FOLDER)
+    output: Path | None = setting(None, "Folder for compare.json.", short="-o", click_type=_FOLDER)
     seed: int = setting(0, "Bootstrap seed.")
 
 
@@ -137,14 +161,22 @@ class AuditConfig:
     """Settings of one ``cuekit audit`` run; without a teacher, the cue advantage is skipped."""
 
     input: str = setting(description=_CUE_INPUT, short="-i")
-    output: Path = setting(description="Folder for audit.parquet, summary.json and the PNG "
-                           "plots.", short="-o", click_type=_FOLDER)
-    teacher: str | None = setting(None, "Teacher for the cue advantage (alias, hub id, "
-                                  "folder, run or tiny-random).", envvar="CUEKIT_TEACHER")
+    output: Path = setting(
+        description="Folder for audit.parquet, summary.json and the PNG plots.",
+        short="-o",
+        click_type=_FOLDER,
+    )
+    teacher: str | None = setting(
+        None,
+        "Teacher for the cue advantage (alias, hub id, folder, run or tiny-random).",
+        envvar="CUEKIT_TEACHER",
+    )
     responses: Path | None = setting(
-        None, "Score these responses (parquet/jsonl with id, response; e.g. an eval "
+        None,
+        "Score these responses (parquet/jsonl with id, response; e.g. an eval "
         "predictions.parquet) instead of the reference answers.",
-        click_type=click.Path(path_type=Path, dir_okay=False, exists=True))
+        click_type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    )
     batch_size: int = setting(8, "Samples per teacher forward.")
     limit: int | None = setting(None, "Audit only the first N samples.")
     device: str = _device()
@@ -173,10 +205,13 @@ class ExportSettings:
 
     input: str = setting(description=_CUE_INPUT, short="-i")
     output: Path = setting(description="Output folder.", short="-o", click_type=_FOLDER)
-    export_format: str = setting(description="verl: train.parquet with prompt/teacher_prompt/"
-                                 "images/reward_model rows; hf: a folder datasets.load_dataset "
-                                 "reads (Image feature + cue columns).", flag="format",
-                                 choices=EXPORT_FORMATS)
+    export_format: str = setting(
+        description="verl: train.parquet with prompt/teacher_prompt/"
+        "images/reward_model rows; hf: a folder datasets.load_dataset "
+        "reads (Image feature + cue columns).",
+        flag="format",
+        choices=EXPORT_FORMATS,
+    )
     limit: int | None = setting(None, "Export only the first N samples.")
     system_prompt: str | None = _system_prompt()
     instruction: str | None = _instruction()

@@ -37,13 +37,22 @@ logger = logging.getLogger("cuekit.eval")
 PREDICTIONS_FILE = "predictions.parquet"
 SUMMARY_FILE = "summary.json"
 PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(), "source": pl.String(), "split": pl.String(),
-    "prompt": pl.String(), "response": pl.String(), "extracted": pl.String(),
-    "method": pl.String(), "answer": pl.String(), "correct": pl.Boolean(),
-    "response_tokens": pl.Int32(), "finished": pl.Boolean(),
+    "id": pl.String(),
+    "source": pl.String(),
+    "split": pl.String(),
+    "prompt": pl.String(),
+    "response": pl.String(),
+    "extracted": pl.String(),
+    "method": pl.String(),
+    "answer": pl.String(),
+    "correct": pl.Boolean(),
+    "response_tokens": pl.Int32(),
+    "finished": pl.Boolean(),
     # The judge's verdict in full: correct | wrong | no_answer | unscored, the comparison
     # rule that decided, and one line a user can audit the decision by.
-    "outcome": pl.String(), "match": pl.String(), "reason": pl.String(),
+    "outcome": pl.String(),
+    "match": pl.String(),
+    "reason": pl.String(),
 }
 
 
@@ -74,11 +83,22 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
 
     for item in iter_cue_items(shards):
         sample = item.record.sample
-        yield EvalItem(sample.id, sample.source, sample.split, sample.question, sample.answer,
-                       sample.choices, item.images(), item.hint, sample.precision,
-                       item.marked(), item.marked_index,
-                       question_type=sample.question_type,
-                       answer_type=sample.answer_type, unit=sample.unit)
+        yield EvalItem(
+            sample.id,
+            sample.source,
+            sample.split,
+            sample.question,
+            sample.answer,
+            sample.choices,
+            item.images(),
+            item.hint,
+            sample.precision,
+            item.marked(),
+            item.marked_index,
+            question_type=sample.question_type,
+            answer_type=sample.answer_type,
+            unit=sample.unit,
+        )
 
 
 def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -100,25 +120,37 @@ def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[Eval
                 skipped.append(f"{raw.original_id}: {exc}")
                 continue
             sample = prepared.sample
-            yield EvalItem(sample.id, sample.source, sample.split, sample.question,
-                           sample.answer, sample.choices, prepared.images,
-                           precision=sample.precision,
-                           question_type=sample.question_type,
-                           answer_type=sample.answer_type, unit=sample.unit)
+            yield EvalItem(
+                sample.id,
+                sample.source,
+                sample.split,
+                sample.question,
+                sample.answer,
+                sample.choices,
+                prepared.images,
+                precision=sample.precision,
+                question_type=sample.question_type,
+                answer_type=sample.answer_type,
+                unit=sample.unit,
+            )
 
 
 def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
     """The samples to evaluate, in a fixed order; unusable dataset rows go to ``skipped``."""
-    items = (_items_from_shards(config.shards) if config.shards is not None
-             else _items_from_dataset(config, skipped))
+    items = (
+        _items_from_shards(config.shards)
+        if config.shards is not None
+        else _items_from_dataset(config, skipped)
+    )
     return islice(items, config.limit)
 
 
 # ---------------------------------------------------------------- model
 
 
-def load_eval_model(name: str, *, device: str = "auto", dtype: str = "auto"
-                    ) -> tuple[Any, Any, str]:
+def load_eval_model(
+    name: str, *, device: str = "auto", dtype: str = "auto"
+) -> tuple[Any, Any, str]:
     """``(model, processor, what was loaded)`` for a run folder, a student or HF folder,
     an alias, a hub id or ``tiny-random``. The cue module comes along when saved."""
     from cuekit.devices import resolve_device, torch_dtype
@@ -133,8 +165,10 @@ def load_eval_model(name: str, *, device: str = "auto", dtype: str = "auto"
         model, processor = load_student(folder, dtype=weights_dtype, device=device)
         return model, processor, str(folder)
     if path.is_dir():
-        raise ConfigError(f"{path} is neither a model folder (config.json) nor a distill run "
-                          "(student/config.json)")
+        raise ConfigError(
+            f"{path} is neither a model folder (config.json) nor a distill run "
+            "(student/config.json)"
+        )
     model, processor = load_model(name, dtype=weights_dtype, device=device)
     return model, processor, name
 
@@ -147,39 +181,80 @@ def _batched(items: Iterator[EvalItem], size: int) -> Iterator[list[EvalItem]]:
         yield chunk
 
 
-def generate_answers(model: Any, processor: Any, items: Sequence[EvalItem],
-                     config: EvalConfig) -> list[dict[str, Any]]:
+def generate_answers(
+    model: Any, processor: Any, items: Sequence[EvalItem], config: EvalConfig
+) -> list[dict[str, Any]]:
     """One prediction row per item: prompt, response and how it scored."""
     from cuekit.distill.prompts import pair_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
     # distill's own prompt builder: the student's prompt, or with --privilege the prompt a
     # distill teacher reads (hint, and the marked image for cue style marks).
-    chats = [build_chat_pair(it.question, it.images, privilege=config.privilege, cue=it.hint,
-                             answer=it.answer, choices=it.choices,
-                             marked_image=it.marked_image, marked_index=it.marked_index,
-                             style=config.prompt_style) for it in items]
+    chats = [
+        build_chat_pair(
+            it.question,
+            it.images,
+            privilege=config.privilege,
+            cue=it.hint,
+            answer=it.answer,
+            choices=it.choices,
+            marked_image=it.marked_image,
+            marked_index=it.marked_index,
+            style=config.prompt_style,
+        )
+        for it in items
+    ]
     prompts = [chat.teacher_text for chat in chats]
     inputs = pair_batch(processor, chats, "teacher")
-    settings = SamplingSettings(config.max_new_tokens, config.temperature or 1.0,
-                                config.top_p, config.top_k, greedy=config.temperature == 0,
-                                compile=config.rollout_compile)
+    settings = SamplingSettings(
+        config.max_new_tokens,
+        config.temperature or 1.0,
+        config.top_p,
+        config.top_k,
+        greedy=config.temperature == 0,
+        compile=config.rollout_compile,
+    )
     rollouts = generate_rollouts(model, processor, inputs, settings)  # (B, R)
     texts = processor.batch_decode(rollouts.response_ids, skip_special_tokens=True)
     finished = (rollouts.response_ids == processor.im_end_token_id).any(dim=1)
     rows = []
-    for item, prompt, text, length, done in zip(items, prompts, texts,
-                                                rollouts.response_mask.sum(1).tolist(),
-                                                finished.tolist(), strict=True):
-        verdict = judge(text, item.answer, choices=item.choices, precision=item.precision,
-                        question_type=item.question_type, answer_type=item.answer_type,
-                        unit=item.unit, finished=bool(done), question=item.question)
-        rows.append({"id": item.id, "source": item.source, "split": item.split,
-                     "prompt": prompt, "response": text, "extracted": verdict.extracted,
-                     "method": verdict.rule, "answer": item.answer,
-                     "correct": verdict.correct, "response_tokens": int(length),
-                     "finished": bool(done), "outcome": verdict.outcome,
-                     "match": verdict.match, "reason": verdict.reason})
+    for item, prompt, text, length, done in zip(
+        items,
+        prompts,
+        texts,
+        rollouts.response_mask.sum(1).tolist(),
+        finished.tolist(),
+        strict=True,
+    ):
+        verdict = judge(
+            text,
+            item.answer,
+            choices=item.choices,
+            precision=item.precision,
+            question_type=item.question_type,
+            answer_type=item.answer_type,
+            unit=item.unit,
+            finished=bool(done),
+            question=item.question,
+        )
+        rows.append(
+            {
+                "id": item.id,
+                "source": item.source,
+                "split": item.split,
+                "prompt": prompt,
+                "response": text,
+                "extracted": verdict.extracted,
+                "method": verdict.rule,
+                "answer": item.answer,
+                "correct": verdict.correct,
+                "response_tokens": int(length),
+                "finished": bool(done),
+                "outcome": verdict.outcome,
+                "match": verdict.match,
+                "reason": verdict.reason,
+            }
+        )
     return rows
 
 
@@ -194,17 +269,27 @@ def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
     def block(frame: pl.DataFrame) -> dict[str, Any]:
         n, correct = frame.height, int(frame["correct"].sum()) if frame.height else 0
         no_answer = int((frame["outcome"] == "no_answer").sum()) if frame.height else 0
-        return {"samples": n, "correct": correct, "wrong": n - correct - no_answer,
-                "no_answer": no_answer, "accuracy": correct / n if n else 0.0}
+        return {
+            "samples": n,
+            "correct": correct,
+            "wrong": n - correct - no_answer,
+            "no_answer": no_answer,
+            "accuracy": correct / n if n else 0.0,
+        }
 
-    per_source = {source: block(scored.filter(pl.col("source") == source))
-                  for source in sorted(scored["source"].unique().to_list())}
+    per_source = {
+        source: block(scored.filter(pl.col("source") == source))
+        for source in sorted(scored["source"].unique().to_list())
+    }
     tokens = predictions["response_tokens"].mean()  # None without rows
-    return {**block(scored), "unscored": predictions.height - scored.height,
-            "per_source": per_source,
-            "methods": dict(sorted(Counter(predictions["method"].to_list()).items())),
-            "unfinished": int((~predictions["finished"]).sum()),
-            "mean_response_tokens": float(tokens) if isinstance(tokens, int | float) else 0.0}
+    return {
+        **block(scored),
+        "unscored": predictions.height - scored.height,
+        "per_source": per_source,
+        "methods": dict(sorted(Counter(predictions["method"].to_list()).items())),
+        "unfinished": int((~predictions["finished"]).sum()),
+        "mean_response_tokens": float(tokens) if isinstance(tokens, int | float) else 0.0,
+    }
 
 
 def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
@@ -212,8 +297,9 @@ def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
     import torch
 
     start = time.perf_counter()
-    model, processor, loaded = load_eval_model(config.model, device=config.device,
-                                               dtype=config.dtype)
+    model, processor, loaded = load_eval_model(
+        config.model, device=config.device, dtype=config.dtype
+    )
     load_s = time.perf_counter() - start
     torch.manual_seed(config.seed)  # sampling is reproducible for a given batch order
     skipped: list[str] = []
@@ -225,18 +311,26 @@ def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
             progress(len(rows))
     generate_s = time.perf_counter() - start
     if not rows:
-        raise ConfigError(f"no samples to evaluate ({len(skipped)} unusable rows)"
-                          + (f"; first: {skipped[0]}" if skipped else ""))
+        raise ConfigError(
+            f"no samples to evaluate ({len(skipped)} unusable rows)"
+            + (f"; first: {skipped[0]}" if skipped else "")
+        )
     predictions = pl.DataFrame(rows, schema=PREDICTIONS_SCHEMA)
-    summary = {"model": config.model, "loaded": loaded,
-               "input": config.shards or config.dataset, "privilege": config.privilege,
-               **summarize(predictions),
-               "skipped_rows": len(skipped), "skipped_examples": skipped[:5],
-               "time_load_s": round(load_s, 3), "time_generate_s": round(generate_s, 3),
-               "new_tokens_per_s": round(float(predictions["response_tokens"].sum())
-                                         / max(generate_s, 1e-9), 1),
-               "config": {k: str(v) if isinstance(v, Path) else v
-                          for k, v in asdict(config).items()}}
+    summary = {
+        "model": config.model,
+        "loaded": loaded,
+        "input": config.shards or config.dataset,
+        "privilege": config.privilege,
+        **summarize(predictions),
+        "skipped_rows": len(skipped),
+        "skipped_examples": skipped[:5],
+        "time_load_s": round(load_s, 3),
+        "time_generate_s": round(generate_s, 3),
+        "new_tokens_per_s": round(
+            float(predictions["response_tokens"].sum()) / max(generate_s, 1e-9), 1
+        ),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+    }
     config.output.mkdir(parents=True, exist_ok=True)
     predictions.write_parquet(config.output / PREDICTIONS_FILE)
     (config.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
@@ -247,8 +341,13 @@ def format_table(summary: dict[str, Any]) -> str:
     """The per-source accuracy table printed by the CLI."""
     blocks = [*summary["per_source"].items(), ("overall", summary)]
     width = max(len("source"), *(len(name) for name, _ in blocks))
-    lines = [f"{'source':<{width}}  {'samples':>7}  {'correct':>7}  {'wrong':>7}  "
-             f"{'no_answer':>9}  {'accuracy':>8}"]
-    lines += [f"{name:<{width}}  {b['samples']:>7}  {b['correct']:>7}  {b['wrong']:>7}  "
-              f"{b['no_answer']:>9}  {b['accuracy']:>8.1%}" for name, b in blocks]
+    lines = [
+        f"{'source':<{width}}  {'samples':>7}  {'correct':>7}  {'wrong':>7}  "
+        f"{'no_answer':>9}  {'accuracy':>8}"
+    ]
+    lines += [
+        f"{name:<{width}}  {b['samples']:>7}  {b['correct']:>7}  {b['wrong']:>7}  "
+        f"{b['no_answer']:>9}  {b['accuracy']:>8.1%}"
+        for name, b in blocks
+    ]
     return "\n".join(lines)

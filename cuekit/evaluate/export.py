@@ -49,11 +49,23 @@ VERL_SCHEMA: dict[str, pl.DataType] = {
     "images": pl.List(_IMAGE_STRUCT),
     "ability": pl.String(),
     "reward_model": pl.Struct({"style": pl.String(), "ground_truth": pl.String()}),
-    "extra_info": pl.Struct({
-        "index": pl.Int64(), "id": pl.String(), "split": pl.String(), "question": pl.String(),
-        "answer": pl.String(), "choices": pl.List(pl.String()), "hint": pl.String(),
-        "cue_style": pl.String(), "leak": pl.Boolean(), "question_type": pl.String(),
-        "answer_type": pl.String(), "precision": pl.Int64(), "unit": pl.String()}),
+    "extra_info": pl.Struct(
+        {
+            "index": pl.Int64(),
+            "id": pl.String(),
+            "split": pl.String(),
+            "question": pl.String(),
+            "answer": pl.String(),
+            "choices": pl.List(pl.String()),
+            "hint": pl.String(),
+            "cue_style": pl.String(),
+            "leak": pl.Boolean(),
+            "question_type": pl.String(),
+            "answer_type": pl.String(),
+            "precision": pl.Int64(),
+            "unit": pl.String(),
+        }
+    ),
 }
 
 
@@ -63,14 +75,16 @@ def verl_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     for message in messages:
         content = message["content"]
         if not isinstance(content, str):
-            content = "".join(IMAGE_PLACEHOLDER if part["type"] == "image" else part["text"]
-                              for part in content)
+            content = "".join(
+                IMAGE_PLACEHOLDER if part["type"] == "image" else part["text"] for part in content
+            )
         out.append({"role": message["role"], "content": content})
     return out
 
 
-def _check_placeholders(messages: list[dict[str, str]], images: int, sample_id: str,
-                        column: str) -> None:
+def _check_placeholders(
+    messages: list[dict[str, str]], images: int, sample_id: str, column: str
+) -> None:
     """verl asserts one ``<image>`` per image and drops the row otherwise: refuse it here."""
     counts = {p: sum(m["content"].count(p) for m in messages) for p in _VERL_PLACEHOLDERS}
     if counts[IMAGE_PLACEHOLDER] != images or counts["<video>"]:
@@ -78,8 +92,11 @@ def _check_placeholders(messages: list[dict[str, str]], images: int, sample_id: 
             f"{column} holds {counts[IMAGE_PLACEHOLDER]} <image> and {counts['<video>']} "
             f"<video> placeholder(s) for {images} image(s); verl would drop the row. The "
             "question or hint contains a literal placeholder: re-run `cuekit extract`, which "
-            "maps dataset placeholders out of questions", sample_id=sample_id, field=column,
-            stage="export")
+            "maps dataset placeholders out of questions",
+            sample_id=sample_id,
+            field=column,
+            stage="export",
+        )
 
 
 def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dict[str, Any]:
@@ -89,11 +106,13 @@ def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dic
         raise SampleError(
             "cue style 'marks' gives the teacher a marked image, but verl's rows have one "
             "`images` column that feeds both prompt and teacher_prompt; export `hint` or "
-            "`boxes` cues, or train on these with `cuekit distill`", sample_id=sample.id,
-            field="cue.marked_image", stage="export")
+            "`boxes` cues, or train on these with `cuekit distill`",
+            sample_id=sample.id,
+            field="cue.marked_image",
+            stage="export",
+        )
     pair = record_chat_pair(sample, item.image_bytes, cue=item.hint, style=style)
-    prompt, teacher = verl_messages(pair.student_messages()), verl_messages(
-        pair.teacher_messages())
+    prompt, teacher = verl_messages(pair.student_messages()), verl_messages(pair.teacher_messages())
     _check_placeholders(prompt, len(sample.images), sample.id, "prompt")
     _check_placeholders(teacher, len(sample.images), sample.id, "teacher_prompt")
     preset = str(sample.metadata.get("cuekit_preset"))
@@ -101,22 +120,31 @@ def verl_row(item: CueItem, index: int, style: PromptStyle | None = None) -> dic
         "data_source": VERL_DATA_SOURCES.get(preset, sample.source),
         "prompt": prompt,
         "teacher_prompt": teacher,
-        "images": [{"bytes": data, "path": ref.path}
-                   for data, ref in zip(item.image_bytes, sample.images, strict=True)],
+        "images": [
+            {"bytes": data, "path": ref.path}
+            for data, ref in zip(item.image_bytes, sample.images, strict=True)
+        ],
         "ability": "vqa",
         "reward_model": {"style": "rule", "ground_truth": sample.answer},
-        "extra_info": {"index": index, "id": sample.id, "split": sample.split,
-                       "question": sample.question, "answer": sample.answer,
-                       "choices": sample.choices, "hint": item.hint,
-                       "cue_style": cue.cue_style, "leak": cue.leak,
-                       "question_type": sample.question_type,
-                       "answer_type": sample.answer_type, "precision": sample.precision,
-                       "unit": sample.unit},
+        "extra_info": {
+            "index": index,
+            "id": sample.id,
+            "split": sample.split,
+            "question": sample.question,
+            "answer": sample.answer,
+            "choices": sample.choices,
+            "hint": item.hint,
+            "cue_style": cue.cue_style,
+            "leak": cue.leak,
+            "question_type": sample.question_type,
+            "answer_type": sample.answer_type,
+            "precision": sample.precision,
+            "unit": sample.unit,
+        },
     }
 
 
-def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | None = None
-                ) -> Path:
+def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | None = None) -> Path:
     """``output/train.parquet``; refuses (naming the sample) any row verl would drop."""
     rows = [verl_row(item, index, style) for index, item in enumerate(items)]
     if not rows:
@@ -124,10 +152,13 @@ def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | Non
     scored = sum(row["data_source"] in VERL_DATA_SOURCES.values() for row in rows)
     if scored and "\\boxed" not in ((style or PromptStyle()).instruction or ""):
         # verl's geometry3k reward reads only a \boxed{} answer: unprompted, it scores ~0.
-        logger.warning("%d rows are scored by verl's hiyouga/geometry3k reward, which reads "
-                       "the answer from \\boxed{}, but the prompt does not ask for it; "
-                       "distill and export with e.g. --instruction 'Put the final answer in "
-                       "\\boxed{}.'", scored)
+        logger.warning(
+            "%d rows are scored by verl's hiyouga/geometry3k reward, which reads "
+            "the answer from \\boxed{}, but the prompt does not ask for it; "
+            "distill and export with e.g. --instruction 'Put the final answer in "
+            "\\boxed{}.'",
+            scored,
+        )
     output.mkdir(parents=True, exist_ok=True)
     path = output / VERL_FILE
     pl.DataFrame(rows, schema=VERL_SCHEMA).write_parquet(path)
@@ -136,24 +167,46 @@ def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | Non
 
 def _hf_record(item: CueItem) -> dict[str, Any]:
     sample, cue = item.record.sample, item.record.cue
-    return {"id": sample.id, "source": sample.source, "split": sample.split,
-            "question": sample.question, "answer": sample.answer, "choices": sample.choices,
-            "images": [{"bytes": data, "path": None} for data in item.image_bytes],
-            "hint": item.hint, "cue_style": cue.cue_style, "leak": cue.leak,
-            "n_phrases": len(cue.phrases), "n_detections": len(cue.detections),
-            "cue": cue.model_dump_json(), "metadata": json.dumps(sample.metadata)}
+    return {
+        "id": sample.id,
+        "source": sample.source,
+        "split": sample.split,
+        "question": sample.question,
+        "answer": sample.answer,
+        "choices": sample.choices,
+        "images": [{"bytes": data, "path": None} for data in item.image_bytes],
+        "hint": item.hint,
+        "cue_style": cue.cue_style,
+        "leak": cue.leak,
+        "n_phrases": len(cue.phrases),
+        "n_detections": len(cue.detections),
+        "cue": cue.model_dump_json(),
+        "metadata": json.dumps(sample.metadata),
+    }
 
 
 def _hf_features() -> Any:
     import datasets
 
     text = datasets.Value("string")
-    return datasets.Features({
-        "id": text, "source": text, "split": text, "question": text, "answer": text,
-        "choices": datasets.List(text), "images": datasets.List(datasets.Image()),
-        "hint": text, "cue_style": text, "leak": datasets.Value("bool"),
-        "n_phrases": datasets.Value("int32"), "n_detections": datasets.Value("int32"),
-        "cue": text, "metadata": text})
+    return datasets.Features(
+        {
+            "id": text,
+            "source": text,
+            "split": text,
+            "question": text,
+            "answer": text,
+            "choices": datasets.List(text),
+            "images": datasets.List(datasets.Image()),
+            "hint": text,
+            "cue_style": text,
+            "leak": datasets.Value("bool"),
+            "n_phrases": datasets.Value("int32"),
+            "n_detections": datasets.Value("int32"),
+            "cue": text,
+            "metadata": text,
+        }
+    )
 
 
 def export_hf(items: Iterable[CueItem], output: Path) -> list[Path]:
@@ -173,18 +226,26 @@ def export_hf(items: Iterable[CueItem], output: Path) -> list[Path]:
         path = output / "data" / f"{split}.parquet"
         dataset.to_parquet(str(path))  # keeps the features (Image) in the parquet metadata
         written.append(path)
-    configs = "\n".join(f"  - split: {split}\n    path: data/{split}.parquet"
-                        for split in sorted(by_split))
+    configs = "\n".join(
+        f"  - split: {split}\n    path: data/{split}.parquet" for split in sorted(by_split)
+    )
     (output / "README.md").write_text(
         f"---\nconfigs:\n- config_name: default\n  data_files:\n{configs}\n---\n\n"
         "# cuekit cues\n\nExported by `cuekit export --format hf`. Load with\n"
-        "`datasets.load_dataset(\"<this folder>\")`. `hint` is the text the privileged teacher "
-        "reads; `cue` holds the full cue record (phrases, detections) as JSON.\n")
+        '`datasets.load_dataset("<this folder>")`. `hint` is the text the privileged teacher '
+        "reads; `cue` holds the full cue record (phrases, detections) as JSON.\n"
+    )
     return written
 
 
-def run_export(input_path: str, output: Path, export_format: str, *,
-               limit: int | None = None, style: PromptStyle | None = None) -> list[Path]:
+def run_export(
+    input_path: str,
+    output: Path,
+    export_format: str,
+    *,
+    limit: int | None = None,
+    style: PromptStyle | None = None,
+) -> list[Path]:
     """Export an extract folder or shards as ``verl`` (prompts worded by ``style``, the
     distill run's) or ``hf``."""
     if export_format not in EXPORT_FORMATS:
@@ -273,7 +334,9 @@ def _mark_for_transformers(folder: Path) -> None:
         auto_map={
             "AutoConfig": f"{REMOTE_CODE_MODULE}.{remote_code.CuekitStudentConfig.__name__}",
             "AutoModelForImageTextToText": f"{REMOTE_CODE_MODULE}."
-            f"{remote_code.CuekitStudentForConditionalGeneration.__name__}"})
+            f"{remote_code.CuekitStudentForConditionalGeneration.__name__}",
+        },
+    )
     config[remote_code.WEIGHTS_KEY] = remote_code.STOCK_CLASS_REFUSAL
     config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     shutil.copy2(remote_code.__file__, folder / f"{REMOTE_CODE_MODULE}.py")
@@ -287,11 +350,15 @@ def _module_section(folder: Path) -> str:
 
     record = json.loads((folder / CUE_CONFIG_FILE).read_text(encoding="utf-8"))
     params = sum(t.numel() for t in load_file(str(folder / CUE_WEIGHTS_FILE)).values())
-    layers = (", ".join(str(i) for i in record["layers"]) if record["layers"]
-              else f"i with i % {record['interval']} == 0")
+    layers = (
+        ", ".join(str(i) for i in record["layers"])
+        if record["layers"]
+        else f"i with i % {record['interval']} == 0"
+    )
     count = len(record["layers"]) if record["layers"] else "the"
-    return _MODULE_SECTION.format(params=params, modules=count, layers=layers,
-                                  refusal=remote_code.STOCK_CLASS_REFUSAL)
+    return _MODULE_SECTION.format(
+        params=params, modules=count, layers=layers, refusal=remote_code.STOCK_CLASS_REFUSAL
+    )
 
 
 def find_student_folder(run: str | Path) -> Path:
@@ -302,8 +369,10 @@ def find_student_folder(run: str | Path) -> Path:
     found = student_folder(path)
     if found is not None:
         return found
-    raise ConfigError(f"{path} is not a distill run, checkpoint or student folder "
-                      "(no student/config.json or config.json)")
+    raise ConfigError(
+        f"{path} is not a distill run, checkpoint or student folder "
+        "(no student/config.json or config.json)"
+    )
 
 
 def _provenance(run: Path) -> str:
@@ -313,8 +382,10 @@ def _provenance(run: Path) -> str:
         import yaml
 
         config = yaml.safe_load(config_path.read_text()) or {}
-        lines.append(f"Base model `{config.get('student')}`, teacher `{config.get('teacher')}`, "
-                     f"privilege `{config.get('privilege')}`, loss `{config.get('loss')}`.")
+        lines.append(
+            f"Base model `{config.get('student')}`, teacher `{config.get('teacher')}`, "
+            f"privilege `{config.get('privilege')}`, loss `{config.get('loss')}`."
+        )
     metrics = run / "metrics.jsonl"
     if metrics.is_file():
         steps = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
@@ -346,11 +417,20 @@ def export_student(run: str | Path, output: str | Path, *, overwrite: bool = Fal
     has_module = (output / "cue_module.json").is_file()
     if has_module:
         _mark_for_transformers(output)
-    (output / "README.md").write_text(_STUDENT_README.format(
-        name=output.name, provenance=_provenance(run_dir), folder=output,
-        module_files=(", the cue recovery module (`cue_module.json`, "
-                      "`cue_module.safetensors`) and the model code that attaches it for "
-                      f"transformers (`{REMOTE_CODE_MODULE}.py`)") if has_module else "",
-        config_files=config_files,
-        module_section=_module_section(output) if has_module else ""))
+    (output / "README.md").write_text(
+        _STUDENT_README.format(
+            name=output.name,
+            provenance=_provenance(run_dir),
+            folder=output,
+            module_files=(
+                ", the cue recovery module (`cue_module.json`, "
+                "`cue_module.safetensors`) and the model code that attaches it for "
+                f"transformers (`{REMOTE_CODE_MODULE}.py`)"
+            )
+            if has_module
+            else "",
+            config_files=config_files,
+            module_section=_module_section(output) if has_module else "",
+        )
+    )
     return output

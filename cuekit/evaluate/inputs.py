@@ -43,8 +43,11 @@ class CueItem:
 
     def marked(self, mode: str = "RGB") -> Image.Image | None:
         """The marked image the teacher sees instead of image ``marked_index``, if any."""
-        return (None if self.marked_bytes is None
-                else open_image(self.marked_bytes, upright=True, mode=mode))
+        return (
+            None
+            if self.marked_bytes is None
+            else open_image(self.marked_bytes, upright=True, mode=mode)
+        )
 
     @property
     def marked_index(self) -> int:
@@ -56,10 +59,16 @@ def input_kind(path: str | Path | Sequence[str]) -> str:
     path = str(path) if isinstance(path, Path) else path
     if isinstance(path, str) and (Path(path) / layout.CUES_FILE).is_file():
         return "extract"
-    if isinstance(path, str) and not mf.is_remote(path) and Path(path).is_dir() and \
-            mf.read_shards_table(path) is None:
-        raise ConfigError(f"{path} holds neither {layout.CUES_FILE} (a `cuekit extract` "
-                          f"output) nor {mf.SHARDS_FILE} (a `cuekit shard` output)")
+    if (
+        isinstance(path, str)
+        and not mf.is_remote(path)
+        and Path(path).is_dir()
+        and mf.read_shards_table(path) is None
+    ):
+        raise ConfigError(
+            f"{path} holds neither {layout.CUES_FILE} (a `cuekit extract` "
+            f"output) nor {mf.SHARDS_FILE} (a `cuekit shard` output)"
+        )
     return "shards"
 
 
@@ -69,20 +78,27 @@ def _from_extract(folder: Path) -> Iterator[CueItem]:
         for i, ref in enumerate(record.sample.images):
             path = folder / ref.path
             if not path.is_file():
-                raise SampleError(f"image {ref.path} is missing from {folder}",
-                                  sample_id=record.sample.id, field=f"sample.images.{i}",
-                                  stage="read")
+                raise SampleError(
+                    f"image {ref.path} is missing from {folder}",
+                    sample_id=record.sample.id,
+                    field=f"sample.images.{i}",
+                    stage="read",
+                )
             data.append(path.read_bytes())
         marked = None
         if record.cue.marked_image is not None:
             path = folder / record.cue.marked_image
             if not path.is_file():
-                raise SampleError(f"marked image {record.cue.marked_image} is missing from "
-                                  f"{folder}", sample_id=record.sample.id,
-                                  field="cue.marked_image", stage="read")
+                raise SampleError(
+                    f"marked image {record.cue.marked_image} is missing from {folder}",
+                    sample_id=record.sample.id,
+                    field="cue.marked_image",
+                    stage="read",
+                )
             marked = path.read_bytes()
-        yield CueItem(record=record, hint=record.cue.cue_text, image_bytes=data,
-                      marked_bytes=marked)
+        yield CueItem(
+            record=record, hint=record.cue.cue_text, image_bytes=data, marked_bytes=marked
+        )
 
 
 def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
@@ -90,19 +106,30 @@ def _from_shards(urls: str | Sequence[str]) -> Iterator[CueItem]:
     for raw in raw_samples(shard_urls):
         decoded = decode_sample(raw, image_mode=None)  # validates the record and images
         key, record = decoded.key, decoded.record
-        data = [raw[member_suffix(ref.path)] for ref in record.sample.images
-                if ref.path.startswith(f"{key}.")]
+        data = [
+            raw[member_suffix(ref.path)]
+            for ref in record.sample.images
+            if ref.path.startswith(f"{key}.")
+        ]
         marked = record.cue.marked_image
-        yield CueItem(record=record, hint=decoded.hint, image_bytes=data,
-                      marked_bytes=raw[member_suffix(marked)] if marked else None)
+        yield CueItem(
+            record=record,
+            hint=decoded.hint,
+            image_bytes=data,
+            marked_bytes=raw[member_suffix(marked)] if marked else None,
+        )
 
 
-def iter_cue_items(path: str | Path | Sequence[str], *, limit: int | None = None
-                   ) -> Iterator[CueItem]:
+def iter_cue_items(
+    path: str | Path | Sequence[str], *, limit: int | None = None
+) -> Iterator[CueItem]:
     """Every sample of an extract folder (id order) or of shards (shard order)."""
     path = str(path) if isinstance(path, Path) else path
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    items = (_from_extract(Path(path)) if input_kind(path) == "extract"  # type: ignore[arg-type]
-             else _from_shards(path))
+    # input_kind says "extract" only for a single folder, so path is a str there.
+    if isinstance(path, str) and input_kind(path) == "extract":
+        items = _from_extract(Path(path))
+    else:
+        items = _from_shards(path)
     return islice(items, limit)

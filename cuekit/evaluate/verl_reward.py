@@ -21,12 +21,23 @@ from typing import Any
 from cuekit.evaluate.answers import judge
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str | None,
-                  extra_info: dict[str, Any] | None = None, **kwargs: Any) -> float:
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: str | None,
+    extra_info: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> float:
     """1.0 when the response's answer matches ``ground_truth``, else 0.0."""
     info = extra_info or {}
-    verdict = judge(solution_str, ground_truth, info.get("choices") or None,
-                    precision=info.get("precision"), question_type=info.get("question_type"),
-                    answer_type=info.get("answer_type"), unit=info.get("unit"),
-                    question=info.get("question"))
+    verdict = judge(
+        solution_str,
+        ground_truth,
+        info.get("choices") or None,
+        precision=info.get("precision"),
+        question_type=info.get("question_type"),
+        answer_type=info.get("answer_type"),
+        unit=info.get("unit"),
+        question=info.get("question"),
+    )
     return 1.0 if verdict.correct else 0.0

@@ -41,7 +41,7 @@ def _contains_run(tokens: Sequence[str], run: Sequence[str]) -> bool:
     if not run:
         return False
     width = len(run)
-    return any(list(tokens[i:i + width]) == list(run) for i in range(len(tokens) - width + 1))
+    return any(list(tokens[i : i + width]) == list(run) for i in range(len(tokens) - width + 1))
 
 
 def match_phrase(label: str, phrases: Sequence[Phrase]) -> int | None:
@@ -81,8 +81,9 @@ class AnnotationsBackend:
             return []
         path = f"metadata.{field_name}"
         if not isinstance(entries, list):
-            raise self._error(item, path,
-                              f"expected a list of objects, got {type(entries).__name__}")
+            raise self._error(
+                item, path, f"expected a list of objects, got {type(entries).__name__}"
+            )
         return [self._to_detection(item, entry, f"{path}[{i}]") for i, entry in enumerate(entries)]
 
     def _to_detection(self, item: DetectItem, entry: Any, path: str) -> Detection:
@@ -93,13 +94,22 @@ class AnnotationsBackend:
             raise self._error(item, f"{path}.label", f"expected a non-empty string, got {label!r}")
         image_index = entry.get("image_index", 0)
         n_images = len(item.sample.images)
-        if isinstance(image_index, bool) or not isinstance(image_index, int) \
-                or not 0 <= image_index < n_images:
-            raise self._error(item, f"{path}.image_index",
-                              f"expected an integer in [0, {n_images}), got {image_index!r}")
+        if (
+            isinstance(image_index, bool)
+            or not isinstance(image_index, int)
+            or not 0 <= image_index < n_images
+        ):
+            raise self._error(
+                item,
+                f"{path}.image_index",
+                f"expected an integer in [0, {n_images}), got {image_index!r}",
+            )
         score = entry.get("score", 1.0)
-        if isinstance(score, bool) or not isinstance(score, (int, float)) \
-                or not 0.0 <= float(score) <= 1.0:
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not 0.0 <= float(score) <= 1.0
+        ):
             raise self._error(item, f"{path}.score", f"expected a number in [0, 1], got {score!r}")
         width, height = self._image_size(item, image_index)
         xyxy = self._box(item, entry.get("xyxy"), width, height, f"{path}.xyxy")
@@ -113,21 +123,28 @@ class AnnotationsBackend:
             backend=self.name,
         )
 
-    def _box(self, item: DetectItem, raw: Any, width: int, height: int,
-             path: str) -> tuple[float, float, float, float]:
-        numbers_ok = isinstance(raw, (list, tuple)) and len(raw) == 4 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in raw
+    def _box(
+        self, item: DetectItem, raw: Any, width: int, height: int, path: str
+    ) -> tuple[float, float, float, float]:
+        numbers_ok = (
+            isinstance(raw, (list, tuple))
+            and len(raw) == 4
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in raw
+            )
         )
         if not numbers_ok:
-            raise self._error(item, path,
-                              f"expected 4 finite numbers [x1, y1, x2, y2], got {raw!r}")
+            raise self._error(
+                item, path, f"expected 4 finite numbers [x1, y1, x2, y2], got {raw!r}"
+            )
         x1, y1, x2, y2 = (float(v) for v in raw)
         if x2 < x1 or y2 < y1:
             raise self._error(item, path, f"expected x1<=x2 and y1<=y2, got {list(raw)}")
         if x2 < 0 or y2 < 0 or x1 > width or y1 > height:
-            raise self._error(item, path, f"box {list(raw)} lies outside the "
-                                          f"{width}x{height} image")
+            raise self._error(
+                item, path, f"box {list(raw)} lies outside the {width}x{height} image"
+            )
         return clip_xyxy(raw, width, height)  # a box that pokes out is cut at the edge
 
     @staticmethod

@@ -90,9 +90,7 @@ def register_backend(name: str, target: str) -> None:
 def create_backend(name: str, options: DetectorOptions | None = None) -> DetectorBackend:
     """Instantiate the backend registered under ``name``."""
     if name not in _BACKENDS:
-        raise ConfigError(
-            f"unknown detector {name!r}; choose one of: {', '.join(backend_names())}"
-        )
+        raise ConfigError(f"unknown detector {name!r}; choose one of: {', '.join(backend_names())}")
     module_name, attr = _BACKENDS[name].split(":")
     factory: BackendFactory = getattr(importlib.import_module(module_name), attr)
     return factory(options or DetectorOptions())

@@ -135,8 +135,13 @@ class GroundingDinoBackend:
         self._warmed: dict[int, tuple[weakref.ref[Any], torch.Tensor]] = {}
 
     @classmethod
-    def from_loaded(cls, model: Any, image_processor: Any, tokenizer: Any,
-                    options: DetectorOptions | None = None) -> GroundingDinoBackend:
+    def from_loaded(
+        cls,
+        model: Any,
+        image_processor: Any,
+        tokenizer: Any,
+        options: DetectorOptions | None = None,
+    ) -> GroundingDinoBackend:
         """A backend around an already loaded ``(model, image_processor, tokenizer)``.
 
         For callers that load (or build) the model themselves, e.g. benchmarks that keep
@@ -157,15 +162,23 @@ class GroundingDinoBackend:
         except RuntimeError as exc:
             raise ConfigError(f"unknown device {options.device!r}: {exc}") from exc
         actual = next(model.parameters()).device
-        if actual.type != wanted.type or (wanted.index is not None
-                                          and actual.index != wanted.index):
-            raise ConfigError(f"from_loaded: the model is on {actual}, but options.device is "
-                              f"{options.device!r}; move the model or change the device")
+        if actual.type != wanted.type or (
+            wanted.index is not None and actual.index != wanted.index
+        ):
+            raise ConfigError(
+                f"from_loaded: the model is on {actual}, but options.device is "
+                f"{options.device!r}; move the model or change the device"
+            )
         if not getattr(tokenizer, "is_fast", False):
-            raise ConfigError("from_loaded: the tokenizer must be a fast tokenizer "
-                              "(phrase scoring needs its offset mapping)")
+            raise ConfigError(
+                "from_loaded: the tokenizer must be a fast tokenizer "
+                "(phrase scoring needs its offset mapping)"
+            )
         backend._model, backend._image_processor, backend._tokenizer = (
-            model.eval(), image_processor, tokenizer)
+            model.eval(),
+            image_processor,
+            tokenizer,
+        )
         return backend
 
     def settings(self) -> dict[str, Any]:

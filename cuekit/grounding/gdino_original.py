@@ -221,4 +221,3 @@ class OriginalGroundingDinoBackend:
                 )
             found.append(nms_detections(detections, self.options.nms_iou))
         return found
-

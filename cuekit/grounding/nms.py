@@ -47,10 +47,7 @@ def nms_detections(detections: Sequence[Detection], iou: float) -> list[Detectio
         return []
     groups: dict[tuple, int] = {}
     class_ids = np.array(
-        [
-            groups.setdefault((d.image_index, d.phrase_index, d.label), len(groups))
-            for d in ordered
-        ],
+        [groups.setdefault((d.image_index, d.phrase_index, d.label), len(groups)) for d in ordered],
         dtype=int,
     )
     candidates = sv.Detections(

@@ -194,8 +194,7 @@ class OcrBackend:
             return []
         width, height = image.size
         texts = []
-        for polygon, raw_text, score in zip(result.boxes, result.txts, result.scores,
-                                            strict=True):
+        for polygon, raw_text, score in zip(result.boxes, result.txts, result.scores, strict=True):
             text = _clean(str(raw_text))
             if not text:
                 continue
@@ -204,8 +203,15 @@ class OcrBackend:
             texts.append(OcrText(text, min(max(float(score), 0.0), 1.0), box))
         return texts
 
-    def select(self, texts: Sequence[OcrText], question: str, phrases: Sequence[Phrase],
-               width: int, height: int, image_index: int = 0) -> list[Detection]:
+    def select(
+        self,
+        texts: Sequence[OcrText],
+        question: str,
+        phrases: Sequence[Phrase],
+        width: int,
+        height: int,
+        image_index: int = 0,
+    ) -> list[Detection]:
         """Keep the texts that ``ocr_keep`` asks for and turn them into detections."""
         question_letters = _point_letters(question)
         question_tokens = _tokens(question)
@@ -219,9 +225,15 @@ class OcrBackend:
             # ("Total revenue"); a sentence that mentions it is quoted instead.
             line = is_line(text, found.score)
             phrase_index = next(
-                (i for i, phrase in enumerate(phrases)
-                 if (_tokens(text) <= _tokens(phrase.text) if line else _names(text, phrase.text))),
-                None)
+                (
+                    i
+                    for i, phrase in enumerate(phrases)
+                    if (
+                        _tokens(text) <= _tokens(phrase.text) if line else _names(text, phrase.text)
+                    )
+                ),
+                None,
+            )
             mentioned = phrase_index is not None or _names(text, question)
             keep = (
                 "all" in self.keep
@@ -232,24 +244,26 @@ class OcrBackend:
             )
             reason = None
             if keep and self.verify:
-                reason = implausible(text, found.xyxy, width, height, question,
-                                     mentioned=mentioned)
+                reason = implausible(text, found.xyxy, width, height, question, mentioned=mentioned)
                 if reason is not None:
                     self.rejected[reason] = self.rejected.get(reason, 0) + 1
             if keep and reason is None:
-                detections.append(Detection(
-                    label=text,
-                    phrase_index=phrase_index,
-                    image_index=image_index,
-                    xyxy=found.xyxy,
-                    box_1000=xyxy_to_1000(found.xyxy, width, height),
-                    score=found.score,
-                    backend=self.name,
-                ))
+                detections.append(
+                    Detection(
+                        label=text,
+                        phrase_index=phrase_index,
+                        image_index=image_index,
+                        xyxy=found.xyxy,
+                        box_1000=xyxy_to_1000(found.xyxy, width, height),
+                        score=found.score,
+                        backend=self.name,
+                    )
+                )
         return detections
 
-    def recognize(self, image: Image.Image, crop: tuple[int, int, int, int],
-                  line_height: int) -> str:
+    def recognize(
+        self, image: Image.Image, crop: tuple[int, int, int, int], line_height: int
+    ) -> str:
         """The text of ``crop`` of ``image``, rescaled to ``line_height`` pixels high."""
         region = image.convert("RGB").crop(crop)
         scale = line_height / max(region.height, 1)
@@ -271,10 +285,18 @@ class OcrBackend:
                 kept.append(det)
                 continue
             agree = all(
-                reads_agree(det.label, reread_box(
-                    det.xyxy, image.width, image.height,
-                    lambda crop, h: self.recognize(image, crop, h), view))
-                for view in views_for(det.label))
+                reads_agree(
+                    det.label,
+                    reread_box(
+                        det.xyxy,
+                        image.width,
+                        image.height,
+                        lambda crop, h: self.recognize(image, crop, h),
+                        view,
+                    ),
+                )
+                for view in views_for(det.label)
+            )
             if not agree:
                 self.rejected["disagree"] = self.rejected.get("disagree", 0) + 1
                 continue
@@ -287,8 +309,14 @@ class OcrBackend:
             before = dict(self.rejected)
             detections: list[Detection] = []
             for image_index, image in enumerate(item.images):
-                found = self.select(self.read(image), item.sample.question, item.phrases,
-                                    image.width, image.height, image_index)
+                found = self.select(
+                    self.read(image),
+                    item.sample.question,
+                    item.phrases,
+                    image.width,
+                    image.height,
+                    image_index,
+                )
                 detections += self.confirm(image, found) if self.verify else found
             for reason, count in self.rejected.items():  # this sample's share, for run.json
                 if count > before.get(reason, 0):

@@ -29,14 +29,26 @@ from collections.abc import Callable
 
 __all__ = ["REASONS", "implausible", "reads_agree", "reread_box", "views_for"]
 
-REASONS: tuple[str, ...] = ("no-glyphs", "punctuation", "script", "repeat", "oversized",
-                            "disagree")
+REASONS: tuple[str, ...] = ("no-glyphs", "punctuation", "script", "repeat", "oversized", "disagree")
 # Non-Latin characters that label math figures and charts in any language.
 _MATH_CHARS = frozenset("°º%−′’·×÷±≤≥≈∠△⊙πθαβγδφ")
 _ONE_CHAR_RUN = re.compile(r"^(.)\1+$")
 # Glyphs PP-OCR confuses with each other; two reads that differ only by these agree.
-_CONFUSABLE = str.maketrans({"0": "o", "O": "o", "°": "o", "º": "o", "1": "l", "I": "l",
-                             "|": "l", "5": "s", "S": "s", "8": "b", "B": "b"})
+_CONFUSABLE = str.maketrans(
+    {
+        "0": "o",
+        "O": "o",
+        "°": "o",
+        "º": "o",
+        "1": "l",
+        "I": "l",
+        "|": "l",
+        "5": "s",
+        "S": "s",
+        "8": "b",
+        "B": "b",
+    }
+)
 _EDGE_MARKS = ".,:;'`\"-_*•·"
 
 
@@ -46,8 +58,15 @@ def _foreign(char: str, question: str) -> bool:
     return unicodedata.category(char).startswith("L")
 
 
-def implausible(text: str, xyxy: tuple[float, float, float, float], width: int, height: int,
-                question: str, *, mentioned: bool = False) -> str | None:
+def implausible(
+    text: str,
+    xyxy: tuple[float, float, float, float],
+    width: int,
+    height: int,
+    question: str,
+    *,
+    mentioned: bool = False,
+) -> str | None:
     """The first check (see the module docstring) that ``text`` fails, or None."""
     compact = text.replace(" ", "")
     if not any(c.isalnum() for c in compact):
@@ -71,8 +90,10 @@ def implausible(text: str, xyxy: tuple[float, float, float, float], width: int, 
 def reads_agree(first: str, second: str) -> bool:
     """Same text, ignoring case, spaces, stray marks at the ends (".0") and the glyphs
     PP-OCR confuses (0/O/°, 1/l...); a decimal point inside still counts."""
+
     def key(text: str) -> str:
         return "".join(text.split()).strip(_EDGE_MARKS).translate(_CONFUSABLE).casefold()
+
     return key(first) == key(second)
 
 
@@ -85,9 +106,13 @@ def views_for(text: str) -> tuple[tuple[float, int], ...]:
     return (VIEW, SECOND_VIEW) if len(text.replace(" ", "")) <= 2 else (VIEW,)
 
 
-def reread_box(xyxy: tuple[float, float, float, float], width: int, height: int,
-               recognize: Callable[[tuple[int, int, int, int], int], str],
-               view: tuple[float, int] = VIEW) -> str:
+def reread_box(
+    xyxy: tuple[float, float, float, float],
+    width: int,
+    height: int,
+    recognize: Callable[[tuple[int, int, int, int], int], str],
+    view: tuple[float, int] = VIEW,
+) -> str:
     """Recognize the box again from a padded crop scaled to a fixed line height.
 
     ``recognize(crop_box, line_height)`` crops the image and returns the text read.
@@ -96,6 +121,10 @@ def reread_box(xyxy: tuple[float, float, float, float], width: int, height: int,
     """
     x1, y1, x2, y2 = xyxy
     pad = view[0] * max(y2 - y1, 1.0)
-    crop = (max(int(x1 - pad), 0), max(int(y1 - pad), 0),
-            min(int(x2 + pad + 1), width), min(int(y2 + pad + 1), height))
+    crop = (
+        max(int(x1 - pad), 0),
+        max(int(y1 - pad), 0),
+        min(int(x2 + pad + 1), width),
+        min(int(y2 + pad + 1), height),
+    )
     return recognize(crop, view[1])

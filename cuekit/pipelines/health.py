@@ -38,14 +38,19 @@ def top_reasons(errors_file: Path, limit: int = TOP_REASONS) -> list[tuple[str, 
     if not errors_file.is_file():
         return []
     frame = pl.read_parquet(errors_file, columns=["stage", "field", "message"])
-    reasons = Counter(reason_of(stage, field, message)
-                      for stage, field, message in frame.iter_rows())
+    reasons = Counter(
+        reason_of(stage, field, message) for stage, field, message in frame.iter_rows()
+    )
     return reasons.most_common(limit)
 
 
-def failure_report(output: Path, counts: dict[str, int], *,
-                   max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
-                   stage: str = "extract") -> str | None:
+def failure_report(
+    output: Path,
+    counts: dict[str, int],
+    *,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    stage: str = "extract",
+) -> str | None:
     """None when the run is usable; else why not (rate and top error reasons).
 
     ``shard`` uses it too (its errors.parquet has the same columns), with a rate of 1:
@@ -56,10 +61,14 @@ def failure_report(output: Path, counts: dict[str, int], *,
     rate = errors / total if total else 1.0
     if ok > 0 and rate <= max_error_rate:
         return None
-    head = ("no sample succeeded" if ok == 0 else
-            f"{rate:.1%} of samples failed, above --max-error-rate {max_error_rate:.1%}")
-    lines = [f"{stage}: {head} ({errors} errors out of {total} rows; see "
-             f"{output / layout.ERRORS_FILE})"]
+    head = (
+        "no sample succeeded"
+        if ok == 0
+        else f"{rate:.1%} of samples failed, above --max-error-rate {max_error_rate:.1%}"
+    )
+    lines = [
+        f"{stage}: {head} ({errors} errors out of {total} rows; see {output / layout.ERRORS_FILE})"
+    ]
     reasons = top_reasons(output / layout.ERRORS_FILE)
     if reasons:
         lines.append("top error reasons:")

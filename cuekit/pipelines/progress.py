@@ -31,9 +31,16 @@ class Progress:
     show as kB/MB on the bar.
     """
 
-    def __init__(self, total: int | None = None, *, desc: str = "", unit: str = "it",
-                 unit_scale: bool = False, log_every_s: float = 10.0,
-                 use_bar: bool | None = None) -> None:
+    def __init__(
+        self,
+        total: int | None = None,
+        *,
+        desc: str = "",
+        unit: str = "it",
+        unit_scale: bool = False,
+        log_every_s: float = 10.0,
+        use_bar: bool | None = None,
+    ) -> None:
         self.total = total
         self.desc = desc
         self.unit = unit
@@ -45,8 +52,9 @@ class Progress:
         if use_bar if use_bar is not None else _is_tty():
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale,
-                             dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total, desc=desc, unit=unit, unit_scale=unit_scale, dynamic_ncols=True
+            )
 
     def update(self, n: int = 1) -> None:
         self.count += n
@@ -74,19 +82,28 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
-def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "",
-             unit: str = "it", log_every_s: float = 10.0,
-             use_bar: bool | None = None) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T],
+    total: int | None = None,
+    *,
+    desc: str = "",
+    unit: str = "it",
+    log_every_s: float = 10.0,
+    use_bar: bool | None = None,
+) -> Iterator[T]:
     """Yield from ``iterable`` while reporting progress (see :class:`Progress`)."""
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    with Progress(total, desc=desc, unit=unit, log_every_s=log_every_s,
-                  use_bar=use_bar) as bar:
+    with Progress(total, desc=desc, unit=unit, log_every_s=log_every_s, use_bar=use_bar) as bar:
         for item in iterable:
             yield item
             bar.update(1)

@@ -55,11 +55,14 @@ class Sample(Record):
     choices: list[str] | None = None
     # How the answer is judged, when the source says (MathVista's fields, for one).
     question_type: str | None = Field(
-        default=None, description="e.g. multi_choice or free_form, as the source names it.")
+        default=None, description="e.g. multi_choice or free_form, as the source names it."
+    )
     answer_type: str | None = Field(
-        default=None, description="e.g. integer, float, text or list, as the source names it.")
+        default=None, description="e.g. integer, float, text or list, as the source names it."
+    )
     precision: int | None = Field(
-        default=None, ge=0, description="Decimal places a float answer is compared at.")
+        default=None, ge=0, description="Decimal places a float answer is compared at."
+    )
     unit: str | None = Field(default=None, description="Unit of the answer, e.g. cm.")
     images: list[ImageRef] = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -146,16 +149,20 @@ class CueRecord(Record):
     cue_text: str
     cue_style: CueStyle
     cue_wording: CueWording | None = Field(
-        default=None, description="Version of the cue's wording (cuekit.cues.wording); None "
-                                  "in records written before wordings had versions (v1).")
+        default=None,
+        description="Version of the cue's wording (cuekit.cues.wording); None "
+        "in records written before wordings had versions (v1).",
+    )
     leak: bool = Field(description="True when the cue text contains the answer.")
     marked_image: str | None = Field(
         default=None, description="Path of the marked copy of the image (style 'marks')."
     )
     marked_image_index: int | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="Which of the sample's images the marked copy replaces for the teacher "
-                    "(None: image 0).")
+        "(None: image 0).",
+    )
     settings: ExtractorSettings
 
     @model_validator(mode="after")

@@ -20,13 +20,34 @@ from cuekit.answers import judge
 # judge_corpus.jsonl, then each later blind batch (judge_corpus_b15.jsonl, ...), written
 # and labelled before the judge first ran on it.
 CORPORA = sorted(Path(__file__).parent.glob("judge_corpus*.jsonl"))
-CASES = [json.loads(line) for path in CORPORA for line in path.read_text().splitlines()
-         if line.strip()]
+CASES = [
+    json.loads(line) for path in CORPORA for line in path.read_text().splitlines() if line.strip()
+]
 # The kinds of answer the issue asks the corpus to cover, each with right and wrong cases.
-REQUIRED = {"revised", "truncated", "loop", "refusal", "precision", "escaped", "run_on",
-            "choice_text", "unicode", "tuple", "multi_select", "latex", "units", "degrees",
-            "percent", "negative", "thousands", "yes_no", "case", "list", "several_boxes",
-            "empty"}
+REQUIRED = {
+    "revised",
+    "truncated",
+    "loop",
+    "refusal",
+    "precision",
+    "escaped",
+    "run_on",
+    "choice_text",
+    "unicode",
+    "tuple",
+    "multi_select",
+    "latex",
+    "units",
+    "degrees",
+    "percent",
+    "negative",
+    "thousands",
+    "yes_no",
+    "case",
+    "list",
+    "several_boxes",
+    "empty",
+}
 
 
 def test_corpus_covers_every_kind() -> None:
@@ -43,50 +64,50 @@ def test_corpus_covers_every_kind() -> None:
 # a kind not yet handled. strict: a fix makes the test fail until the entry is removed.
 KNOWN_MISSES = {
     "b15-text-000": "'the Pacific Ocean' for gold 'Pacific': extra words around a text "
-                    "answer are not accepted",
+    "answer are not accepted",
     "b17-point-002": "'Intersection: x = 2, y = 3' for the point (2, 3): coordinates given "
-                     "as equations are read as the last one",
+    "as equations are read as the last one",
     "b19-yes_no_sentence-013": "'three green objects, an odd number' answers 'even?' only "
-                               "with arithmetic sense",
+    "with arithmetic sense",
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
     "b19-mixed-006": "'Model C has the highest accuracy with 92.5%': a worded answer beside "
-                     "numbers",
+    "numbers",
     "b19-mixed-025": "'It's an octagon.' for 8: a polygon's name as its number of sides",
     "b20-answer_first-007": "'Cherry. It reaches 42, while ...': answer first, then evidence",
     "b20-summary-006": "'BD = 8 units, found from ... BC = 10 and CD = 6.': the first-match "
-                       "reading takes 6, a clean different value, so the claims do not "
-                       "override it",
+    "reading takes 6, a clean different value, so the claims do not "
+    "override it",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
     "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
-                     "fact after the answer",
+    "fact after the answer",
     "b20-geo_words-000": "'the 56° angle ..., half of it: twenty-eight degrees.': the "
-                         "first-match reading's one number in digits, 56, stands",
+    "first-match reading's one number in digits, 56, stands",
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b20-mc_text-002": "'The hexagonal prism has 8 faces, more than the cube's 6.': a choice "
-                       "named as the subject beside numbers",
+    "named as the subject beside numbers",
     "b20-yn_prose-000": "'so the circle's area is larger.': affirmative, no verdict",
     "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
     "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
-                          "than the ordered gold's",
+    "than the ordered gold's",
     "b20-intl-005": "'是的，两条边相等。': a Chinese yes",
     "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
-                       "of ...': the superlative of the question as an aside names the subject",
+    "of ...': the superlative of the question as an aside names the subject",
     "b23-chart-006": "'Education receives 18% of the budget, the third-largest slice after "
-                     "health (25%) ...': the value beside the question's subject",
+    "health (25%) ...': the value beside the question's subject",
     "b23-yn-004": "'The point (1, 3) lies on the line.' answers 'Does the line pass through "
-                  "(1, 3)?' in other words",
+    "(1, 3)?' in other words",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
-                         "3-way only",
+    "3-way only",
     "b19-model_style-004": "'Let me solve this: 3x = 12.' (no answer) read as 12: 3-way only",
     "b19-no_answer-011": "an option walk cut off after 'C. If x = 12,' read as 12: 3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
     "b19-mixed-022": "'the top line is at 7.5 and the bottom at 5.0.' (no answer) read as "
-                     "5.0: 3-way only",
+    "5.0: 3-way only",
     "b20-summary-005": "'these two bins hold the students above 80.' (no answer): 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
     "b20-yn_prose-006": "'The two smallest bars sum to 30 and the largest bar is 45.' (no "
-                        "answer) read as 45: 3-way only",
+    "answer) read as 45: 3-way only",
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
 }
 
@@ -97,7 +118,8 @@ def _agrees(verdict: object, label: str) -> bool:
     if verdict.correct != (label == "correct"):  # type: ignore[attr-defined]
         return False
     return verdict.outcome == label or (  # type: ignore[attr-defined]
-        label == "wrong" and verdict.outcome == "no_answer")  # type: ignore[attr-defined]
+        label == "wrong" and verdict.outcome == "no_answer"
+    )  # type: ignore[attr-defined]
 
 
 def _param(case: dict) -> object:
@@ -108,8 +130,14 @@ def _param(case: dict) -> object:
 
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_judge_agrees_with_the_human_label(case: dict) -> None:
-    verdict = judge(case["response"], case["gold"], choices=case["choices"],
-                    precision=case["precision"], question_type=case["question_type"],
-                    answer_type=case["answer_type"], unit=case["unit"],
-                    question=case.get("question"))
+    verdict = judge(
+        case["response"],
+        case["gold"],
+        choices=case["choices"],
+        precision=case["precision"],
+        question_type=case["question_type"],
+        answer_type=case["answer_type"],
+        unit=case["unit"],
+        question=case.get("question"),
+    )
     assert _agrees(verdict, case["label"]), verdict.reason

@@ -10,16 +10,24 @@ CHOICES = ["12", "14", "16", "18"]
 def test_verdict_carries_extraction_match_and_reason() -> None:
     verdict = judge("AB is 14.\n\n$\\boxed{\\text{(B) } 14}$", "B", choices=CHOICES)
     assert verdict == Verdict(
-        extracted="\\text{(B) } 14", rule="boxed", correct=True,
+        extracted="\\text{(B) } 14",
+        rule="boxed",
+        correct=True,
         reason="correct: extracted '\\\\text{(B) } 14' by boxed; matched gold 'B' by a choice "
-               "letter with its text: B = B",
-        match="a choice letter with its text: B = B", outcome="correct")
+        "letter with its text: B = B",
+        match="a choice letter with its text: B = B",
+        outcome="correct",
+    )
 
 
 def test_wrong_and_no_answer_are_told_apart() -> None:
     wrong = judge("Answer: 6 balls remain, since 8 - 2 = 6.", "8")
     assert (wrong.outcome, wrong.extracted, wrong.rule, wrong.match) == (
-        "wrong", "6 balls remain", "phrase", "different numbers")
+        "wrong",
+        "6 balls remain",
+        "phrase",
+        "different numbers",
+    )
     refused = judge("No image was provided, so I cannot answer.", "No", choices=["Yes", "No"])
     assert (refused.outcome, refused.correct, refused.extracted) == ("no_answer", False, "")
     assert refused.reason == "no answer: the response declines to answer"
@@ -28,8 +36,9 @@ def test_wrong_and_no_answer_are_told_apart() -> None:
 
 
 def test_a_refusal_that_is_a_choice_is_an_answer() -> None:
-    verdict = judge("No length is given.\n\n**Answer: C**", "C",
-                    choices=["3", "4", "Cannot be determined"])
+    verdict = judge(
+        "No length is given.\n\n**Answer: C**", "C", choices=["3", "4", "Cannot be determined"]
+    )
     assert (verdict.outcome, verdict.correct) == ("correct", True)
 
 
@@ -48,7 +57,9 @@ def test_unscored_without_gold_and_cut_off_responses() -> None:
     assert (unscored.outcome, unscored.correct, unscored.extracted) == ("unscored", False, "5")
     cut = judge("Step 1: the bars are 30 and 45. So the largest is 45.", "45", finished=False)
     assert (cut.outcome, cut.reason) == (
-        "no_answer", "no answer: cut off at the token limit before an answer")
+        "no_answer",
+        "no answer: cut off at the token limit before an answer",
+    )
 
 
 def test_the_old_import_path_and_positional_choices_still_work() -> None:
@@ -61,19 +72,25 @@ def test_the_old_import_path_and_positional_choices_still_work() -> None:
 def test_two_different_final_answers_are_wrong_even_when_one_matches() -> None:
     verdict = judge("$$\\boxed{15}$$\n\nSo the area of the triangle is 30 square units.", "15")
     assert (verdict.outcome, verdict.rule, verdict.match) == (
-        "wrong", "conflict", "two different final answers")
-    assert verdict.reason == ("wrong: extracted '15' by boxed, then concludes '30': two "
-                              "different final answers")
+        "wrong",
+        "conflict",
+        "two different final answers",
+    )
+    assert verdict.reason == (
+        "wrong: extracted '15' by boxed, then concludes '30': two different final answers"
+    )
 
 
 def test_a_refusal_answers_a_cannot_be_determined_choice() -> None:
     choices = ["3", "4", "5", "Cannot be determined"]
-    verdict = judge("The length cannot be determined from the given information.", "D",
-                    choices=choices)
+    verdict = judge(
+        "The length cannot be determined from the given information.", "D", choices=choices
+    )
     assert (verdict.outcome, verdict.rule) == ("correct", "refusal_choice")
     # without such a choice it stays no answer
-    assert judge("The length cannot be determined.", "B", choices=choices[:3]).outcome == \
-        "no_answer"
+    assert (
+        judge("The length cannot be determined.", "B", choices=choices[:3]).outcome == "no_answer"
+    )
 
 
 def test_a_letter_with_the_text_of_another_choice_in_parentheses_is_wrong() -> None:

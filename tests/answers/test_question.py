@@ -18,17 +18,20 @@ from cuekit.answers.question import (
 YES_NO = ["Yes", "No"]
 
 
-@pytest.mark.parametrize(("question", "variable"), [
-    ("Find x.", "x"),
-    ("<image>Find $y$ in the given parallelogram.", "y"),
-    ("Find the value of the variable $y$ in the figure.", "y"),
-    ("Find $x$ so that $m \\parallel n$.", "x"),
-    ("Solve for z to the nearest tenth.", "z"),
-    ("Find m \\angle 2.", None),
-    ("Find a and b.", None),
-    ("Find the area of the triangle.", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("question", "variable"),
+    [
+        ("Find x.", "x"),
+        ("<image>Find $y$ in the given parallelogram.", "y"),
+        ("Find the value of the variable $y$ in the figure.", "y"),
+        ("Find $x$ so that $m \\parallel n$.", "x"),
+        ("Solve for z to the nearest tenth.", "z"),
+        ("Find m \\angle 2.", None),
+        ("Find a and b.", None),
+        ("Find the area of the triangle.", None),
+        (None, None),
+    ],
+)
 def test_asked_variable(question: str | None, variable: str | None) -> None:
     assert asked_variable(question) == variable
 
@@ -42,24 +45,39 @@ def test_assigned_value_is_the_last_complete_assignment() -> None:
     assert assigned_value("2x = 50", "x") is None
 
 
-@pytest.mark.parametrize(("sentence", "question", "verdict"), [
-    ("The two lines are parallel.", "Are the two lines parallel?", "yes"),
-    ("Since the angles differ, the lines are not parallel.", "Are the lines parallel?", "no"),
-    ("There are more red cubes than blue spheres.",
-     "Is the number of red cubes less than the number of blue spheres?", "no"),
-    ("so there are fewer boys than girls.", "Are there more boys than girls?", "no"),
-    ("Sky Blue is greater than Chartreuse.", "Is Sky Blue less than Chartreuse?", "no"),
-    ("so the function reaches its maximum at x = 2.",
-     "Does the function have a maximum at x = 2?", "yes"),
-    # not the question's proposition, or unsure: no verdict
-    ("The object in front of the cube is green.", "Is the object in front of the cube red?",
-     None),
-    ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
-    ("The two smallest bars sum to 30 and the largest bar is 45.",
-     "Is the sum of the two smallest bars greater than the largest bar?", None),
-    ("The lines might be parallel.", "Are the lines parallel?", None),
-    ("The lines are parallel.", "Find x.", None),
-])
+@pytest.mark.parametrize(
+    ("sentence", "question", "verdict"),
+    [
+        ("The two lines are parallel.", "Are the two lines parallel?", "yes"),
+        ("Since the angles differ, the lines are not parallel.", "Are the lines parallel?", "no"),
+        (
+            "There are more red cubes than blue spheres.",
+            "Is the number of red cubes less than the number of blue spheres?",
+            "no",
+        ),
+        ("so there are fewer boys than girls.", "Are there more boys than girls?", "no"),
+        ("Sky Blue is greater than Chartreuse.", "Is Sky Blue less than Chartreuse?", "no"),
+        (
+            "so the function reaches its maximum at x = 2.",
+            "Does the function have a maximum at x = 2?",
+            "yes",
+        ),
+        # not the question's proposition, or unsure: no verdict
+        (
+            "The object in front of the cube is green.",
+            "Is the object in front of the cube red?",
+            None,
+        ),
+        ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
+        (
+            "The two smallest bars sum to 30 and the largest bar is 45.",
+            "Is the sum of the two smallest bars greater than the largest bar?",
+            None,
+        ),
+        ("The lines might be parallel.", "Are the lines parallel?", None),
+        ("The lines are parallel.", "Find x.", None),
+    ],
+)
 def test_statement_verdict(sentence: str, question: str, verdict: str | None) -> None:
     assert statement_verdict(sentence, question) == verdict
 
@@ -72,8 +90,10 @@ def test_restated_subject() -> None:
 
 
 def test_judge_reads_the_asked_variable() -> None:
-    response = ("Opposite angles: $4x = 100$, so $x = 25$. Then $10y + 10 = 80$, so $y = 7$."
-                "\n\nTherefore, $x = 25$ and $y = 7$.")
+    response = (
+        "Opposite angles: $4x = 100$, so $x = 25$. Then $10y + 10 = 80$, so $y = 7$."
+        "\n\nTherefore, $x = 25$ and $y = 7$."
+    )
     asked_x = judge(response, "25", question="Find $x$.")
     assert (asked_x.correct, asked_x.extracted, asked_x.rule) == (True, "25", "asked_variable")
     assert "the value of x, which the question asks for" in asked_x.reason
@@ -84,8 +104,11 @@ def test_judge_reads_the_asked_variable() -> None:
     listed = judge("**Answer:** $x = 42$, $y = 138$, $z = 16$.", "16", question="Find z.")
     assert (listed.correct, listed.rule) == (True, "phrase")
     # an explicit answer for another variable is that answer: wrong, not re-read
-    other = judge("Since $x + 3 = 12$, $x = 9$; then $y = 2x$.\n\n$$\\boxed{y = 18}$$", "9",
-                  question="Find $x$ in the figure.")
+    other = judge(
+        "Since $x + 3 = 12$, $x = 9$; then $y = 2x$.\n\n$$\\boxed{y = 18}$$",
+        "9",
+        question="Find $x$ in the figure.",
+    )
     assert (other.outcome, other.extracted) == ("wrong", "y = 18")
 
 
@@ -101,9 +124,12 @@ def test_judge_reads_a_yes_no_statement_with_the_question() -> None:
     response = "The corresponding angles are both 65°.\n\nThe two lines are parallel."
     verdict = judge(response, "Yes", choices=YES_NO, question="Are the two lines parallel?")
     assert (verdict.correct, verdict.extracted, verdict.rule) == (True, "yes", "statement")
-    denied = judge("Red cubes: 2. Blue spheres: 1.\n\nThere are more red cubes than blue "
-                   "spheres.", "Yes", choices=YES_NO,
-                   question="Is the number of red cubes less than the number of blue spheres?")
+    denied = judge(
+        "Red cubes: 2. Blue spheres: 1.\n\nThere are more red cubes than blue spheres.",
+        "Yes",
+        choices=YES_NO,
+        question="Is the number of red cubes less than the number of blue spheres?",
+    )
     assert (denied.outcome, denied.extracted) == ("wrong", "no")
     # without the question an affirmative statement gives no verdict
     assert judge(response, "Yes", choices=YES_NO).outcome != "correct"
@@ -111,8 +137,9 @@ def test_judge_reads_a_yes_no_statement_with_the_question() -> None:
 
 def test_judge_reads_an_answer_given_first() -> None:
     assert judge("5. There are four small triangles and one large one.", "5").correct
-    first = judge("27 — it sits just below the 30 gridline, and the bar to its right reads "
-                  "33.", "27")
+    first = judge(
+        "27 — it sits just below the 30 gridline, and the bar to its right reads 33.", "27"
+    )
     assert (first.correct, first.rule) == (True, "leading")
     # a numbered list is reasoning, not an answer given first
     steps = "1. The base is 4.\n2. The height is 5.\n3. So the area is 10."
@@ -120,8 +147,12 @@ def test_judge_reads_an_answer_given_first() -> None:
 
 
 def test_solutions_of_one_variable_are_a_list() -> None:
-    verdict = judge("The parabola crosses the x-axis at $x = -1$ and $x = 3$.", "[-1, 3]",
-                    answer_type="list", question="Solve for $x$ using the graph.")
+    verdict = judge(
+        "The parabola crosses the x-axis at $x = -1$ and $x = 3$.",
+        "[-1, 3]",
+        answer_type="list",
+        question="Solve for $x$ using the graph.",
+    )
     assert (verdict.correct, verdict.extracted) == (True, "-1, 3")
 
 
@@ -135,16 +166,25 @@ def test_an_exact_form_agrees_with_its_one_place_rounding() -> None:
 
 
 def test_judge_reads_the_value_stated_for_what_the_question_names() -> None:
-    closing = ("The orange bars read 12, 30, 57 and 41. The highest is 57 and the lowest is "
-               "12, so the difference between them is 45, and the average is 35.")
-    asked = judge(closing, "45", question="What is the difference between the highest and "
-                                          "the lowest value of the orange bars?")
+    closing = (
+        "The orange bars read 12, 30, 57 and 41. The highest is 57 and the lowest is "
+        "12, so the difference between them is 45, and the average is 35."
+    )
+    asked = judge(
+        closing,
+        "45",
+        question="What is the difference between the highest and "
+        "the lowest value of the orange bars?",
+    )
     assert (asked.correct, asked.rule) == (True, "asked_subject")
-    assert not judge(closing, "35", question="What is the difference between the highest "
-                                             "and the lowest value?").correct
+    assert not judge(
+        closing, "35", question="What is the difference between the highest and the lowest value?"
+    ).correct
     # a specific name (an angle) is also read in an earlier sentence
-    angle = ("Angle 1 measures 40°. The angles on a straight line add to 180°, and the other "
-             "two are 60° and 80°.")
+    angle = (
+        "Angle 1 measures 40°. The angles on a straight line add to 180°, and the other "
+        "two are 60° and 80°."
+    )
     assert judge(angle, "40", question="Find m \\angle 1.").correct
     # "a difference of 8.4"; "the sum of 3 and 4" is no statement of the sum, and with
     # other values between the name and its "is" the rule declines rather than guesses
@@ -169,8 +209,7 @@ def test_judge_drops_the_numbers_the_question_gives() -> None:
     verdict = judge("The line shows 61.9 thousand dollars for 2018.", "61.9", question=question)
     assert (verdict.correct, verdict.extracted) == (True, "61.9")
     # without the question the sentence commits to nothing
-    assert judge("The line shows 61.9 thousand dollars for 2018.", "61.9").outcome == \
-        "no_answer"
+    assert judge("The line shows 61.9 thousand dollars for 2018.", "61.9").outcome == "no_answer"
 
 
 def test_a_percentage_answers_a_fraction_and_a_plan_is_no_answer() -> None:
@@ -178,35 +217,44 @@ def test_a_percentage_answers_a_fraction_and_a_plan_is_no_answer() -> None:
     assert (share.correct, share.match) == (True, "the percentage equals the gold fraction")
     assert not judge("3 out of 8 slices are shaded: 40%.", "\\frac{3}{8}").correct
     assert not judge("So 25 percent.", "25%").match.startswith("the percentage")
-    plan = judge("We set up the proportion $\\frac{y}{9} = \\frac{8}{6}$ and solve for $y$.",
-                 "12", question="Find $y$.")
+    plan = judge(
+        "We set up the proportion $\\frac{y}{9} = \\frac{8}{6}$ and solve for $y$.",
+        "12",
+        question="Find $y$.",
+    )
     assert plan.outcome == "no_answer"
 
 
 def test_judge_reads_a_mathvista_query_and_its_hint() -> None:
-    query = ("Hint: Please answer the question requiring an integer answer and provide the "
-             "final value, e.g., 1, 2, 3, at the end.\nQuestion: How many bars have values "
-             "smaller than 6?")
-    verdict = judge("The bar values are 8, 7 and 9. None of the bars is smaller than 6.", "0",
-                    question=query)
+    query = (
+        "Hint: Please answer the question requiring an integer answer and provide the "
+        "final value, e.g., 1, 2, 3, at the end.\nQuestion: How many bars have values "
+        "smaller than 6?"
+    )
+    verdict = judge(
+        "The bar values are 8, 7 and 9. None of the bars is smaller than 6.", "0", question=query
+    )
     assert (verdict.correct, verdict.extracted) == (True, "0")
     assert asked_variable("Question: Find $x$.\nChoices:\nA:6\nB:9") == "x"
 
 
 def test_judge_reads_the_name_a_superlative_is_given() -> None:
-    response = ("The tallest bar in the rainfall chart is July, at about 180 mm, followed by "
-                "August at 165 mm.")
+    response = (
+        "The tallest bar in the rainfall chart is July, at about 180 mm, followed by "
+        "August at 165 mm."
+    )
     verdict = judge(response, "July", question="Which month had the highest rainfall?")
     assert (verdict.correct, verdict.extracted) == (True, "July")
-    assert not judge(response, "August", question="Which month had the highest rainfall?"
-                     ).correct
+    assert not judge(response, "August", question="Which month had the highest rainfall?").correct
     assert judge(response, "July").outcome == "no_answer"  # without the question
 
 
 def test_closing_forms_a_grader_reads() -> None:
     # "If ..., so ...": a conclusion, not a hypothetical aside
-    response = ("Snakes feed on rabbits. If the rabbits died out, the snakes would lose a "
-                "food source, so the snake population would decrease.")
+    response = (
+        "Snakes feed on rabbits. If the rabbits died out, the snakes would lose a "
+        "food source, so the snake population would decrease."
+    )
     assert judge(response, "decrease", ["increase", "decrease", "stay the same"]).correct
     # a time of day, a value after an escaped dollar, a plan
     assert judge("According to the timetable, the train arrives at 3:45 PM.", "3:45").correct

@@ -9,7 +9,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 def test_cli_reference_is_current():
     expected = cli_reference(cli)
     assert DOCS.read_text(encoding="utf-8") == expected, (
-        "docs/cli.md is stale: run `python -m cuekit.cli.docs > docs/cli.md`")
+        "docs/cli.md is stale: run `python -m cuekit.cli.docs > docs/cli.md`"
+    )
 
 
 def test_every_command_has_a_one_line_summary():

@@ -36,24 +36,39 @@ def test_schema_prints_json_schema():
     assert set(json.loads(result.output)["records"]) >= {"Sample", "CueRecord", "Detection"}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--cue-style", "fancy"], "Invalid value for '--cue-style'"),
-    (["--rank", "3", "--world-size", "2"], "--rank must be in [0, 2)"),
-    (["--ocr-keep", "labels,everything"], "unknown value(s) ['everything']"),
-    (["--detector", "nope"], "Invalid value for '--detector'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cue-style", "fancy"], "Invalid value for '--cue-style'"),
+        (["--rank", "3", "--world-size", "2"], "--rank must be in [0, 2)"),
+        (["--ocr-keep", "labels,everything"], "unknown value(s) ['everything']"),
+        (["--detector", "nope"], "Invalid value for '--detector'"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--output",
-                                      str(tmp_path / "o"), *args])
+    result = CliRunner().invoke(
+        cli, ["extract", "--dataset", "sample", "--output", str(tmp_path / "o"), *args]
+    )
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
 
 
 def test_missing_model_path_gives_a_one_line_fix(tmp_path):
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--limit", "1",
-                                      "--output", str(tmp_path / "o"),
-                                      "--detector-model", str(tmp_path / "no-such-model")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "sample",
+            "--limit",
+            "1",
+            "--output",
+            str(tmp_path / "o"),
+            "--detector-model",
+            str(tmp_path / "no-such-model"),
+        ],
+    )
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -61,10 +76,31 @@ def test_missing_model_path_gives_a_one_line_fix(tmp_path):
 
 def test_all_offline_backends_end_to_end(tmp_path):
     out = tmp_path / "o"
-    result = _invoke(["extract", "--dataset", "sample", "--output", str(out), "--limit", "4",
-                      "--detector", "grounding-dino", "--detector-model", "tiny-random",
-                      "--detector", "ocr", "--detector", "annotations",
-                      "--box-threshold", "0.0", "--text-threshold", "0.0", "--batch-size", "2"])
+    result = _invoke(
+        [
+            "extract",
+            "--dataset",
+            "sample",
+            "--output",
+            str(out),
+            "--limit",
+            "4",
+            "--detector",
+            "grounding-dino",
+            "--detector-model",
+            "tiny-random",
+            "--detector",
+            "ocr",
+            "--detector",
+            "annotations",
+            "--box-threshold",
+            "0.0",
+            "--text-threshold",
+            "0.0",
+            "--batch-size",
+            "2",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("extract: 4 samples in -> 4 cues")
     cues = pl.read_parquet(out / "cues.parquet")
@@ -91,8 +127,10 @@ def _rows_file(tmp_path, good: int, missing: int, blank: int = 0):
     Image.new("RGB", (16, 12), (9, 90, 200)).save(buffer, format="PNG")
     (tmp_path / "ok.png").write_bytes(buffer.getvalue())
     rows = [{"id": f"g{i}", "question": "What colour?", "image": "ok.png"} for i in range(good)]
-    rows += [{"id": f"m{i}", "question": "What colour?", "image": f"gone/{i}.png"}
-             for i in range(missing)]
+    rows += [
+        {"id": f"m{i}", "question": "What colour?", "image": f"gone/{i}.png"}
+        for i in range(missing)
+    ]
     rows += [{"id": f"b{i}", "question": " ", "image": "ok.png"} for i in range(blank)]
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -100,20 +138,33 @@ def _rows_file(tmp_path, good: int, missing: int, blank: int = 0):
 
 
 def _extract(tmp_path, dataset, *extra):
-    return CliRunner().invoke(cli, ["extract", "--dataset", str(dataset), "--detector",
-                                    "annotations", "--output", str(tmp_path / "out"), *extra])
+    return CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            str(dataset),
+            "--detector",
+            "annotations",
+            "--output",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+    )
 
 
 def test_a_run_where_every_sample_failed_exits_non_zero(tmp_path):
-    result = _extract(tmp_path, _rows_file(tmp_path, good=0, missing=3, blank=1),
-                      "--tolerate-errors")
+    result = _extract(
+        tmp_path, _rows_file(tmp_path, good=0, missing=3, blank=1), "--tolerate-errors"
+    )
     assert result.exit_code == 1
     assert "extract: no sample succeeded (4 errors out of 4 rows" in result.output
     lines = result.output.splitlines()
-    top = lines[lines.index("top error reasons:") + 1:]
+    top = lines[lines.index("top error reasons:") + 1 :]
     assert [line.split(None, 1) for line in top] == [
         ["3", "decode/images[N]: image file not found: <path>"],
-        ["1", "validate/question: question is empty"]]
+        ["1", "validate/question: question is empty"],
+    ]
 
 
 def test_error_rate_above_the_limit_fails_with_reasons(tmp_path):
@@ -134,15 +185,38 @@ def test_max_cue_tokens_caps_every_cue_and_rejects_a_negative_budget(tmp_path):
 
     from cuekit.cues.render import cue_tokens
 
-    bad = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--output",
-                                   str(tmp_path / "bad"), "--max-cue-tokens", "-3"])
+    bad = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "sample",
+            "--output",
+            str(tmp_path / "bad"),
+            "--max-cue-tokens",
+            "-3",
+        ],
+    )
     assert bad.exit_code != 0
     assert "--max-cue-tokens must be at least 1 (0 for no budget), got -3" in bad.output
     lengths = {}
     for budget in ("0", "24"):
         out = tmp_path / budget
-        result = _invoke(["extract", "--dataset", "sample", "--output", str(out), "--limit", "12",
-                          "--detector", "annotations", "--max-cue-tokens", budget])
+        result = _invoke(
+            [
+                "extract",
+                "--dataset",
+                "sample",
+                "--output",
+                str(out),
+                "--limit",
+                "12",
+                "--detector",
+                "annotations",
+                "--max-cue-tokens",
+                budget,
+            ]
+        )
         assert result.exit_code == 0, result.output
         texts = pl.read_parquet(out / "cues.parquet")["cue_text"].to_list()
         lengths[budget] = [cue_tokens(t) for t in texts]
@@ -151,8 +225,10 @@ def test_max_cue_tokens_caps_every_cue_and_rejects_a_negative_budget(tmp_path):
 
 def test_config_file_sets_options_and_flags_override_it(tmp_path):
     config = tmp_path / "extract.yaml"
-    config.write_text(f"dataset: sample\noutput: {tmp_path / 'out'}\ndetector: [annotations]\n"
-                      "limit: 2\nmax-cue-tokens: 24\n")
+    config.write_text(
+        f"dataset: sample\noutput: {tmp_path / 'out'}\ndetector: [annotations]\n"
+        "limit: 2\nmax-cue-tokens: 24\n"
+    )
     result = _invoke(["extract", "--config", str(config), "--limit", "3"])
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "out" / "run.json").read_text())
@@ -162,8 +238,7 @@ def test_config_file_sets_options_and_flags_override_it(tmp_path):
     config.write_text("dataset: sample\nbox_threshold: high\n")
     bad = CliRunner().invoke(cli, ["extract", "--config", str(config)])
     assert bad.exit_code == 2
-    assert f"config file {config}: box_threshold must be a finite number, got 'high'" in \
-        bad.output
+    assert f"config file {config}: box_threshold must be a finite number, got 'high'" in bad.output
     config.write_text("dataset: sample\ncue_style: fancy\n")
     bad = CliRunner().invoke(cli, ["extract", "--config", str(config)])
     assert bad.exit_code == 2

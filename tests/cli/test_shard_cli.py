@@ -34,16 +34,32 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
         rel = layout.image_relpath(sha, "png")
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-        sample = Sample(id=f"s{i:03d}", original_id=str(i), source="cli", split="test",
-                        question="Which circle is larger?", answer="A",
-                        images=[ImageRef(path=rel, sha256=sha, width=24, height=16,
-                                         format="png")])
-        detection = Detection(label="circle", phrase_index=0, xyxy=(2.0, 2.0, 12.0, 10.0),
-                              box_1000=(83, 125, 500, 625), score=0.9, backend="test")
-        cue = CueRecord(sample_id=sample.id, phrases=[Phrase(text="circle", start=6, end=12)],
-                        detections=[detection], cue_text="[Hint]: circle A is left.",
-                        cue_style="hint", leak=False,
-                        settings=ExtractorSettings(backends=["test"]))
+        sample = Sample(
+            id=f"s{i:03d}",
+            original_id=str(i),
+            source="cli",
+            split="test",
+            question="Which circle is larger?",
+            answer="A",
+            images=[ImageRef(path=rel, sha256=sha, width=24, height=16, format="png")],
+        )
+        detection = Detection(
+            label="circle",
+            phrase_index=0,
+            xyxy=(2.0, 2.0, 12.0, 10.0),
+            box_1000=(83, 125, 500, 625),
+            score=0.9,
+            backend="test",
+        )
+        cue = CueRecord(
+            sample_id=sample.id,
+            phrases=[Phrase(text="circle", start=6, end=12)],
+            detections=[detection],
+            cue_text="[Hint]: circle A is left.",
+            cue_style="hint",
+            leak=False,
+            settings=ExtractorSettings(backends=["test"]),
+        )
         records.append(ExtractedSample(sample=sample, cue=cue))
     layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
     layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
@@ -55,8 +71,10 @@ def test_shard_verify_inspect(tmp_path: Path) -> None:
     extract_dir = _extract_dir(tmp_path / "extract")
     out = tmp_path / "shards"
     runner = CliRunner()
-    result = runner.invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(out),
-                                 "--maxcount", "2", "--num-workers", "2"])
+    result = runner.invoke(
+        cli,
+        ["shard", "-i", str(extract_dir), "-o", str(out), "--maxcount", "2", "--num-workers", "2"],
+    )
     assert result.exit_code == 0, result.output
     summary = result.output.strip().splitlines()[-1]
     assert summary.startswith("shard: 5 samples -> 5 written in 3 shards")
@@ -66,8 +84,9 @@ def test_shard_verify_inspect(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "verify: OK"
 
-    result = runner.invoke(cli, ["inspect", str(out), "--key", "s003",
-                                 "--render", str(tmp_path / "s003.png")])
+    result = runner.invoke(
+        cli, ["inspect", str(out), "--key", "s003", "--render", str(tmp_path / "s003.png")]
+    )
     assert result.exit_code == 0, result.output
     assert "key:       s003" in result.output and (tmp_path / "s003.png").is_file()
 
@@ -81,11 +100,14 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["shard", "-i", str(tmp_path / "none"), "-o", str(tmp_path / "o")])
     assert result.exit_code == 1
-    assert result.output.strip() == (f"Error: {tmp_path / 'none'}/cues.parquet not found: point "
-                                     "--input at the output folder of `cuekit extract`")
+    assert result.output.strip() == (
+        f"Error: {tmp_path / 'none'}/cues.parquet not found: point "
+        "--input at the output folder of `cuekit extract`"
+    )
     extract_dir = _extract_dir(tmp_path / "extract", 2)
-    result = runner.invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(tmp_path / "o"),
-                                 "--maxcount", "0"])
+    result = runner.invoke(
+        cli, ["shard", "-i", str(extract_dir), "-o", str(tmp_path / "o"), "--maxcount", "0"]
+    )
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == "Error: --maxcount must be >= 1, got 0"
     result = runner.invoke(cli, ["inspect", str(tmp_path / "missing.tar")])
@@ -102,28 +124,34 @@ def test_a_shard_run_where_every_sample_failed_exits_non_zero(tmp_path: Path) ->
     out = tmp_path / "shards"
     result = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir), "-o", str(out)])
     assert result.exit_code == 1, result.output
-    assert (f"shard: no sample succeeded (3 errors out of 3 rows; see "
-            f"{out / 'errors.parquet'})") in result.output
+    assert (
+        f"shard: no sample succeeded (3 errors out of 3 rows; see {out / 'errors.parquet'})"
+    ) in result.output
     lines = result.output.splitlines()
-    assert [line.split(None, 1)[0] for line in lines[lines.index("top error reasons:") + 1:]
-            ] == ["3"]
+    assert [line.split(None, 1)[0] for line in lines[lines.index("top error reasons:") + 1 :]] == [
+        "3"
+    ]
 
 
 def test_shard_reads_a_config_file_and_flags_override_it(tmp_path: Path) -> None:
     extract_dir = _extract_dir(tmp_path / "extract")
     config = tmp_path / "shard.yaml"
-    config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'shards'}\nmaxcount: 2\n"
-                      "image-check: decode\n")
+    config.write_text(
+        f"input: {extract_dir}\noutput: {tmp_path / 'shards'}\nmaxcount: 2\nimage-check: decode\n"
+    )
     result = CliRunner().invoke(cli, ["shard", "--config", str(config), "--maxcount", "4"])
     assert result.exit_code == 0, result.output
     stats = json.loads((tmp_path / "shards" / "stats.json").read_text())
     assert stats["settings"]["maxcount"] == 4 and stats["settings"]["image_check"] == "decode"
     assert sorted(p.name for p in (tmp_path / "shards").glob("*.tar")) == [
-        "shard-000000.tar", "shard-000001.tar"]
+        "shard-000000.tar",
+        "shard-000001.tar",
+    ]
     config.write_text(f"input: {extract_dir}\noutput: {tmp_path / 'o'}\nmaxcount: many\n")
     bad = CliRunner().invoke(cli, ["shard", "--config", str(config)])
     assert bad.exit_code == 2
     assert bad.output.strip().splitlines()[-1] == (
-        f"Error: config file {config}: maxcount must be an integer, got 'many'")
+        f"Error: config file {config}: maxcount must be an integer, got 'many'"
+    )
     missing = CliRunner().invoke(cli, ["shard", "-i", str(extract_dir)])
     assert missing.exit_code == 2 and "Error: --output is required" in missing.output

@@ -19,9 +19,17 @@ from cuekit.cues.layout import (
 
 @pytest.mark.parametrize(
     ("cx", "cy", "expected"),
-    [(50, 40, "top left"), (300, 40, "top"), (550, 40, "top right"),
-     (50, 100, "left"), (300, 100, "center"), (550, 100, "right"),
-     (50, 180, "bottom left"), (300, 180, "bottom"), (550, 180, "bottom right")],
+    [
+        (50, 40, "top left"),
+        (300, 40, "top"),
+        (550, 40, "top right"),
+        (50, 100, "left"),
+        (300, 100, "center"),
+        (550, 100, "right"),
+        (50, 180, "bottom left"),
+        (300, 180, "bottom"),
+        (550, 180, "bottom right"),
+    ],
 )
 def test_coarse_position_on_a_wide_image(cx: float, cy: float, expected: str) -> None:
     # 600x200: thirds are 200 px wide and about 67 px tall.

@@ -62,9 +62,19 @@ def test_does_not_flag_near_misses(text, answer, choices) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "value"),
-    [("5", Fraction(5)), ("5.00", Fraction(5)), ("5 cm", Fraction(5)), ("$1,200", Fraction(1200)),
-     ("3/4", Fraction(3, 4)), ("-2.5", Fraction(-5, 2)), ("twelve", Fraction(12)),
-     ("12 m^2", Fraction(12)), ("blue", None), ("AB", None), ("5 and 6", None)],
+    [
+        ("5", Fraction(5)),
+        ("5.00", Fraction(5)),
+        ("5 cm", Fraction(5)),
+        ("$1,200", Fraction(1200)),
+        ("3/4", Fraction(3, 4)),
+        ("-2.5", Fraction(-5, 2)),
+        ("twelve", Fraction(12)),
+        ("12 m^2", Fraction(12)),
+        ("blue", None),
+        ("AB", None),
+        ("5 and 6", None),
+    ],
 )
 def test_parse_number(answer: str, value: Fraction | None) -> None:
     assert parse_number(answer) == value

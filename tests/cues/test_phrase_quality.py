@@ -18,16 +18,22 @@ from cuekit.cues import RulePhraseExtractor
 from cuekit.cues.quality import PhraseCase, normalize_phrase, score_phrases
 from cuekit.schemas import Phrase
 
-GOLD = (Path(__file__).with_name("phrase_gold.jsonl"),
-        Path(__file__).with_name("phrase_gold_c.jsonl"))
+GOLD = (
+    Path(__file__).with_name("phrase_gold.jsonl"),
+    Path(__file__).with_name("phrase_gold_c.jsonl"),
+)
 STYLES = ("geometry3k", "mathvista", "mathverse", "clevr")
 
 
 def _cases(half: str | None = None) -> list[PhraseCase]:
-    rows = [json.loads(line) for path in GOLD for line in path.read_text().splitlines()
-            if line.strip()]
-    return [PhraseCase(r["id"], r["question"], tuple(r["gold"]), r["style"])
-            for r in rows if half is None or r["half"] == half]
+    rows = [
+        json.loads(line) for path in GOLD for line in path.read_text().splitlines() if line.strip()
+    ]
+    return [
+        PhraseCase(r["id"], r["question"], tuple(r["gold"]), r["style"])
+        for r in rows
+        if half is None or r["half"] == half
+    ]
 
 
 def test_the_labelled_sets_cover_every_style() -> None:

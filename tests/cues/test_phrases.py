@@ -20,33 +20,46 @@ from cuekit.schemas import Phrase
 
 CASES = [
     # geometry
-    ("In triangle ABC, AB = 3 and angle ABC = 35°. Find the length of AC.",
-     ["triangle ABC", "AB", "angle ABC", "AC"]),
-    ("As shown in the figure, AB is the diameter of circle O, and point C is on circle O. "
-     "If ∠ABC = 40°, then the measure of ∠BAC is ()",
-     ["AB", "diameter", "circle O", "point C", "angle ABC", "angle BAC"]),
+    (
+        "In triangle ABC, AB = 3 and angle ABC = 35°. Find the length of AC.",
+        ["triangle ABC", "AB", "angle ABC", "AC"],
+    ),
+    (
+        "As shown in the figure, AB is the diameter of circle O, and point C is on circle O. "
+        "If ∠ABC = 40°, then the measure of ∠BAC is ()",
+        ["AB", "diameter", "circle O", "point C", "angle ABC", "angle BAC"],
+    ),
     ("Find m∠1 if angle 1 and angle 2 are supplementary.", ["angle 1", "angle 2"]),
     ("Find x. Round to the nearest tenth.", ["x"]),
-    ("A rectangle has sides 3 and 4. What is the area of the shaded region?",
-     ["rectangle", "sides", "shaded region"]),
+    (
+        "A rectangle has sides 3 and 4. What is the area of the shaded region?",
+        ["rectangle", "sides", "shaded region"],
+    ),
     # charts
-    ("What is the difference between the tallest bar and the shortest bar?",
-     ["tallest bar", "shortest bar"]),
+    (
+        "What is the difference between the tallest bar and the shortest bar?",
+        ["tallest bar", "shortest bar"],
+    ),
     ("In which year did the blue line reach its peak?", ["blue line"]),
     ("What is the value of the largest bar in the bar chart?", ["largest bar"]),
     ("Which country has the highest GDP per capita?", ["country", "GDP", "capita"]),
     # scenes
     ("How many red circles are to the left of the blue square?", ["red circles", "blue square"]),
-    ("How many objects are either small cylinders or red things?",
-     ["objects", "small cylinders", "red things"]),
+    (
+        "How many objects are either small cylinders or red things?",
+        ["objects", "small cylinders", "red things"],
+    ),
     # generic VQA
     ("What is the man holding in his left hand?", ["man", "left hand"]),
     ("Is the woman to the left or right of the car?", ["woman", "car"]),
     ("What is the man's hat made of?", ["man", "hat"]),
     # multiple choice: markers and the choices section are not read
-    ("Hint: Please answer the question and provide the correct option letter, e.g., A, B, "
-     "C, D, at the end.\nQuestion: Which bar is taller, the red bar or the green bar?\n"
-     "Choices:\n(A) the red bar\n(B) the green bar", ["bar", "red bar", "green bar"]),
+    (
+        "Hint: Please answer the question and provide the correct option letter, e.g., A, B, "
+        "C, D, at the end.\nQuestion: Which bar is taller, the red bar or the green bar?\n"
+        "Choices:\n(A) the red bar\n(B) the green bar",
+        ["bar", "red bar", "green bar"],
+    ),
     ("Which polygon is drawn in red?\nA. a hexagon\nB. a pentagon", ["polygon"]),
     ("Which animal is on the sofa? (A) the dog (B) the cat", ["animal", "sofa"]),
     ("Is (A) on the left of point B?", ["point B"]),
@@ -60,7 +73,7 @@ def test_extracts_expected_phrases_with_exact_spans(question: str, expected: lis
     for phrase in phrases:
         assert isinstance(phrase, Phrase)
         # The span is the phrase's source; math symbols in it read as the phrase's words.
-        assert " ".join(read_math(question[phrase.start:phrase.end]).text.split()) == phrase.text
+        assert " ".join(read_math(question[phrase.start : phrase.end]).text.split()) == phrase.text
     starts = [p.start for p in phrases]
     assert starts == sorted(starts)
 
@@ -127,44 +140,52 @@ def test_registry_returns_the_rules_extractor_and_accepts_new_ones(monkeypatch) 
 
 
 def test_unknown_extractor_names_the_choices() -> None:
-    with pytest.raises(ConfigError,
-                       match=r"unknown phrase extractor 'nltk'; choose one of: .*rules"):
+    with pytest.raises(
+        ConfigError, match=r"unknown phrase extractor 'nltk'; choose one of: .*rules"
+    ):
         get_phrase_extractor("nltk")
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("What number is written on the cross?", ["cross"]),
-    ("Is the red cross larger than the star?", ["red cross", "star"]),
-    ("Which shape is directly left of a mark?", ["mark"]),
-    ("Lines AB and CD cross at point P.", ["Lines", "AB", "CD", "point P"]),
-])
-def test_verb_nouns_are_nouns_after_a_determiner_only(question: str,
-                                                     expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What number is written on the cross?", ["cross"]),
+        ("Is the red cross larger than the star?", ["red cross", "star"]),
+        ("Which shape is directly left of a mark?", ["mark"]),
+        ("Lines AB and CD cross at point P.", ["Lines", "AB", "CD", "point P"]),
+    ],
+)
+def test_verb_nouns_are_nouns_after_a_determiner_only(question: str, expected: list[str]) -> None:
     assert [p.text for p in get_phrase_extractor()(question)] == expected
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    # who answered a survey and a statistic of a series are not drawn
-    ("What percentage of people like the most popular fruit?", ["most popular fruit"]),
-    ("How many apps are used by 40 percent of users?", ["apps"]),
-    ("Is Pale Green the low median?", ["Pale Green"]),
-    # a superlative with its participle
-    ("Which is the least visited city?", ["least visited city"]),
-    # a drawn measure, and a measure word that modifies a noun
-    ("The pyramid has a slant height of 5. Find its height.", ["pyramid", "slant height"]),
-    ("Which age group is the largest?", ["age group"]),
-    ("How many colors does the flag have?", ["flag"]),
-    ("How many purple shapes are there?", ["purple shapes"]),  # things, not a measure
-    # a relation, not a thing; a run that describes the picture; participles
-    ("Line PQ is tangent to circle O at point Q.", ["Line PQ", "circle O", "point Q"]),
-    ("Find the area of the irregular figure.", []),
-    ("What is the period of the sine curve plotted?", ["sine curve"]),
-    # a plural list head before names, and a bare noun after its labelled mention
-    ("Compare the scores of the teams lions and tigers.",
-     ["scores", "teams", "lions", "tigers"]),
-    ("The graph shows the function h. Where is the function increasing?", ["function h"]),
-])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # who answered a survey and a statistic of a series are not drawn
+        ("What percentage of people like the most popular fruit?", ["most popular fruit"]),
+        ("How many apps are used by 40 percent of users?", ["apps"]),
+        ("Is Pale Green the low median?", ["Pale Green"]),
+        # a superlative with its participle
+        ("Which is the least visited city?", ["least visited city"]),
+        # a drawn measure, and a measure word that modifies a noun
+        ("The pyramid has a slant height of 5. Find its height.", ["pyramid", "slant height"]),
+        ("Which age group is the largest?", ["age group"]),
+        ("How many colors does the flag have?", ["flag"]),
+        ("How many purple shapes are there?", ["purple shapes"]),  # things, not a measure
+        # a relation, not a thing; a run that describes the picture; participles
+        ("Line PQ is tangent to circle O at point Q.", ["Line PQ", "circle O", "point Q"]),
+        ("Find the area of the irregular figure.", []),
+        ("What is the period of the sine curve plotted?", ["sine curve"]),
+        # a plural list head before names, and a bare noun after its labelled mention
+        (
+            "Compare the scores of the teams lions and tigers.",
+            ["scores", "teams", "lions", "tigers"],
+        ),
+        ("The graph shows the function h. Where is the function increasing?", ["function h"]),
+    ],
+)
 def test_reads_chart_and_survey_semantics(question: str, expected: list[str]) -> None:
     phrases = get_phrase_extractor()(question)
     assert [p.text for p in phrases] == expected
-    assert all(question[p.start:p.end] == p.text for p in phrases)
+    assert all(question[p.start : p.end] == p.text for p in phrases)

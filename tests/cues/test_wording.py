@@ -15,43 +15,71 @@ from cuekit.cues.wording import (
 )
 
 
-@pytest.mark.parametrize(("noun", "plural"), [
-    ("red circles", True), ("people", True), ("vertices", True), ("dice", True),
-    ("cross", False), ("bus", False), ("axis", False), ("radius", False), ("series", False),
-    ("glass", False), ("pet", False), ("A", False), ("point A", False), ("lens", False),
-])
+@pytest.mark.parametrize(
+    ("noun", "plural"),
+    [
+        ("red circles", True),
+        ("people", True),
+        ("vertices", True),
+        ("dice", True),
+        ("cross", False),
+        ("bus", False),
+        ("axis", False),
+        ("radius", False),
+        ("series", False),
+        ("glass", False),
+        ("pet", False),
+        ("A", False),
+        ("point A", False),
+        ("lens", False),
+    ],
+)
 def test_is_plural_reads_the_last_word(noun: str, plural: bool) -> None:
     assert is_plural(noun) is plural
 
 
-@pytest.mark.parametrize(("noun", "expected"), [
-    ("tallest bar", "tallest bars"), ("cross", "crosses"), ("box", "boxes"),
-    ("bus", "buses"), ("city", "cities"), ("day", "days"), ("person", "people"),
-    ("vertex", "vertices"), ("leaf", "leaves"), ("series", "series"),
-    ("red circles", "red circles"), ("cyan metal school bus", "cyan metal school buses"),
-])
+@pytest.mark.parametrize(
+    ("noun", "expected"),
+    [
+        ("tallest bar", "tallest bars"),
+        ("cross", "crosses"),
+        ("box", "boxes"),
+        ("bus", "buses"),
+        ("city", "cities"),
+        ("day", "days"),
+        ("person", "people"),
+        ("vertex", "vertices"),
+        ("leaf", "leaves"),
+        ("series", "series"),
+        ("red circles", "red circles"),
+        ("cyan metal school bus", "cyan metal school buses"),
+    ],
+)
 def test_pluralize_inflects_the_head_noun(noun: str, expected: str) -> None:
     assert pluralize(noun) == expected
 
 
-@pytest.mark.parametrize(("name", "mentioned", "expected"), [
-    ("red circle", True, "the red circle"),
-    ("red circles", False, "the red circles"),  # a plural takes no "a"
-    ("star", False, "a star"),
-    ("orange", False, "an orange"),
-    ("unit square", False, "a unit square"),
-    ("x axis", False, "an x axis"),
-    ("y axis", False, "a y axis"),
-    ("point A", True, "point A"),
-    ("triangle ABC", True, "triangle ABC"),
-    ("angle 1", True, "angle 1"),
-    ("line l1", False, "line l1"),
-    ("Web Green", True, "Web Green"),
-    ("GDP", True, "GDP"),
-    ("1", False, "the digit 1"),
-    ("12", True, "the number 12"),
-    ('the label "x"', True, 'the label "x"'),
-])
+@pytest.mark.parametrize(
+    ("name", "mentioned", "expected"),
+    [
+        ("red circle", True, "the red circle"),
+        ("red circles", False, "the red circles"),  # a plural takes no "a"
+        ("star", False, "a star"),
+        ("orange", False, "an orange"),
+        ("unit square", False, "a unit square"),
+        ("x axis", False, "an x axis"),
+        ("y axis", False, "a y axis"),
+        ("point A", True, "point A"),
+        ("triangle ABC", True, "triangle ABC"),
+        ("angle 1", True, "angle 1"),
+        ("line l1", False, "line l1"),
+        ("Web Green", True, "Web Green"),
+        ("GDP", True, "GDP"),
+        ("1", False, "the digit 1"),
+        ("12", True, "the number 12"),
+        ('the label "x"', True, 'the label "x"'),
+    ],
+)
 def test_name_thing_chooses_the_article(name: str, mentioned: bool, expected: str) -> None:
     assert name_thing(name, mentioned=mentioned) == expected
 

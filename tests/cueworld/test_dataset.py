@@ -22,8 +22,10 @@ from cuekit.errors import ConfigError
 def test_rows_are_deterministic_and_splits_never_share_a_scene() -> None:
     first = list(generate_cueworld_rows("val", count=5))
     assert first == list(generate_cueworld_rows("val", count=5))
-    scenes = {split: {row["image"] for row in generate_cueworld_rows(split, count=200)}
-              for split in SPLIT_SIZES}
+    scenes = {
+        split: {row["image"] for row in generate_cueworld_rows(split, count=200)}
+        for split in SPLIT_SIZES
+    }
     assert not scenes["train"] & scenes["val"]
     assert not scenes["train"] & scenes["test"]
     assert not scenes["val"] & scenes["test"]
@@ -85,17 +87,20 @@ def test_every_family_answers_from_the_scene(family: str) -> None:
         elif family == "reading":
             assert question.answer == target.digit
         elif family == "compare":
-            other = next(o for o in scene.objects
-                         if o.shape in question.question and o is not target)
-            assert question.answer == ("yes" if (target.size, other.size)
-                                       == ("large", "small") else "no")
+            other = next(
+                o for o in scene.objects if o.shape in question.question and o is not target
+            )
+            assert question.answer == (
+                "yes" if (target.size, other.size) == ("large", "small") else "no"
+            )
         else:
             assert question.choices is not None and len(question.choices) == 4
             assert len(set(question.choices)) == 4
             picked = question.choices["ABCD".index(question.answer)]
             direction = question.question.split("directly ")[1].split(" the ")[0]
-            step = {"left of": (0, -1), "right of": (0, 1), "above": (-1, 0),
-                    "below": (1, 0)}[direction]
+            step = {"left of": (0, -1), "right of": (0, 1), "above": (-1, 0), "below": (1, 0)}[
+                direction
+            ]
             neighbour = scene.at(target.row + step[0], target.col + step[1])
             assert neighbour is not None and picked == neighbour.colour
     assert asked >= 20
@@ -103,8 +108,9 @@ def test_every_family_answers_from_the_scene(family: str) -> None:
 
 def test_answers_are_balanced_enough_that_guessing_is_weak() -> None:
     rows = list(generate_cueworld_rows("val", count=600))
-    families = pl.DataFrame({"family": [r["family"] for r in rows],
-                             "answer": [r["answer"] for r in rows]})
+    families = pl.DataFrame(
+        {"family": [r["family"] for r in rows], "answer": [r["answer"] for r in rows]}
+    )
     assert set(families["family"]) == set(FAMILIES)
     for family in FAMILIES:
         answers = families.filter(pl.col("family") == family)["answer"]
@@ -114,9 +120,22 @@ def test_answers_are_balanced_enough_that_guessing_is_weak() -> None:
 
 def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path) -> None:
     out = tmp_path / "cw"
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "cueworld", "--split", "test",
-                                      "--limit", "120", "--detector", "annotations",
-                                      "-o", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "cueworld",
+            "--split",
+            "test",
+            "--limit",
+            "120",
+            "--detector",
+            "annotations",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     cues = pl.read_parquet(out / "cues.parquet")
     assert cues.height == 120
@@ -129,10 +148,26 @@ def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path) -> None:
         assert sample["answer"] not in row["cue_text"].replace("[Hint]", "").split()
     # --seed draws other rows.
     other = tmp_path / "cw-seed"
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "cueworld", "--split", "test",
-                                      "--limit", "3", "--seed", "1", "--detector",
-                                      "annotations", "-o", str(other)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "cueworld",
+            "--split",
+            "test",
+            "--limit",
+            "3",
+            "--seed",
+            "1",
+            "--detector",
+            "annotations",
+            "-o",
+            str(other),
+        ],
+    )
     assert result.exit_code == 0, result.output
+
     def images(frame: pl.DataFrame) -> list[str]:
         return [json.loads(s)["images"][0]["sha256"] for s in frame["sample"]]
 

@@ -41,15 +41,20 @@ def test_quick_grid_writes_a_complete_consistent_table(tmp_path: Path) -> None:
     assert report["seeds"] == 2 and settings["steps"] == grid.QUICK.steps
     assert len(report["runs"]) == 2 * 3 * 2 * 2  # teachers x privileges x modules x seeds
     cells = {(r["teacher"], r["privilege"], r["module"]) for r in report["table"]}
-    assert cells == {(t, p, m) for t in grid.TEACHERS for p in grid.PRIVILEGES
-                     for m in (True, False)}
+    assert cells == {
+        (t, p, m) for t in grid.TEACHERS for p in grid.PRIVILEGES for m in (True, False)
+    }
     before = report["before"]
     assert len(before["ids"]) == settings["test_rows"]
     assert before["accuracy"] == pytest.approx(np.mean(before["correct"]))
     for row in report["table"]:
         assert row["seeds"] == 2
-        runs = [r for r in report["runs"] if (r["teacher"], r["privilege"], r["module"])
-                == (row["teacher"], row["privilege"], row["module"])]
+        runs = [
+            r
+            for r in report["runs"]
+            if (r["teacher"], r["privilege"], r["module"])
+            == (row["teacher"], row["privilege"], row["module"])
+        ]
         per_seed = [np.mean(r["after"]["correct"]) for r in sorted(runs, key=lambda r: r["seed"])]
         assert row["after_per_seed"] == pytest.approx(per_seed)
         assert row["gain"] == pytest.approx(row["after"] - before["accuracy"])
@@ -76,7 +81,8 @@ def _check_family_breakdown(report: dict, work: Path) -> None:
     """benchmarks/cueworld_families.py re-reads the runs' predictions by question family:
     its family accuracies, weighted by family size, give back each run's accuracy."""
     spec = importlib.util.spec_from_file_location(
-        "cueworld_families", GRID_SCRIPT.with_name("cueworld_families.py"))
+        "cueworld_families", GRID_SCRIPT.with_name("cueworld_families.py")
+    )
     families = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(families)
     summary = families.summarize(report, work)
@@ -92,8 +98,12 @@ def _check_family_breakdown(report: dict, work: Path) -> None:
     assert overall(summary["before"]) == pytest.approx(report["before"]["accuracy"])
     assert len(summary["cells"]) == 12
     for row in summary["cells"]:
-        after = next(r["after"] for r in report["table"] if (r["teacher"], r["privilege"],
-                     r["module"]) == (row["teacher"], row["privilege"], row["module"]))
+        after = next(
+            r["after"]
+            for r in report["table"]
+            if (r["teacher"], r["privilege"], r["module"])
+            == (row["teacher"], row["privilege"], row["module"])
+        )
         assert overall(row) == pytest.approx(after)
         assert 0.0 <= row["colour_top_answer_share"] <= 1.0
     assert "| base (before) |" in families.markdown(summary)
@@ -105,7 +115,8 @@ def _check_module_effect(report: dict, work: Path) -> None:
     exactly zero, leaves the zero-initialised output projection at zero and every answer as
     it was."""
     spec = importlib.util.spec_from_file_location(
-        "cueworld_module", GRID_SCRIPT.with_name("cueworld_module.py"))
+        "cueworld_module", GRID_SCRIPT.with_name("cueworld_module.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     result = module.main(["--report", str(work / "cueworld_grid.json")])
@@ -115,8 +126,9 @@ def _check_module_effect(report: dict, work: Path) -> None:
         assert measured["accuracy_with"] == pytest.approx(run["after"]["accuracy"])
         assert measured["accuracy_without"] == pytest.approx(np.mean(measured["correct_without"]))
         if (run["teacher"], run["privilege"]) == ("self", "none"):
-            assert all(value == 0.0 for key, value in measured["norms"].items()
-                       if key.endswith(".o"))
+            assert all(
+                value == 0.0 for key, value in measured["norms"].items() if key.endswith(".o")
+            )
             assert measured["answers_changed"] == 0.0
             assert measured["correct_with"] == measured["correct_without"]
     assert len(result["table"]) == 6

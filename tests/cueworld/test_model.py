@@ -34,8 +34,7 @@ def test_the_model_is_a_real_qwen3_vl_with_deepstack_and_mrope() -> None:
     # 96x96 images stay 96x96: 6x6 image tokens.
     from PIL import Image
 
-    batch = processor(["<|vision_start|><|image_pad|><|vision_end|>"],
-                      [Image.new("RGB", (96, 96))])
+    batch = processor(["<|vision_start|><|image_pad|><|vision_end|>"], [Image.new("RGB", (96, 96))])
     assert batch["image_grid_thw"].tolist() == [[1, 12, 12]]
     assert int(batch["mm_token_type_ids"].sum()) == 36
 
@@ -57,8 +56,9 @@ def test_shipped_models_load_offline_by_alias(name: str) -> None:
     assert f"The cues are in wording `{CUE_WORDING}`" in card
 
 
-def test_missing_shipped_weights_name_the_fix(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_missing_shipped_weights_name_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from cuekit.cueworld import model as cueworld_model
 
     monkeypatch.setattr(cueworld_model, "WEIGHTS_DIR", tmp_path)
@@ -76,19 +76,39 @@ def test_the_recipe_reproduces_the_shipped_runs_first_losses(tmp_path: Path) -> 
     losses = {r["step"]: r["loss"] for r in logged if "loss" in r}
     steps = 20
     data = tmp_path / "train"
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "cueworld", "--split", "train",
-                                      "--limit", str(steps * shipped["batch_size"]),
-                                      "--detector", "annotations", "-o", str(data)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "cueworld",
+            "--split",
+            "train",
+            "--limit",
+            str(steps * shipped["batch_size"]),
+            "--detector",
+            "annotations",
+            "-o",
+            str(data),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    settings = {**shipped, "train": str(data), "val": None, "output": str(tmp_path / "sft"),
-                "stop_after": steps, "hint_shares": tuple(shipped["hint_shares"])}
+    settings = {
+        **shipped,
+        "train": str(data),
+        "val": None,
+        "output": str(tmp_path / "sft"),
+        "stop_after": steps,
+        "hint_shares": tuple(shipped["hint_shares"]),
+    }
     previous = torch.get_num_threads()
     try:
         train(SFTConfig(**settings))
     finally:
         torch.set_num_threads(previous)
-    rerun = [json.loads(line) for line in (tmp_path / "sft" / "curve.jsonl").read_text()
-             .splitlines()]
+    rerun = [
+        json.loads(line) for line in (tmp_path / "sft" / "curve.jsonl").read_text().splitlines()
+    ]
     rerun_losses = {r["step"]: r["loss"] for r in rerun if "loss" in r}
     assert sorted(rerun_losses) == [10, 20]
     for step, loss in rerun_losses.items():

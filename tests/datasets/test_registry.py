@@ -15,8 +15,12 @@ from cuekit.errors import ConfigError
 
 def _two_rows(split: str, seed: int) -> Iterator[dict]:
     for index in range(2):
-        yield {"id": f"{split}-{seed}-{index}", "question": f"q{index}?", "answer": str(index),
-               "image": b"not decoded here"}
+        yield {
+            "id": f"{split}-{seed}-{index}",
+            "question": f"q{index}?",
+            "answer": str(index),
+            "image": b"not decoded here",
+        }
 
 
 def test_sample_and_cueworld_are_registered() -> None:
@@ -38,11 +42,17 @@ def test_cueworld_rows_follow_split_and_seed() -> None:
 
 
 def test_unknown_dataset_and_bad_split_name_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"unknown built-in dataset 'nope'; choose one of: "
-                                          r"cueworld, sample"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown built-in dataset 'nope'; choose one of: "
+        r"cueworld, sample",
+    ):
         builtin_rows("nope", "train", 0)
-    with pytest.raises(ConfigError, match=r"--dataset cueworld: cueworld has splits train, "
-                                          r"val, test, not 'dev'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--dataset cueworld: cueworld has splits train, "
+        r"val, test, not 'dev'",
+    ):
         builtin_rows("cueworld", "dev", 0)
 
 
@@ -52,7 +62,9 @@ def test_a_registered_dataset_is_a_source(monkeypatch: pytest.MonkeyPatch) -> No
     samples = list(iter_source(SourceSpec(dataset="two", split="dev", seed=5)))
     assert [type(s) for s in samples] == [RawSample, RawSample]
     assert [(s.original_id, s.source, s.split, s.question, s.answer) for s in samples] == [
-        ("dev-5-0", "two", "dev", "q0?", "0"), ("dev-5-1", "two", "dev", "q1?", "1")]
+        ("dev-5-0", "two", "dev", "q0?", "0"),
+        ("dev-5-1", "two", "dev", "q1?", "1"),
+    ]
 
 
 def test_register_refuses_a_target_without_a_function() -> None:

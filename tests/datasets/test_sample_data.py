@@ -130,7 +130,7 @@ def test_every_text_object_is_the_text_drawn_in_its_box(rows: list[dict]) -> Non
             crop = gray.crop(tuple(int(v) for v in obj["xyxy"]))
             assert _render_matches(obj["label"], crop), f"{row['id']}: {obj} not drawn as boxed"
         for i, first in enumerate(texts):  # texts never overlap, so OCR can tell them apart
-            for second in texts[i + 1:]:
+            for second in texts[i + 1 :]:
                 a, b = first["xyxy"], second["xyxy"]
                 overlap = min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
                 assert not overlap, f"{row['id']}: {first} overlaps {second}"
@@ -155,7 +155,8 @@ def test_charts_and_shapes_have_their_parts(rows: list[dict]) -> None:
             assert kinds["axis_title"] == 2 and kinds["axis"] == 2
             assert kinds["tick_label"] >= 5 and kinds["category_label"] >= 3
             assert kinds["bar"] == kinds["category_label"] or (
-                kinds["marker"] == kinds["category_label"] and kinds["line"] == 1)
+                kinds["marker"] == kinds["category_label"] and kinds["line"] == 1
+            )
         if row["category"] == "shapes":
             shapes = [o["label"] for o in row["objects"] if o["kind"] == "shape"]
             assert 3 <= len(shapes) == len(row["objects"]) <= 6

@@ -31,8 +31,9 @@ def test_jsonl_with_relative_paths_and_bad_lines(tmp_path):
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "a.png").write_bytes(_png())
     lines = [
-        json.dumps({"id": "q1", "question": "Q?", "image": "img/a.png", "answer": 3,
-                    "extra": {"k": 1}}),
+        json.dumps(
+            {"id": "q1", "question": "Q?", "image": "img/a.png", "answer": 3, "extra": {"k": 1}}
+        ),
         "{not json",
         json.dumps({"id": "q3", "image": "img/a.png"}),
         json.dumps([1, 2]),
@@ -42,8 +43,12 @@ def test_jsonl_with_relative_paths_and_bad_lines(tmp_path):
     items = _rows(SourceSpec(dataset=str(path)))
     assert [type(i) for i in items] == [RawSample, RowError, RowError, RowError]
     first = items[0]
-    assert (first.row_index, first.original_id, first.source, first.split) == (0, "q1", "data",
-                                                                              "train")
+    assert (first.row_index, first.original_id, first.source, first.split) == (
+        0,
+        "q1",
+        "data",
+        "train",
+    )
     assert first.question == "Q?" and first.answer == 3 and first.images == ["img/a.png"]
     assert first.base_dir == tmp_path and first.metadata == {"extra": {"k": 1}}
     assert "line 2 is not valid JSON" in str(items[1].error)
@@ -54,11 +59,13 @@ def test_jsonl_with_relative_paths_and_bad_lines(tmp_path):
 
 def test_parquet_with_bytes_and_hf_structs(tmp_path):
     data = _png()
-    frame = pl.DataFrame({
-        "problem": ["a?", "b?"],
-        "images": [[{"bytes": data, "path": "a.png"}], [{"bytes": data, "path": "x.png"}]],
-        "answer": ["1", "2"],
-    })
+    frame = pl.DataFrame(
+        {
+            "problem": ["a?", "b?"],
+            "images": [[{"bytes": data, "path": "a.png"}], [{"bytes": data, "path": "x.png"}]],
+            "answer": ["1", "2"],
+        }
+    )
     path = tmp_path / "whatever.parquet"
     frame.write_parquet(path)
     items = _rows(SourceSpec(dataset=str(path), split="test"))
@@ -72,8 +79,9 @@ def test_parquet_with_bytes_and_hf_structs(tmp_path):
 
 def test_image_folder_with_jsonl(tmp_path):
     (tmp_path / "a.png").write_bytes(_png())
-    (tmp_path / "metadata.jsonl").write_text(json.dumps(
-        {"id": "f1", "question": "Q?", "image": "a.png"}) + "\n")
+    (tmp_path / "metadata.jsonl").write_text(
+        json.dumps({"id": "f1", "question": "Q?", "image": "a.png"}) + "\n"
+    )
     (items,) = _rows(SourceSpec(dataset=str(tmp_path)))
     assert items.base_dir == tmp_path and items.source == tmp_path.name
 
@@ -92,8 +100,9 @@ def test_overrides_apply_on_top_of_the_detected_preset(tmp_path):
     assert with_overrides(FieldMap(), question="q", id=None).question == "q"
     path = tmp_path / "rows.jsonl"
     (tmp_path / "a.png").write_bytes(_png())
-    path.write_text(json.dumps({"problem": "Q?", "text": "other", "image": "a.png",
-                                "answer": "1"}) + "\n")
+    path.write_text(
+        json.dumps({"problem": "Q?", "text": "other", "image": "a.png", "answer": "1"}) + "\n"
+    )
     (item,) = _rows(SourceSpec(dataset=str(path)))
     assert item.question == "Q?"  # generic preset: "problem" when there is no "question"
     (item,) = _rows(SourceSpec(dataset=str(path), overrides={"question": "text"}))
@@ -102,12 +111,17 @@ def test_overrides_apply_on_top_of_the_detected_preset(tmp_path):
 
 def test_hf_dataset_keeps_encoded_bytes(monkeypatch):
     data = _png()
-    features = datasets.Features({"question": datasets.Value("string"),
-                                  "decoded_image": datasets.Image(),
-                                  "pid": datasets.Value("string")})
+    features = datasets.Features(
+        {
+            "question": datasets.Value("string"),
+            "decoded_image": datasets.Image(),
+            "pid": datasets.Value("string"),
+        }
+    )
     ds = datasets.Dataset.from_dict(
         {"question": ["q?"], "decoded_image": [{"bytes": data, "path": None}], "pid": ["7"]},
-        features=features)
+        features=features,
+    )
     calls = {}
 
     def fake_load(name, config, split, streaming):
@@ -116,8 +130,12 @@ def test_hf_dataset_keeps_encoded_bytes(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     (item,) = _rows(SourceSpec(dataset="AI4Math/MathVista", split="testmini"))
-    assert calls == {"name": "AI4Math/MathVista", "config": None, "split": "testmini",
-                     "streaming": False}
+    assert calls == {
+        "name": "AI4Math/MathVista",
+        "config": None,
+        "split": "testmini",
+        "streaming": False,
+    }
     assert item.original_id == "7" and item.question == "q?"
     assert item.images[0]["bytes"] == data  # undecoded: the original bytes survive
 
@@ -133,12 +151,21 @@ def test_hf_load_failure_names_the_fixes(monkeypatch):
 
 def test_hf_streaming_dataset_with_a_list_of_images(monkeypatch):
     data = _png()
-    features = datasets.Features({"problem": datasets.Value("string"),
-                                  "images": datasets.List(datasets.Image()),
-                                  "answer": datasets.Value("string")})
+    features = datasets.Features(
+        {
+            "problem": datasets.Value("string"),
+            "images": datasets.List(datasets.Image()),
+            "answer": datasets.Value("string"),
+        }
+    )
     ds = datasets.Dataset.from_dict(
-        {"problem": ["a?", "b?"], "images": [[{"bytes": data, "path": None}]] * 2,
-         "answer": ["1", "2"]}, features=features).to_iterable_dataset()
+        {
+            "problem": ["a?", "b?"],
+            "images": [[{"bytes": data, "path": None}]] * 2,
+            "answer": ["1", "2"],
+        },
+        features=features,
+    ).to_iterable_dataset()
     seen = {}
 
     def fake_load(name, config, split, streaming):
@@ -175,7 +202,11 @@ def test_geometry3k_hub_snapshot_folder_is_recognised_by_schema(geometry3k_snaps
     assert sample.question == "Find x." and sample.answer == "3"
     assert sample.metadata == {"cuekit_preset": "geometry3k"}
     assert (sample.question_type, sample.answer_type, sample.precision, sample.unit) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_a_snapshot_in_the_hf_cache_is_named_by_its_hub_id(geometry3k_snapshot):
@@ -189,7 +220,9 @@ def test_a_hub_shard_file_is_read_directly(geometry3k_snapshot):
     path = geometry3k_snapshot("geo") / "data" / "train-00000-of-00001.parquet"
     items = _rows(SourceSpec(dataset=str(path)))
     assert [i.question for i in items] == [
-        "<image>Find x.", "<image>Find the area of the figure. Round to the nearest tenth."]
+        "<image>Find x.",
+        "<image>Find the area of the figure. Round to the nearest tenth.",
+    ]
     assert {i.source for i in items} == {"geo"}  # named after the snapshot, not the shard
 
 
@@ -224,27 +257,47 @@ def test_snapshot_folder_names_its_splits_when_the_split_is_missing(mathvista_sn
 
 
 def test_arrow_folder_from_save_to_disk(tmp_path):
-    features = datasets.Features({"question": datasets.Value("string"),
-                                  "image": datasets.Image(), "answer": datasets.Value("string"),
-                                  "question_id": datasets.Value("int64")})
-    ds = datasets.Dataset.from_dict({"question": ["q1?", "q2?"],
-                                     "image": [{"bytes": _png(), "path": None}] * 2,
-                                     "answer": ["a", "b"], "question_id": [11, 12]},
-                                    features=features)
+    features = datasets.Features(
+        {
+            "question": datasets.Value("string"),
+            "image": datasets.Image(),
+            "answer": datasets.Value("string"),
+            "question_id": datasets.Value("int64"),
+        }
+    )
+    ds = datasets.Dataset.from_dict(
+        {
+            "question": ["q1?", "q2?"],
+            "image": [{"bytes": _png(), "path": None}] * 2,
+            "answer": ["a", "b"],
+            "question_id": [11, 12],
+        },
+        features=features,
+    )
     ds.save_to_disk(str(tmp_path / "saved"))
     items = _rows(SourceSpec(dataset=str(tmp_path / "saved")))
-    assert [(i.original_id, i.question, i.answer) for i in items] == [("11", "q1?", "a"),
-                                                                      ("12", "q2?", "b")]
+    assert [(i.original_id, i.question, i.answer) for i in items] == [
+        ("11", "q1?", "a"),
+        ("12", "q2?", "b"),
+    ]
     assert items[0].images[0]["bytes"] == _png()
 
 
 def test_mmmu_layout_gathers_image_columns_and_parses_options(tmp_path):
     image = {"bytes": _png(), "path": None}
-    frame = pl.DataFrame({
-        "id": ["validation_Art_1"], "question": ["Compare <image 1> and <image 2>."],
-        "options": ["['left', 'right']"], "answer": ["A"], "image_1": [image],
-        "image_2": [image], "image_3": [None], "question_type": ["multiple-choice"]},
-        schema_overrides={"image_3": pl.Struct({"bytes": pl.Binary, "path": pl.String})})
+    frame = pl.DataFrame(
+        {
+            "id": ["validation_Art_1"],
+            "question": ["Compare <image 1> and <image 2>."],
+            "options": ["['left', 'right']"],
+            "answer": ["A"],
+            "image_1": [image],
+            "image_2": [image],
+            "image_3": [None],
+            "question_type": ["multiple-choice"],
+        },
+        schema_overrides={"image_3": pl.Struct({"bytes": pl.Binary, "path": pl.String})},
+    )
     frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
     (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
     assert item.preset == "mmmu" and len(item.images) == 2
@@ -256,23 +309,35 @@ def test_mmmu_layout_gathers_image_columns_and_parses_options(tmp_path):
 def test_bad_precision_names_the_sample_and_field(tmp_path):
     from cuekit.errors import SampleError
 
-    item = RawSample(row_index=0, original_id="p7", source="s", split="test", question="Q?",
-                     answer="1.5", choices=None, images=[_png()], precision=1.5)
+    item = RawSample(
+        row_index=0,
+        original_id="p7",
+        source="s",
+        split="test",
+        question="Q?",
+        answer="1.5",
+        choices=None,
+        images=[_png()],
+        precision=1.5,
+    )
     with pytest.raises(SampleError, match="whole number of decimal places, got 1.5") as info:
         _prepared(item, tmp_path)
     assert (info.value.sample_id, info.value.field) == ("p7", "precision")
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("<image>Find x.", "Find x."),
-    ("<image1> What is shown?", "What is shown?"),
-    ("Compare <image 1> with <image_2>.", "Compare image 1 with image 2."),
-    ("Look at\n<image>\nthen answer.", "Look at\n\nthen answer."),
-    ("In <image>, find x.", "In the image, find x."),
-    ("<|image|>Find x.", "Find x."),
-    ("<|vision_start|><|image_pad|><|vision_end|>Find x in <|image_1|>.", "Find x in image 1."),
-    ("No placeholder here.", "No placeholder here."),
-])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("<image>Find x.", "Find x."),
+        ("<image1> What is shown?", "What is shown?"),
+        ("Compare <image 1> with <image_2>.", "Compare image 1 with image 2."),
+        ("Look at\n<image>\nthen answer.", "Look at\n\nthen answer."),
+        ("In <image>, find x.", "In the image, find x."),
+        ("<|image|>Find x.", "Find x."),
+        ("<|vision_start|><|image_pad|><|vision_end|>Find x in <|image_1|>.", "Find x in image 1."),
+        ("No placeholder here.", "No placeholder here."),
+    ],
+)
 def test_image_placeholders_are_mapped(question, expected):
     from cuekit.datasets.presets import map_image_placeholders
 
@@ -282,9 +347,10 @@ def test_image_placeholders_are_mapped(question, expected):
 
 def test_a_null_in_the_first_json_row_still_maps_the_field(tmp_path):
     (tmp_path / "a.png").write_bytes(_png())
-    rows = [{"id": "1", "question": "Q1?", "image": "a.png", "choices": None, "answer": None},
-            {"id": "2", "question": "Q2?", "image": "a.png", "choices": ["x", "y"],
-             "answer": "B"}]
+    rows = [
+        {"id": "1", "question": "Q1?", "image": "a.png", "choices": None, "answer": None},
+        {"id": "2", "question": "Q2?", "image": "a.png", "choices": ["x", "y"], "answer": "B"},
+    ]
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     items = _rows(SourceSpec(dataset=str(path)))
@@ -301,37 +367,51 @@ def test_streamed_mathvista_without_features_picks_the_decoded_image(monkeypatch
         features = None
 
         def __iter__(self):
-            yield {"pid": "9", "question": "Q?", "image": "images/9.jpg",
-                   "decoded_image": decoded, "choices": None, "unit": None,
-                   "precision": 2.0, "answer": "1.25", "question_type": "free_form",
-                   "answer_type": "float"}
+            yield {
+                "pid": "9",
+                "question": "Q?",
+                "image": "images/9.jpg",
+                "decoded_image": decoded,
+                "choices": None,
+                "unit": None,
+                "precision": 2.0,
+                "answer": "1.25",
+                "question_type": "free_form",
+                "answer_type": "float",
+            }
 
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: Stream())
     (item,) = _rows(SourceSpec(dataset="AI4Math/MathVista", split="testmini", streaming=True))
     assert item.preset == "mathvista" and item.images == [decoded]
-    assert (item.original_id, item.precision, item.metadata) == ("9", 2.0,
-                                                                 {"image": "images/9.jpg"})
+    assert (item.original_id, item.precision, item.metadata) == (
+        "9",
+        2.0,
+        {"image": "images/9.jpg"},
+    )
 
 
 # ------------------------------------------------------------ review: unseen variants
 
-_THREE = [{"id": f"q{i}", "question": f"Q{i}?", "image": "a.png", "answer": "1"}
-          for i in range(3)]
+_THREE = [{"id": f"q{i}", "question": f"Q{i}?", "image": "a.png", "answer": "1"} for i in range(3)]
 
 
-@pytest.mark.parametrize(("name", "encode"), [
-    ("utf-16 BOM", lambda text: text.encode("utf-16")),
-    ("utf-32 BOM, CRLF", lambda text: text.replace("\n", "\r\n").encode("utf-32")),
-    ("utf-16 BOM, CR only", lambda text: text.replace("\n", "\r").encode("utf-16")),
-    ("utf-8 BOM, CRLF", lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
-    ("CR only (classic Mac)", lambda text: text.replace("\n", "\r").encode()),
-])
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        ("utf-16 BOM", lambda text: text.encode("utf-16")),
+        ("utf-32 BOM, CRLF", lambda text: text.replace("\n", "\r\n").encode("utf-32")),
+        ("utf-16 BOM, CR only", lambda text: text.replace("\n", "\r").encode("utf-16")),
+        ("utf-8 BOM, CRLF", lambda text: b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()),
+        ("CR only (classic Mac)", lambda text: text.replace("\n", "\r").encode()),
+    ],
+)
 def test_jsonl_in_any_bom_encoding_and_line_ending_reads_every_row(tmp_path, name, encode):
     path = tmp_path / "rows.jsonl"
     path.write_bytes(encode("".join(json.dumps(r) + "\n" for r in _THREE)))
     items = _rows(SourceSpec(dataset=str(path)))
     assert [(type(i), i.original_id, i.question) for i in items] == [
-        (RawSample, f"q{i}", f"Q{i}?") for i in range(3)], name
+        (RawSample, f"q{i}", f"Q{i}?") for i in range(3)
+    ], name
 
 
 def test_a_bad_byte_after_cr_line_ends_names_its_own_line(tmp_path):
@@ -339,8 +419,9 @@ def test_a_bad_byte_after_cr_line_ends_names_its_own_line(tmp_path):
     (tmp_path / "rows.jsonl").write_bytes(text)
     items = _rows(SourceSpec(dataset=str(tmp_path / "rows.jsonl")))
     assert [type(i) for i in items] == [RawSample, RawSample, RowError]
-    assert items[2].error.reason == ("line 3 is not valid UTF-8: byte 0xff at column 28 "
-                                     "(in rows.jsonl)")
+    assert items[2].error.reason == (
+        "line 3 is not valid UTF-8: byte 0xff at column 28 (in rows.jsonl)"
+    )
 
 
 def test_json_list_loses_only_the_element_with_bad_bytes_or_no_object(tmp_path):
@@ -350,8 +431,10 @@ def test_json_list_loses_only_the_element_with_bad_bytes_or_no_object(tmp_path):
     items = _rows(SourceSpec(dataset=str(tmp_path / "rows.json")))
     assert [type(i) for i in items] == [RawSample, RowError, RowError, RawSample]
     assert [items[0].original_id, items[3].original_id] == ["q0", "q2"]
-    assert items[1].error.reason == ("element 1 is not valid UTF-8: field 'question' holds "
-                                     "bytes that do not decode (in rows.json)")
+    assert items[1].error.reason == (
+        "element 1 is not valid UTF-8: field 'question' holds "
+        "bytes that do not decode (in rows.json)"
+    )
     assert items[2].error.reason == "element 2 is not a JSON object (in rows.json)"
 
 
@@ -364,15 +447,23 @@ def test_broken_json_list_names_the_file_and_position(tmp_path):
 
 def test_chartqa_layout_one_answer_in_a_list(tmp_path):
     """ChartQA: ``query`` and ``label`` (a list holding the one answer)."""
-    frame = pl.DataFrame({"image": [{"bytes": _png(), "path": None}] * 2,
-                          "query": ["What is the peak?", "Which year?"],
-                          "label": [["14"], ["2019", "2020"]], "human_or_machine": [0, 1]})
+    frame = pl.DataFrame(
+        {
+            "image": [{"bytes": _png(), "path": None}] * 2,
+            "query": ["What is the peak?", "Which year?"],
+            "label": [["14"], ["2019", "2020"]],
+            "human_or_machine": [0, 1],
+        }
+    )
     (tmp_path / "data").mkdir()
     frame.write_parquet(tmp_path / "data" / "test-00000-of-00001.parquet")
     items = _rows(SourceSpec(dataset=str(tmp_path), split="test"))
     sample = _prepared(items[0], tmp_path)
     assert (sample.question, sample.answer, sample.metadata) == (
-        "What is the peak?", "14", {"human_or_machine": 0})
+        "What is the peak?",
+        "14",
+        {"human_or_machine": 0},
+    )
     with pytest.raises(SampleError, match="field 'answer': expected one answer, got a list of 2"):
         _prepared(items[1], tmp_path)
 
@@ -380,14 +471,23 @@ def test_chartqa_layout_one_answer_in_a_list(tmp_path):
 def test_scienceqa_layout_answer_is_the_index_of_an_option(tmp_path):
     """ScienceQA: ``answer`` is the position of the right option; the judge needs the
     option itself. An integer that is one of the options stays that value."""
-    frame = pl.DataFrame({"image": [{"bytes": _png(), "path": None}] * 2,
-                          "question": ["Which is a mammal?", "How many?"],
-                          "choices": [["fish", "cat"], ["2", "3"]], "answer": [1, 3],
-                          "hint": ["", ""], "subject": ["natural science"] * 2})
+    frame = pl.DataFrame(
+        {
+            "image": [{"bytes": _png(), "path": None}] * 2,
+            "question": ["Which is a mammal?", "How many?"],
+            "choices": [["fish", "cat"], ["2", "3"]],
+            "answer": [1, 3],
+            "hint": ["", ""],
+            "subject": ["natural science"] * 2,
+        }
+    )
     frame.write_parquet(tmp_path / "train-00000-of-00001-0a1b2c.parquet")
     first, second = (_prepared(i, tmp_path) for i in _rows(SourceSpec(dataset=str(tmp_path))))
     assert (first.answer, first.choices, first.metadata["answer_index"]) == (
-        "cat", ["fish", "cat"], 1)
+        "cat",
+        ["fish", "cat"],
+        1,
+    )
     assert (second.answer, "answer_index" in second.metadata) == ("3", False)
     from cuekit.evaluate.answers import judge
 
@@ -398,11 +498,18 @@ def test_mmmu_options_that_are_image_references_stay_words(tmp_path):
     """MMMU options are often ``<image 2>``: as text they would be placeholders the chat
     template never fills (and an empty option if dropped like a question's)."""
     image = {"bytes": _png(), "path": None}
-    frame = pl.DataFrame({
-        "id": ["validation_Art_2"], "question": ["<image 1> Which painting is by Monet?"],
-        "options": ["['<image 2>', '<image 3>', 'Neither <image>']"], "answer": ["A"],
-        "image_1": [image], "image_2": [image], "image_3": [image],
-        "question_type": ["multiple-choice"]})
+    frame = pl.DataFrame(
+        {
+            "id": ["validation_Art_2"],
+            "question": ["<image 1> Which painting is by Monet?"],
+            "options": ["['<image 2>', '<image 3>', 'Neither <image>']"],
+            "answer": ["A"],
+            "image_1": [image],
+            "image_2": [image],
+            "image_3": [image],
+            "question_type": ["multiple-choice"],
+        }
+    )
     frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
     (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
     sample = _prepared(item, tmp_path)
@@ -416,37 +523,70 @@ def test_hf_imagefolder_with_split_subfolders(tmp_path):
     for split, color in (("train", (1, 2, 3)), ("test", (4, 5, 6))):
         (tmp_path / split).mkdir()
         (tmp_path / split / "0001.png").write_bytes(_png(color))
-        (tmp_path / split / "metadata.jsonl").write_text(json.dumps(
-            {"file_name": "0001.png", "question": f"Q {split}?", "answer": "2"}) + "\n")
+        (tmp_path / split / "metadata.jsonl").write_text(
+            json.dumps({"file_name": "0001.png", "question": f"Q {split}?", "answer": "2"}) + "\n"
+        )
     (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="test"))
-    assert (item.question, item.images, item.base_dir) == ("Q test?", ["0001.png"],
-                                                           tmp_path / "test")
+    assert (item.question, item.images, item.base_dir) == (
+        "Q test?",
+        ["0001.png"],
+        tmp_path / "test",
+    )
     assert _prepared(item, tmp_path).images[0].width == 8
 
 
 def test_split_named_jsonl_files_in_an_image_folder(tmp_path):
     (tmp_path / "a.png").write_bytes(_png())
     for split in ("train", "test"):
-        (tmp_path / f"{split}.jsonl").write_text(json.dumps(
-            {"id": split, "question": "Q?", "image": "a.png"}) + "\n")
-    assert [i.original_id for i in _rows(SourceSpec(dataset=str(tmp_path), split="test"))] \
-        == ["test"]
-    with pytest.raises(ConfigError, match=r"several \.jsonl files \(test\.jsonl, train\.jsonl\) "
-                                          r"and none is named after the split 'dev'"):
+        (tmp_path / f"{split}.jsonl").write_text(
+            json.dumps({"id": split, "question": "Q?", "image": "a.png"}) + "\n"
+        )
+    assert [i.original_id for i in _rows(SourceSpec(dataset=str(tmp_path), split="test"))] == [
+        "test"
+    ]
+    with pytest.raises(
+        ConfigError,
+        match=r"several \.jsonl files \(test\.jsonl, train\.jsonl\) "
+        r"and none is named after the split 'dev'",
+    ):
         _rows(SourceSpec(dataset=str(tmp_path), split="dev"))
 
 
 def test_mathverse_like_columns_keep_their_own_id_and_capitalised_names_are_found(tmp_path):
     """MathVerse numbers its rows in ``sample_index``; other copies capitalise columns."""
     image = {"bytes": _png(), "path": None}
-    pl.DataFrame({"sample_index": ["17"], "problem_index": ["3"], "question": ["Find x."],
-                  "image": [image], "answer": ["5"], "question_type": ["free-form"],
-                  "query_wo": ["..."]}).write_parquet(tmp_path / "testmini.parquet")
+    pl.DataFrame(
+        {
+            "sample_index": ["17"],
+            "problem_index": ["3"],
+            "question": ["Find x."],
+            "image": [image],
+            "answer": ["5"],
+            "question_type": ["free-form"],
+            "query_wo": ["..."],
+        }
+    ).write_parquet(tmp_path / "testmini.parquet")
     (item,) = _rows(SourceSpec(dataset=str(tmp_path / "testmini.parquet"), split="testmini"))
     assert (item.original_id, item.question, item.answer, item.question_type) == (
-        "17", "Find x.", "5", "free-form")
-    pl.DataFrame({"ID": ["w1"], "Question": ["Which?"], "Image": [image], "Answer": ["B"],
-                  "Options": [["p", "q"]]}).write_parquet(tmp_path / "caps.parquet")
+        "17",
+        "Find x.",
+        "5",
+        "free-form",
+    )
+    pl.DataFrame(
+        {
+            "ID": ["w1"],
+            "Question": ["Which?"],
+            "Image": [image],
+            "Answer": ["B"],
+            "Options": [["p", "q"]],
+        }
+    ).write_parquet(tmp_path / "caps.parquet")
     (item,) = _rows(SourceSpec(dataset=str(tmp_path / "caps.parquet")))
-    assert (item.original_id, item.question, item.answer, item.choices, len(item.images)) \
-        == ("w1", "Which?", "B", ["p", "q"], 1)
+    assert (item.original_id, item.question, item.answer, item.choices, len(item.images)) == (
+        "w1",
+        "Which?",
+        "B",
+        ["p", "q"],
+        1,
+    )

@@ -29,9 +29,19 @@ GLOBAL_BATCH = 4
 
 def step_config(shards: str, output: str, world_size: int, **extra) -> DistillConfig:
     """The same run for any world size: each rank takes GLOBAL_BATCH / world_size prompts."""
-    return DistillConfig(student="tiny-random", shards=shards, output=output,
-                         batch_size=GLOBAL_BATCH // world_size, max_new_tokens=8, max_steps=1,
-                         lr=1e-3, module_lr=1e-2, tensorboard=False, shuffle_buffer=0, **extra)
+    return DistillConfig(
+        student="tiny-random",
+        shards=shards,
+        output=output,
+        batch_size=GLOBAL_BATCH // world_size,
+        max_new_tokens=8,
+        max_steps=1,
+        lr=1e-3,
+        module_lr=1e-2,
+        tensorboard=False,
+        shuffle_buffer=0,
+        **extra,
+    )
 
 
 def global_batch(shards: str) -> list:
@@ -42,7 +52,7 @@ def global_batch(shards: str) -> list:
 
 def rank_batch(shards: str, rank: int, world_size: int) -> ShardBatch:
     per_rank = GLOBAL_BATCH // world_size
-    return ShardBatch(global_batch(shards)[rank * per_rank:(rank + 1) * per_rank])
+    return ShardBatch(global_batch(shards)[rank * per_rank : (rank + 1) * per_rank])
 
 
 def greedy(recipe: DistillRecipe) -> None:
@@ -50,8 +60,11 @@ def greedy(recipe: DistillRecipe) -> None:
 
 
 def full_grads(student: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {name: dd.full_value(p.grad).detach().cpu().clone()
-            for name, p in student.named_parameters() if p.grad is not None}
+    return {
+        name: dd.full_value(p.grad).detach().cpu().clone()
+        for name, p in student.named_parameters()
+        if p.grad is not None
+    }
 
 
 def main() -> None:
@@ -69,8 +82,10 @@ def main() -> None:
         weights = dd.full_model_state(recipe.student)
         recipe.save()
         if info.is_main:
-            save_file({k: v.contiguous() for k, v in weights.items()},
-                      str(result_dir / "weights.safetensors"))
+            save_file(
+                {k: v.contiguous() for k, v in weights.items()},
+                str(result_dir / "weights.safetensors"),
+            )
             save_file(grads, str(result_dir / "grads.safetensors"))
             (result_dir / "record.json").write_text(json.dumps({**record, "seconds": seconds}))
     else:
@@ -79,13 +94,21 @@ def main() -> None:
         weights = dd.full_model_state(recipe.student)
         optimizer = dd.full_optimizer_state(recipe.optimizer, keep=info.is_main)
         if info.is_main:
-            save_file({k: v.contiguous() for k, v in weights.items()},
-                      str(result_dir / "weights.safetensors"))
-            save_file({f"{i}.{name}": value for i, state in optimizer["state"].items()
-                       for name, value in state.items()},
-                      str(result_dir / "optimizer.safetensors"))
-            (result_dir / "resumed.json").write_text(json.dumps(
-                {"step": recipe.step, "reader": recipe.reader.state_dict()}))
+            save_file(
+                {k: v.contiguous() for k, v in weights.items()},
+                str(result_dir / "weights.safetensors"),
+            )
+            save_file(
+                {
+                    f"{i}.{name}": value
+                    for i, state in optimizer["state"].items()
+                    for name, value in state.items()
+                },
+                str(result_dir / "optimizer.safetensors"),
+            )
+            (result_dir / "resumed.json").write_text(
+                json.dumps({"step": recipe.step, "reader": recipe.reader.state_dict()})
+            )
     recipe.cleanup()
 
 

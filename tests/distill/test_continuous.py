@@ -25,31 +25,40 @@ def setup():
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5, generator=generator)
         model.lm_head.weight = torch.nn.Parameter(
-            torch.randn(model.lm_head.weight.shape, generator=generator))
-    questions = [f"Question {i}: what is shown here?" + " really" * (i % 4)
-                 for i in range(COUNT)]
-    images = [[Image.new("RGB", (32 + 16 * (i % 3), 48), (20 * i, 100, 200 - 10 * i))]
-              for i in range(COUNT)]
+            torch.randn(model.lm_head.weight.shape, generator=generator)
+        )
+    questions = [f"Question {i}: what is shown here?" + " really" * (i % 4) for i in range(COUNT)]
+    images = [
+        [Image.new("RGB", (32 + 16 * (i % 3), 48), (20 * i, 100, 200 - 10 * i))]
+        for i in range(COUNT)
+    ]
     return model.eval(), processor, questions, images
 
 
 def _settings(processor, stops, **sampling):
-    return DecodeSettings(20, stops, processor.tokenizer.pad_token_id,
-                          tuple(vision_token_ids(processor)), **sampling)
+    return DecodeSettings(
+        20, stops, processor.tokenizer.pad_token_id, tuple(vision_token_ids(processor)), **sampling
+    )
 
 
 def _inputs(processor, questions, images):
     def make(indices):
-        return dict(build_prompt_batch(processor, [questions[i] for i in indices],
-                                       [images[i] for i in indices]))
+        return dict(
+            build_prompt_batch(
+                processor, [questions[i] for i in indices], [images[i] for i in indices]
+            )
+        )
+
     return make
 
 
 def _alone(model, processor, questions, images, settings):
     """Each prompt decoded on its own (batch of one, no padding)."""
     make = _inputs(processor, questions, images)
-    return [StaticDecoder(model).generate(make([i]), settings)[0].tolist()
-            for i in range(len(questions))]
+    return [
+        StaticDecoder(model).generate(make([i]), settings)[0].tolist()
+        for i in range(len(questions))
+    ]
 
 
 def test_refilled_slots_decode_what_each_prompt_decodes_alone(setup):
@@ -71,8 +80,9 @@ def test_every_refill_runs_the_cue_module_at_prefill_only(setup, monkeypatch):
     model, processor, questions, images = setup
     module = get_cue_module(model)
     calls, prefills = [], []
-    handles = [block.register_forward_hook(lambda *_: calls.append(1))
-               for block in module.blocks.values()]
+    handles = [
+        block.register_forward_hook(lambda *_: calls.append(1)) for block in module.blocks.values()
+    ]
     original = ContinuousDecoder._prefill
 
     def counting_prefill(self, inputs):
@@ -82,7 +92,8 @@ def test_every_refill_runs_the_cue_module_at_prefill_only(setup, monkeypatch):
     monkeypatch.setattr(ContinuousDecoder, "_prefill", counting_prefill)
     try:
         got = ContinuousDecoder(model, slots=4, check_every=1).generate(
-            COUNT, _inputs(processor, questions, images), _settings(processor, (-1,)))
+            COUNT, _inputs(processor, questions, images), _settings(processor, (-1,))
+        )
     finally:
         for handle in handles:
             handle.remove()
@@ -98,8 +109,11 @@ def test_sampled_rows_stop_at_their_stop_token_and_repeat_with_the_seed(setup):
     runs = []
     for _ in range(2):
         torch.manual_seed(7)
-        runs.append(ContinuousDecoder(model, slots=4).generate(
-            COUNT, _inputs(processor, questions, images), settings))
+        runs.append(
+            ContinuousDecoder(model, slots=4).generate(
+                COUNT, _inputs(processor, questions, images), settings
+            )
+        )
     assert runs[0] == runs[1]
     vision = set(vision_token_ids(processor))
     for row in runs[0]:
@@ -109,9 +123,17 @@ def test_sampled_rows_stop_at_their_stop_token_and_repeat_with_the_seed(setup):
 
 def test_rollout_engine_cuekit_continuous_matches_the_chunked_engine_greedy(setup):
     model, processor, questions, images = setup
-    runs = {engine: generate_in_chunks(model, processor, questions, images, SamplingSettings(
-        max_new_tokens=12, greedy=True, engine=engine), 4)
-        for engine in ("cuekit", "cuekit-continuous")}
+    runs = {
+        engine: generate_in_chunks(
+            model,
+            processor,
+            questions,
+            images,
+            SamplingSettings(max_new_tokens=12, greedy=True, engine=engine),
+            4,
+        )
+        for engine in ("cuekit", "cuekit-continuous")
+    }
     assert torch.equal(runs["cuekit-continuous"].response_ids, runs["cuekit"].response_ids)
     assert torch.equal(runs["cuekit-continuous"].response_mask, runs["cuekit"].response_mask)
 

@@ -85,16 +85,21 @@ def test_layers_follow_interval_and_skip_last_layer() -> None:
 
 
 def real_config(hidden: int, layers: int, heads: int, kv_heads: int) -> Qwen3VLConfig:
-    return Qwen3VLConfig(text_config={"hidden_size": hidden, "num_hidden_layers": layers,
-                                      "num_attention_heads": heads,
-                                      "num_key_value_heads": kv_heads})
+    return Qwen3VLConfig(
+        text_config={
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads,
+        }
+    )
 
 
 def test_param_count_of_real_2b_config() -> None:
     size = cue_module_size(real_config(2048, 28, 16, 8))
     assert size.layers == (0, 5, 10, 15, 20, 25)
     assert size.num_modules == 6
-    assert size.num_params == 6 * 4 * 2048 ** 2 + 2 * 2048
+    assert size.num_params == 6 * 4 * 2048**2 + 2 * 2048
     assert round(size.num_params / 1e6, 1) == 100.7  # the paper's 100.7M
 
 
@@ -103,7 +108,7 @@ def test_param_count_of_real_8b_config_excludes_last_layer() -> None:
     # gets no gradient; cuekit stops at layer 30: 7 modules, 469.8M.
     size = cue_module_size(real_config(4096, 36, 32, 8))
     assert size.layers == (0, 5, 10, 15, 20, 25, 30)
-    assert size.num_params == 7 * 4 * 4096 ** 2 + 2 * 4096
+    assert size.num_params == 7 * 4 * 4096**2 + 2 * 4096
     assert round(size.num_params / 1e6, 1) == 469.8
 
 
@@ -136,9 +141,15 @@ def test_detach_restores_base_model(model, processor) -> None:
     assert torch.equal(logits_of(model, batch), base)
 
 
-def reference_sink_update(module, layer: int, hidden: torch.Tensor, input_ids: torch.Tensor,
-                          attention_mask: torch.Tensor, im_start_id: int, image_id: int
-                          ) -> torch.Tensor:
+def reference_sink_update(
+    module,
+    layer: int,
+    hidden: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    im_start_id: int,
+    image_id: int,
+) -> torch.Tensor:
     """The update written out per sample and per head with plain tensor ops."""
     block, expected = module.blocks[str(layer)], hidden.clone()
     heads, head_dim = block.num_heads, block.head_dim
@@ -156,7 +167,7 @@ def reference_sink_update(module, layer: int, hidden: torch.Tensor, input_ids: t
         out = []
         for head in range(heads):
             part = slice(head * head_dim, (head + 1) * head_dim)
-            weights = torch.softmax(keys[:, part] @ query[part] / head_dim ** 0.5, dim=0)
+            weights = torch.softmax(keys[:, part] @ query[part] / head_dim**0.5, dim=0)
             out.append(weights @ values[:, part])
         expected[row, sink] += torch.cat(out) @ block.o.weight.T
     return expected
@@ -170,11 +181,13 @@ def test_update_runs_after_deepstack_and_matches_reference(model, processor) -> 
     layers[0].register_forward_hook(lambda m, a, out: captured.__setitem__("layer0_out", out))
     for index in (1, 6):
         layers[index].register_forward_pre_hook(
-            lambda m, a, i=index: captured.__setitem__(f"pre{i}", a[0].clone()))
+            lambda m, a, i=index: captured.__setitem__(f"pre{i}", a[0].clone())
+        )
     module = attach_nonzero(model)
     for index in (1, 6):  # registered after the module: sees the updated state
         layers[index].register_forward_pre_hook(
-            lambda m, a, i=index: captured.__setitem__(f"post{i}", a[0].clone()))
+            lambda m, a, i=index: captured.__setitem__(f"post{i}", a[0].clone())
+        )
     logits_of(model, batch)
 
     # DeepStack adds visual features between layer 0's output and layer 1's input.
@@ -184,8 +197,14 @@ def test_update_runs_after_deepstack_and_matches_reference(model, processor) -> 
     assert torch.equal(added[~image_mask], torch.zeros_like(added[~image_mask]))
     for layer, index in ((0, 1), (5, 6)):
         expected = reference_sink_update(
-            module, layer, captured[f"pre{index}"], batch["input_ids"], batch["attention_mask"],
-            processor.im_start_token_id, processor.image_token_id)
+            module,
+            layer,
+            captured[f"pre{index}"],
+            batch["input_ids"],
+            batch["attention_mask"],
+            processor.im_start_token_id,
+            processor.image_token_id,
+        )
         torch.testing.assert_close(captured[f"post{index}"], expected, atol=1e-6, rtol=1e-5)
         changed = (captured[f"post{index}"] != captured[f"pre{index}"]).any(-1)
         assert changed.sum() == 2  # exactly one position (the sink) per sample
@@ -206,7 +225,7 @@ def test_padding_side_and_batching_do_not_change_logits(model, processor) -> Non
     right = build_prompt_batch(processor, QUESTIONS, images, padding_side="right")
     left_logits, right_logits = logits_of(model, left), logits_of(model, right)
     for row in range(2):
-        alone = build_prompt_batch(processor, QUESTIONS[row:row + 1], images[row:row + 1])
+        alone = build_prompt_batch(processor, QUESTIONS[row : row + 1], images[row : row + 1])
         alone_logits = logits_of(model, alone)[0]
         length = alone_logits.shape[0]
         assert int(left["attention_mask"][row].sum()) == length
@@ -226,8 +245,9 @@ def test_rows_without_image_are_left_alone(model, processor) -> None:
 
 def test_image_without_sink_is_an_error(model, processor) -> None:
     attach_nonzero(model)
-    batch = processor(["<|vision_start|><|image_pad|><|vision_end|>What is it?"],
-                      [make_image(1, 32, 32)])
+    batch = processor(
+        ["<|vision_start|><|image_pad|><|vision_end|>What is it?"], [make_image(1, 32, 32)]
+    )
     with pytest.raises(ValueError, match=r"samples \[0\] have image tokens but no <\|im_start\|>"):
         logits_of(model, batch)
 
@@ -238,19 +258,33 @@ def test_generate_runs_module_at_prefill_only(model, processor) -> None:
     calls: list[tuple[str, int]] = []
     forwards: list[int] = []
     model.model.register_forward_pre_hook(
-        lambda m, a, kw: forwards.append(kw["input_ids"].shape[1]), with_kwargs=True)
+        lambda m, a, kw: forwards.append(kw["input_ids"].shape[1]), with_kwargs=True
+    )
     for name, submodule in module.named_modules():
-        submodule.register_forward_pre_hook(
-            lambda m, a, n=name: calls.append((n, len(forwards))))
+        submodule.register_forward_pre_hook(lambda m, a, n=name: calls.append((n, len(forwards))))
     new_tokens = 6
-    generated = model.generate(**batch, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                               do_sample=False, suppress_tokens=vision_token_ids(processor))
+    generated = model.generate(
+        **batch,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        suppress_tokens=vision_token_ids(processor),
+    )
     assert len(forwards) == new_tokens and forwards[1:] == [1] * (new_tokens - 1)
     # All calls happen in the first (prefill) forward: each block once, each norm per block.
     assert all(step == 1 for _, step in calls)
     assert sorted(name for name, _ in calls if name.startswith("blocks.")) == [
-        "blocks.0", "blocks.0.k", "blocks.0.o", "blocks.0.q", "blocks.0.v",
-        "blocks.5", "blocks.5.k", "blocks.5.o", "blocks.5.q", "blocks.5.v"]
+        "blocks.0",
+        "blocks.0.k",
+        "blocks.0.o",
+        "blocks.0.q",
+        "blocks.0.v",
+        "blocks.5",
+        "blocks.5.k",
+        "blocks.5.o",
+        "blocks.5.q",
+        "blocks.5.v",
+    ]
     assert [name for name, _ in calls].count("norm_q") == 2
     # Cached decoding equals greedy decoding by full teacher-forced forwards (no cache).
     prompt_length = batch["input_ids"].shape[1]
@@ -259,10 +293,12 @@ def test_generate_runs_module_at_prefill_only(model, processor) -> None:
         extended = dict(batch)
         extended["input_ids"] = sequence
         pad = sequence.shape[1] - prompt_length
-        extended["attention_mask"] = torch.nn.functional.pad(batch["attention_mask"], (0, pad),
-                                                             value=1)
-        extended["mm_token_type_ids"] = torch.nn.functional.pad(batch["mm_token_type_ids"],
-                                                                (0, pad))
+        extended["attention_mask"] = torch.nn.functional.pad(
+            batch["attention_mask"], (0, pad), value=1
+        )
+        extended["mm_token_type_ids"] = torch.nn.functional.pad(
+            batch["mm_token_type_ids"], (0, pad)
+        )
         logits = logits_of(model, extended)[:, -1]
         logits[:, vision_token_ids(processor)] = float("-inf")
         sequence = torch.cat([sequence, logits.argmax(-1, keepdim=True)], dim=1)
@@ -290,9 +326,11 @@ def test_gradient_checkpointing_gives_same_gradients(model, processor) -> None:
     module = attach_nonzero(model)
     counts = {"attention": 0, "block": 0}
     model.model.language_model.layers[3].self_attn.register_forward_pre_hook(
-        lambda *_: counts.__setitem__("attention", counts["attention"] + 1))
+        lambda *_: counts.__setitem__("attention", counts["attention"] + 1)
+    )
     module.blocks["5"].register_forward_pre_hook(
-        lambda *_: counts.__setitem__("block", counts["block"] + 1))
+        lambda *_: counts.__setitem__("block", counts["block"] + 1)
+    )
     grads = []
     for checkpointing in (False, True):
         model.zero_grad(set_to_none=True)
@@ -314,14 +352,23 @@ def test_gradient_checkpointing_gives_same_gradients(model, processor) -> None:
 def test_save_and_load_student_round_trip(model, processor, tmp_path) -> None:
     module = attach_nonzero(model)
     batch = build_prompt_batch(processor, QUESTIONS, images_ab())
-    settings = {"max_new_tokens": 8, "do_sample": False,
-                "suppress_tokens": vision_token_ids(processor)}
+    settings = {
+        "max_new_tokens": 8,
+        "do_sample": False,
+        "suppress_tokens": vision_token_ids(processor),
+    }
     generated = model.generate(**batch, **settings)
     save_student(model, processor, tmp_path)
     record = json.loads((tmp_path / "cue_module.json").read_text())
-    assert record == {"format_version": 1, "interval": 5, "layers": [0, 5], "num_heads": 4,
-                      "init_std": 0.02, "im_start_token_id": processor.im_start_token_id,
-                      "hidden_size": 64}
+    assert record == {
+        "format_version": 1,
+        "interval": 5,
+        "layers": [0, 5],
+        "num_heads": 4,
+        "init_std": 0.02,
+        "im_start_token_id": processor.im_start_token_id,
+        "hidden_size": 64,
+    }
     loaded, loaded_processor = load_student(tmp_path)
     loaded_module = get_cue_module(loaded)
     assert loaded_module is not None and loaded_module.layers == (0, 5)
@@ -333,6 +380,7 @@ def test_save_and_load_student_round_trip(model, processor, tmp_path) -> None:
 
 
 def test_attach_refuses_other_models() -> None:
-    with pytest.raises(ConfigError, match="attaches to a Qwen3VLForConditionalGeneration, "
-                                          "got Linear"):
+    with pytest.raises(
+        ConfigError, match="attaches to a Qwen3VLForConditionalGeneration, got Linear"
+    ):
         attach_cue_module(torch.nn.Linear(2, 2))

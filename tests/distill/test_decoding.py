@@ -21,8 +21,13 @@ def setup():
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
     colors = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 0), (0, 90, 160)]
-    questions = ["What is red?", "Count the shapes in the image.", "Where is A?",
-                 "Which bar is tallest?", "Is the circle left of the square?"]
+    questions = [
+        "What is red?",
+        "Count the shapes in the image.",
+        "Where is A?",
+        "Which bar is tallest?",
+        "Is the circle left of the square?",
+    ]
     images = [[Image.new("RGB", (32 + 16 * i, 48), c)] for i, c in enumerate(colors)]
     prompt = dict(build_prompt_batch(processor, questions, images))
     return model.eval(), processor, prompt
@@ -30,25 +35,36 @@ def setup():
 
 def _settings(processor, new_tokens, stop=None, **sampling):
     stop_id = processor.im_end_token_id if stop is None else stop
-    return DecodeSettings(new_tokens, (stop_id,), processor.tokenizer.pad_token_id,
-                          tuple(vision_token_ids(processor)), **sampling)
+    return DecodeSettings(
+        new_tokens,
+        (stop_id,),
+        processor.tokenizer.pad_token_id,
+        tuple(vision_token_ids(processor)),
+        **sampling,
+    )
 
 
 def _hf(model, processor, prompt, new_tokens, stop=None, greedy=False, top_k=0, **sampling):
-    sampling = {"do_sample": False} if greedy else {"do_sample": True, "top_k": top_k,
-                                                    **sampling}
-    out = model.generate(**prompt, max_new_tokens=new_tokens,
-                         eos_token_id=processor.im_end_token_id if stop is None else stop,
-                         pad_token_id=processor.tokenizer.pad_token_id,
-                         suppress_tokens=vision_token_ids(processor), **sampling)
-    return out[:, prompt["input_ids"].shape[1]:]
+    sampling = {"do_sample": False} if greedy else {"do_sample": True, "top_k": top_k, **sampling}
+    out = model.generate(
+        **prompt,
+        max_new_tokens=new_tokens,
+        eos_token_id=processor.im_end_token_id if stop is None else stop,
+        pad_token_id=processor.tokenizer.pad_token_id,
+        suppress_tokens=vision_token_ids(processor),
+        **sampling,
+    )
+    return out[:, prompt["input_ids"].shape[1] :]
 
 
-@pytest.mark.parametrize("sampling", [
-    {"greedy": True},
-    {},  # plain sampling at temperature 1
-    {"temperature": 0.7, "top_p": 0.9, "top_k": 50},
-])
+@pytest.mark.parametrize(
+    "sampling",
+    [
+        {"greedy": True},
+        {},  # plain sampling at temperature 1
+        {"temperature": 0.7, "top_p": 0.9, "top_k": 50},
+    ],
+)
 def test_same_tokens_as_generate_for_the_same_seed(setup, sampling):
     model, processor, prompt = setup
     torch.manual_seed(11)
@@ -56,7 +72,8 @@ def test_same_tokens_as_generate_for_the_same_seed(setup, sampling):
     torch.manual_seed(11)
     # block 8: the cache starts a few slots past the prompt and is regrown twice.
     got = StaticDecoder(model, block=8, check_every=3).generate(
-        prompt, _settings(processor, 20, **sampling))
+        prompt, _settings(processor, 20, **sampling)
+    )
     assert got.shape == expected.shape == (5, 20)
     assert torch.equal(got, expected)
 
@@ -68,12 +85,13 @@ def test_stops_where_generate_stops_and_pads_finished_rows(setup):
     stop = int(free[0, 2])  # a token that row 0 emits third: every such row stops early
     expected = _hf(model, processor, prompt, 16, stop=stop, greedy=True)
     got = StaticDecoder(model, check_every=4).generate(
-        prompt, _settings(processor, 16, stop=stop, greedy=True))
+        prompt, _settings(processor, 16, stop=stop, greedy=True)
+    )
     assert torch.equal(got, expected)
     assert got.shape[1] <= 16
     for row in got.tolist():  # after its stop token a row holds only pad ids
         if stop in row:
-            assert set(row[row.index(stop) + 1:]) <= {pad}
+            assert set(row[row.index(stop) + 1 :]) <= {pad}
     assert stop in got[0].tolist()[:3]
 
 
@@ -91,7 +109,8 @@ def test_rollout_logprobs_equal_training_forward_logprobs(setup, monkeypatch):
     monkeypatch.setattr(StaticDecoder, "_forward", recording_forward)
     torch.manual_seed(2)
     response = StaticDecoder(model, check_every=100).generate(
-        prompt, _settings(processor, 8, stop=-1))  # no stop id: 8 tokens in every row
+        prompt, _settings(processor, 8, stop=-1)
+    )  # no stop id: 8 tokens in every row
     logits = torch.stack(seen[:8], dim=1)  # (B, 8, V): the prefill and 7 decode steps
     logits[..., vision_token_ids(processor)] = float("-inf")
     rollout_lp = logits.log_softmax(-1).gather(-1, response[..., None])[..., 0]
@@ -113,8 +132,9 @@ def test_cue_module_runs_once_at_prefill_and_never_while_decoding(setup):
     model, processor, prompt = setup
     module = get_cue_module(model)
     calls = []
-    handles = [block.register_forward_hook(lambda *_: calls.append(1))
-               for block in module.blocks.values()]
+    handles = [
+        block.register_forward_hook(lambda *_: calls.append(1)) for block in module.blocks.values()
+    ]
     try:
         out = StaticDecoder(model).generate(prompt, _settings(processor, 12, stop=-1))
     finally:
@@ -150,7 +170,8 @@ def test_cache_grows_by_doubling_and_is_freed_after_an_eager_call(setup, monkeyp
     assert expected[1] == 2 * expected[0] and expected[-1] == full  # a doubling, then the cap
     torch.manual_seed(0)
     unblocked = StaticDecoder(model, block=512).generate(
-        prompt, _settings(processor, new_tokens, stop=-1))
+        prompt, _settings(processor, new_tokens, stop=-1)
+    )
     assert torch.equal(got, unblocked)
     assert decoder._cache is None  # eager: memory goes back to training
 
@@ -162,8 +183,9 @@ def test_compiled_step_traces_as_one_graph_and_keeps_its_cache(setup):
     settings = _settings(processor, 10, temperature=0.9)
     torch.manual_seed(4)
     expected = StaticDecoder(model).generate(prompt, settings)
-    decoder = StaticDecoder(model, compile_step=True,
-                            compile_options={"backend": "eager", "fullgraph": True})
+    decoder = StaticDecoder(
+        model, compile_step=True, compile_options={"backend": "eager", "fullgraph": True}
+    )
     for _ in range(2):  # the second call resets and reuses the same cache tensors
         torch.manual_seed(4)
         assert torch.equal(decoder.generate(prompt, settings), expected)
@@ -189,11 +211,17 @@ def test_compiled_step_under_autocast_reads_persistent_low_precision_linear_weig
     the compiled step gets bf16 copies of the linear weights, made once and refreshed in
     place, and samples what the eager loop (autocast's own per-rollout casts) samples."""
     model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=3)
-    prompt = dict(build_prompt_batch(processor, ["What is red?", "Where is A?"],
-                                     [[Image.new("RGB", (48, 48), (200, 30, 30))]] * 2))
+    prompt = dict(
+        build_prompt_batch(
+            processor,
+            ["What is red?", "Where is A?"],
+            [[Image.new("RGB", (48, 48), (200, 30, 30))]] * 2,
+        )
+    )
     settings = _settings(processor, 8, temperature=0.9)
-    decoder = StaticDecoder(model.eval(), compile_step=True,
-                            compile_options={"backend": "eager", "fullgraph": True})
+    decoder = StaticDecoder(
+        model.eval(), compile_step=True, compile_options={"backend": "eager", "fullgraph": True}
+    )
     with torch.autocast("cpu", dtype=torch.bfloat16):
         torch.manual_seed(6)
         expected = StaticDecoder(model).generate(prompt, settings)
@@ -201,8 +229,11 @@ def test_compiled_step_under_autocast_reads_persistent_low_precision_linear_weig
         assert torch.equal(decoder.generate(prompt, settings), expected)
     weights = decoder._low_precision
     text = model.model.language_model
-    linear_names = {f"model.language_model.{name}.weight" for name, module
-                    in text.named_modules() if isinstance(module, torch.nn.Linear)}
+    linear_names = {
+        f"model.language_model.{name}.weight"
+        for name, module in text.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    }
     # The decode path's linears only: not norms or embeddings (autocast keeps those in
     # fp32), not the vision tower or the cue module (they run at prefill).
     assert set(weights) == linear_names | {"lm_head.weight"}
@@ -214,16 +245,14 @@ def test_compiled_step_under_autocast_reads_persistent_low_precision_linear_weig
         decoder.generate(prompt, settings)
     assert decoder._low_precision["lm_head.weight"] is head  # ...refreshed in place
     torch.testing.assert_close(head, model.lm_head.weight.detach().to(torch.bfloat16))
-    without_autocast = StaticDecoder(model, compile_step=True,
-                                     compile_options={"backend": "eager"})
+    without_autocast = StaticDecoder(model, compile_step=True, compile_options={"backend": "eager"})
     without_autocast.generate(prompt, settings)
     assert without_autocast._low_precision is None  # fp32 decoding needs no copies
 
 
 def test_text_only_prompts_decode_like_generate():
     model, processor = build_tiny_qwen3_vl(seed=3)
-    prompt = dict(build_prompt_batch(processor, ["Say hi.", "What is two plus two?"],
-                                     [[], []]))
+    prompt = dict(build_prompt_batch(processor, ["Say hi.", "What is two plus two?"], [[], []]))
     expected = _hf(model.eval(), processor, prompt, 10, greedy=True)
     got = StaticDecoder(model).generate(prompt, _settings(processor, 10, greedy=True))
     assert torch.equal(got, expected)
@@ -247,8 +276,7 @@ def test_bad_decoder_settings_are_refused(setup):
 def test_stopped_rows_leave_the_cache_and_tokens_still_match_generate(setup, monkeypatch):
     model, processor, prompt = setup
     torch.manual_seed(8)
-    free = StaticDecoder(model).generate(prompt, _settings(processor, 24, stop=-1,
-                                                           temperature=1.5))
+    free = StaticDecoder(model).generate(prompt, _settings(processor, 24, stop=-1, temperature=1.5))
     # Rows 0-2 stop at their 3rd-5th token; rows 3-4 hold none of these ids and run on.
     stops = (int(free[0, 2]), int(free[1, 4]), int(free[2, 3]))
     assert not set(stops) & set(free[3:].flatten().tolist())
@@ -260,14 +288,25 @@ def test_stopped_rows_leave_the_cache_and_tokens_still_match_generate(setup, mon
         original(self, batch, length)
 
     monkeypatch.setattr(StaticDecoder, "_allocate", recording_allocate)
-    settings = DecodeSettings(24, stops, processor.tokenizer.pad_token_id,
-                              tuple(vision_token_ids(processor)), temperature=1.5)
+    settings = DecodeSettings(
+        24,
+        stops,
+        processor.tokenizer.pad_token_id,
+        tuple(vision_token_ids(processor)),
+        temperature=1.5,
+    )
     torch.manual_seed(8)
-    expected = model.generate(**prompt, max_new_tokens=24, do_sample=True, temperature=1.5,
-                              top_k=0, eos_token_id=list(stops),
-                              pad_token_id=processor.tokenizer.pad_token_id,
-                              suppress_tokens=vision_token_ids(processor))
-    expected = expected[:, prompt["input_ids"].shape[1]:]
+    expected = model.generate(
+        **prompt,
+        max_new_tokens=24,
+        do_sample=True,
+        temperature=1.5,
+        top_k=0,
+        eos_token_id=list(stops),
+        pad_token_id=processor.tokenizer.pad_token_id,
+        suppress_tokens=vision_token_ids(processor),
+    )
+    expected = expected[:, prompt["input_ids"].shape[1] :]
     torch.manual_seed(8)
     got = StaticDecoder(model, check_every=2, block=8).generate(prompt, settings)
     assert torch.equal(got, expected)
@@ -285,8 +324,7 @@ def test_a_step_that_fails_to_compile_decodes_eagerly_with_a_warning(setup, capl
     settings = _settings(processor, 6, temperature=0.9)
     torch.manual_seed(3)
     expected = StaticDecoder(model).generate(prompt, settings)
-    decoder = StaticDecoder(model, compile_step=True,
-                            compile_options={"backend": broken_backend})
+    decoder = StaticDecoder(model, compile_step=True, compile_options={"backend": broken_backend})
     caplog.set_level("WARNING", logger="cuekit.distill.rollout.decoding")
     torch.manual_seed(3)
     assert torch.equal(decoder.generate(prompt, settings), expected)

@@ -41,9 +41,27 @@ def _torchrun(*args: str) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
-         "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), str(WORKER),
-         *args], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(_free_port()),
+            str(WORKER),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
 
 
@@ -61,17 +79,26 @@ def single_run(sample_shards, tmp_path_factory):
     optimizer = recipe.optimizer.state_dict()
     recipe.save()
     recipe.cleanup()
-    return {"record": record, "grads": grads, "weights": weights, "optimizer": optimizer,
-            "initial": initial, "run": root / "run"}
+    return {
+        "record": record,
+        "grads": grads,
+        "weights": weights,
+        "optimizer": optimizer,
+        "initial": initial,
+        "run": root / "run",
+    }
 
 
 @pytest.fixture(scope="module")
 def two_process_run(sample_shards, tmp_path_factory):
     root = tmp_path_factory.mktemp("two")
     _torchrun("step", str(sample_shards), str(root / "run"), str(root))
-    return {"record": json.loads((root / "record.json").read_text()),
-            "grads": load_file(str(root / "grads.safetensors")),
-            "weights": load_file(str(root / "weights.safetensors")), "run": root / "run"}
+    return {
+        "record": json.loads((root / "record.json").read_text()),
+        "grads": load_file(str(root / "grads.safetensors")),
+        "weights": load_file(str(root / "weights.safetensors")),
+        "run": root / "run",
+    }
 
 
 def test_one_step_matches_one_process_on_the_global_batch(single_run, two_process_run):
@@ -83,8 +110,9 @@ def test_one_step_matches_one_process_on_the_global_batch(single_run, two_proces
     assert set(two_process_run["grads"]) == set(single_run["grads"])
     moved = 0
     for name, grad in single_run["grads"].items():
-        torch.testing.assert_close(two_process_run["grads"][name], grad, rtol=1e-4, atol=1e-7,
-                                   msg=name)
+        torch.testing.assert_close(
+            two_process_run["grads"][name], grad, rtol=1e-4, atol=1e-7, msg=name
+        )
         moved += int(grad.abs().max() > 0)
     assert moved > 10  # the check covers real gradients, not only zeros
     # The update is Adam's first step on those gradients from the same start: lr * g /
@@ -94,16 +122,19 @@ def test_one_step_matches_one_process_on_the_global_batch(single_run, two_proces
     for name, grad in two_process_run["grads"].items():
         lr = 1e-2 if name.startswith("cue_module.") else 1e-3
         expected = single_run["initial"][name] - lr * grad / (grad.abs() + 1e-8)
-        torch.testing.assert_close(two_process_run["weights"][name], expected, rtol=0,
-                                   atol=1e-6, msg=name)
-    assert torch.equal(two_process_run["weights"]["lm_head.weight"],  # tied, saved once
-                       two_process_run["weights"]["model.language_model.embed_tokens.weight"])
+        torch.testing.assert_close(
+            two_process_run["weights"][name], expected, rtol=0, atol=1e-6, msg=name
+        )
+    assert torch.equal(
+        two_process_run["weights"]["lm_head.weight"],  # tied, saved once
+        two_process_run["weights"]["model.language_model.embed_tokens.weight"],
+    )
 
 
-def test_two_process_checkpoint_loads_in_one_process(sample_shards, single_run,
-                                                     two_process_run):
-    recipe = DistillRecipe(step_config(str(sample_shards), str(two_process_run["run"]), 1,
-                                       resume=True))
+def test_two_process_checkpoint_loads_in_one_process(sample_shards, single_run, two_process_run):
+    recipe = DistillRecipe(
+        step_config(str(sample_shards), str(two_process_run["run"]), 1, resume=True)
+    )
     recipe.setup()
     try:
         assert recipe.step == 1
@@ -118,10 +149,12 @@ def test_two_process_checkpoint_loads_in_one_process(sample_shards, single_run,
         assert len(loaded) == len(order) == len(single_run["optimizer"]["state"])
         for index, name in enumerate(order):
             grad = two_process_run["grads"][name]
-            torch.testing.assert_close(loaded[index]["exp_avg"], 0.1 * grad, rtol=1e-5,
-                                       atol=1e-12, msg=name)
-            torch.testing.assert_close(loaded[index]["exp_avg_sq"], 0.001 * grad ** 2,
-                                       rtol=1e-5, atol=1e-16, msg=name)
+            torch.testing.assert_close(
+                loaded[index]["exp_avg"], 0.1 * grad, rtol=1e-5, atol=1e-12, msg=name
+            )
+            torch.testing.assert_close(
+                loaded[index]["exp_avg_sq"], 0.001 * grad**2, rtol=1e-5, atol=1e-16, msg=name
+            )
             assert float(loaded[index]["step"]) == 1.0
         reader = recipe.reader.state_dict()
         assert (reader["world_size"], reader["rank"], reader["epoch"]) == (1, 0, 0)
@@ -137,8 +170,11 @@ def test_one_process_checkpoint_loads_in_two_processes(sample_shards, single_run
     for name, weight in single_run["weights"].items():
         assert torch.equal(weights[name], weight), name
     optimizer = load_file(str(tmp_path / "optimizer.safetensors"))
-    expected = {f"{i}.{name}": value for i, state in saved.optimizer["state"].items()
-                for name, value in state.items()}
+    expected = {
+        f"{i}.{name}": value
+        for i, state in saved.optimizer["state"].items()
+        for name, value in state.items()
+    }
     assert set(optimizer) == set(expected)
     for key, value in expected.items():  # sliced to shards and gathered back: exact
         assert torch.equal(optimizer[key], value), key
@@ -168,7 +204,8 @@ def test_reader_resumes_exactly_with_the_same_world_size(sample_shards):
 
 @pytest.mark.parametrize(("consumed", "expected_epoch"), [(5, 4), (0, 3)])
 def test_reader_restarts_at_the_next_epoch_when_the_world_size_changes(
-        sample_shards, caplog, consumed, expected_epoch):
+    sample_shards, caplog, consumed, expected_epoch
+):
     saved = _reader_states(sample_shards, 2, epoch=3, consumed=consumed)
     for rank, world_size in [(0, 1), (2, 3)]:
         reader = ShardReader(str(sample_shards), rank=rank, world_size=world_size)
@@ -179,5 +216,4 @@ def test_reader_restarts_at_the_next_epoch_when_the_world_size_changes(
         assert (state["rank"], state["world_size"]) == (rank, world_size)
     warned = [m for m in caplog.messages if "the reader restarts at epoch 4" in m]
     assert bool(warned) == (consumed > 0)
-    assert dd.reader_resume_state([], ShardReader(str(sample_shards), rank=0,
-                                                  world_size=1)) is None
+    assert dd.reader_resume_state([], ShardReader(str(sample_shards), rank=0, world_size=1)) is None

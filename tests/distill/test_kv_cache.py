@@ -37,13 +37,21 @@ def test_every_engine_decodes_under_bf16_autocast_with_fp32_weights():
     for engine in ("generate", "generate-static", "cuekit"):
         torch.manual_seed(0)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            runs[engine] = generate_in_chunks(model, processor, questions, images,
-                                              SamplingSettings(8, engine=engine), 0)
+            runs[engine] = generate_in_chunks(
+                model, processor, questions, images, SamplingSettings(8, engine=engine), 0
+            )
     for engine in ("generate-static", "cuekit"):
         assert torch.equal(runs[engine].response_ids, runs["generate"].response_ids), engine
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        greedy = {engine: generate_in_chunks(
-            model, processor, questions, images,
-            SamplingSettings(8, greedy=True, engine=engine), 1)
-            for engine in ("cuekit", "cuekit-continuous")}
+        greedy = {
+            engine: generate_in_chunks(
+                model,
+                processor,
+                questions,
+                images,
+                SamplingSettings(8, greedy=True, engine=engine),
+                1,
+            )
+            for engine in ("cuekit", "cuekit-continuous")
+        }
     assert torch.equal(greedy["cuekit-continuous"].response_ids, greedy["cuekit"].response_ids)

@@ -23,8 +23,8 @@ B, T, K = 3, 6, 5
 def _sampled_lps(seed: int = 0, scale: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, T) student / teacher log-probs in (-inf, 0]; a few fall below the -10 floor."""
     gen = torch.Generator().manual_seed(seed)
-    student = -(torch.rand(B, T, generator=gen, dtype=torch.float64) * scale) ** 2
-    teacher = -(torch.rand(B, T, generator=gen, dtype=torch.float64) * scale) ** 2
+    student = -((torch.rand(B, T, generator=gen, dtype=torch.float64) * scale) ** 2)
+    teacher = -((torch.rand(B, T, generator=gen, dtype=torch.float64) * scale) ** 2)
     student[0, 1], teacher[2, 3] = -12.0, -11.5  # response tokens below the floor
     return student, teacher
 
@@ -151,7 +151,8 @@ def test_forward_kl_topk_matches_reference(renormalize):
     mask = _mask()
 
     loss, _ = ForwardKLTopKLoss(renormalize=renormalize)(
-        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk)
+        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    )
     loss.backward()
 
     log_pt = teacher_topk.clamp(min=-10)
@@ -171,10 +172,15 @@ def test_forward_kl_topk_with_full_support_is_the_exact_forward_kl():
     student_full = torch.log_softmax(torch.randn(B, T, 12, generator=gen, dtype=torch.float64), -1)
     mask = _mask()
     loss, _ = get_loss("forward-kl-topk", lp_floor=None)(
-        student_full[..., 0], teacher_full[..., 0], mask,
-        student_topk=student_full, teacher_topk=teacher_full)
-    kl = torch.nn.functional.kl_div(student_full, teacher_full, log_target=True,
-                                    reduction="none").sum(-1)  # KL(T || S) per token
+        student_full[..., 0],
+        teacher_full[..., 0],
+        mask,
+        student_topk=student_full,
+        teacher_topk=teacher_full,
+    )
+    kl = torch.nn.functional.kl_div(
+        student_full, teacher_full, log_target=True, reduction="none"
+    ).sum(-1)  # KL(T || S) per token
     torch.testing.assert_close(loss.double(), _masked_mean(kl, mask))
 
 
@@ -197,8 +203,9 @@ def test_jsd_matches_reference(beta):
     ref_student_topk = student_topk.detach().clone().requires_grad_(True)
     mask = _mask()
 
-    loss, _ = JSDLoss(beta=beta)(student, teacher, mask,
-                                 student_topk=student_topk, teacher_topk=teacher_topk)
+    loss, _ = JSDLoss(beta=beta)(
+        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    )
     loss.backward()
     expected = _masked_mean(_jsd_reference(ref_student_topk, teacher_topk, beta), mask)
     expected.backward()
@@ -217,8 +224,9 @@ def test_jsd_beta_limits_are_forward_and_reverse_kl():
     assert not math.isclose(forward.item(), reverse.item(), rel_tol=1e-2)
 
     def jsd(beta):
-        return get_loss("jsd", beta=beta)(student, teacher, mask, student_topk=student_topk,
-                                          teacher_topk=teacher_topk)[0].double()
+        return get_loss("jsd", beta=beta)(
+            student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
+        )[0].double()
 
     torch.testing.assert_close(jsd(0.0), forward)
     torch.testing.assert_close(jsd(1.0), reverse)
@@ -231,8 +239,9 @@ def test_jsd_beta_limits_are_forward_and_reverse_kl():
 def test_jsd_of_identical_distributions_is_zero():
     student, teacher = _sampled_lps()
     _, teacher_topk = _topk()
-    loss, _ = JSDLoss(beta=0.5)(student, teacher, _mask(), student_topk=teacher_topk.clone(),
-                                teacher_topk=teacher_topk)
+    loss, _ = JSDLoss(beta=0.5)(
+        student, teacher, _mask(), student_topk=teacher_topk.clone(), teacher_topk=teacher_topk
+    )
     assert abs(loss.item()) < 1e-12
 
 
@@ -246,13 +255,18 @@ def test_zero_length_rows_do_not_change_the_token_mean(name):
     mask = _mask()  # row 1 is empty
     keep = torch.tensor([0, 2])
     loss_fn = get_loss(name)
-    full, _ = loss_fn(student, teacher, mask, student_topk=student_topk,
-                      teacher_topk=teacher_topk)
-    kept, _ = loss_fn(student[keep], teacher[keep], mask[keep],
-                      student_topk=student_topk[keep], teacher_topk=teacher_topk[keep])
+    full, _ = loss_fn(student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk)
+    kept, _ = loss_fn(
+        student[keep],
+        teacher[keep],
+        mask[keep],
+        student_topk=student_topk[keep],
+        teacher_topk=teacher_topk[keep],
+    )
     torch.testing.assert_close(full, kept)
-    float_mask, _ = loss_fn(student, teacher, mask.double(), student_topk=student_topk,
-                            teacher_topk=teacher_topk)
+    float_mask, _ = loss_fn(
+        student, teacher, mask.double(), student_topk=student_topk, teacher_topk=teacher_topk
+    )
     torch.testing.assert_close(full, float_mask)
 
 
@@ -263,8 +277,9 @@ def test_empty_mask_gives_zero_loss_and_zero_gradient(name):
     student.requires_grad_(True)
     student_topk.requires_grad_(True)
     mask = torch.zeros(B, T, dtype=torch.bool)
-    loss, metrics = get_loss(name)(student, teacher, mask, student_topk=student_topk,
-                                   teacher_topk=teacher_topk)
+    loss, metrics = get_loss(name)(
+        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    )
     loss.backward()
     assert loss.item() == 0.0
     assert metrics["tokens"] == 0.0 and metrics["reverse_kl"] == 0.0
@@ -278,13 +293,15 @@ def test_topk_losses_floor_the_topk_log_probs():
     teacher_topk = torch.tensor([[[-0.5, -1.0]]], dtype=torch.float64)
     mask = torch.ones(1, 1)
     loss, metrics = ForwardKLTopKLoss(renormalize=False)(
-        student, student, mask, student_topk=student_topk, teacher_topk=teacher_topk)
+        student, student, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    )
     pt = teacher_topk.exp()
     expected = (pt * (teacher_topk - torch.tensor([[[-0.1, -10.0]]], dtype=torch.float64))).sum()
     torch.testing.assert_close(loss.double(), expected)
     assert metrics["clip_frac"] == 1.0
     unfloored, _ = ForwardKLTopKLoss(renormalize=False, lp_floor=None)(
-        student, student, mask, student_topk=student_topk, teacher_topk=teacher_topk)
+        student, student, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    )
     torch.testing.assert_close(unfloored.double(), (pt * (teacher_topk - student_topk)).sum())
 
 
@@ -292,9 +309,13 @@ def test_losses_return_fp32_for_bf16_inputs():
     student, teacher = _sampled_lps()
     student_topk, teacher_topk = _topk()
     for name in loss_names():
-        loss, _ = get_loss(name)(student.bfloat16(), teacher.bfloat16(), _mask(),
-                                 student_topk=student_topk.bfloat16(),
-                                 teacher_topk=teacher_topk.bfloat16())
+        loss, _ = get_loss(name)(
+            student.bfloat16(),
+            teacher.bfloat16(),
+            _mask(),
+            student_topk=student_topk.bfloat16(),
+            teacher_topk=teacher_topk.bfloat16(),
+        )
         assert loss.dtype == torch.float32 and torch.isfinite(loss)
 
 
@@ -309,16 +330,22 @@ def test_registry_names_and_default_settings():
 
 
 def test_unknown_loss_names_the_choices():
-    with pytest.raises(ValueError, match=r"unknown loss 'kl'; choose one of: "
-                                         r"k1, k3, forward-kl-topk, jsd"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown loss 'kl'; choose one of: "
+        r"k1, k3, forward-kl-topk, jsd",
+    ):
         get_loss("kl")
     with pytest.raises(ConfigError):
         get_loss("kl")
 
 
 def test_unknown_and_bad_settings_are_config_errors():
-    with pytest.raises(ConfigError, match=r"loss 'k1' has no setting\(s\) beta; "
-                                          r"it accepts: adv_clip, lp_floor"):
+    with pytest.raises(
+        ConfigError,
+        match=r"loss 'k1' has no setting\(s\) beta; "
+        r"it accepts: adv_clip, lp_floor",
+    ):
         get_loss("k1", beta=0.5)
     with pytest.raises(ConfigError, match=r"beta must lie in \[0, 1\]; got 1.5"):
         get_loss("jsd", beta=1.5)
@@ -330,15 +357,22 @@ def test_unknown_and_bad_settings_are_config_errors():
 
 def test_shape_errors_and_missing_topk():
     student, teacher = _sampled_lps()
-    with pytest.raises(ValueError, match=r"must share one \(B, T\) shape; got \(3, 6\), "
-                                         r"\(3, 5\), \(3, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"must share one \(B, T\) shape; got \(3, 6\), "
+        r"\(3, 5\), \(3, 6\)",
+    ):
         K1Loss()(student, teacher[:, :5], _mask())
     with pytest.raises(ValueError, match=r"student_lp must be \(B, T\); got shape \(18,\)"):
         K3Loss()(student.flatten(), teacher.flatten(), _mask().flatten())
     with pytest.raises(ValueError, match="loss 'jsd' needs student_topk and teacher_topk"):
         JSDLoss()(student, teacher, _mask())
     student_topk, teacher_topk = _topk()
-    with pytest.raises(ValueError, match=r"student_topk must match teacher_topk \(3, 6, 5\); "
-                                         r"got \(3, 6, 4\)"):
-        ForwardKLTopKLoss()(student, teacher, _mask(), student_topk=student_topk[..., :4],
-                            teacher_topk=teacher_topk)
+    with pytest.raises(
+        ValueError,
+        match=r"student_topk must match teacher_topk \(3, 6, 5\); "
+        r"got \(3, 6, 4\)",
+    ):
+        ForwardKLTopKLoss()(
+            student, teacher, _mask(), student_topk=student_topk[..., :4], teacher_topk=teacher_topk
+        )

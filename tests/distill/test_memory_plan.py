@@ -66,7 +66,8 @@ def test_activation_checkpointing_by_hand():
     assert student_activation_bytes(QWEN3_VL_2B, plain) == 28 * layer + casts
     some = replace(run, checkpoint_layers=12)
     assert student_activation_bytes(QWEN3_VL_2B, some) == (
-        12 * 6144 * 2048 * 4 + 16 * layer + layer + casts)
+        12 * 6144 * 2048 * 4 + 16 * layer + layer + casts
+    )
     none = replace(run, checkpoint_layers=0)
     assert student_activation_bytes(QWEN3_VL_2B, none) == 28 * layer + casts
 
@@ -81,10 +82,19 @@ def _saved_bytes_per_token(hidden, intermediate, heads, kv_heads, head_dim, toke
     )
 
     config = Qwen3VLTextConfig(
-        hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads,
-        num_key_value_heads=kv_heads, head_dim=head_dim, num_hidden_layers=1,
-        vocab_size=16, rope_parameters={"rope_type": "default", "rope_theta": 10_000.0,
-                                        "mrope_section": [2, 3, 3]})
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=head_dim,
+        num_hidden_layers=1,
+        vocab_size=16,
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 10_000.0,
+            "mrope_section": [2, 3, 3],
+        },
+    )
     config._attn_implementation = "sdpa"
     layer = Qwen3VLTextDecoderLayer(config, 0)
     x = torch.randn(1, tokens, hidden, requires_grad=True)
@@ -98,18 +108,25 @@ def _saved_bytes_per_token(hidden, intermediate, heads, kv_heads, head_dim, toke
             saved[storage.data_ptr()] = storage.nbytes()
         return tensor
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            torch.autocast("cpu", dtype=torch.bfloat16):
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        torch.autocast("cpu", dtype=torch.bfloat16),
+    ):
         layer(x, attention_mask=None, position_embeddings=rope)
     return sum(saved.values()) / tokens
 
 
-@pytest.mark.parametrize("dims", [(64, 128, 4, 2, 16), (256, 512, 4, 2, 64),
-                                  (128, 384, 8, 4, 16)])
+@pytest.mark.parametrize("dims", [(64, 128, 4, 2, 16), (256, 512, 4, 2, 64), (128, 384, 8, 4, 16)])
 def test_saved_bytes_formula_matches_a_measured_layer(dims):
     hidden, intermediate, heads, kv_heads, head_dim = dims
-    shape = replace(QWEN3_VL_2B, hidden=hidden, intermediate=intermediate, heads=heads,
-                    kv_heads=kv_heads, head_dim=head_dim)
+    shape = replace(
+        QWEN3_VL_2B,
+        hidden=hidden,
+        intermediate=intermediate,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+    )
     measured = _saved_bytes_per_token(*dims)
     assert measured == pytest.approx(shape.layer_saved_bytes(), rel=0.025)
 
@@ -159,18 +176,20 @@ def test_2b_student_8b_teacher_paper_batch_fits_80gb():
 
 
 def test_full_vocab_without_checkpointing_does_not_fit_the_update():
-    run = RunShape(micro_batch=2, rollout_batch=1, grad_checkpointing=False,
-                   chunked_logprobs=False)
+    run = RunShape(micro_batch=2, rollout_batch=1, grad_checkpointing=False, chunked_logprobs=False)
     result = check_fit(QWEN3_VL_2B, QWEN3_VL_8B, run)
     assert not result.fits
     assert result.plan.update_phase > 72 * GB
     assert "does NOT fit" in result.summary()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"device_gb": 0}, "device_gb must be > 0, got 0"),
-    ({"headroom": 1.0}, "headroom must be in [0, 1), got 1.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"device_gb": 0}, "device_gb must be > 0, got 0"),
+        ({"headroom": 1.0}, "headroom must be in [0, 1), got 1.0"),
+    ],
+)
 def test_check_fit_rejects_bad_budget(kwargs, message):
     with pytest.raises(ValueError) as info:
         check_fit(QWEN3_VL_2B, QWEN3_VL_8B, RunShape(), **kwargs)
@@ -191,8 +210,9 @@ def test_startup_plan_reports_the_checkpointed_layers_and_the_verdict():
     assert text.startswith(plan.table())
     assert "checkpointed decoder layers: 12 of 28" in text
     assert "fits on this 80 GB device (10% headroom)" in text
-    tight = startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, replace(run, checkpoint_layers=0),
-                         device_gb=80.0)
+    tight = startup_plan(
+        QWEN3_VL_2B, QWEN3_VL_8B, replace(run, checkpoint_layers=0), device_gb=80.0
+    )
     assert "may NOT fit on this 80 GB device" in tight and "--checkpoint-layers" in tight
     assert "device" not in startup_plan(QWEN3_VL_2B, QWEN3_VL_8B, run)  # no GPU: no verdict
 
@@ -204,5 +224,4 @@ def test_a_compiled_rollout_keeps_its_cache_and_weight_copies_through_the_update
     copies = 2 * QWEN3_VL_2B.text_params()  # the decode path's linears only
     assert compiled.items["rollout bf16 weight copies"] == copies
     assert compiled.update_phase == eager.update_phase + 16 * 6144 * 114_688 + copies
-    assert compiled.rollout_phase == (eager.rollout_phase - 2 * QWEN3_VL_2B.params()
-                                      + copies)
+    assert compiled.rollout_phase == (eager.rollout_phase - 2 * QWEN3_VL_2B.params() + copies)

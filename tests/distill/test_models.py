@@ -13,8 +13,10 @@ from cuekit.distill.tiny import SPECIAL_TOKENS, build_tiny_qwen3_vl, build_tiny_
 from cuekit.errors import ModelLoadError
 
 QUESTION = "What is the area of the shaded region?"
-PROMPT = ("<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
-          f"{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
+PROMPT = (
+    "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>"
+    f"{QUESTION}<|im_end|>\n<|im_start|>assistant\n"
+)
 
 
 def make_image(seed: int, height: int, width: int) -> Image.Image:
@@ -53,8 +55,13 @@ def test_resolve_dtype() -> None:
 def test_tiny_config_field_by_field(tiny) -> None:
     model, processor = tiny
     text, vision = model.config.text_config, model.config.vision_config
-    assert (text.hidden_size, text.num_hidden_layers, text.num_attention_heads,
-            text.num_key_value_heads, text.head_dim) == (64, 2, 4, 2, 16)
+    assert (
+        text.hidden_size,
+        text.num_hidden_layers,
+        text.num_attention_heads,
+        text.num_key_value_heads,
+        text.head_dim,
+    ) == (64, 2, 4, 2, 16)
     assert text.rope_parameters["mrope_section"] == [2, 3, 3]
     assert text.vocab_size == len(processor.tokenizer)
     assert (vision.depth, vision.hidden_size, vision.out_hidden_size) == (2, 32, 64)
@@ -87,9 +94,9 @@ def test_tiny_tokenizer_is_deterministic_byte_level_with_qwen_specials() -> None
     assert ids[-1] == vocab["<|im_start|>"]
     assert tokenizer.decode(ids) == text  # byte-level: any text round-trips
     # Words of the built-in corpus are whole pieces.
-    assert tokenizer.convert_ids_to_tokens(tokenizer.encode(
-        "What is the shaded region", add_special_tokens=False)) == [
-        "What", "Ġis", "Ġthe", "Ġshaded", "Ġregion"]
+    assert tokenizer.convert_ids_to_tokens(
+        tokenizer.encode("What is the shaded region", add_special_tokens=False)
+    ) == ["What", "Ġis", "Ġthe", "Ġshaded", "Ġregion"]
 
 
 def test_processor_expands_images_and_marks_them(tiny) -> None:
@@ -99,8 +106,9 @@ def test_processor_expands_images_and_marks_them(tiny) -> None:
     assert batch["image_grid_thw"].tolist() == [[1, 4, 4], [1, 8, 6]]
     image_tokens = (batch["input_ids"] == processor.image_token_id).sum(dim=1)
     assert image_tokens.tolist() == [4, 12]  # grid / merge_size**2
-    assert torch.equal(batch["mm_token_type_ids"],
-                       (batch["input_ids"] == processor.image_token_id).long())
+    assert torch.equal(
+        batch["mm_token_type_ids"], (batch["input_ids"] == processor.image_token_id).long()
+    )
     assert batch["pixel_values"].shape == (16 + 48, 3 * 2 * 8 * 8)
     # Left padding by default: the first prompt (4 image tokens, not 12) is the shorter.
     pad = processor.tokenizer.pad_token_id
@@ -119,7 +127,8 @@ def test_processor_chat_template(tiny) -> None:
     expected = "<|im_start|>system\nBe brief.<|im_end|>\n" + PROMPT
     assert processor.apply_chat_template(messages) == expected
     assert processor.apply_chat_template(messages, add_generation_prompt=False).endswith(
-        "<|im_end|>\n")
+        "<|im_end|>\n"
+    )
 
 
 def test_processor_rejects_count_mismatch(tiny) -> None:
@@ -156,12 +165,18 @@ def test_load_tiny_random_in_bf16() -> None:
 def test_non_qwen3_vl_model_is_refused(tmp_path) -> None:
     from transformers import Qwen2Config
 
-    Qwen2Config(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                intermediate_size=32).save_pretrained(tmp_path)
+    Qwen2Config(
+        vocab_size=64,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    ).save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError) as error:
         load_model(str(tmp_path))
-    assert str(error.value) == (f"model {str(tmp_path)!r} is a qwen2, not a Qwen3-VL "
-                                "(config.model_type must be 'qwen3_vl')")
+    assert str(error.value) == (
+        f"model {str(tmp_path)!r} is a qwen2, not a Qwen3-VL (config.model_type must be 'qwen3_vl')"
+    )
 
 
 def test_missing_local_folder_is_a_load_error(tmp_path) -> None:

@@ -56,7 +56,8 @@ def test_teacher_prompt_is_student_prompt_plus_hint(tiny) -> None:
     teacher_0 = unpadded_text(processor, pair.teacher, 0)
     assert student_0.endswith(f"{QUESTIONS[0]}<|im_end|>\n<|im_start|>assistant\n")
     assert teacher_0 == student_0.replace(
-        f"{QUESTIONS[0]}<|im_end|>", f"{QUESTIONS[0]}\n\n[Hint]: {HINTS[0]}<|im_end|>")
+        f"{QUESTIONS[0]}<|im_end|>", f"{QUESTIONS[0]}\n\n[Hint]: {HINTS[0]}<|im_end|>"
+    )
     assert student_0.startswith("<|im_start|>user\n<|vision_start|>")
     # No hint: identical prompts. Two images: two placeholder groups, in order.
     assert unpadded_text(processor, pair.teacher, 1) == unpadded_text(processor, pair.student, 1)
@@ -86,15 +87,19 @@ def test_tokenizer_mismatch_is_a_config_error(tiny) -> None:
         "tokenizer mismatch: vocab sizes 542 vs 544, 0 tokens only in the student (e.g. []), "
         "2 only in the teacher (e.g. ['<extra_a>', '<extra_b>']), 0 with different ids "
         "(e.g. []); student and teacher must share one tokenizer so both score identical "
-        "response token ids; pick a teacher from the same model family")
+        "response token ids; pick a teacher from the same model family"
+    )
 
 
 def test_special_token_mismatch_is_named() -> None:
     student = build_tiny_tokenizer()
     teacher = build_tiny_tokenizer()
     teacher.pad_token = "<|im_end|>"
-    with pytest.raises(ConfigError, match=r"tokenizer mismatch: pad_token_id is 528 for the "
-                                          r"student but 530 for the teacher"):
+    with pytest.raises(
+        ConfigError,
+        match=r"tokenizer mismatch: pad_token_id is 528 for the "
+        r"student but 530 for the teacher",
+    ):
         check_same_tokenizer(student, teacher)
     check_same_tokenizer(student, build_tiny_tokenizer())  # same tokenizer: no error
 
@@ -109,8 +114,7 @@ def test_response_mask_until_stop() -> None:
 def test_scoring_batches_share_identical_response_ids(tiny) -> None:
     _, processor = tiny
     pair = build_prompt_pair(processor, processor, QUESTIONS, IMAGES, HINTS)
-    response = torch.tensor([[300, 301, processor.im_end_token_id, 528],
-                             [302, 303, 304, 305]])
+    response = torch.tensor([[300, 301, processor.im_end_token_id, 528], [302, 303, 304, 305]])
     mask = response_mask_until_stop(response, [processor.im_end_token_id])
     student = build_scoring_batch(pair.student, response, mask)
     teacher = build_scoring_batch(pair.teacher, response, mask)
@@ -138,17 +142,15 @@ def test_scored_log_probs_match_unpadded_single_forwards(tiny) -> None:
         logits = model(**scored.inputs, logits_to_keep=scored.logits_to_keep).logits[:, :-1]
     log_probs = torch.log_softmax(logits, -1).gather(-1, response[..., None])[..., 0]
     for row in range(2):
-        alone = build_prompt_batch(processor, QUESTIONS[row:row + 1], IMAGES[row:row + 1])
+        alone = build_prompt_batch(processor, QUESTIONS[row : row + 1], IMAGES[row : row + 1])
         kept = int(mask[row].sum())
         full = dict(alone)
-        full["input_ids"] = torch.cat([alone["input_ids"], response[row:row + 1, :kept]], 1)
+        full["input_ids"] = torch.cat([alone["input_ids"], response[row : row + 1, :kept]], 1)
         full["attention_mask"] = torch.ones_like(full["input_ids"])
-        full["mm_token_type_ids"] = torch.nn.functional.pad(alone["mm_token_type_ids"],
-                                                            (0, kept))
+        full["mm_token_type_ids"] = torch.nn.functional.pad(alone["mm_token_type_ids"], (0, kept))
         with torch.no_grad():
-            row_logits = model(**full).logits[0, -kept - 1:-1]
-        expected = torch.log_softmax(row_logits, -1).gather(
-            -1, response[row, :kept, None])[..., 0]
+            row_logits = model(**full).logits[0, -kept - 1 : -1]
+        expected = torch.log_softmax(row_logits, -1).gather(-1, response[row, :kept, None])[..., 0]
         torch.testing.assert_close(log_probs[row, :kept], expected, atol=1e-5, rtol=0)
 
 
@@ -177,9 +179,15 @@ def test_selected_prompt_rows_equal_tokenizing_those_rows_alone(tiny) -> None:
 
     _, processor = tiny
     images = [[make_image(10 + i, 32 + 16 * (i % 3), 32)] * (1 + i % 2) for i in range(5)]
-    pairs = [build_chat_pair(f"Question {i}?" + " more words" * i, ims,
-                             cue=f"cue {i} " * (i + 1), style=PromptStyle(system="Be brief."))
-             for i, ims in enumerate(images)]
+    pairs = [
+        build_chat_pair(
+            f"Question {i}?" + " more words" * i,
+            ims,
+            cue=f"cue {i} " * (i + 1),
+            style=PromptStyle(system="Be brief."),
+        )
+        for i, ims in enumerate(images)
+    ]
     for side in ("student", "teacher"):
         rows = PromptRows.tokenize(processor, pairs, side)
         for selected in ([0], [2, 4], [4, 4, 1], [3, 0, 0, 2], list(range(5))):

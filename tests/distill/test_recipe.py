@@ -17,25 +17,56 @@ from cuekit.distill.metrics import read_metrics
 from cuekit.distill.recipe import DistillRecipe, run_distill
 from cuekit.errors import ConfigError, CuekitError, ModelLoadError
 
-STEP_KEYS = {"step", "loss", "reverse_kl", "student_lp", "teacher_lp", "clip_frac",
-             "response_len", "time_rollout", "time_teacher", "time_student", "time_optimizer",
-             "tokens_per_s", "peak_mem_mb", "grad_norm", "lr", "module_lr"}
+STEP_KEYS = {
+    "step",
+    "loss",
+    "reverse_kl",
+    "student_lp",
+    "teacher_lp",
+    "clip_frac",
+    "response_len",
+    "time_rollout",
+    "time_teacher",
+    "time_student",
+    "time_optimizer",
+    "tokens_per_s",
+    "peak_mem_mb",
+    "grad_norm",
+    "lr",
+    "module_lr",
+}
 # Wall-clock figures differ between runs; everything else must match exactly.
-VOLATILE = {"time_rollout", "time_teacher", "time_student", "time_optimizer", "tokens_per_s",
-            "peak_mem_mb"}
+VOLATILE = {
+    "time_rollout",
+    "time_teacher",
+    "time_student",
+    "time_optimizer",
+    "tokens_per_s",
+    "peak_mem_mb",
+}
 
 
 def _config(shards, tmp_path, **kw) -> DistillConfig:
-    base = dict(student="tiny-random", shards=str(shards), output=str(tmp_path / "run"),
-                batch_size=4, max_new_tokens=12, max_steps=2, lr=1e-3, module_lr=1e-2,
-                tensorboard=False, shuffle_buffer=16)
+    base = dict(
+        student="tiny-random",
+        shards=str(shards),
+        output=str(tmp_path / "run"),
+        batch_size=4,
+        max_new_tokens=12,
+        max_steps=2,
+        lr=1e-3,
+        module_lr=1e-2,
+        tensorboard=False,
+        shuffle_buffer=16,
+    )
     return DistillConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("loss", ["k1", "k3", "forward-kl-topk", "jsd"])
 def test_every_loss_runs_end_to_end(sample_shards, tmp_path, loss):
-    config = _config(sample_shards, tmp_path, loss=loss, topk=8, rollouts_per_prompt=2,
-                     grad_accum=2)
+    config = _config(
+        sample_shards, tmp_path, loss=loss, topk=8, rollouts_per_prompt=2, grad_accum=2
+    )
     records = run_distill(config)
     assert [r["step"] for r in records] == [1, 2]
     logged = read_metrics(config.run_dir)
@@ -43,8 +74,10 @@ def test_every_loss_runs_end_to_end(sample_shards, tmp_path, loss):
     for record in logged:
         assert STEP_KEYS <= set(record), STEP_KEYS - set(record)
         assert record["rollouts"] == 8  # 4 prompts x 2 rollouts
-        assert all(isinstance(record[k], float) and record[k] == record[k]  # not NaN
-                   for k in ("loss", "reverse_kl", "grad_norm"))
+        assert all(
+            isinstance(record[k], float) and record[k] == record[k]  # not NaN
+            for k in ("loss", "reverse_kl", "grad_norm")
+        )
         assert 0 < record["response_len"] <= 12
     student, processor = load_student(config.run_dir / "student")
     assert get_cue_module(student) is not None
@@ -61,8 +94,10 @@ def test_student_changes_and_teacher_stays_frozen(sample_shards, tmp_path):
     recipe.cleanup()
     for key, value in recipe.teacher.state_dict().items():
         assert torch.equal(value, teacher_before[key]), key
-    assert not all(torch.equal(a, b) for a, b in
-                   zip(module_o_before, get_cue_module(recipe.student).parameters(), strict=True))
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(module_o_before, get_cue_module(recipe.student).parameters(), strict=True)
+    )
     assert all(not p.requires_grad for p in recipe.teacher.parameters())
     groups = {g["name"]: g["lr"] for g in recipe.optimizer.param_groups}
     assert groups == {"backbone": 1e-3, "cue_module": 1e-2}
@@ -78,9 +113,19 @@ def test_reverse_kl_falls_on_a_held_out_batch(sample_shards, tmp_path):
     teacher.save_pretrained(tmp_path / "teacher")
     processor.save_pretrained(tmp_path / "teacher")
     vocab = teacher.config.text_config.vocab_size
-    config = _config(sample_shards, tmp_path, max_steps=30, eval_shards=str(sample_shards),
-                     eval_every=10, eval_batches=1, loss="forward-kl-topk", topk=vocab,
-                     teacher=str(tmp_path / "teacher"), rollouts_per_prompt=2, max_new_tokens=10)
+    config = _config(
+        sample_shards,
+        tmp_path,
+        max_steps=30,
+        eval_shards=str(sample_shards),
+        eval_every=10,
+        eval_batches=1,
+        loss="forward-kl-topk",
+        topk=vocab,
+        teacher=str(tmp_path / "teacher"),
+        rollouts_per_prompt=2,
+        max_new_tokens=10,
+    )
     run_distill(config)
     evals = [r["eval_reverse_kl"] for r in read_metrics(config.run_dir) if "eval_reverse_kl" in r]
     assert len(evals) == 4  # steps 0, 10, 20, 30
@@ -94,13 +139,12 @@ def test_resume_reproduces_the_uninterrupted_metrics(sample_shards, tmp_path):
     run_distill(full)
     part = _config(sample_shards, tmp_path / "part", max_steps=2, save_every=2)
     run_distill(part)
-    resumed = _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2,
-                      resume=True)
+    resumed = _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2, resume=True)
     run_distill(resumed)
-    expected = [{k: v for k, v in r.items() if k not in VOLATILE}
-                for r in read_metrics(full.run_dir)]
-    got = [{k: v for k, v in r.items() if k not in VOLATILE}
-           for r in read_metrics(resumed.run_dir)]
+    expected = [
+        {k: v for k, v in r.items() if k not in VOLATILE} for r in read_metrics(full.run_dir)
+    ]
+    got = [{k: v for k, v in r.items() if k not in VOLATILE} for r in read_metrics(resumed.run_dir)]
     assert got == expected
 
 
@@ -112,8 +156,11 @@ def test_existing_run_needs_resume(sample_shards, tmp_path):
 
 def test_config_file_and_flags(tmp_path, sample_shards):
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump({"batch-size": 2, "lr": 5e-4, "loss": "k3",
-                                    "shards": str(sample_shards), "output": "x"}))
+    path.write_text(
+        yaml.safe_dump(
+            {"batch-size": 2, "lr": 5e-4, "loss": "k3", "shards": str(sample_shards), "output": "x"}
+        )
+    )
     file_settings = load_config_file(path)
     config = resolve_config(file_settings, {"lr": 1e-2, "max_steps": 3})
     assert (config.batch_size, config.lr, config.loss, config.max_steps) == (2, 1e-2, "k3", 3)
@@ -128,12 +175,35 @@ def test_config_file_and_flags(tmp_path, sample_shards):
 
 def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards):
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump({"student": "tiny-random", "batch_size": 4, "lr": 5e-4,
-                                    "max_new_tokens": 8, "max_steps": 5, "tensorboard": False}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "student": "tiny-random",
+                "batch_size": 4,
+                "lr": 5e-4,
+                "max_new_tokens": 8,
+                "max_steps": 5,
+                "tensorboard": False,
+            }
+        )
+    )
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["distill", "--config", str(path), "--shards",
-                                      str(sample_shards), "--output", str(out),
-                                      "--max-steps", "1", "--lr", "0.002"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "distill",
+            "--config",
+            str(path),
+            "--shards",
+            str(sample_shards),
+            "--output",
+            str(out),
+            "--max-steps",
+            "1",
+            "--lr",
+            "0.002",
+        ],
+    )
     assert result.exit_code == 0, result.output
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert (saved["max_steps"], saved["lr"], saved["batch_size"]) == (1, 0.002, 4)
@@ -141,19 +211,26 @@ def test_cli_flags_override_the_file_and_config_is_saved(tmp_path, sample_shards
     assert "distill: 1 steps; training reverse-KL estimate" in result.output
 
 
-@pytest.mark.parametrize(("kw", "fragment"), [
-    ({"loss": "kl"}, "loss must be one of k1, k3, forward-kl-topk, jsd"),
-    ({"privilege": "everything"}, "privilege must be one of cue, answer, none"),
-    ({"batch_size": 0}, "batch_size must be >= 1"),
-    ({"grad_accum": 9}, "grad_accum (9) cannot exceed the rollouts per step (4)"),
-    ({"top_p": 0}, "0 < top_p <= 1"),
-    ({"eval_every": 2}, "eval_every needs eval_shards"),
-    ({"checkpoint_layers": -1}, "checkpoint_layers must be >= 0, got -1"),
-    ({"rollout_engine": "vllm"},
-     "rollout_engine must be one of cuekit, cuekit-continuous, generate, generate-static"),
-    ({"rollout_engine": "generate", "rollout_compile": True},
-     "rollout_compile needs rollout_engine cuekit, not 'generate'"),
-])
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        ({"loss": "kl"}, "loss must be one of k1, k3, forward-kl-topk, jsd"),
+        ({"privilege": "everything"}, "privilege must be one of cue, answer, none"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"grad_accum": 9}, "grad_accum (9) cannot exceed the rollouts per step (4)"),
+        ({"top_p": 0}, "0 < top_p <= 1"),
+        ({"eval_every": 2}, "eval_every needs eval_shards"),
+        ({"checkpoint_layers": -1}, "checkpoint_layers must be >= 0, got -1"),
+        (
+            {"rollout_engine": "vllm"},
+            "rollout_engine must be one of cuekit, cuekit-continuous, generate, generate-static",
+        ),
+        (
+            {"rollout_engine": "generate", "rollout_compile": True},
+            "rollout_compile needs rollout_engine cuekit, not 'generate'",
+        ),
+    ],
+)
 def test_bad_settings(tmp_path, kw, fragment):
     with pytest.raises(ConfigError) as info:
         _config("shards", tmp_path, **kw)
@@ -175,16 +252,27 @@ def test_model_that_is_not_qwen3_vl(tmp_path, sample_shards):
 
     folder = tmp_path / "gpt2"
     GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50)).save_pretrained(
-        folder)
+        folder
+    )
     with pytest.raises(ModelLoadError, match="is a gpt2, not a Qwen3-VL"):
         run_distill(_config(sample_shards, tmp_path, student=str(folder)))
 
 
 def test_failed_download_names_the_fix(tmp_path, sample_shards, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    result = CliRunner().invoke(cli, ["distill", "--student", "org/not-cached-model",
-                                      "--shards", str(sample_shards), "--output",
-                                      str(tmp_path / "r"), "--no-tensorboard"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "distill",
+            "--student",
+            "org/not-cached-model",
+            "--shards",
+            str(sample_shards),
+            "--output",
+            str(tmp_path / "r"),
+            "--no-tensorboard",
+        ],
+    )
     assert result.exit_code == 1
     assert "HF_HUB_OFFLINE" in result.output and "local folder" in result.output
     assert "Traceback" not in result.output
@@ -209,8 +297,7 @@ def test_metrics_lines_are_json(sample_shards, tmp_path):
 def test_privileged_hint_per_setting():
     from cuekit.distill.prompts import privileged_hint
 
-    assert privileged_hint("cue", "[Hint]: point A (top left)", "5") == \
-        "[Hint]: point A (top left)"
+    assert privileged_hint("cue", "[Hint]: point A (top left)", "5") == "[Hint]: point A (top left)"
     assert privileged_hint("cue", "", "5") is None  # no cue: the teacher sees the plain prompt
     assert privileged_hint("answer", "[Hint]: x", "5") == "The answer is 5."
     assert privileged_hint("answer", "[Hint]: x", None) is None
@@ -231,8 +318,9 @@ def test_teacher_prompt_carries_the_hint(sample_shards, tmp_path):
     recipe.cleanup()
     assert [c.hint for c in prompts.chats] == [s.hint or None for s in batch.samples]
     # Multiple-choice questions show their options, as eval and audit prompts do.
-    for question, sample in zip([c.student_text for c in prompts.chats], batch.samples,
-                                strict=True):
+    for question, sample in zip(
+        [c.student_text for c in prompts.chats], batch.samples, strict=True
+    ):
         record = sample.record.sample
         options = "".join(f"\n({chr(65 + i)}) {c}" for i, c in enumerate(record.choices or []))
         expected = f"{record.question}\nChoices:{options}" if record.choices else record.question
@@ -269,7 +357,8 @@ def test_tensorboard_receives_the_step_scalars(sample_shards, tmp_path):
     logged = read_metrics(config.run_dir)
     assert [e.step for e in events.Scalars("loss")] == [1, 2]
     assert [round(e.value, 5) for e in events.Scalars("loss")] == [
-        round(r["loss"], 5) for r in logged]
+        round(r["loss"], 5) for r in logged
+    ]
 
 
 def test_wandb_is_opt_in_and_names_its_install(sample_shards, tmp_path, monkeypatch):
@@ -299,17 +388,26 @@ def _one_step(config):
 
 
 def test_selective_checkpointing_flags_the_first_layers_and_changes_no_numbers(
-        sample_shards, tmp_path, caplog):
-    plain_recipe, plain, plain_weights = _one_step(_config(
-        sample_shards, tmp_path / "plain", max_steps=1, grad_checkpointing=False))
+    sample_shards, tmp_path, caplog
+):
+    plain_recipe, plain, plain_weights = _one_step(
+        _config(sample_shards, tmp_path / "plain", max_steps=1, grad_checkpointing=False)
+    )
     assert plain_recipe.checkpoint_layers == 0
     caplog.set_level(logging.INFO, logger="cuekit.distill")
-    recipe, records, weights = _one_step(_config(
-        sample_shards, tmp_path / "some", max_steps=1, grad_checkpointing=True,
-        checkpoint_layers=1))
+    recipe, records, weights = _one_step(
+        _config(
+            sample_shards,
+            tmp_path / "some",
+            max_steps=1,
+            grad_checkpointing=True,
+            checkpoint_layers=1,
+        )
+    )
     layers = recipe.student.model.language_model.layers
     assert [layer.gradient_checkpointing for layer in layers] == [True] + [False] * (
-        len(layers) - 1)
+        len(layers) - 1
+    )
     assert recipe.checkpoint_layers == 1
     assert f"activation checkpointing: 1 of {len(layers)} decoder layers" in caplog.text
     # Recomputing a layer's forward gives the same loss and the same update.
@@ -320,8 +418,7 @@ def test_selective_checkpointing_flags_the_first_layers_and_changes_no_numbers(
 
 
 def test_checkpointing_every_layer_on_cpu_by_default(sample_shards, tmp_path):
-    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1,
-                                   grad_checkpointing=True))
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=1, grad_checkpointing=True))
     recipe.setup()
     recipe.cleanup()
     layers = recipe.student.model.language_model.layers
@@ -330,8 +427,13 @@ def test_checkpointing_every_layer_on_cpu_by_default(sample_shards, tmp_path):
 
 
 def test_continuous_rollouts_train_through_the_recipe(sample_shards, tmp_path):
-    config = _config(sample_shards, tmp_path, rollouts_per_prompt=2, rollout_batch_size=3,
-                     rollout_engine="cuekit-continuous")
+    config = _config(
+        sample_shards,
+        tmp_path,
+        rollouts_per_prompt=2,
+        rollout_batch_size=3,
+        rollout_engine="cuekit-continuous",
+    )
     records = run_distill(config)
     assert [r["step"] for r in records] == [1, 2]
     for record in read_metrics(config.run_dir):
@@ -340,35 +442,44 @@ def test_continuous_rollouts_train_through_the_recipe(sample_shards, tmp_path):
         assert all(record[k] == record[k] for k in ("loss", "reverse_kl", "grad_norm"))
 
 
-def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(sample_shards, tmp_path,
-                                                                     monkeypatch):
+def test_the_gpu_recipe_shape_runs_on_cpu_with_every_rollout_engine(
+    sample_shards, tmp_path, monkeypatch
+):
     """The recipe as it runs on a GPU: fp32 student under bf16 autocast (CPU autocast
     here), a bf16 teacher, every decoder layer checkpointed. This is where transformers
     5.1x broke static caches and checkpointed cue hooks; the losses must not depend on
     the rollout engine."""
-    monkeypatch.setattr(DistillRecipe, "autocast",
-                        lambda self: torch.autocast("cpu", dtype=torch.bfloat16))
+    monkeypatch.setattr(
+        DistillRecipe, "autocast", lambda self: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
     losses = {}
     for engine in ("cuekit", "generate-static", "generate"):
-        recipe = DistillRecipe(_config(sample_shards, tmp_path / engine, max_steps=1,
-                                       grad_checkpointing=True,
-                                       rollout_engine=engine, rollouts_per_prompt=2,
-                                       rollout_batch_size=3))
+        recipe = DistillRecipe(
+            _config(
+                sample_shards,
+                tmp_path / engine,
+                max_steps=1,
+                grad_checkpointing=True,
+                rollout_engine=engine,
+                rollouts_per_prompt=2,
+                rollout_batch_size=3,
+            )
+        )
         recipe.setup()
         recipe.teacher.to(torch.bfloat16)
         try:
             records = recipe.train()
         finally:
             recipe.cleanup()
-        assert all(layer.gradient_checkpointing
-                   for layer in recipe.student.model.language_model.layers)
+        assert all(
+            layer.gradient_checkpointing for layer in recipe.student.model.language_model.layers
+        )
         losses[engine] = [record["loss"] for record in records]
         assert all(loss == loss for loss in losses[engine])  # not NaN
     assert losses["cuekit"] == losses["generate-static"] == losses["generate"]
 
 
-def test_both_models_are_scored_at_the_rollout_temperature(sample_shards, tmp_path,
-                                                           monkeypatch):
+def test_both_models_are_scored_at_the_rollout_temperature(sample_shards, tmp_path, monkeypatch):
     """At T != 1 the student's log-probs must be those of the policy that sampled."""
     from cuekit.distill import recipe as recipe_module
 
@@ -403,9 +514,9 @@ def test_the_student_can_train_without_the_cue_module(sample_shards, tmp_path):
     assert not (config.run_dir / "student" / "cue_module.json").exists()
 
 
-def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(sample_shards,
-                                                                          tmp_path,
-                                                                          monkeypatch):
+def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(
+    sample_shards, tmp_path, monkeypatch
+):
     """The teacher is the student's frozen base and sees nothing more: nothing to learn."""
     from cuekit.distill import recipe as recipe_module
 
@@ -422,8 +533,9 @@ def test_opsd_without_privilege_has_exactly_zero_k1_advantage_at_step_0(sample_s
         return wrapped
 
     monkeypatch.setattr(recipe_module, "get_loss", recording_loss)
-    records = run_distill(_config(sample_shards, tmp_path, max_steps=1, teacher="self",
-                                  privilege="none", loss="k1"))
+    records = run_distill(
+        _config(sample_shards, tmp_path, max_steps=1, teacher="self", privilege="none", loss="k1")
+    )
     assert advantages and max(advantages) == 0.0
     assert records[0]["loss"] == 0.0 and records[0]["reverse_kl"] == 0.0
     assert records[0]["grad_norm"] == 0.0
@@ -438,9 +550,16 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
     from cuekit.pipelines.extract.run import ExtractConfig, run_extract
     from cuekit.pipelines.shard.run import ShardSettings, shard
 
-    run_extract(ExtractConfig(source=SourceSpec(dataset="sample"), output=tmp_path / "ex",
-                              detectors=("annotations",), detector=DetectorOptions(),
-                              cue_style="marks", limit=8))
+    run_extract(
+        ExtractConfig(
+            source=SourceSpec(dataset="sample"),
+            output=tmp_path / "ex",
+            detectors=("annotations",),
+            detector=DetectorOptions(),
+            cue_style="marks",
+            limit=8,
+        )
+    )
     shard(tmp_path / "ex", tmp_path / "shards", ShardSettings(maxcount=8))
     recipe = DistillRecipe(_config(tmp_path / "shards", tmp_path, max_steps=1, shuffle_buffer=0))
     recipe.setup()
@@ -469,15 +588,22 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
         return [audit.Advantage([0.0], 0.0, 0.0) for _ in pairs]
 
     monkeypatch.setattr(audit, "pair_advantage", capture)
-    audit.run_audit(audit.AuditConfig(input=str(tmp_path / "ex"), output=tmp_path / "audit",
-                                      teacher="tiny-random", plots=False))
+    audit.run_audit(
+        audit.AuditConfig(
+            input=str(tmp_path / "ex"),
+            output=tmp_path / "audit",
+            teacher="tiny-random",
+            plots=False,
+        )
+    )
     # audit scores every sample with a reference answer, in id order
     items = [item for item in iter_cue_items(tmp_path / "ex") if item.record.sample.answer]
     assert len(seen) == len(items) and any(item.marked_bytes for item in items)
     for item, chat in zip(items, seen, strict=True):  # both in id order
         assert chat.hint == (item.hint or None)
         assert [im.tobytes() for im in chat.student_images] == [
-            im.tobytes() for im in item.images()]
+            im.tobytes() for im in item.images()
+        ]
         expected = item.images()
         if item.marked_bytes is not None:
             expected[item.marked_index] = item.marked()
@@ -485,17 +611,19 @@ def test_marks_reach_the_teacher_in_distill_and_audit(tmp_path, monkeypatch):
 
 
 def test_fp16_loss_scaling_unscales_before_clipping_and_checkpoints_its_scale(
-        sample_shards, tmp_path):
+    sample_shards, tmp_path
+):
     """--dtype fp16 trains under a GradScaler (on CUDA; the CPU scaler stands in here).
     Gradients are unscaled before clipping, so a scaled step is the unscaled step (a
     power-of-two scale is exact in fp32); the scale is saved, so a resume keeps it."""
     records = {}
     for name in ("plain", "scaled"):
-        recipe = DistillRecipe(_config(sample_shards, tmp_path / name, max_steps=1,
-                                       max_grad_norm=0.5))
+        recipe = DistillRecipe(
+            _config(sample_shards, tmp_path / name, max_steps=1, max_grad_norm=0.5)
+        )
         recipe.setup()
         if name == "scaled":
-            recipe.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+            recipe.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
         try:
             records[name] = recipe.train()[0]
         finally:
@@ -505,18 +633,17 @@ def test_fp16_loss_scaling_unscales_before_clipping_and_checkpoints_its_scale(
     from cuekit.distill.checkpoint import latest_checkpoint, load_trainer_state
 
     saved = load_trainer_state(latest_checkpoint(tmp_path / "scaled" / "run"))
-    assert saved.extra["grad_scaler"]["scale"] == 2.0 ** 10
-    assert "grad_scaler" not in load_trainer_state(
-        latest_checkpoint(tmp_path / "plain" / "run")).extra
+    assert saved.extra["grad_scaler"]["scale"] == 2.0**10
+    assert (
+        "grad_scaler" not in load_trainer_state(latest_checkpoint(tmp_path / "plain" / "run")).extra
+    )
 
 
-def test_a_loss_scale_overflow_is_skipped_without_counting_as_divergence(
-        sample_shards, tmp_path):
+def test_a_loss_scale_overflow_is_skipped_without_counting_as_divergence(sample_shards, tmp_path):
     """A finite loss with inf gradients under fp16 loss scaling means the scale was too
     high: the step is skipped and the scale lowered, and the non-finite guard (which stops
     runs that diverge) does not count it."""
-    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2,
-                                   max_nonfinite_steps=1))
+    recipe = DistillRecipe(_config(sample_shards, tmp_path, max_steps=2, max_nonfinite_steps=1))
     recipe.setup()
     recipe.scaler = torch.amp.GradScaler("cpu", init_scale=float("inf"))  # grads overflow
     try:

@@ -24,9 +24,18 @@ from cuekit.outputs import exclusive_lock
 
 
 def _config(shards, tmp_path, **kw) -> DistillConfig:
-    base = dict(student="tiny-random", shards=str(shards), output=str(tmp_path / "run"),
-                batch_size=4, max_new_tokens=8, max_steps=2, lr=1e-3, module_lr=1e-2,
-                tensorboard=False, shuffle_buffer=16)
+    base = dict(
+        student="tiny-random",
+        shards=str(shards),
+        output=str(tmp_path / "run"),
+        batch_size=4,
+        max_new_tokens=8,
+        max_steps=2,
+        lr=1e-3,
+        module_lr=1e-2,
+        tensorboard=False,
+        shuffle_buffer=16,
+    )
     return DistillConfig(**{**base, **kw})
 
 
@@ -34,17 +43,21 @@ def _config(shards, tmp_path, **kw) -> DistillConfig:
 
 
 def test_an_epoch_without_a_usable_batch_stops_the_run(sample_shards, tmp_path):
-    with pytest.raises(CuekitError, match="epoch 0 yielded no usable batch \\(9 batches\\): "
-                                          "every prompt is longer than --max-prompt-len 10 "
-                                          "tokens"):
+    with pytest.raises(
+        CuekitError,
+        match="epoch 0 yielded no usable batch \\(9 batches\\): "
+        "every prompt is longer than --max-prompt-len 10 "
+        "tokens",
+    ):
         run_distill(_config(sample_shards, tmp_path, max_prompt_len=10, max_steps=5))
 
 
 # ------------------------------------------------------------- 5: resumes and checkpoints
 
 
-def test_resume_without_a_checkpoint_does_not_duplicate_metrics(sample_shards, tmp_path,
-                                                                monkeypatch):
+def test_resume_without_a_checkpoint_does_not_duplicate_metrics(
+    sample_shards, tmp_path, monkeypatch
+):
     config = _config(sample_shards, tmp_path, max_steps=3, save_every=100)
     real = DistillRecipe.save
 
@@ -81,30 +94,34 @@ def test_unfinished_checkpoint_folders_are_removed(sample_shards, tmp_path):
     (stale / "student" / "model.safetensors").write_bytes(b"half")
     run_distill(config)
     assert not stale.exists()
-    assert [p.name for p in (config.run_dir / ckpt.CHECKPOINTS_DIR).iterdir()] == [
-        "step-000001"]
+    assert [p.name for p in (config.run_dir / ckpt.CHECKPOINTS_DIR).iterdir()] == ["step-000001"]
 
 
-def test_a_truncated_checkpoint_falls_back_to_the_previous_one(sample_shards, tmp_path,
-                                                               caplog):
+def test_a_truncated_checkpoint_falls_back_to_the_previous_one(sample_shards, tmp_path, caplog):
     full = _config(sample_shards, tmp_path / "full", max_steps=4, save_every=2)
     run_distill(full)
     part = _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2)
     run_distill(part)
-    damaged = part.run_dir / ckpt.CHECKPOINTS_DIR / "step-000004" / "student" / \
-        "model.safetensors"
+    damaged = part.run_dir / ckpt.CHECKPOINTS_DIR / "step-000004" / "student" / "model.safetensors"
     damaged.write_bytes(damaged.read_bytes()[:-100])
     with caplog.at_level("WARNING", logger="cuekit.distill"):
-        run_distill(_config(sample_shards, tmp_path / "part", max_steps=4, save_every=2,
-                            resume=True))
+        run_distill(
+            _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2, resume=True)
+        )
     assert any(f"{damaged}: truncated" in m for m in caplog.messages), caplog.messages
     # it resumed from step 2 and redid steps 3 and 4 exactly
-    volatile = {"time_rollout", "time_teacher", "time_student", "time_optimizer",
-                "tokens_per_s", "peak_mem_mb"}
-    strip = [{k: v for k, v in r.items() if k not in volatile}
-             for r in read_metrics(full.run_dir)]
-    assert [{k: v for k, v in r.items() if k not in volatile}
-            for r in read_metrics(part.run_dir)] == strip
+    volatile = {
+        "time_rollout",
+        "time_teacher",
+        "time_student",
+        "time_optimizer",
+        "tokens_per_s",
+        "peak_mem_mb",
+    }
+    strip = [{k: v for k, v in r.items() if k not in volatile} for r in read_metrics(full.run_dir)]
+    assert [
+        {k: v for k, v in r.items() if k not in volatile} for r in read_metrics(part.run_dir)
+    ] == strip
 
 
 def test_no_intact_checkpoint_names_the_damaged_file(sample_shards, tmp_path):
@@ -112,8 +129,9 @@ def test_no_intact_checkpoint_names_the_damaged_file(sample_shards, tmp_path):
     run_distill(config)
     state = config.run_dir / ckpt.CHECKPOINTS_DIR / "step-000001" / "trainer_state.safetensors"
     state.write_bytes(state.read_bytes()[:20])
-    with pytest.raises(CuekitError, match=f"no intact checkpoint to resume from: {state}: "
-                                          "truncated"):
+    with pytest.raises(
+        CuekitError, match=f"no intact checkpoint to resume from: {state}: truncated"
+    ):
         run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True))
 
 
@@ -132,26 +150,30 @@ def test_a_lost_weight_shard_of_a_sharded_save_is_a_damaged_checkpoint(tmp_path)
         for name in names:
             save_file({"w": torch.ones(3)}, str(folder / "student" / name))
         (folder / "student" / "model.safetensors.index.json").write_text(
-            json.dumps({"metadata": {}, "weight_map": {"a.weight": names[0],
-                                                       "b.weight": names[1]}}))
+            json.dumps({"metadata": {}, "weight_map": {"a.weight": names[0], "b.weight": names[1]}})
+        )
     lost = tmp_path / ckpt.CHECKPOINTS_DIR / "step-000002" / "student" / names[1]
     lost.unlink()
     assert ckpt.checkpoint_problem(lost.parent.parent) == (
-        f"{lost} is missing (listed in model.safetensors.index.json)")
+        f"{lost} is missing (listed in model.safetensors.index.json)"
+    )
     assert ckpt.latest_intact_checkpoint(tmp_path) == lost.parent.parent.parent / "step-000001"
 
 
 # ------------------------------------------------------------- 6: typed config files
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("tensorboard: 'no'\n", "tensorboard must be true or false, got 'no'"),
-    ("resume: 'false'\n", "resume must be true or false, got 'false'"),
-    ("max_steps: 2.5\n", "max_steps must be an integer, got 2.5"),
-    ("seed: abc\n", "seed must be an integer, got 'abc'"),
-    ("lr: .nan\n", "lr must be a finite number, got nan"),
-    ("cue_layers: [1, x]\n", "cue_layers must be a list of integers or null, got 'x'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tensorboard: 'no'\n", "tensorboard must be true or false, got 'no'"),
+        ("resume: 'false'\n", "resume must be true or false, got 'false'"),
+        ("max_steps: 2.5\n", "max_steps must be an integer, got 2.5"),
+        ("seed: abc\n", "seed must be an integer, got 'abc'"),
+        ("lr: .nan\n", "lr must be a finite number, got nan"),
+        ("cue_layers: [1, x]\n", "cue_layers must be a list of integers or null, got 'x'"),
+    ],
+)
 def test_config_file_values_are_type_checked(tmp_path, text, message):
     path = tmp_path / "run.yaml"
     path.write_text(text)
@@ -160,15 +182,23 @@ def test_config_file_values_are_type_checked(tmp_path, text, message):
     assert str(info.value) == f"config file {path}: {message}"
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"dtype": "fp16", "device": "cpu"}, "dtype fp16 needs a CUDA device (fp16 autocast with "
-                                         "loss scaling), but the device is 'cpu'"),
-    ({"dtype": "bfloat17"}, "dtype must be one of"),
-    ({"device": "gpu"}, "device must be auto or a torch device (cpu, cuda, cuda:1, mps...), "
-                        "got 'gpu'"),
-    ({"seed": 2**70}, f"seed must be in [0, {2**32 - 1}], got {2**70}"),
-    ({"seed": -1}, f"seed must be in [0, {2**32 - 1}], got -1"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"dtype": "fp16", "device": "cpu"},
+            "dtype fp16 needs a CUDA device (fp16 autocast with "
+            "loss scaling), but the device is 'cpu'",
+        ),
+        ({"dtype": "bfloat17"}, "dtype must be one of"),
+        (
+            {"device": "gpu"},
+            "device must be auto or a torch device (cpu, cuda, cuda:1, mps...), got 'gpu'",
+        ),
+        ({"seed": 2**70}, f"seed must be in [0, {2**32 - 1}], got {2**70}"),
+        ({"seed": -1}, f"seed must be in [0, {2**32 - 1}], got -1"),
+    ],
+)
 def test_config_values_of_the_right_type_but_unusable_are_refused(tmp_path, settings, message):
     """A value of the right type can still lie: an unknown dtype trained silently in fp32,
     a device or seed torch refuses failed later with a bare RuntimeError / ValueError."""
@@ -181,11 +211,15 @@ def test_config_values_of_the_right_type_but_unusable_are_refused(tmp_path, sett
 
 def test_config_file_numbers_as_yaml_users_write_them(tmp_path):
     path = tmp_path / "run.yaml"
-    path.write_text("lr: 1e-6\nmodule_lr: 1\ntensorboard: no\nmax_steps: 7\n"
-                    "cue_layers: [0, 5]\n")
+    path.write_text("lr: 1e-6\nmodule_lr: 1\ntensorboard: no\nmax_steps: 7\ncue_layers: [0, 5]\n")
     settings = load_config_file(path)  # PyYAML reads 1e-6 as a string, `no` as False
-    assert settings == {"lr": 1e-6, "module_lr": 1.0, "tensorboard": False, "max_steps": 7,
-                        "cue_layers": (0, 5)}
+    assert settings == {
+        "lr": 1e-6,
+        "module_lr": 1.0,
+        "tensorboard": False,
+        "max_steps": 7,
+        "cue_layers": (0, 5),
+    }
     assert isinstance(settings["module_lr"], float)
     config = resolve_config(settings, {"shards": "s", "output": "o"})
     assert (config.lr, config.tensorboard, config.max_steps) == (1e-6, False, 7)
@@ -194,8 +228,9 @@ def test_config_file_numbers_as_yaml_users_write_them(tmp_path):
 def test_python_settings_of_the_wrong_type(tmp_path):
     with pytest.raises(ConfigError, match="settings: max_steps must be an integer, got 2.5"):
         _config("shards", tmp_path, max_steps=2.5)
-    with pytest.raises(ConfigError, match="settings: lr must be a finite number, got '1e-3' "
-                                          "\\(str\\)"):
+    with pytest.raises(
+        ConfigError, match="settings: lr must be a finite number, got '1e-3' \\(str\\)"
+    ):
         _config("shards", tmp_path, lr="1e-3")
 
 
@@ -205,18 +240,29 @@ def test_python_settings_of_the_wrong_type(tmp_path):
 def test_resume_refuses_changed_training_settings(sample_shards, tmp_path):
     run_distill(_config(sample_shards, tmp_path, max_steps=1))
     saved_yaml = (tmp_path / "run" / "config.yaml").read_text()
-    with pytest.raises(ConfigError, match=r"--resume with changed training settings \(loss "
-                                          r"'k1' -> 'k3', lr 0.001 -> 0.002\).*"
-                                          r"--allow-config-change"):
-        run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True, lr=2e-3,
-                            loss="k3"))
+    with pytest.raises(
+        ConfigError,
+        match=r"--resume with changed training settings \(loss "
+        r"'k1' -> 'k3', lr 0.001 -> 0.002\).*"
+        r"--allow-config-change",
+    ):
+        run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True, lr=2e-3, loss="k3"))
     assert (tmp_path / "run" / "config.yaml").read_text() == saved_yaml  # still the truth
 
 
 def test_an_allowed_change_takes_effect_and_is_recorded(sample_shards, tmp_path):
     run_distill(_config(sample_shards, tmp_path, max_steps=1))
-    records = run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True,
-                                  lr=2e-3, module_lr=3e-2, allow_config_change=True))
+    records = run_distill(
+        _config(
+            sample_shards,
+            tmp_path,
+            max_steps=2,
+            resume=True,
+            lr=2e-3,
+            module_lr=3e-2,
+            allow_config_change=True,
+        )
+    )
     assert [r["step"] for r in records] == [2]
     assert (records[0]["lr"], records[0]["module_lr"]) == (2e-3, 3e-2)
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
@@ -225,8 +271,9 @@ def test_an_allowed_change_takes_effect_and_is_recorded(sample_shards, tmp_path)
 
 def test_operational_settings_may_change_on_resume(sample_shards, tmp_path):
     run_distill(_config(sample_shards, tmp_path, max_steps=1))
-    records = run_distill(_config(sample_shards, tmp_path, max_steps=2, resume=True,
-                                  score_chunk_size=64, log_every=2))
+    records = run_distill(
+        _config(sample_shards, tmp_path, max_steps=2, resume=True, score_chunk_size=64, log_every=2)
+    )
     assert [r["step"] for r in records] == [2]
 
 
@@ -240,8 +287,9 @@ def test_learning_rates_that_cannot_train_are_refused(tmp_path, lr):
 
 
 def test_cli_refuses_a_nan_learning_rate(tmp_path):
-    result = CliRunner().invoke(cli, ["distill", "--shards", "s", "--output",
-                                      str(tmp_path / "o"), "--lr", "nan"])
+    result = CliRunner().invoke(
+        cli, ["distill", "--shards", "s", "--output", str(tmp_path / "o"), "--lr", "nan"]
+    )
     assert result.exit_code == 2
     assert "command line: lr must be a finite number, got nan" in result.output
 
@@ -287,7 +335,10 @@ def test_a_non_finite_step_is_skipped_and_counted(sample_shards, tmp_path):
     finally:
         recipe.cleanup()
     assert [(r["step"], r["skipped_update"], r["nonfinite_steps"]) for r in records] == [
-        (1, 0, 0), (2, 1, 1), (3, 0, 1)]
+        (1, 0, 0),
+        (2, 1, 1),
+        (3, 0, 1),
+    ]
     after_skip = {k: v for k, v in recipe.student.state_dict().items()}
     assert all(torch.isfinite(v).all() for v in after_skip.values())
     # step 2 changed nothing: the weights before step 3 equal those before step 2
@@ -296,9 +347,11 @@ def test_a_non_finite_step_is_skipped_and_counted(sample_shards, tmp_path):
 
 
 def test_non_finite_steps_in_a_row_stop_the_run(sample_shards, tmp_path):
-    _train_expecting(_config(sample_shards, tmp_path, max_steps=6, max_nonfinite_steps=2),
-                     lambda recipe: _nan_loss_at(recipe, {2, 3, 4}),
-                     "step 3: 2 steps in a row had a non-finite loss or gradient .* Lower --lr")
+    _train_expecting(
+        _config(sample_shards, tmp_path, max_steps=6, max_nonfinite_steps=2),
+        lambda recipe: _nan_loss_at(recipe, {2, 3, 4}),
+        "step 3: 2 steps in a row had a non-finite loss or gradient .* Lower --lr",
+    )
 
 
 # ------------------------------------------------------------- 10, 14, 15: folder and saves
@@ -347,12 +400,12 @@ def test_the_global_batch_is_what_must_match_across_world_sizes():
     assert changed_settings(saved, config, saved_world_size=2) == {}
     assert changed_settings(saved, config) == {"global batch_size": (2, 4)}
     cosine = _config("s", Path("."), lr_schedule="cosine")
-    assert changed_settings({**cosine.to_dict(), "max_steps": 9}, cosine) == {
-        "max_steps": (9, 2)}
+    assert changed_settings({**cosine.to_dict(), "max_steps": 9}, cosine) == {"max_steps": (9, 2)}
 
 
-def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(sample_shards,
-                                                                       tmp_path, monkeypatch):
+def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(
+    sample_shards, tmp_path, monkeypatch
+):
     from cuekit.errors import OutputError
 
     def full(tensors, filename, metadata=None):
@@ -360,8 +413,10 @@ def test_a_checkpoint_on_a_full_disk_names_the_file_and_leaves_nothing(sample_sh
 
     monkeypatch.setattr(ckpt, "save_file", full)
     config = _config(sample_shards, tmp_path, max_steps=1)
-    with pytest.raises(OutputError, match="cannot write the output .*trainer_state.safetensors: "
-                                          "No space left on device"):
+    with pytest.raises(
+        OutputError,
+        match="cannot write the output .*trainer_state.safetensors: No space left on device",
+    ):
         run_distill(config)
     assert list((config.run_dir / ckpt.CHECKPOINTS_DIR).iterdir()) == []
 
@@ -371,6 +426,8 @@ def test_diverged_weights_stop_with_a_hint_instead_of_a_sampler_crash(sample_sha
         with torch.no_grad():
             recipe.student.lm_head.weight.fill_(float("inf"))
 
-    _train_expecting(_config(sample_shards, tmp_path, max_steps=2), diverge,
-                     "step 1: the student's token probabilities are inf/NaN, so its weights "
-                     "have diverged")
+    _train_expecting(
+        _config(sample_shards, tmp_path, max_steps=2),
+        diverge,
+        "step 1: the student's token probabilities are inf/NaN, so its weights have diverged",
+    )

@@ -10,8 +10,13 @@ from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 def _rows():
     colors = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 0), (0, 90, 160)]
-    questions = ["What is red?", "Count the shapes in the image.", "Where is A?",
-                 "Which bar is tallest?", "Is the circle left of the square?"]
+    questions = [
+        "What is red?",
+        "Count the shapes in the image.",
+        "Where is A?",
+        "Which bar is tallest?",
+        "Is the circle left of the square?",
+    ]
     images = [[Image.new("RGB", (32 + 16 * i, 48), c)] for i, c in enumerate(colors)]
     return questions, images
 
@@ -37,12 +42,20 @@ def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch):
         return torch.cat([inputs["input_ids"], sampled], dim=1)
 
     monkeypatch.setattr(model, "generate", fake_generate)
-    rollouts = generate_in_chunks(model, processor, questions[:3], images[:3],
-                                  SamplingSettings(max_new_tokens=5, engine="generate"), 0)
-    assert rollouts.response_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0],
-                                               [1, 1, 1, 1, 1]]
-    assert rollouts.response_ids.tolist() == [[5, 6, end, pad, pad], [9, end, pad, pad, pad],
-                                              [4, 4, 4, 4, 4]]
+    rollouts = generate_in_chunks(
+        model,
+        processor,
+        questions[:3],
+        images[:3],
+        SamplingSettings(max_new_tokens=5, engine="generate"),
+        0,
+    )
+    assert rollouts.response_mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]]
+    assert rollouts.response_ids.tolist() == [
+        [5, 6, end, pad, pad],
+        [9, end, pad, pad, pad],
+        [4, 4, 4, 4, 4],
+    ]
 
 
 def test_rollout_logprobs_equal_training_forward_logprobs():
@@ -60,11 +73,18 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     questions, images = _rows()
     prompt = build_prompt_batch(processor, questions[:3], images[:3])
     with torch.no_grad():
-        out = model.generate(**prompt, max_new_tokens=8, do_sample=True, top_k=0,
-                             output_logits=True, return_dict_in_generate=True,
-                             eos_token_id=None, pad_token_id=processor.tokenizer.pad_token_id,
-                             suppress_tokens=vision_token_ids(processor))
-    response = out.sequences[:, prompt["input_ids"].shape[1]:]  # (3, 8)
+        out = model.generate(
+            **prompt,
+            max_new_tokens=8,
+            do_sample=True,
+            top_k=0,
+            output_logits=True,
+            return_dict_in_generate=True,
+            eos_token_id=None,
+            pad_token_id=processor.tokenizer.pad_token_id,
+            suppress_tokens=vision_token_ids(processor),
+        )
+    response = out.sequences[:, prompt["input_ids"].shape[1] :]  # (3, 8)
     logits = torch.stack(out.logits, dim=1).float()  # (3, 8, V) as sampled from
     # suppress_tokens masks logits to -inf after they are returned raw; mask the same ids.
     logits[..., vision_token_ids(processor)] = float("-inf")
@@ -76,9 +96,14 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     # Training-forward log-probs are over the full vocabulary; renormalise them over the
     # tokens generation could sample (all but the suppressed vision ids).
     hidden_lp = scores.logprobs
-    full = torch.nn.functional.linear(
-        model.model(**batch.inputs).last_hidden_state[:, batch.predictor_positions],
-        model.get_output_embeddings().weight).float().log_softmax(-1)
+    full = (
+        torch.nn.functional.linear(
+            model.model(**batch.inputs).last_hidden_state[:, batch.predictor_positions],
+            model.get_output_embeddings().weight,
+        )
+        .float()
+        .log_softmax(-1)
+    )
     allowed = torch.ones(full.shape[-1], dtype=torch.bool)
     allowed[vision] = False
     renorm = hidden_lp - torch.logsumexp(full[..., allowed], dim=-1)
@@ -97,8 +122,14 @@ def test_every_rollout_engine_gives_the_same_rollouts():
     runs = {}
     for engine in ("generate", "generate-static", "cuekit"):
         torch.manual_seed(5)
-        runs[engine] = generate_in_chunks(model, processor, questions, images, SamplingSettings(
-            max_new_tokens=10, temperature=0.8, top_p=0.9, engine=engine), 0)
+        runs[engine] = generate_in_chunks(
+            model,
+            processor,
+            questions,
+            images,
+            SamplingSettings(max_new_tokens=10, temperature=0.8, top_p=0.9, engine=engine),
+            0,
+        )
     for engine in ("generate-static", "cuekit"):
         assert torch.equal(runs[engine].response_ids, runs["generate"].response_ids), engine
         assert torch.equal(runs[engine].response_mask, runs["generate"].response_mask), engine

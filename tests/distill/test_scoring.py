@@ -59,11 +59,11 @@ def test_gradcheck_in_float64_for_both_entry_points():
     ids[0, 0] = 5  # repeated ids in one row must accumulate their gradients
     args = _leaf_copies(hidden, weight, bias)
     assert torch.autograd.gradcheck(
-        lambda h, w, b: token_logprobs(h, w, targets, bias=b, chunk_size=4, temperature=1.3),
-        args)
+        lambda h, w, b: token_logprobs(h, w, targets, bias=b, chunk_size=4, temperature=1.3), args
+    )
     assert torch.autograd.gradcheck(
-        lambda h, w, b: gather_logprobs_at(h, w, ids, bias=b, chunk_size=3, temperature=0.8),
-        args)
+        lambda h, w, b: gather_logprobs_at(h, w, ids, bias=b, chunk_size=3, temperature=0.8), args
+    )
 
 
 @pytest.mark.parametrize("chunk_size", [2, 5, 100])
@@ -88,8 +88,9 @@ def test_gather_logprobs_at_equals_naive(chunk_size):
 def test_topk_equals_torch_topk_of_naive(chunk_size):
     hidden, weight, bias, targets = _inputs(seed=4)
     with torch.inference_mode():
-        lp, topk_lp, topk_ids = token_logprobs(hidden, weight, targets, bias=bias,
-                                               chunk_size=chunk_size, temperature=0.9, topk=8)
+        lp, topk_lp, topk_ids = token_logprobs(
+            hidden, weight, targets, bias=bias, chunk_size=chunk_size, temperature=0.9, topk=8
+        )
     naive = _naive_logprobs(hidden, weight, bias, temperature=0.9)
     ref_values, ref_ids = naive.topk(8, dim=-1)
     torch.testing.assert_close(lp, naive.gather(-1, targets[..., None])[..., 0])
@@ -205,8 +206,9 @@ def test_backward_keeps_no_logits_alive():
         token_logprobs(hidden, weight, targets, chunk_size=5)
     n_tokens = batch * seq
     # hidden (N, D), weight (V, D), ids (N, 1), logsumexp (N,): nothing with a (.., V) logit row
-    assert sorted(saved_shapes) == sorted([(n_tokens, dim), (vocab, dim), (n_tokens, 1),
-                                           (n_tokens,)])
+    assert sorted(saved_shapes) == sorted(
+        [(n_tokens, dim), (vocab, dim), (n_tokens, 1), (n_tokens,)]
+    )
 
 
 # ---------------------------------------------------------------- errors
@@ -218,11 +220,17 @@ def test_input_errors_name_expected_and_actual():
     out_of_range[0, 0], out_of_range[1, 2] = V, -100  # e.g. an ignore index left in
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 97\); got range \[-100, 97\]"):
         token_logprobs(hidden, weight, out_of_range)
-    with pytest.raises(ValueError, match=r"targets must have shape \(2, 7\) to match hidden "
-                                         r"\(2, 7, 6\); got \(2, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"targets must have shape \(2, 7\) to match hidden "
+        r"\(2, 7, 6\); got \(2, 6\)",
+    ):
         token_logprobs(hidden, weight, targets[:, 1:])
-    with pytest.raises(ValueError, match=r"lm_head_weight must be \(V, D\) with D = "
-                                         r"hidden.shape\[-1\] = 6; got \(97, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"lm_head_weight must be \(V, D\) with D = "
+        r"hidden.shape\[-1\] = 6; got \(97, 5\)",
+    ):
         token_logprobs(hidden, weight[:, :5], targets)
     with pytest.raises(ValueError, match=r"bias must be \(97,\); got \(3,\)"):
         token_logprobs(hidden, weight, targets, bias=torch.zeros(3))

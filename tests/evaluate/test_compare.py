@@ -13,8 +13,9 @@ from cuekit.evaluate.compare import compare_runs, format_comparison, paired_boot
 from cuekit.evaluate.eval import PREDICTIONS_FILE
 
 
-def _reference_bootstrap(a: list[float], b: list[float], resamples: int, confidence: float,
-                         seed: int) -> tuple[float, float]:
+def _reference_bootstrap(
+    a: list[float], b: list[float], resamples: int, confidence: float, seed: int
+) -> tuple[float, float]:
     """The textbook loop: resample pairs, average their differences, take quantiles."""
     rng = np.random.default_rng(seed)
     diff = np.asarray(b) - np.asarray(a)
@@ -35,10 +36,13 @@ def test_paired_bootstrap_matches_reference_and_is_seeded() -> None:
     assert result.mean_b == pytest.approx(np.mean(b))
     assert result.difference == pytest.approx(np.mean(b) - np.mean(a))
     assert (result.ci_low, result.ci_high) == pytest.approx(
-        _reference_bootstrap(a, b, 2000, 0.9, 7))
+        _reference_bootstrap(a, b, 2000, 0.9, 7)
+    )
     diff = np.asarray(b) - np.asarray(a)
-    assert (result.b_only_correct, result.a_only_correct) == (int((diff > 0).sum()),
-                                                              int((diff < 0).sum()))
+    assert (result.b_only_correct, result.a_only_correct) == (
+        int((diff > 0).sum()),
+        int((diff < 0).sum()),
+    )
     again = paired_bootstrap(a, b, resamples=2000, confidence=0.9, seed=7)
     assert again == result
     # With continuous scores the interval's ends depend on the seed.
@@ -54,7 +58,8 @@ def test_paired_bootstrap_blocks_do_not_change_the_draws() -> None:
     a, b = rng.random(3000).tolist(), rng.random(3000).tolist()
     result = paired_bootstrap(a, b, resamples=1500, seed=1)
     assert (result.ci_low, result.ci_high) == pytest.approx(
-        _reference_bootstrap(a, b, 1500, 0.95, 1))
+        _reference_bootstrap(a, b, 1500, 0.95, 1)
+    )
 
 
 def test_identical_runs_have_a_zero_interval() -> None:
@@ -62,12 +67,15 @@ def test_identical_runs_have_a_zero_interval() -> None:
     assert (result.difference, result.ci_low, result.ci_high) == (0.0, 0.0, 0.0)
 
 
-@pytest.mark.parametrize(("a", "b", "kwargs", "message"), [
-    ([1, 0], [1], {}, "equal length"),
-    ([], [], {}, "no paired samples"),
-    ([1], [0], {"confidence": 1.0}, "0 < confidence < 1"),
-    ([1], [0], {"resamples": 0}, "resamples >= 1"),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "kwargs", "message"),
+    [
+        ([1, 0], [1], {}, "equal length"),
+        ([], [], {}, "no paired samples"),
+        ([1], [0], {"confidence": 1.0}, "0 < confidence < 1"),
+        ([1], [0], {"resamples": 0}, "resamples >= 1"),
+    ],
+)
 def test_paired_bootstrap_rejects_bad_input(a, b, kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         paired_bootstrap(a, b, **kwargs)
@@ -75,18 +83,34 @@ def test_paired_bootstrap_rejects_bad_input(a, b, kwargs, message) -> None:
 
 def _write_predictions(folder: Path, rows: list[tuple[str, str, str | None, bool]]) -> Path:
     folder.mkdir(parents=True)
-    pl.DataFrame([{"id": i, "source": s, "answer": ans, "correct": c} for i, s, ans, c in rows]
-                 ).write_parquet(folder / PREDICTIONS_FILE)
+    pl.DataFrame(
+        [{"id": i, "source": s, "answer": ans, "correct": c} for i, s, ans, c in rows]
+    ).write_parquet(folder / PREDICTIONS_FILE)
     return folder
 
 
 def test_compare_runs_pairs_by_id_and_splits_by_source(tmp_path: Path) -> None:
-    run_a = _write_predictions(tmp_path / "a", [
-        ("s1", "geo", "1", False), ("s2", "geo", "2", True), ("s3", "chart", "3", False),
-        ("s4", "chart", "4", True), ("only_a", "geo", "5", True), ("noans", "geo", None, True)])
-    run_b = _write_predictions(tmp_path / "b", [
-        ("s4", "chart", "4", True), ("s3", "chart", "3", True), ("s2", "geo", "2", True),
-        ("s1", "geo", "1", True), ("only_b", "geo", "6", False)])
+    run_a = _write_predictions(
+        tmp_path / "a",
+        [
+            ("s1", "geo", "1", False),
+            ("s2", "geo", "2", True),
+            ("s3", "chart", "3", False),
+            ("s4", "chart", "4", True),
+            ("only_a", "geo", "5", True),
+            ("noans", "geo", None, True),
+        ],
+    )
+    run_b = _write_predictions(
+        tmp_path / "b",
+        [
+            ("s4", "chart", "4", True),
+            ("s3", "chart", "3", True),
+            ("s2", "geo", "2", True),
+            ("s1", "geo", "1", True),
+            ("only_b", "geo", "6", False),
+        ],
+    )
     result = compare_runs(run_a, run_b, resamples=500, seed=0)
     overall = result["overall"]
     # paired on s1..s4 in id order: A = [0, 1, 0, 1], B = [1, 1, 1, 1]
@@ -118,17 +142,21 @@ def test_compare_command_equals_eval_compare(tmp_path: Path) -> None:
 
     from cuekit.cli import cli
 
-    run_a = _write_predictions(tmp_path / "a", [("s1", "geo", "1", False),
-                                                ("s2", "geo", "2", True)])
-    run_b = _write_predictions(tmp_path / "b", [("s1", "geo", "1", True),
-                                                ("s2", "geo", "2", True)])
+    run_a = _write_predictions(
+        tmp_path / "a", [("s1", "geo", "1", False), ("s2", "geo", "2", True)]
+    )
+    run_b = _write_predictions(tmp_path / "b", [("s1", "geo", "1", True), ("s2", "geo", "2", True)])
     outputs = []
-    for args in (["compare", str(run_a), str(run_b)], ["eval", "--compare", str(run_a),
-                                                         str(run_b)]):
-        result = CliRunner().invoke(cli, [*args, "--resamples", "200", "-o",
-                                          str(tmp_path / args[0])])
+    for args in (
+        ["compare", str(run_a), str(run_b)],
+        ["eval", "--compare", str(run_a), str(run_b)],
+    ):
+        result = CliRunner().invoke(
+            cli, [*args, "--resamples", "200", "-o", str(tmp_path / args[0])]
+        )
         assert result.exit_code == 0, result.output
         outputs.append(result.output.replace(str(tmp_path / args[0]), "OUT"))
     assert outputs[0] == outputs[1] and "+50.0%" in outputs[0]
-    assert (tmp_path / "compare" / "compare.json").read_bytes() == \
-        (tmp_path / "eval" / "compare.json").read_bytes()
+    assert (tmp_path / "compare" / "compare.json").read_bytes() == (
+        tmp_path / "eval" / "compare.json"
+    ).read_bytes()

@@ -22,8 +22,9 @@ from cuekit.evaluate.export import (
 from cuekit.evaluate.inputs import iter_cue_items
 
 
-def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
-                                  tmp_path: Path) -> None:
+def test_verl_rows_field_by_field(
+    sample_shards: Path, sample_extract: Path, tmp_path: Path
+) -> None:
     [path] = run_export(str(sample_shards), tmp_path / "verl", "verl")
     assert path == tmp_path / "verl" / "train.parquet"
     frame = pl.read_parquet(path)
@@ -35,23 +36,32 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
         sample = item.record.sample
         assert info["index"] == index
         assert (info["split"], info["question"], info["answer"], info["choices"]) == (
-            sample.split, sample.question, sample.answer, sample.choices)
+            sample.split,
+            sample.question,
+            sample.answer,
+            sample.choices,
+        )
         assert (info["hint"], info["cue_style"], info["leak"]) == (
-            item.hint, item.record.cue.cue_style, item.record.cue.leak)
+            item.hint,
+            item.record.cue.cue_style,
+            item.record.cue.leak,
+        )
         assert row["data_source"] == sample.source
         assert row["reward_model"] == {"style": "rule", "ground_truth": sample.answer}
-        assert (info["question_type"], info["precision"]) == (sample.question_type,
-                                                              sample.precision)
+        assert (info["question_type"], info["precision"]) == (
+            sample.question_type,
+            sample.precision,
+        )
         [user] = row["prompt"]
         [teacher] = row["teacher_prompt"]
         assert user["role"] == teacher["role"] == "user"
         # one placeholder per image, in front of the question, on both sides
-        assert user["content"].count(IMAGE_PLACEHOLDER) == len(row["images"]) == len(
-            sample.images)
+        assert user["content"].count(IMAGE_PLACEHOLDER) == len(row["images"]) == len(sample.images)
         assert teacher["content"].count(IMAGE_PLACEHOLDER) == len(row["images"])
         # the question with its options, as distill and eval show it
         assert user["content"] == IMAGE_PLACEHOLDER * len(sample.images) + format_question(
-            sample.question, sample.choices)
+            sample.question, sample.choices
+        )
         # the teacher prompt is the prompt plus the hint, as distill appends it (a sample
         # with nothing to say has no hint: both prompts are then the same)
         if item.hint:
@@ -62,11 +72,14 @@ def test_verl_rows_field_by_field(sample_shards: Path, sample_extract: Path,
         # images are the original bytes, unchanged by sharding
         assert [image["bytes"] for image in row["images"]] == item.image_bytes
         assert Image.open(io.BytesIO(row["images"][0]["bytes"])).size == (
-            sample.images[0].width, sample.images[0].height)
+            sample.images[0].width,
+            sample.images[0].height,
+        )
 
 
-def test_hf_export_loads_with_datasets(sample_extract: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_export_loads_with_datasets(
+    sample_extract: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datasets
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
@@ -82,9 +95,16 @@ def test_hf_export_loads_with_datasets(sample_extract: Path, tmp_path: Path,
     for row, item in zip(split, items, strict=True):
         sample = item.record.sample
         assert (row["question"], row["answer"], row["choices"], row["hint"]) == (
-            sample.question, sample.answer, sample.choices, item.hint)
+            sample.question,
+            sample.answer,
+            sample.choices,
+            item.hint,
+        )
         assert (row["n_phrases"], row["n_detections"], row["leak"]) == (
-            len(item.record.cue.phrases), len(item.record.cue.detections), item.record.cue.leak)
+            len(item.record.cue.phrases),
+            len(item.record.cue.detections),
+            item.record.cue.leak,
+        )
         assert row["cue"] == item.record.cue.model_dump_json()
         assert isinstance(row["images"][0], Image.Image)
         assert row["images"][0].tobytes() == item.images()[0].tobytes()
@@ -96,22 +116,35 @@ def test_export_rejects_unknown_format(sample_extract: Path, tmp_path: Path) -> 
 
 
 def _greedy(model, processor, image: Image.Image) -> torch.Tensor:
-    inputs = build_prompt_batch(processor, ["How long is AB?", "Which bar is tallest?"],
-                                [[image], [image]])
+    inputs = build_prompt_batch(
+        processor, ["How long is AB?", "Which bar is tallest?"], [[image], [image]]
+    )
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=6, do_sample=False,
-                             eos_token_id=processor.im_end_token_id,
-                             pad_token_id=processor.tokenizer.pad_token_id)
-    return out[:, inputs["input_ids"].shape[1]:]
+        out = model.generate(
+            **inputs,
+            max_new_tokens=6,
+            do_sample=False,
+            eos_token_id=processor.im_end_token_id,
+            pad_token_id=processor.tokenizer.pad_token_id,
+        )
+    return out[:, inputs["input_ids"].shape[1] :]
 
 
-def test_exported_student_reloads_and_generates_identically(distill_run: Path,
-                                                            tmp_path: Path) -> None:
+def test_exported_student_reloads_and_generates_identically(
+    distill_run: Path, tmp_path: Path
+) -> None:
     folder = export_student(distill_run, tmp_path / "student")
     names = {p.name for p in folder.iterdir()}
-    assert {"model.safetensors", "config.json", "cue_module.json", "cue_module.safetensors",
-            "tokenizer.json", "preprocessor_config.json", "distill_config.yaml",
-            "README.md"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "cue_module.json",
+        "cue_module.safetensors",
+        "tokenizer.json",
+        "preprocessor_config.json",
+        "distill_config.yaml",
+        "README.md",
+    } <= names
     readme = (folder / "README.md").read_text()
     assert f'load_student("{folder}")' in readme and "Trained for 2 steps" in readme
     original, original_processor = load_student(distill_run / "student")
@@ -122,8 +155,12 @@ def test_exported_student_reloads_and_generates_identically(distill_run: Path,
     for name, tensor in original_state.items():
         assert torch.equal(tensor, exported_state[name]), name
     image = Image.new("RGB", (64, 48), (40, 120, 200))
-    torch.testing.assert_close(_greedy(exported, processor, image),
-                               _greedy(original, original_processor, image), rtol=0, atol=0)
+    torch.testing.assert_close(
+        _greedy(exported, processor, image),
+        _greedy(original, original_processor, image),
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_export_student_errors(distill_run: Path, tmp_path: Path) -> None:
@@ -145,8 +182,9 @@ def _logits(model, processor, image: Image.Image) -> torch.Tensor:
         return model(**inputs).logits
 
 
-def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
-                                                            tmp_path: Path) -> None:
+def test_plain_transformers_gets_the_full_student_or_stops(
+    distill_run: Path, tmp_path: Path
+) -> None:
     """Stock transformers loading must never be the student minus its cue module."""
     import json
 
@@ -158,7 +196,8 @@ def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "cuekit_qwen3_vl"
     assert config["auto_map"]["AutoModelForImageTextToText"] == (
-        "modeling_cuekit_student.CuekitStudentForConditionalGeneration")
+        "modeling_cuekit_student.CuekitStudentForConditionalGeneration"
+    )
     assert (folder / "modeling_cuekit_student.py").is_file()
     # trust_remote_code stays off by default: transformers refuses instead of loading
     # the stock Qwen3-VL without the module.
@@ -173,25 +212,28 @@ def test_plain_transformers_gets_the_full_student_or_stops(distill_run: Path,
     assert get_cue_module(reference) is not None
     image = Image.new("RGB", (64, 48), (40, 120, 200))
     expected = _logits(reference, processor, image)
-    torch.testing.assert_close(_logits(plain.eval(), processor, image), expected,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(_logits(plain.eval(), processor, image), expected, rtol=0, atol=0)
     # `cuekit eval --model folder` loads through load_eval_model
     evaluated, eval_processor, _ = load_eval_model(str(folder), device="cpu", dtype="fp32")
     assert get_cue_module(evaluated) is not None
-    torch.testing.assert_close(_logits(evaluated, eval_processor, image), expected,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(_logits(evaluated, eval_processor, image), expected, rtol=0, atol=0)
     # the module matters: without it the logits differ
     bare = AutoModelForImageTextToText.from_pretrained(str(distill_run / "student"))
     assert get_cue_module(bare) is None
     assert not torch.equal(_logits(bare.eval(), processor, image), expected)
     readme = (folder / "README.md").read_text()
-    for text in ("trust_remote_code=True", "load_student", "at prefill",
-                 "vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it"):
+    for text in (
+        "trust_remote_code=True",
+        "load_student",
+        "at prefill",
+        "vLLM, SGLang, TGI, llama.cpp/GGUF**: cannot run it",
+    ):
         assert text in readme, text
 
 
 def test_the_stock_class_refuses_the_student_and_names_load_student(
-        distill_run: Path, tmp_path: Path) -> None:
+    distill_run: Path, tmp_path: Path
+) -> None:
     """``Qwen3VLForConditionalGeneration.from_pretrained`` (Qwen's own model cards load
     Qwen3-VL so) bypasses the Auto classes and their custom-code check. It used to load
     the base weights without the module, warned only by transformers' model-type
@@ -209,8 +251,11 @@ def test_the_stock_class_refuses_the_student_and_names_load_student(
     config = json.loads((folder / "config.json").read_text())
     assert config["transformers_weights"] == STOCK_CLASS_REFUSAL
     assert "/" not in STOCK_CLASS_REFUSAL  # a path-like value could resolve inside the folder
-    refusal = (r"The transformers file in the config seems to be incorrect: .*: "
-               + re.escape(STOCK_CLASS_REFUSAL) + "$")
+    refusal = (
+        r"The transformers file in the config seems to be incorrect: .*: "
+        + re.escape(STOCK_CLASS_REFUSAL)
+        + "$"
+    )
     for stock in (Qwen3VLForConditionalGeneration, Qwen3VLModel):
         with pytest.raises(ValueError, match=refusal) as caught:
             stock.from_pretrained(str(folder))
@@ -228,8 +273,9 @@ def test_the_stock_class_refuses_the_student_and_names_load_student(
     assert get_cue_module(stock) is None
     reference, processor = load_student(folder)
     image = Image.new("RGB", (64, 48), (40, 120, 200))
-    assert not torch.equal(_logits(stock.eval(), processor, image),
-                           _logits(reference, processor, image))
+    assert not torch.equal(
+        _logits(stock.eval(), processor, image), _logits(reference, processor, image)
+    )
 
     card = (folder / "README.md").read_text()
     assert "`Qwen3VLForConditionalGeneration.from_pretrained(folder)`" in card

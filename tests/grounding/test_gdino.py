@@ -26,13 +26,24 @@ def _image(width: int, height: int, seed: int) -> Image.Image:
 
 def _item(sample_id: str, images: list[Image.Image], phrases: list[str]) -> DetectItem:
     refs = [
-        ImageRef(path=f"{sample_id}-{i}.png", sha256="0" * 64, width=im.width,
-                 height=im.height, format="png")
+        ImageRef(
+            path=f"{sample_id}-{i}.png",
+            sha256="0" * 64,
+            width=im.width,
+            height=im.height,
+            format="png",
+        )
         for i, im in enumerate(images)
     ]
     question = "find " + ", ".join(phrases) if phrases else "what is shown?"
-    sample = Sample(id=sample_id, original_id=sample_id, source="test", split="train",
-                    question=question, images=refs)
+    sample = Sample(
+        id=sample_id,
+        original_id=sample_id,
+        source="test",
+        split="train",
+        question=question,
+        images=refs,
+    )
     spans = [Phrase(text=p, start=0, end=len(p)) for p in phrases]
     return DetectItem(sample=sample, images=images, phrases=spans)
 
@@ -55,8 +66,9 @@ def _assert_same(left, right) -> None:
     """Same detections up to float noise from batched matmuls."""
     assert len(left) == len(right)
     for dets_a, dets_b in zip(left, right, strict=True):
-        assert [(d.label, d.phrase_index, d.image_index, d.box_1000, d.backend) for d in dets_a] \
-            == [(d.label, d.phrase_index, d.image_index, d.box_1000, d.backend) for d in dets_b]
+        assert [
+            (d.label, d.phrase_index, d.image_index, d.box_1000, d.backend) for d in dets_a
+        ] == [(d.label, d.phrase_index, d.image_index, d.box_1000, d.backend) for d in dets_b]
         np.testing.assert_allclose([d.score for d in dets_a], [d.score for d in dets_b], atol=1e-5)
         np.testing.assert_allclose([d.xyxy for d in dets_a], [d.xyxy for d in dets_b], atol=1e-3)
 
@@ -80,11 +92,13 @@ def test_detections_match_a_direct_forward(items):
     with torch.inference_mode():
         outputs = model(**inputs)
     ids = inputs["input_ids"][0].tolist()
-    phrase_ids = [processor.tokenizer(p, add_special_tokens=False)["input_ids"]
-                  for p in ("a red triangle", "the chord ab")]
+    phrase_ids = [
+        processor.tokenizer(p, add_special_tokens=False)["input_ids"]
+        for p in ("a red triangle", "the chord ab")
+    ]
     positions = []
     for pieces in phrase_ids:
-        start = next(i for i in range(len(ids)) if ids[i:i + len(pieces)] == pieces)
+        start = next(i for i in range(len(ids)) if ids[i : i + len(pieces)] == pieces)
         positions.append(list(range(start, start + len(pieces))))
     probs = outputs.logits[0].sigmoid().double()  # (Q, 256)
     scores = torch.stack([probs[:, p].max(dim=1).values for p in positions], dim=1)  # (Q, 2)
@@ -201,22 +215,23 @@ def test_saved_tiny_model_loads_through_the_local_path(tmp_path, items):
 def test_missing_local_path_is_a_model_load_error(tmp_path, items):
     missing = tmp_path / "no-such-model"
     backend = GroundingDinoBackend(DetectorOptions(model=str(missing)))
-    with pytest.raises(ModelLoadError, match=f"grounding-dino config: local path '{missing}' "
-                                             "does not exist"):
+    with pytest.raises(
+        ModelLoadError, match=f"grounding-dino config: local path '{missing}' does not exist"
+    ):
         backend.detect(items[:1])
 
 
 def test_mm_grounding_dino_checkpoints_load_their_own_class(tmp_path, items):
     folder = save_tiny_grounding_dino(tmp_path / "tiny-mm", seed=1, variant="mm-grounding-dino")
-    options = DetectorOptions(model=str(folder), nms_iou=1.0, box_threshold=0.0,
-                              text_threshold=0.0)
+    options = DetectorOptions(model=str(folder), nms_iou=1.0, box_threshold=0.0, text_threshold=0.0)
     backend = GroundingDinoBackend(options)
     found = backend.detect(items[:1])[0]
     assert type(backend._model).__name__ == "MMGroundingDinoForObjectDetection"
     # Reference: the best probability over the prompt's phrase tokens, stock pipeline.
     model, processor = build_tiny_grounding_dino(1, variant="mm-grounding-dino")
-    inputs = processor(images=items[0].images[0], text="a red triangle. the chord ab.",
-                       return_tensors="pt")
+    inputs = processor(
+        images=items[0].images[0], text="a red triangle. the chord ab.", return_tensors="pt"
+    )
     with torch.inference_mode():
         probs = model(**inputs).logits[0].sigmoid()  # (Q, 256)
     ids = inputs["input_ids"][0]
@@ -228,11 +243,15 @@ def test_mm_grounding_dino_checkpoints_load_their_own_class(tmp_path, items):
 def test_a_checkpoint_of_another_family_is_refused(tmp_path):
     from transformers import BertConfig
 
-    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-               intermediate_size=64).save_pretrained(tmp_path / "bert")
+    BertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    ).save_pretrained(tmp_path / "bert")
     backend = GroundingDinoBackend(DetectorOptions(model=str(tmp_path / "bert")))
-    with pytest.raises(ModelLoadError, match="is a 'bert' checkpoint; expected one of "
-                                             r"\['grounding-dino', 'mm-grounding-dino'\]"):
+    with pytest.raises(
+        ModelLoadError,
+        match="is a 'bert' checkpoint; expected one of "
+        r"\['grounding-dino', 'mm-grounding-dino'\]",
+    ):
         backend.detect([_item("h", [_image(32, 32, 0)], ["a cat"])])
 
 

@@ -36,8 +36,9 @@ def test_convert_original_outputs_field_by_field():
     tokenizer = build_tiny_processor().tokenizer
     phrases = ["the chord AB", "Point C"]
     prompt, char_spans = build_prompt(phrases)
-    spans = phrase_token_spans(tokenizer(prompt, return_offsets_mapping=True)["offset_mapping"],
-                               char_spans)
+    spans = phrase_token_spans(
+        tokenizer(prompt, return_offsets_mapping=True)["offset_mapping"], char_spans
+    )
     assert spans == [[1, 2, 3, 4], [6, 7]]
     # The original model: raw logits (N, 256), -inf past the caption; boxes (N, 4) cxcywh.
     logits = torch.full((3, 256), float("-inf"))
@@ -58,8 +59,12 @@ def test_convert_original_outputs_field_by_field():
     assert found[1].xyxy == pytest.approx((0.0, 0.0, 640.0, 480.0))
     assert [d.score for d in found] == pytest.approx([0.8, 0.45], rel=1e-6)
     # numpy input gives the same records as torch input.
-    assert convert_original_outputs(boxes.numpy(), logits.numpy(), spans, phrases, (640, 480),
-                                    2, 0.3, 0.25) == found
+    assert (
+        convert_original_outputs(
+            boxes.numpy(), logits.numpy(), spans, phrases, (640, 480), 2, 0.3, 0.25
+        )
+        == found
+    )
 
 
 def test_resolve_model_files(tmp_path):
@@ -68,7 +73,8 @@ def test_resolve_model_files(tmp_path):
     (folder / "GroundingDINO_SwinT_OGC.py").write_text("batch_size = 1\n")
     (folder / "groundingdino_swint_ogc.safetensors").write_bytes(b"")
     assert resolve_model_files(str(folder)) == (
-        folder / "GroundingDINO_SwinT_OGC.py", folder / "groundingdino_swint_ogc.safetensors"
+        folder / "GroundingDINO_SwinT_OGC.py",
+        folder / "groundingdino_swint_ogc.safetensors",
     )
     config = folder / "GroundingDINO_SwinT_OGC.py"
     pair = f"{config}::{folder / 'groundingdino_swint_ogc.safetensors'}"
@@ -90,10 +96,14 @@ def test_resolve_model_files(tmp_path):
 def _item(phrases: list[str]) -> DetectItem:
     image = Image.new("RGB", (64, 48))
     ref = ImageRef(path="x.png", sha256="0" * 64, width=64, height=48, format="png")
-    sample = Sample(id="s1", original_id="s1", source="t", split="train", question="q?",
-                    images=[ref])
-    return DetectItem(sample=sample, images=[image],
-                      phrases=[Phrase(text=p, start=0, end=len(p)) for p in phrases])
+    sample = Sample(
+        id="s1", original_id="s1", source="t", split="train", question="q?", images=[ref]
+    )
+    return DetectItem(
+        sample=sample,
+        images=[image],
+        phrases=[Phrase(text=p, start=0, end=len(p)) for p in phrases],
+    )
 
 
 @pytest.mark.skipif(not PACKAGE_MISSING, reason="groundingdino is installed here")
@@ -117,6 +127,14 @@ def test_scores_use_only_each_phrase_tokens():
     logits = np.full((1, 256), -np.inf)
     logits[0, :6] = -9.0
     logits[0, 3] = 4.0
-    found = convert_original_outputs(np.array([[0.5, 0.5, 0.5, 0.5]]), logits, [[1], [3]],
-                                     ["car", "taxi"], (10, 10), 0, 0.3, 0.25)
+    found = convert_original_outputs(
+        np.array([[0.5, 0.5, 0.5, 0.5]]),
+        logits,
+        [[1], [3]],
+        ["car", "taxi"],
+        (10, 10),
+        0,
+        0.3,
+        0.25,
+    )
     assert [(d.label, d.phrase_index) for d in found] == [("taxi", 1)]

@@ -16,21 +16,36 @@ from cuekit.schemas import ImageRef, Phrase, Sample
 
 
 def _item(sample_id: str, sizes: list[tuple[int, int]], phrases: list[str]) -> DetectItem:
-    images = [Image.fromarray(np.random.RandomState(i + len(sample_id)).randint(
-        0, 255, (h, w, 3), dtype=np.uint8)) for i, (w, h) in enumerate(sizes)]
-    refs = [ImageRef(path=f"{sample_id}-{i}.png", sha256="0" * 64, width=w, height=h,
-                     format="png") for i, (w, h) in enumerate(sizes)]
-    sample = Sample(id=sample_id, original_id=sample_id, source="test", split="train",
-                    question="find " + ", ".join(phrases), images=refs)
-    return DetectItem(sample=sample, images=images,
-                      phrases=[Phrase(text=p, start=0, end=len(p)) for p in phrases])
+    images = [
+        Image.fromarray(
+            np.random.RandomState(i + len(sample_id)).randint(0, 255, (h, w, 3), dtype=np.uint8)
+        )
+        for i, (w, h) in enumerate(sizes)
+    ]
+    refs = [
+        ImageRef(path=f"{sample_id}-{i}.png", sha256="0" * 64, width=w, height=h, format="png")
+        for i, (w, h) in enumerate(sizes)
+    ]
+    sample = Sample(
+        id=sample_id,
+        original_id=sample_id,
+        source="test",
+        split="train",
+        question="find " + ", ".join(phrases),
+        images=refs,
+    )
+    return DetectItem(
+        sample=sample, images=images, phrases=[Phrase(text=p, start=0, end=len(p)) for p in phrases]
+    )
 
 
 @pytest.fixture(scope="module")
 def items() -> list[DetectItem]:
-    return [_item("a", [(320, 240)], ["a red triangle", "the chord AB"]),
-            _item("bb", [(200, 300), (320, 240)], ["point c", "a red triangle"]),
-            _item("ccc", [(96, 64)], ["circle", "angle abc"])]
+    return [
+        _item("a", [(320, 240)], ["a red triangle", "the chord AB"]),
+        _item("bb", [(200, 300), (320, 240)], ["point c", "a red triangle"]),
+        _item("ccc", [(96, 64)], ["circle", "angle abc"]),
+    ]
 
 
 def _records(found):
@@ -52,13 +67,15 @@ def test_from_loaded_detects_like_a_self_loading_backend(items):
 def test_from_loaded_refuses_a_wrong_device_or_a_slow_tokenizer():
     model, image_processor, tokenizer = load_grounding_dino("tiny-random", seed=0)
     with pytest.raises(ConfigError, match="the model is on cpu, but options.device is 'meta'"):
-        GroundingDinoBackend.from_loaded(model, image_processor, tokenizer,
-                                         DetectorOptions(device="meta"))
+        GroundingDinoBackend.from_loaded(
+            model, image_processor, tokenizer, DetectorOptions(device="meta")
+        )
     with pytest.raises(ConfigError, match="must be a fast tokenizer"):
         GroundingDinoBackend.from_loaded(model, image_processor, SimpleNamespace(is_fast=False))
     with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
-        GroundingDinoBackend.from_loaded(model, image_processor, tokenizer,
-                                         DetectorOptions(device="gpu0"))
+        GroundingDinoBackend.from_loaded(
+            model, image_processor, tokenizer, DetectorOptions(device="gpu0")
+        )
 
 
 def test_warmed_images_give_identical_detections_and_are_used_once(items):
@@ -99,7 +116,10 @@ def test_token_counts_are_cached_and_match_the_tokenizer(items):
     tokenizer = backend._tokenizer
     phrases = ["a red triangle", "the chord ab", "point c", "circle", "angle abc"]
     assert backend._token_counts == {
-        p: len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in phrases}
+        p: len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in phrases
+    }
     backend._tokenizer = None  # a second pass over known phrases needs no counting call
     assert backend._phrase_token_counts(["circle", "point c"]) == [
-        backend._token_counts["circle"], backend._token_counts["point c"]]
+        backend._token_counts["circle"],
+        backend._token_counts["point c"],
+    ]

@@ -50,8 +50,9 @@ def test_different_phrases_images_and_labels_are_kept():
     cat = _det(box, 0.9, phrase=0, label="a cat")
     dog = _det(box, 0.8, phrase=1, label="a dog")
     cat_other_image = _det(box, 0.7, phrase=0, label="a cat", image=1)
-    ocr_a = Detection(label="AB", image_index=0, xyxy=box, box_1000=(0, 0, 1, 1), score=0.6,
-                      backend="ocr")
+    ocr_a = Detection(
+        label="AB", image_index=0, xyxy=box, box_1000=(0, 0, 1, 1), score=0.6, backend="ocr"
+    )
     ocr_b = ocr_a.model_copy(update={"label": "CD", "score": 0.5})
     ocr_dup = ocr_a.model_copy(update={"score": 0.4})
     kept = nms_detections([ocr_dup, ocr_b, cat_other_image, dog, ocr_a, cat], iou=0.5)
@@ -61,8 +62,13 @@ def test_different_phrases_images_and_labels_are_kept():
 def test_result_is_independent_of_input_order():
     rng = random.Random(0)
     detections = [
-        _det((x, y, x + 10.0, y + 10.0), round(rng.random(), 2), phrase=rng.randint(0, 2),
-             label="p", image=rng.randint(0, 1))
+        _det(
+            (x, y, x + 10.0, y + 10.0),
+            round(rng.random(), 2),
+            phrase=rng.randint(0, 2),
+            label="p",
+            image=rng.randint(0, 1),
+        )
         for x, y in [(rng.randint(0, 30), rng.randint(0, 30)) for _ in range(40)]
     ]
     expected = nms_detections(detections, iou=0.3)

@@ -25,8 +25,12 @@ pytest.importorskip("rapidocr")
 MIN_RECALL = 0.9
 GEOMETRY_TEXT_KINDS = ("point_label", "length_label", "angle_label")
 SYNTHETIC_TEXTS = {
-    "A": (60, 60), "12 cm": (300, 60), "Total revenue": (60, 200), "Apple": (420, 200),
-    "35°": (60, 320), "Quarterly sales": (300, 320),
+    "A": (60, 60),
+    "12 cm": (300, 60),
+    "Total revenue": (60, 200),
+    "Apple": (420, 200),
+    "35°": (60, 320),
+    "Quarterly sales": (300, 320),
 }
 
 
@@ -53,10 +57,21 @@ def synthetic_texts(backend: OcrBackend, synthetic_image: Image.Image) -> list[O
 def _sample(question: str, image: Image.Image, count: int = 1) -> Sample:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    ref = ImageRef(path="images/x.png", sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
-                   width=image.width, height=image.height, format="png")
-    return Sample(id="s-0", original_id="s-0", source="test", split="test",
-                  question=question, images=[ref] * count)
+    ref = ImageRef(
+        path="images/x.png",
+        sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
+        width=image.width,
+        height=image.height,
+        format="png",
+    )
+    return Sample(
+        id="s-0",
+        original_id="s-0",
+        source="test",
+        split="test",
+        question=question,
+        images=[ref] * count,
+    )
 
 
 def _iou(a: tuple[float, ...], b: list[float]) -> float:
@@ -83,8 +98,7 @@ def test_recall_of_point_labels_and_numbers_on_sample_geometry(backend: OcrBacke
     items, truths = [], []
     for row in rows:
         image = Image.open(io.BytesIO(row["image"])).convert("RGB")
-        items.append(DetectItem(sample=_sample(row["question"], image), images=[image],
-                                phrases=[]))
+        items.append(DetectItem(sample=_sample(row["question"], image), images=[image], phrases=[]))
         truths.append([o for o in row["objects"] if o["kind"] in GEOMETRY_TEXT_KINDS])
     results = backend.detect(items)
     assert len(results) == len(items)
@@ -127,9 +141,11 @@ def test_ocr_keep_filters_the_read_texts(
     synthetic_texts: list[OcrText], keep: tuple[str, ...], expected: set[str]
 ) -> None:
     question = "What was the total revenue of the shop?"
-    phrases = [Phrase(text="the shop", start=30, end=38),
-               Phrase(text="total revenue", start=13, end=26)]
-    assert [question[p.start:p.end] for p in phrases] == [p.text for p in phrases]
+    phrases = [
+        Phrase(text="the shop", start=30, end=38),
+        Phrase(text="total revenue", start=13, end=26),
+    ]
+    assert [question[p.start : p.end] for p in phrases] == [p.text for p in phrases]
     selector = OcrBackend(DetectorOptions(ocr_keep=keep))
     detections = selector.select(synthetic_texts, question, phrases, 640, 400, image_index=3)
     assert {d.label for d in detections} == expected
@@ -151,11 +167,15 @@ def test_select_rules_on_hand_made_texts(backend: OcrBackend) -> None:
     assert kept == ["0", "A", "2.5", "-3"]  # junk "wwww" and phrases are neither label nor number
 
 
-def test_detect_sets_image_index_per_image(backend: OcrBackend,
-                                           synthetic_image: Image.Image) -> None:
+def test_detect_sets_image_index_per_image(
+    backend: OcrBackend, synthetic_image: Image.Image
+) -> None:
     blank = Image.new("RGB", (320, 200), "white")
-    item = DetectItem(sample=_sample("What is A?", synthetic_image, 2),
-                      images=[blank, synthetic_image], phrases=[])
+    item = DetectItem(
+        sample=_sample("What is A?", synthetic_image, 2),
+        images=[blank, synthetic_image],
+        phrases=[],
+    )
     (detections,) = backend.detect([item])
     assert {d.image_index for d in detections} == {1}
     assert {d.label for d in detections} == {"A", "Apple", "12 cm", "35°"}
@@ -199,13 +219,19 @@ def test_lines_keep_sentences_and_are_on_by_default(synthetic_texts: list[OcrTex
     assert kept == {"Total revenue", "Quarterly sales"}
 
 
-def test_confirm_drops_a_read_that_reads_differently_again(backend: OcrBackend,
-                                                           synthetic_image: Image.Image) -> None:
+def test_confirm_drops_a_read_that_reads_differently_again(
+    backend: OcrBackend, synthetic_image: Image.Image
+) -> None:
     (apple,) = [t for t in backend.read(synthetic_image) if t.text == "Apple"]
 
     def detection(label: str) -> Detection:
-        return Detection(label=label, xyxy=apple.xyxy, box_1000=xyxy_to_1000(apple.xyxy, 640, 400),
-                         score=0.8, backend="ocr")
+        return Detection(
+            label=label,
+            xyxy=apple.xyxy,
+            box_1000=xyxy_to_1000(apple.xyxy, 640, 400),
+            score=0.8,
+            backend="ocr",
+        )
 
     before = dict(backend.rejected)
     kept = backend.confirm(synthetic_image, [detection("Apple"), detection("Appel")])
@@ -218,11 +244,14 @@ def _skimage_photo(name: str) -> Image.Image:
     return Image.fromarray(getattr(data, name)()).convert("RGB")
 
 
-@pytest.mark.parametrize(("photo", "question"), [
-    ("chelsea", "What colour are the cat's eyes?"),
-    ("coffee", "What is in the cup?"),
-    ("coins", "How many coins are there?"),
-])
+@pytest.mark.parametrize(
+    ("photo", "question"),
+    [
+        ("chelsea", "What colour are the cat's eyes?"),
+        ("coffee", "What is in the cup?"),
+        ("coins", "How many coins are there?"),
+    ],
+)
 def test_photos_without_text_give_no_labels(photo: str, question: str) -> None:
     image = _skimage_photo(photo)
     item = DetectItem(sample=_sample(question, image), images=[image], phrases=[])

@@ -9,24 +9,28 @@ from cuekit.grounding.ocr_checks import REASONS, implausible, reads_agree, rerea
 SMALL = (40.0, 40.0, 52.0, 56.0)  # a 12x16 label in a 400x300 image
 
 
-@pytest.mark.parametrize(("text", "box", "question", "reason"), [
-    ("***", SMALL, "", "no-glyphs"),
-    (".0.", SMALL, "", "punctuation"),
-    ("**K", SMALL, "", "punctuation"),
-    ("新", SMALL, "What colour is the ribbon?", "script"),
-    ("0000", SMALL, "", "repeat"),
-    ("11", SMALL, "", None),
-    ("0", (115.0, 72.0, 223.0, 164.0), "What colour are the cat's eyes?", "oversized"),
-    ("8", (0.0, 0.0, 399.0, 299.0), "", "oversized"),
-    ("A", SMALL, "", None),
-    ("35°", SMALL, "", None),
-    ("12 cm", SMALL, "", None),
-    ("-2.5", SMALL, "", None),
-    ("Region-based segmentation", (3.0, 9.0, 296.0, 36.0), "", None),
-    ("新", SMALL, "新 is written where?", None),
-])
-def test_each_reason_on_hand_made_reads(text: str, box: tuple[float, float, float, float],
-                                        question: str, reason: str | None) -> None:
+@pytest.mark.parametrize(
+    ("text", "box", "question", "reason"),
+    [
+        ("***", SMALL, "", "no-glyphs"),
+        (".0.", SMALL, "", "punctuation"),
+        ("**K", SMALL, "", "punctuation"),
+        ("新", SMALL, "What colour is the ribbon?", "script"),
+        ("0000", SMALL, "", "repeat"),
+        ("11", SMALL, "", None),
+        ("0", (115.0, 72.0, 223.0, 164.0), "What colour are the cat's eyes?", "oversized"),
+        ("8", (0.0, 0.0, 399.0, 299.0), "", "oversized"),
+        ("A", SMALL, "", None),
+        ("35°", SMALL, "", None),
+        ("12 cm", SMALL, "", None),
+        ("-2.5", SMALL, "", None),
+        ("Region-based segmentation", (3.0, 9.0, 296.0, 36.0), "", None),
+        ("新", SMALL, "新 is written where?", None),
+    ],
+)
+def test_each_reason_on_hand_made_reads(
+    text: str, box: tuple[float, float, float, float], question: str, reason: str | None
+) -> None:
     assert implausible(text, box, 400, 300, question) == reason
     assert reason is None or reason in REASONS
 
@@ -39,20 +43,24 @@ def test_a_mentioned_read_may_be_large_or_repeated() -> None:
     assert implausible("***", SMALL, 400, 300, "", mentioned=True) == "no-glyphs"
 
 
-@pytest.mark.parametrize(("first", "second", "agree"), [
-    ("YAMARA", "YAMAHR", False),
-    ("TIO", "TICE", False),
-    ("O", "0", True),
-    ("l1", "I1", True),
-    ("Apple", "apple", True),
-    ("12 cm", "12cm", True),
-    ("12", "13", False),
-    ("50°", "500", True),
-    (".0", "0", True),
-    ("2.5", "25", False),
-])
-def test_reads_agree_up_to_case_spaces_and_confusable_glyphs(first: str, second: str,
-                                                            agree: bool) -> None:
+@pytest.mark.parametrize(
+    ("first", "second", "agree"),
+    [
+        ("YAMARA", "YAMAHR", False),
+        ("TIO", "TICE", False),
+        ("O", "0", True),
+        ("l1", "I1", True),
+        ("Apple", "apple", True),
+        ("12 cm", "12cm", True),
+        ("12", "13", False),
+        ("50°", "500", True),
+        (".0", "0", True),
+        ("2.5", "25", False),
+    ],
+)
+def test_reads_agree_up_to_case_spaces_and_confusable_glyphs(
+    first: str, second: str, agree: bool
+) -> None:
     assert reads_agree(first, second) is agree
 
 

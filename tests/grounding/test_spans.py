@@ -138,8 +138,15 @@ def test_adjacent_phrases_never_merge(processor):
     input_ids, spans, logits = _car_taxi_outputs(processor, taxi_logit=3.0, car_logit=-4.0)
     boxes = np.array([[0.5, 0.5, 0.2, 0.2]])
     found = phrase_detections(
-        boxes, logits, spans, ["Car", "Taxi"], (100, 100),
-        image_index=0, box_threshold=0.3, text_threshold=0.25, backend="t",
+        boxes,
+        logits,
+        spans,
+        ["Car", "Taxi"],
+        (100, 100),
+        image_index=0,
+        box_threshold=0.3,
+        text_threshold=0.25,
+        backend="t",
     )
     assert [(d.label, d.phrase_index, d.score) for d in found] == [("Taxi", 1, _sigmoid(3.0))]
 
@@ -155,8 +162,15 @@ def test_adjacent_phrases_never_merge(processor):
     )
     assert merged[0]["text_labels"] == ["car taxi"]
     found = phrase_detections(
-        boxes, logits, spans, ["Car", "Taxi"], (100, 100),
-        image_index=0, box_threshold=0.3, text_threshold=0.25, backend="t",
+        boxes,
+        logits,
+        spans,
+        ["Car", "Taxi"],
+        (100, 100),
+        image_index=0,
+        box_threshold=0.3,
+        text_threshold=0.25,
+        backend="t",
     )
     assert [(d.label, d.phrase_index) for d in found] == [("Car", 0), ("Taxi", 1)]
     assert [d.score for d in found] == pytest.approx([_sigmoid(1.0), _sigmoid(3.0)], rel=1e-12)
@@ -182,8 +196,15 @@ def test_phrase_detections_rule_and_boxes():
         [[0.5, 0.5, 0.2, 0.4], [0.5, 0.5, 0.1, 0.1], [0.95, 0.1, 0.2, 0.4], [1.2, 0.5, 0.2, 0.2]]
     )
     found = phrase_detections(
-        boxes, logits, [[1], [2]], ["p one", "p two"], (200, 100),
-        image_index=3, box_threshold=0.3, text_threshold=0.25, backend="b",
+        boxes,
+        logits,
+        [[1], [2]],
+        ["p one", "p two"],
+        (200, 100),
+        image_index=3,
+        box_threshold=0.3,
+        text_threshold=0.25,
+        backend="b",
         phrase_indices=[4, 7],
     )
     got = [(d.label, d.phrase_index, d.image_index, d.xyxy, d.box_1000, d.backend) for d in found]
@@ -197,14 +218,41 @@ def test_phrase_detections_rule_and_boxes():
 
 def test_phrase_detections_checks_shapes():
     with pytest.raises(ValueError, match=r"must be \(queries, 4\), got shape \(2, 3\)"):
-        phrase_detections(np.zeros((2, 3)), np.zeros((2, 4)), [[1]], ["a"], (10, 10),
-                          image_index=0, box_threshold=0.3, text_threshold=0.2, backend="b")
+        phrase_detections(
+            np.zeros((2, 3)),
+            np.zeros((2, 4)),
+            [[1]],
+            ["a"],
+            (10, 10),
+            image_index=0,
+            box_threshold=0.3,
+            text_threshold=0.2,
+            backend="b",
+        )
     with pytest.raises(ValueError, match="got 2 phrases but 1 token spans"):
-        phrase_detections(np.zeros((2, 4)), np.zeros((2, 4)), [[1]], ["a", "b"], (10, 10),
-                          image_index=0, box_threshold=0.3, text_threshold=0.2, backend="b")
+        phrase_detections(
+            np.zeros((2, 4)),
+            np.zeros((2, 4)),
+            [[1]],
+            ["a", "b"],
+            (10, 10),
+            image_index=0,
+            box_threshold=0.3,
+            text_threshold=0.2,
+            backend="b",
+        )
     with pytest.raises(ValueError, match="got 3 boxes but 2 rows of logits"):
-        phrase_detections(np.zeros((3, 4)), np.zeros((2, 4)), [[1]], ["a"], (10, 10),
-                          image_index=0, box_threshold=0.3, text_threshold=0.2, backend="b")
+        phrase_detections(
+            np.zeros((3, 4)),
+            np.zeros((2, 4)),
+            [[1]],
+            ["a"],
+            (10, 10),
+            image_index=0,
+            box_threshold=0.3,
+            text_threshold=0.2,
+            backend="b",
+        )
 
 
 # -- chunking long phrase lists --------------------------------------------------

@@ -24,18 +24,38 @@ SHA = "a" * 64
 
 
 def _image(**kw):
-    return {"path": f"images/aa/{SHA}.png", "sha256": SHA, "width": 640, "height": 480,
-            "format": "png", **kw}
+    return {
+        "path": f"images/aa/{SHA}.png",
+        "sha256": SHA,
+        "width": 640,
+        "height": 480,
+        "format": "png",
+        **kw,
+    }
 
 
 def _sample(**kw):
-    return {"id": "s1", "original_id": "s1", "source": "t", "split": "train",
-            "question": "Where is A?", "images": [_image()], **kw}
+    return {
+        "id": "s1",
+        "original_id": "s1",
+        "source": "t",
+        "split": "train",
+        "question": "Where is A?",
+        "images": [_image()],
+        **kw,
+    }
 
 
 def _det(**kw):
-    return {"label": "point a", "phrase_index": 0, "xyxy": (1.0, 2.0, 30.0, 40.0),
-            "box_1000": (2, 4, 47, 83), "score": 0.9, "backend": "annotations", **kw}
+    return {
+        "label": "point a",
+        "phrase_index": 0,
+        "xyxy": (1.0, 2.0, 30.0, 40.0),
+        "box_1000": (2, 4, 47, 83),
+        "score": 0.9,
+        "backend": "annotations",
+        **kw,
+    }
 
 
 def test_sample_round_trips_through_json_field_by_field():
@@ -91,11 +111,20 @@ def test_phrase_span_must_be_ordered():
 
 def test_cue_record_checks_phrase_indices_and_sample_ids():
     settings = ExtractorSettings(backends=["annotations"])
-    base = {"sample_id": "s1", "phrases": [{"text": "A", "start": 9, "end": 10}],
-            "detections": [_det(phrase_index=1)], "cue_text": "[Hint]: x",
-            "cue_style": "hint", "leak": False, "settings": settings}
-    with pytest.raises(SampleError, match=r"detections\[0\].phrase_index is 1, but there are "
-                                          r"only 1 phrases"):
+    base = {
+        "sample_id": "s1",
+        "phrases": [{"text": "A", "start": 9, "end": 10}],
+        "detections": [_det(phrase_index=1)],
+        "cue_text": "[Hint]: x",
+        "cue_style": "hint",
+        "leak": False,
+        "settings": settings,
+    }
+    with pytest.raises(
+        SampleError,
+        match=r"detections\[0\].phrase_index is 1, but there are "
+        r"only 1 phrases",
+    ):
         validate(CueRecord, base)
     cue = validate(CueRecord, {**base, "detections": [_det()]})
     sample = validate(Sample, _sample(id="other"))
@@ -105,16 +134,31 @@ def test_cue_record_checks_phrase_indices_and_sample_ids():
 
 def test_cue_style_is_restricted():
     with pytest.raises(SampleError) as info:
-        validate(CueRecord, {"sample_id": "s1", "phrases": [], "detections": [],
-                             "cue_text": "", "cue_style": "fancy", "leak": False,
-                             "settings": {"backends": ["x"]}})
+        validate(
+            CueRecord,
+            {
+                "sample_id": "s1",
+                "phrases": [],
+                "detections": [],
+                "cue_text": "",
+                "cue_style": "fancy",
+                "leak": False,
+                "settings": {"backends": ["x"]},
+            },
+        )
     assert info.value.field == "cue_style"
 
 
 def test_json_schema_lists_every_record_and_is_json():
     schema = json_schema()
-    assert set(schema["records"]) == {"Sample", "Phrase", "Detection", "CueRecord",
-                                      "ExtractedSample", "ErrorRow"}
+    assert set(schema["records"]) == {
+        "Sample",
+        "Phrase",
+        "Detection",
+        "CueRecord",
+        "ExtractedSample",
+        "ErrorRow",
+    }
     assert schema["version"] == SCHEMA_VERSION
     sample_props = schema["records"]["Sample"]["properties"]
     assert {"id", "original_id", "question", "answer", "choices", "images"} <= set(sample_props)
@@ -122,8 +166,10 @@ def test_json_schema_lists_every_record_and_is_json():
     assert ImageRef.model_json_schema()["properties"]["sha256"]["pattern"] == "^[0-9a-f]{64}$"
 
 
-@pytest.mark.parametrize("original", ["a.b", "a/b", "x\\y", "dir/file.png", "with space",
-                                      "ünïcode", "", "a" * 400, "..", "-"])
+@pytest.mark.parametrize(
+    "original",
+    ["a.b", "a/b", "x\\y", "dir/file.png", "with space", "ünïcode", "", "a" * 400, "..", "-"],
+)
 def test_safe_key_is_safe_and_deterministic(original):
     key = safe_key(original)
     assert is_safe_key(key)

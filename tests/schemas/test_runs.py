@@ -78,8 +78,11 @@ def test_eval_metrics_join_the_step_line_under_the_logged_names():
     from cuekit.distill.parallel import Parallel
 
     evaluation = EvalMetrics(eval_reverse_kl=0.5, eval_accuracy=0.25, eval_samples=8.0)
-    assert evaluation.as_dict() == {"eval_reverse_kl": 0.5, "eval_accuracy": 0.25,
-                                    "eval_samples": 8.0}
+    assert evaluation.as_dict() == {
+        "eval_reverse_kl": 0.5,
+        "eval_accuracy": 0.25,
+        "eval_samples": 8.0,
+    }
     assert Parallel(SINGLE).mean_metrics(evaluation) is evaluation
     line = dict(_metrics(step=2).with_evaluation(evaluation.as_dict()))
     assert (line["step"], line["eval_accuracy"], line["eval_samples"]) == (2, 0.25, 8.0)

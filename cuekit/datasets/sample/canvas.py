@@ -17,8 +17,12 @@ INK = (0, 0, 0)
 WHITE = (255, 255, 255)
 GAP = 8  # pixels between a label and what it labels
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 40, 40), "blue": (40, 90, 220), "green": (40, 160, 60),
-    "yellow": (235, 200, 30), "purple": (140, 60, 180), "orange": (245, 140, 30),
+    "red": (220, 40, 40),
+    "blue": (40, 90, 220),
+    "green": (40, 160, 60),
+    "yellow": (235, 200, 30),
+    "purple": (140, 60, 180),
+    "orange": (245, 140, 30),
 }
 
 
@@ -43,8 +47,12 @@ class Canvas:
 
     def add(self, label: str, kind: str, box: Box) -> None:
         x1, y1, x2, y2 = box
-        clipped = [max(0.0, float(x1)), max(0.0, float(y1)),
-                   min(float(self.width), float(x2)), min(float(self.height), float(y2))]
+        clipped = [
+            max(0.0, float(x1)),
+            max(0.0, float(y1)),
+            min(float(self.width), float(x2)),
+            min(float(self.height), float(y2)),
+        ]
         self.objects.append({"label": label, "kind": kind, "xyxy": clipped})
 
     def text_size(self, text: str, size: int) -> tuple[float, float]:
@@ -97,4 +105,3 @@ def half_extent(direction: Point, size: tuple[float, float]) -> float:
 def points_box(points: list[Point], pad: float) -> Box:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad)
-

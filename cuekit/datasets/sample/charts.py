@@ -14,8 +14,12 @@ _BAR_TOPICS = (
     ("Sport", "Players", "players", ("Golf", "Judo", "Polo", "Ski", "Swim")),
 )
 _LINE_TOPICS = (
-    ("Year", "Visitors", "the number of visitors",
-     ("2018", "2019", "2020", "2021", "2022", "2023")),
+    (
+        "Year",
+        "Visitors",
+        "the number of visitors",
+        ("2018", "2019", "2020", "2021", "2022", "2023"),
+    ),
     ("Month", "Rainfall", "the rainfall", ("Jan", "Feb", "Mar", "Apr", "May", "Jun")),
     ("Day", "Orders", "the number of orders", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")),
 )
@@ -48,8 +52,9 @@ def draw_chart(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, str
         w, _ = canvas.text_size(str(tick), size)
         canvas.text((left - 6 - size / 2 - w / 2, y_of(tick)), str(tick), size, "tick_label")
     w, _ = canvas.text_size(y_title, size)
-    canvas.text((max(left - 2.2 * size + w / 2, 6 + w / 2), 1.0 * size), y_title, size,
-                "axis_title")
+    canvas.text(
+        (max(left - 2.2 * size + w / 2, 6 + w / 2), 1.0 * size), y_title, size, "axis_title"
+    )
     canvas.text(((left + right) / 2, canvas.height - 0.9 * size), x_title, size, "axis_title")
     slot = (right - left) / count
     centers = [left + slot * (i + 0.5) for i in range(count)]
@@ -71,8 +76,9 @@ def draw_chart(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, str
     return _chart_question(rng, is_bar, x_title.lower(), measure, names, values)
 
 
-def _chart_question(rng: random.Random, is_bar: bool, thing: str, measure: str,
-                    names: list[str], values: list[int]) -> tuple[str, str, list[str]]:
+def _chart_question(
+    rng: random.Random, is_bar: bool, thing: str, measure: str, names: list[str], values: list[int]
+) -> tuple[str, str, list[str]]:
     by_name = dict(zip(names, values, strict=True))
     numbers = [f"{v}" for v in range(5, 70, 5)]
     kind = rng.choice(("largest", "value", "difference"))
@@ -93,9 +99,14 @@ def _chart_question(rng: random.Random, is_bar: bool, thing: str, measure: str,
             break
     distractors = number_distractors(abs(diff)) + numbers
     if is_bar:
-        return (f"What is the difference between the values of {names[first]} and "
-                f"{names[second]}?", str(abs(diff)), distractors)
+        return (
+            f"What is the difference between the values of {names[first]} and {names[second]}?",
+            str(abs(diff)),
+            distractors,
+        )
     trend = "increase" if diff > 0 else "decrease"
-    return (f"By how much did {measure} {trend} from {names[first]} to {names[second]}?",
-            str(abs(diff)), distractors)
-
+    return (
+        f"By how much did {measure} {trend} from {names[first]} to {names[second]}?",
+        str(abs(diff)),
+        distractors,
+    )

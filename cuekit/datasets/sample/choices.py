@@ -16,4 +16,3 @@ def as_choices(rng: random.Random, answer: str, distractors: list[str]) -> tuple
 def number_distractors(value: float) -> list[str]:
     step = max(1, round(abs(value) * 0.2))
     return [f"{value + k * step:g}" for k in (-3, -2, -1, 1, 2, 3) if value + k * step > 0]
-

@@ -48,8 +48,17 @@ TEXT_KINDS: tuple[str, ...] = (
     "axis_title",  # "Sales", "Year"
 )
 DRAWING_KINDS: tuple[str, ...] = (
-    "polygon", "circle", "segment", "point", "angle_mark", "right_angle_mark",
-    "axis", "bar", "line", "marker", "shape",
+    "polygon",
+    "circle",
+    "segment",
+    "point",
+    "angle_mark",
+    "right_angle_mark",
+    "axis",
+    "bar",
+    "line",
+    "marker",
+    "shape",
 )
 
 

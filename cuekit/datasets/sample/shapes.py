@@ -34,10 +34,14 @@ def draw_shapes(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, st
     for colour, kind in combos:
         for _ in range(200):
             size = rng.randint(60, 100)
-            center = (rng.uniform(size / 2 + 12, canvas.width - size / 2 - 12),
-                      rng.uniform(size / 2 + 12, canvas.height - size / 2 - 12))
-            if all(math.hypot(center[0] - c[0], center[1] - c[1]) > (size + s) * 0.75 + 20
-                   for _, _, c, s in placed):
+            center = (
+                rng.uniform(size / 2 + 12, canvas.width - size / 2 - 12),
+                rng.uniform(size / 2 + 12, canvas.height - size / 2 - 12),
+            )
+            if all(
+                math.hypot(center[0] - c[0], center[1] - c[1]) > (size + s) * 0.75 + 20
+                for _, _, c, s in placed
+            ):
                 placed.append((colour, kind, center, size))
                 break
         else:
@@ -58,14 +62,15 @@ def draw_shapes(rng: random.Random, index: int, canvas: Canvas) -> tuple[str, st
         ordered = sorted(placed, key=lambda item: item[2][0])
         if ordered[-1][2][0] - ordered[-2][2][0] < 30:
             raise LayoutError("no clear rightmost shape")
-        return ("What colour is the shape furthest to the right?", ordered[-1][0],
-                list(COLOURS))
+        return ("What colour is the shape furthest to the right?", ordered[-1][0], list(COLOURS))
     axis = 0 if question_kind == "left_of" else 1
     first, second = rng.sample(placed, 2)
     if abs(first[2][axis] - second[2][axis]) < 40:
         raise LayoutError("relation too close to call")
     relation = "to the left of" if axis == 0 else "above"
     answer = "yes" if first[2][axis] < second[2][axis] else "no"
-    return f"Is the {first[0]} {first[1]} {relation} the {second[0]} {second[1]}?", answer, [
-        "yes", "no"]
-
+    return (
+        f"Is the {first[0]} {first[1]} {relation} the {second[0]} {second[1]}?",
+        answer,
+        ["yes", "no"],
+    )

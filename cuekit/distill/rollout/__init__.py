@@ -44,11 +44,13 @@ class SamplingSettings:
 
     def __post_init__(self) -> None:
         if self.engine not in ROLLOUT_ENGINES:
-            raise ValueError(f"rollout engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
-                             f"got {self.engine!r}")
+            raise ValueError(
+                f"rollout engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {self.engine!r}"
+            )
         if self.compile and self.engine != "cuekit":  # continuous: per-row shapes, eager
-            raise ValueError("compiling the decode step needs the cuekit rollout engine, "
-                             f"not {self.engine!r}")
+            raise ValueError(
+                f"compiling the decode step needs the cuekit rollout engine, not {self.engine!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -58,23 +60,27 @@ class Rollouts:
 
 
 @torch.no_grad()
-def generate_rollouts(model: Any, processor: Any, prompt_inputs: Mapping[str, Any],
-                      settings: SamplingSettings) -> Rollouts:
+def generate_rollouts(
+    model: Any, processor: Any, prompt_inputs: Mapping[str, Any], settings: SamplingSettings
+) -> Rollouts:
     """Sample one response per prompt row; ``prompt_inputs`` are left-padded."""
     device = next(model.parameters()).device
     inputs = to_device(dict(prompt_inputs), device)
     was_training = model.training
     model.eval()
     try:
-        response = (_cuekit_rollout(model, processor, inputs, settings)
-                    if settings.engine == "cuekit"
-                    else _hf_rollout(model, processor, inputs, settings))
+        response = (
+            _cuekit_rollout(model, processor, inputs, settings)
+            if settings.engine == "cuekit"
+            else _hf_rollout(model, processor, inputs, settings)
+        )
     finally:
         model.train(was_training)
     mask = response_mask_until_stop(response, [processor.im_end_token_id])
     # Everything after the stop is padding: make it the pad id so it can be gathered safely.
-    response = torch.where(mask.bool(), response,
-                           torch.full_like(response, processor.tokenizer.pad_token_id))
+    response = torch.where(
+        mask.bool(), response, torch.full_like(response, processor.tokenizer.pad_token_id)
+    )
     return Rollouts(response_ids=response, response_mask=mask)
 
 
@@ -82,45 +88,63 @@ def _decode_settings(processor: Any, settings: SamplingSettings) -> Any:
     from cuekit.distill.rollout.decoding import DecodeSettings
 
     return DecodeSettings(
-        max_new_tokens=settings.max_new_tokens, stop_token_ids=(processor.im_end_token_id,),
+        max_new_tokens=settings.max_new_tokens,
+        stop_token_ids=(processor.im_end_token_id,),
         pad_token_id=processor.tokenizer.pad_token_id,
-        suppress_token_ids=tuple(vision_token_ids(processor)), greedy=settings.greedy,
-        temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+        suppress_token_ids=tuple(vision_token_ids(processor)),
+        greedy=settings.greedy,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+    )
 
 
-def _cuekit_rollout(model: Any, processor: Any, inputs: dict[str, Any],
-                    settings: SamplingSettings) -> Tensor:
+def _cuekit_rollout(
+    model: Any, processor: Any, inputs: dict[str, Any], settings: SamplingSettings
+) -> Tensor:
     from cuekit.distill.rollout.decoding import decoder_for
 
     decoder = decoder_for(model, compile_step=settings.compile)
     return decoder.generate(inputs, _decode_settings(processor, settings))
 
 
-def _hf_rollout(model: Any, processor: Any, inputs: dict[str, Any],
-                settings: SamplingSettings) -> Tensor:
+def _hf_rollout(
+    model: Any, processor: Any, inputs: dict[str, Any], settings: SamplingSettings
+) -> Tensor:
     # Every sampling field is passed explicitly, so a checkpoint's generation_config.json
     # defaults (Qwen3-VL ships top_k 20, top_p 0.8) cannot slip in.
     sampling: dict[str, Any] = (
-        {"do_sample": False} if settings.greedy else
-        {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p,
-         "top_k": settings.top_k})
+        {"do_sample": False}
+        if settings.greedy
+        else {
+            "do_sample": True,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "top_k": settings.top_k,
+        }
+    )
     if settings.engine == "generate-static":  # cuekit's static cache (kv_cache.py)
         from cuekit.distill.rollout.decoding import CACHE_BLOCK, cache_keyword, round_up
         from cuekit.distill.rollout.kv_cache import static_cache
 
-        length = round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens,
-                           CACHE_BLOCK)
+        length = round_up(inputs["input_ids"].shape[1] + settings.max_new_tokens, CACHE_BLOCK)
         sampling[cache_keyword(model)] = static_cache(
-            getattr(model, "module", model).config, length)
-    out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
-                         eos_token_id=processor.im_end_token_id,
-                         pad_token_id=processor.tokenizer.pad_token_id,
-                         suppress_tokens=vision_token_ids(processor), **sampling)
-    return out[:, inputs["input_ids"].shape[1]:]
+            getattr(model, "module", model).config, length
+        )
+    out = model.generate(
+        **inputs,
+        max_new_tokens=settings.max_new_tokens,
+        eos_token_id=processor.im_end_token_id,
+        pad_token_id=processor.tokenizer.pad_token_id,
+        suppress_tokens=vision_token_ids(processor),
+        **sampling,
+    )
+    return out[:, inputs["input_ids"].shape[1] :]
 
 
-def rollout_rows(model: Any, processor: Any, prompts: PromptRows, settings: SamplingSettings,
-                 chunk_rows: int) -> Rollouts:
+def rollout_rows(
+    model: Any, processor: Any, prompts: PromptRows, settings: SamplingSettings, chunk_rows: int
+) -> Rollouts:
     """Rollouts for every row of ``prompts``, ``chunk_rows`` rows per engine call (0: all).
 
     Chunking bounds the KV cache; responses are padded to the longest chunk's length
@@ -131,9 +155,12 @@ def rollout_rows(model: Any, processor: Any, prompts: PromptRows, settings: Samp
     if settings.engine == "cuekit-continuous":
         return _continuous_rollouts(model, processor, prompts, settings, chunk_rows or count)
     size = chunk_rows or count
-    parts = [generate_rollouts(model, processor,
-                               prompts.select(range(i, min(i + size, count))).inputs, settings)
-             for i in range(0, count, size)]
+    parts = [
+        generate_rollouts(
+            model, processor, prompts.select(range(i, min(i + size, count))).inputs, settings
+        )
+        for i in range(0, count, size)
+    ]
     if len(parts) == 1:
         return parts[0]
     width = max(p.response_ids.shape[1] for p in parts)
@@ -142,27 +169,39 @@ def rollout_rows(model: Any, processor: Any, prompts: PromptRows, settings: Samp
     def widen(t: Tensor, value: int) -> Tensor:
         return torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value)
 
-    return Rollouts(torch.cat([widen(p.response_ids, pad) for p in parts]),
-                    torch.cat([widen(p.response_mask, 0) for p in parts]))
+    return Rollouts(
+        torch.cat([widen(p.response_ids, pad) for p in parts]),
+        torch.cat([widen(p.response_mask, 0) for p in parts]),
+    )
 
 
-def generate_in_chunks(model: Any, processor: Any, questions: list[str],
-                       images: list[list[Any]], settings: SamplingSettings,
-                       chunk_rows: int, *, system: str | None = None) -> Rollouts:
+def generate_in_chunks(
+    model: Any,
+    processor: Any,
+    questions: list[str],
+    images: list[list[Any]],
+    settings: SamplingSettings,
+    chunk_rows: int,
+    *,
+    system: str | None = None,
+) -> Rollouts:
     """:func:`rollout_rows` for user texts (``ChatPair.student_text``) and their images,
     with the prompt style's ``system`` turn."""
     from cuekit.distill.prompts import build_messages, render_prompt_batch
 
-    chats = [build_messages(q, len(ims), system=system)
-             for q, ims in zip(questions, images, strict=True)]
-    prompts = PromptRows(render_prompt_batch(processor, chats, images),
-                         tuple(len(ims) for ims in images))
+    chats = [
+        build_messages(q, len(ims), system=system) for q, ims in zip(questions, images, strict=True)
+    ]
+    prompts = PromptRows(
+        render_prompt_batch(processor, chats, images), tuple(len(ims) for ims in images)
+    )
     return rollout_rows(model, processor, prompts, settings, chunk_rows)
 
 
 @torch.no_grad()
-def _continuous_rollouts(model: Any, processor: Any, prompts: PromptRows,
-                         settings: SamplingSettings, slots: int) -> Rollouts:
+def _continuous_rollouts(
+    model: Any, processor: Any, prompts: PromptRows, settings: SamplingSettings, slots: int
+) -> Rollouts:
     """All rows through ``slots`` continuously refilled rows (cuekit.distill.rollout.continuous)."""
     from cuekit.distill.rollout.continuous import ContinuousDecoder
 
@@ -173,12 +212,13 @@ def _continuous_rollouts(model: Any, processor: Any, prompts: PromptRows,
     model.eval()
     try:
         rows = ContinuousDecoder(model, slots=slots).generate(
-            len(prompts), make_inputs, _decode_settings(processor, settings))
+            len(prompts), make_inputs, _decode_settings(processor, settings)
+        )
     finally:
         model.train(was_training)
     pad = processor.tokenizer.pad_token_id
     width = max(len(row) for row in rows)
     response = torch.full((len(rows), width), pad, dtype=torch.long)
     for index, row in enumerate(rows):
-        response[index, :len(row)] = torch.tensor(row, dtype=torch.long)
+        response[index, : len(row)] = torch.tensor(row, dtype=torch.long)
     return Rollouts(response, response_mask_until_stop(response, [processor.im_end_token_id]))

@@ -58,8 +58,9 @@ def _slot_layer_class() -> type:
             super().__init__(max_cache_len=max_cache_len)
             self.positions = positions  # (S,) shared by every layer; set per step
 
-        def update(self, key_states: Tensor, value_states: Tensor, *args: Any,
-                   **kwargs: Any) -> tuple[Tensor, Tensor]:
+        def update(
+            self, key_states: Tensor, value_states: Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[Tensor, Tensor]:
             if not self.is_initialized:
                 self.lazy_initialization(key_states, value_states)
             rows = torch.arange(key_states.shape[0], device=key_states.device)
@@ -91,8 +92,9 @@ class ContinuousDecoder:
     tokens: it collects the rows that stopped and prefills waiting prompts in their place.
     """
 
-    def __init__(self, model: Any, *, slots: int, check_every: int = 8,
-                 block: int = CACHE_BLOCK) -> None:
+    def __init__(
+        self, model: Any, *, slots: int, check_every: int = 8, block: int = CACHE_BLOCK
+    ) -> None:
         if slots < 1 or check_every < 1:
             raise ValueError(f"slots and check_every must be >= 1, got {slots}, {check_every}")
         self.model, self.slots, self.check_every, self.block = model, slots, check_every, block
@@ -130,15 +132,22 @@ class ContinuousDecoder:
                 new_layer.keys[:, :, :length] = old_layer.keys
                 new_layer.values[:, :, :length] = old_layer.values
                 old_layer.keys = old_layer.values = None
-        state.written = torch.cat([state.written, state.written.new_zeros(
-            state.written.shape[0], longer - length)], dim=1)
+        state.written = torch.cat(
+            [state.written, state.written.new_zeros(state.written.shape[0], longer - length)], dim=1
+        )
 
-    def _refill(self, state: _Slots, free: list[int], prompts: list[int],
-                make_inputs: Callable[[list[int]], dict[str, Any]]) -> Tensor:
+    def _refill(
+        self,
+        state: _Slots,
+        free: list[int],
+        prompts: list[int],
+        make_inputs: Callable[[list[int]], dict[str, Any]],
+    ) -> Tensor:
         """Prefill ``prompts`` into the ``free`` slots; their next-token logits (n, V)."""
         device = state.positions.device
-        inputs = {k: v.to(device) if isinstance(v, Tensor) else v
-                  for k, v in make_inputs(prompts).items()}
+        inputs = {
+            k: v.to(device) if isinstance(v, Tensor) else v for k, v in make_inputs(prompts).items()
+        }
         prompt_len = inputs["input_ids"].shape[1]
         logits, temporary, text = self._prefill(inputs)
         self._ensure_length(state, prompt_len + self._max_new_tokens)
@@ -147,7 +156,8 @@ class ContinuousDecoder:
             if not slot_layer.is_initialized:  # allocate (S, H, C, D) like its source
                 slot_layer.lazy_initialization(
                     filled.keys[:1].expand(self.slots_in_use, -1, -1, -1),
-                    filled.values[:1].expand(self.slots_in_use, -1, -1, -1))
+                    filled.values[:1].expand(self.slots_in_use, -1, -1, -1),
+                )
             slot_layer.keys[index, :, :prompt_len] = filled.keys[:, :, :prompt_len]
             slot_layer.values[index, :, :prompt_len] = filled.values[:, :, :prompt_len]
         state.written[index] = False
@@ -161,8 +171,12 @@ class ContinuousDecoder:
         return logits
 
     @torch.no_grad()
-    def generate(self, count: int, make_inputs: Callable[[list[int]], dict[str, Any]],
-                 settings: DecodeSettings) -> list[list[int]]:
+    def generate(
+        self,
+        count: int,
+        make_inputs: Callable[[list[int]], dict[str, Any]],
+        settings: DecodeSettings,
+    ) -> list[list[int]]:
         """Response ids of prompts ``0 .. count - 1``, each up to and including its stop
         token (or ``max_new_tokens`` long)."""
         device = next(self.model.parameters()).device
@@ -172,10 +186,13 @@ class ContinuousDecoder:
         self._cache = self._new_cache(self.block, positions)  # grown by the first refill
         state = _Slots(
             written=torch.zeros(slots, self.block, dtype=torch.bool, device=device),
-            positions=positions, text=torch.zeros_like(positions),
+            positions=positions,
+            text=torch.zeros_like(positions),
             out=torch.zeros(slots, settings.max_new_tokens, dtype=torch.long, device=device),
             count=torch.zeros_like(positions),
-            running=torch.zeros(slots, dtype=torch.bool, device=device), row=[-1] * slots)
+            running=torch.zeros(slots, dtype=torch.bool, device=device),
+            row=[-1] * slots,
+        )
         processors = logits_processors(settings, device)
         stops = torch.tensor(settings.stop_token_ids, device=device)
         waiting = list(range(count))
@@ -189,11 +206,11 @@ class ContinuousDecoder:
                         self._harvest(state, results)
                         free = [s for s in range(slots) if state.row[s] < 0]
                         if free and waiting:  # new rows start from their prefill
-                            take, waiting = waiting[:len(free)], waiting[len(free):]
-                            refill = self._refill(state, free[:len(take)], take, make_inputs)
+                            take, waiting = waiting[: len(free)], waiting[len(free) :]
+                            refill = self._refill(state, free[: len(take)], take, make_inputs)
                             if logits is None:
                                 logits = refill.new_zeros(slots, refill.shape[-1])
-                            logits[torch.tensor(free[:len(take)], device=device)] = refill
+                            logits[torch.tensor(free[: len(take)], device=device)] = refill
                         if all(row < 0 for row in state.row):
                             break
                     # Rows run only after a refill, and the first refill sets logits.
@@ -224,7 +241,7 @@ class ContinuousDecoder:
         counts = state.count.tolist()
         for slot, row in enumerate(state.row):
             if row >= 0 and not running[slot]:
-                results[row] = state.out[slot, :counts[slot]].tolist()
+                results[row] = state.out[slot, : counts[slot]].tolist()
                 state.row[slot] = -1
 
     def _decode(self, tokens: Tensor, state: _Slots) -> Tensor:
@@ -235,8 +252,13 @@ class ContinuousDecoder:
         state.written[rows, state.positions] = True  # the new token's own position
         positions = state.text.view(1, slots, 1).expand(3, slots, 1)
         mask = state.written[:, None, None, :]  # (S, 1, 1, C): used as given
-        logits = next_token_logits(self.model, self._cache, input_ids=tokens[:, None],
-                                   position_ids=positions, attention_mask=mask)
+        logits = next_token_logits(
+            self.model,
+            self._cache,
+            input_ids=tokens[:, None],
+            position_ids=positions,
+            attention_mask=mask,
+        )
         moved = state.running.long()
         state.positions += moved
         state.text += moved

@@ -57,8 +57,9 @@ def logits_processors(settings: DecodeSettings, device: torch.device) -> Any:
 
     processors = LogitsProcessorList()
     if settings.suppress_token_ids:
-        processors.append(SuppressTokensLogitsProcessor(list(settings.suppress_token_ids),
-                                                        device=str(device)))
+        processors.append(
+            SuppressTokensLogitsProcessor(list(settings.suppress_token_ids), device=str(device))
+        )
     if not settings.greedy:
         if settings.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(settings.temperature))
@@ -91,13 +92,17 @@ def rollout_context(model: Any) -> Any:
     return gathered() if gathered is not None else nullcontext()
 
 
-def next_token_logits(model: Any, cache: Any, weights: dict[str, Tensor] | None = None,
-                      **inputs: Any) -> Tensor:
+def next_token_logits(
+    model: Any, cache: Any, weights: dict[str, Tensor] | None = None, **inputs: Any
+) -> Tensor:
     """Next-token logits (B, V) in fp32, as ``generate`` takes them, writing K/V into
     ``cache``; ``weights`` stand in for the model's own parameters of those names."""
     kwargs = {**inputs, "use_cache": True, "logits_to_keep": 1, cache_keyword(model): cache}
-    out = (model(**kwargs) if weights is None else torch.func.functional_call(
-        model, weights, (), kwargs, tie_weights=False, strict=False))
+    out = (
+        model(**kwargs)
+        if weights is None
+        else torch.func.functional_call(model, weights, (), kwargs, tie_weights=False, strict=False)
+    )
     return out.logits[:, -1, :].float()
 
 
@@ -136,9 +141,16 @@ class StaticDecoder:
     ``max_new_tokens``, or when ``max_new_tokens`` is moderate.
     """
 
-    def __init__(self, model: Any, *, compile_step: bool = False, check_every: int = 8,
-                 block: int = CACHE_BLOCK, compact_below: float = 0.5,
-                 compile_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        compile_step: bool = False,
+        check_every: int = 8,
+        block: int = CACHE_BLOCK,
+        compact_below: float = 0.5,
+        compile_options: dict[str, Any] | None = None,
+    ) -> None:
         if check_every < 1 or block < 1:
             raise ValueError(f"check_every and block must be >= 1, got {check_every}, {block}")
         if not 0 <= compact_below < 1:
@@ -157,8 +169,11 @@ class StaticDecoder:
         self._step = self._decode_step
         if compile_step:
             on_cuda = next(model.parameters()).device.type == "cuda"
-            options = {"dynamic": False, "mode": "reduce-overhead" if on_cuda else None,
-                       **(compile_options or {})}
+            options = {
+                "dynamic": False,
+                "mode": "reduce-overhead" if on_cuda else None,
+                **(compile_options or {}),
+            }
             self._step = torch.compile(self._decode_step, **options)
 
     # -- cache
@@ -203,8 +218,9 @@ class StaticDecoder:
     def _grow(self, filled: int, needed: int) -> int:
         """Move the ``filled`` positions into a cache of at least ``needed``; its length."""
         length = self._cache_shape[1]
-        self._move(filled, min(max(round_up(needed, self.block), 2 * length),
-                               max(self._longest, needed)))
+        self._move(
+            filled, min(max(round_up(needed, self.block), 2 * length), max(self._longest, needed))
+        )
         return self._cache_shape[1]
 
     def release(self) -> None:
@@ -217,10 +233,10 @@ class StaticDecoder:
     def _forward(self, weights: dict[str, Tensor] | None = None, **inputs: Any) -> Tensor:
         return next_token_logits(self.model, self._cache, weights, **inputs)
 
-    def _decode_step(self, tokens: Tensor, positions: Tensor, mask: Tensor,
-                     weights: dict[str, Tensor] | None) -> Tensor:
-        return self._forward(weights, input_ids=tokens, position_ids=positions,
-                             attention_mask=mask)
+    def _decode_step(
+        self, tokens: Tensor, positions: Tensor, mask: Tensor, weights: dict[str, Tensor] | None
+    ) -> Tensor:
+        return self._forward(weights, input_ids=tokens, position_ids=positions, attention_mask=mask)
 
     def _autocast_weights(self) -> dict[str, Tensor] | None:
         """For a compiled step under autocast: the linear weights already in the autocast
@@ -237,15 +253,21 @@ class StaticDecoder:
         dtype = torch.get_autocast_dtype(device_type)
         # Only what a decode step runs: the text decoder and the lm head (the vision tower
         # and the cue recovery module work at prefill only).
-        decoding = {*inner_model(self.model).language_model.modules(),
-                    self.model.get_output_embeddings()}
-        linear = {f"{name}.{kind}": tensor for name, module in self.model.named_modules()
-                  if isinstance(module, torch.nn.Linear) and module in decoding
-                  for kind, tensor in (("weight", module.weight), ("bias", module.bias))
-                  if tensor is not None and tensor.dtype != dtype}
+        decoding = {
+            *inner_model(self.model).language_model.modules(),
+            self.model.get_output_embeddings(),
+        }
+        linear = {
+            f"{name}.{kind}": tensor
+            for name, module in self.model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module in decoding
+            for kind, tensor in (("weight", module.weight), ("bias", module.bias))
+            if tensor is not None and tensor.dtype != dtype
+        }
         if self._low_precision is None or self._low_precision.keys() != linear.keys():
-            self._low_precision = {name: tensor.detach().to(dtype)
-                                   for name, tensor in linear.items()}
+            self._low_precision = {
+                name: tensor.detach().to(dtype) for name, tensor in linear.items()
+            }
             for tensor in self._low_precision.values():
                 torch._dynamo.mark_static_address(tensor)  # graphs read them in place
         else:  # the optimizer changed the master weights since the last rollout
@@ -253,8 +275,9 @@ class StaticDecoder:
                 self._low_precision[name].copy_(tensor.detach())
         return self._low_precision
 
-    def _run_step(self, tokens: Tensor, positions: Tensor, mask: Tensor,
-                  weights: dict[str, Tensor] | None) -> Tensor:
+    def _run_step(
+        self, tokens: Tensor, positions: Tensor, mask: Tensor, weights: dict[str, Tensor] | None
+    ) -> Tensor:
         """One decode step; a compiled step that fails to compile falls back to eager.
 
         Dynamo and its backends raise ``TorchDynamoException`` while tracing or compiling,
@@ -267,8 +290,11 @@ class StaticDecoder:
         except torch._dynamo.exc.TorchDynamoException as error:
             if self._step is self._decode_step:
                 raise
-            logger.warning("compiling the rollout decode step failed (%s: %s); decoding "
-                           "eagerly instead", type(error).__name__, str(error)[:300])
+            logger.warning(
+                "compiling the rollout decode step failed (%s: %s); decoding eagerly instead",
+                type(error).__name__,
+                str(error)[:300],
+            )
             self._step = self._decode_step
             return self._step(tokens, positions, mask, weights)
 
@@ -296,16 +322,23 @@ class StaticDecoder:
             if not self.compile_step:
                 self.release()
 
-    def _loop(self, logits: Tensor, base: Tensor, mask: Tensor, prompt_len: int,
-              settings: DecodeSettings, weights: dict[str, Tensor] | None) -> Tensor:
+    def _loop(
+        self,
+        logits: Tensor,
+        base: Tensor,
+        mask: Tensor,
+        prompt_len: int,
+        settings: DecodeSettings,
+        weights: dict[str, Tensor] | None,
+    ) -> Tensor:
         batch, device = base.shape[0], base.device
         processors = logits_processors(settings, device)
         stops = torch.tensor(settings.stop_token_ids, device=device)
-        out = torch.full((batch, settings.max_new_tokens), settings.pad_token_id,
-                         dtype=torch.long, device=device)
+        out = torch.full(
+            (batch, settings.max_new_tokens), settings.pad_token_id, dtype=torch.long, device=device
+        )
         unfinished = torch.ones(batch, dtype=torch.bool, device=device)
-        finished_at = torch.full((batch,), settings.max_new_tokens, dtype=torch.long,
-                                 device=device)
+        finished_at = torch.full((batch,), settings.max_new_tokens, dtype=torch.long, device=device)
         rows = None  # after a compaction: the (B,) rows still in the cache, in order
         for k in range(settings.max_new_tokens):
             # Always all B rows: the random draws match generate's, row for row.

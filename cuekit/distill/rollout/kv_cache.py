@@ -25,8 +25,7 @@ def typed_static_layer_class() -> type:
     from transformers.cache_utils import StaticLayer
 
     class TypedStaticLayer(StaticLayer):
-        def lazy_initialization(self, key_states: torch.Tensor,
-                                value_states: torch.Tensor) -> None:
+        def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
             super().lazy_initialization(key_states, value_states)
             # values is set by now (typed optional: layers start empty).
             if self.values is not None and self.values.dtype != value_states.dtype:
@@ -37,12 +36,12 @@ def typed_static_layer_class() -> type:
     return TypedStaticLayer
 
 
-def static_cache(config: Any, length: int, layer_class: type | None = None,
-                 **layer_kwargs: Any) -> Any:
+def static_cache(
+    config: Any, length: int, layer_class: type | None = None, **layer_kwargs: Any
+) -> Any:
     """A ``Cache`` of ``length`` positions per row, one layer per text decoder layer."""
     from transformers.cache_utils import Cache
 
     layer_class = layer_class or typed_static_layer_class()
     count = config.get_text_config(decoder=True).num_hidden_layers
-    return Cache(layers=[layer_class(max_cache_len=length, **layer_kwargs)
-                         for _ in range(count)])
+    return Cache(layers=[layer_class(max_cache_len=length, **layer_kwargs) for _ in range(count)])

@@ -39,8 +39,10 @@ def _reraise(exc: BaseException) -> None:
     import torch
 
     if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
-        raise CuekitError(f"out of memory in the detector ({type(exc).__name__}): lower "
-                          "--batch-size, or use a smaller --detector-model") from exc
+        raise CuekitError(
+            f"out of memory in the detector ({type(exc).__name__}): lower "
+            "--batch-size, or use a smaller --detector-model"
+        ) from exc
     if isinstance(exc, ImportError):
         raise CuekitError(f"a detector needs a package that is not installed: {exc}") from exc
     raise exc
@@ -78,8 +80,9 @@ class CueBuilder:
         """True when a detection failure is about the run, not one sample: stop then."""
         return self.strict or _is_run_failure(exc)
 
-    def _detect_isolating(self, batch: list[Prepared], items: list[DetectItem]
-                          ) -> list[list[Detection] | BaseException]:
+    def _detect_isolating(
+        self, batch: list[Prepared], items: list[DetectItem]
+    ) -> list[list[Detection] | BaseException]:
         """Detect on the batch; if it fails, retry one sample at a time to find the culprit."""
         try:
             return list(self._detect(items))
@@ -99,40 +102,68 @@ class CueBuilder:
                 results.append(exc)
         return results
 
-    def _record(self, prepared: Prepared, phrases: list[Phrase],
-                detections: list[Detection]) -> tuple[ExtractedSample, dict[str, int]]:
+    def _record(
+        self, prepared: Prepared, phrases: list[Phrase], detections: list[Detection]
+    ) -> tuple[ExtractedSample, dict[str, int]]:
         """The sample's record, and its counts of what the cue left out (run_counts)."""
         sample = prepared.sample
-        rendered = render_cue(sample, phrases, detections, self.cue_style, prepared.images,
-                              max_cue_tokens=self.max_cue_tokens, wording=self.cue_wording)
+        rendered = render_cue(
+            sample,
+            phrases,
+            detections,
+            self.cue_style,
+            prepared.images,
+            max_cue_tokens=self.max_cue_tokens,
+            wording=self.cue_wording,
+        )
         marked = None
         if rendered.marked_image is not None:
             marked = f"{MARKS_DIR}/{sample.id}.png"
             save_png_atomic(self.output / marked, rendered.marked_image)
         leak = find_leak(rendered.text, sample.answer, sample.choices) is not None
-        cue = validate(CueRecord, {
-            "sample_id": sample.id, "phrases": phrases, "detections": detections,
-            "cue_text": rendered.text, "cue_style": self.cue_style,
-            "cue_wording": self.cue_wording, "leak": leak,
-            "marked_image": marked, "settings": self.settings,
-            "marked_image_index": rendered.marked_image_index if marked else None,
-        }, sample_id=sample.id)
+        cue = validate(
+            CueRecord,
+            {
+                "sample_id": sample.id,
+                "phrases": phrases,
+                "detections": detections,
+                "cue_text": rendered.text,
+                "cue_style": self.cue_style,
+                "cue_wording": self.cue_wording,
+                "leak": leak,
+                "marked_image": marked,
+                "settings": self.settings,
+                "marked_image_index": rendered.marked_image_index if marked else None,
+            },
+            sample_id=sample.id,
+        )
         if leak and self.drop_leaky:
-            raise SampleError("cue text contains the answer (--drop-leaky)", sample_id=sample.id,
-                              field="cue_text", stage="leak")
+            raise SampleError(
+                "cue text contains the answer (--drop-leaky)",
+                sample_id=sample.id,
+                field="cue_text",
+                stage="leak",
+            )
         return ExtractedSample(sample=sample, cue=cue), budget_counts(rendered)
 
     def run(self, batch: list[Prepared]) -> Iterator[Done | Failed]:
         extract = get_phrase_extractor(self.phrase_extractor)
         phrases = [list(extract(p.sample.question)) for p in batch]
-        items = [DetectItem(sample=p.sample, images=p.images, phrases=ph)
-                 for p, ph in zip(batch, phrases, strict=True)]
-        for prepared, ph, item, found in zip(batch, phrases, items,
-                                             self._detect_isolating(batch, items), strict=True):
+        items = [
+            DetectItem(sample=p.sample, images=p.images, phrases=ph)
+            for p, ph in zip(batch, phrases, strict=True)
+        ]
+        for prepared, ph, item, found in zip(
+            batch, phrases, items, self._detect_isolating(batch, items), strict=True
+        ):
             sample = prepared.sample
             if isinstance(found, BaseException):
-                yield Failed(prepared.row_index, error_row(
-                    found, sample_id=sample.id, original_id=sample.original_id, stage="detect"))
+                yield Failed(
+                    prepared.row_index,
+                    error_row(
+                        found, sample_id=sample.id, original_id=sample.original_id, stage="detect"
+                    ),
+                )
                 continue
             try:
                 record, budget = self._record(prepared, ph, found)
@@ -140,22 +171,30 @@ class CueBuilder:
             except (SampleError, ValueError) as exc:  # ValueError: a backend broke a contract
                 if self.strict:
                     raise
-                yield Failed(prepared.row_index, error_row(
-                    exc, sample_id=sample.id, original_id=sample.original_id,
-                    stage=None if isinstance(exc, SampleError) else "render"))
+                yield Failed(
+                    prepared.row_index,
+                    error_row(
+                        exc,
+                        sample_id=sample.id,
+                        original_id=sample.original_id,
+                        stage=None if isinstance(exc, SampleError) else "render",
+                    ),
+                )
 
 
 def budget_counts(rendered: RenderedCue) -> dict[str, int]:
     """What the cue budget left out of one cue, under run.json's ``budget/`` keys."""
-    counts = {"budget/dropped_items": rendered.dropped_items,
-              "budget/dropped_relations": rendered.dropped_relations}
+    counts = {
+        "budget/dropped_items": rendered.dropped_items,
+        "budget/dropped_relations": rendered.dropped_relations,
+    }
     counts["budget/trimmed_cues"] = int(any(counts.values()))
     return {key: value for key, value in counts.items() if value}
 
 
-def batched(items: Iterable[Prepared | Failed], size: int,
-            bucket: Callable[[int], int] | None = None
-            ) -> Iterator[tuple[list[Prepared], list[Failed]]]:
+def batched(
+    items: Iterable[Prepared | Failed], size: int, bucket: Callable[[int], int] | None = None
+) -> Iterator[tuple[list[Prepared], list[Failed]]]:
     """Group prepared samples into detector batches; failures pass straight through.
 
     With ``bucket`` (row index -> batch number), a batch also ends where the bucket
@@ -167,8 +206,7 @@ def batched(items: Iterable[Prepared | Failed], size: int,
         if isinstance(item, Failed):
             yield [], [item]
             continue
-        if batch and bucket is not None and bucket(item.row_index) != bucket(
-                batch[0].row_index):
+        if batch and bucket is not None and bucket(item.row_index) != bucket(batch[0].row_index):
             yield batch, []
             batch = []
         batch.append(item)

@@ -43,8 +43,12 @@ def _payload_bytes(payload: Any, base_dir: Path | None, field: str, sample_id: s
             return bytes(payload["bytes"])
         if payload.get("path"):
             return _payload_bytes(payload["path"], base_dir, field, sample_id)
-        raise SampleError("image struct has neither bytes nor path", sample_id=sample_id,
-                          field=field, stage="decode")
+        raise SampleError(
+            "image struct has neither bytes nor path",
+            sample_id=sample_id,
+            field=field,
+            stage="decode",
+        )
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload)
     if isinstance(payload, Image.Image):
@@ -58,13 +62,22 @@ def _payload_bytes(payload: Any, base_dir: Path | None, field: str, sample_id: s
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise SampleError(f"image file not found: {path}", sample_id=sample_id,
-                              field=field, stage="decode") from None
+            raise SampleError(
+                f"image file not found: {path}", sample_id=sample_id, field=field, stage="decode"
+            ) from None
         except OSError as exc:
-            raise SampleError(f"cannot read image file {path}: {exc.strerror}",
-                              sample_id=sample_id, field=field, stage="decode") from None
-    raise SampleError(f"unsupported image value of type {type(payload).__name__}",
-                      sample_id=sample_id, field=field, stage="decode")
+            raise SampleError(
+                f"cannot read image file {path}: {exc.strerror}",
+                sample_id=sample_id,
+                field=field,
+                stage="decode",
+            ) from None
+    raise SampleError(
+        f"unsupported image value of type {type(payload).__name__}",
+        sample_id=sample_id,
+        field=field,
+        stage="decode",
+    )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -82,29 +95,42 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(payload: Any, *, index: int, sample_id: str, base_dir: Path | None = None,
-               max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> LoadedImage:
+def load_image(
+    payload: Any,
+    *,
+    index: int,
+    sample_id: str,
+    base_dir: Path | None = None,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> LoadedImage:
     """Decode and check one image; bad input raises SampleError naming ``images[index]``."""
     field = f"images[{index}]"
     data = _payload_bytes(payload, base_dir, field, sample_id)
     if not data:
-        raise SampleError("image is empty (0 bytes)", sample_id=sample_id, field=field,
-                          stage="decode")
+        raise SampleError(
+            "image is empty (0 bytes)", sample_id=sample_id, field=field, stage="decode"
+        )
     try:
         opened = open_image(data, max_pixels=max_pixels)
     except ImageTooLarge as exc:
         raise SampleError(
             f"{exc} (possible decompression bomb; raise --max-image-pixels)",
-            sample_id=sample_id, field=field, stage="decode") from None
+            sample_id=sample_id,
+            field=field,
+            stage="decode",
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SampleError(f"decompression bomb refused: {exc}", sample_id=sample_id,
-                          field=field, stage="decode") from None
+        raise SampleError(
+            f"decompression bomb refused: {exc}", sample_id=sample_id, field=field, stage="decode"
+        ) from None
     except UnidentifiedImageError:
-        raise SampleError("not a recognised image format", sample_id=sample_id, field=field,
-                          stage="decode") from None
+        raise SampleError(
+            "not a recognised image format", sample_id=sample_id, field=field, stage="decode"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise SampleError(f"corrupt or truncated image: {exc}", sample_id=sample_id,
-                          field=field, stage="decode") from None
+        raise SampleError(
+            f"corrupt or truncated image: {exc}", sample_id=sample_id, field=field, stage="decode"
+        ) from None
     fmt = (opened.format or "").upper()
     orientation = opened.getexif().get(_EXIF_ORIENTATION, 1)
     reasons = []
@@ -123,8 +149,13 @@ def load_image(payload: Any, *, index: int, sample_id: str, base_dir: Path | Non
         image.save(buffer, format="PNG")
         data, ref_format = buffer.getvalue(), "png"
     digest = hashlib.sha256(data).hexdigest()
-    ref = ImageRef(path=image_relpath(digest, ref_format), sha256=digest, width=image.width,
-                   height=image.height, format=ref_format)
+    ref = ImageRef(
+        path=image_relpath(digest, ref_format),
+        sha256=digest,
+        width=image.width,
+        height=image.height,
+        format=ref_format,
+    )
     return LoadedImage(ref=ref, image=image, data=data, normalised=", ".join(reasons) or None)
 
 

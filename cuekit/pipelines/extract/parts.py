@@ -52,10 +52,16 @@ class PartWriter:
         self._cues: list[dict[str, Any]] = []
         self._errors: list[dict[str, Any]] = []
 
-    def add_record(self, row_index: int, record: ExtractedSample,
-                   counts: dict[str, int] | None = None) -> None:
-        self._cues.append({**extracted_to_row(record), ROW: row_index,
-                           COUNTS: json.dumps(counts or {}, sort_keys=True)})
+    def add_record(
+        self, row_index: int, record: ExtractedSample, counts: dict[str, int] | None = None
+    ) -> None:
+        self._cues.append(
+            {
+                **extracted_to_row(record),
+                ROW: row_index,
+                COUNTS: json.dumps(counts or {}, sort_keys=True),
+            }
+        )
 
     def add_error(self, row_index: int, error: ErrorRow) -> None:
         self._errors.append({**error.model_dump(), ROW: row_index})
@@ -76,8 +82,9 @@ class PartWriter:
             frame = pl.DataFrame(self._errors, schema={**ERRORS_SCHEMA, ROW: pl.Int64()})
             write_parquet_atomic(self.directory / _ERRORS_PART.format(number), frame)
         if self._cues:
-            frame = pl.DataFrame(self._cues, schema={**CUES_SCHEMA, ROW: pl.Int64(),
-                                                      COUNTS: pl.String()})
+            frame = pl.DataFrame(
+                self._cues, schema={**CUES_SCHEMA, ROW: pl.Int64(), COUNTS: pl.String()}
+            )
             write_parquet_atomic(self.directory / _CUES_PART.format(number), frame)
         self._cues, self._errors = [], []
 
@@ -110,7 +117,8 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     cues = _read_parts(output, "cues", CUES_SCHEMA).unique(ROW, keep="first", maintain_order=True)
     errors = _read_parts(output, "errors", ERRORS_SCHEMA)
     errors = errors.filter(~pl.col(ROW).is_in(cues[ROW].implode())).unique(
-        ROW, keep="first", maintain_order=True)
+        ROW, keep="first", maintain_order=True
+    )
     cues = cues.sort(ROW)
     first_row = cues.group_by("id").agg(pl.col(ROW).min().alias("first"))
     cues = cues.join(first_row, on="id")
@@ -121,8 +129,9 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
         pl.lit("dedupe").alias("stage"),
         pl.lit("DuplicateId").alias("error_type"),
         pl.lit("id").alias("field"),
-        pl.format("duplicate id: source row {} has the same id as row {}",
-                  pl.col(ROW), pl.col("first")).alias("message"),
+        pl.format(
+            "duplicate id: source row {} has the same id as row {}", pl.col(ROW), pl.col("first")
+        ).alias("message"),
         pl.col(ROW),
     )
     errors = pl.concat([errors, dup_errors.cast(errors.schema)], how="vertical").sort(ROW)
@@ -138,9 +147,14 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
         "leaky": int(cues["leak"].sum()),
     }
     by_stage = errors.group_by("stage").len().sort("stage")
-    info = {**run_info, "counts": counts, "dropped": dropped,
-            "errors_by_stage": dict(zip(by_stage["stage"].to_list(), by_stage["len"].to_list(),
-                                        strict=True))}
+    info = {
+        **run_info,
+        "counts": counts,
+        "dropped": dropped,
+        "errors_by_stage": dict(
+            zip(by_stage["stage"].to_list(), by_stage["len"].to_list(), strict=True)
+        ),
+    }
     write_json_atomic(output / RUN_FILE, info)
     return counts
 
@@ -153,8 +167,10 @@ def run_counts(rows: Sequence[str | None]) -> dict[str, dict[str, int]]:
     for row in rows:
         for key, value in json.loads(row or "{}").items():
             total[key] = total.get(key, 0) + int(value)
-    budget = {name: total.pop(f"budget/{name}", 0)
-              for name in ("trimmed_cues", "dropped_items", "dropped_relations")}
+    budget = {
+        name: total.pop(f"budget/{name}", 0)
+        for name in ("trimmed_cues", "dropped_items", "dropped_relations")
+    }
     return {"rejected_reads": dict(sorted(total.items())), "cue_budget": budget}
 
 

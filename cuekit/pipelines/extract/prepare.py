@@ -46,8 +46,9 @@ class Halted:
     error: OutputError
 
 
-def halt_on_output_error(items: Iterator[Prepared | Failed]
-                         ) -> Iterator[Prepared | Failed | Halted]:
+def halt_on_output_error(
+    items: Iterator[Prepared | Failed],
+) -> Iterator[Prepared | Failed | Halted]:
     """Worker side: pass items on; an OutputError becomes a final Halted item."""
     try:
         yield from items
@@ -55,14 +56,26 @@ def halt_on_output_error(items: Iterator[Prepared | Failed]
         yield Halted(exc)
 
 
-def error_row(exc: BaseException, *, sample_id: str, original_id: str | None,
-              stage: str | None = None) -> ErrorRow:
+def error_row(
+    exc: BaseException, *, sample_id: str, original_id: str | None, stage: str | None = None
+) -> ErrorRow:
     if isinstance(exc, SampleError):
-        return ErrorRow(sample_id=sample_id, original_id=original_id,
-                        stage=stage or exc.stage, error_type=type(exc).__name__,
-                        field=exc.field, message=exc.reason)
-    return ErrorRow(sample_id=sample_id, original_id=original_id, stage=stage or "unknown",
-                    error_type=type(exc).__name__, field=None, message=str(exc) or repr(exc))
+        return ErrorRow(
+            sample_id=sample_id,
+            original_id=original_id,
+            stage=stage or exc.stage,
+            error_type=type(exc).__name__,
+            field=exc.field,
+            message=exc.reason,
+        )
+    return ErrorRow(
+        sample_id=sample_id,
+        original_id=original_id,
+        stage=stage or "unknown",
+        error_type=type(exc).__name__,
+        field=None,
+        message=str(exc) or repr(exc),
+    )
 
 
 def _text(value: Any, field_name: str, sample_id: str) -> str | None:
@@ -70,8 +83,12 @@ def _text(value: Any, field_name: str, sample_id: str) -> str | None:
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
-    raise SampleError(f"expected text, got {type(value).__name__}", sample_id=sample_id,
-                      field=field_name, stage="validate")
+    raise SampleError(
+        f"expected text, got {type(value).__name__}",
+        sample_id=sample_id,
+        field=field_name,
+        stage="validate",
+    )
 
 
 def _choices(value: Any, sample_id: str) -> list[str] | None:
@@ -80,17 +97,27 @@ def _choices(value: Any, sample_id: str) -> list[str] | None:
         try:
             value = ast.literal_eval(value) if value.strip() else None
         except (ValueError, SyntaxError):
-            raise SampleError(f"expected a list of options, got the string {value[:60]!r}",
-                              sample_id=sample_id, field="choices", stage="validate") from None
+            raise SampleError(
+                f"expected a list of options, got the string {value[:60]!r}",
+                sample_id=sample_id,
+                field="choices",
+                stage="validate",
+            ) from None
     if value is None:
         return None
     if not isinstance(value, (list, tuple)):
-        raise SampleError(f"expected a list, got {type(value).__name__}",
-                          sample_id=sample_id, field="choices", stage="validate")
+        raise SampleError(
+            f"expected a list, got {type(value).__name__}",
+            sample_id=sample_id,
+            field="choices",
+            stage="validate",
+        )
     # An option may be an image reference (MMMU: "<image 2>"): keep it as words, never as
     # a second placeholder for the chat template to count.
-    return [map_choice_placeholders(_text(c, f"choices[{i}]", sample_id) or "")
-            for i, c in enumerate(value)] or None
+    return [
+        map_choice_placeholders(_text(c, f"choices[{i}]", sample_id) or "")
+        for i, c in enumerate(value)
+    ] or None
 
 
 def _answer(value: Any, choices: list[str] | None, sample_id: str) -> tuple[str | None, int | None]:
@@ -103,13 +130,21 @@ def _answer(value: Any, choices: list[str] | None, sample_id: str) -> tuple[str 
     """
     if isinstance(value, (list, tuple)):
         if len(value) > 1:
-            raise SampleError(f"expected one answer, got a list of {len(value)} "
-                              f"({list(value)[:3]!r})", sample_id=sample_id, field="answer",
-                              stage="validate")
+            raise SampleError(
+                f"expected one answer, got a list of {len(value)} ({list(value)[:3]!r})",
+                sample_id=sample_id,
+                field="answer",
+                stage="validate",
+            )
         value = value[0] if value else None
     text = _text(value, "answer", sample_id)
-    if isinstance(value, int) and not isinstance(value, bool) and choices \
-            and text not in choices and 0 <= value < len(choices):
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and choices
+        and text not in choices
+        and 0 <= value < len(choices)
+    ):
         return choices[value], value
     return text, None
 
@@ -118,17 +153,27 @@ def _precision(value: Any, sample_id: str) -> int | None:
     """Decimal places; MathVista stores them as floats (1.0, 2.0) or null."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-            or int(value) != value:
-        raise SampleError(f"expected a whole number of decimal places, got {value!r}",
-                          sample_id=sample_id, field="precision", stage="validate")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value < 0
+        or int(value) != value
+    ):
+        raise SampleError(
+            f"expected a whole number of decimal places, got {value!r}",
+            sample_id=sample_id,
+            field="precision",
+            stage="validate",
+        )
     return int(value)
 
 
 def _judging_fields(raw: RawSample, sample_id: str) -> dict[str, Any]:
     """question_type, answer_type, precision and unit, as the source gives them."""
-    fields = {name: _text(getattr(raw, name), name, sample_id)
-              for name in ("question_type", "answer_type", "unit")}
+    fields = {
+        name: _text(getattr(raw, name), name, sample_id)
+        for name in ("question_type", "answer_type", "unit")
+    }
     fields = {k: v for k, v in fields.items() if v is not None and v.strip()}
     return {**fields, "precision": _precision(raw.precision, sample_id)}
 
@@ -145,16 +190,20 @@ def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
     if question is not None:
         question = map_image_placeholders(question)
     if question is None or not question.strip():
-        raise SampleError("question is empty", sample_id=sample_id, field="question",
-                          stage="validate")
+        raise SampleError(
+            "question is empty", sample_id=sample_id, field="question", stage="validate"
+        )
     if not raw.images:
-        raise SampleError("sample has no image", sample_id=sample_id, field="images",
-                          stage="validate")
+        raise SampleError(
+            "sample has no image", sample_id=sample_id, field="images", stage="validate"
+        )
     choices = _choices(raw.choices, sample_id)
     answer, answer_index = _answer(raw.answer, choices, sample_id)
     judging = _judging_fields(raw, sample_id)
-    loaded = [load_image(p, index=i, sample_id=sample_id, base_dir=raw.base_dir,
-                         max_pixels=max_pixels) for i, p in enumerate(raw.images)]
+    loaded = [
+        load_image(p, index=i, sample_id=sample_id, base_dir=raw.base_dir, max_pixels=max_pixels)
+        for i, p in enumerate(raw.images)
+    ]
     metadata = dict(raw.metadata)
     if answer_index is not None:
         metadata.setdefault("answer_index", answer_index)  # the source's own gold, kept
@@ -163,34 +212,57 @@ def prepare_sample(raw: RawSample, root: Path, max_pixels: int) -> Prepared:
     notes = {str(i): img.normalised for i, img in enumerate(loaded) if img.normalised}
     if notes:
         metadata["image_normalised"] = notes
-    sample = validate(Sample, {
-        "id": sample_id, "original_id": raw.original_id, "source": raw.source,
-        "split": raw.split, "question": question,
-        "answer": answer, "choices": choices, **judging,
-        "images": [img.ref for img in loaded], "metadata": metadata,
-    }, sample_id=sample_id)
+    sample = validate(
+        Sample,
+        {
+            "id": sample_id,
+            "original_id": raw.original_id,
+            "source": raw.source,
+            "split": raw.split,
+            "question": question,
+            "answer": answer,
+            "choices": choices,
+            **judging,
+            "images": [img.ref for img in loaded],
+            "metadata": metadata,
+        },
+        sample_id=sample_id,
+    )
     for img in loaded:
         store_image(root, img)
     return Prepared(row_index=raw.row_index, sample=sample, images=[i.image for i in loaded])
 
 
-def prepare_stage(rows: Iterable[RawSample | RowError], root: Path,
-                  max_pixels: int) -> Iterator[Prepared | Failed]:
+def prepare_stage(
+    rows: Iterable[RawSample | RowError], root: Path, max_pixels: int
+) -> Iterator[Prepared | Failed]:
     """Decode and validate each row; bad rows become Failed items, never exceptions.
 
     Only a failure to write the output (OutputError) propagates: it is not the row's fault.
     """
     for item in rows:
         if isinstance(item, RowError):
-            yield Failed(item.row_index, error_row(
-                item.error, sample_id=safe_key(item.original_id), original_id=item.original_id))
+            yield Failed(
+                item.row_index,
+                error_row(
+                    item.error, sample_id=safe_key(item.original_id), original_id=item.original_id
+                ),
+            )
             continue
         try:
             yield prepare_sample(item, root, max_pixels)
         except SampleError as exc:
-            yield Failed(item.row_index, error_row(
-                exc, sample_id=safe_key(item.original_id), original_id=item.original_id))
+            yield Failed(
+                item.row_index,
+                error_row(exc, sample_id=safe_key(item.original_id), original_id=item.original_id),
+            )
         except (OSError, ValueError, MemoryError) as exc:
-            yield Failed(item.row_index, error_row(
-                exc, sample_id=safe_key(item.original_id), original_id=item.original_id,
-                stage="decode"))
+            yield Failed(
+                item.row_index,
+                error_row(
+                    exc,
+                    sample_id=safe_key(item.original_id),
+                    original_id=item.original_id,
+                    stage="decode",
+                ),
+            )

@@ -97,17 +97,20 @@ class ExtractConfig:
         if len(set(self.detectors)) != len(self.detectors):
             raise ConfigError(f"--detector given twice: {list(self.detectors)}")
         if self.cue_style not in CUE_STYLES:
-            raise ConfigError(f"--cue-style must be one of {', '.join(CUE_STYLES)}, "
-                              f"got {self.cue_style!r}")
+            raise ConfigError(
+                f"--cue-style must be one of {', '.join(CUE_STYLES)}, got {self.cue_style!r}"
+            )
         if self.cue_wording is None:  # resolved here, so run.json records the version
             wording = pinned_cue_wording(self.source.dataset) or LATEST_CUE_WORDING
             object.__setattr__(self, "cue_wording", wording)
         if self.cue_wording not in CUE_WORDINGS:
-            raise ConfigError(f"--cue-wording must be one of {', '.join(CUE_WORDINGS)}, "
-                              f"got {self.cue_wording!r}")
+            raise ConfigError(
+                f"--cue-wording must be one of {', '.join(CUE_WORDINGS)}, got {self.cue_wording!r}"
+            )
         if self.max_cue_tokens is not None and self.max_cue_tokens < 1:
-            raise ConfigError(f"--max-cue-tokens must be at least 1 (0 for no budget), "
-                              f"got {self.max_cue_tokens}")
+            raise ConfigError(
+                f"--max-cue-tokens must be at least 1 (0 for no budget), got {self.max_cue_tokens}"
+            )
         checks = {
             "--limit": (self.limit or 0, 0),
             "--num-workers": (self.num_workers, 0),
@@ -125,8 +128,15 @@ class ExtractConfig:
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the output; a resumed run must match them."""
         data = json.loads(json.dumps(asdict(self), default=str))
-        for volatile in ("output", "num_workers", "strict", "overwrite", "rank", "world_size",
-                         "part_size"):
+        for volatile in (
+            "output",
+            "num_workers",
+            "strict",
+            "overwrite",
+            "rank",
+            "world_size",
+            "part_size",
+        ):
             data.pop(volatile)
         for volatile in ("device", "batch_size"):
             data["detector"].pop(volatile)
@@ -143,12 +153,16 @@ class ExtractResult:
     def summary(self) -> str:
         rate = self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
         if self.counts is None:
-            return (f"extract: this rank processed {self.processed} samples in "
-                    f"{self.elapsed_s:.1f}s; waiting for other ranks to finish before merging")
+            return (
+                f"extract: this rank processed {self.processed} samples in "
+                f"{self.elapsed_s:.1f}s; waiting for other ranks to finish before merging"
+            )
         c = self.counts
-        return (f"extract: {c['input']} samples in -> {c['ok']} cues ({c['leaky']} leaky), "
-                f"{c['errors']} errors; {self.processed} processed now in {self.elapsed_s:.1f}s "
-                f"({rate:.1f} samples/s) -> {self.output}")
+        return (
+            f"extract: {c['input']} samples in -> {c['ok']} cues ({c['leaky']} leaky), "
+            f"{c['errors']} errors; {self.processed} processed now in {self.elapsed_s:.1f}s "
+            f"({rate:.1f} samples/s) -> {self.output}"
+        )
 
 
 def selected_rows(config: ExtractConfig, skip: set[int]) -> Iterator[RawSample | RowError]:
@@ -216,8 +230,9 @@ def in_background(items: Iterator[Any], depth: int) -> Iterator[Any]:
         thread.join()
 
 
-def _warm_backends(items: Iterator[Prepared | Failed], backends: Sequence[Any]
-                   ) -> Iterator[Prepared | Failed]:
+def _warm_backends(
+    items: Iterator[Prepared | Failed], backends: Sequence[Any]
+) -> Iterator[Prepared | Failed]:
     """Let backends with a ``warm(images)`` hook (grounding-dino: the image processor)
     preprocess each sample's images here, in the prefetch thread, ahead of detection."""
     hooks = [b.warm for b in backends if callable(getattr(b, "warm", None))]
@@ -228,8 +243,9 @@ def _warm_backends(items: Iterator[Prepared | Failed], backends: Sequence[Any]
         yield item
 
 
-def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[Any] = ()
-                    ) -> Iterator[Prepared | Failed]:
+def prepared_stream(
+    config: ExtractConfig, skip: set[int], backends: Sequence[Any] = ()
+) -> Iterator[Prepared | Failed]:
     """Decoded samples, in a prefetch thread that runs ahead of detection.
 
     With ``num_workers`` > 0, DataLoader worker processes decode and the thread receives
@@ -237,12 +253,10 @@ def prepared_stream(config: ExtractConfig, skip: set[int], backends: Sequence[An
     """
     stream: Iterator[Prepared | Failed]
     if config.num_workers == 0:
-        stream = prepare_stage(selected_rows(config, skip), config.output,
-                               config.max_image_pixels)
+        stream = prepare_stage(selected_rows(config, skip), config.output, config.max_image_pixels)
     else:
         stream = _worker_stream(config, skip)
-    yield from in_background(_warm_backends(stream, backends),
-                             depth=2 * config.detector.batch_size)
+    yield from in_background(_warm_backends(stream, backends), depth=2 * config.detector.batch_size)
 
 
 def _worker_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared | Failed]:
@@ -259,12 +273,16 @@ def _worker_stream(config: ExtractConfig, skip: set[int]) -> Iterator[Prepared |
             rows = selected_rows(config, skip)
             if info is not None:  # each worker decodes every num_workers-th row
                 rows = (r for i, r in enumerate(rows) if i % info.num_workers == info.id)
-            return halt_on_output_error(prepare_stage(rows, config.output,
-                                                      config.max_image_pixels))
+            return halt_on_output_error(prepare_stage(rows, config.output, config.max_image_pixels))
 
-    loader = tud.DataLoader(_Prepare(), batch_size=None, num_workers=config.num_workers,
-                            collate_fn=_identity, prefetch_factor=4,
-                            worker_init_fn=partial(die_with_parent, os.getpid()))
+    loader = tud.DataLoader(
+        _Prepare(),
+        batch_size=None,
+        num_workers=config.num_workers,
+        collate_fn=_identity,
+        prefetch_factor=4,
+        worker_init_fn=partial(die_with_parent, os.getpid()),
+    )
     return _raise_halted(iter(loader))
 
 
@@ -291,17 +309,23 @@ def input_fingerprint(spec: SourceSpec) -> list[dict[str, Any]]:
     they count as one entry, the digest of every file's relative name and sha256, so
     the fingerprint stays small for large folders. Content, not mtime: a copy or a
     ``touch`` resumes."""
-    found = [{"file": path.name, "size": path.stat().st_size, "sha256": _file_sha256(path)}
-             for path in source_files(spec)]
+    found = [
+        {"file": path.name, "size": path.stat().st_size, "sha256": _file_sha256(path)}
+        for path in source_files(spec)
+    ]
     images = folder_image_files(spec)
     if images:
         root = Path(spec.dataset).expanduser()
         digest = hashlib.sha256()
         for path in images:
-            digest.update(f"{path.relative_to(root).as_posix()}\0{_file_sha256(path)}\n"
-                          .encode())
-        found.append({"file": "(the folder's other files)", "count": len(images),
-                      "sha256": digest.hexdigest()})
+            digest.update(f"{path.relative_to(root).as_posix()}\0{_file_sha256(path)}\n".encode())
+        found.append(
+            {
+                "file": "(the folder's other files)",
+                "count": len(images),
+                "sha256": digest.hexdigest(),
+            }
+        )
     return found
 
 
@@ -330,10 +354,12 @@ def _prepare_output(config: ExtractConfig) -> None:
                 raise ConfigError(
                     f"the input of {out} changed since the run started ({config.source.dataset}"
                     " differs in size or content), so its finished rows are stale; pass "
-                    "--overwrite to redo the run, or choose another --output")
+                    "--overwrite to redo the run, or choose another --output"
+                )
             raise ConfigError(
                 f"{out} holds an extract run with different settings ({', '.join(changed)}); "
-                "pass --overwrite to start fresh, or choose another --output")
+                "pass --overwrite to start fresh, or choose another --output"
+            )
     else:
         write_json_atomic(settings_path, {**fingerprint, _BATCH_KEY: batch_size})
 
@@ -349,7 +375,11 @@ def _warn_if_rebatched(started: int, now: int) -> None:
             "resuming with --batch-size %d, the run started with %d: the remaining rows are "
             "batched differently, so Grounding DINO's scores and boxes may differ from an "
             "uninterrupted run by float rounding (about 1e-6 in scores, 1e-4 px in boxes); pass "
-            "--batch-size %d for identical results", now, started, started)
+            "--batch-size %d for identical results",
+            now,
+            started,
+            started,
+        )
 
 
 def _extractor_settings(config: ExtractConfig, backends: list[Any]) -> ExtractorSettings:
@@ -357,16 +387,23 @@ def _extractor_settings(config: ExtractConfig, backends: list[Any]) -> Extractor
     models = {name: str(s["model"]) for name, s in extra.items() if s.get("model")}
     opts = config.detector
     return ExtractorSettings(
-        backends=list(config.detectors), models=models, box_threshold=opts.box_threshold,
-        text_threshold=opts.text_threshold, nms_iou=opts.nms_iou,
-        phrase_extractor=config.phrase_extractor, extra=json.loads(json.dumps(extra, default=str)))
+        backends=list(config.detectors),
+        models=models,
+        box_threshold=opts.box_threshold,
+        text_threshold=opts.text_threshold,
+        nms_iou=opts.nms_iou,
+        phrase_extractor=config.phrase_extractor,
+        extra=json.loads(json.dumps(extra, default=str)),
+    )
 
 
 def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> dict[str, int] | None:
     """Merge when every rank of this world has finished; exactly one rank does it."""
     root = config.output / PARTS_DIR
-    markers = [parts_dir(config.output, r, config.world_size) / "DONE.json"
-               for r in range(config.world_size)]
+    markers = [
+        parts_dir(config.output, r, config.world_size) / "DONE.json"
+        for r in range(config.world_size)
+    ]
     if not all(m.exists() for m in markers):
         return None
     try:  # a lock the kernel drops if this process dies: no stale marker blocks a rerun
@@ -399,12 +436,18 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
     (rank_dir / "DONE.json").unlink(missing_ok=True)
     skip = done_rows(config.output)
     backends = [create_backend(name, config.detector) for name in config.detectors]
-    builder = CueBuilder(backends=backends, settings=_extractor_settings(config, backends),
-                         cue_style=config.cue_style, phrase_extractor=config.phrase_extractor,
-                         output=config.output, drop_leaky=config.drop_leaky,
-                         strict=config.strict, max_cue_tokens=config.max_cue_tokens,
-                         # set in ExtractConfig.__post_init__; `or` only narrows the type
-                         cue_wording=config.cue_wording or LATEST_CUE_WORDING)
+    builder = CueBuilder(
+        backends=backends,
+        settings=_extractor_settings(config, backends),
+        cue_style=config.cue_style,
+        phrase_extractor=config.phrase_extractor,
+        output=config.output,
+        drop_leaky=config.drop_leaky,
+        strict=config.strict,
+        max_cue_tokens=config.max_cue_tokens,
+        # set in ExtractConfig.__post_init__; `or` only narrows the type
+        cue_wording=config.cue_wording or LATEST_CUE_WORDING,
+    )
     writer = PartWriter(rank_dir, config.part_size)
     # Detector batches are fixed by row position (not by what a resumed run has left), so
     # a resumed run batches, and therefore computes, exactly like an uninterrupted one.
@@ -413,12 +456,15 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
     processed = 0
     with Progress(config.limit, desc="extract", unit="sample") as bar:
         try:
-            for batch, failures in batched(prepared_stream(config, skip, backends), size,
-                                           bucket=bucket):
+            for batch, failures in batched(
+                prepared_stream(config, skip, backends), size, bucket=bucket
+            ):
                 if failures and config.strict:
                     first = failures[0].error
-                    raise CuekitError(f"--strict: stopped at sample {first.sample_id!r}, "
-                                      f"field {first.field!r} ({first.stage}): {first.message}")
+                    raise CuekitError(
+                        f"--strict: stopped at sample {first.sample_id!r}, "
+                        f"field {first.field!r} ({first.stage}): {first.message}"
+                    )
                 results = list(failures) + (list(builder.run(batch)) if batch else [])
                 for item in results:
                     if isinstance(item, Done):
@@ -433,12 +479,22 @@ def _run_locked(config: ExtractConfig) -> ExtractResult:
             raise
         writer.flush()
     elapsed = time.perf_counter() - start
-    write_json_atomic(rank_dir / "DONE.json",
-                      {"rank": config.rank, "world_size": config.world_size,
-                       "processed": processed, "elapsed_s": round(elapsed, 3)})
-    run_info = {"cuekit": __version__, "stage": "extract", "versions": library_versions(),
-                "settings": json.loads(json.dumps(asdict(config), default=str)),
-                "extractor": builder.settings.model_dump()}
+    write_json_atomic(
+        rank_dir / "DONE.json",
+        {
+            "rank": config.rank,
+            "world_size": config.world_size,
+            "processed": processed,
+            "elapsed_s": round(elapsed, 3),
+        },
+    )
+    run_info = {
+        "cuekit": __version__,
+        "stage": "extract",
+        "versions": library_versions(),
+        "settings": json.loads(json.dumps(asdict(config), default=str)),
+        "extractor": builder.settings.model_dump(),
+    }
     counts = _try_merge(config, run_info)
     return ExtractResult(config.output, counts, processed, time.perf_counter() - start)
 

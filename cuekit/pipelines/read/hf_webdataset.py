@@ -40,8 +40,10 @@ def hf_data_files(shards: str | Sequence[str]) -> list[str]:
     urls = [url for url, _ in resolve_shards(shards)]
     remote = [url for url in urls if mf.is_remote(url)]
     if remote:
-        raise ConfigError(f"hf_features needs local shards to list their members; "
-                          f"{remote[0]} is remote (download the shards first)")
+        raise ConfigError(
+            f"hf_features needs local shards to list their members; "
+            f"{remote[0]} is remote (download the shards first)"
+        )
     return urls
 
 
@@ -78,5 +80,10 @@ def hf_features(shards: str | Sequence[str]) -> Any:
     import datasets
 
     text = datasets.Value("string")
-    return datasets.Features({KEY_FIELD: text, URL_FIELD: text,
-                              **{field: _feature(field) for field in member_fields(shards)}})
+    return datasets.Features(
+        {
+            KEY_FIELD: text,
+            URL_FIELD: text,
+            **{field: _feature(field) for field in member_fields(shards)},
+        }
+    )

@@ -122,8 +122,9 @@ def collate_samples(samples: list[ShardSample]) -> ShardBatch:
     return ShardBatch(list(samples))
 
 
-def iter_batches(samples: Iterable[ShardSample], batch_size: int, *, drop_last: bool = False
-                 ) -> Iterator[ShardBatch]:
+def iter_batches(
+    samples: Iterable[ShardSample], batch_size: int, *, drop_last: bool = False
+) -> Iterator[ShardBatch]:
     """Group a sample stream into batches without a DataLoader."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -137,8 +138,9 @@ def iter_batches(samples: Iterable[ShardSample], batch_size: int, *, drop_last: 
 # ---------------------------------------------------------------- shard lists
 
 
-def resolve_shards(urls: str | Sequence[str], shard_sizes: Mapping[str, int] | None = None
-                   ) -> list[tuple[str, int]]:
+def resolve_shards(
+    urls: str | Sequence[str], shard_sizes: Mapping[str, int] | None = None
+) -> list[tuple[str, int]]:
     """``(url, sample count)`` for a shard folder, brace pattern(s) or list of URLs.
 
     Counts come from ``shard_sizes`` (keyed by shard file name) or from the
@@ -148,10 +150,15 @@ def resolve_shards(urls: str | Sequence[str], shard_sizes: Mapping[str, int] | N
         table = mf.read_shards_table(urls)
         if table is None:
             raise ConfigError(f"{urls} has no {mf.SHARDS_FILE}: is it a `cuekit shard` output?")
-        return [(str(Path(urls) / row["shard"]), int(row["samples"]))
-                for row in table.sort("shard_index").iter_rows(named=True)]
-    expanded = expand_urls(urls) if isinstance(urls, str) else [
-        u for spec in urls for u in expand_urls(spec)]
+        return [
+            (str(Path(urls) / row["shard"]), int(row["samples"]))
+            for row in table.sort("shard_index").iter_rows(named=True)
+        ]
+    expanded = (
+        expand_urls(urls)
+        if isinstance(urls, str)
+        else [u for spec in urls for u in expand_urls(spec)]
+    )
     if not expanded:
         raise ConfigError(f"no shards in {urls!r}")
     sizes = dict(shard_sizes or {})
@@ -164,16 +171,19 @@ def resolve_shards(urls: str | Sequence[str], shard_sizes: Mapping[str, int] | N
     missing = [u for u in expanded if u.rsplit("/", 1)[-1] not in sizes]
     absent = [u for u in missing if not mf.is_remote(u) and not Path(u).exists()]
     if absent:
-        raise ConfigError(f"no shard at {absent[0]}: pass a `cuekit shard` output folder, "
-                          "a brace pattern such as 'DIR/shard-{000000..000009}.tar', or URLs")
+        raise ConfigError(
+            f"no shard at {absent[0]}: pass a `cuekit shard` output folder, "
+            "a brace pattern such as 'DIR/shard-{000000..000009}.tar', or URLs"
+        )
     if missing:
-        raise ConfigError(f"no sample count for {missing[0]}: keep {mf.SHARDS_FILE} next to the "
-                          "shards or pass shard_sizes={name: count}")
+        raise ConfigError(
+            f"no sample count for {missing[0]}: keep {mf.SHARDS_FILE} next to the "
+            "shards or pass shard_sizes={name: count}"
+        )
     return [(u, int(sizes[u.rsplit("/", 1)[-1]])) for u in expanded]
 
 
-def _opened(urls: Iterable[str], handler: Callable[[Exception], bool]
-            ) -> Iterator[dict[str, Any]]:
+def _opened(urls: Iterable[str], handler: Callable[[Exception], bool]) -> Iterator[dict[str, Any]]:
     for url in urls:
         try:
             yield {"url": url, "stream": mf.open_url(url)}
@@ -183,8 +193,9 @@ def _opened(urls: Iterable[str], handler: Callable[[Exception], bool]
                 return
 
 
-def raw_samples(urls: Iterable[str], handler: Callable[[Exception], bool] = reraise_exception
-                ) -> Iterator[dict[str, Any]]:
+def raw_samples(
+    urls: Iterable[str], handler: Callable[[Exception], bool] = reraise_exception
+) -> Iterator[dict[str, Any]]:
     """Tar shards -> dicts ``{"__key__", "__url__", suffix: bytes}`` (webdataset grouping)."""
     for opened in _opened(urls, handler):
         try:
@@ -221,9 +232,16 @@ def _deal(items: list[tuple[str, int]], bins: int) -> list[list[tuple[str, int]]
     return dealt
 
 
-def plan_epoch(shards: list[tuple[str, int]], *, epoch: int, seed: int, world_size: int,
-               num_workers: int, shuffle_shards: bool = True, mode: SplitMode = "auto"
-               ) -> EpochPlan:
+def plan_epoch(
+    shards: list[tuple[str, int]],
+    *,
+    epoch: int,
+    seed: int,
+    world_size: int,
+    num_workers: int,
+    shuffle_shards: bool = True,
+    mode: SplitMode = "auto",
+) -> EpochPlan:
     """Deal the epoch's shards to (rank, worker) slots and fix per-worker quotas."""
     order = list(shards)
     if shuffle_shards:
@@ -244,8 +262,10 @@ def plan_epoch(shards: list[tuple[str, int]], *, epoch: int, seed: int, world_si
             counts[(rank, worker)] = sum(count for _, count in worker_shards)
     quotas = [min(counts[(r, w)] for r in range(world_size)) for w in range(num_workers)]
     if 0 in quotas:
-        raise ConfigError(f"{len(order)} shards cannot feed {world_size} ranks x {num_workers} "
-                          "workers in shard split mode: use split='sample' or smaller shards")
+        raise ConfigError(
+            f"{len(order)} shards cannot feed {world_size} ranks x {num_workers} "
+            "workers in shard split mode: use split='sample' or smaller shards"
+        )
     return EpochPlan("shard", order, slots, quotas)
 
 
@@ -261,32 +281,64 @@ def decode_sample(raw: Mapping[str, Any], image_mode: str | None = "RGB") -> Dec
     try:
         payload = json.loads(raw[JSON_MEMBER])
     except ValueError as exc:
-        raise SampleError(f"json does not parse ({exc})", sample_id=key, field="json",
-                          stage="read") from None
+        raise SampleError(
+            f"json does not parse ({exc})", sample_id=key, field="json", stage="read"
+        ) from None
     record = validate(ExtractedSample, payload, sample_id=key)
     if record.sample.id != key:
-        raise SampleError(f"json holds sample {record.sample.id!r}", sample_id=key,
-                          field="sample.id", stage="read")
+        raise SampleError(
+            f"json holds sample {record.sample.id!r}",
+            sample_id=key,
+            field="sample.id",
+            stage="read",
+        )
     images = []
     for i, ref in enumerate(record.sample.images):
         suffix = member_suffix(ref.path) if ref.path.startswith(f"{key}.") else None
         if suffix is None or suffix not in raw:
-            raise SampleError(f"image {i} ({ref.path}) missing from the shard", sample_id=key,
-                              field=f"sample.images.{i}", stage="read")
-        images.append(decode_sample_image(raw[suffix], sample_id=key,
-                                          field=f"sample.images.{i}", stage="read",
-                                          upright=True, mode=image_mode))
+            raise SampleError(
+                f"image {i} ({ref.path}) missing from the shard",
+                sample_id=key,
+                field=f"sample.images.{i}",
+                stage="read",
+            )
+        images.append(
+            decode_sample_image(
+                raw[suffix],
+                sample_id=key,
+                field=f"sample.images.{i}",
+                stage="read",
+                upright=True,
+                mode=image_mode,
+            )
+        )
     marked = None
     if record.cue.marked_image is not None:
         suffix = member_suffix(record.cue.marked_image)
         if suffix not in raw:
-            raise SampleError("marked image missing from the shard", sample_id=key,
-                              field="cue.marked_image", stage="read")
-        marked = decode_sample_image(raw[suffix], sample_id=key, field="cue.marked_image",
-                                     stage="read", upright=True, mode=image_mode)
+            raise SampleError(
+                "marked image missing from the shard",
+                sample_id=key,
+                field="cue.marked_image",
+                stage="read",
+            )
+        marked = decode_sample_image(
+            raw[suffix],
+            sample_id=key,
+            field="cue.marked_image",
+            stage="read",
+            upright=True,
+            mode=image_mode,
+        )
     hint = raw[HINT_MEMBER].decode("utf-8") if HINT_MEMBER in raw else record.cue.cue_text
-    return DecodedSample(key=key, record=record, images=images, hint=hint,
-                         marked_image=marked, url=raw.get(URL_FIELD, ""))
+    return DecodedSample(
+        key=key,
+        record=record,
+        images=images,
+        hint=hint,
+        marked_image=marked,
+        url=raw.get(URL_FIELD, ""),
+    )
 
 
 # ---------------------------------------------------------------- the dataset
@@ -303,8 +355,9 @@ def _node_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
     else:
         raise ConfigError("pass both rank and world_size, or neither")
     if found[1] < 1 or not 0 <= found[0] < found[1]:
-        raise ConfigError(f"need 0 <= rank < world_size, got rank={found[0]}, "
-                          f"world_size={found[1]}")
+        raise ConfigError(
+            f"need 0 <= rank < world_size, got rank={found[0]}, world_size={found[1]}"
+        )
     return found
 
 
@@ -315,22 +368,38 @@ class ShardReader(torch.utils.data.IterableDataset):
     Call :meth:`set_epoch` before each epoch; see the module docstring for the guarantees.
     """
 
-    def __init__(self, urls: str | Sequence[str], *, num_workers: int = 0, seed: int = 0,
-                 shuffle_shards: bool = True, shuffle_buffer: int = 1000,
-                 resampled: bool = False, split: SplitMode = "auto",
-                 rank: int | None = None, world_size: int | None = None,
-                 shard_sizes: Mapping[str, int] | None = None, image_mode: str | None = "RGB",
-                 handler: Callable[[Exception], bool] = reraise_exception) -> None:
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        *,
+        num_workers: int = 0,
+        seed: int = 0,
+        shuffle_shards: bool = True,
+        shuffle_buffer: int = 1000,
+        resampled: bool = False,
+        split: SplitMode = "auto",
+        rank: int | None = None,
+        world_size: int | None = None,
+        shard_sizes: Mapping[str, int] | None = None,
+        image_mode: str | None = "RGB",
+        handler: Callable[[Exception], bool] = reraise_exception,
+    ) -> None:
         super().__init__()
         if num_workers < 0 or shuffle_buffer < 0:
-            raise ConfigError(f"num_workers and shuffle_buffer must be >= 0, got "
-                              f"{num_workers} and {shuffle_buffer}")
+            raise ConfigError(
+                f"num_workers and shuffle_buffer must be >= 0, got "
+                f"{num_workers} and {shuffle_buffer}"
+            )
         self.shards = resolve_shards(urls, shard_sizes)
         self.rank, self.world_size = _node_info(rank, world_size)
         self.num_workers = num_workers
         self.seed, self.shuffle_shards, self.shuffle_buffer = seed, shuffle_shards, shuffle_buffer
         self.resampled, self.split, self.image_mode, self.handler = (
-            resampled, split, image_mode, handler)
+            resampled,
+            split,
+            image_mode,
+            handler,
+        )
         self.epoch = 0
         self.consumed = [0] * self._slots_per_rank
         self.plan(0)  # fail now, not inside a worker, when the split cannot work
@@ -341,16 +410,23 @@ class ShardReader(torch.utils.data.IterableDataset):
 
     def plan(self, epoch: int) -> EpochPlan:
         mode: SplitMode = "sample" if self.resampled else self.split
-        return plan_epoch(self.shards, epoch=epoch, seed=self.seed, world_size=self.world_size,
-                          num_workers=self._slots_per_rank, mode=mode,
-                          shuffle_shards=self.shuffle_shards)
+        return plan_epoch(
+            self.shards,
+            epoch=epoch,
+            seed=self.seed,
+            world_size=self.world_size,
+            num_workers=self._slots_per_rank,
+            mode=mode,
+            shuffle_shards=self.shuffle_shards,
+        )
 
     def samples_per_rank(self, epoch: int | None = None) -> int:
         """Samples each rank yields in ``epoch`` (default: the current one); equal on all ranks."""
         return self.plan(self.epoch if epoch is None else epoch).samples_per_rank()
 
-    def batches_per_rank(self, batch_size: int, *, drop_last: bool = False,
-                         epoch: int | None = None) -> int:
+    def batches_per_rank(
+        self, batch_size: int, *, drop_last: bool = False, epoch: int | None = None
+    ) -> int:
         """Batches per rank when each DataLoader worker batches its own stream."""
         quotas = self.plan(self.epoch if epoch is None else epoch).quotas
         per_worker = (q // batch_size if drop_last else -(-q // batch_size) for q in quotas)
@@ -368,34 +444,51 @@ class ShardReader(torch.utils.data.IterableDataset):
         items = samples.samples if isinstance(samples, ShardBatch) else samples
         for sample in items:
             if sample.epoch == self.epoch:
-                self.consumed[sample.worker] = max(self.consumed[sample.worker],
-                                                   sample.position + 1)
+                self.consumed[sample.worker] = max(
+                    self.consumed[sample.worker], sample.position + 1
+                )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"version": STATE_VERSION, "epoch": self.epoch, "consumed": list(self.consumed),
-                "seed": self.seed, "rank": self.rank, "world_size": self.world_size,
-                "num_workers": self.num_workers, "resampled": self.resampled,
-                "shards": [url.rsplit("/", 1)[-1] for url, _ in self.shards]}
+        return {
+            "version": STATE_VERSION,
+            "epoch": self.epoch,
+            "consumed": list(self.consumed),
+            "seed": self.seed,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "num_workers": self.num_workers,
+            "resampled": self.resampled,
+            "shards": [url.rsplit("/", 1)[-1] for url, _ in self.shards],
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         mine = self.state_dict()
-        for name in ("version", "seed", "rank", "world_size", "num_workers", "resampled",
-                     "shards"):
+        for name in ("version", "seed", "rank", "world_size", "num_workers", "resampled", "shards"):
             if state.get(name) != mine[name]:
-                raise ConfigError(f"cannot resume: reader state has {name}={state.get(name)!r}, "
-                                  f"this reader has {mine[name]!r}")
+                raise ConfigError(
+                    f"cannot resume: reader state has {name}={state.get(name)!r}, "
+                    f"this reader has {mine[name]!r}"
+                )
         consumed = [int(n) for n in state["consumed"]]
         if len(consumed) != self._slots_per_rank or min(consumed) < 0:
-            raise ConfigError(f"cannot resume: consumed counts {consumed} do not fit "
-                              f"{self._slots_per_rank} workers")
+            raise ConfigError(
+                f"cannot resume: consumed counts {consumed} do not fit "
+                f"{self._slots_per_rank} workers"
+            )
         self.epoch, self.consumed = int(state["epoch"]), consumed
 
-    def loader(self, batch_size: int, *, drop_last: bool = False, **kwargs: Any
-               ) -> torch.utils.data.DataLoader:
+    def loader(
+        self, batch_size: int, *, drop_last: bool = False, **kwargs: Any
+    ) -> torch.utils.data.DataLoader:
         """A DataLoader with this reader's worker count, yielding :class:`ShardBatch`."""
-        return torch.utils.data.DataLoader(self, batch_size=batch_size, drop_last=drop_last,
-                                           num_workers=self.num_workers,
-                                           collate_fn=collate_samples, **kwargs)
+        return torch.utils.data.DataLoader(
+            self,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            collate_fn=collate_samples,
+            **kwargs,
+        )
 
     # -- the stream (runs in each DataLoader worker) --
 
@@ -403,8 +496,10 @@ class ShardReader(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         seen = 0 if info is None else info.num_workers
         if seen != self.num_workers:
-            raise ConfigError(f"ShardReader was built for num_workers={self.num_workers} but runs "
-                              f"under a DataLoader with {seen}: use reader.loader(...)")
+            raise ConfigError(
+                f"ShardReader was built for num_workers={self.num_workers} but runs "
+                f"under a DataLoader with {seen}: use reader.loader(...)"
+            )
         return 0 if info is None else info.id
 
     def _raw_stream(self, plan: EpochPlan, worker: int) -> Iterator[dict[str, Any]]:
@@ -427,8 +522,9 @@ class ShardReader(torch.utils.data.IterableDataset):
         stream: Iterator[dict[str, Any]] = self._raw_stream(plan, worker)
         if self.shuffle_buffer > 1:
             rng = random.Random(f"buffer:{self.seed}:{epoch}:{self.rank}:{worker}")
-            stream = wds_shuffle(bufsize=self.shuffle_buffer, initial=self.shuffle_buffer,
-                                 rng=rng)(stream)
+            stream = wds_shuffle(bufsize=self.shuffle_buffer, initial=self.shuffle_buffer, rng=rng)(
+                stream
+            )
         for position, raw in enumerate(islice(stream, plan.quotas[worker])):
             if position < skip:
                 continue  # consumed before the restart: never decoded
@@ -438,6 +534,14 @@ class ShardReader(torch.utils.data.IterableDataset):
                 if self.handler(exc):
                     continue
                 raise
-            yield ShardSample(key=decoded.key, record=decoded.record, images=decoded.images,
-                              hint=decoded.hint, marked_image=decoded.marked_image,
-                              url=decoded.url, epoch=epoch, worker=worker, position=position)
+            yield ShardSample(
+                key=decoded.key,
+                record=decoded.record,
+                images=decoded.images,
+                hint=decoded.hint,
+                marked_image=decoded.marked_image,
+                url=decoded.url,
+                epoch=epoch,
+                worker=worker,
+                position=position,
+            )

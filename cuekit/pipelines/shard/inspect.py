@@ -47,10 +47,12 @@ def format_sample(decoded: DecodedSample) -> str:
     """A readable block: question, answer, phrases, detections, hint, images."""
     record = decoded.record
     sample, cue = record.sample, record.cue
-    lines = [f"key:       {decoded.key}  ({decoded.url})",
-             f"source:    {sample.source}/{sample.split}  original id {sample.original_id!r}",
-             f"question:  {sample.question}",
-             f"answer:    {sample.answer}"]
+    lines = [
+        f"key:       {decoded.key}  ({decoded.url})",
+        f"source:    {sample.source}/{sample.split}  original id {sample.original_id!r}",
+        f"question:  {sample.question}",
+        f"answer:    {sample.answer}",
+    ]
     if sample.choices:
         lines.append(f"choices:   {sample.choices}")
     for i, (ref, image) in enumerate(zip(sample.images, decoded.images, strict=True)):
@@ -59,15 +61,16 @@ def format_sample(decoded: DecodedSample) -> str:
     lines.append(f"detections ({len(cue.detections)}):")
     for det in cue.detections:
         box = ", ".join(f"{v:.1f}" for v in det.xyxy)
-        lines.append(f"  [{det.image_index}] {det.label!r} score {det.score:.2f} xyxy ({box}) "
-                     f"box_1000 {list(det.box_1000)} via {det.backend}")
+        lines.append(
+            f"  [{det.image_index}] {det.label!r} score {det.score:.2f} xyxy ({box}) "
+            f"box_1000 {list(det.box_1000)} via {det.backend}"
+        )
     lines.append(f"cue style: {cue.cue_style}  leak: {cue.leak}")
     lines.append(f"hint:      {decoded.hint}")
     return "\n".join(lines)
 
 
-def render_detections(decoded: DecodedSample, out_path: str | Path, image_index: int = 0
-                      ) -> Path:
+def render_detections(decoded: DecodedSample, out_path: str | Path, image_index: int = 0) -> Path:
     """Draw the detections of image ``image_index`` with supervision and save to ``out_path``."""
     import numpy as np
     import supervision as sv
@@ -75,8 +78,9 @@ def render_detections(decoded: DecodedSample, out_path: str | Path, image_index:
 
     images = decoded.images
     if not 0 <= image_index < len(images):
-        raise ConfigError(f"image index {image_index} out of range: the sample has "
-                          f"{len(images)} image(s)")
+        raise ConfigError(
+            f"image index {image_index} out of range: the sample has {len(images)} image(s)"
+        )
     cue = decoded.record.cue
     dets = [d for d in cue.detections if d.image_index == image_index]
     scene = np.asarray(images[image_index].convert("RGB")).copy()  # (H, W, 3) uint8
@@ -85,14 +89,17 @@ def render_detections(decoded: DecodedSample, out_path: str | Path, image_index:
             xyxy=np.array([d.xyxy for d in dets], dtype=np.float32),  # (N, 4)
             confidence=np.array([d.score for d in dets], dtype=np.float32),
             # one colour per phrase; detections without a phrase (OCR) share the last one
-            class_id=np.array([d.phrase_index if d.phrase_index is not None
-                               else len(cue.phrases) for d in dets], dtype=np.int64),
+            class_id=np.array(
+                [d.phrase_index if d.phrase_index is not None else len(cue.phrases) for d in dets],
+                dtype=np.int64,
+            ),
             data={"class_name": np.array([d.label for d in dets])},
         )
         labels = [f"{d.label} {d.score:.2f}" for d in dets]
         scene = sv.BoxAnnotator(thickness=2).annotate(scene, detections)
         scene = sv.LabelAnnotator(text_scale=0.4, text_padding=4).annotate(
-            scene, detections, labels=labels)
+            scene, detections, labels=labels
+        )
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(scene).save(out)

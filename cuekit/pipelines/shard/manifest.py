@@ -64,8 +64,9 @@ def check_pattern(pattern: str) -> None:
     """A shard name pattern holds exactly one ``%d``-style field, ends in .tar, has no '/'."""
     fields = _PATTERN_RE.findall(pattern)
     if len(fields) != 1 or pattern.count("%") != 1:
-        raise ConfigError(f"--pattern must contain exactly one %d field (e.g. 'shard-%06d.tar'), "
-                          f"got {pattern!r}")
+        raise ConfigError(
+            f"--pattern must contain exactly one %d field (e.g. 'shard-%06d.tar'), got {pattern!r}"
+        )
     if not pattern.endswith(".tar") or "/" in pattern or pattern.startswith("."):
         raise ConfigError(f"--pattern must be a file name ending in .tar, got {pattern!r}")
 
@@ -79,7 +80,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     match = _PATTERN_RE.search(pattern)
     if match is None:
         raise ConfigError(f"pattern {pattern!r} has no %d field")
-    head, tail = pattern[: match.start()], pattern[match.end():]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
     return re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + r"\Z")
 
 
@@ -93,8 +94,8 @@ def brace_pattern(pattern: str, count: int) -> str:
     match = _PATTERN_RE.search(pattern)
     if match is None:
         raise ConfigError(f"pattern {pattern!r} has no %d field")
-    head, tail = pattern[: match.start()], pattern[match.end():]
-    lo, hi = first[len(head): len(first) - len(tail)], last[len(head): len(last) - len(tail)]
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    lo, hi = first[len(head) : len(first) - len(tail)], last[len(head) : len(last) - len(tail)]
     return f"{head}{{{lo}..{hi}}}{tail}"
 
 
@@ -103,8 +104,9 @@ def manifest_frame(rows: list[ManifestRow]) -> pl.DataFrame:
 
 
 def shards_frame(results: list[ShardResult]) -> pl.DataFrame:
-    return pl.DataFrame([result.table_row() for result in results],
-                        schema=SHARDS_SCHEMA).sort("shard_index")
+    return pl.DataFrame([result.table_row() for result in results], schema=SHARDS_SCHEMA).sort(
+        "shard_index"
+    )
 
 
 def is_remote(location: str) -> bool:

@@ -87,8 +87,17 @@ logger = logging.getLogger("cuekit.shard")
 
 STAGE = "shard"
 # Image format (as records spell it) -> file extension in the tar.
-_EXTENSIONS = {"jpeg": "jpg", "jpg": "jpg", "mpo": "jpg", "png": "png", "webp": "webp",
-               "gif": "gif", "bmp": "bmp", "tiff": "tif", "tif": "tif"}
+_EXTENSIONS = {
+    "jpeg": "jpg",
+    "jpg": "jpg",
+    "mpo": "jpg",
+    "png": "png",
+    "webp": "webp",
+    "gif": "gif",
+    "bmp": "bmp",
+    "tiff": "tif",
+    "tif": "tif",
+}
 # Formats re-encoded as themselves after a resize; anything else becomes PNG.
 _SAVE_AS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "tif": "TIFF"}
 
@@ -111,10 +120,12 @@ class ShardReport:
     def summary(self) -> str:
         rate = self.bytes / 1e6 / max(self.seconds, 1e-9)
         reused = f", {self.reused_shards} reused" if self.reused_shards else ""
-        return (f"shard: {self.inputs} samples -> {self.written} written in {self.shards} shards "
-                f"({self.bytes / 1e6:.1f} MB, {rate:.1f} MB/s{reused}), {self.errors} errors"
-                f"{' (see errors.parquet)' if self.errors else ''}; "
-                f"urls: {self.output / self.url_pattern if self.url_pattern else '(none)'}")
+        return (
+            f"shard: {self.inputs} samples -> {self.written} written in {self.shards} shards "
+            f"({self.bytes / 1e6:.1f} MB, {rate:.1f} MB/s{reused}), {self.errors} errors"
+            f"{' (see errors.parquet)' if self.errors else ''}; "
+            f"urls: {self.output / self.url_pattern if self.url_pattern else '(none)'}"
+        )
 
 
 # ---------------------------------------------------------------- prepare: row -> sample
@@ -123,13 +134,15 @@ class ShardReport:
 def image_extension(fmt: str, *, sample_id: str, field_name: str) -> str:
     ext = _EXTENSIONS.get(fmt.lower(), fmt.lower())
     if not ext.isalnum():
-        raise SampleError(f"unsupported image format {fmt!r}", sample_id=sample_id,
-                          field=field_name, stage=STAGE)
+        raise SampleError(
+            f"unsupported image format {fmt!r}", sample_id=sample_id, field=field_name, stage=STAGE
+        )
     return ext
 
 
-def resize_to_budget(image: Any, max_pixels: int, ext: str, jpeg_quality: int
-                     ) -> tuple[bytes, int, int, str] | None:
+def resize_to_budget(
+    image: Any, max_pixels: int, ext: str, jpeg_quality: int
+) -> tuple[bytes, int, int, str] | None:
     """Re-encode ``image`` with at most ``max_pixels`` pixels; None when it already fits."""
     from PIL import Image, ImageOps
 
@@ -165,62 +178,100 @@ def _inside(root: str, relpath: str, *, sample_id: str, field_name: str) -> str:
     if name in ("", ".", "..") or os.path.islink(path):  # rare: resolve all of it
         path = os.path.realpath(joined)
     if os.path.commonpath((root, path)) != root:
-        raise SampleError(f"path {relpath!r} points outside the extract folder",
-                          sample_id=sample_id, field=field_name, stage=STAGE)
+        raise SampleError(
+            f"path {relpath!r} points outside the extract folder",
+            sample_id=sample_id,
+            field=field_name,
+            stage=STAGE,
+        )
     return path
 
 
-def _image_member(root: str, relpath: str, member_name_stem: str, expected: ImageRef | None,
-                  declared_format: str, settings: ShardSettings, cache_dir: Path,
-                  *, sample_id: str, field_name: str) -> tuple[Member, ImageRef | None]:
+def _image_member(
+    root: str,
+    relpath: str,
+    member_name_stem: str,
+    expected: ImageRef | None,
+    declared_format: str,
+    settings: ShardSettings,
+    cache_dir: Path,
+    *,
+    sample_id: str,
+    field_name: str,
+) -> tuple[Member, ImageRef | None]:
     """Read, check and (maybe) resize one image; returns its member and, if resized, its ref.
 
     ``expected`` is the image's record (sha256, size), None for a marked image.
     """
     path = _inside(root, relpath, sample_id=sample_id, field_name=field_name)
-    if expected is not None and settings.image_check == "none" and (
-            settings.max_pixels is None
-            or expected.width * expected.height <= settings.max_pixels):
+    if (
+        expected is not None
+        and settings.image_check == "none"
+        and (settings.max_pixels is None or expected.width * expected.height <= settings.max_pixels)
+    ):
         try:  # the record's sha256 stands for the bytes; they are read when written
             stat = os.stat(path)
         except OSError as exc:
-            raise SampleError(f"missing image file {relpath!r} ({exc.strerror})",
-                              sample_id=sample_id, field=field_name, stage=STAGE) from None
+            raise SampleError(
+                f"missing image file {relpath!r} ({exc.strerror})",
+                sample_id=sample_id,
+                field=field_name,
+                stage=STAGE,
+            ) from None
         ext = image_extension(declared_format, sample_id=sample_id, field_name=field_name)
-        return Member(f"{member_name_stem}.{ext}", stat.st_size, expected.sha256, path=path,
-                      mtime_ns=stat.st_mtime_ns), None
+        return Member(
+            f"{member_name_stem}.{ext}",
+            stat.st_size,
+            expected.sha256,
+            path=path,
+            mtime_ns=stat.st_mtime_ns,
+        ), None
     try:
         with open(path, "rb") as handle:
             mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
             data = handle.read()
     except OSError as exc:
-        raise SampleError(f"missing image file {relpath!r} ({exc.strerror})",
-                          sample_id=sample_id, field=field_name, stage=STAGE) from None
+        raise SampleError(
+            f"missing image file {relpath!r} ({exc.strerror})",
+            sample_id=sample_id,
+            field=field_name,
+            stage=STAGE,
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     if expected is not None and digest != expected.sha256:
-        raise SampleError(f"image bytes of {relpath!r} do not match the recorded sha256",
-                          sample_id=sample_id, field=field_name, stage=STAGE)
+        raise SampleError(
+            f"image bytes of {relpath!r} do not match the recorded sha256",
+            sample_id=sample_id,
+            field=field_name,
+            stage=STAGE,
+        )
     ext = image_extension(declared_format, sample_id=sample_id, field_name=field_name)
     if expected is not None and settings.image_check in ("sha256", "none"):
         # the bytes are the ones extract measured: its recorded size needs no header read
         width, height = expected.width, expected.height
         image = None
     else:
-        image = decode_sample_image(data, decode="lazy", sample_id=sample_id,
-                                    field=field_name, stage=STAGE)  # header only
+        image = decode_sample_image(
+            data, decode="lazy", sample_id=sample_id, field=field_name, stage=STAGE
+        )  # header only
         width, height = image.width, image.height
     shrink = settings.max_pixels is not None and width * height > settings.max_pixels
     if shrink or settings.image_check == "decode":
         # Without a resize, a JPEG is checked in draft mode (see cuekit.io.open_image).
-        image = decode_sample_image(data, decode="full" if shrink else "draft",
-                                    sample_id=sample_id, field=field_name, stage=STAGE)
+        image = decode_sample_image(
+            data,
+            decode="full" if shrink else "draft",
+            sample_id=sample_id,
+            field=field_name,
+            stage=STAGE,
+        )
     resized = None
     if shrink:
-        resized = resize_to_budget(image, int(settings.max_pixels or 0), ext,
-                                   settings.jpeg_quality)
+        resized = resize_to_budget(image, int(settings.max_pixels or 0), ext, settings.jpeg_quality)
     if resized is None:
-        return Member(f"{member_name_stem}.{ext}", len(data), digest, path=path,
-                      mtime_ns=mtime_ns), None
+        return Member(
+            f"{member_name_stem}.{ext}", len(data), digest, path=path, mtime_ns=mtime_ns
+        ), None
     new_bytes, width, height, new_ext = resized
     new_sha = hashlib.sha256(new_bytes).hexdigest()
     cached = cache_dir / f"{new_sha}.{new_ext}"
@@ -232,8 +283,9 @@ def _image_member(root: str, relpath: str, member_name_stem: str, expected: Imag
     return Member(name, len(new_bytes), new_sha, path=str(cached)), ref
 
 
-def _scale_detections(record: ExtractedSample, old: list[ImageRef], new: list[ImageRef]
-                      ) -> list[Any]:
+def _scale_detections(
+    record: ExtractedSample, old: list[ImageRef], new: list[ImageRef]
+) -> list[Any]:
     """Detections in the pixels of the stored images; box_1000 is size-relative and stays."""
     scaled = []
     for det in record.cue.detections:
@@ -251,68 +303,119 @@ def _scale_detections(record: ExtractedSample, old: list[ImageRef], new: list[Im
     return scaled
 
 
-def tar_sample(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
-               cache_dir: Path) -> PreparedSample:
+def tar_sample(
+    row: dict[str, Any], extract_dir: Path, settings: ShardSettings, cache_dir: Path
+) -> PreparedSample:
     """One cues.parquet row -> the members of its tar sample (raises SampleError)."""
     root = _real_dir(str(extract_dir))
     record = layout.row_to_extracted(row)
     key = record.sample.id
     if not is_safe_key(key):  # the schema enforces it; keep the tar contract explicit
-        raise SampleError(f"id {key!r} is not a safe WebDataset key", sample_id=key,
-                          field="sample.id", stage=STAGE)
+        raise SampleError(
+            f"id {key!r} is not a safe WebDataset key",
+            sample_id=key,
+            field="sample.id",
+            stage=STAGE,
+        )
     members: list[Member] = []
     new_refs: list[ImageRef] = []
     for i, ref in enumerate(record.sample.images):
         member, resized_ref = _image_member(
-            root, ref.path, member_name(key, image_member(i)), ref, ref.format, settings,
+            root,
+            ref.path,
+            member_name(key, image_member(i)),
+            ref,
+            ref.format,
+            settings,
             cache_dir,
-            sample_id=key, field_name=f"sample.images.{i}.path")
+            sample_id=key,
+            field_name=f"sample.images.{i}.path",
+        )
         members.append(member)
         new_refs.append(resized_ref or ref.model_copy(update={"path": member.name}))
-    cue_update: dict[str, Any] = {"detections": _scale_detections(
-        record, list(record.sample.images), new_refs)}
+    cue_update: dict[str, Any] = {
+        "detections": _scale_detections(record, list(record.sample.images), new_refs)
+    }
     if record.cue.marked_image is not None:
         suffix = Path(record.cue.marked_image).suffix.lstrip(".") or "png"
-        mark, _ = _image_member(root, record.cue.marked_image, member_name(key, MARKED_MEMBER),
-                                None,
-                                suffix, settings, cache_dir, sample_id=key,
-                                field_name="cue.marked_image")
+        mark, _ = _image_member(
+            root,
+            record.cue.marked_image,
+            member_name(key, MARKED_MEMBER),
+            None,
+            suffix,
+            settings,
+            cache_dir,
+            sample_id=key,
+            field_name="cue.marked_image",
+        )
         members.append(mark)
         cue_update["marked_image"] = mark.name
-    final = ExtractedSample(sample=record.sample.model_copy(update={"images": new_refs}),
-                            cue=record.cue.model_copy(update=cue_update))
+    final = ExtractedSample(
+        sample=record.sample.model_copy(update={"images": new_refs}),
+        cue=record.cue.model_copy(update=cue_update),
+    )
     json_bytes = final.model_dump_json().encode("utf-8")
     hint_bytes = final.cue.cue_text.encode("utf-8")
-    inline = [Member(member_name(key, JSON_MEMBER), len(json_bytes),
-                     hashlib.sha256(json_bytes).hexdigest(), data=json_bytes),
-              Member(member_name(key, HINT_MEMBER), len(hint_bytes),
-                     hashlib.sha256(hint_bytes).hexdigest(), data=hint_bytes)]
-    resized = any(new.sha256 != old.sha256
-                  for new, old in zip(new_refs, record.sample.images, strict=True))
-    stats = SampleStats(key=key, image_bytes=sum(m.size for m in members),
-                        json_bytes=len(json_bytes), hint_bytes=len(hint_bytes),
-                        n_images=len(new_refs), resized=resized,
-                        cue_style=final.cue.cue_style, leak=final.cue.leak,
-                        source=final.sample.source, split=final.sample.split)
+    inline = [
+        Member(
+            member_name(key, JSON_MEMBER),
+            len(json_bytes),
+            hashlib.sha256(json_bytes).hexdigest(),
+            data=json_bytes,
+        ),
+        Member(
+            member_name(key, HINT_MEMBER),
+            len(hint_bytes),
+            hashlib.sha256(hint_bytes).hexdigest(),
+            data=hint_bytes,
+        ),
+    ]
+    resized = any(
+        new.sha256 != old.sha256 for new, old in zip(new_refs, record.sample.images, strict=True)
+    )
+    stats = SampleStats(
+        key=key,
+        image_bytes=sum(m.size for m in members),
+        json_bytes=len(json_bytes),
+        hint_bytes=len(hint_bytes),
+        n_images=len(new_refs),
+        resized=resized,
+        cue_style=final.cue.cue_style,
+        leak=final.cue.leak,
+        source=final.sample.source,
+        split=final.sample.split,
+    )
     return PreparedSample(key, tuple(inline + members), stats)
 
 
-def _prepare_or_error(row: dict[str, Any], extract_dir: Path, settings: ShardSettings,
-                      cache_dir: Path) -> PreparedSample | ErrorRow:
+def _prepare_or_error(
+    row: dict[str, Any], extract_dir: Path, settings: ShardSettings, cache_dir: Path
+) -> PreparedSample | ErrorRow:
     """Error handler of the prepare step: a failed sample becomes an ErrorRow."""
     try:
         return tar_sample(row, extract_dir, settings, cache_dir)
     except SampleError as exc:
-        return ErrorRow(sample_id=exc.sample_id or str(row.get("id")), stage=STAGE,
-                        error_type=type(exc).__name__, field=exc.field, message=exc.reason)
+        return ErrorRow(
+            sample_id=exc.sample_id or str(row.get("id")),
+            stage=STAGE,
+            error_type=type(exc).__name__,
+            field=exc.field,
+            message=exc.reason,
+        )
 
 
-def tar_samples(rows: Iterable[dict[str, Any]], extract_dir: Path, settings: ShardSettings,
-                cache_dir: Path, pool: ProcessPoolExecutor | None
-                ) -> Iterator[PreparedSample | ErrorRow]:
+def tar_samples(
+    rows: Iterable[dict[str, Any]],
+    extract_dir: Path,
+    settings: ShardSettings,
+    cache_dir: Path,
+    pool: ProcessPoolExecutor | None,
+) -> Iterator[PreparedSample | ErrorRow]:
     """Rows -> prepared samples or error rows, in input order (in parallel with ``pool``)."""
-    job = partial(_prepare_or_error, extract_dir=extract_dir, settings=settings,
-                  cache_dir=cache_dir)
+    job = partial(
+        _prepare_or_error, extract_dir=extract_dir, settings=settings, cache_dir=cache_dir
+    )
     if pool is None:
         yield from map(job, rows)
     else:
@@ -325,8 +428,13 @@ def dedupe(items: Iterable[PreparedSample | ErrorRow]) -> Iterator[PreparedSampl
     for item in items:
         if isinstance(item, PreparedSample):
             if item.key in seen:
-                yield ErrorRow(sample_id=item.key, stage=STAGE, error_type="SampleError",
-                               field="sample.id", message="duplicate sample id")
+                yield ErrorRow(
+                    sample_id=item.key,
+                    stage=STAGE,
+                    error_type="SampleError",
+                    field="sample.id",
+                    message="duplicate sample id",
+                )
                 continue
             seen.add(item.key)
         yield item
@@ -350,18 +458,31 @@ def plan_shards(samples: list[PreparedSample], settings: ShardSettings) -> list[
         for sample in current:
             for m in sample.members:
                 digest.update(f"{m.name}\0{m.size}\0{m.sha256}\n".encode())
-        plans.append(ShardPlan(index, mf.shard_name(settings.pattern, index), tuple(current),
-                               archive_size(current_bytes), digest.hexdigest()))
+        plans.append(
+            ShardPlan(
+                index,
+                mf.shard_name(settings.pattern, index),
+                tuple(current),
+                archive_size(current_bytes),
+                digest.hexdigest(),
+            )
+        )
 
     for sample in sorted(samples, key=lambda s: s.key):
         size = sample.tar_bytes
-        if current and (len(current) >= settings.maxcount
-                        or archive_size(current_bytes + size) > settings.maxsize):
+        if current and (
+            len(current) >= settings.maxcount
+            or archive_size(current_bytes + size) > settings.maxsize
+        ):
             close()
             current, current_bytes = [], 0
         if archive_size(size) > settings.maxsize:
-            logger.warning("sample %s alone takes %d bytes > maxsize %d: it gets its own shard",
-                           sample.key, archive_size(size), settings.maxsize)
+            logger.warning(
+                "sample %s alone takes %d bytes > maxsize %d: it gets its own shard",
+                sample.key,
+                archive_size(size),
+                settings.maxsize,
+            )
         current.append(sample)
         current_bytes += size
     if current:  # never open an empty shard
@@ -381,23 +502,27 @@ def _clean_output(out_dir: Path, plans: list[ShardPlan], pattern: str) -> None:
                 path.unlink()
                 record_path(out_dir, path.name).unlink()
             else:
-                raise ConfigError(f"{out_dir} holds {path.name}, which this run would not write: "
-                                  "use an empty --output folder")
+                raise ConfigError(
+                    f"{out_dir} holds {path.name}, which this run would not write: "
+                    "use an empty --output folder"
+                )
 
 
 # ---------------------------------------------------------------- driver
 
 
-def shard(extract_dir: str | Path, output_dir: str | Path,
-          settings: ShardSettings | None = None) -> ShardReport:
+def shard(
+    extract_dir: str | Path, output_dir: str | Path, settings: ShardSettings | None = None
+) -> ShardReport:
     """Shard the extract folder ``extract_dir`` into ``output_dir``; see the module docstring."""
     settings = settings or ShardSettings()
     start = time.perf_counter()
     extract_dir, out_dir = Path(extract_dir), Path(output_dir)
     cues_path = extract_dir / layout.CUES_FILE
     if not cues_path.is_file():
-        raise CuekitError(f"{cues_path} not found: point --input at the output folder of "
-                          "`cuekit extract`")
+        raise CuekitError(
+            f"{cues_path} not found: point --input at the output folder of `cuekit extract`"
+        )
     if out_dir.resolve() == extract_dir.resolve():
         raise ConfigError("--output must differ from --input")
     rows = pl.read_parquet(cues_path).sort("id").to_dicts()
@@ -408,8 +533,13 @@ def shard(extract_dir: str | Path, output_dir: str | Path,
         return _shard_locked(rows, extract_dir, out_dir, settings, start)
 
 
-def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
-                  settings: ShardSettings, start: float) -> ShardReport:
+def _shard_locked(
+    rows: list[dict[str, Any]],
+    extract_dir: Path,
+    out_dir: Path,
+    settings: ShardSettings,
+    start: float,
+) -> ShardReport:
     cache_dir = out_dir / mf.STATE_DIR / "resized"
     with writing(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -426,35 +556,64 @@ def _shard_locked(rows: list[dict[str, Any]], extract_dir: Path, out_dir: Path,
         # the plan needs every sample's size and fate: it waits for the whole check step
         plans = plan_shards(prepared, settings)
         _clean_output(out_dir, plans, settings.pattern)
-        results = write_all(plans, out_dir, pool, progress_queue, settings.num_workers,
-                            len(prepared))
+        results = write_all(
+            plans, out_dir, pool, progress_queue, settings.num_workers, len(prepared)
+        )
 
     manifest_rows = []
     for plan in plans:
         offset = 0
         for sample in plan.samples:
-            manifest_rows.append(ManifestRow(sample.stats, shard=plan.name,
-                                             shard_index=plan.index, offset=offset,
-                                             bytes=sample.tar_bytes))
+            manifest_rows.append(
+                ManifestRow(
+                    sample.stats,
+                    shard=plan.name,
+                    shard_index=plan.index,
+                    offset=offset,
+                    bytes=sample.tar_bytes,
+                )
+            )
             offset += sample.tar_bytes
-    for frame, name in ((mf.manifest_frame(manifest_rows), mf.MANIFEST_FILE),
-                        (mf.shards_frame(results), mf.SHARDS_FILE),
-                        (layout.errors_frame(errors), mf.ERRORS_FILE)):
+    for frame, name in (
+        (mf.manifest_frame(manifest_rows), mf.MANIFEST_FILE),
+        (mf.shards_frame(results), mf.SHARDS_FILE),
+        (layout.errors_frame(errors), mf.ERRORS_FILE),
+    ):
         write_parquet_atomic(out_dir / name, frame)
 
     total_bytes = sum(r.size for r in results)
     url_pattern = mf.brace_pattern(settings.pattern, len(plans))
-    report = ShardReport(out_dir, len(rows), len(prepared), len(errors), len(plans), total_bytes,
-                         sum(1 for r in results if r.reused), url_pattern,
-                         time.perf_counter() - start, errors)
+    report = ShardReport(
+        out_dir,
+        len(rows),
+        len(prepared),
+        len(errors),
+        len(plans),
+        total_bytes,
+        sum(1 for r in results if r.reused),
+        url_pattern,
+        time.perf_counter() - start,
+        errors,
+    )
     if report.inputs != report.written + report.errors:  # internal invariant, not user input
-        raise CuekitError(f"counts do not reconcile: {report.inputs} inputs != "
-                          f"{report.written} written + {report.errors} errors")
-    stats = {"input": str(extract_dir), "url_pattern": url_pattern,
-             "totals": {"inputs": report.inputs, "written": report.written,
-                        "errors": report.errors, "shards": report.shards, "bytes": total_bytes,
-                        "reused_shards": report.reused_shards},
-             "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
-             "versions": library_versions(), "seconds": round(report.seconds, 3)}
+        raise CuekitError(
+            f"counts do not reconcile: {report.inputs} inputs != "
+            f"{report.written} written + {report.errors} errors"
+        )
+    stats = {
+        "input": str(extract_dir),
+        "url_pattern": url_pattern,
+        "totals": {
+            "inputs": report.inputs,
+            "written": report.written,
+            "errors": report.errors,
+            "shards": report.shards,
+            "bytes": total_bytes,
+            "reused_shards": report.reused_shards,
+        },
+        "settings": {**settings.content_settings(), "num_workers": settings.num_workers},
+        "versions": library_versions(),
+        "seconds": round(report.seconds, 3),
+    }
     write_json_atomic(out_dir / mf.STATS_FILE, stats)
     return report

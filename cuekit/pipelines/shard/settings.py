@@ -20,10 +20,16 @@ _FOLDER = click.Path(path_type=Path, file_okay=False)
 class ShardFolders:
     """Where `cuekit shard` reads and writes."""
 
-    input: Path = setting(description="Output folder of `cuekit extract` (cues.parquet, "
-                          "images/...).", short="-i", click_type=_FOLDER)
-    output: Path = setting(description="Shard folder (tars, manifest.parquet, "
-                           "shards.parquet, stats.json).", short="-o", click_type=_FOLDER)
+    input: Path = setting(
+        description="Output folder of `cuekit extract` (cues.parquet, images/...).",
+        short="-i",
+        click_type=_FOLDER,
+    )
+    output: Path = setting(
+        description="Shard folder (tars, manifest.parquet, shards.parquet, stats.json).",
+        short="-o",
+        click_type=_FOLDER,
+    )
 
 
 @dataclass(frozen=True)
@@ -31,13 +37,16 @@ class ShardSettings:
     """Settings of one shard run. Everything except ``num_workers`` shapes the bytes."""
 
     maxcount: int = setting(1000, "Most samples per shard.")
-    maxsize: int = setting(1_000_000_000, "Most bytes per shard (a single larger sample "
-                           "gets a shard of its own).")
+    maxsize: int = setting(
+        1_000_000_000, "Most bytes per shard (a single larger sample gets a shard of its own)."
+    )
     pattern: str = setting("shard-%06d.tar", "Shard file name, with one %d field.")
-    num_workers: int = setting(1, "Processes checking images and writing shards; the bytes "
-                               "do not depend on it.")
-    max_pixels: int | None = setting(None, "Downscale (and re-encode) images with more "
-                                     "pixels than this.")
+    num_workers: int = setting(
+        1, "Processes checking images and writing shards; the bytes do not depend on it."
+    )
+    max_pixels: int | None = setting(
+        None, "Downscale (and re-encode) images with more pixels than this."
+    )
     jpeg_quality: int = 95  # of a re-encoded JPEG; not a flag
     # sha256: extract decoded and validated exactly those bytes before storing them under
     # that hash, so a match proves they are the bytes that decoded then; decoding again
@@ -45,10 +54,13 @@ class ShardSettings:
     # file is still an error, and a file changed between planning and writing still fails
     # (size and mtime check), but the bytes are read once - a plain ShardWriter loop's speed.
     image_check: Literal["decode", "sha256", "none"] = setting(
-        "sha256", "sha256: match each image's bytes to the hash extract recorded after "
+        "sha256",
+        "sha256: match each image's bytes to the hash extract recorded after "
         "decoding them; decode: also decode every image again (slow; for extract folders "
         "edited by other tools); none: trust the store, read each image once (missing files "
-        "are still errors).", choices=IMAGE_CHECKS)
+        "are still errors).",
+        choices=IMAGE_CHECKS,
+    )
 
     def __post_init__(self) -> None:
         from cuekit.pipelines.shard import manifest as mf
@@ -62,13 +74,19 @@ class ShardSettings:
         if self.max_pixels is not None and self.max_pixels < 1:
             raise ConfigError(f"--max-pixels must be >= 1, got {self.max_pixels}")
         if self.image_check not in IMAGE_CHECKS:
-            raise ConfigError("--image-check must be decode, sha256 or none, got "
-                              f"{self.image_check!r}")
+            raise ConfigError(
+                f"--image-check must be decode, sha256 or none, got {self.image_check!r}"
+            )
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}")
         mf.check_pattern(self.pattern)
 
     def content_settings(self) -> dict[str, Any]:
-        return {"maxcount": self.maxcount, "maxsize": self.maxsize, "pattern": self.pattern,
-                "max_pixels": self.max_pixels, "jpeg_quality": self.jpeg_quality,
-                "image_check": self.image_check}
+        return {
+            "maxcount": self.maxcount,
+            "maxsize": self.maxsize,
+            "pattern": self.pattern,
+            "max_pixels": self.max_pixels,
+            "jpeg_quality": self.jpeg_quality,
+            "image_check": self.image_check,
+        }

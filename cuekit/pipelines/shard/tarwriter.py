@@ -159,8 +159,12 @@ class DeterministicTarWriter:
     def __enter__(self) -> DeterministicTarWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -188,8 +192,9 @@ class Member:
             return self.data
         path = Path(str(self.path))
         stat = path.stat()
-        if stat.st_size != self.size or (self.mtime_ns is not None
-                                         and stat.st_mtime_ns != self.mtime_ns):
+        if stat.st_size != self.size or (
+            self.mtime_ns is not None and stat.st_mtime_ns != self.mtime_ns
+        ):
             raise CuekitError(f"{path} changed while sharding; rerun `cuekit shard`")
         return path.read_bytes()
 
@@ -280,8 +285,9 @@ def _write_temp(plan: ShardPlan, out_dir: Path) -> tuple[Path, DeterministicTarW
     return tmp, writer
 
 
-def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarWriter
-            ) -> ShardResult:
+def _commit(
+    plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarWriter
+) -> ShardResult:
     """fsync the temporary file, rename it into place, then store its resume record."""
     try:
         with writing(tmp):
@@ -293,8 +299,14 @@ def _commit(plan: ShardPlan, out_dir: Path, tmp: Path, writer: DeterministicTarW
     finally:
         writer.abort()
         tmp.unlink(missing_ok=True)
-    result = ShardResult(shard=plan.name, shard_index=plan.index, samples=len(plan.samples),
-                         size=size, sha256=sha256, content_digest=plan.content_digest)
+    result = ShardResult(
+        shard=plan.name,
+        shard_index=plan.index,
+        samples=len(plan.samples),
+        size=size,
+        sha256=sha256,
+        content_digest=plan.content_digest,
+    )
     write_json_atomic(record_path(out_dir, plan.name), result.record())
     return result
 
@@ -310,9 +322,9 @@ def write_shard(plan: ShardPlan, out_dir: Path) -> ShardResult:
 _MAX_PENDING_COMMITS = 2  # shards written but not yet fsynced and closed
 
 
-def write_shards(plans: list[ShardPlan], out_dir: Path,
-                 on_written: Callable[[ShardPlan], None] | None = None
-                 ) -> list[ShardResult]:
+def write_shards(
+    plans: list[ShardPlan], out_dir: Path, on_written: Callable[[ShardPlan], None] | None = None
+) -> list[ShardResult]:
     """Write ``plans`` in order, like :func:`write_shard` on each.
 
     A shard's fsync, rename and record run in a helper thread while the next shard is
@@ -325,17 +337,18 @@ def write_shards(plans: list[ShardPlan], out_dir: Path,
     settled = 0  # commits run in order in one thread: committed[:settled] are finished
     with ThreadPoolExecutor(1, thread_name_prefix="cuekit-commit") as committer:
         for plan in plans:
-            while settled < len(committed) and (committed[settled].done() or
-                                                len(committed) - settled
-                                                >= _MAX_PENDING_COMMITS):
+            while settled < len(committed) and (
+                committed[settled].done() or len(committed) - settled >= _MAX_PENDING_COMMITS
+            ):
                 committed[settled].result()  # a failed commit stops the run now
                 settled += 1
             reused = reusable(plan, out_dir)
             if reused is not None:
                 committed.append(_done(reused))
             else:
-                committed.append(committer.submit(_commit, plan, out_dir,
-                                                  *_write_temp(plan, out_dir)))
+                committed.append(
+                    committer.submit(_commit, plan, out_dir, *_write_temp(plan, out_dir))
+                )
             if on_written is not None:
                 on_written(plan)
     return [future.result() for future in committed]
@@ -349,6 +362,7 @@ def _done(result: ShardResult) -> Future[ShardResult]:
 
 def write_shard_range(plans: list[ShardPlan], out_dir: Path) -> list[ShardResult]:
     """One worker's job: its contiguous range of shards, in order."""
+
     def report(plan: ShardPlan) -> None:
         if _progress_queue is not None:
             _progress_queue.put(len(plan.samples))
@@ -370,21 +384,29 @@ def worker_pool(num_workers: int) -> Iterator[tuple[ProcessPoolExecutor | None, 
         return
     context = multiprocessing.get_context()
     progress_queue = context.Queue()
-    with ProcessPoolExecutor(num_workers, mp_context=context, initializer=_init_worker,
-                             initargs=(os.getpid(), progress_queue)) as pool:
+    with ProcessPoolExecutor(
+        num_workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(os.getpid(), progress_queue),
+    ) as pool:
         yield pool, progress_queue
 
 
-def write_all(plans: list[ShardPlan], out_dir: Path, pool: ProcessPoolExecutor | None,
-              progress_queue: Any, num_workers: int, total_samples: int
-              ) -> list[ShardResult]:
+def write_all(
+    plans: list[ShardPlan],
+    out_dir: Path,
+    pool: ProcessPoolExecutor | None,
+    progress_queue: Any,
+    num_workers: int,
+    total_samples: int,
+) -> list[ShardResult]:
     """Write every planned shard; task ``w`` owns the ``w``-th contiguous range of shards."""
     with Progress(total_samples, desc="shard: write", unit="sample") as bar:
         if pool is None or len(plans) <= 1:
             return write_shards(plans, out_dir, lambda plan: bar.update(len(plan.samples)))
         ranges = split_ranges(len(plans), num_workers)
-        futures = [pool.submit(write_shard_range, [plans[i] for i in r], out_dir)
-                   for r in ranges]
+        futures = [pool.submit(write_shard_range, [plans[i] for i in r], out_dir) for r in ranges]
         while not all(f.done() for f in futures):
             try:
                 bar.update(progress_queue.get(timeout=0.1))

@@ -66,13 +66,16 @@ class VerifyReport:
     def format(self, per_kind: int = 10) -> str:
         """The summary: fault counts by kind, then up to ``per_kind`` faults of each kind,
         so that one rare fault is never hidden behind hundreds of a common one."""
-        lines = [f"verify {self.location}: {self.shards_checked} shards, "
-                 f"{self.samples_checked} samples checked"]
+        lines = [
+            f"verify {self.location}: {self.shards_checked} shards, "
+            f"{self.samples_checked} samples checked"
+        ]
         lines += [f"  note: {note}" for note in self.notes]
         counts = self.counts()
         if counts:
-            lines.append("  faults by kind: " + ", ".join(f"{kind} {n}"
-                                                          for kind, n in counts.items()))
+            lines.append(
+                "  faults by kind: " + ", ".join(f"{kind} {n}" for kind, n in counts.items())
+            )
         for kind, total in counts.items():
             shown = [f for f in self.faults if f.kind == kind][:per_kind]
             lines += [f"  FAULT [{kind}] {f.where}: {f.message}" for f in shown]
@@ -132,8 +135,9 @@ def _resolve(location: str | Sequence[str]) -> tuple[str, list[str], str | None,
     return ", ".join(specs), urls, mf.url_folder(urls[0]), False
 
 
-def _check_sample(key: str, files: dict[str, bytes], report: VerifyReport, where: str,
-                  check_images: bool) -> None:
+def _check_sample(
+    key: str, files: dict[str, bytes], report: VerifyReport, where: str, check_images: bool
+) -> None:
     if not is_safe_key(key):
         report.add("sample", where, "key is not a safe WebDataset key (dots or slashes?)")
     if JSON_MEMBER not in files:
@@ -151,8 +155,7 @@ def _check_sample(key: str, files: dict[str, bytes], report: VerifyReport, where
         report.add("sample", where, "no .hint.txt file")
     elif files[HINT_MEMBER].decode("utf-8", "replace") != record.cue.cue_text:
         report.add("sample", where, "hint.txt differs from the json's cue_text")
-    images: list[tuple[str, str | None]] = [(ref.path, ref.sha256)
-                                            for ref in record.sample.images]
+    images: list[tuple[str, str | None]] = [(ref.path, ref.sha256) for ref in record.sample.images]
     if record.cue.marked_image is not None:
         images.append((record.cue.marked_image, None))
     for path, sha in images:
@@ -166,8 +169,9 @@ def _check_sample(key: str, files: dict[str, bytes], report: VerifyReport, where
         report.add("sample", where, f"unexpected file {key}.{extra}")
 
 
-def _check_shard(url: str, report: VerifyReport, check_images: bool
-                 ) -> tuple[list[str], str, int] | None:
+def _check_shard(
+    url: str, report: VerifyReport, check_images: bool
+) -> tuple[list[str], str, int] | None:
     """Walk one tar; returns (keys in order, sha256, size) or None if it cannot be opened."""
     name = url.rsplit("/", 1)[-1]
     try:
@@ -211,8 +215,11 @@ def _check_shard(url: str, report: VerifyReport, check_images: bool
             if not stream.ends_cleanly():
                 raise EOFError("no end-of-archive marker (truncated?)")
         except (tarfile.TarError, EOFError, OSError) as exc:
-            report.add("corrupt-tar", name, f"unreadable after {stream.size} bytes "
-                       f"({type(exc).__name__}: {exc})")
+            report.add(
+                "corrupt-tar",
+                name,
+                f"unreadable after {stream.size} bytes ({type(exc).__name__}: {exc})",
+            )
             stream.drain()
     return keys, stream.sha256.hexdigest(), stream.size
 
@@ -235,8 +242,9 @@ def verify(location: str | Sequence[str], *, check_images: bool = True) -> Verif
         for name in sorted(set(listed) - set(given)):
             report.add("missing-shard", name, f"listed in {mf.SHARDS_FILE} but not found")
     else:
-        report.notes.append(f"checked {len(given)} of the {len(listed)} shards listed in "
-                            f"{mf.SHARDS_FILE}")
+        report.notes.append(
+            f"checked {len(given)} of the {len(listed)} shards listed in {mf.SHARDS_FILE}"
+        )
     owner: dict[str, str] = {}
     for name, url in sorted(given.items()):
         if name not in listed:
@@ -256,17 +264,25 @@ def verify(location: str | Sequence[str], *, check_images: bool = True) -> Verif
         if size != row["bytes"]:
             report.add("size", name, f"{size} bytes, {mf.SHARDS_FILE} says {row['bytes']}")
         if sha256 != row["sha256"]:
-            report.add("checksum", name, f"sha256 {sha256[:12]}... differs from "
-                       f"{mf.SHARDS_FILE} ({row['sha256'][:12]}...)")
+            report.add(
+                "checksum",
+                name,
+                f"sha256 {sha256[:12]}... differs from {mf.SHARDS_FILE} ({row['sha256'][:12]}...)",
+            )
         if len(keys) != row["samples"]:
-            report.add("count", name, f"{len(keys)} samples, {mf.SHARDS_FILE} says "
-                       f"{row['samples']}")
+            report.add(
+                "count", name, f"{len(keys)} samples, {mf.SHARDS_FILE} says {row['samples']}"
+            )
         expected_keys = manifest.filter(pl.col("shard") == name)["key"].to_list()
         if keys != expected_keys:
             missing = sorted(set(expected_keys) - set(keys))[:3]
             unknown = sorted(set(keys) - set(expected_keys))[:3]
-            report.add("keys", name, f"keys differ from {mf.MANIFEST_FILE} "
-                       f"(missing {missing}, unknown {unknown}, or out of order)")
+            report.add(
+                "keys",
+                name,
+                f"keys differ from {mf.MANIFEST_FILE} "
+                f"(missing {missing}, unknown {unknown}, or out of order)",
+            )
     if not urls and not listed:
         report.add("index", label, "no shards found")
     return report

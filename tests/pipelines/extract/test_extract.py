@@ -60,8 +60,7 @@ def test_sample_with_annotations_field_by_field(tmp_path):
             # Only unmatched labels, silenced together because one of them is the answer
             # (listing the others would tell it by omission).
             assert all(d.phrase_index is None for d in cue.detections)
-            assert any(find_leak(d.label, sample.answer, sample.choices)
-                       for d in cue.detections)
+            assert any(find_leak(d.label, sample.answer, sample.choices) for d in cue.detections)
         elif cue.detections:
             assert cue.cue_text.startswith("[Hint]:")
         assert cue.leak == bool(cues.filter(pl.col("id") == sample.id)["leak"][0])
@@ -89,8 +88,10 @@ def _bad_corpus(folder: Path) -> dict[str, tuple[str, str | None]]:
     (folder / "rotated.jpg").write_bytes(_png(good, "JPEG", exif=exif))
     (folder / "bomb.png").write_bytes(_png(Image.new("L", (3000, 3000))))
     rows = [
-        ({"id": "good", "question": "Where is the dot?", "image": "good.png", "answer": "2"},
-         ("ok", None)),
+        (
+            {"id": "good", "question": "Where is the dot?", "image": "good.png", "answer": "2"},
+            ("ok", None),
+        ),
         ({"id": "missing", "question": "Q?", "image": "nope.png"}, ("error", "images[0]")),
         ({"id": "trunc", "question": "Q?", "image": "trunc.png"}, ("error", "images[0]")),
         ({"id": "junk", "question": "Q?", "image": "junk.png"}, ("error", "images[0]")),
@@ -128,7 +129,8 @@ def test_bad_input_corpus_reconciles(tmp_path):
     dup = errors.filter(pl.col("stage") == "dedupe").row(0, named=True)
     assert dup["sample_id"] == "good" and "row 12 has the same id as row 0" in dup["message"]
     assert errors.filter(pl.col("original_id") == "train-000014")["message"][0].startswith(
-        "line 15 is not valid JSON")
+        "line 15 is not valid JSON"
+    )
     records = {r.sample.original_id: r.sample for r in read_extracted(result.output)}
     assert set(records) == {"good", "cmyk", "deep", "rotated", "dir/file.v2"}
     unsafe = records["dir/file.v2"]
@@ -141,8 +143,9 @@ def test_bad_input_corpus_reconciles(tmp_path):
 
 def test_strict_stops_at_the_first_bad_sample(tmp_path):
     _bad_corpus(tmp_path / "corpus")
-    with pytest.raises(CuekitError, match="--strict: stopped at sample 'missing', field "
-                                          "'images\\[0\\]'"):
+    with pytest.raises(
+        CuekitError, match="--strict: stopped at sample 'missing', field 'images\\[0\\]'"
+    ):
         run_extract(_config(tmp_path, str(tmp_path / "corpus"), strict=True))
 
 
@@ -172,8 +175,7 @@ register_backend("interrupting", f"{__name__}:_Interrupting")
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
-    reference = run_extract(_config(tmp_path / "ref", detectors=("interrupting",),
-                                    part_size=4))
+    reference = run_extract(_config(tmp_path / "ref", detectors=("interrupting",), part_size=4))
     _Interrupting.calls, _Interrupting.fail_at = 0, 5
     config = _config(tmp_path / "run", detectors=("interrupting",), part_size=4)
     with pytest.raises(KeyboardInterrupt):
@@ -213,8 +215,10 @@ def test_marks_style_writes_marked_images(tmp_path):
     for record in read_extracted(result.output):
         if record.cue.detections:
             marked = result.output / record.cue.marked_image
-            assert Image.open(marked).size == (record.sample.images[0].width,
-                                               record.sample.images[0].height)
+            assert Image.open(marked).size == (
+                record.sample.images[0].width,
+                record.sample.images[0].height,
+            )
 
 
 def test_drop_leaky_moves_leaky_cues_to_errors(tmp_path, monkeypatch):
@@ -222,8 +226,9 @@ def test_drop_leaky_moves_leaky_cues_to_errors(tmp_path, monkeypatch):
 
     # The renderer already leaves answer labels out, so leaks are rare; flag the
     # samples whose answer is "15" to exercise the policy itself.
-    monkeypatch.setattr(cue_stage, "find_leak",
-                        lambda text, answer, choices: "15" if answer == "15" else None)
+    monkeypatch.setattr(
+        cue_stage, "find_leak", lambda text, answer, choices: "15" if answer == "15" else None
+    )
     kept = run_extract(_config(tmp_path / "keep"))
     leaky = kept.counts["leaky"]
     assert leaky == sum(r.sample.answer == "15" for r in read_extracted(kept.output)) > 0
@@ -234,13 +239,16 @@ def test_drop_leaky_moves_leaky_cues_to_errors(tmp_path, monkeypatch):
     assert errors.height == leaky and set(errors["field"]) == {"cue_text"}
 
 
-@pytest.mark.parametrize(("kw", "fragment"), [
-    ({"detectors": ()}, "at least one --detector"),
-    ({"detectors": ("ocr", "ocr")}, "--detector given twice"),
-    ({"cue_style": "fancy"}, "--cue-style must be one of hint, boxes, marks"),
-    ({"rank": 2, "world_size": 2}, "--rank must be in [0, 2)"),
-    ({"num_workers": -1}, "--num-workers must be >= 0"),
-])
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        ({"detectors": ()}, "at least one --detector"),
+        ({"detectors": ("ocr", "ocr")}, "--detector given twice"),
+        ({"cue_style": "fancy"}, "--cue-style must be one of hint, boxes, marks"),
+        ({"rank": 2, "world_size": 2}, "--rank must be in [0, 2)"),
+        ({"num_workers": -1}, "--num-workers must be >= 0"),
+    ],
+)
 def test_config_errors(tmp_path, kw, fragment):
     with pytest.raises(ConfigError) as info:
         _config(tmp_path, **kw)
@@ -266,13 +274,19 @@ class _Broken:
 register_backend("broken", f"{__name__}:_Broken")
 
 
-@pytest.mark.parametrize(("error", "message"), [
-    (ImportError("No module named 'requests'"),
-     "a detector needs a package that is not installed: No module named 'requests'"),
-    (MemoryError(), "out of memory in the detector (MemoryError): lower --batch-size"),
-])
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            ImportError("No module named 'requests'"),
+            "a detector needs a package that is not installed: No module named 'requests'",
+        ),
+        (MemoryError(), "out of memory in the detector (MemoryError): lower --batch-size"),
+    ],
+)
 def test_environment_failures_stop_the_run_instead_of_failing_every_sample(
-        tmp_path, monkeypatch, error, message):
+    tmp_path, monkeypatch, error, message
+):
     monkeypatch.setattr(_Broken, "error", error)
     with pytest.raises(CuekitError) as info:
         run_extract(_config(tmp_path, limit=3, detectors=("broken",)))
@@ -282,10 +296,16 @@ def test_environment_failures_stop_the_run_instead_of_failing_every_sample(
 def test_a_sample_specific_detector_failure_is_isolated(tmp_path, monkeypatch):
     # A plain error on one sample's images fails that sample only; the batch is retried
     # one by one so its neighbours still get their cues.
-    monkeypatch.setattr(_Broken, "detect", lambda self, items: [
-        [] if all(it.sample.id != "geometry-001" for it in items) else 1 / 0 for _ in items])
-    result = run_extract(_config(tmp_path, limit=4, detectors=("broken",),
-                                 detector=DetectorOptions(batch_size=4)))
+    monkeypatch.setattr(
+        _Broken,
+        "detect",
+        lambda self, items: [
+            [] if all(it.sample.id != "geometry-001" for it in items) else 1 / 0 for _ in items
+        ],
+    )
+    result = run_extract(
+        _config(tmp_path, limit=4, detectors=("broken",), detector=DetectorOptions(batch_size=4))
+    )
     errors = _frames(result.output)[1]
     assert result.counts["ok"] == 3 and errors["sample_id"].to_list() == ["geometry-001"]
     assert errors["error_type"][0] == "ZeroDivisionError" and errors["stage"][0] == "detect"

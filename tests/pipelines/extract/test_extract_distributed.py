@@ -18,8 +18,11 @@ EXTRACT = ["-m", "cuekit", "extract", "--dataset", "sample", "--detector", "anno
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     return {**env, "PYTHONPATH": str(REPO), **extra}
 
 
@@ -35,10 +38,17 @@ def _check(done: subprocess.CompletedProcess | subprocess.Popen, output: str) ->
 
 def _launch_env_ranks(out: Path) -> None:
     """Two independent processes, as Slurm's srun would start them (RANK/WORLD_SIZE only)."""
-    procs = [subprocess.Popen([sys.executable, *EXTRACT, "--output", str(out)], cwd=REPO,
-                              env=_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for rank in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, *EXTRACT, "--output", str(out)],
+            cwd=REPO,
+            env=_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in range(2)
+    ]
     for proc in procs:
         output, _ = proc.communicate(timeout=120)
         _check(proc, output)
@@ -46,29 +56,57 @@ def _launch_env_ranks(out: Path) -> None:
 
 def _launch_torchrun(out: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node",
-         "2", "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), *EXTRACT,
-         "--output", str(out)], cwd=REPO, env=_env(), capture_output=True, text=True,
-        timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(_free_port()),
+            *EXTRACT,
+            "--output",
+            str(out),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     _check(done, done.stdout + done.stderr)
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("single") / "out"
-    done = subprocess.run([sys.executable, *EXTRACT, "--output", str(out)], cwd=REPO,
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, *EXTRACT, "--output", str(out)],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     _check(done, done.stdout + done.stderr)
     return out
 
 
-@pytest.mark.parametrize("launch", [_launch_env_ranks, _launch_torchrun],
-                         ids=["env-ranks", "torchrun"])
+@pytest.mark.parametrize(
+    "launch", [_launch_env_ranks, _launch_torchrun], ids=["env-ranks", "torchrun"]
+)
 def test_two_ranks_merge_to_the_single_process_output(single, tmp_path, launch):
     out = tmp_path / "out"
     launch(out)

@@ -37,8 +37,15 @@ def _part_rows(out: Path) -> pl.DataFrame:
     files = sorted((out / PARTS_DIR).glob("rank-*/*.parquet"))
     if not files:
         return pl.DataFrame({"_row": [], "message": []})
-    return pl.concat([pl.read_parquet(f).select("_row", *(["message"] if "message" in
-                      pl.read_parquet_schema(f) else [])) for f in files], how="diagonal")
+    return pl.concat(
+        [
+            pl.read_parquet(f).select(
+                "_row", *(["message"] if "message" in pl.read_parquet_schema(f) else [])
+            )
+            for f in files
+        ],
+        how="diagonal",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +75,9 @@ def _full_disk_after(count: int, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("num_workers", [0, 1])
-def test_a_full_output_disk_stops_the_run_and_loses_no_row(tmp_path, monkeypatch, reference,
-                                                            num_workers):
+def test_a_full_output_disk_stops_the_run_and_loses_no_row(
+    tmp_path, monkeypatch, reference, num_workers
+):
     config = _config(tmp_path / "out", num_workers=num_workers, part_size=2)
     _full_disk_after(5, monkeypatch)
     with pytest.raises(OutputError) as info:
@@ -96,8 +104,10 @@ def test_a_failed_part_write_is_an_output_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
     config = _config(tmp_path / "out", part_size=2)
-    with pytest.raises(OutputError, match="cannot write the output .*cues-000000.parquet.tmp|"
-                                          "cannot write the output .*parquet"):
+    with pytest.raises(
+        OutputError,
+        match="cannot write the output .*cues-000000.parquet.tmp|cannot write the output .*parquet",
+    ):
         run_extract(config)
     assert not list((config.output / PARTS_DIR).glob("rank-*/*.parquet"))
     assert parts.done_rows(config.output) == set()
@@ -105,8 +115,10 @@ def test_a_failed_part_write_is_an_output_error(tmp_path, monkeypatch):
 
 def _mount_tmpfs(folder: Path, size_kib: int) -> bool:
     folder.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs",
-                           str(folder)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)],
+        capture_output=True,
+    )
     return done.returncode == 0
 
 
@@ -148,23 +160,34 @@ def test_a_read_only_output_folder_is_an_output_error(tmp_path):
 
 def test_invalid_utf8_costs_one_row_and_a_bom_costs_none(tmp_path):
     (tmp_path / "a.png").write_bytes(b"not needed by the source stage")
-    good = [json.dumps({"id": f"q{i}", "question": "Q?", "image": "a.png"}).encode()
-            for i in range(3)]
+    good = [
+        json.dumps({"id": f"q{i}", "question": "Q?", "image": "a.png"}).encode() for i in range(3)
+    ]
     path = tmp_path / "data.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + good[0] + b"\n" + b'{"id": "q\xff", "question": "x"}\n'
-                     + good[1] + b"\r\n" + good[2] + b"\n")
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + good[0]
+        + b"\n"
+        + b'{"id": "q\xff", "question": "x"}\n'
+        + good[1]
+        + b"\r\n"
+        + good[2]
+        + b"\n"
+    )
     items = list(iter_source(SourceSpec(dataset=str(path))))
     assert [type(i) for i in items] == [RawSample, RowError, RawSample, RawSample]
     assert [i.original_id for i in items] == ["q0", "train-000001", "q1", "q2"]
-    assert str(items[1].error) == ("sample 'train-000001': line 2 is not valid UTF-8: byte 0xff "
-                                   "at column 10 (in data.jsonl)")
+    assert str(items[1].error) == (
+        "sample 'train-000001': line 2 is not valid UTF-8: byte 0xff at column 10 (in data.jsonl)"
+    )
     assert items[1].error.stage == "source"
 
 
 def test_a_json_list_with_a_bom_reads(tmp_path):
     path = tmp_path / "data.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"id": "a", "question": "Q?",
-                                                     "image": "a.png"}]).encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps([{"id": "a", "question": "Q?", "image": "a.png"}]).encode()
+    )
     (item,) = iter_source(SourceSpec(dataset=str(path)))
     assert isinstance(item, RawSample) and item.original_id == "a"
 
@@ -175,8 +198,11 @@ def test_a_json_list_with_a_bom_reads(tmp_path):
 def test_a_second_run_on_the_same_output_is_refused(tmp_path):
     config = _config(tmp_path / "out")
     with exclusive_lock(config.output, ".cuekit-extract-rank-00000-of-00001.lock", "extract"):
-        with pytest.raises(CuekitError, match=f"{config.output} is in use by another `cuekit "
-                                              f"extract` run \\(pid {os.getpid()}\\)"):
+        with pytest.raises(
+            CuekitError,
+            match=f"{config.output} is in use by another `cuekit "
+            f"extract` run \\(pid {os.getpid()}\\)",
+        ):
             run_extract(config)
     assert not (config.output / "cues.parquet").exists()
     assert run_extract(config).counts["input"] == LIMIT  # free again once released
@@ -197,8 +223,17 @@ def _jsonl_dataset(folder: Path, n: int) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (16, 12), (200, 30, 30)).save(folder / "red.png")
-    lines = [json.dumps({"id": f"q{i}", "question": f"Where is the red square {i}?",
-                         "image": "red.png", "objects": []}) for i in range(n)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"q{i}",
+                "question": f"Where is the red square {i}?",
+                "image": "red.png",
+                "objects": [],
+            }
+        )
+        for i in range(n)
+    ]
     path = folder / "questions.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -209,11 +244,11 @@ def test_an_edited_input_refuses_a_stale_resume(tmp_path):
     config = _config(tmp_path / "out", dataset=str(path), limit=None)
     assert run_extract(config).counts["input"] == 6
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:5]))  # drop a line
-    with pytest.raises(ConfigError, match="the input of .* changed since the run started .*"
-                                          "--overwrite"):
+    with pytest.raises(
+        ConfigError, match="the input of .* changed since the run started .*--overwrite"
+    ):
         run_extract(config)
-    redone = run_extract(_config(tmp_path / "out", dataset=str(path), limit=None,
-                                 overwrite=True))
+    redone = run_extract(_config(tmp_path / "out", dataset=str(path), limit=None, overwrite=True))
     assert redone.counts["input"] == 5
 
 
@@ -252,17 +287,22 @@ def test_an_edited_parquet_or_a_new_file_in_a_parquet_folder_refuses_a_stale_res
     image = {"bytes": buffer.getvalue(), "path": None}
 
     def frame(start: int, n: int) -> pl.DataFrame:
-        return pl.DataFrame({"id": [f"q{i}" for i in range(start, start + n)],
-                             "question": [f"Where is the red square {i}?"
-                                          for i in range(start, start + n)],
-                             "image": [image] * n, "objects": [[]] * n},
-                            schema_overrides={"objects": pl.List(pl.String)})
+        return pl.DataFrame(
+            {
+                "id": [f"q{i}" for i in range(start, start + n)],
+                "question": [f"Where is the red square {i}?" for i in range(start, start + n)],
+                "image": [image] * n,
+                "objects": [[]] * n,
+            },
+            schema_overrides={"objects": pl.List(pl.String)},
+        )
 
     folder = tmp_path / "snap" / "data"
     folder.mkdir(parents=True)
     frame(0, 4).write_parquet(folder / "train-00000-of-00002.parquet")
-    single = _config(tmp_path / "one", dataset=str(folder / "train-00000-of-00002.parquet"),
-                     limit=None)
+    single = _config(
+        tmp_path / "one", dataset=str(folder / "train-00000-of-00002.parquet"), limit=None
+    )
     whole = _config(tmp_path / "all", dataset=str(tmp_path / "snap"), limit=None)
     assert run_extract(single).counts["input"] == run_extract(whole).counts["input"] == 4
     frame(4, 2).write_parquet(folder / "train-00001-of-00002.parquet")  # a second shard
@@ -300,9 +340,15 @@ def test_a_resumed_grounding_dino_run_equals_an_uninterrupted_one(tmp_path, monk
     between two part writes resumes to exactly the uninterrupted result."""
 
     def config(name: str) -> ExtractConfig:
-        return _config(tmp_path / name, detectors=("grounding-dino",), limit=10, part_size=2,
-                       detector=DetectorOptions(model="tiny-random", batch_size=4,
-                                                box_threshold=0.0, text_threshold=0.0))
+        return _config(
+            tmp_path / name,
+            detectors=("grounding-dino",),
+            limit=10,
+            part_size=2,
+            detector=DetectorOptions(
+                model="tiny-random", batch_size=4, box_threshold=0.0, text_threshold=0.0
+            ),
+        )
 
     reference = run_extract(config("ref"))
     assert _cues(reference.output)["n_detections"].sum() > 0
@@ -319,15 +365,22 @@ def test_a_resumed_grounding_dino_run_equals_an_uninterrupted_one(tmp_path, monk
 
 
 def test_a_resume_with_another_batch_size_warns_and_stays_within_the_tolerance(
-        tmp_path, monkeypatch, caplog):
+    tmp_path, monkeypatch, caplog
+):
     """A resume after running out of memory takes a smaller --batch-size: allowed, but the
     remaining rows are batched differently, so it says so, and the result stays within
     the documented tolerance of an uninterrupted run."""
 
     def config(name: str, batch_size: int) -> ExtractConfig:
-        return _config(tmp_path / name, detectors=("grounding-dino",), limit=10, part_size=2,
-                       detector=DetectorOptions(model="tiny-random", batch_size=batch_size,
-                                                box_threshold=0.0, text_threshold=0.0))
+        return _config(
+            tmp_path / name,
+            detectors=("grounding-dino",),
+            limit=10,
+            part_size=2,
+            detector=DetectorOptions(
+                model="tiny-random", batch_size=batch_size, box_threshold=0.0, text_threshold=0.0
+            ),
+        )
 
     reference = _cues(run_extract(config("ref", 4)).output)
     _killed_after_writes(1, monkeypatch)
@@ -336,8 +389,9 @@ def test_a_resume_with_another_batch_size_warns_and_stays_within_the_tolerance(
     monkeypatch.undo()
     with caplog.at_level("WARNING", logger="cuekit.extract"):
         resumed = _cues(run_extract(config("run", 3)).output)
-    assert any("resuming with --batch-size 3, the run started with 4" in m
-               for m in caplog.messages), caplog.messages
+    assert any(
+        "resuming with --batch-size 3, the run started with 4" in m for m in caplog.messages
+    ), caplog.messages
     assert resumed["id"].to_list() == reference["id"].to_list()
     for got, want in zip(resumed["cue"].to_list(), reference["cue"].to_list(), strict=True):
         got, want = json.loads(got)["detections"], json.loads(want)["detections"]
@@ -372,8 +426,10 @@ def test_detector_batches_are_cut_by_row_position():
 
     failed = Failed(6, error=None)  # type: ignore[arg-type]
     stream = [item(2), item(3), item(4), item(5), failed, item(7), item(8), item(9)]
-    groups = [([p.row_index for p in batch], [f.row_index for f in fails])
-              for batch, fails in batched(stream, 4, bucket=lambda row: row // 4)]
+    groups = [
+        ([p.row_index for p in batch], [f.row_index for f in fails])
+        for batch, fails in batched(stream, 4, bucket=lambda row: row // 4)
+    ]
     assert groups == [([2, 3], []), ([], [6]), ([4, 5, 7], []), ([8, 9], [])]
 
 
@@ -391,10 +447,15 @@ def test_workers_die_with_a_killed_extract(tmp_path, helpers):
     import sys
 
     alive = helpers.kill_parent_and_watch_workers(
-        [sys.executable, "-c",
-         helpers.slowed_run("cuekit.pipelines.extract.prepare", "prepare_sample", _RUN_EXTRACT),
-         str(tmp_path / "out")],
-        workers=2, timeout=4.0)
+        [
+            sys.executable,
+            "-c",
+            helpers.slowed_run("cuekit.pipelines.extract.prepare", "prepare_sample", _RUN_EXTRACT),
+            str(tmp_path / "out"),
+        ],
+        workers=2,
+        timeout=4.0,
+    )
     assert alive == []
     # and the folder is free for the rerun at once (no worker kept the lock)
     assert run_extract(_config(tmp_path / "out", limit=None)).counts is not None
@@ -415,8 +476,20 @@ def test_the_cli_exits_non_zero_with_one_line_naming_the_path(tmp_path, monkeypa
 
     _full_disk_after(0, monkeypatch)
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["extract", "--dataset", "sample", "--output", str(out),
-                                      "--detector", "annotations", "--limit", "4"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            "--dataset",
+            "sample",
+            "--output",
+            str(out),
+            "--detector",
+            "annotations",
+            "--limit",
+            "4",
+        ],
+    )
     assert result.exit_code == 1
     assert f"Error: cannot write the output {out / 'images'}" in result.output
     assert "No space left on device" in result.output and "Traceback" not in result.output

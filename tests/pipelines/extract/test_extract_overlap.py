@@ -79,10 +79,11 @@ def _image_folder(root: Path, count: int) -> Path:
         size = (96, 64) if i % 3 else (80, 80)
         pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
         Image.fromarray(pixels).save(root / f"im{i}.png")
-        question = ["How many red cars are near the blue bus?",
-                    "What is the length of the chord AB in the circle?"][i % 2]
-        rows.append({"id": f"q{i}", "image": f"im{i}.png", "question": question,
-                     "answer": "3"})
+        question = [
+            "How many red cars are near the blue bus?",
+            "What is the length of the chord AB in the circle?",
+        ][i % 2]
+        rows.append({"id": f"q{i}", "image": f"im{i}.png", "question": question, "answer": "3"})
     (root / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
 
@@ -94,19 +95,25 @@ def test_extract_with_warmed_images_equals_extract_without(tmp_path):
     torch.set_num_threads(1)
     try:
         frames = {}
-        for name, detector, workers in (("warm", "grounding-dino", 0),
-                                        ("cold", "test-gdino-no-warm", 0),
-                                        ("workers", "grounding-dino", 1)):
+        for name, detector, workers in (
+            ("warm", "grounding-dino", 0),
+            ("cold", "test-gdino-no-warm", 0),
+            ("workers", "grounding-dino", 1),
+        ):
             config = ExtractConfig(
-                source=SourceSpec(dataset=str(folder)), output=tmp_path / name,
-                detectors=(detector,), num_workers=workers,
-                detector=DetectorOptions(model="tiny-random", batch_size=2))
+                source=SourceSpec(dataset=str(folder)),
+                output=tmp_path / name,
+                detectors=(detector,),
+                num_workers=workers,
+                detector=DetectorOptions(model="tiny-random", batch_size=2),
+            )
             result = run_extract(config)
             assert result.counts["ok"] == 9
             frames[name] = pl.read_parquet(tmp_path / name / "cues.parquet")
     finally:
         torch.set_num_threads(previous)
     assert frames["warm"]["n_detections"].sum() > 0
+
     # provenance names the backend, so compare everything but the settings blob
     def cues_without_settings(name: str) -> list[dict]:
         cues = [json.loads(c) for c in frames[name]["cue"]]

@@ -21,21 +21,26 @@ from cuekit.schemas import Detection
 def _config(tmp_path: Path, dataset: str = "sample", **kw) -> ExtractConfig:
     kw.setdefault("detectors", ("annotations",))
     kw.setdefault("limit", 8)
-    return ExtractConfig(source=SourceSpec(dataset=dataset, split="val"),
-                         output=tmp_path / "out", **kw)
+    return ExtractConfig(
+        source=SourceSpec(dataset=dataset, split="val"), output=tmp_path / "out", **kw
+    )
 
 
 def _run_json(out: Path) -> dict:
     return json.loads((out / "run.json").read_text())
 
 
-@pytest.mark.parametrize(("dataset", "requested", "expected"), [
-    ("sample", None, "v2"),  # the latest wording by default
-    ("cueworld", None, "v1"),  # pinned: the shipped CueWorld models learnt v1
-    ("cueworld", "v2", "v2"),  # an explicit choice wins
-])
-def test_the_wording_is_resolved_and_recorded(tmp_path: Path, dataset: str,
-                                              requested: str | None, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("dataset", "requested", "expected"),
+    [
+        ("sample", None, "v2"),  # the latest wording by default
+        ("cueworld", None, "v1"),  # pinned: the shipped CueWorld models learnt v1
+        ("cueworld", "v2", "v2"),  # an explicit choice wins
+    ],
+)
+def test_the_wording_is_resolved_and_recorded(
+    tmp_path: Path, dataset: str, requested: str | None, expected: str
+) -> None:
     result = run_extract(_config(tmp_path, dataset, cue_wording=requested))
     assert _run_json(result.output)["settings"]["cue_wording"] == expected
     cues = pl.read_parquet(result.output / "cues.parquet")
@@ -44,12 +49,13 @@ def test_the_wording_is_resolved_and_recorded(tmp_path: Path, dataset: str,
     assert {r.cue.cue_wording for r in records} == {expected}
     for record in records:  # the stored text is the renderer's text in that wording
         sample, cue = record.sample, record.cue
-        assert cue.cue_text == render_cue(sample, cue.phrases, cue.detections, "hint",
-                                          wording=expected).text
+        assert (
+            cue.cue_text
+            == render_cue(sample, cue.phrases, cue.detections, "hint", wording=expected).text
+        )
 
 
-def test_cueworld_texts_differ_between_wordings_and_resume_refuses_a_switch(
-        tmp_path: Path) -> None:
+def test_cueworld_texts_differ_between_wordings_and_resume_refuses_a_switch(tmp_path: Path) -> None:
     v1 = run_extract(_config(tmp_path / "a", "cueworld"))
     v2 = run_extract(_config(tmp_path / "b", "cueworld", cue_wording="v2"))
     texts = [pl.read_parquet(r.output / "cues.parquet")["cue_text"].to_list() for r in (v1, v2)]
@@ -96,8 +102,9 @@ def _expected_budget(out: Path, max_cue_tokens: int) -> dict[str, int]:
     trimmed = items = relations = 0
     for record in read_extracted(out):
         sample, cue = record.sample, record.cue
-        short = render_cue(sample, cue.phrases, cue.detections, "hint",
-                           max_cue_tokens=max_cue_tokens)
+        short = render_cue(
+            sample, cue.phrases, cue.detections, "hint", max_cue_tokens=max_cue_tokens
+        )
         assert short.text == cue.cue_text
         trimmed += bool(short.dropped_items or short.dropped_relations)
         items += short.dropped_items
@@ -105,8 +112,7 @@ def _expected_budget(out: Path, max_cue_tokens: int) -> dict[str, int]:
     return {"trimmed_cues": trimmed, "dropped_items": items, "dropped_relations": relations}
 
 
-def test_rejections_and_budget_drops_reach_run_json_and_sum_once_on_resume(
-        tmp_path: Path) -> None:
+def test_rejections_and_budget_drops_reach_run_json_and_sum_once_on_resume(tmp_path: Path) -> None:
     kw = {"detectors": ("rejecting",), "limit": None, "max_cue_tokens": 14, "part_size": 4}
     reference = run_extract(_config(tmp_path / "ref", **kw))
     dropped = _run_json(reference.output)["dropped"]
@@ -126,8 +132,12 @@ def test_rejections_and_budget_drops_reach_run_json_and_sum_once_on_resume(
 
 
 def test_run_counts_sums_rows_and_always_lists_the_budget() -> None:
-    rows = ['{"ocr/disagree": 1, "budget/dropped_items": 2, "budget/trimmed_cues": 1}',
-            '{"ocr/disagree": 2, "ocr/oversized": 1}', "{}", None]
+    rows = [
+        '{"ocr/disagree": 1, "budget/dropped_items": 2, "budget/trimmed_cues": 1}',
+        '{"ocr/disagree": 2, "ocr/oversized": 1}',
+        "{}",
+        None,
+    ]
     assert run_counts(rows) == {
         "rejected_reads": {"ocr/disagree": 3, "ocr/oversized": 1},
         "cue_budget": {"trimmed_cues": 1, "dropped_items": 2, "dropped_relations": 0},

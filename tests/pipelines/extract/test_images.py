@@ -107,8 +107,7 @@ def test_payload_kinds_agree(tmp_path):
     refs = {
         load_image(data, index=0, sample_id="s").ref,
         load_image({"bytes": data, "path": None}, index=0, sample_id="s").ref,
-        load_image({"bytes": None, "path": "x.png"}, index=0, sample_id="s",
-                   base_dir=tmp_path).ref,
+        load_image({"bytes": None, "path": "x.png"}, index=0, sample_id="s", base_dir=tmp_path).ref,
         load_image("x.png", index=0, sample_id="s", base_dir=tmp_path).ref,
     }
     assert len(refs) == 1

@@ -12,8 +12,13 @@ from cuekit.pipelines.read.reader import raw_samples
 
 
 def _load(shards, tmp_path, **kwargs):
-    return datasets.load_dataset("webdataset", data_files={"train": hf_data_files(shards)},
-                                 split="train", cache_dir=str(tmp_path / "hf-cache"), **kwargs)
+    return datasets.load_dataset(
+        "webdataset",
+        data_files={"train": hf_data_files(shards)},
+        split="train",
+        cache_dir=str(tmp_path / "hf-cache"),
+        **kwargs,
+    )
 
 
 def test_without_features_mixed_shards_fail_to_load(sharded, tmp_path, monkeypatch):
@@ -26,12 +31,19 @@ def test_without_features_mixed_shards_fail_to_load(sharded, tmp_path, monkeypat
 def test_with_hf_features_every_sample_and_field_survives(sharded, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     out, records = sharded
-    assert member_fields(str(out)) == ["hint.txt", "img0.jpg", "img0.png", "img1.jpg", "json",
-                                       "marked.png"]
+    assert member_fields(str(out)) == [
+        "hint.txt",
+        "img0.jpg",
+        "img0.png",
+        "img1.jpg",
+        "json",
+        "marked.png",
+    ]
     loaded = _load(str(out), tmp_path, features=hf_features(str(out)))
     # undecoded images, to compare bytes with the tar members
-    image_fields = [f for f, feature in loaded.features.items()
-                    if isinstance(feature, datasets.Image)]
+    image_fields = [
+        f for f, feature in loaded.features.items() if isinstance(feature, datasets.Image)
+    ]
     for field in image_fields:
         loaded = loaded.cast_column(field, datasets.Image(decode=False))
     raw = list(raw_samples(hf_data_files(str(out))))
@@ -58,15 +70,21 @@ def test_later_samples_are_not_degraded_when_the_first_agree(helpers, tmp_path, 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     root = tmp_path / "extract"
     records = [helpers.make_record(root, i) for i in (0, 2, 4, 6, 8, 9)]  # s009: a jpeg
-    records[-1] = records[-1].model_copy(update={"sample": records[-1].sample.model_copy(
-        update={"metadata": {"row": 9, "note": "late key"}})})
+    records[-1] = records[-1].model_copy(
+        update={
+            "sample": records[-1].sample.model_copy(
+                update={"metadata": {"row": 9, "note": "late key"}}
+            )
+        }
+    )
     helpers.write_extract_dir(root, records)
     shard(root, tmp_path / "shards", ShardSettings(maxcount=100))
     plain = _load(str(tmp_path / "shards"), tmp_path / "a")
     late = {row["__key__"]: row for row in plain}["s009"]
     assert "img0.jpg" not in late and "note" not in late["json"]["sample"]["metadata"]
-    loaded = _load(str(tmp_path / "shards"), tmp_path / "b",
-                   features=hf_features(str(tmp_path / "shards")))
+    loaded = _load(
+        str(tmp_path / "shards"), tmp_path / "b", features=hf_features(str(tmp_path / "shards"))
+    )
     late = {row["__key__"]: row for row in loaded}["s009"]
     assert late["img0.jpg"].size == (40, 30) and late["img0.png"] is None
     assert late["json"]["sample"]["metadata"] == {"row": 9, "note": "late key"}

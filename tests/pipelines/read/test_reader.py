@@ -40,24 +40,46 @@ def test_round_trip_field_by_field(sharded, make_extract_dir) -> None:
     for record in records:
         item = got[record.sample.id]
         sample, stored = record.sample, item.record.sample
-        for name in ("id", "original_id", "source", "split", "question", "answer", "choices",
-                     "metadata", "schema_version"):
+        for name in (
+            "id",
+            "original_id",
+            "source",
+            "split",
+            "question",
+            "answer",
+            "choices",
+            "metadata",
+            "schema_version",
+        ):
             assert getattr(stored, name) == getattr(sample, name), name
         for i, (ref, back) in enumerate(zip(sample.images, stored.images, strict=True)):
             assert (back.sha256, back.width, back.height, back.format) == (
-                ref.sha256, ref.width, ref.height, ref.format)
+                ref.sha256,
+                ref.width,
+                ref.height,
+                ref.format,
+            )
             original = Image.open(extract_dir / ref.path)
             assert item.images[i].size == original.size
             assert item.images[i].tobytes() == original.tobytes()
         cue, back_cue = record.cue, item.record.cue
-        for name in ("sample_id", "phrases", "detections", "cue_text", "cue_style", "leak",
-                     "settings"):
+        for name in (
+            "sample_id",
+            "phrases",
+            "detections",
+            "cue_text",
+            "cue_style",
+            "leak",
+            "settings",
+        ):
             assert getattr(back_cue, name) == getattr(cue, name), name
         assert item.hint == cue.cue_text
         assert (item.marked_image is None) == (cue.marked_image is None)
         if cue.marked_image:
-            assert item.marked_image.tobytes() == Image.open(
-                extract_dir / cue.marked_image).convert("RGB").tobytes()
+            assert (
+                item.marked_image.tobytes()
+                == Image.open(extract_dir / cue.marked_image).convert("RGB").tobytes()
+            )
 
 
 def test_plan_is_shared_seeded_and_balanced() -> None:
@@ -168,8 +190,9 @@ def test_resume_continues_with_unseen_samples(many_shards) -> None:
 def test_resume_state_must_match(many_shards) -> None:
     out, _ = many_shards
     state = ShardReader(str(out), num_workers=2, seed=1).state_dict()
-    with pytest.raises(ConfigError, match="cannot resume: reader state has seed=1, this reader "
-                                          "has 2"):
+    with pytest.raises(
+        ConfigError, match="cannot resume: reader state has seed=1, this reader has 2"
+    ):
         ShardReader(str(out), num_workers=2, seed=2).load_state_dict(state)
     with pytest.raises(ConfigError, match="cannot resume: reader state has num_workers=2"):
         ShardReader(str(out), num_workers=1, seed=1).load_state_dict(state)
@@ -191,7 +214,8 @@ def test_urls_and_brace_patterns(many_shards) -> None:
     assert [n for _, n in shards] == [2] * 6
     file_url = "file://" + str(out / "shard-{000000..000001}.tar")
     assert Counter(s.key for s in ShardReader(file_url, shuffle_buffer=0)) == Counter(
-        ["s000", "s001", "s002", "s003"])
+        ["s000", "s001", "s002", "s003"]
+    )
     lonely = out.parent / "lonely"
     lonely.mkdir()
     (lonely / "a.tar").write_bytes((out / "shard-000000.tar").read_bytes())
@@ -226,15 +250,16 @@ def test_handler_can_skip_bad_samples(sharded, tmp_path: Path) -> None:
     out, _ = sharded
     data = bytearray((out / "shard-000000.tar").read_bytes())
     start = data.find(b'{"sample"')
-    data[start:start + 2] = b"[["  # json of the first sample no longer parses
+    data[start : start + 2] = b"[["  # json of the first sample no longer parses
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "shard-000000.tar").write_bytes(bytes(data))
     url = str(broken / "shard-000000.tar")
     with pytest.raises(SampleError, match="json does not parse"):
         list(ShardReader(url, shard_sizes={"shard-000000.tar": 3}, shuffle_buffer=0))
-    kept = ShardReader(url, shard_sizes={"shard-000000.tar": 3}, shuffle_buffer=0,
-                       handler=lambda exc: True)
+    kept = ShardReader(
+        url, shard_sizes={"shard-000000.tar": 3}, shuffle_buffer=0, handler=lambda exc: True
+    )
     assert [s.key for s in kept] == ["s001", "s002"]
 
 
@@ -248,8 +273,9 @@ def test_batches_and_worker_mismatch(sharded) -> None:
     assert batches[0].hints == [r.cue.cue_text for r in batches[0].records]
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         list(iter_batches(reader, 0))
-    with pytest.raises(ConfigError, match="built for num_workers=2 but runs under a DataLoader "
-                                          "with 0"):
+    with pytest.raises(
+        ConfigError, match="built for num_workers=2 but runs under a DataLoader with 0"
+    ):
         list(ShardReader(str(out), num_workers=2))
     with pytest.raises(ConfigError, match="need 0 <= rank < world_size, got rank=2"):
         ShardReader(str(out), rank=2, world_size=2)
@@ -261,6 +287,9 @@ def test_a_path_that_does_not_exist_says_what_to_pass(tmp_path):
     from cuekit.errors import ConfigError
     from cuekit.pipelines.read.reader import resolve_shards
 
-    with pytest.raises(ConfigError, match=r"no shard at .*nothing: pass a `cuekit shard` "
-                                          r"output folder, a brace pattern"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no shard at .*nothing: pass a `cuekit shard` "
+        r"output folder, a brace pattern",
+    ):
         resolve_shards(str(tmp_path / "nothing"))

@@ -52,6 +52,6 @@ def test_render_draws_boxes(sharded, tmp_path: Path) -> None:
     assert drawn.shape == original.shape
     x1, y1, x2, y2 = (round(v) for v in records[1].cue.detections[1].xyxy)
     changed = np.abs(drawn - original).sum(axis=2) > 0
-    assert changed[y1:y2 + 1, x1].any() and changed[y2, x1:x2 + 1].any()  # box edges
+    assert changed[y1 : y2 + 1, x1].any() and changed[y2, x1 : x2 + 1].any()  # box edges
     with pytest.raises(ConfigError, match=r"image index 2 out of range: the sample has 2"):
         render_detections(fields, tmp_path / "x.png", image_index=2)

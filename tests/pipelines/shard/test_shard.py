@@ -25,13 +25,22 @@ def test_shard_layout_and_manifest(helpers, sharded: tuple[Path, list[ExtractedS
     out, records = sharded
     by_id = {r.sample.id: r for r in records}
     assert sorted(p.name for p in out.glob("*.tar")) == [
-        "shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]
+        "shard-000000.tar",
+        "shard-000001.tar",
+        "shard-000002.tar",
+    ]
     seen = []
     for tar_path in sorted(out.glob("*.tar")):
         with tarfile.open(tar_path) as tar:
             for info in tar.getmembers():
                 assert (info.mtime, info.uid, info.gid, info.uname, info.gname, info.mode) == (
-                    0, 0, 0, "", "", 0o644)
+                    0,
+                    0,
+                    0,
+                    "",
+                    "",
+                    0o644,
+                )
         names = [name for name, _ in helpers.tar_members(tar_path)]
         keys = [name.split(".", 1)[0] for name in names]
         # files of a sample are adjacent: each key forms one run
@@ -51,8 +60,10 @@ def test_shard_layout_and_manifest(helpers, sharded: tuple[Path, list[ExtractedS
 
     manifest = pl.read_parquet(out / mf.MANIFEST_FILE)
     assert manifest["key"].to_list() == sorted(by_id)
-    assert manifest["shard"].to_list() == ["shard-000000.tar"] * 3 + ["shard-000001.tar"] * 3 + [
-        "shard-000002.tar"] * 2
+    assert (
+        manifest["shard"].to_list()
+        == ["shard-000000.tar"] * 3 + ["shard-000001.tar"] * 3 + ["shard-000002.tar"] * 2
+    )
     assert manifest["n_images"].to_list() == [len(by_id[k].sample.images) for k in sorted(by_id)]
     assert manifest["cue_style"].to_list() == [by_id[k].cue.cue_style for k in sorted(by_id)]
     assert manifest["leak"].to_list() == [by_id[k].cue.leak for k in sorted(by_id)]
@@ -70,29 +81,40 @@ def test_shard_layout_and_manifest(helpers, sharded: tuple[Path, list[ExtractedS
         assert (len(data), hashlib.sha256(data).hexdigest()) == (row["bytes"], row["sha256"])
     stats = json.loads((out / mf.STATS_FILE).read_text())
     assert stats["url_pattern"] == "shard-{000000..000002}.tar"
-    assert stats["totals"] == {"inputs": 8, "written": 8, "errors": 0, "shards": 3,
-                               "bytes": int(shards["bytes"].sum()), "reused_shards": 0}
+    assert stats["totals"] == {
+        "inputs": 8,
+        "written": 8,
+        "errors": 0,
+        "shards": 3,
+        "bytes": int(shards["bytes"].sum()),
+        "reused_shards": 0,
+    }
     assert stats["settings"]["maxcount"] == 3 and "webdataset" in stats["versions"]
     assert pl.read_parquet(out / mf.ERRORS_FILE).height == 0
 
 
 def test_json_member_is_the_record_with_member_paths(
-        helpers, sharded: tuple[Path, list[ExtractedSample]]) -> None:
+    helpers, sharded: tuple[Path, list[ExtractedSample]]
+) -> None:
     out, records = sharded
     members = dict(m for p in sorted(out.glob("*.tar")) for m in helpers.tar_members(p))
     for record in records:
         key = record.sample.id
         stored = ExtractedSample.model_validate_json(members[f"{key}.json"])
-        expected_images = [ref.model_copy(update={"path": f"{key}.img{i}."
-                                                  f"{'png' if ref.format == 'png' else 'jpg'}"})
-                           for i, ref in enumerate(record.sample.images)]
+        expected_images = [
+            ref.model_copy(
+                update={"path": f"{key}.img{i}.{'png' if ref.format == 'png' else 'jpg'}"}
+            )
+            for i, ref in enumerate(record.sample.images)
+        ]
         assert stored.sample == record.sample.model_copy(update={"images": expected_images})
         marked = f"{key}.marked.png" if record.cue.marked_image else None
         assert stored.cue == record.cue.model_copy(update={"marked_image": marked})
 
 
-def test_byte_identical_across_runs_and_worker_counts(helpers, make_extract_dir,
-        tmp_path: Path) -> None:
+def test_byte_identical_across_runs_and_worker_counts(
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, _ = make_extract_dir(10)
     shard(extract_dir, tmp_path / "a", ShardSettings(maxcount=2))
     shard(extract_dir, tmp_path / "b", ShardSettings(maxcount=2, num_workers=2))
@@ -124,26 +146,31 @@ def test_plan_packs_sorted_and_never_opens_an_empty_shard() -> None:
     settings = ShardSettings(maxcount=2)
     assert plan_shards([], settings) == []
     members = (tarwriter.Member("x.json", 10, "0" * 64, data=b"0" * 10),)
-    samples = [tarwriter.PreparedSample(k, tuple(tarwriter.Member(f"{k}.json", 10, "0" * 64,
-                                                                  data=b"0" * 10)
-                                                 for _ in members),
-                                        SampleStats(k, 0, 10, 0, 0, False, "hint", False,
-                                                    "test", "train"))
-               for k in ("c", "a", "b")]
+    samples = [
+        tarwriter.PreparedSample(
+            k,
+            tuple(tarwriter.Member(f"{k}.json", 10, "0" * 64, data=b"0" * 10) for _ in members),
+            SampleStats(k, 0, 10, 0, 0, False, "hint", False, "test", "train"),
+        )
+        for k in ("c", "a", "b")
+    ]
     plans = plan_shards(samples, settings)
     assert [[s.key for s in p.samples] for p in plans] == [["a", "b"], ["c"]]
     assert [p.name for p in plans] == ["shard-000000.tar", "shard-000001.tar"]
 
 
-def test_keys_are_safe_and_unsafe_ids_are_refused(helpers, make_extract_dir,
-        tmp_path: Path) -> None:
+def test_keys_are_safe_and_unsafe_ids_are_refused(
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, _ = make_extract_dir(3)
     frame = pl.read_parquet(extract_dir / layout.CUES_FILE)
     bad_sample = json.loads(frame["sample"][0]) | {"id": "bad.id/x"}
     bad_cue = json.loads(frame["cue"][0]) | {"sample_id": "bad.id/x"}
-    bad = frame[:1].with_columns(pl.lit("bad.id/x").alias("id"),
-                                 pl.lit(json.dumps(bad_sample)).alias("sample"),
-                                 pl.lit(json.dumps(bad_cue)).alias("cue"))
+    bad = frame[:1].with_columns(
+        pl.lit("bad.id/x").alias("id"),
+        pl.lit(json.dumps(bad_sample)).alias("sample"),
+        pl.lit(json.dumps(bad_cue)).alias("cue"),
+    )
     pl.concat([frame, bad]).write_parquet(extract_dir / layout.CUES_FILE)
     report = shard(extract_dir, tmp_path / "out")
     assert (report.inputs, report.written, report.errors) == (4, 3, 1)
@@ -166,12 +193,14 @@ def _record_truncated_image(extract_dir: Path, record: ExtractedSample) -> Extra
     (extract_dir / rel).parent.mkdir(parents=True, exist_ok=True)
     (extract_dir / rel).write_bytes(corrupt)
     images = [ref.model_copy(update={"path": rel, "sha256": sha})]
-    return ExtractedSample(sample=record.sample.model_copy(update={"images": images}),
-                           cue=record.cue)
+    return ExtractedSample(
+        sample=record.sample.model_copy(update={"images": images}), cue=record.cue
+    )
 
 
-def test_bad_samples_go_to_errors_and_counts_reconcile(helpers, make_extract_dir,
-                                                       tmp_path: Path) -> None:
+def test_bad_samples_go_to_errors_and_counts_reconcile(
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, records = make_extract_dir(7)
     # s001: missing file; s003: bytes differ from the recorded sha256;
     # s004 (png) and s005 (jpeg): truncated bytes whose sha256 is recorded
@@ -185,26 +214,31 @@ def test_bad_samples_go_to_errors_and_counts_reconcile(helpers, make_extract_dir
     report = shard(extract_dir, tmp_path / "out", ShardSettings(maxcount=2, image_check="decode"))
     assert (report.inputs, report.written, report.errors) == (8, 3, 5)
     assert "8 samples -> 3 written" in report.summary() and "5 errors" in report.summary()
-    errors = {row["sample_id"]: row for row in
-              pl.read_parquet(tmp_path / "out" / mf.ERRORS_FILE).iter_rows(named=True)}
+    errors = {
+        row["sample_id"]: row
+        for row in pl.read_parquet(tmp_path / "out" / mf.ERRORS_FILE).iter_rows(named=True)
+    }
     assert sorted(errors) == ["s000", "s001", "s003", "s004", "s005"]
     assert errors["s000"]["message"] == "duplicate sample id"
     assert errors["s001"]["message"].startswith("missing image file 'images/")
     assert errors["s001"]["field"] == "sample.images.0.path"
     assert "do not match the recorded sha256" in errors["s003"]["message"]
     for key in ("s004", "s005"):
-        assert errors[key]["message"].startswith("image does not decode (OSError: image file "
-                                                 "is truncated"), errors[key]["message"]
+        assert errors[key]["message"].startswith(
+            "image does not decode (OSError: image file is truncated"
+        ), errors[key]["message"]
     assert pl.read_parquet(tmp_path / "out" / mf.MANIFEST_FILE)["key"].to_list() == [
-        "s000", "s002", "s006"]
+        "s000",
+        "s002",
+        "s006",
+    ]
 
     # sha256-only checking trusts extract's decode: the truncated images pass through
     report = shard(extract_dir, tmp_path / "fast", ShardSettings(image_check="sha256"))
     assert (report.written, report.errors) == (5, 3)
 
 
-def test_resize_updates_refs_and_scales_boxes(helpers, make_extract_dir,
-                                              tmp_path: Path) -> None:
+def test_resize_updates_refs_and_scales_boxes(helpers, make_extract_dir, tmp_path: Path) -> None:
     extract_dir, records = make_extract_dir(4, size=(40, 30))
     shard(extract_dir, tmp_path / "out", ShardSettings(max_pixels=300))
     tars = sorted((tmp_path / "out").glob("*.tar"))
@@ -229,8 +263,9 @@ def test_resize_updates_refs_and_scales_boxes(helpers, make_extract_dir,
     assert not any(pl.read_parquet(tmp_path / "big" / mf.MANIFEST_FILE)["resized"])
 
 
-def test_resume_after_crash_reaches_the_same_bytes(helpers, make_extract_dir, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_crash_reaches_the_same_bytes(
+    helpers, make_extract_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     extract_dir, _ = make_extract_dir(8)
     settings = ShardSettings(maxcount=2)
     shard(extract_dir, tmp_path / "fresh", settings)
@@ -321,8 +356,7 @@ def test_make_record_helper_is_valid(helpers, tmp_path: Path) -> None:
 
 def test_tar_writer_matches_stdlib_tarfile(tmp_path: Path) -> None:
     """The fast writer produces exactly what tarfile writes for the same headers."""
-    members = [("k" * 150 + ".json", b"x" * 700), ("k.img0.jpg", b"y" * 10000),
-               ("k.hint.txt", b"")]
+    members = [("k" * 150 + ".json", b"x" * 700), ("k.img0.jpg", b"y" * 10000), ("k.hint.txt", b"")]
     with tarwriter.DeterministicTarWriter(tmp_path / "fast.tar") as writer:
         for name, data in members:
             writer.add(name, data)
@@ -341,8 +375,7 @@ def test_progress_logs_rate_without_a_tty(caplog: pytest.LogCaptureFixture) -> N
     from cuekit.pipelines.progress import progress
 
     with caplog.at_level("INFO", logger="cuekit.progress"):
-        items = list(progress(range(5), desc="unit", unit="sample", log_every_s=0.0,
-                              use_bar=False))
+        items = list(progress(range(5), desc="unit", unit="sample", log_every_s=0.0, use_bar=False))
     assert items == [0, 1, 2, 3, 4]
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0].startswith("unit: 1/5 sample (20%), ")

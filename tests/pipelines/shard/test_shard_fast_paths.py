@@ -20,41 +20,58 @@ from cuekit.pipelines.shard.run import ShardSettings, shard
 
 
 def test_default_check_is_sha256_and_both_checks_write_the_same_bytes(
-        helpers, make_extract_dir, tmp_path: Path) -> None:
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, _ = make_extract_dir(9)
     default = shard(extract_dir, tmp_path / "default", ShardSettings(maxcount=3))
-    decoded = shard(extract_dir, tmp_path / "decode",
-                    ShardSettings(maxcount=3, image_check="decode"))
+    decoded = shard(
+        extract_dir, tmp_path / "decode", ShardSettings(maxcount=3, image_check="decode")
+    )
     assert ShardSettings().image_check == "sha256"
     assert (default.written, default.errors) == (decoded.written, decoded.errors) == (9, 0)
     first = helpers.folder_digests(tmp_path / "default")
     assert len(first) == 3 and first == helpers.folder_digests(tmp_path / "decode")
     for name in (mf.MANIFEST_FILE, mf.SHARDS_FILE):
         assert pl.read_parquet(tmp_path / "default" / name).equals(
-            pl.read_parquet(tmp_path / "decode" / name))
+            pl.read_parquet(tmp_path / "decode" / name)
+        )
 
 
-def test_sha256_check_with_a_pixel_budget_resizes_like_decode(helpers, make_extract_dir,
-                                                             tmp_path: Path) -> None:
+def test_sha256_check_with_a_pixel_budget_resizes_like_decode(
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     # sha256 mode takes the size from the record instead of the header: same decisions
     extract_dir, _ = make_extract_dir(4, size=(40, 30))
     for check in ("sha256", "decode"):
         shard(extract_dir, tmp_path / check, ShardSettings(max_pixels=300, image_check=check))
     assert helpers.folder_digests(tmp_path / "sha256") == helpers.folder_digests(
-        tmp_path / "decode")
+        tmp_path / "decode"
+    )
     assert pl.read_parquet(tmp_path / "sha256" / mf.MANIFEST_FILE)["resized"].all()
 
 
 def test_tar_header_matches_tarfile_for_every_kind_of_name() -> None:
     rng = random.Random(0)
     alphabet = string.ascii_letters + string.digits + "._-/"
-    cases = [("", 0), ("a" * 100, 1), ("a" * 101, 1), ("ünïcode.json", 5),
-             ("k.img0.jpg", 8**11 - 1), ("k.img0.jpg", 8**11)]
-    cases += [("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 100))),
-               rng.choice([0, 1, 511, 512, 513, rng.randint(0, 10**10)])) for _ in range(2000)]
+    cases = [
+        ("", 0),
+        ("a" * 100, 1),
+        ("a" * 101, 1),
+        ("ünïcode.json", 5),
+        ("k.img0.jpg", 8**11 - 1),
+        ("k.img0.jpg", 8**11),
+    ]
+    cases += [
+        (
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 100))),
+            rng.choice([0, 1, 511, 512, 513, rng.randint(0, 10**10)]),
+        )
+        for _ in range(2000)
+    ]
     for name, size in cases:
-        expected = tarwriter.tar_info(name, size).tobuf(tarwriter.TAR_FORMAT, "utf-8",
-                                                         "surrogateescape")
+        expected = tarwriter.tar_info(name, size).tobuf(
+            tarwriter.TAR_FORMAT, "utf-8", "surrogateescape"
+        )
         assert tarwriter.tar_header(name, size) == expected, (name, size)
         assert tarwriter.member_size(name, size) == len(expected) + -(-size // 512) * 512
 
@@ -88,14 +105,20 @@ def test_path_guard_refuses_escapes_and_follows_links(tmp_path: Path) -> None:
 
     assert guard("images/ab/x.png") == os.path.join(real_root, "images/ab/x.png")
     assert guard("images/ab/inner.png") == os.path.join(real_root, "images/ab/x.png")
-    for bad in ("images/cd/y.png", "images/ab/link.png", "../elsewhere/y.png",
-                str(outside / "y.png"), "images/../.."):
+    for bad in (
+        "images/cd/y.png",
+        "images/ab/link.png",
+        "../elsewhere/y.png",
+        str(outside / "y.png"),
+        "images/../..",
+    ):
         with pytest.raises(SampleError, match="points outside the extract folder"):
             guard(bad)
 
 
 def test_write_shards_commits_finished_shards_when_a_later_one_fails(
-        make_extract_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_extract_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     extract_dir, _ = make_extract_dir(6)
     reference = shard(extract_dir, tmp_path / "ref", ShardSettings(maxcount=2))
     assert reference.shards == 3
@@ -120,14 +143,13 @@ def test_write_shards_commits_finished_shards_when_a_later_one_fails(
 
 
 def test_trusted_check_writes_the_same_bytes_and_still_reports_missing_files(
-        helpers, make_extract_dir, tmp_path: Path) -> None:
+    helpers, make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, records = make_extract_dir(6)
     checked = shard(extract_dir, tmp_path / "sha256", ShardSettings(maxcount=2))
-    trusted = shard(extract_dir, tmp_path / "none", ShardSettings(maxcount=2,
-                                                                  image_check="none"))
+    trusted = shard(extract_dir, tmp_path / "none", ShardSettings(maxcount=2, image_check="none"))
     assert (checked.written, trusted.written) == (6, 6)
-    assert helpers.folder_digests(tmp_path / "sha256") == helpers.folder_digests(
-        tmp_path / "none")
+    assert helpers.folder_digests(tmp_path / "sha256") == helpers.folder_digests(tmp_path / "none")
     (extract_dir / records[3].sample.images[0].path).unlink()
     report = shard(extract_dir, tmp_path / "missing", ShardSettings(image_check="none"))
     assert (report.written, report.errors) == (5, 1)
@@ -136,8 +158,9 @@ def test_trusted_check_writes_the_same_bytes_and_still_reports_missing_files(
     assert errors["message"][0].startswith("missing image file")
 
 
-def test_trusted_check_refuses_a_file_changed_after_planning(make_extract_dir,
-                                                            tmp_path: Path) -> None:
+def test_trusted_check_refuses_a_file_changed_after_planning(
+    make_extract_dir, tmp_path: Path
+) -> None:
     extract_dir, records = make_extract_dir(2)
     path = extract_dir / records[0].sample.images[0].path
     original_plan = shard_module.plan_shards

@@ -67,8 +67,11 @@ def test_a_full_output_disk_names_the_shard(make_extract_dir, tmp_path, monkeypa
 
     monkeypatch.setattr(tarwriter, "open", to_dev_full, raising=False)
     out = tmp_path / "shards"
-    with pytest.raises(OutputError, match=r"cannot write the output .*\.shard-000000\.tar\.tmp-"
-                                          r"\d+: No space left on device"):
+    with pytest.raises(
+        OutputError,
+        match=r"cannot write the output .*\.shard-000000\.tar\.tmp-"
+        r"\d+: No space left on device",
+    ):
         shard(extract_dir, out, ShardSettings(maxcount=3))
     assert not list(out.glob("*.tar")) and not list(out.glob(".*.tmp-*"))
     monkeypatch.undo()
@@ -84,24 +87,30 @@ def test_a_second_run_on_the_same_output_is_refused(make_extract_dir, tmp_path):
     assert shard(extract_dir, out).shards == 1
 
 
-_RUN_SHARD = ("target.shard(sys.argv[1], sys.argv[2], "
-              "target.ShardSettings(num_workers=2, maxcount=1))")
+_RUN_SHARD = (
+    "target.shard(sys.argv[1], sys.argv[2], target.ShardSettings(num_workers=2, maxcount=1))"
+)
 
 
 @pytest.mark.faults
 def test_workers_die_with_a_killed_shard(make_extract_dir, tmp_path, helpers):
     extract_dir, _ = make_extract_dir(40)
     alive = helpers.kill_parent_and_watch_workers(
-        [sys.executable, "-c", helpers.slowed_run("cuekit.pipelines.shard.run", "tar_sample",
-                                                  _RUN_SHARD),
-         str(extract_dir), str(tmp_path / "shards")],
-        workers=2, timeout=4.0)
+        [
+            sys.executable,
+            "-c",
+            helpers.slowed_run("cuekit.pipelines.shard.run", "tar_sample", _RUN_SHARD),
+            str(extract_dir),
+            str(tmp_path / "shards"),
+        ],
+        workers=2,
+        timeout=4.0,
+    )
     assert alive == []
     assert Path(tmp_path / "shards").is_dir()
 
 
-def test_a_full_disk_under_the_resize_cache_stops_the_run(make_extract_dir, tmp_path,
-                                                          monkeypatch):
+def test_a_full_disk_under_the_resize_cache_stops_the_run(make_extract_dir, tmp_path, monkeypatch):
     """Resized images are written to the output's cache: a failed write there is the
     output's fault (an OutputError naming the file), never a sample error or a crash."""
     from cuekit import io as io_module
@@ -118,8 +127,11 @@ def test_a_full_disk_under_the_resize_cache_stops_the_run(make_extract_dir, tmp_
     monkeypatch.setattr(io_module, "new_temp_file", to_dev_full)
     out = tmp_path / "shards"
     settings = ShardSettings(maxcount=2, max_pixels=40 * 30)
-    with pytest.raises(OutputError, match=r"cannot write the output .*/\.cuekit-shard/resized/"
-                                          r"[0-9a-f]{64}\.\w+: No space left on device"):
+    with pytest.raises(
+        OutputError,
+        match=r"cannot write the output .*/\.cuekit-shard/resized/"
+        r"[0-9a-f]{64}\.\w+: No space left on device",
+    ):
         shard(extract_dir, out, settings)
     assert not list(out.glob("*.tar")) and not (out / "errors.parquet").exists()
     monkeypatch.undo()

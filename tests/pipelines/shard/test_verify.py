@@ -74,13 +74,16 @@ def test_missing_and_extra_shards(damaged: Path) -> None:
 def test_duplicate_keys_across_listed_shards(damaged: Path) -> None:
     shutil.copy(damaged / "shard-000000.tar", damaged / "shard-000003.tar")
     shards = pl.read_parquet(damaged / mf.SHARDS_FILE)
-    row = shards[0].with_columns(pl.lit("shard-000003.tar").alias("shard"),
-                                 pl.lit(3, dtype=pl.Int32).alias("shard_index"))
+    row = shards[0].with_columns(
+        pl.lit("shard-000003.tar").alias("shard"), pl.lit(3, dtype=pl.Int32).alias("shard_index")
+    )
     pl.concat([shards, row]).write_parquet(damaged / mf.SHARDS_FILE)
     kinds = _kinds(verify(str(damaged)))
     assert [k for k in kinds if k[0] == "duplicate-key"] == [
-        ("duplicate-key", "shard-000003.tar/s000"), ("duplicate-key", "shard-000003.tar/s001"),
-        ("duplicate-key", "shard-000003.tar/s002")]
+        ("duplicate-key", "shard-000003.tar/s000"),
+        ("duplicate-key", "shard-000003.tar/s001"),
+        ("duplicate-key", "shard-000003.tar/s002"),
+    ]
 
 
 def test_sample_level_faults(damaged: Path) -> None:
@@ -127,8 +130,10 @@ def test_bad_location() -> None:
 
 def test_a_subset_checks_that_subset(sharded) -> None:
     out, _ = sharded
-    for subset, shards in ((str(out / "shard-000001.tar"), 1),
-                           (str(out / "shard-{000000..000001}.tar"), 2)):
+    for subset, shards in (
+        (str(out / "shard-000001.tar"), 1),
+        (str(out / "shard-{000000..000001}.tar"), 2),
+    ):
         report = verify(subset)
         assert report.ok, report.format()
         assert report.shards_checked == shards
@@ -154,7 +159,8 @@ def test_the_summary_groups_faults_by_kind() -> None:
     assert lines[1] == "  faults by kind: sample 60, checksum 1"
     assert "  FAULT [checksum] b.tar: sha256 differs" in lines
     assert [line for line in lines if line.startswith("  FAULT [sample]")] == [
-        f"  FAULT [sample] a.tar/k{i:02d}: no .hint.txt file" for i in range(3)]
+        f"  FAULT [sample] a.tar/k{i:02d}: no .hint.txt file" for i in range(3)
+    ]
     assert "  ... and 57 more [sample] faults" in lines
     assert lines[-1] == "verify: FAILED with 61 faults"
 
