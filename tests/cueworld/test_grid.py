@@ -75,6 +75,7 @@ def test_quick_grid_writes_a_complete_consistent_table(tmp_path: Path) -> None:
     assert (tmp_path / "cueworld_grid.png").stat().st_size > 0
     _check_family_breakdown(report, tmp_path)
     _check_module_effect(report, tmp_path)
+    _check_long_plot(tmp_path)
 
 
 def _check_family_breakdown(report: dict, work: Path) -> None:
@@ -136,3 +137,19 @@ def _check_module_effect(report: dict, work: Path) -> None:
         low, high = row["module_effect_ci"]
         assert row["module_effect"] == pytest.approx(row["accuracy_with"] - row["accuracy_without"])
         assert low - 1e-9 <= row["module_effect"] <= high + 1e-9
+
+
+def _check_long_plot(work: Path) -> None:
+    """benchmarks/cueworld_long_plot.py draws a report's mean curves."""
+    spec = importlib.util.spec_from_file_location(
+        "cueworld_long_plot", GRID_SCRIPT.with_name("cueworld_long_plot.py")
+    )
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    report = json.loads((work / "cueworld_grid.json").read_text())
+    steps, accuracy = plot.mean_curve(report, "eval_accuracy")
+    assert steps == [point["step"] for point in report["runs"][0]["curve"]]
+    expected = np.mean([[p["eval_accuracy"] for p in r["curve"]] for r in report["runs"]], axis=0)
+    assert accuracy == pytest.approx(expected)
+    plot.main([str(work / "cueworld_grid.json"), "--out", str(work / "long.png")])
+    assert (work / "long.png").stat().st_size > 0
