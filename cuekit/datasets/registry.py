@@ -21,6 +21,15 @@ _DATASETS: dict[str, str] = {
     "sample": "cuekit.datasets.sample.rows:sample_split_rows",
     "cueworld": "cuekit.cueworld.dataset:generate_cueworld_rows",
 }
+# The cue wording a dataset's shipped models were trained on (``"module:attribute"``), so
+# extract renders its cues the way those models expect; datasets without one get the
+# latest wording.
+_PINNED_WORDINGS: dict[str, str] = {"cueworld": "cuekit.cueworld.dataset:CUE_WORDING"}
+
+
+def _load(target: str) -> Any:
+    module_name, attr = target.split(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def dataset_names() -> list[str]:
@@ -31,11 +40,24 @@ def is_builtin(name: str) -> bool:
     return name in _DATASETS
 
 
-def register_dataset(name: str, target: str) -> None:
-    """Register ``target`` (``"module:function"``, called as ``function(split, seed)``)."""
+def register_dataset(name: str, target: str, cue_wording: str | None = None) -> None:
+    """Register ``target`` (``"module:function"``, called as ``function(split, seed)``);
+    ``cue_wording`` (``"module:attribute"``) pins the wording its models were trained on."""
     if ":" not in target:
         raise ValueError(f"target must be 'module:function', got {target!r}")
+    if cue_wording is not None and ":" not in cue_wording:
+        raise ValueError(f"cue_wording must be 'module:attribute', got {cue_wording!r}")
     _DATASETS[name] = target
+    if cue_wording is not None:
+        _PINNED_WORDINGS[name] = cue_wording
+    else:
+        _PINNED_WORDINGS.pop(name, None)
+
+
+def pinned_cue_wording(name: str) -> str | None:
+    """The cue wording dataset ``name`` pins, or None; only a pinning dataset is imported."""
+    target = _PINNED_WORDINGS.get(name)
+    return None if target is None else str(_load(target))
 
 
 def builtin_rows(name: str, split: str, seed: int) -> Iterator[dict[str, Any]]:
@@ -44,8 +66,7 @@ def builtin_rows(name: str, split: str, seed: int) -> Iterator[dict[str, Any]]:
         raise ConfigError(
             f"unknown built-in dataset {name!r}; choose one of: {', '.join(dataset_names())}"
         )
-    module_name, attr = _DATASETS[name].split(":")
-    rows: Rows = getattr(importlib.import_module(module_name), attr)
+    rows: Rows = _load(_DATASETS[name])
     try:
         return iter(rows(split, seed))
     except ValueError as exc:  # the generator refuses the split before the first row

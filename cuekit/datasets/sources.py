@@ -518,13 +518,6 @@ def _local_rows(path: Path, spec: SourceSpec) -> tuple[FieldMap, Iterator[dict[s
     return resolve_fields(spec, kinds), rows, path.parent
 
 
-def pinned_cue_wording(dataset: str) -> str | None:
-    """The cue wording a built-in dataset pins because its shipped models learnt it."""
-    from cuekit.cueworld.dataset import CUE_WORDING, CUEWORLD_SOURCE
-
-    return CUE_WORDING if dataset == CUEWORLD_SOURCE else None
-
-
 def iter_source(spec: SourceSpec) -> Iterator[RawSample | RowError]:
     """Yield every row of the source as a RawSample, or as a SampleError if unusable.
 

@@ -71,3 +71,14 @@ def test_register_refuses_a_target_without_a_function() -> None:
     with pytest.raises(ValueError, match="target must be 'module:function', got 'cuekit'"):
         register_dataset("bad", "cuekit")
     assert not is_builtin("bad")
+
+
+def test_only_a_dataset_that_pins_a_wording_has_one() -> None:
+    from cuekit.cueworld.dataset import CUE_WORDING
+    from cuekit.datasets.registry import pinned_cue_wording
+
+    assert pinned_cue_wording("cueworld") == CUE_WORDING
+    assert pinned_cue_wording("sample") is None
+    assert pinned_cue_wording("some/hf-dataset") is None
+    with pytest.raises(ValueError, match="cue_wording must be 'module:attribute', got 'v1'"):
+        register_dataset("pinned", f"{__name__}:_two_rows", cue_wording="v1")

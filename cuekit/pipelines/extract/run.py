@@ -30,13 +30,13 @@ from typing import Any
 from cuekit import __version__
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.cues.wording import LATEST_CUE_WORDING
+from cuekit.datasets.registry import pinned_cue_wording
 from cuekit.datasets.sources import (
     RawSample,
     RowError,
     SourceSpec,
     folder_image_files,
     iter_source,
-    pinned_cue_wording,
     source_files,
 )
 from cuekit.errors import ConfigError, CuekitError, OutputError
