@@ -240,12 +240,17 @@ def setup_recipe(
     grad_checkpointing: bool = False,
     layers: int = 4,
     vocab_size: int = 151_936,
+    shards: Path | None = None,
 ) -> tuple[DistillRecipe, Any]:
-    """A set-up recipe over the sample shards (lr 0) and the one batch both sides use."""
+    """A set-up recipe over the sample shards (lr 0) and the one batch both sides use.
+
+    ``shards`` replaces the freshly extracted sample: the teacher prompt's length (hint
+    included) sets the naive side's cost, so comparing two trees needs the same shards.
+    """
     config = DistillConfig(
         student=student,
         teacher=teacher,
-        shards=str(make_shards(work)),
+        shards=str(shards or make_shards(work)),
         output=str(work / "run"),
         device=device,
         batch_size=batch_size,
@@ -305,6 +310,13 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--loss", default="k1")
     parser.add_argument("--grad-checkpointing", action="store_true")
+    parser.add_argument(
+        "--shards",
+        type=Path,
+        default=None,
+        help="run on these shards instead of extracting the sample anew (compare two trees "
+        "on the same prompts)",
+    )
     add_run_options(parser)
     args = parser.parse_args()
     set_threads(args.threads)
@@ -323,6 +335,13 @@ def main() -> None:
             grad_checkpointing=args.grad_checkpointing,
             layers=args.layers,
             vocab_size=args.vocab_size,
+            shards=args.shards,
+        )
+        sb = recipe.step_batch(batch)
+        print(
+            "prompt tokens: student "
+            f"{tuple(sb.student.inputs['input_ids'].shape)}, teacher "
+            f"{tuple(sb.teacher.inputs['input_ids'].shape)}"
         )
         params = sum(p.numel() for p in recipe.student.parameters())
         print(
