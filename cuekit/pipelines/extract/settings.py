@@ -2,7 +2,9 @@
 
 The command line is flat (``--box-threshold``, ``--split``...); :meth:`ExtractSettings.to_config`
 builds the stage's nested :class:`~cuekit.pipelines.extract.run.ExtractConfig` from it.
-Detector defaults are :class:`~cuekit.grounding.base.DetectorOptions`' own.
+Detector defaults are :class:`~cuekit.grounding.base.DetectorOptions`' own; the other
+defaults are the stage's too (``ExtractConfig`` reads them from :class:`ExtractSettings`).
+`cuekit merge`, which finishes a multi-rank extract, has its settings here as well.
 """
 
 from __future__ import annotations

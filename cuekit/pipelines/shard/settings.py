@@ -1,5 +1,7 @@
 """The settings of `cuekit shard`, each documented once: the command line, ``--config``
-YAML and Python callers all use these dataclasses (see :mod:`cuekit.settings`)."""
+YAML and Python callers all use these dataclasses (see :mod:`cuekit.settings`).
+
+`cuekit verify` and `cuekit inspect`, which read shards, have theirs here too."""
 
 from __future__ import annotations
 
