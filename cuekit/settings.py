@@ -1,7 +1,8 @@
 """Typed command settings: one dataclass per command, every field documented once.
 
 A field declared with :func:`setting` carries its default, its help text and how it
-looks on the command line (flag name, short alias, choices, environment variable).
+looks on the command line (flag name, short alias, choices, environment variable, or a
+positional argument).
 From the dataclass, :func:`click_options` generates the command's Click options (plus
 ``--config FILE.yaml``), and :func:`resolve` merges, lowest first: the dataclass
 defaults, environment variables, the YAML file, and the flags given on the command line.
@@ -57,6 +58,10 @@ class Cli:
     click_type: Any = None  # an explicit Click type (a Path that must exist, a range)
     switch: bool = False  # a bool as --x/--no-x; otherwise a bool is a plain --x flag
     multiple: bool = False  # the flag may repeat; the field is a tuple
+    nargs: int = 1  # values one flag (or argument) takes; -1: an argument taking the rest
+    # A positional argument (RUN, LOCATION...): given on the command line only, so the
+    # --config file refuses it; Click keeps its help out of --help (the docstring names it).
+    argument: bool = False
     show_default: str | bool | None = None  # None: show the default when it is not None
     mark_required: bool = True  # --help marks a setting without a default [required]
 
@@ -108,6 +113,7 @@ _KINDS: dict[Any, tuple[Any, str]] = {
     Path: (Annotated[Path, BeforeValidator(_path)], "a path"),
     tuple[int, ...]: (tuple[StrictInt, ...], "a list of integers"),
     tuple[str, ...]: (tuple[StrictStr, ...], "a list of strings"),
+    tuple[Path, ...]: (tuple[Annotated[Path, BeforeValidator(_path)], ...], "a list of paths"),
 }
 
 
@@ -172,13 +178,18 @@ def normalise_keys(classes: Iterable[type], data: Mapping[Any, Any], origin: str
     (``max-steps``, ``detector`` for ``--detector`` of ``detectors``); an unknown key is
     an error."""
     known: dict[str, str] = {}
+    arguments = set()
     for f in cli_fields(*classes):
         known[f.name] = known[_spec(f).option_name(f.name)[2:].replace("-", "_")] = f.name
+        if _spec(f).argument:
+            arguments.add(f.name)
     out = {}
     for key, value in data.items():
         name = known.get(str(key).replace("-", "_"))
         if name is None:
             raise ConfigError(f"{origin}: unknown setting {key!r}")
+        if name in arguments:  # the command line always gives it, so the file could not
+            raise ConfigError(f"{origin}: {key!r} is given on the command line, not in a file")
         if name in out:
             raise ConfigError(f"{origin}: {key!r} is given twice")
         out[name] = value
@@ -234,7 +245,7 @@ def _click_type(f: Field[Any], spec: Cli, annotation: Any) -> Any:
     base = annotation
     if get_origin(annotation) in (Union, types.UnionType):
         base = next(a for a in get_args(annotation) if a is not type(None))
-    if base is Path:
+    if base is Path or base == tuple[Path, ...]:
         return click.Path(path_type=Path)
     return {int: int, float: float}.get(base)
 
@@ -249,8 +260,18 @@ class _RequiredOption(click.Option):
         return extra
 
 
+def _argument(f: Field[Any], spec: Cli, annotation: Any) -> Callable[[F], F]:
+    required = f.default is MISSING and f.default_factory is MISSING
+    extra: dict[str, Any] = {} if required else {"default": f.default}
+    return click.argument(
+        f.name, type=_click_type(f, spec, annotation), nargs=spec.nargs, required=required, **extra
+    )
+
+
 def _option(f: Field[Any], annotation: Any) -> Callable[[F], F]:
     spec = _spec(f)
+    if spec.argument:
+        return _argument(f, spec, annotation)
     name = spec.option_name(f.name)
     default = None if f.default is MISSING else f.default
     shown = spec.show_default if spec.show_default is not None else default not in (None, "")
@@ -268,19 +289,23 @@ def _option(f: Field[Any], annotation: Any) -> Callable[[F], F]:
         *decls,
         type=_click_type(f, spec, annotation),
         multiple=spec.multiple,
+        nargs=spec.nargs,
         show_default=shown,
         **kwargs,
     )
 
 
 def click_options(*classes: type) -> Callable[[F], F]:
-    """Decorate a Click command with ``--config`` and one option per setting of ``classes``."""
+    """Decorate a Click command with one option (or argument) per setting of ``classes``,
+    and ``--config`` (passed as ``config_file``) unless every setting is an argument."""
 
     def decorate(func: F) -> F:
         for cls in reversed(classes):
             hints = get_type_hints(cls)
             for f in reversed(cli_fields(cls)):
                 func = _option(f, hints[f.name])(func)
+        if all(_spec(f).argument for f in cli_fields(*classes)):
+            return func  # nothing a file could set: no --config (nor a config_file parameter)
         return click.option(
             "--config",
             "config_file",

@@ -4,6 +4,7 @@
   sample --detector annotations``) -> ``sample_shards`` (``cuekit shard --maxcount 8``),
   built once per session through the CLI, as the README's commands do it. Every room's
   tests that need extracted or sharded data use these two.
+- Child processes for the multi-process tests: ``child_env`` and ``torchrun``.
 - Files shaped exactly like real hub datasets (docs/method.md §3). They are written
   through HF ``datasets`` with the published features, so the parquet carries the same
   arrow types, nulls and ``{bytes, path}`` image structs a hub snapshot does, and the
@@ -13,6 +14,9 @@
 from __future__ import annotations
 
 import io
+import os
+import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +55,49 @@ def sample_shards(sample_extract: Path) -> Path:
     folder = sample_extract.parent / "shards"
     run_cli(["shard", "-i", str(sample_extract), "-o", str(folder), "--maxcount", "8"])
     return folder
+
+
+REPO = Path(__file__).resolve().parents[1]
+# Set by a launcher for each rank; inherited ones would make every child think it is that rank.
+RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """This process's environment for a child: this checkout's cuekit, no rank variables."""
+    env = {k: v for k, v in os.environ.items() if k not in RANK_VARIABLES}
+    return {**env, "PYTHONPATH": str(REPO), **extra}
+
+
+def torchrun_command(nproc: int = 2) -> list[str]:
+    """``python -m torch.distributed.run`` for ``nproc`` local processes on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nproc),
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+
+
+@pytest.fixture(scope="session")
+def child_env() -> Callable[..., dict[str, str]]:
+    """:func:`child_environment`, for the multi-process tests."""
+    return child_environment
+
+
+@pytest.fixture(scope="session")
+def torchrun() -> Callable[..., list[str]]:
+    """:func:`torchrun_command`, for the multi-process tests."""
+    return torchrun_command
 
 
 def encoded_image(color: tuple[int, int, int], fmt: str = "PNG", size=(24, 18)) -> bytes:

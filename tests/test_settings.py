@@ -157,3 +157,64 @@ def test_integer_lists_come_comma_separated_on_the_command_line_and_as_lists_in_
     assert _run("--config", str(config)).output.strip() == repr(
         Toy(output=Path("x"), layers=(1, 2))
     )
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: Path = setting(description="The first folder.", argument=True)
+    rest: tuple[str, ...] = setting((), "More names.", argument=True, nargs=-1)
+    both: tuple[Path, ...] | None = setting(None, "Two paths.", nargs=2)
+
+
+@dataclass(frozen=True)
+class Only:
+    target: Path = setting(description="The one folder.", argument=True)
+
+
+@group.command("pair")
+@click_options(Pair)
+@click.pass_context
+def pair(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+    """Print the resolved arguments."""
+    click.echo(repr(build(Pair, resolve([Pair], ctx, options, config_file))))
+
+
+@group.command("only")
+@click_options(Only)
+@click.pass_context
+def only(ctx: click.Context, **options: Any) -> None:
+    """A command whose settings are all arguments."""
+    click.echo(repr(build(Only, resolve([Only], ctx, options))))
+
+
+def test_arguments_come_positional_and_never_from_the_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(group, ["pair", "a", "x", "y", "--both", "p", "q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == repr(
+        Pair(first=Path("a"), rest=("x", "y"), both=(Path("p"), Path("q")))
+    )
+    help_text = runner.invoke(group, ["pair", "--help"]).output
+    assert "Usage: group pair [OPTIONS] FIRST [REST]..." in help_text
+    assert "--both PATH...  Two paths." in help_text
+    config = tmp_path / "pair.yaml"
+    config.write_text("both: [m, n]\n")
+    from_file = runner.invoke(group, ["pair", "a", "--config", str(config)])
+    assert from_file.output.strip() == repr(
+        Pair(first=Path("a"), rest=(), both=(Path("m"), Path("n")))
+    )
+    config.write_text("first: b\n")
+    refused = runner.invoke(group, ["pair", "a", "--config", str(config)])
+    assert refused.exit_code == 2
+    assert f"config file {config}: 'first' is given on the command line, not in a file" in (
+        refused.output
+    )
+    missing = runner.invoke(group, ["pair"])
+    assert missing.exit_code == 2 and "Missing argument 'FIRST'" in missing.output
+
+
+def test_a_command_of_arguments_only_has_no_config_option() -> None:
+    runner = CliRunner()
+    assert runner.invoke(group, ["only", "t"]).output.strip() == repr(Only(target=Path("t")))
+    help_text = runner.invoke(group, ["only", "--help"]).output
+    assert "Usage: group only [OPTIONS] TARGET" in help_text and "--config" not in help_text

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cuekit.errors import ConfigError
 from cuekit.evaluate.config import CompareSettings
-from cuekit.settings import build, click_options, resolve
+from cuekit.settings import build, click_options, resolve, setting
+
+_RUN = click.Path(path_type=Path, file_okay=False, exists=True)
+
+
+@dataclass(frozen=True)
+class ComparedRuns:
+    """The two eval output folders `cuekit compare` reads (its arguments)."""
+
+    run_a: Path = setting(description="The baseline eval folder.", argument=True, click_type=_RUN)
+    run_b: Path = setting(
+        description="The eval folder compared with A.", argument=True, click_type=_RUN
+    )
+
+
+@dataclass(frozen=True)
+class EvalCompare:
+    """`eval --compare A B`: kept for existing scripts; `cuekit compare A B` is the command."""
+
+    compare: tuple[Path, ...] | None = setting(
+        None,
+        "Compare two eval output folders A B on their shared samples instead "
+        "(the same as `cuekit compare A B`).",
+        nargs=2,
+        click_type=_RUN,
+    )
+
+    def __post_init__(self) -> None:
+        if self.compare is not None and len(self.compare) != 2:
+            raise ConfigError(f"--compare takes two folders A B, got {len(self.compare)}")
 
 
 def compare_and_report(
@@ -23,19 +54,19 @@ def compare_and_report(
         click.echo(f"comparison written to {write_comparison(result, output)}")
 
 
+SETTINGS = (ComparedRuns, CompareSettings)
+
+
 @click.command("compare")
-@click.argument("run_a", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("run_b", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click_options(CompareSettings)
+@click_options(*SETTINGS)
 @click.pass_context
-def compare_command(
-    ctx: click.Context, run_a: Path, run_b: Path, config_file: Path | None, **options: Any
-) -> None:
+def compare_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Compare two `cuekit eval` output folders A B on their shared samples (B - A)."""
-    settings = build(CompareSettings, resolve([CompareSettings], ctx, options, config_file))
+    values = resolve(SETTINGS, ctx, options, config_file)
+    runs, settings = build(ComparedRuns, values), build(CompareSettings, values)
     compare_and_report(
-        run_a,
-        run_b,
+        runs.run_a,
+        runs.run_b,
         settings.output,
         resamples=settings.resamples,
         confidence=settings.confidence,

@@ -9,29 +9,20 @@ from typing import Any
 
 import click
 
-from cuekit.cli.compare import compare_and_report
+from cuekit.cli.compare import EvalCompare, compare_and_report
 from cuekit.evaluate.config import BootstrapSettings, EvalConfig
 from cuekit.settings import build, click_options, resolve
 
-SETTINGS = (EvalConfig, BootstrapSettings)
+SETTINGS = (EvalConfig, BootstrapSettings, EvalCompare)
 
 
 @click.command("eval")
 @click_options(*SETTINGS)
-@click.option(
-    "--compare",
-    nargs=2,
-    default=None,
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Compare two eval output folders A B on their shared samples instead "
-    "(the same as `cuekit compare A B`).",
-)
 @click.pass_context
-def eval_command(
-    ctx: click.Context, config_file: Path | None, compare: tuple[Path, Path] | None, **options: Any
-) -> None:
+def eval_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
     values = resolve(SETTINGS, ctx, options, config_file)
+    compare = build(EvalCompare, values).compare
     if compare:  # kept for existing scripts: `cuekit compare A B` is the command
         bootstrap = build(BootstrapSettings, values)
         compare_and_report(

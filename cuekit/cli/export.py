@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cuekit.evaluate.config import ExportSettings
-from cuekit.settings import build, click_options, resolve
+from cuekit.settings import build, click_options, resolve, setting
 
 
 @click.command("export")
@@ -29,19 +30,31 @@ def export_command(ctx: click.Context, config_file: Path | None, **options: Any)
     click.echo(f"export ({settings.export_format}): wrote {', '.join(str(p) for p in written)}")
 
 
+@dataclass(frozen=True)
+class ExportStudentSettings:
+    """What `cuekit export-student` accepts."""
+
+    run: Path = setting(
+        description="Output folder of `cuekit distill`.",
+        argument=True,
+        click_type=click.Path(path_type=Path, file_okay=False, exists=True),
+    )
+    output: Path = setting(
+        description="Folder for the weights, cue module, processor and README.",
+        short="-o",
+        click_type=click.Path(path_type=Path, file_okay=False),
+    )
+    overwrite: bool = setting(False, "Write into a non-empty --output.")
+
+
 @click.command("export-student")
-@click.argument("run", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for the weights, cue module, processor and README.",
-)
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty --output.")
-def export_student_command(run: Path, output: Path, overwrite: bool) -> None:
+@click_options(ExportStudentSettings)
+@click.pass_context
+def export_student_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Package a distilled student (weights, cue module, config, README) from RUN."""
     from cuekit.evaluate.export import export_student
 
-    folder = export_student(run, output, overwrite=overwrite)
+    values = resolve([ExportStudentSettings], ctx, options, config_file)
+    settings = build(ExportStudentSettings, values)
+    folder = export_student(settings.run, settings.output, overwrite=settings.overwrite)
     click.echo(f"export-student: {folder} (load with cuekit.distill.load_student)")

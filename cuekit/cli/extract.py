@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cuekit.pipelines.extract.settings import ExtractSettings
+from cuekit.pipelines.extract.settings import ExtractSettings, MergeSettings
 from cuekit.settings import build, click_options, resolve
 
 
@@ -36,10 +36,13 @@ def extract_command(ctx: click.Context, config_file: Path | None, **options: Any
 
 
 @click.command("merge")
-@click.argument("output", type=click.Path(path_type=Path, exists=True, file_okay=False))
-def merge_command(output: Path) -> None:
+@click_options(MergeSettings)
+@click.pass_context
+def merge_command(ctx: click.Context, **options: Any) -> None:
     """Merge the per-rank parts of an extract run into its final tables."""
     from cuekit.pipelines.extract.parts import merge_parts, rank_markers
+
+    output = build(MergeSettings, resolve([MergeSettings], ctx, options)).output
 
     if not rank_markers(output):
         raise click.ClickException(f"{output}: no finished extract parts to merge")

@@ -12,6 +12,15 @@ def _invoke(args):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
+def _extract(dataset, output, *extra, catch_exceptions=True):
+    """``cuekit extract --dataset DATASET --output OUTPUT EXTRA...``."""
+    return CliRunner().invoke(
+        cli,
+        ["extract", "--dataset", str(dataset), "--output", str(output), *extra],
+        catch_exceptions=catch_exceptions,
+    )
+
+
 def test_help_explains_every_option():
     result = _invoke(["extract", "--help"])
     assert result.exit_code == 0
@@ -46,28 +55,20 @@ def test_schema_prints_json_schema():
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
-    result = CliRunner().invoke(
-        cli, ["extract", "--dataset", "sample", "--output", str(tmp_path / "o"), *args]
-    )
+    result = _extract("sample", tmp_path / "o", *args)
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
 
 
 def test_missing_model_path_gives_a_one_line_fix(tmp_path):
-    result = CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            "sample",
-            "--limit",
-            "1",
-            "--output",
-            str(tmp_path / "o"),
-            "--detector-model",
-            str(tmp_path / "no-such-model"),
-        ],
+    result = _extract(
+        "sample",
+        tmp_path / "o",
+        "--limit",
+        "1",
+        "--detector-model",
+        str(tmp_path / "no-such-model"),
     )
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
@@ -76,30 +77,13 @@ def test_missing_model_path_gives_a_one_line_fix(tmp_path):
 
 def test_all_offline_backends_end_to_end(tmp_path):
     out = tmp_path / "o"
-    result = _invoke(
-        [
-            "extract",
-            "--dataset",
-            "sample",
-            "--output",
-            str(out),
-            "--limit",
-            "4",
-            "--detector",
-            "grounding-dino",
-            "--detector-model",
-            "tiny-random",
-            "--detector",
-            "ocr",
-            "--detector",
-            "annotations",
-            "--box-threshold",
-            "0.0",
-            "--text-threshold",
-            "0.0",
-            "--batch-size",
-            "2",
-        ]
+    result = _extract(
+        "sample",
+        out,
+        *["--limit", "4", "--detector", "grounding-dino", "--detector-model", "tiny-random"],
+        *["--detector", "ocr", "--detector", "annotations", "--box-threshold", "0.0"],
+        *["--text-threshold", "0.0", "--batch-size", "2"],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("extract: 4 samples in -> 4 cues")
@@ -137,24 +121,12 @@ def _rows_file(tmp_path, good: int, missing: int, blank: int = 0):
     return path
 
 
-def _extract(tmp_path, dataset, *extra):
-    return CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            str(dataset),
-            "--detector",
-            "annotations",
-            "--output",
-            str(tmp_path / "out"),
-            *extra,
-        ],
-    )
+def _extract_rows(tmp_path, rows, *extra):
+    return _extract(rows, tmp_path / "out", "--detector", "annotations", *extra)
 
 
 def test_a_run_where_every_sample_failed_exits_non_zero(tmp_path):
-    result = _extract(
+    result = _extract_rows(
         tmp_path, _rows_file(tmp_path, good=0, missing=3, blank=1), "--tolerate-errors"
     )
     assert result.exit_code == 1
@@ -169,13 +141,13 @@ def test_a_run_where_every_sample_failed_exits_non_zero(tmp_path):
 
 def test_error_rate_above_the_limit_fails_with_reasons(tmp_path):
     rows = _rows_file(tmp_path, good=3, missing=1)
-    result = _extract(tmp_path, rows)
+    result = _extract_rows(tmp_path, rows)
     assert result.exit_code == 1
     assert "25.0% of samples failed, above --max-error-rate 10.0%" in result.output
     assert "1  decode/images[N]: image file not found: <path>" in result.output
-    tolerated = _extract(tmp_path, rows, "--tolerate-errors")
+    tolerated = _extract_rows(tmp_path, rows, "--tolerate-errors")
     assert tolerated.exit_code == 0 and "warning: extract: 25.0% of samples" in tolerated.output
-    relaxed = _extract(tmp_path, rows, "--max-error-rate", "0.3")
+    relaxed = _extract_rows(tmp_path, rows, "--max-error-rate", "0.3")
     assert relaxed.exit_code == 0 and "3 cues" in relaxed.output
     assert "top error reasons" not in relaxed.output
 
@@ -185,37 +157,17 @@ def test_max_cue_tokens_caps_every_cue_and_rejects_a_negative_budget(tmp_path):
 
     from cuekit.cues.render import cue_tokens
 
-    bad = CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            "sample",
-            "--output",
-            str(tmp_path / "bad"),
-            "--max-cue-tokens",
-            "-3",
-        ],
-    )
+    bad = _extract("sample", tmp_path / "bad", "--max-cue-tokens", "-3")
     assert bad.exit_code != 0
     assert "--max-cue-tokens must be at least 1 (0 for no budget), got -3" in bad.output
     lengths = {}
     for budget in ("0", "24"):
         out = tmp_path / budget
-        result = _invoke(
-            [
-                "extract",
-                "--dataset",
-                "sample",
-                "--output",
-                str(out),
-                "--limit",
-                "12",
-                "--detector",
-                "annotations",
-                "--max-cue-tokens",
-                budget,
-            ]
+        result = _extract(
+            "sample",
+            out,
+            *["--limit", "12", "--detector", "annotations", "--max-cue-tokens", budget],
+            catch_exceptions=False,
         )
         assert result.exit_code == 0, result.output
         texts = pl.read_parquet(out / "cues.parquet")["cue_text"].to_list()

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from cuekit.cli import cli
 from cuekit.cueworld.dataset import SPLIT_SIZES, cueworld_row, generate_cueworld_rows
 from cuekit.cueworld.questions import FAMILIES, ask
 from cuekit.cueworld.scenes import CELL, COLOURS, IMAGE_SIZE, SHAPES, draw_scene
@@ -118,24 +116,9 @@ def test_answers_are_balanced_enough_that_guessing_is_weak() -> None:
         assert top_share < 0.6, (family, top_share)
 
 
-def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path) -> None:
+def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path, cueworld_extract) -> None:
     out = tmp_path / "cw"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            "cueworld",
-            "--split",
-            "test",
-            "--limit",
-            "120",
-            "--detector",
-            "annotations",
-            "-o",
-            str(out),
-        ],
-    )
+    result = cueworld_extract("test", 120, out)
     assert result.exit_code == 0, result.output
     cues = pl.read_parquet(out / "cues.parquet")
     assert cues.height == 120
@@ -148,24 +131,7 @@ def test_extract_grounds_the_target_and_never_leaks(tmp_path: Path) -> None:
         assert sample["answer"] not in row["cue_text"].replace("[Hint]", "").split()
     # --seed draws other rows.
     other = tmp_path / "cw-seed"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            "cueworld",
-            "--split",
-            "test",
-            "--limit",
-            "3",
-            "--seed",
-            "1",
-            "--detector",
-            "annotations",
-            "-o",
-            str(other),
-        ],
-    )
+    result = cueworld_extract("test", 3, other, "--seed", "1")
     assert result.exit_code == 0, result.output
 
     def images(frame: pl.DataFrame) -> list[str]:

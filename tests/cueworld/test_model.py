@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from cuekit.cli import cli
 from cuekit.cueworld.model import ARCHITECTURES, WEIGHTS_DIR, build_cueworld_model
 from cuekit.cueworld.scenes import COLOURS, SHAPES
 from cuekit.distill.models import load_model, resolve_model_id
@@ -66,7 +64,9 @@ def test_missing_shipped_weights_name_the_fix(
         resolve_model_id("cueworld-base")
 
 
-def test_the_recipe_reproduces_the_shipped_runs_first_losses(tmp_path: Path) -> None:
+def test_the_recipe_reproduces_the_shipped_runs_first_losses(
+    tmp_path: Path, cueworld_extract
+) -> None:
     """Re-run the first 20 steps of the shipped command on the same first rows."""
     from cuekit.cueworld.sft import SFTConfig, train
 
@@ -76,22 +76,7 @@ def test_the_recipe_reproduces_the_shipped_runs_first_losses(tmp_path: Path) -> 
     losses = {r["step"]: r["loss"] for r in logged if "loss" in r}
     steps = 20
     data = tmp_path / "train"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "extract",
-            "--dataset",
-            "cueworld",
-            "--split",
-            "train",
-            "--limit",
-            str(steps * shipped["batch_size"]),
-            "--detector",
-            "annotations",
-            "-o",
-            str(data),
-        ],
-    )
+    result = cueworld_extract("train", steps * shipped["batch_size"], data)
     assert result.exit_code == 0, result.output
     settings = {
         **shipped,

@@ -283,23 +283,33 @@ def test_arrow_folder_from_save_to_disk(tmp_path):
     assert items[0].images[0]["bytes"] == _png()
 
 
-def test_mmmu_layout_gathers_image_columns_and_parses_options(tmp_path):
+def _mmmu_row(folder, sample_id: str, question: str, options: str, images: int):
+    """One MMMU validation row (answer A, multiple choice) with its first ``images`` of the
+    three image columns filled, as the hub's parquet holds it; read back as a source row."""
     image = {"bytes": _png(), "path": None}
+    columns = {f"image_{i}": [image if i <= images else None] for i in (1, 2, 3)}
     frame = pl.DataFrame(
         {
-            "id": ["validation_Art_1"],
-            "question": ["Compare <image 1> and <image 2>."],
-            "options": ["['left', 'right']"],
+            "id": [sample_id],
+            "question": [question],
+            "options": [options],
             "answer": ["A"],
-            "image_1": [image],
-            "image_2": [image],
-            "image_3": [None],
+            **columns,
             "question_type": ["multiple-choice"],
         },
-        schema_overrides={"image_3": pl.Struct({"bytes": pl.Binary, "path": pl.String})},
+        schema_overrides={
+            name: pl.Struct({"bytes": pl.Binary, "path": pl.String}) for name in columns
+        },
     )
-    frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
-    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
+    frame.write_parquet(folder / "validation-00000-of-00001.parquet")
+    (item,) = _rows(SourceSpec(dataset=str(folder), split="validation"))
+    return item
+
+
+def test_mmmu_layout_gathers_image_columns_and_parses_options(tmp_path):
+    item = _mmmu_row(
+        tmp_path, "validation_Art_1", "Compare <image 1> and <image 2>.", "['left', 'right']", 2
+    )
     assert item.preset == "mmmu" and len(item.images) == 2
     sample = _prepared(item, tmp_path)
     assert sample.choices == ["left", "right"] and sample.question_type == "multiple-choice"
@@ -497,21 +507,13 @@ def test_scienceqa_layout_answer_is_the_index_of_an_option(tmp_path):
 def test_mmmu_options_that_are_image_references_stay_words(tmp_path):
     """MMMU options are often ``<image 2>``: as text they would be placeholders the chat
     template never fills (and an empty option if dropped like a question's)."""
-    image = {"bytes": _png(), "path": None}
-    frame = pl.DataFrame(
-        {
-            "id": ["validation_Art_2"],
-            "question": ["<image 1> Which painting is by Monet?"],
-            "options": ["['<image 2>', '<image 3>', 'Neither <image>']"],
-            "answer": ["A"],
-            "image_1": [image],
-            "image_2": [image],
-            "image_3": [image],
-            "question_type": ["multiple-choice"],
-        }
+    item = _mmmu_row(
+        tmp_path,
+        "validation_Art_2",
+        "<image 1> Which painting is by Monet?",
+        "['<image 2>', '<image 3>', 'Neither <image>']",
+        3,
     )
-    frame.write_parquet(tmp_path / "validation-00000-of-00001.parquet")
-    (item,) = _rows(SourceSpec(dataset=str(tmp_path), split="validation"))
     sample = _prepared(item, tmp_path)
     assert sample.choices == ["image 2", "image 3", "Neither the image"]
     assert sample.question == "Which painting is by Monet?" and len(sample.images) == 3

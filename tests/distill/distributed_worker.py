@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+from tiny_run import tiny_config
 
 from cuekit.distill import distributed as dd
 from cuekit.distill.config import DistillConfig
@@ -29,16 +30,11 @@ GLOBAL_BATCH = 4
 
 def step_config(shards: str, output: str, world_size: int, **extra) -> DistillConfig:
     """The same run for any world size: each rank takes GLOBAL_BATCH / world_size prompts."""
-    return DistillConfig(
-        student="tiny-random",
-        shards=shards,
-        output=output,
+    return tiny_config(
+        shards,
+        output,
         batch_size=GLOBAL_BATCH // world_size,
-        max_new_tokens=8,
         max_steps=1,
-        lr=1e-3,
-        module_lr=1e-2,
-        tensorboard=False,
         shuffle_buffer=0,
         **extra,
     )

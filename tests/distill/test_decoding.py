@@ -12,7 +12,7 @@ from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(varied_rows):
     """A 7-layer tiny model with a cue module that changes outputs, and 5 left-padded
     prompts whose images differ in size (so M-RoPE offsets differ per row)."""
     model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
@@ -20,15 +20,7 @@ def setup():
     with torch.no_grad():
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
-    colors = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 0), (0, 90, 160)]
-    questions = [
-        "What is red?",
-        "Count the shapes in the image.",
-        "Where is A?",
-        "Which bar is tallest?",
-        "Is the circle left of the square?",
-    ]
-    images = [[Image.new("RGB", (32 + 16 * i, 48), c)] for i, c in enumerate(colors)]
+    questions, images = varied_rows
     prompt = dict(build_prompt_batch(processor, questions, images))
     return model.eval(), processor, prompt
 

@@ -8,8 +8,6 @@ whichever rank (and batch) holds it; everything else is the recipe's own code pa
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,33 +28,10 @@ WORKER = Path(__file__).with_name("distributed_worker.py")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _torchrun(*args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
+def _torchrun(torchrun, child_env, *args: str) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "1",
-            "--nproc-per-node",
-            "2",
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            str(_free_port()),
-            str(WORKER),
-            *args,
-        ],
-        env=env,
+        [*torchrun(2), str(WORKER), *args],
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -90,9 +65,9 @@ def single_run(sample_shards, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def two_process_run(sample_shards, tmp_path_factory):
+def two_process_run(sample_shards, tmp_path_factory, torchrun, child_env):
     root = tmp_path_factory.mktemp("two")
-    _torchrun("step", str(sample_shards), str(root / "run"), str(root))
+    _torchrun(torchrun, child_env, "step", str(sample_shards), str(root / "run"), str(root))
     return {
         "record": json.loads((root / "record.json").read_text()),
         "grads": load_file(str(root / "grads.safetensors")),
@@ -162,8 +137,12 @@ def test_two_process_checkpoint_loads_in_one_process(sample_shards, single_run, 
         recipe.cleanup()
 
 
-def test_one_process_checkpoint_loads_in_two_processes(sample_shards, single_run, tmp_path):
-    _torchrun("resume", str(sample_shards), str(single_run["run"]), str(tmp_path))
+def test_one_process_checkpoint_loads_in_two_processes(
+    sample_shards, single_run, tmp_path, torchrun, child_env
+):
+    _torchrun(
+        torchrun, child_env, "resume", str(sample_shards), str(single_run["run"]), str(tmp_path)
+    )
     saved = load_trainer_state(latest_checkpoint(single_run["run"]))
     weights = load_file(str(tmp_path / "weights.safetensors"))
     assert set(weights) == set(single_run["weights"])

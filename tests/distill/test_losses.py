@@ -142,28 +142,42 @@ def test_k3_without_floor_keeps_raw_values():
 # ---------------------------------------------------------------- forward-kl-topk
 
 
-@pytest.mark.parametrize("renormalize", [True, False])
-def test_forward_kl_topk_matches_reference(renormalize):
+def _assert_topk_loss_matches(loss_fn, reference, seed: int) -> None:
+    """``loss_fn`` on top-k log-probs equals the masked mean of
+    ``reference(student_topk, teacher_topk)`` per token, in value and in the gradient
+    it sends to the student's top-k log-probs."""
     student, teacher = _sampled_lps()
-    student_topk, teacher_topk = _topk()
+    student_topk, teacher_topk = _topk(seed=seed)
     student_topk.requires_grad_(True)
     ref_student_topk = student_topk.detach().clone().requires_grad_(True)
     mask = _mask()
 
-    loss, _ = ForwardKLTopKLoss(renormalize=renormalize)(
-        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
-    )
+    loss, _ = loss_fn(student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk)
     loss.backward()
+    expected = _masked_mean(reference(ref_student_topk, teacher_topk), mask)
+    expected.backward()
+    torch.testing.assert_close(loss.double(), expected.detach())
+    torch.testing.assert_close(student_topk.grad, ref_student_topk.grad)
 
+
+def _forward_kl_reference(student_topk, teacher_topk, renormalize):
+    """Teacher-weighted log-ratio over the top-k ids (teacher optionally renormalised)."""
     log_pt = teacher_topk.clamp(min=-10)
     if renormalize:
         log_pt = log_pt - torch.logsumexp(log_pt, dim=-1, keepdim=True)
     pt = log_pt.exp()
-    per_token = (pt * (log_pt - ref_student_topk.clamp(min=-10))).sum(-1)
-    expected = _masked_mean(per_token, mask)
-    expected.backward()
-    torch.testing.assert_close(loss.double(), expected.detach())
-    torch.testing.assert_close(student_topk.grad, ref_student_topk.grad)
+    return (pt * (log_pt - student_topk.clamp(min=-10))).sum(-1)
+
+
+@pytest.mark.parametrize("renormalize", [True, False])
+def test_forward_kl_topk_matches_reference(renormalize):
+    _assert_topk_loss_matches(
+        ForwardKLTopKLoss(renormalize=renormalize),
+        lambda student_topk, teacher_topk: _forward_kl_reference(
+            student_topk, teacher_topk, renormalize
+        ),
+        seed=1,
+    )
 
 
 def test_forward_kl_topk_with_full_support_is_the_exact_forward_kl():
@@ -197,20 +211,11 @@ def _jsd_reference(student_topk, teacher_topk, beta):
 
 @pytest.mark.parametrize("beta", [0.1, 0.5, 0.9])
 def test_jsd_matches_reference(beta):
-    student, teacher = _sampled_lps()
-    student_topk, teacher_topk = _topk(seed=4)
-    student_topk.requires_grad_(True)
-    ref_student_topk = student_topk.detach().clone().requires_grad_(True)
-    mask = _mask()
-
-    loss, _ = JSDLoss(beta=beta)(
-        student, teacher, mask, student_topk=student_topk, teacher_topk=teacher_topk
+    _assert_topk_loss_matches(
+        JSDLoss(beta=beta),
+        lambda student_topk, teacher_topk: _jsd_reference(student_topk, teacher_topk, beta),
+        seed=4,
     )
-    loss.backward()
-    expected = _masked_mean(_jsd_reference(ref_student_topk, teacher_topk, beta), mask)
-    expected.backward()
-    torch.testing.assert_close(loss.double(), expected.detach())
-    torch.testing.assert_close(student_topk.grad, ref_student_topk.grad)
 
 
 def test_jsd_beta_limits_are_forward_and_reverse_kl():

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from tiny_run import VOLATILE, steady_metrics, tiny_config
 
 from cuekit.cli import cli
 from cuekit.distill.config import DistillConfig, load_config_file, resolve_config
@@ -25,41 +26,15 @@ STEP_KEYS = {
     "teacher_lp",
     "clip_frac",
     "response_len",
-    "time_rollout",
-    "time_teacher",
-    "time_student",
-    "time_optimizer",
-    "tokens_per_s",
-    "peak_mem_mb",
     "grad_norm",
     "lr",
     "module_lr",
-}
-# Wall-clock figures differ between runs; everything else must match exactly.
-VOLATILE = {
-    "time_rollout",
-    "time_teacher",
-    "time_student",
-    "time_optimizer",
-    "tokens_per_s",
-    "peak_mem_mb",
-}
+} | VOLATILE
 
 
 def _config(shards, tmp_path, **kw) -> DistillConfig:
-    base = dict(
-        student="tiny-random",
-        shards=str(shards),
-        output=str(tmp_path / "run"),
-        batch_size=4,
-        max_new_tokens=12,
-        max_steps=2,
-        lr=1e-3,
-        module_lr=1e-2,
-        tensorboard=False,
-        shuffle_buffer=16,
-    )
-    return DistillConfig(**{**base, **kw})
+    # this file's runs generate up to 12 new tokens (the tiny run's default is 8)
+    return tiny_config(shards, tmp_path / "run", **{"max_new_tokens": 12, **kw})
 
 
 @pytest.mark.parametrize("loss", ["k1", "k3", "forward-kl-topk", "jsd"])
@@ -141,11 +116,7 @@ def test_resume_reproduces_the_uninterrupted_metrics(sample_shards, tmp_path):
     run_distill(part)
     resumed = _config(sample_shards, tmp_path / "part", max_steps=4, save_every=2, resume=True)
     run_distill(resumed)
-    expected = [
-        {k: v for k, v in r.items() if k not in VOLATILE} for r in read_metrics(full.run_dir)
-    ]
-    got = [{k: v for k, v in r.items() if k not in VOLATILE} for r in read_metrics(resumed.run_dir)]
-    assert got == expected
+    assert steady_metrics(resumed.run_dir) == steady_metrics(full.run_dir)
 
 
 def test_existing_run_needs_resume(sample_shards, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from tiny_run import steady_metrics, tiny_config
 
 from cuekit.cli import cli
 from cuekit.distill import checkpoint as ckpt
@@ -24,19 +25,7 @@ from cuekit.outputs import exclusive_lock
 
 
 def _config(shards, tmp_path, **kw) -> DistillConfig:
-    base = dict(
-        student="tiny-random",
-        shards=str(shards),
-        output=str(tmp_path / "run"),
-        batch_size=4,
-        max_new_tokens=8,
-        max_steps=2,
-        lr=1e-3,
-        module_lr=1e-2,
-        tensorboard=False,
-        shuffle_buffer=16,
-    )
-    return DistillConfig(**{**base, **kw})
+    return tiny_config(shards, tmp_path / "run", **kw)
 
 
 # ------------------------------------------------------------- 2: no prompt fits
@@ -110,18 +99,7 @@ def test_a_truncated_checkpoint_falls_back_to_the_previous_one(sample_shards, tm
         )
     assert any(f"{damaged}: truncated" in m for m in caplog.messages), caplog.messages
     # it resumed from step 2 and redid steps 3 and 4 exactly
-    volatile = {
-        "time_rollout",
-        "time_teacher",
-        "time_student",
-        "time_optimizer",
-        "tokens_per_s",
-        "peak_mem_mb",
-    }
-    strip = [{k: v for k, v in r.items() if k not in volatile} for r in read_metrics(full.run_dir)]
-    assert [
-        {k: v for k, v in r.items() if k not in volatile} for r in read_metrics(part.run_dir)
-    ] == strip
+    assert steady_metrics(part.run_dir) == steady_metrics(full.run_dir)
 
 
 def test_no_intact_checkpoint_names_the_damaged_file(sample_shards, tmp_path):

@@ -2,28 +2,14 @@
 
 import pytest
 import torch
-from PIL import Image
 
 from cuekit.distill.rollout import SamplingSettings, generate_in_chunks
 from cuekit.distill.tiny import build_tiny_qwen3_vl
 
 
-def _rows():
-    colors = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (120, 120, 0), (0, 90, 160)]
-    questions = [
-        "What is red?",
-        "Count the shapes in the image.",
-        "Where is A?",
-        "Which bar is tallest?",
-        "Is the circle left of the square?",
-    ]
-    images = [[Image.new("RGB", (32 + 16 * i, 48), c)] for i, c in enumerate(colors)]
-    return questions, images
-
-
-def test_chunked_generation_equals_one_call():
+def test_chunked_generation_equals_one_call(varied_rows):
     model, processor = build_tiny_qwen3_vl(seed=0)
-    questions, images = _rows()
+    questions, images = varied_rows
     settings = SamplingSettings(max_new_tokens=12, greedy=True)
     whole = generate_in_chunks(model, processor, questions, images, settings, 0)
     chunked = generate_in_chunks(model, processor, questions, images, settings, 2)
@@ -32,9 +18,9 @@ def test_chunked_generation_equals_one_call():
     assert torch.equal(chunked.response_ids, whole.response_ids)
 
 
-def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch):
+def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch, varied_rows):
     model, processor = build_tiny_qwen3_vl(seed=0)
-    questions, images = _rows()
+    questions, images = varied_rows
     end, pad = processor.im_end_token_id, processor.tokenizer.pad_token_id
     sampled = torch.tensor([[5, 6, end, 7, 8], [9, end, end, 3, 3], [4, 4, 4, 4, 4]])
 
@@ -58,7 +44,7 @@ def test_mask_covers_the_response_up_to_the_stop_token(monkeypatch):
     ]
 
 
-def test_rollout_logprobs_equal_training_forward_logprobs():
+def test_rollout_logprobs_equal_training_forward_logprobs(varied_rows):
     """The rollout and the training forward are the same function, cue module included."""
     from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
     from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch, vision_token_ids
@@ -70,7 +56,7 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     with torch.no_grad():  # a trained-looking module, so that it changes the outputs
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5)
-    questions, images = _rows()
+    questions, images = varied_rows
     prompt = build_prompt_batch(processor, questions[:3], images[:3])
     with torch.no_grad():
         out = model.generate(
@@ -110,7 +96,7 @@ def test_rollout_logprobs_equal_training_forward_logprobs():
     torch.testing.assert_close(renorm, rollout_lp, atol=2e-5, rtol=1e-5)
 
 
-def test_every_rollout_engine_gives_the_same_rollouts():
+def test_every_rollout_engine_gives_the_same_rollouts(varied_rows):
     from cuekit.distill.cue_module import CueModuleConfig, attach_cue_module
 
     model, processor = build_tiny_qwen3_vl(seed=0, num_hidden_layers=7)
@@ -118,7 +104,7 @@ def test_every_rollout_engine_gives_the_same_rollouts():
     with torch.no_grad():  # the module must act at prefill in both cache kinds
         for block in module.blocks.values():
             block.o.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
-    questions, images = _rows()
+    questions, images = varied_rows
     runs = {}
     for engine in ("generate", "generate-static", "cuekit"):
         torch.manual_seed(5)
@@ -142,12 +128,12 @@ def test_sampling_settings_reject_unknown_engines_and_compile_without_cuekit():
         SamplingSettings(max_new_tokens=4, engine="generate", compile=True)
 
 
-def test_scores_at_a_temperature_are_the_tempered_policy_logprobs():
+def test_scores_at_a_temperature_are_the_tempered_policy_logprobs(varied_rows):
     from cuekit.distill.prompts import build_prompt_batch, build_scoring_batch
     from cuekit.distill.scoring import score_responses
 
     model, processor = build_tiny_qwen3_vl(seed=0)
-    questions, images = _rows()
+    questions, images = varied_rows
     prompt = build_prompt_batch(processor, questions[:2], images[:2])
     response = torch.tensor([[5, 6, 7], [9, 10, 11]])
     batch = build_scoring_batch(prompt, response, torch.ones_like(response))

@@ -90,26 +90,16 @@ def _write_predictions(folder: Path, rows: list[tuple[str, str, str | None, bool
 
 
 def test_compare_runs_pairs_by_id_and_splits_by_source(tmp_path: Path) -> None:
+    shared = [("s1", "geo", "1"), ("s2", "geo", "2"), ("s3", "chart", "3"), ("s4", "chart", "4")]
+    a_correct = [False, True, False, True]
     run_a = _write_predictions(
         tmp_path / "a",
-        [
-            ("s1", "geo", "1", False),
-            ("s2", "geo", "2", True),
-            ("s3", "chart", "3", False),
-            ("s4", "chart", "4", True),
-            ("only_a", "geo", "5", True),
-            ("noans", "geo", None, True),
-        ],
+        [(*row, c) for row, c in zip(shared, a_correct, strict=True)]
+        + [("only_a", "geo", "5", True), ("noans", "geo", None, True)],
     )
+    # B holds the shared samples in reverse order, all correct: pairs are matched by id.
     run_b = _write_predictions(
-        tmp_path / "b",
-        [
-            ("s4", "chart", "4", True),
-            ("s3", "chart", "3", True),
-            ("s2", "geo", "2", True),
-            ("s1", "geo", "1", True),
-            ("only_b", "geo", "6", False),
-        ],
+        tmp_path / "b", [(*row, True) for row in reversed(shared)] + [("only_b", "geo", "6", False)]
     )
     result = compare_runs(run_a, run_b, resamples=500, seed=0)
     overall = result["overall"]

@@ -22,6 +22,11 @@ from cuekit.evaluate.export import (
 from cuekit.evaluate.inputs import iter_cue_items
 
 
+def _assert_fields(row: dict, record: object, *names: str) -> None:
+    """Each named column of an exported row equals the record's attribute of that name."""
+    assert {n: row[n] for n in names} == {n: getattr(record, n) for n in names}
+
+
 def test_verl_rows_field_by_field(
     sample_shards: Path, sample_extract: Path, tmp_path: Path
 ) -> None:
@@ -35,23 +40,12 @@ def test_verl_rows_field_by_field(
         item = items[info["id"]]
         sample = item.record.sample
         assert info["index"] == index
-        assert (info["split"], info["question"], info["answer"], info["choices"]) == (
-            sample.split,
-            sample.question,
-            sample.answer,
-            sample.choices,
-        )
-        assert (info["hint"], info["cue_style"], info["leak"]) == (
-            item.hint,
-            item.record.cue.cue_style,
-            item.record.cue.leak,
-        )
+        _assert_fields(info, sample, "split", "question", "answer", "choices")
+        _assert_fields(info, item, "hint")
+        _assert_fields(info, item.record.cue, "cue_style", "leak")
         assert row["data_source"] == sample.source
         assert row["reward_model"] == {"style": "rule", "ground_truth": sample.answer}
-        assert (info["question_type"], info["precision"]) == (
-            sample.question_type,
-            sample.precision,
-        )
+        _assert_fields(info, sample, "question_type", "precision")
         [user] = row["prompt"]
         [teacher] = row["teacher_prompt"]
         assert user["role"] == teacher["role"] == "user"
@@ -94,12 +88,8 @@ def test_hf_export_loads_with_datasets(
     assert split["id"] == [item.id for item in items]
     for row, item in zip(split, items, strict=True):
         sample = item.record.sample
-        assert (row["question"], row["answer"], row["choices"], row["hint"]) == (
-            sample.question,
-            sample.answer,
-            sample.choices,
-            item.hint,
-        )
+        _assert_fields(row, sample, "question", "answer", "choices")
+        _assert_fields(row, item, "hint")
         assert (row["n_phrases"], row["n_detections"], row["leak"]) == (
             len(item.record.cue.phrases),
             len(item.record.cue.detections),

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from cuekit import __version__
-from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
 from cuekit.cues.wording import LATEST_CUE_WORDING
 from cuekit.datasets.registry import pinned_cue_wording
 from cuekit.datasets.sources import (
@@ -41,7 +40,7 @@ from cuekit.datasets.sources import (
 )
 from cuekit.errors import ConfigError, CuekitError, OutputError
 from cuekit.grounding.base import DetectorOptions, create_backend
-from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS, write_json_atomic
+from cuekit.io import write_json_atomic
 from cuekit.outputs import FolderBusy, exclusive_lock
 from cuekit.pipelines.extract.cue_stage import CueBuilder, Done, batched
 from cuekit.pipelines.extract.layout import CUES_FILE, ERRORS_FILE, IMAGES_DIR, MARKS_DIR, RUN_FILE
@@ -59,6 +58,7 @@ from cuekit.pipelines.extract.prepare import (
     halt_on_output_error,
     prepare_stage,
 )
+from cuekit.pipelines.extract.settings import ExtractSettings
 from cuekit.pipelines.progress import Progress
 from cuekit.processes import die_with_parent
 from cuekit.schemas import CUE_STYLES, CUE_WORDINGS, ExtractorSettings
@@ -70,25 +70,29 @@ logger = logging.getLogger("cuekit.extract")
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    """Everything one extract run depends on; saved in run.json."""
+    """Everything one extract run depends on; saved in run.json.
+
+    Defaults are those of the command line (:class:`ExtractSettings`, where each is
+    documented), so Python callers and `cuekit extract` run the same stage.
+    """
 
     source: SourceSpec
     output: Path
-    detectors: tuple[str, ...] = ("grounding-dino",)
+    detectors: tuple[str, ...] = ExtractSettings.detectors
     detector: DetectorOptions = field(default_factory=DetectorOptions)
-    cue_style: str = "hint"
+    cue_style: str = ExtractSettings.cue_style
     phrase_extractor: str = "rules"
-    max_cue_tokens: int | None = DEFAULT_MAX_CUE_TOKENS  # None: no budget
+    max_cue_tokens: int | None = ExtractSettings.max_cue_tokens  # None: no budget
     # None: the dataset's pinned wording (CueWorld's models learnt v1), else the latest.
-    cue_wording: str | None = None
-    limit: int | None = None
-    num_workers: int = 0
-    drop_leaky: bool = False
-    strict: bool = False
-    overwrite: bool = False
-    rank: int = 0
+    cue_wording: str | None = ExtractSettings.cue_wording
+    limit: int | None = ExtractSettings.limit
+    num_workers: int = ExtractSettings.num_workers
+    drop_leaky: bool = ExtractSettings.drop_leaky
+    strict: bool = ExtractSettings.strict
+    overwrite: bool = ExtractSettings.overwrite
+    rank: int = 0  # the command line's None means $RANK (see ExtractSettings.to_config)
     world_size: int = 1
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_image_pixels: int = ExtractSettings.max_image_pixels
     part_size: int = 256  # records per part file: the resume granularity
 
     def __post_init__(self) -> None:

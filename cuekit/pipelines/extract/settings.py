@@ -2,7 +2,9 @@
 
 The command line is flat (``--box-threshold``, ``--split``...); :meth:`ExtractSettings.to_config`
 builds the stage's nested :class:`~cuekit.pipelines.extract.run.ExtractConfig` from it.
-Detector defaults are :class:`~cuekit.grounding.base.DetectorOptions`' own.
+Detector defaults are :class:`~cuekit.grounding.base.DetectorOptions`' own; the other
+defaults are the stage's too (``ExtractConfig`` reads them from :class:`ExtractSettings`).
+`cuekit merge`, which finishes a multi-rank extract, has its settings here as well.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from cuekit.pipelines.extract.run import ExtractConfig
 
 OCR_KEEP = ("mentioned", "labels", "numbers", "lines", "all")
+_EXISTING_FOLDER = click.Path(path_type=Path, exists=True, file_okay=False)
 
 
 def _env_int(name: str) -> int | None:
@@ -184,7 +187,7 @@ class ExtractSettings:
                 seed=self.seed,
             ),
             output=self.output,
-            detectors=self.detectors or ("grounding-dino",),
+            detectors=self.detectors or ExtractSettings.detectors,
             detector=options,
             cue_style=self.cue_style,
             max_cue_tokens=self.max_cue_tokens or None,
@@ -200,3 +203,14 @@ class ExtractSettings:
             else (_env_int("WORLD_SIZE") or 1),
             max_image_pixels=self.max_image_pixels,
         )
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    """What `cuekit merge` accepts."""
+
+    output: Path = setting(
+        description="Output folder of a multi-rank extract run.",
+        argument=True,
+        click_type=_EXISTING_FOLDER,
+    )

@@ -1,5 +1,7 @@
 """The settings of `cuekit shard`, each documented once: the command line, ``--config``
-YAML and Python callers all use these dataclasses (see :mod:`cuekit.settings`)."""
+YAML and Python callers all use these dataclasses (see :mod:`cuekit.settings`).
+
+`cuekit verify` and `cuekit inspect`, which read shards, have theirs here too."""
 
 from __future__ import annotations
 
@@ -90,3 +92,31 @@ class ShardSettings:
             "jpeg_quality": self.jpeg_quality,
             "image_check": self.image_check,
         }
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """What `cuekit verify` accepts."""
+
+    location: tuple[str, ...] = setting(
+        description="Shard folder, shard paths, URLs, brace patterns or globs.",
+        argument=True,
+        nargs=-1,
+    )
+    no_image_hashes: bool = setting(
+        False, "Skip hashing image bytes against the sha256 in each json."
+    )
+
+
+@dataclass(frozen=True)
+class InspectSettings:
+    """What `cuekit inspect` accepts."""
+
+    location: str = setting(description="A shard, shard folder or URL.", argument=True)
+    key: str | None = setting(None, "Sample key [default: the first sample].", short="-k")
+    render: Path | None = setting(
+        None,
+        "Save the image with its detections drawn to this file (e.g. out.png).",
+        click_type=click.Path(path_type=Path, dir_okay=False),
+    )
+    image_index: int = setting(0, "Which image of the sample to render.")

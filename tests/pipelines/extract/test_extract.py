@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from crashing_backend import CrashingAnnotations
 from PIL import Image
 
 from cuekit.cues.leak import find_leak
@@ -15,7 +16,7 @@ from cuekit.errors import ConfigError, CuekitError
 from cuekit.grounding.base import DetectorOptions, register_backend
 from cuekit.pipelines.extract.layout import read_extracted
 from cuekit.pipelines.extract.run import ExtractConfig, run_extract
-from cuekit.schemas import Detection, xyxy_to_1000
+from cuekit.schemas import xyxy_to_1000
 
 
 def _config(tmp_path: Path, dataset: str = "sample", **kw) -> ExtractConfig:
@@ -149,26 +150,10 @@ def test_strict_stops_at_the_first_bad_sample(tmp_path):
         run_extract(_config(tmp_path, str(tmp_path / "corpus"), strict=True))
 
 
-class _Interrupting:
+class _Interrupting(CrashingAnnotations):
     """Annotations, but raises KeyboardInterrupt on the n-th call (a simulated crash)."""
 
     name = "interrupting"
-    calls = 0
-    fail_at: int | None = None
-
-    def __init__(self, options: DetectorOptions) -> None:
-        from cuekit.grounding.annotations import AnnotationsBackend
-
-        self.inner = AnnotationsBackend(options)
-
-    def settings(self):
-        return {}
-
-    def detect(self, items) -> list[list[Detection]]:
-        type(self).calls += 1
-        if type(self).calls == type(self).fail_at:
-            raise KeyboardInterrupt
-        return self.inner.detect(items)
 
 
 register_backend("interrupting", f"{__name__}:_Interrupting")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,32 +15,22 @@ REPO = Path(__file__).resolve().parents[3]
 EXTRACT = ["-m", "cuekit", "extract", "--dataset", "sample", "--detector", "annotations"]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-    }
-    return {**env, "PYTHONPATH": str(REPO), **extra}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _check(done: subprocess.CompletedProcess | subprocess.Popen, output: str) -> None:
     assert done.returncode == 0, output[-4000:]
 
 
-def _launch_env_ranks(out: Path) -> None:
+def _run(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    _check(done, done.stdout + done.stderr)
+
+
+def _launch_env_ranks(out: Path, torchrun, child_env) -> None:
     """Two independent processes, as Slurm's srun would start them (RANK/WORLD_SIZE only)."""
     procs = [
         subprocess.Popen(
             [sys.executable, *EXTRACT, "--output", str(out)],
             cwd=REPO,
-            env=_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)),
+            env=child_env(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -54,31 +42,8 @@ def _launch_env_ranks(out: Path) -> None:
         _check(proc, output)
 
 
-def _launch_torchrun(out: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "1",
-            "--nproc-per-node",
-            "2",
-            "--master-addr",
-            "127.0.0.1",
-            "--master-port",
-            str(_free_port()),
-            *EXTRACT,
-            "--output",
-            str(out),
-        ],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    _check(done, done.stdout + done.stderr)
+def _launch_torchrun(out: Path, torchrun, child_env) -> None:
+    _run([*torchrun(2), *EXTRACT, "--output", str(out)], child_env())
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -90,26 +55,20 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory) -> Path:
+def single(tmp_path_factory, child_env) -> Path:
     out = tmp_path_factory.mktemp("single") / "out"
-    done = subprocess.run(
-        [sys.executable, *EXTRACT, "--output", str(out)],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    _check(done, done.stdout + done.stderr)
+    _run([sys.executable, *EXTRACT, "--output", str(out)], child_env())
     return out
 
 
 @pytest.mark.parametrize(
     "launch", [_launch_env_ranks, _launch_torchrun], ids=["env-ranks", "torchrun"]
 )
-def test_two_ranks_merge_to_the_single_process_output(single, tmp_path, launch):
+def test_two_ranks_merge_to_the_single_process_output(
+    single, tmp_path, launch, torchrun, child_env
+):
     out = tmp_path / "out"
-    launch(out)
+    launch(out, torchrun, child_env)
     for table in ("cues.parquet", "errors.parquet"):
         expected, got = pl.read_parquet(single / table), pl.read_parquet(out / table)
         assert got.columns == expected.columns

@@ -334,21 +334,26 @@ def _killed_after_writes(count: int, monkeypatch) -> None:
     monkeypatch.setattr(parts, "write_parquet_atomic", write)
 
 
+def _gdino_config(output, batch_size: int) -> ExtractConfig:
+    """10 rows through tiny-random Grounding DINO keeping every box, 2 records a part."""
+    return _config(
+        output,
+        detectors=("grounding-dino",),
+        limit=10,
+        part_size=2,
+        detector=DetectorOptions(
+            model="tiny-random", batch_size=batch_size, box_threshold=0.0, text_threshold=0.0
+        ),
+    )
+
+
 def test_a_resumed_grounding_dino_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     """Boxes and scores depend on which images share a detector batch (padding, float
     sums). Batches are fixed by row position and parts hold whole batches, so a run killed
     between two part writes resumes to exactly the uninterrupted result."""
 
     def config(name: str) -> ExtractConfig:
-        return _config(
-            tmp_path / name,
-            detectors=("grounding-dino",),
-            limit=10,
-            part_size=2,
-            detector=DetectorOptions(
-                model="tiny-random", batch_size=4, box_threshold=0.0, text_threshold=0.0
-            ),
-        )
+        return _gdino_config(tmp_path / name, batch_size=4)
 
     reference = run_extract(config("ref"))
     assert _cues(reference.output)["n_detections"].sum() > 0
@@ -372,15 +377,7 @@ def test_a_resume_with_another_batch_size_warns_and_stays_within_the_tolerance(
     the documented tolerance of an uninterrupted run."""
 
     def config(name: str, batch_size: int) -> ExtractConfig:
-        return _config(
-            tmp_path / name,
-            detectors=("grounding-dino",),
-            limit=10,
-            part_size=2,
-            detector=DetectorOptions(
-                model="tiny-random", batch_size=batch_size, box_threshold=0.0, text_threshold=0.0
-            ),
-        )
+        return _gdino_config(tmp_path / name, batch_size=batch_size)
 
     reference = _cues(run_extract(config("ref", 4)).output)
     _killed_after_writes(1, monkeypatch)

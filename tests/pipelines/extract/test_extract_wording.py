@@ -7,15 +7,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from crashing_backend import CrashingAnnotations
 
 from cuekit.cues import render_cue
 from cuekit.datasets.sources import SourceSpec
 from cuekit.errors import ConfigError
-from cuekit.grounding.base import DetectorOptions, register_backend
+from cuekit.grounding.base import register_backend
 from cuekit.pipelines.extract.layout import read_extracted
 from cuekit.pipelines.extract.parts import run_counts
 from cuekit.pipelines.extract.run import ExtractConfig, run_extract
-from cuekit.schemas import Detection
 
 
 def _config(tmp_path: Path, dataset: str = "sample", **kw) -> ExtractConfig:
@@ -70,28 +70,14 @@ def test_an_unknown_wording_is_a_config_error(tmp_path: Path) -> None:
         _config(tmp_path, cue_wording="v0")
 
 
-class _Rejecting:
+class _Rejecting(CrashingAnnotations):
     """Annotations, reporting two rejected reads per sample; crashes on one call."""
 
     name = "rejecting"
-    calls = 0
-    fail_at: int | None = None
 
-    def __init__(self, options: DetectorOptions) -> None:
-        from cuekit.grounding.annotations import AnnotationsBackend
-
-        self.inner = AnnotationsBackend(options)
-
-    def settings(self) -> dict:
-        return {}
-
-    def detect(self, items) -> list[list[Detection]]:
-        type(self).calls += 1
-        if type(self).calls == type(self).fail_at:
-            raise KeyboardInterrupt
+    def annotate(self, items) -> None:
         for item in items:
             item.rejected["rejecting/oversized"] = 2
-        return self.inner.detect(items)
 
 
 register_backend("rejecting", f"{__name__}:_Rejecting")

@@ -31,6 +31,25 @@ def many_shards(make_extract_dir, tmp_path: Path) -> tuple[Path, list[ExtractedS
     return out, records
 
 
+SAMPLE_FIELDS = (
+    "id",
+    "original_id",
+    "source",
+    "split",
+    "question",
+    "answer",
+    "choices",
+    "metadata",
+    "schema_version",
+)
+CUE_FIELDS = ("sample_id", "phrases", "detections", "cue_text", "cue_style", "leak", "settings")
+
+
+def _assert_same_fields(got, expected, names: tuple[str, ...]) -> None:
+    for name in names:
+        assert getattr(got, name) == getattr(expected, name), name
+
+
 def test_round_trip_field_by_field(sharded, make_extract_dir) -> None:
     out, records = sharded
     extract_dir = out.parent / "extract"
@@ -40,18 +59,7 @@ def test_round_trip_field_by_field(sharded, make_extract_dir) -> None:
     for record in records:
         item = got[record.sample.id]
         sample, stored = record.sample, item.record.sample
-        for name in (
-            "id",
-            "original_id",
-            "source",
-            "split",
-            "question",
-            "answer",
-            "choices",
-            "metadata",
-            "schema_version",
-        ):
-            assert getattr(stored, name) == getattr(sample, name), name
+        _assert_same_fields(stored, sample, SAMPLE_FIELDS)
         for i, (ref, back) in enumerate(zip(sample.images, stored.images, strict=True)):
             assert (back.sha256, back.width, back.height, back.format) == (
                 ref.sha256,
@@ -63,16 +71,7 @@ def test_round_trip_field_by_field(sharded, make_extract_dir) -> None:
             assert item.images[i].size == original.size
             assert item.images[i].tobytes() == original.tobytes()
         cue, back_cue = record.cue, item.record.cue
-        for name in (
-            "sample_id",
-            "phrases",
-            "detections",
-            "cue_text",
-            "cue_style",
-            "leak",
-            "settings",
-        ):
-            assert getattr(back_cue, name) == getattr(cue, name), name
+        _assert_same_fields(back_cue, cue, CUE_FIELDS)
         assert item.hint == cue.cue_text
         assert (item.marked_image is None) == (cue.marked_image is None)
         if cue.marked_image:

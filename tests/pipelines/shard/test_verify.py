@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tarfile
 from pathlib import Path
 
 import polars as pl
@@ -86,21 +87,29 @@ def test_duplicate_keys_across_listed_shards(damaged: Path) -> None:
     ]
 
 
+def _members(path: Path) -> list[tuple[str, bytes]]:
+    with tarfile.open(path) as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+
+
+def _write_members(path: Path, members: list[tuple[str, bytes]]) -> None:
+    with DeterministicTarWriter(path) as writer:
+        for name, data in members:
+            writer.add(name, data)
+
+
 def test_sample_level_faults(damaged: Path) -> None:
     good = damaged / "shard-000002.tar"
-    import tarfile
-
-    with tarfile.open(good) as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
-    with DeterministicTarWriter(good) as writer:
-        for name, data in members:
-            if name == "s006.hint.txt":
-                continue  # s006 loses its hint
-            if name == "s007.json":
-                data = data.replace(b'"question":"', b'"question":"CHANGED ')
-            writer.add(name, data)
-        writer.add("s007.extra.pyd", b"x")
-        writer.add("s006.json", members[0][1])  # s006 files no longer adjacent
+    members = _members(good)
+    changed = b'"question":"CHANGED '
+    edited = [
+        (name, data.replace(b'"question":"', changed) if name == "s007.json" else data)
+        for name, data in members
+        if name != "s006.hint.txt"  # s006 loses its hint
+    ]
+    edited.append(("s007.extra.pyd", b"x"))
+    edited.append(("s006.json", members[0][1]))  # s006 files no longer adjacent
+    _write_members(good, edited)
     faults = {(f.kind, f.where, f.message) for f in verify(str(damaged)).faults}
     assert ("sample", "shard-000002.tar/s006", "no .hint.txt file") in faults
     assert ("sample", "shard-000002.tar/s007", "unexpected file s007.extra.pyd") in faults
@@ -109,13 +118,9 @@ def test_sample_level_faults(damaged: Path) -> None:
 
 def test_invalid_json_and_missing_index(damaged: Path) -> None:
     path = damaged / "shard-000001.tar"
-    import tarfile
-
-    with tarfile.open(path) as tar:
-        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
-    with DeterministicTarWriter(path) as writer:
-        for name, data in members:
-            writer.add(name, b'{"sample": 1}' if name == "s003.json" else data)
+    _write_members(
+        path, [(n, b'{"sample": 1}' if n == "s003.json" else d) for n, d in _members(path)]
+    )
     (damaged / mf.MANIFEST_FILE).unlink()
     report = verify(str(damaged))
     messages = {(f.kind, f.where): f.message for f in report.faults}
