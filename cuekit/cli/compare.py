@@ -54,15 +54,15 @@ def compare_and_report(
         click.echo(f"comparison written to {write_comparison(result, output)}")
 
 
-SETTINGS = (ComparedRuns, CompareSettings)
+COMPARE_SETTINGS = (ComparedRuns, CompareSettings)
 
 
 @click.command("compare")
-@click_options(*SETTINGS)
+@click_options(*COMPARE_SETTINGS)
 @click.pass_context
 def compare_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Compare two `cuekit eval` output folders A B on their shared samples (B - A)."""
-    values = resolve(SETTINGS, ctx, options, config_file)
+    values = resolve(COMPARE_SETTINGS, ctx, options, config_file)
     runs, settings = build(ComparedRuns, values), build(CompareSettings, values)
     compare_and_report(
         runs.run_a,

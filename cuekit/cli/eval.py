@@ -13,15 +13,15 @@ from cuekit.cli.compare import EvalCompare, compare_and_report
 from cuekit.evaluate.config import BootstrapSettings, EvalConfig
 from cuekit.settings import build, click_options, resolve
 
-SETTINGS = (EvalConfig, BootstrapSettings, EvalCompare)
+EVAL_SETTINGS = (EvalConfig, BootstrapSettings, EvalCompare)
 
 
 @click.command("eval")
-@click_options(*SETTINGS)
+@click_options(*EVAL_SETTINGS)
 @click.pass_context
 def eval_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Generate answers, extract and verify them, and report accuracy per source."""
-    values = resolve(SETTINGS, ctx, options, config_file)
+    values = resolve(EVAL_SETTINGS, ctx, options, config_file)
     compare = build(EvalCompare, values).compare
     if compare:  # kept for existing scripts: `cuekit compare A B` is the command
         bootstrap = build(BootstrapSettings, values)

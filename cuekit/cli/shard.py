@@ -11,18 +11,18 @@ import click
 from cuekit.pipelines.shard.settings import ShardFolders, ShardSettings
 from cuekit.settings import build, click_options, resolve
 
-SETTINGS = (ShardFolders, ShardSettings)
+SHARD_SETTINGS = (ShardFolders, ShardSettings)
 
 
 @click.command("shard")
-@click_options(*SETTINGS)
+@click_options(*SHARD_SETTINGS)
 @click.pass_context
 def shard_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
     """Write deterministic WebDataset shards, a manifest and stats from an extract folder."""
     from cuekit.pipelines.health import failure_report
     from cuekit.pipelines.shard.run import shard
 
-    values = resolve(SETTINGS, ctx, options, config_file)
+    values = resolve(SHARD_SETTINGS, ctx, options, config_file)
     folders, settings = build(ShardFolders, values), build(ShardSettings, values)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     report = shard(folders.input, folders.output, settings)
