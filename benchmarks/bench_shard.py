@@ -24,7 +24,6 @@ extra processes only add start-up cost.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import itertools
 import json
@@ -43,12 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import format_table, header_line, interleaved, machine_info, write_json  # noqa: E402
 
 from cuekit.pipelines.extract import layout  # noqa: E402
+from cuekit.pipelines.extract.images import store_image_bytes  # noqa: E402
 from cuekit.pipelines.shard.run import ShardSettings, shard  # noqa: E402
 from cuekit.schemas import (  # noqa: E402
     CueRecord,
     ExtractedSample,
     ExtractorSettings,
-    ImageRef,
     Sample,
 )
 
@@ -89,11 +88,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
         image = _photo(rng, width, height, i) if i % 2 else _diagram(rng, width, height)
         buffer = io.BytesIO()
         image.save(buffer, format=fmt.upper(), **({"quality": 92} if i % 2 else {}))
-        data = buffer.getvalue()
-        sha = hashlib.sha256(data).hexdigest()
-        rel = layout.image_relpath(sha, fmt)
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
+        ref = store_image_bytes(root, buffer.getvalue(), sample_id=f"bench{i:06d}")
         sample = Sample(
             id=f"bench{i:06d}",
             original_id=str(i),
@@ -101,7 +96,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
             split="train",
             question=f"What is the value of angle {i}?",
             answer=str(i % 90),
-            images=[ImageRef(path=rel, sha256=sha, width=width, height=height, format=fmt)],
+            images=[ref],
         )
         cue = CueRecord(
             sample_id=sample.id,
@@ -113,10 +108,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
             settings=ExtractorSettings(backends=["bench"]),
         )
         records.append(ExtractedSample(sample=sample, cue=cue))
-    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
-    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
-    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": samples}}))
-    return root
+    return layout.write_extract_dir(root, records)
 
 
 def plain_shardwriter(
