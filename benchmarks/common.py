@@ -233,13 +233,12 @@ def real_size_processor() -> Any:
 
 def qwen3_vl_config(size: str, processor: Any) -> Any:
     """A Qwen3-VL config of the real 2B or 8B architecture (docs/method.md §4)."""
-    from transformers import Qwen3VLConfig
+    from cuekit.distill.tiny import qwen3_vl_config_for
 
     if size not in QWEN3_VL_SIZES:
         raise ValueError(f"size must be one of {sorted(QWEN3_VL_SIZES)}, got {size!r}")
     hidden, inter, layers, heads, kv_heads, tied = QWEN3_VL_SIZES[size]["text"]
     depth, v_hidden, v_inter, out_hidden, deepstack = QWEN3_VL_SIZES[size]["vision"]
-    tokenizer = processor.tokenizer
     text_config = {
         "vocab_size": QWEN3_VL_VOCAB,
         "hidden_size": hidden,
@@ -255,8 +254,6 @@ def qwen3_vl_config(size: str, processor: Any) -> Any:
             "mrope_section": [24, 20, 20],
             "mrope_interleaved": True,
         },
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
         "tie_word_embeddings": tied,
     }
     vision_config = {
@@ -271,15 +268,7 @@ def qwen3_vl_config(size: str, processor: Any) -> Any:
         "num_position_embeddings": 2304,
         "deepstack_visual_indexes": deepstack,
     }
-    return Qwen3VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=processor.image_token_id,
-        video_token_id=processor.video_token_id,
-        vision_start_token_id=processor.vision_start_token_id,
-        vision_end_token_id=processor.vision_end_token_id,
-        tie_word_embeddings=tied,
-    )
+    return qwen3_vl_config_for(processor, text_config, vision_config, tied=tied)
 
 
 def build_random_model(config: Any, *, device: str, dtype: Any, seed: int = 0) -> Any:
