@@ -13,8 +13,8 @@ from cuekit.answers import judge
 from cuekit.distill.prompts import (
     ChatPair,
     chat_prompt_pair,
+    decoded_chat_pairs,
     pair_batch,
-    record_chat_pair,
     vision_token_ids,
 )
 from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
@@ -25,18 +25,7 @@ from cuekit.schemas.runs import EvalMetrics
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
     """The batch's prompts, built exactly as the training step builds them."""
-    return [
-        record_chat_pair(
-            s.record.sample,
-            s.images,
-            cue=s.hint,
-            marked_image=s.marked_image,
-            marked_index=s.record.cue.marked_image_index,
-            privilege=config.privilege,
-            style=config.prompt_style,
-        )
-        for s in batch.samples
-    ]
+    return decoded_chat_pairs(batch.samples, privilege=config.privilege, style=config.prompt_style)
 
 
 class Evaluator:
