@@ -31,6 +31,7 @@ from cuekit.answers import judge
 from cuekit.distill.prompts import build_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.config import EvalConfig
+from cuekit.schemas import Sample
 from cuekit.schemas.runs import AccuracyCounts, EvalScores, EvalSummary
 
 logger = logging.getLogger("cuekit.eval")
@@ -75,6 +76,34 @@ class EvalItem:
     answer_type: str | None = None
     unit: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        sample: Sample,
+        images: list[Image.Image],
+        *,
+        hint: str = "",
+        marked_image: Image.Image | None = None,
+        marked_index: int | None = None,
+    ) -> EvalItem:
+        """The item of a cuekit sample: its question, its answer and how to judge it."""
+        return cls(
+            sample.id,
+            sample.source,
+            sample.split,
+            sample.question,
+            sample.answer,
+            sample.choices,
+            images,
+            hint,
+            sample.precision,
+            marked_image,
+            marked_index,
+            question_type=sample.question_type,
+            answer_type=sample.answer_type,
+            unit=sample.unit,
+        )
+
 
 # ---------------------------------------------------------------- inputs
 
@@ -83,22 +112,12 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
     from cuekit.evaluate.inputs import iter_cue_items
 
     for item in iter_cue_items(shards):
-        sample = item.record.sample
-        yield EvalItem(
-            sample.id,
-            sample.source,
-            sample.split,
-            sample.question,
-            sample.answer,
-            sample.choices,
+        yield EvalItem.of(
+            item.record.sample,
             item.images(),
-            item.hint,
-            sample.precision,
-            item.marked(),
-            item.marked_index,
-            question_type=sample.question_type,
-            answer_type=sample.answer_type,
-            unit=sample.unit,
+            hint=item.hint,
+            marked_image=item.marked(),
+            marked_index=item.marked_index,
         )
 
 
@@ -120,20 +139,7 @@ def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[Eval
             except (SampleError, OSError, ValueError) as exc:
                 skipped.append(f"{raw.original_id}: {exc}")
                 continue
-            sample = prepared.sample
-            yield EvalItem(
-                sample.id,
-                sample.source,
-                sample.split,
-                sample.question,
-                sample.answer,
-                sample.choices,
-                prepared.images,
-                precision=sample.precision,
-                question_type=sample.question_type,
-                answer_type=sample.answer_type,
-                unit=sample.unit,
-            )
+            yield EvalItem.of(prepared.sample, prepared.images)
 
 
 def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:

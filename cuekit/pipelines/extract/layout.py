@@ -67,11 +67,7 @@ def image_relpath(sha256: str, fmt: str) -> str:
 def extracted_to_row(record: ExtractedSample) -> dict[str, Any]:
     sample, cue = record.sample, record.cue
     return {
-        "id": sample.id,
-        "source": sample.source,
-        "split": sample.split,
-        "question": sample.question,
-        "answer": sample.answer,
+        **sample.lead_columns(),
         "cue_text": cue.cue_text,
         "cue_style": cue.cue_style,
         "cue_wording": cue.cue_wording,
