@@ -38,6 +38,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    add_run_options,
     build_swin_t_grounding_dino,
     format_table,
     header_line,
@@ -189,15 +190,7 @@ def main() -> None:
         default=[0, 1],
         help="DataLoader decode workers of the pipeline (each a row).",
     )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (1: steadier on a shared, busy machine).",
-    )
-    parser.add_argument("--out", help="Write the results as JSON here.")
+    add_run_options(parser, repeats=3, seed=0)
     args = parser.parse_args()
     set_threads(args.threads)
 

@@ -39,7 +39,15 @@ import webdataset as wds
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import format_table, header_line, interleaved, machine_info, write_json  # noqa: E402
+from common import (  # noqa: E402
+    add_run_options,
+    format_table,
+    header_line,
+    interleaved,
+    machine_info,
+    set_threads,
+    write_json,
+)
 
 from cuekit.pipelines.extract import layout  # noqa: E402
 from cuekit.pipelines.extract.images import store_image_bytes  # noqa: E402
@@ -79,9 +87,11 @@ def _diagram(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     return image
 
 
-def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> Path:
+def synthetic_extract_dir(
+    root: Path, samples: int, width: int, height: int, *, seed: int = 0
+) -> Path:
     """``samples`` records: JPEG photos and PNG diagrams, alternating."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     records = []
     for i in range(samples):
         fmt = "jpeg" if i % 2 else "png"
@@ -147,20 +157,17 @@ def main() -> None:
         default=["sha256", "none", "decode"],
         choices=["decode", "sha256", "none"],
     )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=7,
-        help="Interleaved timed runs per side; the median is reported.",
-    )
-    parser.add_argument("--out", help="Write the results as JSON here.")
+    add_run_options(parser, repeats=7, seed=0)
     args = parser.parse_args()
+    set_threads(args.threads)
 
     info = machine_info()
     print(header_line(info))
     work = Path(tempfile.mkdtemp(prefix="bench_shard_"))
     try:
-        extract_dir = synthetic_extract_dir(work / "extract", args.samples, args.width, args.height)
+        extract_dir = synthetic_extract_dir(
+            work / "extract", args.samples, args.width, args.height, seed=args.seed
+        )
         input_mb = (
             sum(p.stat().st_size for p in (extract_dir / "images").rglob("*") if p.is_file()) / 1e6
         )
