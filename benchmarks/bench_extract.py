@@ -41,10 +41,8 @@ from common import (  # noqa: E402
     add_run_options,
     build_swin_t_grounding_dino,
     format_table,
-    header_line,
     interleaved,
-    machine_info,
-    set_threads,
+    start_run,
     write_json,
 )
 
@@ -191,11 +189,7 @@ def main() -> None:
         help="DataLoader decode workers of the pipeline (each a row).",
     )
     add_run_options(parser, repeats=3, seed=0)
-    args = parser.parse_args()
-    set_threads(args.threads)
-
-    info = machine_info()
-    print(header_line(info))
+    args, info = start_run(parser)
     register_backend(PRELOADED_BACKEND, f"{__name__}:preloaded_backend")
     start = time.perf_counter()
     parts = load_detector(args.model, args.device, args.seed)

@@ -42,10 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     add_run_options,
     format_table,
-    header_line,
     interleaved,
-    machine_info,
-    set_threads,
+    start_run,
     write_json,
 )
 
@@ -158,11 +156,7 @@ def main() -> None:
         choices=["decode", "sha256", "none"],
     )
     add_run_options(parser, repeats=7, seed=0)
-    args = parser.parse_args()
-    set_threads(args.threads)
-
-    info = machine_info()
-    print(header_line(info))
+    args, info = start_run(parser)
     work = Path(tempfile.mkdtemp(prefix="bench_shard_"))
     try:
         extract_dir = synthetic_extract_dir(

@@ -337,3 +337,13 @@ def add_run_options(parser: Any, *, repeats: int = 3, seed: int = 1234) -> None:
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)"
     )
     parser.add_argument("--out", help="Write the results as JSON here.")
+
+
+def start_run(parser: Any) -> tuple[Any, dict[str, Any]]:
+    """Parse a side-by-side benchmark's options (:func:`add_run_options` among them), fix
+    torch's threads and print the machine line; returns (args, machine info)."""
+    args = parser.parse_args()
+    set_threads(args.threads)
+    info = machine_info()
+    print(header_line(info))
+    return args, info

@@ -437,6 +437,7 @@ def main() -> None:
     info = machine_info()
     print(header_line(info), flush=True)
     ctx = Context(args)
+    report = {"benchmark": "gpu_check", "machine": info, "tiny": args.tiny, "peak_tflops": ctx.peak}
     rows: list[dict[str, Any]] = []
     for name in args.sections:
         left = args.budget_s - (time.perf_counter() - start)
@@ -462,17 +463,7 @@ def main() -> None:
             ),
             flush=True,
         )
-        write_json(
-            args.out,
-            {
-                "benchmark": "gpu_check",
-                "machine": info,
-                "tiny": args.tiny,
-                "peak_tflops": ctx.peak,
-                "partial": True,
-                "rows": rows,
-            },
-        )
+        write_json(args.out, {**report, "partial": True, "rows": rows})
     total = time.perf_counter() - start
     print(
         format_table(
@@ -491,17 +482,7 @@ def main() -> None:
         )
     )
     print(f"total {total:.1f}s; peak bf16 TFLOP/s used for MFU: {ctx.peak}")
-    write_json(
-        args.out,
-        {
-            "benchmark": "gpu_check",
-            "machine": info,
-            "tiny": args.tiny,
-            "peak_tflops": ctx.peak,
-            "total_s": total,
-            "rows": rows,
-        },
-    )
+    write_json(args.out, {**report, "total_s": total, "rows": rows})
 
 
 if __name__ == "__main__":
