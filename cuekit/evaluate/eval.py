@@ -27,7 +27,6 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
-from cuekit.answers import judge
 from cuekit.distill.prompts import build_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.config import EvalConfig
@@ -192,6 +191,7 @@ def generate_answers(
     model: Any, processor: Any, items: Sequence[EvalItem], config: EvalConfig
 ) -> list[dict[str, Any]]:
     """One prediction row per item: prompt, response and how it scored."""
+    from cuekit.distill.evaluation import judge_response
     from cuekit.distill.prompts import pair_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
@@ -233,17 +233,7 @@ def generate_answers(
         finished.tolist(),
         strict=True,
     ):
-        verdict = judge(
-            text,
-            item.answer,
-            choices=item.choices,
-            precision=item.precision,
-            question_type=item.question_type,
-            answer_type=item.answer_type,
-            unit=item.unit,
-            finished=bool(done),
-            question=item.question,
-        )
+        verdict = judge_response(text, item, finished=bool(done))
         rows.append(
             {
                 "id": item.id,
