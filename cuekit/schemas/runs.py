@@ -1,10 +1,11 @@
-"""Typed records of what a run produces: manifest rows, shard results, step metrics and
-held-out evaluations.
+"""Typed records of what a run produces: manifest rows, shard results, step metrics,
+held-out evaluations, and the eval and audit summaries.
 
 They cross room boundaries (the shard writer to the shard driver to ``manifest.parquet``;
-the distill step to the loop, the metrics log and the CLI), so each is a frozen
-dataclass with its fields named once, not a dict with string keys. The parquet and JSON
-forms are built from them (``as_dict``), and read back with ``from_dict``.
+the distill step to the loop, the metrics log and the CLI; eval and audit to the CLI and
+``summary.json``), so each is a frozen dataclass with its fields named once, not a dict
+with string keys. The parquet and JSON forms are built from them (``as_dict``), and read
+back with ``from_dict``.
 """
 
 from __future__ import annotations
@@ -123,11 +124,11 @@ class _JsonView(Mapping[str, Any]):
     def as_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {}
         for name, value in asdict(self).items():
-            part = getattr(self, name)
             if name not in self.inline:
                 flat[name] = value
-            else:
-                flat.update(part.as_dict() if isinstance(part, _JsonView) else value)
+                continue
+            part = getattr(self, name)  # a view flattens itself (its own inline fields)
+            flat.update(part.as_dict() if isinstance(part, _JsonView) else value)
         return flat
 
     def __getitem__(self, key: str) -> Any:
