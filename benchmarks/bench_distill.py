@@ -41,11 +41,9 @@ from common import (  # noqa: E402
     add_run_options,
     build_random_model,
     format_table,
-    header_line,
-    machine_info,
     qwen3_vl_config,
     real_size_processor,
-    set_threads,
+    start_run,
     synchronize,
     write_json,
 )
@@ -318,11 +316,7 @@ def main() -> None:
         "on the same prompts)",
     )
     add_run_options(parser)
-    args = parser.parse_args()
-    set_threads(args.threads)
-
-    info = machine_info()
-    print(header_line(info))
+    args, info = start_run(parser)
     work = Path(tempfile.mkdtemp(prefix="bench_distill_"))
     try:
         recipe, batch = setup_recipe(

@@ -38,12 +38,11 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    add_run_options,
     build_swin_t_grounding_dino,
     format_table,
-    header_line,
     interleaved,
-    machine_info,
-    set_threads,
+    start_run,
     write_json,
 )
 
@@ -189,20 +188,8 @@ def main() -> None:
         default=[0, 1],
         help="DataLoader decode workers of the pipeline (each a row).",
     )
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads (1: steadier on a shared, busy machine).",
-    )
-    parser.add_argument("--out", help="Write the results as JSON here.")
-    args = parser.parse_args()
-    set_threads(args.threads)
-
-    info = machine_info()
-    print(header_line(info))
+    add_run_options(parser, repeats=3, seed=0)
+    args, info = start_run(parser)
     register_backend(PRELOADED_BACKEND, f"{__name__}:preloaded_backend")
     start = time.perf_counter()
     parts = load_detector(args.model, args.device, args.seed)

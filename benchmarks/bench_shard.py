@@ -24,7 +24,6 @@ extra processes only add start-up cost.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import itertools
 import json
@@ -40,15 +39,21 @@ import webdataset as wds
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import format_table, header_line, interleaved, machine_info, write_json  # noqa: E402
+from common import (  # noqa: E402
+    add_run_options,
+    format_table,
+    interleaved,
+    start_run,
+    write_json,
+)
 
 from cuekit.pipelines.extract import layout  # noqa: E402
+from cuekit.pipelines.extract.images import store_image_bytes  # noqa: E402
 from cuekit.pipelines.shard.run import ShardSettings, shard  # noqa: E402
 from cuekit.schemas import (  # noqa: E402
     CueRecord,
     ExtractedSample,
     ExtractorSettings,
-    ImageRef,
     Sample,
 )
 
@@ -80,20 +85,18 @@ def _diagram(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     return image
 
 
-def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> Path:
+def synthetic_extract_dir(
+    root: Path, samples: int, width: int, height: int, *, seed: int = 0
+) -> Path:
     """``samples`` records: JPEG photos and PNG diagrams, alternating."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     records = []
     for i in range(samples):
         fmt = "jpeg" if i % 2 else "png"
         image = _photo(rng, width, height, i) if i % 2 else _diagram(rng, width, height)
         buffer = io.BytesIO()
         image.save(buffer, format=fmt.upper(), **({"quality": 92} if i % 2 else {}))
-        data = buffer.getvalue()
-        sha = hashlib.sha256(data).hexdigest()
-        rel = layout.image_relpath(sha, fmt)
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
+        ref = store_image_bytes(root, buffer.getvalue(), sample_id=f"bench{i:06d}")
         sample = Sample(
             id=f"bench{i:06d}",
             original_id=str(i),
@@ -101,7 +104,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
             split="train",
             question=f"What is the value of angle {i}?",
             answer=str(i % 90),
-            images=[ImageRef(path=rel, sha256=sha, width=width, height=height, format=fmt)],
+            images=[ref],
         )
         cue = CueRecord(
             sample_id=sample.id,
@@ -113,10 +116,7 @@ def synthetic_extract_dir(root: Path, samples: int, width: int, height: int) -> 
             settings=ExtractorSettings(backends=["bench"]),
         )
         records.append(ExtractedSample(sample=sample, cue=cue))
-    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
-    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
-    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": samples}}))
-    return root
+    return layout.write_extract_dir(root, records)
 
 
 def plain_shardwriter(
@@ -155,20 +155,13 @@ def main() -> None:
         default=["sha256", "none", "decode"],
         choices=["decode", "sha256", "none"],
     )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=7,
-        help="Interleaved timed runs per side; the median is reported.",
-    )
-    parser.add_argument("--out", help="Write the results as JSON here.")
-    args = parser.parse_args()
-
-    info = machine_info()
-    print(header_line(info))
+    add_run_options(parser, repeats=7, seed=0)
+    args, info = start_run(parser)
     work = Path(tempfile.mkdtemp(prefix="bench_shard_"))
     try:
-        extract_dir = synthetic_extract_dir(work / "extract", args.samples, args.width, args.height)
+        extract_dir = synthetic_extract_dir(
+            work / "extract", args.samples, args.width, args.height, seed=args.seed
+        )
         input_mb = (
             sum(p.stat().st_size for p in (extract_dir / "images").rglob("*") if p.is_file()) / 1e6
         )

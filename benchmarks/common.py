@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cuekit.distill.memory_plan import QWEN3_VL_2B, QWEN3_VL_8B, ModelShape
 from cuekit.versions import library_versions
 
 
@@ -205,11 +206,12 @@ def build_swin_t_grounding_dino(seed: int = 0) -> tuple[Any, Any, Any]:
 
 # docs/method.md §4. Text: hidden, intermediate, layers, heads, kv heads, tied embeddings.
 # Vision: depth, hidden, intermediate, out hidden, DeepStack layers.
-QWEN3_VL_SIZES: dict[str, dict[str, Any]] = {
-    "2b": {"text": (2048, 6144, 28, 16, 8, True), "vision": (24, 1024, 4096, 2048, [5, 11, 17])},
-    "8b": {"text": (4096, 12288, 36, 32, 8, False), "vision": (27, 1152, 4304, 4096, [8, 16, 24])},
+# The real architectures' sizes are cuekit's memory plan shapes (docs/method.md §4), plus
+# the decoder layers DeepStack feeds, which the plan needs only the count of.
+QWEN3_VL_SIZES: dict[str, tuple[ModelShape, list[int]]] = {
+    "2b": (QWEN3_VL_2B, [5, 11, 17]),
+    "8b": (QWEN3_VL_8B, [8, 16, 24]),
 }
-QWEN3_VL_VOCAB = 151_936
 
 
 def real_size_processor() -> Any:
@@ -233,21 +235,19 @@ def real_size_processor() -> Any:
 
 def qwen3_vl_config(size: str, processor: Any) -> Any:
     """A Qwen3-VL config of the real 2B or 8B architecture (docs/method.md §4)."""
-    from transformers import Qwen3VLConfig
+    from cuekit.distill.tiny import qwen3_vl_config_for
 
     if size not in QWEN3_VL_SIZES:
         raise ValueError(f"size must be one of {sorted(QWEN3_VL_SIZES)}, got {size!r}")
-    hidden, inter, layers, heads, kv_heads, tied = QWEN3_VL_SIZES[size]["text"]
-    depth, v_hidden, v_inter, out_hidden, deepstack = QWEN3_VL_SIZES[size]["vision"]
-    tokenizer = processor.tokenizer
+    shape, deepstack = QWEN3_VL_SIZES[size]
     text_config = {
-        "vocab_size": QWEN3_VL_VOCAB,
-        "hidden_size": hidden,
-        "intermediate_size": inter,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "head_dim": 128,
+        "vocab_size": shape.vocab,
+        "hidden_size": shape.hidden,
+        "intermediate_size": shape.intermediate,
+        "num_hidden_layers": shape.layers,
+        "num_attention_heads": shape.heads,
+        "num_key_value_heads": shape.kv_heads,
+        "head_dim": shape.head_dim,
         "max_position_embeddings": 262144,
         "rope_parameters": {
             "rope_type": "default",
@@ -255,31 +255,21 @@ def qwen3_vl_config(size: str, processor: Any) -> Any:
             "mrope_section": [24, 20, 20],
             "mrope_interleaved": True,
         },
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "tie_word_embeddings": tied,
+        "tie_word_embeddings": shape.tied_embeddings,
     }
     vision_config = {
-        "depth": depth,
-        "hidden_size": v_hidden,
-        "intermediate_size": v_inter,
+        "depth": shape.vision_depth,
+        "hidden_size": shape.vision_hidden,
+        "intermediate_size": shape.vision_intermediate,
         "num_heads": 16,
         "patch_size": 16,
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
-        "out_hidden_size": out_hidden,
+        "out_hidden_size": shape.hidden,  # the merger projects into the text width
         "num_position_embeddings": 2304,
         "deepstack_visual_indexes": deepstack,
     }
-    return Qwen3VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=processor.image_token_id,
-        video_token_id=processor.video_token_id,
-        vision_start_token_id=processor.vision_start_token_id,
-        vision_end_token_id=processor.vision_end_token_id,
-        tie_word_embeddings=tied,
-    )
+    return qwen3_vl_config_for(processor, text_config, vision_config, tied=shape.tied_embeddings)
 
 
 def build_random_model(config: Any, *, device: str, dtype: Any, seed: int = 0) -> Any:
@@ -348,3 +338,13 @@ def add_run_options(parser: Any, *, repeats: int = 3, seed: int = 1234) -> None:
         "--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)"
     )
     parser.add_argument("--out", help="Write the results as JSON here.")
+
+
+def start_run(parser: Any) -> tuple[Any, dict[str, Any]]:
+    """Parse a side-by-side benchmark's options (:func:`add_run_options` among them), fix
+    torch's threads and print the machine line; returns (args, machine info)."""
+    args = parser.parse_args()
+    set_threads(args.threads)
+    info = machine_info()
+    print(header_line(info))
+    return args, info

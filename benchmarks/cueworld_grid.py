@@ -118,7 +118,7 @@ def _eval(
 
     summary, predictions = greedy_eval(model, split_folder, output, privilege, max_new_tokens)
     return {
-        "accuracy": summary["accuracy"],
+        "accuracy": summary.scores.overall.accuracy,
         "ids": predictions["id"].to_list(),
         "correct": predictions["correct"].cast(pl.Int8).to_list(),
     }
@@ -460,7 +460,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 plots=False,
             )
         )
-        cue_advantage[teacher] = summary["advantage"]["per_sample"]["mean"]
+        advantage = summary.scores.advantage
+        assert advantage is not None and advantage.per_sample is not None  # a teacher scored it
+        cue_advantage[teacher] = advantage.per_sample.mean
 
     jobs = []
     for teacher, privilege, module, seed, lr in product(

@@ -56,21 +56,18 @@ from cuekit.distill.rollout import SamplingSettings, generate_rollouts  # noqa: 
 from cuekit.distill.scoring import token_logprobs  # noqa: E402
 from cuekit.grounding.base import DetectorOptions, register_backend  # noqa: E402
 
-# Sizes: real (GPU) and tiny (CPU self-test of this script).
-REAL = {
-    "rollout": (128, 512, 256),
-    "student": (2, 3072),
-    "teacher": (4, 3072),
-    "opd": (8, 128),
-    "gdino": (4, 1333, 800, 32),
+# Sizes per section: real (GPU), tiny (CPU self-test of this script). rollout: batch,
+# prompt, new tokens; student / teacher: batch, length; opd: batch, new tokens; gdino:
+# batch, width, height, images.
+SIZES = {
+    "rollout": ((128, 512, 256), (8, 64, 16)),
+    "student": ((2, 3072), (2, 128)),
+    "teacher": ((4, 3072), (2, 128)),
+    "opd": ((8, 128), (4, 16)),
+    "gdino": ((4, 1333, 800, 32), (2, 320, 240, 8)),
 }
-TINY = {
-    "rollout": (8, 64, 16),
-    "student": (2, 128),
-    "teacher": (2, 128),
-    "opd": (4, 16),
-    "gdino": (2, 320, 240, 8),
-}
+REAL = {section: real for section, (real, _) in SIZES.items()}
+TINY = {section: tiny for section, (_, tiny) in SIZES.items()}
 # Rough seconds each section needs on an H100 (incl. model build), to skip instead of
 # overrunning the budget.
 ESTIMATE_S = {
@@ -440,6 +437,7 @@ def main() -> None:
     info = machine_info()
     print(header_line(info), flush=True)
     ctx = Context(args)
+    report = {"benchmark": "gpu_check", "machine": info, "tiny": args.tiny, "peak_tflops": ctx.peak}
     rows: list[dict[str, Any]] = []
     for name in args.sections:
         left = args.budget_s - (time.perf_counter() - start)
@@ -465,17 +463,7 @@ def main() -> None:
             ),
             flush=True,
         )
-        write_json(
-            args.out,
-            {
-                "benchmark": "gpu_check",
-                "machine": info,
-                "tiny": args.tiny,
-                "peak_tflops": ctx.peak,
-                "partial": True,
-                "rows": rows,
-            },
-        )
+        write_json(args.out, {**report, "partial": True, "rows": rows})
     total = time.perf_counter() - start
     print(
         format_table(
@@ -494,17 +482,7 @@ def main() -> None:
         )
     )
     print(f"total {total:.1f}s; peak bf16 TFLOP/s used for MFU: {ctx.peak}")
-    write_json(
-        args.out,
-        {
-            "benchmark": "gpu_check",
-            "machine": info,
-            "tiny": args.tiny,
-            "peak_tflops": ctx.peak,
-            "total_s": total,
-            "rows": rows,
-        },
-    )
+    write_json(args.out, {**report, "total_s": total, "rows": rows})
 
 
 if __name__ == "__main__":

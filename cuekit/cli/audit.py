@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def _fmt(stats: dict[str, Any] | None, key: str, spec: str = ".2f") -> str:
     return "n/a" if not stats else format(stats[key], spec)
 
 
-def format_audit(summary: dict[str, Any]) -> str:
+def format_audit(summary: Mapping[str, Any]) -> str:
     """A few lines a person can read at a glance."""
     leak, cov = summary["leakage"], summary["coverage"]
     kinds = ", ".join(f"{k} {v}" for k, v in leak["by_kind"].items()) or "none"

@@ -20,7 +20,7 @@ afford a larger teacher; see BENCHMARKS.md). The weights ship inside the package
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,8 @@ VOCAB_SIZE = 720
 
 @dataclass(frozen=True)
 class Architecture:
-    """The sizes of a CueWorld model."""
+    """The sizes of a CueWorld model: keyword arguments of
+    :func:`cuekit.distill.tiny.tiny_qwen3_vl_config`, by the same names."""
 
     hidden_size: int = 128
     num_hidden_layers: int = 4
@@ -129,16 +130,11 @@ def build_cueworld_model(
             f"unknown CueWorld model {name!r}; expected one of {', '.join(ARCHITECTURES)}"
         )
     arch = ARCHITECTURES[name]
+    if vision_hidden_size:
+        arch = replace(arch, vision_hidden_size=vision_hidden_size)
     processor = build_cueworld_processor()
     patches_per_side = IMAGE_SIZE // 8
     config = tiny_qwen3_vl_config(
-        processor,
-        arch.num_hidden_layers,
-        hidden_size=arch.hidden_size,
-        num_attention_heads=arch.num_attention_heads,
-        num_key_value_heads=arch.num_key_value_heads,
-        vision_depth=arch.vision_depth,
-        vision_hidden_size=vision_hidden_size or arch.vision_hidden_size,
-        num_position_embeddings=patches_per_side * patches_per_side,
+        processor, **asdict(arch), num_position_embeddings=patches_per_side * patches_per_side
     )
     return seeded_qwen3_vl(config, processor, seed), processor

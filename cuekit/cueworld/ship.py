@@ -20,6 +20,7 @@ from typing import Any
 
 from cuekit.cueworld.dataset import CUE_WORDING
 from cuekit.cueworld.model import WEIGHTS_DIR
+from cuekit.schemas.runs import EvalSummary
 
 PRIVILEGES = ("none", "cue", "answer")
 _COPIED = (
@@ -36,7 +37,7 @@ _COPIED = (
 
 def greedy_eval(
     model: str, folder: str | Path, output: Path, privilege: str = "none", max_new_tokens: int = 4
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[EvalSummary, Any]:
     """``cuekit eval`` on a CueWorld extract folder, greedy: (summary, predictions sorted
     by id). CueWorld answers are one word, so 4 new tokens always reach ``<|im_end|>``."""
     import polars as pl
@@ -79,8 +80,8 @@ def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
             for row in frame.group_by("family").agg(pl.col("correct").mean()).iter_rows(named=True)
         }
         results[privilege] = {
-            "accuracy": summary["accuracy"],
-            "samples": summary["samples"],
+            "accuracy": summary.scores.overall.accuracy,
+            "samples": summary.scores.overall.samples,
             "per_family": dict(sorted(per_family.items())),
         }
     return results

@@ -173,6 +173,11 @@ def _first(
     )
 
 
+def _present(kinds: Mapping[str, str], name: str) -> str | None:
+    """``name`` when the source has that column (an optional field), else None."""
+    return name if name in kinds else None
+
+
 _MMMU_IMAGES = tuple(f"image_{i}" for i in range(1, 8))
 
 
@@ -184,7 +189,7 @@ def _geometry3k(kinds: Mapping[str, str]) -> FieldMap | None:
         image="images",
         answer="answer",
         choices="choices" if kinds.get("choices") in (TEXT_LIST, NULL) else None,
-        id="id" if "id" in kinds else None,
+        id=_present(kinds, "id"),
         name="geometry3k",
     )
 
@@ -201,8 +206,8 @@ def _mathvista(kinds: Mapping[str, str]) -> FieldMap | None:
         id="pid",
         question_type="question_type",
         answer_type="answer_type",
-        precision="precision" if "precision" in kinds else None,
-        unit="unit" if "unit" in kinds else None,
+        precision=_present(kinds, "precision"),
+        unit=_present(kinds, "unit"),
         name="mathvista",
     )
 
@@ -216,8 +221,8 @@ def _mmmu(kinds: Mapping[str, str]) -> FieldMap | None:
         image="image_1",
         answer="answer",
         choices="options",
-        id="id" if "id" in kinds else None,
-        question_type="question_type" if "question_type" in kinds else None,
+        id=_present(kinds, "id"),
+        question_type=_present(kinds, "question_type"),
         extra_images=extra,
         name="mmmu",
     )

@@ -111,20 +111,14 @@ def map_row(
     """Map one raw row to a RawSample. Missing required fields raise SampleError."""
     row_id = str(row[fields.id]) if fields.id and row.get(fields.id) is not None else None
     original_id = row_id if row_id is not None else f"{split}-{index:06d}"
-    if fields.question not in row:
-        raise SampleError(
-            f"row has no question field (columns: {sorted(row)})",
-            sample_id=original_id,
-            field=fields.question,
-            stage="source",
-        )
-    if fields.image not in row:
-        raise SampleError(
-            f"row has no image field (columns: {sorted(row)})",
-            sample_id=original_id,
-            field=fields.image,
-            stage="source",
-        )
+    for role, column in (("question", fields.question), ("image", fields.image)):
+        if column not in row:
+            raise SampleError(
+                f"row has no {role} field (columns: {sorted(row)})",
+                sample_id=original_id,
+                field=column,
+                stage="source",
+            )
     images = row[fields.image]
     if images is None:
         images = []

@@ -37,6 +37,33 @@ DTYPES = (*DTYPE_NAMES, *DTYPE_ALIASES)
 MAX_SEED = 2**32 - 1  # numpy's limit; seeds are offset by rank and epoch, so stay far from 2**63
 
 
+# The lower bound of each count and rate setting.
+_AT_LEAST: dict[str, int] = {
+    "batch_size": 1,
+    "rollouts_per_prompt": 1,
+    "max_new_tokens": 1,
+    "max_steps": 1,
+    "grad_accum": 1,
+    "max_prompt_len": 1,
+    "cue_interval": 1,
+    "topk": 1,
+    "score_chunk_size": 1,
+    "eval_batches": 1,
+    "log_every": 1,
+    "keep_checkpoints": 1,
+    "max_nonfinite_steps": 1,
+    "save_every": 0,
+    "eval_every": 0,
+    "warmup_steps": 0,
+    "num_workers": 0,
+    "top_k": 0,
+    "max_grad_norm": 0,
+    "rollout_batch_size": 0,
+    "weight_decay": 0,
+    "shuffle_buffer": 0,
+}
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     # -- models
@@ -220,38 +247,10 @@ class DistillConfig:
 
         if self.loss not in loss_names():
             raise ConfigError(f"loss must be one of {', '.join(loss_names())}, got {self.loss!r}")
-        positive = {
-            "batch_size": self.batch_size,
-            "rollouts_per_prompt": self.rollouts_per_prompt,
-            "max_new_tokens": self.max_new_tokens,
-            "max_steps": self.max_steps,
-            "grad_accum": self.grad_accum,
-            "max_prompt_len": self.max_prompt_len,
-            "cue_interval": self.cue_interval,
-            "topk": self.topk,
-            "score_chunk_size": self.score_chunk_size,
-            "eval_batches": self.eval_batches,
-            "log_every": self.log_every,
-            "keep_checkpoints": self.keep_checkpoints,
-            "max_nonfinite_steps": self.max_nonfinite_steps,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
-        non_negative = {
-            "save_every": self.save_every,
-            "eval_every": self.eval_every,
-            "warmup_steps": self.warmup_steps,
-            "num_workers": self.num_workers,
-            "top_k": self.top_k,
-            "max_grad_norm": self.max_grad_norm,
-            "rollout_batch_size": self.rollout_batch_size,
-            "weight_decay": self.weight_decay,
-            "shuffle_buffer": self.shuffle_buffer,
-        }
-        for name, number in non_negative.items():  # ints and floats
-            if number < 0:
-                raise ConfigError(f"{name} must be >= 0, got {number}")
+        for name, least in _AT_LEAST.items():  # ints and floats
+            value = getattr(self, name)
+            if value < least:
+                raise ConfigError(f"{name} must be >= {least}, got {value}")
         if self.checkpoint_layers is not None and self.checkpoint_layers < 0:
             raise ConfigError(f"checkpoint_layers must be >= 0, got {self.checkpoint_layers}")
         if self.temperature <= 0 or not 0 < self.top_p <= 1:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 # The one judge of the project, shared with `cuekit eval`, so held-out accuracy during
 # training and after it count the same answers as correct.
-from cuekit.answers import judge
+from cuekit.answers import Verdict, judge
 from cuekit.distill.prompts import (
     ChatPair,
     chat_prompt_pair,
+    decoded_chat_pairs,
     pair_batch,
-    record_chat_pair,
     vision_token_ids,
 )
 from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
@@ -23,20 +23,46 @@ from cuekit.pipelines.read.reader import ShardBatch, ShardReader
 from cuekit.schemas.runs import EvalMetrics
 
 
+class JudgedQuestion(Protocol):
+    """What the judge reads of a question: a :class:`~cuekit.schemas.Sample` or an eval item."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str | None: ...
+    @property
+    def choices(self) -> list[str] | None: ...
+    @property
+    def precision(self) -> int | None: ...
+    @property
+    def question_type(self) -> str | None: ...
+    @property
+    def answer_type(self) -> str | None: ...
+    @property
+    def unit(self) -> str | None: ...
+
+
+def judge_response(
+    response: str, question: JudgedQuestion, *, finished: bool | None = None
+) -> Verdict:
+    """:func:`cuekit.answers.judge` of ``response`` with every field the question's source
+    gives for judging it (`cuekit eval` and the held-out accuracy call this alike)."""
+    return judge(
+        response,
+        question.answer,
+        choices=question.choices,
+        precision=question.precision,
+        question_type=question.question_type,
+        answer_type=question.answer_type,
+        unit=question.unit,
+        finished=finished,
+        question=question.question,
+    )
+
+
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
     """The batch's prompts, built exactly as the training step builds them."""
-    return [
-        record_chat_pair(
-            s.record.sample,
-            s.images,
-            cue=s.hint,
-            marked_image=s.marked_image,
-            marked_index=s.record.cue.marked_image_index,
-            privilege=config.privilege,
-            style=config.prompt_style,
-        )
-        for s in batch.samples
-    ]
+    return decoded_chat_pairs(batch.samples, privilege=config.privilege, style=config.prompt_style)
 
 
 class Evaluator:
@@ -97,17 +123,7 @@ class Evaluator:
                 if record.sample.answer is None:
                     continue
                 total += 1
-                sample = record.sample
-                correct += judge(
-                    text,
-                    sample.answer,
-                    choices=sample.choices,
-                    precision=sample.precision,
-                    question_type=sample.question_type,
-                    answer_type=sample.answer_type,
-                    unit=sample.unit,
-                    question=sample.question,
-                ).correct
+                correct += judge_response(text, record.sample).correct
         return EvalMetrics(
             eval_reverse_kl=kl_sum / max(tokens, 1),
             eval_accuracy=correct / total if total else 0.0,

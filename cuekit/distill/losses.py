@@ -121,79 +121,6 @@ def _check_floor(lp_floor: float | None) -> None:
         raise ConfigError(f"lp_floor must be a negative number or None; got {lp_floor!r}")
 
 
-@dataclass(frozen=True)
-class K1Loss:
-    """Detached per-token advantage used as a policy gradient (released ViCuR default).
-
-    A = clamp(max(lT, f) - max(lS, f), -c, +c)  (detached; f = lp_floor, c = adv_clip)
-    loss = token-mean(-A * lS)
-
-    Its gradient wrt lS is -A * mask / N: REINFORCE with reward A per token, no baseline,
-    no discount. Because E_{y~S}[-A grad lS] = grad KL(S || T) (for unclamped A), this is
-    the k1 reverse-KL estimator used as a reward (on-policy distillation).
-    """
-
-    adv_clip: float = 10.0
-    lp_floor: float | None = -10.0
-    needs_topk: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.adv_clip) and self.adv_clip > 0):
-            raise ConfigError(f"adv_clip must be a positive number; got {self.adv_clip!r}")
-        _check_floor(self.lp_floor)
-
-    def __call__(
-        self,
-        student_lp: Tensor,
-        teacher_lp: Tensor,
-        mask: Tensor,
-        *,
-        student_topk: Tensor | None = None,
-        teacher_topk: Tensor | None = None,
-    ) -> tuple[Tensor, Metrics]:
-        _check_inputs(student_lp, teacher_lp, mask)
-        lS, lT = _upcast(student_lp), _upcast(teacher_lp.detach())
-        with torch.no_grad():
-            floored_s, floored_t = _floor(lS, self.lp_floor), _floor(lT, self.lp_floor)
-            raw_adv = floored_t - floored_s
-            advantage = raw_adv.clamp(-self.adv_clip, self.adv_clip)
-            clipped = (floored_s != lS) | (floored_t != lT) | (advantage != raw_adv)
-        loss = _token_mean(-advantage * lS, mask)
-        return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
-
-
-@dataclass(frozen=True)
-class K3Loss:
-    """k3 estimator of KL(S || T) minimised directly (gradient flows through lS).
-
-    d = max(lT, f) - max(lS, f);  loss = token-mean(exp(d) - d - 1)
-    (Schulman 2020, "Approximating KL divergence": k3 = (r - 1) - log r with r = pT / pS.)
-    """
-
-    lp_floor: float | None = -10.0
-    needs_topk: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        _check_floor(self.lp_floor)
-
-    def __call__(
-        self,
-        student_lp: Tensor,
-        teacher_lp: Tensor,
-        mask: Tensor,
-        *,
-        student_topk: Tensor | None = None,
-        teacher_topk: Tensor | None = None,
-    ) -> tuple[Tensor, Metrics]:
-        _check_inputs(student_lp, teacher_lp, mask)
-        lS, lT = _upcast(student_lp), _upcast(teacher_lp.detach())
-        floored_s, floored_t = _floor(lS, self.lp_floor), _floor(lT, self.lp_floor)
-        delta = floored_t - floored_s
-        loss = _token_mean(torch.expm1(delta) - delta, mask)
-        clipped = (floored_s.detach() != lS.detach()) | (floored_t != lT)
-        return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
-
-
 def _floored_topk(
     lp_floor: float | None, student_topk: Tensor, teacher_topk: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -213,8 +140,101 @@ def _kl_from_logs(log_p: Tensor, log_q: Tensor) -> Tensor:
     return (p * log_ratio).sum(dim=-1)
 
 
+class _TokenLoss:
+    """The one call every loss shares: check, per-token divergence, token-mean, metrics.
+
+    A loss is a frozen dataclass of its settings (``lp_floor`` among them) that says
+    whether it reads the top-k tensors and implements one hook:
+    - ``_sampled(lS, lT)`` for a loss on the sampled token's log-probs (B, T), or
+    - ``_topk(lS, lT)`` for a loss on the floored top-k log-probs (B, T, k).
+    Each returns the per-token loss (B, T) (and ``_sampled`` the (B, T) clamp mask too).
+    """
+
+    name: ClassVar[str]
+    needs_topk: ClassVar[bool]
+    lp_floor: float | None
+
+    def __post_init__(self) -> None:
+        _check_floor(self.lp_floor)
+
+    def __call__(
+        self,
+        student_lp: Tensor,
+        teacher_lp: Tensor,
+        mask: Tensor,
+        *,
+        student_topk: Tensor | None = None,
+        teacher_topk: Tensor | None = None,
+    ) -> tuple[Tensor, Metrics]:
+        _check_inputs(student_lp, teacher_lp, mask)
+        if self.needs_topk:
+            student_k, teacher_k = _check_topk(self.name, student_lp, student_topk, teacher_topk)
+            lS_k, lT_k, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
+            per_token = self._topk(lS_k, lT_k)
+        else:
+            per_token, clipped = self._sampled(_upcast(student_lp), _upcast(teacher_lp.detach()))
+        loss = _token_mean(per_token, mask)
+        return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
+
+    def _sampled(self, lS: Tensor, lT: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError  # only the losses with needs_topk False implement it
+
+    def _topk(self, lS: Tensor, lT: Tensor) -> Tensor:
+        raise NotImplementedError  # only the losses with needs_topk True implement it
+
+
 @dataclass(frozen=True)
-class ForwardKLTopKLoss:
+class K1Loss(_TokenLoss):
+    """Detached per-token advantage used as a policy gradient (released ViCuR default).
+
+    A = clamp(max(lT, f) - max(lS, f), -c, +c)  (detached; f = lp_floor, c = adv_clip)
+    loss = token-mean(-A * lS)
+
+    Its gradient wrt lS is -A * mask / N: REINFORCE with reward A per token, no baseline,
+    no discount. Because E_{y~S}[-A grad lS] = grad KL(S || T) (for unclamped A), this is
+    the k1 reverse-KL estimator used as a reward (on-policy distillation).
+    """
+
+    adv_clip: float = 10.0
+    lp_floor: float | None = -10.0
+    name: ClassVar[str] = "k1"
+    needs_topk: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.adv_clip) and self.adv_clip > 0):
+            raise ConfigError(f"adv_clip must be a positive number; got {self.adv_clip!r}")
+        super().__post_init__()
+
+    def _sampled(self, lS: Tensor, lT: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            floored_s, floored_t = _floor(lS, self.lp_floor), _floor(lT, self.lp_floor)
+            raw_adv = floored_t - floored_s
+            advantage = raw_adv.clamp(-self.adv_clip, self.adv_clip)
+            clipped = (floored_s != lS) | (floored_t != lT) | (advantage != raw_adv)
+        return -advantage * lS, clipped
+
+
+@dataclass(frozen=True)
+class K3Loss(_TokenLoss):
+    """k3 estimator of KL(S || T) minimised directly (gradient flows through lS).
+
+    d = max(lT, f) - max(lS, f);  loss = token-mean(exp(d) - d - 1)
+    (Schulman 2020, "Approximating KL divergence": k3 = (r - 1) - log r with r = pT / pS.)
+    """
+
+    lp_floor: float | None = -10.0
+    name: ClassVar[str] = "k3"
+    needs_topk: ClassVar[bool] = False
+
+    def _sampled(self, lS: Tensor, lT: Tensor) -> tuple[Tensor, Tensor]:
+        floored_s, floored_t = _floor(lS, self.lp_floor), _floor(lT, self.lp_floor)
+        delta = floored_t - floored_s
+        clipped = (floored_s.detach() != lS.detach()) | (floored_t != lT)
+        return torch.expm1(delta) - delta, clipped
+
+
+@dataclass(frozen=True)
+class ForwardKLTopKLoss(_TokenLoss):
     """Forward KL(T || S) restricted to the teacher's top-k tokens (verl's forward_kl_topk).
 
     loss = token-mean( sum_{v in topk_T} pT~(v) (log pT~(v) - log pS(v)) )
@@ -230,33 +250,17 @@ class ForwardKLTopKLoss:
 
     renormalize: bool = True
     lp_floor: float | None = -10.0
+    name: ClassVar[str] = "forward-kl-topk"
     needs_topk: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        _check_floor(self.lp_floor)
-
-    def __call__(
-        self,
-        student_lp: Tensor,
-        teacher_lp: Tensor,
-        mask: Tensor,
-        *,
-        student_topk: Tensor | None = None,
-        teacher_topk: Tensor | None = None,
-    ) -> tuple[Tensor, Metrics]:
-        _check_inputs(student_lp, teacher_lp, mask)
-        student_k, teacher_k = _check_topk(
-            "forward-kl-topk", student_lp, student_topk, teacher_topk
-        )
-        lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
+    def _topk(self, lS: Tensor, lT: Tensor) -> Tensor:
         if self.renormalize:
             lT = torch.log_softmax(lT, dim=-1)
-        loss = _token_mean(_kl_from_logs(lT, lS), mask)
-        return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
+        return _kl_from_logs(lT, lS)
 
 
 @dataclass(frozen=True)
-class JSDLoss:
+class JSDLoss(_TokenLoss):
     """Generalized Jensen-Shannon divergence of GKD (Agarwal et al. 2024, eq. in sec. 3).
 
     With P = teacher, Q = student and M = beta * P + (1 - beta) * Q:
@@ -273,47 +277,31 @@ class JSDLoss:
 
     beta: float = 0.5
     lp_floor: float | None = -10.0
+    name: ClassVar[str] = "jsd"
     needs_topk: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.beta <= 1.0):
             raise ConfigError(f"beta must lie in [0, 1]; got {self.beta!r}")
-        _check_floor(self.lp_floor)
+        super().__post_init__()
 
-    def __call__(
-        self,
-        student_lp: Tensor,
-        teacher_lp: Tensor,
-        mask: Tensor,
-        *,
-        student_topk: Tensor | None = None,
-        teacher_topk: Tensor | None = None,
-    ) -> tuple[Tensor, Metrics]:
-        _check_inputs(student_lp, teacher_lp, mask)
-        student_k, teacher_k = _check_topk("jsd", student_lp, student_topk, teacher_topk)
-        lS, lT, clipped = _floored_topk(self.lp_floor, student_k, teacher_k)
+    def _topk(self, lS: Tensor, lT: Tensor) -> Tensor:
         log_q, log_p = torch.log_softmax(lS, dim=-1), torch.log_softmax(lT, dim=-1)
         if self.beta == 0.0:
-            per_token = _kl_from_logs(log_p, log_q)
-        elif self.beta == 1.0:
-            per_token = _kl_from_logs(log_q, log_p)
-        else:
-            # log M = logsumexp(log beta + log P, log(1 - beta) + log Q), in log space.
-            log_m = torch.logaddexp(log_p + math.log(self.beta), log_q + math.log1p(-self.beta))
-            per_token = self.beta * _kl_from_logs(log_p, log_m) + (1.0 - self.beta) * _kl_from_logs(
-                log_q, log_m
-            )
-        loss = _token_mean(per_token, mask)
-        return loss, _base_metrics(loss, student_lp, teacher_lp, mask, clipped)
+            return _kl_from_logs(log_p, log_q)
+        if self.beta == 1.0:
+            return _kl_from_logs(log_q, log_p)
+        # log M = logsumexp(log beta + log P, log(1 - beta) + log Q), in log space.
+        log_m = torch.logaddexp(log_p + math.log(self.beta), log_q + math.log1p(-self.beta))
+        return self.beta * _kl_from_logs(log_p, log_m) + (1.0 - self.beta) * _kl_from_logs(
+            log_q, log_m
+        )
 
 
 DistillLoss = K1Loss | K3Loss | ForwardKLTopKLoss | JSDLoss
 
 LOSSES: dict[str, type[DistillLoss]] = {
-    "k1": K1Loss,
-    "k3": K3Loss,
-    "forward-kl-topk": ForwardKLTopKLoss,
-    "jsd": JSDLoss,
+    loss_cls.name: loss_cls for loss_cls in (K1Loss, K3Loss, ForwardKLTopKLoss, JSDLoss)
 }
 
 

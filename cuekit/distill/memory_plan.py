@@ -141,20 +141,18 @@ QWEN3_VL_2B = ModelShape(
     vision_intermediate=4096,
     deepstack_layers=3,
 )
-QWEN3_VL_8B = ModelShape(
-    "qwen3-vl-8b",
+# The 8B shares the 2B's attention head layout, vocabulary and DeepStack depth.
+QWEN3_VL_8B = replace(
+    QWEN3_VL_2B,
+    name="qwen3-vl-8b",
     hidden=4096,
     intermediate=12288,
     layers=36,
     heads=32,
-    kv_heads=8,
-    head_dim=128,
-    vocab=151_936,
     tied_embeddings=False,
     vision_depth=27,
     vision_hidden=1152,
     vision_intermediate=4304,
-    deepstack_layers=3,
 )
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from PIL import Image
     from transformers import BatchFeature, PreTrainedTokenizerBase
 
+    from cuekit.pipelines.read.reader import DecodedSample
     from cuekit.schemas import Sample
 
 HINT_LABEL = "[Hint]:"
@@ -289,6 +290,25 @@ def record_chat_pair(
         marked_index=marked_index,
         style=style,
     )
+
+
+def decoded_chat_pairs(
+    samples: Sequence[DecodedSample], *, privilege: str = "cue", style: PromptStyle | None = None
+) -> list[ChatPair]:
+    """:func:`record_chat_pair` for each sample decoded from shards: its images, its hint,
+    and (cue style marks) its marked image in place of the one the cue marks."""
+    return [
+        record_chat_pair(
+            s.record.sample,
+            s.images,
+            cue=s.hint,
+            marked_image=s.marked_image,
+            marked_index=s.record.cue.marked_image_index,
+            privilege=privilege,
+            style=style,
+        )
+        for s in samples
+    ]
 
 
 @dataclass(frozen=True)

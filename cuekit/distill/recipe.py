@@ -55,7 +55,7 @@ from cuekit.distill.prompts import (
     ScoringBatch,
     StepBatch,
     build_step_batch,
-    record_chat_pair,
+    decoded_chat_pairs,
     vision_token_ids,
 )
 from cuekit.distill.resume import (
@@ -93,18 +93,7 @@ def step_prompts(
     the exports word prompts the same way; with cue style marks the teacher sees the
     marked image, the student the original), those that fit ``--max-prompt-len`` (never
     truncated), each ``--rollouts-per-prompt`` times, tokenized once."""
-    pairs = [
-        record_chat_pair(
-            s.record.sample,
-            s.images,
-            cue=s.hint,
-            marked_image=s.marked_image,
-            marked_index=s.record.cue.marked_image_index,
-            privilege=config.privilege,
-            style=config.prompt_style,
-        )
-        for s in batch.samples
-    ]
+    pairs = decoded_chat_pairs(batch.samples, privilege=config.privilege, style=config.prompt_style)
     return build_step_batch(
         student_processor,
         teacher_processor,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cuekit.distill.processor import ImageOnlyProcessor
 
@@ -166,7 +166,6 @@ def tiny_qwen3_vl_config(
     ``hidden_size / num_attention_heads`` and M-RoPE splits its half as [2, 3, 3]-shaped
     sections that sum to it; DeepStack feeds every vision layer (up to the text depth).
     """
-    from transformers import Qwen3VLConfig
 
     head_dim, remainder = divmod(hidden_size, num_attention_heads)
     if remainder or head_dim % 2:
@@ -182,9 +181,8 @@ def tiny_qwen3_vl_config(
     half = head_dim // 2
     # mrope_section (temporal, height, width) must sum to head_dim / 2 (docs/method.md §4).
     mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
-    tokenizer = processor.tokenizer
     text_config = {
-        "vocab_size": len(tokenizer),
+        "vocab_size": len(processor.tokenizer),
         "hidden_size": hidden_size,
         "intermediate_size": 2 * hidden_size,
         "num_hidden_layers": num_hidden_layers,
@@ -198,8 +196,6 @@ def tiny_qwen3_vl_config(
             "mrope_section": mrope,
             "mrope_interleaved": True,
         },
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
     }
     vision_config = {
         "depth": vision_depth,
@@ -213,14 +209,33 @@ def tiny_qwen3_vl_config(
         "num_position_embeddings": num_position_embeddings,
         "deepstack_visual_indexes": deepstack,
     }
+    return qwen3_vl_config_for(processor, text_config, vision_config, tied=True)
+
+
+def qwen3_vl_config_for(
+    processor: ImageOnlyProcessor,
+    text_config: dict[str, Any],
+    vision_config: dict[str, Any],
+    *,
+    tied: bool,
+) -> Qwen3VLConfig:
+    """A Qwen3-VL config of the given text and vision settings, with ``processor``'s
+    special token ids (padding, end, image and vision start/end) filled in."""
+    from transformers import Qwen3VLConfig
+
+    tokenizer = processor.tokenizer
     return Qwen3VLConfig(
-        text_config=text_config,
+        text_config={
+            **text_config,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
         vision_config=vision_config,
         image_token_id=processor.image_token_id,
         video_token_id=processor.video_token_id,
         vision_start_token_id=processor.vision_start_token_id,
         vision_end_token_id=processor.vision_end_token_id,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tied,
     )
 
 

@@ -16,10 +16,9 @@ Writes ``audit.parquet`` (one row per sample), ``summary.json`` and PNG histogra
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,15 @@ from cuekit.distill.prompts import ChatPair, record_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.config import AuditConfig
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
+from cuekit.schemas.runs import (
+    AdvantageSummary,
+    AuditScores,
+    AuditSummary,
+    CoverageSummary,
+    Distribution,
+    LeakageSummary,
+    LeakExample,
+)
 
 AUDIT_FILE = "audit.parquet"
 SUMMARY_FILE = "summary.json"
@@ -308,75 +316,50 @@ def _mean(values: pl.Series) -> float:
     return float(mean) if isinstance(mean, int | float) else 0.0
 
 
-def _stats(values: Iterable[float]) -> dict[str, float] | None:
-    data = sorted(v for v in values if v is not None and not math.isnan(v))
-    if not data:
-        return None
-    quantiles = (
-        statistics.quantiles(data, n=10, method="inclusive") if len(data) > 1 else [data[0]] * 9
-    )
-    return {
-        "count": len(data),
-        "mean": statistics.fmean(data),
-        "min": data[0],
-        "p10": quantiles[0],
-        "median": statistics.median(data),
-        "p90": quantiles[8],
-        "max": data[-1],
-    }
-
-
-def summarize_audit(frame: pl.DataFrame) -> dict[str, Any]:
+def summarize_audit(frame: pl.DataFrame) -> AuditScores:
     """The summary.json blocks: leakage, coverage and (when measured) advantage."""
     with_answer = frame.filter(pl.col("answer").is_not_null())
     leaky = frame.filter(pl.col("leak"))
-    leakage = {
-        "checked": with_answer.height,
-        "leaky": leaky.height,
-        "rate": leaky.height / with_answer.height if with_answer.height else 0.0,
-        "by_kind": dict(sorted(Counter(leaky["leak_kind"].to_list()).items())),
-        "recorded_by_extract": int(frame["leak_recorded"].sum()),
-        "examples": [
-            {
-                "id": r["id"],
-                "answer": r["answer"],
-                "kind": r["leak_kind"],
-                "match": r["leak_match"],
-                "cue": _excerpt(r["cue_text"], r["leak_match"]),
-            }
+    leakage = LeakageSummary(
+        checked=with_answer.height,
+        leaky=leaky.height,
+        rate=leaky.height / with_answer.height if with_answer.height else 0.0,
+        by_kind=dict(sorted(Counter(leaky["leak_kind"].to_list()).items())),
+        recorded_by_extract=int(frame["leak_recorded"].sum()),
+        examples=[
+            LeakExample(
+                r["id"],
+                r["answer"],
+                r["leak_kind"],
+                r["leak_match"],
+                _excerpt(r["cue_text"], r["leak_match"]),
+            )
             for r in leaky.head(EXAMPLES).iter_rows(named=True)
         ],
-    }
+    )
     coverage_values = frame["phrase_coverage"].drop_nulls()
-    coverage = {
-        "phrases_per_sample": _mean(frame["n_phrases"]),
-        "phrase_coverage": _stats(coverage_values.to_list()),
-        "fully_grounded_rate": _mean(coverage_values == 1.0) if coverage_values.len() else None,
-        "samples_without_phrases": int(frame["phrase_coverage"].is_null().sum()),
-        "detections_per_sample": _stats(frame["n_detections"].cast(pl.Float64).to_list()),
-        "samples_without_detections": int((frame["n_detections"] == 0).sum()),
-        "scores": _stats(frame["scores"].explode().drop_nulls().to_list()),
-        "backends": dict(
-            sorted(Counter(b for bs in frame["backends"].to_list() for b in bs).items())
-        ),
-    }
-    summary: dict[str, Any] = {
-        "samples": frame.height,
-        "leakage": leakage,
-        "coverage": coverage,
-        "advantage": None,
-    }
+    coverage = CoverageSummary(
+        phrases_per_sample=_mean(frame["n_phrases"]),
+        phrase_coverage=Distribution.of(coverage_values.to_list()),
+        fully_grounded_rate=_mean(coverage_values == 1.0) if coverage_values.len() else None,
+        samples_without_phrases=int(frame["phrase_coverage"].is_null().sum()),
+        detections_per_sample=Distribution.of(frame["n_detections"].cast(pl.Float64).to_list()),
+        samples_without_detections=int((frame["n_detections"] == 0).sum()),
+        scores=Distribution.of(frame["scores"].explode().drop_nulls().to_list()),
+        backends=dict(sorted(Counter(b for bs in frame["backends"].to_list() for b in bs).items())),
+    )
+    advantage = None
     if "advantage" in frame.columns:
         measured = frame.filter(pl.col("advantage").is_not_null()).sort("advantage")
-        summary["advantage"] = {
-            "samples": measured.height,
-            "per_sample": _stats(measured["advantage"].to_list()),
-            "per_token": _stats(measured["token_advantage"].explode().to_list()),
-            "positive_rate": _mean(measured["advantage"] > 0) if measured.height else None,
-            "most_informative": measured.tail(EXAMPLES)["id"].reverse().to_list(),
-            "least_informative": measured.head(EXAMPLES)["id"].to_list(),
-        }
-    return summary
+        advantage = AdvantageSummary(
+            samples=measured.height,
+            per_sample=Distribution.of(measured["advantage"].to_list()),
+            per_token=Distribution.of(measured["token_advantage"].explode().to_list()),
+            positive_rate=_mean(measured["advantage"] > 0) if measured.height else None,
+            most_informative=measured.tail(EXAMPLES)["id"].reverse().to_list(),
+            least_informative=measured.head(EXAMPLES)["id"].to_list(),
+        )
+    return AuditScores(frame.height, leakage, coverage, advantage)
 
 
 def audit_table(items: Sequence[CueItem], config: AuditConfig) -> pl.DataFrame:
@@ -388,26 +371,23 @@ def audit_table(items: Sequence[CueItem], config: AuditConfig) -> pl.DataFrame:
     return pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema)
 
 
-def run_audit(config: AuditConfig) -> dict[str, Any]:
+def run_audit(config: AuditConfig) -> AuditSummary:
     """Audit every cue of ``config.input``; write the table, summary and plots."""
     items = list(iter_cue_items(config.input, limit=config.limit))
     if not items:
         raise ConfigError(f"{config.input} holds no samples")
     frame = audit_table(items, config)
-    summary = {
-        "input": config.input,
-        "teacher": config.teacher,
-        "target": None
-        if config.teacher is None
-        else ("responses" if config.responses else "answer"),
-        **summarize_audit(frame),
-        "plots": [],
-    }
     config.output.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(config.output / AUDIT_FILE)
-    if config.plots:
-        summary["plots"] = [p.name for p in write_plots(frame, config.output)]
-    (config.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    plots = write_plots(frame, config.output) if config.plots else []
+    summary = AuditSummary(
+        input=config.input,
+        teacher=config.teacher,
+        target=None if config.teacher is None else ("responses" if config.responses else "answer"),
+        scores=summarize_audit(frame),
+        plots=[p.name for p in plots],
+    )
+    (config.output / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
 
 

@@ -18,7 +18,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
@@ -27,10 +27,11 @@ from typing import Any
 import polars as pl
 from PIL import Image
 
-from cuekit.answers import judge
 from cuekit.distill.prompts import build_chat_pair
 from cuekit.errors import ConfigError
 from cuekit.evaluate.config import EvalConfig
+from cuekit.schemas import Sample
+from cuekit.schemas.runs import AccuracyCounts, EvalScores, EvalSummary
 
 logger = logging.getLogger("cuekit.eval")
 
@@ -74,6 +75,34 @@ class EvalItem:
     answer_type: str | None = None
     unit: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        sample: Sample,
+        images: list[Image.Image],
+        *,
+        hint: str = "",
+        marked_image: Image.Image | None = None,
+        marked_index: int | None = None,
+    ) -> EvalItem:
+        """The item of a cuekit sample: its question, its answer and how to judge it."""
+        return cls(
+            sample.id,
+            sample.source,
+            sample.split,
+            sample.question,
+            sample.answer,
+            sample.choices,
+            images,
+            hint,
+            sample.precision,
+            marked_image,
+            marked_index,
+            question_type=sample.question_type,
+            answer_type=sample.answer_type,
+            unit=sample.unit,
+        )
+
 
 # ---------------------------------------------------------------- inputs
 
@@ -82,22 +111,12 @@ def _items_from_shards(shards: str) -> Iterator[EvalItem]:
     from cuekit.evaluate.inputs import iter_cue_items
 
     for item in iter_cue_items(shards):
-        sample = item.record.sample
-        yield EvalItem(
-            sample.id,
-            sample.source,
-            sample.split,
-            sample.question,
-            sample.answer,
-            sample.choices,
+        yield EvalItem.of(
+            item.record.sample,
             item.images(),
-            item.hint,
-            sample.precision,
-            item.marked(),
-            item.marked_index,
-            question_type=sample.question_type,
-            answer_type=sample.answer_type,
-            unit=sample.unit,
+            hint=item.hint,
+            marked_image=item.marked(),
+            marked_index=item.marked_index,
         )
 
 
@@ -119,20 +138,7 @@ def _items_from_dataset(config: EvalConfig, skipped: list[str]) -> Iterator[Eval
             except (SampleError, OSError, ValueError) as exc:
                 skipped.append(f"{raw.original_id}: {exc}")
                 continue
-            sample = prepared.sample
-            yield EvalItem(
-                sample.id,
-                sample.source,
-                sample.split,
-                sample.question,
-                sample.answer,
-                sample.choices,
-                prepared.images,
-                precision=sample.precision,
-                question_type=sample.question_type,
-                answer_type=sample.answer_type,
-                unit=sample.unit,
-            )
+            yield EvalItem.of(prepared.sample, prepared.images)
 
 
 def iter_eval_items(config: EvalConfig, skipped: list[str]) -> Iterator[EvalItem]:
@@ -185,6 +191,7 @@ def generate_answers(
     model: Any, processor: Any, items: Sequence[EvalItem], config: EvalConfig
 ) -> list[dict[str, Any]]:
     """One prediction row per item: prompt, response and how it scored."""
+    from cuekit.distill.evaluation import judge_response
     from cuekit.distill.prompts import pair_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
@@ -226,17 +233,7 @@ def generate_answers(
         finished.tolist(),
         strict=True,
     ):
-        verdict = judge(
-            text,
-            item.answer,
-            choices=item.choices,
-            precision=item.precision,
-            question_type=item.question_type,
-            answer_type=item.answer_type,
-            unit=item.unit,
-            finished=bool(done),
-            question=item.question,
-        )
+        verdict = judge_response(text, item, finished=bool(done))
         rows.append(
             {
                 "id": item.id,
@@ -258,7 +255,7 @@ def generate_answers(
     return rows
 
 
-def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
+def summarize(predictions: pl.DataFrame) -> EvalScores:
     """Accuracy overall and per source; samples without a reference answer are not scored.
 
     A response that commits to no answer (empty, refused, looping, cut off) counts as
@@ -266,33 +263,28 @@ def summarize(predictions: pl.DataFrame) -> dict[str, Any]:
     """
     scored = predictions.filter(pl.col("answer").is_not_null())
 
-    def block(frame: pl.DataFrame) -> dict[str, Any]:
+    def counts(frame: pl.DataFrame) -> AccuracyCounts:
         n, correct = frame.height, int(frame["correct"].sum()) if frame.height else 0
         no_answer = int((frame["outcome"] == "no_answer").sum()) if frame.height else 0
-        return {
-            "samples": n,
-            "correct": correct,
-            "wrong": n - correct - no_answer,
-            "no_answer": no_answer,
-            "accuracy": correct / n if n else 0.0,
-        }
+        return AccuracyCounts(
+            n, correct, n - correct - no_answer, no_answer, correct / n if n else 0.0
+        )
 
-    per_source = {
-        source: block(scored.filter(pl.col("source") == source))
-        for source in sorted(scored["source"].unique().to_list())
-    }
     tokens = predictions["response_tokens"].mean()  # None without rows
-    return {
-        **block(scored),
-        "unscored": predictions.height - scored.height,
-        "per_source": per_source,
-        "methods": dict(sorted(Counter(predictions["method"].to_list()).items())),
-        "unfinished": int((~predictions["finished"]).sum()),
-        "mean_response_tokens": float(tokens) if isinstance(tokens, int | float) else 0.0,
-    }
+    return EvalScores(
+        overall=counts(scored),
+        unscored=predictions.height - scored.height,
+        per_source={
+            source: counts(scored.filter(pl.col("source") == source))
+            for source in sorted(scored["source"].unique().to_list())
+        },
+        methods=dict(sorted(Counter(predictions["method"].to_list()).items())),
+        unfinished=int((~predictions["finished"]).sum()),
+        mean_response_tokens=float(tokens) if isinstance(tokens, int | float) else 0.0,
+    )
 
 
-def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
+def run_eval(config: EvalConfig, progress: Any = None) -> EvalSummary:
     """Evaluate, write ``predictions.parquet`` and ``summary.json``; return the summary."""
     import torch
 
@@ -316,29 +308,30 @@ def run_eval(config: EvalConfig, progress: Any = None) -> dict[str, Any]:
             + (f"; first: {skipped[0]}" if skipped else "")
         )
     predictions = pl.DataFrame(rows, schema=PREDICTIONS_SCHEMA)
-    summary = {
-        "model": config.model,
-        "loaded": loaded,
-        "input": config.shards or config.dataset,
-        "privilege": config.privilege,
-        **summarize(predictions),
-        "skipped_rows": len(skipped),
-        "skipped_examples": skipped[:5],
-        "time_load_s": round(load_s, 3),
-        "time_generate_s": round(generate_s, 3),
-        "new_tokens_per_s": round(
+    summary = EvalSummary(
+        model=config.model,
+        loaded=loaded,
+        input=config.shards or config.dataset,
+        privilege=config.privilege,
+        scores=summarize(predictions),
+        skipped_rows=len(skipped),
+        skipped_examples=skipped[:5],
+        time_load_s=round(load_s, 3),
+        time_generate_s=round(generate_s, 3),
+        new_tokens_per_s=round(
             float(predictions["response_tokens"].sum()) / max(generate_s, 1e-9), 1
         ),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-    }
+        config={k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+    )
     config.output.mkdir(parents=True, exist_ok=True)
     predictions.write_parquet(config.output / PREDICTIONS_FILE)
-    (config.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    (config.output / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
 
 
-def format_table(summary: dict[str, Any]) -> str:
-    """The per-source accuracy table printed by the CLI."""
+def format_table(summary: Mapping[str, Any]) -> str:
+    """The per-source accuracy table printed by the CLI, from a summary's JSON form (an
+    :class:`EvalSummary` or :class:`EvalScores`, or a ``summary.json`` read back)."""
     blocks = [*summary["per_source"].items(), ("overall", summary)]
     width = max(len("source"), *(len(name) for name, _ in blocks))
     lines = [

@@ -168,11 +168,7 @@ def export_verl(items: Iterable[CueItem], output: Path, style: PromptStyle | Non
 def _hf_record(item: CueItem) -> dict[str, Any]:
     sample, cue = item.record.sample, item.record.cue
     return {
-        "id": sample.id,
-        "source": sample.source,
-        "split": sample.split,
-        "question": sample.question,
-        "answer": sample.answer,
+        **sample.lead_columns(),
         "choices": sample.choices,
         "images": [{"bytes": data, "path": None} for data in item.image_bytes],
         "hint": item.hint,

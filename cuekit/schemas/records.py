@@ -74,6 +74,16 @@ class Sample(Record):
             raise ValueError("question is blank")
         return value
 
+    def lead_columns(self) -> dict[str, str | None]:
+        """The columns a table of samples starts with: id, source, split, question, answer."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "split": self.split,
+            "question": self.question,
+            "answer": self.answer,
+        }
+
 
 class Phrase(Record):
     """A query phrase and the span ``question[start:end]`` it was read from.

@@ -1,17 +1,20 @@
-"""Typed records of what a run produces: manifest rows, shard results, step metrics and
-held-out evaluations.
+"""Typed records of what a run produces: manifest rows, shard results, step metrics,
+held-out evaluations, and the eval and audit summaries.
 
 They cross room boundaries (the shard writer to the shard driver to ``manifest.parquet``;
-the distill step to the loop, the metrics log and the CLI), so each is a frozen
-dataclass with its fields named once, not a dict with string keys. The parquet and JSON
-forms are built from them (``as_dict``), and read back with ``from_dict``.
+the distill step to the loop, the metrics log and the CLI; eval and audit to the CLI and
+``summary.json``), so each is a frozen dataclass with its fields named once, not a dict
+with string keys. The parquet and JSON forms are built from them (``as_dict``), and read
+back with ``from_dict``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+import math
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar
 
 
 def _require(condition: bool, message: str) -> None:
@@ -110,8 +113,36 @@ class EvalMetrics:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class _JsonView(Mapping[str, Any]):
+    """A read-only mapping view of a dataclass record's JSON form (``as_dict``), so code
+    that reads the written file (``record["accuracy"]``) and code that holds the record
+    agree. The JSON fields of an ``inline`` field stand at the record's own top level."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    inline: ClassVar[tuple[str, ...]] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if name not in self.inline:
+                flat[name] = value
+                continue
+            part = getattr(self, name)  # a view flattens itself (its own inline fields)
+            flat.update(part.as_dict() if isinstance(part, _JsonView) else value)
+        return flat
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+
 @dataclass(frozen=True, eq=False)
-class StepMetrics(Mapping[str, Any]):
+class StepMetrics(_JsonView):
     """What one distill step did: one line of ``metrics.jsonl``.
 
     A read-only mapping too (``record["loss"]``, ``dict(record)``), so the log, TensorBoard
@@ -150,11 +181,150 @@ class StepMetrics(Mapping[str, Any]):
         flat.update(self.evaluation)
         return flat
 
-    def __getitem__(self, key: str) -> Any:
-        return self.as_dict()[key]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.as_dict())
+@dataclass(frozen=True)
+class Distribution:
+    """Count, mean and quantiles of some numbers (a ``summary.json`` block)."""
 
-    def __len__(self) -> int:
-        return len(self.as_dict())
+    count: int
+    mean: float
+    min: float
+    p10: float
+    median: float
+    p90: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Iterable[float | None]) -> Distribution | None:
+        """Of the values that are numbers (None and nan left out); None when there are none."""
+        data = sorted(v for v in values if v is not None and not math.isnan(v))
+        if not data:
+            return None
+        quantiles = (
+            statistics.quantiles(data, n=10, method="inclusive") if len(data) > 1 else [data[0]] * 9
+        )
+        return cls(
+            len(data),
+            statistics.fmean(data),
+            data[0],
+            quantiles[0],
+            statistics.median(data),
+            quantiles[8],
+            data[-1],
+        )
+
+
+# ---------------------------------------------------------------- cuekit eval
+
+
+@dataclass(frozen=True)
+class AccuracyCounts:
+    """Scored samples of one source (or all): a no-answer counts as wrong in ``accuracy``."""
+
+    samples: int
+    correct: int
+    wrong: int
+    no_answer: int
+    accuracy: float
+
+
+@dataclass(frozen=True, eq=False)
+class EvalScores(_JsonView):
+    """What the predictions score (:func:`cuekit.evaluate.eval.summarize`); in JSON the
+    overall counts stand at the top level, beside ``per_source``."""
+
+    overall: AccuracyCounts
+    unscored: int  # samples without a reference answer
+    per_source: dict[str, AccuracyCounts]
+    methods: dict[str, int]  # predictions per answer-extraction rule
+    unfinished: int  # responses that hit --max-new-tokens
+    mean_response_tokens: float
+    inline: ClassVar[tuple[str, ...]] = ("overall",)
+
+
+@dataclass(frozen=True, eq=False)
+class EvalSummary(_JsonView):
+    """``cuekit eval``'s ``summary.json``: the run, its scores, skipped rows and timings."""
+
+    model: str
+    loaded: str  # what was loaded: the student folder of a run, or the model's name
+    input: str | None  # --shards or --dataset
+    privilege: str
+    scores: EvalScores
+    skipped_rows: int
+    skipped_examples: list[str]
+    time_load_s: float
+    time_generate_s: float
+    new_tokens_per_s: float
+    config: dict[str, Any]
+    inline: ClassVar[tuple[str, ...]] = ("scores",)
+
+
+# ---------------------------------------------------------------- cuekit audit
+
+
+@dataclass(frozen=True)
+class LeakExample:
+    """A cue that gives its answer away: how (``kind``), by what text, and where."""
+
+    id: str
+    answer: str | None
+    kind: str | None
+    match: str | None
+    cue: str  # an excerpt of the cue around the match
+
+
+@dataclass(frozen=True)
+class LeakageSummary:
+    checked: int  # cues of samples with a reference answer
+    leaky: int
+    rate: float
+    by_kind: dict[str, int]
+    recorded_by_extract: int  # leaks the extract stage had already flagged
+    examples: list[LeakExample]
+
+
+@dataclass(frozen=True)
+class CoverageSummary:
+    phrases_per_sample: float
+    phrase_coverage: Distribution | None  # fraction of a sample's phrases grounded
+    fully_grounded_rate: float | None
+    samples_without_phrases: int
+    detections_per_sample: Distribution | None
+    samples_without_detections: int
+    scores: Distribution | None  # detection scores
+    backends: dict[str, int]  # detections per backend
+
+
+@dataclass(frozen=True)
+class AdvantageSummary:
+    """The teacher's cue advantage, log p(target | cue) - log p(target), over samples."""
+
+    samples: int
+    per_sample: Distribution | None
+    per_token: Distribution | None
+    positive_rate: float | None
+    most_informative: list[str]  # sample ids, the largest advantage first
+    least_informative: list[str]
+
+
+@dataclass(frozen=True, eq=False)
+class AuditScores(_JsonView):
+    """What the cues measure (:func:`cuekit.evaluate.audit.summarize_audit`)."""
+
+    samples: int
+    leakage: LeakageSummary
+    coverage: CoverageSummary
+    advantage: AdvantageSummary | None  # None without a teacher
+
+
+@dataclass(frozen=True, eq=False)
+class AuditSummary(_JsonView):
+    """``cuekit audit``'s ``summary.json``: the run, its scores, the plots written."""
+
+    input: str
+    teacher: str | None
+    target: str | None  # what the advantage scores: "answer" or "responses"
+    scores: AuditScores
+    plots: list[str]
+    inline: ClassVar[tuple[str, ...]] = ("scores",)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -12,12 +11,13 @@ from PIL import Image
 
 from cuekit.cli import cli
 from cuekit.pipelines.extract import layout
+from cuekit.pipelines.extract.images import store_image_bytes
+from cuekit.pipelines.extract.layout import write_extract_dir
 from cuekit.schemas import (
     CueRecord,
     Detection,
     ExtractedSample,
     ExtractorSettings,
-    ImageRef,
     Phrase,
     Sample,
 )
@@ -29,11 +29,7 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
     for i in range(n):
         buffer = io.BytesIO()
         Image.new("RGB", (24, 16), (10 * i, 80, 160)).save(buffer, format="PNG")
-        data = buffer.getvalue()
-        sha = hashlib.sha256(data).hexdigest()
-        rel = layout.image_relpath(sha, "png")
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
+        image = store_image_bytes(root, buffer.getvalue(), sample_id=f"s{i:03d}")
         sample = Sample(
             id=f"s{i:03d}",
             original_id=str(i),
@@ -41,7 +37,7 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
             split="test",
             question="Which circle is larger?",
             answer="A",
-            images=[ImageRef(path=rel, sha256=sha, width=24, height=16, format="png")],
+            images=[image],
         )
         detection = Detection(
             label="circle",
@@ -61,10 +57,7 @@ def _extract_dir(root: Path, n: int = 5) -> Path:
             settings=ExtractorSettings(backends=["test"]),
         )
         records.append(ExtractedSample(sample=sample, cue=cue))
-    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
-    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
-    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": n}}))
-    return root
+    return write_extract_dir(root, records)
 
 
 def test_shard_verify_inspect(tmp_path: Path) -> None:

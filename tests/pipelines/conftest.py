@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +14,13 @@ import pytest
 from PIL import Image
 
 from cuekit.pipelines.extract import layout
+from cuekit.pipelines.extract.images import store_image_bytes
+from cuekit.pipelines.extract.layout import write_extract_dir
 from cuekit.schemas import (
     CueRecord,
     Detection,
     ExtractedSample,
     ExtractorSettings,
-    ImageRef,
     Phrase,
     Sample,
     xyxy_to_1000,
@@ -36,16 +36,6 @@ def image_bytes(width: int, height: int, fmt: str, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def store_image(root: Path, data: bytes, fmt: str) -> ImageRef:
-    """Write ``data`` content-addressed under root/images and return its ImageRef."""
-    sha = hashlib.sha256(data).hexdigest()
-    rel = layout.image_relpath(sha, fmt)
-    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(data)
-    width, height = Image.open(io.BytesIO(data)).size
-    return ImageRef(path=rel, sha256=sha, width=width, height=height, format=fmt)
-
-
 def make_record(
     root: Path,
     index: int,
@@ -57,7 +47,9 @@ def make_record(
     """Sample ``s{index:03d}`` with images, two phrases and one detection per image."""
     fmt = "png" if index % 2 == 0 else "jpeg"
     refs = [
-        store_image(root, image_bytes(*size, fmt, seed=100 * index + i), fmt)
+        store_image_bytes(
+            root, image_bytes(*size, fmt, seed=100 * index + i), sample_id=f"s{index:03d}", index=i
+        )
         for i in range(n_images)
     ]
     question = f"What is the angle at vertex A of triangle number {index}?"
@@ -104,14 +96,6 @@ def make_record(
         settings=ExtractorSettings(backends=["gdino"], models={"gdino": "tiny"}),
     )
     return ExtractedSample(sample=sample, cue=cue)
-
-
-def write_extract_dir(root: Path, records: list[ExtractedSample]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    layout.cues_frame(records).write_parquet(root / layout.CUES_FILE)
-    layout.errors_frame([]).write_parquet(root / layout.ERRORS_FILE)
-    (root / layout.RUN_FILE).write_text(json.dumps({"counts": {"samples": len(records)}}))
-    return root
 
 
 ExtractFactory = Callable[..., tuple[Path, list[ExtractedSample]]]

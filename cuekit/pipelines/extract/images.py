@@ -164,3 +164,21 @@ def store_image(root: Path, loaded: LoadedImage) -> None:
     target = root / loaded.ref.path
     if not target.exists():
         write_bytes_atomic(target, loaded.data)
+
+
+def store_image_bytes(
+    root: Path,
+    data: bytes,
+    *,
+    sample_id: str,
+    index: int = 0,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> ImageRef:
+    """Check encoded image bytes as extract does, store them under ``root``; their ref.
+
+    The way to put an image into an extract folder built from records (see
+    :func:`cuekit.pipelines.extract.layout.write_extract_dir`).
+    """
+    loaded = load_image(data, index=index, sample_id=sample_id, max_pixels=max_pixels)
+    store_image(root, loaded)
+    return loaded.ref

@@ -16,13 +16,14 @@ Paths inside records are relative to EXTRACT_DIR, so the folder can move.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from cuekit.errors import CuekitError
+from cuekit.io import write_json_atomic, write_parquet_atomic
 from cuekit.schemas import CueRecord, ErrorRow, ExtractedSample, Sample, validate
 
 CUES_FILE = "cues.parquet"
@@ -66,11 +67,7 @@ def image_relpath(sha256: str, fmt: str) -> str:
 def extracted_to_row(record: ExtractedSample) -> dict[str, Any]:
     sample, cue = record.sample, record.cue
     return {
-        "id": sample.id,
-        "source": sample.source,
-        "split": sample.split,
-        "question": sample.question,
-        "answer": sample.answer,
+        **sample.lead_columns(),
         "cue_text": cue.cue_text,
         "cue_style": cue.cue_style,
         "cue_wording": cue.cue_wording,
@@ -109,3 +106,27 @@ def read_extracted(extract_dir: str | Path) -> Iterator[ExtractedSample]:
         )
     for row in pl.read_parquet(path).iter_rows(named=True):
         yield row_to_extracted(row)
+
+
+def write_extract_dir(
+    root: str | Path, records: Sequence[ExtractedSample], errors: Sequence[ErrorRow] = ()
+) -> Path:
+    """Lay out an extract folder from finished records; returns ``root``.
+
+    For records built outside `cuekit extract` (tests, benchmarks, cues imported from
+    elsewhere): their images must already sit at their ``ImageRef.path`` under ``root``
+    (see :func:`cuekit.pipelines.extract.images.store_image_bytes`). run.json holds only
+    the counts, under the keys `cuekit extract` writes them.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(root / CUES_FILE, cues_frame(records))
+    write_parquet_atomic(root / ERRORS_FILE, errors_frame(errors))
+    counts = {
+        "input": len(records) + len(errors),
+        "ok": len(records),
+        "errors": len(errors),
+        "leaky": sum(record.cue.leak for record in records),
+    }
+    write_json_atomic(root / RUN_FILE, {"counts": counts})
+    return root

@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import count, islice
 from pathlib import Path
 from typing import Any, Literal
@@ -90,6 +90,14 @@ class ShardSample(DecodedSample):
     epoch: int
     worker: int
     position: int  # index in this worker's stream for the epoch (for resume)
+
+    @classmethod
+    def placed(
+        cls, decoded: DecodedSample, *, epoch: int, worker: int, position: int
+    ) -> ShardSample:
+        """``decoded`` at its place in the epoch (its fields shared, not copied)."""
+        shared = {f.name: getattr(decoded, f.name) for f in fields(DecodedSample)}
+        return cls(**shared, epoch=epoch, worker=worker, position=position)
 
 
 @dataclass(frozen=True)
@@ -534,14 +542,4 @@ class ShardReader(torch.utils.data.IterableDataset):
                 if self.handler(exc):
                     continue
                 raise
-            yield ShardSample(
-                key=decoded.key,
-                record=decoded.record,
-                images=decoded.images,
-                hint=decoded.hint,
-                marked_image=decoded.marked_image,
-                url=decoded.url,
-                epoch=epoch,
-                worker=worker,
-                position=position,
-            )
+            yield ShardSample.placed(decoded, epoch=epoch, worker=worker, position=position)

@@ -23,12 +23,14 @@ from typing import Any
 import polars as pl
 
 from cuekit.errors import ConfigError, CuekitError
+
+# errors.parquet is the one ErrorRow table both stages write (layout.errors_frame).
+from cuekit.pipelines.extract.layout import ERRORS_FILE as ERRORS_FILE
 from cuekit.schemas.runs import ManifestRow, ShardResult
 
 MANIFEST_FILE = "manifest.parquet"
 SHARDS_FILE = "shards.parquet"
 STATS_FILE = "stats.json"
-ERRORS_FILE = "errors.parquet"
 STATE_DIR = ".cuekit-shard"
 
 MANIFEST_SCHEMA: dict[str, pl.DataType] = {

@@ -187,6 +187,15 @@ def _inside(root: str, relpath: str, *, sample_id: str, field_name: str) -> str:
     return path
 
 
+def _missing_image(relpath: str, exc: OSError, sample_id: str, field_name: str) -> SampleError:
+    return SampleError(
+        f"missing image file {relpath!r} ({exc.strerror})",
+        sample_id=sample_id,
+        field=field_name,
+        stage=STAGE,
+    )
+
+
 def _image_member(
     root: str,
     relpath: str,
@@ -212,12 +221,7 @@ def _image_member(
         try:  # the record's sha256 stands for the bytes; they are read when written
             stat = os.stat(path)
         except OSError as exc:
-            raise SampleError(
-                f"missing image file {relpath!r} ({exc.strerror})",
-                sample_id=sample_id,
-                field=field_name,
-                stage=STAGE,
-            ) from None
+            raise _missing_image(relpath, exc, sample_id, field_name) from None
         ext = image_extension(declared_format, sample_id=sample_id, field_name=field_name)
         return Member(
             f"{member_name_stem}.{ext}",
@@ -231,12 +235,7 @@ def _image_member(
             mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
             data = handle.read()
     except OSError as exc:
-        raise SampleError(
-            f"missing image file {relpath!r} ({exc.strerror})",
-            sample_id=sample_id,
-            field=field_name,
-            stage=STAGE,
-        ) from None
+        raise _missing_image(relpath, exc, sample_id, field_name) from None
     digest = hashlib.sha256(data).hexdigest()
     if expected is not None and digest != expected.sha256:
         raise SampleError(

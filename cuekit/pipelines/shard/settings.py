@@ -84,14 +84,8 @@ class ShardSettings:
         mf.check_pattern(self.pattern)
 
     def content_settings(self) -> dict[str, Any]:
-        return {
-            "maxcount": self.maxcount,
-            "maxsize": self.maxsize,
-            "pattern": self.pattern,
-            "max_pixels": self.max_pixels,
-            "jpeg_quality": self.jpeg_quality,
-            "image_check": self.image_check,
-        }
+        names = ("maxcount", "maxsize", "pattern", "max_pixels", "jpeg_quality", "image_check")
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)
