@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # auto: bf16 on a GPU, fp32 on CPU. The long names are accepted as aliases.
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 DTYPE_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+DTYPE_CHOICES = (*DTYPES, *DTYPE_ALIASES)  # what --dtype accepts: names and aliases
 _TORCH_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 logger = logging.getLogger("cuekit")
 _COMMON_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cuekit.cueworld.scenes import COLOURS, COLUMNS, IMAGE_SIZE, ROWS, SHAPES
+from cuekit.cueworld.scenes import COLUMNS, IMAGE_SIZE, ROWS, SCENE_COLOURS, SHAPES
 from cuekit.distill.processor import ImageOnlyProcessor
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _corpus() -> list[str]:
     ]
     words = [
         *SHAPES,
-        *COLOURS,
+        *SCENE_COLOURS,
         *places,
         "large",
         "small",

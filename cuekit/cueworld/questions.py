@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cuekit.cueworld.scenes import COLOURS, Scene
+from cuekit.cueworld.scenes import SCENE_COLOURS, Scene
 
 FAMILIES: tuple[str, ...] = ("colour", "spatial", "reading", "compare")
 # (name in the question, row step, column step)
@@ -55,7 +55,7 @@ def _spatial(scene: Scene, rng: random.Random) -> Question | None:
     if not pairs:
         return None
     obj, name, other = rng.choice(pairs)
-    distractors = rng.sample([c for c in COLOURS if c != other.colour], 3)
+    distractors = rng.sample([c for c in SCENE_COLOURS if c != other.colour], 3)
     choices = [other.colour, *distractors]
     rng.shuffle(choices)
     answer = _LETTERS[choices.index(other.colour)]

@@ -32,7 +32,7 @@ LARGE, SMALL = 26, 16
 DIGIT_FONT_SIZE = 17
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross", "star")
-COLOURS: dict[str, tuple[int, int, int]] = {
+SCENE_COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 40, 40),
     "green": (40, 160, 60),
     "blue": (45, 85, 215),
@@ -176,7 +176,7 @@ def _outline(shape: str, cx: float, cy: float, half: float) -> list[tuple[float,
 def _draw_shape(
     draw: ImageDraw.ImageDraw, obj_shape: str, colour: str, cx: float, cy: float, half: float
 ) -> tuple[float, float, float, float]:
-    fill = COLOURS[colour]
+    fill = SCENE_COLOURS[colour]
     points = _outline(obj_shape, cx, cy, half)
     if points is None:
         box = (cx - half, cy - half, cx + half, cy + half)
@@ -213,7 +213,7 @@ def draw_scene(
     draw = ImageDraw.Draw(image)
     objects = []
     for i, ((row, col), shape) in enumerate(zip(cells, shapes, strict=True)):
-        colour = rng.choice(tuple(COLOURS))
+        colour = rng.choice(tuple(SCENE_COLOURS))
         half = (LARGE if sizes[i] == "large" else SMALL) / 2
         cx = col * CELL + CELL / 2 + rng.uniform(-2, 2)
         cy = row * CELL + CELL / 2 + rng.uniform(-2, 2)

@@ -22,7 +22,7 @@ from cuekit.cueworld.dataset import CUE_WORDING
 from cuekit.cueworld.model import WEIGHTS_DIR
 from cuekit.schemas.runs import EvalSummary
 
-PRIVILEGES = ("none", "cue", "answer")
+SHIPPED_PRIVILEGES = ("none", "cue", "answer")
 _COPIED = (
     "config.json",
     "generation_config.json",
@@ -70,7 +70,7 @@ def measure(model: str, test: str, output: Path) -> dict[str, dict[str, Any]]:
         for record in read_extracted(Path(test))
     }
     results = {}
-    for privilege in PRIVILEGES:
+    for privilege in SHIPPED_PRIVILEGES:
         summary, frame = greedy_eval(model, test, output / privilege, privilege)
         frame = frame.with_columns(
             pl.col("id").replace_strict(families, default=None).alias("family")
@@ -129,12 +129,12 @@ def _entries(text: str) -> set[str]:
 def model_card(
     name: str, step: int, run_config: dict[str, Any], results: dict[str, dict[str, Any]]
 ) -> str:
-    acc = {p: 100 * results[p]["accuracy"] for p in PRIVILEGES}
+    acc = {p: 100 * results[p]["accuracy"] for p in SHIPPED_PRIVILEGES}
     shares = run_config["hint_shares"]
     families = sorted(results["none"]["per_family"])
     family_rows = "\n".join(
         f"| {f} | "
-        + " | ".join(f"{100 * results[p]['per_family'][f]:.1f}" for p in PRIVILEGES)
+        + " | ".join(f"{100 * results[p]['per_family'][f]:.1f}" for p in SHIPPED_PRIVILEGES)
         + " |"
         for f in families
     )

@@ -15,8 +15,7 @@ from typing import Any
 import click
 import yaml
 
-from cuekit.devices import DTYPE_ALIASES, check_device, check_training_dtype
-from cuekit.devices import DTYPES as DTYPE_NAMES
+from cuekit.devices import DTYPE_CHOICES, check_device, check_training_dtype
 from cuekit.distill.prompts import PromptStyle
 from cuekit.errors import ConfigError
 from cuekit.settings import (
@@ -33,7 +32,6 @@ SCHEDULES = ("constant", "cosine")
 ROLLOUT_ENGINES = ("cuekit", "cuekit-continuous", "generate", "generate-static")
 MAX_LR = 1.0
 # "auto": bf16 autocast on GPU, fp32 on CPU (cuekit.devices.training_precision).
-DTYPES = (*DTYPE_NAMES, *DTYPE_ALIASES)
 MAX_SEED = 2**32 - 1  # numpy's limit; seeds are offset by rank and epoch, so stay far from 2**63
 
 
@@ -84,7 +82,7 @@ class DistillConfig:
         "Compute precision: auto (bf16 autocast on GPU, fp32 on CPU), "
         "bf16, fp16 (CUDA only, with loss scaling) or fp32; the student "
         "keeps fp32 master weights.",
-        click_type=click.Choice(DTYPES),
+        click_type=click.Choice(DTYPE_CHOICES),
     )
     device: str = setting("auto", "Torch device: auto, cpu, cuda, cuda:1...")
     seed: int = setting(0, "Seed of the data order, sampling and tiny-random weights.")

@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 from torch import nn
 
+from cuekit.distill.processor import IM_START_TOKEN
 from cuekit.errors import ConfigError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, Qwen3VLForConditionalGeneration
 
 CUE_MODULE_ATTR = "cue_module"
-IM_START_TOKEN = "<|im_start|>"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import polars as pl
 from cuekit.cues.leak import find_leak
 from cuekit.distill.prompts import ChatPair, record_chat_pair
 from cuekit.errors import ConfigError
-from cuekit.evaluate.config import AuditConfig
+from cuekit.evaluate.config import SUMMARY_FILE, AuditConfig
 from cuekit.evaluate.inputs import CueItem, iter_cue_items
 from cuekit.schemas.runs import (
     AdvantageSummary,
@@ -41,7 +41,6 @@ from cuekit.schemas.runs import (
 )
 
 AUDIT_FILE = "audit.parquet"
-SUMMARY_FILE = "summary.json"
 SCORES_PLOT = "scores.png"
 ADVANTAGE_PLOT = "advantage.png"
 EXAMPLES = 5

@@ -20,6 +20,7 @@ from cuekit.errors import ConfigError
 from cuekit.settings import setting
 
 EXPORT_FORMATS = ("verl", "hf")
+SUMMARY_FILE = "summary.json"  # what `cuekit eval` and `cuekit audit` write beside their rows
 _FOLDER = click.Path(path_type=Path, file_okay=False)
 _CUE_INPUT = "A `cuekit extract` folder, a `cuekit shard` folder, a brace pattern or URLs."
 

@@ -29,14 +29,13 @@ from PIL import Image
 
 from cuekit.distill.prompts import build_chat_pair
 from cuekit.errors import ConfigError
-from cuekit.evaluate.config import EvalConfig
+from cuekit.evaluate.config import SUMMARY_FILE, EvalConfig
 from cuekit.schemas import Sample
 from cuekit.schemas.runs import AccuracyCounts, EvalScores, EvalSummary
 
 logger = logging.getLogger("cuekit.eval")
 
 PREDICTIONS_FILE = "predictions.parquet"
-SUMMARY_FILE = "summary.json"
 PREDICTIONS_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
     "source": pl.String(),

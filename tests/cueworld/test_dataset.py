@@ -12,7 +12,7 @@ from PIL import Image
 
 from cuekit.cueworld.dataset import SPLIT_SIZES, cueworld_row, generate_cueworld_rows
 from cuekit.cueworld.questions import FAMILIES, ask
-from cuekit.cueworld.scenes import CELL, COLOURS, IMAGE_SIZE, SHAPES, draw_scene
+from cuekit.cueworld.scenes import CELL, IMAGE_SIZE, SCENE_COLOURS, SHAPES, draw_scene
 from cuekit.datasets.sources import SourceSpec, iter_source
 from cuekit.errors import ConfigError
 
@@ -59,7 +59,7 @@ def test_scene_ground_truth_matches_the_drawing() -> None:
         if obj.shape in ("cross", "star") and obj.digit is not None:
             continue  # thin arms: the probe may fall on background or digit
         pixel = image.getpixel((int((x1 + x2) / 2), int(probe_y)))
-        assert pixel == COLOURS[obj.colour], (obj, pixel)
+        assert pixel == SCENE_COLOURS[obj.colour], (obj, pixel)
     labels = [entry["label"] for entry in scene.annotations()]
     digits = [obj.digit for obj in scene.objects if obj.digit is not None]
     assert sorted(labels) == sorted(shapes + digits)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cuekit.cueworld.model import ARCHITECTURES, WEIGHTS_DIR, build_cueworld_model
-from cuekit.cueworld.scenes import COLOURS, SHAPES
+from cuekit.cueworld.scenes import SCENE_COLOURS, SHAPES
 from cuekit.distill.models import load_model, resolve_model_id
 from cuekit.errors import ModelLoadError
 
@@ -25,7 +25,7 @@ def test_the_model_is_a_real_qwen3_vl_with_deepstack_and_mrope() -> None:
     # One token for every word the task uses, with and without a leading space (Qwen's
     # pre-tokenizer keeps digits apart from spaces, so a digit is one token either way).
     tokenizer = processor.tokenizer
-    for word in (*SHAPES, *COLOURS, "yes", "no", "7"):
+    for word in (*SHAPES, *SCENE_COLOURS, "yes", "no", "7"):
         assert len(tokenizer(word, add_special_tokens=False)["input_ids"]) == 1, word
         spaced = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
         assert len(spaced) == (2 if word.isdigit() else 1), word

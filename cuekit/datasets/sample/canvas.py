@@ -11,8 +11,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from cuekit.schemas.boxes import Box
+
 Point = tuple[float, float]
-Box = tuple[float, float, float, float]
 INK = (0, 0, 0)
 WHITE = (255, 255, 255)
 GAP = 8  # pixels between a label and what it labels
