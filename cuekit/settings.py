@@ -347,3 +347,24 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
             flag = _spec(f).option_name(name) if "cli" in f.metadata else name
             raise ConfigError(f"{flag} is required")
     return cls(**kwargs)
+
+
+def settings_command(name: str, *classes: type) -> Callable[[Callable[..., None]], click.Command]:
+    """A Click command ``name`` whose options come from ``classes``; the decorated function
+    receives one built instance per class, in that order.
+
+    Every command shares the same preamble (options, ``--config``, :func:`resolve`,
+    :func:`build`), so it is written once here and a command's body holds only its job.
+    The function's docstring is the command's help.
+    """
+
+    def decorate(func: Callable[..., None]) -> click.Command:
+        @click.pass_context
+        def command(ctx: click.Context, config_file: Path | None = None, **options: Any) -> None:
+            values = resolve(classes, ctx, options, config_file)
+            func(*(build(cls, values) for cls in classes))
+
+        command.__doc__ = func.__doc__
+        return click.command(name)(click_options(*classes)(command))
+
+    return decorate

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cuekit.evaluate.config import AuditConfig
-from cuekit.settings import build, click_options, resolve
+from cuekit.settings import settings_command
 
 
-@click.command("audit")
-@click_options(AuditConfig)
-@click.pass_context
-def audit_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("audit", AuditConfig)
+def audit_command(config: AuditConfig) -> None:
     """Measure each cue: answer leakage, phrase coverage, and the teacher's cue advantage."""
     from cuekit.evaluate.audit import run_audit
 
-    config = build(AuditConfig, resolve([AuditConfig], ctx, options, config_file))
     summary = run_audit(config)
     click.echo(format_audit(summary))
     click.echo(f"audit written to {config.output}")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cuekit.errors import ConfigError
 from cuekit.evaluate.config import CompareSettings
-from cuekit.settings import build, click_options, resolve, setting
+from cuekit.settings import setting, settings_command
 
 _RUN = click.Path(path_type=Path, file_okay=False, exists=True)
 
@@ -54,16 +53,9 @@ def compare_and_report(
         click.echo(f"comparison written to {write_comparison(result, output)}")
 
 
-COMPARE_SETTINGS = (ComparedRuns, CompareSettings)
-
-
-@click.command("compare")
-@click_options(*COMPARE_SETTINGS)
-@click.pass_context
-def compare_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("compare", ComparedRuns, CompareSettings)
+def compare_command(runs: ComparedRuns, settings: CompareSettings) -> None:
     """Compare two `cuekit eval` output folders A B on their shared samples (B - A)."""
-    values = resolve(COMPARE_SETTINGS, ctx, options, config_file)
-    runs, settings = build(ComparedRuns, values), build(CompareSettings, values)
     compare_and_report(
         runs.run_a,
         runs.run_b,

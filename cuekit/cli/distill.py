@@ -9,26 +9,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from cuekit.distill.config import DistillConfig
-from cuekit.settings import build, click_options, resolve
+from cuekit.settings import settings_command
 
 if TYPE_CHECKING:
     from cuekit.schemas import StepMetrics
 
 
-@click.command("distill")
-@click_options(DistillConfig)
-@click.pass_context
-def distill_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("distill", DistillConfig)
+def distill_command(config: DistillConfig) -> None:
     """Train a student (with its cue recovery module) against a cue-privileged teacher."""
     from cuekit.distill.recipe import run_distill
 
-    config = build(DistillConfig, resolve([DistillConfig], ctx, options, config_file))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     bar = StepProgress(config.max_steps)
     try:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cuekit.evaluate.config import ExportSettings
-from cuekit.settings import build, click_options, resolve, setting
+from cuekit.settings import setting, settings_command
 
 
-@click.command("export")
-@click_options(ExportSettings)
-@click.pass_context
-def export_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("export", ExportSettings)
+def export_command(settings: ExportSettings) -> None:
     """Export cues for verl-style trainers or as a Hugging Face dataset folder."""
     from cuekit.evaluate.export import run_export
 
-    settings = build(ExportSettings, resolve([ExportSettings], ctx, options, config_file))
     written = run_export(
         settings.input,
         settings.output,
@@ -47,14 +43,10 @@ class ExportStudentSettings:
     overwrite: bool = setting(False, "Write into a non-empty --output.")
 
 
-@click.command("export-student")
-@click_options(ExportStudentSettings)
-@click.pass_context
-def export_student_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("export-student", ExportStudentSettings)
+def export_student_command(settings: ExportStudentSettings) -> None:
     """Package a distilled student (weights, cue module, config, README) from RUN."""
     from cuekit.evaluate.export import export_student
 
-    values = resolve([ExportStudentSettings], ctx, options, config_file)
-    settings = build(ExportStudentSettings, values)
     folder = export_student(settings.run, settings.output, overwrite=settings.overwrite)
     click.echo(f"export-student: {folder} (load with cuekit.distill.load_student)")

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
 
 import click
 
 from cuekit.pipelines.extract.settings import ExtractSettings, MergeSettings
-from cuekit.settings import build, click_options, resolve
+from cuekit.settings import settings_command
 
 
-@click.command("extract")
-@click_options(ExtractSettings)
-@click.pass_context
-def extract_command(ctx: click.Context, config_file: Path | None, **options: Any) -> None:
+@settings_command("extract", ExtractSettings)
+def extract_command(settings: ExtractSettings) -> None:
     """Parse each question into phrases, ground them, and render cue text for the teacher."""
     from cuekit.pipelines.extract.run import run_extract
     from cuekit.pipelines.health import failure_report
 
-    settings = build(ExtractSettings, resolve([ExtractSettings], ctx, options, config_file))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run_extract(settings.to_config())
     click.echo(result.summary())
@@ -35,15 +30,12 @@ def extract_command(ctx: click.Context, config_file: Path | None, **options: Any
     raise click.ClickException(problem)
 
 
-@click.command("merge")
-@click_options(MergeSettings)
-@click.pass_context
-def merge_command(ctx: click.Context, **options: Any) -> None:
+@settings_command("merge", MergeSettings)
+def merge_command(settings: MergeSettings) -> None:
     """Merge the per-rank parts of an extract run into its final tables."""
     from cuekit.pipelines.extract.parts import merge_parts, rank_markers
 
-    output = build(MergeSettings, resolve([MergeSettings], ctx, options)).output
-
+    output = settings.output
     if not rank_markers(output):
         raise click.ClickException(f"{output}: no finished extract parts to merge")
     counts = merge_parts(output, {"stage": "extract", "merged_by": "cuekit merge"})
