@@ -16,6 +16,7 @@ from cuekit.settings import build, click_options, resolve
 EVAL_SETTINGS = (EvalConfig, BootstrapSettings, EvalCompare)
 
 
+# Not a settings_command: with --compare, EvalConfig (which needs --model) is never built.
 @click.command("eval")
 @click_options(*EVAL_SETTINGS)
 @click.pass_context
