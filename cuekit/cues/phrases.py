@@ -194,6 +194,9 @@ LABELLED_NOUNS = _words(
     "hypotenuse leg base midsegment semicircle center centre"
 )
 
+# Labelled nouns that are lengths: a number after one is its size ("radius 5"), not
+# its index ("angle 1").
+LENGTH_NOUNS = _words("radius diameter side leg hypotenuse base edge altitude chord diagonal")
 # Verbs that are also names of visible things: after a determiner or an adjective they
 # are nouns ("the cross", "a red mark"), elsewhere verbs ("lines that cross").
 VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass passes")
@@ -215,7 +218,7 @@ RELATION_NOUNS = _words("tangent")
 _NOT_PLURAL = ("ss", "us", "is", "series", "species")
 _SUPERLATIVE = _words("most least")
 # A relation after a copula is a predicate: "segments that appear to be tangent".
-_COPULAS = _words("be is are was were being been")
+_COPULAS = _words("be is are was were being been appear appears seem seems")
 # Statistics of a series share a name with drawn segments: "the median of the values"
 # is computed, "a median of triangle ABC" is drawn.
 _STATISTICS = _words("median mean mode")
@@ -530,7 +533,11 @@ def _chunk(
                 run.clear()
             run.append(token)
         elif token.kind in ("label", "number"):
-            if run and run[-1].kind == "labelled":
+            if (
+                run
+                and run[-1].kind == "labelled"
+                and not (token.kind == "number" and run[-1].text.lower() in LENGTH_NOUNS)
+            ):
                 run.append(token)  # "triangle ABC", "angle 1"
                 close()
             elif token.kind == "label":
@@ -582,7 +589,7 @@ class RulePhraseExtractor:
         # decided: a cue that names the right one leaks, so they are no evidence.
         seen.update(_dedup_key(m.group(1).strip()) for m in _CHOICE_TEXT.finditer(reading.text))
         for start, end in _chunk(_tokens(reading.text), reading.text, reading.figures):
-            text = reading.text[start:end]
+            text = " ".join(reading.text[start:end].split())  # LaTeX leaves double spaces
             if _dedup_key(text) in seen:
                 continue
             seen.add(_dedup_key(text))
