@@ -97,8 +97,8 @@ MEASURE_WORDS = _words(
     "colors colours kinds types names sizes share shares domain range appeal "
     # what a function question asks: "the limit as x approaches 0", "slope-intercept form"
     "limit limits interval intervals form symmetry asymptote asymptotes "
-    # time units are measures, as "year" is; plurals of what is measured
-    "day days week weeks month months hour hours minute minutes measurements dimensions"
+    # plurals of what is measured
+    "measurements dimensions"
 )
 
 # Words for the whole picture: a run right before one describes the picture ("the

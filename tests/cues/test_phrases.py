@@ -95,7 +95,11 @@ BY_KIND = {
     "What is the limit as x approaches 2 of the green curve?": ["x", "green curve"],
     "Find the axis of symmetry of the parabola shown.": ["parabola"],
     # a story around a table, and how to answer
-    "Maya tracked how many books she read each month. Which month had most?": ["Maya", "books"],
+    "Maya tracked how many books she read each month. Which month had most?": [
+        "Maya",
+        "books",
+        "month",
+    ],
     "What time is it? Answer by writing the hour word.": [],
     # how far / how high asks for a measure; a name before a measure word is kept
     "How far is the boat from the lighthouse?": ["boat", "lighthouse"],
