@@ -426,7 +426,7 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
         return "label"  # "BE", "LN", "GDP": capitals name points and acronyms
     if word in FUNCTION_NAMES:
         return "break"
-    if _previous_word(question, start) == "how":
+    if question[max(start - 4, 0) : start].lower() == "how ":
         return "break"  # "how far", "how high": asks for a measure
     if lower in _CONTEXT_WORDS or lower.endswith("ed"):
         kind = _kind_in_context(question, match, lower)
