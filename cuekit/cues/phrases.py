@@ -10,21 +10,26 @@ How :class:`RulePhraseExtractor` reads a question:
 0. **Read the math.** LaTeX and math symbols are rewritten into words first
    (:mod:`cuekit.cues.latex`): ``\\odot P`` -> "circle P", ``m\\angle ABC`` / ``∠ABC`` ->
    "angle ABC", ``\\overline{AB}`` -> "segment AB"; relations such as ``\\cong`` are
-   punctuation. A phrase's text is its reading; its span is its source in the question.
+   punctuation; Greek letters are angle names (``\\theta`` -> θ). A phrase's text is
+   its reading; its span is its source in the question.
 1. **Ignore what is not the question.** The list of choices (everything from a
    ``Choices:``/``Options:`` header, or from an ``(A)``/line-initial ``A.`` with a
    ``(B)``/``B.`` after it), instruction lines (``Hint:``, any line asking to "please
    ... answer"), instructions about the answer ("Round to the nearest tenth", "if
    necessary", "Express your answer in ...", "(Unit: cm)"), any other option marker,
    ``e.g.`` to the end of its line, chart-type names ("bar chart"), named eras
-   ("World War II"), who answered a survey ("percentage of people like ...") and
-   statistics of a series ("the high median").
+   ("World War II"), who answered a survey ("percentage of people like ...", "how many
+   people prefer ...", "the share of X who ..."), statistics of a series ("the high
+   median"), a function's signature ("f: R to R"), an "axis of symmetry", a story's
+   "kept track of" and sentences on how to answer ("Answer by typing ...").
 2. **Tokenize** into words, point labels, numbers and punctuation. Point labels are
    runs of 1-4 capitals (``O``, ``AB``, ``LN``; not the pronoun "I", a sentence-initial
    article "A", nor a shouted word such as "AND"), indexed names (``l1``, ``P2``) and
    single lowercase variables such as ``x`` (not after an apostrophe as in "man's", not
    a unit after a number as in "40 m", not a function name before "(" as in "f(x)",
-   and "a" only where it cannot be an article: "lines a and b").
+   and "a" only where it cannot be an article: "lines a and b", "the line a"), a
+   letter glued to its coefficient ("2a - 2"), a label glued to a function ("sinA")
+   and Greek letters.
 3. **Break** on punctuation, numbers, line ends and on listed words: question words,
    determiners, pronouns, prepositions, auxiliaries and common verbs (including
    instruction verbs such as "subtract"), number words, function names ("cos"), units,
@@ -33,21 +38,31 @@ How :class:`RulePhraseExtractor` reads a question:
    measure word names what is measured ("surface area", "scale factor") and is dropped,
    as is one right before a word for the picture ("the composite figure"). A measure
    word that modifies a noun is a noun ("age group"), and a "slant height" is drawn.
-   "tangent to" is a relation; "most"/"least" with a participle is a superlative.
+   "tangent to" and "are tangent" are relations; "most"/"least" with a participle is a
+   superlative; a past tense before a function word is a story's verb ("tracked how");
+   the word after "how" asks a measure ("how far"); "the median of the values" is a
+   statistic, "center O" a point and "the center of the image" a position.
 4. **Chunk.** A run of the remaining words is a candidate phrase, trimmed to its last
    four words and to its last noun. A run made only of adjectives (colours, sizes,
    superlatives, ordinals, left/right/top/bottom...) is dropped, so "to the left of"
    yields nothing while "left hand" is kept; a title-case name keeps its colour word
    ("Web Green"). A lowercase plural ends a run ("the algorithms magic and secure").
    A geometry or chart noun takes the label right after it ("triangle
-   ABC", "angle 1", "circle O"); other labels stand alone.
+   ABC", "angle 1", "circle O"), but a length noun takes no number ("radius 5"); other
+   labels stand alone. A noun before a LaTeX figure names it in other words and is a
+   phrase of its own ("median $\\overline{EF}$"); a generic head before a category's
+   name gives way to the name ("the object hut" -> "hut"); a title-case name after
+   lowercase modifiers stands alone ("negative Influence Scores"), and a name before a
+   measure word is kept ("exports of China peak").
 5. **Finish.** Phrases come in order of appearance, deduplicated case-insensitively
    (first occurrence wins; a bare label after a named one, "AB" after "chord AB", is
-   the same thing, and so is a later bare "function" after "function g"), at most
-   ``max_phrases`` of them.
+   the same thing, and so is a later bare "function" after "function g"; but line "b"
+   and point "B" are two), at most ``max_phrases`` of them. A phrase that is one of
+   the question's answer options ("a shortage or a surplus?") is dropped: a cue that
+   names the right option leaks it.
 
-Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` and
-``phrase_gold_c.jsonl`` (see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
+Measured on the hand-labelled questions of ``tests/cues/phrase_gold*.jsonl`` (sets A-E;
+see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@ texts become detections (any of :data:`KEEP_MODES`):
 Before a read is kept it must look like text on evidence other than its score
 (:mod:`cuekit.grounding.ocr_checks`): letters or digits, few punctuation marks, the
 question's script, no one-character runs, a label-sized box, and the same text when
-its crop is read again at another scale. ``DetectorOptions.extra["ocr_verify"] = False``
+its crop is read again at another scale (fewer agreeing re-reads for a text the question
+names; :func:`~cuekit.grounding.ocr_checks.confirmed`). A read that is a row of numbers
+(an axis's ticks, "2018 2019 2020") becomes one read per number, and a glued unit is
+spaced ("12cm" -> "12 cm"). ``DetectorOptions.extra["ocr_verify"] = False``
 turns these checks off (the behaviour before they existed, kept for benchmarks);
 rejected reads are counted in :attr:`OcrBackend.rejected` by reason.
 
