@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLD = (
     ROOT / "tests" / "cues" / "phrase_gold.jsonl",
     ROOT / "tests" / "cues" / "phrase_gold_c.jsonl",
+    ROOT / "tests" / "cues" / "phrase_gold_d.jsonl",
+    ROOT / "tests" / "cues" / "phrase_gold_e.jsonl",
 )
 
 
@@ -46,7 +48,7 @@ def main() -> None:
     ]
     extractor = get_phrase_extractor()
     results = {}
-    for half in ("A", "B", "AB", "C"):
+    for half in ("A", "B", "AB", "C", "D", "E"):
         for style in ("all", "geometry3k", "mathvista", "mathverse", "clevr", "chartqa"):
             cases = [
                 quality.PhraseCase(r["id"], r["question"], tuple(r["gold"]), r["style"])
@@ -65,7 +67,7 @@ def main() -> None:
                 f"half {half:2} {style:10} n={len(cases):3} P={scores.precision:.3f} "
                 f"R={scores.recall:.3f}"
             )
-            if args.misses and style == "all" and half in ("AB", "C"):
+            if args.misses and style == "all" and half in ("AB", "C", "D", "E"):
                 for miss in scores.misses:
                     print("   ", miss)
     questions = [r["question"] for r in rows]

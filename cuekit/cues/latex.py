@@ -10,6 +10,7 @@ rewrite keep exact spans in the question.
   ``m\\angle ABC`` / ``∠ABC`` -> angle ABC, ``\\overline{AB}`` -> segment AB,
   ``\\widehat{EN}`` -> arc EN, ``\\triangle RST`` -> triangle RST. The measure prefix
   ``m`` is dropped: it asks for a size, it is not something drawn.
+* **Greek letters are labels**: ``\\theta`` -> θ, as figures write an angle's name.
 * **Relations are punctuation** (``\\cong``, ``\\parallel``, ``\\perp``, ``\\sim``, ...):
   they join two phrases and are never a phrase themselves.
 * **Everything else is layout.** Math delimiters, braces, ``\\frac``, ``\\sqrt``,
@@ -51,6 +52,18 @@ RELATIONS = frozenset(
     "cong parallel nparallel perp sim simeq neq ne leq geq le ge lt gt approx equiv in "
     "subset subseteq to rightarrow leftarrow Rightarrow cdot times div pm mp".split()
 )
+# Greek letters name angles in figures ("$\\sin \\theta$"): they stay, as the letter.
+GREEK_LABELS: dict[str, str] = {
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "theta": "θ",
+    "phi": "φ",
+    "varphi": "φ",
+    "psi": "ψ",
+    "omega": "ω",
+}
 _KEEP_CONTENT = frozenset("text textrm textit textbf mathrm mathit mathbf operatorname".split())
 
 _LABEL = r"[A-Z]{1,4}['′]?|\d{1,2}|[a-z]"
@@ -67,10 +80,13 @@ _MATH_MARK = re.compile(r"[\\$∠⊙△{}°]")
 
 @dataclass(frozen=True)
 class MathReading:
-    """``text`` is the rewrite; ``origin[i]`` is the original span of ``text[i]``."""
+    """``text`` is the rewrite; ``origin[i]`` is the original span of ``text[i]``;
+    ``figures`` holds where each noun written for a figure command starts in ``text``
+    (a phrase before one is its own thing: "median $\\overline{EF}$")."""
 
     text: str
     origin: tuple[tuple[int, int], ...]
+    figures: frozenset[int] = frozenset()
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of ``text[start:end]`` (``end > start``)."""
@@ -81,6 +97,7 @@ class _Builder:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.origin: list[tuple[int, int]] = []
+        self.figures: set[int] = set()
 
     def add(self, text: str, start: int, end: int) -> None:
         self.parts.append(text)
@@ -112,6 +129,7 @@ def read_math(question: str) -> MathReading:
         words = _figure(figure) if figure is not None else None
         if figure is not None and words is not None:
             # "m" alone before a figure command is the measure prefix, not a label.
+            out.figures.add(len(out.origin) + 1)  # past the leading space of words
             out.add(words, figure.start(), figure.end())
             i = figure.end()
             continue
@@ -120,6 +138,8 @@ def read_math(question: str) -> MathReading:
             name = command.group(1)
             if name in RELATIONS:
                 out.add(" = ", command.start(), command.end())
+            elif name in GREEK_LABELS:
+                out.add(f" {GREEK_LABELS[name]} ", command.start(), command.end())
             elif name not in _KEEP_CONTENT:
                 out.add(" ", command.start(), command.end())
             i = command.end()
@@ -131,4 +151,4 @@ def read_math(question: str) -> MathReading:
             continue
         out.copy(question, i, i + 1)
         i += 1
-    return MathReading("".join(out.parts), tuple(out.origin))
+    return MathReading("".join(out.parts), tuple(out.origin), frozenset(out.figures))

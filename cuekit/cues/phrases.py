@@ -10,21 +10,26 @@ How :class:`RulePhraseExtractor` reads a question:
 0. **Read the math.** LaTeX and math symbols are rewritten into words first
    (:mod:`cuekit.cues.latex`): ``\\odot P`` -> "circle P", ``m\\angle ABC`` / ``∠ABC`` ->
    "angle ABC", ``\\overline{AB}`` -> "segment AB"; relations such as ``\\cong`` are
-   punctuation. A phrase's text is its reading; its span is its source in the question.
+   punctuation; Greek letters are angle names (``\\theta`` -> θ). A phrase's text is
+   its reading; its span is its source in the question.
 1. **Ignore what is not the question.** The list of choices (everything from a
    ``Choices:``/``Options:`` header, or from an ``(A)``/line-initial ``A.`` with a
    ``(B)``/``B.`` after it), instruction lines (``Hint:``, any line asking to "please
    ... answer"), instructions about the answer ("Round to the nearest tenth", "if
    necessary", "Express your answer in ...", "(Unit: cm)"), any other option marker,
    ``e.g.`` to the end of its line, chart-type names ("bar chart"), named eras
-   ("World War II"), who answered a survey ("percentage of people like ...") and
-   statistics of a series ("the high median").
+   ("World War II"), who answered a survey ("percentage of people like ...", "how many
+   people prefer ...", "the share of X who ..."), statistics of a series ("the high
+   median"), a function's signature ("f: R to R"), an "axis of symmetry", a story's
+   "kept track of" and sentences on how to answer ("Answer by typing ...").
 2. **Tokenize** into words, point labels, numbers and punctuation. Point labels are
    runs of 1-4 capitals (``O``, ``AB``, ``LN``; not the pronoun "I", a sentence-initial
    article "A", nor a shouted word such as "AND"), indexed names (``l1``, ``P2``) and
    single lowercase variables such as ``x`` (not after an apostrophe as in "man's", not
    a unit after a number as in "40 m", not a function name before "(" as in "f(x)",
-   and "a" only where it cannot be an article: "lines a and b").
+   and "a" only where it cannot be an article: "lines a and b", "the line a"), a
+   letter glued to its coefficient ("2a - 2"), a label glued to a function ("sinA")
+   and Greek letters.
 3. **Break** on punctuation, numbers, line ends and on listed words: question words,
    determiners, pronouns, prepositions, auxiliaries and common verbs (including
    instruction verbs such as "subtract"), number words, function names ("cos"), units,
@@ -33,21 +38,31 @@ How :class:`RulePhraseExtractor` reads a question:
    measure word names what is measured ("surface area", "scale factor") and is dropped,
    as is one right before a word for the picture ("the composite figure"). A measure
    word that modifies a noun is a noun ("age group"), and a "slant height" is drawn.
-   "tangent to" is a relation; "most"/"least" with a participle is a superlative.
+   "tangent to" and "are tangent" are relations; "most"/"least" with a participle is a
+   superlative; a past tense before a function word is a story's verb ("tracked how");
+   the word after "how" asks a measure ("how far"); "the median of the values" is a
+   statistic, "center O" a point and "the center of the image" a position.
 4. **Chunk.** A run of the remaining words is a candidate phrase, trimmed to its last
    four words and to its last noun. A run made only of adjectives (colours, sizes,
    superlatives, ordinals, left/right/top/bottom...) is dropped, so "to the left of"
    yields nothing while "left hand" is kept; a title-case name keeps its colour word
    ("Web Green"). A lowercase plural ends a run ("the algorithms magic and secure").
    A geometry or chart noun takes the label right after it ("triangle
-   ABC", "angle 1", "circle O"); other labels stand alone.
+   ABC", "angle 1", "circle O"), but a length noun takes no number ("radius 5"); other
+   labels stand alone. A noun before a LaTeX figure names it in other words and is a
+   phrase of its own ("median $\\overline{EF}$"); a generic head before a category's
+   name gives way to the name ("the object hut" -> "hut"); a title-case name after
+   lowercase modifiers stands alone ("negative Influence Scores"), and a name before a
+   measure word is kept ("exports of China peak").
 5. **Finish.** Phrases come in order of appearance, deduplicated case-insensitively
    (first occurrence wins; a bare label after a named one, "AB" after "chord AB", is
-   the same thing, and so is a later bare "function" after "function g"), at most
-   ``max_phrases`` of them.
+   the same thing, and so is a later bare "function" after "function g"; but line "b"
+   and point "B" are two), at most ``max_phrases`` of them. A phrase that is one of
+   the question's answer options ("a shortage or a surplus?") is dropped: a cue that
+   names the right option leaks it.
 
-Measured on the hand-labelled questions of ``tests/cues/phrase_gold.jsonl`` and
-``phrase_gold_c.jsonl`` (see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
+Measured on the hand-labelled questions of ``tests/cues/phrase_gold*.jsonl`` (sets A-E;
+see ``tests/cues/test_phrase_quality.py`` and BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -94,14 +109,18 @@ MEASURE_WORDS = _words(
     "information relationship frequency probability factor gap age decline growth drop "
     "derivative price cost money fraction equation amplitude period zero zeros intercept "
     "intercepts y-intercept x-intercept material elevation slope speed weight temperature "
-    "colors colours kinds types names sizes share shares domain range appeal"
+    "colors colours kinds types names sizes share shares domain range appeal "
+    # what a function question asks: "the limit as x approaches 0", "slope-intercept form"
+    "limit limits interval intervals form symmetry asymptote asymptotes "
+    # plurals of what is measured
+    "measurements dimensions"
 )
 
 # Words for the whole picture: a run right before one describes the picture ("the
 # composite figure"), not a thing in it.
 WHOLE_PICTURE = _words(
     "image images picture pictures photo photos figure figures diagram "
-    "diagrams graph graphs chart charts plot plots ad ads advertisement"
+    "diagrams graph graphs chart charts plot plots ad ads advertisement pie"
 )
 
 STOPWORDS = _words(
@@ -136,7 +155,12 @@ STOPWORDS = _words(
     "like likes lean leans away whole final fewer greater sold sell sells need needs buy buys "
     "prefer prefers likely reported cast casts approve approves say says said think thinks "
     "agree agrees preferred increasing decreasing graphed plotted pictured depicted "
-    "illustrated displayed "
+    "illustrated displayed liked chose choose chooses voted showed "
+    # story verbs of a table's word problem ("kept track of how many laps he drove")
+    "kept drove spent read reading wrote ran saw bought grew "
+    # what a function question asks about the graph: "grows", "approaches", "injective"
+    "grow grows approach approaches approaching injective surjective bijective continuous "
+    "differentiable "
     # number words
     "two three four five six seven eight nine ten pair pairs "
     # measure words (MEASURE_WORDS)
@@ -160,9 +184,11 @@ ADJECTIVES = _words(
     "tallest shortest largest smallest biggest highest lowest longest widest narrowest "
     "greatest least most leftmost rightmost topmost bottommost uppermost lowermost darkest "
     "lightest heaviest oldest youngest best worst closest farthest nearest smoothest roughest "
-    "taller shorter larger smaller bigger higher lower longer wider "
+    "taller shorter larger smaller bigger higher lower longer wider fastest slowest "
+    # signs
+    "negative positive "
     # ordinals
-    "first second third fourth fifth sixth seventh eighth ninth tenth last next previous "
+    "first second third fourth fifth sixth seventh eighth ninth tenth last next previous past "
     # positions
     "left right top bottom upper lower middle center centre front back inner outer "
     # geometric qualities
@@ -179,9 +205,13 @@ LABELLED_NOUNS = _words(
     "point line segment ray angle triangle circle square rectangle quadrilateral parallelogram "
     "trapezoid rhombus kite polygon pentagon hexagon octagon chord arc radius diameter tangent "
     "side vertex sector region face edge plane cone cylinder sphere cube prism pyramid bar "
-    "column slice series curve axis dot marker diagonal median altitude bisector function"
+    "column slice series curve axis dot marker diagonal median altitude bisector function "
+    "hypotenuse leg base midsegment semicircle center centre"
 )
 
+# Labelled nouns that are lengths: a number after one is its size ("radius 5"), not
+# its index ("angle 1").
+LENGTH_NOUNS = _words("radius diameter side leg hypotenuse base edge altitude chord diagonal")
 # Verbs that are also names of visible things: after a determiner or an adjective they
 # are nouns ("the cross", "a red mark"), elsewhere verbs ("lines that cross").
 VERB_NOUNS = _words("cross crosses mark marks label labels stand stands pass passes")
@@ -191,6 +221,7 @@ _LABEL_WORD = re.compile(r"[A-Z]{1,4}['′]?|[A-Za-z]\d{0,2}")
 _DETERMINERS = _words("the a an this each every its their")
 _NEXT_WORD = re.compile(r"[ \t]+([A-Za-z]+)")
 # What follows "a" when it names something instead of being an article.
+_OPERATOR = re.compile(r"\s*[-+=*/^)<>]")
 _NOT_ARTICLE = re.compile(r"\s*(?:[,.;:?!=)]|$|(?:and|or|is|are)\b)")
 
 # Measure words that name a drawn segment when their modifier comes first: a cone's
@@ -201,8 +232,19 @@ RELATION_NOUNS = _words("tangent")
 # Plurals that are not plural nouns, so "series A" stays one run.
 _NOT_PLURAL = ("ss", "us", "is", "series", "species")
 _SUPERLATIVE = _words("most least")
+# A relation after a copula is a predicate: "segments that appear to be tangent".
+_COPULAS = _words("be is are was were being been appear appears seem seems")
+# Statistics of a series share a name with drawn segments: "the median of the values"
+# is computed, "a median of triangle ABC" is drawn.
+_STATISTICS = _words("median mean mode")
+# Points that are positions too: "the center of the circle" and "center O" are drawn,
+# "the center of the image" is where something is.
+_POINT_POSITIONS = _words("center centre")
+# Generic heads before a category's name: "the object hut", "the item pen".
+APPOSITIVE_HEADS = _words("object item algorithm dataset model method category")
 # Words whose kind depends on their neighbours (see _kind_in_context).
-_CONTEXT_WORDS = MEASURE_WORDS | RELATION_NOUNS | _SUPERLATIVE
+_CONTEXT_WORDS = MEASURE_WORDS | RELATION_NOUNS | _SUPERLATIVE | _STATISTICS | _POINT_POSITIONS
+_OF_THE_NEXT = re.compile(r"[ \t]+of[ \t]+(?:the[ \t]+)?([A-Za-z]+)")
 
 _MAX_RUN_WORDS = 4
 
@@ -212,6 +254,8 @@ _CHOICES_STARTS = (
     (re.compile(r"\(\s*A\s*\)"), re.compile(r"\(\s*B\s*\)")),
     (re.compile(r"^[ \t]*A[.):]\s", re.MULTILINE), re.compile(r"^[ \t]*B[.):]\s", re.MULTILINE)),
 )
+# One option of a list of choices: "(A) shortage", "B. 40".
+_CHOICE_TEXT = re.compile(r"(?:\(\s*[A-H]\s*\)|^[ \t]*[A-H][.):])[ \t]*([^\n(]+)", re.MULTILINE)
 # Other spans that are not part of the question proper.
 _IGNORED_SPANS = (
     re.compile(r"^[ \t]*hint\s*:.*$", re.IGNORECASE | re.MULTILINE),
@@ -238,6 +282,24 @@ _IGNORED_SPANS = (
         re.IGNORECASE,
     ),
     re.compile(r"\b(?:high|low)\s+median\b", re.IGNORECASE),
+    # A survey population as the subject of its answers ("how many people like ...", "the
+    # share of Republicans who support ..."): the answers are drawn, who gave them is not.
+    re.compile(
+        r"\b(?:people|respondents|persons|adults|users|voters|customers|participants)\s+"
+        r"(?:like|likes|liked|prefer|prefers|preferred|chose|choose|voted|said|think)\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"(?:\b(?:percent(?:age)?|share|proportion|fraction)|%)\s+of\s+(?:the\s+)?\w+\s+"
+        r"(?P<skip>who\b.*?)(?=\b(?:greater|less|more|fewer|higher|lower|than)\b|[.?!,;\n]|$)",
+        re.IGNORECASE,
+    ),
+    # What a function question asks: its signature "(f: R to R)", an "axis of symmetry".
+    re.compile(r"\(?\b[a-z]\s*:\s*R\s*(?:to|->|→)\s*R\b\)?"),
+    re.compile(r"\b(?:axis|axes|line|lines)\s+of\s+symmetry\b", re.IGNORECASE),
+    # How to answer: "Answer by typing a time word", and a story's "kept track of".
+    re.compile(r"(?:^|(?<=[.?!]\s))answer\b[^.?!\n]*", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"\b(?:kept|keep|keeps|keeping)\s+track\s+of\b", re.IGNORECASE),
     # Events and eras are world knowledge, not something drawn.
     re.compile(r"\bWorld War (?:I{1,2}|One|Two)\b"),
     # The chart type names the whole picture: "bar chart" is not a bar.
@@ -245,6 +307,8 @@ _IGNORED_SPANS = (
 )
 _TOKEN = re.compile(
     r"(?P<indexed>\b[A-Za-z]\d{1,2}\b)"  # "l1", "P2": an indexed line or point
+    r"|(?P<function>\b(?:sin|cos|tan|cot|sec|csc)(?=[A-Z]{1,3}\b))"  # "sinA": the A
+    r"|(?P<greek>[αβγδεθλμφψω])"  # an angle's name
     r"|(?P<word>[A-Za-z]+(?:-[A-Za-z]+)*)"
     r"|(?P<number>\d+(?:\.\d+)?)"
     r"|(?P<other>\S)"
@@ -268,7 +332,9 @@ def _ignored_mask(question: str) -> list[bool]:
             mask[match.start() :] = [True] * (len(question) - match.start())
     for pattern in _IGNORED_SPANS:
         for match in pattern.finditer(question):
-            mask[match.start() : match.end()] = [True] * (match.end() - match.start())
+            # A pattern with a "skip" group ignores only that group; its context stays.
+            start, end = match.span("skip") if "skip" in pattern.groupindex else match.span()
+            mask[start:end] = [True] * (end - start)
     return mask
 
 
@@ -303,8 +369,18 @@ def _kind_in_context(question: str, match: re.Match[str], lower: str) -> str | N
     previous_word = _previous_word(question, match.start())
     if (previous_word, lower) in DRAWN_MEASURES:
         return "noun"
-    if lower in RELATION_NOUNS and next_word == "to":
+    if lower in RELATION_NOUNS and (next_word == "to" or previous_word in _COPULAS):
         return "break"
+    if lower in _STATISTICS or lower in _POINT_POSITIONS:
+        of_what = _OF_THE_NEXT.match(question, match.end())
+        owner = of_what.group(1).lower() if of_what else ""
+        if lower in _STATISTICS and owner in MEASURE_WORDS:
+            return "measure"  # "the median of the values"
+        # "center O", "the center of the circle": a point; "the center of the image",
+        # "which point is the center": a position, or what is asked.
+        if lower in _POINT_POSITIONS and (owner in WHOLE_PICTURE or not owner):
+            label_next = following is not None and _LABEL_WORD.fullmatch(following.group(1))
+            return None if label_next and not owner else "adjective"
     # "the most preferred object": a superlative, and its participle an adjective.
     if (
         lower in _SUPERLATIVE
@@ -314,6 +390,16 @@ def _kind_in_context(question: str, match: re.Match[str], lower: str) -> str | N
         return "adjective"
     if previous_word in _SUPERLATIVE and lower.endswith("ed"):
         return "adjective"
+    # A past tense before a function word is a story's verb: "the class tracked how
+    # many", "liked by". After a determiner or an adjective it is a noun ("the shed").
+    if (
+        lower.endswith("ed")
+        and len(lower) > 3
+        and lower not in ADJECTIVES
+        and next_word in STOPWORDS
+        and previous_word not in _DETERMINERS | ADJECTIVES
+    ):
+        return "break"
     # A measure word right before a noun modifies it: "age group", "data points".
     if (
         lower in MEASURE_WORDS
@@ -330,10 +416,16 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
     lower = word.lower()
     start = match.start()
     if len(word) == 1:
+        # A letter glued to its coefficient in a formula is a variable: "2a - 2".
+        if start > 0 and question[start - 1].isdigit() and _OPERATOR.match(question, match.end()):
+            return "label"
         if word == "I" or lower == "a" and _sentence_start(question, start):
             return "break"
-        if word == "a" and _NOT_ARTICLE.match(question, match.end()):
-            return "label"  # "lines a and b": a line's name, not an article
+        if word == "a" and (
+            _NOT_ARTICLE.match(question, match.end())
+            or _previous_word(question, start) in LABELLED_NOUNS
+        ):
+            return "label"  # "lines a and b", "the line a": a line's name, not an article
         if word.isupper():
             return "label"
         after_apostrophe = start > 0 and question[start - 1] in "'’"
@@ -349,6 +441,8 @@ def _word_kind(question: str, match: re.Match[str]) -> str:
         return "label"  # "BE", "LN", "GDP": capitals name points and acronyms
     if word in FUNCTION_NAMES:
         return "break"
+    if question[max(start - 4, 0) : start].lower() == "how ":
+        return "break"  # "how far", "how high": asks for a measure
     if lower in _CONTEXT_WORDS or lower.endswith("ed"):
         kind = _kind_in_context(question, match, lower)
         if kind is not None:
@@ -377,7 +471,7 @@ def _tokens(question: str) -> list[_Token]:
         previous_end = end
         if any(mask[start:end]):
             kind = "break"
-        elif match.lastgroup == "indexed":
+        elif match.lastgroup in ("indexed", "greek"):
             kind = "label"
         elif match.lastgroup == "word":
             kind = _word_kind(question, match)
@@ -389,12 +483,21 @@ def _tokens(question: str) -> list[_Token]:
     return tokens
 
 
+def _title(token: _Token) -> bool:
+    return token.text[:1].isupper() and token.kind != "label"
+
+
 def _run_span(run: list[_Token]) -> tuple[int, int] | None:
     """The span of a run of content tokens, or None when it names nothing."""
     # English puts the head noun last: drop trailing adjectives ("circle shaded"),
     # then keep the last few words. A run of adjectives only ends up empty.
     # A name in title case keeps its last word, colour or not ("Web Green").
-    name = len(run) > 1 and all(t.text[:1].isupper() and t.kind != "label" for t in run)
+    name = len(run) > 1 and all(_title(t) for t in run)
+    # A name after lowercase modifiers stands alone: "negative Influence Scores".
+    if len(run) > 2 and not name and _title(run[-1]) and _title(run[-2]):
+        while not _title(run[0]):
+            run = run[1:]
+        name = True
     while run and run[-1].kind == "adjective" and not name:
         run = run[:-1]
     run = run[-_MAX_RUN_WORDS:]
@@ -414,7 +517,10 @@ def _plural_head(run: list[_Token], token: _Token) -> bool:
     )
 
 
-def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
+def _chunk(
+    tokens: list[_Token], question: str, figures: frozenset[int] = frozenset()
+) -> list[tuple[int, int]]:
+    """Spans of phrases; ``figures`` are where LaTeX figure nouns start in ``question``."""
     spans: list[tuple[int, int]] = []
     run: list[_Token] = []
 
@@ -428,9 +534,25 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
         if token.kind in ("noun", "adjective", "labelled"):
             if run and run[-1].kind in ("label", "number") or _plural_head(run, token):
                 close()
+            # "median $\overline{EF}$": a noun before a figure command names the same
+            # thing in other words; an adjective before one describes it ("isosceles").
+            elif token.start in figures and any(t.kind != "adjective" for t in run):
+                close()
+            # "the object hut": the category's name, not the generic head before it.
+            elif (
+                token.kind == "noun"
+                and token.text.islower()
+                and len(run) == 1
+                and run[0].text in APPOSITIVE_HEADS
+            ):
+                run.clear()
             run.append(token)
         elif token.kind in ("label", "number"):
-            if run and run[-1].kind == "labelled":
+            if (
+                run
+                and run[-1].kind == "labelled"
+                and not (token.kind == "number" and run[-1].text.lower() in LENGTH_NOUNS)
+            ):
                 run.append(token)  # "triangle ABC", "angle 1"
                 close()
             elif token.kind == "label":
@@ -438,8 +560,14 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
                 spans.append((token.start, token.end))
             else:
                 close()
-        elif token.kind == "measure" and run and question[run[-1].end : token.start].isspace():
+        elif (
+            token.kind == "measure"
+            and run
+            and question[run[-1].end : token.start].isspace()
+            and not (_title(run[-1]) and not _sentence_start(question, run[-1].start))
+        ):
             run.clear()  # "surface area": the run names what is measured, not a thing
+            # (a name is not: "did exports of China peak")
         elif (
             token.text.lower() in WHOLE_PICTURE
             and run
@@ -450,6 +578,11 @@ def _chunk(tokens: list[_Token], question: str) -> list[tuple[int, int]]:
             close()
     close()
     return spans
+
+
+def _dedup_key(text: str) -> str:
+    """Case-insensitive, but for one letter: line "b" and point "B" are two things."""
+    return text if len(text) == 1 else text.lower()
 
 
 class RulePhraseExtractor:
@@ -467,16 +600,19 @@ class RulePhraseExtractor:
         seen: set[str] = set()
         # Tokens are read from the rewrite of the LaTeX; spans point at the original.
         reading = read_math(question)
-        for start, end in _chunk(_tokens(reading.text), reading.text):
-            text = reading.text[start:end]
-            if text.lower() in seen:
+        # The options a question weighs ("a shortage or a surplus") are what is to be
+        # decided: a cue that names the right one leaks, so they are no evidence.
+        seen.update(_dedup_key(m.group(1).strip()) for m in _CHOICE_TEXT.finditer(reading.text))
+        for start, end in _chunk(_tokens(reading.text), reading.text, reading.figures):
+            text = " ".join(reading.text[start:end].split())  # LaTeX leaves double spaces
+            if _dedup_key(text) in seen:
                 continue
-            seen.add(text.lower())
+            seen.add(_dedup_key(text))
             # "chord AB" and a later bare "AB" are one thing: keep the named one.
             words = text.split()
             if len(words) > 1 and _LABEL_WORD.fullmatch(words[-1]):
                 # "function g" and a later bare "function" are one thing too.
-                seen.update({words[-1].lower(), " ".join(words[:-1]).lower()})
+                seen.update({_dedup_key(words[-1]), " ".join(words[:-1]).lower()})
             source_start, source_end = reading.source_span(start, end)
             phrases.append(Phrase(text=text, start=source_start, end=source_end))
             if len(phrases) == self.max_phrases:

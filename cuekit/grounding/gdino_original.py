@@ -19,9 +19,10 @@ exactly one ``.py`` config and one ``.safetensors`` checkpoint. Note that the
 original code reads its config by *executing* the ``.py`` file: point it only
 at config files you trust.
 
-The part that does not need the package, turning the model's raw outputs into
-detections, is :func:`convert_original_outputs`; it shares the per-phrase
-scoring rule with the transformers backend.
+The part that does not need the package, turning the model's raw outputs
+(``pred_boxes``, ``pred_logits``: torch tensors) into detections, is
+:func:`cuekit.grounding.spans.phrase_detections`, the transformers backend's
+per-phrase scoring rule, called with ``backend=BACKEND_NAME``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from cuekit.errors import ConfigError, ModelLoadError
 from cuekit.grounding.base import DetectItem, DetectorOptions
@@ -58,47 +57,6 @@ _MODEL_HINT = (
     "and one .safetensors checkpoint (convert the released .pth once; see "
     "cuekit.grounding.gdino_original's docstring)"
 )
-
-
-def _to_numpy(values: Any) -> np.ndarray:
-    """A torch tensor (any device or dtype) or array-like -> float64 numpy array."""
-    if hasattr(values, "detach"):
-        values = values.detach().float().cpu().numpy()
-    return np.asarray(values, dtype=np.float64)
-
-
-def convert_original_outputs(
-    boxes_cxcywh: Any,
-    logits: Any,
-    token_spans: Sequence[Sequence[int]],
-    phrases: Sequence[str],
-    image_size: tuple[int, int],
-    image_index: int,
-    box_threshold: float,
-    text_threshold: float,
-    phrase_indices: Sequence[int] | None = None,
-) -> list[Detection]:
-    """The original model's outputs for one image -> detections (before NMS).
-
-    ``boxes_cxcywh`` is ``pred_boxes[i]`` (N, 4), normalized center-size boxes;
-    ``logits`` is ``pred_logits[i]`` (N, 256), raw per-token logits (padding is
-    ``-inf``); ``token_spans`` gives each phrase's token positions in the
-    caption; ``image_size`` is the original ``(width, height)``. Phrase
-    ``j`` gets ``phrase_index=phrase_indices[j]`` (default ``j``). Same rule as the
-    transformers backend: :func:`cuekit.grounding.spans.phrase_detections`.
-    """
-    return phrase_detections(
-        _to_numpy(boxes_cxcywh),
-        _to_numpy(logits),
-        token_spans,
-        phrases,
-        image_size,
-        image_index=image_index,
-        box_threshold=box_threshold,
-        text_threshold=text_threshold,
-        backend=BACKEND_NAME,
-        phrase_indices=phrase_indices,
-    )
 
 
 def resolve_model_files(model: str | None) -> tuple[Path, Path]:
@@ -208,15 +166,16 @@ class OriginalGroundingDinoBackend:
                 )
                 with torch.inference_mode(), autocast:
                     outputs = self._model(pixels[None].to(device), captions=[prompt])
-                detections += convert_original_outputs(
-                    outputs["pred_boxes"][0],
-                    outputs["pred_logits"][0],
+                detections += phrase_detections(
+                    outputs["pred_boxes"][0],  # (N, 4) normalized cxcywh
+                    outputs["pred_logits"][0],  # (N, 256) raw token logits
                     spans,
                     texts,
                     (image.width, image.height),
-                    image_index,
-                    self.options.box_threshold,
-                    self.options.text_threshold,
+                    image_index=image_index,
+                    box_threshold=self.options.box_threshold,
+                    text_threshold=self.options.text_threshold,
+                    backend=BACKEND_NAME,
                     phrase_indices=indices,  # the sample's own phrase numbers
                 )
             found.append(nms_detections(detections, self.options.nms_iou))

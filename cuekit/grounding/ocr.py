@@ -15,7 +15,10 @@ texts become detections (any of :data:`KEEP_MODES`):
 Before a read is kept it must look like text on evidence other than its score
 (:mod:`cuekit.grounding.ocr_checks`): letters or digits, few punctuation marks, the
 question's script, no one-character runs, a label-sized box, and the same text when
-its crop is read again at another scale. ``DetectorOptions.extra["ocr_verify"] = False``
+its crop is read again at another scale (fewer agreeing re-reads for a text the question
+names; :func:`~cuekit.grounding.ocr_checks.confirmed`). A read that is a row of numbers
+(an axis's ticks, "2018 2019 2020") becomes one read per number, and a glued unit is
+spaced ("12cm" -> "12 cm"). ``DetectorOptions.extra["ocr_verify"] = False``
 turns these checks off (the behaviour before they existed, kept for benchmarks);
 rejected reads are counted in :attr:`OcrBackend.rejected` by reason.
 
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from cuekit.errors import ConfigError
 from cuekit.grounding.base import DetectItem, DetectorOptions
-from cuekit.grounding.ocr_checks import implausible, reads_agree, reread_box, views_for
+from cuekit.grounding.ocr_checks import confirmed, implausible, reread_box
 from cuekit.schemas import Detection, Phrase, clip_xyxy, xyxy_to_1000
 
 if TYPE_CHECKING:
@@ -61,6 +64,7 @@ _TOKEN_RE = re.compile(r"[^\W_]+(?:[.,]\d+)?")  # words and numbers, any script
 _CAPITALS_RE = re.compile(r"\b[A-Z]{1,4}\b")  # point names in a question: "O", "AC", "ABC"
 _REPEAT_RE = re.compile(r"(.)\1{2,}")  # "wwww": hatching and rules read as letters
 _EDGE_JUNK = " \t|_:;•·"
+_GLUED_UNIT_RE = re.compile(r"^([-+−]?\d+(?:[.,]\d+)?)(cm|mm|km|m|in|ft|kg|g)$")
 _STOPWORDS = frozenset(
     "a an and are at by does did do for from has have how in is it many much of on or "
     "than that the this to was were what which who why with".split()
@@ -122,7 +126,25 @@ def _load_engine(text_score: float, box_thresh: float) -> Any:
 
 def _clean(text: str) -> str:
     text = " ".join(text.split()).strip(_EDGE_JUNK)
-    return text[:-1].rstrip() if len(text) > 1 and text.endswith("-") else text
+    text = text[:-1].rstrip() if len(text) > 1 and text.endswith("-") else text
+    # PP-OCR drops the space of a length: "12cm" is written "12 cm".
+    return _GLUED_UNIT_RE.sub(r"\1 \2", text)
+
+
+def _split_number_row(found: OcrText) -> list[OcrText]:
+    """An axis's tick labels read as one line ("2018 2019 2020") become one read per
+    number, each boxed by its share of the line's characters (a monospace estimate)."""
+    words = found.text.split(" ")
+    if len(words) < 2 or not all(_NUMBER_RE.match(w) for w in words):
+        return [found]
+    x1, y1, x2, y2 = found.xyxy
+    per_char = (x2 - x1) / len(found.text)
+    texts, start = [], 0
+    for word in words:
+        left = x1 + start * per_char
+        texts.append(OcrText(word, found.score, (left, y1, left + len(word) * per_char, y2)))
+        start += len(word) + 1
+    return texts
 
 
 def _tokens(text: str) -> set[str]:
@@ -200,7 +222,7 @@ class OcrBackend:
                 continue
             xs, ys = [float(p[0]) for p in polygon], [float(p[1]) for p in polygon]
             box = clip_xyxy((min(xs), min(ys), max(xs), max(ys)), width, height)
-            texts.append(OcrText(text, min(max(float(score), 0.0), 1.0), box))
+            texts += _split_number_row(OcrText(text, min(max(float(score), 0.0), 1.0), box))
         return texts
 
     def select(
@@ -218,9 +240,17 @@ class OcrBackend:
         detections = []
         for found in texts:
             text = found.text
-            # PP-OCR reads a lone point "O" (circle centres) as the digit "0".
+            # PP-OCR reads a lone point "O" (circle centres) as the digit "0", and a
+            # point's capital in lower case ("x" for X in triangle XYZ).
             if text in ("0", "o") and "O" in question_letters and "0" not in question_tokens:
                 text = "O"
+            elif (
+                len(text) == 1
+                and text.islower()
+                and text.upper() in question_letters
+                and text not in question_tokens
+            ):
+                text = text.upper()
             # A line is where a phrase is only when it says no more than the phrase
             # ("Total revenue"); a sentence that mentions it is quoted instead.
             line = is_line(text, found.score)
@@ -272,8 +302,12 @@ class OcrBackend:
         texts = getattr(result, "txts", None) or ("",)
         return _clean(str(texts[0]))
 
-    def confirm(self, image: Image.Image, detections: Sequence[Detection]) -> list[Detection]:
-        """The detections whose text reads the same again from rescaled crops.
+    def confirm(
+        self, image: Image.Image, detections: Sequence[Detection], question: str = ""
+    ) -> list[Detection]:
+        """The detections whose text reads the same again from rescaled crops
+        (:func:`~cuekit.grounding.ocr_checks.confirmed`; a text the question names
+        needs fewer agreeing views).
 
         A line of several words read at :data:`SURE_LINE_SCORE` or more is kept as read:
         on long lines the score is reliable (a page's lines read 0.99-1.0, its misreads
@@ -284,20 +318,18 @@ class OcrBackend:
             if is_line(det.label, det.score) and det.score >= SURE_LINE_SCORE:
                 kept.append(det)
                 continue
-            agree = all(
-                reads_agree(
-                    det.label,
-                    reread_box(
-                        det.xyxy,
-                        image.width,
-                        image.height,
-                        lambda crop, h: self.recognize(image, crop, h),
-                        view,
-                    ),
+
+            def reread(view: tuple[float, int], det: Detection = det) -> str:
+                return reread_box(
+                    det.xyxy,
+                    image.width,
+                    image.height,
+                    lambda crop, h: self.recognize(image, crop, h),
+                    view,
                 )
-                for view in views_for(det.label)
-            )
-            if not agree:
+
+            mentioned = det.phrase_index is not None or _names(det.label, question)
+            if not confirmed(det.label, det.score, mentioned, reread):
                 self.rejected["disagree"] = self.rejected.get("disagree", 0) + 1
                 continue
             kept.append(det)
@@ -317,7 +349,9 @@ class OcrBackend:
                     image.height,
                     image_index,
                 )
-                detections += self.confirm(image, found) if self.verify else found
+                if self.verify:
+                    found = self.confirm(image, found, item.sample.question)
+                detections += found
             for reason, count in self.rejected.items():  # this sample's share, for run.json
                 if count > before.get(reason, 0):
                     key = f"{self.name}/{reason}"

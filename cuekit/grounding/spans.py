@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -102,6 +102,14 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
     return np.where(positive, 1.0 / (1.0 + exp_neg_abs), exp_neg_abs / (1.0 + exp_neg_abs))
 
 
+def as_float_array(values: Any) -> np.ndarray:
+    """A torch tensor (any device or dtype) or array-like -> float64 numpy array, so
+    both backends pass their model's outputs as they come."""
+    if hasattr(values, "detach"):
+        values = values.detach().float().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
 def score_phrases(
     token_logits: np.ndarray,
     token_spans: Sequence[Sequence[int]],
@@ -120,7 +128,7 @@ def score_phrases(
     scores nothing for phrase 1, however close in the prompt. A phrase with no
     tokens (truncated away) scores 0.
     """
-    logits = np.asarray(token_logits, dtype=np.float64)
+    logits = as_float_array(token_logits)
     if logits.ndim != 2:
         raise ValueError(f"token_logits must be (queries, tokens), got shape {logits.shape}")
     if reduce not in ("max", "mean"):
@@ -204,9 +212,10 @@ def phrase_detections(
     (``image_size`` is ``(width, height)`` of the original); they are clipped,
     and boxes of zero area after clipping are dropped. No NMS here.
     ``phrase_indices`` maps prompt phrases to indices in the sample's phrase
-    list (defaults to ``0..P-1``).
+    list (defaults to ``0..P-1``). Boxes and logits may be numpy arrays or torch
+    tensors (:func:`as_float_array`).
     """
-    boxes = np.asarray(boxes_cxcywh, dtype=np.float64)
+    boxes = as_float_array(boxes_cxcywh)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise ValueError(f"boxes_cxcywh must be (queries, 4), got shape {boxes.shape}")
     if len(phrases) != len(token_spans):

@@ -65,6 +65,49 @@ CASES = [
     ("Is (A) on the left of point B?", ["point B"]),
 ]
 
+# Read by kind (issue 15, sets D and E): question -> phrases.
+BY_KIND = {
+    # a noun before a LaTeX figure is its own phrase; an adjective joins the figure
+    r"Find $x$ if the bisector $\overline{CE}$ meets $AB$.": ["x", "bisector", "segment CE", "AB"],
+    r"In isosceles $\triangle DEF$, find $y$.": ["isosceles triangle DEF", "y"],
+    # Greek angle names, a variable glued to its coefficient, a function glued to a label
+    r"Find $\tan \beta$ in the right triangle.": ["β", "right triangle"],
+    "If $QR = 4b + 1$, find $b$.": ["QR", "b"],
+    "In the figure, cosB = 0.6. Find AC.": ["B", "AC"],
+    # a letter naming a line; line "c" and point "C" are two things
+    "The line a meets the line c at point C.": ["line a", "line c", "point C"],
+    # a relation as a predicate; a point that is a position, or drawn
+    "The two rays are tangent. Find the angle.": ["rays", "angle"],
+    "Which cube is in the center of the image?": ["cube"],
+    "The circle has center O and radius 4.": ["circle", "center O", "radius"],
+    # statistics of values against a drawn median
+    "What is the mean of the values of the red bars?": ["red bars"],
+    # who answered a survey; the options the question weighs; a category's name
+    "How many voters prefer the candidate shown in green?": ["candidate"],
+    "Is the share of Democrats who approve of the plan higher than that of Independents?": [
+        "Democrats",
+        "Independents",
+    ],
+    "Is the tree taller or shorter than the house?\n(A) taller\n(B) house": ["tree"],
+    "How many people like the item pen?": ["pen"],
+    # a function question: its signature, what is asked, how it changes
+    "Is the function (g: R to R) surjective?": ["function"],
+    "What is the limit as x approaches 2 of the green curve?": ["x", "green curve"],
+    "Find the axis of symmetry of the parabola shown.": ["parabola"],
+    # a story around a table, and how to answer
+    "Maya tracked how many books she read each month. Which month had most?": [
+        "Maya",
+        "books",
+        "month",
+    ],
+    "What time is it? Answer by writing the hour word.": [],
+    # how far / how high asks for a measure; a name before a measure word is kept
+    "How far is the boat from the lighthouse?": ["boat", "lighthouse"],
+    "When did sales of Brazil peak?": ["sales", "Brazil"],
+    "How many lines have positive Growth Rates?": ["lines", "Growth Rates"],
+}
+CASES += list(BY_KIND.items())
+
 
 @pytest.mark.parametrize(("question", "expected"), CASES)
 def test_extracts_expected_phrases_with_exact_spans(question: str, expected: list[str]) -> None:

@@ -45,44 +45,17 @@ def test_maps_entries_to_detections_field_by_field() -> None:
         {"label": "7", "xyxy": [100, 50, 110, 60], "kind": "text"},
     ]
     [dets] = AnnotationsBackend(DetectorOptions()).detect([make_item(objects)])
-    assert dets == [
-        Detection(
-            label="A",
-            phrase_index=1,
-            image_index=0,
-            xyxy=(10.0, 20.0, 30.0, 40.0),
-            box_1000=(50, 200, 150, 400),
-            score=1.0,
-            backend="annotations",
-        ),
-        Detection(
-            label="circle",
-            phrase_index=2,
-            image_index=1,
-            xyxy=(0.0, 0.0, 25.0, 20.0),
-            box_1000=(0, 0, 500, 500),
-            score=0.5,
-            backend="annotations",
-        ),
-        Detection(
-            label="Triangle abc",
-            phrase_index=0,
-            image_index=0,
-            xyxy=(5.5, 0.0, 200.0, 100.0),
-            box_1000=(28, 0, 1000, 1000),
-            score=1.0,
-            backend="annotations",
-        ),
-        Detection(
-            label="7",
-            phrase_index=None,
-            image_index=0,
-            xyxy=(100.0, 50.0, 110.0, 60.0),
-            box_1000=(500, 500, 550, 600),
-            score=1.0,
-            backend="annotations",
-        ),
+    fields = [
+        (d.label, d.phrase_index, d.image_index, d.xyxy, d.box_1000, d.score, d.backend)
+        for d in dets
     ]
+    assert fields == [
+        ("A", 1, 0, (10.0, 20.0, 30.0, 40.0), (50, 200, 150, 400), 1.0, "annotations"),
+        ("circle", 2, 1, (0.0, 0.0, 25.0, 20.0), (0, 0, 500, 500), 0.5, "annotations"),
+        ("Triangle abc", 0, 0, (5.5, 0.0, 200.0, 100.0), (28, 0, 1000, 1000), 1.0, "annotations"),
+        ("7", None, 0, (100.0, 50.0, 110.0, 60.0), (500, 500, 550, 600), 1.0, "annotations"),
+    ]
+    assert all(isinstance(d, Detection) for d in dets)
 
 
 def test_image_size_comes_from_the_decoded_images_when_given() -> None:

@@ -17,11 +17,11 @@ from PIL import Image
 from cuekit.errors import ConfigError, ModelLoadError
 from cuekit.grounding import DetectItem, DetectorOptions, create_backend
 from cuekit.grounding.gdino_original import (
+    BACKEND_NAME,
     OriginalGroundingDinoBackend,
-    convert_original_outputs,
     resolve_model_files,
 )
-from cuekit.grounding.spans import build_prompt, phrase_token_spans
+from cuekit.grounding.spans import build_prompt, phrase_detections, phrase_token_spans
 from cuekit.grounding.tiny import build_tiny_processor
 from cuekit.schemas import ImageRef, Phrase, Sample
 
@@ -32,7 +32,22 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def test_convert_original_outputs_field_by_field():
+def _convert(boxes, logits, spans, phrases, size=(10, 10), image_index=0):
+    """The original model's outputs -> detections, as the backend converts them."""
+    return phrase_detections(
+        boxes,
+        logits,
+        spans,
+        phrases,
+        size,
+        image_index=image_index,
+        box_threshold=0.3,
+        text_threshold=0.25,
+        backend=BACKEND_NAME,
+    )
+
+
+def test_original_outputs_to_detections_field_by_field():
     tokenizer = build_tiny_processor().tokenizer
     phrases = ["the chord AB", "Point C"]
     prompt, char_spans = build_prompt(phrases)
@@ -49,7 +64,7 @@ def test_convert_original_outputs_field_by_field():
     logits[2, 7] = _logit(0.29)  # best phrase under box threshold -> no box
     boxes = torch.tensor([[0.25, 0.5, 0.5, 0.2], [0.5, 0.5, 1.0, 1.0], [0.5, 0.5, 0.1, 0.1]])
 
-    found = convert_original_outputs(boxes, logits, spans, phrases, (640, 480), 2, 0.3, 0.25)
+    found = _convert(boxes, logits, spans, phrases, (640, 480), 2)
 
     assert [(d.label, d.phrase_index, d.image_index, d.box_1000, d.backend) for d in found] == [
         ("the chord AB", 0, 2, (0, 400, 500, 600), "groundingdino-original"),
@@ -59,12 +74,7 @@ def test_convert_original_outputs_field_by_field():
     assert found[1].xyxy == pytest.approx((0.0, 0.0, 640.0, 480.0))
     assert [d.score for d in found] == pytest.approx([0.8, 0.45], rel=1e-6)
     # numpy input gives the same records as torch input.
-    assert (
-        convert_original_outputs(
-            boxes.numpy(), logits.numpy(), spans, phrases, (640, 480), 2, 0.3, 0.25
-        )
-        == found
-    )
+    assert _convert(boxes.numpy(), logits.numpy(), spans, phrases, (640, 480), 2) == found
 
 
 def test_resolve_model_files(tmp_path):
@@ -127,14 +137,5 @@ def test_scores_use_only_each_phrase_tokens():
     logits = np.full((1, 256), -np.inf)
     logits[0, :6] = -9.0
     logits[0, 3] = 4.0
-    found = convert_original_outputs(
-        np.array([[0.5, 0.5, 0.5, 0.5]]),
-        logits,
-        [[1], [3]],
-        ["car", "taxi"],
-        (10, 10),
-        0,
-        0.3,
-        0.25,
-    )
+    found = _convert(np.array([[0.5, 0.5, 0.5, 0.5]]), logits, [[1], [3]], ["car", "taxi"])
     assert [(d.label, d.phrase_index) for d in found] == [("taxi", 1)]

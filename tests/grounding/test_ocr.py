@@ -167,6 +167,33 @@ def test_select_rules_on_hand_made_texts(backend: OcrBackend) -> None:
     assert kept == ["0", "A", "2.5", "-3"]  # junk "wwww" and phrases are neither label nor number
 
 
+def test_a_lowercase_read_of_a_named_point_is_that_point() -> None:
+    texts = [OcrText(t, 0.9, (10.0, 10.0, 30.0, 30.0)) for t in ("x", "y", "q")]
+    # "x" is the point X of triangle XYZ; "y" stays a variable because the question
+    # uses it as one; "q" names nothing.
+    question = "In triangle XYZ, find y."
+    mentioned = OcrBackend(DetectorOptions(ocr_keep=("mentioned",)))
+    kept = [d.label for d in mentioned.select(texts, question, [], 100, 100)]
+    assert kept == ["X", "y"]
+
+
+def test_read_splits_a_row_of_numbers_and_spaces_a_glued_unit(
+    backend: OcrBackend,
+) -> None:
+    image = Image.new("RGB", (640, 160), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=28)
+    draw.text((20, 20), "2018 2019 2020", font=font, fill="black")
+    draw.text((20, 100), "12cm", font=font, fill="black")
+    texts = backend.read(image)
+    assert [t.text for t in texts] == ["2018", "2019", "2020", "12 cm"]
+    # each number gets its own box, left to right, centred on where it is drawn
+    for index, year in enumerate(texts[:3]):
+        left = 20 + font.getlength("2018 " * index)
+        drawn_centre = left + font.getlength("2018") / 2
+        assert abs((year.xyxy[0] + year.xyxy[2]) / 2 - drawn_centre) < font.getlength("20")
+
+
 def test_detect_sets_image_index_per_image(
     backend: OcrBackend, synthetic_image: Image.Image
 ) -> None:
@@ -237,6 +264,23 @@ def test_confirm_drops_a_read_that_reads_differently_again(
     kept = backend.confirm(synthetic_image, [detection("Apple"), detection("Appel")])
     assert [d.label for d in kept] == ["Apple"]
     assert backend.rejected["disagree"] == before.get("disagree", 0) + 1
+
+
+def test_confirm_keeps_a_mentioned_read_that_one_view_confirms(
+    backend: OcrBackend, synthetic_image: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (letter,) = [t for t in backend.read(synthetic_image) if t.text == "A"]
+    detection = Detection(
+        label="A",
+        xyxy=letter.xyxy,
+        box_1000=xyxy_to_1000(letter.xyxy, 640, 400),
+        score=0.8,
+        backend="ocr",
+    )
+    heights = iter(["A", "4", "A", "4"])  # the first view agrees, the second does not
+    monkeypatch.setattr(backend, "recognize", lambda image, crop, height: next(heights))
+    assert backend.confirm(synthetic_image, [detection], "Where is point A?") == [detection]
+    assert backend.confirm(synthetic_image, [detection], "Where is the apple?") == []
 
 
 def _skimage_photo(name: str) -> Image.Image:

@@ -134,20 +134,16 @@ def _car_taxi_outputs(processor, taxi_logit: float, car_logit: float):
     return encoded["input_ids"], spans, logits
 
 
+def _detect(boxes, logits, spans, phrases, size=(100, 100), **settings):
+    """phrase_detections with the thresholds most tests use; ``settings`` override."""
+    defaults = {"image_index": 0, "box_threshold": 0.3, "text_threshold": 0.25, "backend": "t"}
+    return phrase_detections(boxes, logits, spans, phrases, size, **{**defaults, **settings})
+
+
 def test_adjacent_phrases_never_merge(processor):
     input_ids, spans, logits = _car_taxi_outputs(processor, taxi_logit=3.0, car_logit=-4.0)
     boxes = np.array([[0.5, 0.5, 0.2, 0.2]])
-    found = phrase_detections(
-        boxes,
-        logits,
-        spans,
-        ["Car", "Taxi"],
-        (100, 100),
-        image_index=0,
-        box_threshold=0.3,
-        text_threshold=0.25,
-        backend="t",
-    )
+    found = _detect(boxes, logits, spans, ["Car", "Taxi"])
     assert [(d.label, d.phrase_index, d.score) for d in found] == [("Taxi", 1, _sigmoid(3.0))]
 
     # Both phrases light up: transformers' post-processing reads one merged label,
@@ -161,17 +157,7 @@ def test_adjacent_phrases_never_merge(processor):
         outputs, input_ids=torch.tensor([input_ids]), threshold=0.3, text_threshold=0.25
     )
     assert merged[0]["text_labels"] == ["car taxi"]
-    found = phrase_detections(
-        boxes,
-        logits,
-        spans,
-        ["Car", "Taxi"],
-        (100, 100),
-        image_index=0,
-        box_threshold=0.3,
-        text_threshold=0.25,
-        backend="t",
-    )
+    found = _detect(boxes, logits, spans, ["Car", "Taxi"])
     assert [(d.label, d.phrase_index) for d in found] == [("Car", 0), ("Taxi", 1)]
     assert [d.score for d in found] == pytest.approx([_sigmoid(1.0), _sigmoid(3.0)], rel=1e-12)
 
@@ -195,15 +181,13 @@ def test_phrase_detections_rule_and_boxes():
     boxes = np.array(
         [[0.5, 0.5, 0.2, 0.4], [0.5, 0.5, 0.1, 0.1], [0.95, 0.1, 0.2, 0.4], [1.2, 0.5, 0.2, 0.2]]
     )
-    found = phrase_detections(
+    found = _detect(
         boxes,
         logits,
         [[1], [2]],
         ["p one", "p two"],
         (200, 100),
         image_index=3,
-        box_threshold=0.3,
-        text_threshold=0.25,
         backend="b",
         phrase_indices=[4, 7],
     )
@@ -216,43 +200,17 @@ def test_phrase_detections_rule_and_boxes():
     assert [d.score for d in found] == pytest.approx([0.35, 0.27, 0.9], rel=1e-9)
 
 
-def test_phrase_detections_checks_shapes():
-    with pytest.raises(ValueError, match=r"must be \(queries, 4\), got shape \(2, 3\)"):
-        phrase_detections(
-            np.zeros((2, 3)),
-            np.zeros((2, 4)),
-            [[1]],
-            ["a"],
-            (10, 10),
-            image_index=0,
-            box_threshold=0.3,
-            text_threshold=0.2,
-            backend="b",
-        )
-    with pytest.raises(ValueError, match="got 2 phrases but 1 token spans"):
-        phrase_detections(
-            np.zeros((2, 4)),
-            np.zeros((2, 4)),
-            [[1]],
-            ["a", "b"],
-            (10, 10),
-            image_index=0,
-            box_threshold=0.3,
-            text_threshold=0.2,
-            backend="b",
-        )
-    with pytest.raises(ValueError, match="got 3 boxes but 2 rows of logits"):
-        phrase_detections(
-            np.zeros((3, 4)),
-            np.zeros((2, 4)),
-            [[1]],
-            ["a"],
-            (10, 10),
-            image_index=0,
-            box_threshold=0.3,
-            text_threshold=0.2,
-            backend="b",
-        )
+@pytest.mark.parametrize(
+    ("boxes", "logits", "phrases", "message"),
+    [
+        ((2, 3), (2, 4), ["a"], r"must be \(queries, 4\), got shape \(2, 3\)"),
+        ((2, 4), (2, 4), ["a", "b"], "got 2 phrases but 1 token spans"),
+        ((3, 4), (2, 4), ["a"], "got 3 boxes but 2 rows of logits"),
+    ],
+)
+def test_phrase_detections_checks_shapes(boxes, logits, phrases, message):
+    with pytest.raises(ValueError, match=message):
+        _detect(np.zeros(boxes), np.zeros(logits), [[1]], phrases, (10, 10))
 
 
 # -- chunking long phrase lists --------------------------------------------------
