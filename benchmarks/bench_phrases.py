@@ -55,7 +55,7 @@ def main() -> None:
                 for r in rows
                 if r["half"] in half and style in ("all", r["style"])
             ]
-            scores = quality.score_phrases(extractor, cases)
+            scores = quality.score_extractor(extractor, cases)
             if not cases:
                 continue
             results[f"{half}/{style}"] = {

@@ -48,7 +48,7 @@ FIGURE_NOUNS: dict[str, str] = {
     "square": "quadrilateral",
     "rect": "rectangle",
 }
-RELATIONS = frozenset(
+LATEX_RELATIONS = frozenset(
     "cong parallel nparallel perp sim simeq neq ne leq geq le ge lt gt approx equiv in "
     "subset subseteq to rightarrow leftarrow Rightarrow cdot times div pm mp".split()
 )
@@ -136,7 +136,7 @@ def read_math(question: str) -> MathReading:
         command = _COMMAND.match(question, i)
         if command is not None:
             name = command.group(1)
-            if name in RELATIONS:
+            if name in LATEX_RELATIONS:
                 out.add(" = ", command.start(), command.end())
             elif name in GREEK_LABELS:
                 out.add(f" {GREEK_LABELS[name]} ", command.start(), command.end())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cuekit.cues.phrases import PhraseExtractor
 
-__all__ = ["PhraseCase", "PhraseScores", "normalize_phrase", "score_phrases"]
+__all__ = ["PhraseCase", "PhraseScores", "comparable_phrase", "score_extractor"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,17 @@ class PhraseScores:
         return self.true_positives / self.gold if self.gold else 1.0
 
 
-def normalize_phrase(text: str) -> str:
+def comparable_phrase(text: str) -> str:
+    """The form a predicted and a gold phrase are compared in: casefolded, spaces folded."""
     return " ".join(text.casefold().split())
 
 
-def score_phrases(extractor: PhraseExtractor, cases: Iterable[PhraseCase]) -> PhraseScores:
+def score_extractor(extractor: PhraseExtractor, cases: Iterable[PhraseCase]) -> PhraseScores:
     """Run ``extractor`` on every case; ``misses`` holds (id, extra, missing) per case."""
     scores = PhraseScores()
     for case in cases:
-        predicted = [normalize_phrase(p.text) for p in extractor(case.question)]
-        gold = Counter(normalize_phrase(g) for g in case.gold)
+        predicted = [comparable_phrase(p.text) for p in extractor(case.question)]
+        gold = Counter(comparable_phrase(g) for g in case.gold)
         matched = Counter(predicted) & gold
         hits = sum(matched.values())
         scores.true_positives += hits

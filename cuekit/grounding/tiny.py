@@ -60,7 +60,7 @@ def tiny_vocab() -> dict[str, int]:
     return vocab
 
 
-def build_tiny_processor() -> GroundingDinoProcessor:
+def build_tiny_gdino_processor() -> GroundingDinoProcessor:
     """The processor pairing the PIL image processor with the offline tokenizer."""
     from transformers import BertTokenizer, GroundingDinoProcessor
     from transformers.models.grounding_dino.image_processing_pil_grounding_dino import (
@@ -97,7 +97,7 @@ def build_tiny_grounding_dino(
         raise ValueError(f"variant must be one of {sorted(_VARIANTS)}, got {variant!r}")
     config_class, model_class = (getattr(transformers, name) for name in _VARIANTS[variant])
 
-    processor = build_tiny_processor()
+    processor = build_tiny_gdino_processor()
     # out_features is a BackboneConfigMixin setting, absent from SwinConfig's typed signature.
     backbone_config = SwinConfig(  # type: ignore[call-arg]
         embed_dim=16,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cuekit.cues import RulePhraseExtractor
-from cuekit.cues.quality import PhraseCase, normalize_phrase, score_phrases
+from cuekit.cues.quality import PhraseCase, comparable_phrase, score_extractor
 from cuekit.schemas import Phrase
 
 GOLD = (
@@ -55,7 +55,7 @@ def test_the_labelled_sets_cover_every_style() -> None:
 
 @pytest.mark.parametrize("half", ["A", "B", "C", "D", "E"])
 def test_rule_extractor_meets_the_targets(half: str) -> None:
-    scores = score_phrases(RulePhraseExtractor(), _cases(half))
+    scores = score_extractor(RulePhraseExtractor(), _cases(half))
     report = f"half {half}: precision {scores.precision:.3f}, recall {scores.recall:.3f}"
     print(report)
     assert scores.precision >= 0.90, report
@@ -69,9 +69,9 @@ def test_scores_count_each_gold_phrase_once_and_ignore_case() -> None:
         def __call__(self, question: str) -> list[Phrase]:
             return [Phrase(text=t, start=0, end=1) for t in ("Red  Bar", "red bar", "cat")]
 
-    scores = score_phrases(Fixed(), [PhraseCase("q", "?", ("red bar", "dog"))])
+    scores = score_extractor(Fixed(), [PhraseCase("q", "?", ("red bar", "dog"))])
     assert (scores.true_positives, scores.predicted, scores.gold) == (1, 3, 2)
     assert scores.precision == pytest.approx(1 / 3)
     assert scores.recall == pytest.approx(1 / 2)
     assert scores.misses == [("q", ["red bar", "cat"], ["dog"])]
-    assert normalize_phrase(" Red\tBar ") == "red bar"
+    assert comparable_phrase(" Red\tBar ") == "red bar"

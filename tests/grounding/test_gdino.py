@@ -12,8 +12,8 @@ from cuekit.grounding import DetectItem, DetectorBackend, DetectorOptions, creat
 from cuekit.grounding.gdino import DEFAULT_MODEL, GroundingDinoBackend
 from cuekit.grounding.spans import build_prompt
 from cuekit.grounding.tiny import (
+    build_tiny_gdino_processor,
     build_tiny_grounding_dino,
-    build_tiny_processor,
     save_tiny_grounding_dino,
 )
 from cuekit.schemas import ImageRef, Phrase, Sample, clip_xyxy, xyxy_to_1000
@@ -155,7 +155,7 @@ def test_long_phrase_lists_are_chunked_into_several_prompts():
     backend = _tiny(nms_iou=1.0, box_threshold=0.0, text_threshold=0.0)
     whole = backend.detect([_item("long", [image], phrases)])[0]
     # Reference chunks: grow a prompt until the real tokenizer says it would pass 256.
-    tokenizer = build_tiny_processor().tokenizer
+    tokenizer = build_tiny_gdino_processor().tokenizer
     bounds, start = [], 0
     for stop in range(1, len(phrases) + 1):
         prompt = build_prompt(phrases[start:stop])[0]

@@ -22,7 +22,7 @@ from cuekit.grounding.gdino_original import (
     resolve_model_files,
 )
 from cuekit.grounding.spans import build_prompt, phrase_detections, phrase_token_spans
-from cuekit.grounding.tiny import build_tiny_processor
+from cuekit.grounding.tiny import build_tiny_gdino_processor
 from cuekit.schemas import ImageRef, Phrase, Sample
 
 PACKAGE_MISSING = importlib.util.find_spec("groundingdino") is None
@@ -48,7 +48,7 @@ def _convert(boxes, logits, spans, phrases, size=(10, 10), image_index=0):
 
 
 def test_original_outputs_to_detections_field_by_field():
-    tokenizer = build_tiny_processor().tokenizer
+    tokenizer = build_tiny_gdino_processor().tokenizer
     phrases = ["the chord AB", "Point C"]
     prompt, char_spans = build_prompt(phrases)
     spans = phrase_token_spans(

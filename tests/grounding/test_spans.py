@@ -17,12 +17,12 @@ from cuekit.grounding.spans import (
     phrase_token_spans,
     score_phrases,
 )
-from cuekit.grounding.tiny import build_tiny_processor
+from cuekit.grounding.tiny import build_tiny_gdino_processor
 
 
 @pytest.fixture(scope="module")
 def processor():
-    return build_tiny_processor()
+    return build_tiny_gdino_processor()
 
 
 def _sigmoid(x: float) -> float:
