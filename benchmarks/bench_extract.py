@@ -165,7 +165,7 @@ def run_pipeline(folder: Path, outputs: Path, options: DetectorOptions, workers:
         num_workers=workers,
     )
     result = run_extract(config)
-    if result.counts is None or result.counts["ok"] != result.counts["input"]:
+    if result.counts is None or result.counts.ok != result.counts.input:
         raise RuntimeError(f"extract did not finish every sample: {result.counts}")
 
 

@@ -24,7 +24,7 @@ def extract_command(settings: ExtractSettings) -> None:
     problem = failure_report(settings.output, result.counts, max_error_rate=settings.max_error_rate)
     if problem is None:
         return
-    if settings.tolerate_errors and result.counts["ok"] > 0:
+    if settings.tolerate_errors and result.counts.ok > 0:
         click.echo(f"warning: {problem}", err=True)
         return
     raise click.ClickException(problem)
@@ -40,6 +40,5 @@ def merge_command(settings: MergeSettings) -> None:
         raise click.ClickException(f"{output}: no finished extract parts to merge")
     counts = merge_parts(output, {"stage": "extract", "merged_by": "cuekit merge"})
     click.echo(
-        f"merge: {counts['input']} samples -> {counts['ok']} cues, "
-        f"{counts['errors']} errors -> {output}"
+        f"merge: {counts.input} samples -> {counts.ok} cues, {counts.errors} errors -> {output}"
     )

@@ -15,6 +15,7 @@ def shard_command(folders: ShardFolders, settings: ShardSettings) -> None:
     """Write deterministic WebDataset shards, a manifest and stats from an extract folder."""
     from cuekit.pipelines.health import failure_report
     from cuekit.pipelines.shard.run import shard
+    from cuekit.schemas.runs import StageCounts
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     report = shard(folders.input, folders.output, settings)
@@ -22,7 +23,7 @@ def shard_command(folders: ShardFolders, settings: ShardSettings) -> None:
     # Shards with no sample in them are no success: a pipeline must see a failure.
     problem = failure_report(
         folders.output,
-        {"input": report.inputs, "ok": report.written, "errors": report.errors},
+        StageCounts(input=report.inputs, ok=report.written, errors=report.errors),
         max_error_rate=1.0,
         stage="shard",
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from cuekit.pipelines.extract import layout
+from cuekit.schemas.runs import StageCounts
 
 DEFAULT_MAX_ERROR_RATE = 0.1  # above 10% of rows in errors.parquet the run fails
 TOP_REASONS = 5
@@ -46,7 +47,7 @@ def top_reasons(errors_file: Path, limit: int = TOP_REASONS) -> list[tuple[str, 
 
 def failure_report(
     output: Path,
-    counts: dict[str, int],
+    counts: StageCounts,
     *,
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     stage: str = "extract",
@@ -57,7 +58,7 @@ def failure_report(
     it fails only when no sample was written."""
     if not 0.0 <= max_error_rate <= 1.0:
         raise ValueError(f"max_error_rate must be in [0, 1], got {max_error_rate}")
-    total, ok, errors = counts["input"], counts["ok"], counts["errors"]
+    total, ok, errors = counts.input, counts.ok, counts.errors
     rate = errors / total if total else 1.0
     if ok > 0 and rate <= max_error_rate:
         return None

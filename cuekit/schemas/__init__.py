@@ -42,6 +42,7 @@ from cuekit.schemas.runs import (
     ManifestRow,
     SampleStats,
     ShardResult,
+    StageCounts,
     StepMetrics,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "Sample",
     "SampleStats",
     "ShardResult",
+    "StageCounts",
     "StepMetrics",
     "clip_xyxy",
     "image_member",

@@ -142,6 +142,24 @@ class _JsonView(Mapping[str, Any]):
 
 
 @dataclass(frozen=True, eq=False)
+class StageCounts(_JsonView):
+    """How a stage's input rows ended (``counts`` in extract's run.json): each one either
+    in the output (``ok``) or in the errors table, so ``input == ok + errors``."""
+
+    input: int
+    ok: int
+    errors: int
+    leaky: int = 0  # extract: kept cues that give the answer away (0 with --drop-leaky)
+
+    def __post_init__(self) -> None:
+        if self.input != self.ok + self.errors:
+            raise ValueError(
+                f"counts do not reconcile: {self.input} input rows, {self.ok} ok + "
+                f"{self.errors} errors"
+            )
+
+
+@dataclass(frozen=True, eq=False)
 class StepMetrics(_JsonView):
     """What one distill step did: one line of ``metrics.jsonl``.
 

@@ -8,7 +8,14 @@ import json
 import pytest
 
 from cuekit.pipelines.shard import manifest as mf
-from cuekit.schemas import EvalMetrics, ManifestRow, SampleStats, ShardResult, StepMetrics
+from cuekit.schemas import (
+    EvalMetrics,
+    ManifestRow,
+    SampleStats,
+    ShardResult,
+    StageCounts,
+    StepMetrics,
+)
 
 STATS = SampleStats(
     key="s1",
@@ -86,3 +93,11 @@ def test_eval_metrics_join_the_step_line_under_the_logged_names():
     assert Parallel(SINGLE).mean_metrics(evaluation) is evaluation
     line = dict(_metrics(step=2).with_evaluation(evaluation.as_dict()))
     assert (line["step"], line["eval_accuracy"], line["eval_samples"]) == (2, 0.25, 8.0)
+
+
+def test_stage_counts_read_as_run_json_and_must_reconcile():
+    counts = StageCounts(input=5, ok=4, errors=1, leaky=2)
+    assert counts == {"input": 5, "ok": 4, "errors": 1, "leaky": 2}  # run.json's "counts"
+    assert (counts.ok, counts["errors"]) == (4, 1)
+    with pytest.raises(ValueError, match="do not reconcile: 5 input rows, 3 ok \\+ 1 errors"):
+        StageCounts(input=5, ok=3, errors=1)

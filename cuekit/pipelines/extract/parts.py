@@ -25,7 +25,7 @@ from cuekit.pipelines.extract.layout import (
     RUN_FILE,
     extracted_to_row,
 )
-from cuekit.schemas import ErrorRow, ExtractedSample
+from cuekit.schemas import ErrorRow, ExtractedSample, StageCounts
 
 PARTS_DIR = "parts"
 ROW = "_row"
@@ -107,7 +107,7 @@ def done_rows(output: Path) -> set[int]:
     return rows
 
 
-def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
+def merge_parts(output: Path, run_info: dict[str, Any]) -> StageCounts:
     """Combine every part into cues.parquet, errors.parquet and run.json; return the counts.
 
     Duplicate sample ids are resolved here, not per rank, so the answer is the same
@@ -140,16 +140,16 @@ def merge_parts(output: Path, run_info: dict[str, Any]) -> dict[str, int]:
     dropped = run_counts(cues[COUNTS].to_list() if COUNTS in cues.columns else [])
     write_parquet_atomic(output / CUES_FILE, cues.sort("id").drop(ROW, COUNTS, strict=False))
     write_parquet_atomic(output / ERRORS_FILE, errors.drop(ROW))
-    counts = {
-        "input": cues.height + errors.height,
-        "ok": cues.height,
-        "errors": errors.height,
-        "leaky": int(cues["leak"].sum()),
-    }
+    counts = StageCounts(
+        input=cues.height + errors.height,
+        ok=cues.height,
+        errors=errors.height,
+        leaky=int(cues["leak"].sum()),
+    )
     by_stage = errors.group_by("stage").len().sort("stage")
     info = {
         **run_info,
-        "counts": counts,
+        "counts": counts.as_dict(),
         "dropped": dropped,
         "errors_by_stage": dict(
             zip(by_stage["stage"].to_list(), by_stage["len"].to_list(), strict=True)

@@ -61,7 +61,7 @@ from cuekit.pipelines.extract.prepare import (
 from cuekit.pipelines.extract.settings import ExtractSettings
 from cuekit.pipelines.progress import Progress
 from cuekit.processes import die_with_parent
-from cuekit.schemas import CUE_STYLES, CUE_WORDINGS, ExtractorSettings
+from cuekit.schemas import CUE_STYLES, CUE_WORDINGS, ExtractorSettings, StageCounts
 from cuekit.versions import library_versions
 
 _SETTINGS_FILE = "settings.json"
@@ -150,7 +150,7 @@ class ExtractConfig:
 @dataclass(frozen=True)
 class ExtractResult:
     output: Path
-    counts: dict[str, int] | None  # None while other ranks are still running
+    counts: StageCounts | None  # None while other ranks are still running
     processed: int  # rows this invocation handled (0 when everything was resumed)
     elapsed_s: float
 
@@ -163,8 +163,8 @@ class ExtractResult:
             )
         c = self.counts
         return (
-            f"extract: {c['input']} samples in -> {c['ok']} cues ({c['leaky']} leaky), "
-            f"{c['errors']} errors; {self.processed} processed now in {self.elapsed_s:.1f}s "
+            f"extract: {c.input} samples in -> {c.ok} cues ({c.leaky} leaky), "
+            f"{c.errors} errors; {self.processed} processed now in {self.elapsed_s:.1f}s "
             f"({rate:.1f} samples/s) -> {self.output}"
         )
 
@@ -401,7 +401,7 @@ def _extractor_settings(config: ExtractConfig, backends: list[Any]) -> Extractor
     )
 
 
-def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> dict[str, int] | None:
+def _try_merge(config: ExtractConfig, run_info: dict[str, Any]) -> StageCounts | None:
     """Merge when every rank of this world has finished; exactly one rank does it."""
     root = config.output / PARTS_DIR
     markers = [
