@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import factories
 import numpy as np
 import pytest
 from PIL import Image
@@ -24,15 +25,8 @@ def make_sample(
         ImageRef(path=f"img{i}.png", sha256=f"{i}" * 64, width=w, height=h, format="png")
         for i, (w, h) in enumerate(sizes)
     ]
-    return Sample(
-        id="s1",
-        original_id="s1",
-        source="test",
-        split="train",
-        question="Where are A and B?",
-        answer=answer,
-        choices=choices,
-        images=refs,
+    return factories.make_sample(
+        question="Where are A and B?", answer=answer, choices=choices, images=refs
     )
 
 

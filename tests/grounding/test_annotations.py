@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from factories import make_sample
 from PIL import Image
 
 from cuekit.errors import SampleError
 from cuekit.grounding.annotations import AnnotationsBackend, match_phrase
 from cuekit.grounding.base import DetectItem, DetectorBackend, DetectorOptions, create_backend
-from cuekit.schemas import Detection, ImageRef, Phrase, Sample
+from cuekit.schemas import Detection, ImageRef, Phrase
 
 PHRASES = [
     Phrase(text="triangle ABC", start=3, end=15),
@@ -25,11 +26,9 @@ def make_item(
         ImageRef(path="b.png", sha256="b" * 64, width=50, height=40, format="png"),
     ]
     metadata = {} if objects is None else {field: objects}
-    sample = Sample(
+    sample = make_sample(
         id="geo-7",
         original_id="geo.7",
-        source="test",
-        split="train",
         question="In triangle ABC, point A and a red circle",
         images=refs,
         metadata=metadata,
@@ -163,16 +162,7 @@ def test_phrases_annotations_and_render_fit_together() -> None:
         {"label": "AC", "xyxy": [50, 40, 200, 250]},
         {"label": "4", "xyxy": [100, 140, 115, 155], "kind": "text"},
     ]
-    sample = Sample(
-        id="g1",
-        original_id="g1",
-        source="test",
-        split="train",
-        question=question,
-        answer="4",
-        images=refs,
-        metadata={"objects": objects},
-    )
+    sample = make_sample(question=question, answer="4", images=refs, metadata={"objects": objects})
     phrases = get_phrase_extractor("rules")(question)
     [dets] = AnnotationsBackend().detect([DetectItem(sample=sample, images=[], phrases=phrases)])
     assert [d.phrase_index for d in dets] == [0, 3, None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from factories import make_sample
 from PIL import Image
 
 from cuekit.errors import ConfigError, ModelLoadError
@@ -16,7 +17,7 @@ from cuekit.grounding.tiny import (
     build_tiny_grounding_dino,
     save_tiny_grounding_dino,
 )
-from cuekit.schemas import ImageRef, Phrase, Sample, clip_xyxy, xyxy_to_1000
+from cuekit.schemas import ImageRef, Phrase, clip_xyxy, xyxy_to_1000
 
 
 def _image(width: int, height: int, seed: int) -> Image.Image:
@@ -36,14 +37,7 @@ def _item(sample_id: str, images: list[Image.Image], phrases: list[str]) -> Dete
         for i, im in enumerate(images)
     ]
     question = "find " + ", ".join(phrases) if phrases else "what is shown?"
-    sample = Sample(
-        id=sample_id,
-        original_id=sample_id,
-        source="test",
-        split="train",
-        question=question,
-        images=refs,
-    )
+    sample = make_sample(id=sample_id, question=question, images=refs)
     spans = [Phrase(text=p, start=0, end=len(p)) for p in phrases]
     return DetectItem(sample=sample, images=images, phrases=spans)
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from factories import make_sample
 from PIL import Image
 
 from cuekit.errors import ConfigError, ModelLoadError
@@ -23,7 +24,7 @@ from cuekit.grounding.gdino_original import (
 )
 from cuekit.grounding.spans import build_prompt, phrase_detections, phrase_token_spans
 from cuekit.grounding.tiny import build_tiny_gdino_processor
-from cuekit.schemas import ImageRef, Phrase, Sample
+from cuekit.schemas import ImageRef, Phrase
 
 PACKAGE_MISSING = importlib.util.find_spec("groundingdino") is None
 
@@ -106,9 +107,7 @@ def test_resolve_model_files(tmp_path):
 def _item(phrases: list[str]) -> DetectItem:
     image = Image.new("RGB", (64, 48))
     ref = ImageRef(path="x.png", sha256="0" * 64, width=64, height=48, format="png")
-    sample = Sample(
-        id="s1", original_id="s1", source="t", split="train", question="q?", images=[ref]
-    )
+    sample = make_sample(source="t", images=[ref])
     return DetectItem(
         sample=sample,
         images=[image],

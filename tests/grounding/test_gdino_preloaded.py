@@ -7,12 +7,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from factories import make_sample
 from PIL import Image
 
 from cuekit.errors import ConfigError
 from cuekit.grounding import DetectItem, DetectorOptions
 from cuekit.grounding.gdino import GroundingDinoBackend, load_grounding_dino
-from cuekit.schemas import ImageRef, Phrase, Sample
+from cuekit.schemas import ImageRef, Phrase
 
 
 def _item(sample_id: str, sizes: list[tuple[int, int]], phrases: list[str]) -> DetectItem:
@@ -26,14 +27,7 @@ def _item(sample_id: str, sizes: list[tuple[int, int]], phrases: list[str]) -> D
         ImageRef(path=f"{sample_id}-{i}.png", sha256="0" * 64, width=w, height=h, format="png")
         for i, (w, h) in enumerate(sizes)
     ]
-    sample = Sample(
-        id=sample_id,
-        original_id=sample_id,
-        source="test",
-        split="train",
-        question="find " + ", ".join(phrases),
-        images=refs,
-    )
+    sample = make_sample(id=sample_id, question="find " + ", ".join(phrases), images=refs)
     return DetectItem(
         sample=sample, images=images, phrases=[Phrase(text=p, start=0, end=len(p)) for p in phrases]
     )

@@ -7,6 +7,7 @@ import io
 import sys
 
 import pytest
+from factories import make_sample
 from PIL import Image, ImageDraw, ImageFont
 
 from cuekit.datasets.sample.rows import generate_sample_rows
@@ -64,14 +65,7 @@ def _sample(question: str, image: Image.Image, count: int = 1) -> Sample:
         height=image.height,
         format="png",
     )
-    return Sample(
-        id="s-0",
-        original_id="s-0",
-        source="test",
-        split="test",
-        question=question,
-        images=[ref] * count,
-    )
+    return make_sample(id="s-0", split="test", question=question, images=[ref] * count)
 
 
 def _iou(a: tuple[float, ...], b: list[float]) -> float:
