@@ -24,7 +24,8 @@ A careful grader reads the *last commitment* of a response, and nothing else:
 A response that commits to nothing gives **no answer**; no stray number or letter is
 picked from it. That covers empty output, refusals ("No image was provided..."),
 degenerate loops (a loop that repeats one committed answer keeps it) and output cut off
-before its answer (``finished=False``, or text that stops mid-sentence).
+before its answer (``finished=False``, text that stops mid-sentence, or a ``<think>``
+that never closes: what it holds is a draft).
 """
 
 from __future__ import annotations
@@ -309,6 +310,9 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     text = prepare(response)
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
+    if "<think>" in (response or "") and "</think>" not in response:
+        # the reasoning never closed: cut off while thinking, before the answer it drafts
+        return Extraction("", "none", "cut off inside its thinking, before the answer")
     boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]
     text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{(?:\s|\\q?quad|\\[,;:! ]|~)*\}", " ", text)
     if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):

@@ -411,7 +411,10 @@ def judge(
                 refusals[0], "refusal_choice", "the response declines, and one choice says so"
             )
             how = f"{found.rule} ({found.note})"
-    if question and finished is not False:
+    letter = bool(choices) and re.fullmatch(r"\(?[A-Z]\)?", found.text.strip()) is not None
+    if question and finished is not False and not letter:
+        # a choice letter is the response's pick among the options, whatever value it
+        # states beside it ("30, which matches option C"): the question does not re-read it
         reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
         if reread is not found:
             found = reread

@@ -25,6 +25,9 @@ _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
 # "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
 _NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
+# A Chinese verdict that opens a yes/no answer ("是的", "不是。深橙色..."): its English word.
+_CHINESE_WORD = {"是的": "yes", "是": "yes", "对": "yes", "不是": "no", "否": "no", "不对": "no"}
+_CHINESE_VERDICT = re.compile(r"^\s*(是的|不是|不对|是|否|对)(?=[\s，。！,.!]|$)")
 _HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent\b", re.IGNORECASE)
 
@@ -221,6 +224,8 @@ def match_answer(
     """Compare an extracted answer with the gold one (module docstring for the order)."""
     if not answer.strip():
         return Match(False, "no answer")
+    if plain_text(gold) in _YES_NO or (choices and {plain_text(c) for c in choices} <= _YES_NO):
+        answer = _CHINESE_VERDICT.sub(lambda m: _CHINESE_WORD[m.group(1)], answer)
     if re.match(r"^(?:not|never)\b", plain_text(answer)):
         return Match(False, "a negated answer")
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions

@@ -76,7 +76,12 @@ _SUBJECT_VERB = re.compile(
     re.IGNORECASE,
 )
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)", re.IGNORECASE)
+# "Yes, ...", "No. ...", and a Chinese verdict that opens the reply: "是的，...", "不是。"
+YES_NO = re.compile(
+    r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"
+    r"(?:[,.!:;—–(，。！]|\s-\s|$)",
+    re.IGNORECASE,
+)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
 # cut off mid-way ("The value of").
