@@ -140,6 +140,19 @@ _LEADING_VALUE = re.compile(
     r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))"
 )
 _NUMBERED = re.compile(r"^\W*\d{1,2}[.)]\s", re.MULTILINE)
+# A response that opens with a short worded answer as a sentence of its own, then gives
+# its evidence: "India. Its growth rate of 8.9% was ...", "**Cherry** — it reaches 42".
+# Not an opening word of the reasoning ("Okay.", "Solution.", "First, ...").
+_LEADING_WORDS = re.compile(
+    r"^\W{0,3}?((?-i:[A-Z])[\w'-]*(?:\s+[A-Za-z][\w'-]*){0,2}?)\**"
+    r"(?:\.\s+(?=(?-i:[A-Z]))|\s+[—–]\s+)"
+)
+_OPENING_WORD = re.compile(
+    r"^(?:ok(?:ay)?|sure|alright|all\s+right|hmm+|well|great|yes|no|answer|solution|step|"
+    r"first|let|let's|note|given|explanation|analysis|reasoning|thinking|so|now|here|"
+    r"understood|got\s+it|good|correct|right|wait|i|we|the|this|it)\b",
+    re.IGNORECASE,
+)
 
 
 def _lines(text: str) -> list[str]:
@@ -220,7 +233,16 @@ def closing_claim(text: str) -> str | None:
     return clause_answer(sentence[start.end() :], sentence) if start else None
 
 
+# "options A and C", "choices (B), (C) and (E)": several options picked together.
+_OPTIONS = re.compile(
+    r"\b(?i:options|choices)\s+(\(?[A-H]\)?(?:\s*(?:,|and|&|,\s*and)\s*\(?[A-H]\)?)+)\W*$"
+)
+
+
 def _named_option(clause: str) -> str | None:
+    several = _OPTIONS.search(clause)
+    if several is not None and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
+        return ", ".join(re.findall(r"[A-H]", several.group(1)))
     letters = {a or b for a, b in _OPTION.findall(clause)}
     if len(letters) == 1 and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
         return letters.pop()
@@ -263,6 +285,13 @@ _SOLUTIONS = re.compile(
 )
 
 
+# A point given by its coordinates at the end of a clause: "at x = 2, y = −3".
+_COORDINATES = re.compile(
+    r"(?<![\w\\])x\s*=\s*([-−]?\d+(?:\.\d+)?)\s*(?:,|,?\s+and)\s+y\s*=\s*"
+    r"([-−]?\d+(?:\.\d+)?)\W*$"
+)
+
+
 def _equation_answer(plain: str) -> str | None:
     """The right side of the clause's last "=", or of its one equation that solves for a
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
@@ -271,6 +300,9 @@ def _equation_answer(plain: str) -> str | None:
     if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
         values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
         return ", ".join(values)
+    point = _COORDINATES.search(plain)
+    if point is not None:  # "The vertex is at x = 2, y = −3.": the point (2, −3)
+        return f"({point.group(1)}, {point.group(2)})"
     lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
     chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
     rhs = clean_candidate(chosen.rsplit("=", 1)[1])
@@ -337,8 +369,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         return predicate
     for part in (plain, strip_math_delimiters(sentence)):
         numbers = NUMBER.findall(part)
-        if len(numbers) == 1:
-            return numbers[0]
+        if len(numbers) == 1:  # with its scale: "1.25 million people"
+            scaled = re.search(re.escape(numbers[0]) + r"\s+(thousand|million|billion)\b", part)
+            return f"{numbers[0]} {scaled.group(1)}" if scaled else numbers[0]
         if numbers:
             return None
     leader = _SUPERLATIVE_SUBJECT.search(plain.replace("**", ""))
@@ -426,6 +459,14 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     value = _LEADING_VALUE.match(body)
     if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
         return value.group(1).strip("$ "), "leading", "the response opens with its value"
+    words = _LEADING_WORDS.match(body)
+    if (
+        words is not None
+        and looks_finished(body)
+        and not _OPENING_WORD.match(words.group(1))
+        and not re.search(r"\b(?:is|are|was|were|has|have)\b", words.group(1))
+    ):
+        return words.group(1), "leading", "the response opens with its answer"
     if _walk_cut_off(text):
         return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)

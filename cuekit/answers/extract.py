@@ -86,6 +86,12 @@ _REVISION = re.compile(
 )
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u26ff\u2728-\u27bf\ufe0f]+")
 _MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
+# A closing line that only lists the options again ("Looking at the options: A. 6, B. 8,
+# C. 10, D. 12"): a restatement of the question, not part of the answer.
+_OPTIONS_RESTATED = re.compile(
+    r"\n[^\S\n]*(?:[^\n:]{0,40}\b(?:options|choices)\b[^\n:]{0,20}:)?[^\S\n]*"
+    r"\(?A[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?B[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?C[.):][^\n]*\s*$"
+)
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
@@ -294,13 +300,15 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
 
 def prepare(response: str) -> str:
     """The part of ``response`` a grader reads: after a thinking model's ``</think>``,
-    without code fences, curly apostrophes and unicode mixed numbers."""
+    without code fences, curly apostrophes, unicode mixed numbers and a closing line
+    that only lists the options again."""
     text = (response or "").replace("’", "'").replace("‘", "'")  # curly apostrophes
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     text = _EMOJI.sub("", text)  # "x = 5 🎉": emoji are tone, not content
+    text = _OPTIONS_RESTATED.sub("", text)
     return _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
 
 

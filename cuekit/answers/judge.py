@@ -41,6 +41,7 @@ from cuekit.answers.question import (
     assigned_value,
     assignments,
     counted,
+    is_measure,
     named_scale,
     names_subject,
     names_variable,
@@ -341,7 +342,12 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             value, "asked_subject", "the value the response states for what the question asks"
         )
     number = counted(sentences[0], question)
-    if number is not None and (not found.answered or restates(found.text, question)):
+    if number is not None and (
+        not found.answered
+        or restates(found.text, question)
+        or is_measure(found.text, sentences[0])  # "six sides, each 3 units long"
+        or len(found.text.split()) > 3  # "12 dots: three rows with 4 dots in each row"
+    ):
         return Extraction(
             number,
             "asked_subject",
@@ -373,6 +379,21 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             named, "statement", "the subject of the closing statement, which restates the question"
         )
     return found
+
+
+def _leading_choice(text: str, choices: Sequence[str]) -> str | None:
+    """The choice a finished response opens with, as an answer set apart by punctuation
+    before its evidence ("Science, with 75.6B tokens, ahead of Code"), as its letter."""
+    if not looks_finished(text):
+        return None
+    opening = text.strip().lstrip("*#").strip()
+    for index, choice in enumerate(choices):
+        words = plain_text(choice)
+        if re.search(r"[a-z]", words) and re.match(
+            re.escape(words) + r"\**\s*(?:[,;:—–]|\.\s|\s-\s)", opening, re.IGNORECASE
+        ):
+            return chr(ord("A") + index)
+    return None
 
 
 def judge(
@@ -410,6 +431,11 @@ def judge(
             found = Extraction(
                 refusals[0], "refusal_choice", "the response declines, and one choice says so"
             )
+            how = f"{found.rule} ({found.note})"
+    if choices and (found.rule in _WEAK or found.rule == "none") and found.rule != "whole":
+        opening = _leading_choice(prepare(response), choices)
+        if opening is not None and opening != found.text:
+            found = Extraction(opening, "leading", "the response opens with the text of a choice")
             how = f"{found.rule} ({found.note})"
     letter = bool(choices) and re.fullmatch(r"\(?[A-Z]\)?", found.text.strip()) is not None
     if question and finished is not False and not letter:

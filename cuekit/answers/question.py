@@ -27,6 +27,7 @@ __all__ = [
     "assigned_value",
     "assignments",
     "counted",
+    "is_measure",
     "is_yes_no_question",
     "named_scale",
     "names_subject",
@@ -340,12 +341,38 @@ def counted(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return "0"  # "None of the bars is smaller than 6."
-    found = re.findall(
-        r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b",
-        strip_math_delimiters(sentence),
-        re.IGNORECASE,
-    )
-    return found[0] if len(set(found)) == 1 else None
+    pattern = r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
+    # "There are 12 dots: three rows with 4 dots in each row.": the count before its
+    # breakdown after a colon
+    for part in (plain.split(": ", 1)[0], plain):
+        found = re.findall(pattern, part, re.IGNORECASE)
+        if found:
+            return found[0] if len(set(found)) == 1 else None
+    return None
+
+
+_MEASURE_AFTER = re.compile(
+    r"^\s*(?:square\s+)?(?:units?|cm|mm|km|m|in(?:ches)?|inch|ft|feet|foot|meters?|"
+    r"degrees?|°|long|wide|tall|high)\b",
+    re.IGNORECASE,
+)
+_MEASURE_BEFORE = re.compile(
+    r"\b(?:length|lengths|long|measuring|measures|width|height|side|sides)\s+(?:of\s+)?"
+    r"(?:about\s+|approximately\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def is_measure(value: str, sentence: str) -> bool:
+    """``value`` is a length or a size in ``sentence`` ("each about 3 units long", "five
+    sides of length 6"), not a count."""
+    plain = strip_math_delimiters(sentence)
+    for found in re.finditer(r"(?<![\w.])" + re.escape(value.strip()) + r"(?!\w|\.\d)", plain):
+        if _MEASURE_AFTER.match(plain[found.end() :]) or _MEASURE_BEFORE.search(
+            plain[: found.start()]
+        ):
+            return True
+    return False
 
 
 _NUMBER = re.compile(
