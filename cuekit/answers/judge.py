@@ -37,11 +37,13 @@ from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
     asked_subject,
+    asked_time,
     asked_variable,
     assigned_value,
     assignments,
     counted,
     is_measure,
+    labelled_value,
     named_scale,
     names_subject,
     names_variable,
@@ -276,6 +278,11 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         return value
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None  # "x = 7? Let me recompute.": the reasoning goes on
+    return _solved_value(text, variable)
+
+
+def _solved_value(text: str, variable: str) -> str | None:
+    """The value of the last assignment to ``variable`` that is not a trial ("If x = 5")."""
     found_all = [
         m
         for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
@@ -341,6 +348,12 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
+    listed = labelled_value(text, question)
+    if listed is not None and listed != found.text:  # "Very satisfied: 34%\nNot ...: 25%"
+        return Extraction(listed, "asked_subject", "the value of the label the question names")
+    time = asked_time(sentences[0], question)
+    if time is not None and time not in found.text:  # "In which month ...?": the month
+        return Extraction(time, "asked_subject", "the one time the closing statement names")
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered

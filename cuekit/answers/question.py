@@ -22,7 +22,9 @@ import re
 from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = [
+    "labelled_value",
     "asked_subject",
+    "asked_time",
     "asked_variable",
     "assigned_value",
     "assignments",
@@ -52,7 +54,7 @@ _ASKED = re.compile(
 # where the expression ends (not "x = 3 + y").
 _VALUE = (
     r"[-−]?\s?(?:\\frac\{\d+\}\{\d+\}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-    r"(?:\s?(?:\\sqrt\{?\d+\}?|√\s?\d+|\\pi|π))?|\\sqrt\{?\d+\}?|√\s?\d+)"
+    r"(?:\s?(?:\\sqrt(?:\{\d+\}|\d+)|√\s?\d+|\\pi|π))?|\\sqrt(?:\{\d+\}|\d+)|√\s?\d+)"
     r"(?:\s?/\s?\d+(?![\d.]))?"
 )
 _AFTER_VALUE = r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div)|\\frac|\\sqrt))"
@@ -123,11 +125,14 @@ def asked_variable(question: str | None) -> str | None:
 
 
 def assignments(text: str, variable: str) -> list[re.Match[str]]:
-    """Every "x = 25" (or "x=25°") in ``text``, in order; not "2x = 50" nor "x = 3y"."""
+    """Every "x = 25" (or "x=25°", or "x = 2(3) + 4 = 10" with its working) in ``text``,
+    in order; not "2x = 50" nor "x = 3y"."""
     pattern = (
         r"(?<![\w\\])"
         + re.escape(variable)
-        + r"\s*=\s*\$?\s*("
+        + r"\s*=\s*\$?\s*"
+        # "z = \sqrt{4 \cdot 9} = 6": a chain of working, then its value
+        + r"(?:(?:\\[a-z]+|[\d \t+\-−*/^×·(){}√π]|\.(?=\d)){1,40}(?:=|≈|\\approx)\s*\$?\s*)*("
         + _VALUE
         + r")"
         + _AFTER_VALUE
@@ -420,9 +425,80 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return None
+    plain = strip_math_delimiters(sentence).replace("**", "")
     named = re.search(
         r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
         r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
-        strip_math_delimiters(sentence).replace("**", ""),
+        plain,
+    )
+    if named is not None:
+        return named.group(1)
+    # "The line peaks in 2010 at about 9.6%": a verb that is the superlative of the
+    # question ("highest", "maximum"), and the time or name after it
+    low = re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.IGNORECASE)
+    verb = (
+        r"(?:bottom(?:s|ed)?\s+out|(?:hits?|reach(?:es|ed)?)\s+(?:its|a|the)\s+(?:lowest|minimum|low)"
+        r"|is\s+lowest|was\s+lowest|dips?\s+to\s+its\s+lowest)"
+        if low
+        else r"(?:peak(?:s|ed)?|top(?:s|ped)?\s+out|(?:hits?|reach(?:es|ed)?)\s+(?:its|a|the)\s+"
+        r"(?:highest|maximum|peak|high)|is\s+highest|was\s+highest)"
+    )
+    named = re.search(
+        r"(?i:\b" + verb + r")(?:\s+(?i:\w+)){0,3}?\s+(?i:in|at|on|during)\s+(?:(?i:the)\s+)?"
+        r"([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        plain,
     )
     return named.group(1) if named else None
+
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+
+
+def asked_time(sentence: str, question: str | None) -> str | None:
+    """For "In which month ...?" / "Which year ...?" / "On which day ...?": the one
+    month, year or weekday the sentence names ("they cross in April, where both sold 120
+    units"), else None."""
+    asked = re.search(
+        r"\b(?:which|what)\s+(month|year|day)\b", _plain_question(question or ""), re.IGNORECASE
+    )
+    if asked is None:
+        return None
+    kind = asked.group(1).lower()
+    pattern = {"month": r"\b(?:" + _MONTHS + r")\b", "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d.,%])"}.get(
+        kind, r"\b(?:" + _DAYS + r")\b"
+    )
+    if sentence.lstrip().startswith("|"):
+        return None  # a row of a table, not a statement
+    found = set(re.findall(pattern, strip_math_delimiters(sentence)))
+    return found.pop() if len(found) == 1 else None
+
+
+_LABELLED_LINE = re.compile(
+    r"^\W{0,3}(?P<label>[A-Za-z][\w '&/-]{0,40}?)\**\s*[:：]\s*\**\s*(?P<value>[-−]?\$?\d[\d,]*"
+    r"(?:\.\d+)?\s?%?)\**\W*$"
+)
+
+
+def labelled_value(text: str, question: str | None) -> str | None:
+    """For a response that ends on a list of labelled values ("Very satisfied: 34%\n
+    Somewhat satisfied: 41%"): the value of the one label the question names, else
+    None."""
+    asked = " " + re.sub(r"[^\w%]+", " ", _plain_question(question or "").lower()) + " "
+    rows = []
+    for line in reversed(text.strip().splitlines()):
+        row = _LABELLED_LINE.match(strip_math_delimiters(line.strip()).replace("**", ""))
+        if row is None:
+            break
+        rows.append(row)
+    if len(rows) < 2:
+        return None
+    named = [
+        r["value"].strip()
+        for r in rows
+        if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
+    ]
+    return named[0] if len(named) == 1 else None

@@ -65,8 +65,6 @@ def test_corpus_covers_every_kind() -> None:
 KNOWN_MISSES = {
     "b15-text-000": "'the Pacific Ocean' for gold 'Pacific': extra words around a text "
     "answer are not accepted",
-    "b17-point-002": "'Intersection: x = 2, y = 3' for the point (2, 3): coordinates given "
-    "as equations are read as the last one",
     "b19-yes_no_sentence-013": "'three green objects, an odd number' answers 'even?' only "
     "with arithmetic sense",
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
@@ -98,7 +96,6 @@ KNOWN_MISSES = {
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
     "b19-model_style-004": "'Let me solve this: 3x = 12.' (no answer) read as 12: 3-way only",
-    "b19-no_answer-011": "an option walk cut off after 'C. If x = 12,' read as 12: 3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
     "b19-mixed-022": "'the top line is at 7.5 and the bottom at 5.0.' (no answer) read as "
     "5.0: 3-way only",
