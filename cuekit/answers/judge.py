@@ -291,7 +291,9 @@ def _solved_value(text: str, variable: str) -> str | None:
     return assigned_value(text[found_all[-1].start() :], variable) if found_all else None
 
 
-def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -> str | None:
+def _subject_value(
+    found: Extraction, text: str, question: str, subject: str, specific: bool
+) -> str | None:
     """The value the response states for what the question names ("the difference ... is
     45, and the average is 35"): in the closing statement; for a specific name ("angle
     1", "AB") also in an earlier sentence when the closing statement is about something
@@ -301,11 +303,11 @@ def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -
     sentences = closing_sentences(text)
     closing = sentences[0] if sentences else ""
     if names_subject(closing, subject) or not specific:
-        return stated_value(closing, subject)
+        return stated_value(closing, subject, question)
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None
     for sentence in reversed(re.split(r"(?<=[.!?])\s+|\n+", text)):
-        value = stated_value(sentence, subject)
+        value = stated_value(sentence, subject, question)
         if value is not None:
             return value
     return None
@@ -343,7 +345,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     if not sentences:
         return found
     subject = asked_subject(question)
-    value = _subject_value(found, text, *subject) if subject is not None else None
+    value = _subject_value(found, text, question, *subject) if subject is not None else None
     if value is not None and value != found.text.strip():
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"

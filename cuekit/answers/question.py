@@ -192,12 +192,20 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     clause = re.split(
         r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence, flags=re.IGNORECASE
     )[-1]
+    clause = _comparisons(clause)
+    through = _on_the_line(clause, question or "")
+    if through is not None:
+        return through
+    plain_question = _comparisons(_plain_question(question or ""))
+    renamed = _renamed_subject(clause, plain_question)
+    if renamed is not None:
+        return renamed
     words = _words(
         re.sub(
             r"\s+(?:in|of|on)\s+the\s+(?:picture|image|photo|figure|diagram|"
             r"chart|graph|plot)\W*$",
             "?",
-            _plain_question(question or ""),
+            plain_question,
         )
     )
     asked = [w for w in words if w not in _STOP]
@@ -215,11 +223,90 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         return None
     sides, said_sides = _sides(words), _sides(said)
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
-        left = sides[0] - set(compared)
-        if said_sides is None or not left <= said_sides[0] or not sides[1] <= said_sides[1]:
+        shared = sides[0] & sides[1]
+        left, right = sides[0] - set(compared) - shared, sides[1] - shared
+        if (
+            said_sides is None
+            or not left & said_sides[0]
+            or not right & said_sides[1]
+            or left & said_sides[1]
+            or right & said_sides[0]
+        ):
             return None
     negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
     return "no" if negated != opposite else "yes"
+
+
+# Verbs of comparison, as the comparison words the questions use: "the sum exceeds the
+# largest bar" states "the sum is greater than the largest bar".
+_COMPARISON_VERBS = (
+    (r"\b(?:exceed(?:s|ed)?|surpass(?:es|ed)?|outnumbers?|outnumbered)\b", "is greater than"),
+    (r"\b(?:does|do|did)\s+not\s+(?:exceed|surpass|outnumber)\b", "is not greater than"),
+    (r"\bfalls?\s+short\s+of\b|\bfell\s+short\s+of\b", "is less than"),
+)
+
+
+def _comparisons(text: str) -> str:
+    for verb, words in reversed(_COMPARISON_VERBS):
+        text = re.sub(verb, words, text, flags=re.IGNORECASE)
+    return text
+
+
+# "Is the quadrilateral a parallelogram?": a figure named by its kind, which a response
+# names by its letters ("ABCD is a parallelogram") or as "it".
+_KIND = re.compile(
+    r"^\W*(?:is|are)\s+the\s+(?:given\s+|shaded\s+|following\s+)?(?:quadrilateral|"
+    r"triangle|polygon|shape|figure|lines?|angle|segment|graph|function|rectangle|"
+    r"trapezoid|parallelogram|rhombus|square|pentagon|hexagon)\s+(?:an?\s+)?(?P<predicate>"
+    r"[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _renamed_subject(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the quadrilateral a parallelogram?" stated of the figure's letters
+    or "it": "ABCD is a parallelogram", "it is not isosceles"."""
+    asked = _KIND.match(question)
+    if asked is None:
+        return None
+    said = re.search(
+        r"(?:\b(?-i:[A-Z]{2,6})|△\s*(?-i:[A-Z]{3})|\bit)\s+(?:is|are)\s+(not\s+|n't\s+)?"
+        r"(?:an?\s+|indeed\s+an?\s+|indeed\s+)?" + re.escape(asked.group("predicate")) + r"\b",
+        strip_math_delimiters(clause),
+        re.IGNORECASE,
+    )
+    if said is None:
+        return None
+    return "no" if said.group(1) else "yes"
+
+
+# "Does the line pass through (1, 3)?": the point, which a response says lies on it.
+_THROUGH = re.compile(
+    r"^\W*(?:does|do)\s+(?:the\s+)?.{1,60}?\s+pass(?:es)?\s+through\s+(?:the\s+point\s+)?"
+    r"(?P<point>[^?]+?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _on_the_line(clause: str, question: str) -> str | None:
+    """Yes/no for "Does the line pass through P?" stated as "P lies on the line" or "the
+    point does not lie on the line"; None for any other question or statement."""
+    asked = _THROUGH.match(_plain_question(question))
+    if asked is None:
+        return None
+    plain = strip_math_delimiters(clause)
+    point = re.sub(r"\s+", "", strip_math_delimiters(asked.group("point")))
+    if point not in re.sub(r"\s+", "", plain) and not re.search(r"\bthe\s+point\b", plain, re.I):
+        return None
+    said = re.search(
+        r"\b(?:(?:lies|lie|is|are)\s+(not\s+)?on\b|(?:does|do)(\s+not|n't)\s+lie\s+on\b"
+        r"|(not\s+|n't\s+)?pass(?:es)?\s+through\b)",
+        plain,
+        re.IGNORECASE,
+    )
+    if said is None:
+        return None
+    return "no" if any(said.groups()) else "yes"
 
 
 # "Which object is farthest to the left?": the verb, then the predicate the answer restates.
@@ -292,15 +379,23 @@ _STATES = re.compile(r"\b(?:is|are|was|measures|equals|of)\b|=")
 _UNIT = r"(?:°|\^\s*\{?\\circ\}?|%|[A-Za-z]+(?:\s?[A-Za-z]+)?[²³]?)?"
 
 
-def stated_value(sentence: str, subject: str) -> str | None:
+def stated_value(sentence: str, subject: str, question: str | None = None) -> str | None:
     """The value ``sentence`` states for the subject ("the difference between them is 45",
     "Angle 1 measures 40°", "arc BC is the rest of the semicircle, which is 112 degrees",
     "the perimeter is 2(4 + 6) = 20 cm": the result of its working): the rest of the
     clause after a statement about it must be only a value, maybe with a unit. The last
-    such value; None when there is none or the statement is negated."""
+    such value; None when there is none or the statement is negated. With the question,
+    a subject qualified by a number it does not give ("the 2020 average") is another
+    one."""
     plain = strip_math_delimiters(sentence)
     values = []
     for named in re.finditer(r"(?i:" + subject + r")", plain):
+        qualifier = re.search(
+            r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:[A-Za-z]+\s+)?$",
+            plain[max(0, named.start() - 20) : named.start()],
+        )
+        if question and qualifier and not restates(qualifier.group(1), question):
+            continue  # "the 2020 average is 40.0" for the average of the 2019 bars
         window = re.split(r"[.;](?:\s|$)", plain[named.end() : named.end() + 80])[0]
         for states in _STATES.finditer(window):
             if states.group() == "of" and (
@@ -346,7 +441,9 @@ def counted(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return "0"  # "None of the bars is smaller than 6."
-    pattern = r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
+    pattern = (
+        r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
+    )
     # "There are 12 dots: three rows with 4 dots in each row.": the count before its
     # breakdown after a colon
     for part in (plain.split(": ", 1)[0], plain):
@@ -468,9 +565,10 @@ def asked_time(sentence: str, question: str | None) -> str | None:
     if asked is None:
         return None
     kind = asked.group(1).lower()
-    pattern = {"month": r"\b(?:" + _MONTHS + r")\b", "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d.,%])"}.get(
-        kind, r"\b(?:" + _DAYS + r")\b"
-    )
+    pattern = {
+        "month": r"\b(?:" + _MONTHS + r")\b",
+        "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d.,%])",
+    }.get(kind, r"\b(?:" + _DAYS + r")\b")
     if sentence.lstrip().startswith("|"):
         return None  # a row of a table, not a statement
     found = set(re.findall(pattern, strip_math_delimiters(sentence)))

@@ -90,8 +90,6 @@ KNOWN_MISSES = {
     "of ...': the superlative of the question as an aside names the subject",
     "b23-chart-006": "'Education receives 18% of the budget, the third-largest slice after "
     "health (25%) ...': the value beside the question's subject",
-    "b23-yn-004": "'The point (1, 3) lies on the line.' answers 'Does the line pass through "
-    "(1, 3)?' in other words",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
