@@ -567,7 +567,7 @@ def asked_time(sentence: str, question: str | None) -> str | None:
     kind = asked.group(1).lower()
     pattern = {
         "month": r"\b(?:" + _MONTHS + r")\b",
-        "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d.,%])",
+        "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d%]|[.,]\d)",
     }.get(kind, r"\b(?:" + _DAYS + r")\b")
     if sentence.lstrip().startswith("|"):
         return None  # a row of a table, not a statement

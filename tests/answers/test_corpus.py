@@ -90,6 +90,10 @@ KNOWN_MISSES = {
     "of ...': the superlative of the question as an aside names the subject",
     "b23-chart-006": "'Education receives 18% of the budget, the third-largest slice after "
     "health (25%) ...': the value beside the question's subject",
+    "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
+    "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
+    "b24-yes_no-006": "'Smallest bars: 18 + 27 = 45. Largest: 41. 45 is greater than 41.': a "
+    "comparison of two numbers that stand for the question's sides",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
@@ -102,6 +106,10 @@ KNOWN_MISSES = {
     "b20-yn_prose-006": "'The two smallest bars sum to 30 and the largest bar is 45.' (no "
     "answer) read as 45: 3-way only",
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
+    "b24-mv_free-015": "'The smallest bar is grape.' (no answer: no value) read as the wrong "
+    "answer 'grape': 3-way only",
+    "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
+    "as the wrong answer 9.6: 3-way only",
 }
 
 

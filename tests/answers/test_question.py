@@ -261,3 +261,225 @@ def test_closing_forms_a_grader_reads() -> None:
     assert judge("3 × \\$2.50 + 2 × \\$1.00 = \\$7.50 + \\$2.00 = \\$9.50", "9.5").correct
     plan = judge("To find the value, locate 2015 on the x-axis and read across.", "27")
     assert plan.outcome == "no_answer"
+
+
+# Kinds found by blind batch 24: (response, gold, question, choices, outcome, rule, text).
+BATCH_24_KINDS = [
+    # a Chinese verdict; a <think> that never closes is cut off
+    (
+        "不是。深橙色的值约为42。",
+        "No",
+        "Is Dark Orange the minimum?",
+        YES_NO,
+        "correct",
+        "whole",
+        "不是",
+    ),
+    (
+        "<think>\n3·8 = 4x, so x = 6. Let me verify once more",
+        "6",
+        "Find $x$.",
+        None,
+        "no_answer",
+        "none",
+        "",
+    ),
+    # a choice letter named beside a value is the pick; the question does not re-read it
+    (
+        "The perimeter is 5 + 12 + 13 = 30, which matches option C.",
+        "D",
+        "Find the perimeter of the triangle.",
+        ["17", "25", "28", "30"],
+        "wrong",
+        "conclusion",
+        "C",
+    ),
+    # the answer first, then its evidence: a worded answer, a choice's text
+    (
+        "India. Its growth rate of 8.9% was higher than China's 8.1%.",
+        "India",
+        "Which country grew most?",
+        None,
+        "correct",
+        "leading",
+        "India",
+    ),
+    (
+        "Science, with 75.6B tokens, ahead of Code (58.9B).",
+        "Science",
+        "Which domain has the most tokens?",
+        ["Legal", "Code", "Science"],
+        "correct",
+        "leading",
+        "C",
+    ),
+    # options listed again after the answer; several options named
+    (
+        "We get $x^2 = 64$, so $x = 8$.\n\nLooking at the options: A. 6, B. 8, C. 10, D. 12",
+        "B",
+        "Find $x$.",
+        ["6", "8", "10", "12"],
+        "correct",
+        "conclusion",
+        "8",
+    ),
+    (
+        "The acute angles are ∠1 and ∠3: options A and C.",
+        "A, C",
+        "Which angles are acute?",
+        ["∠1", "∠2", "∠3", "∠4"],
+        "correct",
+        "conclusion",
+        "A, C",
+    ),
+    # coordinates as equations; a number with its scale word
+    (
+        "The vertex is at x = 2, y = −3.",
+        "(2, -3)",
+        "Find the vertex of the parabola.",
+        None,
+        "correct",
+        "conclusion",
+        "(2, −3)",
+    ),
+    (
+        "City B: 1.25 million people.",
+        "1250000",
+        "What is the population of City B?",
+        None,
+        "correct",
+        "conclusion",
+        "1.25 million",
+    ),
+    # a count before its breakdown, and beside a measure
+    (
+        "There are 12 dots: three rows with 4 dots in each row.",
+        "12",
+        "How many dots are there in total?",
+        None,
+        "correct",
+        "asked_subject",
+        "12",
+    ),
+    (
+        "It's a pentagon with five sides of length 6.",
+        "6",
+        "How many sides does the polygon have?",
+        None,
+        "wrong",
+        "asked_subject",
+        "five",
+    ),
+    # the time a question asks for; a superlative said by its verb
+    (
+        "They cross in April, where both products sold 120 units.",
+        "April",
+        "In which month were the sales equal?",
+        None,
+        "correct",
+        "asked_subject",
+        "April",
+    ),
+    (
+        "The line peaks in 2010 at about 9.6%, then declines to 3.7% by 2019.",
+        "2010",
+        "Which year had the highest rate?",
+        None,
+        "correct",
+        "statement",
+        "2010",
+    ),
+    # the label the question names, in a closing list
+    (
+        "Very satisfied: 34%\nSomewhat satisfied: 41%\nNot satisfied: 25%",
+        "34",
+        "What percentage said 'Very satisfied'?",
+        None,
+        "correct",
+        "asked_subject",
+        "34%",
+    ),
+    # an assignment through its working; a subject qualified by another year
+    (
+        "$z = \\sqrt{4 \\cdot 9} = 6$. The legs are then $x = 2\\sqrt{13}$ and $y = 3\\sqrt{13}$.",
+        "6",
+        "Find $z$.",
+        None,
+        "correct",
+        "asked_variable",
+        "6",
+    ),
+    (
+        "The 2019 values are 31 and 42. Their average is 36.5, and the 2020 average is 40.0.",
+        "36.5",
+        "What is the average of the bars labelled 2019?",
+        None,
+        "correct",
+        "asked_subject",
+        "36.5",
+    ),
+    # yes/no by the question's predicate in other words
+    (
+        "Since 45 > 41, the sum exceeds the largest bar.",
+        "Yes",
+        "Is the sum of the two smallest bars greater than the largest bar?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    (
+        "18 + 27 = 45, so the sum falls short of the largest bar.",
+        "Yes",
+        "Is the sum of the two smallest bars greater than the largest bar?",
+        YES_NO,
+        "wrong",
+        "statement",
+        "no",
+    ),
+    (
+        "Opposite sides are congruent, so ABCD is a parallelogram.",
+        "Yes",
+        "Is the quadrilateral a parallelogram?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    (
+        "Substituting x = 2 gives y = 5, so the point (2, 5) lies on the line.",
+        "Yes",
+        "Does the line pass through the point (2, 5)?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    (
+        "At x = 2, y = 3 ≠ 5, so the point does not lie on the line.",
+        "Yes",
+        "Does the line pass through the point (2, 5)?",
+        YES_NO,
+        "wrong",
+        "statement",
+        "no",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "choices", "outcome", "rule", "text"), BATCH_24_KINDS
+)
+def test_batch_24_kinds(
+    response: str,
+    gold: str,
+    question: str,
+    choices: list[str] | None,
+    outcome: str,
+    rule: str,
+    text: str,
+) -> None:
+    verdict = judge(response, gold, choices, question=question)
+    assert (verdict.outcome, verdict.rule, verdict.extracted) == (outcome, rule, text), (
+        verdict.reason
+    )
