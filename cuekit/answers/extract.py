@@ -65,7 +65,8 @@ _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
     r"|\bI\s+made\s+(?:an?\s+)?(?:error|mistake)|\bmis(?:read|counted|calculated|added|took)"
     r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
-    r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b"
+    r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b|\b(?:oops|whoops)\b"
+    r"|\bI\s+(?:took|used|read|picked|chose)\s+the\s+wrong\b"
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right",
     re.IGNORECASE,
 )

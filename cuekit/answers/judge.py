@@ -49,6 +49,7 @@ from cuekit.answers.question import (
     names_variable,
     restated_subject,
     restates,
+    stated_precision,
     stated_value,
     statement_verdict,
     superlative_named,
@@ -295,15 +296,18 @@ def _subject_value(
     found: Extraction, text: str, question: str, subject: str, specific: bool
 ) -> str | None:
     """The value the response states for what the question names ("the difference ... is
-    45, and the average is 35"): in the closing statement; for a specific name ("angle
-    1", "AB") also in an earlier sentence when the closing statement is about something
-    else ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
+    45, and the average is 35"): in the closing statement; when the closing statement is
+    about something else, in the sentence before it ("... the exterior angle is 60°. The
+    sum of the exterior angles is 360°."), and for a specific name ("angle 1", "AB") in
+    any earlier sentence ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
     if _RETRACTED.search(found.note):
         return None
     sentences = closing_sentences(text)
     closing = sentences[0] if sentences else ""
-    if names_subject(closing, subject) or not specific:
+    if names_subject(closing, subject) or (not specific and len(sentences) < 2):
         return stated_value(closing, subject, question)
+    if not specific:  # "... the exterior angle is 60°. The sum of the exterior angles is 360°."
+        return stated_value(sentences[1], subject, question)
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None
     for sentence in reversed(re.split(r"(?<=[.!?])\s+|\n+", text)):
@@ -433,6 +437,8 @@ def judge(
     """
     if question_type == "free_form":
         choices = None
+    if precision is None:  # "Round to the nearest tenth.": the question states it
+        precision = stated_precision(question)
     found = extract(response, finished=finished)
     how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if gold is None or not str(gold).strip():

@@ -23,6 +23,7 @@ from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = [
     "labelled_value",
+    "stated_precision",
     "asked_subject",
     "asked_time",
     "asked_variable",
@@ -57,7 +58,10 @@ _VALUE = (
     r"(?:\s?(?:\\sqrt(?:\{\d+\}|\d+)|√\s?\d+|\\pi|π))?|\\sqrt(?:\{\d+\}|\d+)|√\s?\d+)"
     r"(?:\s?/\s?\d+(?![\d.]))?"
 )
-_AFTER_VALUE = r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div)|\\frac|\\sqrt))"
+_AFTER_VALUE = (
+    r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div|frac|sqrt|sin|cos|tan|log|ln)\b"
+    r"|(?:sin|cos|tan|log|ln)\b))"
+)
 _YES_NO_START = re.compile(
     r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|"
     r"would|should|must)\b",
@@ -132,7 +136,8 @@ def assignments(text: str, variable: str) -> list[re.Match[str]]:
         + re.escape(variable)
         + r"\s*=\s*\$?\s*"
         # "z = \sqrt{4 \cdot 9} = 6": a chain of working, then its value
-        + r"(?:(?:\\[a-z]+|[\d \t+\-−*/^×·(){}√π]|\.(?=\d)){1,40}(?:=|≈|\\approx)\s*\$?\s*)*("
+        + r"(?:(?:\\[a-z]+|\^\\circ|[\d \t+\-−*/^×·(){}√π°]|(?:sin|cos|tan)\b|\.(?=\d)){1,40}"
+        + r"(?:=|≈|\\approx)\s*\$?\s*)*("
         + _VALUE
         + r")"
         + _AFTER_VALUE
@@ -338,16 +343,24 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
 # The quantity a question asks for, by name: "What is the difference between ...",
 # "Find the area of the trapezoid.", "Find m∠1", "Find AB.", "the measure of arc BC".
 _QUANTITY = re.compile(
-    r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+(?:total\s+)?"
+    r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+"
+    r"(?:measure\s+of\s+(?:the\s+|each\s+|an?\s+|one\s+)?)?(?:total\s+)?"
     r"(difference|sum|average|mean|median|ratio|area|perimeter|volume|circumference|radius|"
-    r"diameter|height|width|slope|probability|product|range)\b",
+    r"diameter|height|width|slope|probability|product|range|"
+    r"(?:interior|exterior|central|inscribed|base|vertex)\s+angle)\b(?!s)",
     re.IGNORECASE,
 )
 _ANGLE = re.compile(r"(?:\\angle|∠|\bangle)\s*([A-Z]{1,3}|\d{1,2})(?![\w}])")
 _ARC = re.compile(r"(?:\\widehat\{|\barc\s+)([A-Z]{2,3})\b")
 _SEGMENT = re.compile(
-    r"^\W*(?:find|what\s+is)\s+(?:the\s+length\s+of\s+)?(?:\\overline\{)?"
+    r"^\W*(?i:find|what\s+is)\s+(?i:the\s+length\s+of\s+)?(?:\\overline\{)?"
     r"([A-Z]{2})\}?\W*$"
+)
+# "Find the value of the square in the figure.": a shape or symbol that stands for a number
+_NAMED_VALUE = re.compile(
+    r"^\W*(?:find|what\s+is)\s+the\s+value\s+of\s+(?:the|each|one)\s+([a-z]+)"
+    r"(?=\s+(?:in|shown)\b|\W*$)",
+    re.IGNORECASE,
 )
 _COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
 _NUMBER_WORD = (
@@ -371,8 +384,11 @@ def asked_subject(question: str | None) -> tuple[str, bool] | None:
             return (
                 r"(?:\\widehat\{|\barc\s+)" if kind == "arc" else r"(?:\\angle|∠|\bangle)\s*"
             ) + name + r"(?![\w])\}?", True
+    named = _NAMED_VALUE.match(plain)
+    if named is not None:  # "Find the value of the square in the figure."
+        return r"\b" + named.group(1).lower() + r"\b(?!\s*(?:of|in)\b)", True
     quantity = _QUANTITY.match(plain)
-    return (r"\b" + quantity.group(1).lower() + r"\b", False) if quantity else None
+    return (r"\b" + quantity.group(1).lower() + r"\b(?!s)", False) if quantity else None
 
 
 _STATES = re.compile(r"\b(?:is|are|was|measures|equals|of)\b|=")
@@ -390,6 +406,8 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
     plain = strip_math_delimiters(sentence)
     values = []
     for named in re.finditer(r"(?i:" + subject + r")", plain):
+        if re.search(r"\d\s*$", plain[: named.start()]):
+            continue  # "2∠R = 90°" is twice the angle, not its value
         qualifier = re.search(
             r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:[A-Za-z]+\s+)?$",
             plain[max(0, named.start() - 20) : named.start()],
@@ -600,3 +618,25 @@ def labelled_value(text: str, question: str | None) -> str | None:
         if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
     ]
     return named[0] if len(named) == 1 else None
+
+
+_PLACES = {"tenth": 1, "hundredth": 2, "thousandth": 3, "one": 1, "two": 2, "three": 3}
+
+
+def stated_precision(question: str | None) -> int | None:
+    """The decimal places the question asks to round to ("Round to the nearest tenth.",
+    "... with two decimal places"), or None: a dataset without a ``precision`` field
+    (Geometry3K) says it in the question."""
+    text = question or ""
+    nearest = re.search(
+        r"\bnearest\s+(tenth|hundredth|thousandth|whole\s+number|integer|degree|unit)\b",
+        text,
+        re.IGNORECASE,
+    )
+    if nearest is not None:
+        return _PLACES.get(nearest.group(1).lower(), 0)
+    places = re.search(r"\b(one|two|three|[123])\s+decimal\s+places?\b", text, re.IGNORECASE)
+    if places is not None:
+        word = places.group(1).lower()
+        return int(word) if word.isdigit() else _PLACES[word]
+    return None

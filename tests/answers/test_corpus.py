@@ -71,9 +71,6 @@ KNOWN_MISSES = {
     "b19-mixed-006": "'Model C has the highest accuracy with 92.5%': a worded answer beside "
     "numbers",
     "b19-mixed-025": "'It's an octagon.' for 8: a polygon's name as its number of sides",
-    "b20-summary-006": "'BD = 8 units, found from ... BC = 10 and CD = 6.': the first-match "
-    "reading takes 6, a clean different value, so the claims do not "
-    "override it",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
     "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
     "fact after the answer",
