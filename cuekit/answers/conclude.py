@@ -292,6 +292,12 @@ _COORDINATES = re.compile(
 )
 
 
+# A closing equation whose left side is a multiple of the unknown: "Thus 2∠R = 90°".
+_UNSOLVED = re.compile(
+    r"(?:^|[\s,;:])[-−]?\d+(?:\.\d+)?\s*(?:\\angle\s*|∠\s*)?(?:[a-z]|[A-Z]{1,3})\s*=\s*[^=]+$"
+)
+
+
 def _equation_answer(plain: str) -> str | None:
     """The right side of the clause's last "=", or of its one equation that solves for a
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
@@ -347,11 +353,16 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         candidate = clean_candidate(numbered_bold[0])
         if answer_like(candidate):
             return candidate
+    relation = re.search(r"\$([^$]*(?:[<>≤≥]|\\[lg]eq?\b|\\neq\b)[^$]*)\$\W*$", clause)
+    if relation is not None:  # "... represents $x > -2$.": an inequality is the answer
+        return relation.group(1).strip()
     plain = strip_math_delimiters(clause)
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
     if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
     if "=" in plain:
+        if _UNSOLVED.search(plain):
+            return None  # "so 2y = 16.": the unknown is not solved for yet
         rhs = _equation_answer(plain)
         if rhs:
             return rhs

@@ -42,6 +42,7 @@ from cuekit.answers.question import (
     assigned_value,
     assignments,
     counted,
+    filled_blank,
     is_measure,
     labelled_value,
     named_scale,
@@ -354,6 +355,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
+    blank = filled_blank(sentences[0], question)
+    if blank is not None and blank != found.text:  # "It is (_) past six." -> "quarter"
+        return Extraction(blank, "asked_subject", "what the response puts in the question's blank")
     listed = labelled_value(text, question)
     if listed is not None and listed != found.text:  # "Very satisfied: 34%\nNot ...: 25%"
         return Extraction(listed, "asked_subject", "the value of the label the question names")

@@ -22,6 +22,7 @@ import re
 from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = [
+    "filled_blank",
     "labelled_value",
     "stated_precision",
     "asked_subject",
@@ -224,9 +225,18 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     if compared and not opposite and not said_set & set(compared):
         return None  # the question compares; the statement does not
     present = [w in said_set or (w in compared and opposite) for w in asked]
+    sides, said_sides = _sides(words), _sides(said)
+    if sides is not None and said_sides is None and compared:
+        # "so Web Green is smaller" for "Is Web Green greater than Dark Cyan?": the
+        # question's left side compared, its right side left out
+        shared = sides[0] & sides[1]
+        left, right = sides[0] - set(compared) - shared, sides[1] - shared
+        if left and left <= said_set and not right & said_set:
+            negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
+            return "no" if negated != opposite else "yes"
+        return None
     if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
         return None
-    sides, said_sides = _sides(words), _sides(said)
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
         shared = sides[0] & sides[1]
         left, right = sides[0] - set(compared) - shared, sides[1] - shared
@@ -251,9 +261,25 @@ _COMPARISON_VERBS = (
 )
 
 
+# Relations written as symbols: "△ABC ~ △DEF", "AB ∥ CD", "35 < 60".
+_SYMBOLS = (
+    (r"△|\\triangle\s*", "triangle "),
+    (r"\s*(?:∼|~|\\sim)\s*", " is similar to "),
+    (r"\s*(?:≅|\\cong)\s*", " is congruent to "),
+    (r"\s*(?:∥|\\parallel)\s*", " is parallel to "),
+    (r"\s*(?:⊥|\\perp)\s*", " is perpendicular to "),
+)
+
+
 def _comparisons(text: str) -> str:
+    """``text`` with its comparison verbs and relation symbols in the words questions use."""
     for verb, words in reversed(_COMPARISON_VERBS):
         text = re.sub(verb, words, text, flags=re.IGNORECASE)
+    for symbol, words in _SYMBOLS:
+        text = re.sub(symbol, words, text)
+    if not re.search(r"\bthan\b", text):  # "Web Green ≈ 35 < Dark Cyan ≈ 60"
+        text = re.sub(r"\s(?:<|\\lt)\s", " is less than ", text, count=1)
+        text = re.sub(r"\s(?:>|\\gt)\s", " is greater than ", text, count=1)
     return text
 
 
@@ -546,6 +572,15 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
         r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
         plain,
     )
+    asks_which = re.match(r"^\W*(?:which|who)\b", _plain_question(question or ""), re.I)
+    if named is None and asks_which:  # "Chad has the lowest life expectancy at 52.5 years"
+        named = re.match(
+            r"^\W*((?!(?:It|This|That|There|The)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})\s+"
+            r"(?:has|had|shows|showed|records|recorded|holds|held)\s+the\s+(?i:"
+            + _SUPERLATIVE
+            + r")\b",
+            plain,
+        )
     if named is not None:
         return named.group(1)
     # "The line peaks in 2010 at about 9.6%": a verb that is the superlative of the
@@ -640,3 +675,28 @@ def stated_precision(question: str | None) -> int | None:
         word = places.group(1).lower()
         return int(word) if word.isdigit() else _PLACES[word]
     return None
+
+
+_BLANK = re.compile(r"\(\s*_+\s*\)|_{2,}")
+
+
+def filled_blank(sentence: str, question: str | None) -> str | None:
+    """For a fill-in question ("It is (_) past six."): what ``sentence`` puts in the
+    blank, read between the question's words around it ("So it is quarter past six." ->
+    "quarter"), else None."""
+    plain = _plain_question(question or "")
+    blank = _BLANK.search(plain)
+    if blank is None:
+        return None
+    # the words around the blank, within its own sentence
+    before = re.findall(r"[\w']+", re.split(r"[.?!:]\s", plain[: blank.start()])[-1])[-3:]
+    after = re.findall(r"[\w']+", re.split(r"[.?!]", plain[blank.end() :])[0])[:2]
+    if not before and not after:
+        return None
+    pattern = (
+        (r"\b" + r"\W+".join(map(re.escape, before)) + r"\W+" if before else r"^\W*")
+        + r"(\S(?:.{0,30}?\S)?)"
+        + (r"\W+" + r"\W+".join(map(re.escape, after)) + r"\b" if after else r"\W*$")
+    )
+    filled = re.search(pattern, strip_math_delimiters(sentence).replace("**", ""), re.IGNORECASE)
+    return filled.group(1) if filled else None

@@ -68,8 +68,6 @@ KNOWN_MISSES = {
     "b19-yes_no_sentence-013": "'three green objects, an odd number' answers 'even?' only "
     "with arithmetic sense",
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
-    "b19-mixed-006": "'Model C has the highest accuracy with 92.5%': a worded answer beside "
-    "numbers",
     "b19-mixed-025": "'It's an octagon.' for 8: a polygon's name as its number of sides",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
     "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
@@ -79,7 +77,6 @@ KNOWN_MISSES = {
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b20-mc_text-002": "'The hexagonal prism has 8 faces, more than the cube's 6.': a choice "
     "named as the subject beside numbers",
-    "b20-yn_prose-000": "'so the circle's area is larger.': affirmative, no verdict",
     "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
     "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
     "than the ordered gold's",
@@ -91,10 +88,11 @@ KNOWN_MISSES = {
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
     "b24-yes_no-006": "'Smallest bars: 18 + 27 = 45. Largest: 41. 45 is greater than 41.': a "
     "comparison of two numbers that stand for the question's sides",
+    "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "
+    "yes/no answered by a fact that implies the verdict",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
-    "b19-model_style-004": "'Let me solve this: 3x = 12.' (no answer) read as 12: 3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
     "b19-mixed-022": "'the top line is at 7.5 and the bottom at 5.0.' (no answer) read as "
     "5.0: 3-way only",
@@ -105,6 +103,8 @@ KNOWN_MISSES = {
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
     "b24-mv_free-015": "'The smallest bar is grape.' (no answer: no value) read as the wrong "
     "answer 'grape': 3-way only",
+    "b25-chart-001": "'The second highest bar is France.' (no answer to 'what value') read as "
+    "the wrong answer 'France': 3-way only",
     "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
     "as the wrong answer 9.6: 3-way only",
 }
