@@ -467,10 +467,139 @@ BATCH_24_KINDS = [
 ]
 
 
+# Kinds found by blind batch 25.
+BATCH_25_KINDS = [
+    # the question states the rounding; a value read past a trig function
+    (
+        "$V = 96\\pi$\n\n$V \\approx 301.59$",
+        "301.6",
+        "Find the volume. Round to the nearest tenth.",
+        None,
+        "correct",
+        "conclusion",
+        "301.59",
+    ),
+    (
+        "$x = 12.4 \\sin 52° ≈ 9.77 ≈ 9.8$.",
+        "9.8",
+        "Find $x$.",
+        None,
+        "correct",
+        "asked_variable",
+        "9.8",
+    ),
+    # a segment the question names, among others; the value of a named shape
+    (
+        "So $AC/4 = 9/3$, giving $AC = 12$. Similarly $BC = 15$.",
+        "12",
+        "Find $AC$.",
+        None,
+        "correct",
+        "asked_subject",
+        "12",
+    ),
+    (
+        "circle = 3, square = 2, triangle = 4.",
+        "2",
+        "Find the value of the square in the figure.",
+        None,
+        "correct",
+        "asked_subject",
+        "2",
+    ),
+    # the angle the question names, then a further fact; a coefficient is no value
+    (
+        "So the exterior angle is 180° − 120° = 60°. The sum of the exterior angles is 360°.",
+        "60",
+        "Find the measure of the exterior angle of a regular hexagon.",
+        None,
+        "correct",
+        "asked_subject",
+        "60",
+    ),
+    (
+        "Since PQ = QR, ∠P = ∠R. Thus $2\\angle R = 90°$",
+        "45",
+        "Find $m \\angle R$.",
+        None,
+        "no_answer",
+        "none",
+        "",
+    ),
+    # the blank of a fill-in question; a superlative's subject for "Which"
+    (
+        "The minute hand is on the 3. So it is quarter past six.",
+        "quarter",
+        "It is (_) past six.",
+        None,
+        "correct",
+        "asked_subject",
+        "quarter",
+    ),
+    (
+        "Chad has the lowest life expectancy at 52.5 years, followed by Nigeria (54.7).",
+        "Chad",
+        "Which country has the lowest life expectancy?",
+        None,
+        "correct",
+        "statement",
+        "Chad",
+    ),
+    # yes/no by a relation symbol and by one side of the comparison
+    (
+        "By AA similarity, △ABC ~ △DEF.",
+        "Yes",
+        "Is triangle ABC similar to triangle DEF?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    (
+        "Web Green ≈ 35 < Dark Cyan ≈ 60.",
+        "No",
+        "Is the value of Web Green greater than Dark Cyan?",
+        YES_NO,
+        "correct",
+        "statement",
+        "no",
+    ),
+    (
+        "Web Green is about 35 and Dark Cyan about 60, so Web Green is smaller.",
+        "No",
+        "Is the value of Web Green greater than Dark Cyan?",
+        YES_NO,
+        "correct",
+        "statement",
+        "no",
+    ),
+    # an inequality in closing math; a retraction by "Oops"
+    (
+        "The open circle at −2 with an arrow pointing right represents $x > -2$.",
+        "x > -2",
+        "Find the solution set.",
+        None,
+        "correct",
+        "conclusion",
+        "x > -2",
+    ),
+    (
+        "The median is $\\boxed{9}$.\n\nOops, I took the wrong position. The median is 7.",
+        "7",
+        "Find the median.",
+        None,
+        "correct",
+        "conclusion",
+        "7",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("response", "gold", "question", "choices", "outcome", "rule", "text"), BATCH_24_KINDS
+    ("response", "gold", "question", "choices", "outcome", "rule", "text"),
+    BATCH_24_KINDS + BATCH_25_KINDS,
 )
-def test_batch_24_kinds(
+def test_kinds_found_by_blind_batches(
     response: str,
     gold: str,
     question: str,
