@@ -473,6 +473,8 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     words = _LEADING_WORDS.match(body)
     if (
         words is not None
+        and not options_listed  # "A. This option suggests ...\nB. ...": a walk
+        and len(words.group(1)) > 1
         and looks_finished(body)
         and not _OPENING_WORD.match(words.group(1))
         and not re.search(r"\b(?:is|are|was|were|has|have)\b", words.group(1))

@@ -167,6 +167,8 @@ def _closing_reading(
     for index, sentence in enumerate(sentences):
         if index and (sentence.rstrip("*$ ").endswith("?") or _GOES_ON.match(sentences[0])):
             return None  # "x = 7? Let me recompute.": the reasoning goes on
+        # "So housing is 35%... no, housing is the 25% slice.": what it corrects to
+        sentence = _SELF_CORRECTED.split(sentence)[-1]
         claims = read_claims(sentence)
         answers = [c for c in claims if c.role == "answer"]
         if len(answers) >= 2 and _HEDGED.search(
@@ -186,6 +188,9 @@ def _closing_reading(
     return None
 
 
+_SELF_CORRECTED = re.compile(
+    r"(?:\.{3}|…|,|—)\s*(?:no|wait|sorry|I\s+mean|rather|correction)\b[,:]?\s*", re.IGNORECASE
+)
 # A weak reading that is no clean answer: a computation ("4 · (4 + 16.25)") or a clause
 # ("10 is the diameter"), not a value.
 _UNCLEAN = re.compile(r"\d\s*[+×·*/−-]\s*[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b")

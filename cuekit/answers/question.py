@@ -99,6 +99,8 @@ _OPPOSITE = {
     "decreasing": "increasing",
     "above": "below",
     "below": "above",
+    "equal": "different unequal",
+    "same": "different unequal",
 }
 _NEGATED = re.compile(
     r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+", re.IGNORECASE
@@ -224,6 +226,16 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     opposite = bool(flipped & said_set)
     if compared and not opposite and not said_set & set(compared):
         return None  # the question compares; the statement does not
+    if not [a for a in asked if a in _OPPOSITE] and re.search(
+        r"\b(?:than|almost|nearly|close\s+to|not\s+quite|like|approaching)\s+(?:\w+\s+){0,2}"
+        + re.escape(asked[-1]),
+        strip_math_delimiters(clause),
+        re.IGNORECASE,
+    ):
+        return None  # "slightly less than a right angle" does not say it is one
+    equal = _equality(clause, question or "")
+    if equal is not None:
+        return equal
     present = [w in said_set or (w in compared and opposite) for w in asked]
     sides, said_sides = _sides(words), _sides(said)
     if sides is not None and said_sides is None and compared:
@@ -259,6 +271,31 @@ _COMPARISON_VERBS = (
     (r"\b(?:does|do|did)\s+not\s+(?:exceed|surpass|outnumber)\b", "is not greater than"),
     (r"\bfalls?\s+short\s+of\b|\bfell\s+short\s+of\b", "is less than"),
 )
+
+
+def _equality(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the number of X equal to the number of Y?" stated of both ("so they
+    are equal", "the same number", "the two counts differ"); None otherwise."""
+    if not re.search(r"\b(?:equal\s+to|the\s+same\s+as)\b", question, re.IGNORECASE):
+        return None
+    plain = strip_math_delimiters(clause)
+    if re.search(
+        r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
+        r"(?:not\s+equal|different|unequal)\b|\b(?:differ|are\s+not\s+the\s+same)\b",
+        plain,
+        re.IGNORECASE,
+    ):
+        return "no"
+    if _NEGATED.search(plain):
+        return None
+    if re.search(
+        r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
+        r"(?:equal|the\s+same)\b|\bthe\s+same\s+(?:number|count|amount)\b",
+        plain,
+        re.IGNORECASE,
+    ):
+        return "yes"
+    return None
 
 
 # Relations written as symbols: "△ABC ~ △DEF", "AB ∥ CD", "35 < 60".
