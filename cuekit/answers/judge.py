@@ -88,8 +88,14 @@ _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
 _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
 
 
+def _true_false(gold: str, choices: Sequence[str] | None) -> bool:
+    if plain_text(gold) in {"true", "false"}:
+        return True
+    return choices is not None and {plain_text(c) for c in choices} == {"true", "false"}
+
+
 def _yes_no(gold: str, choices: Sequence[str] | None) -> bool:
-    if plain_text(gold) in {"yes", "no"}:
+    if plain_text(gold) in {"yes", "no"} or _true_false(gold, choices):
         return True
     return choices is not None and {plain_text(c) for c in choices} == {"yes", "no"}
 

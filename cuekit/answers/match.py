@@ -226,6 +226,15 @@ def match_answer(
         return Match(False, "no answer")
     if plain_text(gold) in _YES_NO or (choices and {plain_text(c) for c in choices} <= _YES_NO):
         answer = _CHINESE_VERDICT.sub(lambda m: _CHINESE_WORD[m.group(1)], answer)
+    if plain_text(gold) in {"true", "false"} or (
+        choices and {plain_text(c) for c in choices} == {"true", "false"}
+    ):  # a verdict "yes"/"no" read from a statement answers "True or false: ..."
+        answer = re.sub(
+            r"^\s*(yes|no)\b",
+            lambda m: "true" if m.group(1).lower() == "yes" else "false",
+            answer,
+            flags=re.I,
+        )
     if re.match(r"^(?:not|never)\b", plain_text(answer)):
         return Match(False, "a negated answer")
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions

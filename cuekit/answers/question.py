@@ -120,6 +120,8 @@ def _plain_question(question: str) -> str:
     text = re.sub(r"^\s*Hint:[^\n]*\n", "", text)
     text = re.sub(r"^\s*Question:\s*", "", text)
     text = re.split(r"\s*\bChoices\s*:", text)[0]
+    # "True or false: the median is greater than the mean." asks whether it is
+    text = re.sub(r"^\W*true\s+or\s+false\W*(.*?)\W*$", r"Is \1?", text, flags=re.I | re.S)
     return strip_math_delimiters(text).strip()
 
 
@@ -201,7 +203,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence, flags=re.IGNORECASE
     )[-1]
     clause = _comparisons(clause)
-    through = _on_the_line(clause, question or "")
+    through = _on_the_line(clause, question or "") or _equality(clause, question or "")
     if through is not None:
         return through
     plain_question = _comparisons(_plain_question(question or ""))
@@ -233,9 +235,6 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return None  # "slightly less than a right angle" does not say it is one
-    equal = _equality(clause, question or "")
-    if equal is not None:
-        return equal
     present = [w in said_set or (w in compared and opposite) for w in asked]
     sides, said_sides = _sides(words), _sides(said)
     if sides is not None and said_sides is None and compared:
@@ -270,6 +269,16 @@ _COMPARISON_VERBS = (
     (r"\b(?:exceed(?:s|ed)?|surpass(?:es|ed)?|outnumbers?|outnumbered)\b", "is greater than"),
     (r"\b(?:does|do|did)\s+not\s+(?:exceed|surpass|outnumber)\b", "is not greater than"),
     (r"\bfalls?\s+short\s+of\b|\bfell\s+short\s+of\b", "is less than"),
+    (
+        r"\b(?:rises|rising|rose|grows|growing|grew|climbs|climbing|climbed|goes\s+up|went\s+up"
+        r"|increases)\b",
+        "is increasing",
+    ),
+    (
+        r"\b(?:falls|falling|fell|drops|dropping|dropped|declines|declining|declined"
+        r"|goes\s+down|went\s+down|decreases)\b",
+        "is decreasing",
+    ),
 )
 
 
