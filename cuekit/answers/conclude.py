@@ -416,6 +416,14 @@ def _walk_cut_off(text: str) -> bool:
     return bool(label and previous and _next_label(previous.group(1)) == label.group(1))
 
 
+# A closing line that labels its value as the result: "Smallest: South", "Total: 48".
+_RESULT_LABEL = re.compile(
+    r"^(?:smallest|largest|highest|lowest|most|least|maximum|minimum|max|min|total|sum|"
+    r"difference|result|overall)\s*[:：]\s*([\w$.,%' -]{1,30})$",
+    re.IGNORECASE,
+)
+
+
 def _last_line(text: str) -> str | None:
     """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
     lead-in ("the best match is:"); not a bullet, a step of reasoning, or the next label
@@ -426,6 +434,9 @@ def _last_line(text: str) -> str | None:
     last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
     if not last or last.endswith(":") or open_ended(last):
         return None
+    result = _RESULT_LABEL.match(last)
+    if result is not None:  # "Smallest: South" closing a list of values
+        return result.group(1).rstrip(".")
     lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
 

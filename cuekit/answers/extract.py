@@ -67,6 +67,7 @@ _RETRACTION = re.compile(
     r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
     r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b|\b(?:oops|whoops)\b"
     r"|\bI\s+(?:took|used|read|picked|chose)\s+the\s+wrong\b"
+    r"|\b(?:that|this)(?:'s|\s+is)\s+the\s+\w+(?:\s+\w+)?,\s+not\s+the\b"
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right",
     re.IGNORECASE,
 )

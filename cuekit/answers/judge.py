@@ -452,6 +452,9 @@ def judge(
     """
     if question_type == "free_form":
         choices = None
+    # a dataset's precision fixes the places an answer must give; without one, an exact
+    # form before its coarser rounding counts ("9π ≈ 28.3" for 28.27)
+    exact_form = precision is None
     if precision is None:  # "Round to the nearest tenth.": the question states it
         precision = stated_precision(question)
     found = extract(response, finished=finished)
@@ -498,6 +501,7 @@ def judge(
             precision=precision,
             answer_type=answer_type,
             unit=unit,
+            exact_form=exact_form,
         )
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if not found.answered:
@@ -532,6 +536,7 @@ def judge(
         answer_type=answer_type,
         unit=unit,
         boxes=found.boxes,
+        exact_form=exact_form,
     )
     outcome = "correct" if result.correct else "wrong"
     reason = (

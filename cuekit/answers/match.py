@@ -58,7 +58,31 @@ def _without_article(text: str) -> str:
     return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
 
 
-def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> Match:
+def _exact_first(answer: str, gold: str, precision: int | None, unit: str | None) -> Match | None:
+    """ "9π ≈ 28.3 in²" for 28.27: the exact form is the answer when it matches and the
+    decimal after it is only its coarser rounding; None otherwise."""
+    parts = re.split(r"\s*(?:≈|\\approx)\s*", clean_latex(answer))
+    if len(parts) != 2 or "=" in gold:
+        return None
+    exact, rounded = (
+        parts[0].rsplit("=", 1)[-1].strip(),
+        re.sub(r"\s*[A-Za-z]+[²³]?$", "", parts[1]),
+    )
+    exact_value, rounded_value = parse_value(exact, unit), parse_value(rounded, unit)
+    if exact_value is None or rounded_value is None or exact_value.places is not None:
+        return None  # only an exact form (9π, 4√2, 22/3) before its rounding
+    first = _scalar(exact, gold, precision, unit)
+    if first.correct and values_agree(exact_value, rounded_value)[0]:
+        return Match(True, f"{first.rule}: the exact form, {rounded} is its coarser rounding")
+    return None
+
+
+def _scalar(
+    answer: str, gold: str, precision: int | None, unit: str | None, exact_form: bool = False
+) -> Match:
+    exact = _exact_first(answer, gold, precision, unit) if exact_form else None
+    if exact is not None:
+        return exact
     answer, gold = _rhs(clean_latex(answer), gold), clean_latex(gold)
     if _without_article(plain_text(answer)) == _without_article(plain_text(gold)):
         return Match(True, "same text")
@@ -220,8 +244,11 @@ def match_answer(
     answer_type: str | None = None,
     unit: str | None = None,
     boxes: Sequence[str] = (),
+    exact_form: bool = True,
 ) -> Match:
-    """Compare an extracted answer with the gold one (module docstring for the order)."""
+    """Compare an extracted answer with the gold one (module docstring for the order).
+    ``exact_form``: an exact form before its coarser rounding ("9π ≈ 28.3") is judged by
+    the exact form; off when the dataset fixes the precision the answer must have."""
     if not answer.strip():
         return Match(False, "no answer")
     if plain_text(gold) in _YES_NO or (choices and {plain_text(c) for c in choices} <= _YES_NO):
@@ -279,4 +306,4 @@ def match_answer(
             value = parse_value(clean_latex(_rhs(answer, gold)), unit)
             if value is not None and value.exact is not None and value.exact.denominator != 1:
                 return Match(False, "not a whole number")
-    return _scalar(answer, gold, precision, unit)
+    return _scalar(answer, gold, precision, unit, exact_form)

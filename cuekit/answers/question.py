@@ -130,6 +130,8 @@ def asked_variable(question: str | None) -> str | None:
     if not question:
         return None
     found = _ASKED.match(_plain_question(question))
+    if found is None:  # "Find x and y. What is x?"
+        found = re.search(r"\bwhat\s+is\s+([a-z])\s*\?\s*$", _plain_question(question), re.I)
     return found.group(1) if found else None
 
 
@@ -615,7 +617,7 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
     plain = strip_math_delimiters(sentence).replace("**", "")
     named = re.search(
         r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
-        r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        r"(?:(?i:in|the)\s+){0,2}([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
         plain,
     )
     asks_which = re.match(r"^\W*(?:which|who)\b", _plain_question(question or ""), re.I)
