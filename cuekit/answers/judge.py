@@ -41,6 +41,7 @@ from cuekit.answers.question import (
     asked_variable,
     assigned_value,
     assignments,
+    clause_value,
     counted,
     filled_blank,
     is_measure,
@@ -366,6 +367,11 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
+    # no clean first reading ("the most popular at 45%"): the clause naming the subject
+    unclean = not found.answered or len(found.text.split()) > 2
+    part = clause_value(sentences[0], question) if unclean and not yes_no else None
+    if part is not None and part != found.text:
+        return Extraction(part, "asked_subject", "the value of the clause that names the subject")
     blank = filled_blank(sentences[0], question)
     if blank is not None and blank != found.text:  # "It is (_) past six." -> "quarter"
         return Extraction(blank, "asked_subject", "what the response puts in the question's blank")
@@ -375,6 +381,16 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
+    listed_items = re.split(r",\s+(?:and\s+)?|\s+and\s+", found.text.strip())
+    if (
+        re.match(r"^\W*how\s+many\b", question, re.IGNORECASE)
+        and len(listed_items) >= 2
+        and all(0 < len(item.split()) <= 3 for item in listed_items)
+        and re.search(r"\band\b", found.text)
+    ):  # "The years above 500 are 2016, 2018, 2019 and 2021." names them, four
+        return Extraction(
+            str(len(listed_items)), "asked_subject", f"the number of items it lists: {found.text!r}"
+        )
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered

@@ -22,6 +22,7 @@ import re
 from cuekit.answers.normalize import strip_math_delimiters
 
 __all__ = [
+    "clause_value",
     "filled_blank",
     "labelled_value",
     "stated_precision",
@@ -678,8 +679,9 @@ def asked_time(sentence: str, question: str | None) -> str | None:
 
 _LABELLED_LINE = re.compile(
     r"^\W{0,3}(?P<label>[A-Za-z][\w '&/-]{0,40}?)\**\s*[:：]\s*\**\s*(?P<value>[-−]?\$?\d[\d,]*"
-    r"(?:\.\d+)?\s?%?)\**\W*$"
+    r"(?:\.\d+)?\s?(?:%|[kKMB]\b)?)\**\W*$"
 )
+_SCALE_LETTER = {"k": "thousand", "K": "thousand", "M": "million", "B": "billion"}
 
 
 def labelled_value(text: str, question: str | None) -> str | None:
@@ -688,7 +690,10 @@ def labelled_value(text: str, question: str | None) -> str | None:
     None."""
     asked = " " + re.sub(r"[^\w%]+", " ", _plain_question(question or "").lower()) + " "
     rows = []
-    for line in reversed(text.strip().splitlines()):
+    lines = text.strip().splitlines()
+    last = lines[-1].split(", ") if lines else []
+    # a list on one line ("Q1: $3.2M, Q2: $3.9M, Q3: $4.7M") or one label a line
+    for line in reversed(last if len(last) >= 2 else lines):
         row = _LABELLED_LINE.match(strip_math_delimiters(line.strip()).replace("**", ""))
         if row is None:
             break
@@ -700,7 +705,13 @@ def labelled_value(text: str, question: str | None) -> str | None:
         for r in rows
         if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
     ]
-    return named[0] if len(named) == 1 else None
+    if len(named) != 1:
+        return None
+    value = named[0]
+    scale = _SCALE_LETTER.get(value[-1])
+    if scale is not None and scale == named_scale(question):  # "$4.7M" asked in millions
+        value = value[:-1]
+    return value
 
 
 _PLACES = {"tenth": 1, "hundredth": 2, "thousandth": 3, "one": 1, "two": 2, "three": 3}
@@ -748,3 +759,51 @@ def filled_blank(sentence: str, question: str | None) -> str | None:
     )
     filled = re.search(pattern, strip_math_delimiters(sentence).replace("**", ""), re.IGNORECASE)
     return filled.group(1) if filled else None
+
+
+# Words of a question that frame it rather than name its subject.
+_FRAME = _STOP | frozenset(
+    """what which how many much who when where percentage percent value values number
+    people share proportion total amount respondents prefer preferred said say says chart
+    graph bar bars figure image shown show shows according""".split()
+)
+
+
+# A question for an amount of something it names: "What is the percentage of people who
+# prefer tea?", "How much did the East region grow?"
+_ASKS_AMOUNT = re.compile(
+    r"^\W*(?:what\s+(?:is|was|are|were)\s+the\s+(?:percentage|percent|share|value|number|"
+    r"amount|proportion|price|cost|rate|revenue|population|score)\b|how\s+(?:much|many)\b)",
+    re.IGNORECASE,
+)
+
+
+def clause_value(sentence: str, question: str | None) -> str | None:
+    """The value of the one clause of ``sentence`` that names the question's subject
+    ("Coffee is the most popular at 45%, tea comes second with 28%, ..." for "What
+    percentage prefer tea?" -> "28%"): the question's own words that stand in exactly
+    one clause all stand in the same clause, and it holds one number. Else None."""
+    if not _ASKS_AMOUNT.match(_plain_question(question or "")):
+        return None
+    asked = {
+        w
+        for w in _words(_plain_question(question or ""))
+        if w not in _FRAME and len(w) >= 3 and not w[0].isdigit()
+    }
+    clauses = re.split(
+        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+", strip_math_delimiters(sentence)
+    )
+    if len(clauses) < 2 or not asked:
+        return None
+    said = [set(_words(clause)) for clause in clauses]
+    named = {
+        i
+        for w in asked
+        if sum(w in words for words in said) == 1
+        for i, words in enumerate(said)
+        if w in words
+    }
+    if len(named) != 1:
+        return None
+    numbers = [m.group().strip() for m in _NUMBER.finditer(clauses[named.pop()])]
+    return numbers[0] if len(numbers) == 1 else None
