@@ -50,6 +50,7 @@ from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import (
     NEGATION,
     NUMBER,
+    NUMBER_WORDS,
     YES_NO,
     answer_like,
     clean_candidate,
@@ -105,11 +106,7 @@ _SUPERLATIVE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve "
-    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
-_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 # A closing clause that only voices doubt: the answer before it still stands.
 _ONLY_DOUBT = re.compile(
     r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
@@ -255,7 +252,7 @@ def _predicate(clause: str) -> str | None:
     if not copulas:
         return None
     rest = _LEADING_NUMBER_WORD.sub(
-        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end() :]
+        lambda m: str(NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end() :]
     )
     candidate = clean_candidate(rest)
     if candidate and answer_like(candidate) and re.search(r"[\d\\√π]", candidate):
@@ -481,16 +478,16 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     value = _LEADING_VALUE.match(body)
     if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
         return value.group(1).strip("$ "), "leading", "the response opens with its value"
-    words = _LEADING_WORDS.match(body)
+    opening = _LEADING_WORDS.match(body)
     if (
-        words is not None
+        opening is not None
         and not options_listed  # "A. This option suggests ...\nB. ...": a walk
-        and len(words.group(1)) > 1
+        and len(opening.group(1)) > 1
         and looks_finished(body)
-        and not _OPENING_WORD.match(words.group(1))
-        and not re.search(r"\b(?:is|are|was|were|has|have)\b", words.group(1))
+        and not _OPENING_WORD.match(opening.group(1))
+        and not re.search(r"\b(?:is|are|was|were|has|have)\b", opening.group(1))
     ):
-        return words.group(1), "leading", "the response opens with its answer"
+        return opening.group(1), "leading", "the response opens with its answer"
     if _walk_cut_off(text):
         return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)

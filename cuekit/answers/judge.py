@@ -21,8 +21,9 @@ question. These readings are gold-blind, like ``extract``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cuekit.answers.claims import (
     choice_named,
@@ -59,7 +60,7 @@ from cuekit.answers.question import (
 )
 from cuekit.answers.reading import looks_finished
 
-__all__ = ["OUTCOMES", "Verdict", "judge"]
+__all__ = ["FIELDS", "OUTCOMES", "Verdict", "judge", "judge_with_fields"]
 
 OUTCOMES = ("correct", "wrong", "no_answer", "unscored")
 _NO_ANSWER_CHOICE = re.compile(
@@ -560,3 +561,26 @@ def judge(
         f"{'matched' if result.correct else 'failed'} gold {gold!r} by {result.rule}"
     )
     return Verdict(found.text, found.rule, result.correct, reason, result.rule, outcome)
+
+
+# The dataset fields ``judge`` reads, by the names sample records and the corpus use.
+FIELDS = ("choices", "precision", "question_type", "answer_type", "unit", "question")
+
+
+def judge_with_fields(
+    response: str, gold: str | None, fields: Mapping[str, Any], *, finished: bool | None = None
+) -> Verdict:
+    """``judge`` with the dataset fields taken from a record (a corpus case, a sample's
+    ``extra_info``): a missing or empty field is one the source does not have."""
+    given = {name: fields.get(name) for name in FIELDS}
+    return judge(
+        response,
+        gold,
+        given["choices"] or None,
+        precision=given["precision"],
+        question_type=given["question_type"],
+        answer_type=given["answer_type"],
+        unit=given["unit"],
+        finished=finished,
+        question=given["question"],
+    )

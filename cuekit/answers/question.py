@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = [
     "clause_value",
@@ -438,10 +439,7 @@ _NAMED_VALUE = re.compile(
     re.IGNORECASE,
 )
 _COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
-_NUMBER_WORD = (
-    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-    "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty"
-)
+_NUMBER_WORD = "|".join(NUMBER_WORDS)
 
 
 def asked_subject(question: str | None) -> tuple[str, bool] | None:

@@ -14,6 +14,7 @@ __all__ = [
     "ANSWER_PHRASE",
     "NEGATION",
     "NUMBER",
+    "NUMBER_WORDS",
     "YES_NO",
     "answer_like",
     "clean_candidate",
@@ -76,6 +77,11 @@ _SUBJECT_VERB = re.compile(
     re.IGNORECASE,
 )
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
+# The numbers a response spells out, by their value: NUMBER_WORDS[7] == "seven".
+NUMBER_WORDS = tuple(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split()
+)
 # "Yes, ...", "No. ...", and a Chinese verdict that opens the reply: "是的，...", "不是。"
 YES_NO = re.compile(
     r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cuekit.answers import judge
+from cuekit.answers import judge_with_fields
 
 # judge_corpus.jsonl, then each later blind batch (judge_corpus_b15.jsonl, ...), written
 # and labelled before the judge first ran on it.
@@ -134,14 +134,5 @@ def _param(case: dict) -> object:
 
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_judge_agrees_with_the_human_label(case: dict) -> None:
-    verdict = judge(
-        case["response"],
-        case["gold"],
-        choices=case["choices"],
-        precision=case["precision"],
-        question_type=case["question_type"],
-        answer_type=case["answer_type"],
-        unit=case["unit"],
-        question=case.get("question"),
-    )
+    verdict = judge_with_fields(case["response"], case["gold"], case)
     assert _agrees(verdict, case["label"]), verdict.reason
