@@ -413,10 +413,11 @@ def _walk_cut_off(text: str) -> bool:
     return bool(label and previous and _next_label(previous.group(1)) == label.group(1))
 
 
-# A closing line that labels its value as the result: "Smallest: South", "Total: 48".
+# A closing line that labels its worded value as the result: "Smallest: South" (a
+# number after a label, "Total: 48", is read by the conclusion).
 _RESULT_LABEL = re.compile(
     r"^(?:smallest|largest|highest|lowest|most|least|maximum|minimum|max|min|total|sum|"
-    r"difference|result|overall)\s*[:：]\s*([\w$.,%' -]{1,30})$",
+    r"difference|result|overall)\s*[:：]\s*([A-Za-z][\w.,' -]{0,29})$",
     re.IGNORECASE,
 )
 

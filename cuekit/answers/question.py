@@ -279,7 +279,7 @@ _COMPARISON_VERBS = (
         "is increasing",
     ),
     (
-        r"\b(?:falls|falling|fell|drops|dropping|dropped|declines|declining|declined"
+        r"\b(?:falls(?!\s+short)|falling|fell(?!\s+short)|drops|dropping|dropped|declines|declining|declined"
         r"|goes\s+down|went\s+down|decreases)\b",
         "is decreasing",
     ),

@@ -16,6 +16,9 @@ from cuekit.answers.question import (
 )
 
 YES_NO = ["Yes", "No"]
+WEB_GREEN = "Is the value of Web Green greater than Dark Cyan?"
+SMALL_BARS = "Is the sum of the two smallest bars greater than the largest bar?"
+THROUGH = "Does the line pass through the point (2, 5)?"
 
 
 @pytest.mark.parametrize(
@@ -71,7 +74,7 @@ def test_assigned_value_is_the_last_complete_assignment() -> None:
         ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
         (
             "The two smallest bars sum to 30 and the largest bar is 45.",
-            "Is the sum of the two smallest bars greater than the largest bar?",
+            SMALL_BARS,
             None,
         ),
         ("The lines might be parallel.", "Are the lines parallel?", None),
@@ -422,7 +425,7 @@ BATCH_24_KINDS = [
     (
         "Since 45 > 41, the sum exceeds the largest bar.",
         "Yes",
-        "Is the sum of the two smallest bars greater than the largest bar?",
+        SMALL_BARS,
         YES_NO,
         "correct",
         "statement",
@@ -431,7 +434,7 @@ BATCH_24_KINDS = [
     (
         "18 + 27 = 45, so the sum falls short of the largest bar.",
         "Yes",
-        "Is the sum of the two smallest bars greater than the largest bar?",
+        SMALL_BARS,
         YES_NO,
         "wrong",
         "statement",
@@ -449,7 +452,7 @@ BATCH_24_KINDS = [
     (
         "Substituting x = 2 gives y = 5, so the point (2, 5) lies on the line.",
         "Yes",
-        "Does the line pass through the point (2, 5)?",
+        THROUGH,
         YES_NO,
         "correct",
         "statement",
@@ -458,7 +461,7 @@ BATCH_24_KINDS = [
     (
         "At x = 2, y = 3 ≠ 5, so the point does not lie on the line.",
         "Yes",
-        "Does the line pass through the point (2, 5)?",
+        THROUGH,
         YES_NO,
         "wrong",
         "statement",
@@ -558,7 +561,7 @@ BATCH_25_KINDS = [
     (
         "Web Green ≈ 35 < Dark Cyan ≈ 60.",
         "No",
-        "Is the value of Web Green greater than Dark Cyan?",
+        WEB_GREEN,
         YES_NO,
         "correct",
         "statement",
@@ -567,7 +570,7 @@ BATCH_25_KINDS = [
     (
         "Web Green is about 35 and Dark Cyan about 60, so Web Green is smaller.",
         "No",
-        "Is the value of Web Green greater than Dark Cyan?",
+        WEB_GREEN,
         YES_NO,
         "correct",
         "statement",
@@ -595,9 +598,150 @@ BATCH_25_KINDS = [
 ]
 
 
+RED_BLUE = "Is the number of red objects equal to the number of blue objects?"
+REGION = "Which region had the smallest increase?"
+# Kinds found by blind batch 26.
+BATCH_26_KINDS = [
+    # equality needs both sides; a predicate after "less than" is not affirmed
+    (
+        "There are 2 red objects and 3 blue objects.",
+        "Yes",
+        RED_BLUE,
+        YES_NO,
+        "wrong",
+        "conclusion",
+        "2 red objects and 3 blue objects",
+    ),
+    ("2 red and 2 blue — the same number.", "Yes", RED_BLUE, YES_NO, "correct", "statement", "yes"),
+    (
+        "∠ABC measures about 80°, slightly less than a right angle.",
+        "Yes",
+        "Is the angle ABC a right angle?",
+        YES_NO,
+        "wrong",
+        "conclusion",
+        "80",
+    ),
+    # true/false; rises as increasing
+    (
+        "Median 5 < mean 8.",
+        "False",
+        "True or false: the median is greater than the mean.",
+        ["True", "False"],
+        "correct",
+        "statement",
+        "no",
+    ),
+    (
+        "From 2015 to 2020 the line rises steadily from 20 to 45.",
+        "Yes",
+        "Is the line graph increasing from 2015 to 2020?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    # a walk through the options cut off; a correction inside the sentence
+    (
+        "A. This option suggests 30°.\nB. This option suggests 45°.\nC.",
+        "A",
+        "Which is correct?",
+        ["30°", "45°", "60°"],
+        "no_answer",
+        "none",
+        "",
+    ),
+    (
+        "Housing: 25%, food: 35%. So housing is 35%... no, housing is the 25% slice.",
+        "35",
+        "What percentage is spent on housing?",
+        None,
+        "wrong",
+        "conclusion",
+        "the 25% slice",
+    ),
+    # an exact form before its coarser rounding, without a dataset precision
+    (
+        "A = (90/360)·π·6² = 9π ≈ 28.3 in²",
+        "28.27",
+        "Find the area. Round to the nearest hundredth.",
+        None,
+        "correct",
+        "conclusion",
+        "9π ≈ 28.3 in²",
+    ),
+    # a result label closing a list; the superlative's place
+    (
+        "North: +12\nEast: +9\nSouth: +3\n\nSmallest: South",
+        "South",
+        REGION,
+        None,
+        "correct",
+        "last_line",
+        "South",
+    ),
+    (
+        "Increases: North +12, South +3. The smallest increase was in the South.",
+        "South",
+        REGION,
+        None,
+        "correct",
+        "statement",
+        "South",
+    ),
+    # the asked variable at the end of the question; a box called something else
+    (
+        "So $x = 6$ and $y = 4$.\n\n$\\boxed{x = 6, y = 4}$",
+        "6",
+        "Find $x$ and $y$. What is $x$?",
+        None,
+        "correct",
+        "boxed",
+        "6",
+    ),
+    (
+        "$\\boxed{125}$\n\nThat's the volume, not the surface area. The surface area is $6 \\times 25 = 150$.",
+        "150",
+        "Find the surface area.",
+        None,
+        "correct",
+        "conclusion",
+        "150",
+    ),
+    # a labelled list on one line; the clause naming the subject; a count by listing
+    (
+        "Q1: $3.2M, Q2: $3.9M, Q3: $4.7M, Q4: $5.1M",
+        "4.7",
+        "What was the revenue in Q3 (in millions)?",
+        None,
+        "correct",
+        "asked_subject",
+        "4.7",
+    ),
+    (
+        "Coffee is the most popular at 45%, tea comes second with 28%, and juice takes 27%.",
+        "28",
+        "What is the percentage of people who prefer tea?",
+        None,
+        "correct",
+        "asked_subject",
+        "28%",
+    ),
+    (
+        "The years above 500 are 2016, 2018, 2019 and 2021.",
+        "4",
+        "How many years had sales above 500 units?",
+        None,
+        "correct",
+        "asked_subject",
+        "4",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("response", "gold", "question", "choices", "outcome", "rule", "text"),
-    BATCH_24_KINDS + BATCH_25_KINDS,
+    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS,
 )
 def test_kinds_found_by_blind_batches(
     response: str,
