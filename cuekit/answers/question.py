@@ -419,11 +419,11 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
 # The quantity a question asks for, by name: "What is the difference between ...",
 # "Find the area of the trapezoid.", "Find m∠1", "Find AB.", "the measure of arc BC".
 _QUANTITY = re.compile(
-    r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+"
+    r"^\W*(?:what\s+(?:is|was)|what's|find|calculate|compute|determine)\s+the\s+"
     r"(?:measure\s+of\s+(?:the\s+|each\s+|an?\s+|one\s+)?)?(?:total\s+)?"
     r"(difference|sum|average|mean|median|ratio|area|perimeter|volume|circumference|radius|"
     r"diameter|height|width|slope|probability|product|range|"
-    r"(?:interior|exterior|central|inscribed|base|vertex)\s+angle)\b(?!s)",
+    r"(?:interior|exterior|central|inscribed|base|vertex)\s+angle|peak)\b(?!s)",
     re.IGNORECASE,
 )
 _ANGLE = re.compile(r"(?:\\angle|∠|\bangle)\s*([A-Z]{1,3}|\d{1,2})(?![\w}])")
@@ -438,7 +438,10 @@ _NAMED_VALUE = re.compile(
     r"(?=\s+(?:in|shown)\b|\W*$)",
     re.IGNORECASE,
 )
-_COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
+_COUNT = re.compile(
+    r"^\W*how\s+many\s+([a-z]+s|people|children|men|women|sheep|fish|deer|mice|geese|feet)\b",
+    re.IGNORECASE,
+)
 _NUMBER_WORD = "|".join(NUMBER_WORDS)
 
 
@@ -482,7 +485,7 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
         if re.search(r"\d\s*$", plain[: named.start()]):
             continue  # "2∠R = 90°" is twice the angle, not its value
         qualifier = re.search(
-            r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:[A-Za-z]+\s+)?$",
+            r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:(?!(?:and|or|but|so|then|while)\b)[A-Za-z]+\s+)?$",
             plain[max(0, named.start() - 20) : named.start()],
         )
         if question and qualifier and not restates(qualifier.group(1), question):
@@ -494,10 +497,15 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
                 or not re.search(r"\b(?:a|an)\s+$", plain[: named.start()], re.IGNORECASE)
             ):
                 continue  # only "a difference of 8.4", not "the sum of 3 and 4 is 7"
-            if re.search(r"\d|\b(?:not|never)\b|n't", window[: states.start()]):
+            before = window[: states.start()]
+            operands = re.fullmatch(r"\s*of\s+[^,;=]{1,40}?\s*", before) is not None
+            if re.search(r"\b(?:not|never)\b|n't", before) or (
+                re.search(r"\d", before) and not operands  # "the average of 55 and 70 is"
+            ):
                 break  # another value or a negation comes first
             rest = re.split(
-                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s", window[states.end() :]
+                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as|in(?!\s+\d)|at|on|before|after|during)\s",
+                window[states.end() :],
             )[0]
             value = re.fullmatch(
                 r"\s*(?:about|approximately|exactly)?\s*\**\s*("
