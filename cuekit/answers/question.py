@@ -204,7 +204,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     if not is_yes_no_question(question) or _DOUBT.search(sentence):
         return None
     clause = re.split(
-        r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence, flags=re.IGNORECASE
+        r"\b(?:so|therefore|thus|hence|which\s+means)\b|→|⇒|=>", sentence, flags=re.IGNORECASE
     )[-1]
     clause = _comparisons(clause)
     through = _on_the_line(clause, question or "") or _equality(clause, question or "")
@@ -222,8 +222,9 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
             plain_question,
         )
     )
+    words = [_SAME_WAY.get(w, w) for w in words]
     asked = [w for w in words if w not in _STOP]
-    said = _words(clause)
+    said = [_SAME_WAY.get(w, w) for w in _words(clause)]
     said_set = set(said)
     if len(asked) < 2:
         return None
@@ -246,9 +247,11 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         # question's left side compared, its right side left out
         shared = sides[0] & sides[1]
         left, right = sides[0] - set(compared) - shared, sides[1] - shared
+        negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
         if left and left <= said_set and not right & said_set:
-            negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
             return "no" if negated != opposite else "yes"
+        if right and right <= said_set and not left & said_set:  # "the square is bigger"
+            return "yes" if negated != opposite else "no"
         return None
     if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
         return None
@@ -311,6 +314,16 @@ def _equality(clause: str, question: str) -> str | None:
     return None
 
 
+# Comparison words that say the same: "fewer" is "less", "bigger" is "greater".
+_SAME_WAY = {
+    "fewer": "less",
+    "smaller": "less",
+    "lower": "less",
+    "bigger": "greater",
+    "larger": "greater",
+    "higher": "greater",
+    "more": "greater",
+}
 # Relations written as symbols: "△ABC ~ △DEF", "AB ∥ CD", "35 < 60".
 _SYMBOLS = (
     (r"△|\\triangle\s*", "triangle "),
@@ -327,6 +340,13 @@ def _comparisons(text: str) -> str:
         text = re.sub(verb, words, text, flags=re.IGNORECASE)
     for symbol, words in _SYMBOLS:
         text = re.sub(symbol, words, text)
+    # "there are fewer than 2 bikes behind it": the number of bikes is less than 2
+    text = re.sub(
+        r"\bthere\s+(?:are|is|were|was)\s+(fewer|less|more|greater)\s+than\s+(\S+)\s+(.+?)\W*$",
+        r"the number of \3 is \1 than \2",
+        text,
+        flags=re.IGNORECASE,
+    )
     if not re.search(r"\bthan\b", text):  # "Web Green ≈ 35 < Dark Cyan ≈ 60"
         text = re.sub(r"\s(?:<|\\lt)\s", " is less than ", text, count=1)
         text = re.sub(r"\s(?:>|\\gt)\s", " is greater than ", text, count=1)
@@ -504,7 +524,7 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
             ):
                 break  # another value or a negation comes first
             rest = re.split(
-                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as|in(?!\s+\d)|at|on|before|after|during)\s",
+                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as|in(?!\s+\d{1,3}\b)|at|on|before|after|during)\s",
                 window[states.end() :],
             )[0]
             value = re.fullmatch(
