@@ -268,8 +268,10 @@ def clause_answer(clause: str, sentence: str) -> str | None:
         if last is not None:
             return last
     labelled = re.search(r"\w:\s+([^:]+)$", clause)  # "3 of 8 slices are shaded: 37.5%."
-    if labelled is not None and _SHORT_ANSWER.match(clean_candidate(labelled.group(1))):
-        return clean_candidate(labelled.group(1))
+    if labelled is not None:  # "Peak: 78 (2016)": an aside in brackets after the value
+        value = clean_candidate(re.sub(r"\s*\([^()]*\)\W*$", "", labelled.group(1)))
+        if _SHORT_ANSWER.match(value):
+            return value
     if _PLAN.search(clause):
         return None  # "... and solve for y.": what it will do, not what it found
     return _part_answer(clause, sentence)

@@ -293,6 +293,9 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         return value
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None  # "x = 7? Let me recompute.": the reasoning goes on
+    last = strip_math_delimiters(_last_line(text)).replace("**", "").strip(" .")
+    if re.fullmatch(r"[a-z]\s*=\s*[^=\s]+", last):
+        return None  # "**b = 9**" alone on the last line: it answers with another variable
     return _solved_value(text, variable)
 
 
@@ -382,15 +385,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
-    listed_items = re.split(r",\s+(?:and\s+)?|\s+and\s+", found.text.strip())
-    if (
-        re.match(r"^\W*how\s+many\b", question, re.IGNORECASE)
-        and len(listed_items) >= 2
-        and all(0 < len(item.split()) <= 3 for item in listed_items)
-        and re.search(r"\band\b", found.text)
-    ):  # "The years above 500 are 2016, 2018, 2019 and 2021." names them, four
+    items = (
+        _listed_items(found.text, sentences[0])
+        if re.match(r"^\W*how\s+many\b", question, re.I)
+        else None
+    )
+    if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
         return Extraction(
-            str(len(listed_items)), "asked_subject", f"the number of items it lists: {found.text!r}"
+            str(len(items)), "asked_subject", f"the number of items it lists: {items}"
         )
     number = counted(sentences[0], question)
     if number is not None and (
@@ -430,6 +432,45 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             named, "statement", "the subject of the closing statement, which restates the question"
         )
     return found
+
+
+def _listed_items(found: str, sentence: str) -> list[str] | None:
+    """The items a closing statement lists for a "How many" question: the answer read
+    ("2016, 2018, 2019 and 2021") or the words after a closing colon ("Countries above
+    3%: India, Vietnam."), two or more items of at most three words; else None."""
+    after_colon = re.search(r":\s+((?-i:[A-Z])[^:\d]*?)\W*$", strip_math_delimiters(sentence))
+    for text, joined in ((found, r"\band\b"), (after_colon.group(1) if after_colon else "", ",")):
+        items = [i for i in re.split(r",\s+(?:and\s+)?|\s+and\s+", text.strip()) if i]
+        if (
+            len(items) >= 2
+            and re.search(joined, text)
+            and all(0 < len(item.split()) <= 3 for item in items)
+        ):
+            return items
+    return None
+
+
+_CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
+
+
+def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | None:
+    """A choice picked as "the closest option" to a value of the response's own that is
+    more than 5% away from it: a guess, not the answer it found. None otherwise."""
+    closest = _CLOSEST.search(text)
+    letters, _ = choice_letters(answer, choices) if choices else (None, "")
+    if closest is None or not letters or len(letters) != 1:
+        return None
+    own = [
+        float(n.replace(",", ""))
+        for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text[: closest.start()])
+    ]
+    picked = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", choices[ord(next(iter(letters))) - ord("A")])  # type: ignore[index]
+    if not own or picked is None:
+        return None
+    value, option = own[-1], float(picked.group(1))
+    if abs(value - option) <= 0.05 * max(abs(option), 1e-9):
+        return None
+    return f"it picks the closest option to its own {value:g}"
 
 
 def _leading_choice(text: str, choices: Sequence[str]) -> str | None:
@@ -555,6 +596,9 @@ def judge(
         boxes=found.boxes,
         exact_form=exact_form,
     )
+    guess = _far_guess(prepare(response), found.text, choices) if result.correct else None
+    if guess is not None:  # "P = 32. The closest option is 24." picks what it did not find
+        result = replace(result, correct=False, rule=f"{result.rule}; but {guess}")
     outcome = "correct" if result.correct else "wrong"
     reason = (
         f"{outcome}: extracted {found.text!r} by {how}; "

@@ -96,6 +96,7 @@ KNOWN_MISSES = {
     "meaning as a value",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
+    "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
@@ -111,6 +112,8 @@ KNOWN_MISSES = {
     "answer 'grape': 3-way only",
     "b25-chart-001": "'The second highest bar is France.' (no answer to 'what value') read as "
     "the wrong answer 'France': 3-way only",
+    "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
+    "wrong answer 2016: 3-way only",
     "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
     "as the wrong answer 9.6: 3-way only",
 }

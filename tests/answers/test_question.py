@@ -189,10 +189,11 @@ def test_judge_reads_the_value_stated_for_what_the_question_names() -> None:
         "two are 60° and 80°."
     )
     assert judge(angle, "40", question="Find m \\angle 1.").correct
-    # "a difference of 8.4"; "the sum of 3 and 4" is no statement of the sum, and with
-    # other values between the name and its "is" the rule declines rather than guesses
+    # "a difference of 8.4"; "the sum of 3 and 4 is 7" states the sum after its operands;
+    # with other values between the name and its "is" the rule declines rather than guesses
     assert stated_value("it was 29.7, a difference of 8.4 points", "\\bdifference\\b") == "8.4"
-    assert stated_value("the sum of 3 and 4 is 7", "\\bsum\\b") is None
+    assert stated_value("the sum of 3 and 4 is 7", "\\bsum\\b") == "7"
+    assert stated_value("the sum, 3 + 4, is 7", "\\bsum\\b") is None
     assert stated_value("the perimeter is 2(4 + 6) = 20 cm", "\\bperimeter\\b") == "20"
     assert stated_value("the ratio is 6:8, which simplifies to 3:4", "\\bratio\\b") is None
     assert stated_value("the area is not 12", "\\barea\\b") is None
@@ -700,7 +701,8 @@ BATCH_26_KINDS = [
         "6",
     ),
     (
-        "$\\boxed{125}$\n\nThat's the volume, not the surface area. The surface area is $6 \\times 25 = 150$.",
+        "$\\boxed{125}$\n\nThat's the volume, not the surface area. "
+        "The surface area is $6 \\times 25 = 150$.",
         "150",
         "Find the surface area.",
         None,
@@ -739,9 +741,120 @@ BATCH_26_KINDS = [
 ]
 
 
+CIRCLE_SQUARE = "Is the area of the circle greater than the area of the square?"
+# Kinds found by blind batch 27.
+BATCH_27_KINDS = [
+    # a choice picked as the closest to a different value of its own is a guess
+    (
+        "P = l × w = 8 × 4 = 32. The closest option is 24.\n\nAnswer: D",
+        "D",
+        "Find the perimeter.",
+        ["8", "12", "16", "24"],
+        "wrong",
+        "phrase",
+        "D",
+    ),
+    # a number before "and" does not qualify the subject; the operands of the subject
+    (
+        "x = 5, so PQ = 9 and QR = 9, while PR = 2x = 10.",
+        "9",
+        "Find $QR$.",
+        None,
+        "correct",
+        "asked_subject",
+        "9",
+    ),
+    (
+        "The average of 55 and 70 is 62.5, and the May value alone is 70.",
+        "62.5",
+        "What is the average rainfall in April and May?",
+        None,
+        "correct",
+        "asked_subject",
+        "62.5",
+    ),
+    # "How many people": none; the peak; a value with its year in brackets
+    (
+        "None of the people in the photo were born after WWII.",
+        "0",
+        "How many people were born after WWII?",
+        None,
+        "correct",
+        "asked_subject",
+        "0",
+    ),
+    (
+        "The line climbs from 40 in 2010 to a peak of 78 in 2016 before falling to 61.",
+        "78",
+        "What was the peak value of the orange line?",
+        None,
+        "correct",
+        "asked_subject",
+        "78",
+    ),
+    (
+        "Peak: 78 (2016)",
+        "78",
+        "What was the peak value of the orange line?",
+        None,
+        "correct",
+        "conclusion",
+        "78",
+    ),
+    # a count given by the items after a colon
+    (
+        "Countries above 3%: India, Vietnam.",
+        "2",
+        "How many countries have a growth rate above 3%?",
+        None,
+        "correct",
+        "asked_subject",
+        "2",
+    ),
+    # yes/no: the right side alone; "there are fewer than 2"
+    (
+        "Circle ≈ 28.3, square = 36 → the square is bigger.",
+        "No",
+        CIRCLE_SQUARE,
+        YES_NO,
+        "correct",
+        "statement",
+        "no",
+    ),
+    (
+        "There is one bike, so there are fewer than 2 bikes behind it.",
+        "Yes",
+        "Is the number of bikes behind the car less than 2?",
+        YES_NO,
+        "correct",
+        "statement",
+        "yes",
+    ),
+    # another variable alone on the last line; a box changed "on a closer look"
+    (
+        "a/10 = 12/8 → a = 15; b/6 = 12/8 → b = 9.\n\n**b = 9**",
+        "15",
+        "Find $a$.",
+        None,
+        "wrong",
+        "conclusion",
+        "b = 9",
+    ),
+    (
+        "$\\boxed{14}$\n\nHmm, on a closer look the grid gives 16 + 9 + 4 + 1 = 30 squares.",
+        "14",
+        "How many squares are in the figure?",
+        None,
+        "wrong",
+        "conclusion",
+        "30 squares",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("response", "gold", "question", "choices", "outcome", "rule", "text"),
-    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS,
+    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS + BATCH_27_KINDS,
 )
 def test_kinds_found_by_blind_batches(
     response: str,
