@@ -21,6 +21,16 @@ SMALL_BARS = "Is the sum of the two smallest bars greater than the largest bar?"
 THROUGH = "Does the line pass through the point (2, 5)?"
 
 
+def _affirms(response: str, question: str) -> tuple:
+    """A case whose closing statement affirms the yes/no question (gold Yes)."""
+    return (response, "Yes", question, YES_NO, "correct", "statement", "yes")
+
+
+def _denies(response: str, question: str) -> tuple:
+    """A case whose closing statement denies the yes/no question (gold No)."""
+    return (response, "No", question, YES_NO, "correct", "statement", "no")
+
+
 @pytest.mark.parametrize(
     ("question", "variable"),
     [
@@ -423,15 +433,7 @@ BATCH_24_KINDS = [
         "36.5",
     ),
     # yes/no by the question's predicate in other words
-    (
-        "Since 45 > 41, the sum exceeds the largest bar.",
-        "Yes",
-        SMALL_BARS,
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
-    ),
+    _affirms("Since 45 > 41, the sum exceeds the largest bar.", SMALL_BARS),
     (
         "18 + 27 = 45, so the sum falls short of the largest bar.",
         "Yes",
@@ -441,24 +443,11 @@ BATCH_24_KINDS = [
         "statement",
         "no",
     ),
-    (
+    _affirms(
         "Opposite sides are congruent, so ABCD is a parallelogram.",
-        "Yes",
         "Is the quadrilateral a parallelogram?",
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
     ),
-    (
-        "Substituting x = 2 gives y = 5, so the point (2, 5) lies on the line.",
-        "Yes",
-        THROUGH,
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
-    ),
+    _affirms("Substituting x = 2 gives y = 5, so the point (2, 5) lies on the line.", THROUGH),
     (
         "At x = 2, y = 3 ≠ 5, so the point does not lie on the line.",
         "Yes",
@@ -550,33 +539,9 @@ BATCH_25_KINDS = [
         "Chad",
     ),
     # yes/no by a relation symbol and by one side of the comparison
-    (
-        "By AA similarity, △ABC ~ △DEF.",
-        "Yes",
-        "Is triangle ABC similar to triangle DEF?",
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
-    ),
-    (
-        "Web Green ≈ 35 < Dark Cyan ≈ 60.",
-        "No",
-        WEB_GREEN,
-        YES_NO,
-        "correct",
-        "statement",
-        "no",
-    ),
-    (
-        "Web Green is about 35 and Dark Cyan about 60, so Web Green is smaller.",
-        "No",
-        WEB_GREEN,
-        YES_NO,
-        "correct",
-        "statement",
-        "no",
-    ),
+    _affirms("By AA similarity, △ABC ~ △DEF.", "Is triangle ABC similar to triangle DEF?"),
+    _denies("Web Green ≈ 35 < Dark Cyan ≈ 60.", WEB_GREEN),
+    _denies("Web Green is about 35 and Dark Cyan about 60, so Web Green is smaller.", WEB_GREEN),
     # an inequality in closing math; a retraction by "Oops"
     (
         "The open circle at −2 with an arrow pointing right represents $x > -2$.",
@@ -633,14 +598,9 @@ BATCH_26_KINDS = [
         "statement",
         "no",
     ),
-    (
+    _affirms(
         "From 2015 to 2020 the line rises steadily from 20 to 45.",
-        "Yes",
         "Is the line graph increasing from 2015 to 2020?",
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
     ),
     # a walk through the options cut off; a correction inside the sentence
     (
@@ -812,23 +772,10 @@ BATCH_27_KINDS = [
         "2",
     ),
     # yes/no: the right side alone; "there are fewer than 2"
-    (
-        "Circle ≈ 28.3, square = 36 → the square is bigger.",
-        "No",
-        CIRCLE_SQUARE,
-        YES_NO,
-        "correct",
-        "statement",
-        "no",
-    ),
-    (
+    _denies("Circle ≈ 28.3, square = 36 → the square is bigger.", CIRCLE_SQUARE),
+    _affirms(
         "There is one bike, so there are fewer than 2 bikes behind it.",
-        "Yes",
         "Is the number of bikes behind the car less than 2?",
-        YES_NO,
-        "correct",
-        "statement",
-        "yes",
     ),
     # another variable alone on the last line; a box changed "on a closer look"
     (
