@@ -113,7 +113,7 @@ _ONLY_DOUBT = re.compile(
     r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?",
     re.IGNORECASE,
 )
-_SHORT_ANSWER = re.compile(r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(r"^(?:\(?[A-Z]\)?|[-−+]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
 _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
@@ -467,6 +467,8 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     words = strip_math_delimiters(body).split()
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         candidate = clean_candidate(body) or body
+        # "Laptops (420 units).": the answer, then its value in brackets
+        candidate = re.sub(r"(?<=\w)\s*\([^()]*\)\W*$", "", candidate) or candidate
         if _bare(candidate):
             return candidate, "whole", "the whole response"
         # otherwise a short sentence ("It has 8 sides.", "Japan: 6.30"): its conclusion

@@ -69,8 +69,13 @@ def _exact_first(answer: str, gold: str, precision: int | None, unit: str | None
         re.sub(r"\s*[A-Za-z]+[²³]?$", "", parts[1]),
     )
     exact_value, rounded_value = parse_value(exact, unit), parse_value(rounded, unit)
-    if exact_value is None or rounded_value is None or exact_value.places is not None:
-        return None  # only an exact form (9π, 4√2, 22/3) before its rounding
+    if (
+        exact_value is None
+        or rounded_value is None
+        or exact_value.places is not None
+        or re.search(r"[·×*^²³+]|\\cdot|\\times|\d\s*[-−]\s*\d", exact)
+    ):
+        return None  # only a simplified exact form (9π, 4√2, 22/3), not "π·7²"
     first = _scalar(exact, gold, precision, unit)
     if first.correct and values_agree(exact_value, rounded_value)[0]:
         return Match(True, f"{first.rule}: the exact form, {rounded} is its coarser rounding")

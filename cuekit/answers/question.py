@@ -109,7 +109,7 @@ _NEGATED = re.compile(
 )
 _DOUBT = re.compile(
     r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|maybe|hard\s+to|"
-    r"cannot|can't|unable|if|whether)\b|\?",
+    r"cannot(?!\s+be\b)|can't(?!\s+be\b)|unable|if|whether)\b|\?",
     re.IGNORECASE,
 )
 
@@ -258,9 +258,18 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
         shared = sides[0] & sides[1]
         left, right = sides[0] - set(compared) - shared, sides[1] - shared
-        if (
-            said_sides is None
-            or not left & said_sides[0]
+        if said_sides is None:
+            return None
+        swapped = (
+            left & said_sides[1]
+            and right & said_sides[0]
+            and not left & said_sides[0]
+            and not right & said_sides[1]
+        )
+        if swapped:  # "the blue one is shorter than the red" for "is red longer than blue?"
+            opposite = not opposite
+        elif (
+            not left & said_sides[0]
             or not right & said_sides[1]
             or left & said_sides[1]
             or right & said_sides[0]
@@ -371,7 +380,8 @@ def _renamed_subject(clause: str, question: str) -> str | None:
     if asked is None:
         return None
     said = re.search(
-        r"(?:\b(?-i:[A-Z]{2,6})|△\s*(?-i:[A-Z]{3})|\bit)\s+(?:is|are)\s+(not\s+|n't\s+)?"
+        r"(?:\b(?-i:[A-Z]{2,6})|△\s*(?-i:[A-Z]{3})|\bit)\s+(?:is|are|(?=can))\s*"
+        r"(not\s+|n't\s+|cannot\s+be\s+|can't\s+be\s+)?"
         r"(?:an?\s+|indeed\s+an?\s+|indeed\s+)?" + re.escape(asked.group("predicate")) + r"\b",
         strip_math_delimiters(clause),
         re.IGNORECASE,
@@ -656,6 +666,13 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
             + r")\b",
             plain,
         )
+    high = not re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.I)
+    if named is None and asks_which and high:  # "In Q4, Laptops led with 420 units"
+        named = re.search(
+            r"(?:^|,\s+)((?!(?:It|This|That|There|The)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})\s+"
+            r"(?:led|leads|topped|tops|came\s+first|ranked\s+first|ranks\s+first)\b",
+            plain,
+        )
     if named is not None:
         return named.group(1)
     # "The line peaks in 2010 at about 9.6%": a verb that is the superlative of the
@@ -731,6 +748,9 @@ def labelled_value(text: str, question: str | None) -> str | None:
         for r in rows
         if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
     ]
+    position = re.search(r"\b(leftmost|first|rightmost|last)\b", asked)
+    if not named and position is not None:  # "Mon: 34, Tue: 28" for the leftmost bar
+        named = [rows[-1 if position.group(1) in ("leftmost", "first") else 0]["value"].strip()]
     if len(named) != 1:
         return None
     value = named[0]
