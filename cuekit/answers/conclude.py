@@ -468,7 +468,9 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         candidate = clean_candidate(body) or body
         # "Laptops (420 units).": the answer, then its value in brackets
-        candidate = re.sub(r"(?<=\w)\s*\([^()]*\)\W*$", "", candidate) or candidate
+        candidate = (
+            re.sub(r"(?<=\w)\s*\([^()]*[A-Za-z]{2,}[^()]*\)\W*$", "", candidate) or candidate
+        )
         if _bare(candidate):
             return candidate, "whole", "the whole response"
         # otherwise a short sentence ("It has 8 sides.", "Japan: 6.30"): its conclusion

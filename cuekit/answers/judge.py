@@ -37,6 +37,7 @@ from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
+    about_another_quantity,
     asked_subject,
     asked_time,
     asked_variable,
@@ -382,6 +383,20 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     listed = labelled_value(text, question)
     if listed is not None and listed != found.text:  # "Very satisfied: 34%\nNot ...: 25%"
         return Extraction(listed, "asked_subject", "the value of the label the question names")
+    fall = re.search(
+        r"\b(?:dropped|fell|decreased|declined|went\s+down|lost)\s+by\s+(\d+(?:\.\d+)?)",
+        strip_math_delimiters(sentences[0]),
+    )
+    if (
+        fall is not None
+        and re.search(r"\bchange\b", question, re.I)
+        and found.text.strip()
+        in (
+            "",
+            fall.group(1),
+        )
+    ):  # "The temperature dropped by 9 °C." for "What is the change ...?": −9
+        return Extraction(f"-{fall.group(1)}", "asked_subject", "a fall, as a signed change")
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
@@ -448,6 +463,19 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
         ):
             return items
     return None
+
+
+_EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
+
+
+def _decimal_only(answer: str, gold: str) -> bool:
+    """The answer's final value is a decimal ("A = π·7² ≈ 153.94") for a gold that is not
+    one (49π): a rounding where the question asks for the exact value."""
+    final = re.split(r"=|≈|\\approx", strip_math_delimiters(answer))[-1].strip()
+    return (
+        re.fullmatch(r"[-−]?\d[\d,]*\.\d+(?:\s*[A-Za-z²³]*)?", final) is not None
+        and re.fullmatch(r"[-−]?\d[\d,]*(?:\.\d+)?", gold.strip()) is None
+    )
 
 
 _CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
@@ -564,6 +592,10 @@ def judge(
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
+    if found.rule == "conflict" and about_another_quantity(
+        (closing_sentences(prepare(response)) or [""])[0], question
+    ):  # "... = \boxed{36}. So the area is 54." for the perimeter: a further fact
+        found = Extraction(found.text, "boxed", "the closing statement is about another quantity")
     if found.rule == "conflict":
         return Verdict(
             found.text,
@@ -596,6 +628,10 @@ def judge(
         boxes=found.boxes,
         exact_form=exact_form,
     )
+    if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
+        result = replace(
+            result, correct=False, rule=f"{result.rule}; but the question asks it exactly"
+        )
     guess = _far_guess(prepare(response), found.text, choices) if result.correct else None
     if guess is not None:  # "P = 32. The closest option is 24." picks what it did not find
         result = replace(result, correct=False, rule=f"{result.rule}; but {guess}")

@@ -23,6 +23,7 @@ from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = [
+    "about_another_quantity",
     "clause_value",
     "filled_blank",
     "labelled_value",
@@ -853,3 +854,19 @@ def clause_value(sentence: str, question: str | None) -> str | None:
         return None
     numbers = [m.group().strip() for m in _NUMBER.finditer(clauses[named.pop()])]
     return numbers[0] if len(numbers) == 1 else None
+
+
+_QUANTITIES = (
+    "area|perimeter|volume|circumference|radius|diameter|height|width|slope|sum|difference|"
+    "average|mean|median|ratio|probability|product|range"
+)
+
+
+def about_another_quantity(sentence: str, question: str | None) -> bool:
+    """``sentence`` states a quantity other than the one the question asks for ("So the
+    area is 54." for "Find the perimeter."): a further fact, not a second answer."""
+    asked = _QUANTITY.match(_plain_question(question or ""))
+    if asked is None:
+        return False
+    named = {m.lower() for m in re.findall(r"\b(" + _QUANTITIES + r")\b", sentence, re.I)}
+    return bool(named) and asked.group(1).lower() not in named

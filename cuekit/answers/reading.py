@@ -129,7 +129,9 @@ def looks_finished(text: str) -> bool:
         return False  # "$$\nx = \frac{9 \cdot 8}{6}": cut inside its display math
     if stripped[-1] in _TERMINAL:
         return True
-    open_math = last.replace("\\$", "").replace("$$", "").count("$") % 2
+    dollars = last.replace("\\$", "").replace("$$", "")
+    # "From $45 to $60: +$15": dollars before amounts are currency, not math
+    open_math = dollars.count("$") % 2 and not re.fullmatch(r"(?:[^$]*\$\d)*[^$]*", dollars)
     return not open_math and _ENDS_ON_VALUE.search(last) is not None  # "$$5x = 18": cut
 
 

@@ -97,6 +97,10 @@ KNOWN_MISSES = {
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
     "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",
+    "b28-yes_no-009": "'f(0) = 2 ≠ 0.' answers 'Does the graph pass through the origin?': "
+    "a verdict left to arithmetic",
+    "b28-short-005": "'It's a square-based pyramid.' for 'square': the answer inside a compound "
+    "word",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",

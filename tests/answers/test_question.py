@@ -799,9 +799,87 @@ BATCH_27_KINDS = [
 ]
 
 
+RED_BLUE_LENGTH = "Is the red segment longer than the blue segment?"
+# Kinds found by blind batch 28.
+BATCH_28_KINDS = [
+    _affirms("The blue segment is shorter than the red one.", RED_BLUE_LENGTH),
+    _affirms(
+        "2 cylinders vs 4 cubes, so the cubes outnumber the cylinders.",
+        "Are there fewer cylinders than cubes?",
+    ),
+    _denies(
+        "One angle measures 80°, so ABCD cannot be a rectangle.",
+        "Is the quadrilateral a rectangle?",
+    ),
+    (
+        "Mon: 34, Tue: 28, Wed: 41",
+        "34",
+        "What is the value of the leftmost bar?",
+        None,
+        "correct",
+        "asked_subject",
+        "34",
+    ),
+    (
+        "From $45 to $60: +$15",
+        "15",
+        "How much did the price increase?",
+        None,
+        "correct",
+        "conclusion",
+        "+15",
+    ),
+    (
+        "In Q4, Laptops led with 420 units, followed by Phones (380).",
+        "Laptops",
+        "Which product had the highest sales in Q4?",
+        None,
+        "correct",
+        "statement",
+        "Laptops",
+    ),
+    (
+        "Laptops (420 units).",
+        "Laptops",
+        "Which product had the highest sales?",
+        None,
+        "correct",
+        "whole",
+        "Laptops",
+    ),
+    (
+        "A = π·7² ≈ 153.94",
+        "49\\pi",
+        "What is the exact value of the area of the circle?",
+        None,
+        "wrong",
+        "conclusion",
+        "π·7² ≈ 153.94",
+    ),
+    (
+        "Perimeter = 9 + 12 + 15 = $\\boxed{36}$.\n\nSo the area is ½ × 9 × 12 = 54.",
+        "36",
+        "Find the perimeter of the triangle.",
+        None,
+        "correct",
+        "boxed",
+        "36",
+    ),
+    (
+        "The temperature dropped by 9 °C.",
+        "-9",
+        "What is the change in temperature from noon to midnight?",
+        None,
+        "correct",
+        "asked_subject",
+        "-9",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("response", "gold", "question", "choices", "outcome", "rule", "text"),
-    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS + BATCH_27_KINDS,
+    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS + BATCH_27_KINDS + BATCH_28_KINDS,
 )
 def test_kinds_found_by_blind_batches(
     response: str,
