@@ -61,7 +61,7 @@ from cuekit.answers.reading import (
 __all__ = ["closing_claim", "closing_sentences", "conclusion", "weak_answer"]
 
 _CONCLUSION = re.compile(
-    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
+    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|that's|in\s+total|"
     r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
     r"|→|⇒|=>|\\Rightarrow|\\implies|因此|所以|故",
     re.IGNORECASE,
@@ -330,6 +330,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     yes_no = YES_NO.match(clause)
     if yes_no is not None:
         return yes_no.group(1)
+    spelled = re.fullmatch(r"\W*(" + "|".join(NUMBER_WORDS) + r")\W*", clause, re.IGNORECASE)
+    if spelled is not None:  # "... — that's four."
+        return str(NUMBER_WORDS.index(spelled.group(1).lower()))
     letter = re.fullmatch(r"\W*(\(?[A-Z]\)?)\W*", clause)
     if letter is not None:  # "x = 14 → B": the clause is only a choice letter
         return letter.group(1)

@@ -84,7 +84,7 @@ _OPPOSITE = {
     "lower": "higher greater larger more",
     "shorter": "longer taller",
     "more": "less fewer smaller lower",
-    "greater": "less fewer smaller lower",
+    "greater": "less fewer smaller lower below under",
     "larger": "smaller less lower fewer",
     "higher": "lower less smaller",
     "bigger": "smaller less",
@@ -305,6 +305,10 @@ def _equality(clause: str, question: str) -> str | None:
     if not re.search(r"\b(?:equal\s+to|the\s+same\s+as)\b", question, re.IGNORECASE):
         return None
     plain = strip_math_delimiters(clause)
+    number = re.search(r"\bequal\s+to\s+(\d+(?:\.\d+)?)", question, re.IGNORECASE)
+    stated = re.findall(r"\b(?:is|equals|=)\s*(\d+(?:\.\d+)?)", plain)
+    if number is not None and stated:  # "their sum is 180°" for "equal to 180 degrees?"
+        return "yes" if float(stated[-1]) == float(number.group(1)) else "no"
     if re.search(
         r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
         r"(?:not\s+equal|different|unequal)\b|\b(?:differ|are\s+not\s+the\s+same)\b",
@@ -357,6 +361,9 @@ def _comparisons(text: str) -> str:
         text,
         flags=re.IGNORECASE,
     )
+    # "which is below 60": less than 60
+    text = re.sub(r"\b(is|are|was|were)\s+below\b", r"\1 less than", text, flags=re.I)
+    text = re.sub(r"\b(is|are|was|were)\s+above\b", r"\1 greater than", text, flags=re.I)
     if not re.search(r"\bthan\b", text):  # "Web Green ≈ 35 < Dark Cyan ≈ 60"
         text = re.sub(r"\s(?:<|\\lt)\s", " is less than ", text, count=1)
         text = re.sub(r"\s(?:>|\\gt)\s", " is greater than ", text, count=1)
@@ -368,7 +375,8 @@ def _comparisons(text: str) -> str:
 _KIND = re.compile(
     r"^\W*(?:is|are)\s+the\s+(?:given\s+|shaded\s+|following\s+)?(?:quadrilateral|"
     r"triangle|polygon|shape|figure|lines?|angle|segment|graph|function|rectangle|"
-    r"trapezoid|parallelogram|rhombus|square|pentagon|hexagon)\s+(?:an?\s+)?(?P<predicate>"
+    r"trapezoid|parallelogram|rhombus|square|pentagon|hexagon|region|area|part|object|solid|"
+    r"curve)\s+(?:an?\s+)?(?P<predicate>"
     r"[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\W*$",
     re.IGNORECASE,
 )
@@ -749,6 +757,11 @@ def labelled_value(text: str, question: str | None) -> str | None:
         for r in rows
         if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
     ]
+    given = re.search(r"\bvalue\s+of\s+(\d+(?:\.\d+)?)\b", asked)
+    if not named and given is not None and re.match(r"\s*which\b", asked):
+        # "Books: 25, Toys: 18" for "Which category has a value of 25?": the label
+        labels = [r["label"].strip() for r in rows if r["value"].strip() == given.group(1)]
+        return labels[0] if len(labels) == 1 else None
     position = re.search(r"\b(leftmost|first|rightmost|last)\b", asked)
     if not named and position is not None:  # "Mon: 34, Tue: 28" for the leftmost bar
         named = [rows[-1 if position.group(1) in ("leftmost", "first") else 0]["value"].strip()]

@@ -107,7 +107,7 @@ def is_refusal(text: str) -> bool:
 # A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
 # finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
 _ENDS_ON_VALUE = re.compile(
-    r"[=:：≈]\s*[+]?\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
+    r"[=:：≈<>≤≥]\s*[+]?\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
     r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
     r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$"
 )
