@@ -38,6 +38,7 @@ from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
     about_another_quantity,
+    asked_colour,
     asked_subject,
     asked_time,
     asked_variable,
@@ -397,12 +398,23 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         )
     ):  # "The temperature dropped by 9 °C." for "What is the change ...?": −9
         return Extraction(f"-{fall.group(1)}", "asked_subject", "a fall, as a signed change")
+    axis = re.search(r"\b([xy])-coordinate\b", question, re.I)
+    point = re.fullmatch(r"\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)", found.text.strip())
+    if axis is not None and point is not None:  # "(2, 4)" for "What is the y-coordinate ...?"
+        return Extraction(
+            point.group(1 if axis.group(1).lower() == "x" else 2),
+            "asked_subject",
+            f"the {axis.group(1).lower()}-coordinate of {found.text!r}, which the question asks",
+        )
+    colour = asked_colour(sentences[0], question)
+    if colour is not None and colour != found.text:  # "the green one at the back"
+        return Extraction(colour, "asked_subject", "the one colour the closing statement names")
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
     items = (
         _listed_items(found.text, sentences[0])
-        if re.match(r"^\W*how\s+many\b", question, re.I)
+        if re.search(r"^\W*how\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
         else None
     )
     if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
@@ -449,12 +461,24 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     return found
 
 
+def _plain(question: str) -> str:
+    """The question without MathVista's hint line."""
+    return re.sub(r"^\s*Hint:[^\n]*\n\s*(?:Question:\s*)?", "", question)
+
+
 def _listed_items(found: str, sentence: str) -> list[str] | None:
     """The items a closing statement lists for a "How many" question: the answer read
     ("2016, 2018, 2019 and 2021") or the words after a closing colon ("Countries above
     3%: India, Vietnam."), two or more items of at most three words; else None."""
-    after_colon = re.search(r":\s+((?-i:[A-Z])[^:\d]*?)\W*$", strip_math_delimiters(sentence))
-    for text, joined in ((found, r"\band\b"), (after_colon.group(1) if after_colon else "", ",")):
+    plain = strip_math_delimiters(sentence)
+    after_colon = re.search(r":\s+((?-i:[A-Z])[^:\d]*?)\W*$", plain)
+    # "The value exceeded 50 in 2016, 2018 and 2020.": the list that ends the sentence
+    ending = re.search(r"((?:[\w'-]+,\s+)+[\w'-]+,?\s+and\s+[\w'-]+)\W*$", plain)
+    for text, joined in (
+        (found, r"\band\b"),
+        (after_colon.group(1) if after_colon else "", ","),
+        (ending.group(1) if ending else "", r"\band\b"),
+    ):
         items = [i for i in re.split(r",\s+(?:and\s+)?|\s+and\s+", text.strip()) if i]
         if (
             len(items) >= 2

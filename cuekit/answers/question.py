@@ -24,6 +24,7 @@ from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = [
     "about_another_quantity",
+    "asked_colour",
     "clause_value",
     "filled_blank",
     "labelled_value",
@@ -883,3 +884,18 @@ def about_another_quantity(sentence: str, question: str | None) -> bool:
         return False
     named = {m.lower() for m in re.findall(r"\b(" + _QUANTITIES + r")\b", sentence, re.I)}
     return bool(named) and asked.group(1).lower() not in named
+
+
+_COLOURS = (
+    "red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|gray|grey|cyan|"
+    "magenta|gold|silver|teal|maroon|navy|beige|turquoise"
+)
+
+
+def asked_colour(sentence: str, question: str | None) -> str | None:
+    """For "What color is ...?": the one colour the sentence names ("The smallest cube is
+    the green one at the back."), else None."""
+    if not re.search(r"\bwhat\s+colou?r\b", _plain_question(question or ""), re.IGNORECASE):
+        return None
+    found = {c.lower() for c in re.findall(r"\b(" + _COLOURS + r")\b", sentence, re.IGNORECASE)}
+    return found.pop() if len(found) == 1 else None
