@@ -406,6 +406,25 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             "asked_subject",
             f"the {axis.group(1).lower()}-coordinate of {found.text!r}, which the question asks",
         )
+    plain_closing = strip_math_delimiters(sentences[0])
+    y_value = re.search(r"\by\s*(?:=|≈|\\approx)\s*([-−]?\d[\d,]*(?:\.\d+)?)", plain_closing)
+    if (
+        y_value is not None
+        and re.search(r"\bx\s*=", plain_closing)
+        and re.search(r"\bvalue\b", question, re.I)
+        and not re.search(r"\bx\b", _plain(question))
+        and found.text != y_value.group(1)
+    ):  # "at around x = 6, where y ≈ 120" for "What is the value of the peak?"
+        return Extraction(y_value.group(1), "asked_subject", "the value (y) of the point it names")
+    quoted = set(re.findall(r"['‘\"“]([^'’\"”]{1,30})['’\"”]", sentences[0]))
+    if (
+        re.match(r"^\W*which\b", _plain(question), re.I)
+        and len(quoted) == 1
+        and (not found.answered or restates(found.text, question))
+    ):  # "The bar labelled 'Books' reaches exactly 25." for "Which ... has a value of 25?"
+        return Extraction(
+            quoted.pop(), "asked_subject", "the one name the closing statement quotes"
+        )
     colour = asked_colour(sentences[0], question)
     if colour is not None and colour != found.text:  # "the green one at the back"
         return Extraction(colour, "asked_subject", "the one colour the closing statement names")

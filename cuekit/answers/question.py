@@ -209,7 +209,11 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         r"\b(?:so|therefore|thus|hence|which\s+means)\b|→|⇒|=>", sentence, flags=re.IGNORECASE
     )[-1]
     clause = _comparisons(clause)
-    through = _on_the_line(clause, question or "") or _equality(clause, question or "")
+    through = (
+        _on_the_line(clause, question or "")
+        or _equality(clause, question or "")
+        or _beaten(clause, question or "")
+    )
     if through is not None:
         return through
     plain_question = _comparisons(_plain_question(question or ""))
@@ -834,7 +838,8 @@ _FRAME = _STOP | frozenset(
 # prefer tea?", "How much did the East region grow?"
 _ASKS_AMOUNT = re.compile(
     r"^\W*(?:what\s+(?:is|was|are|were)\s+the\s+(?:percentage|percent|share|value|number|"
-    r"amount|proportion|price|cost|rate|revenue|population|score)\b|how\s+(?:much|many)\b)",
+    r"amount|proportion|price|cost|rate|revenue|population|score)\b|how\s+(?:much|many)\b"
+    r"|what\s+(?:percentage|percent|share|fraction|proportion)\b)",
     re.IGNORECASE,
 )
 
@@ -857,6 +862,22 @@ def clause_value(sentence: str, question: str | None) -> str | None:
     if len(clauses) < 2 or not asked:
         return None
     said = [set(_words(clause)) for clause in clauses]
+    # names first ("Candidate B", "Q3"): the clause of the one name the question gives
+    names = {
+        w.lower()
+        for w in re.findall(
+            r"(?<!^)\b(?:[A-Z][a-z]*\d*|[A-Z]\d*)\b", _plain_question(question or "")
+        )
+    } - _FRAME
+    by_name = {
+        i
+        for n in names
+        if sum(n in words for words in said) == 1
+        for i, words in enumerate(said)
+        if n in words
+    }
+    if len(by_name) == 1:
+        asked = names
     named = {
         i
         for w in asked
@@ -868,6 +889,37 @@ def clause_value(sentence: str, question: str | None) -> str | None:
         return None
     numbers = [m.group().strip() for m in _NUMBER.finditer(clauses[named.pop()])]
     return numbers[0] if len(numbers) == 1 else None
+
+
+_LOW_WORDS = frozenset("lower smaller less fewer shorter".split())
+_HIGH_WORDS = frozenset("higher larger greater bigger more taller longer".split())
+_SUPERLATIVE_ASKED = re.compile(
+    r"^\W*(?:does|is)\s+(?P<x>.+?)\s+(?:have\s+the|the)\s+(?P<sup>lowest|smallest|least|"
+    r"minimum|highest|largest|greatest|most|maximum)\b",
+    re.IGNORECASE,
+)
+
+
+def _beaten(clause: str, question: str) -> str | None:
+    """ "no" for "Does Light Salmon have the lowest value?" answered by a comparison that
+    puts something below it ("Olive Drab is lower than Light Salmon") or puts it above
+    something; None for anything else."""
+    asked = _SUPERLATIVE_ASKED.match(_plain_question(question))
+    said = re.search(
+        r"(?P<a>.+?)\s+(?:is|are|was|were)\s+(?:\w+\s+)?(?P<cmp>\w+)\s+than\s+(?P<b>.+)",
+        strip_math_delimiters(clause),
+    )
+    if asked is None or said is None:
+        return None
+    low = asked.group("sup").lower() in ("lowest", "smallest", "least", "minimum")
+    same, other = (_LOW_WORDS, _HIGH_WORDS) if low else (_HIGH_WORDS, _LOW_WORDS)
+    subject = {w for w in _words(asked.group("x")) if w not in _STOP}
+    comparative = said.group("cmp").lower()
+    if subject and subject <= set(_words(said.group("b"))) and comparative in same:
+        return "no"  # something is lower than it
+    if subject and subject <= set(_words(said.group("a"))) and comparative in other:
+        return "no"  # it is higher than something
+    return None
 
 
 _QUANTITIES = (

@@ -877,9 +877,102 @@ BATCH_28_KINDS = [
 ]
 
 
+SALMON = "Does Light Salmon have the lowest value?"
+# Kinds found by blind batch 29.
+BATCH_29_KINDS = [
+    _denies("Olive Drab (≈12) is lower than Light Salmon (≈30).", SALMON),
+    _denies("The 2020 bar reaches 55, which is below 60.", "Does the bar for 2020 exceed 60?"),
+    _affirms(
+        "The angles are 50°, 60° and 70°; their sum is 180°.",
+        "Is the sum of the angles equal to 180 degrees?",
+    ),
+    _affirms(
+        "It is bounded by a diameter and half of the circle, so it is a semicircle.",
+        "Is the shaded region a semicircle?",
+    ),
+    (
+        "lung, cell, wife and shirt each have a bar below 5 — that's four.",
+        "4",
+        "How many objects have a bar below 5?",
+        None,
+        "correct",
+        "conclusion",
+        "4",
+    ),
+    (
+        "The value exceeded 50 in 2016, 2018 and 2020.",
+        "3",
+        "What is the number of years in which the value was above 50?",
+        None,
+        "correct",
+        "asked_subject",
+        "3",
+    ),
+    (
+        "They intersect at (2, 4).",
+        "4",
+        "What is the y-coordinate of the point where the lines intersect?",
+        None,
+        "correct",
+        "asked_subject",
+        "4",
+    ),
+    (
+        "The smallest cube is the green one at the back.",
+        "green",
+        "What color is the smallest cube?",
+        None,
+        "correct",
+        "asked_subject",
+        "green",
+    ),
+    (
+        "The bar labelled 'Books' reaches exactly 25.",
+        "Books",
+        "Which category has a value of 25?",
+        None,
+        "correct",
+        "asked_subject",
+        "Books",
+    ),
+    (
+        "Books: 25, Toys: 18, Games: 32",
+        "Books",
+        "Which category has a value of 25?",
+        None,
+        "correct",
+        "asked_subject",
+        "Books",
+    ),
+    (
+        "The curve reaches its highest point at around x = 6, where y ≈ 120.",
+        "120",
+        "What is the approximate value of the peak in the graph?",
+        None,
+        "correct",
+        "asked_subject",
+        "120",
+    ),
+    (
+        "Candidate A received 38% of the votes, Candidate B 42%, and Candidate C 20%.",
+        "42",
+        "What percentage of the votes did Candidate B receive?",
+        None,
+        "correct",
+        "asked_subject",
+        "42%",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("response", "gold", "question", "choices", "outcome", "rule", "text"),
-    BATCH_24_KINDS + BATCH_25_KINDS + BATCH_26_KINDS + BATCH_27_KINDS + BATCH_28_KINDS,
+    BATCH_24_KINDS
+    + BATCH_25_KINDS
+    + BATCH_26_KINDS
+    + BATCH_27_KINDS
+    + BATCH_28_KINDS
+    + BATCH_29_KINDS,
 )
 def test_kinds_found_by_blind_batches(
     response: str,
