@@ -31,6 +31,11 @@ def _denies(response: str, question: str) -> tuple:
     return (response, "No", question, YES_NO, "correct", "statement", "no")
 
 
+def _reads(response: str, gold: str, question: str, text: str) -> tuple:
+    """A correct case read for what the question asks (rule asked_subject)."""
+    return (response, gold, question, None, "correct", "asked_subject", text)
+
+
 @pytest.mark.parametrize(
     ("question", "variable"),
     [
@@ -366,13 +371,10 @@ BATCH_24_KINDS = [
         "1.25 million",
     ),
     # a count before its breakdown, and beside a measure
-    (
+    _reads(
         "There are 12 dots: three rows with 4 dots in each row.",
         "12",
         "How many dots are there in total?",
-        None,
-        "correct",
-        "asked_subject",
         "12",
     ),
     (
@@ -385,13 +387,10 @@ BATCH_24_KINDS = [
         "five",
     ),
     # the time a question asks for; a superlative said by its verb
-    (
+    _reads(
         "They cross in April, where both products sold 120 units.",
         "April",
         "In which month were the sales equal?",
-        None,
-        "correct",
-        "asked_subject",
         "April",
     ),
     (
@@ -404,13 +403,10 @@ BATCH_24_KINDS = [
         "2010",
     ),
     # the label the question names, in a closing list
-    (
+    _reads(
         "Very satisfied: 34%\nSomewhat satisfied: 41%\nNot satisfied: 25%",
         "34",
         "What percentage said 'Very satisfied'?",
-        None,
-        "correct",
-        "asked_subject",
         "34%",
     ),
     # an assignment through its working; a subject qualified by another year
@@ -423,13 +419,10 @@ BATCH_24_KINDS = [
         "asked_variable",
         "6",
     ),
-    (
+    _reads(
         "The 2019 values are 31 and 42. Their average is 36.5, and the 2020 average is 40.0.",
         "36.5",
         "What is the average of the bars labelled 2019?",
-        None,
-        "correct",
-        "asked_subject",
         "36.5",
     ),
     # yes/no by the question's predicate in other words
@@ -482,32 +475,18 @@ BATCH_25_KINDS = [
         "9.8",
     ),
     # a segment the question names, among others; the value of a named shape
-    (
-        "So $AC/4 = 9/3$, giving $AC = 12$. Similarly $BC = 15$.",
-        "12",
-        "Find $AC$.",
-        None,
-        "correct",
-        "asked_subject",
-        "12",
-    ),
-    (
+    _reads("So $AC/4 = 9/3$, giving $AC = 12$. Similarly $BC = 15$.", "12", "Find $AC$.", "12"),
+    _reads(
         "circle = 3, square = 2, triangle = 4.",
         "2",
         "Find the value of the square in the figure.",
-        None,
-        "correct",
-        "asked_subject",
         "2",
     ),
     # the angle the question names, then a further fact; a coefficient is no value
-    (
+    _reads(
         "So the exterior angle is 180° − 120° = 60°. The sum of the exterior angles is 360°.",
         "60",
         "Find the measure of the exterior angle of a regular hexagon.",
-        None,
-        "correct",
-        "asked_subject",
         "60",
     ),
     (
@@ -520,13 +499,10 @@ BATCH_25_KINDS = [
         "",
     ),
     # the blank of a fill-in question; a superlative's subject for "Which"
-    (
+    _reads(
         "The minute hand is on the 3. So it is quarter past six.",
         "quarter",
         "It is (_) past six.",
-        None,
-        "correct",
-        "asked_subject",
         "quarter",
     ),
     (
@@ -671,31 +647,22 @@ BATCH_26_KINDS = [
         "150",
     ),
     # a labelled list on one line; the clause naming the subject; a count by listing
-    (
+    _reads(
         "Q1: $3.2M, Q2: $3.9M, Q3: $4.7M, Q4: $5.1M",
         "4.7",
         "What was the revenue in Q3 (in millions)?",
-        None,
-        "correct",
-        "asked_subject",
         "4.7",
     ),
-    (
+    _reads(
         "Coffee is the most popular at 45%, tea comes second with 28%, and juice takes 27%.",
         "28",
         "What is the percentage of people who prefer tea?",
-        None,
-        "correct",
-        "asked_subject",
         "28%",
     ),
-    (
+    _reads(
         "The years above 500 are 2016, 2018, 2019 and 2021.",
         "4",
         "How many years had sales above 500 units?",
-        None,
-        "correct",
-        "asked_subject",
         "4",
     ),
 ]
@@ -715,41 +682,24 @@ BATCH_27_KINDS = [
         "D",
     ),
     # a number before "and" does not qualify the subject; the operands of the subject
-    (
-        "x = 5, so PQ = 9 and QR = 9, while PR = 2x = 10.",
-        "9",
-        "Find $QR$.",
-        None,
-        "correct",
-        "asked_subject",
-        "9",
-    ),
-    (
+    _reads("x = 5, so PQ = 9 and QR = 9, while PR = 2x = 10.", "9", "Find $QR$.", "9"),
+    _reads(
         "The average of 55 and 70 is 62.5, and the May value alone is 70.",
         "62.5",
         "What is the average rainfall in April and May?",
-        None,
-        "correct",
-        "asked_subject",
         "62.5",
     ),
     # "How many people": none; the peak; a value with its year in brackets
-    (
+    _reads(
         "None of the people in the photo were born after WWII.",
         "0",
         "How many people were born after WWII?",
-        None,
-        "correct",
-        "asked_subject",
         "0",
     ),
-    (
+    _reads(
         "The line climbs from 40 in 2010 to a peak of 78 in 2016 before falling to 61.",
         "78",
         "What was the peak value of the orange line?",
-        None,
-        "correct",
-        "asked_subject",
         "78",
     ),
     (
@@ -762,13 +712,10 @@ BATCH_27_KINDS = [
         "78",
     ),
     # a count given by the items after a colon
-    (
+    _reads(
         "Countries above 3%: India, Vietnam.",
         "2",
         "How many countries have a growth rate above 3%?",
-        None,
-        "correct",
-        "asked_subject",
         "2",
     ),
     # yes/no: the right side alone; "there are fewer than 2"
@@ -811,15 +758,7 @@ BATCH_28_KINDS = [
         "One angle measures 80°, so ABCD cannot be a rectangle.",
         "Is the quadrilateral a rectangle?",
     ),
-    (
-        "Mon: 34, Tue: 28, Wed: 41",
-        "34",
-        "What is the value of the leftmost bar?",
-        None,
-        "correct",
-        "asked_subject",
-        "34",
-    ),
+    _reads("Mon: 34, Tue: 28, Wed: 41", "34", "What is the value of the leftmost bar?", "34"),
     (
         "From $45 to $60: +$15",
         "15",
@@ -865,13 +804,10 @@ BATCH_28_KINDS = [
         "boxed",
         "36",
     ),
-    (
+    _reads(
         "The temperature dropped by 9 °C.",
         "-9",
         "What is the change in temperature from noon to midnight?",
-        None,
-        "correct",
-        "asked_subject",
         "-9",
     ),
 ]
@@ -899,67 +835,41 @@ BATCH_29_KINDS = [
         "conclusion",
         "4",
     ),
-    (
+    _reads(
         "The value exceeded 50 in 2016, 2018 and 2020.",
         "3",
         "What is the number of years in which the value was above 50?",
-        None,
-        "correct",
-        "asked_subject",
         "3",
     ),
-    (
+    _reads(
         "They intersect at (2, 4).",
         "4",
         "What is the y-coordinate of the point where the lines intersect?",
-        None,
-        "correct",
-        "asked_subject",
         "4",
     ),
-    (
+    _reads(
         "The smallest cube is the green one at the back.",
         "green",
         "What color is the smallest cube?",
-        None,
-        "correct",
-        "asked_subject",
         "green",
     ),
-    (
+    _reads(
         "The bar labelled 'Books' reaches exactly 25.",
         "Books",
         "Which category has a value of 25?",
-        None,
-        "correct",
-        "asked_subject",
         "Books",
     ),
-    (
-        "Books: 25, Toys: 18, Games: 32",
-        "Books",
-        "Which category has a value of 25?",
-        None,
-        "correct",
-        "asked_subject",
-        "Books",
-    ),
-    (
+    _reads("Books: 25, Toys: 18, Games: 32", "Books", "Which category has a value of 25?", "Books"),
+    _reads(
         "The curve reaches its highest point at around x = 6, where y ≈ 120.",
         "120",
         "What is the approximate value of the peak in the graph?",
-        None,
-        "correct",
-        "asked_subject",
         "120",
     ),
-    (
+    _reads(
         "Candidate A received 38% of the votes, Candidate B 42%, and Candidate C 20%.",
         "42",
         "What percentage of the votes did Candidate B receive?",
-        None,
-        "correct",
-        "asked_subject",
         "42%",
     ),
 ]
