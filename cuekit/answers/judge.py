@@ -374,8 +374,11 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             value, "asked_subject", "the value the response states for what the question asks"
         )
     # no clean first reading ("the most popular at 45%"): the clause naming the subject
+    # no clean first reading ("the most popular at 45%"), or a year of the question picks
+    # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
-    part = clause_value(sentences[0], question) if unclean and not yes_no else None
+    year = _other_year(sentences[0], found.text, question)
+    part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
     blank = filled_blank(sentences[0], question)
@@ -433,7 +436,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(time, "asked_subject", "the one time the closing statement names")
     items = (
         _listed_items(found.text, sentences[0])
-        if re.search(r"^\W*how\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
+        if re.search(r"\bhow\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
         else None
     )
     if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
@@ -480,6 +483,18 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     return found
 
 
+def _other_year(sentence: str, value: str, question: str) -> bool:
+    """The clause of ``sentence`` that holds ``value`` names a year the question does not
+    ("In 2015 renewables were 22%" for "... in 2020?")."""
+    if not value.strip() or not re.search(r"\b(?:1[89]|20)\d{2}\b", _plain(question)):
+        return False
+    for clause in re.split(r",\s+|;\s+", strip_math_delimiters(sentence)):
+        if value.strip() in clause:
+            years = re.findall(r"\b(?:1[89]|20)\d{2}\b", clause)
+            return any(not restates(y, question) for y in years)
+    return False
+
+
 def _plain(question: str) -> str:
     """The question without MathVista's hint line."""
     return re.sub(r"^\s*Hint:[^\n]*\n\s*(?:Question:\s*)?", "", question)
@@ -492,7 +507,8 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
     plain = strip_math_delimiters(sentence)
     after_colon = re.search(r":\s+((?-i:[A-Z])[^:\d]*?)\W*$", plain)
     # "The value exceeded 50 in 2016, 2018 and 2020.": the list that ends the sentence
-    ending = re.search(r"((?:[\w'-]+,\s+)+[\w'-]+,?\s+and\s+[\w'-]+)\W*$", plain)
+    name = r"(?:(?:1[89]|20)\d{2}|[A-Z][\w'-]*)"  # a year or a name: "in 2017 and 2019"
+    ending = re.search(rf"((?:{name},\s+)*{name},?\s+and\s+{name})\W*$", plain)
     for text, joined in (
         (found, r"\band\b"),
         (after_colon.group(1) if after_colon else "", ","),

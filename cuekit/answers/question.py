@@ -213,6 +213,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         _on_the_line(clause, question or "")
         or _equality(clause, question or "")
         or _beaten(clause, question or "")
+        or _against_number(sentence, question or "")
     )
     if through is not None:
         return through
@@ -302,6 +303,23 @@ _COMPARISON_VERBS = (
         "is decreasing",
     ),
 )
+
+
+def _against_number(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the perimeter greater than 20?" answered "P = 22 > 20": the
+    response's value against the number the question compares with."""
+    asked = re.search(
+        r"\b(greater|more|larger|higher|less|fewer|smaller|lower)\s+than\s+(\d+(?:\.\d+)?)",
+        _plain_question(question),
+        re.IGNORECASE,
+    )
+    said = re.search(
+        r"(\d+(?:\.\d+)?)\s*(>|<)\s*(\d+(?:\.\d+)?)\W*$", strip_math_delimiters(clause)
+    )
+    if asked is None or said is None or said.group(3) != asked.group(2):
+        return None
+    up = asked.group(1).lower() in ("greater", "more", "larger", "higher")
+    return "yes" if (said.group(2) == ">") == up else "no"
 
 
 def _equality(clause: str, question: str) -> str | None:
@@ -483,7 +501,8 @@ _NAMED_VALUE = re.compile(
     re.IGNORECASE,
 )
 _COUNT = re.compile(
-    r"^\W*how\s+many\s+([a-z]+s|people|children|men|women|sheep|fish|deer|mice|geese|feet)\b",
+    r"^\W*(?:in\s+|on\s+|for\s+|at\s+)?how\s+many\s+"
+    r"([a-z]+s|people|children|men|women|sheep|fish|deer|mice|geese|feet)\b",
     re.IGNORECASE,
 )
 _NUMBER_WORD = "|".join(NUMBER_WORDS)
@@ -854,7 +873,9 @@ def clause_value(sentence: str, question: str | None) -> str | None:
     asked = {
         w
         for w in _words(_plain_question(question or ""))
-        if w not in _FRAME and len(w) >= 3 and not w[0].isdigit()
+        if w not in _FRAME
+        and len(w) >= 3
+        and (not w[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", w))
     }
     clauses = re.split(
         r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+", strip_math_delimiters(sentence)
@@ -887,7 +908,14 @@ def clause_value(sentence: str, question: str | None) -> str | None:
     }
     if len(named) != 1:
         return None
-    numbers = [m.group().strip() for m in _NUMBER.finditer(clauses[named.pop()])]
+    clause = clauses[named.pop()]
+    numbers = [
+        m.group().strip()
+        for m in _NUMBER.finditer(clause)
+        # not "in 2020" of the question, nor a qualifier: "just above the 3 mark"
+        if not restates(m.group().strip(), question)
+        and not re.search(r"\b(?:the|above|below|over|under)\s+$", clause[: m.start()])
+    ]
     return numbers[0] if len(numbers) == 1 else None
 
 

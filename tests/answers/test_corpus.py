@@ -99,6 +99,15 @@ KNOWN_MISSES = {
     "a verdict left to arithmetic",
     "b28-short-005": "'It's a square-based pyramid.' for 'square': the answer inside a compound "
     "word",
+    "b30-mv_free-010": "'The hour hand points to 3 and the minute hand to 12.' (no answer to "
+    "'the highest number on the clock face') accepted as 12: the claims find the gold in a "
+    "description of something else (a false accept)",
+    "b30-yes_no-005": "'Their radii differ (3 vs 5).' answers 'Are the circles congruent?': a "
+    "verdict left to what congruence means",
+    "b30-yes_no-007": "'Cube: 6 faces; pyramid: 5 faces. 6 > 5.': a comparison of two numbers "
+    "that stand for the question's sides",
+    "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
+    "'measured in'",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",

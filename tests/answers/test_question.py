@@ -875,6 +875,23 @@ BATCH_29_KINDS = [
 ]
 
 
+YEARS = "In how many years was the export value higher than the import value?"
+RENEWABLES = "What is the share of renewable energy in 2020?"
+# Kinds found by blind batch 30.
+BATCH_30_KINDS = [
+    _reads("Exports exceeded imports in 2017 and 2019.", "2", YEARS, "2"),
+    _reads("In two of the years (2017 and 2019) exports were above imports.", "2", YEARS, "two"),
+    _reads(
+        "Renewables made up 29% of the energy mix in 2020, up from 22% in 2015.",
+        "29",
+        RENEWABLES,
+        "29%",
+    ),
+    _reads("In 2015 renewables were 22%; by 2020 they reached 29%.", "29", RENEWABLES, "29%"),
+    _affirms("P = 2(7 + 4) = 22 > 20", "Is the perimeter of the rectangle greater than 20?"),
+]
+
+
 @pytest.mark.parametrize(
     ("response", "gold", "question", "choices", "outcome", "rule", "text"),
     BATCH_24_KINDS
@@ -882,7 +899,8 @@ BATCH_29_KINDS = [
     + BATCH_26_KINDS
     + BATCH_27_KINDS
     + BATCH_28_KINDS
-    + BATCH_29_KINDS,
+    + BATCH_29_KINDS
+    + BATCH_30_KINDS,
 )
 def test_kinds_found_by_blind_batches(
     response: str,
