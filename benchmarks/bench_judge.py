@@ -35,7 +35,7 @@ from typing import Any
 
 from common import format_table, write_json
 
-from cuekit.answers import judge
+from cuekit.answers import judge_with_fields
 
 CORPORA = sorted(
     (Path(__file__).resolve().parents[1] / "tests" / "answers").glob("judge_corpus*.jsonl")
@@ -43,16 +43,7 @@ CORPORA = sorted(
 
 
 def cuekit_judge(case: dict[str, Any]) -> tuple[bool, str]:
-    verdict = judge(
-        case["response"],
-        case["gold"],
-        choices=case["choices"],
-        precision=case["precision"],
-        question_type=case["question_type"],
-        answer_type=case["answer_type"],
-        unit=case["unit"],
-        question=case.get("question"),
-    )
+    verdict = judge_with_fields(case["response"], case["gold"], case)
     return verdict.correct, verdict.outcome
 
 

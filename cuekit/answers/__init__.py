@@ -17,10 +17,11 @@ Used by ``cuekit eval`` and by distill's held-out accuracy.
 """
 
 from cuekit.answers.extract import Extraction, extract, find_boxed
-from cuekit.answers.judge import OUTCOMES, Verdict, judge
+from cuekit.answers.judge import FIELDS, OUTCOMES, Verdict, judge, judge_with_fields
 from cuekit.answers.match import Match, match_answer
 
 __all__ = [
+    "FIELDS",
     "OUTCOMES",
     "Extraction",
     "Match",
@@ -28,5 +29,6 @@ __all__ = [
     "extract",
     "find_boxed",
     "judge",
+    "judge_with_fields",
     "match_answer",
 ]

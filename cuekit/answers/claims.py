@@ -41,13 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
+from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = ["Claim", "choice_named", "final_claim", "plain_sentence", "read_claims", "verdict_word"]
 
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen"
-).split()
+_UNITS = NUMBER_WORDS[:20]  # zero to nineteen; "twenty" is a ten
 _TENS = {
     "twenty": 20,
     "thirty": 30,

@@ -50,6 +50,7 @@ from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import (
     NEGATION,
     NUMBER,
+    NUMBER_WORDS,
     YES_NO,
     answer_like,
     clean_candidate,
@@ -60,7 +61,7 @@ from cuekit.answers.reading import (
 __all__ = ["closing_claim", "closing_sentences", "conclusion", "weak_answer"]
 
 _CONCLUSION = re.compile(
-    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|in\s+total|"
+    r"\b(?:so|therefore|thus|hence|which\s+(?:means|is|gives)|that\s+is|that's|in\s+total|"
     r"altogether|in\s+all|we\s+get|this\s+gives|giving|but|however)\b,?|\bi\.e\.,?"
     r"|→|⇒|=>|\\Rightarrow|\\implies|因此|所以|故",
     re.IGNORECASE,
@@ -105,18 +106,14 @@ _SUPERLATIVE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
-_NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve "
-    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
-_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 # A closing clause that only voices doubt: the answer before it still stands.
 _ONLY_DOUBT = re.compile(
     r"(?:I'm|I\s+am)\s+not\s+(?:sure|certain|100%\s+sure)[.!]?|"
     r"I\s+(?:can't|cannot)\s+be\s+(?:sure|certain)[.!]?",
     re.IGNORECASE,
 )
-_SHORT_ANSWER = re.compile(r"^(?:\(?[A-Z]\)?|[-−]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(r"^(?:\(?[A-Z]\)?|[-−+]?\d[\d,]*(?:\.\d+)?%?|yes|no)\.?$", re.IGNORECASE)
 _STEP = re.compile(r"^(?:[-*•]\s|\d+[.)]\s|\**step\b|#)", re.IGNORECASE)
 # A response that opens with its choice: "B. The figure shows...", "(C) because ...".
 _LEADING_LETTER = re.compile(r"^\W*?(\([A-Z]\)|[A-Z][.:)])(?:\*\*)?\s")
@@ -140,6 +137,19 @@ _LEADING_VALUE = re.compile(
     r"(?:\.\s+(?=[A-Z])|\s+[—–]\s+|\s+-\s+|,\s+(?=(?:because|since|as)\b))"
 )
 _NUMBERED = re.compile(r"^\W*\d{1,2}[.)]\s", re.MULTILINE)
+# A response that opens with a short worded answer as a sentence of its own, then gives
+# its evidence: "India. Its growth rate of 8.9% was ...", "**Cherry** — it reaches 42".
+# Not an opening word of the reasoning ("Okay.", "Solution.", "First, ...").
+_LEADING_WORDS = re.compile(
+    r"^\W{0,3}?((?-i:[A-Z])[\w'-]*(?:\s+[A-Za-z][\w'-]*){0,2}?)\**"
+    r"(?:\.\s+(?=(?-i:[A-Z]))|\s+[—–]\s+)"
+)
+_OPENING_WORD = re.compile(
+    r"^(?:ok(?:ay)?|sure|alright|all\s+right|hmm+|well|great|yes|no|answer|solution|step|"
+    r"first|let|let's|note|given|explanation|analysis|reasoning|thinking|so|now|here|"
+    r"understood|got\s+it|good|correct|right|wait|i|we|the|this|it)\b",
+    re.IGNORECASE,
+)
 
 
 def _lines(text: str) -> list[str]:
@@ -220,7 +230,16 @@ def closing_claim(text: str) -> str | None:
     return clause_answer(sentence[start.end() :], sentence) if start else None
 
 
+# "options A and C", "choices (B), (C) and (E)": several options picked together.
+_OPTIONS = re.compile(
+    r"\b(?i:options|choices)\s+(\(?[A-H]\)?(?:\s*(?:,|and|&|,\s*and)\s*\(?[A-H]\)?)+)\W*$"
+)
+
+
 def _named_option(clause: str) -> str | None:
+    several = _OPTIONS.search(clause)
+    if several is not None and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
+        return ", ".join(re.findall(r"[A-H]", several.group(1)))
     letters = {a or b for a, b in _OPTION.findall(clause)}
     if len(letters) == 1 and not _RULES_OUT.search(clause) and not NEGATION.search(clause):
         return letters.pop()
@@ -233,7 +252,7 @@ def _predicate(clause: str) -> str | None:
     if not copulas:
         return None
     rest = _LEADING_NUMBER_WORD.sub(
-        lambda m: str(_NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end() :]
+        lambda m: str(NUMBER_WORDS.index(m.group(1).lower())), clause[copulas[-1].end() :]
     )
     candidate = clean_candidate(rest)
     if candidate and answer_like(candidate) and re.search(r"[\d\\√π]", candidate):
@@ -249,8 +268,10 @@ def clause_answer(clause: str, sentence: str) -> str | None:
         if last is not None:
             return last
     labelled = re.search(r"\w:\s+([^:]+)$", clause)  # "3 of 8 slices are shaded: 37.5%."
-    if labelled is not None and _SHORT_ANSWER.match(clean_candidate(labelled.group(1))):
-        return clean_candidate(labelled.group(1))
+    if labelled is not None:  # "Peak: 78 (2016)": an aside in brackets after the value
+        value = clean_candidate(re.sub(r"\s*\([^()]*\)\W*$", "", labelled.group(1)))
+        if _SHORT_ANSWER.match(value):
+            return value
     if _PLAN.search(clause):
         return None  # "... and solve for y.": what it will do, not what it found
     return _part_answer(clause, sentence)
@@ -263,6 +284,19 @@ _SOLUTIONS = re.compile(
 )
 
 
+# A point given by its coordinates at the end of a clause: "at x = 2, y = −3".
+_COORDINATES = re.compile(
+    r"(?<![\w\\])x\s*=\s*([-−]?\d+(?:\.\d+)?)\s*(?:,|,?\s+and)\s+y\s*=\s*"
+    r"([-−]?\d+(?:\.\d+)?)\W*$"
+)
+
+
+# A closing equation whose left side is a multiple of the unknown: "Thus 2∠R = 90°".
+_UNSOLVED = re.compile(
+    r"(?:^|[\s,;:])[-−]?\d+(?:\.\d+)?\s*(?:\\angle\s*|∠\s*)?(?:[a-z]|[A-Z]{1,3})\s*=\s*[^=]+$"
+)
+
+
 def _equation_answer(plain: str) -> str | None:
     """The right side of the clause's last "=", or of its one equation that solves for a
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
@@ -271,6 +305,9 @@ def _equation_answer(plain: str) -> str | None:
     if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
         values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
         return ", ".join(values)
+    point = _COORDINATES.search(plain)
+    if point is not None:  # "The vertex is at x = 2, y = −3.": the point (2, −3)
+        return f"({point.group(1)}, {point.group(2)})"
     lone = [part for part in parts if re.match(r"^\s*[a-z]\s*=", part)]
     chosen = lone[0] if len(parts) > 1 and len(lone) == 1 else plain
     rhs = clean_candidate(chosen.rsplit("=", 1)[1])
@@ -293,6 +330,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     yes_no = YES_NO.match(clause)
     if yes_no is not None:
         return yes_no.group(1)
+    spelled = re.fullmatch(r"\W*(" + "|".join(NUMBER_WORDS) + r")\W*", clause, re.IGNORECASE)
+    if spelled is not None:  # "... — that's four."
+        return str(NUMBER_WORDS.index(spelled.group(1).lower()))
     letter = re.fullmatch(r"\W*(\(?[A-Z]\)?)\W*", clause)
     if letter is not None:  # "x = 14 → B": the clause is only a choice letter
         return letter.group(1)
@@ -315,11 +355,16 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         candidate = clean_candidate(numbered_bold[0])
         if answer_like(candidate):
             return candidate
+    relation = re.search(r"\$([^$]*(?:[<>≤≥]|\\[lg]eq?\b|\\neq\b)[^$]*)\$\W*$", clause)
+    if relation is not None:  # "... represents $x > -2$.": an inequality is the answer
+        return relation.group(1).strip()
     plain = strip_math_delimiters(clause)
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
     if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
     if "=" in plain:
+        if _UNSOLVED.search(plain):
+            return None  # "so 2y = 16.": the unknown is not solved for yet
         rhs = _equation_answer(plain)
         if rhs:
             return rhs
@@ -337,8 +382,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
         return predicate
     for part in (plain, strip_math_delimiters(sentence)):
         numbers = NUMBER.findall(part)
-        if len(numbers) == 1:
-            return numbers[0]
+        if len(numbers) == 1:  # with its scale: "1.25 million people"
+            scaled = re.search(re.escape(numbers[0]) + r"\s+(thousand|million|billion)\b", part)
+            return f"{numbers[0]} {scaled.group(1)}" if scaled else numbers[0]
         if numbers:
             return None
     leader = _SUPERLATIVE_SUBJECT.search(plain.replace("**", ""))
@@ -372,6 +418,15 @@ def _walk_cut_off(text: str) -> bool:
     return bool(label and previous and _next_label(previous.group(1)) == label.group(1))
 
 
+# A closing line that labels its worded value as the result: "Smallest: South" (a
+# number after a label, "Total: 48", is read by the conclusion).
+_RESULT_LABEL = re.compile(
+    r"^(?:smallest|largest|highest|lowest|most|least|maximum|minimum|max|min|total|sum|"
+    r"difference|result|overall)\s*[:：]\s*([A-Za-z][\w.,' -]{0,29})$",
+    re.IGNORECASE,
+)
+
+
 def _last_line(text: str) -> str | None:
     """A last line that is only an answer ("**C**", "12", "Yes"), or a short one after a
     lead-in ("the best match is:"); not a bullet, a step of reasoning, or the next label
@@ -382,6 +437,9 @@ def _last_line(text: str) -> str | None:
     last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
     if not last or last.endswith(":") or open_ended(last):
         return None
+    result = _RESULT_LABEL.match(last)
+    if result is not None:  # "Smallest: South" closing a list of values
+        return result.group(1).rstrip(".")
     lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
 
@@ -412,6 +470,10 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     words = strip_math_delimiters(body).split()
     if "\n" not in body and len(words) <= 4 and len(body) <= 40:
         candidate = clean_candidate(body) or body
+        # "Laptops (420 units).": the answer, then its value in brackets
+        candidate = (
+            re.sub(r"(?<=\w)\s*\([^()]*[A-Za-z]{2,}[^()]*\)\W*$", "", candidate) or candidate
+        )
         if _bare(candidate):
             return candidate, "whole", "the whole response"
         # otherwise a short sentence ("It has 8 sides.", "Japan: 6.30"): its conclusion
@@ -426,6 +488,16 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     value = _LEADING_VALUE.match(body)
     if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
         return value.group(1).strip("$ "), "leading", "the response opens with its value"
+    opening = _LEADING_WORDS.match(body)
+    if (
+        opening is not None
+        and not options_listed  # "A. This option suggests ...\nB. ...": a walk
+        and len(opening.group(1)) > 1
+        and looks_finished(body)
+        and not _OPENING_WORD.match(opening.group(1))
+        and not re.search(r"\b(?:is|are|was|were|has|have)\b", opening.group(1))
+    ):
+        return opening.group(1), "leading", "the response opens with its answer"
     if _walk_cut_off(text):
         return "", "none", "cut off at the next option of a walk through the options"
     last_line = _last_line(text)

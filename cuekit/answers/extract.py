@@ -24,7 +24,8 @@ A careful grader reads the *last commitment* of a response, and nothing else:
 A response that commits to nothing gives **no answer**; no stray number or letter is
 picked from it. That covers empty output, refusals ("No image was provided..."),
 degenerate loops (a loop that repeats one committed answer keeps it) and output cut off
-before its answer (``finished=False``, or text that stops mid-sentence).
+before its answer (``finished=False``, text that stops mid-sentence, or a ``<think>``
+that never closes: what it holds is a draft).
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ _RETRACTION = re.compile(
     r"(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:not\s+(?:right|correct)|wrong|incorrect)"
     r"|\bI\s+made\s+(?:an?\s+)?(?:error|mistake)|\bmis(?:read|counted|calculated|added|took)"
     r"|\bmy\s+(?:mistake|error)|\bcorrection\s*:|\bhold\s+on\b|\bdouble[- ]counted"
-    r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b"
+    r"|\bI\s+(?:overlooked|forgot|missed)\b|\b(?:hmm|wait|oh)[,.]?\s+no\b|\b(?:oops|whoops)\b"
+    r"|\bI\s+(?:took|used|read|picked|chose)\s+the\s+wrong\b"
+    r"|\b(?:that|this)(?:'s|\s+is)\s+the\s+\w+(?:\s+\w+)?,\s+not\s+the\b"
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right",
     re.IGNORECASE,
 )
 # A softer change of mind: it replaces the earlier answer only with a new conclusion.
 _CHANGE_OF_MIND = re.compile(
-    r"\b(?:actually|on\s+(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
+    r"\b(?:actually|on\s+(?:a\s+)?(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
     r"|looking\s+(?:at\s+(?:the\s+\w+\s+)?)?again|I\s+(?:initially|first)\s+thought"
     r"|at\s+first\s+I\s+thought|impossible|not\s+possible|invalid|(?:does\s+not|doesn't)"
     r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b",
@@ -85,6 +88,12 @@ _REVISION = re.compile(
 )
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u26ff\u2728-\u27bf\ufe0f]+")
 _MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
+# A closing line that only lists the options again ("Looking at the options: A. 6, B. 8,
+# C. 10, D. 12"): a restatement of the question, not part of the answer.
+_OPTIONS_RESTATED = re.compile(
+    r"\n[^\S\n]*(?:[^\n:]{0,40}\b(?:options|choices)\b[^\n:]{0,20}:)?[^\S\n]*"
+    r"\(?A[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?B[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?C[.):][^\n]*\s*$"
+)
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
@@ -293,13 +302,15 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
 
 def prepare(response: str) -> str:
     """The part of ``response`` a grader reads: after a thinking model's ``</think>``,
-    without code fences, curly apostrophes and unicode mixed numbers."""
+    without code fences, curly apostrophes, unicode mixed numbers and a closing line
+    that only lists the options again."""
     text = (response or "").replace("’", "'").replace("‘", "'")  # curly apostrophes
     if "</think>" in text:  # a thinking model answers after its reasoning
         text = text.rsplit("</think>", 1)[1]
     text = text.replace("<think>", "")
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     text = _EMOJI.sub("", text)  # "x = 5 🎉": emoji are tone, not content
+    text = _OPTIONS_RESTATED.sub("", text)
     return _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
 
 
@@ -309,6 +320,9 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
     text = prepare(response)
     if not strip_math_delimiters(text).strip(" \n\t.…"):
         return Extraction("", "none", "empty response")
+    if "<think>" in (response or "") and "</think>" not in response:
+        # the reasoning never closed: cut off while thinking, before the answer it drafts
+        return Extraction("", "none", "cut off inside its thinking, before the answer")
     boxes = [box for box in _boxes(text) if _SPACE_ONLY.sub("", box.text)]
     text_without_empty = re.sub(r"\\(?:boxed|fbox)\s*\{(?:\s|\\q?quad|\\[,;:! ]|~)*\}", " ", text)
     if not strip_math_delimiters(text_without_empty).strip(" \n\t.…"):

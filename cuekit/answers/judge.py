@@ -21,8 +21,9 @@ question. These readings are gold-blind, like ``extract``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from cuekit.answers.claims import (
     choice_named,
@@ -36,16 +37,24 @@ from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
+    about_another_quantity,
+    asked_colour,
     asked_subject,
+    asked_time,
     asked_variable,
     assigned_value,
     assignments,
+    clause_value,
     counted,
+    filled_blank,
+    is_measure,
+    labelled_value,
     named_scale,
     names_subject,
     names_variable,
     restated_subject,
     restates,
+    stated_precision,
     stated_value,
     statement_verdict,
     superlative_named,
@@ -53,7 +62,7 @@ from cuekit.answers.question import (
 )
 from cuekit.answers.reading import looks_finished
 
-__all__ = ["OUTCOMES", "Verdict", "judge"]
+__all__ = ["FIELDS", "OUTCOMES", "Verdict", "judge", "judge_with_fields"]
 
 OUTCOMES = ("correct", "wrong", "no_answer", "unscored")
 _NO_ANSWER_CHOICE = re.compile(
@@ -83,8 +92,14 @@ _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
 _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
 
 
+def _true_false(gold: str, choices: Sequence[str] | None) -> bool:
+    if plain_text(gold) in {"true", "false"}:
+        return True
+    return choices is not None and {plain_text(c) for c in choices} == {"true", "false"}
+
+
 def _yes_no(gold: str, choices: Sequence[str] | None) -> bool:
-    if plain_text(gold) in {"yes", "no"}:
+    if plain_text(gold) in {"yes", "no"} or _true_false(gold, choices):
         return True
     return choices is not None and {plain_text(c) for c in choices} == {"yes", "no"}
 
@@ -162,6 +177,8 @@ def _closing_reading(
     for index, sentence in enumerate(sentences):
         if index and (sentence.rstrip("*$ ").endswith("?") or _GOES_ON.match(sentences[0])):
             return None  # "x = 7? Let me recompute.": the reasoning goes on
+        # "So housing is 35%... no, housing is the 25% slice.": what it corrects to
+        sentence = _SELF_CORRECTED.split(sentence)[-1]
         claims = read_claims(sentence)
         answers = [c for c in claims if c.role == "answer"]
         if len(answers) >= 2 and _HEDGED.search(
@@ -181,6 +198,9 @@ def _closing_reading(
     return None
 
 
+_SELF_CORRECTED = re.compile(
+    r"(?:\.{3}|…|,|—)\s*(?:no|wait|sorry|I\s+mean|rather|correction)\b[,:]?\s*", re.IGNORECASE
+)
 # A weak reading that is no clean answer: a computation ("4 · (4 + 16.25)") or a clause
 # ("10 is the diameter"), not a value.
 _UNCLEAN = re.compile(r"\d\s*[+×·*/−-]\s*[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b")
@@ -275,6 +295,14 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
         return value
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None  # "x = 7? Let me recompute.": the reasoning goes on
+    last = strip_math_delimiters(_last_line(text)).replace("**", "").strip(" .")
+    if re.fullmatch(r"[a-z]\s*=\s*[^=\s]+", last):
+        return None  # "**b = 9**" alone on the last line: it answers with another variable
+    return _solved_value(text, variable)
+
+
+def _solved_value(text: str, variable: str) -> str | None:
+    """The value of the last assignment to ``variable`` that is not a trial ("If x = 5")."""
     found_all = [
         m
         for m in re.finditer(r"(?<![\w\\])" + re.escape(variable) + r"\s*=", text)
@@ -283,21 +311,26 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     return assigned_value(text[found_all[-1].start() :], variable) if found_all else None
 
 
-def _subject_value(found: Extraction, text: str, subject: str, specific: bool) -> str | None:
+def _subject_value(
+    found: Extraction, text: str, question: str, subject: str, specific: bool
+) -> str | None:
     """The value the response states for what the question names ("the difference ... is
-    45, and the average is 35"): in the closing statement; for a specific name ("angle
-    1", "AB") also in an earlier sentence when the closing statement is about something
-    else ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
+    45, and the average is 35"): in the closing statement; when the closing statement is
+    about something else, in the sentence before it ("... the exterior angle is 60°. The
+    sum of the exterior angles is 360°."), and for a specific name ("angle 1", "AB") in
+    any earlier sentence ("Angle 1 measures 40°. The other two are 60° and 80°.")."""
     if _RETRACTED.search(found.note):
         return None
     sentences = closing_sentences(text)
     closing = sentences[0] if sentences else ""
-    if names_subject(closing, subject) or not specific:
-        return stated_value(closing, subject)
+    if names_subject(closing, subject) or (not specific and len(sentences) < 2):
+        return stated_value(closing, subject, question)
+    if not specific:  # "... the exterior angle is 60°. The sum of the exterior angles is 360°."
+        return stated_value(sentences[1], subject, question)
     if any(s.rstrip("*$ ").endswith("?") or _GOES_ON.match(s) for s in sentences):
         return None
     for sentence in reversed(re.split(r"(?<=[.!?])\s+|\n+", text)):
-        value = stated_value(sentence, subject)
+        value = stated_value(sentence, subject, question)
         if value is not None:
             return value
     return None
@@ -335,13 +368,88 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     if not sentences:
         return found
     subject = asked_subject(question)
-    value = _subject_value(found, text, *subject) if subject is not None else None
+    value = _subject_value(found, text, question, *subject) if subject is not None else None
     if value is not None and value != found.text.strip():
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
+    # no clean first reading ("the most popular at 45%"): the clause naming the subject
+    # no clean first reading ("the most popular at 45%"), or a year of the question picks
+    # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
+    unclean = not found.answered or len(found.text.split()) > 2
+    year = _other_year(sentences[0], found.text, question)
+    part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
+    if part is not None and part != found.text:
+        return Extraction(part, "asked_subject", "the value of the clause that names the subject")
+    blank = filled_blank(sentences[0], question)
+    if blank is not None and blank != found.text:  # "It is (_) past six." -> "quarter"
+        return Extraction(blank, "asked_subject", "what the response puts in the question's blank")
+    listed = labelled_value(text, question)
+    if listed is not None and listed != found.text:  # "Very satisfied: 34%\nNot ...: 25%"
+        return Extraction(listed, "asked_subject", "the value of the label the question names")
+    fall = re.search(
+        r"\b(?:dropped|fell|decreased|declined|went\s+down|lost)\s+by\s+(\d+(?:\.\d+)?)",
+        strip_math_delimiters(sentences[0]),
+    )
+    if (
+        fall is not None
+        and re.search(r"\bchange\b", question, re.I)
+        and found.text.strip()
+        in (
+            "",
+            fall.group(1),
+        )
+    ):  # "The temperature dropped by 9 °C." for "What is the change ...?": −9
+        return Extraction(f"-{fall.group(1)}", "asked_subject", "a fall, as a signed change")
+    axis = re.search(r"\b([xy])-coordinate\b", question, re.I)
+    point = re.fullmatch(r"\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)", found.text.strip())
+    if axis is not None and point is not None:  # "(2, 4)" for "What is the y-coordinate ...?"
+        return Extraction(
+            point.group(1 if axis.group(1).lower() == "x" else 2),
+            "asked_subject",
+            f"the {axis.group(1).lower()}-coordinate of {found.text!r}, which the question asks",
+        )
+    plain_closing = strip_math_delimiters(sentences[0])
+    y_value = re.search(r"\by\s*(?:=|≈|\\approx)\s*([-−]?\d[\d,]*(?:\.\d+)?)", plain_closing)
+    if (
+        y_value is not None
+        and re.search(r"\bx\s*=", plain_closing)
+        and re.search(r"\bvalue\b", question, re.I)
+        and not re.search(r"\bx\b", _plain(question))
+        and found.text != y_value.group(1)
+    ):  # "at around x = 6, where y ≈ 120" for "What is the value of the peak?"
+        return Extraction(y_value.group(1), "asked_subject", "the value (y) of the point it names")
+    quoted = set(re.findall(r"['‘\"“]([^'’\"”]{1,30})['’\"”]", sentences[0]))
+    if (
+        re.match(r"^\W*which\b", _plain(question), re.I)
+        and len(quoted) == 1
+        and (not found.answered or restates(found.text, question))
+    ):  # "The bar labelled 'Books' reaches exactly 25." for "Which ... has a value of 25?"
+        return Extraction(
+            quoted.pop(), "asked_subject", "the one name the closing statement quotes"
+        )
+    colour = asked_colour(sentences[0], question)
+    if colour is not None and colour != found.text:  # "the green one at the back"
+        return Extraction(colour, "asked_subject", "the one colour the closing statement names")
+    time = asked_time(sentences[0], question)
+    if time is not None and time not in found.text:  # "In which month ...?": the month
+        return Extraction(time, "asked_subject", "the one time the closing statement names")
+    items = (
+        _listed_items(found.text, sentences[0])
+        if re.search(r"\bhow\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
+        else None
+    )
+    if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
+        return Extraction(
+            str(len(items)), "asked_subject", f"the number of items it lists: {items}"
+        )
     number = counted(sentences[0], question)
-    if number is not None and (not found.answered or restates(found.text, question)):
+    if number is not None and (
+        not found.answered
+        or restates(found.text, question)
+        or is_measure(found.text, sentences[0])  # "six sides, each 3 units long"
+        or len(found.text.split()) > 3  # "12 dots: three rows with 4 dots in each row"
+    ):
         return Extraction(
             number,
             "asked_subject",
@@ -375,6 +483,98 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     return found
 
 
+def _other_year(sentence: str, value: str, question: str) -> bool:
+    """The clause of ``sentence`` that holds ``value`` names a year the question does not
+    ("In 2015 renewables were 22%" for "... in 2020?")."""
+    if not value.strip() or not re.search(r"\b(?:1[89]|20)\d{2}\b", _plain(question)):
+        return False
+    for clause in re.split(r",\s+|;\s+", strip_math_delimiters(sentence)):
+        if value.strip() in clause:
+            years = re.findall(r"\b(?:1[89]|20)\d{2}\b", clause)
+            return any(not restates(y, question) for y in years)
+    return False
+
+
+def _plain(question: str) -> str:
+    """The question without MathVista's hint line."""
+    return re.sub(r"^\s*Hint:[^\n]*\n\s*(?:Question:\s*)?", "", question)
+
+
+def _listed_items(found: str, sentence: str) -> list[str] | None:
+    """The items a closing statement lists for a "How many" question: the answer read
+    ("2016, 2018, 2019 and 2021") or the words after a closing colon ("Countries above
+    3%: India, Vietnam."), two or more items of at most three words; else None."""
+    plain = strip_math_delimiters(sentence)
+    after_colon = re.search(r":\s+((?-i:[A-Z])[^:\d]*?)\W*$", plain)
+    # "The value exceeded 50 in 2016, 2018 and 2020.": the list that ends the sentence
+    name = r"(?:(?:1[89]|20)\d{2}|[A-Z][\w'-]*)"  # a year or a name: "in 2017 and 2019"
+    ending = re.search(rf"((?:{name},\s+)*{name},?\s+and\s+{name})\W*$", plain)
+    for text, joined in (
+        (found, r"\band\b"),
+        (after_colon.group(1) if after_colon else "", ","),
+        (ending.group(1) if ending else "", r"\band\b"),
+    ):
+        items = [i for i in re.split(r",\s+(?:and\s+)?|\s+and\s+", text.strip()) if i]
+        if (
+            len(items) >= 2
+            and re.search(joined, text)
+            and all(0 < len(item.split()) <= 3 for item in items)
+        ):
+            return items
+    return None
+
+
+_EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
+
+
+def _decimal_only(answer: str, gold: str) -> bool:
+    """The answer's final value is a decimal ("A = π·7² ≈ 153.94") for a gold that is not
+    one (49π): a rounding where the question asks for the exact value."""
+    final = re.split(r"=|≈|\\approx", strip_math_delimiters(answer))[-1].strip()
+    return (
+        re.fullmatch(r"[-−]?\d[\d,]*\.\d+(?:\s*[A-Za-z²³]*)?", final) is not None
+        and re.fullmatch(r"[-−]?\d[\d,]*(?:\.\d+)?", gold.strip()) is None
+    )
+
+
+_CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
+
+
+def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | None:
+    """A choice picked as "the closest option" to a value of the response's own that is
+    more than 5% away from it: a guess, not the answer it found. None otherwise."""
+    closest = _CLOSEST.search(text)
+    letters, _ = choice_letters(answer, choices) if choices else (None, "")
+    if closest is None or not letters or len(letters) != 1:
+        return None
+    own = [
+        float(n.replace(",", ""))
+        for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text[: closest.start()])
+    ]
+    picked = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", choices[ord(next(iter(letters))) - ord("A")])  # type: ignore[index]
+    if not own or picked is None:
+        return None
+    value, option = own[-1], float(picked.group(1))
+    if abs(value - option) <= 0.05 * max(abs(option), 1e-9):
+        return None
+    return f"it picks the closest option to its own {value:g}"
+
+
+def _leading_choice(text: str, choices: Sequence[str]) -> str | None:
+    """The choice a finished response opens with, as an answer set apart by punctuation
+    before its evidence ("Science, with 75.6B tokens, ahead of Code"), as its letter."""
+    if not looks_finished(text):
+        return None
+    opening = text.strip().lstrip("*#").strip()
+    for index, choice in enumerate(choices):
+        words = plain_text(choice)
+        if re.search(r"[a-z]", words) and re.match(
+            re.escape(words) + r"\**\s*(?:[,;:—–]|\.\s|\s-\s)", opening, re.IGNORECASE
+        ):
+            return chr(ord("A") + index)
+    return None
+
+
 def judge(
     response: str,
     gold: str | None,
@@ -397,6 +597,11 @@ def judge(
     """
     if question_type == "free_form":
         choices = None
+    # a dataset's precision fixes the places an answer must give; without one, an exact
+    # form before its coarser rounding counts ("9π ≈ 28.3" for 28.27)
+    exact_form = precision is None
+    if precision is None:  # "Round to the nearest tenth.": the question states it
+        precision = stated_precision(question)
     found = extract(response, finished=finished)
     how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if gold is None or not str(gold).strip():
@@ -411,7 +616,15 @@ def judge(
                 refusals[0], "refusal_choice", "the response declines, and one choice says so"
             )
             how = f"{found.rule} ({found.note})"
-    if question and finished is not False:
+    if choices and (found.rule in _WEAK or found.rule == "none") and found.rule != "whole":
+        opening = _leading_choice(prepare(response), choices)
+        if opening is not None and opening != found.text:
+            found = Extraction(opening, "leading", "the response opens with the text of a choice")
+            how = f"{found.rule} ({found.note})"
+    letter = bool(choices) and re.fullmatch(r"\(?[A-Z]\)?", found.text.strip()) is not None
+    if question and finished is not False and not letter:
+        # a choice letter is the response's pick among the options, whatever value it
+        # states beside it ("30, which matches option C"): the question does not re-read it
         reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
         if reread is not found:
             found = reread
@@ -433,10 +646,15 @@ def judge(
             precision=precision,
             answer_type=answer_type,
             unit=unit,
+            exact_form=exact_form,
         )
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
+    if found.rule == "conflict" and about_another_quantity(
+        (closing_sentences(prepare(response)) or [""])[0], question
+    ):  # "... = \boxed{36}. So the area is 54." for the perimeter: a further fact
+        found = Extraction(found.text, "boxed", "the closing statement is about another quantity")
     if found.rule == "conflict":
         return Verdict(
             found.text,
@@ -467,10 +685,41 @@ def judge(
         answer_type=answer_type,
         unit=unit,
         boxes=found.boxes,
+        exact_form=exact_form,
     )
+    if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
+        result = replace(
+            result, correct=False, rule=f"{result.rule}; but the question asks it exactly"
+        )
+    guess = _far_guess(prepare(response), found.text, choices) if result.correct else None
+    if guess is not None:  # "P = 32. The closest option is 24." picks what it did not find
+        result = replace(result, correct=False, rule=f"{result.rule}; but {guess}")
     outcome = "correct" if result.correct else "wrong"
     reason = (
         f"{outcome}: extracted {found.text!r} by {how}; "
         f"{'matched' if result.correct else 'failed'} gold {gold!r} by {result.rule}"
     )
     return Verdict(found.text, found.rule, result.correct, reason, result.rule, outcome)
+
+
+# The dataset fields ``judge`` reads, by the names sample records and the corpus use.
+FIELDS = ("choices", "precision", "question_type", "answer_type", "unit", "question")
+
+
+def judge_with_fields(
+    response: str, gold: str | None, fields: Mapping[str, Any], *, finished: bool | None = None
+) -> Verdict:
+    """``judge`` with the dataset fields taken from a record (a corpus case, a sample's
+    ``extra_info``): a missing or empty field is one the source does not have."""
+    given = {name: fields.get(name) for name in FIELDS}
+    return judge(
+        response,
+        gold,
+        given["choices"] or None,
+        precision=given["precision"],
+        question_type=given["question_type"],
+        answer_type=given["answer_type"],
+        unit=given["unit"],
+        finished=finished,
+        question=given["question"],
+    )

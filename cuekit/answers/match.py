@@ -25,6 +25,9 @@ _LETTER_LIST = re.compile(r"^\(?[A-Z]\)?(?:\s*(?:,|&|and|\s)\s*\(?[A-Z]\)?)+$")
 # "(b)", "B", "B. 12", "B: 12", "b": a letter named as the answer.
 _NAMED_LETTER = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])(?:[.:),]|\s|$)|([a-z])$)")
 _YES_NO = frozenset({"yes", "no", "true", "false"})
+# A Chinese verdict that opens a yes/no answer ("是的", "不是。深橙色..."): its English word.
+_CHINESE_WORD = {"是的": "yes", "是": "yes", "对": "yes", "不是": "no", "否": "no", "不对": "no"}
+_CHINESE_VERDICT = re.compile(r"^\s*(是的|不是|不对|是|否|对)(?=[\s，。！,.!]|$)")
 _HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent\b", re.IGNORECASE)
 
@@ -55,7 +58,36 @@ def _without_article(text: str) -> str:
     return re.sub(r"^(?:a|an|the)\s+(?=[a-z])", "", text)
 
 
-def _scalar(answer: str, gold: str, precision: int | None, unit: str | None) -> Match:
+def _exact_first(answer: str, gold: str, precision: int | None, unit: str | None) -> Match | None:
+    """ "9π ≈ 28.3 in²" for 28.27: the exact form is the answer when it matches and the
+    decimal after it is only its coarser rounding; None otherwise."""
+    parts = re.split(r"\s*(?:≈|\\approx)\s*", clean_latex(answer))
+    if len(parts) != 2 or "=" in gold:
+        return None
+    exact, rounded = (
+        parts[0].rsplit("=", 1)[-1].strip(),
+        re.sub(r"\s*[A-Za-z]+[²³]?$", "", parts[1]),
+    )
+    exact_value, rounded_value = parse_value(exact, unit), parse_value(rounded, unit)
+    if (
+        exact_value is None
+        or rounded_value is None
+        or exact_value.places is not None
+        or re.search(r"[·×*^²³+]|\\cdot|\\times|\d\s*[-−]\s*\d", exact)
+    ):
+        return None  # only a simplified exact form (9π, 4√2, 22/3), not "π·7²"
+    first = _scalar(exact, gold, precision, unit)
+    if first.correct and values_agree(exact_value, rounded_value)[0]:
+        return Match(True, f"{first.rule}: the exact form, {rounded} is its coarser rounding")
+    return None
+
+
+def _scalar(
+    answer: str, gold: str, precision: int | None, unit: str | None, exact_form: bool = False
+) -> Match:
+    exact = _exact_first(answer, gold, precision, unit) if exact_form else None
+    if exact is not None:
+        return exact
     answer, gold = _rhs(clean_latex(answer), gold), clean_latex(gold)
     if _without_article(plain_text(answer)) == _without_article(plain_text(gold)):
         return Match(True, "same text")
@@ -217,10 +249,24 @@ def match_answer(
     answer_type: str | None = None,
     unit: str | None = None,
     boxes: Sequence[str] = (),
+    exact_form: bool = True,
 ) -> Match:
-    """Compare an extracted answer with the gold one (module docstring for the order)."""
+    """Compare an extracted answer with the gold one (module docstring for the order).
+    ``exact_form``: an exact form before its coarser rounding ("9π ≈ 28.3") is judged by
+    the exact form; off when the dataset fixes the precision the answer must have."""
     if not answer.strip():
         return Match(False, "no answer")
+    if plain_text(gold) in _YES_NO or (choices and {plain_text(c) for c in choices} <= _YES_NO):
+        answer = _CHINESE_VERDICT.sub(lambda m: _CHINESE_WORD[m.group(1)], answer)
+    if plain_text(gold) in {"true", "false"} or (
+        choices and {plain_text(c) for c in choices} == {"true", "false"}
+    ):  # a verdict "yes"/"no" read from a statement answers "True or false: ..."
+        answer = re.sub(
+            r"^\s*(yes|no)\b",
+            lambda m: "true" if m.group(1).lower() == "yes" else "false",
+            answer,
+            flags=re.I,
+        )
     if re.match(r"^(?:not|never)\b", plain_text(answer)):
         return Match(False, "a negated answer")
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
@@ -265,4 +311,4 @@ def match_answer(
             value = parse_value(clean_latex(_rhs(answer, gold)), unit)
             if value is not None and value.exact is not None and value.exact.denominator != 1:
                 return Match(False, "not a whole number")
-    return _scalar(answer, gold, precision, unit)
+    return _scalar(answer, gold, precision, unit, exact_form)

@@ -20,13 +20,22 @@ from __future__ import annotations
 import re
 
 from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = [
+    "about_another_quantity",
+    "asked_colour",
+    "clause_value",
+    "filled_blank",
+    "labelled_value",
+    "stated_precision",
     "asked_subject",
+    "asked_time",
     "asked_variable",
     "assigned_value",
     "assignments",
     "counted",
+    "is_measure",
     "is_yes_no_question",
     "named_scale",
     "names_subject",
@@ -51,10 +60,13 @@ _ASKED = re.compile(
 # where the expression ends (not "x = 3 + y").
 _VALUE = (
     r"[-−]?\s?(?:\\frac\{\d+\}\{\d+\}|(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-    r"(?:\s?(?:\\sqrt\{?\d+\}?|√\s?\d+|\\pi|π))?|\\sqrt\{?\d+\}?|√\s?\d+)"
+    r"(?:\s?(?:\\sqrt(?:\{\d+\}|\d+)|√\s?\d+|\\pi|π))?|\\sqrt(?:\{\d+\}|\d+)|√\s?\d+)"
     r"(?:\s?/\s?\d+(?![\d.]))?"
 )
-_AFTER_VALUE = r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div)|\\frac|\\sqrt))"
+_AFTER_VALUE = (
+    r"(?![.,]?\d)(?!\s*(?:[-+/^×·]|\*(?!\*)|\\(?:times|cdot|div|frac|sqrt|sin|cos|tan|log|ln)\b"
+    r"|(?:sin|cos|tan|log|ln)\b))"
+)
 _YES_NO_START = re.compile(
     r"^\W*(?:is|are|was|were|does|do|did|can|could|has|have|had|will|"
     r"would|should|must)\b",
@@ -73,7 +85,7 @@ _OPPOSITE = {
     "lower": "higher greater larger more",
     "shorter": "longer taller",
     "more": "less fewer smaller lower",
-    "greater": "less fewer smaller lower",
+    "greater": "less fewer smaller lower below under",
     "larger": "smaller less lower fewer",
     "higher": "lower less smaller",
     "bigger": "smaller less",
@@ -91,13 +103,15 @@ _OPPOSITE = {
     "decreasing": "increasing",
     "above": "below",
     "below": "above",
+    "equal": "different unequal",
+    "same": "different unequal",
 }
 _NEGATED = re.compile(
     r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+", re.IGNORECASE
 )
 _DOUBT = re.compile(
     r"\b(?:may|might|could|unclear|uncertain|possibly|perhaps|maybe|hard\s+to|"
-    r"cannot|can't|unable|if|whether)\b|\?",
+    r"cannot(?!\s+be\b)|can't(?!\s+be\b)|unable|if|whether)\b|\?",
     re.IGNORECASE,
 )
 
@@ -110,6 +124,8 @@ def _plain_question(question: str) -> str:
     text = re.sub(r"^\s*Hint:[^\n]*\n", "", text)
     text = re.sub(r"^\s*Question:\s*", "", text)
     text = re.split(r"\s*\bChoices\s*:", text)[0]
+    # "True or false: the median is greater than the mean." asks whether it is
+    text = re.sub(r"^\W*true\s+or\s+false\W*(.*?)\W*$", r"Is \1?", text, flags=re.I | re.S)
     return strip_math_delimiters(text).strip()
 
 
@@ -118,15 +134,21 @@ def asked_variable(question: str | None) -> str | None:
     if not question:
         return None
     found = _ASKED.match(_plain_question(question))
+    if found is None:  # "Find x and y. What is x?"
+        found = re.search(r"\bwhat\s+is\s+([a-z])\s*\?\s*$", _plain_question(question), re.I)
     return found.group(1) if found else None
 
 
 def assignments(text: str, variable: str) -> list[re.Match[str]]:
-    """Every "x = 25" (or "x=25°") in ``text``, in order; not "2x = 50" nor "x = 3y"."""
+    """Every "x = 25" (or "x=25°", or "x = 2(3) + 4 = 10" with its working) in ``text``,
+    in order; not "2x = 50" nor "x = 3y"."""
     pattern = (
         r"(?<![\w\\])"
         + re.escape(variable)
-        + r"\s*=\s*\$?\s*("
+        + r"\s*=\s*\$?\s*"
+        # "z = \sqrt{4 \cdot 9} = 6": a chain of working, then its value
+        + r"(?:(?:\\[a-z]+|\^\\circ|[\d \t+\-−*/^×·(){}√π°]|(?:sin|cos|tan)\b|\.(?=\d)){1,40}"
+        + r"(?:=|≈|\\approx)\s*\$?\s*)*("
         + _VALUE
         + r")"
         + _AFTER_VALUE
@@ -184,18 +206,32 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     if not is_yes_no_question(question) or _DOUBT.search(sentence):
         return None
     clause = re.split(
-        r"\b(?:so|therefore|thus|hence|which\s+means)\b", sentence, flags=re.IGNORECASE
+        r"\b(?:so|therefore|thus|hence|which\s+means)\b|→|⇒|=>", sentence, flags=re.IGNORECASE
     )[-1]
+    clause = _comparisons(clause)
+    through = (
+        _on_the_line(clause, question or "")
+        or _equality(clause, question or "")
+        or _beaten(clause, question or "")
+        or _against_number(sentence, question or "")
+    )
+    if through is not None:
+        return through
+    plain_question = _comparisons(_plain_question(question or ""))
+    renamed = _renamed_subject(clause, plain_question)
+    if renamed is not None:
+        return renamed
     words = _words(
         re.sub(
             r"\s+(?:in|of|on)\s+the\s+(?:picture|image|photo|figure|diagram|"
             r"chart|graph|plot)\W*$",
             "?",
-            _plain_question(question or ""),
+            plain_question,
         )
     )
+    words = [_SAME_WAY.get(w, w) for w in words]
     asked = [w for w in words if w not in _STOP]
-    said = _words(clause)
+    said = [_SAME_WAY.get(w, w) for w in _words(clause)]
     said_set = set(said)
     if len(asked) < 2:
         return None
@@ -204,16 +240,216 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     opposite = bool(flipped & said_set)
     if compared and not opposite and not said_set & set(compared):
         return None  # the question compares; the statement does not
+    if not [a for a in asked if a in _OPPOSITE] and re.search(
+        r"\b(?:than|almost|nearly|close\s+to|not\s+quite|like|approaching)\s+(?:\w+\s+){0,2}"
+        + re.escape(asked[-1]),
+        strip_math_delimiters(clause),
+        re.IGNORECASE,
+    ):
+        return None  # "slightly less than a right angle" does not say it is one
     present = [w in said_set or (w in compared and opposite) for w in asked]
+    sides, said_sides = _sides(words), _sides(said)
+    if sides is not None and said_sides is None and compared:
+        # "so Web Green is smaller" for "Is Web Green greater than Dark Cyan?": the
+        # question's left side compared, its right side left out
+        shared = sides[0] & sides[1]
+        left, right = sides[0] - set(compared) - shared, sides[1] - shared
+        negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
+        if left and left <= said_set and not right & said_set:
+            return "no" if negated != opposite else "yes"
+        if right and right <= said_set and not left & said_set:  # "the square is bigger"
+            return "yes" if negated != opposite else "no"
+        return None
     if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
         return None
-    sides, said_sides = _sides(words), _sides(said)
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
-        left = sides[0] - set(compared)
-        if said_sides is None or not left <= said_sides[0] or not sides[1] <= said_sides[1]:
+        shared = sides[0] & sides[1]
+        left, right = sides[0] - set(compared) - shared, sides[1] - shared
+        if said_sides is None:
+            return None
+        swapped = (
+            left & said_sides[1]
+            and right & said_sides[0]
+            and not left & said_sides[0]
+            and not right & said_sides[1]
+        )
+        if swapped:  # "the blue one is shorter than the red" for "is red longer than blue?"
+            opposite = not opposite
+        elif (
+            not left & said_sides[0]
+            or not right & said_sides[1]
+            or left & said_sides[1]
+            or right & said_sides[0]
+        ):
             return None
     negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
     return "no" if negated != opposite else "yes"
+
+
+# Verbs of comparison, as the comparison words the questions use: "the sum exceeds the
+# largest bar" states "the sum is greater than the largest bar".
+_COMPARISON_VERBS = (
+    (r"\b(?:exceed(?:s|ed)?|surpass(?:es|ed)?|outnumbers?|outnumbered)\b", "is greater than"),
+    (r"\b(?:does|do|did)\s+not\s+(?:exceed|surpass|outnumber)\b", "is not greater than"),
+    (r"\bfalls?\s+short\s+of\b|\bfell\s+short\s+of\b", "is less than"),
+    (
+        r"\b(?:rises|rising|rose|grows|growing|grew|climbs|climbing|climbed|goes\s+up|went\s+up"
+        r"|increases)\b",
+        "is increasing",
+    ),
+    (
+        r"\b(?:falls(?!\s+short)|falling|fell(?!\s+short)|drops|dropping|dropped|declines|declining|declined"
+        r"|goes\s+down|went\s+down|decreases)\b",
+        "is decreasing",
+    ),
+)
+
+
+def _against_number(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the perimeter greater than 20?" answered "P = 22 > 20": the
+    response's value against the number the question compares with."""
+    asked = re.search(
+        r"\b(greater|more|larger|higher|less|fewer|smaller|lower)\s+than\s+(\d+(?:\.\d+)?)",
+        _plain_question(question),
+        re.IGNORECASE,
+    )
+    said = re.search(
+        r"(\d+(?:\.\d+)?)\s*(>|<)\s*(\d+(?:\.\d+)?)\W*$", strip_math_delimiters(clause)
+    )
+    if asked is None or said is None or said.group(3) != asked.group(2):
+        return None
+    up = asked.group(1).lower() in ("greater", "more", "larger", "higher")
+    return "yes" if (said.group(2) == ">") == up else "no"
+
+
+def _equality(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the number of X equal to the number of Y?" stated of both ("so they
+    are equal", "the same number", "the two counts differ"); None otherwise."""
+    if not re.search(r"\b(?:equal\s+to|the\s+same\s+as)\b", question, re.IGNORECASE):
+        return None
+    plain = strip_math_delimiters(clause)
+    number = re.search(r"\bequal\s+to\s+(\d+(?:\.\d+)?)", question, re.IGNORECASE)
+    stated = re.findall(r"\b(?:is|equals|=)\s*(\d+(?:\.\d+)?)", plain)
+    if number is not None and stated:  # "their sum is 180°" for "equal to 180 degrees?"
+        return "yes" if float(stated[-1]) == float(number.group(1)) else "no"
+    if re.search(
+        r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
+        r"(?:not\s+equal|different|unequal)\b|\b(?:differ|are\s+not\s+the\s+same)\b",
+        plain,
+        re.IGNORECASE,
+    ):
+        return "no"
+    if _NEGATED.search(plain):
+        return None
+    if re.search(
+        r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
+        r"(?:equal|the\s+same)\b|\bthe\s+same\s+(?:number|count|amount)\b",
+        plain,
+        re.IGNORECASE,
+    ):
+        return "yes"
+    return None
+
+
+# Comparison words that say the same: "fewer" is "less", "bigger" is "greater".
+_SAME_WAY = {
+    "fewer": "less",
+    "smaller": "less",
+    "lower": "less",
+    "bigger": "greater",
+    "larger": "greater",
+    "higher": "greater",
+    "more": "greater",
+}
+# Relations written as symbols: "△ABC ~ △DEF", "AB ∥ CD", "35 < 60".
+_SYMBOLS = (
+    (r"△|\\triangle\s*", "triangle "),
+    (r"\s*(?:∼|~|\\sim)\s*", " is similar to "),
+    (r"\s*(?:≅|\\cong)\s*", " is congruent to "),
+    (r"\s*(?:∥|\\parallel)\s*", " is parallel to "),
+    (r"\s*(?:⊥|\\perp)\s*", " is perpendicular to "),
+)
+
+
+def _comparisons(text: str) -> str:
+    """``text`` with its comparison verbs and relation symbols in the words questions use."""
+    for verb, words in reversed(_COMPARISON_VERBS):
+        text = re.sub(verb, words, text, flags=re.IGNORECASE)
+    for symbol, words in _SYMBOLS:
+        text = re.sub(symbol, words, text)
+    # "there are fewer than 2 bikes behind it": the number of bikes is less than 2
+    text = re.sub(
+        r"\bthere\s+(?:are|is|were|was)\s+(fewer|less|more|greater)\s+than\s+(\S+)\s+(.+?)\W*$",
+        r"the number of \3 is \1 than \2",
+        text,
+        flags=re.IGNORECASE,
+    )
+    # "which is below 60": less than 60
+    text = re.sub(r"\b(is|are|was|were)\s+below\b", r"\1 less than", text, flags=re.I)
+    text = re.sub(r"\b(is|are|was|were)\s+above\b", r"\1 greater than", text, flags=re.I)
+    if not re.search(r"\bthan\b", text):  # "Web Green ≈ 35 < Dark Cyan ≈ 60"
+        text = re.sub(r"\s(?:<|\\lt)\s", " is less than ", text, count=1)
+        text = re.sub(r"\s(?:>|\\gt)\s", " is greater than ", text, count=1)
+    return text
+
+
+# "Is the quadrilateral a parallelogram?": a figure named by its kind, which a response
+# names by its letters ("ABCD is a parallelogram") or as "it".
+_KIND = re.compile(
+    r"^\W*(?:is|are)\s+the\s+(?:given\s+|shaded\s+|following\s+)?(?:quadrilateral|"
+    r"triangle|polygon|shape|figure|lines?|angle|segment|graph|function|rectangle|"
+    r"trapezoid|parallelogram|rhombus|square|pentagon|hexagon|region|area|part|object|solid|"
+    r"curve)\s+(?:an?\s+)?(?P<predicate>"
+    r"[a-z][\w-]*(?:\s+[a-z][\w-]*)?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _renamed_subject(clause: str, question: str) -> str | None:
+    """Yes/no for "Is the quadrilateral a parallelogram?" stated of the figure's letters
+    or "it": "ABCD is a parallelogram", "it is not isosceles"."""
+    asked = _KIND.match(question)
+    if asked is None:
+        return None
+    said = re.search(
+        r"(?:\b(?-i:[A-Z]{2,6})|△\s*(?-i:[A-Z]{3})|\bit)\s+(?:is|are|(?=can))\s*"
+        r"(not\s+|n't\s+|cannot\s+be\s+|can't\s+be\s+)?"
+        r"(?:an?\s+|indeed\s+an?\s+|indeed\s+)?" + re.escape(asked.group("predicate")) + r"\b",
+        strip_math_delimiters(clause),
+        re.IGNORECASE,
+    )
+    if said is None:
+        return None
+    return "no" if said.group(1) else "yes"
+
+
+# "Does the line pass through (1, 3)?": the point, which a response says lies on it.
+_THROUGH = re.compile(
+    r"^\W*(?:does|do)\s+(?:the\s+)?.{1,60}?\s+pass(?:es)?\s+through\s+(?:the\s+point\s+)?"
+    r"(?P<point>[^?]+?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _on_the_line(clause: str, question: str) -> str | None:
+    """Yes/no for "Does the line pass through P?" stated as "P lies on the line" or "the
+    point does not lie on the line"; None for any other question or statement."""
+    asked = _THROUGH.match(_plain_question(question))
+    if asked is None:
+        return None
+    plain = strip_math_delimiters(clause)
+    point = re.sub(r"\s+", "", strip_math_delimiters(asked.group("point")))
+    if point not in re.sub(r"\s+", "", plain) and not re.search(r"\bthe\s+point\b", plain, re.I):
+        return None
+    said = re.search(
+        r"\b(?:(?:lies|lie|is|are)\s+(not\s+)?on\b|(?:does|do)(\s+not|n't)\s+lie\s+on\b"
+        r"|(not\s+|n't\s+)?pass(?:es)?\s+through\b)",
+        plain,
+        re.IGNORECASE,
+    )
+    if said is None:
+        return None
+    return "no" if any(said.groups()) else "yes"
 
 
 # "Which object is farthest to the left?": the verb, then the predicate the answer restates.
@@ -245,22 +481,31 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
 # The quantity a question asks for, by name: "What is the difference between ...",
 # "Find the area of the trapezoid.", "Find m∠1", "Find AB.", "the measure of arc BC".
 _QUANTITY = re.compile(
-    r"^\W*(?:what\s+is|what's|find|calculate|compute|determine)\s+the\s+(?:total\s+)?"
+    r"^\W*(?:what\s+(?:is|was)|what's|find|calculate|compute|determine)\s+the\s+"
+    r"(?:measure\s+of\s+(?:the\s+|each\s+|an?\s+|one\s+)?)?(?:total\s+)?"
     r"(difference|sum|average|mean|median|ratio|area|perimeter|volume|circumference|radius|"
-    r"diameter|height|width|slope|probability|product|range)\b",
+    r"diameter|height|width|slope|probability|product|range|"
+    r"(?:interior|exterior|central|inscribed|base|vertex)\s+angle|peak)\b(?!s)",
     re.IGNORECASE,
 )
 _ANGLE = re.compile(r"(?:\\angle|∠|\bangle)\s*([A-Z]{1,3}|\d{1,2})(?![\w}])")
 _ARC = re.compile(r"(?:\\widehat\{|\barc\s+)([A-Z]{2,3})\b")
 _SEGMENT = re.compile(
-    r"^\W*(?:find|what\s+is)\s+(?:the\s+length\s+of\s+)?(?:\\overline\{)?"
+    r"^\W*(?i:find|what\s+is)\s+(?i:the\s+length\s+of\s+)?(?:\\overline\{)?"
     r"([A-Z]{2})\}?\W*$"
 )
-_COUNT = re.compile(r"^\W*how\s+many\s+([a-z]+s)\b", re.IGNORECASE)
-_NUMBER_WORD = (
-    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-    "fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty"
+# "Find the value of the square in the figure.": a shape or symbol that stands for a number
+_NAMED_VALUE = re.compile(
+    r"^\W*(?:find|what\s+is)\s+the\s+value\s+of\s+(?:the|each|one)\s+([a-z]+)"
+    r"(?=\s+(?:in|shown)\b|\W*$)",
+    re.IGNORECASE,
 )
+_COUNT = re.compile(
+    r"^\W*(?:in\s+|on\s+|for\s+|at\s+)?how\s+many\s+"
+    r"([a-z]+s|people|children|men|women|sheep|fish|deer|mice|geese|feet)\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORD = "|".join(NUMBER_WORDS)
 
 
 def asked_subject(question: str | None) -> tuple[str, bool] | None:
@@ -278,23 +523,36 @@ def asked_subject(question: str | None) -> tuple[str, bool] | None:
             return (
                 r"(?:\\widehat\{|\barc\s+)" if kind == "arc" else r"(?:\\angle|∠|\bangle)\s*"
             ) + name + r"(?![\w])\}?", True
+    named = _NAMED_VALUE.match(plain)
+    if named is not None:  # "Find the value of the square in the figure."
+        return r"\b" + named.group(1).lower() + r"\b(?!\s*(?:of|in)\b)", True
     quantity = _QUANTITY.match(plain)
-    return (r"\b" + quantity.group(1).lower() + r"\b", False) if quantity else None
+    return (r"\b" + quantity.group(1).lower() + r"\b(?!s)", False) if quantity else None
 
 
 _STATES = re.compile(r"\b(?:is|are|was|measures|equals|of)\b|=")
 _UNIT = r"(?:°|\^\s*\{?\\circ\}?|%|[A-Za-z]+(?:\s?[A-Za-z]+)?[²³]?)?"
 
 
-def stated_value(sentence: str, subject: str) -> str | None:
+def stated_value(sentence: str, subject: str, question: str | None = None) -> str | None:
     """The value ``sentence`` states for the subject ("the difference between them is 45",
     "Angle 1 measures 40°", "arc BC is the rest of the semicircle, which is 112 degrees",
     "the perimeter is 2(4 + 6) = 20 cm": the result of its working): the rest of the
     clause after a statement about it must be only a value, maybe with a unit. The last
-    such value; None when there is none or the statement is negated."""
+    such value; None when there is none or the statement is negated. With the question,
+    a subject qualified by a number it does not give ("the 2020 average") is another
+    one."""
     plain = strip_math_delimiters(sentence)
     values = []
     for named in re.finditer(r"(?i:" + subject + r")", plain):
+        if re.search(r"\d\s*$", plain[: named.start()]):
+            continue  # "2∠R = 90°" is twice the angle, not its value
+        qualifier = re.search(
+            r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:(?!(?:and|or|but|so|then|while)\b)[A-Za-z]+\s+)?$",
+            plain[max(0, named.start() - 20) : named.start()],
+        )
+        if question and qualifier and not restates(qualifier.group(1), question):
+            continue  # "the 2020 average is 40.0" for the average of the 2019 bars
         window = re.split(r"[.;](?:\s|$)", plain[named.end() : named.end() + 80])[0]
         for states in _STATES.finditer(window):
             if states.group() == "of" and (
@@ -302,10 +560,15 @@ def stated_value(sentence: str, subject: str) -> str | None:
                 or not re.search(r"\b(?:a|an)\s+$", plain[: named.start()], re.IGNORECASE)
             ):
                 continue  # only "a difference of 8.4", not "the sum of 3 and 4 is 7"
-            if re.search(r"\d|\b(?:not|never)\b|n't", window[: states.start()]):
+            before = window[: states.start()]
+            operands = re.fullmatch(r"\s*of\s+[^,;=]{1,40}?\s*", before) is not None
+            if re.search(r"\b(?:not|never)\b|n't", before) or (
+                re.search(r"\d", before) and not operands  # "the average of 55 and 70 is"
+            ):
                 break  # another value or a negation comes first
             rest = re.split(
-                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as)\s", window[states.end() :]
+                r"[,;]\s|\s(?:and|so|or|which|but|while|since|because|as|in(?!\s+\d{1,3}\b)|at|on|before|after|during)\s",
+                window[states.end() :],
             )[0]
             value = re.fullmatch(
                 r"\s*(?:about|approximately|exactly)?\s*\**\s*("
@@ -340,12 +603,40 @@ def counted(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return "0"  # "None of the bars is smaller than 6."
-    found = re.findall(
-        r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b",
-        strip_math_delimiters(sentence),
-        re.IGNORECASE,
+    pattern = (
+        r"(?<![\w.-])(\d+|" + _NUMBER_WORD + r")\s+(?:[\w-]+\s+){0,2}?" + re.escape(noun) + r"\b"
     )
-    return found[0] if len(set(found)) == 1 else None
+    # "There are 12 dots: three rows with 4 dots in each row.": the count before its
+    # breakdown after a colon
+    for part in (plain.split(": ", 1)[0], plain):
+        found = re.findall(pattern, part, re.IGNORECASE)
+        if found:
+            return found[0] if len(set(found)) == 1 else None
+    return None
+
+
+_MEASURE_AFTER = re.compile(
+    r"^\s*(?:square\s+)?(?:units?|cm|mm|km|m|in(?:ches)?|inch|ft|feet|foot|meters?|"
+    r"degrees?|°|long|wide|tall|high)\b",
+    re.IGNORECASE,
+)
+_MEASURE_BEFORE = re.compile(
+    r"\b(?:length|lengths|long|measuring|measures|width|height|side|sides)\s+(?:of\s+)?"
+    r"(?:about\s+|approximately\s+|roughly\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def is_measure(value: str, sentence: str) -> bool:
+    """``value`` is a length or a size in ``sentence`` ("each about 3 units long", "five
+    sides of length 6"), not a count."""
+    plain = strip_math_delimiters(sentence)
+    for found in re.finditer(r"(?<![\w.])" + re.escape(value.strip()) + r"(?!\w|\.\d)", plain):
+        if _MEASURE_AFTER.match(plain[found.end() :]) or _MEASURE_BEFORE.search(
+            plain[: found.start()]
+        ):
+            return True
+    return False
 
 
 _NUMBER = re.compile(
@@ -393,9 +684,298 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
         re.IGNORECASE,
     ):
         return None
+    plain = strip_math_delimiters(sentence).replace("**", "")
     named = re.search(
         r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
-        r"(?:(?i:in|the)\s+)?([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
-        strip_math_delimiters(sentence).replace("**", ""),
+        r"(?:(?i:in|the)\s+){0,2}([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        plain,
+    )
+    asks_which = re.match(r"^\W*(?:which|who)\b", _plain_question(question or ""), re.I)
+    if named is None and asks_which:  # "Chad has the lowest life expectancy at 52.5 years"
+        named = re.match(
+            r"^\W*((?!(?:It|This|That|There|The)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})\s+"
+            r"(?:has|had|shows|showed|records|recorded|holds|held)\s+the\s+(?i:"
+            + _SUPERLATIVE
+            + r")\b",
+            plain,
+        )
+    high = not re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.I)
+    if named is None and asks_which and high:  # "In Q4, Laptops led with 420 units"
+        named = re.search(
+            r"(?:^|,\s+)((?!(?:It|This|That|There|The)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})\s+"
+            r"(?:led|leads|topped|tops|came\s+first|ranked\s+first|ranks\s+first)\b",
+            plain,
+        )
+    if named is not None:
+        return named.group(1)
+    # "The line peaks in 2010 at about 9.6%": a verb that is the superlative of the
+    # question ("highest", "maximum"), and the time or name after it
+    low = re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.IGNORECASE)
+    verb = (
+        r"(?:bottom(?:s|ed)?\s+out|(?:hits?|reach(?:es|ed)?)\s+(?:its|a|the)\s+(?:lowest|minimum|low)"
+        r"|is\s+lowest|was\s+lowest|dips?\s+to\s+its\s+lowest)"
+        if low
+        else r"(?:peak(?:s|ed)?|top(?:s|ped)?\s+out|(?:hits?|reach(?:es|ed)?)\s+(?:its|a|the)\s+"
+        r"(?:highest|maximum|peak|high)|is\s+highest|was\s+highest)"
+    )
+    named = re.search(
+        r"(?i:\b" + verb + r")(?:\s+(?i:\w+)){0,3}?\s+(?i:in|at|on|during)\s+(?:(?i:the)\s+)?"
+        r"([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        plain,
     )
     return named.group(1) if named else None
+
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+
+
+def asked_time(sentence: str, question: str | None) -> str | None:
+    """For "In which month ...?" / "Which year ...?" / "On which day ...?": the one
+    month, year or weekday the sentence names ("they cross in April, where both sold 120
+    units"), else None."""
+    asked = re.search(
+        r"\b(?:which|what)\s+(month|year|day)\b", _plain_question(question or ""), re.IGNORECASE
+    )
+    if asked is None:
+        return None
+    kind = asked.group(1).lower()
+    pattern = {
+        "month": r"\b(?:" + _MONTHS + r")\b",
+        "year": r"(?<![\d.,])(?:1[89]|20)\d{2}(?![\d%]|[.,]\d)",
+    }.get(kind, r"\b(?:" + _DAYS + r")\b")
+    if sentence.lstrip().startswith("|"):
+        return None  # a row of a table, not a statement
+    found = set(re.findall(pattern, strip_math_delimiters(sentence)))
+    return found.pop() if len(found) == 1 else None
+
+
+_LABELLED_LINE = re.compile(
+    r"^\W{0,3}(?P<label>[A-Za-z][\w '&/-]{0,40}?)\**\s*[:：]\s*\**\s*(?P<value>[-−]?\$?\d[\d,]*"
+    r"(?:\.\d+)?\s?(?:%|[kKMB]\b)?)\**\W*$"
+)
+_SCALE_LETTER = {"k": "thousand", "K": "thousand", "M": "million", "B": "billion"}
+
+
+def labelled_value(text: str, question: str | None) -> str | None:
+    """For a response that ends on a list of labelled values ("Very satisfied: 34%\n
+    Somewhat satisfied: 41%"): the value of the one label the question names, else
+    None."""
+    asked = " " + re.sub(r"[^\w%]+", " ", _plain_question(question or "").lower()) + " "
+    rows = []
+    lines = text.strip().splitlines()
+    last = lines[-1].split(", ") if lines else []
+    # a list on one line ("Q1: $3.2M, Q2: $3.9M, Q3: $4.7M") or one label a line
+    for line in reversed(last if len(last) >= 2 else lines):
+        row = _LABELLED_LINE.match(strip_math_delimiters(line.strip()).replace("**", ""))
+        if row is None:
+            break
+        rows.append(row)
+    if len(rows) < 2:
+        return None
+    named = [
+        r["value"].strip()
+        for r in rows
+        if " " + re.sub(r"[^\w%]+", " ", r["label"].lower()).strip() + " " in asked
+    ]
+    given = re.search(r"\bvalue\s+of\s+(\d+(?:\.\d+)?)\b", asked)
+    if not named and given is not None and re.match(r"\s*which\b", asked):
+        # "Books: 25, Toys: 18" for "Which category has a value of 25?": the label
+        labels = [r["label"].strip() for r in rows if r["value"].strip() == given.group(1)]
+        return labels[0] if len(labels) == 1 else None
+    position = re.search(r"\b(leftmost|first|rightmost|last)\b", asked)
+    if not named and position is not None:  # "Mon: 34, Tue: 28" for the leftmost bar
+        named = [rows[-1 if position.group(1) in ("leftmost", "first") else 0]["value"].strip()]
+    if len(named) != 1:
+        return None
+    value = named[0]
+    scale = _SCALE_LETTER.get(value[-1])
+    if scale is not None and scale == named_scale(question):  # "$4.7M" asked in millions
+        value = value[:-1]
+    return value
+
+
+_PLACES = {"tenth": 1, "hundredth": 2, "thousandth": 3, "one": 1, "two": 2, "three": 3}
+
+
+def stated_precision(question: str | None) -> int | None:
+    """The decimal places the question asks to round to ("Round to the nearest tenth.",
+    "... with two decimal places"), or None: a dataset without a ``precision`` field
+    (Geometry3K) says it in the question."""
+    text = question or ""
+    nearest = re.search(
+        r"\bnearest\s+(tenth|hundredth|thousandth|whole\s+number|integer|degree|unit)\b",
+        text,
+        re.IGNORECASE,
+    )
+    if nearest is not None:
+        return _PLACES.get(nearest.group(1).lower(), 0)
+    places = re.search(r"\b(one|two|three|[123])\s+decimal\s+places?\b", text, re.IGNORECASE)
+    if places is not None:
+        word = places.group(1).lower()
+        return int(word) if word.isdigit() else _PLACES[word]
+    return None
+
+
+_BLANK = re.compile(r"\(\s*_+\s*\)|_{2,}")
+
+
+def filled_blank(sentence: str, question: str | None) -> str | None:
+    """For a fill-in question ("It is (_) past six."): what ``sentence`` puts in the
+    blank, read between the question's words around it ("So it is quarter past six." ->
+    "quarter"), else None."""
+    plain = _plain_question(question or "")
+    blank = _BLANK.search(plain)
+    if blank is None:
+        return None
+    # the words around the blank, within its own sentence
+    before = re.findall(r"[\w']+", re.split(r"[.?!:]\s", plain[: blank.start()])[-1])[-3:]
+    after = re.findall(r"[\w']+", re.split(r"[.?!]", plain[blank.end() :])[0])[:2]
+    if not before and not after:
+        return None
+    pattern = (
+        (r"\b" + r"\W+".join(map(re.escape, before)) + r"\W+" if before else r"^\W*")
+        + r"(\S(?:.{0,30}?\S)?)"
+        + (r"\W+" + r"\W+".join(map(re.escape, after)) + r"\b" if after else r"\W*$")
+    )
+    filled = re.search(pattern, strip_math_delimiters(sentence).replace("**", ""), re.IGNORECASE)
+    return filled.group(1) if filled else None
+
+
+# Words of a question that frame it rather than name its subject.
+_FRAME = _STOP | frozenset(
+    """what which how many much who when where percentage percent value values number
+    people share proportion total amount respondents prefer preferred said say says chart
+    graph bar bars figure image shown show shows according""".split()
+)
+
+
+# A question for an amount of something it names: "What is the percentage of people who
+# prefer tea?", "How much did the East region grow?"
+_ASKS_AMOUNT = re.compile(
+    r"^\W*(?:what\s+(?:is|was|are|were)\s+the\s+(?:percentage|percent|share|value|number|"
+    r"amount|proportion|price|cost|rate|revenue|population|score)\b|how\s+(?:much|many)\b"
+    r"|what\s+(?:percentage|percent|share|fraction|proportion)\b)",
+    re.IGNORECASE,
+)
+
+
+def clause_value(sentence: str, question: str | None) -> str | None:
+    """The value of the one clause of ``sentence`` that names the question's subject
+    ("Coffee is the most popular at 45%, tea comes second with 28%, ..." for "What
+    percentage prefer tea?" -> "28%"): the question's own words that stand in exactly
+    one clause all stand in the same clause, and it holds one number. Else None."""
+    if not _ASKS_AMOUNT.match(_plain_question(question or "")):
+        return None
+    asked = {
+        w
+        for w in _words(_plain_question(question or ""))
+        if w not in _FRAME
+        and len(w) >= 3
+        and (not w[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", w))
+    }
+    clauses = re.split(
+        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+", strip_math_delimiters(sentence)
+    )
+    if len(clauses) < 2 or not asked:
+        return None
+    said = [set(_words(clause)) for clause in clauses]
+    # names first ("Candidate B", "Q3"): the clause of the one name the question gives
+    names = {
+        w.lower()
+        for w in re.findall(
+            r"(?<!^)\b(?:[A-Z][a-z]*\d*|[A-Z]\d*)\b", _plain_question(question or "")
+        )
+    } - _FRAME
+    by_name = {
+        i
+        for n in names
+        if sum(n in words for words in said) == 1
+        for i, words in enumerate(said)
+        if n in words
+    }
+    if len(by_name) == 1:
+        asked = names
+    named = {
+        i
+        for w in asked
+        if sum(w in words for words in said) == 1
+        for i, words in enumerate(said)
+        if w in words
+    }
+    if len(named) != 1:
+        return None
+    clause = clauses[named.pop()]
+    numbers = [
+        m.group().strip()
+        for m in _NUMBER.finditer(clause)
+        # not "in 2020" of the question, nor a qualifier: "just above the 3 mark"
+        if not restates(m.group().strip(), question)
+        and not re.search(r"\b(?:the|above|below|over|under)\s+$", clause[: m.start()])
+    ]
+    return numbers[0] if len(numbers) == 1 else None
+
+
+_LOW_WORDS = frozenset("lower smaller less fewer shorter".split())
+_HIGH_WORDS = frozenset("higher larger greater bigger more taller longer".split())
+_SUPERLATIVE_ASKED = re.compile(
+    r"^\W*(?:does|is)\s+(?P<x>.+?)\s+(?:have\s+the|the)\s+(?P<sup>lowest|smallest|least|"
+    r"minimum|highest|largest|greatest|most|maximum)\b",
+    re.IGNORECASE,
+)
+
+
+def _beaten(clause: str, question: str) -> str | None:
+    """ "no" for "Does Light Salmon have the lowest value?" answered by a comparison that
+    puts something below it ("Olive Drab is lower than Light Salmon") or puts it above
+    something; None for anything else."""
+    asked = _SUPERLATIVE_ASKED.match(_plain_question(question))
+    said = re.search(
+        r"(?P<a>.+?)\s+(?:is|are|was|were)\s+(?:\w+\s+)?(?P<cmp>\w+)\s+than\s+(?P<b>.+)",
+        strip_math_delimiters(clause),
+    )
+    if asked is None or said is None:
+        return None
+    low = asked.group("sup").lower() in ("lowest", "smallest", "least", "minimum")
+    same, other = (_LOW_WORDS, _HIGH_WORDS) if low else (_HIGH_WORDS, _LOW_WORDS)
+    subject = {w for w in _words(asked.group("x")) if w not in _STOP}
+    comparative = said.group("cmp").lower()
+    if subject and subject <= set(_words(said.group("b"))) and comparative in same:
+        return "no"  # something is lower than it
+    if subject and subject <= set(_words(said.group("a"))) and comparative in other:
+        return "no"  # it is higher than something
+    return None
+
+
+_QUANTITIES = (
+    "area|perimeter|volume|circumference|radius|diameter|height|width|slope|sum|difference|"
+    "average|mean|median|ratio|probability|product|range"
+)
+
+
+def about_another_quantity(sentence: str, question: str | None) -> bool:
+    """``sentence`` states a quantity other than the one the question asks for ("So the
+    area is 54." for "Find the perimeter."): a further fact, not a second answer."""
+    asked = _QUANTITY.match(_plain_question(question or ""))
+    if asked is None:
+        return False
+    named = {m.lower() for m in re.findall(r"\b(" + _QUANTITIES + r")\b", sentence, re.I)}
+    return bool(named) and asked.group(1).lower() not in named
+
+
+_COLOURS = (
+    "red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|gray|grey|cyan|"
+    "magenta|gold|silver|teal|maroon|navy|beige|turquoise"
+)
+
+
+def asked_colour(sentence: str, question: str | None) -> str | None:
+    """For "What color is ...?": the one colour the sentence names ("The smallest cube is
+    the green one at the back."), else None."""
+    if not re.search(r"\bwhat\s+colou?r\b", _plain_question(question or ""), re.IGNORECASE):
+        return None
+    found = {c.lower() for c in re.findall(r"\b(" + _COLOURS + r")\b", sentence, re.IGNORECASE)}
+    return found.pop() if len(found) == 1 else None

@@ -14,6 +14,7 @@ __all__ = [
     "ANSWER_PHRASE",
     "NEGATION",
     "NUMBER",
+    "NUMBER_WORDS",
     "YES_NO",
     "answer_like",
     "clean_candidate",
@@ -76,7 +77,17 @@ _SUBJECT_VERB = re.compile(
     re.IGNORECASE,
 )
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-YES_NO = re.compile(r"^\W*(yes|no|true|false)\b(?:\*\*)?\s*(?:[,.!:;—–(]|\s-\s|$)", re.IGNORECASE)
+# The numbers a response spells out, by their value: NUMBER_WORDS[7] == "seven".
+NUMBER_WORDS = tuple(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split()
+)
+# "Yes, ...", "No. ...", and a Chinese verdict that opens the reply: "是的，...", "不是。"
+YES_NO = re.compile(
+    r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"
+    r"(?:[,.!:;—–(，。！]|\s-\s|$)",
+    re.IGNORECASE,
+)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
 # cut off mid-way ("The value of").
@@ -96,7 +107,7 @@ def is_refusal(text: str) -> bool:
 # A last line that ends on a value after "=" or ":" ("Total: 6", "P = 3/6 = 1/2") is a
 # finished statement; one that ends on an operand of a sum ("= 36 + 64") may be cut off.
 _ENDS_ON_VALUE = re.compile(
-    r"[=:：]\s*\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
+    r"[=:：≈<>≤≥]\s*[+]?\\?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
     r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*\$?$"
     r"|(?:→|⇒|=>)\s*\(?(?:[A-Z]|\d+(?:\.\d+)?)\)?$"
 )
@@ -118,7 +129,9 @@ def looks_finished(text: str) -> bool:
         return False  # "$$\nx = \frac{9 \cdot 8}{6}": cut inside its display math
     if stripped[-1] in _TERMINAL:
         return True
-    open_math = last.replace("\\$", "").replace("$$", "").count("$") % 2
+    dollars = last.replace("\\$", "").replace("$$", "")
+    # "From $45 to $60: +$15": dollars before amounts are currency, not math
+    open_math = dollars.count("$") % 2 and not re.fullmatch(r"(?:[^$]*\$\d)*[^$]*", dollars)
     return not open_math and _ENDS_ON_VALUE.search(last) is not None  # "$$5x = 18": cut
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cuekit.answers import judge
+from cuekit.answers import judge_with_fields
 
 # judge_corpus.jsonl, then each later blind batch (judge_corpus_b15.jsonl, ...), written
 # and labelled before the judge first ran on it.
@@ -65,18 +65,10 @@ def test_corpus_covers_every_kind() -> None:
 KNOWN_MISSES = {
     "b15-text-000": "'the Pacific Ocean' for gold 'Pacific': extra words around a text "
     "answer are not accepted",
-    "b17-point-002": "'Intersection: x = 2, y = 3' for the point (2, 3): coordinates given "
-    "as equations are read as the last one",
     "b19-yes_no_sentence-013": "'three green objects, an odd number' answers 'even?' only "
     "with arithmetic sense",
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
-    "b19-mixed-006": "'Model C has the highest accuracy with 92.5%': a worded answer beside "
-    "numbers",
     "b19-mixed-025": "'It's an octagon.' for 8: a polygon's name as its number of sides",
-    "b20-answer_first-007": "'Cherry. It reaches 42, while ...': answer first, then evidence",
-    "b20-summary-006": "'BD = 8 units, found from ... BC = 10 and CD = 6.': the first-match "
-    "reading takes 6, a clean different value, so the claims do not "
-    "override it",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
     "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
     "fact after the answer",
@@ -85,22 +77,40 @@ KNOWN_MISSES = {
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b20-mc_text-002": "'The hexagonal prism has 8 faces, more than the cube's 6.': a choice "
     "named as the subject beside numbers",
-    "b20-yn_prose-000": "'so the circle's area is larger.': affirmative, no verdict",
     "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
     "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
     "than the ordered gold's",
-    "b20-intl-005": "'是的，两条边相等。': a Chinese yes",
     "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
     "of ...': the superlative of the question as an aside names the subject",
-    "b23-chart-006": "'Education receives 18% of the budget, the third-largest slice after "
-    "health (25%) ...': the value beside the question's subject",
-    "b23-yn-004": "'The point (1, 3) lies on the line.' answers 'Does the line pass through "
-    "(1, 3)?' in other words",
+    "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
+    "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
+    "b24-yes_no-006": "'Smallest bars: 18 + 27 = 45. Largest: 41. 45 is greater than 41.': a "
+    "comparison of two numbers that stand for the question's sides",
+    "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "
+    "yes/no answered by a fact that implies the verdict",
+    "b26-mv_free-011": "a numbered list of four items, then 'All others stay at or below 5.': "
+    "a count given only by listing",
+    "b26-yes_no-009": "'∠ABC = 90°' answers 'Is angle ABC a right angle?': the predicate's "
+    "meaning as a value",
+    "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
+    "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
+    "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",
+    "b28-yes_no-009": "'f(0) = 2 ≠ 0.' answers 'Does the graph pass through the origin?': "
+    "a verdict left to arithmetic",
+    "b28-short-005": "'It's a square-based pyramid.' for 'square': the answer inside a compound "
+    "word",
+    "b30-mv_free-010": "'The hour hand points to 3 and the minute hand to 12.' (no answer to "
+    "'the highest number on the clock face') accepted as 12: the claims find the gold in a "
+    "description of something else (a false accept)",
+    "b30-yes_no-005": "'Their radii differ (3 vs 5).' answers 'Are the circles congruent?': a "
+    "verdict left to what congruence means",
+    "b30-yes_no-007": "'Cube: 6 faces; pyramid: 5 faces. 6 > 5.': a comparison of two numbers "
+    "that stand for the question's sides",
+    "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
+    "'measured in'",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
-    "b19-model_style-004": "'Let me solve this: 3x = 12.' (no answer) read as 12: 3-way only",
-    "b19-no_answer-011": "an option walk cut off after 'C. If x = 12,' read as 12: 3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
     "b19-mixed-022": "'the top line is at 7.5 and the bottom at 5.0.' (no answer) read as "
     "5.0: 3-way only",
@@ -109,6 +119,16 @@ KNOWN_MISSES = {
     "b20-yn_prose-006": "'The two smallest bars sum to 30 and the largest bar is 45.' (no "
     "answer) read as 45: 3-way only",
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
+    "b24-mv_free-015": "'The smallest bar is grape.' (no answer: no value) read as the wrong "
+    "answer 'grape': 3-way only",
+    "b25-chart-001": "'The second highest bar is France.' (no answer to 'what value') read as "
+    "the wrong answer 'France': 3-way only",
+    "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
+    "wrong answer 2016: 3-way only",
+    "b29-chart-004": "'The peak is at x = 6.' (no answer to 'what value') read as the wrong "
+    "answer 6: 3-way only",
+    "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
+    "as the wrong answer 9.6: 3-way only",
 }
 
 
@@ -130,14 +150,5 @@ def _param(case: dict) -> object:
 
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_judge_agrees_with_the_human_label(case: dict) -> None:
-    verdict = judge(
-        case["response"],
-        case["gold"],
-        choices=case["choices"],
-        precision=case["precision"],
-        question_type=case["question_type"],
-        answer_type=case["answer_type"],
-        unit=case["unit"],
-        question=case.get("question"),
-    )
+    verdict = judge_with_fields(case["response"], case["gold"], case)
     assert _agrees(verdict, case["label"]), verdict.reason

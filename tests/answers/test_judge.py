@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cuekit.answers import Verdict, judge
+from cuekit.answers import FIELDS, Verdict, judge, judge_with_fields
 
 CHOICES = ["12", "14", "16", "18"]
 
@@ -101,3 +101,19 @@ def test_a_letter_with_the_text_of_another_choice_in_parentheses_is_wrong() -> N
 
 def test_float_noise_on_large_numbers_does_not_fail_the_precision_rule() -> None:
     assert judge("$6.02 \\times 10^{23}$", "6.02e23", precision=2).correct
+
+
+def test_judge_with_fields_reads_a_record_and_treats_missing_fields_as_absent() -> None:
+    record = {"choices": ["3", "4"], "question_type": "multi_choice", "question": "Find $x$."}
+    verdict = judge_with_fields("So $x = 4$, and $y = 9$.", "B", record)
+    assert (verdict.correct, verdict.extracted) == (True, "4")
+    empty = judge_with_fields("The answer is 4.", "4", {"choices": [], "precision": None})
+    assert (empty.correct, empty.rule, empty.extracted) == (True, "phrase", "4")
+    assert set(FIELDS) == {
+        "choices",
+        "precision",
+        "question_type",
+        "answer_type",
+        "unit",
+        "question",
+    }

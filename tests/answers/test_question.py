@@ -16,6 +16,24 @@ from cuekit.answers.question import (
 )
 
 YES_NO = ["Yes", "No"]
+WEB_GREEN = "Is the value of Web Green greater than Dark Cyan?"
+SMALL_BARS = "Is the sum of the two smallest bars greater than the largest bar?"
+THROUGH = "Does the line pass through the point (2, 5)?"
+
+
+def _affirms(response: str, question: str) -> tuple:
+    """A case whose closing statement affirms the yes/no question (gold Yes)."""
+    return (response, "Yes", question, YES_NO, "correct", "statement", "yes")
+
+
+def _denies(response: str, question: str) -> tuple:
+    """A case whose closing statement denies the yes/no question (gold No)."""
+    return (response, "No", question, YES_NO, "correct", "statement", "no")
+
+
+def _reads(response: str, gold: str, question: str, text: str) -> tuple:
+    """A correct case read for what the question asks (rule asked_subject)."""
+    return (response, gold, question, None, "correct", "asked_subject", text)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +89,7 @@ def test_assigned_value_is_the_last_complete_assignment() -> None:
         ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
         (
             "The two smallest bars sum to 30 and the largest bar is 45.",
-            "Is the sum of the two smallest bars greater than the largest bar?",
+            SMALL_BARS,
             None,
         ),
         ("The lines might be parallel.", "Are the lines parallel?", None),
@@ -186,10 +204,11 @@ def test_judge_reads_the_value_stated_for_what_the_question_names() -> None:
         "two are 60° and 80°."
     )
     assert judge(angle, "40", question="Find m \\angle 1.").correct
-    # "a difference of 8.4"; "the sum of 3 and 4" is no statement of the sum, and with
-    # other values between the name and its "is" the rule declines rather than guesses
+    # "a difference of 8.4"; "the sum of 3 and 4 is 7" states the sum after its operands;
+    # with other values between the name and its "is" the rule declines rather than guesses
     assert stated_value("it was 29.7, a difference of 8.4 points", "\\bdifference\\b") == "8.4"
-    assert stated_value("the sum of 3 and 4 is 7", "\\bsum\\b") is None
+    assert stated_value("the sum of 3 and 4 is 7", "\\bsum\\b") == "7"
+    assert stated_value("the sum, 3 + 4, is 7", "\\bsum\\b") is None
     assert stated_value("the perimeter is 2(4 + 6) = 20 cm", "\\bperimeter\\b") == "20"
     assert stated_value("the ratio is 6:8, which simplifies to 3:4", "\\bratio\\b") is None
     assert stated_value("the area is not 12", "\\barea\\b") is None
@@ -261,3 +280,638 @@ def test_closing_forms_a_grader_reads() -> None:
     assert judge("3 × \\$2.50 + 2 × \\$1.00 = \\$7.50 + \\$2.00 = \\$9.50", "9.5").correct
     plan = judge("To find the value, locate 2015 on the x-axis and read across.", "27")
     assert plan.outcome == "no_answer"
+
+
+# Kinds found by blind batch 24: (response, gold, question, choices, outcome, rule, text).
+BATCH_24_KINDS = [
+    # a Chinese verdict; a <think> that never closes is cut off
+    (
+        "不是。深橙色的值约为42。",
+        "No",
+        "Is Dark Orange the minimum?",
+        YES_NO,
+        "correct",
+        "whole",
+        "不是",
+    ),
+    (
+        "<think>\n3·8 = 4x, so x = 6. Let me verify once more",
+        "6",
+        "Find $x$.",
+        None,
+        "no_answer",
+        "none",
+        "",
+    ),
+    # a choice letter named beside a value is the pick; the question does not re-read it
+    (
+        "The perimeter is 5 + 12 + 13 = 30, which matches option C.",
+        "D",
+        "Find the perimeter of the triangle.",
+        ["17", "25", "28", "30"],
+        "wrong",
+        "conclusion",
+        "C",
+    ),
+    # the answer first, then its evidence: a worded answer, a choice's text
+    (
+        "India. Its growth rate of 8.9% was higher than China's 8.1%.",
+        "India",
+        "Which country grew most?",
+        None,
+        "correct",
+        "leading",
+        "India",
+    ),
+    (
+        "Science, with 75.6B tokens, ahead of Code (58.9B).",
+        "Science",
+        "Which domain has the most tokens?",
+        ["Legal", "Code", "Science"],
+        "correct",
+        "leading",
+        "C",
+    ),
+    # options listed again after the answer; several options named
+    (
+        "We get $x^2 = 64$, so $x = 8$.\n\nLooking at the options: A. 6, B. 8, C. 10, D. 12",
+        "B",
+        "Find $x$.",
+        ["6", "8", "10", "12"],
+        "correct",
+        "conclusion",
+        "8",
+    ),
+    (
+        "The acute angles are ∠1 and ∠3: options A and C.",
+        "A, C",
+        "Which angles are acute?",
+        ["∠1", "∠2", "∠3", "∠4"],
+        "correct",
+        "conclusion",
+        "A, C",
+    ),
+    # coordinates as equations; a number with its scale word
+    (
+        "The vertex is at x = 2, y = −3.",
+        "(2, -3)",
+        "Find the vertex of the parabola.",
+        None,
+        "correct",
+        "conclusion",
+        "(2, −3)",
+    ),
+    (
+        "City B: 1.25 million people.",
+        "1250000",
+        "What is the population of City B?",
+        None,
+        "correct",
+        "conclusion",
+        "1.25 million",
+    ),
+    # a count before its breakdown, and beside a measure
+    _reads(
+        "There are 12 dots: three rows with 4 dots in each row.",
+        "12",
+        "How many dots are there in total?",
+        "12",
+    ),
+    (
+        "It's a pentagon with five sides of length 6.",
+        "6",
+        "How many sides does the polygon have?",
+        None,
+        "wrong",
+        "asked_subject",
+        "five",
+    ),
+    # the time a question asks for; a superlative said by its verb
+    _reads(
+        "They cross in April, where both products sold 120 units.",
+        "April",
+        "In which month were the sales equal?",
+        "April",
+    ),
+    (
+        "The line peaks in 2010 at about 9.6%, then declines to 3.7% by 2019.",
+        "2010",
+        "Which year had the highest rate?",
+        None,
+        "correct",
+        "statement",
+        "2010",
+    ),
+    # the label the question names, in a closing list
+    _reads(
+        "Very satisfied: 34%\nSomewhat satisfied: 41%\nNot satisfied: 25%",
+        "34",
+        "What percentage said 'Very satisfied'?",
+        "34%",
+    ),
+    # an assignment through its working; a subject qualified by another year
+    (
+        "$z = \\sqrt{4 \\cdot 9} = 6$. The legs are then $x = 2\\sqrt{13}$ and $y = 3\\sqrt{13}$.",
+        "6",
+        "Find $z$.",
+        None,
+        "correct",
+        "asked_variable",
+        "6",
+    ),
+    _reads(
+        "The 2019 values are 31 and 42. Their average is 36.5, and the 2020 average is 40.0.",
+        "36.5",
+        "What is the average of the bars labelled 2019?",
+        "36.5",
+    ),
+    # yes/no by the question's predicate in other words
+    _affirms("Since 45 > 41, the sum exceeds the largest bar.", SMALL_BARS),
+    (
+        "18 + 27 = 45, so the sum falls short of the largest bar.",
+        "Yes",
+        SMALL_BARS,
+        YES_NO,
+        "wrong",
+        "statement",
+        "no",
+    ),
+    _affirms(
+        "Opposite sides are congruent, so ABCD is a parallelogram.",
+        "Is the quadrilateral a parallelogram?",
+    ),
+    _affirms("Substituting x = 2 gives y = 5, so the point (2, 5) lies on the line.", THROUGH),
+    (
+        "At x = 2, y = 3 ≠ 5, so the point does not lie on the line.",
+        "Yes",
+        THROUGH,
+        YES_NO,
+        "wrong",
+        "statement",
+        "no",
+    ),
+]
+
+
+# Kinds found by blind batch 25.
+BATCH_25_KINDS = [
+    # the question states the rounding; a value read past a trig function
+    (
+        "$V = 96\\pi$\n\n$V \\approx 301.59$",
+        "301.6",
+        "Find the volume. Round to the nearest tenth.",
+        None,
+        "correct",
+        "conclusion",
+        "301.59",
+    ),
+    (
+        "$x = 12.4 \\sin 52° ≈ 9.77 ≈ 9.8$.",
+        "9.8",
+        "Find $x$.",
+        None,
+        "correct",
+        "asked_variable",
+        "9.8",
+    ),
+    # a segment the question names, among others; the value of a named shape
+    _reads("So $AC/4 = 9/3$, giving $AC = 12$. Similarly $BC = 15$.", "12", "Find $AC$.", "12"),
+    _reads(
+        "circle = 3, square = 2, triangle = 4.",
+        "2",
+        "Find the value of the square in the figure.",
+        "2",
+    ),
+    # the angle the question names, then a further fact; a coefficient is no value
+    _reads(
+        "So the exterior angle is 180° − 120° = 60°. The sum of the exterior angles is 360°.",
+        "60",
+        "Find the measure of the exterior angle of a regular hexagon.",
+        "60",
+    ),
+    (
+        "Since PQ = QR, ∠P = ∠R. Thus $2\\angle R = 90°$",
+        "45",
+        "Find $m \\angle R$.",
+        None,
+        "no_answer",
+        "none",
+        "",
+    ),
+    # the blank of a fill-in question; a superlative's subject for "Which"
+    _reads(
+        "The minute hand is on the 3. So it is quarter past six.",
+        "quarter",
+        "It is (_) past six.",
+        "quarter",
+    ),
+    (
+        "Chad has the lowest life expectancy at 52.5 years, followed by Nigeria (54.7).",
+        "Chad",
+        "Which country has the lowest life expectancy?",
+        None,
+        "correct",
+        "statement",
+        "Chad",
+    ),
+    # yes/no by a relation symbol and by one side of the comparison
+    _affirms("By AA similarity, △ABC ~ △DEF.", "Is triangle ABC similar to triangle DEF?"),
+    _denies("Web Green ≈ 35 < Dark Cyan ≈ 60.", WEB_GREEN),
+    _denies("Web Green is about 35 and Dark Cyan about 60, so Web Green is smaller.", WEB_GREEN),
+    # an inequality in closing math; a retraction by "Oops"
+    (
+        "The open circle at −2 with an arrow pointing right represents $x > -2$.",
+        "x > -2",
+        "Find the solution set.",
+        None,
+        "correct",
+        "conclusion",
+        "x > -2",
+    ),
+    (
+        "The median is $\\boxed{9}$.\n\nOops, I took the wrong position. The median is 7.",
+        "7",
+        "Find the median.",
+        None,
+        "correct",
+        "conclusion",
+        "7",
+    ),
+]
+
+
+RED_BLUE = "Is the number of red objects equal to the number of blue objects?"
+REGION = "Which region had the smallest increase?"
+# Kinds found by blind batch 26.
+BATCH_26_KINDS = [
+    # equality needs both sides; a predicate after "less than" is not affirmed
+    (
+        "There are 2 red objects and 3 blue objects.",
+        "Yes",
+        RED_BLUE,
+        YES_NO,
+        "wrong",
+        "conclusion",
+        "2 red objects and 3 blue objects",
+    ),
+    ("2 red and 2 blue — the same number.", "Yes", RED_BLUE, YES_NO, "correct", "statement", "yes"),
+    (
+        "∠ABC measures about 80°, slightly less than a right angle.",
+        "Yes",
+        "Is the angle ABC a right angle?",
+        YES_NO,
+        "wrong",
+        "conclusion",
+        "80",
+    ),
+    # true/false; rises as increasing
+    (
+        "Median 5 < mean 8.",
+        "False",
+        "True or false: the median is greater than the mean.",
+        ["True", "False"],
+        "correct",
+        "statement",
+        "no",
+    ),
+    _affirms(
+        "From 2015 to 2020 the line rises steadily from 20 to 45.",
+        "Is the line graph increasing from 2015 to 2020?",
+    ),
+    # a walk through the options cut off; a correction inside the sentence
+    (
+        "A. This option suggests 30°.\nB. This option suggests 45°.\nC.",
+        "A",
+        "Which is correct?",
+        ["30°", "45°", "60°"],
+        "no_answer",
+        "none",
+        "",
+    ),
+    (
+        "Housing: 25%, food: 35%. So housing is 35%... no, housing is the 25% slice.",
+        "35",
+        "What percentage is spent on housing?",
+        None,
+        "wrong",
+        "conclusion",
+        "the 25% slice",
+    ),
+    # an exact form before its coarser rounding, without a dataset precision
+    (
+        "A = (90/360)·π·6² = 9π ≈ 28.3 in²",
+        "28.27",
+        "Find the area. Round to the nearest hundredth.",
+        None,
+        "correct",
+        "conclusion",
+        "9π ≈ 28.3 in²",
+    ),
+    # a result label closing a list; the superlative's place
+    (
+        "North: +12\nEast: +9\nSouth: +3\n\nSmallest: South",
+        "South",
+        REGION,
+        None,
+        "correct",
+        "last_line",
+        "South",
+    ),
+    (
+        "Increases: North +12, South +3. The smallest increase was in the South.",
+        "South",
+        REGION,
+        None,
+        "correct",
+        "statement",
+        "South",
+    ),
+    # the asked variable at the end of the question; a box called something else
+    (
+        "So $x = 6$ and $y = 4$.\n\n$\\boxed{x = 6, y = 4}$",
+        "6",
+        "Find $x$ and $y$. What is $x$?",
+        None,
+        "correct",
+        "boxed",
+        "6",
+    ),
+    (
+        "$\\boxed{125}$\n\nThat's the volume, not the surface area. "
+        "The surface area is $6 \\times 25 = 150$.",
+        "150",
+        "Find the surface area.",
+        None,
+        "correct",
+        "conclusion",
+        "150",
+    ),
+    # a labelled list on one line; the clause naming the subject; a count by listing
+    _reads(
+        "Q1: $3.2M, Q2: $3.9M, Q3: $4.7M, Q4: $5.1M",
+        "4.7",
+        "What was the revenue in Q3 (in millions)?",
+        "4.7",
+    ),
+    _reads(
+        "Coffee is the most popular at 45%, tea comes second with 28%, and juice takes 27%.",
+        "28",
+        "What is the percentage of people who prefer tea?",
+        "28%",
+    ),
+    _reads(
+        "The years above 500 are 2016, 2018, 2019 and 2021.",
+        "4",
+        "How many years had sales above 500 units?",
+        "4",
+    ),
+]
+
+
+CIRCLE_SQUARE = "Is the area of the circle greater than the area of the square?"
+# Kinds found by blind batch 27.
+BATCH_27_KINDS = [
+    # a choice picked as the closest to a different value of its own is a guess
+    (
+        "P = l × w = 8 × 4 = 32. The closest option is 24.\n\nAnswer: D",
+        "D",
+        "Find the perimeter.",
+        ["8", "12", "16", "24"],
+        "wrong",
+        "phrase",
+        "D",
+    ),
+    # a number before "and" does not qualify the subject; the operands of the subject
+    _reads("x = 5, so PQ = 9 and QR = 9, while PR = 2x = 10.", "9", "Find $QR$.", "9"),
+    _reads(
+        "The average of 55 and 70 is 62.5, and the May value alone is 70.",
+        "62.5",
+        "What is the average rainfall in April and May?",
+        "62.5",
+    ),
+    # "How many people": none; the peak; a value with its year in brackets
+    _reads(
+        "None of the people in the photo were born after WWII.",
+        "0",
+        "How many people were born after WWII?",
+        "0",
+    ),
+    _reads(
+        "The line climbs from 40 in 2010 to a peak of 78 in 2016 before falling to 61.",
+        "78",
+        "What was the peak value of the orange line?",
+        "78",
+    ),
+    (
+        "Peak: 78 (2016)",
+        "78",
+        "What was the peak value of the orange line?",
+        None,
+        "correct",
+        "conclusion",
+        "78",
+    ),
+    # a count given by the items after a colon
+    _reads(
+        "Countries above 3%: India, Vietnam.",
+        "2",
+        "How many countries have a growth rate above 3%?",
+        "2",
+    ),
+    # yes/no: the right side alone; "there are fewer than 2"
+    _denies("Circle ≈ 28.3, square = 36 → the square is bigger.", CIRCLE_SQUARE),
+    _affirms(
+        "There is one bike, so there are fewer than 2 bikes behind it.",
+        "Is the number of bikes behind the car less than 2?",
+    ),
+    # another variable alone on the last line; a box changed "on a closer look"
+    (
+        "a/10 = 12/8 → a = 15; b/6 = 12/8 → b = 9.\n\n**b = 9**",
+        "15",
+        "Find $a$.",
+        None,
+        "wrong",
+        "conclusion",
+        "b = 9",
+    ),
+    (
+        "$\\boxed{14}$\n\nHmm, on a closer look the grid gives 16 + 9 + 4 + 1 = 30 squares.",
+        "14",
+        "How many squares are in the figure?",
+        None,
+        "wrong",
+        "conclusion",
+        "30 squares",
+    ),
+]
+
+
+RED_BLUE_LENGTH = "Is the red segment longer than the blue segment?"
+# Kinds found by blind batch 28.
+BATCH_28_KINDS = [
+    _affirms("The blue segment is shorter than the red one.", RED_BLUE_LENGTH),
+    _affirms(
+        "2 cylinders vs 4 cubes, so the cubes outnumber the cylinders.",
+        "Are there fewer cylinders than cubes?",
+    ),
+    _denies(
+        "One angle measures 80°, so ABCD cannot be a rectangle.",
+        "Is the quadrilateral a rectangle?",
+    ),
+    _reads("Mon: 34, Tue: 28, Wed: 41", "34", "What is the value of the leftmost bar?", "34"),
+    (
+        "From $45 to $60: +$15",
+        "15",
+        "How much did the price increase?",
+        None,
+        "correct",
+        "conclusion",
+        "+15",
+    ),
+    (
+        "In Q4, Laptops led with 420 units, followed by Phones (380).",
+        "Laptops",
+        "Which product had the highest sales in Q4?",
+        None,
+        "correct",
+        "statement",
+        "Laptops",
+    ),
+    (
+        "Laptops (420 units).",
+        "Laptops",
+        "Which product had the highest sales?",
+        None,
+        "correct",
+        "whole",
+        "Laptops",
+    ),
+    (
+        "A = π·7² ≈ 153.94",
+        "49\\pi",
+        "What is the exact value of the area of the circle?",
+        None,
+        "wrong",
+        "conclusion",
+        "π·7² ≈ 153.94",
+    ),
+    (
+        "Perimeter = 9 + 12 + 15 = $\\boxed{36}$.\n\nSo the area is ½ × 9 × 12 = 54.",
+        "36",
+        "Find the perimeter of the triangle.",
+        None,
+        "correct",
+        "boxed",
+        "36",
+    ),
+    _reads(
+        "The temperature dropped by 9 °C.",
+        "-9",
+        "What is the change in temperature from noon to midnight?",
+        "-9",
+    ),
+]
+
+
+SALMON = "Does Light Salmon have the lowest value?"
+# Kinds found by blind batch 29.
+BATCH_29_KINDS = [
+    _denies("Olive Drab (≈12) is lower than Light Salmon (≈30).", SALMON),
+    _denies("The 2020 bar reaches 55, which is below 60.", "Does the bar for 2020 exceed 60?"),
+    _affirms(
+        "The angles are 50°, 60° and 70°; their sum is 180°.",
+        "Is the sum of the angles equal to 180 degrees?",
+    ),
+    _affirms(
+        "It is bounded by a diameter and half of the circle, so it is a semicircle.",
+        "Is the shaded region a semicircle?",
+    ),
+    (
+        "lung, cell, wife and shirt each have a bar below 5 — that's four.",
+        "4",
+        "How many objects have a bar below 5?",
+        None,
+        "correct",
+        "conclusion",
+        "4",
+    ),
+    _reads(
+        "The value exceeded 50 in 2016, 2018 and 2020.",
+        "3",
+        "What is the number of years in which the value was above 50?",
+        "3",
+    ),
+    _reads(
+        "They intersect at (2, 4).",
+        "4",
+        "What is the y-coordinate of the point where the lines intersect?",
+        "4",
+    ),
+    _reads(
+        "The smallest cube is the green one at the back.",
+        "green",
+        "What color is the smallest cube?",
+        "green",
+    ),
+    _reads(
+        "The bar labelled 'Books' reaches exactly 25.",
+        "Books",
+        "Which category has a value of 25?",
+        "Books",
+    ),
+    _reads("Books: 25, Toys: 18, Games: 32", "Books", "Which category has a value of 25?", "Books"),
+    _reads(
+        "The curve reaches its highest point at around x = 6, where y ≈ 120.",
+        "120",
+        "What is the approximate value of the peak in the graph?",
+        "120",
+    ),
+    _reads(
+        "Candidate A received 38% of the votes, Candidate B 42%, and Candidate C 20%.",
+        "42",
+        "What percentage of the votes did Candidate B receive?",
+        "42%",
+    ),
+]
+
+
+YEARS = "In how many years was the export value higher than the import value?"
+RENEWABLES = "What is the share of renewable energy in 2020?"
+# Kinds found by blind batch 30.
+BATCH_30_KINDS = [
+    _reads("Exports exceeded imports in 2017 and 2019.", "2", YEARS, "2"),
+    _reads("In two of the years (2017 and 2019) exports were above imports.", "2", YEARS, "two"),
+    _reads(
+        "Renewables made up 29% of the energy mix in 2020, up from 22% in 2015.",
+        "29",
+        RENEWABLES,
+        "29%",
+    ),
+    _reads("In 2015 renewables were 22%; by 2020 they reached 29%.", "29", RENEWABLES, "29%"),
+    _affirms("P = 2(7 + 4) = 22 > 20", "Is the perimeter of the rectangle greater than 20?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "choices", "outcome", "rule", "text"),
+    BATCH_24_KINDS
+    + BATCH_25_KINDS
+    + BATCH_26_KINDS
+    + BATCH_27_KINDS
+    + BATCH_28_KINDS
+    + BATCH_29_KINDS
+    + BATCH_30_KINDS,
+)
+def test_kinds_found_by_blind_batches(
+    response: str,
+    gold: str,
+    question: str,
+    choices: list[str] | None,
+    outcome: str,
+    rule: str,
+    text: str,
+) -> None:
+    verdict = judge(response, gold, choices, question=question)
+    assert (verdict.outcome, verdict.rule, verdict.extracted) == (outcome, rule, text), (
+        verdict.reason
+    )
