@@ -17,7 +17,15 @@ Used by ``cuekit eval`` and by distill's held-out accuracy.
 """
 
 from cuekit.answers.extract import Extraction, extract, find_boxed
-from cuekit.answers.judge import FIELDS, OUTCOMES, Verdict, judge, judge_with_fields
+from cuekit.answers.judge import (
+    FIELDS,
+    OUTCOMES,
+    JudgedQuestion,
+    Verdict,
+    judge,
+    judge_question,
+    judge_with_fields,
+)
 from cuekit.answers.match import Match, match_answer
 
 __all__ = [
@@ -29,6 +37,8 @@ __all__ = [
     "extract",
     "find_boxed",
     "judge",
+    "judge_question",
     "judge_with_fields",
+    "JudgedQuestion",
     "match_answer",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from cuekit.answers.claims import (
     choice_named,
@@ -62,7 +62,15 @@ from cuekit.answers.question import (
 )
 from cuekit.answers.reading import looks_finished
 
-__all__ = ["FIELDS", "OUTCOMES", "Verdict", "judge", "judge_with_fields"]
+__all__ = [
+    "FIELDS",
+    "OUTCOMES",
+    "JudgedQuestion",
+    "Verdict",
+    "judge",
+    "judge_question",
+    "judge_with_fields",
+]
 
 OUTCOMES = ("correct", "wrong", "no_answer", "unscored")
 _NO_ANSWER_CHOICE = re.compile(
@@ -723,3 +731,32 @@ def judge_with_fields(
         finished=finished,
         question=given["question"],
     )
+
+
+class JudgedQuestion(Protocol):
+    """What the judge reads of a question: a :class:`~cuekit.schemas.Sample` or an eval item."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str | None: ...
+    @property
+    def choices(self) -> list[str] | None: ...
+    @property
+    def precision(self) -> int | None: ...
+    @property
+    def question_type(self) -> str | None: ...
+    @property
+    def answer_type(self) -> str | None: ...
+    @property
+    def unit(self) -> str | None: ...
+
+
+def judge_question(
+    response: str, question: JudgedQuestion, *, finished: bool | None = None
+) -> Verdict:
+    """``judge`` of ``response`` against ``question.answer`` with every field the question's
+    source gives. `cuekit eval` and distill's held-out accuracy both call this, so they
+    count the same answers as correct."""
+    fields = {name: getattr(question, name) for name in FIELDS}
+    return judge_with_fields(response, question.answer, fields, finished=finished)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 # The one judge of the project, shared with `cuekit eval`, so held-out accuracy during
 # training and after it count the same answers as correct.
-from cuekit.answers import Verdict, judge
+from cuekit.answers import judge_question
 from cuekit.distill.prompts import (
     ChatPair,
     chat_prompt_pair,
@@ -21,43 +21,6 @@ from cuekit.distill.rollout import Rollouts, SamplingSettings, generate_rollouts
 from cuekit.distill.scoring import exact_reverse_kl, scoring_pair
 from cuekit.pipelines.read.reader import ShardBatch, ShardReader
 from cuekit.schemas.runs import EvalMetrics
-
-
-class JudgedQuestion(Protocol):
-    """What the judge reads of a question: a :class:`~cuekit.schemas.Sample` or an eval item."""
-
-    @property
-    def question(self) -> str: ...
-    @property
-    def answer(self) -> str | None: ...
-    @property
-    def choices(self) -> list[str] | None: ...
-    @property
-    def precision(self) -> int | None: ...
-    @property
-    def question_type(self) -> str | None: ...
-    @property
-    def answer_type(self) -> str | None: ...
-    @property
-    def unit(self) -> str | None: ...
-
-
-def judge_response(
-    response: str, question: JudgedQuestion, *, finished: bool | None = None
-) -> Verdict:
-    """:func:`cuekit.answers.judge` of ``response`` with every field the question's source
-    gives for judging it (`cuekit eval` and the held-out accuracy call this alike)."""
-    return judge(
-        response,
-        question.answer,
-        choices=question.choices,
-        precision=question.precision,
-        question_type=question.question_type,
-        answer_type=question.answer_type,
-        unit=question.unit,
-        finished=finished,
-        question=question.question,
-    )
 
 
 def _chats(batch: ShardBatch, config: Any) -> list[ChatPair]:
@@ -123,7 +86,7 @@ class Evaluator:
                 if record.sample.answer is None:
                     continue
                 total += 1
-                correct += judge_response(text, record.sample).correct
+                correct += judge_question(text, record.sample).correct
         return EvalMetrics(
             eval_reverse_kl=kl_sum / max(tokens, 1),
             eval_accuracy=correct / total if total else 0.0,

@@ -190,7 +190,7 @@ def generate_answers(
     model: Any, processor: Any, items: Sequence[EvalItem], config: EvalConfig
 ) -> list[dict[str, Any]]:
     """One prediction row per item: prompt, response and how it scored."""
-    from cuekit.distill.evaluation import judge_response
+    from cuekit.answers import judge_question
     from cuekit.distill.prompts import pair_batch
     from cuekit.distill.rollout import SamplingSettings, generate_rollouts
 
@@ -232,7 +232,7 @@ def generate_answers(
         finished.tolist(),
         strict=True,
     ):
-        verdict = judge_response(text, item, finished=bool(done))
+        verdict = judge_question(text, item, finished=bool(done))
         rows.append(
             {
                 "id": item.id,
