@@ -8,14 +8,8 @@ import json
 import pytest
 
 from cuekit.pipelines.shard import manifest as mf
-from cuekit.schemas import (
-    EvalMetrics,
-    ManifestRow,
-    SampleStats,
-    ShardResult,
-    StageCounts,
-    StepMetrics,
-)
+from cuekit.schemas import EvalMetrics, ManifestRow, SampleStats, ShardResult, StepMetrics
+from cuekit.schemas.runs import StageCounts
 
 STATS = SampleStats(
     key="s1",
