@@ -23,15 +23,12 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
+from cuekit.answers.reading import NUMBER_WORDS
+
 __all__ = ["find_leak", "is_leaky", "parse_number"]
 
-NUMBER_WORDS: dict[str, int] = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
+# The judge's number words, so a cue leaks exactly the numbers the judge would accept.
+_WORD_VALUES: dict[str, int] = {word: value for value, word in enumerate(NUMBER_WORDS)}
 
 # A whole number in running text: not glued to other digits, a decimal point or a
 # letter/digit before it. "1,000" is read as 1000; "5.5" and "3/4" are one number each.
@@ -39,7 +36,7 @@ _NUMBER_IN_TEXT = re.compile(
     r"(?<![\w./])(?P<num>[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?(?:/\d+)?)"
     r"(?!\d|[./]\d|,\d{3}(?!\d))"
 )
-_NUMBER_WORD_IN_TEXT = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_WORD_IN_TEXT = re.compile(r"\b(" + "|".join(_WORD_VALUES) + r")\b", re.IGNORECASE)
 # An answer that is a number with optional currency in front and a unit behind.
 _NUMERIC_ANSWER = re.compile(
     r"^\s*[$€£]?\s*(?P<num>[-−+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−+]?\d*\.?\d+(?:/\d+)?)"
@@ -54,8 +51,8 @@ def parse_number(text: str) -> Fraction | None:
     if match is not None:
         return _to_fraction(match.group("num"))
     word = text.strip().lower()
-    if word in NUMBER_WORDS:
-        return Fraction(NUMBER_WORDS[word])
+    if word in _WORD_VALUES:
+        return Fraction(_WORD_VALUES[word])
     return None
 
 
@@ -73,7 +70,7 @@ def _find_number(text: str, value: Fraction) -> str | None:
         if _to_fraction(match.group("num")) == value:
             return match.group("num")
     for match in _NUMBER_WORD_IN_TEXT.finditer(text):
-        if NUMBER_WORDS[match.group(1).lower()] == value:
+        if _WORD_VALUES[match.group(1).lower()] == value:
             return match.group(1)
     return None
 
@@ -103,7 +100,7 @@ def _find_value(text: str, answer: str) -> str | None:
             return found
     if len(answer) == 1 and answer.isalpha():
         return _find_letter(text, answer)
-    if value is not None and answer.lower() not in NUMBER_WORDS:
+    if value is not None and answer.lower() not in _WORD_VALUES:
         # "5 cm" found as "5 cm" is already caught above by its number.
         return None
     return _find_words(text, answer)
