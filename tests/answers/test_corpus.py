@@ -108,6 +108,18 @@ KNOWN_MISSES = {
     "that stand for the question's sides",
     "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
     "'measured in'",
+    "b31-geo-008": "'... so m∠2 = 90 − 56 = 34.' then '(A) 34' on a line of its own: a choice "
+    "letter with its value as the last line read as a cut-off sentence",
+    "b31-mv_mc-002": "'Perimeter = 2 × (6 + 4) = 20 units. (C) 20': a choice letter with its value "
+    "after the sentence read as a cut-off sentence",
+    "b31-geo-014": "'y = 22.5. None of the options match; the closest is D.' accepted as D: a "
+    "closest-option guess after the response's own value matches no choice (a false accept)",
+    "b31-chart-002": "'The rate ... fell to 8.9% in 2011, then 8.1% in 2012.': the asked year's "
+    "value as the last item of a series",
+    "b31-chart-005": "'Norway has the highest GDP per capita at about $75,000.': the figure after "
+    "the named answer decides",
+    "b31-short-004": "'I count 4 small triangles plus the large one.' for 5: a count given as a "
+    "sum in words",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
@@ -129,6 +141,8 @@ KNOWN_MISSES = {
     "answer 6: 3-way only",
     "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
     "as the wrong answer 9.6: 3-way only",
+    "b31-chart-011": "'The two smallest segments are 9 and 14.' (no answer to 'what is the sum') "
+    "read as the wrong answer '9 and 14': 3-way only",
 }
 
 
