@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from cuekit.answers.normalize import strip_math_delimiters
+from cuekit.number_words import NUMBER_WORDS
 
 __all__ = [
     "ANSWER_PHRASE",
@@ -77,11 +78,6 @@ _SUBJECT_VERB = re.compile(
     re.IGNORECASE,
 )
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-# The numbers a response spells out, by their value: NUMBER_WORDS[7] == "seven".
-NUMBER_WORDS = tuple(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split()
-)
 # "Yes, ...", "No. ...", and a Chinese verdict that opens the reply: "是的，...", "不是。"
 YES_NO = re.compile(
     r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"

@@ -23,11 +23,10 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 
-from cuekit.answers.reading import NUMBER_WORDS
+from cuekit.number_words import NUMBER_WORDS
 
 __all__ = ["find_leak", "is_leaky", "parse_number"]
 
-# The judge's number words, so a cue leaks exactly the numbers the judge would accept.
 _WORD_VALUES: dict[str, int] = {word: value for value, word in enumerate(NUMBER_WORDS)}
 
 # A whole number in running text: not glued to other digits, a decimal point or a
