@@ -10,6 +10,7 @@ back with ``from_dict``.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Iterable, Iterator, Mapping
@@ -131,14 +132,19 @@ class _JsonView(Mapping[str, Any]):
             flat.update(part.as_dict() if isinstance(part, _JsonView) else value)
         return flat
 
+    @functools.cached_property
+    def _view(self) -> dict[str, Any]:
+        # Built once: the record is frozen, and dict(record) reads every key.
+        return self.as_dict()
+
     def __getitem__(self, key: str) -> Any:
-        return self.as_dict()[key]
+        return self._view[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.as_dict())
+        return iter(self._view)
 
     def __len__(self) -> int:
-        return len(self.as_dict())
+        return len(self._view)
 
 
 @dataclass(frozen=True, eq=False)
