@@ -354,24 +354,15 @@ def changed_settings(
     return changed
 
 
-def field_names() -> list[str]:
-    return [f.name for f in fields(DistillConfig)]
-
-
 # ---------------------------------------------------------------- the typed schema
 # YAML and flags pass through the one schema of cuekit.settings, so a value of the wrong
 # kind is refused with its field and the expected type, never coerced or rounded.
 
 
-def typed_settings(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """``data`` (known setting names) checked and converted to each field's type."""
-    return typed_values([DistillConfig], data, origin)
-
-
 def _check_types(config: DistillConfig) -> None:
     """A config built in Python holds values of the declared kinds (no conversion)."""
     given = {f.name: getattr(config, f.name) for f in fields(config)}
-    for name, value in typed_settings(given, "settings").items():
+    for name, value in typed_values([DistillConfig], given, "settings").items():
         original = given[name]
         if isinstance(original, list):  # a list of layers is as good as a tuple
             original = tuple(original)
@@ -396,9 +387,8 @@ def resolve_config(
 ) -> DistillConfig:
     """Defaults < YAML file < command-line flags. ``cli_settings`` holds only flags the
     user actually gave, so a default never overrides the file."""
-    flags = typed_settings(
-        normalise_keys([DistillConfig], cli_settings or {}, "command line"), "command line"
-    )
+    given = normalise_keys([DistillConfig], cli_settings or {}, "command line")
+    flags = typed_values([DistillConfig], given, "command line")
     merged = {**(file_settings or {}), **flags}
     try:
         return DistillConfig(**merged)

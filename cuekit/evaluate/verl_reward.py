@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cuekit.evaluate.answers import judge
+from cuekit.answers import judge_with_fields
 
 
 def compute_score(
@@ -29,15 +29,4 @@ def compute_score(
     **kwargs: Any,
 ) -> float:
     """1.0 when the response's answer matches ``ground_truth``, else 0.0."""
-    info = extra_info or {}
-    verdict = judge(
-        solution_str,
-        ground_truth,
-        info.get("choices") or None,
-        precision=info.get("precision"),
-        question_type=info.get("question_type"),
-        answer_type=info.get("answer_type"),
-        unit=info.get("unit"),
-        question=info.get("question"),
-    )
-    return 1.0 if verdict.correct else 0.0
+    return 1.0 if judge_with_fields(solution_str, ground_truth, extra_info or {}).correct else 0.0
