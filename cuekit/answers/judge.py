@@ -281,8 +281,9 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     the variable was solved ("x = 4 ... Each side is then x + 6 = 10")."""
     if found.rule in _EXPLICIT:
         other = _ASSIGNS.match(strip_math_delimiters(found.text))
-        if assigned_value(found.text, variable) is not None:
-            return assigned_value(found.text, variable)
+        value = assigned_value(found.text, variable)
+        if value is not None:
+            return value
         if other is None or other.group(1) == variable:
             return None
         at = text.rfind(found.text)  # "Answer: x = 42, y = 138" read as "x = 42": its line
@@ -381,7 +382,6 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
-    # no clean first reading ("the most popular at 45%"): the clause naming the subject
     # no clean first reading ("the most popular at 45%"), or a year of the question picks
     # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
@@ -552,8 +552,10 @@ def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | N
     """A choice picked as "the closest option" to a value of the response's own that is
     more than 5% away from it: a guess, not the answer it found. None otherwise."""
     closest = _CLOSEST.search(text)
-    letters, _ = choice_letters(answer, choices) if choices else (None, "")
-    if closest is None or not letters or len(letters) != 1:
+    if closest is None or not choices:  # checked first: choice_letters may call math-verify
+        return None
+    letters, _ = choice_letters(answer, choices)
+    if not letters or len(letters) != 1:
         return None
     own = [
         float(n.replace(",", ""))

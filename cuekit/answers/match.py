@@ -153,7 +153,6 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     ) <= in_range:
         return frozenset(re.findall(r"[A-Z]", cleaned)), "choice letters"
     first = _LETTER_FIRST.match(cleaned)
-    by_value = _choice_by_value(cleaned, choices)
     if (
         first is not None
         and (first.group(1).isupper() or cleaned.startswith("("))
@@ -164,6 +163,7 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
         if named is not None and named != letter:
             return None, f"letter {letter} with the text of choice {named}"
         return frozenset(letter), "a choice letter with its text"
+    by_value = _choice_by_value(cleaned, choices)
     if by_value is not None:
         return frozenset(by_value), "the text of a choice"
     said = re.match(r"^(yes|no|true|false)\b", plain_text(cleaned))  # "Yes, it is."

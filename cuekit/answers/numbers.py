@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from cuekit.answers.symbolic import numeric_value
+from cuekit.number_words import NUMBER_WORDS as _NUMBER_NAMES  # "Answer: three"
 
 __all__ = ["Value", "as_share", "parse_value", "strip_unit", "values_agree"]
 
@@ -41,11 +42,6 @@ _DECIMAL = re.compile(
 # hedges ("5 or 6") are caught before numbers are read.
 _NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
-# "Answer: three": counts are sometimes written as words.
-_NUMBER_NAMES = (
-    "zero one two three four five six seven eight nine ten eleven twelve "
-    "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
