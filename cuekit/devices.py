@@ -32,10 +32,15 @@ logger = logging.getLogger("cuekit")
 _COMMON_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
+def env_int(name: str) -> int | None:
+    """A whole number from the environment variable ``name``; None when unset or not one."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
 def local_rank() -> int | None:
     """``LOCAL_RANK`` as torchrun sets it, or None outside torchrun."""
-    value = os.environ.get("LOCAL_RANK")
-    return int(value) if value and value.isdigit() else None
+    return env_int("LOCAL_RANK")
 
 
 def check_device(device: str) -> None:

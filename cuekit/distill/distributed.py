@@ -60,7 +60,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from cuekit.devices import resolve_device
+from cuekit.devices import env_int, resolve_device
 from cuekit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -91,21 +91,16 @@ class DistInfo:
 SINGLE = DistInfo()
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else None
-
-
 def launched_by_torchrun() -> bool:
     """True when the environment names more than one rank (torchrun, Slurm + torchrun)."""
-    return (_env_int("WORLD_SIZE") or 1) > 1
+    return (env_int("WORLD_SIZE") or 1) > 1
 
 
 def current_info() -> DistInfo:
     """The rank layout of the running process group, or :data:`SINGLE` when there is none."""
     if not (dist.is_available() and dist.is_initialized()):
         return SINGLE
-    return DistInfo(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK") or 0)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), env_int("LOCAL_RANK") or 0)
 
 
 def init_distributed(device: str = "auto") -> tuple[DistInfo, bool]:
@@ -125,7 +120,7 @@ def init_distributed(device: str = "auto") -> tuple[DistInfo, bool]:
             "is not set: launch with torchrun (see docs/distributed.md)"
         )
     use_cuda = resolve_device(device).startswith("cuda")
-    local_rank = _env_int("LOCAL_RANK") or 0
+    local_rank = env_int("LOCAL_RANK") or 0
     if use_cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")

@@ -80,9 +80,7 @@ class CueBuilder:
         """True when a detection failure is about the run, not one sample: stop then."""
         return self.strict or _is_run_failure(exc)
 
-    def _detect_isolating(
-        self, batch: list[Prepared], items: list[DetectItem]
-    ) -> list[list[Detection] | BaseException]:
+    def _detect_isolating(self, items: list[DetectItem]) -> list[list[Detection] | BaseException]:
         """Detect on the batch; if it fails, retry one sample at a time to find the culprit."""
         try:
             return list(self._detect(items))
@@ -103,7 +101,7 @@ class CueBuilder:
         return results
 
     def _record(
-        self, prepared: Prepared, phrases: list[Phrase], detections: list[Detection]
+        self, prepared: Prepared, phrases: Sequence[Phrase], detections: list[Detection]
     ) -> tuple[ExtractedSample, dict[str, int]]:
         """The sample's record, and its counts of what the cue left out (run_counts)."""
         sample = prepared.sample
@@ -148,14 +146,11 @@ class CueBuilder:
 
     def run(self, batch: list[Prepared]) -> Iterator[Done | Failed]:
         extract = get_phrase_extractor(self.phrase_extractor)
-        phrases = [list(extract(p.sample.question)) for p in batch]
         items = [
-            DetectItem(sample=p.sample, images=p.images, phrases=ph)
-            for p, ph in zip(batch, phrases, strict=True)
+            DetectItem(sample=p.sample, images=p.images, phrases=list(extract(p.sample.question)))
+            for p in batch
         ]
-        for prepared, ph, item, found in zip(
-            batch, phrases, items, self._detect_isolating(batch, items), strict=True
-        ):
+        for prepared, item, found in zip(batch, items, self._detect_isolating(items), strict=True):
             sample = prepared.sample
             if isinstance(found, BaseException):
                 yield Failed(
@@ -166,7 +161,7 @@ class CueBuilder:
                 )
                 continue
             try:
-                record, budget = self._record(prepared, ph, found)
+                record, budget = self._record(prepared, item.phrases, found)
                 yield Done(prepared.row_index, record, {**item.rejected, **budget})
             except (SampleError, ValueError) as exc:  # ValueError: a backend broke a contract
                 if self.strict:

@@ -9,7 +9,6 @@ defaults are the stage's too (``ExtractConfig`` reads them from :class:`ExtractS
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cuekit.cues.render import DEFAULT_MAX_CUE_TOKENS
-from cuekit.devices import check_device, local_rank, resolve_device
+from cuekit.devices import check_device, env_int, local_rank, resolve_device
 from cuekit.errors import ConfigError
 from cuekit.grounding.base import DetectorOptions, backend_names
 from cuekit.io import DEFAULT_MAX_IMAGE_PIXELS
@@ -29,11 +28,6 @@ if TYPE_CHECKING:
 
 OCR_KEEP = ("mentioned", "labels", "numbers", "lines", "all")
 _EXISTING_FOLDER = click.Path(path_type=Path, exists=True, file_okay=False)
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -197,10 +191,10 @@ class ExtractSettings:
             drop_leaky=self.drop_leaky,
             strict=self.strict,
             overwrite=self.overwrite,
-            rank=self.rank if self.rank is not None else (_env_int("RANK") or 0),
+            rank=self.rank if self.rank is not None else (env_int("RANK") or 0),
             world_size=self.world_size
             if self.world_size is not None
-            else (_env_int("WORLD_SIZE") or 1),
+            else (env_int("WORLD_SIZE") or 1),
             max_image_pixels=self.max_image_pixels,
         )
 
