@@ -188,10 +188,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="Write the results as JSON here.")
-    args = parser.parse_args()
-    common.set_threads(args.threads)
-    info = common.machine_info()
-    print(common.header_line(info))
+    args, info = common.start_run(parser)
     results = run(args)
     common.write_json(args.out, {"machine": info, "args": vars(args), "results": results})
 

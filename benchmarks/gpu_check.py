@@ -66,8 +66,6 @@ SIZES = {
     "opd": ((8, 128), (4, 16)),
     "gdino": ((4, 1333, 800, 32), (2, 320, 240, 8)),
 }
-REAL = {section: real for section, (real, _) in SIZES.items()}
-TINY = {section: tiny for section, (_, tiny) in SIZES.items()}
 # Rough seconds each section needs on an H100 (incl. model build), to skip instead of
 # overrunning the budget.
 ESTIMATE_S = {
@@ -84,7 +82,7 @@ class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tiny = args.tiny
-        self.sizes = TINY if args.tiny else REAL
+        self.sizes = {section: sizes[int(args.tiny)] for section, sizes in SIZES.items()}
         self.device = "cpu" if args.tiny else "cuda"
         self.dtype = torch.float32 if args.tiny else torch.bfloat16
         self.peak = peak_tflops(args.peak_tflops)
