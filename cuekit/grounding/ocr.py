@@ -193,6 +193,7 @@ class OcrBackend:
             raise ConfigError(f"ocr_verify must be true or false, got {verify!r}")
         self.verify = verify
         self.rejected: dict[str, int] = {}
+        self._sample_rejected: dict[str, int] = {}  # the current sample's share, for run.json
         self._rapidocr = _import_rapidocr()
         self._engine = _load_engine(self.text_score, self.box_thresh)
 
@@ -276,7 +277,7 @@ class OcrBackend:
             if keep and self.verify:
                 reason = implausible(text, found.xyxy, width, height, question, mentioned=mentioned)
                 if reason is not None:
-                    self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                    self._reject(reason)
             if keep and reason is None:
                 detections.append(
                     Detection(
@@ -330,15 +331,20 @@ class OcrBackend:
 
             mentioned = det.phrase_index is not None or _names(det.label, question)
             if not confirmed(det.label, det.score, mentioned, reread):
-                self.rejected["disagree"] = self.rejected.get("disagree", 0) + 1
+                self._reject("disagree")
                 continue
             kept.append(det)
         return kept
 
+    def _reject(self, reason: str) -> None:
+        """Count a dropped read: over the run (``rejected``) and for the current sample."""
+        for counts in (self.rejected, self._sample_rejected):
+            counts[reason] = counts.get(reason, 0) + 1
+
     def detect(self, items: Sequence[DetectItem]) -> list[list[Detection]]:
         results = []
         for item in items:
-            before = dict(self.rejected)
+            self._sample_rejected.clear()
             detections: list[Detection] = []
             for image_index, image in enumerate(item.images):
                 found = self.select(
@@ -352,9 +358,8 @@ class OcrBackend:
                 if self.verify:
                     found = self.confirm(image, found, item.sample.question)
                 detections += found
-            for reason, count in self.rejected.items():  # this sample's share, for run.json
-                if count > before.get(reason, 0):
-                    key = f"{self.name}/{reason}"
-                    item.rejected[key] = item.rejected.get(key, 0) + count - before.get(reason, 0)
+            for reason, count in self._sample_rejected.items():
+                key = f"{self.name}/{reason}"
+                item.rejected[key] = item.rejected.get(key, 0) + count
             results.append(detections)
         return results
