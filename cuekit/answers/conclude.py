@@ -231,8 +231,10 @@ def closing_claim(text: str) -> str | None:
 
 
 # "options A and C", "choices (B), (C) and (E)": several options picked together.
+# "The increasing functions are A, C.": the letters after the copula are the options.
 _OPTIONS = re.compile(
-    r"\b(?i:options|choices)\s+(\(?[A-H]\)?(?:\s*(?:,|and|&|,\s*and)\s*\(?[A-H]\)?)+)\W*$"
+    r"\b(?i:options|choices|are|were)\s+(\(?[A-H]\)?(?:\s*(?:,|and|&|,\s*and)\s*\(?[A-H]\)?)+)"
+    r"\W*$"
 )
 
 
@@ -435,8 +437,8 @@ def _last_line(text: str) -> str | None:
     if len(lines) < 2 or _STEP.match(lines[-1]):
         return None
     last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
-    if not last or last.endswith(":") or open_ended(last):
-        return None
+    if not last or last.endswith((":", ",")) or open_ended(last):
+        return None  # a lead-in, or a list or expression cut off ("9, 10,")
     result = _RESULT_LABEL.match(last)
     if result is not None:  # "Smallest: South" closing a list of values
         return result.group(1).rstrip(".")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
 from cuekit.answers.conclude import closing_claim, conclusion, weak_answer
@@ -45,7 +46,15 @@ from cuekit.answers.reading import (
     looks_finished,
 )
 
-__all__ = ["Extraction", "clean_candidate", "extract", "find_boxed", "is_refusal", "prepare"]
+__all__ = [
+    "Extraction",
+    "clean_candidate",
+    "extract",
+    "find_boxed",
+    "is_refusal",
+    "prepare",
+    "retracts",
+]
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # "Option B is correct", "option A is the correct answer", "B is the answer": the letter
@@ -71,6 +80,13 @@ _RETRACTION = re.compile(
     r"|(?:that|this|it)\s+(?:doesn't|does\s+not)\s+(?:seem|look)\s+right",
     re.IGNORECASE,
 )
+
+
+def retracts(text: str) -> bool:
+    """``text`` says an earlier answer was wrong ("Wait, I made an error")."""
+    return _RETRACTION.search(text) is not None
+
+
 # A softer change of mind: it replaces the earlier answer only with a new conclusion.
 _CHANGE_OF_MIND = re.compile(
     r"\b(?:actually|on\s+(?:a\s+)?(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
@@ -164,9 +180,16 @@ def find_boxed(text: str) -> list[str]:
 
 
 def _is_loop(text: str) -> bool:
-    """Degenerate repetition: long output that compresses far better than prose does."""
+    """Degenerate repetition: long output that compresses far better than prose does, or
+    one line of working said four times or more ("Now we sort the values ..." again and
+    again), which a finished solution does not do."""
     data = text.encode()
-    return len(data) >= 400 and len(zlib.compress(data, 9)) < 0.12 * len(data)
+    if len(data) >= 400 and len(zlib.compress(data, 9)) < 0.12 * len(data):
+        return True
+    lines = Counter(
+        line.strip() for line in text.splitlines() if len(re.findall(r"\w+", line)) >= 4
+    )
+    return bool(lines) and max(lines.values()) >= 4
 
 
 def _box_answer(content: str) -> str:

@@ -33,11 +33,12 @@ from cuekit.answers.claims import (
     verdict_word,
 )
 from cuekit.answers.conclude import closing_sentences
-from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
+from cuekit.answers.extract import Extraction, extract, is_refusal, prepare, retracts
 from cuekit.answers.match import choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
     about_another_quantity,
+    acting_subject,
     asked_colour,
     asked_subject,
     asked_time,
@@ -60,7 +61,7 @@ from cuekit.answers.question import (
     superlative_named,
     unasked_value,
 )
-from cuekit.answers.reading import looks_finished
+from cuekit.answers.reading import ANSWER_PHRASE, looks_finished
 
 __all__ = [
     "FIELDS",
@@ -481,8 +482,10 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
                 f"question and {'affirms' if verdict == 'yes' else 'denies'} it",
             )
         return found
-    named = restated_subject(sentences[0], question) or (
-        superlative_named(sentences[0], question) if not found.answered else None
+    named = (
+        restated_subject(sentences[0], question)
+        or acting_subject(sentences[0], question)
+        or (superlative_named(sentences[0], question) if not found.answered else None)
     )
     if named is not None and named != found.text:
         return Extraction(
@@ -545,14 +548,51 @@ def _decimal_only(answer: str, gold: str) -> bool:
     )
 
 
+# A closing that leaves the answer to a condition it does not settle: "it depends on
+# whether sunglasses count", "the answer could be 15 or 29", "B if the angles are
+# alternate interior angles, otherwise none", "with them Yes, without them No".
+_UNDECIDED = re.compile(
+    r"\b(?:it|this|that|the\s+answer)\s+(?:really\s+)?depends\s+on\b"
+    r"|\bdepend(?:s|ing)\s+on\s+(?:whether|how|which|if|the\s+\w+\s+(?:positions?|"
+    r"interpretation|reading|definition))\b"
+    r"|\b(?:could|might|may)\s+be\s+(?:either\s+)?[^.;\n]{1,30}?\s+or\s+"
+    r"|\bif\b[^.\n]{3,120}?[,;]\s*(?:but\s+|and\s+)?(?:otherwise|else)\b"
+    r"|\bwith\s+(?:them|it|this|that)\b[^.\n]{0,60}\bwithout\s+(?:them|it|this|that)\b",
+    re.IGNORECASE,
+)
+_COMMITS = re.compile(r"\\boxed\b|<answer>|" + ANSWER_PHRASE.pattern, re.IGNORECASE)
+
+
+def _undecided(text: str) -> str | None:
+    """The clause of the closing paragraph that leaves the answer open, when nothing after
+    it settles the answer; None for a response that decides."""
+    paragraph = re.split(r"\n\s*\n", text.strip())[-1]
+    markers = list(_UNDECIDED.finditer(paragraph))
+    if not markers:
+        return None
+    marker = markers[-1]
+    end = re.search(r"[.;!?](?:\s|$)", paragraph[marker.end() :])
+    stop = marker.end() + end.end() if end else len(paragraph)
+    after = paragraph[stop:]
+    if _COMMITS.search(after) or (  # "x could be 6 or −6; since it is a length, x = 6."
+        re.search(r"(?:=|\bis\b)\s*\S", after) and not re.search(r"\bif\b|\botherwise\b", after)
+    ):
+        return None
+    clause = re.split(r"(?<=[.;!?])\s", paragraph[: marker.start()])[-1]
+    return (clause + paragraph[marker.start() : stop]).strip()
+
+
 _CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
 
 
 def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | None:
     """A choice picked as "the closest option" to a value of the response's own that is
     more than 5% away from it: a guess, not the answer it found. None otherwise."""
-    closest = _CLOSEST.search(text)
+    # the last one: an earlier "closest option" may have been given up since
+    closest = next(reversed(list(_CLOSEST.finditer(text))), None)
     if closest is None or not choices:  # checked first: choice_letters may call math-verify
+        return None
+    if retracts(text[closest.end() :]):  # "The closest is D. Wait, I made an error ... B"
         return None
     letters, _ = choice_letters(answer, choices)
     if not letters or len(letters) != 1:
@@ -700,6 +740,13 @@ def judge(
     if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
         result = replace(
             result, correct=False, rule=f"{result.rule}; but the question asks it exactly"
+        )
+    open_end = _undecided(prepare(response)) if result.correct else None
+    if open_end is not None:  # "It depends on whether ...: with them Yes, without them No"
+        result = replace(
+            result,
+            correct=False,
+            rule=f"{result.rule}; but the response leaves it undecided: {open_end[:80]!r}",
         )
     guess = _far_guess(prepare(response), found.text, choices) if result.correct else None
     if guess is not None:  # "P = 32. The closest option is 24." picks what it did not find

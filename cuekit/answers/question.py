@@ -41,6 +41,7 @@ __all__ = [
     "names_subject",
     "names_variable",
     "restated_subject",
+    "acting_subject",
     "restates",
     "statement_verdict",
     "stated_value",
@@ -476,6 +477,62 @@ def restated_subject(sentence: str, question: str | None) -> str | None:
         return None
     subject = plain[: split.start()].strip()
     return subject if 0 < len(subject.split()) <= 4 else None
+
+
+_WHO_DOES = re.compile(r"^\W*(?:which|who|what)\b\s+(.+?)\W*$", re.IGNORECASE)
+# Words a restated predicate never starts with: a determiner belongs to the question's noun
+# ("Which item sold the most"), and copulas and auxiliaries are ``restated_subject``'s.
+_NOT_A_VERB = frozenset(
+    "the a an of in on at to for with most least is are was were has have had do does did "
+    "be been".split()
+)
+_NOT_A_SUBJECT = frozenset("it this that they there which who he she we i".split())
+_CLAUSE_OPENER = frozenset("so therefore thus hence then and".split())
+
+
+def acting_subject(sentence: str, question: str | None) -> str | None:
+    """The subject of the closing clause that repeats a "Which ... <verb> ...?" question's
+    predicate with any verb ("so Lead sold the most units" for "Which item sold the most
+    units?" -> "Lead"), or None. The predicate is the question's words after at most three
+    words of its noun; a superlative or a "who" question keeps this from reading "what"
+    questions about quantities ("What percentage of students chose soccer?")."""
+    asked = _WHO_DOES.match(_plain_question(question or ""))
+    if asked is None:
+        return None
+    wanted = _words(asked.group(1))
+    if question is not None and re.match(r"^\W*what\b", _plain_question(question), re.I):
+        if not re.search(r"\b" + _SUPERLATIVE + r"\b", question, re.IGNORECASE):
+            return None
+    plain = strip_math_delimiters(sentence).replace("**", "").strip().rstrip(".!")
+    tokens = list(re.finditer(r"[a-z]+|\d+(?:\.\d+)?", plain.lower()))
+    words = [token.group() for token in tokens]
+    for skip in range(0, min(4, len(wanted) - 1)):
+        predicate = wanted[skip:]
+        if predicate[0] in _NOT_A_VERB or re.fullmatch(_SUPERLATIVE, predicate[0]):
+            continue
+        for at in range(len(words) - len(predicate), 0, -1):
+            if words[at : at + len(predicate)] != predicate:
+                continue
+            if len(words) - at - len(predicate) > 3:
+                break  # the clause goes on about something else
+            first = at
+            while first > 0 and words[first - 1] not in _CLAUSE_OPENER:
+                gap = plain[tokens[first - 1].end() : tokens[first].start()]
+                if re.search(r"[,;:]", gap):
+                    break
+                first -= 1
+            named = words[first:at]
+            content = [word for word in named if word not in _NOT_A_VERB]
+            if (
+                not 0 < len(named) <= 4
+                or named[0] in _NOT_A_SUBJECT
+                or named[-1] in _NOT_A_VERB  # "The continent with the largest ..."
+                or not content
+                or set(content) & set(wanted)  # the question's own noun, not a name
+            ):
+                return None
+            return plain[tokens[first].start() : tokens[at - 1].end()].strip(" \"'“”")
+    return None
 
 
 # The quantity a question asks for, by name: "What is the difference between ...",

@@ -117,3 +117,89 @@ def test_judge_with_fields_reads_a_record_and_treats_missing_fields_as_absent() 
         "unit",
         "question",
     }
+
+
+def test_a_closest_option_given_up_later_is_not_a_guess() -> None:
+    choices = ["25", "35", "45", "55"]
+    revised = judge(
+        "Supplementary: 3y + 15 = 180, so y = 55. The nearest option is \\boxed{D}.\n\n"
+        "Oops, I misread the figure: the angles are vertical, so 3y + 15 = 120 and y = 35.\n\n"
+        "The answer is \\boxed{B}.",
+        "B",
+        choices=choices,
+    )
+    assert (revised.outcome, revised.extracted) == ("correct", "B")
+    # a closest-option pick that stands is still a guess
+    guess = judge("So y = 41.2. The closest option is \\boxed{B}.", "B", choices=choices)
+    assert guess.outcome == "wrong"
+    assert guess.match.endswith("but it picks the closest option to its own 41.2")
+
+
+def test_a_closing_that_leaves_the_answer_to_a_condition_is_wrong() -> None:
+    choices = ["Yes", "No"]
+    cases = [
+        "If the shaded part counts as a rectangle, the answer is Yes (A); otherwise No (B).",
+        "That depends on whether the dashed line is included: with it the answer is A, "
+        "without it B.",
+        "Both readings are defensible, so the count could be 4 or 5. I'd choose A if the "
+        "partly hidden cube is counted, otherwise B.",
+    ]
+    for response in cases:
+        verdict = judge(response, "A", choices=choices)
+        assert (verdict.correct, verdict.outcome) == (False, "wrong"), response
+    assert "leaves it undecided" in judge(cases[0], "A", choices=choices).match
+    # a hedge that the response then settles is its answer
+    settled = judge("So t could be 3 or −3; a time cannot be negative, so t = 3.", "3")
+    assert (settled.correct, settled.extracted) == (True, "3")
+
+
+def test_the_name_before_a_question_predicate_with_any_verb_is_the_answer() -> None:
+    question = "Which team scored the most points?"
+    verdict = judge(
+        "The Hawks bar is the tallest at about 42 points, so the Hawks scored the most points.",
+        "Hawks",
+        question=question,
+    )
+    assert (verdict.outcome, verdict.rule, verdict.extracted) == (
+        "correct",
+        "statement",
+        "the Hawks",
+    )
+    other = judge("Reading the bars, Lions scored the most points.", "Hawks", question=question)
+    assert (other.outcome, other.extracted) == ("wrong", "Lions")
+    # a pronoun, or the question's own noun, names nothing
+    assert judge("So it scored the most points.", "Hawks", question=question).outcome != "correct"
+    # a "what" question without a superlative keeps its number
+    share = judge(
+        "So 42% of voters chose Hawks.", "42", question="What percent of voters chose Hawks?"
+    )
+    assert (share.correct, share.extracted) == (True, "42")
+
+
+def test_a_loop_of_repeated_working_lines_is_no_answer() -> None:
+    step = "Next we add the two middle values together and halve them:\n6, 8\n\n"
+    verdict = judge("The ordered values are 3, 6, 8, 11.\n\n" + step * 5 + "6,", "7")
+    assert (verdict.outcome, verdict.extracted) == ("no_answer", "")
+    # a line said twice is not a loop
+    assert judge("Add: 3 + 4 = 7.\nAdd: 3 + 4 = 7.\n\nThe answer is 7.", "7").correct
+
+
+def test_a_cut_off_list_on_the_last_line_is_no_answer() -> None:
+    verdict = judge("Sorting the heights gives:\n\n4, 7,", "7")
+    assert verdict.outcome == "no_answer"
+
+
+def test_letters_after_the_copula_of_the_closing_statement_are_a_multi_select() -> None:
+    choices = ["square", "rhombus", "kite", "trapezoid"]
+    right = judge(
+        "Checking each shape's sides.\n\nThe quadrilaterals with four equal sides are A, B.",
+        "AB",
+        choices=choices,
+    )
+    assert (right.correct, right.extracted) == (True, "A, B")
+    wrong = judge(
+        "Checking each shape's sides.\n\nThe quadrilaterals with four equal sides are A, C.",
+        "AB",
+        choices=choices,
+    )
+    assert (wrong.outcome, wrong.match) == ("wrong", "choice letters: AC != AB")
