@@ -55,6 +55,7 @@ from cuekit.answers.reading import (
     answer_like,
     clean_candidate,
     looks_finished,
+    offered_values,
     open_ended,
 )
 
@@ -373,9 +374,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     times = _TIME.findall(plain)
     if len(times) == 1 and not re.search(r"\d", _TIME.sub("", plain)):
         return times[0]  # "the train arrives at 3:45 PM."
-    hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
-    if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
-        return f"{hedge.group(1)} or {hedge.group(2)}"
+    hedges = offered_values(plain, comma=True)
+    if hedges:  # "roughly 9 or 10": a hedge between two answers, not one
+        return f"{hedges[0].group(1)} or {hedges[0].group(4)}"
     predicate = _predicate(clause)
     numbers = NUMBER.findall(plain)
     if predicate is not None and (

@@ -61,7 +61,7 @@ from cuekit.answers.question import (
     superlative_named,
     unasked_value,
 )
-from cuekit.answers.reading import ANSWER_PHRASE, looks_finished
+from cuekit.answers.reading import ANSWER_PHRASE, looks_finished, offered_values
 
 __all__ = [
     "FIELDS",
@@ -567,10 +567,10 @@ def _undecided(text: str) -> str | None:
     """The clause of the closing paragraph that leaves the answer open, when nothing after
     it settles the answer; None for a response that decides."""
     paragraph = re.split(r"\n\s*\n", text.strip())[-1]
-    markers = list(_UNDECIDED.finditer(paragraph))
+    markers = [*_UNDECIDED.finditer(paragraph), *offered_values(paragraph)]
     if not markers:
         return None
-    marker = markers[-1]
+    marker = max(markers, key=lambda match: match.end())
     end = re.search(r"[.;!?](?:\s|$)", paragraph[marker.end() :])
     stop = marker.end() + end.end() if end else len(paragraph)
     after = paragraph[stop:]

@@ -272,8 +272,29 @@ def match_answer(
     listed = _is_list(gold, answer_type)  # "x = 2 or x = 3" lists the solutions
     said = plain_text(answer)
     both_ways = re.search(r"\byes\b", said) and re.search(r"\bno\b", said)  # "Yes and no."
-    if (_HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed) or both_ways:
+    if both_ways:
         return Match(False, "hedged between answers")
+    if _HEDGE.search(said) and not _HEDGE.search(plain_text(gold)) and not listed:
+        parts = [
+            part
+            for part in re.split(r"\s*,?\s*\b(?:either|or)\b\s*", answer, flags=re.I)
+            if part.strip()
+        ]
+        forms = [
+            match_answer(
+                part,
+                gold,
+                choices=choices,
+                precision=precision,
+                answer_type=answer_type,
+                unit=unit,
+                exact_form=exact_form,
+            )
+            for part in parts
+        ]
+        if len(forms) == 2 and all(form.correct for form in forms):
+            return Match(True, f"{forms[0].rule}, the same value in two forms")
+        return Match(False, "hedged between answers")  # "roughly 9 or 10"
     if choices:
         gold_letters, _ = choice_letters(gold, choices)
         if gold_letters is not None:

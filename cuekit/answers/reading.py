@@ -21,6 +21,7 @@ __all__ = [
     "clean_candidate",
     "is_refusal",
     "looks_finished",
+    "offered_values",
 ]
 
 _ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
@@ -78,6 +79,28 @@ _SUBJECT_VERB = re.compile(
     re.IGNORECASE,
 )
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
+# "the square is 2 or 3": two values offered for one answer ("roughly 9, or 10" too when
+# ``comma``; a comma before "or" usually restates: "12 cm, or 0.12 m").
+_OR_VALUES = re.compile(
+    r"(?<![\w./])([-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(\s*%)?(\s*,)?\s+or\s+"
+    r"([-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(\s*%)?(?![\w/]|\.\d)"
+)
+
+
+def offered_values(text: str, *, comma: bool = False) -> list[re.Match[str]]:
+    """Each "X or Y" in ``text`` of two different numbers: a hedge. One value in two forms
+    ("0.5 or 50%") is not one. Groups 1 and 4 are the two values."""
+    found = []
+    for match in _OR_VALUES.finditer(text):
+        if match.group(3) and not comma:
+            continue
+        first, second = (float(match.group(n).replace("−", "-").replace(",", "")) for n in (1, 4))
+        scale = 100 if bool(match.group(2)) != bool(match.group(5)) else 1
+        if not any(abs(first - other) < 1e-9 for other in (second, second * scale, second / scale)):
+            found.append(match)
+    return found
+
+
 # "Yes, ...", "No. ...", and a Chinese verdict that opens the reply: "是的，...", "不是。"
 YES_NO = re.compile(
     r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"

@@ -203,3 +203,18 @@ def test_letters_after_the_copula_of_the_closing_statement_are_a_multi_select() 
         choices=choices,
     )
     assert (wrong.outcome, wrong.match) == ("wrong", "choice letters: AC != AB")
+
+
+def test_two_different_values_offered_for_the_answer_are_a_hedge() -> None:
+    hedge = judge(
+        "Adding the rows gives 7, but the columns give 8.\n\nSo the value of the star is 7 or 8.",
+        "7",
+        question="Find the value of the star in the figure.",
+    )
+    assert (hedge.correct, hedge.outcome) == (False, "wrong")
+    assert hedge.match.endswith(
+        "but the response leaves it undecided: 'So the value of the star is 7 or 8.'"
+    )
+    # one value in two forms is not a hedge
+    same = judge("Half of the circle is shaded, so the fraction is 0.5 or 50%.", "0.5")
+    assert same.correct
