@@ -491,6 +491,16 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     value = _LEADING_VALUE.match(body)
     if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
         return value.group(1).strip("$ "), "leading", "the response opens with its value"
+    alone = re.match(r"^\W{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?[^\S\n]?%?)\**[^\S\n]*\n", body)
+    if (
+        alone is not None
+        and looks_finished(body)
+        and re.search(
+            r"(?<![\d.,])" + re.escape(alone.group(1).strip("$ ")) + r"(?![\d]|\.\d)",
+            body[alone.end() :],
+        )
+    ):  # "21\n\nThe lowest point on the line is 21 in 2009. ...": the evidence repeats it
+        return alone.group(1).strip("$ "), "leading", "the response opens with its value"
     opening = _LEADING_WORDS.match(body)
     if (
         opening is not None

@@ -98,7 +98,8 @@ class Verdict:
 
 
 _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
-_UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
+_UNREAD_CUT = "stops mid-sentence before committing to an answer"
+_UNREAD = frozenset({"commits to no answer", _UNREAD_CUT})
 
 
 def _true_false(gold: str, choices: Sequence[str] | None) -> bool:
@@ -625,6 +626,67 @@ def _leading_choice(text: str, choices: Sequence[str]) -> str | None:
     return None
 
 
+# "... corresponds to option B.\n\n\boxed{B": a box the output stopped inside.
+_OPEN_BOX = re.compile(r"\\boxed\s*\{\s*([A-H]|[-−]?\d+(?:\.\d+)?)\s*$")
+
+
+def _before_open_box(text: str, finished: bool | None) -> Extraction | None:
+    """For a response that stops inside a box holding one letter or number: the answer of
+    the text before the box when that answer is the box's, else None (cut off)."""
+    opened = _OPEN_BOX.search(text.rstrip())
+    if opened is None:
+        return None
+    before = extract(text[: opened.start()], finished=finished)
+    same = before.answered and plain_text(before.text).strip("() ") == opened.group(1).lower()
+    return replace(before, note=f"{before.note}; the box it stops inside agrees") if same else None
+
+
+# "Therefore, the area ... is approximately **18.85** square units.": a concluding
+# sentence that sets its value in bold commits to it as plainly as a box does.
+_BOLD_CONCLUSION = re.compile(
+    r"(?:^|[.!]\s+|\n)\W*(?:therefore|thus|hence|so)\b[^.\n]{0,100}?\*\*\$?([^*\n$]{1,30}?)\$?\*\*"
+    r"(?=[^.\n]{0,40}(?:\.\s|\.$|$))",
+    re.IGNORECASE,
+)
+
+
+def _bold_conclusion(text: str) -> Extraction | None:
+    """For a response cut off after it concluded: the bold value of its last concluding
+    sentence, when nothing after it retracts or commits again; else None."""
+    concluded = [*_BOLD_CONCLUSION.finditer(text)]
+    if not concluded:
+        return None
+    after = text[concluded[-1].end() :]
+    if retracts(after) or _COMMITS.search(after) or "**" in after:
+        return None
+    return Extraction(
+        concluded[-1].group(1).strip(),
+        "phrase",
+        "the bold value of its concluding sentence, before the output stops",
+    )
+
+
+_LABELLED = re.compile(r"^\(?([A-H])\)?(?:[.):]\s*|\s+)(.+)$")
+
+
+def _closing_choice(text: str, choices: Sequence[str]) -> str | None:
+    """The letter of a last line that is one of the choices: its label with its text
+    ("B. increase", "(A) Solution A") or the text alone ("quarter"). Not the last line of
+    a list of the options, which walks through them rather than picks one."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) < 2 or _LABELLED.match(lines[-2].strip().strip("*#>- ")):
+        return None
+    line = strip_math_delimiters(lines[-1]).strip().strip("*#> ").rstrip(".").strip()
+    texts = [plain_text(choice).rstrip(".") for choice in choices]
+    labelled = _LABELLED.match(line)
+    if labelled is not None:
+        index = ord(labelled.group(1)) - ord("A")
+        said = plain_text(labelled.group(2)).rstrip(".")
+        return labelled.group(1) if index < len(texts) and said == texts[index] else None
+    named = [index for index, words in enumerate(texts) if words == plain_text(line)]
+    return chr(ord("A") + named[0]) if len(named) == 1 else None
+
+
 def judge(
     response: str,
     gold: str | None,
@@ -670,6 +732,21 @@ def judge(
         opening = _leading_choice(prepare(response), choices)
         if opening is not None and opening != found.text:
             found = Extraction(opening, "leading", "the response opens with the text of a choice")
+            how = f"{found.rule} ({found.note})"
+    if found.rule == "none" and found.note in _UNREAD:
+        agreed = _before_open_box(prepare(response), finished)
+        if agreed is not None:
+            found = agreed
+            how = f"{found.rule} ({found.note})"
+    if found.rule == "none" and found.note == _UNREAD_CUT:
+        concluded = _bold_conclusion(prepare(response))
+        if concluded is not None:  # "... is **18.85** square units. Note that if ..., giving"
+            found = concluded
+            how = f"{found.rule} ({found.note})"
+    if choices and found.rule == "none" and found.note in _UNREAD and finished is not False:
+        picked = _closing_choice(prepare(response), choices)
+        if picked is not None:  # "...so the rabbit population would grow.\n\nB. increase"
+            found = Extraction(picked, "last_line", "the last line is one of the choices")
             how = f"{found.rule} ({found.note})"
     letter = bool(choices) and re.fullmatch(r"\(?[A-Z]\)?", found.text.strip()) is not None
     if question and finished is not False and not letter:

@@ -744,7 +744,10 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
     plain = strip_math_delimiters(sentence).replace("**", "")
     named = re.search(
         r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
-        r"(?:(?i:in|the)\s+){0,2}([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4})\b",
+        r"(?:(?i:in|the)\s+){0,2}([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4}|"
+        # a name written in lower case, set apart from its figure: "is asia, at 42%"
+        r"(?!(?:about|around|approximately|roughly|nearly|over|under|at|with)\b)[a-z][\w'-]*"
+        r"(?=\s*(?:,|\(|\s(?:at|with)\s)))\b",
         plain,
     )
     asks_which = re.match(r"^\W*(?:which|who)\b", _plain_question(question or ""), re.I)

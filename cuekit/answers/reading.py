@@ -78,6 +78,13 @@ _SUBJECT_VERB = re.compile(
     r"|(?:it|that|there|this)'s)\s+(?P<rest>.+)$",
     re.IGNORECASE,
 )
+# "−3 is the y-intercept", "12 cm is the length of AB": the value named first, then what
+# it is.
+_VALUE_FIRST = re.compile(
+    r"^(?P<value>[-−]?\$?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|°|[a-z]{1,3}\b))?)\s+(?:is|was)\s+"
+    r"(?:the|its|our)\s+[a-z]",
+    re.IGNORECASE,
+)
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 # "the square is 2 or 3": two values offered for one answer ("roughly 9, or 10" too when
 # ``comma``; a comma before "or" usually restates: "12 cm, or 0.12 m").
@@ -175,11 +182,17 @@ def clean_candidate(text: str) -> str:
         return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"
     text = _HEDGE_WORDS.sub("", strip_math_delimiters(text).strip())
     cut = _RUN_ON.search(text)
+    tail = ""  # what the run-on cut takes: a reason after the value may hold numbers
     if cut is not None and cut.start() > 0:
-        text = text[: cut.start()]
+        text, tail = text[: cut.start()], text[cut.start() :]
     subject = _SUBJECT_VERB.match(text.strip())
     if subject is not None and len(text.split()) >= 2:
         text = subject.group("rest")
+    value_first = _VALUE_FIRST.match(text.strip())
+    if value_first is not None and (
+        not re.search(r"\d", tail) or re.match(r"\W*(?:because|since)\b", tail, re.IGNORECASE)
+    ):
+        text = value_first.group("value")
     return text.strip().strip("*").strip().rstrip(".;:,。").strip()
 
 

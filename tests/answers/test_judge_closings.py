@@ -1,0 +1,70 @@
+"""judge: how a response ends when it ends without a plain commitment (a choice alone on
+the last line, an unclosed box, a cut-off aside after a bold conclusion, a value first)."""
+
+from __future__ import annotations
+
+from cuekit.answers import judge
+
+MOVES = ["north", "south", "stay in place", "none of the above"]
+
+
+def test_a_choice_alone_on_the_last_line_is_the_answer() -> None:
+    reasoning = "The magnet's north pole faces the other north pole, so it is pushed back."
+    for line, gold, outcome in [
+        ("(B) south", "B", "correct"),
+        ("B. south", "B", "correct"),
+        ("south", "B", "correct"),
+        ("**A) north**", "B", "wrong"),
+    ]:
+        verdict = judge(f"{reasoning}\n\n{line}", gold, choices=MOVES)
+        assert verdict.outcome == outcome, line
+        assert verdict.rule == "last_line", line
+    # a label whose text is not that choice's, or a list of the options, picks nothing
+    mismatched = judge(f"{reasoning}\n\n(B) north", "B", choices=MOVES)
+    assert mismatched.outcome == "no_answer"
+    walk = judge("Options:\n(A) north\n(B) south", "B", choices=MOVES)
+    assert walk.outcome == "no_answer"
+
+
+def test_a_box_the_output_stops_inside_counts_when_the_text_before_agrees() -> None:
+    choices = ["30", "45", "60", "75"]
+    agreed = judge(
+        "The base angles are equal, so x = (180 − 90)/2 = 45, which is option B.\n\n\\boxed{B",
+        "B",
+        choices=choices,
+    )
+    assert (agreed.outcome, agreed.extracted) == ("correct", "B")
+    assert agreed.reason.endswith("matched gold 'B' by a choice letter: B = B")
+    # a box that disagrees with the text before it, or opens without text before, is cut off
+    differs = judge("So x = 45, which is option B.\n\n\\boxed{C", "B", choices=choices)
+    assert differs.outcome == "no_answer"
+    assert not judge("\\boxed{4", "45").correct
+
+
+def test_a_bold_conclusion_before_a_cut_off_aside_is_the_answer() -> None:
+    response = (
+        "The triangle's area is half of base times height: ½ · 9 · 4 = 18.\n\n"
+        "Therefore, the shaded area is **18** square units. As a check, the rectangle "
+        "around it has area 36, and the triangle takes exactly half of it, because"
+    )
+    verdict = judge(response, "18")
+    assert (verdict.outcome, verdict.extracted, verdict.rule) == ("correct", "18", "phrase")
+    assert judge(response, "36").outcome == "wrong"
+    # a retraction in the aside leaves no answer
+    retracted = response.replace("As a check", "Wait, I made an error: the rectangle")
+    assert judge(retracted, "18").outcome == "no_answer"
+
+
+def test_a_value_named_before_what_it_is_is_the_answer() -> None:
+    verdict = judge("Answer: 7 is the slope, since the line rises 7 for each step of 1.", "7")
+    assert (verdict.outcome, verdict.extracted) == ("correct", "7")
+    # a further value stated after a comma is not a reason: the clause stands
+    assert judge("So 12 is the diameter, and the radius is 6.", "12").outcome != "correct"
+
+
+def test_a_value_alone_on_the_first_line_that_the_evidence_repeats_is_the_answer() -> None:
+    response = "64\n\nThe tallest bar, for 2012, reaches 64. Sales fell after that year to 40."
+    verdict = judge(response, "64")
+    assert (verdict.outcome, verdict.extracted, verdict.rule) == ("correct", "64", "leading")
+    # not repeated: the opening number is no commitment
+    assert judge("64\n\nSales fell after 2012 to 40.", "64").outcome != "correct"
