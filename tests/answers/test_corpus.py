@@ -108,10 +108,6 @@ KNOWN_MISSES = {
     "that stand for the question's sides",
     "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
     "'measured in'",
-    "b31-geo-008": "'... so m∠2 = 90 − 56 = 34.' then '(A) 34' on a line of its own: a choice "
-    "letter with its value as the last line read as a cut-off sentence",
-    "b31-mv_mc-002": "'Perimeter = 2 × (6 + 4) = 20 units. (C) 20': a choice letter with its value "
-    "after the sentence read as a cut-off sentence",
     "b31-geo-014": "'y = 22.5. None of the options match; the closest is D.' accepted as D: a "
     "closest-option guess after the response's own value matches no choice (a false accept)",
     "b31-chart-002": "'The rate ... fell to 8.9% in 2011, then 8.1% in 2012.': the asked year's "

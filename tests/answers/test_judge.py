@@ -117,3 +117,32 @@ def test_judge_with_fields_reads_a_record_and_treats_missing_fields_as_absent() 
         "unit",
         "question",
     }
+
+
+# A closing option picked with its value, as MathVista lists the choices: the pick ends
+# the response, it is not a sentence cut off.
+ANGLES = ["42", "48", "52", "58"]
+
+
+def test_an_option_picked_with_its_value_on_the_last_line_is_the_answer() -> None:
+    response = "The two angles form a linear pair, so x = 180 - 132 = 48.\n\n(B) 48"
+    right = judge(response, "B", choices=ANGLES, question="Find x.")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "B", "conclusion")
+    wrong = judge(response, "A", choices=ANGLES, question="Find x.")
+    assert (wrong.outcome, wrong.match) == ("wrong", "a choice letter: B != A")
+
+
+def test_an_option_picked_with_its_value_after_the_last_sentence_is_the_answer() -> None:
+    response = "Area = 6 × 8 / 2 = 24 cm². (D) 24"
+    verdict = judge(response, "24", choices=["12", "14", "48", "24"])
+    assert (verdict.outcome, verdict.extracted) == ("correct", "D")
+    assert judge(response, "12", choices=["12", "14", "48", "24"]).outcome == "wrong"
+
+
+def test_the_next_label_of_a_walk_through_the_options_stays_cut_off() -> None:
+    walk = "Check each option.\n(A) 10 gives a perimeter that is too small.\n(B) 14"
+    verdict = judge(walk, "B", choices=["10", "14", "20", "24"])
+    assert (verdict.outcome, verdict.reason) == (
+        "no_answer",
+        "no answer: stops mid-sentence before committing to an answer",
+    )
