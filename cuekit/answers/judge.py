@@ -545,7 +545,15 @@ def _decimal_only(answer: str, gold: str) -> bool:
     )
 
 
-_CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
+# Where a response settles for an option it did not find: "the closest option is D",
+# "the closest is D", "D is the nearest", "None of the choices match"; not "the nearest
+# tenth" nor "the point closest to A".
+_CLOSEST = re.compile(
+    r"\b(?:closest|nearest)(?:\s+(?:option|choice|answer|match|one|value)s?\b|\s+is\b|\W*$)"
+    r"|\bis\s+(?:the\s+)?(?:closest|nearest)\b"
+    r"|\bnone\s+of\s+the\s+(?:options|choices|answers)\s+(?:\w+\s+)?(?:match|fit|equal|agree)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | None:

@@ -108,8 +108,6 @@ KNOWN_MISSES = {
     "that stand for the question's sides",
     "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
     "'measured in'",
-    "b31-geo-014": "'y = 22.5. None of the options match; the closest is D.' accepted as D: a "
-    "closest-option guess after the response's own value matches no choice (a false accept)",
     "b31-chart-002": "'The rate ... fell to 8.9% in 2011, then 8.1% in 2012.': the asked year's "
     "value as the last item of a series",
     "b31-chart-005": "'Norway has the highest GDP per capita at about $75,000.': the figure after "

@@ -146,3 +146,18 @@ def test_the_next_label_of_a_walk_through_the_options_stays_cut_off() -> None:
         "no_answer",
         "no answer: stops mid-sentence before committing to an answer",
     )
+
+
+def test_an_option_settled_for_when_none_matches_is_a_guess() -> None:
+    options = ["6", "8", "12", "16"]
+    guess = judge(
+        "3x + 10 = 5x - 30, so x = 20. None of the choices equals 20, so I pick C.",
+        "C",
+        choices=options,
+        question="Find x.",
+    )
+    assert (guess.outcome, guess.extracted) == ("wrong", "C")
+    assert guess.match.endswith("but it picks the closest option to its own 20")
+    # the option it computed is no guess, however it says so
+    found = judge("3x + 10 = 5x - 22, so x = 16; the closest is D.\n\nAnswer: D", "D", options)
+    assert (found.outcome, found.extracted) == ("correct", "D")
