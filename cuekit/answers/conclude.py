@@ -51,6 +51,7 @@ from cuekit.answers.reading import (
     NEGATION,
     NUMBER,
     NUMBER_WORDS,
+    PARALLEL,
     YES_NO,
     answer_like,
     clean_candidate,
@@ -374,6 +375,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
     if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
         return f"{hedge.group(1)} or {hedge.group(2)}"
+    values = list(NUMBER.finditer(plain))
+    if len(values) >= 2 and PARALLEL.match(plain, values[-2].end(), values[-1].start()):
+        return None  # "the top line is at 7.5 and the bottom at 5.0": two facts, no answer
     predicate = _predicate(clause)
     numbers = NUMBER.findall(plain)
     if predicate is not None and (

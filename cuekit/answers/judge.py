@@ -60,7 +60,7 @@ from cuekit.answers.question import (
     superlative_named,
     unasked_value,
 )
-from cuekit.answers.reading import looks_finished
+from cuekit.answers.reading import PARALLEL, looks_finished
 
 __all__ = [
     "FIELDS",
@@ -197,6 +197,10 @@ def _closing_reading(
                 "claim",
                 "the closing statement hedges between two values",
             )
+        if len(answers) >= 2 and PARALLEL.match(
+            plain_sentence(sentence), answers[-2].end, answers[-1].start
+        ):
+            return None  # "The hour hand points to 3 and the minute hand to 12.": two facts
         if answers:
             return Extraction(
                 answers[-1].text, "claim", "the last value the closing statement asserts"

@@ -877,8 +877,10 @@ def clause_value(sentence: str, question: str | None) -> str | None:
         and len(w) >= 3
         and (not w[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", w))
     }
+    # "... at 35 and the blue bar at 50": "and" before a new subject opens a clause too
     clauses = re.split(
-        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+", strip_math_delimiters(sentence)
+        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+|\s+and\s+(?=(?:the|its)\s)",
+        strip_math_delimiters(sentence),
     )
     if len(clauses) < 2 or not asked:
         return None

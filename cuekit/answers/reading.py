@@ -16,6 +16,7 @@ __all__ = [
     "NEGATION",
     "NUMBER",
     "NUMBER_WORDS",
+    "PARALLEL",
     "YES_NO",
     "answer_like",
     "clean_candidate",
@@ -82,6 +83,14 @@ NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\
 YES_NO = re.compile(
     r"^\W*(yes|no|true|false|是的|不是|是|否)(?<=\w)(?:\b|(?=[，。！]))(?:\*\*)?\s*"
     r"(?:[,.!:;—–(，。！]|\s-\s|$)",
+    re.IGNORECASE,
+)
+# Between two values, a second subject after "and": "... points to 3 and the minute hand
+# to 12", "... is at 7.5 and the bottom at 5.0". Each value is stated of its own thing,
+# and the sentence concludes with neither.
+PARALLEL = re.compile(
+    r"[^\w,;]*(?:,\s*)?\s*(?:and|while|whereas)\s+(?:the|its|their|this|that)\s+\w+(?:\s+\w+){0,3}?"
+    r"\s+(?:is|are|was|were|at|on|in|to|has|have|had|of|with|reads?|reach(?:es)?|shows?|sums?\s+to)\s+\W*$",
     re.IGNORECASE,
 )
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)

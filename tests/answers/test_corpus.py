@@ -99,9 +99,6 @@ KNOWN_MISSES = {
     "a verdict left to arithmetic",
     "b28-short-005": "'It's a square-based pyramid.' for 'square': the answer inside a compound "
     "word",
-    "b30-mv_free-010": "'The hour hand points to 3 and the minute hand to 12.' (no answer to "
-    "'the highest number on the clock face') accepted as 12: the claims find the gold in a "
-    "description of something else (a false accept)",
     "b30-yes_no-005": "'Their radii differ (3 vs 5).' answers 'Are the circles congruent?': a "
     "verdict left to what congruence means",
     "b30-yes_no-007": "'Cube: 6 faces; pyramid: 5 faces. 6 > 5.': a comparison of two numbers "
@@ -122,8 +119,6 @@ KNOWN_MISSES = {
     "5.0: 3-way only",
     "b20-summary-005": "'these two bins hold the students above 80.' (no answer): 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
-    "b20-yn_prose-006": "'The two smallest bars sum to 30 and the largest bar is 45.' (no "
-    "answer) read as 45: 3-way only",
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
     "b24-mv_free-015": "'The smallest bar is grape.' (no answer: no value) read as the wrong "
     "answer 'grape': 3-way only",

@@ -161,3 +161,21 @@ def test_an_option_settled_for_when_none_matches_is_a_guess() -> None:
     # the option it computed is no guess, however it says so
     found = judge("3x + 10 = 5x - 22, so x = 16; the closest is D.\n\nAnswer: D", "D", options)
     assert (found.outcome, found.extracted) == ("correct", "D")
+
+
+def test_values_stated_of_two_things_conclude_with_neither() -> None:
+    # no answer to the question: the last value belongs to the second of two facts
+    dial = "The short hand is on 4 and the long hand on 12."
+    verdict = judge(dial, "12", question="What is the highest number shown on the clock face?")
+    assert (verdict.outcome, verdict.correct, verdict.reason) == (
+        "no_answer",
+        False,
+        "no answer: commits to no answer",
+    )
+    # the question names one of the two things: its clause gives the answer
+    bars = "The red bar reaches 35 and the blue bar reaches 50."
+    blue = judge(bars, "50", question="What is the value of the blue bar?")
+    assert (blue.outcome, blue.extracted, blue.rule) == ("correct", "50", "asked_subject")
+    red = judge(bars, "50", question="What is the value of the red bar?")
+    assert (red.outcome, red.extracted) == ("wrong", "35")
+    assert judge(bars, "50").outcome == "no_answer"
