@@ -60,7 +60,7 @@ from cuekit.answers.question import (
     superlative_named,
     unasked_value,
 )
-from cuekit.answers.reading import PARALLEL, looks_finished
+from cuekit.answers.reading import NUMBER_WORDS, PARALLEL, looks_finished
 
 __all__ = [
     "FIELDS",
@@ -97,6 +97,9 @@ class Verdict:
 
 
 _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
+# Readings of the closing statement, not a commitment: one of another kind than the
+# question asks is no answer to it.
+_CLOSING = frozenset({"conclusion", "last_line", "claim", "statement"})
 _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
 
 
@@ -486,13 +489,60 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             )
         return found
     named = restated_subject(sentences[0], question) or (
-        superlative_named(sentences[0], question) if not found.answered else None
+        superlative_named(sentences[0], question)
+        if not found.answered or _figure_for_a_name(found.text, question)
+        else None
     )
     if named is not None and named != found.text:
         return Extraction(
             named, "statement", "the subject of the closing statement, which restates the question"
         )
     return found
+
+
+_ASKS_NAME = re.compile(
+    r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|one\s+of\s+the\s+numbers))",
+    re.IGNORECASE,
+)
+_ASKS_YEAR = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+year\b", re.IGNORECASE)
+_ASKS_VALUE = re.compile(
+    r"^\W*(?:how\s+(?:many|much)|what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+){0,3}?(?:value|sum|"
+    r"difference|total|number|percentage|average|mean|median|product)\b)",
+    re.IGNORECASE,
+)
+_FIGURE = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?\s*%?(?:\s*[A-Za-z]+){0,2}")
+_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
+
+
+def _figure_for_a_name(answer: str, question: str) -> bool:
+    """``answer`` is a figure ("75,000", "3.7 million", "41%") where the question asks which
+    thing ("Which country has the highest ...?"): the figure is its evidence, not the answer."""
+    answer = answer.strip()
+    return bool(
+        _ASKS_NAME.match(_plain(question))
+        and _FIGURE.fullmatch(answer)
+        and not _YEAR.fullmatch(answer)
+    )
+
+
+def _of_another_kind(answer: str, question: str | None) -> str | None:
+    """Why a weak reading is no answer to the question at all: a figure where it asks which
+    thing or which year, a name where it asks for a value; None when it could answer it."""
+    if not question or not answer.strip():
+        return None
+    answer, plain = answer.strip(), _plain(question)
+    if _figure_for_a_name(answer, question) or (
+        _ASKS_YEAR.match(plain) and _FIGURE.fullmatch(answer) and not _YEAR.search(answer)
+    ):
+        return f"{answer!r} is a figure, and the question asks which"
+    if (
+        _ASKS_VALUE.match(plain)
+        and not re.search(r"[\d\\√π]", answer)
+        and plain_text(answer) not in (*NUMBER_WORDS, "none")
+        and len(answer.split()) <= 3
+    ):
+        return f"{answer!r} is a name, and the question asks for a value"
+    return None
 
 
 def _other_year(sentence: str, value: str, question: str) -> bool:
@@ -671,6 +721,12 @@ def judge(
             exact_form=exact_form,
         )
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
+    # with choices, a figure may be the value of the option picked
+    other_kind = (
+        _of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
+    )
+    if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
+        found = Extraction("", "none", other_kind)
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
     if found.rule == "conflict" and about_another_quantity(

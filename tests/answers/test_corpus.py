@@ -107,8 +107,6 @@ KNOWN_MISSES = {
     "'measured in'",
     "b31-chart-002": "'The rate ... fell to 8.9% in 2011, then 8.1% in 2012.': the asked year's "
     "value as the last item of a series",
-    "b31-chart-005": "'Norway has the highest GDP per capita at about $75,000.': the figure after "
-    "the named answer decides",
     "b31-short-004": "'I count 4 small triangles plus the large one.' for 5: a count given as a "
     "sum in words",
     # 3-way only: the verdict is right, the outcome is not
@@ -120,16 +118,10 @@ KNOWN_MISSES = {
     "b20-summary-005": "'these two bins hold the students above 80.' (no answer): 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
     "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
-    "b24-mv_free-015": "'The smallest bar is grape.' (no answer: no value) read as the wrong "
-    "answer 'grape': 3-way only",
-    "b25-chart-001": "'The second highest bar is France.' (no answer to 'what value') read as "
-    "the wrong answer 'France': 3-way only",
     "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
     "wrong answer 2016: 3-way only",
     "b29-chart-004": "'The peak is at x = 6.' (no answer to 'what value') read as the wrong "
     "answer 6: 3-way only",
-    "b24-chart-005": "'The highest point on the line is 9.6%.' (no answer to 'which year') read "
-    "as the wrong answer 9.6: 3-way only",
     "b31-chart-011": "'The two smallest segments are 9 and 14.' (no answer to 'what is the sum') "
     "read as the wrong answer '9 and 14': 3-way only",
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cuekit.answers import FIELDS, Verdict, judge, judge_with_fields
 
 CHOICES = ["12", "14", "16", "18"]
@@ -179,3 +181,50 @@ def test_values_stated_of_two_things_conclude_with_neither() -> None:
     red = judge(bars, "50", question="What is the value of the red bar?")
     assert (red.outcome, red.extracted) == ("wrong", "35")
     assert judge(bars, "50").outcome == "no_answer"
+
+
+WHICH_COUNTRY = "Which country has the highest coffee output?"
+
+
+def test_for_a_which_question_the_subject_named_with_its_figure_is_the_answer() -> None:
+    said = "Brazil has the highest coffee output at roughly 3.7 million tonnes."
+    right = judge(said, "Brazil", question=WHICH_COUNTRY)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "Brazil", "statement")
+    other = judge(said.replace("Brazil", "Vietnam"), "Brazil", question=WHICH_COUNTRY)
+    assert (other.outcome, other.extracted) == ("wrong", "Vietnam")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "why"),
+    [
+        (
+            "The highest coffee output is about 3.7 million tonnes.",
+            "Brazil",
+            WHICH_COUNTRY,
+            "'3.7 million' is a figure, and the question asks which",
+        ),
+        (
+            "The line reaches its top value of 12.4%.",
+            "2015",
+            "In which year was the rate highest?",
+            "'12.4' is a figure, and the question asks which",
+        ),
+        (
+            "The tallest bar is labelled cherry.",
+            "42",
+            "What is the value of the tallest bar?",
+            "'cherry' is a name, and the question asks for a value",
+        ),
+    ],
+)
+def test_a_closing_statement_of_another_kind_than_asked_is_no_answer(
+    response: str, gold: str, question: str, why: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.correct) == ("no_answer", False)
+    assert verdict.reason == f"no answer: {why}"
+
+
+def test_an_explicit_answer_of_another_kind_stays_a_wrong_answer() -> None:
+    verdict = judge("Answer: 12.4", "2015", question="In which year was the rate highest?")
+    assert (verdict.outcome, verdict.extracted) == ("wrong", "12.4")
