@@ -59,6 +59,7 @@ from cuekit.answers.question import (
     statement_verdict,
     superlative_named,
     unasked_value,
+    year_value,
 )
 from cuekit.answers.reading import NUMBER_WORDS, PARALLEL, looks_finished
 
@@ -393,6 +394,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
     year = _other_year(sentences[0], found.text, question)
+    yearly = year_value(sentences[0], question) if (unclean or year) and not yes_no else None
+    if yearly is not None and yearly != found.text:  # "... 8.9% in 2011, then 8.1% in 2012."
+        return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
     part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")

@@ -46,6 +46,7 @@ __all__ = [
     "stated_value",
     "superlative_named",
     "unasked_value",
+    "year_value",
 ]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
@@ -981,3 +982,45 @@ def asked_colour(sentence: str, question: str | None) -> str | None:
         return None
     found = {c.lower() for c in re.findall(r"\b(" + _COLOURS + r")\b", sentence, re.IGNORECASE)}
     return found.pop() if len(found) == 1 else None
+
+
+_YEAR = r"(?:1[89]|20)\d{2}"
+_YEAR_FIGURE = r"([-−]?\$?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?)"
+# Words between the year and its figure that do not tie them: a second figure ("to 55",
+# "up from 22%") or a qualifier ("just above the 3 mark").
+_UNTIED = r"(?:to|from|than|the|above|below|over|under|up|down|and|then)"
+
+
+def year_value(sentence: str, question: str | None) -> str | None:
+    """For a question about one year ("What was the rate in 2012?"): the figure the
+    sentence gives for that year, just before it ("fell to 8.9% in 2011, then 8.1% in
+    2012", "29% of the mix in 2020") or a few words after it ("in 2012 the rate was
+    8.1%"), else None."""
+    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", _plain_question(question or "")))
+    if len(years) != 1:
+        return None  # no year, or a change between two
+    year = years.pop()
+    plain = strip_math_delimiters(sentence).replace("**", "")
+    if len(re.findall(rf"(?<![\d.]){year}(?!\d)", plain)) != 1:
+        return None
+    calculated = r"(?!\s*(?:[×*^·]|\\times|\\cdot))"  # "3.2 \times 10^6": not the figure
+    before = re.search(
+        _YEAR_FIGURE
+        + calculated
+        + r"(?:\s+[A-Za-z'-]+){0,5}?\s+(?:in|for|during|by|as\s+of)\s+(?:the\s+year\s+)?"
+        + rf"{year}(?!\d)",
+        plain,
+        re.IGNORECASE,
+    )
+    after = re.search(
+        rf"\b(?:in|for|during|by)\s+{year},?\s+(?:(?!{_UNTIED}\b)[A-Za-z'-]+\s+){{0,4}}?"
+        + _YEAR_FIGURE
+        + calculated
+        + r"(?![\d.,]\d)",
+        plain,
+        re.IGNORECASE,
+    )
+    for found in (before, after):
+        if found is not None and not re.fullmatch(_YEAR, found.group(1)):
+            return found.group(1).strip()
+    return None

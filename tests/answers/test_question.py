@@ -13,6 +13,7 @@ from cuekit.answers.question import (
     restated_subject,
     stated_value,
     statement_verdict,
+    year_value,
 )
 
 YES_NO = ["Yes", "No"]
@@ -915,3 +916,35 @@ def test_kinds_found_by_blind_batches(
     assert (verdict.outcome, verdict.rule, verdict.extracted) == (outcome, rule, text), (
         verdict.reason
     )
+
+
+SALES = "Sales climbed from 40 units in 2018 to 55 in 2019, then reached 63 in 2020."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (SALES, "How many units were sold in 2020?", "63"),
+        (SALES, "How many units were sold in 2019?", "55"),
+        (SALES, "How many units were sold in 2018?", "40"),
+        ("In 2018 the share was 12%, and by 2020 it had reached 19%.", "The share in 2020?", "19%"),
+        # a figure calculated further, a qualifier, another year's figure: none
+        ("The value in 2020 is 3.2 × 10^6.", "What is the value in 2020?", None),
+        ("In 2020 the bar is above the 3 mark.", "What is the value in 2020?", None),
+        ("It was 12% in 2018, rising in 2020.", "What was the share in 2020?", None),
+        # a change between two years is not a year's figure
+        (SALES, "How much did sales grow from 2019 to 2020?", None),
+    ],
+)
+def test_year_value_is_the_figure_given_for_the_asked_year(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert year_value(sentence, question) == expected
+
+
+def test_the_asked_year_picks_its_figure_from_a_series() -> None:
+    question = "What was the unemployment rate in 2019?"
+    said = "The rate rose to 6.1% in 2018, then 5.4% in 2019, and 5.0% in 2020."
+    right = judge(said, "5.4", question=question)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "5.4%", "asked_subject")
+    assert judge(said, "5.0", question=question).outcome == "wrong"
