@@ -46,6 +46,7 @@ from cuekit.answers.question import (
     assignments,
     clause_value,
     counted,
+    counted_sum,
     filled_blank,
     is_measure,
     labelled_value,
@@ -462,9 +463,13 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             str(len(items)), "asked_subject", f"the number of items it lists: {items}"
         )
+    total = counted_sum(sentences[0], question)
+    if total is not None and total != found.text:  # "4 small triangles plus the large one"
+        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered
+        or not re.search(r"\d", found.text)  # "It's an octagon." for "How many sides ...?"
         or restates(found.text, question)
         or is_measure(found.text, sentences[0])  # "six sides, each 3 units long"
         or len(found.text.split()) > 3  # "12 dots: three rows with 4 dots in each row"
@@ -472,8 +477,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             number,
             "asked_subject",
-            "the count of what the question asks "
-            "for" + (f"; {found.text!r} restates the question" if found.answered else ""),
+            "the count of what the question asks for"
+            + (
+                f"; {found.text!r} restates the question"
+                if restates(found.text, question)
+                else f"; {found.text!r} is no count"
+                if found.answered
+                else ""
+            ),
         )
     other = unasked_value(sentences[0], question) if not found.answered else None
     if other is not None and not yes_no:

@@ -35,6 +35,7 @@ __all__ = [
     "assigned_value",
     "assignments",
     "counted",
+    "counted_sum",
     "is_measure",
     "is_yes_no_question",
     "named_scale",
@@ -613,7 +614,65 @@ def counted(sentence: str, question: str | None) -> str | None:
         found = re.findall(pattern, part, re.IGNORECASE)
         if found:
             return found[0] if len(set(found)) == 1 else None
-    return None
+    return _polygon_sides(plain, noun)
+
+
+# A polygon named for its number of sides: "It's an octagon." answers "How many sides?".
+_POLYGONS = {
+    "triangle": 3,
+    "quadrilateral": 4,
+    "pentagon": 5,
+    "hexagon": 6,
+    "heptagon": 7,
+    "octagon": 8,
+    "nonagon": 9,
+    "decagon": 10,
+    "dodecagon": 12,
+}
+
+
+def _polygon_sides(sentence: str, noun: str) -> str | None:
+    """The sides (vertices, angles, corners) of the one polygon ``sentence`` names, for
+    a count of those; None otherwise ("hexagonal prism" names a solid, not a polygon)."""
+    if noun.lower() not in ("sides", "vertices", "angles", "corners"):
+        return None
+    named = {
+        m.lower()
+        for m in re.findall(r"\b(" + "|".join(_POLYGONS) + r")\b(?![-\w])", sentence, re.I)
+    }
+    return str(_POLYGONS[named.pop()]) if len(named) == 1 else None
+
+
+def counted_sum(sentence: str, question: str | None) -> str | None:
+    """For "How many <things> ...?": a count given as a sum of its parts ("4 small
+    triangles plus the large one", "three red cubes and 2 blue ones"): their total;
+    None for anything else (parts of two kinds, "3 cubes and 2 spheres", are no sum)."""
+    asked = _COUNT.match(_plain_question(question or ""))
+    if asked is None:
+        return None
+    plural = asked.group(1).lower()
+    noun = re.escape(plural[:-1] if plural.endswith("s") else plural) + "s?"  # "one short bar"
+    count = r"(\d+|" + _NUMBER_WORD + r"|the|an?)"
+    found = re.search(
+        rf"(?<![\w.-]){count}\s+(?:[\w-]+\s+){{0,2}}?{noun}\s+(?:plus|and)\s+{count}\s+"
+        rf"(?:[\w-]+\s+){{0,2}}?(?:{noun}|ones?)\b(?!\s+(?:of|in|on)\b)",
+        strip_math_delimiters(sentence),
+        re.IGNORECASE,
+    )
+    if found is None or found.group(1).lower() in ("the", "a", "an"):
+        return None  # "the squares and ..." counts nothing
+
+    def value(word: str) -> int:
+        word = word.lower()
+        return (
+            1
+            if word in ("the", "a", "an")
+            else int(word)
+            if word.isdigit()
+            else (NUMBER_WORDS.index(word))
+        )
+
+    return str(value(found.group(1)) + value(found.group(2)))
 
 
 _MEASURE_AFTER = re.compile(

@@ -10,6 +10,7 @@ from cuekit.answers.numbers import parse_value, values_agree
 from cuekit.answers.question import (
     asked_variable,
     assigned_value,
+    counted_sum,
     restated_subject,
     stated_value,
     statement_verdict,
@@ -948,3 +949,44 @@ def test_the_asked_year_picks_its_figure_from_a_series() -> None:
     right = judge(said, "5.4", question=question)
     assert (right.outcome, right.extracted, right.rule) == ("correct", "5.4%", "asked_subject")
     assert judge(said, "5.0", question=question).outcome == "wrong"
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome", "extracted"),
+    [
+        ("It's a regular hexagon.", "6", "How many sides does the polygon have?", "correct", "6"),
+        ("The figure is a pentagon.", "6", "How many vertices does it have?", "wrong", "5"),
+        # a solid is no polygon; a polygon's name counts no edges of a solid
+        ("It is a hexagonal prism.", "18", "How many edges does the solid have?", "no_answer", ""),
+    ],
+)
+def test_a_polygon_named_gives_its_number_of_sides(
+    response: str, gold: str, question: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("I see 3 small squares plus the big one.", "How many squares are there?", "4"),
+        ("There are three red cubes and 2 blue ones.", "How many cubes are there?", "5"),
+        ("So: two tall bars and one short bar.", "How many bars are shown?", "3"),
+        # parts of two kinds are no sum of the asked things
+        ("There are three red cubes and 2 blue spheres.", "How many cubes are there?", None),
+        ("I see 3 small squares plus the big one.", "What is the area?", None),
+    ],
+)
+def test_counted_sum_totals_a_count_given_in_parts(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert counted_sum(sentence, question) == expected
+
+
+def test_a_count_given_in_parts_is_judged_by_its_total() -> None:
+    said = "Counting them, I get 4 small triangles plus the large one."
+    question = "How many triangles are in the figure?"
+    right = judge(said, "5", question=question)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "5", "asked_subject")
+    assert judge(said, "4", question=question).outcome == "wrong"
