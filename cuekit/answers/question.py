@@ -643,6 +643,14 @@ def _polygon_sides(sentence: str, noun: str) -> str | None:
     return str(_POLYGONS[named.pop()]) if len(named) == 1 else None
 
 
+def _count_value(word: str) -> int:
+    """A count in digits, in words, or an article ("the large one" is one)."""
+    word = word.lower()
+    if word in ("the", "a", "an"):
+        return 1
+    return int(word) if word.isdigit() else NUMBER_WORDS.index(word)
+
+
 def counted_sum(sentence: str, question: str | None) -> str | None:
     """For "How many <things> ...?": a count given as a sum of its parts ("4 small
     triangles plus the large one", "three red cubes and 2 blue ones"): their total;
@@ -662,17 +670,7 @@ def counted_sum(sentence: str, question: str | None) -> str | None:
     if found is None or found.group(1).lower() in ("the", "a", "an"):
         return None  # "the squares and ..." counts nothing
 
-    def value(word: str) -> int:
-        word = word.lower()
-        return (
-            1
-            if word in ("the", "a", "an")
-            else int(word)
-            if word.isdigit()
-            else (NUMBER_WORDS.index(word))
-        )
-
-    return str(value(found.group(1)) + value(found.group(2)))
+    return str(_count_value(found.group(1)) + _count_value(found.group(2)))
 
 
 _MEASURE_AFTER = re.compile(
