@@ -454,11 +454,12 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
-    items = (
-        _listed_items(found.text, sentences[0])
-        if re.search(r"\bhow\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
-        else None
+    asks_count = re.search(
+        r"\bhow\s+many\s+(\w+)|\bthe\s+number\s+of\s+(\w+s)\b", _plain(question), re.I
     )
+    items = _listed_items(found.text, sentences[0]) if asks_count else None
+    if asks_count and items is None and (not found.answered or restates(found.text, question)):
+        items = _numbered_items(text, asks_count.group(1) or asks_count.group(2))
     if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
         return Extraction(
             str(len(items)), "asked_subject", f"the number of items it lists: {items}"
@@ -599,6 +600,32 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
         ):
             return items
     return None
+
+
+_NUMBERED_ITEM = re.compile(r"^\W{0,3}(\d{1,2})[.)]\s+(.+)$")
+
+
+def _numbered_items(text: str, noun: str) -> list[str] | None:
+    """The items of a numbered list that answers "How many <noun> ...?" by listing: 1 to
+    N, short, right after a lead-in that names the noun and ends in a colon ("Items with
+    a bar above 5:"), with at most a closing remark after it. None for steps of reasoning
+    ("Steps:\n1. ...") or anything else."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    end = len(lines) - 1 if len(lines) > 1 and not _NUMBERED_ITEM.match(lines[-1]) else len(lines)
+    start = end
+    while start > 0 and _NUMBERED_ITEM.match(lines[start - 1]):
+        start -= 1
+    items = [_NUMBERED_ITEM.match(line) for line in lines[start:end]]
+    if (
+        len(items) < 2
+        or start == 0
+        or not lines[start - 1].rstrip("*").endswith(":")
+        or not re.search(r"\b" + re.escape(noun.lower().rstrip("s")), lines[start - 1].lower())
+        or [int(m.group(1)) for m in items if m] != list(range(1, len(items) + 1))
+        or any(len(m.group(2).split()) > 6 for m in items if m)
+    ):
+        return None
+    return [m.group(2).strip() for m in items if m]
 
 
 _EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)

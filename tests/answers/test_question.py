@@ -990,3 +990,24 @@ def test_a_count_given_in_parts_is_judged_by_its_total() -> None:
     right = judge(said, "5", question=question)
     assert (right.outcome, right.extracted, right.rule) == ("correct", "5", "asked_subject")
     assert judge(said, "4", question=question).outcome == "wrong"
+
+
+LISTED = (
+    "Bars taller than 20:\n1. apples (25)\n2. pears (31)\n3. plums (22)\n\nThe rest stay below 20."
+)
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "outcome"),
+    [
+        (LISTED, "3", "correct"),
+        (LISTED, "4", "wrong"),
+        # steps of reasoning are no listing of the counted things
+        ("Steps:\n1. Find the bars\n2. Compare with 20\n3. Count them.", "3", "no_answer"),
+    ],
+)
+def test_a_count_given_only_by_a_numbered_list(response: str, gold: str, outcome: str) -> None:
+    verdict = judge(response, gold, question="How many bars are taller than 20?")
+    assert verdict.outcome == outcome
+    if outcome != "no_answer":
+        assert (verdict.extracted, verdict.rule) == ("3", "asked_subject")
