@@ -169,3 +169,30 @@ def test_a_computation_cut_inside_display_math_is_no_answer() -> None:
     )
     assert _judge(response, "12")[0] == "no_answer"
     assert _judge("Blue: 32\nOrange: 25\nSum: 32 + 25", "57")[0] == "no_answer"
+
+
+SHAPES = ["triangle", "hexagon", "octagon", "square"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "letter"),
+    [
+        ("The octagon has 8 sides, two more than the hexagon's 6.", "C"),
+        ("So the square comes out ahead of the triangle.", "D"),
+        ("The hexagon has more sides compared with the square.", "B"),
+        # two named, neither compared with: none
+        ("The octagon and the hexagon both have even sides.", None),
+    ],
+)
+def test_a_choice_it_is_compared_with_is_not_the_one_named(
+    sentence: str, letter: str | None
+) -> None:
+    assert choice_named(sentence, SHAPES) == letter
+
+
+def test_the_named_choice_beside_a_comparison_decides() -> None:
+    said = "The octagon has 8 sides, two more than the hexagon's 6."
+    right = judge(said, "C", choices=SHAPES, question="Which shape has the most sides?")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "C", "claim")
+    # the claims only verify the gold: another choice leaves the response unanswered
+    assert judge(said, "B", choices=SHAPES).outcome == "no_answer"
