@@ -55,6 +55,7 @@ from cuekit.answers.question import (
     names_variable,
     restated_subject,
     restates,
+    sides_verdict,
     stated_precision,
     stated_value,
     statement_verdict,
@@ -496,6 +497,11 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         )
     if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
         verdict = statement_verdict(sentences[0], question)
+        sides = sides_verdict(text, sentences[0], question) if verdict is None else None
+        if sides is not None:  # "Smallest bars: 18 + 27 = 45. Largest: 41. 45 > 41."
+            return Extraction(
+                sides, "statement", "the two numbers it compares stand for the question's sides"
+            )
         if verdict is not None:
             return Extraction(
                 verdict,

@@ -43,6 +43,7 @@ __all__ = [
     "names_variable",
     "restated_subject",
     "restates",
+    "sides_verdict",
     "statement_verdict",
     "stated_value",
     "superlative_named",
@@ -1081,3 +1082,55 @@ def year_value(sentence: str, question: str | None) -> str | None:
         if found is not None and not re.fullmatch(_YEAR, found.group(1)):
             return found.group(1).strip()
     return None
+
+
+_COMPARED_NUMBERS = re.compile(
+    r"([-−]?\d+(?:\.\d+)?)\s*(?:[A-Za-z%°]+\s*)?"
+    r"(>|<|≥|≤|\\gt\b|\\lt\b|\b(?:is\s+)?(?:greater|more|larger|higher|bigger|less|smaller|"
+    r"lower|fewer)\s+than)\s*([-−]?\d+(?:\.\d+)?)"
+)
+_UP = re.compile(r">|≥|\\gt|greater|more|larger|higher|bigger")
+
+
+def _stems(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _words(text) if w not in _STOP and not w[0].isdigit()}
+
+
+def _label_of(value: str, text: str) -> set[str]:
+    """The words a response states ``value`` with, where it first gives it: from the
+    start of that statement ("Smallest bars: 18 + 27 = 45", "pyramid: 5 faces") to it."""
+    found = re.search(rf"(?<![\d.]){re.escape(value)}(?!\.?\d|\s*[-+×*/])", text)
+    if found is None:
+        return set()
+    start = max(text.rfind(mark, 0, found.start()) for mark in (". ", "; ", "\n", ", "))
+    return _stems(text[start + 1 : found.start()])
+
+
+def sides_verdict(text: str, closing: str, question: str | None) -> str | None:
+    """Yes/no for "Is <A> greater than <B>?" answered by two numbers compared ("45 is
+    greater than 41.", "6 > 5."): each number is told to stand for a side by the words
+    the response first states it with ("Smallest bars: 18 + 27 = 45. Largest: 41."); the
+    verdict is the comparison of the sides. None when the numbers do not map one to
+    each side."""
+    plain_question = _plain_question(question or "")
+    asked = re.search(
+        r"\b(greater|more|larger|higher|bigger|less|fewer|smaller|lower)\b", plain_question, re.I
+    )
+    sides = _sides(_words(plain_question))
+    said = _COMPARED_NUMBERS.search(strip_math_delimiters(closing).replace("−", "-"))
+    if not is_yes_no_question(question) or asked is None or sides is None or said is None:
+        return None
+    left, right = ({w.rstrip("s") for w in side} - {asked.group(1).lower()} for side in sides)
+    earlier = strip_math_delimiters(text)[: strip_math_delimiters(text).rfind(said.group(1))]
+    scores = []
+    for value in (said.group(1), said.group(3)):
+        label = _label_of(value, earlier)
+        scores.append(len(label & left) - len(label & right))
+    if not (scores[0] > 0 > scores[1] or scores[0] < 0 < scores[1]):
+        return None
+    first, second = float(said.group(1)), float(said.group(3))
+    if first == second:
+        return None
+    a, b = (first, second) if scores[0] > 0 else (second, first)  # the left side's first
+    up = _UP.search(asked.group(1)) is not None
+    return "yes" if (a > b) == up else "no"

@@ -81,8 +81,6 @@ KNOWN_MISSES = {
     "of ...': the superlative of the question as an aside names the subject",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
-    "b24-yes_no-006": "'Smallest bars: 18 + 27 = 45. Largest: 41. 45 is greater than 41.': a "
-    "comparison of two numbers that stand for the question's sides",
     "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "
     "yes/no answered by a fact that implies the verdict",
     "b26-yes_no-009": "'∠ABC = 90°' answers 'Is angle ABC a right angle?': the predicate's "
@@ -96,8 +94,6 @@ KNOWN_MISSES = {
     "word",
     "b30-yes_no-005": "'Their radii differ (3 vs 5).' answers 'Are the circles congruent?': a "
     "verdict left to what congruence means",
-    "b30-yes_no-007": "'Cube: 6 faces; pyramid: 5 faces. 6 > 5.': a comparison of two numbers "
-    "that stand for the question's sides",
     "b30-short-003": "'The y-axis is measured in dollars.' for 'dollars': the predicate after "
     "'measured in'",
     # 3-way only: the verdict is right, the outcome is not

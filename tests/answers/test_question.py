@@ -12,6 +12,7 @@ from cuekit.answers.question import (
     assigned_value,
     counted_sum,
     restated_subject,
+    sides_verdict,
     stated_value,
     statement_verdict,
     year_value,
@@ -1011,3 +1012,34 @@ def test_a_count_given_only_by_a_numbered_list(response: str, gold: str, outcome
     assert verdict.outcome == outcome
     if outcome != "no_answer":
         assert (verdict.extracted, verdict.rule) == ("3", "asked_subject")
+
+
+CUBES_SPHERES = "Is the number of red cubes less than the number of blue spheres?"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Red cubes: 4. Blue spheres: 7. 4 < 7.", "yes"),
+        ("Blue spheres: 7. Red cubes: 4. So 7 > 4.", "yes"),  # the sides in either order
+        ("Red cubes: 9; blue spheres: 7. 9 is greater than 7.", "no"),
+        # numbers that are not told to stand for the sides give no verdict
+        ("I see 9 and 7. 9 > 7.", None),
+        ("Red cubes: 4. Blue spheres: 4. 4 = 4.", None),
+    ],
+)
+def test_sides_verdict_compares_the_numbers_that_stand_for_the_sides(
+    response: str, expected: str | None
+) -> None:
+    closing = response.rsplit(". ", 1)[-1]
+    assert sides_verdict(response, closing, CUBES_SPHERES) == expected
+
+
+def test_a_yes_no_comparison_answered_by_two_numbers_is_judged_by_them() -> None:
+    said = "Blue spheres: 7. Red cubes: 9. So 9 > 7."
+    right = judge(said, "No", YES_NO, question=CUBES_SPHERES)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "no", "statement")
+    assert judge(said, "Yes", YES_NO, question=CUBES_SPHERES).outcome == "wrong"
+    assert judge("I see 9 and 7. 9 > 7.", "No", YES_NO, question=CUBES_SPHERES).outcome == (
+        "no_answer"
+    )
