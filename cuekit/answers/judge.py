@@ -232,6 +232,19 @@ _NOT_OF_ITS_KIND = (
 )
 
 
+def _no_claim(found: Extraction, text: str) -> bool:
+    """The closing statement holds ``found`` only as a qualifier of a noun ("the 56°
+    angle", "bars above 50") or a value it rules out ("not 15"): no answer. (Its other
+    roles, after a comparison or a reason, are read less surely.)"""
+    sentences = closing_sentences(text)
+    roles = (
+        {c.role for c in read_claims(sentences[0]) if c.text == found.text.strip()}
+        if sentences
+        else set()
+    )
+    return bool(roles) and roles <= {"qualifier", "ruled_out"}
+
+
 def _verify_closing(
     found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
 ) -> Extraction:
@@ -259,17 +272,19 @@ def _verify_closing(
         return reading if claimed.correct else found
     first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
     unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
-    if first.correct:
-        return reading if unclean and not claimed.correct else found
+    # the claims' reading, said instead of the first one
+    instead = Extraction(
+        reading.text,
+        "claim",
+        f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
+    )
+    if first.correct:  # "the 70° angle ...: thirty-five degrees" does not answer 70
+        return instead if (unclean or _no_claim(found, text)) and not claimed.correct else found
     if not claimed.correct:
         return found
     piece = found.text.strip() in reading.text and found.text.strip() != reading.text.strip()
-    if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND):
-        return Extraction(
-            reading.text,
-            "claim",
-            f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
-        )
+    if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND) or _no_claim(found, text):
+        return instead
     return found
 
 

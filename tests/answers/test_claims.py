@@ -196,3 +196,15 @@ def test_the_named_choice_beside_a_comparison_decides() -> None:
     assert (right.outcome, right.extracted, right.rule) == ("correct", "C", "claim")
     # the claims only verify the gold: another choice leaves the response unanswered
     assert judge(said, "B", choices=SHAPES).outcome == "no_answer"
+
+
+BISECTED = "Because AC bisects the 70° angle, each half measures thirty-five degrees."
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("35", "correct"), ("70", "wrong")])
+def test_a_first_reading_that_only_qualifies_a_noun_gives_way_to_the_claims(
+    gold: str, outcome: str
+) -> None:
+    verdict = judge(BISECTED, gold)
+    assert (verdict.outcome, verdict.extracted, verdict.rule) == (outcome, "35", "claim")
+    assert "the first reading '70' (conclusion) is no clean answer" in verdict.reason
