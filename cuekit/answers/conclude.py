@@ -395,7 +395,7 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     if leader is not None:  # "Brazil has the highest coffee production"
         return leader.group("subject").strip()
     tail = re.search(
-        r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
+        r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked|(?:measured|given|expressed)\s+in)\s+)?"
         r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$",
         plain.replace("**", ""),
     )

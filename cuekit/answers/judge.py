@@ -34,7 +34,7 @@ from cuekit.answers.claims import (
 )
 from cuekit.answers.conclude import closing_sentences
 from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
-from cuekit.answers.match import choice_letters, match_answer
+from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
     about_another_quantity,
@@ -649,6 +649,34 @@ def _numbered_items(text: str, noun: str) -> list[str] | None:
     return [m.group(2).strip() for m in items if m]
 
 
+def _same_word(said: str, asked: str) -> bool:
+    """One word, maybe inflected: "pyramids" is "pyramid", "based" is "base"."""
+    short, long = sorted((said, asked), key=len)
+    return long.startswith(short) and len(long) - len(short) <= 2 and len(short) >= 3
+
+
+def _gold_with_question_words(answer: str, gold: str, question: str) -> str | None:
+    """A worded answer that is the gold with only words of the question around it ("the
+    Pacific Ocean" for "Pacific" asked "Which ocean ...?", "a square-based pyramid" for
+    "square" asked "What shape is the base of the pyramid?"): the rule, else None. Not
+    for numbers, yes/no, or an answer that joins or negates ("Pacific and Atlantic")."""
+    words, wanted = plain_text(answer).split(), plain_text(gold).split()
+    if (
+        not wanted
+        or re.search(r"\d", answer + gold)
+        or plain_text(gold) in {"yes", "no", "true", "false"}
+        or {"and", "or", "not", "nor", "but", "no"} & set(words)
+    ):
+        return None
+    asked = plain_text(_plain(question)).split() + ["the", "a", "an"]
+    for start in range(len(words) - len(wanted) + 1):
+        if words[start : start + len(wanted)] == wanted:
+            rest = words[:start] + words[start + len(wanted) :]
+            if all(w in asked or any(_same_word(w, a) for a in asked) for w in rest):
+                return "the gold, with only words of the question around it"
+    return None
+
+
 _EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
 
 
@@ -828,6 +856,10 @@ def judge(
         boxes=found.boxes,
         exact_form=exact_form,
     )
+    if not result.correct and result.rule == "different answers" and question:
+        around = _gold_with_question_words(found.text, str(gold), question)
+        if around is not None:  # "the Pacific Ocean" for "Pacific" asked "Which ocean ...?"
+            result = Match(True, around)
     if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
         result = replace(
             result, correct=False, rule=f"{result.rule}; but the question asks it exactly"

@@ -228,3 +228,27 @@ def test_a_closing_statement_of_another_kind_than_asked_is_no_answer(
 def test_an_explicit_answer_of_another_kind_stays_a_wrong_answer() -> None:
     verdict = judge("Answer: 12.4", "2015", question="In which year was the rate highest?")
     assert (verdict.outcome, verdict.extracted) == ("wrong", "12.4")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome"),
+    [
+        ("The longest river on the map is the Nile River.", "Nile", "Which river is longest?", 1),
+        ("The longest river on the map is the Amazon River.", "Nile", "Which river is longest?", 0),
+        ("It is a triangle-based prism.", "triangle", "What shape is the base of the prism?", 1),
+        ("It is a square-based prism.", "triangle", "What shape is the base of the prism?", 0),
+        # a word the question does not use is more than the gold: a different answer
+        ("It is the Nile Delta.", "Nile", "Which river is longest?", 0),
+        ("The x-axis is given in kilograms.", "kilograms", "What unit is the x-axis in?", 1),
+    ],
+)
+def test_a_worded_gold_with_only_words_of_the_question_around_it(
+    response: str, gold: str, question: str, outcome: int
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert verdict.outcome == ("correct" if outcome else "wrong"), verdict.reason
+
+
+def test_words_of_the_question_do_not_join_two_answers() -> None:
+    both = judge("The Nile River and the Amazon River.", "Nile", question="Which river is longest?")
+    assert not both.correct
