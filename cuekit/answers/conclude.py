@@ -303,9 +303,10 @@ def _equation_answer(plain: str) -> str | None:
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
     parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain) if "=" in part]
     solutions = _SOLUTIONS.search(plain)
-    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
+    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable,
+        # a set: they come in no order ("x = 3 and x = −3" are the solutions [-3, 3])
         values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
-        return ", ".join(values)
+        return "\\{" + ", ".join(values) + "\\}"
     point = _COORDINATES.search(plain)
     if point is not None:  # "The vertex is at x = 2, y = −3.": the point (2, −3)
         return f"({point.group(1)}, {point.group(2)})"

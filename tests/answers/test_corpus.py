@@ -71,8 +71,6 @@ KNOWN_MISSES = {
     "fact after the answer",
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
-    "b20-multi_part-004": "'x = 3 and x = −3' for [-3, 3]: the solutions in another order "
-    "than the ordered gold's",
     "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
     "of ...': the superlative of the question as an aside names the subject",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "

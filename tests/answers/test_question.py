@@ -167,14 +167,22 @@ def test_judge_reads_an_answer_given_first() -> None:
     assert judge(steps, "1").outcome == "wrong"
 
 
-def test_solutions_of_one_variable_are_a_list() -> None:
+def test_solutions_of_one_variable_are_a_set() -> None:
     verdict = judge(
         "The parabola crosses the x-axis at $x = -1$ and $x = 3$.",
         "[-1, 3]",
         answer_type="list",
         question="Solve for $x$ using the graph.",
     )
-    assert (verdict.correct, verdict.extracted) == (True, "-1, 3")
+    assert (verdict.correct, verdict.extracted) == (True, "\\{-1, 3\\}")
+    # in either order; but all of them, and only them
+    for said, correct in (
+        ("So the roots are x = 5 and x = −2.", True),
+        ("So the roots are x = 5 and x = 2.", False),
+        ("So the roots are x = 5, x = −2 and x = 1.", False),
+    ):
+        verdict = judge(said, "[-2, 5]", answer_type="list", question="Solve for x.")
+        assert verdict.correct is correct, verdict.reason
 
 
 def test_an_exact_form_agrees_with_its_one_place_rounding() -> None:
