@@ -80,6 +80,21 @@ _STOP = frozenset(
     been does do did can could has have had will would should must this that these those it
     its there their than as into number value any all each one both""".split()
 )
+# Pairs of kinds: what is one is not the other ("three, an odd number" for "even?").
+_KIND_PAIRS = {
+    "even": "odd",
+    "odd": "even",
+    "positive": "negative",
+    "negative": "positive",
+    "vertical": "horizontal",
+    "horizontal": "vertical",
+    "convex": "concave",
+    "concave": "convex",
+    "acute": "obtuse",
+    "obtuse": "acute",
+    "inside": "outside",
+    "outside": "inside",
+}
 # Comparisons with their opposites: a statement of the opposite one denies the question.
 _OPPOSITE = {
     "less": "more greater larger higher bigger",
@@ -108,6 +123,7 @@ _OPPOSITE = {
     "below": "above",
     "equal": "different unequal",
     "same": "different unequal",
+    **_KIND_PAIRS,
 }
 _NEGATED = re.compile(
     r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+", re.IGNORECASE
@@ -241,6 +257,12 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     compared = [a for a in asked if a in _OPPOSITE]
     flipped = {w for a in compared for w in _OPPOSITE[a].split() if w not in asked}
     opposite = bool(flipped & said_set)
+    if opposite and said_set & set(compared) & set(
+        _KIND_PAIRS
+    ):  # "acute, not obtuse": which is denied
+        denied = re.search(r"\b(?:not|never)\s+(?:an?\s+|the\s+)?(\w+)", clause, re.IGNORECASE)
+        word = _SAME_WAY.get(denied.group(1).lower(), denied.group(1).lower()) if denied else ""
+        return "no" if word in compared else "yes" if word in flipped else None
     if compared and not opposite and not said_set & set(compared):
         return None  # the question compares; the statement does not
     if not [a for a in asked if a in _OPPOSITE] and re.search(

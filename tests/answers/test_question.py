@@ -1051,3 +1051,24 @@ def test_a_yes_no_comparison_answered_by_two_numbers_is_judged_by_them() -> None
     assert judge("I see 9 and 7. 9 > 7.", "No", YES_NO, question=CUBES_SPHERES).outcome == (
         "no_answer"
     )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("I count five red cubes, an odd number.", "Is the number of red cubes even?", "no"),
+        ("I count six red cubes, an even number.", "Is the number of red cubes even?", "yes"),
+        ("The slope of the line is negative.", "Is the slope of the line positive?", "no"),
+        ("So the triangle is acute, not obtuse.", "Is the triangle obtuse?", "no"),
+        ("The count is six, which is even, not odd.", "Is the number of cubes even?", "yes"),
+    ],
+)
+def test_a_statement_of_the_other_kind_of_a_pair_denies_the_question(
+    sentence: str, question: str, expected: str
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+    gold = "Yes" if expected == "yes" else "No"
+    assert judge(sentence, gold, YES_NO, question=question).correct
+    assert judge(sentence, "No" if gold == "Yes" else "Yes", YES_NO, question=question).outcome == (
+        "wrong"
+    )
