@@ -285,6 +285,14 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         if right and right <= said_set and not left & said_set:  # "the square is bigger"
             return "yes" if negated != opposite else "no"
         return None
+    if not present[-1] and sum(present[:-1]) >= max(1, round(0.6 * (len(asked) - 1))):
+        other = _other_attribute(asked[-1], said_set)
+        if (
+            other is not None
+            and said[-1] == other  # its predicate: "... is green.", not "the blue cube"
+            and not _NEGATED.search(strip_math_delimiters(clause))
+        ):
+            return "no"  # "The object in front of the cube is green." for "... red?"
     if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
         return None
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
@@ -309,6 +317,28 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
             return None
     negated = _NEGATED.search(strip_math_delimiters(clause)) is not None
     return "no" if negated != opposite else "yes"
+
+
+# Closed classes of attributes: a thing that is one of them is none of the others.
+_ATTRIBUTES = (
+    frozenset(
+        "red orange yellow green blue purple violet pink brown black white gray grey cyan "
+        "magenta gold silver teal".split()
+    ),
+    frozenset("large big small tiny".split()),
+    frozenset("metal metallic rubber matte shiny".split()),
+    frozenset("cube sphere cylinder cone pyramid prism ball block".split()),
+)
+
+
+def _other_attribute(asked: str, said: set[str]) -> str | None:
+    """The one other attribute of the asked one's class that a statement gives ("green"
+    for "red?"), else None."""
+    for kind in _ATTRIBUTES:
+        if asked in kind:
+            others = (said & kind) - {asked} - ({"gray", "grey"} if asked in "grey gray" else set())
+            return others.pop() if len(others) == 1 and asked not in said else None
+    return None
 
 
 # Verbs of comparison, as the comparison words the questions use: "the sum exceeds the

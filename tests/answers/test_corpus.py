@@ -68,7 +68,6 @@ KNOWN_MISSES = {
     "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
     "fact after the answer",
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
-    "b20-yn_prose-008": "'The object ... is green.' answers 'is it red?': the question decides",
     "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
     "of ...': the superlative of the question as an aside names the subject",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "

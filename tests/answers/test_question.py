@@ -83,12 +83,19 @@ def test_assigned_value_is_the_last_complete_assignment() -> None:
             "Does the function have a maximum at x = 2?",
             "yes",
         ),
-        # not the question's proposition, or unsure: no verdict
+        # another colour of the same thing denies it
         (
             "The object in front of the cube is green.",
             "Is the object in front of the cube red?",
+            "no",
+        ),
+        # not the question's proposition, or unsure: no verdict
+        (
+            "The object in front of the cube is shiny.",
+            "Is the object in front of the cube red?",
             None,
         ),
+        ("The cylinder is blue.", "Is the sphere behind the small cylinder purple?", None),
         ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
         (
             "The two smallest bars sum to 30 and the largest bar is 45.",
@@ -1072,3 +1079,21 @@ def test_a_statement_of_the_other_kind_of_a_pair_denies_the_question(
     assert judge(sentence, "No" if gold == "Yes" else "Yes", YES_NO, question=question).outcome == (
         "wrong"
     )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "gold", "outcome"),
+    [
+        ("The sphere behind the small cylinder is blue.", "No", "correct"),
+        ("The sphere behind the small cylinder is blue.", "Yes", "wrong"),
+        ("The sphere behind the small cylinder is purple.", "Yes", "correct"),
+        ("The large sphere behind the small cylinder is purple.", "No", "wrong"),
+        # a colour of another thing is no predicate of the asked one
+        ("The sphere is in front of the blue cube.", "No", "no_answer"),
+    ],
+)
+def test_another_attribute_of_the_asked_kind_denies_the_question(
+    sentence: str, gold: str, outcome: str
+) -> None:
+    question = "Is the sphere behind the small cylinder purple?"
+    assert judge(sentence, gold, YES_NO, question=question).outcome == outcome
