@@ -233,6 +233,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         or _equality(clause, question or "")
         or _beaten(clause, question or "")
         or _against_number(sentence, question or "")
+        or _by_measure(clause, question or "")
     )
     if through is not None:
         return through
@@ -358,6 +359,33 @@ _COMPARISON_VERBS = (
         "is decreasing",
     ),
 )
+
+
+# What a kind of angle measures, in degrees: "right" is 90, "acute" below it, ...
+_ANGLE_KINDS = {
+    "right": lambda x: x == 90,
+    "acute": lambda x: 0 < x < 90,
+    "obtuse": lambda x: 90 < x < 180,
+    "straight": lambda x: x == 180,
+    "reflex": lambda x: 180 < x < 360,
+}
+
+
+def _by_measure(clause: str, question: str) -> str | None:
+    """Yes/no for "Is angle ABC a right angle?" or "Are the lines perpendicular?" answered
+    by the one angle the clause measures ("∠ABC = 90°", "they meet at 75°")."""
+    plain_question = _plain_question(question)
+    kind = re.search(r"\b(right|acute|obtuse|straight|reflex)\s+angle\b", plain_question, re.I)
+    perpendicular = re.search(r"\bperpendicular\b", plain_question, re.IGNORECASE)
+    measures = re.findall(
+        r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:°|\^\s*\{?\\circ\}?|\s+degrees?\b)",
+        strip_math_delimiters(clause),
+    )
+    if len(set(measures)) != 1 or (kind is None and perpendicular is None):
+        return None
+    value = float(measures[0])
+    fits = _ANGLE_KINDS[kind.group(1).lower()](value) if kind else value == 90
+    return "yes" if fits else "no"
 
 
 def _against_number(clause: str, question: str) -> str | None:

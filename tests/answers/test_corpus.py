@@ -74,8 +74,6 @@ KNOWN_MISSES = {
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
     "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "
     "yes/no answered by a fact that implies the verdict",
-    "b26-yes_no-009": "'∠ABC = 90°' answers 'Is angle ABC a right angle?': the predicate's "
-    "meaning as a value",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
     "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",

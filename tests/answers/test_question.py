@@ -579,8 +579,8 @@ BATCH_26_KINDS = [
         "Is the angle ABC a right angle?",
         YES_NO,
         "wrong",
-        "conclusion",
-        "80",
+        "statement",
+        "no",  # 80° is no right angle
     ),
     # true/false; rises as increasing
     (
@@ -1097,3 +1097,22 @@ def test_another_attribute_of_the_asked_kind_denies_the_question(
 ) -> None:
     question = "Is the sphere behind the small cylinder purple?"
     assert judge(sentence, gold, YES_NO, question=question).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("From the tick mark, m∠PQR = 90°.", "Is angle PQR a right angle?", "yes"),
+        ("Adding the two parts, m∠PQR = 95°.", "Is angle PQR a right angle?", "no"),
+        ("So the lines meet at an angle of 88 degrees.", "Are the two lines perpendicular?", "no"),
+        ("So the lines meet at 90°.", "Are the two lines perpendicular?", "yes"),
+        ("So ∠XYZ measures 120°.", "Is angle XYZ an obtuse angle?", "yes"),
+        ("So ∠XYZ measures 120°.", "Is angle XYZ an acute angle?", "no"),
+        # two angles measured, or none: no verdict from the measure
+        ("So ∠X = 30° and ∠Y = 60°.", "Is angle X a right angle?", None),
+    ],
+)
+def test_an_angle_measured_answers_what_kind_of_angle_it_is(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
