@@ -417,6 +417,16 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
+    if len(sentences) >= 2 and not yes_no and _names_another(sentences[0], question):
+        # "The 'Very likely' slice is 23%. The 'Somewhat likely' slice is 41%.": the
+        # closing sentence is a further fact about another thing
+        before = clause_value(f"{sentences[1]}; {sentences[0]}", question)
+        if before is not None and before != found.text and before in sentences[1]:
+            return Extraction(
+                before,
+                "asked_subject",
+                "the value of the sentence that names the subject; the closing one names another",
+            )
     blank = filled_blank(sentences[0], question)
     if blank is not None and blank != found.text:  # "It is (_) past six." -> "quarter"
         return Extraction(blank, "asked_subject", "what the response puts in the question's blank")
@@ -580,6 +590,33 @@ def _of_another_kind(answer: str, question: str | None) -> str | None:
     ):
         return f"{answer!r} is a name, and the question asks for a value"
     return None
+
+
+_STARTERS = frozenset(
+    "so thus therefore hence however but also then finally overall now here there this that "
+    "these those it its in on at for after before by with from yes no the a an i we you "
+    "wait".split()
+)
+
+
+def _names_another(sentence: str, question: str) -> bool:
+    """``sentence`` is about a thing the question does not name: its subject is a quoted
+    label or a name ("The 'Agree' bar is 44%.", "France produced 9 tonnes.") that the
+    question does not give. Not "Checking again, it is 14.": a discourse opener."""
+    subject = re.match(
+        r"^\W*(?:the\s+)?(?:['‘\"“]([^'’\"”]{1,40})['’\"”]|((?-i:[A-Z])[a-z]+(?:\s+(?-i:[A-Z])[a-z]+)*)(?=\s+(?-i:[a-z])))",
+        strip_math_delimiters(sentence).replace("**", ""),
+        re.IGNORECASE,
+    )
+    if subject is None:
+        return False
+    name = (subject.group(1) or subject.group(2)).strip()
+    if subject.group(2) and (name.lower() in _STARTERS or re.search(r"(?:ing|ly)$", name)):
+        return False
+    quoted = [q.lower() for q in re.findall(r"['‘\"“]([^'’\"”]{1,40})['’\"”]", question)]
+    if subject.group(1):  # a label: another one than the question quotes
+        return name.lower() not in quoted if quoted else name.lower() not in question.lower()
+    return not re.search(r"\b" + re.escape(name) + r"\b", question, re.IGNORECASE)
 
 
 def _other_year(sentence: str, value: str, question: str) -> bool:

@@ -65,8 +65,6 @@ def test_corpus_covers_every_kind() -> None:
 KNOWN_MISSES = {
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
-    "b20-chart-008": "'... labelled 23%. The 'Somewhat likely' slice is 41%.': a further "
-    "fact after the answer",
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
     "of ...': the superlative of the question as an aside names the subject",

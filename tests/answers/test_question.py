@@ -1116,3 +1116,31 @@ def test_an_angle_measured_answers_what_kind_of_angle_it_is(
     sentence: str, question: str, expected: str | None
 ) -> None:
     assert statement_verdict(sentence, question) == expected
+
+
+AGREE = "The 'Strongly agree' bar reaches 31%. The 'Agree' bar is 44%."
+TONNES = "How many tonnes did Germany produce?"
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome", "extracted"),
+    [
+        (AGREE, "31", "What percentage of people chose 'Strongly agree'?", "correct", "31%"),
+        (AGREE, "44", "What percentage of people chose 'Strongly agree'?", "wrong", "31%"),
+        ("Germany produced 12 tonnes. France produced 9 tonnes.", "12", TONNES, "correct", "12"),
+        # the closing sentence about the asked thing itself is its answer
+        (
+            "Germany produced 12 tonnes. Germany actually produced 14 tonnes.",
+            "14",
+            TONNES,
+            "correct",
+            "14",
+        ),
+        ("Germany produced 12 tonnes. France produced 9 tonnes.", "9", TONNES, "wrong", "12"),
+    ],
+)
+def test_a_further_fact_about_another_thing_after_the_answer(
+    response: str, gold: str, question: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
