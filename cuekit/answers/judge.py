@@ -411,7 +411,8 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
     year = _other_year(sentences[0], found.text, question)
-    yearly = year_value(sentences[0], question) if (unclean or year) and not yes_no else None
+    asks_figure = not yes_no and not _ASKS_NAME.match(_plain(question))
+    yearly = year_value(sentences[0], question) if (unclean or year) and asks_figure else None
     if yearly is not None and yearly != found.text:  # "... 8.9% in 2011, then 8.1% in 2012."
         return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
     part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None

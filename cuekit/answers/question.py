@@ -838,6 +838,15 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
             + r")\b",
             plain,
         )
+    asked_word = re.search(r"\b" + _SUPERLATIVE + r"\b", question or "", re.IGNORECASE)
+    if named is None and asks_which and asked_word is not None:
+        # "Services accounted for 54% of the total, the largest share, ...": the question's
+        # superlative set after the clause as an aside names its subject
+        named = re.search(
+            r"(?:^|,\s+)((?!(?:It|This|That|There|The|In)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})"
+            r"\s+[a-z][^,;.]*?,\s+(?:the|its)\s+(?i:" + re.escape(asked_word.group()) + r")\b",
+            plain,
+        )
     high = not re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.I)
     if named is None and asks_which and high:  # "In Q4, Laptops led with 420 units"
         named = re.search(

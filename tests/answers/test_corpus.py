@@ -66,8 +66,6 @@ KNOWN_MISSES = {
     "b19-mixed-001": "'4√2 ... 5.66 ... about 5.7': the last, coarser rounding decides",
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
-    "b22-chartqa-002": "'Services accounted for 54% of the total, the largest share, ahead "
-    "of ...': the superlative of the question as an aside names the subject",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
     "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "

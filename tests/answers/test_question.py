@@ -1144,3 +1144,25 @@ def test_a_further_fact_about_another_thing_after_the_answer(
 ) -> None:
     verdict = judge(response, gold, question=question)
     assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+
+
+CHANNEL = "Which channel had the largest portion of sales in 2021?"
+RETAIL = "In 2021, Retail made up 38% of sales, the largest portion, ahead of Online (35%)."
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "outcome", "extracted"),
+    [
+        (RETAIL, "Retail", "correct", "Retail"),
+        (RETAIL, "Online", "wrong", "Retail"),
+        # another superlative than the question's names nothing it asks
+        ("In 2021, Retail made up 38% of sales, the smallest portion.", "Retail", "no_answer", ""),
+    ],
+)
+def test_the_questions_superlative_as_an_aside_names_the_subject(
+    response: str, gold: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=CHANNEL)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+    # the year of the question does not make its figure the answer to "Which ...?"
+    assert year_value(response, CHANNEL) == "38%"
