@@ -102,7 +102,7 @@ class Verdict:
 _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
 # Readings of the closing statement, not a commitment: one of another kind than the
 # question asks is no answer to it.
-_CLOSING = frozenset({"conclusion", "last_line", "claim", "statement"})
+_CLOSING = frozenset({"conclusion", "last_line", "claim", "statement", "asked_subject"})
 _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
 
 
