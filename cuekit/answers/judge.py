@@ -247,7 +247,7 @@ def _no_claim(found: Extraction, text: str) -> bool:
 
 def _verify_closing(
     found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
-) -> Extraction:
+) -> tuple[Extraction, Match | None]:
     """Check the first-match reading of a closing statement (``found``) against the
     reading by claims, as a grader checks a response that ends in prose:
 
@@ -260,16 +260,19 @@ def _verify_closing(
       the gold's kind (a number for a yes/no question, words for a number), a
       computation, or a piece of the claimed value ("36" of "18π − 36"); a clean
       different value ("x = 5, and AB = BC = 10" read as 5) stands.
+
+    Returns the reading that stands with its comparison with the gold when one was made
+    (``judge`` then does not compare it again).
     """
     text = prepare(response)
     if is_refusal(text):
-        return found
+        return found, None
     reading = _closing_reading(text, gold, choices, looks_finished(text))
     if reading is None:
-        return found
+        return found, None
     claimed = match_answer(reading.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
     if not found.answered:  # verified: it concludes with the gold; otherwise still none
-        return reading if claimed.correct else found
+        return (reading, claimed) if claimed.correct else (found, None)
     first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
     unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
     # the claims' reading, said instead of the first one
@@ -279,13 +282,15 @@ def _verify_closing(
         f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
     )
     if first.correct:  # "the 70° angle ...: thirty-five degrees" does not answer 70
-        return instead if (unclean or _no_claim(found, text)) and not claimed.correct else found
+        if (unclean or _no_claim(found, text)) and not claimed.correct:
+            return instead, claimed
+        return found, first
     if not claimed.correct:
-        return found
+        return found, first
     piece = found.text.strip() in reading.text and found.text.strip() != reading.text.strip()
     if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND) or _no_claim(found, text):
-        return instead
-    return found
+        return instead, claimed
+    return found, first
 
 
 _EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
@@ -836,10 +841,11 @@ def judge(
             found = replace(
                 found, text=re.sub(rf"\s*{scale}s?\b", "", found.text, flags=re.IGNORECASE)
             )
+    checked: tuple[Extraction, Match] | None = None  # a closing reading already compared
     if finished is not False and (
         found.rule in _WEAK or (found.rule == "none" and found.note in _UNREAD)
     ):
-        found = _verify_closing(
+        found, match = _verify_closing(
             found,
             response,
             str(gold),
@@ -849,6 +855,7 @@ def judge(
             unit=unit,
             exact_form=exact_form,
         )
+        checked = (found, match) if match is not None else None
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     # with choices, a figure may be the value of the option picked
     other_kind = (
@@ -884,15 +891,19 @@ def judge(
             "refusal",
             "no_answer",
         )
-    result = match_answer(
-        found.text,
-        str(gold),
-        choices=choices,
-        precision=precision,
-        answer_type=answer_type,
-        unit=unit,
-        boxes=found.boxes,
-        exact_form=exact_form,
+    result = (
+        checked[1]
+        if checked is not None and checked[0] is found
+        else match_answer(
+            found.text,
+            str(gold),
+            choices=choices,
+            precision=precision,
+            answer_type=answer_type,
+            unit=unit,
+            boxes=found.boxes,
+            exact_form=exact_form,
+        )
     )
     if not result.correct and result.rule == "different answers" and question:
         around = _gold_with_question_words(found.text, str(gold), question)
