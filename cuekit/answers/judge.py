@@ -100,9 +100,11 @@ class Verdict:
 
 
 _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
-# Readings of the closing statement, not a commitment: one of another kind than the
-# question asks is no answer to it.
-_CLOSING = frozenset({"conclusion", "last_line", "claim", "statement", "asked_subject"})
+# Readings of a response without an explicit commitment (its closing statement, its
+# opening, the whole of it): one of another kind than the question asks is no answer.
+_CLOSING = frozenset(
+    {"conclusion", "last_line", "claim", "statement", "asked_subject", "whole", "leading"}
+)
 _UNREAD = frozenset({"commits to no answer", "stops mid-sentence before committing to an answer"})
 
 
@@ -563,6 +565,10 @@ _ASKS_VALUE = re.compile(
     r"difference|total|number|percentage|average|mean|median|product)\b)",
     re.IGNORECASE,
 )
+_ASKS_COMBINED = re.compile(
+    r"^\W*what\s+(?:is|was)\s+the\s+(?:total|sum|difference|product|average|mean|ratio)\b",
+    re.IGNORECASE,
+)
 _FIGURE = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?\s*%?(?:\s*[A-Za-z]+){0,2}")
 _YEAR = re.compile(r"(?:1[89]|20)\d{2}")
 
@@ -584,10 +590,19 @@ def _of_another_kind(answer: str, question: str | None) -> str | None:
     if not question or not answer.strip():
         return None
     answer, plain = answer.strip(), _plain(question)
+    variable = asked_variable(question)
+    if variable is not None and re.fullmatch(
+        rf"\$?\s*{variable}\s*(?:=\s*{variable}\s*)?\$?\.?", answer
+    ):  # "x = x" for "Find x.": the unknown, not its value
+        return f"{answer!r} restates the unknown"
     if _figure_for_a_name(answer, question) or (
         _ASKS_YEAR.match(plain) and _FIGURE.fullmatch(answer) and not _YEAR.search(answer)
     ):
         return f"{answer!r} is a figure, and the question asks which"
+    if _ASKS_COMBINED.match(plain) and re.fullmatch(
+        r"[-−]?\d[\d.,]*%?(?:(?:,\s+|\s+and\s+|,\s+and\s+)[-−]?\d[\d.,]*%?)+", answer
+    ):  # "9 and 14" for "What is the sum ...?": the parts, not their sum
+        return f"{answer!r} lists the parts, and the question asks what they make together"
     if (
         _ASKS_VALUE.match(plain)
         and not re.search(r"[\d\\√π]", answer)

@@ -85,13 +85,10 @@ KNOWN_MISSES = {
     "5.0: 3-way only",
     "b20-summary-005": "'these two bins hold the students above 80.' (no answer): 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
-    "b20-no_ans-010": "'x = x' (no answer) read as x: 3-way only",
     "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
     "wrong answer 2016: 3-way only",
     "b29-chart-004": "'The peak is at x = 6.' (no answer to 'what value') read as the wrong "
     "answer 6: 3-way only",
-    "b31-chart-011": "'The two smallest segments are 9 and 14.' (no answer to 'what is the sum') "
-    "read as the wrong answer '9 and 14': 3-way only",
 }
 
 

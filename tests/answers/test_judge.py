@@ -252,3 +252,30 @@ def test_a_worded_gold_with_only_words_of_the_question_around_it(
 def test_words_of_the_question_do_not_join_two_answers() -> None:
     both = judge("The Nile River and the Amazon River.", "Nile", question="Which river is longest?")
     assert not both.correct
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "why"),
+    [
+        ("y = y", "4", "Find y.", "'y = y' restates the unknown"),
+        (
+            "The two tallest bars are 31 and 27.",
+            "58",
+            "What is the sum of the two tallest bars?",
+            "'31 and 27' lists the parts, and the question asks what they make together",
+        ),
+    ],
+)
+def test_a_reading_that_gives_no_value_of_what_is_asked_is_no_answer(
+    response: str, gold: str, question: str, why: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.reason) == ("no_answer", f"no answer: {why}")
+
+
+def test_the_parts_then_their_total_is_the_total() -> None:
+    said = "The two tallest bars are 31 and 27, together 58."
+    verdict = judge(said, "58", question="What is the sum of the two tallest bars?")
+    assert (verdict.outcome, verdict.extracted) == ("correct", "58")
+    assert judge("y = 4", "4", question="Find y.").correct
+    assert judge("The total is 1,250.", "1250", question="What is the total cost?").correct
