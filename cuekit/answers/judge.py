@@ -234,6 +234,23 @@ _NOT_OF_ITS_KIND = (
 )
 
 
+def _exact_before(answer: str, text: str) -> str | None:
+    """The exact form ("4√2", "36π", "22/3") the closing statement of ``text`` states
+    before its decimal ``answer`` ("Side = 4√2. Rounded, that's 5.66, so about 5.7."): the
+    last one in an answer role; None when ``answer`` is no decimal or none comes before."""
+    if re.fullmatch(r"[-−]?\d[\d,]*\.\d+", answer.strip()) is None:
+        return None
+    sentences = closing_sentences(text)[::-1]  # in reading order
+    claims = [c for sentence in sentences for c in read_claims(sentence)]
+    at = max((i for i, c in enumerate(claims) if c.text == answer.strip()), default=None)
+    exact = [
+        c.text
+        for c in claims[: at or 0]
+        if c.role == "answer" and re.search(r"[√π/]", c.text) and not re.search(r"\d\.\d", c.text)
+    ]
+    return exact[-1] if exact else None
+
+
 def _no_claim(found: Extraction, text: str) -> bool:
     """The closing statement holds ``found`` only as a qualifier of a noun ("the 56°
     angle", "bars above 50") or a value it rules out ("not 15"): no answer. (Its other
@@ -920,6 +937,17 @@ def judge(
             exact_form=exact_form,
         )
     )
+    exact = (
+        _exact_before(found.text, prepare(response))
+        if not result.correct and exact_form and found.rule in _CLOSING
+        else None
+    )
+    if exact is not None:  # "= 4√2. Rounded, that's 5.66, so the side is about 5.7."
+        rounded = match_answer(
+            f"{exact} ≈ {found.text}", str(gold), precision=precision, unit=unit, exact_form=True
+        )
+        if rounded.correct:
+            result = Match(True, f"{rounded.rule} (the response states {exact} before it)")
     if not result.correct and result.rule == "different answers" and question:
         around = _gold_with_question_words(found.text, str(gold), question)
         if around is not None:  # "the Pacific Ocean" for "Pacific" asked "Which ocean ...?"

@@ -279,3 +279,18 @@ def test_the_parts_then_their_total_is_the_total() -> None:
     assert (verdict.outcome, verdict.extracted) == ("correct", "58")
     assert judge("y = 4", "4", question="Find y.").correct
     assert judge("The total is 1,250.", "1250", question="What is the total cost?").correct
+
+
+DIAGONAL = "The diagonal is 3√2. As a decimal that is 4.24, so the diagonal is about 4.2."
+
+
+def test_an_exact_form_stated_before_the_closing_rounding_is_the_answer() -> None:
+    right = judge(DIAGONAL, "3\\sqrt{2}")
+    assert (right.outcome, right.extracted) == ("correct", "4.2")
+    assert right.match.endswith("4.2 is its coarser rounding (the response states 3√2 before it)")
+    assert judge(DIAGONAL, "4\\sqrt{2}").outcome == "wrong"
+    # a decimal that is not the rounding of the exact form before it: its own answer
+    moved = "The diagonal is 3√2. Adding the 1 cm border, the diagonal is about 5.2."
+    assert judge(moved, "3\\sqrt{2}").outcome == "wrong"
+    # a dataset precision fixes the places: the coarser rounding is not enough
+    assert not judge(DIAGONAL, "4.24", precision=2).correct
