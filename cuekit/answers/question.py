@@ -408,7 +408,10 @@ def _against_number(clause: str, question: str) -> str | None:
 def _equality(clause: str, question: str) -> str | None:
     """Yes/no for "Is the number of X equal to the number of Y?" stated of both ("so they
     are equal", "the same number", "the two counts differ"); None otherwise."""
-    if not re.search(r"\b(?:equal\s+to|the\s+same\s+as)\b", question, re.IGNORECASE):
+    # "congruent", "identical": the same in every measure, so measures that differ deny it
+    if not re.search(
+        r"\b(?:equal\s+to|the\s+same\s+as|congruent|identical)\b", question, re.IGNORECASE
+    ):
         return None
     plain = strip_math_delimiters(clause)
     number = re.search(r"\bequal\s+to\s+(\d+(?:\.\d+)?)", question, re.IGNORECASE)
@@ -417,7 +420,7 @@ def _equality(clause: str, question: str) -> str | None:
         return "yes" if float(stated[-1]) == float(number.group(1)) else "no"
     if re.search(
         r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
-        r"(?:not\s+equal|different|unequal)\b|\b(?:differ|are\s+not\s+the\s+same)\b",
+        r"(?:not\s+equal|different|unequal)\b|\b(?:differs?|are\s+not\s+the\s+same)\b",
         plain,
         re.IGNORECASE,
     ):

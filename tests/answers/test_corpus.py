@@ -74,8 +74,6 @@ KNOWN_MISSES = {
     "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",
     "b28-yes_no-009": "'f(0) = 2 ≠ 0.' answers 'Does the graph pass through the origin?': "
     "a verdict left to arithmetic",
-    "b30-yes_no-005": "'Their radii differ (3 vs 5).' answers 'Are the circles congruent?': a "
-    "verdict left to what congruence means",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",

@@ -1170,3 +1170,19 @@ def test_a_years_figure_does_not_answer_which() -> None:
     said = "In 2021 retail sales peaked at 38%."
     assert year_value(said, CHANNEL) == "38%"
     assert judge(said, "Retail", question=CHANNEL).outcome == "no_answer"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("Their side lengths differ (4 vs 6).", "Are the two squares congruent?", "no"),
+        ("Both have side 4, so they are the same.", "Are the two squares congruent?", "yes"),
+        ("The two patterns are different.", "Are the two patterns identical?", "no"),
+        # a similarity question is not answered by differing sizes
+        ("Their side lengths differ (4 vs 6).", "Are the two squares similar?", None),
+    ],
+)
+def test_congruent_or_identical_is_denied_by_measures_that_differ(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
