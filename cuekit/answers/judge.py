@@ -480,6 +480,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             "asked_subject",
             f"the {axis.group(1).lower()}-coordinate of {found.text!r}, which the question asks",
         )
+    crossings = _intercepts(sentences[0], question)
+    if crossings is not None and crossings != found.text:  # "(−1, 0) and (4, 0)": −1 and 4
+        return Extraction(crossings, "asked_subject", "the intercepts of the points it gives")
     plain_closing = strip_math_delimiters(sentences[0])
     y_value = re.search(r"\by\s*(?:=|≈|\\approx)\s*([-−]?\d[\d,]*(?:\.\d+)?)", plain_closing)
     if (
@@ -667,6 +670,23 @@ def _other_year(sentence: str, value: str, question: str) -> bool:
             years = re.findall(r"\b(?:1[89]|20)\d{2}\b", clause)
             return any(not restates(y, question) for y in years)
     return False
+
+
+def _intercepts(sentence: str, question: str) -> str | None:
+    """For "What are the x-intercepts?" (or the roots, the zeros; the y-intercept): the
+    points the sentence gives on that axis, as their coordinates ("(−1, 0) and (4, 0)"
+    -> the set of −1 and 4); None unless every point it gives lies on the axis."""
+    axis = re.search(r"\b([xy])-intercepts?\b|\b(roots|zeros|zeroes)\b", _plain(question), re.I)
+    if axis is None:
+        return None
+    on_x = (axis.group(1) or "x").lower() == "x"
+    points = re.findall(
+        r"\(\s*([-−]?\d[\d.]*)\s*,\s*([-−]?\d[\d.]*)\s*\)", strip_math_delimiters(sentence)
+    )
+    if not points or any(float(p[1 if on_x else 0].replace("−", "-")) != 0 for p in points):
+        return None
+    values = [p[0 if on_x else 1] for p in points]
+    return values[0] if len(values) == 1 else "\\{" + ", ".join(values) + "\\}"  # no order
 
 
 def _plain(question: str) -> str:

@@ -71,7 +71,6 @@ KNOWN_MISSES = {
     "yes/no answered by a fact that implies the verdict",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
-    "b27-more-004": "'x-intercepts: (−1, 0) and (4, 0)' for '-1, 4': intercepts given as points",
     "b28-yes_no-009": "'f(0) = 2 ≠ 0.' answers 'Does the graph pass through the origin?': "
     "a verdict left to arithmetic",
     # 3-way only: the verdict is right, the outcome is not

@@ -294,3 +294,23 @@ def test_an_exact_form_stated_before_the_closing_rounding_is_the_answer() -> Non
     assert judge(moved, "3\\sqrt{2}").outcome == "wrong"
     # a dataset precision fixes the places: the coarser rounding is not enough
     assert not judge(DIAGONAL, "4.24", precision=2).correct
+
+
+CROSSES = "The graph crosses the x-axis at (−3, 0) and (2, 0)."
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome"),
+    [
+        (CROSSES, "-3, 2", "What are the x-intercepts of the graph?", "correct"),
+        (CROSSES, "2, -3", "What are the roots of the function?", "correct"),
+        (CROSSES, "-3, 1", "What are the x-intercepts of the graph?", "wrong"),
+        ("It meets the y-axis at (0, 5).", "5", "What is the y-intercept?", "correct"),
+        # a point off the axis is no intercept
+        ("The vertex is at (1, 4).", "1", "What are the x-intercepts?", "wrong"),
+    ],
+)
+def test_intercepts_given_as_points_on_the_axis(
+    response: str, gold: str, question: str, outcome: str
+) -> None:
+    assert judge(response, gold, question=question).outcome == outcome
