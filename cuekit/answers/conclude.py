@@ -364,6 +364,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
     if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
+    values = list(NUMBER.finditer(plain))
+    if len(values) >= 2 and PARALLEL.match(plain, values[-2].end(), values[-1].start()):
+        return None  # "the top line is at 7.5 and the bottom at 5.0": two facts, no answer
     if "=" in plain:
         if _UNSOLVED.search(plain):
             return None  # "so 2y = 16.": the unknown is not solved for yet
@@ -376,9 +379,6 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     hedge = re.search(r"(" + NUMBER.pattern + r")\s*,?\s+or\s+(" + NUMBER.pattern + ")", plain)
     if hedge is not None:  # "roughly 9 or 10": a hedge between two answers, not one
         return f"{hedge.group(1)} or {hedge.group(2)}"
-    values = list(NUMBER.finditer(plain))
-    if len(values) >= 2 and PARALLEL.match(plain, values[-2].end(), values[-1].start()):
-        return None  # "the top line is at 7.5 and the bottom at 5.0": two facts, no answer
     predicate = _predicate(clause)
     numbers = NUMBER.findall(plain)
     if predicate is not None and (

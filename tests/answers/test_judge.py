@@ -314,3 +314,9 @@ def test_intercepts_given_as_points_on_the_axis(
     response: str, gold: str, question: str, outcome: str
 ) -> None:
     assert judge(response, gold, question=question).outcome == outcome
+
+
+def test_two_facts_after_an_equation_give_no_answer() -> None:
+    said = "At t = 3 the red curve is at 12.5 and the blue one at 9.0."
+    verdict = judge(said, "3.5", question="What is the gap between the curves at t = 3?")
+    assert (verdict.outcome, verdict.reason) == ("no_answer", "no answer: commits to no answer")
