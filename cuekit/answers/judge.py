@@ -195,6 +195,7 @@ def _closing_reading(
             return None  # "x = 7? Let me recompute.": the reasoning goes on
         # "So housing is 35%... no, housing is the 25% slice.": what it corrects to
         sentence = _SELF_CORRECTED.split(sentence)[-1]
+        sentence = re.sub(r"^\W*\d{1,2}[.)]\s+", "", sentence)  # "3. green": a list label
         claims = read_claims(sentence)
         answers = [c for c in claims if c.role == "answer"]
         if len(answers) >= 2 and _HEDGED.search(

@@ -420,7 +420,7 @@ def _equality(clause: str, question: str) -> str | None:
         return "yes" if float(stated[-1]) == float(number.group(1)) else "no"
     if re.search(
         r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
-        r"(?:not\s+equal|different|unequal)\b|\b(?:differs?|are\s+not\s+the\s+same)\b",
+        r"(?:not\s+equal|different|unequal)\b|\b(?:differs?(?!\s+only\b)|are\s+not\s+the\s+same)\b",
         plain,
         re.IGNORECASE,
     ):
@@ -1138,7 +1138,10 @@ _YEAR = r"(?:1[89]|20)\d{2}"
 _YEAR_FIGURE = r"([-−]?\$?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?)"
 # Words between the year and its figure that do not tie them: a second figure ("to 55",
 # "up from 22%") or a qualifier ("just above the 3 mark").
-_UNTIED = r"(?:to|from|than|the|above|below|over|under|up|down|and|then)"
+_UNTIED = (
+    r"(?:to|from|than|the|above|below|over|under|up|down|and|then|with|compared|versus|vs"
+    r"|since|after|before)"
+)
 
 
 def year_value(sentence: str, question: str | None) -> str | None:
@@ -1166,7 +1169,7 @@ def year_value(sentence: str, question: str | None) -> str | None:
         rf"\b(?:in|for|during|by)\s+{year},?\s+(?:(?!{_UNTIED}\b)[A-Za-z'-]+\s+){{0,4}}?"
         + _YEAR_FIGURE
         + calculated
-        + r"(?![\d.,]\d)",
+        + rf"(?![\d.,]\d)(?!\s+(?:in|for|during|by)\s+{_YEAR})",  # not "55 in 2019"
         plain,
         re.IGNORECASE,
     )

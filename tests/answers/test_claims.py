@@ -208,3 +208,8 @@ def test_a_first_reading_that_only_qualifies_a_noun_gives_way_to_the_claims(
     verdict = judge(BISECTED, gold)
     assert (verdict.outcome, verdict.extracted, verdict.rule) == (outcome, "35", "claim")
     assert "the first reading '70' (conclusion) is no clean answer" in verdict.reason
+
+
+def test_a_list_label_is_no_claimed_value() -> None:
+    unsure = "Candidates:\n1. red\n2. blue\n3. green\nI am not sure which to count."
+    assert judge(unsure, "3", question="How many colors are used?").outcome == "no_answer"

@@ -1186,3 +1186,12 @@ def test_congruent_or_identical_is_denied_by_measures_that_differ(
     sentence: str, question: str, expected: str | None
 ) -> None:
     assert statement_verdict(sentence, question) == expected
+
+
+def test_a_figure_of_another_year_is_not_the_asked_years() -> None:
+    said = "In 2020, sales fell compared with 55 in 2019."
+    assert year_value(said, "How many units were sold in 2020?") is None
+    assert judge(said, "55", question="How many units were sold in 2020?").outcome == "no_answer"
+    # "differ only in position" says nothing of their measures
+    same = "The two circles have radii 3 and 3, so they differ only in position."
+    assert statement_verdict(same, "Are the two circles congruent?") is None
