@@ -440,7 +440,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     yearly = year_value(sentences[0], question) if (unclean or year) and asks_figure else None
     if yearly is not None and yearly != found.text:  # "... 8.9% in 2011, then 8.1% in 2012."
         return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
-    part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
+    # "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%.": the last
+    # clause is about another named thing
+    elsewhere = _names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
+    part = (
+        clause_value(sentences[0], question)
+        if (unclean or year or elsewhere) and not yes_no
+        else None
+    )
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
     if len(sentences) >= 2 and not yes_no and _names_another(sentences[0], question):

@@ -377,6 +377,8 @@ def _by_measure(clause: str, question: str) -> str | None:
     plain_question = _plain_question(question)
     kind = re.search(r"\b(right|acute|obtuse|straight|reflex)\s+angle\b", plain_question, re.I)
     perpendicular = re.search(r"\bperpendicular\b", plain_question, re.IGNORECASE)
+    # "looks like 90° but the markings show it is 88°": what it concludes after "but"
+    clause = re.split(r"\b(?:but|however|yet)\b", clause, flags=re.IGNORECASE)[-1]
     measures = re.findall(
         r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:°|\^\s*\{?\\circ\}?|\s+degrees?\b)",
         strip_math_delimiters(clause),

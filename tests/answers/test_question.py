@@ -1195,3 +1195,16 @@ def test_a_figure_of_another_year_is_not_the_asked_years() -> None:
     # "differ only in position" says nothing of their measures
     same = "The two circles have radii 3 and 3, so they differ only in position."
     assert statement_verdict(same, "Are the two circles congruent?") is None
+
+
+def test_a_last_clause_about_another_label_leaves_the_asked_ones_value() -> None:
+    said = "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%."
+    question = "What percentage said 'Very likely'?"
+    assert judge(said, "23", question=question).correct
+    wrong = judge(said, "41", question=question)
+    assert (wrong.outcome, wrong.extracted) == ("wrong", "23%")
+
+
+def test_an_angle_kind_is_read_after_but() -> None:
+    said = "The angle at B looks like 90° but the markings show it is 88°."
+    assert statement_verdict(said, "Is angle ABC a right angle?") == "no"
