@@ -749,7 +749,7 @@ def counted_sum(sentence: str, question: str | None) -> str | None:
     count = r"(\d+|" + _NUMBER_WORD + r"|the|an?)"
     found = re.search(
         rf"(?<![\w.-]){count}\s+(?:[\w-]+\s+){{0,2}}?{noun}\s+(?:plus|and)\s+{count}\s+"
-        rf"(?:[\w-]+\s+){{0,2}}?(?:{noun}|ones?)\b(?!\s+(?:of|in|on)\b)",
+        rf"(?:[\w-]+\s+){{0,2}}?(?:{noun}|ones?)\b(?!\s+of\b)",
         strip_math_delimiters(sentence),
         re.IGNORECASE,
     )

@@ -989,6 +989,8 @@ def test_a_polygon_named_gives_its_number_of_sides(
         ("I see 3 small squares plus the big one.", "How many squares are there?", "4"),
         ("There are three red cubes and 2 blue ones.", "How many cubes are there?", "5"),
         ("So: two tall bars and one short bar.", "How many bars are shown?", "3"),
+        ("I count 5 apples and the one in the basket.", "How many apples are there?", "6"),
+        ("There are 3 squares and one of them is shaded.", "How many squares are there?", None),
         # parts of two kinds are no sum of the asked things
         ("There are three red cubes and 2 blue spheres.", "How many cubes are there?", None),
         ("I see 3 small squares plus the big one.", "What is the area?", None),
