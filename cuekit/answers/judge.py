@@ -34,6 +34,12 @@ from cuekit.answers.claims import (
 )
 from cuekit.answers.conclude import closing_sentences
 from cuekit.answers.extract import Extraction, extract, is_refusal, prepare
+from cuekit.answers.kinds import (
+    asks_name,
+    figure_for_a_name,
+    gold_with_question_words,
+    of_another_kind,
+)
 from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
@@ -63,7 +69,7 @@ from cuekit.answers.question import (
     unasked_value,
     year_value,
 )
-from cuekit.answers.reading import NUMBER_WORDS, PARALLEL, looks_finished
+from cuekit.answers.reading import PARALLEL, looks_finished
 
 __all__ = [
     "FIELDS",
@@ -436,7 +442,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
     year = _other_year(sentences[0], found.text, question)
-    asks_figure = not yes_no and not _ASKS_NAME.match(_plain(question))
+    asks_figure = not yes_no and not asks_name(question)
     yearly = year_value(sentences[0], question) if (unclean or year) and asks_figure else None
     if yearly is not None and yearly != found.text:  # "... 8.9% in 2011, then 8.1% in 2012."
         return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
@@ -573,7 +579,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return found
     named = restated_subject(sentences[0], question) or (
         superlative_named(sentences[0], question)
-        if not found.answered or _figure_for_a_name(found.text, question)
+        if not found.answered or figure_for_a_name(found.text, question)
         else None
     )
     if named is not None and named != found.text:
@@ -581,64 +587,6 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             named, "statement", "the subject of the closing statement, which restates the question"
         )
     return found
-
-
-_ASKS_NAME = re.compile(
-    r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|one\s+of\s+the\s+numbers))",
-    re.IGNORECASE,
-)
-_ASKS_YEAR = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+year\b", re.IGNORECASE)
-_ASKS_VALUE = re.compile(
-    r"^\W*(?:how\s+(?:many|much)|what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+){0,3}?(?:value|sum|"
-    r"difference|total|number|percentage|average|mean|median|product)\b)",
-    re.IGNORECASE,
-)
-_ASKS_COMBINED = re.compile(
-    r"^\W*what\s+(?:is|was)\s+the\s+(?:total|sum|difference|product|average|mean|ratio)\b",
-    re.IGNORECASE,
-)
-_FIGURE = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?\s*%?(?:\s*[A-Za-z]+){0,2}")
-_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
-
-
-def _figure_for_a_name(answer: str, question: str) -> bool:
-    """``answer`` is a figure ("75,000", "3.7 million", "41%") where the question asks which
-    thing ("Which country has the highest ...?"): the figure is its evidence, not the answer."""
-    answer = answer.strip()
-    return bool(
-        _ASKS_NAME.match(_plain(question))
-        and _FIGURE.fullmatch(answer)
-        and not _YEAR.fullmatch(answer)
-    )
-
-
-def _of_another_kind(answer: str, question: str | None) -> str | None:
-    """Why a weak reading is no answer to the question at all: a figure where it asks which
-    thing or which year, a name where it asks for a value; None when it could answer it."""
-    if not question or not answer.strip():
-        return None
-    answer, plain = answer.strip(), _plain(question)
-    variable = asked_variable(question)
-    if variable is not None and re.fullmatch(
-        rf"\$?\s*{variable}\s*(?:=\s*{variable}\s*)?\$?\.?", answer
-    ):  # "x = x" for "Find x.": the unknown, not its value
-        return f"{answer!r} restates the unknown"
-    if _figure_for_a_name(answer, question) or (
-        _ASKS_YEAR.match(plain) and _FIGURE.fullmatch(answer) and not _YEAR.search(answer)
-    ):
-        return f"{answer!r} is a figure, and the question asks which"
-    if _ASKS_COMBINED.match(plain) and re.fullmatch(
-        r"[-−]?\d[\d.,]*%?(?:(?:,\s+|\s+and\s+|,\s+and\s+)[-−]?\d[\d.,]*%?)+", answer
-    ):  # "9 and 14" for "What is the sum ...?": the parts, not their sum
-        return f"{answer!r} lists the parts, and the question asks what they make together"
-    if (
-        _ASKS_VALUE.match(plain)
-        and not re.search(r"[\d\\√π]", answer)
-        and plain_text(answer) not in (*NUMBER_WORDS, "none")
-        and len(answer.split()) <= 3
-    ):
-        return f"{answer!r} is a name, and the question asks for a value"
-    return None
 
 
 _STARTERS = frozenset(
@@ -750,34 +698,6 @@ def _numbered_items(text: str, noun: str) -> list[str] | None:
     ):
         return None
     return [m.group(2).strip() for m in items if m]
-
-
-def _same_word(said: str, asked: str) -> bool:
-    """One word, maybe inflected: "pyramids" is "pyramid", "based" is "base"."""
-    short, long = sorted((said, asked), key=len)
-    return long.startswith(short) and len(long) - len(short) <= 2 and len(short) >= 3
-
-
-def _gold_with_question_words(answer: str, gold: str, question: str) -> str | None:
-    """A worded answer that is the gold with only words of the question around it ("the
-    Pacific Ocean" for "Pacific" asked "Which ocean ...?", "a square-based pyramid" for
-    "square" asked "What shape is the base of the pyramid?"): the rule, else None. Not
-    for numbers, yes/no, or an answer that joins or negates ("Pacific and Atlantic")."""
-    words, wanted = plain_text(answer).split(), plain_text(gold).split()
-    if (
-        not wanted
-        or re.search(r"\d", answer + gold)
-        or plain_text(gold) in {"yes", "no", "true", "false"}
-        or {"and", "or", "not", "nor", "but", "no"} & set(words)
-    ):
-        return None
-    asked = plain_text(_plain(question)).split() + ["the", "a", "an"]
-    for start in range(len(words) - len(wanted) + 1):
-        if words[start : start + len(wanted)] == wanted:
-            rest = words[:start] + words[start + len(wanted) :]
-            if all(w in asked or any(_same_word(w, a) for a in asked) for w in rest):
-                return "the gold, with only words of the question around it"
-    return None
 
 
 _EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
@@ -919,7 +839,7 @@ def judge(
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     # with choices, a figure may be the value of the option picked
     other_kind = (
-        _of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
+        of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
     )
     if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
         found = Extraction("", "none", other_kind)
@@ -977,7 +897,7 @@ def judge(
         if rounded.correct:
             result = Match(True, f"{rounded.rule} (the response states {exact} before it)")
     if not result.correct and result.rule == "different answers" and question:
-        around = _gold_with_question_words(found.text, str(gold), question)
+        around = gold_with_question_words(found.text, str(gold), question)
         if around is not None:  # "the Pacific Ocean" for "Pacific" asked "Which ocean ...?"
             result = Match(True, around)
     if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):

@@ -41,6 +41,7 @@ __all__ = [
     "named_scale",
     "names_subject",
     "names_variable",
+    "question_text",
     "restated_subject",
     "restates",
     "sides_verdict",
@@ -146,6 +147,11 @@ def _plain_question(question: str) -> str:
     # "True or false: the median is greater than the mean." asks whether it is
     text = re.sub(r"^\W*true\s+or\s+false\W*(.*?)\W*$", r"Is \1?", text, flags=re.I | re.S)
     return strip_math_delimiters(text).strip()
+
+
+def question_text(question: str | None) -> str:
+    """The question itself, as the readings here see it (``_plain_question``)."""
+    return _plain_question(question or "")
 
 
 def asked_variable(question: str | None) -> str | None:
