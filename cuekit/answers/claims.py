@@ -311,10 +311,18 @@ def verdict_word(sentence: str) -> str | None:
     return "no" if re.search(r"\b(?:not|never)\b|n't\b", clause, re.IGNORECASE) else None
 
 
+# A choice named as what another is compared with: "more than the cube's 6", "ahead of
+# the pyramid". It is not the one the sentence names as its answer.
+_COMPARED_WITH = re.compile(
+    r"\b(?:than|ahead\s+of|behind|compared\s+(?:to|with)|versus|vs\.?)\s+(?:\w+\s+){0,2}$",
+    re.IGNORECASE,
+)
+
+
 def choice_named(sentence: str, choices: Sequence[str]) -> str | None:
     """The one choice whose words the sentence states and does not rule out ("so they are
-    perpendicular to each other"; "the green one"), as its letter; None for none or
-    several."""
+    perpendicular to each other"; "the green one") nor compare it with ("... more than the
+    cube's 6"), as its letter; None for none or several."""
     said = plain_text(sentence)
     worded = [plain_text(c) for c in choices]
     hits = []
@@ -322,7 +330,8 @@ def choice_named(sentence: str, choices: Sequence[str]) -> str | None:
         if not words or not re.search(r"[a-z∠]", words):
             continue
         for m in re.finditer(r"(?<![\w-])" + re.escape(words) + r"(?![\w-])", said):
-            if not _NEGATED.search(said[: m.start()]):
+            before = said[: m.start()]
+            if not _NEGATED.search(before) and not _COMPARED_WITH.search(before):
                 hits.append(i)
                 break
     hits = [i for i in hits if not any(j != i and worded[i] in worded[j] for j in hits)]

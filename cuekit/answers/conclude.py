@@ -51,6 +51,7 @@ from cuekit.answers.reading import (
     NEGATION,
     NUMBER,
     NUMBER_WORDS,
+    PARALLEL,
     YES_NO,
     answer_like,
     clean_candidate,
@@ -305,9 +306,10 @@ def _equation_answer(plain: str) -> str | None:
     lone variable ("x = 5, and AB = BC = 10" gives 5)."""
     parts = [part.strip(" ,*") for part in re.split(r",?\s+and\s+|,\s+|;\s+", plain) if "=" in part]
     solutions = _SOLUTIONS.search(plain)
-    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable
+    if solutions is not None:  # "at x = −1 and x = 3": the solutions of one variable,
+        # a set: they come in no order ("x = 3 and x = −3" are the solutions [-3, 3])
         values = re.findall(r"=\s*([^\s,;]*[^\s,;.])", solutions.group())
-        return ", ".join(values)
+        return "\\{" + ", ".join(values) + "\\}"
     point = _COORDINATES.search(plain)
     if point is not None:  # "The vertex is at x = 2, y = −3.": the point (2, −3)
         return f"({point.group(1)}, {point.group(2)})"
@@ -365,6 +367,9 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
     if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
+    values = list(NUMBER.finditer(plain))
+    if len(values) >= 2 and PARALLEL.match(plain, values[-2].end(), values[-1].start()):
+        return None  # "the top line is at 7.5 and the bottom at 5.0": two facts, no answer
     if "=" in plain:
         if _UNSOLVED.search(plain):
             return None  # "so 2y = 16.": the unknown is not solved for yet
@@ -394,7 +399,7 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     if leader is not None:  # "Brazil has the highest coffee production"
         return leader.group("subject").strip()
     tail = re.search(
-        r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked)\s+)?"
+        r"\b(?:is|are)\s+(?:(?:colou?red|called|named|labell?ed|marked|(?:measured|given|expressed)\s+in)\s+)?"
         r"(an?\s+|the\s+)?([\w' -]{1,30}?)[.!]?$",
         plain.replace("**", ""),
     )

@@ -34,7 +34,13 @@ from cuekit.answers.claims import (
 )
 from cuekit.answers.conclude import closing_sentences
 from cuekit.answers.extract import Extraction, extract, is_refusal, prepare, retracts
-from cuekit.answers.match import choice_letters, match_answer
+from cuekit.answers.kinds import (
+    asks_name,
+    figure_for_a_name,
+    gold_with_question_words,
+    of_another_kind,
+)
+from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import (
     about_another_quantity,
@@ -47,6 +53,7 @@ from cuekit.answers.question import (
     assignments,
     clause_value,
     counted,
+    counted_sum,
     filled_blank,
     is_measure,
     labelled_value,
@@ -55,13 +62,15 @@ from cuekit.answers.question import (
     names_variable,
     restated_subject,
     restates,
+    sides_verdict,
     stated_precision,
     stated_value,
     statement_verdict,
     superlative_named,
     unasked_value,
+    year_value,
 )
-from cuekit.answers.reading import ANSWER_PHRASE, looks_finished, offered_values
+from cuekit.answers.reading import ANSWER_PHRASE, PARALLEL, looks_finished, offered_values
 
 __all__ = [
     "FIELDS",
@@ -99,6 +108,11 @@ class Verdict:
 
 _WEAK = frozenset({"conclusion", "last_line", "whole", "leading"})
 _UNREAD_CUT = "stops mid-sentence before committing to an answer"
+# Readings of a response without an explicit commitment (its closing statement, its
+# opening, the whole of it): one of another kind than the question asks is no answer.
+_CLOSING = frozenset(
+    {"conclusion", "last_line", "claim", "statement", "asked_subject", "whole", "leading"}
+)
 _UNREAD = frozenset({"commits to no answer", _UNREAD_CUT})
 
 
@@ -189,6 +203,7 @@ def _closing_reading(
             return None  # "x = 7? Let me recompute.": the reasoning goes on
         # "So housing is 35%... no, housing is the 25% slice.": what it corrects to
         sentence = _SELF_CORRECTED.split(sentence)[-1]
+        sentence = re.sub(r"^\W*\d{1,2}[.)]\s+", "", sentence)  # "3. green": a list label
         claims = read_claims(sentence)
         answers = [c for c in claims if c.role == "answer"]
         if len(answers) >= 2 and _HEDGED.search(
@@ -199,6 +214,10 @@ def _closing_reading(
                 "claim",
                 "the closing statement hedges between two values",
             )
+        if len(answers) >= 2 and PARALLEL.match(
+            plain_sentence(sentence), answers[-2].end, answers[-1].start
+        ):
+            return None  # "The hour hand points to 3 and the minute hand to 12.": two facts
         if answers:
             return Extraction(
                 answers[-1].text, "claim", "the last value the closing statement asserts"
@@ -224,9 +243,39 @@ _NOT_OF_ITS_KIND = (
 )
 
 
+def _exact_before(answer: str, text: str) -> str | None:
+    """The exact form ("4√2", "36π", "22/3") the closing statement of ``text`` states
+    before its decimal ``answer`` ("Side = 4√2. Rounded, that's 5.66, so about 5.7."): the
+    last one in an answer role; None when ``answer`` is no decimal or none comes before."""
+    if re.fullmatch(r"[-−]?\d[\d,]*\.\d+", answer.strip()) is None:
+        return None
+    sentences = closing_sentences(text)[::-1]  # in reading order
+    claims = [c for sentence in sentences for c in read_claims(sentence)]
+    at = max((i for i, c in enumerate(claims) if c.text == answer.strip()), default=None)
+    exact = [
+        c.text
+        for c in claims[: at or 0]
+        if c.role == "answer" and re.search(r"[√π/]", c.text) and not re.search(r"\d\.\d", c.text)
+    ]
+    return exact[-1] if exact else None
+
+
+def _no_claim(found: Extraction, text: str) -> bool:
+    """The closing statement holds ``found`` only as a qualifier of a noun ("the 56°
+    angle", "bars above 50") or a value it rules out ("not 15"): no answer. (Its other
+    roles, after a comparison or a reason, are read less surely.)"""
+    sentences = closing_sentences(text)
+    roles = (
+        {c.role for c in read_claims(sentences[0]) if c.text == found.text.strip()}
+        if sentences
+        else set()
+    )
+    return bool(roles) and roles <= {"qualifier", "ruled_out"}
+
+
 def _verify_closing(
     found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
-) -> Extraction:
+) -> tuple[Extraction, Match | None]:
     """Check the first-match reading of a closing statement (``found``) against the
     reading by claims, as a grader checks a response that ends in prose:
 
@@ -239,30 +288,37 @@ def _verify_closing(
       the gold's kind (a number for a yes/no question, words for a number), a
       computation, or a piece of the claimed value ("36" of "18π − 36"); a clean
       different value ("x = 5, and AB = BC = 10" read as 5) stands.
+
+    Returns the reading that stands with its comparison with the gold when one was made
+    (``judge`` then does not compare it again).
     """
     text = prepare(response)
     if is_refusal(text):
-        return found
+        return found, None
     reading = _closing_reading(text, gold, choices, looks_finished(text))
     if reading is None:
-        return found
+        return found, None
     claimed = match_answer(reading.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
     if not found.answered:  # verified: it concludes with the gold; otherwise still none
-        return reading if claimed.correct else found
+        return (reading, claimed) if claimed.correct else (found, None)
     first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
     unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
-    if first.correct:
-        return reading if unclean and not claimed.correct else found
+    # the claims' reading, said instead of the first one
+    instead = Extraction(
+        reading.text,
+        "claim",
+        f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
+    )
+    if first.correct:  # "the 70° angle ...: thirty-five degrees" does not answer 70
+        if (unclean or _no_claim(found, text)) and not claimed.correct:
+            return instead, claimed
+        return found, first
     if not claimed.correct:
-        return found
+        return found, first
     piece = found.text.strip() in reading.text and found.text.strip() != reading.text.strip()
-    if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND):
-        return Extraction(
-            reading.text,
-            "claim",
-            f"{reading.note}; the first reading {found.text!r} ({found.rule}) is no clean answer",
-        )
-    return found
+    if unclean or piece or first.rule.startswith(_NOT_OF_ITS_KIND) or _no_claim(found, text):
+        return instead, claimed
+    return found, first
 
 
 _EXPLICIT = frozenset({"boxed", "phrase", "tagged"})
@@ -388,9 +444,30 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     # the clause ("In 2015 renewables were 22%; by 2020 they reached 29%.")
     unclean = not found.answered or len(found.text.split()) > 2
     year = _other_year(sentences[0], found.text, question)
-    part = clause_value(sentences[0], question) if (unclean or year) and not yes_no else None
+    asks_figure = not yes_no and not asks_name(question)
+    yearly = year_value(sentences[0], question) if (unclean or year) and asks_figure else None
+    if yearly is not None and yearly != found.text:  # "... 8.9% in 2011, then 8.1% in 2012."
+        return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
+    # "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%.": the last
+    # clause is about another named thing
+    elsewhere = _names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
+    part = (
+        clause_value(sentences[0], question)
+        if (unclean or year or elsewhere) and not yes_no
+        else None
+    )
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
+    if len(sentences) >= 2 and not yes_no and _names_another(sentences[0], question):
+        # "The 'Very likely' slice is 23%. The 'Somewhat likely' slice is 41%.": the
+        # closing sentence is a further fact about another thing
+        before = clause_value(f"{sentences[1]}; {sentences[0]}", question)
+        if before is not None and before != found.text and before in sentences[1]:
+            return Extraction(
+                before,
+                "asked_subject",
+                "the value of the sentence that names the subject; the closing one names another",
+            )
     blank = filled_blank(sentences[0], question)
     if blank is not None and blank != found.text:  # "It is (_) past six." -> "quarter"
         return Extraction(blank, "asked_subject", "what the response puts in the question's blank")
@@ -419,6 +496,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
             "asked_subject",
             f"the {axis.group(1).lower()}-coordinate of {found.text!r}, which the question asks",
         )
+    crossings = _intercepts(sentences[0], question)
+    if crossings is not None and crossings != found.text:  # "(−1, 0) and (4, 0)": −1 and 4
+        return Extraction(crossings, "asked_subject", "the intercepts of the points it gives")
     plain_closing = strip_math_delimiters(sentences[0])
     y_value = re.search(r"\by\s*(?:=|≈|\\approx)\s*([-−]?\d[\d,]*(?:\.\d+)?)", plain_closing)
     if (
@@ -444,18 +524,23 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
-    items = (
-        _listed_items(found.text, sentences[0])
-        if re.search(r"\bhow\s+many\b|\bthe\s+number\s+of\s+\w+s\b", _plain(question), re.I)
-        else None
+    asks_count = re.search(
+        r"\bhow\s+many\s+(\w+)|\bthe\s+number\s+of\s+(\w+s)\b", _plain(question), re.I
     )
+    items = _listed_items(found.text, sentences[0]) if asks_count else None
+    if asks_count and items is None and (not found.answered or restates(found.text, question)):
+        items = _numbered_items(text, asks_count.group(1) or asks_count.group(2))
     if items is not None:  # "The years above 500 are 2016, 2018, 2019 and 2021.": four
         return Extraction(
             str(len(items)), "asked_subject", f"the number of items it lists: {items}"
         )
+    total = counted_sum(sentences[0], question)
+    if total is not None and total != found.text:  # "4 small triangles plus the large one"
+        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered
+        or not re.search(r"\d", found.text)  # "It's an octagon." for "How many sides ...?"
         or restates(found.text, question)
         or is_measure(found.text, sentences[0])  # "six sides, each 3 units long"
         or len(found.text.split()) > 3  # "12 dots: three rows with 4 dots in each row"
@@ -463,8 +548,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             number,
             "asked_subject",
-            "the count of what the question asks "
-            "for" + (f"; {found.text!r} restates the question" if found.answered else ""),
+            "the count of what the question asks for"
+            + (
+                f"; {found.text!r} restates the question"
+                if restates(found.text, question)
+                else f"; {found.text!r} is no count"
+                if found.answered
+                else ""
+            ),
         )
     other = unasked_value(sentences[0], question) if not found.answered else None
     if other is not None and not yes_no:
@@ -475,6 +566,11 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         )
     if yes_no and plain_text(found.text) not in {"yes", "no", "true", "false"}:
         verdict = statement_verdict(sentences[0], question)
+        sides = sides_verdict(text, sentences[0], question) if verdict is None else None
+        if sides is not None:  # "Smallest bars: 18 + 27 = 45. Largest: 41. 45 > 41."
+            return Extraction(
+                sides, "statement", "the two numbers it compares stand for the question's sides"
+            )
         if verdict is not None:
             return Extraction(
                 verdict,
@@ -486,13 +582,44 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     named = (
         restated_subject(sentences[0], question)
         or acting_subject(sentences[0], question)
-        or (superlative_named(sentences[0], question) if not found.answered else None)
+        or (
+            superlative_named(sentences[0], question)
+            if not found.answered or figure_for_a_name(found.text, question)
+            else None
+        )
     )
     if named is not None and named != found.text:
         return Extraction(
             named, "statement", "the subject of the closing statement, which restates the question"
         )
     return found
+
+
+_STARTERS = frozenset(
+    "so thus therefore hence however but also then finally overall now here there this that "
+    "these those it its in on at for after before by with from yes no the a an i we you "
+    "wait".split()
+)
+
+
+def _names_another(sentence: str, question: str) -> bool:
+    """``sentence`` is about a thing the question does not name: its subject is a quoted
+    label or a name ("The 'Agree' bar is 44%.", "France produced 9 tonnes.") that the
+    question does not give. Not "Checking again, it is 14.": a discourse opener."""
+    subject = re.match(
+        r"^\W*(?:the\s+)?(?:['‘\"“]([^'’\"”]{1,40})['’\"”]|((?-i:[A-Z])[a-z]+(?:\s+(?-i:[A-Z])[a-z]+)*)(?=\s+(?-i:[a-z])))",
+        strip_math_delimiters(sentence).replace("**", ""),
+        re.IGNORECASE,
+    )
+    if subject is None:
+        return False
+    name = (subject.group(1) or subject.group(2)).strip()
+    if subject.group(2) and (name.lower() in _STARTERS or re.search(r"(?:ing|ly)$", name)):
+        return False
+    quoted = [q.lower() for q in re.findall(r"['‘\"“]([^'’\"”]{1,40})['’\"”]", question)]
+    if subject.group(1):  # a label: another one than the question quotes
+        return name.lower() not in quoted if quoted else name.lower() not in question.lower()
+    return not re.search(r"\b" + re.escape(name) + r"\b", question, re.IGNORECASE)
 
 
 def _other_year(sentence: str, value: str, question: str) -> bool:
@@ -505,6 +632,23 @@ def _other_year(sentence: str, value: str, question: str) -> bool:
             years = re.findall(r"\b(?:1[89]|20)\d{2}\b", clause)
             return any(not restates(y, question) for y in years)
     return False
+
+
+def _intercepts(sentence: str, question: str) -> str | None:
+    """For "What are the x-intercepts?" (or the roots, the zeros; the y-intercept): the
+    points the sentence gives on that axis, as their coordinates ("(−1, 0) and (4, 0)"
+    -> the set of −1 and 4); None unless every point it gives lies on the axis."""
+    axis = re.search(r"\b([xy])-intercepts?\b|\b(roots|zeros|zeroes)\b", _plain(question), re.I)
+    if axis is None:
+        return None
+    on_x = (axis.group(1) or "x").lower() == "x"
+    points = re.findall(
+        r"\(\s*([-−]?\d[\d.]*)\s*,\s*([-−]?\d[\d.]*)\s*\)", strip_math_delimiters(sentence)
+    )
+    if not points or any(float(p[1 if on_x else 0].replace("−", "-")) != 0 for p in points):
+        return None
+    values = [p[0 if on_x else 1] for p in points]
+    return values[0] if len(values) == 1 else "\\{" + ", ".join(values) + "\\}"  # no order
 
 
 def _plain(question: str) -> str:
@@ -534,6 +678,32 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
         ):
             return items
     return None
+
+
+_NUMBERED_ITEM = re.compile(r"^\W{0,3}(\d{1,2})[.)]\s+(.+)$")
+
+
+def _numbered_items(text: str, noun: str) -> list[str] | None:
+    """The items of a numbered list that answers "How many <noun> ...?" by listing: 1 to
+    N, short, right after a lead-in that names the noun and ends in a colon ("Items with
+    a bar above 5:"), with at most a closing remark after it. None for steps of reasoning
+    ("Steps:\n1. ...") or anything else."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    end = len(lines) - 1 if len(lines) > 1 and not _NUMBERED_ITEM.match(lines[-1]) else len(lines)
+    start = end
+    while start > 0 and _NUMBERED_ITEM.match(lines[start - 1]):
+        start -= 1
+    items = [_NUMBERED_ITEM.match(line) for line in lines[start:end]]
+    if (
+        len(items) < 2
+        or start == 0
+        or not lines[start - 1].rstrip("*").endswith(":")
+        or not re.search(r"\b" + re.escape(noun.lower().rstrip("s")), lines[start - 1].lower())
+        or [int(m.group(1)) for m in items if m] != list(range(1, len(items) + 1))
+        or any(len(m.group(2).split()) > 6 for m in items if m)
+    ):
+        return None
+    return [m.group(2).strip() for m in items if m]
 
 
 _EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
@@ -583,7 +753,15 @@ def _undecided(text: str) -> str | None:
     return (clause + paragraph[marker.start() : stop]).strip()
 
 
-_CLOSEST = re.compile(r"\b(?:closest|nearest)\s+(?:option|choice|answer)\b", re.IGNORECASE)
+# Where a response settles for an option it did not find: "the closest option is D",
+# "the closest is D", "D is the nearest", "None of the choices match"; not "the nearest
+# tenth" nor "the point closest to A".
+_CLOSEST = re.compile(
+    r"\b(?:closest|nearest)(?:\s+(?:option|choice|answer|match|one|value)s?\b|\s+is\b|\W*$)"
+    r"|\bis\s+(?:the\s+)?(?:closest|nearest)\b"
+    r"|\bnone\s+of\s+the\s+(?:options|choices|answers)\s+(?:\w+\s+)?(?:match|fit|equal|agree)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | None:
@@ -762,10 +940,11 @@ def judge(
             found = replace(
                 found, text=re.sub(rf"\s*{scale}s?\b", "", found.text, flags=re.IGNORECASE)
             )
+    checked: tuple[Extraction, Match] | None = None  # a closing reading already compared
     if finished is not False and (
         found.rule in _WEAK or (found.rule == "none" and found.note in _UNREAD)
     ):
-        found = _verify_closing(
+        found, match = _verify_closing(
             found,
             response,
             str(gold),
@@ -775,7 +954,14 @@ def judge(
             unit=unit,
             exact_form=exact_form,
         )
+        checked = (found, match) if match is not None else None
         how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
+    # with choices, a figure may be the value of the option picked
+    other_kind = (
+        of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
+    )
+    if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
+        found = Extraction("", "none", other_kind)
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
     if found.rule == "conflict" and about_another_quantity(
@@ -804,16 +990,35 @@ def judge(
             "refusal",
             "no_answer",
         )
-    result = match_answer(
-        found.text,
-        str(gold),
-        choices=choices,
-        precision=precision,
-        answer_type=answer_type,
-        unit=unit,
-        boxes=found.boxes,
-        exact_form=exact_form,
+    result = (
+        checked[1]
+        if checked is not None and checked[0] is found
+        else match_answer(
+            found.text,
+            str(gold),
+            choices=choices,
+            precision=precision,
+            answer_type=answer_type,
+            unit=unit,
+            boxes=found.boxes,
+            exact_form=exact_form,
+        )
     )
+    exact = (
+        _exact_before(found.text, prepare(response))
+        if not result.correct and exact_form and found.rule in _CLOSING
+        else None
+    )
+    if exact is not None:  # "= 4√2. Rounded, that's 5.66, so the side is about 5.7."
+        rounded = match_answer(
+            f"{exact} ≈ {found.text}", str(gold), precision=precision, unit=unit, exact_form=True
+        )
+        if rounded.correct:
+            result = Match(True, f"{rounded.rule} (the response states {exact} before it)")
+    if not result.correct and result.rule == "different answers" and question:
+        around = gold_with_question_words(found.text, str(gold), question)
+        if around is not None:  # "the Pacific Ocean" for "Pacific" asked "Which ocean ...?"
+            result = Match(True, around)
     if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
         result = replace(
             result, correct=False, rule=f"{result.rule}; but the question asks it exactly"

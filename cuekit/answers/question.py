@@ -35,18 +35,22 @@ __all__ = [
     "assigned_value",
     "assignments",
     "counted",
+    "counted_sum",
     "is_measure",
     "is_yes_no_question",
     "named_scale",
     "names_subject",
     "names_variable",
+    "question_text",
     "restated_subject",
     "acting_subject",
     "restates",
+    "sides_verdict",
     "statement_verdict",
     "stated_value",
     "superlative_named",
     "unasked_value",
+    "year_value",
 ]
 
 # "Find $x$.", "Solve for y", "Find the value of the variable $y$ in the figure.", "Find
@@ -78,6 +82,21 @@ _STOP = frozenset(
     been does do did can could has have had will would should must this that these those it
     its there their than as into number value any all each one both""".split()
 )
+# Pairs of kinds: what is one is not the other ("three, an odd number" for "even?").
+_KIND_PAIRS = {
+    "even": "odd",
+    "odd": "even",
+    "positive": "negative",
+    "negative": "positive",
+    "vertical": "horizontal",
+    "horizontal": "vertical",
+    "convex": "concave",
+    "concave": "convex",
+    "acute": "obtuse",
+    "obtuse": "acute",
+    "inside": "outside",
+    "outside": "inside",
+}
 # Comparisons with their opposites: a statement of the opposite one denies the question.
 _OPPOSITE = {
     "less": "more greater larger higher bigger",
@@ -106,6 +125,7 @@ _OPPOSITE = {
     "below": "above",
     "equal": "different unequal",
     "same": "different unequal",
+    **_KIND_PAIRS,
 }
 _NEGATED = re.compile(
     r"\b(?:not|never|no\s+longer|neither|nor)\b|n't\b|\bno\s+(?!doubt\b)\w+", re.IGNORECASE
@@ -128,6 +148,11 @@ def _plain_question(question: str) -> str:
     # "True or false: the median is greater than the mean." asks whether it is
     text = re.sub(r"^\W*true\s+or\s+false\W*(.*?)\W*$", r"Is \1?", text, flags=re.I | re.S)
     return strip_math_delimiters(text).strip()
+
+
+def question_text(question: str | None) -> str:
+    """The question itself, as the readings here see it (``_plain_question``)."""
+    return _plain_question(question or "")
 
 
 def asked_variable(question: str | None) -> str | None:
@@ -215,6 +240,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         or _equality(clause, question or "")
         or _beaten(clause, question or "")
         or _against_number(sentence, question or "")
+        or _by_measure(clause, question or "")
     )
     if through is not None:
         return through
@@ -239,6 +265,12 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     compared = [a for a in asked if a in _OPPOSITE]
     flipped = {w for a in compared for w in _OPPOSITE[a].split() if w not in asked}
     opposite = bool(flipped & said_set)
+    if opposite and said_set & set(compared) & set(
+        _KIND_PAIRS
+    ):  # "acute, not obtuse": which is denied
+        denied = re.search(r"\b(?:not|never)\s+(?:an?\s+|the\s+)?(\w+)", clause, re.IGNORECASE)
+        word = _SAME_WAY.get(denied.group(1).lower(), denied.group(1).lower()) if denied else ""
+        return "no" if word in compared else "yes" if word in flipped else None
     if compared and not opposite and not said_set & set(compared):
         return None  # the question compares; the statement does not
     if not [a for a in asked if a in _OPPOSITE] and re.search(
@@ -261,6 +293,14 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         if right and right <= said_set and not left & said_set:  # "the square is bigger"
             return "yes" if negated != opposite else "no"
         return None
+    if not present[-1] and sum(present[:-1]) >= max(1, round(0.6 * (len(asked) - 1))):
+        other = _other_attribute(asked[-1], said_set)
+        if (
+            other is not None
+            and said[-1] == other  # its predicate: "... is green.", not "the blue cube"
+            and not _NEGATED.search(strip_math_delimiters(clause))
+        ):
+            return "no"  # "The object in front of the cube is green." for "... red?"
     if sum(present) < max(2, round(0.6 * len(asked))) or not present[-1]:
         return None
     if sides is not None:  # "Is A less than B?": A stays before "than", B after it
@@ -287,6 +327,28 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
     return "no" if negated != opposite else "yes"
 
 
+# Closed classes of attributes: a thing that is one of them is none of the others.
+_ATTRIBUTES = (
+    frozenset(
+        "red orange yellow green blue purple violet pink brown black white gray grey cyan "
+        "magenta gold silver teal".split()
+    ),
+    frozenset("large big small tiny".split()),
+    frozenset("metal metallic rubber matte shiny".split()),
+    frozenset("cube sphere cylinder cone pyramid prism ball block".split()),
+)
+
+
+def _other_attribute(asked: str, said: set[str]) -> str | None:
+    """The one other attribute of the asked one's class that a statement gives ("green"
+    for "red?"), else None."""
+    for kind in _ATTRIBUTES:
+        if asked in kind:
+            others = (said & kind) - {asked} - ({"gray", "grey"} if asked in "grey gray" else set())
+            return others.pop() if len(others) == 1 and asked not in said else None
+    return None
+
+
 # Verbs of comparison, as the comparison words the questions use: "the sum exceeds the
 # largest bar" states "the sum is greater than the largest bar".
 _COMPARISON_VERBS = (
@@ -304,6 +366,35 @@ _COMPARISON_VERBS = (
         "is decreasing",
     ),
 )
+
+
+# What a kind of angle measures, in degrees: "right" is 90, "acute" below it, ...
+_ANGLE_KINDS = {
+    "right": lambda x: x == 90,
+    "acute": lambda x: 0 < x < 90,
+    "obtuse": lambda x: 90 < x < 180,
+    "straight": lambda x: x == 180,
+    "reflex": lambda x: 180 < x < 360,
+}
+
+
+def _by_measure(clause: str, question: str) -> str | None:
+    """Yes/no for "Is angle ABC a right angle?" or "Are the lines perpendicular?" answered
+    by the one angle the clause measures ("∠ABC = 90°", "they meet at 75°")."""
+    plain_question = _plain_question(question)
+    kind = re.search(r"\b(right|acute|obtuse|straight|reflex)\s+angle\b", plain_question, re.I)
+    perpendicular = re.search(r"\bperpendicular\b", plain_question, re.IGNORECASE)
+    # "looks like 90° but the markings show it is 88°": what it concludes after "but"
+    clause = re.split(r"\b(?:but|however|yet)\b", clause, flags=re.IGNORECASE)[-1]
+    measures = re.findall(
+        r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:°|\^\s*\{?\\circ\}?|\s+degrees?\b)",
+        strip_math_delimiters(clause),
+    )
+    if len(set(measures)) != 1 or (kind is None and perpendicular is None):
+        return None
+    value = float(measures[0])
+    fits = _ANGLE_KINDS[kind.group(1).lower()](value) if kind else value == 90
+    return "yes" if fits else "no"
 
 
 def _against_number(clause: str, question: str) -> str | None:
@@ -326,7 +417,10 @@ def _against_number(clause: str, question: str) -> str | None:
 def _equality(clause: str, question: str) -> str | None:
     """Yes/no for "Is the number of X equal to the number of Y?" stated of both ("so they
     are equal", "the same number", "the two counts differ"); None otherwise."""
-    if not re.search(r"\b(?:equal\s+to|the\s+same\s+as)\b", question, re.IGNORECASE):
+    # "congruent", "identical": the same in every measure, so measures that differ deny it
+    if not re.search(
+        r"\b(?:equal\s+to|the\s+same\s+as|congruent|identical)\b", question, re.IGNORECASE
+    ):
         return None
     plain = strip_math_delimiters(clause)
     number = re.search(r"\bequal\s+to\s+(\d+(?:\.\d+)?)", question, re.IGNORECASE)
@@ -335,7 +429,7 @@ def _equality(clause: str, question: str) -> str | None:
         return "yes" if float(stated[-1]) == float(number.group(1)) else "no"
     if re.search(
         r"\b(?:they|both|the\s+two|the\s+counts|the\s+numbers)\b[^.]{0,20}?\b(?:are|is)\s+"
-        r"(?:not\s+equal|different|unequal)\b|\b(?:differ|are\s+not\s+the\s+same)\b",
+        r"(?:not\s+equal|different|unequal)\b|\b(?:differs?(?!\s+only\b)|are\s+not\s+the\s+same)\b",
         plain,
         re.IGNORECASE,
     ):
@@ -669,7 +763,63 @@ def counted(sentence: str, question: str | None) -> str | None:
         found = re.findall(pattern, part, re.IGNORECASE)
         if found:
             return found[0] if len(set(found)) == 1 else None
-    return None
+    return _polygon_sides(plain, noun)
+
+
+# A polygon named for its number of sides: "It's an octagon." answers "How many sides?".
+_POLYGONS = {
+    "triangle": 3,
+    "quadrilateral": 4,
+    "pentagon": 5,
+    "hexagon": 6,
+    "heptagon": 7,
+    "octagon": 8,
+    "nonagon": 9,
+    "decagon": 10,
+    "dodecagon": 12,
+}
+
+
+def _polygon_sides(sentence: str, noun: str) -> str | None:
+    """The sides (vertices, angles, corners) of the one polygon ``sentence`` names, for
+    a count of those; None otherwise ("hexagonal prism" names a solid, not a polygon)."""
+    if noun.lower() not in ("sides", "vertices", "angles", "corners"):
+        return None
+    named = {
+        m.lower()
+        for m in re.findall(r"\b(" + "|".join(_POLYGONS) + r")\b(?![-\w])", sentence, re.I)
+    }
+    return str(_POLYGONS[named.pop()]) if len(named) == 1 else None
+
+
+def _count_value(word: str) -> int:
+    """A count in digits, in words, or an article ("the large one" is one)."""
+    word = word.lower()
+    if word in ("the", "a", "an"):
+        return 1
+    return int(word) if word.isdigit() else NUMBER_WORDS.index(word)
+
+
+def counted_sum(sentence: str, question: str | None) -> str | None:
+    """For "How many <things> ...?": a count given as a sum of its parts ("4 small
+    triangles plus the large one", "three red cubes and 2 blue ones"): their total;
+    None for anything else (parts of two kinds, "3 cubes and 2 spheres", are no sum)."""
+    asked = _COUNT.match(_plain_question(question or ""))
+    if asked is None:
+        return None
+    plural = asked.group(1).lower()
+    noun = re.escape(plural[:-1] if plural.endswith("s") else plural) + "s?"  # "one short bar"
+    count = r"(\d+|" + _NUMBER_WORD + r"|the|an?)"
+    found = re.search(
+        rf"(?<![\w.-]){count}\s+(?:[\w-]+\s+){{0,2}}?{noun}\s+(?:plus|and)\s+{count}\s+"
+        rf"(?:[\w-]+\s+){{0,2}}?(?:{noun}|ones?)\b(?!\s+of\b)",
+        strip_math_delimiters(sentence),
+        re.IGNORECASE,
+    )
+    if found is None or found.group(1).lower() in ("the", "a", "an"):
+        return None  # "the squares and ..." counts nothing
+
+    return str(_count_value(found.group(1)) + _count_value(found.group(2)))
 
 
 _MEASURE_AFTER = re.compile(
@@ -757,6 +907,15 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
             r"(?:has|had|shows|showed|records|recorded|holds|held)\s+the\s+(?i:"
             + _SUPERLATIVE
             + r")\b",
+            plain,
+        )
+    asked_word = re.search(r"\b" + _SUPERLATIVE + r"\b", question or "", re.IGNORECASE)
+    if named is None and asks_which and asked_word is not None:
+        # "Services accounted for 54% of the total, the largest share, ...": the question's
+        # superlative set after the clause as an aside names its subject
+        named = re.search(
+            r"(?:^|,\s+)((?!(?:It|This|That|There|The|In)\b)[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})"
+            r"\s+[a-z][^,;.]*?,\s+(?:the|its)\s+(?i:" + re.escape(asked_word.group()) + r")\b",
             plain,
         )
     high = not re.search(r"\b(?:lowest|smallest|least|fewest|minimum)\b", question or "", re.I)
@@ -937,8 +1096,10 @@ def clause_value(sentence: str, question: str | None) -> str | None:
         and len(w) >= 3
         and (not w[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", w))
     }
+    # "... at 35 and the blue bar at 50": "and" before a new subject opens a clause too
     clauses = re.split(
-        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+", strip_math_delimiters(sentence)
+        r",\s+(?:and\s+)?(?=[A-Za-z])|;\s+|\s+(?:while|whereas)\s+|\s+and\s+(?=(?:the|its)\s)",
+        strip_math_delimiters(sentence),
     )
     if len(clauses) < 2 or not asked:
         return None
@@ -1039,3 +1200,100 @@ def asked_colour(sentence: str, question: str | None) -> str | None:
         return None
     found = {c.lower() for c in re.findall(r"\b(" + _COLOURS + r")\b", sentence, re.IGNORECASE)}
     return found.pop() if len(found) == 1 else None
+
+
+_YEAR = r"(?:1[89]|20)\d{2}"
+_YEAR_FIGURE = r"([-−]?\$?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?(?:%|thousand|million|billion))?)"
+# Words between the year and its figure that do not tie them: a second figure ("to 55",
+# "up from 22%") or a qualifier ("just above the 3 mark").
+_UNTIED = (
+    r"(?:to|from|than|the|above|below|over|under|up|down|and|then|with|compared|versus|vs"
+    r"|since|after|before)"
+)
+
+
+def year_value(sentence: str, question: str | None) -> str | None:
+    """For a question about one year ("What was the rate in 2012?"): the figure the
+    sentence gives for that year, just before it ("fell to 8.9% in 2011, then 8.1% in
+    2012", "29% of the mix in 2020") or a few words after it ("in 2012 the rate was
+    8.1%"), else None."""
+    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", _plain_question(question or "")))
+    if len(years) != 1:
+        return None  # no year, or a change between two
+    year = years.pop()
+    plain = strip_math_delimiters(sentence).replace("**", "")
+    if len(re.findall(rf"(?<![\d.]){year}(?!\d)", plain)) != 1:
+        return None
+    calculated = r"(?!\s*(?:[×*^·]|\\times|\\cdot))"  # "3.2 \times 10^6": not the figure
+    before = re.search(
+        _YEAR_FIGURE
+        + calculated
+        + r"(?:\s+[A-Za-z'-]+){0,5}?\s+(?:in|for|during|by|as\s+of)\s+(?:the\s+year\s+)?"
+        + rf"{year}(?!\d)",
+        plain,
+        re.IGNORECASE,
+    )
+    after = re.search(
+        rf"\b(?:in|for|during|by)\s+{year},?\s+(?:(?!{_UNTIED}\b)[A-Za-z'-]+\s+){{0,4}}?"
+        + _YEAR_FIGURE
+        + calculated
+        + rf"(?![\d.,]\d)(?!\s+(?:in|for|during|by)\s+{_YEAR})",  # not "55 in 2019"
+        plain,
+        re.IGNORECASE,
+    )
+    for found in (before, after):
+        if found is not None and not re.fullmatch(_YEAR, found.group(1)):
+            return found.group(1).strip()
+    return None
+
+
+_COMPARED_NUMBERS = re.compile(
+    r"([-−]?\d+(?:\.\d+)?)\s*(?:[A-Za-z%°]+\s*)?"
+    r"(>|<|≥|≤|\\gt\b|\\lt\b|\b(?:is\s+)?(?:greater|more|larger|higher|bigger|less|smaller|"
+    r"lower|fewer)\s+than)\s*([-−]?\d+(?:\.\d+)?)"
+)
+_UP = re.compile(r">|≥|\\gt|greater|more|larger|higher|bigger")
+
+
+def _stems(text: str) -> set[str]:
+    return {w.rstrip("s") for w in _words(text) if w not in _STOP and not w[0].isdigit()}
+
+
+def _label_of(value: str, text: str) -> set[str]:
+    """The words a response states ``value`` with, where it first gives it: from the
+    start of that statement ("Smallest bars: 18 + 27 = 45", "pyramid: 5 faces") to it."""
+    found = re.search(rf"(?<![\d.]){re.escape(value)}(?!\.?\d|\s*[-+×*/])", text)
+    if found is None:
+        return set()
+    start = max(text.rfind(mark, 0, found.start()) for mark in (". ", "; ", "\n", ", "))
+    return _stems(text[start + 1 : found.start()])
+
+
+def sides_verdict(text: str, closing: str, question: str | None) -> str | None:
+    """Yes/no for "Is <A> greater than <B>?" answered by two numbers compared ("45 is
+    greater than 41.", "6 > 5."): each number is told to stand for a side by the words
+    the response first states it with ("Smallest bars: 18 + 27 = 45. Largest: 41."); the
+    verdict is the comparison of the sides. None when the numbers do not map one to
+    each side."""
+    plain_question = _plain_question(question or "")
+    asked = re.search(
+        r"\b(greater|more|larger|higher|bigger|less|fewer|smaller|lower)\b", plain_question, re.I
+    )
+    sides = _sides(_words(plain_question))
+    said = _COMPARED_NUMBERS.search(strip_math_delimiters(closing).replace("−", "-"))
+    if not is_yes_no_question(question) or asked is None or sides is None or said is None:
+        return None
+    left, right = ({w.rstrip("s") for w in side} - {asked.group(1).lower()} for side in sides)
+    earlier = strip_math_delimiters(text)[: strip_math_delimiters(text).rfind(said.group(1))]
+    scores = []
+    for value in (said.group(1), said.group(3)):
+        label = _label_of(value, earlier)
+        scores.append(len(label & left) - len(label & right))
+    if not (scores[0] > 0 > scores[1] or scores[0] < 0 < scores[1]):
+        return None
+    first, second = float(said.group(1)), float(said.group(3))
+    if first == second:
+        return None
+    a, b = (first, second) if scores[0] > 0 else (second, first)  # the left side's first
+    up = _UP.search(asked.group(1)) is not None
+    return "yes" if (a > b) == up else "no"

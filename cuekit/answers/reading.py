@@ -16,6 +16,7 @@ __all__ = [
     "NEGATION",
     "NUMBER",
     "NUMBER_WORDS",
+    "PARALLEL",
     "YES_NO",
     "answer_like",
     "clean_candidate",
@@ -114,6 +115,14 @@ YES_NO = re.compile(
     r"(?:[,.!:;—–(，。！]|\s-\s|$)",
     re.IGNORECASE,
 )
+# Between two values, a second subject after "and": "... points to 3 and the minute hand
+# to 12", "... is at 7.5 and the bottom at 5.0". Each value is stated of its own thing,
+# and the sentence concludes with neither.
+PARALLEL = re.compile(
+    r"[^\w,;]*(?:,\s*)?\s*(?:and|while|whereas)\s+(?:the|its|their|this|that)\s+\w+(?:\s+\w+){0,3}?"
+    r"\s+(?:is|are|was|were|at|on|in|to|has|have|had|of|with|reads?|reach(?:es)?|shows?|sums?\s+to)\s+\W*$",
+    re.IGNORECASE,
+)
 NEGATION = re.compile(r"\b(?:not|never|no\s+longer)\b|n't\b", re.IGNORECASE)
 # A phrase's text that is no answer: a lead-in ("compute the sides first") or a phrase
 # cut off mid-way ("The value of").
@@ -139,13 +148,33 @@ _ENDS_ON_VALUE = re.compile(
 )
 
 
+# A closing pick: an option's label with its value after the last sentence or alone on
+# the last line ("... = 20 units. (C) 20", "\n\n(A) 34"), as MathVista's choices list them.
+_PICKED = re.compile(
+    r"(?:^|[.!]\s+)\**\([A-H]\)\s*[-−]?\$?\d[\d,]*(?:\.\d+)?"
+    r"(?:\s*(?:[A-Za-z]{1,6}|°|%)(?:[²³]|\^\{?[23]\}?)?)?\s*$"
+)
+_LABEL_LINE = re.compile(r"^\W*\(?[A-H][.):]")
+
+
+def _picked(lines: list[str]) -> bool:
+    """The last line ends on an option picked with its value, and is not the next step of
+    a walk through the options ("(A) 10: too small.\n(B) 14", cut off)."""
+    if _PICKED.search(lines[-1]) is None:
+        return False
+    return len(lines) < 2 or _LABEL_LINE.match(lines[-2]) is None
+
+
 def looks_finished(text: str) -> bool:
     """Ends like a finished answer (punctuation, closing markup, a value after "=" or
-    ":"), not mid-sentence."""
+    ":", an option picked with its value), not mid-sentence."""
     stripped = text.rstrip()
     if not stripped:
         return False
+    lines = [line.strip() for line in stripped.splitlines() if line.strip()]
     last = stripped.splitlines()[-1]
+    if _picked(lines):
+        return True
     unescaped = stripped.replace("\\$", "")
     opener = max(
         unescaped.rfind("$$") if unescaped.count("$$") % 2 else -1,

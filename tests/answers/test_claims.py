@@ -169,3 +169,47 @@ def test_a_computation_cut_inside_display_math_is_no_answer() -> None:
     )
     assert _judge(response, "12")[0] == "no_answer"
     assert _judge("Blue: 32\nOrange: 25\nSum: 32 + 25", "57")[0] == "no_answer"
+
+
+SHAPES = ["triangle", "hexagon", "octagon", "square"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "letter"),
+    [
+        ("The octagon has 8 sides, two more than the hexagon's 6.", "C"),
+        ("So the square comes out ahead of the triangle.", "D"),
+        ("The hexagon has more sides compared with the square.", "B"),
+        # two named, neither compared with: none
+        ("The octagon and the hexagon both have even sides.", None),
+    ],
+)
+def test_a_choice_it_is_compared_with_is_not_the_one_named(
+    sentence: str, letter: str | None
+) -> None:
+    assert choice_named(sentence, SHAPES) == letter
+
+
+def test_the_named_choice_beside_a_comparison_decides() -> None:
+    said = "The octagon has 8 sides, two more than the hexagon's 6."
+    right = judge(said, "C", choices=SHAPES, question="Which shape has the most sides?")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "C", "claim")
+    # the claims only verify the gold: another choice leaves the response unanswered
+    assert judge(said, "B", choices=SHAPES).outcome == "no_answer"
+
+
+BISECTED = "Because AC bisects the 70° angle, each half measures thirty-five degrees."
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("35", "correct"), ("70", "wrong")])
+def test_a_first_reading_that_only_qualifies_a_noun_gives_way_to_the_claims(
+    gold: str, outcome: str
+) -> None:
+    verdict = judge(BISECTED, gold)
+    assert (verdict.outcome, verdict.extracted, verdict.rule) == (outcome, "35", "claim")
+    assert "the first reading '70' (conclusion) is no clean answer" in verdict.reason
+
+
+def test_a_list_label_is_no_claimed_value() -> None:
+    unsure = "Candidates:\n1. red\n2. blue\n3. green\nI am not sure which to count."
+    assert judge(unsure, "3", question="How many colors are used?").outcome == "no_answer"

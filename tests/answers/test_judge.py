@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cuekit.answers import FIELDS, Verdict, judge, judge_with_fields
 
 CHOICES = ["12", "14", "16", "18"]
@@ -218,3 +220,192 @@ def test_two_different_values_offered_for_the_answer_are_a_hedge() -> None:
     # one value in two forms is not a hedge
     same = judge("Half of the circle is shaded, so the fraction is 0.5 or 50%.", "0.5")
     assert same.correct
+
+
+# A closing option picked with its value, as MathVista lists the choices: the pick ends
+# the response, it is not a sentence cut off.
+ANGLES = ["42", "48", "52", "58"]
+
+
+def test_an_option_picked_with_its_value_on_the_last_line_is_the_answer() -> None:
+    response = "The two angles form a linear pair, so x = 180 - 132 = 48.\n\n(B) 48"
+    right = judge(response, "B", choices=ANGLES, question="Find x.")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "B", "conclusion")
+    wrong = judge(response, "A", choices=ANGLES, question="Find x.")
+    assert (wrong.outcome, wrong.match) == ("wrong", "a choice letter: B != A")
+
+
+def test_an_option_picked_with_its_value_after_the_last_sentence_is_the_answer() -> None:
+    response = "Area = 6 × 8 / 2 = 24 cm². (D) 24"
+    verdict = judge(response, "24", choices=["12", "14", "48", "24"])
+    assert (verdict.outcome, verdict.extracted) == ("correct", "D")
+    assert judge(response, "12", choices=["12", "14", "48", "24"]).outcome == "wrong"
+
+
+def test_the_next_label_of_a_walk_through_the_options_stays_cut_off() -> None:
+    walk = "Check each option.\n(A) 10 gives a perimeter that is too small.\n(B) 14"
+    verdict = judge(walk, "B", choices=["10", "14", "20", "24"])
+    assert (verdict.outcome, verdict.reason) == (
+        "no_answer",
+        "no answer: stops mid-sentence before committing to an answer",
+    )
+
+
+def test_an_option_settled_for_when_none_matches_is_a_guess() -> None:
+    options = ["6", "8", "12", "16"]
+    guess = judge(
+        "3x + 10 = 5x - 30, so x = 20. None of the choices equals 20, so I pick C.",
+        "C",
+        choices=options,
+        question="Find x.",
+    )
+    assert (guess.outcome, guess.extracted) == ("wrong", "C")
+    assert guess.match.endswith("but it picks the closest option to its own 20")
+    # the option it computed is no guess, however it says so
+    found = judge("3x + 10 = 5x - 22, so x = 16; the closest is D.\n\nAnswer: D", "D", options)
+    assert (found.outcome, found.extracted) == ("correct", "D")
+
+
+def test_values_stated_of_two_things_conclude_with_neither() -> None:
+    # no answer to the question: the last value belongs to the second of two facts
+    dial = "The short hand is on 4 and the long hand on 12."
+    verdict = judge(dial, "12", question="What is the highest number shown on the clock face?")
+    assert (verdict.outcome, verdict.correct, verdict.reason) == (
+        "no_answer",
+        False,
+        "no answer: commits to no answer",
+    )
+    # the question names one of the two things: its clause gives the answer
+    bars = "The red bar reaches 35 and the blue bar reaches 50."
+    blue = judge(bars, "50", question="What is the value of the blue bar?")
+    assert (blue.outcome, blue.extracted, blue.rule) == ("correct", "50", "asked_subject")
+    red = judge(bars, "50", question="What is the value of the red bar?")
+    assert (red.outcome, red.extracted) == ("wrong", "35")
+    assert judge(bars, "50").outcome == "no_answer"
+
+
+WHICH_COUNTRY = "Which country has the highest coffee output?"
+
+
+def test_for_a_which_question_the_subject_named_with_its_figure_is_the_answer() -> None:
+    said = "Brazil has the highest coffee output at roughly 3.7 million tonnes."
+    right = judge(said, "Brazil", question=WHICH_COUNTRY)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "Brazil", "statement")
+    other = judge(said.replace("Brazil", "Vietnam"), "Brazil", question=WHICH_COUNTRY)
+    assert (other.outcome, other.extracted) == ("wrong", "Vietnam")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "why"),
+    [
+        (
+            "The highest coffee output is about 3.7 million tonnes.",
+            "Brazil",
+            WHICH_COUNTRY,
+            "'3.7 million' is a figure, and the question asks which",
+        ),
+        (
+            "The line reaches its top value of 12.4%.",
+            "2015",
+            "In which year was the rate highest?",
+            "'12.4' is a figure, and the question asks which",
+        ),
+        (
+            "The tallest bar is labelled cherry.",
+            "42",
+            "What is the value of the tallest bar?",
+            "'cherry' is a name, and the question asks for a value",
+        ),
+        ("y = y", "4", "Find y.", "'y = y' restates the unknown"),
+        (
+            "The two tallest bars are 31 and 27.",
+            "58",
+            "What is the sum of the two tallest bars?",
+            "'31 and 27' lists the parts, and the question asks what they make together",
+        ),
+    ],
+)
+def test_a_closing_statement_of_another_kind_than_asked_is_no_answer(
+    response: str, gold: str, question: str, why: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.correct) == ("no_answer", False)
+    assert verdict.reason == f"no answer: {why}"
+
+
+def test_an_explicit_answer_of_another_kind_stays_a_wrong_answer() -> None:
+    verdict = judge("Answer: 12.4", "2015", question="In which year was the rate highest?")
+    assert (verdict.outcome, verdict.extracted) == ("wrong", "12.4")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome"),
+    [
+        ("The longest river on the map is the Nile River.", "Nile", "Which river is longest?", 1),
+        ("The longest river on the map is the Amazon River.", "Nile", "Which river is longest?", 0),
+        ("It is a triangle-based prism.", "triangle", "What shape is the base of the prism?", 1),
+        ("It is a square-based prism.", "triangle", "What shape is the base of the prism?", 0),
+        # a word the question does not use is more than the gold: a different answer
+        ("It is the Nile Delta.", "Nile", "Which river is longest?", 0),
+        ("The x-axis is given in kilograms.", "kilograms", "What unit is the x-axis in?", 1),
+    ],
+)
+def test_a_worded_gold_with_only_words_of_the_question_around_it(
+    response: str, gold: str, question: str, outcome: int
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert verdict.outcome == ("correct" if outcome else "wrong"), verdict.reason
+
+
+def test_words_of_the_question_do_not_join_two_answers() -> None:
+    both = judge("The Nile River and the Amazon River.", "Nile", question="Which river is longest?")
+    assert not both.correct
+
+
+def test_the_parts_then_their_total_is_the_total() -> None:
+    said = "The two tallest bars are 31 and 27, together 58."
+    verdict = judge(said, "58", question="What is the sum of the two tallest bars?")
+    assert (verdict.outcome, verdict.extracted) == ("correct", "58")
+    assert judge("y = 4", "4", question="Find y.").correct
+    assert judge("The total is 1,250.", "1250", question="What is the total cost?").correct
+
+
+DIAGONAL = "The diagonal is 3√2. As a decimal that is 4.24, so the diagonal is about 4.2."
+
+
+def test_an_exact_form_stated_before_the_closing_rounding_is_the_answer() -> None:
+    right = judge(DIAGONAL, "3\\sqrt{2}")
+    assert (right.outcome, right.extracted) == ("correct", "4.2")
+    assert right.match.endswith("4.2 is its coarser rounding (the response states 3√2 before it)")
+    assert judge(DIAGONAL, "4\\sqrt{2}").outcome == "wrong"
+    # a decimal that is not the rounding of the exact form before it: its own answer
+    moved = "The diagonal is 3√2. Adding the 1 cm border, the diagonal is about 5.2."
+    assert judge(moved, "3\\sqrt{2}").outcome == "wrong"
+    # a dataset precision fixes the places: the coarser rounding is not enough
+    assert not judge(DIAGONAL, "4.24", precision=2).correct
+
+
+CROSSES = "The graph crosses the x-axis at (−3, 0) and (2, 0)."
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome"),
+    [
+        (CROSSES, "-3, 2", "What are the x-intercepts of the graph?", "correct"),
+        (CROSSES, "2, -3", "What are the roots of the function?", "correct"),
+        (CROSSES, "-3, 1", "What are the x-intercepts of the graph?", "wrong"),
+        ("It meets the y-axis at (0, 5).", "5", "What is the y-intercept?", "correct"),
+        # a point off the axis is no intercept
+        ("The vertex is at (1, 4).", "1", "What are the x-intercepts?", "wrong"),
+    ],
+)
+def test_intercepts_given_as_points_on_the_axis(
+    response: str, gold: str, question: str, outcome: str
+) -> None:
+    assert judge(response, gold, question=question).outcome == outcome
+
+
+def test_two_facts_after_an_equation_give_no_answer() -> None:
+    said = "At t = 3 the red curve is at 12.5 and the blue one at 9.0."
+    verdict = judge(said, "3.5", question="What is the gap between the curves at t = 3?")
+    assert (verdict.outcome, verdict.reason) == ("no_answer", "no answer: commits to no answer")

@@ -68,3 +68,12 @@ def test_a_value_alone_on_the_first_line_that_the_evidence_repeats_is_the_answer
     assert (verdict.outcome, verdict.extracted, verdict.rule) == ("correct", "64", "leading")
     # not repeated: the opening number is no commitment
     assert judge("64\n\nSales fell after 2012 to 40.", "64").outcome != "correct"
+
+
+def test_a_lower_case_name_beside_its_figure_answers_a_superlative_question() -> None:
+    question = "Which fruit is the most popular in the survey?"
+    verdict = judge("The most popular fruit is mango, at 31%.", "Mango", question=question)
+    assert (verdict.outcome, verdict.extracted) == ("correct", "mango")
+    assert judge("The most popular fruit is about 31%.", "Mango", question=question).outcome != (
+        "correct"
+    )

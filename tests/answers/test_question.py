@@ -10,9 +10,12 @@ from cuekit.answers.numbers import parse_value, values_agree
 from cuekit.answers.question import (
     asked_variable,
     assigned_value,
+    counted_sum,
     restated_subject,
+    sides_verdict,
     stated_value,
     statement_verdict,
+    year_value,
 )
 
 YES_NO = ["Yes", "No"]
@@ -80,12 +83,19 @@ def test_assigned_value_is_the_last_complete_assignment() -> None:
             "Does the function have a maximum at x = 2?",
             "yes",
         ),
-        # not the question's proposition, or unsure: no verdict
+        # another colour of the same thing denies it
         (
             "The object in front of the cube is green.",
             "Is the object in front of the cube red?",
+            "no",
+        ),
+        # not the question's proposition, or unsure: no verdict
+        (
+            "The object in front of the cube is shiny.",
+            "Is the object in front of the cube red?",
             None,
         ),
+        ("The cylinder is blue.", "Is the sphere behind the small cylinder purple?", None),
         ("so the square's area is larger.", "Is the circle's area larger than the square's?", None),
         (
             "The two smallest bars sum to 30 and the largest bar is 45.",
@@ -164,14 +174,22 @@ def test_judge_reads_an_answer_given_first() -> None:
     assert judge(steps, "1").outcome == "wrong"
 
 
-def test_solutions_of_one_variable_are_a_list() -> None:
+def test_solutions_of_one_variable_are_a_set() -> None:
     verdict = judge(
         "The parabola crosses the x-axis at $x = -1$ and $x = 3$.",
         "[-1, 3]",
         answer_type="list",
         question="Solve for $x$ using the graph.",
     )
-    assert (verdict.correct, verdict.extracted) == (True, "-1, 3")
+    assert (verdict.correct, verdict.extracted) == (True, "\\{-1, 3\\}")
+    # in either order; but all of them, and only them
+    for said, correct in (
+        ("So the roots are x = 5 and x = −2.", True),
+        ("So the roots are x = 5 and x = 2.", False),
+        ("So the roots are x = 5, x = −2 and x = 1.", False),
+    ):
+        verdict = judge(said, "[-2, 5]", answer_type="list", question="Solve for x.")
+        assert verdict.correct is correct, verdict.reason
 
 
 def test_an_exact_form_agrees_with_its_one_place_rounding() -> None:
@@ -561,8 +579,8 @@ BATCH_26_KINDS = [
         "Is the angle ABC a right angle?",
         YES_NO,
         "wrong",
-        "conclusion",
-        "80",
+        "statement",
+        "no",  # 80° is no right angle
     ),
     # true/false; rises as increasing
     (
@@ -915,3 +933,280 @@ def test_kinds_found_by_blind_batches(
     assert (verdict.outcome, verdict.rule, verdict.extracted) == (outcome, rule, text), (
         verdict.reason
     )
+
+
+SALES = "Sales climbed from 40 units in 2018 to 55 in 2019, then reached 63 in 2020."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (SALES, "How many units were sold in 2020?", "63"),
+        (SALES, "How many units were sold in 2019?", "55"),
+        (SALES, "How many units were sold in 2018?", "40"),
+        ("In 2018 the share was 12%, and by 2020 it had reached 19%.", "The share in 2020?", "19%"),
+        # a figure calculated further, a qualifier, another year's figure: none
+        ("The value in 2020 is 3.2 × 10^6.", "What is the value in 2020?", None),
+        ("In 2020 the bar is above the 3 mark.", "What is the value in 2020?", None),
+        ("It was 12% in 2018, rising in 2020.", "What was the share in 2020?", None),
+        # a change between two years is not a year's figure
+        (SALES, "How much did sales grow from 2019 to 2020?", None),
+    ],
+)
+def test_year_value_is_the_figure_given_for_the_asked_year(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert year_value(sentence, question) == expected
+
+
+def test_the_asked_year_picks_its_figure_from_a_series() -> None:
+    question = "What was the unemployment rate in 2019?"
+    said = "The rate rose to 6.1% in 2018, then 5.4% in 2019, and 5.0% in 2020."
+    right = judge(said, "5.4", question=question)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "5.4%", "asked_subject")
+    assert judge(said, "5.0", question=question).outcome == "wrong"
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome", "extracted"),
+    [
+        ("It's a regular hexagon.", "6", "How many sides does the polygon have?", "correct", "6"),
+        ("The figure is a pentagon.", "6", "How many vertices does it have?", "wrong", "5"),
+        # a solid is no polygon; a polygon's name counts no edges of a solid
+        ("It is a hexagonal prism.", "18", "How many edges does the solid have?", "no_answer", ""),
+    ],
+)
+def test_a_polygon_named_gives_its_number_of_sides(
+    response: str, gold: str, question: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("I see 3 small squares plus the big one.", "How many squares are there?", "4"),
+        ("There are three red cubes and 2 blue ones.", "How many cubes are there?", "5"),
+        ("So: two tall bars and one short bar.", "How many bars are shown?", "3"),
+        ("I count 5 apples and the one in the basket.", "How many apples are there?", "6"),
+        ("There are 3 squares and one of them is shaded.", "How many squares are there?", None),
+        # parts of two kinds are no sum of the asked things
+        ("There are three red cubes and 2 blue spheres.", "How many cubes are there?", None),
+        ("I see 3 small squares plus the big one.", "What is the area?", None),
+    ],
+)
+def test_counted_sum_totals_a_count_given_in_parts(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert counted_sum(sentence, question) == expected
+
+
+def test_a_count_given_in_parts_is_judged_by_its_total() -> None:
+    said = "Counting them, I get 4 small triangles plus the large one."
+    question = "How many triangles are in the figure?"
+    right = judge(said, "5", question=question)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "5", "asked_subject")
+    assert judge(said, "4", question=question).outcome == "wrong"
+
+
+LISTED = (
+    "Bars taller than 20:\n1. apples (25)\n2. pears (31)\n3. plums (22)\n\nThe rest stay below 20."
+)
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "outcome"),
+    [
+        (LISTED, "3", "correct"),
+        (LISTED, "4", "wrong"),
+        # steps of reasoning are no listing of the counted things
+        ("Steps:\n1. Find the bars\n2. Compare with 20\n3. Count them.", "3", "no_answer"),
+    ],
+)
+def test_a_count_given_only_by_a_numbered_list(response: str, gold: str, outcome: str) -> None:
+    verdict = judge(response, gold, question="How many bars are taller than 20?")
+    assert verdict.outcome == outcome
+    if outcome != "no_answer":
+        assert (verdict.extracted, verdict.rule) == ("3", "asked_subject")
+
+
+CUBES_SPHERES = "Is the number of red cubes less than the number of blue spheres?"
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        ("Red cubes: 4. Blue spheres: 7. 4 < 7.", "yes"),
+        ("Blue spheres: 7. Red cubes: 4. So 7 > 4.", "yes"),  # the sides in either order
+        ("Red cubes: 9; blue spheres: 7. 9 is greater than 7.", "no"),
+        # numbers that are not told to stand for the sides give no verdict
+        ("I see 9 and 7. 9 > 7.", None),
+        ("Red cubes: 4. Blue spheres: 4. 4 = 4.", None),
+    ],
+)
+def test_sides_verdict_compares_the_numbers_that_stand_for_the_sides(
+    response: str, expected: str | None
+) -> None:
+    closing = response.rsplit(". ", 1)[-1]
+    assert sides_verdict(response, closing, CUBES_SPHERES) == expected
+
+
+def test_a_yes_no_comparison_answered_by_two_numbers_is_judged_by_them() -> None:
+    said = "Blue spheres: 7. Red cubes: 9. So 9 > 7."
+    right = judge(said, "No", YES_NO, question=CUBES_SPHERES)
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "no", "statement")
+    assert judge(said, "Yes", YES_NO, question=CUBES_SPHERES).outcome == "wrong"
+    assert judge("I see 9 and 7. 9 > 7.", "No", YES_NO, question=CUBES_SPHERES).outcome == (
+        "no_answer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("I count five red cubes, an odd number.", "Is the number of red cubes even?", "no"),
+        ("I count six red cubes, an even number.", "Is the number of red cubes even?", "yes"),
+        ("The slope of the line is negative.", "Is the slope of the line positive?", "no"),
+        ("So the triangle is acute, not obtuse.", "Is the triangle obtuse?", "no"),
+        ("The count is six, which is even, not odd.", "Is the number of cubes even?", "yes"),
+    ],
+)
+def test_a_statement_of_the_other_kind_of_a_pair_denies_the_question(
+    sentence: str, question: str, expected: str
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+    gold = "Yes" if expected == "yes" else "No"
+    assert judge(sentence, gold, YES_NO, question=question).correct
+    assert judge(sentence, "No" if gold == "Yes" else "Yes", YES_NO, question=question).outcome == (
+        "wrong"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "gold", "outcome"),
+    [
+        ("The sphere behind the small cylinder is blue.", "No", "correct"),
+        ("The sphere behind the small cylinder is blue.", "Yes", "wrong"),
+        ("The sphere behind the small cylinder is purple.", "Yes", "correct"),
+        ("The large sphere behind the small cylinder is purple.", "No", "wrong"),
+        # a colour of another thing is no predicate of the asked one
+        ("The sphere is in front of the blue cube.", "No", "no_answer"),
+    ],
+)
+def test_another_attribute_of_the_asked_kind_denies_the_question(
+    sentence: str, gold: str, outcome: str
+) -> None:
+    question = "Is the sphere behind the small cylinder purple?"
+    assert judge(sentence, gold, YES_NO, question=question).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("From the tick mark, m∠PQR = 90°.", "Is angle PQR a right angle?", "yes"),
+        ("Adding the two parts, m∠PQR = 95°.", "Is angle PQR a right angle?", "no"),
+        ("So the lines meet at an angle of 88 degrees.", "Are the two lines perpendicular?", "no"),
+        ("So the lines meet at 90°.", "Are the two lines perpendicular?", "yes"),
+        ("So ∠XYZ measures 120°.", "Is angle XYZ an obtuse angle?", "yes"),
+        ("So ∠XYZ measures 120°.", "Is angle XYZ an acute angle?", "no"),
+        # two angles measured, or none: no verdict from the measure
+        ("So ∠X = 30° and ∠Y = 60°.", "Is angle X a right angle?", None),
+    ],
+)
+def test_an_angle_measured_answers_what_kind_of_angle_it_is(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+
+
+AGREE = "The 'Strongly agree' bar reaches 31%. The 'Agree' bar is 44%."
+TONNES = "How many tonnes did Germany produce?"
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "question", "outcome", "extracted"),
+    [
+        (AGREE, "31", "What percentage of people chose 'Strongly agree'?", "correct", "31%"),
+        (AGREE, "44", "What percentage of people chose 'Strongly agree'?", "wrong", "31%"),
+        ("Germany produced 12 tonnes. France produced 9 tonnes.", "12", TONNES, "correct", "12"),
+        # the closing sentence about the asked thing itself is its answer
+        (
+            "Germany produced 12 tonnes. Germany actually produced 14 tonnes.",
+            "14",
+            TONNES,
+            "correct",
+            "14",
+        ),
+        ("Germany produced 12 tonnes. France produced 9 tonnes.", "9", TONNES, "wrong", "12"),
+    ],
+)
+def test_a_further_fact_about_another_thing_after_the_answer(
+    response: str, gold: str, question: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=question)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+
+
+CHANNEL = "Which channel had the largest portion of sales in 2021?"
+RETAIL = "In 2021, Retail made up 38% of sales, the largest portion, ahead of Online (35%)."
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "outcome", "extracted"),
+    [
+        (RETAIL, "Retail", "correct", "Retail"),
+        (RETAIL, "Online", "wrong", "Retail"),
+        # another superlative than the question's names nothing it asks
+        ("In 2021, Retail made up 38% of sales, the smallest portion.", "Retail", "no_answer", ""),
+    ],
+)
+def test_the_questions_superlative_as_an_aside_names_the_subject(
+    response: str, gold: str, outcome: str, extracted: str
+) -> None:
+    verdict = judge(response, gold, question=CHANNEL)
+    assert (verdict.outcome, verdict.extracted) == (outcome, extracted)
+
+
+def test_a_years_figure_does_not_answer_which() -> None:
+    said = "In 2021 retail sales peaked at 38%."
+    assert year_value(said, CHANNEL) == "38%"
+    assert judge(said, "Retail", question=CHANNEL).outcome == "no_answer"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("Their side lengths differ (4 vs 6).", "Are the two squares congruent?", "no"),
+        ("Both have side 4, so they are the same.", "Are the two squares congruent?", "yes"),
+        ("The two patterns are different.", "Are the two patterns identical?", "no"),
+        # a similarity question is not answered by differing sizes
+        ("Their side lengths differ (4 vs 6).", "Are the two squares similar?", None),
+    ],
+)
+def test_congruent_or_identical_is_denied_by_measures_that_differ(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+
+
+def test_a_figure_of_another_year_is_not_the_asked_years() -> None:
+    said = "In 2020, sales fell compared with 55 in 2019."
+    assert year_value(said, "How many units were sold in 2020?") is None
+    assert judge(said, "55", question="How many units were sold in 2020?").outcome == "no_answer"
+    # "differ only in position" says nothing of their measures
+    same = "The two circles have radii 3 and 3, so they differ only in position."
+    assert statement_verdict(same, "Are the two circles congruent?") is None
+
+
+def test_a_last_clause_about_another_label_leaves_the_asked_ones_value() -> None:
+    said = "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%."
+    question = "What percentage said 'Very likely'?"
+    assert judge(said, "23", question=question).correct
+    wrong = judge(said, "41", question=question)
+    assert (wrong.outcome, wrong.extracted) == ("wrong", "23%")
+
+
+def test_an_angle_kind_is_read_after_but() -> None:
+    said = "The angle at B looks like 90° but the markings show it is 88°."
+    assert statement_verdict(said, "Is angle ABC a right angle?") == "no"

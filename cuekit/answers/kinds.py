@@ -1,0 +1,109 @@
+"""What kind of answer a question asks for, and the words it gives an answer.
+
+Gold-blind checks ``judge`` makes of a reading that is no explicit commitment:
+
+- **its kind**: a figure where the question asks which thing ("Which country ...?"
+  answered "... at about $75,000") or which year, a name where it asks for a value, the
+  parts where it asks for their sum ("9 and 14"), the unknown itself ("x = x"): no
+  answer to the question (``of_another_kind``);
+- **the question's own words around a worded answer**: "the Pacific Ocean" for the gold
+  "Pacific" asked "Which ocean is the largest?" adds only what the question says
+  (``gold_with_question_words``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cuekit.answers.normalize import plain_text
+from cuekit.answers.question import asked_variable, question_text
+from cuekit.answers.reading import NUMBER_WORDS
+
+__all__ = ["asks_name", "figure_for_a_name", "gold_with_question_words", "of_another_kind"]
+
+_ASKS_NAME = re.compile(
+    r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|one\s+of\s+the\s+numbers))",
+    re.IGNORECASE,
+)
+_ASKS_YEAR = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+year\b", re.IGNORECASE)
+_ASKS_VALUE = re.compile(
+    r"^\W*(?:how\s+(?:many|much)|what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+){0,3}?(?:value|sum|"
+    r"difference|total|number|percentage|average|mean|median|product)\b)",
+    re.IGNORECASE,
+)
+_ASKS_COMBINED = re.compile(
+    r"^\W*what\s+(?:is|was)\s+the\s+(?:total|sum|difference|product|average|mean|ratio)\b",
+    re.IGNORECASE,
+)
+_FIGURE = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?\s*%?(?:\s*[A-Za-z]+){0,2}")
+_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
+
+
+def asks_name(question: str) -> bool:
+    """The question asks which thing ("Which country ...?", "Who ...?"), not which year,
+    value or option."""
+    return _ASKS_NAME.match(question_text(question)) is not None
+
+
+def figure_for_a_name(answer: str, question: str) -> bool:
+    """``answer`` is a figure ("75,000", "3.7 million", "41%") where the question asks which
+    thing ("Which country has the highest ...?"): the figure is its evidence, not the answer."""
+    answer = answer.strip()
+    return bool(asks_name(question) and _FIGURE.fullmatch(answer) and not _YEAR.fullmatch(answer))
+
+
+def of_another_kind(answer: str, question: str | None) -> str | None:
+    """Why a weak reading is no answer to the question at all: a figure where it asks which
+    thing or which year, a name where it asks for a value; None when it could answer it."""
+    if not question or not answer.strip():
+        return None
+    answer, plain = answer.strip(), question_text(question)
+    variable = asked_variable(question)
+    if variable is not None and re.fullmatch(
+        rf"\$?\s*{variable}\s*(?:=\s*{variable}\s*)?\$?\.?", answer
+    ):  # "x = x" for "Find x.": the unknown, not its value
+        return f"{answer!r} restates the unknown"
+    if figure_for_a_name(answer, question) or (
+        _ASKS_YEAR.match(plain) and _FIGURE.fullmatch(answer) and not _YEAR.search(answer)
+    ):
+        return f"{answer!r} is a figure, and the question asks which"
+    if _ASKS_COMBINED.match(plain) and re.fullmatch(
+        r"[-−]?\d[\d.,]*%?(?:(?:,\s+|\s+and\s+|,\s+and\s+)[-−]?\d[\d.,]*%?)+", answer
+    ):  # "9 and 14" for "What is the sum ...?": the parts, not their sum
+        return f"{answer!r} lists the parts, and the question asks what they make together"
+    if (
+        _ASKS_VALUE.match(plain)
+        and not re.search(r"[\d\\√π]", answer)
+        and plain_text(answer) not in (*NUMBER_WORDS, "none")
+        and len(answer.split()) <= 3
+    ):
+        return f"{answer!r} is a name, and the question asks for a value"
+    return None
+
+
+def _same_word(said: str, asked: str) -> bool:
+    """One word, maybe inflected: "pyramids" is "pyramid", "based" is "base"."""
+    short, long = sorted((said, asked), key=len)
+    return long.startswith(short) and len(long) - len(short) <= 2 and len(short) >= 3
+
+
+def gold_with_question_words(answer: str, gold: str, question: str) -> str | None:
+    """A worded answer that is the gold with only words of the question around it ("the
+    Pacific Ocean" for "Pacific" asked "Which ocean ...?", "a square-based pyramid" for
+    "square" asked "What shape is the base of the pyramid?"): the rule, else None. Not
+    for numbers, yes/no, or an answer that joins or negates ("Pacific and Atlantic")."""
+    words, wanted = plain_text(answer).split(), plain_text(gold).split()
+    if (
+        not wanted
+        or re.search(r"\d", answer + gold)
+        or plain_text(gold) in {"yes", "no", "true", "false"}
+        or {"and", "or", "not", "nor", "but", "no"} & set(words)
+    ):
+        return None
+    asked = plain_text(question_text(question)).split() + ["the", "a", "an"]
+    for start in range(len(words) - len(wanted) + 1):
+        if words[start : start + len(wanted)] == wanted:
+            rest = words[:start] + words[start + len(wanted) :]
+            if all(w in asked or any(_same_word(w, a) for a in asked) for w in rest):
+                return "the gold, with only words of the question around it"
+    return None

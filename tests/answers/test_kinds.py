@@ -1,0 +1,68 @@
+"""kinds: whether a reading is of the kind the question asks, and the question's words
+around a worded answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from cuekit.answers.kinds import (
+    asks_name,
+    figure_for_a_name,
+    gold_with_question_words,
+    of_another_kind,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which country has the highest output?", True),
+        ("Who scored the most goals?", True),
+        ("Which year had the most rain?", False),
+        ("Which option is correct?", False),
+        ("What is the value of the bar?", False),
+    ],
+)
+def test_asks_name(question: str, expected: bool) -> None:
+    assert asks_name(question) is expected
+
+
+def test_a_figure_is_no_name_but_a_year_may_be() -> None:
+    question = "Which country has the highest output?"
+    assert figure_for_a_name("3.7 million tonnes", question)
+    assert not figure_for_a_name("Brazil", question)
+    assert not figure_for_a_name("2016", question)
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "expected"),
+    [
+        ("12.4", "In which year was the rate highest?", "'12.4' is a figure"),
+        ("cherry", "What is the value of the tallest bar?", "'cherry' is a name"),
+        ("x = x", "Find x.", "'x = x' restates the unknown"),
+        ("9 and 14", "What is the sum of the two bars?", "'9 and 14' lists the parts"),
+        # of the kind asked: none
+        ("2015", "In which year was the rate highest?", None),
+        ("four", "How many bars are there?", None),
+        ("1,250", "What is the total cost?", None),
+        ("x = 4", "Find x.", None),
+    ],
+)
+def test_of_another_kind(answer: str, question: str, expected: str | None) -> None:
+    why = of_another_kind(answer, question)
+    assert (why is None) if expected is None else (why or "").startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "question", "matched"),
+    [
+        ("the Pacific Ocean", "Pacific", "Which ocean is the largest?", True),
+        ("a square-based pyramid", "square", "What shape is the base of the pyramid?", True),
+        ("Pacific and Atlantic", "Pacific", "Which ocean is the largest?", False),
+        ("the Pacific Rim", "Pacific", "Which ocean is the largest?", False),
+        ("not Pacific", "Pacific", "Which ocean is the largest?", False),
+        ("12 cm", "12", "What is the length?", False),
+    ],
+)
+def test_gold_with_question_words(answer: str, gold: str, question: str, matched: bool) -> None:
+    assert (gold_with_question_words(answer, gold, question) is not None) is matched
