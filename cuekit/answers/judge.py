@@ -724,8 +724,8 @@ def _decimal_only(answer: str, gold: str) -> bool:
 # alternate interior angles, otherwise none", "with them Yes, without them No".
 _UNDECIDED = re.compile(
     r"\b(?:it|this|that|the\s+answer)\s+(?:really\s+)?depends\s+on\b"
-    r"|\bdepend(?:s|ing)\s+on\s+(?:whether|how|which|if|the\s+\w+\s+(?:positions?|"
-    r"interpretation|reading|definition))\b"
+    r"|\bdepend(?:s|ing)\s+on\b"
+    r"|\b(?:is|are)\s+(?:also|equally)\s+(?:possible|plausible|valid|likely)\b"
     r"|\b(?:could|might|may)\s+be\s+(?:either\s+)?[^.;\n]{1,30}?\s+or\s+"
     r"|\bif\b[^.\n]{3,120}?[,;]\s*(?:but\s+|and\s+)?(?:otherwise|else)\b"
     r"|\bwith\s+(?:them|it|this|that)\b[^.\n]{0,60}\bwithout\s+(?:them|it|this|that)\b",

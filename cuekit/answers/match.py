@@ -175,6 +175,16 @@ def choice_letters(text: str, choices: Sequence[str]) -> tuple[frozenset[str] | 
     return None, "names no choice"
 
 
+def _several_choices(text: str, choices: Sequence[str]) -> frozenset[str] | None:
+    """The letters of a multi-select answer given by the options' texts ("Triangle 1 and
+    Triangle 3"), each part one choice's text; None otherwise."""
+    parts = re.split(r"\s*(?:,\s*and|,|;|\band\b|&)\s*", clean_latex(text).strip(" .*"))
+    named = [_choice_by_value(part, choices) for part in parts if part.strip()]
+    if len(named) < 2 or None in named:
+        return None
+    return frozenset(str(letter) for letter in named)
+
+
 def _choice_within(text: str, choices: Sequence[str]) -> str | None:
     """A short answer that holds the words of exactly one worded choice ("the gray cube"
     for "cube"); a choice inside a longer found choice does not count on its own."""
@@ -299,6 +309,9 @@ def match_answer(
         gold_letters, _ = choice_letters(gold, choices)
         if gold_letters is not None:
             letters, how = choice_letters(answer, choices)
+            several = _several_choices(answer, choices) if letters is None else None
+            if several is not None and len(gold_letters) > 1:  # a multi-select question
+                letters, how = several, "the texts of several choices"
             if letters is None:
                 return Match(False, how)
             same = letters == gold_letters

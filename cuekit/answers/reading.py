@@ -51,7 +51,10 @@ _REFUSAL = re.compile(
     r"|\bcannot\s+be\s+(?:determined|found|answered)|\bas\s+an\s+AI\b"
     r"|\bI\s+(?:do\s+not|don't)\s+know\b|^\W*n/?a\W*$|\bunable\s+to\s+(?:provide|answer)"
     r"|\b(?:image|diagram|figure|chart|picture|graph)\s+(?:is\s+|was\s+)?not\s+"
-    r"(?:included|visible|attached|provided)",
+    r"(?:included|visible|attached|provided)"
+    # Chinese: "I cannot see the image", "please provide the image/data", "cannot determine"
+    r"|(?:无法|不能|没法|看不到|未能)(?:看到|查看|看清|识别|确定|判断|回答)?(?:图片|图像|图表|图)"
+    r"|请(?:提供|上传)(?:图片|图像|图表|数据)|无法(?:确定|判断|回答)",
     re.IGNORECASE,
 )
 # Words that start a phrase which is no answer: "the answer is rounded to ...".

@@ -77,3 +77,30 @@ def test_a_lower_case_name_beside_its_figure_answers_a_superlative_question() ->
     assert judge("The most popular fruit is about 31%.", "Mango", question=question).outcome != (
         "correct"
     )
+
+
+def test_an_alternative_left_open_after_the_pick_is_a_hedge() -> None:
+    choices = ["40°", "50°", "65°", "130°"]
+    verdict = judge(
+        "The inscribed angle is half the arc, so 65°. So the answer is probably C, though "
+        "D (130°) is also possible if the angle is central.",
+        "C",
+        choices=choices,
+    )
+    assert (verdict.correct, verdict.outcome) == (False, "wrong")
+    assert "leaves it undecided" in verdict.match
+
+
+def test_a_multi_select_given_by_the_options_texts() -> None:
+    choices = ["Square", "Rhombus", "Kite", "Trapezoid"]
+    right = judge("So the shapes are Square and Rhombus.", "AB", choices)
+    assert (right.correct, right.match) == (True, "the texts of several choices: AB = AB")
+    wrong = judge("So the shapes are Square and Kite.", "AB", choices)
+    assert (wrong.correct, wrong.match) == (False, "the texts of several choices: AC != AB")
+    # for a single-answer question, two named options are no pick
+    assert not judge("So it is the Square and the Kite.", "A", choices).correct
+
+
+def test_a_refusal_in_chinese_is_no_answer() -> None:
+    verdict = judge("抱歉，我无法查看图片，请提供图表中的数据。", "B", choices=["3", "4", "5"])
+    assert verdict.outcome == "no_answer"
