@@ -110,6 +110,10 @@ _OPTIONS_RESTATED = re.compile(
     r"\n[^\S\n]*(?:[^\n:]{0,40}\b(?:options|choices)\b[^\n:]{0,20}:)?[^\S\n]*"
     r"\(?A[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?B[.):][^\n]{1,40}?[,;\s][^\S\n]*\(?C[.):][^\n]*\s*$"
 )
+# A power of ten written in superscript digits: "5.97 × 10²⁴" (scientific notation; other
+# bases keep their superscripts, which the symbolic back end reads).
+_SUPERSCRIPT_POWER = re.compile(r"(?<![\d.])10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+_SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
@@ -334,6 +338,9 @@ def prepare(response: str) -> str:
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     text = _EMOJI.sub("", text)  # "x = 5 🎉": emoji are tone, not content
     text = _OPTIONS_RESTATED.sub("", text)
+    text = _SUPERSCRIPT_POWER.sub(  # "10²⁴" is 10^{24}
+        lambda m: "10^{" + m.group(1).translate(_SUPERSCRIPTS) + "}", text
+    )
     return _MIXED_NUMBER.sub(lambda m: m.group(1) + _HALVES[m.group(2)], text)  # "3 ½" is 3.5
 
 

@@ -232,7 +232,9 @@ _SELF_CORRECTED = re.compile(
 )
 # A weak reading that is no clean answer: a computation ("4 · (4 + 16.25)") or a clause
 # ("10 is the diameter"), not a value.
-_UNCLEAN = re.compile(r"\d\s*[+×·*/−-]\s*[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b")
+_UNCLEAN = re.compile(
+    r"\d\s*[+×·*/−-]\s*(?!10\s*\^)[\d(]|\)\s*[+×·*/−-]|\b(?:is|are|was|were|has|have)\b"
+)  # "5.97 × 10^{24}" is a value in scientific notation, not a computation
 # Comparison rules that show the weak reading is not even an answer of the gold's kind.
 _NOT_OF_ITS_KIND = (
     "names no choice",
@@ -365,7 +367,23 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     last = strip_math_delimiters(_last_line(text)).replace("**", "").strip(" .")
     if re.fullmatch(r"[a-z]\s*=\s*[^=\s]+", last):
         return None  # "**b = 9**" alone on the last line: it answers with another variable
-    return _solved_value(text, variable)
+    solved = _solved_value(text, variable)
+    if solved is not None and _a_rounding_of(found.text, solved):
+        return None  # "x = 8.66 … Rounded to the nearest tenth: 8.6": the closing rounds it
+    return solved
+
+
+def _a_rounding_of(final: str, solved: str) -> bool:
+    """``final`` is a plain number within 5% of the number ``solved`` ends on: the same
+    value, rounded (correctly or not), not a further quantity."""
+    numbers = [
+        re.findall(r"[-−]?\d+(?:\.\d+)?", strip_math_delimiters(side).replace(",", ""))
+        for side in (final, solved)
+    ]
+    if len(numbers[0]) != 1 or not numbers[1]:
+        return False
+    said, value = (float(found[-1].replace("−", "-")) for found in numbers)
+    return said != value and abs(said - value) <= 0.05 * max(abs(value), 1e-9)
 
 
 def _solved_value(text: str, variable: str) -> str | None:
@@ -724,7 +742,8 @@ def _decimal_only(answer: str, gold: str) -> bool:
 # alternate interior angles, otherwise none", "with them Yes, without them No".
 _UNDECIDED = re.compile(
     r"\b(?:it|this|that|the\s+answer)\s+(?:really\s+)?depends\s+on\b"
-    r"|\bdepend(?:s|ing)\s+on\b"
+    r"|\bdepend(?:s|ing)\s+on\b|\beither\s+\S{1,30}\s+or\s+"
+    r"|\b(?:is|be)\s+(?-i:\(?[A-H]\)?\s+or\s+\(?[A-H]\)?)(?!\w)"
     r"|\b(?:is|are)\s+(?:also|equally)\s+(?:possible|plausible|valid|likely)\b"
     r"|\b(?:could|might|may)\s+be\s+(?:either\s+)?[^.;\n]{1,30}?\s+or\s+"
     r"|\bif\b[^.\n]{3,120}?[,;]\s*(?:but\s+|and\s+)?(?:otherwise|else)\b"

@@ -25,6 +25,7 @@ _ASKS_NAME = re.compile(
     r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|one\s+of\s+the\s+numbers))",
     re.IGNORECASE,
 )
+_ASKS_MONTH = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+month\b", re.IGNORECASE)
 _ASKS_YEAR = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+year\b", re.IGNORECASE)
 _ASKS_VALUE = re.compile(
     r"^\W*(?:how\s+(?:many|much)|what\s+(?:is|was|are|were)\s+the\s+(?:\w+\s+){0,3}?(?:value|sum|"
@@ -49,6 +50,9 @@ def figure_for_a_name(answer: str, question: str) -> bool:
     """``answer`` is a figure ("75,000", "3.7 million", "41%") where the question asks which
     thing ("Which country has the highest ...?"): the figure is its evidence, not the answer."""
     answer = answer.strip()
+    if _ASKS_MONTH.match(question_text(question)) and _FIGURE.fullmatch(answer):
+        # "310" for "Which month ...?": no month's number, so the figure beside the month
+        return re.fullmatch(r"(?:[1-9]|1[0-2])", answer) is None
     return bool(asks_name(question) and _FIGURE.fullmatch(answer) and not _YEAR.fullmatch(answer))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cuekit.answers.normalize import clean_latex, plain_text, split_top_level, strip_brackets
-from cuekit.answers.numbers import as_share, parse_value, strip_unit, values_agree
+from cuekit.answers.numbers import as_share, clock_time, parse_value, strip_unit, values_agree
 from cuekit.answers.symbolic import symbolic_equal
 
 __all__ = ["Match", "choice_letters", "match_answer"]
@@ -91,6 +91,11 @@ def _scalar(
     answer, gold = _rhs(clean_latex(answer), gold), clean_latex(gold)
     if _without_article(plain_text(answer)) == _without_article(plain_text(gold)):
         return Match(True, "same text")
+    gold_time = clock_time(gold) if re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", gold) else None
+    told = clock_time(answer) if gold_time is not None else None
+    if told is not None:  # "quarter past ten" for 10:15
+        same = told == gold_time
+        return Match(same, "the same time of day" if same else "a different time of day")
     gold_value, answer_value = parse_value(gold, unit), parse_value(answer, unit)
     if gold_value is not None and answer_value is not None:
         agree = values_agree(answer_value, gold_value, precision)

@@ -32,7 +32,7 @@ from fractions import Fraction
 from cuekit.answers.symbolic import numeric_value
 from cuekit.number_words import NUMBER_WORDS as _NUMBER_NAMES  # "Answer: three"
 
-__all__ = ["Value", "as_share", "parse_value", "strip_unit", "values_agree"]
+__all__ = ["Value", "as_share", "clock_time", "parse_value", "strip_unit", "values_agree"]
 
 _DECIMAL = re.compile(
     r"^(?P<sign>[-+]?)\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?"
@@ -110,7 +110,7 @@ def strip_unit(text: str, unit: str | None) -> str:
         and not any(w.lower() in _NOT_UNITS for w in trailing.group(2).replace("/", " ").split())
     ):
         return trailing.group(1).strip()  # "8\pi cm^2": an exact form with a unit
-    match = re.match(r"^([-+]?[\d,]*\.?\d+)\s*(.*)$", text)
+    match = re.match(r"^([-+]?[\d,]*\.?\d+(?:[eE][-+]?\d{1,3}(?![\d.]))?)\s*(.*)$", text)
     if match is None or not match.group(2):
         return text
     tail = match.group(2).strip()
@@ -225,3 +225,45 @@ def values_agree(answer: Value, gold: Value, precision: int | None = None) -> tu
         ok = abs(answer.approx - gold.approx) <= 1e-9 * max(1.0, abs(gold.approx))
         return ok, "equal values" if ok else "different numbers"
     return False, "different numbers"
+
+
+_MINUTE_WORDS = {"quarter": 15, "half": 30, "twenty-five": 25, "twenty five": 25}
+_DIGITAL = re.compile(r"^(\d{1,2})[:.](\d{2})(?:\s*(?:[ap]\.?m\.?|o'clock))?$", re.IGNORECASE)
+_SPOKEN = re.compile(
+    r"^(?:(?P<minutes>[\w-]+(?:\s+five)?)(?:\s+minutes?)?\s+(?P<way>past|after|to|before)\s+)?"
+    r"(?P<hour>[\w]+)(?:\s+o'?clock)?$",
+    re.IGNORECASE,
+)
+
+
+def _count(word: str) -> int | None:
+    """A number in digits or words ("10", "ten", "quarter")."""
+    word = word.lower().strip()
+    if word.isdigit():
+        return int(word)
+    if word in _MINUTE_WORDS:
+        return _MINUTE_WORDS[word]
+    return _NUMBER_NAMES.index(word) if word in _NUMBER_NAMES else None
+
+
+def clock_time(text: str) -> tuple[int, int] | None:
+    """A time of day as (hour 1-12, minute): "10:15", "10:15 am", "quarter past ten",
+    "half past 3", "ten to nine" (8:50), "ten o'clock"; None for anything else."""
+    said = re.sub(r"^(?:it\s+is|it's|the\s+time\s+is)\s+|[.!]$", "", text.strip(), flags=re.I)
+    digital = _DIGITAL.match(said)
+    if digital is not None:
+        hour, minute = int(digital.group(1)), int(digital.group(2))
+    else:
+        spoken = _SPOKEN.match(said)
+        if spoken is None or (spoken.group("way") is None and "clock" not in said.lower()):
+            return None
+        hour_or_none = _count(spoken.group("hour"))
+        minute_or_none = _count(spoken.group("minutes")) if spoken.group("way") else 0
+        if hour_or_none is None or minute_or_none is None or not 0 <= minute_or_none < 60:
+            return None
+        hour, minute = hour_or_none, minute_or_none
+        if spoken.group("way") and spoken.group("way").lower() in {"to", "before"}:
+            hour, minute = hour - 1, (60 - minute) % 60
+    if not 0 <= minute < 60 or not 0 <= hour <= 24:
+        return None
+    return (hour - 1) % 12 + 1, minute

@@ -600,8 +600,16 @@ def acting_subject(sentence: str, question: str | None) -> str | None:
     plain = strip_math_delimiters(sentence).replace("**", "").strip().rstrip(".!")
     tokens = list(re.finditer(r"[a-z]+|\d+(?:\.\d+)?", plain.lower()))
     words = [token.group() for token in tokens]
-    for skip in range(0, min(4, len(wanted) - 1)):
-        predicate = wanted[skip:]
+    # the whole predicate first, then shorter runs from its verb ("The Lions scored the
+    # most points" for "... scored the most points in the season?")
+    spans = [
+        (skip, end)
+        for skip in range(0, min(4, len(wanted) - 1))
+        for end in range(len(wanted), skip + 1, -1)
+        if end == len(wanted) or (skip >= 1 and end - skip >= 3)  # a run starts at a verb
+    ]
+    for skip, end in spans:
+        predicate = wanted[skip:end]
         if predicate[0] in _NOT_A_VERB or re.fullmatch(_SUPERLATIVE, predicate[0]):
             continue
         for at in range(len(words) - len(predicate), 0, -1):
@@ -893,11 +901,14 @@ def superlative_named(sentence: str, question: str | None) -> str | None:
         return None
     plain = strip_math_delimiters(sentence).replace("**", "")
     named = re.search(
-        r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b(?i:is|was)\s+"
-        r"(?:(?i:in|the)\s+){0,2}([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4}|"
+        r"(?i:\bthe\s+" + _SUPERLATIVE + r")\b[^,.;\d]{0,40}?\b"
+        r"(?i:is|was|corresponds\s+to|belongs\s+to|represents)\s+"
+        # "is the one labeled olive drab", "corresponds to July"
+        r"(?:(?i:in|the|one|bar|slice|line|labell?ed|marked|named|called|for|of)\s+){0,4}"
+        r"([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}|\d{4}|"
         # a name written in lower case, set apart from its figure: "is asia, at 42%"
-        r"(?!(?:about|around|approximately|roughly|nearly|over|under|at|with)\b)[a-z][\w'-]*"
-        r"(?=\s*(?:,|\(|\s(?:at|with)\s)))\b",
+        r"(?!(?:about|around|approximately|roughly|nearly|over|under|at|with)\b)"
+        r"[a-z][\w'-]*(?:\s+[a-z][\w'-]*){0,2}(?=\s*(?:,|\(|\s(?:at|with)\s)))\b",
         plain,
     )
     asks_which = re.match(r"^\W*(?:which|who)\b", _plain_question(question or ""), re.I)

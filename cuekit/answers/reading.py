@@ -52,6 +52,9 @@ _REFUSAL = re.compile(
     r"|\bI\s+(?:do\s+not|don't)\s+know\b|^\W*n/?a\W*$|\bunable\s+to\s+(?:provide|answer)"
     r"|\b(?:image|diagram|figure|chart|picture|graph)\s+(?:is\s+|was\s+)?not\s+"
     r"(?:included|visible|attached|provided)"
+    # a request for clarification asks instead of answering
+    r"|\b(?:could|can|would)\s+you\s+(?:please\s+)?(?:clarify|specify|confirm|provide|"
+    r"tell\s+me|share|upload|re-?upload)\b|\bplease\s+(?:clarify|specify|provide|upload|share)\b"
     # Chinese: "I cannot see the image", "please provide the image/data", "cannot determine"
     r"|(?:无法|不能|没法|看不到|未能)(?:看到|查看|看清|识别|确定|判断|回答)?(?:图片|图像|图表|图)"
     r"|请(?:提供|上传)(?:图片|图像|图表|数据)|无法(?:确定|判断|回答)",

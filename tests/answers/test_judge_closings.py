@@ -104,3 +104,45 @@ def test_a_multi_select_given_by_the_options_texts() -> None:
 def test_a_refusal_in_chinese_is_no_answer() -> None:
     verdict = judge("抱歉，我无法查看图片，请提供图表中的数据。", "B", choices=["3", "4", "5"])
     assert verdict.outcome == "no_answer"
+
+
+def test_a_hedge_between_two_letters_is_wrong() -> None:
+    choices = ["3", "\\frac{10}{3}", "4", "5"]
+    for closing in ["The answer is either B or C.", "So the answer is B or C."]:
+        verdict = judge(f"By similar triangles PY = 10/3.\n\n{closing}", "B", choices=choices)
+        assert (verdict.correct, verdict.outcome) == (False, "wrong"), closing
+
+
+def test_a_request_for_clarification_is_no_answer() -> None:
+    verdict = judge(
+        "I don't see a bar labelled 'Dark Cyan'. Could you tell me which colour it is? "
+        "Then I can compare the two.",
+        "A",
+        choices=["Yes", "No"],
+    )
+    assert verdict.outcome == "no_answer"
+
+
+def test_the_name_a_superlative_sentence_labels_or_points_to() -> None:
+    question = "Which bar has the highest value?"
+    labelled = judge(
+        "The highest bar is the one labeled **dark khaki**, at about 70.",
+        "Dark Khaki",
+        question=question,
+    )
+    assert (labelled.correct, labelled.extracted) == (True, "dark khaki")
+    month = judge(
+        "The tallest bar corresponds to **March** (about 140 mm), followed by April.",
+        "March",
+        question="Which month had the most rain?",
+    )
+    assert (month.correct, month.extracted) == (True, "March")
+
+
+def test_the_subject_of_part_of_the_question_predicate() -> None:
+    verdict = judge(
+        "Reading the table: Owls 71, Foxes 84.\n\nThe Foxes won the most games (84).",
+        "Foxes",
+        question="Which team won the most games in the 2023 season?",
+    )
+    assert (verdict.correct, verdict.extracted) == (True, "The Foxes")

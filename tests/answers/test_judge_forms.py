@@ -1,0 +1,60 @@
+"""judge: answer forms found by the blind batches (times of day in words, scientific
+notation with superscripts or a unit, a rounding given after the solved value)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cuekit.answers import judge
+from cuekit.answers.numbers import clock_time
+
+
+@pytest.mark.parametrize(
+    ("said", "time"),
+    [
+        ("7:05", (7, 5)),
+        ("7:05 pm", (7, 5)),
+        ("19:05", (7, 5)),
+        ("quarter past seven", (7, 15)),
+        ("half past 11", (11, 30)),
+        ("twenty to four", (3, 40)),
+        ("It is quarter to one.", (12, 45)),
+        ("eleven o'clock", (11, 0)),
+        ("quarter", None),
+        ("seven", None),
+        ("7.5", None),
+    ],
+)
+def test_clock_time_reads_digital_and_spoken_times(said: str, time: tuple[int, int] | None) -> None:
+    assert clock_time(said) == time
+
+
+def test_a_time_in_words_answers_a_clock_gold() -> None:
+    right = judge(
+        "The short hand is just past 4, the long hand on 6.\n\nSo it is **half past four**.", "4:30"
+    )
+    assert (right.correct, right.match) == (True, "the same time of day")
+    wrong = judge("So it is **half past five**.", "4:30")
+    assert (wrong.correct, wrong.match) == (False, "a different time of day")
+
+
+def test_scientific_notation_with_superscripts_or_a_unit() -> None:
+    gold = "1.99 \\times 10^{30}"
+    assert judge("From the table, the mass of the Sun is 1.99 × 10³⁰ kg.", gold).correct
+    assert judge("1.99e30 kg", gold).correct
+    assert not judge("From the table, the mass of the Sun is 1.99 × 10²⁹ kg.", gold).correct
+
+
+def test_a_rounding_given_after_the_solved_value_is_the_answer() -> None:
+    question = "Find y. Round to the nearest tenth."
+    rounded_wrong = judge(
+        "$y = 12 \\sin 40° = 7.71$\n\nTo the nearest tenth: **7.8**", "7.7", question=question
+    )
+    assert (rounded_wrong.correct, rounded_wrong.extracted) == (False, "7.8")
+    rounded_right = judge(
+        "$y = 12 \\sin 40° = 7.71$\n\nTo the nearest tenth: **7.7**", "7.7", question=question
+    )
+    assert rounded_right.correct
+    # a further quantity after the solved value still gives way to the asked variable
+    further = judge("So y = 4, and each side is then y + 6 = 10.", "4", question="Find y.")
+    assert (further.correct, further.extracted) == (True, "4")
