@@ -116,7 +116,12 @@ _SUPERSCRIPT_POWER = re.compile(r"(?<![\d.])10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+
 _SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 _HALVES = {"½": ".5", "¼": ".25", "¾": ".75"}
 # "<answer>42</answer>": the tag RL-trained models answer in, as explicit as a box.
-_ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL | re.IGNORECASE)
+_ANSWER_TAG = re.compile(
+    r"<answer>\s*(.*?)\s*</answer>"
+    # '{"answer": "B"}': a JSON answer object, as explicit as a tag
+    r"|\{\s*[\"']?(?:final_)?answer[\"']?\s*:\s*[\"']?([^\"'{}]*?)[\"']?\s*\}",
+    re.DOTALL | re.IGNORECASE,
+)
 _SPACE_ONLY = re.compile(r"\s|\\q?quad|\\[,;:! ]|~")  # "\boxed{\quad}" is an empty box
 _HYPOTHETICAL = re.compile(
     r"\b(?:whether|if|unless|assuming|suppose|supposing)\s+(?:\S+\s+){0,2}$", re.IGNORECASE
@@ -216,9 +221,9 @@ def _phrases(text: str, boxes: list[_Commitment]) -> list[_Commitment]:
         for m in _VALUE_IS_ANSWER.finditer(text)
     ]
     found += [
-        _Commitment(m.start(), m.end(), clean_candidate(m.group(1)), "tagged")
+        _Commitment(m.start(), m.end(), clean_candidate(m.group(1) or m.group(2) or ""), "tagged")
         for m in _ANSWER_TAG.finditer(text)
-        if clean_candidate(m.group(1))
+        if clean_candidate(m.group(1) or m.group(2) or "")
     ]
     for match in ANSWER_PHRASE.finditer(text):
         end = match.end()

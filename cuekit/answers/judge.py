@@ -795,6 +795,11 @@ def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | N
     letters, _ = choice_letters(answer, choices)
     if not letters or len(letters) != 1:
         return None
+    named = re.search(
+        r"\b(?-i:[A-H])\b", text[closest.end() : closest.end() + 40].replace("boxed", "")
+    )
+    if named is not None and named.group() not in letters:
+        return None  # "The closest option is A. ... Wait — ... The correct answer is B."
     own = [
         float(n.replace(",", ""))
         for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text[: closest.start()])

@@ -18,6 +18,7 @@ import re
 from cuekit.answers.normalize import plain_text
 from cuekit.answers.question import asked_variable, question_text
 from cuekit.answers.reading import NUMBER_WORDS
+from cuekit.number_words import spelled_number
 
 __all__ = ["asks_name", "figure_for_a_name", "gold_with_question_words", "of_another_kind"]
 
@@ -79,6 +80,7 @@ def of_another_kind(answer: str, question: str | None) -> str | None:
         _ASKS_VALUE.match(plain)
         and not re.search(r"[\d\\√π]", answer)
         and plain_text(answer) not in (*NUMBER_WORDS, "none")
+        and spelled_number(plain_text(answer)) is None  # "five triangles" is a value
         and len(answer.split()) <= 3
     ):
         return f"{answer!r} is a name, and the question asks for a value"

@@ -31,6 +31,7 @@ from fractions import Fraction
 
 from cuekit.answers.symbolic import numeric_value
 from cuekit.number_words import NUMBER_WORDS as _NUMBER_NAMES  # "Answer: three"
+from cuekit.number_words import spelled_number
 
 __all__ = ["Value", "as_share", "clock_time", "parse_value", "strip_unit", "values_agree"]
 
@@ -40,7 +41,11 @@ _DECIMAL = re.compile(
 )  # "1.5e3": e-notation, as programs print it
 # Words after a number that make it an operation, not a unit ("5 times 2", "5 squared");
 # hedges ("5 or 6") are caught before numbers are read.
-_NOT_UNITS = frozenset("times plus minus over divided squared cubed x y z n".split())
+_NOT_UNITS = frozenset(
+    "times plus minus over divided squared cubed x y z n "
+    # more of the number, not a unit: "3 and a half", "1 thousand two hundred"
+    "and half halves quarter quarters point hundred thousand million billion".split()
+)
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
@@ -154,6 +159,9 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
     scaled = _scaled(text.replace("$", "").strip())
     if scaled is not None:
         return scaled
+    spelled = spelled_number(text.replace("$", "").strip())
+    if spelled is not None and _unit_words(spelled[1]):  # "one thousand two hundred fifty"
+        return Value(Fraction(spelled[0]), float(spelled[0]), 0)
     stripped = strip_unit(text, unit).replace("$", "").strip()
     if not stripped:
         return None
@@ -178,6 +186,19 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
         return None
     exact, approx = found
     return Value(exact, approx, None)
+
+
+def _unit_words(rest: str) -> bool:
+    """What follows a spelled number is nothing or a unit ("students", "units long"), not
+    more of a number ("and a half", "point five") or an operation."""
+    words = rest.split()
+    return len(words) <= 3 and all(
+        re.fullmatch(r"[a-z]+", word)
+        and word not in _NOT_UNITS
+        and word != "of"
+        and not word.endswith(("th", "ths"))
+        for word in words
+    )
 
 
 def _terminates(value: Fraction) -> bool:

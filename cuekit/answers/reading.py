@@ -34,6 +34,11 @@ ANSWER_PHRASE = re.compile(
     r"|(?:^|(?<=\n))\W*(?:select|choose|pick)\b(?=\s+\(?[A-Z]\b)"
     r"|(?:^|(?<=\n))\W*(?:final(?:\s+result)?|result|(?:selected\s+)?(?:choice|option)|"
     r"selection)(?:\*\*)?\s*[:：]"
+    # Spanish, French, German and Portuguese: "Respuesta: B", "La respuesta es 12",
+    # "Réponse : C", "Antwort: 5"
+    r"|\b(?:la\s+)?(?:respuesta|resposta)(?:\s+(?:correcta|final))?(?:\s+es|\s+é)?\s*[:：]?"
+    r"(?=\s*\S)|\b(?:la\s+)?r[ée]ponse(?:\s+(?:correcte|finale))?(?:\s+est)?\s*[:：]"
+    r"|\bantwort\s*[:：]"
     # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
     r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
     re.IGNORECASE,

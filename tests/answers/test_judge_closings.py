@@ -146,3 +146,15 @@ def test_the_subject_of_part_of_the_question_predicate() -> None:
         question="Which team won the most games in the 2023 season?",
     )
     assert (verdict.correct, verdict.extracted) == (True, "The Foxes")
+
+
+def test_a_closest_option_followed_by_a_different_final_pick_is_not_a_guess() -> None:
+    choices = ["4", "6", "9", "12"]
+    verdict = judge(
+        "2x = 5 + 3 = 8, so x = 4... the closest option is A.\n\n\\boxed{A}\n\n"
+        "Hmm — the theorem multiplies the segments: 2x = 5 · 3 = 15? No: 2x = 4 · 3 = 12, "
+        "so x = 6. The correct answer is B.",
+        "B",
+        choices=choices,
+    )
+    assert (verdict.correct, verdict.extracted) == (True, "B")

@@ -58,3 +58,20 @@ def test_a_rounding_given_after_the_solved_value_is_the_answer() -> None:
     # a further quantity after the solved value still gives way to the asked variable
     further = judge("So y = 4, and each side is then y + 6 = 10.", "4", question="Find y.")
     assert (further.correct, further.extracted) == (True, "4")
+
+
+def test_numbers_spelled_out_in_full() -> None:
+    assert judge("So the difference is two thousand three hundred forty visitors.", "2340").correct
+    assert judge("The perimeter is forty-two units.", "42").correct
+    assert not judge("The perimeter is forty-three units.", "42").correct
+    # a fraction in words is not a whole number
+    assert not judge("So the answer is three and a half.", "3").correct
+
+
+def test_a_json_answer_and_answer_phrases_in_other_languages() -> None:
+    choices = ["45", "55", "65", "75"]
+    assert judge('{"answer": "C"}', "C", choices=choices).rule == "tagged"
+    assert not judge('{"answer": "B"}', "C", choices=choices).correct
+    spanish = judge("El ángulo mide 180° − 115° = 65°.\n\nRespuesta: C", "C", choices=choices)
+    assert (spanish.correct, spanish.rule) == (True, "phrase")
+    assert judge("L'angle vaut 65°.\n\nRéponse : C", "C", choices=choices).correct
