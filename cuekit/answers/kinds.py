@@ -21,8 +21,11 @@ from cuekit.answers.reading import NUMBER_WORDS
 
 __all__ = ["asks_name", "figure_for_a_name", "gold_with_question_words", "of_another_kind"]
 
+# "Which country ...?", "Who ...?"; not a question for a number ("Which x-value ...?",
+# "Which integer ...?"), a time or an option
 _ASKS_NAME = re.compile(
-    r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|one\s+of\s+the\s+numbers))",
+    r"^\W*(?:which|who)\b(?!\s+(?:year|month|day|number|value|option|choice|integer|digit"
+    r"|[a-z](?:-(?:value|coordinate))?\b|one\s+of\s+the\s+numbers))",
     re.IGNORECASE,
 )
 _ASKS_YEAR = re.compile(r"^\W*(?:in\s+)?(?:which|what)\s+year\b", re.IGNORECASE)

@@ -20,6 +20,8 @@ from cuekit.answers.kinds import (
         ("Who scored the most goals?", True),
         ("Which year had the most rain?", False),
         ("Which option is correct?", False),
+        ("Which x-value gives the highest point?", False),
+        ("Which integer is closest to the mean?", False),
         ("What is the value of the bar?", False),
     ],
 )
