@@ -1157,9 +1157,10 @@ def year_value(sentence: str, question: str | None) -> str | None:
     sentence gives for that year, just before it ("fell to 8.9% in 2011, then 8.1% in
     2012", "29% of the mix in 2020") or a few words after it ("in 2012 the rate was
     8.1%"), else None."""
-    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", _plain_question(question or "")))
-    if len(years) != 1:
-        return None  # no year, or a change between two
+    asked = _plain_question(question or "")
+    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", asked))
+    if len(years) != 1 or re.search(r"\b(?:which|what)\s+(?:year|month|day)\b", asked, re.I):
+        return None  # no year, a change between two, or a question for a time
     year = years.pop()
     plain = strip_math_delimiters(sentence).replace("**", "")
     if len(re.findall(rf"(?<![\d.]){year}(?!\d)", plain)) != 1:

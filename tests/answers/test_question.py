@@ -949,8 +949,9 @@ SALES = "Sales climbed from 40 units in 2018 to 55 in 2019, then reached 63 in 2
         ("The value in 2020 is 3.2 × 10^6.", "What is the value in 2020?", None),
         ("In 2020 the bar is above the 3 mark.", "What is the value in 2020?", None),
         ("It was 12% in 2018, rising in 2020.", "What was the share in 2020?", None),
-        # a change between two years is not a year's figure
+        # a change between two years is not a year's figure, nor a question for a year
         (SALES, "How much did sales grow from 2019 to 2020?", None),
+        (SALES, "In which year after 2018 were sales highest?", None),
     ],
 )
 def test_year_value_is_the_figure_given_for_the_asked_year(
