@@ -522,6 +522,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
+    total = counted_sum(sentences[0], question)
+    if total is not None and total != found.text:  # "4 small triangles plus the large one"
+        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     asks_count = re.search(
         r"\bhow\s+many\s+(\w+)|\bthe\s+number\s+of\s+(\w+s)\b", _plain(question), re.I
     )
@@ -532,9 +535,6 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             str(len(items)), "asked_subject", f"the number of items it lists: {items}"
         )
-    total = counted_sum(sentences[0], question)
-    if total is not None and total != found.text:  # "4 small triangles plus the large one"
-        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered
@@ -669,6 +669,7 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
             len(items) >= 2
             and re.search(joined, text)
             and all(0 < len(item.split()) <= 3 for item in items)
+            and not any(re.match(r"\d+\s+[A-Za-z]", item) for item in items)  # "3 cubes"
         ):
             return items
     return None

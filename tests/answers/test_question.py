@@ -1211,3 +1211,15 @@ def test_a_last_clause_about_another_label_leaves_the_asked_ones_value() -> None
 def test_an_angle_kind_is_read_after_but() -> None:
     said = "The angle at B looks like 90° but the markings show it is 88°."
     assert statement_verdict(said, "Is angle ABC a right angle?") == "no"
+
+
+@pytest.mark.parametrize(
+    ("said", "gold", "extracted"),
+    [
+        ("There are 3 large spheres and 2 small ones.", "5", "5"),
+        ("There are 3 large spheres and 2 small cubes.", "3", "3"),
+    ],
+)
+def test_counts_of_parts_are_no_list_of_items(said: str, gold: str, extracted: str) -> None:
+    verdict = judge(said, gold, question="How many spheres are there?")
+    assert (verdict.outcome, verdict.extracted) == ("correct", extracted)
