@@ -38,7 +38,9 @@ from cuekit.answers.kinds import (
     asks_name,
     figure_for_a_name,
     gold_with_question_words,
+    names_another,
     of_another_kind,
+    one_name,
 )
 from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
@@ -401,7 +403,13 @@ def _subject_value(
     return None
 
 
-def _question_reading(found: Extraction, response: str, question: str, yes_no: bool) -> Extraction:
+def _question_reading(
+    found: Extraction,
+    response: str,
+    question: str,
+    yes_no: bool,
+    choices: Sequence[str] | None = None,
+) -> Extraction:
     """Read ``found`` again with the question (``cuekit.answers.question``): the value of
     the asked variable, the verdict of a statement that restates a yes/no question, the
     subject of a restated "Which ...?" question."""
@@ -448,7 +456,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
     # "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%.": the last
     # clause is about another named thing
-    elsewhere = _names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
+    elsewhere = names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
     part = (
         clause_value(sentences[0], question)
         if (unclean or year or elsewhere) and not yes_no
@@ -456,7 +464,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     )
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
-    if len(sentences) >= 2 and not yes_no and _names_another(sentences[0], question):
+    if len(sentences) >= 2 and not yes_no and names_another(sentences[0], question):
         # "The 'Very likely' slice is 23%. The 'Somewhat likely' slice is 41%.": the
         # closing sentence is a further fact about another thing
         before = clause_value(f"{sentences[1]}; {sentences[0]}", question)
@@ -586,34 +594,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             named, "statement", "the subject of the closing statement, which restates the question"
         )
-    return found
-
-
-_STARTERS = frozenset(
-    "so thus therefore hence however but also then finally overall now here there this that "
-    "these those it its in on at for after before by with from yes no the a an i we you "
-    "wait".split()
-)
-
-
-def _names_another(sentence: str, question: str) -> bool:
-    """``sentence`` is about a thing the question does not name: its subject is a quoted
-    label or a name ("The 'Agree' bar is 44%.", "France produced 9 tonnes.") that the
-    question does not give. Not "Checking again, it is 14.": a discourse opener."""
-    subject = re.match(
-        r"^\W*(?:the\s+)?(?:['‘\"“]([^'’\"”]{1,40})['’\"”]|((?-i:[A-Z])[a-z]+(?:\s+(?-i:[A-Z])[a-z]+)*)(?=\s+(?-i:[a-z])))",
-        strip_math_delimiters(sentence).replace("**", ""),
-        re.IGNORECASE,
+    single = (
+        one_name(sentences[0], question)
+        if not choices and (not found.answered or figure_for_a_name(found.text, question))
+        else None
     )
-    if subject is None:
-        return False
-    name = (subject.group(1) or subject.group(2)).strip()
-    if subject.group(2) and (name.lower() in _STARTERS or re.search(r"(?:ing|ly)$", name)):
-        return False
-    quoted = [q.lower() for q in re.findall(r"['‘\"“]([^'’\"”]{1,40})['’\"”]", question)]
-    if subject.group(1):  # a label: another one than the question quotes
-        return name.lower() not in quoted if quoted else name.lower() not in question.lower()
-    return not re.search(r"\b" + re.escape(name) + r"\b", question, re.IGNORECASE)
+    if single is not None:  # "The highest value is 42, for Canada." for "Which country ...?"
+        return Extraction(single, "asked_subject", "the one name the closing statement gives")
+    return found
 
 
 def _other_year(sentence: str, value: str, question: str) -> bool:
@@ -812,7 +800,7 @@ def judge(
     if question and finished is not False and not letter:
         # a choice letter is the response's pick among the options, whatever value it
         # states beside it ("30, which matches option C"): the question does not re-read it
-        reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
+        reread = _question_reading(found, response, question, _yes_no(str(gold), choices), choices)
         if reread is not found:
             found = reread
             how = f"{found.rule} ({found.note})"

@@ -6,6 +6,8 @@ Gold-blind checks ``judge`` makes of a reading that is no explicit commitment:
   answered "... at about $75,000") or which year, a name where it asks for a value, the
   parts where it asks for their sum ("9 and 14"), the unknown itself ("x = x"): no
   answer to the question (``of_another_kind``);
+- **names**: a closing sentence about a thing the question does not name
+  (``names_another``), or the one name it gives a "Which ...?" question (``one_name``);
 - **the question's own words around a worded answer**: "the Pacific Ocean" for the gold
   "Pacific" asked "Which ocean is the largest?" adds only what the question says
   (``gold_with_question_words``).
@@ -15,11 +17,18 @@ from __future__ import annotations
 
 import re
 
-from cuekit.answers.normalize import plain_text
+from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.question import asked_variable, question_text
 from cuekit.answers.reading import NUMBER_WORDS
 
-__all__ = ["asks_name", "figure_for_a_name", "gold_with_question_words", "of_another_kind"]
+__all__ = [
+    "asks_name",
+    "figure_for_a_name",
+    "gold_with_question_words",
+    "names_another",
+    "of_another_kind",
+    "one_name",
+]
 
 # "Which country ...?", "Who ...?"; not a question for a number ("Which x-value ...?",
 # "Which integer ...?"), a time or an option
@@ -110,3 +119,63 @@ def gold_with_question_words(answer: str, gold: str, question: str) -> str | Non
             if all(w in asked or any(_same_word(w, a) for a in asked) for w in rest):
                 return "the gold, with only words of the question around it"
     return None
+
+
+_STARTERS = frozenset(
+    "so thus therefore hence however but also then finally overall now here there this that "
+    "these those it its in on at for after before by with from yes no the a an i we you "
+    "wait".split()
+)
+
+
+def names_another(sentence: str, question: str) -> bool:
+    """``sentence`` is about a thing the question does not name: its subject is a quoted
+    label or a name ("The 'Agree' bar is 44%.", "France produced 9 tonnes.") that the
+    question does not give. Not "Checking again, it is 14.": a discourse opener."""
+    subject = re.match(
+        r"^\W*(?:the\s+)?(?:['‘\"“]([^'’\"”]{1,40})['’\"”]|((?-i:[A-Z])[a-z]+(?:\s+(?-i:[A-Z])[a-z]+)*)(?=\s+(?-i:[a-z])))",
+        strip_math_delimiters(sentence).replace("**", ""),
+        re.IGNORECASE,
+    )
+    if subject is None:
+        return False
+    name = (subject.group(1) or subject.group(2)).strip()
+    if subject.group(2) and (name.lower() in _STARTERS or re.search(r"(?:ing|ly)$", name)):
+        return False
+    quoted = [q.lower() for q in re.findall(r"['‘\"“]([^'’\"”]{1,40})['’\"”]", question)]
+    if subject.group(1):  # a label: another one than the question quotes
+        return name.lower() not in quoted if quoted else name.lower() not in question.lower()
+    return not re.search(r"\b" + re.escape(name) + r"\b", question, re.IGNORECASE)
+
+
+_DOUBT = re.compile(
+    r"\b(?:can't|cannot|not\s+sure|unclear|may|might|maybe|perhaps|hard\s+to|or)\b|\?",
+    re.IGNORECASE,
+)
+_SUPERLATIVE = (
+    r"\b(?:highest|lowest|largest|smallest|tallest|shortest|most|least|greatest|biggest|"
+    r"longest|fewest|maximum|minimum)\b"
+)
+_NAME = re.compile(r"(?-i:[A-Z])[a-z][\w'-]*(?:\s+(?-i:[A-Z])[a-z][\w'-]*)*")
+
+
+def one_name(sentence: str, question: str) -> str | None:
+    """For "Which country ...?" / "Who ...?": the one name ``sentence`` gives that the
+    question does not ("The highest value is 42, for Canada.", "Maria, with 95 points."),
+    else None: none or several names, a sentence that voices doubt or asks."""
+    if not asks_name(question) or _DOUBT.search(sentence):
+        return None
+    asked = question.lower()
+    said = {w.lower() for w in re.findall(_SUPERLATIVE, sentence, re.IGNORECASE)}
+    if said - {w.lower() for w in re.findall(_SUPERLATIVE, question, re.IGNORECASE)}:
+        return None  # "..., the smallest portion" does not answer "the largest"
+    plain = strip_math_delimiters(sentence).replace("**", "").strip()
+    names = {
+        m.group().strip()
+        for m in _NAME.finditer(plain)
+        if m.group().split()[0].lower() not in _STARTERS
+        and m.group().lower() not in asked
+        # a capital that only opens the sentence ("Only the ...", "All of ...") is no name
+        and not (m.start() == 0 and re.match(r"\s+[a-z]", plain[m.end() :]))
+    }
+    return names.pop() if len(names) == 1 else None

@@ -308,3 +308,12 @@ def test_two_facts_after_an_equation_give_no_answer() -> None:
     said = "At t = 3 the red curve is at 12.5 and the blue one at 9.0."
     verdict = judge(said, "3.5", question="What is the gap between the curves at t = 3?")
     assert (verdict.outcome, verdict.reason) == ("no_answer", "no answer: commits to no answer")
+
+
+def test_the_one_name_given_answers_which() -> None:
+    said = "The highest value is 42, for Canada."
+    right = judge(said, "Canada", question="Which country has the highest value?")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "Canada", "asked_subject")
+    assert judge(said, "Mexico", question="Which country has the highest value?").outcome == (
+        "wrong"
+    )

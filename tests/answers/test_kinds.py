@@ -9,7 +9,9 @@ from cuekit.answers.kinds import (
     asks_name,
     figure_for_a_name,
     gold_with_question_words,
+    names_another,
     of_another_kind,
+    one_name,
 )
 
 
@@ -68,3 +70,35 @@ def test_of_another_kind(answer: str, question: str, expected: str | None) -> No
 )
 def test_gold_with_question_words(answer: str, gold: str, question: str, matched: bool) -> None:
     assert (gold_with_question_words(answer, gold, question) is not None) is matched
+
+
+COUNTRY = "Which country has the highest value?"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("The highest value is 42, for Canada.", COUNTRY, "Canada"),
+        ("The highest value, 42, belongs to South Korea.", COUNTRY, "South Korea"),
+        ("Maria, with 95 points.", "Who has the highest score?", "Maria"),
+        # two names, doubt, another superlative, a capital that only opens the sentence
+        ("The highest value is 42, for Canada, ahead of Mexico.", COUNTRY, None),
+        ("It might be Canada, at about 42.", COUNTRY, None),
+        ("The lowest value is 12, for Canada.", COUNTRY, None),
+        ("Only the third bar reaches 42.", COUNTRY, None),
+        # a question for a number is not asked by name
+        ("The highest value is 42, for Canada.", "What is the highest value?", None),
+    ],
+)
+def test_one_name_answers_a_which_question(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert one_name(sentence, question) == expected
+
+
+def test_names_another_thing_than_the_question() -> None:
+    question = "What percentage chose 'Strongly agree'?"
+    assert names_another("The 'Agree' bar is 44%.", question)
+    assert not names_another("The 'Strongly agree' bar is 31%.", question)
+    assert names_another("France produced 9 tonnes.", "How many tonnes did Germany produce?")
+    assert not names_another("Checking again, it is 14 tonnes.", "How many tonnes?")
