@@ -533,6 +533,9 @@ def _on_the_line(clause: str, question: str) -> str | None:
         return None
     plain = strip_math_delimiters(clause)
     point = re.sub(r"\s+", "", strip_math_delimiters(asked.group("point")))
+    evaluated = _evaluated_at(plain.replace("−", "-"), point)
+    if evaluated is not None:  # "f(0) = 2 ≠ 0." for "... through the origin?"
+        return evaluated
     if point not in re.sub(r"\s+", "", plain) and not re.search(r"\bthe\s+point\b", plain, re.I):
         return None
     said = re.search(
@@ -544,6 +547,25 @@ def _on_the_line(clause: str, question: str) -> str | None:
     if said is None:
         return None
     return "no" if any(said.groups()) else "yes"
+
+
+def _evaluated_at(clause: str, point: str) -> str | None:
+    """Yes/no for passing through ``point`` ("(2, 5)", "the origin") by the function's
+    value the clause gives there ("f(2) = 5", "f(0) = 2 ≠ 0"); None without one."""
+    origin = re.fullmatch(r"(?i:the)?origin", point)
+    coords = (
+        ("0", "0") if origin else re.fullmatch(r"\((-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)\)?", point)
+    )
+    if coords is None:
+        return None
+    x, y = coords if isinstance(coords, tuple) else coords.groups()
+    value = re.search(
+        r"\b[a-z]\(\s*" + re.escape(x) + r"\s*\)\s*=\s*(?:[^=,;]*?=\s*)?(-?\d+(?:\.\d+)?)(?!\.?\d)",
+        clause,
+    )
+    if value is None:
+        return None
+    return "yes" if float(value.group(1)) == float(y) else "no"
 
 
 # "Which object is farthest to the left?": the verb, then the predicate the answer restates.

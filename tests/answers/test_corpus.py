@@ -71,8 +71,6 @@ KNOWN_MISSES = {
     "yes/no answered by a fact that implies the verdict",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
-    "b28-yes_no-009": "'f(0) = 2 ≠ 0.' answers 'Does the graph pass through the origin?': "
-    "a verdict left to arithmetic",
     # 3-way only: the verdict is right, the outcome is not
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",

@@ -1223,3 +1223,23 @@ def test_an_angle_kind_is_read_after_but() -> None:
 def test_counts_of_parts_are_no_list_of_items(said: str, gold: str, extracted: str) -> None:
     verdict = judge(said, gold, question="How many spheres are there?")
     assert (verdict.outcome, verdict.extracted) == ("correct", extracted)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("g(0) = -3 ≠ 0.", "Does the graph of g pass through the origin?", "no"),
+        (
+            "Since f(2) = 2·2 + 1 = 5, it does.",
+            "Does the line pass through the point (2, 5)?",
+            "yes",
+        ),
+        ("We get f(2) = 7.", "Does the line pass through the point (2, 5)?", "no"),
+        # the value at another x says nothing of the point
+        ("We get f(3) = 5.", "Does the line pass through the point (2, 5)?", None),
+    ],
+)
+def test_passing_through_a_point_by_the_value_there(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
