@@ -18,6 +18,7 @@ The question text is optional; without it ``judge`` reads responses as before. W
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import NUMBER_WORDS
@@ -240,6 +241,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         or _beaten(clause, question or "")
         or _against_number(sentence, question or "")
         or _by_measure(clause, question or "")
+        or _by_slopes(clause, question or "")
     )
     if through is not None:
         return through
@@ -393,6 +395,29 @@ def _by_measure(clause: str, question: str) -> str | None:
         return None
     value = float(measures[0])
     fits = _ANGLE_KINDS[kind.group(1).lower()](value) if kind else value == 90
+    return "yes" if fits else "no"
+
+
+_SLOPE = r"(-?\d+(?:\.\d+)?(?:/[1-9]\d*)?)"  # "2", "-1/2", "0.5"; no "/0"
+
+
+def _by_slopes(clause: str, question: str) -> str | None:
+    """Yes/no for "Are the lines perpendicular / parallel?" answered by the slopes ("the
+    slopes are 2 and -1/2") or their product ("their product is 1 rather than −1"):
+    perpendicular when the product is −1, parallel when the slopes are equal."""
+    relation = re.search(r"\b(perpendicular|parallel)\b", _plain_question(question), re.I)
+    if relation is None:
+        return None
+    plain = strip_math_delimiters(clause).replace("−", "-")
+    product = re.search(r"\bproduct\b[^.;]*?\b(?:is|=|equals)\s+" + _SLOPE, plain, re.I)
+    slopes = re.search(r"\bslopes\s+(?:are|of)\s+" + _SLOPE + r"\s+and\s+" + _SLOPE, plain, re.I)
+    perpendicular = relation.group(1).lower() == "perpendicular"
+    if perpendicular and product is not None:
+        return "yes" if Fraction(product.group(1)) == -1 else "no"
+    if slopes is None:
+        return None
+    first, second = Fraction(slopes.group(1)), Fraction(slopes.group(2))
+    fits = first * second == -1 if perpendicular else first == second
     return "yes" if fits else "no"
 
 

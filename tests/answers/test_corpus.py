@@ -67,8 +67,6 @@ KNOWN_MISSES = {
     "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
-    "b25-yes_no-005": "'The slopes are 2 and 1/2; their product is 1 rather than −1.': a "
-    "yes/no answered by a fact that implies the verdict",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
     # 3-way only: the verdict is right, the outcome is not

@@ -1243,3 +1243,24 @@ def test_passing_through_a_point_by_the_value_there(
     sentence: str, question: str, expected: str | None
 ) -> None:
     assert statement_verdict(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (
+            "The slopes are 3 and -1/3, so their product is -1.",
+            "Are the lines perpendicular?",
+            "yes",
+        ),
+        ("The slopes are 3 and 1/3.", "Are the lines perpendicular?", "no"),
+        ("Their product is 4 rather than −1.", "Are the lines perpendicular?", "no"),
+        ("The slopes are 2 and 2.", "Are the lines parallel?", "yes"),
+        ("The slopes are 2 and -1/2.", "Are the lines parallel?", "no"),
+        ("The slopes are 2 and -1/2.", "Is the triangle isosceles?", None),
+    ],
+)
+def test_perpendicular_or_parallel_by_the_slopes(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
