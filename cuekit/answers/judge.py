@@ -830,6 +830,9 @@ def judge(
     other_kind = (
         of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
     )
+    if other_kind is None and found.rule in ("conclusion", "last_line") and not choices:
+        if _no_claim(found, prepare(response)):  # "... hold the students above 80."
+            other_kind = f"{found.text!r} only qualifies a noun of the closing statement"
     if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
         found = Extraction("", "none", other_kind)
     if not found.answered:

@@ -73,7 +73,6 @@ KNOWN_MISSES = {
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
-    "b20-summary-005": "'these two bins hold the students above 80.' (no answer): 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
     "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
     "wrong answer 2016: 3-way only",

@@ -317,3 +317,13 @@ def test_the_one_name_given_answers_which() -> None:
     assert judge(said, "Mexico", question="Which country has the highest value?").outcome == (
         "wrong"
     )
+
+
+def test_a_value_that_only_qualifies_a_noun_is_no_answer() -> None:
+    said = "Bins: 60-70 has 5 and 70-80 has 2.\n\nIn all, these bins hold the scores below 80."
+    verdict = judge(said, "7", question="How many scores are below 80?")
+    assert (verdict.outcome, verdict.reason) == (
+        "no_answer",
+        "no answer: '80' only qualifies a noun of the closing statement",
+    )
+    assert judge("So 7 scores are below 80.", "7", question="How many scores are below 80?").correct
