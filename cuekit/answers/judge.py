@@ -41,6 +41,7 @@ from cuekit.answers.kinds import (
     names_another,
     of_another_kind,
     one_name,
+    where_for_a_value,
 )
 from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
@@ -831,8 +832,11 @@ def judge(
         of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
     )
     if other_kind is None and found.rule in ("conclusion", "last_line") and not choices:
+        closing = (closing_sentences(prepare(response)) or [""])[0]
         if _no_claim(found, prepare(response)):  # "... hold the students above 80."
             other_kind = f"{found.text!r} only qualifies a noun of the closing statement"
+        elif question:  # "The peak is at x = 6." for "What is the value of the peak?"
+            other_kind = where_for_a_value(found.text, closing, question)
     if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
         found = Extraction("", "none", other_kind)
     if not found.answered:

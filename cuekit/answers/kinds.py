@@ -28,6 +28,7 @@ __all__ = [
     "names_another",
     "of_another_kind",
     "one_name",
+    "where_for_a_value",
 ]
 
 # "Which country ...?", "Who ...?"; not a question for a number ("Which x-value ...?",
@@ -179,3 +180,24 @@ def one_name(sentence: str, question: str) -> str | None:
         and not (m.start() == 0 and re.match(r"\s+[a-z]", plain[m.end() :]))
     }
     return names.pop() if len(names) == 1 else None
+
+
+def where_for_a_value(answer: str, sentence: str, question: str) -> str | None:
+    """Why ``answer`` only says where the asked value is ("The peak is at x = 6.", "The
+    line peaks in 2016." for "What is the value of the peak?"): an x-coordinate or a year
+    where the question asks for a value and names neither; else None."""
+    plain = question_text(question)
+    if (
+        not _ASKS_VALUE.match(plain)
+        or re.match(r"\W*how\s+(?:many|much)\b", plain, re.I)  # a count is no position
+        or re.search(r"\bx\b|\b(?:year|when|where)\b", plain, re.I)
+    ):
+        return None
+    value = re.escape(answer.strip())
+    said = strip_math_delimiters(sentence)
+    stated = re.findall(rf"(?<![\w.])(x\s*=\s*)?{value}(?![\w]|\.?\d)", said)
+    if stated and all(stated) and not re.search(r"\by\s*=", said):  # only ever "x = 6"
+        return f"{answer.strip()!r} is where the value is (x), not the value"
+    if _YEAR.fullmatch(answer.strip()) and re.search(rf"\b(?:in|during)\s+{value}\b", said):
+        return f"{answer.strip()!r} is when the value is (a year), not the value"
+    return None

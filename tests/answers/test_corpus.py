@@ -74,10 +74,6 @@ KNOWN_MISSES = {
     "3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",
     "b20-summary-007": "'BD is found from ... CD = 6.' (no answer) read as 6: 3-way only",
-    "b27-chart-001": "'The orange line peaks in 2016.' (no answer to 'what value') read as the "
-    "wrong answer 2016: 3-way only",
-    "b29-chart-004": "'The peak is at x = 6.' (no answer to 'what value') read as the wrong "
-    "answer 6: 3-way only",
 }
 
 

@@ -12,6 +12,7 @@ from cuekit.answers.kinds import (
     names_another,
     of_another_kind,
     one_name,
+    where_for_a_value,
 )
 
 
@@ -102,3 +103,20 @@ def test_names_another_thing_than_the_question() -> None:
     assert not names_another("The 'Strongly agree' bar is 31%.", question)
     assert names_another("France produced 9 tonnes.", "How many tonnes did Germany produce?")
     assert not names_another("Checking again, it is 14 tonnes.", "How many tonnes?")
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentence", "question", "expected"),
+    [
+        ("4", "The maximum is reached at x = 4.", "What is the maximum value?", "(x)"),
+        ("2019", "Sales peak in 2019.", "What is the peak value of sales?", "(a year)"),
+        # the value itself, a count, a question for the x or the year: none
+        ("4", "The maximum is 4, at x = 2.", "What is the maximum value?", None),
+        ("3", "It crosses at x = 3, giving 3 zeros.", "How many zeros are there?", None),
+        ("4", "The maximum is reached at x = 4.", "At which x is the maximum?", None),
+        ("2019", "Sales peak in 2019.", "In which year do sales peak?", None),
+    ],
+)
+def test_where_for_a_value(answer: str, sentence: str, question: str, expected: str | None) -> None:
+    why = where_for_a_value(answer, sentence, question)
+    assert (why is None) if expected is None else expected in (why or "")
