@@ -64,7 +64,6 @@ def test_corpus_covers_every_kind() -> None:
 # a kind not yet handled. strict: a fix makes the test fail until the entry is removed.
 KNOWN_MISSES = {
     "b20-casual-007": "'minus five degrees, brrr': a sentence that ends on an interjection",
-    "b20-geo_words-009": "'whose area is 36π; one sixth of that gives 6π.': 36π stands",
     "b24-geo_value-010": "'y = 25 ... so x = 90. \\boxed{x = 90}' for 'Find y': a box naming "
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "

@@ -1264,3 +1264,15 @@ def test_perpendicular_or_parallel_by_the_slopes(
     sentence: str, question: str, expected: str | None
 ) -> None:
     assert statement_verdict(sentence, question) == expected
+
+
+SECTOR = "The sector is a quarter of the circle, whose area is 64π; a quarter of that gives 16π."
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("16\\pi", "correct"), ("64\\pi", "wrong")])
+def test_a_whose_clause_is_about_another_thing_and_gives_states_a_result(
+    gold: str, outcome: str
+) -> None:
+    verdict = judge(SECTOR, gold, question="Find the area of the sector.")
+    assert (verdict.outcome, verdict.extracted) == (outcome, "16π")
+    assert stated_value("the circle, whose area is 64π", "area") is None
