@@ -688,8 +688,11 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
     for named in re.finditer(r"(?i:" + subject + r")", plain):
         if re.search(r"\d\s*$", plain[: named.start()]):
             continue  # "2∠R = 90°" is twice the angle, not its value
-        if re.search(r"\bwhose\s+$", plain[: named.start()], re.IGNORECASE):
-            continue  # "the circle, whose area is 36π": another thing's
+        owner = re.search(r"\b(\w+)'s\s+$", plain[: named.start()])
+        if re.search(r"\bwhose\s+$", plain[: named.start()], re.IGNORECASE) or (
+            owner and question and not re.search(rf"\b{owner.group(1)}\b", question, re.I)
+        ):
+            continue  # "the circle, whose area is 36π", "the circle's area": another thing's
         qualifier = re.search(
             r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:(?!(?:and|or|but|so|then|while)\b)[A-Za-z]+\s+)?$",
             plain[max(0, named.start() - 20) : named.start()],

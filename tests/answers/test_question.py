@@ -1276,3 +1276,12 @@ def test_a_whose_clause_is_about_another_thing_and_gives_states_a_result(
     verdict = judge(SECTOR, gold, question="Find the area of the sector.")
     assert (verdict.outcome, verdict.extracted) == (outcome, "16π")
     assert stated_value("the circle, whose area is 64π", "area") is None
+
+
+def test_a_possessive_names_whose_value_it_is() -> None:
+    said = "The circle's area is 25π; half of that is 12.5π."
+    assert stated_value(said, "area", "Find the area of the semicircle.") is None
+    assert stated_value("The triangle's area is 24.", "area", "Find the area of the triangle.") == (
+        "24"
+    )
+    assert judge(said, "12.5\\pi", question="Find the area of the semicircle.").correct
