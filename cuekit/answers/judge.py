@@ -275,7 +275,12 @@ def _no_claim(found: Extraction, text: str) -> bool:
 
 
 def _verify_closing(
-    found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
+    found: Extraction,
+    response: str,
+    gold: str,
+    choices: Sequence[str] | None,
+    question: str | None = None,
+    **fields: object,
 ) -> tuple[Extraction, Match | None]:
     """Check the first-match reading of a closing statement (``found``) against the
     reading by claims, as a grader checks a response that ends in prose:
@@ -284,7 +289,8 @@ def _verify_closing(
       different value leaves the response without an answer, as the first reading said);
     - when both give the gold, or the claims give none, ``found`` stands;
     - when only ``found`` gives the gold, it stands unless it is no clean answer (a
-      clause, "10 is the diameter", or a computation), then the claims decide;
+      clause, "10 is the diameter", a computation, or, with the ``question``, where the
+      asked value is: "at x = 6"), then the claims decide;
     - when only the claims give the gold, they decide when ``found`` is not an answer of
       the gold's kind (a number for a yes/no question, words for a number), a
       computation, or a piece of the claimed value ("36" of "18π − 36"); a clean
@@ -303,7 +309,10 @@ def _verify_closing(
     if not found.answered:  # verified: it concludes with the gold; otherwise still none
         return (reading, claimed) if claimed.correct else (found, None)
     first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
-    unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
+    unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None or bool(
+        question  # "The peak, at x = 6, is 120.": where the asked value is, not the value
+        and where_for_a_value(found.text, (closing_sentences(text) or [""])[0], question)
+    )
     # the claims' reading, said instead of the first one
     instead = Extraction(
         reading.text,
@@ -820,6 +829,7 @@ def judge(
             response,
             str(gold),
             choices,
+            question,
             precision=precision,
             answer_type=answer_type,
             unit=unit,

@@ -327,3 +327,9 @@ def test_a_value_that_only_qualifies_a_noun_is_no_answer() -> None:
         "no answer: '80' only qualifies a noun of the closing statement",
     )
     assert judge("So 7 scores are below 80.", "7", question="How many scores are below 80?").correct
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("120", "correct"), ("6", "wrong")])
+def test_where_the_value_is_gives_way_to_the_value(gold: str, outcome: str) -> None:
+    verdict = judge("The peak, at x = 6, is 120.", gold, question="What is the value of the peak?")
+    assert (verdict.outcome, verdict.extracted) == (outcome, "120")
