@@ -107,7 +107,10 @@ _SUPERLATIVE_SUBJECT = re.compile(
     r"longest|fewest|maximum|minimum)\b",
     re.IGNORECASE,
 )
-_COPULA = re.compile(r"\b(?:is|are|was|were|equals|measures|comes\s+to)\s+", re.IGNORECASE)
+# "gives": the result of a step, "one sixth of that gives 6π"
+_COPULA = re.compile(
+    r"\b(?:is|are|was|were|equals|measures|comes\s+to|gives|yields)\s+", re.IGNORECASE
+)
 _LEADING_NUMBER_WORD = re.compile(r"^(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 # A closing clause that only voices doubt: the answer before it still stands.
 _ONLY_DOUBT = re.compile(

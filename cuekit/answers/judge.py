@@ -38,7 +38,10 @@ from cuekit.answers.kinds import (
     asks_name,
     figure_for_a_name,
     gold_with_question_words,
+    names_another,
     of_another_kind,
+    one_name,
+    where_for_a_value,
 )
 from cuekit.answers.match import Match, choice_letters, match_answer
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
@@ -276,7 +279,12 @@ def _no_claim(found: Extraction, text: str) -> bool:
 
 
 def _verify_closing(
-    found: Extraction, response: str, gold: str, choices: Sequence[str] | None, **fields: object
+    found: Extraction,
+    response: str,
+    gold: str,
+    choices: Sequence[str] | None,
+    question: str | None = None,
+    **fields: object,
 ) -> tuple[Extraction, Match | None]:
     """Check the first-match reading of a closing statement (``found``) against the
     reading by claims, as a grader checks a response that ends in prose:
@@ -285,7 +293,8 @@ def _verify_closing(
       different value leaves the response without an answer, as the first reading said);
     - when both give the gold, or the claims give none, ``found`` stands;
     - when only ``found`` gives the gold, it stands unless it is no clean answer (a
-      clause, "10 is the diameter", or a computation), then the claims decide;
+      clause, "10 is the diameter", a computation, or, with the ``question``, where the
+      asked value is: "at x = 6"), then the claims decide;
     - when only the claims give the gold, they decide when ``found`` is not an answer of
       the gold's kind (a number for a yes/no question, words for a number), a
       computation, or a piece of the claimed value ("36" of "18π − 36"); a clean
@@ -304,7 +313,10 @@ def _verify_closing(
     if not found.answered:  # verified: it concludes with the gold; otherwise still none
         return (reading, claimed) if claimed.correct else (found, None)
     first = match_answer(found.text, gold, choices=choices, **fields)  # type: ignore[arg-type]
-    unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None
+    unclean = _UNCLEAN.search(strip_math_delimiters(found.text)) is not None or bool(
+        question  # "The peak, at x = 6, is 120.": where the asked value is, not the value
+        and where_for_a_value(found.text, (closing_sentences(text) or [""])[0], question)
+    )
     # the claims' reading, said instead of the first one
     instead = Extraction(
         reading.text,
@@ -421,7 +433,13 @@ def _subject_value(
     return None
 
 
-def _question_reading(found: Extraction, response: str, question: str, yes_no: bool) -> Extraction:
+def _question_reading(
+    found: Extraction,
+    response: str,
+    question: str,
+    yes_no: bool,
+    choices: Sequence[str] | None = None,
+) -> Extraction:
     """Read ``found`` again with the question (``cuekit.answers.question``): the value of
     the asked variable, the verdict of a statement that restates a yes/no question, the
     subject of a restated "Which ...?" question."""
@@ -468,7 +486,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(yearly, "asked_subject", "the figure the response gives the asked year")
     # "The 'Very likely' slice is 23%, the 'Somewhat likely' slice is 41%.": the last
     # clause is about another named thing
-    elsewhere = _names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
+    elsewhere = names_another(re.split(r",\s+|;\s+", sentences[0])[-1], question)
     part = (
         clause_value(sentences[0], question)
         if (unclean or year or elsewhere) and not yes_no
@@ -476,7 +494,7 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     )
     if part is not None and part != found.text:
         return Extraction(part, "asked_subject", "the value of the clause that names the subject")
-    if len(sentences) >= 2 and not yes_no and _names_another(sentences[0], question):
+    if len(sentences) >= 2 and not yes_no and names_another(sentences[0], question):
         # "The 'Very likely' slice is 23%. The 'Somewhat likely' slice is 41%.": the
         # closing sentence is a further fact about another thing
         before = clause_value(f"{sentences[1]}; {sentences[0]}", question)
@@ -542,6 +560,9 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
     time = asked_time(sentences[0], question)
     if time is not None and time not in found.text:  # "In which month ...?": the month
         return Extraction(time, "asked_subject", "the one time the closing statement names")
+    total = counted_sum(sentences[0], question)
+    if total is not None and total != found.text:  # "4 small triangles plus the large one"
+        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     asks_count = re.search(
         r"\bhow\s+many\s+(\w+)|\bthe\s+number\s+of\s+(\w+s)\b", _plain(question), re.I
     )
@@ -552,9 +573,6 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             str(len(items)), "asked_subject", f"the number of items it lists: {items}"
         )
-    total = counted_sum(sentences[0], question)
-    if total is not None and total != found.text:  # "4 small triangles plus the large one"
-        return Extraction(total, "asked_subject", "the count it gives as a sum of its parts")
     number = counted(sentences[0], question)
     if number is not None and (
         not found.answered
@@ -610,34 +628,14 @@ def _question_reading(found: Extraction, response: str, question: str, yes_no: b
         return Extraction(
             named, "statement", "the subject of the closing statement, which restates the question"
         )
-    return found
-
-
-_STARTERS = frozenset(
-    "so thus therefore hence however but also then finally overall now here there this that "
-    "these those it its in on at for after before by with from yes no the a an i we you "
-    "wait".split()
-)
-
-
-def _names_another(sentence: str, question: str) -> bool:
-    """``sentence`` is about a thing the question does not name: its subject is a quoted
-    label or a name ("The 'Agree' bar is 44%.", "France produced 9 tonnes.") that the
-    question does not give. Not "Checking again, it is 14.": a discourse opener."""
-    subject = re.match(
-        r"^\W*(?:the\s+)?(?:['‘\"“]([^'’\"”]{1,40})['’\"”]|((?-i:[A-Z])[a-z]+(?:\s+(?-i:[A-Z])[a-z]+)*)(?=\s+(?-i:[a-z])))",
-        strip_math_delimiters(sentence).replace("**", ""),
-        re.IGNORECASE,
+    single = (
+        one_name(sentences[0], question)
+        if not choices and (not found.answered or figure_for_a_name(found.text, question))
+        else None
     )
-    if subject is None:
-        return False
-    name = (subject.group(1) or subject.group(2)).strip()
-    if subject.group(2) and (name.lower() in _STARTERS or re.search(r"(?:ing|ly)$", name)):
-        return False
-    quoted = [q.lower() for q in re.findall(r"['‘\"“]([^'’\"”]{1,40})['’\"”]", question)]
-    if subject.group(1):  # a label: another one than the question quotes
-        return name.lower() not in quoted if quoted else name.lower() not in question.lower()
-    return not re.search(r"\b" + re.escape(name) + r"\b", question, re.IGNORECASE)
+    if single is not None:  # "The highest value is 42, for Canada." for "Which country ...?"
+        return Extraction(single, "asked_subject", "the one name the closing statement gives")
+    return found
 
 
 def _other_year(sentence: str, value: str, question: str) -> bool:
@@ -693,6 +691,7 @@ def _listed_items(found: str, sentence: str) -> list[str] | None:
             len(items) >= 2
             and re.search(joined, text)
             and all(0 < len(item.split()) <= 3 for item in items)
+            and not any(re.match(r"\d+\s+[A-Za-z]", item) for item in items)  # "3 cubes"
         ):
             return items
     return None
@@ -954,7 +953,7 @@ def judge(
     if question and finished is not False and not letter:
         # a choice letter is the response's pick among the options, whatever value it
         # states beside it ("30, which matches option C"): the question does not re-read it
-        reread = _question_reading(found, response, question, _yes_no(str(gold), choices))
+        reread = _question_reading(found, response, question, _yes_no(str(gold), choices), choices)
         if reread is not found:
             found = reread
             how = f"{found.rule} ({found.note})"
@@ -973,6 +972,7 @@ def judge(
             response,
             str(gold),
             choices,
+            question,
             precision=precision,
             answer_type=answer_type,
             unit=unit,
@@ -984,6 +984,12 @@ def judge(
     other_kind = (
         of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
     )
+    if other_kind is None and found.rule in ("conclusion", "last_line") and not choices:
+        closing = (closing_sentences(prepare(response)) or [""])[0]
+        if _no_claim(found, prepare(response)):  # "... hold the students above 80."
+            other_kind = f"{found.text!r} only qualifies a noun of the closing statement"
+        elif question:  # "The peak is at x = 6." for "What is the value of the peak?"
+            other_kind = where_for_a_value(found.text, closing, question)
     if other_kind is not None:  # "The highest point is 9.6%." for "Which year ...?"
         found = Extraction("", "none", other_kind)
     if not found.answered:

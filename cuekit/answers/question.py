@@ -18,6 +18,7 @@ The question text is optional; without it ``judge`` reads responses as before. W
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import NUMBER_WORDS
@@ -241,6 +242,7 @@ def statement_verdict(sentence: str, question: str | None) -> str | None:
         or _beaten(clause, question or "")
         or _against_number(sentence, question or "")
         or _by_measure(clause, question or "")
+        or _by_slopes(clause, question or "")
     )
     if through is not None:
         return through
@@ -397,6 +399,29 @@ def _by_measure(clause: str, question: str) -> str | None:
     return "yes" if fits else "no"
 
 
+_SLOPE = r"(-?\d+(?:\.\d+)?(?:/[1-9]\d*)?)"  # "2", "-1/2", "0.5"; no "/0"
+
+
+def _by_slopes(clause: str, question: str) -> str | None:
+    """Yes/no for "Are the lines perpendicular / parallel?" answered by the slopes ("the
+    slopes are 2 and -1/2") or their product ("their product is 1 rather than −1"):
+    perpendicular when the product is −1, parallel when the slopes are equal."""
+    relation = re.search(r"\b(perpendicular|parallel)\b", _plain_question(question), re.I)
+    if relation is None:
+        return None
+    plain = strip_math_delimiters(clause).replace("−", "-")
+    product = re.search(r"\bproduct\b[^.;]*?\b(?:is|=|equals)\s+" + _SLOPE, plain, re.I)
+    slopes = re.search(r"\bslopes\s+(?:are|of)\s+" + _SLOPE + r"\s+and\s+" + _SLOPE, plain, re.I)
+    perpendicular = relation.group(1).lower() == "perpendicular"
+    if perpendicular and product is not None:
+        return "yes" if Fraction(product.group(1)) == -1 else "no"
+    if slopes is None:
+        return None
+    first, second = Fraction(slopes.group(1)), Fraction(slopes.group(2))
+    fits = first * second == -1 if perpendicular else first == second
+    return "yes" if fits else "no"
+
+
 def _against_number(clause: str, question: str) -> str | None:
     """Yes/no for "Is the perimeter greater than 20?" answered "P = 22 > 20": the
     response's value against the number the question compares with."""
@@ -534,6 +559,9 @@ def _on_the_line(clause: str, question: str) -> str | None:
         return None
     plain = strip_math_delimiters(clause)
     point = re.sub(r"\s+", "", strip_math_delimiters(asked.group("point")))
+    evaluated = _evaluated_at(plain.replace("−", "-"), point)
+    if evaluated is not None:  # "f(0) = 2 ≠ 0." for "... through the origin?"
+        return evaluated
     if point not in re.sub(r"\s+", "", plain) and not re.search(r"\bthe\s+point\b", plain, re.I):
         return None
     said = re.search(
@@ -545,6 +573,25 @@ def _on_the_line(clause: str, question: str) -> str | None:
     if said is None:
         return None
     return "no" if any(said.groups()) else "yes"
+
+
+def _evaluated_at(clause: str, point: str) -> str | None:
+    """Yes/no for passing through ``point`` ("(2, 5)", "the origin") by the function's
+    value the clause gives there ("f(2) = 5", "f(0) = 2 ≠ 0"); None without one."""
+    origin = re.fullmatch(r"(?i:the)?origin", point)
+    coords = (
+        ("0", "0") if origin else re.fullmatch(r"\((-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)\)?", point)
+    )
+    if coords is None:
+        return None
+    x, y = coords if isinstance(coords, tuple) else coords.groups()
+    value = re.search(
+        r"\b[a-z]\(\s*" + re.escape(x) + r"\s*\)\s*=\s*(?:[^=,;]*?=\s*)?(-?\d+(?:\.\d+)?)(?!\.?\d)",
+        clause,
+    )
+    if value is None:
+        return None
+    return "yes" if float(value.group(1)) == float(y) else "no"
 
 
 # "Which object is farthest to the left?": the verb, then the predicate the answer restates.
@@ -706,6 +753,11 @@ def stated_value(sentence: str, subject: str, question: str | None = None) -> st
     for named in re.finditer(r"(?i:" + subject + r")", plain):
         if re.search(r"\d\s*$", plain[: named.start()]):
             continue  # "2∠R = 90°" is twice the angle, not its value
+        owner = re.search(r"\b(\w+)'s\s+$", plain[: named.start()])
+        if re.search(r"\bwhose\s+$", plain[: named.start()], re.IGNORECASE) or (
+            owner and question and not re.search(rf"\b{owner.group(1)}\b", question, re.I)
+        ):
+            continue  # "the circle, whose area is 36π", "the circle's area": another thing's
         qualifier = re.search(
             r"(?<![\w.,])(\d+(?:\.\d+)?)\s+(?:(?!(?:and|or|but|so|then|while)\b)[A-Za-z]+\s+)?$",
             plain[max(0, named.start() - 20) : named.start()],
@@ -1228,9 +1280,10 @@ def year_value(sentence: str, question: str | None) -> str | None:
     sentence gives for that year, just before it ("fell to 8.9% in 2011, then 8.1% in
     2012", "29% of the mix in 2020") or a few words after it ("in 2012 the rate was
     8.1%"), else None."""
-    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", _plain_question(question or "")))
-    if len(years) != 1:
-        return None  # no year, or a change between two
+    asked = _plain_question(question or "")
+    years = set(re.findall(rf"(?<![\d.]){_YEAR}(?!\d)", asked))
+    if len(years) != 1 or re.search(r"\b(?:which|what)\s+(?:year|month|day)\b", asked, re.I):
+        return None  # no year, a change between two, or a question for a time
     year = years.pop()
     plain = strip_math_delimiters(sentence).replace("**", "")
     if len(re.findall(rf"(?<![\d.]){year}(?!\d)", plain)) != 1:

@@ -409,3 +409,28 @@ def test_two_facts_after_an_equation_give_no_answer() -> None:
     said = "At t = 3 the red curve is at 12.5 and the blue one at 9.0."
     verdict = judge(said, "3.5", question="What is the gap between the curves at t = 3?")
     assert (verdict.outcome, verdict.reason) == ("no_answer", "no answer: commits to no answer")
+
+
+def test_the_one_name_given_answers_which() -> None:
+    said = "The highest value is 42, for Canada."
+    right = judge(said, "Canada", question="Which country has the highest value?")
+    assert (right.outcome, right.extracted, right.rule) == ("correct", "Canada", "asked_subject")
+    assert judge(said, "Mexico", question="Which country has the highest value?").outcome == (
+        "wrong"
+    )
+
+
+def test_a_value_that_only_qualifies_a_noun_is_no_answer() -> None:
+    said = "Bins: 60-70 has 5 and 70-80 has 2.\n\nIn all, these bins hold the scores below 80."
+    verdict = judge(said, "7", question="How many scores are below 80?")
+    assert (verdict.outcome, verdict.reason) == (
+        "no_answer",
+        "no answer: '80' only qualifies a noun of the closing statement",
+    )
+    assert judge("So 7 scores are below 80.", "7", question="How many scores are below 80?").correct
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("120", "correct"), ("6", "wrong")])
+def test_where_the_value_is_gives_way_to_the_value(gold: str, outcome: str) -> None:
+    verdict = judge("The peak, at x = 6, is 120.", gold, question="What is the value of the peak?")
+    assert (verdict.outcome, verdict.extracted) == (outcome, "120")

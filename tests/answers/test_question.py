@@ -949,8 +949,9 @@ SALES = "Sales climbed from 40 units in 2018 to 55 in 2019, then reached 63 in 2
         ("The value in 2020 is 3.2 × 10^6.", "What is the value in 2020?", None),
         ("In 2020 the bar is above the 3 mark.", "What is the value in 2020?", None),
         ("It was 12% in 2018, rising in 2020.", "What was the share in 2020?", None),
-        # a change between two years is not a year's figure
+        # a change between two years is not a year's figure, nor a question for a year
         (SALES, "How much did sales grow from 2019 to 2020?", None),
+        (SALES, "In which year after 2018 were sales highest?", None),
     ],
 )
 def test_year_value_is_the_figure_given_for_the_asked_year(
@@ -1210,3 +1211,77 @@ def test_a_last_clause_about_another_label_leaves_the_asked_ones_value() -> None
 def test_an_angle_kind_is_read_after_but() -> None:
     said = "The angle at B looks like 90° but the markings show it is 88°."
     assert statement_verdict(said, "Is angle ABC a right angle?") == "no"
+
+
+@pytest.mark.parametrize(
+    ("said", "gold", "extracted"),
+    [
+        ("There are 3 large spheres and 2 small ones.", "5", "5"),
+        ("There are 3 large spheres and 2 small cubes.", "3", "3"),
+    ],
+)
+def test_counts_of_parts_are_no_list_of_items(said: str, gold: str, extracted: str) -> None:
+    verdict = judge(said, gold, question="How many spheres are there?")
+    assert (verdict.outcome, verdict.extracted) == ("correct", extracted)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("g(0) = -3 ≠ 0.", "Does the graph of g pass through the origin?", "no"),
+        (
+            "Since f(2) = 2·2 + 1 = 5, it does.",
+            "Does the line pass through the point (2, 5)?",
+            "yes",
+        ),
+        ("We get f(2) = 7.", "Does the line pass through the point (2, 5)?", "no"),
+        # the value at another x says nothing of the point
+        ("We get f(3) = 5.", "Does the line pass through the point (2, 5)?", None),
+    ],
+)
+def test_passing_through_a_point_by_the_value_there(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (
+            "The slopes are 3 and -1/3, so their product is -1.",
+            "Are the lines perpendicular?",
+            "yes",
+        ),
+        ("The slopes are 3 and 1/3.", "Are the lines perpendicular?", "no"),
+        ("Their product is 4 rather than −1.", "Are the lines perpendicular?", "no"),
+        ("The slopes are 2 and 2.", "Are the lines parallel?", "yes"),
+        ("The slopes are 2 and -1/2.", "Are the lines parallel?", "no"),
+        ("The slopes are 2 and -1/2.", "Is the triangle isosceles?", None),
+    ],
+)
+def test_perpendicular_or_parallel_by_the_slopes(
+    sentence: str, question: str, expected: str | None
+) -> None:
+    assert statement_verdict(sentence, question) == expected
+
+
+SECTOR = "The sector is a quarter of the circle, whose area is 64π; a quarter of that gives 16π."
+
+
+@pytest.mark.parametrize(("gold", "outcome"), [("16\\pi", "correct"), ("64\\pi", "wrong")])
+def test_a_whose_clause_is_about_another_thing_and_gives_states_a_result(
+    gold: str, outcome: str
+) -> None:
+    verdict = judge(SECTOR, gold, question="Find the area of the sector.")
+    assert (verdict.outcome, verdict.extracted) == (outcome, "16π")
+    assert stated_value("the circle, whose area is 64π", "area") is None
+
+
+def test_a_possessive_names_whose_value_it_is() -> None:
+    said = "The circle's area is 25π; half of that is 12.5π."
+    assert stated_value(said, "area", "Find the area of the semicircle.") is None
+    assert stated_value("The triangle's area is 24.", "area", "Find the area of the triangle.") == (
+        "24"
+    )
+    assert judge(said, "12.5\\pi", question="Find the area of the semicircle.").correct
