@@ -293,9 +293,9 @@ _SOLUTIONS = re.compile(
 
 # A point given by its coordinates at the end of a clause: "at x = 2, y = −3".
 _COORDINATES = re.compile(
-    r"(?<![\w\\])x\s*=\s*([-−]?\d+(?:\.\d+)?)\s*(?:,|,?\s+and)\s+y\s*=\s*"
-    r"([-−]?\d+(?:\.\d+)?)\W*$"
-)
+    r"(?<![\w\\])x(?:\s*=|-coordinate(?:\s+(?:of|is))?)\s*([-−]?\d+(?:\.\d+)?)\s*(?:,|,?\s+and)"
+    r"\s+(?:an?\s+|the\s+)?y(?:\s*=|-coordinate(?:\s+(?:of|is))?)\s*([-−]?\d+(?:\.\d+)?)\W*$"
+)  # "at x = 2, y = −3", "has x-coordinate 2 and y-coordinate 5"
 
 
 # A closing equation whose left side is a multiple of the unknown: "Thus 2∠R = 90°".
@@ -370,6 +370,11 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     point = re.search(r"(\([^()]*,[^()]*\))\W*$", plain)
     if point is not None and "=" not in plain[point.end() :]:  # "... at the point (2, 3)."
         return point.group(1).strip()
+    # "(5² + 12² = 169)" inside the sentence: working set aside, not the answer
+    plain = re.sub(r"\s*\([^()]*=[^()]*\)", "", plain).strip() or plain
+    named_point = _COORDINATES.search(plain)
+    if named_point is not None:  # "the midpoint has x-coordinate 2 and y-coordinate 5"
+        return f"({named_point.group(1)}, {named_point.group(2)})"
     values = list(NUMBER.finditer(plain))
     if len(values) >= 2 and PARALLEL.match(plain, values[-2].end(), values[-1].start()):
         return None  # "the top line is at 7.5 and the bottom at 5.0": two facts, no answer
@@ -388,7 +393,10 @@ def _part_answer(clause: str, sentence: str) -> str | None:
     predicate = _predicate(clause)
     numbers = NUMBER.findall(plain)
     if predicate is not None and (
-        len(numbers) != 1 or re.match(r"^[(\[]", predicate) or "\\" in predicate
+        len(numbers) != 1
+        or re.match(r"^[(\[]", predicate)
+        or "\\" in predicate
+        or re.search(r"\d\s*[π√]", predicate)  # "16π square units": a value NUMBER misses
     ):
         return predicate
     for part in (plain, strip_math_delimiters(sentence)):
@@ -471,6 +479,8 @@ def _bare(candidate: str) -> bool:
     if digit is None:
         return True
     words = list(re.finditer(r"(?<![\\A-Za-z])[A-Za-z]{2,}", candidate))  # not \sqrt
+    if len(words) == 2 and re.fullmatch(r"(?i:square|cubic|sq\.?|cu\.?)", words[0].group()):
+        words = words[1:]  # "54 square millimeters": one unit in two words
     return len(words) <= 1 and all(word.start() > digit.start() for word in words)
 
 

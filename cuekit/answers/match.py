@@ -13,7 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cuekit.answers.normalize import clean_latex, plain_text, split_top_level, strip_brackets
+from cuekit.answers.normalize import (
+    clean_latex,
+    plain_text,
+    split_top_level,
+    strip_brackets,
+    strip_math_delimiters,
+)
 from cuekit.answers.numbers import as_share, clock_time, parse_value, strip_unit, values_agree
 from cuekit.answers.symbolic import symbolic_equal
 
@@ -236,7 +242,11 @@ def _match_list(
         items, brackets = [clean_latex(b) for b in boxes[-len(gold_items) :]], ""
     if len(items) != len(gold_items):
         return Match(False, f"{len(items)} items, the gold has {len(gold_items)}")
-    if gold_brackets in ("(]", "[)") and brackets != gold_brackets:
+    # half-open brackets, or a bound at infinity, make the gold an interval, not a point
+    interval = gold_brackets in ("(]", "[)") or (
+        gold_brackets in ("()", "[]") and "infty" in gold + answer
+    )
+    if interval and brackets != gold_brackets:
         return Match(False, f"interval {brackets or 'without brackets'}, gold {gold_brackets}")
     if "{}" in (brackets, gold_brackets):  # a set: each gold item once, in any order
         unmatched = list(items)
@@ -253,6 +263,45 @@ def _match_list(
         if not result.correct:
             return Match(False, f"item {index + 1}: {result.rule}")
     return Match(True, f"all {len(items)} items equal, in order")
+
+
+_OPS = {
+    "\\geq": ">=",
+    "\\ge": ">=",
+    "≥": ">=",
+    ">=": ">=",
+    "\\leq": "<=",
+    "\\le": "<=",
+    "≤": "<=",
+    "<=": "<=",
+    ">": ">",
+    "<": "<",
+}
+_OP = r"(\\geq?|\\leq?|≥|≤|>=|<=|>|<)"
+_BOUND = r"([-−]?\d+(?:\.\d+)?(?:/\d+)?)"
+_ONE_SIDED = re.compile(r"^\s*[a-z]\s*" + _OP + r"\s*" + _BOUND + r"\s*$")
+_TWO_SIDED = re.compile(
+    r"^\s*" + _BOUND + r"\s*" + _OP + r"\s*[a-z]\s*" + _OP + r"\s*" + _BOUND + r"\s*$"
+)
+
+
+def _as_interval(answer: str) -> str | None:
+    """An inequality in one variable as interval notation ("x \\geq 1" -> "[1, +\\infty)",
+    "-2 < x \\le 3" -> "(-2, 3]"), for a gold written as an interval; None otherwise."""
+    text = strip_math_delimiters(answer).strip().rstrip(".")
+    one = _ONE_SIDED.match(text)
+    if one is not None:
+        op, bound = _OPS[one.group(1)], one.group(2)
+        if op.startswith(">"):
+            return ("[" if op == ">=" else "(") + f"{bound}, +\\infty)"
+        return f"(-\\infty, {bound}" + ("]" if op == "<=" else ")")
+    two = _TWO_SIDED.match(text)
+    if two is not None and {_OPS[two.group(2)][0], _OPS[two.group(3)][0]} == {"<"}:
+        low, high = two.group(1), two.group(4)
+        left = "[" if _OPS[two.group(2)] == "<=" else "("
+        right = "]" if _OPS[two.group(3)] == "<=" else ")"
+        return f"{left}{low}, {high}{right}"
+    return None
 
 
 def match_answer(
@@ -310,6 +359,10 @@ def match_answer(
         if len(forms) == 2 and all(form.correct for form in forms):
             return Match(True, f"{forms[0].rule}, the same value in two forms")
         return Match(False, "hedged between answers")  # "roughly 9 or 10"
+    interval = _as_interval(answer) if re.fullmatch(r"\s*[\[(].*,.*[\])]\s*", gold) else None
+    if interval is not None:  # "x ≥ 1" for the gold "[1, +\infty)"
+        judged = match_answer(interval, gold, precision=precision, answer_type=answer_type)
+        return Match(judged.correct, f"{judged.rule}, read as the interval {interval}")
     if choices:
         gold_letters, _ = choice_letters(gold, choices)
         if gold_letters is not None:

@@ -48,7 +48,11 @@ _NOT_UNITS = frozenset(
 )
 _UNIT_TAIL = re.compile(r"^(?:[A-Za-z][A-Za-z'/.]*(?:\s+[A-Za-z][A-Za-z'/.]*)*)(?:\^\{?[23]\}?)?$")
 _SINGLE_LETTER_UNITS = frozenset("m g l s h k".split())
-_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\bdegrees?\b", re.IGNORECASE)
+_DEGREES = re.compile(
+    r"(?:\^\s*\{?\s*\\circ\s*\}?|\\circ|°|\bdegrees?\b)"
+    r"(?:\s*(?:\\text\s*\{\s*[CF]\s*\}|\\mathrm\s*\{\s*[CF]\s*\}|(?-i:[CF])\b|(?:celsius|fahrenheit)\b))?",
+    re.IGNORECASE,
+)  # "45^\circ", "−4.5^\circ\text{C}", "98.6 °F"
 _PERCENT = re.compile(r"%|\bpercent(?:age)?\b", re.IGNORECASE)
 _SCALES = {
     "thousand": 10**3,
@@ -173,7 +177,8 @@ def parse_value(text: str, unit: str | None = None) -> Value | None:
         return Value(Fraction(value), float(value), 0)
     if re.search(
         r"[A-Za-z]",
-        stripped.replace("\\", " ")
+        re.sub(r"(?<![A-Za-z])e(?![A-Za-z])", "", stripped)  # Euler's e is a number
+        .replace("\\", " ")
         .replace("sqrt", "")
         .replace("frac", "")
         .replace("pi", "")

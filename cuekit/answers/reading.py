@@ -97,6 +97,13 @@ _VALUE_FIRST = re.compile(
     r"(?:the|its|our)\s+[a-z]",
     re.IGNORECASE,
 )
+# "6, i.e. option B", "12 (choice C)", "8, which is option D": a value and the option it
+# names, read together so that a letter whose text is another value is caught.
+_VALUE_AS_OPTION = re.compile(
+    r"^\$?([-−]?\d[\d,.]*(?:\s*[%°])?)\$?\s*(?:,\s*(?:i\.e\.|that\s+is|which\s+is)\s*,?|\()\s*"
+    r"(?:option|choice)\s+\(?([A-H])\)?\)?\W*$",
+    re.IGNORECASE,
+)
 NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 # "the square is 2 or 3": two values offered for one answer ("roughly 9, or 10" too when
 # ``comma``; a comma before "or" usually restates: "12 cm, or 0.12 m").
@@ -217,6 +224,10 @@ def clean_candidate(text: str) -> str:
         value = re.match(r"\s*\([^()]{1,20}\)", tail)  # "B** (16)": the choice's text
         text = head + (value.group() if value else "")
     text = text.replace("**", "")  # "Japan: **6.30**": bold pairs are only markup
+    text = re.sub(r"(?<=\$)\\\$", "", text)  # "$\$21$": a currency sign inside the math
+    named = _VALUE_AS_OPTION.match(text)
+    if named is not None:  # "6, i.e. option B": the letter is the pick, the value its text
+        return f"({named.group(2)}) {named.group(1).strip()}"
     math = re.match(r"^(\$\$?|\\\(|\\\[)(.+?)(\$\$?|\\\)|\\\])", text)
     if math is not None and not re.match(r"\s*[=<>+*/^-]", text[math.end() :]):
         return math.group(2).strip()  # "$\frac{5}{2}$ is the ratio"; not "$x$ = 5"

@@ -69,6 +69,8 @@ KNOWN_MISSES = {
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
     # 3-way only: the verdict is right, the outcome is not
+    "b42-solid-026": "'### Step-by-step Solution / Two bases: $2\\pi r^2=2\\pi$.' (cut off after "
+    "its first step) read as the wrong answer 2π: 3-way only",
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "
     "3-way only",
     "b19-mixed-016": "'That matches option B for angle A' (no answer) read as B: 3-way only",

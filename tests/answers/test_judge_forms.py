@@ -75,3 +75,48 @@ def test_a_json_answer_and_answer_phrases_in_other_languages() -> None:
     spanish = judge("El ángulo mide 180° − 115° = 65°.\n\nRespuesta: C", "C", choices=choices)
     assert (spanish.correct, spanish.rule) == (True, "phrase")
     assert judge("L'angle vaut 65°.\n\nRéponse : C", "C", choices=choices).correct
+
+
+def test_units_written_out_or_in_latex_are_dropped() -> None:
+    assert judge("<think>\n6 · 7 = 42.\n</think>\n\n42 square centimeters", "42").correct
+    assert judge("<think>\nLowest is -7.2.\n</think>\n\n$-7.2^\\circ\\text{C}$", "-7.2").correct
+    assert judge("The coldest reading is -7.2 °F.", "-7.2").correct
+    assert not judge("<think>\nLowest is -7.2.\n</think>\n\n$-7.3^\\circ\\text{C}$", "-7.2").correct
+
+
+def test_euler_number_and_a_currency_sign_inside_math() -> None:
+    assert judge("\\boxed{e^{2}}", "7.39").correct
+    assert not judge("\\boxed{e^{3}}", "7.39").correct
+    assert judge("So 3 shirts cost 3 × 8 = 24 dollars.\n\nThe answer is $\\$24$.", "24").correct
+
+
+def test_a_value_with_the_option_it_names_is_checked_against_that_option() -> None:
+    choices = ["5", "7", "9", "11"]
+    mismatched = judge("So the answer is 9, i.e. option **B**.", "C", choices=choices)
+    assert (mismatched.correct, mismatched.match) == (False, "letter B with the text of choice C")
+    assert judge("So the answer is 9, i.e. option **C**.", "C", choices=choices).correct
+
+
+def test_a_point_given_by_its_named_coordinates() -> None:
+    verdict = judge(
+        "Halving the sums, the midpoint has x-coordinate 3 and y-coordinate -1.", "[3, -1]"
+    )
+    assert (verdict.correct, verdict.extracted) == (True, "(3, -1)")
+
+
+def test_working_in_brackets_and_a_pi_multiple_after_gives() -> None:
+    assert judge("By Pythagoras (6² + 8² = 100), the diagonal is ten units long.", "10").correct
+    area = judge(
+        "The area is πr², and with a radius of 3 that gives 9π square units.", "28.27", precision=2
+    )
+    assert (area.correct, area.extracted) == (True, "9π square units")
+
+
+def test_an_inequality_answers_an_interval_gold() -> None:
+    right = judge("We need $x + 2 > 0$, so the domain is $x > -2$.", "(-2, +\\infty)")
+    assert (right.correct, right.match) == (
+        True,
+        "all 2 items equal, in order, read as the interval (-2, +\\infty)",
+    )
+    assert not judge("So the domain is $x \\geq -2$.", "(-2, +\\infty)").correct
+    assert judge("So $-1 \\le x < 4$.", "[-1, 4)").correct
