@@ -14,11 +14,34 @@ NUMBER_WORDS = tuple(
     "fifteen sixteen seventeen eighteen nineteen twenty".split()
 )
 
-_TENS = {
+# Tens and scales, for numbers spelled out in full ("one thousand two hundred fifty").
+NUMBER_TENS = {
     word: 10 * (index + 2)
     for index, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
 }
-_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
+NUMBER_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+
+
+def words_value(words: list[str]) -> int | None:
+    """The whole number the tokens spell ("forty", "five" -> 45; "2", "thousand" -> 2000),
+    "and" allowed between them; None when a token is not part of a number."""
+    total = current = 0
+    for word in words:
+        if word == "and":
+            continue
+        if word.isdigit():
+            current += int(word)
+        elif word in NUMBER_WORDS:
+            current += NUMBER_WORDS.index(word)
+        elif word in NUMBER_TENS:
+            current += NUMBER_TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in NUMBER_SCALES:
+            total, current = total + max(current, 1) * NUMBER_SCALES[word], 0
+        else:
+            return None
+    return total + current
 
 
 def spelled_number(text: str) -> tuple[int, str] | None:
@@ -26,35 +49,24 @@ def spelled_number(text: str) -> tuple[int, str] | None:
     fifty students" -> (1250, "students"); "twenty-five", "a hundred and five"), with the
     words after it; None when it opens with no number word."""
     tokens = re.findall(r"[a-z]+|\d+|[^\s-]", text.lower())  # "twenty-five": one number
-    total = current = used = 0
-    worded = False
-    for token in tokens:
-        if token == "and" and used and not worded_end(tokens, used):
-            used += 1
-            continue
-        if token.isdigit() and not worded:
-            current += int(token)
-        elif token in NUMBER_WORDS:
-            current += NUMBER_WORDS.index(token)
-        elif token in _TENS:
-            current += _TENS[token]
-        elif token == "hundred":
-            current = max(current, 1) * 100
-        elif token in _SCALES:
-            total, current = total + max(current, 1) * _SCALES[token], 0
-        elif token == "a" and not used and tokens[1:2] == ["hundred"]:
-            current = 0  # "a hundred"
-        else:
-            break
-        worded = worded or not token.isdigit()
+    if tokens[:2] == ["a", "hundred"]:
+        tokens = tokens[1:]  # "a hundred"
+    used = 0
+    while used < len(tokens) and (
+        tokens[used] in NUMBER_WORDS
+        or tokens[used] in NUMBER_TENS
+        or tokens[used] in NUMBER_SCALES
+        or (tokens[used].isdigit() and used == 0)
+        or (tokens[used] == "and" and used and not _ends_before(tokens, used))
+    ):
         used += 1
-    if not used or not worded:
-        return None
-    rest = " ".join(tokens[used:])
-    return total + current, rest
+    if not any(token.isalpha() and token != "and" for token in tokens[:used]):
+        return None  # digits alone are no spelled number
+    value = words_value(tokens[:used])
+    return None if value is None else (value, " ".join(tokens[used:]))
 
 
-def worded_end(tokens: list[str], at: int) -> bool:
+def _ends_before(tokens: list[str], at: int) -> bool:
     """No number word follows the "and" at ``tokens[at]``: the number ended before it."""
     following = tokens[at + 1] if at + 1 < len(tokens) else ""
-    return not (following in NUMBER_WORDS or following in _TENS or following.isdigit())
+    return not (following in NUMBER_WORDS or following in NUMBER_TENS)

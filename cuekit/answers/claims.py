@@ -42,21 +42,10 @@ from dataclasses import dataclass
 
 from cuekit.answers.normalize import plain_text, strip_math_delimiters
 from cuekit.answers.reading import NUMBER_WORDS
+from cuekit.number_words import NUMBER_SCALES, NUMBER_TENS, words_value
 
 __all__ = ["Claim", "choice_named", "final_claim", "plain_sentence", "read_claims", "verdict_word"]
 
-_UNITS = NUMBER_WORDS[:20]  # zero to nineteen; "twenty" is a ten
-_TENS = {
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-}
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6}
 _FRACTION_WORDS = {
     "half": 2,
     "halves": 2,
@@ -75,7 +64,7 @@ _FRACTION_WORDS = {
     "tenth": 10,
     "tenths": 10,
 }
-_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
+_WORD = "|".join(sorted([*NUMBER_WORDS, *NUMBER_TENS, *NUMBER_SCALES], key=len, reverse=True))
 _NUMBER_WORDS = re.compile(
     r"\b(?P<sign>(?:negative|minus)\s+)?(?P<words>(?:"
     + _WORD
@@ -154,28 +143,9 @@ class Claim:
     role: str
 
 
-def _words_value(words: str) -> int | None:
-    total, current = 0, 0
-    for word in re.split(r"[\s-]+", words.lower()):
-        if word == "and":
-            continue
-        if word in _UNITS:
-            current += _UNITS.index(word)
-        elif word in _TENS:
-            current += _TENS[word]
-        elif word == "hundred":
-            current = max(current, 1) * 100
-        elif word in _SCALES:
-            total += max(current, 1) * _SCALES[word]
-            current = 0
-        else:
-            return None
-    return total + current
-
-
 def _worded(match: re.Match[str]) -> str | None:
     """The spelling of a number in words: "forty-five" -> "45", "two-thirds" -> "2/3"."""
-    value = _words_value(match.group("words"))
+    value = words_value(re.split(r"[\s-]+", match.group("words").lower()))
     if value is None:
         return None
     sign = "-" if match.group("sign") else ""
