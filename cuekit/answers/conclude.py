@@ -513,9 +513,12 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     if (
         alone is not None
         and looks_finished(body)
-        and re.search(
-            r"(?<![\d.,])" + re.escape(alone.group(1).strip("$ ")) + r"(?![\d]|\.\d)",
-            body[alone.end() :],
+        and (
+            re.search(
+                r"(?<![\d.,])" + re.escape(alone.group(1).strip("$ ")) + r"(?![\d]|\.\d)",
+                body[alone.end() :],
+            )
+            or conclusion(body[alone.end() :]) is None  # evidence that concludes nothing else
         )
     ):  # "21\n\nThe lowest point on the line is 21 in 2009. ...": the evidence repeats it
         return alone.group(1).strip("$ "), "leading", "the response opens with its value"

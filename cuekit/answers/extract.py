@@ -102,6 +102,9 @@ _REVISION = re.compile(
     r"re-?(?:count|check|examin|calculat|consider|read|do|visit)\w*|double[- ]check|mis\w+)\b",
     re.IGNORECASE,
 )
+# One word said eight times or more at the very end: generation that degenerated after
+# whatever came before it.
+_WORD_LOOP = re.compile(r"\b(\w+)\b(?:[\s,.]+\1\b){7,}[\s,.]*\w*\s*$", re.IGNORECASE)
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u26ff\u2728-\u27bf\ufe0f]+")
 _MIXED_NUMBER = re.compile(r"(?<![\d.])(\d+)\s?([½¼¾])")
 # A closing line that only lists the options again ("Looking at the options: A. 6, B. 8,
@@ -332,6 +335,42 @@ def _drop_unrevised(text: str, explicit: list[_Commitment]) -> list[_Commitment]
     return kept
 
 
+def _final_label(text: str, commitment: _Commitment) -> str | None:
+    """The answer label that introduces a box ("Final answer: $\\boxed{B}$") or a labelled
+    phrase ("Answer: 5"), lower-cased; None for a box without one."""
+    before = text[max(0, commitment.start - 40) : commitment.start]
+    if commitment.rule == "phrase":
+        return (
+            (before + text[commitment.start : commitment.end]).lower()
+            if commitment.labelled
+            else None
+        )
+    labels = [
+        label.group().lower()
+        for label in ANSWER_PHRASE.finditer(before)
+        if not before[label.end() :].strip(" $*:\\([\n")
+    ]
+    return labels[-1] if commitment.rule == "boxed" and labels else None
+
+
+def _other_final(text: str, explicit: list[_Commitment]) -> str | None:
+    """The earlier of two labelled final answers that differ, with nothing between them
+    that revises ("Final answer: \\boxed{B}\n\nAnswer: \\boxed{A}"); None otherwise. A
+    later label that says "final" supersedes one that does not ("Answer: 5 ... Final
+    answer: 9")."""
+    if len(explicit) < 2:
+        return None
+    first, last = explicit[-2], explicit[-1]
+    if first.text.replace(" ", "").lower() == last.text.replace(" ", "").lower():
+        return None
+    labels = (_final_label(text, first), _final_label(text, last))
+    if labels[0] is None or labels[1] is None:
+        return None
+    if "final" in labels[1] and "final" not in labels[0]:
+        return None
+    return None if _REVISION.search(text, first.end, last.start) else first.text
+
+
 def prepare(response: str) -> str:
     """The part of ``response`` a grader reads: after a thinking model's ``</think>``,
     without code fences, curly apostrophes, unicode mixed numbers and a closing line
@@ -342,6 +381,7 @@ def prepare(response: str) -> str:
     text = text.replace("<think>", "")
     text = re.sub(r"^\s*```\w*\s*$", "", text, flags=re.MULTILINE)  # code fences are markup
     text = _EMOJI.sub("", text)  # "x = 5 🎉": emoji are tone, not content
+    text = _WORD_LOOP.sub("", text)  # "So 4.2.\n\nThe the the the ...": degenerate tail
     text = _OPTIONS_RESTATED.sub("", text)
     text = _SUPERSCRIPT_POWER.sub(  # "10²⁴" is 10^{24}
         lambda m: "10^{" + m.group(1).translate(_SUPERSCRIPTS) + "}", text
@@ -382,7 +422,7 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         revised = _after_retraction(text, last)
         if revised is not None:
             return revised
-        other = _contradicted(text, last)
+        other = _contradicted(text, last) or _other_final(text, explicit)
         if other is not None:
             return Extraction(
                 last.text,

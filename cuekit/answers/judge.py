@@ -777,7 +777,10 @@ def _undecided(text: str) -> str | None:
 _CLOSEST = re.compile(
     r"\b(?:closest|nearest)(?:\s+(?:option|choice|answer|match|one|value)s?\b|\s+is\b|\W*$)"
     r"|\bis\s+(?:the\s+)?(?:closest|nearest)\b"
-    r"|\bnone\s+of\s+the\s+(?:options|choices|answers)\s+(?:\w+\s+)?(?:match|fit|equal|agree)",
+    r"|\bnone\s+of\s+the\s+(?:options|choices|answers)\s+(?:\w+\s+)?(?:match|fit|equal|agree)"
+    # "70° is not one of the options", "isn't an option", "not among the choices"
+    r"|\b(?:is|are)\s*(?:not|n't)\s+(?:one\s+of\s+|among\s+|in\s+|listed\s+in\s+)?the\s+"
+    r"(?:options|choices|answer\s+choices)|\bisn't\s+an?\s+(?:option|choice)\b",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -803,12 +806,18 @@ def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | N
         float(n.replace(",", ""))
         for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text[: closest.start()])
     ]
-    picked = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", choices[ord(next(iter(letters))) - ord("A")])  # type: ignore[index]
+    picked = re.fullmatch(  # an option's number, with its degree sign or unit
+        r"\s*(\d+(?:\.\d+)?)\s*(?:°|\^\s*\{?\\circ\}?|%|[a-z]{1,3})?\s*",
+        choices[ord(next(iter(letters))) - ord("A")],  # type: ignore[index]
+    )
     if not own or picked is None:
         return None
     value, option = own[-1], float(picked.group(1))
     if abs(value - option) <= 0.05 * max(abs(option), 1e-9):
         return None
+    later = re.findall(r"(?:=|≈|\\approx)\s*\$?\s*(\d+(?:\.\d+)?)", text[closest.end() :])
+    if any(abs(float(n) - option) <= 0.05 * max(abs(option), 1e-9) for n in later):
+        return None  # "118 is not among the choices, I'll reconsider: ... m∠3 = 62°"
     return f"it picks the closest option to its own {value:g}"
 
 
@@ -868,6 +877,44 @@ def _bold_conclusion(text: str) -> Extraction | None:
 
 
 _LABELLED = re.compile(r"^\(?([A-H])\)?(?:[.):]\s*|\s+)(.+)$")
+
+
+# "drama, i.e. (C)", "6, that is option B": the option a closing names beside its answer
+_NAMED_AFTER = re.compile(
+    r"(?:,|\()\s*(?:i\.e\.|that\s+is|which\s+is)\s*,?\s*(?:(?:option|choice)\s+\(?|\()"
+    r"(?-i:([A-H]))\b\)?\W*$",
+    re.IGNORECASE,
+)
+# "\boxed{\pi}, which gives \boxed{6.283}": two boxes given as the same value
+_LINKED = re.compile(r"^\W*(?:which\s+gives|gives|i\.e\.|that\s+is|or|=|≈|\\approx)\W*$", re.I)
+
+
+def _letter_against_text(text: str, found: str, choices: Sequence[str]) -> str | None:
+    """The option a closing sentence names after its answer ("drama, i.e. (C)") when the
+    answer is another option's text: two picks, None otherwise."""
+    closing = text.strip().splitlines()[-1] if text.strip() else ""
+    named = _NAMED_AFTER.search(closing)
+    if named is None:
+        return None
+    letters, _ = choice_letters(found, choices)
+    if letters is None or len(letters) != 1 or named.group(1) in letters:
+        return None
+    return f"it names option {named.group(1)} beside choice {next(iter(letters))}"
+
+
+def _linked_boxes_differ(text: str, boxes: Sequence[str], **fields: Any) -> bool:
+    """The last two boxes are joined as one value ("\\boxed{\\pi}, which gives
+    \\boxed{6.283}") but do not agree."""
+    if len(boxes) < 2:
+        return False
+    starts = [m.start() for m in re.finditer(r"\\boxed\s*\{", text)]
+    if len(starts) < 2:
+        return False
+    between = text[starts[-2] : starts[-1]]
+    gap = between[between.find(boxes[-2]) + len(boxes[-2]) + 1 :] if boxes[-2] in between else ""
+    if not _LINKED.match(gap.replace("$", "").replace("\\(", "").replace("\\)", "")):
+        return False
+    return not match_answer(boxes[-2], boxes[-1], **fields).correct
 
 
 def _closing_choice(text: str, choices: Sequence[str]) -> str | None:
@@ -1052,6 +1099,18 @@ def judge(
     if result.correct and _EXACT_ASKED.search(question or "") and _decimal_only(found.text, gold):
         result = replace(
             result, correct=False, rule=f"{result.rule}; but the question asks it exactly"
+        )
+    if result.correct and choices:
+        two_picks = _letter_against_text(prepare(response), found.text, choices)
+        if two_picks is not None:  # "So the item ... is drama, i.e. (C)."
+            result = replace(result, correct=False, rule=f"{result.rule}; but {two_picks}")
+    if (
+        result.correct
+        and found.rule == "boxed"
+        and _linked_boxes_differ(prepare(response), found.boxes, precision=precision, unit=unit)
+    ):  # "\boxed{\pi}, which gives \boxed{6.283}": two boxes that do not agree
+        result = replace(
+            result, correct=False, rule=f"{result.rule}; but its last two boxes disagree"
         )
     open_end = _undecided(prepare(response)) if result.correct else None
     if open_end is not None:  # "It depends on whether ...: with them Yes, without them No"

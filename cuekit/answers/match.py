@@ -34,6 +34,19 @@ _YES_NO = frozenset({"yes", "no", "true", "false"})
 # A Chinese verdict that opens a yes/no answer ("是的", "不是。深橙色..."): its English word.
 _CHINESE_WORD = {"是的": "yes", "是": "yes", "对": "yes", "不是": "no", "否": "no", "不对": "no"}
 _CHINESE_VERDICT = re.compile(r"^\s*(是的|不是|不对|是|否|对)(?=[\s，。！,.!]|$)")
+# "Sí", "oui", "ja", "non", "nein", "não": a verdict in another language
+_OTHER_WORD = {
+    "sí": "yes",
+    "si": "yes",
+    "oui": "yes",
+    "ja": "yes",
+    "sim": "yes",
+    "non": "no",
+    "nein": "no",
+    "não": "no",
+    "nao": "no",
+}
+_OTHER_VERDICT = re.compile(r"^\s*(sí|si|oui|ja|sim|non|nein|não|nao)(?=[\s,.!]|$)", re.IGNORECASE)
 _HEDGE = re.compile(r"\b(?:or|either)\b", re.IGNORECASE)
 _PERCENT = re.compile(r"%|\bpercent\b", re.IGNORECASE)
 
@@ -233,7 +246,7 @@ def _is_list(gold: str, answer_type: str | None) -> bool:
 def _match_list(
     answer: str, gold: str, boxes: Sequence[str], precision: int | None, unit: str | None
 ) -> Match:
-    named = re.match(r"^[^=()\[\]]{1,20}=\s*(?=[(\[])", clean_latex(answer))
+    named = re.match(r"^[^=()\[\]]{1,20}=\s*(?=[(\[])|^[A-Z]'?\s*(?=\()", clean_latex(answer))
     if named is not None and "=" not in gold:  # "B = (4, -1)": the point, not its name
         answer = clean_latex(answer)[named.end() :]
     gold_items, gold_brackets = _list_items(gold)
@@ -322,6 +335,7 @@ def match_answer(
         return Match(False, "no answer")
     if plain_text(gold) in _YES_NO or (choices and {plain_text(c) for c in choices} <= _YES_NO):
         answer = _CHINESE_VERDICT.sub(lambda m: _CHINESE_WORD[m.group(1)], answer)
+        answer = _OTHER_VERDICT.sub(lambda m: _OTHER_WORD[m.group(1).lower()], answer)
     if plain_text(gold) in {"true", "false"} or (
         choices and {plain_text(c) for c in choices} == {"true", "false"}
     ):  # a verdict "yes"/"no" read from a statement answers "True or false: ..."
@@ -381,6 +395,16 @@ def match_answer(
         lone = _LONE_LETTER.match(clean_latex(answer).strip())
         if lone is not None and ord(lone.group(1).upper()) - ord("A") < len(choices):
             answer = choices[ord(lone.group(1).upper()) - ord("A")]
+    elif re.fullmatch(r"[A-H]{2,}", gold.strip()) and _LETTER_LIST.match(
+        clean_latex(answer).strip().strip("*")
+    ):  # "A, C" for a multi-select gold "AC" whose choices are not given
+        picked = frozenset(re.findall(r"[A-H]", clean_latex(answer)))
+        same = picked == frozenset(gold.strip())
+        return Match(
+            same,
+            f"choice letters: {''.join(sorted(picked))} {'=' if same else '!='} "
+            f"{''.join(sorted(gold.strip()))}",
+        )
     elif re.fullmatch(r"\(?[A-Z]\)?", gold.strip()):  # a letter gold, its choices unknown
         named = _NAMED_LETTER.match(clean_latex(answer).strip().strip("*"))
         if named is not None:

@@ -22,6 +22,7 @@ from fractions import Fraction
 
 from cuekit.answers.normalize import strip_math_delimiters
 from cuekit.answers.reading import NUMBER_WORDS
+from cuekit.number_words import spelled_number
 
 __all__ = [
     "about_another_quantity",
@@ -161,6 +162,9 @@ def asked_variable(question: str | None) -> str | None:
     if not question:
         return None
     found = _ASKED.match(_plain_question(question))
+    if found is None:  # "AB = 6, ... DC = x. Find x.": the question's last sentence asks
+        sentences = re.split(r"(?<=[.?!])\s+", _plain_question(question).strip())
+        found = _ASKED.match(sentences[-1]) if len(sentences) > 1 else None
     if found is None:  # "Find x and y. What is x?"
         found = re.search(r"\bwhat\s+is\s+([a-z])\s*\?\s*$", _plain_question(question), re.I)
     return found.group(1) if found else None
@@ -181,7 +185,24 @@ def assignments(text: str, variable: str) -> list[re.Match[str]]:
         + _AFTER_VALUE
         + r"(?![\w])"
     )
-    return list(re.finditer(pattern, text.replace("\\,", "")))
+    return list(re.finditer(pattern, _spelled_assignment(text, variable).replace("\\,", "")))
+
+
+def _spelled_assignment(text: str, variable: str) -> str:
+    """ "x equals six" as "x = 6": a value in words assigned to the variable."""
+
+    def as_digits(match: re.Match[str]) -> str:
+        spelled = spelled_number(match.group(2))
+        if spelled is None or spelled[1]:
+            return match.group()
+        return f"{match.group(1)} = {spelled[0]}"
+
+    return re.sub(
+        r"(?<![\w\\])(" + re.escape(variable) + r")\s+(?:equals|is)\s+([a-z]+(?:[-\s][a-z]+){0,4}?)"
+        r"(?=[\s.,;!]|$)",
+        as_digits,
+        text,
+    )
 
 
 def assigned_value(text: str, variable: str) -> str | None:

@@ -62,12 +62,16 @@ def test_a_value_named_before_what_it_is_is_the_answer() -> None:
     assert judge("So 12 is the diameter, and the radius is 6.", "12").outcome != "correct"
 
 
-def test_a_value_alone_on_the_first_line_that_the_evidence_repeats_is_the_answer() -> None:
+def test_a_value_alone_on_the_first_line_is_the_answer_unless_the_rest_concludes_otherwise() -> (
+    None
+):
     response = "64\n\nThe tallest bar, for 2012, reaches 64. Sales fell after that year to 40."
     verdict = judge(response, "64")
     assert (verdict.outcome, verdict.extracted, verdict.rule) == ("correct", "64", "leading")
-    # not repeated: the opening number is no commitment
-    assert judge("64\n\nSales fell after 2012 to 40.", "64").outcome != "correct"
+    # evidence that concludes nothing of its own leaves the opening value standing
+    assert judge("64\n\nSales fell after 2012 to 40.", "64").correct
+    # evidence that concludes another value: the opening number is no commitment
+    assert not judge("64\n\nSo the tallest bar is actually 70.", "64").correct
 
 
 def test_a_lower_case_name_beside_its_figure_answers_a_superlative_question() -> None:
@@ -158,3 +162,62 @@ def test_a_closest_option_followed_by_a_different_final_pick_is_not_a_guess() ->
         choices=choices,
     )
     assert (verdict.correct, verdict.extracted) == (True, "B")
+
+
+def test_an_option_settled_for_after_saying_its_value_is_not_an_option_is_a_guess() -> None:
+    choices = ["25°", "35°", "45°", "55°"]
+    guess = judge(
+        "∠x = 180° − 65° = 115°. But 115° is not among the choices, so hmm.\n\nThe answer is B.",
+        "B",
+        choices=choices,
+    )
+    assert (guess.correct, guess.outcome) == (False, "wrong")
+    assert "closest option" in guess.match
+    # a recomputation after it that finds the option's value is no guess
+    found = judge(
+        "∠x = 115°? That isn't an option; the angle is acute, so ∠x = 180° − 145° = 35°.\n\n"
+        "The answer is B.",
+        "B",
+        choices=choices,
+    )
+    assert found.correct
+
+
+def test_an_option_named_beside_another_options_text_is_two_picks() -> None:
+    choices = ["lion", "zebra", "eagle", "shark"]
+    verdict = judge("So the fastest animal shown is the eagle, i.e. (B).", "C", choices=choices)
+    assert (verdict.correct, verdict.match.endswith("but it names option B beside choice C")) == (
+        False,
+        True,
+    )
+    assert judge(
+        "So the fastest animal shown is the eagle, i.e. (C).", "C", choices=choices
+    ).correct
+
+
+def test_two_boxes_given_as_one_value_must_agree() -> None:
+    disagree = judge(
+        "So the period is \\boxed{2\\pi}, which gives \\boxed{3.14}.", "3.14", precision=2
+    )
+    assert (disagree.correct, disagree.match.endswith("but its last two boxes disagree")) == (
+        False,
+        True,
+    )
+    agree = judge("So the period is \\boxed{\\pi}, which gives \\boxed{3.14}.", "3.14", precision=2)
+    assert agree.correct
+
+
+def test_two_labelled_final_answers_that_differ_are_wrong() -> None:
+    choices = ["6", "8", "10", "12"]
+    verdict = judge(
+        "x = 8.\n\n**Final answer:** $\\boxed{B}$\n\nAnswer: $\\boxed{C}$", "C", choices=choices
+    )
+    assert (verdict.correct, verdict.outcome) == (False, "wrong")
+    # a later label that says "final" supersedes a plain one
+    assert judge("Answer: 10\n\nFinal answer: 8", "8").correct
+
+
+def test_a_word_repeated_at_the_end_after_the_answer_is_set_aside() -> None:
+    response = "The bar for May reaches 7.5.\n\nSo 7.5.\n\n" + "the " * 30 + "th"
+    assert judge(response, "7.5").correct
+    assert judge("Let me read the chart: " + "the " * 30, "7.5").outcome == "no_answer"

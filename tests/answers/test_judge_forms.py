@@ -120,3 +120,19 @@ def test_an_inequality_answers_an_interval_gold() -> None:
     )
     assert not judge("So the domain is $x \\geq -2$.", "(-2, +\\infty)").correct
     assert judge("So $-1 \\le x < 4$.", "[-1, 4)").correct
+
+
+def test_a_labelled_point_and_a_value_in_words_for_the_asked_variable() -> None:
+    assert judge("Answer: P(3, -2), the midpoint of AB.", "[3, -2]").correct
+    question = "In △ABC, AB = 8, BC = x and the perimeter is 20. Find x."
+    verdict = judge("So 8 + x + 5 = 20, which means x equals seven.", "7", question=question)
+    assert (verdict.correct, verdict.extracted) == (True, "7")
+
+
+def test_a_verdict_in_another_language_and_letters_without_choices() -> None:
+    assert judge(
+        "Hay tres gatos y dos perros.\n\nRespuesta: Sí", "A", choices=["Yes", "No"]
+    ).correct
+    assert judge("Il y a moins de chats.\n\nRéponse : non", "B", choices=["Yes", "No"]).correct
+    assert judge("Answer: B, D", "BD").correct
+    assert not judge("Answer: B, C", "BD").correct
