@@ -216,7 +216,10 @@ def read_claims(sentence: str) -> list[Claim]:
             role = "operand"
         elif _NEGATED.search(plain[:start]):
             role = "ruled_out"
-        elif _QUALIFIED.search(plain[:start]):
+        elif _QUALIFIED.search(plain[:start]) and not (
+            re.search(r"\bthe\s+$", plain[:start], re.IGNORECASE)
+            and re.fullmatch(r"\W*", plain[end:])
+        ):  # "the 56° angle" qualifies; "... is the 10." names the value
             role = "qualifier"
         elif any(c.role == "answer" for c in claims) and _SECONDARY.search(
             plain, claims[-1].start, start

@@ -40,6 +40,7 @@ ANSWER_PHRASE = re.compile(
     r"(?=\s*\S)|\b(?:la\s+)?r[ée]ponse(?:\s+(?:correcte|finale))?(?:\s+est)?\s*[:：]"
     r"|\bantwort\s*[:：]"
     # Chinese answer phrases: "答案是 B", "答案：12", "故选 C", "选 B"
+    r"|答え\s*(?:は)?\s*[:：]?|正解\s*(?:は)?\s*[:：]?"  # Japanese: "答え：A", "正解はB"
     r"|(?:最终)?答案\s*(?:是|为|為|应为|應為)?\s*[:：]?|(?:故|因此|所以)?选(?:择)?(?=\s*\(?[A-H]\b)",
     re.IGNORECASE,
 )

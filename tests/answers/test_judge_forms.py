@@ -136,3 +136,10 @@ def test_a_verdict_in_another_language_and_letters_without_choices() -> None:
     assert judge("Il y a moins de chats.\n\nRéponse : non", "B", choices=["Yes", "No"]).correct
     assert judge("Answer: B, D", "BD").correct
     assert not judge("Answer: B, C", "BD").correct
+
+
+def test_a_japanese_answer_label_and_a_value_named_with_the() -> None:
+    assert judge("弧の半分なので 40°。\n答え：B", "B", choices=["20", "40", "60", "80"]).correct
+    assert judge("The highest gridline the bar reaches is the 30.", "30").correct
+    # "the 30" before a noun only qualifies it
+    assert not judge("The bars above the 30 mark are May and June.", "30").correct
