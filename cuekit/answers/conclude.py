@@ -456,6 +456,13 @@ def _last_line(text: str) -> str | None:
     last = strip_math_delimiters(lines[-1]).strip().strip("*#").strip()
     if not last or last.endswith((":", ",")) or open_ended(last):
         return None  # a lead-in, or a list or expression cut off ("9, 10,")
+    bold = re.fullmatch(r"\*\*([^*\n]{1,40})\*\*\W*", lines[-1].strip())
+    if (
+        bold is not None
+        and len(bold.group(1).split()) <= 3
+        and not re.search(r"[:=]|\b(?:answer|solution|result)s?\b", bold.group(1), re.IGNORECASE)
+    ):  # not a heading ("**Final Answer**") nor an equation ("**b = 9**", read below)
+        return bold.group(1).strip().rstrip(".")  # "...on Tuesday.\n\n**tuesday**"
     result = _RESULT_LABEL.match(last)
     if result is not None:  # "Smallest: South" closing a list of values
         return result.group(1).rstrip(".")

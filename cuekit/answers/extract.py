@@ -89,7 +89,8 @@ def retracts(text: str) -> bool:
 
 # A softer change of mind: it replaces the earlier answer only with a new conclusion.
 _CHANGE_OF_MIND = re.compile(
-    r"\b(?:actually|on\s+(?:a\s+)?(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
+    r"\bwait\b(?=[\s—–,.:-]*(?:re-?check|on\s+(?:a\s+)?second|looking|I\s+(?:see|misread|miscounted)))"
+    r"|\b(?:actually|on\s+(?:a\s+)?(?:second\s+thought|reflection|closer\s+(?:look|inspection))"
     r"|looking\s+(?:at\s+(?:the\s+\w+\s+)?)?again|I\s+(?:initially|first)\s+thought"
     r"|at\s+first\s+I\s+thought|impossible|not\s+possible|invalid|(?:does\s+not|doesn't)"
     r"\s+make\s+sense|(?:must|should)\s+be\s+rejected|we\s+reject|discard)\b",

@@ -472,7 +472,11 @@ def _question_reading(
         return found
     subject = asked_subject(question)
     value = _subject_value(found, text, question, *subject) if subject is not None else None
-    if value is not None and value != found.text.strip():
+    if (
+        value is not None
+        and value != found.text.strip()
+        and not _a_rounding_of(found.text, value)  # "Average = 23.75 ... one decimal: 23.7"
+    ):
         return Extraction(
             value, "asked_subject", "the value the response states for what the question asks"
         )
@@ -726,10 +730,20 @@ def _numbered_items(text: str, noun: str) -> list[str] | None:
 _EXACT_ASKED = re.compile(r"\bexact\s+(?:value|form|answer|area|length)\b|\bexactly\b", re.I)
 
 
+# An exact value in simplest form: "6√2", "4\\pi", "\\frac{3}{4}", "2\\sqrt{3}"; not an
+# unevaluated expression such as "π·7²".
+_SIMPLE_EXACT = re.compile(
+    r"[-−]?\d*(?:√\d+|\\sqrt\{\d+\}|π|\\pi)(?:/\d+)?|[-−]?\\frac\{[^{}]+\}\{[^{}]+\}|[-−]?\d+/\d+"
+)
+
+
 def _decimal_only(answer: str, gold: str) -> bool:
     """The answer's final value is a decimal ("A = π·7² ≈ 153.94") for a gold that is not
     one (49π): a rounding where the question asks for the exact value."""
-    final = re.split(r"=|≈|\\approx", strip_math_delimiters(answer))[-1].strip()
+    parts = re.split(r"=|≈|\\approx", strip_math_delimiters(answer))
+    if len(parts) > 1 and _SIMPLE_EXACT.fullmatch(parts[-2].strip().replace(" ", "")):
+        return False  # "6√2 ≈ 8.49": the exact form is given, its rounding only beside it
+    final = parts[-1].strip()
     return (
         re.fullmatch(r"[-−]?\d[\d,]*\.\d+(?:\s*[A-Za-z²³]*)?", final) is not None
         and re.fullmatch(r"[-−]?\d[\d,]*(?:\.\d+)?", gold.strip()) is None
@@ -752,11 +766,18 @@ _UNDECIDED = re.compile(
 _COMMITS = re.compile(r"\\boxed\b|<answer>|" + ANSWER_PHRASE.pattern, re.IGNORECASE)
 
 
-def _undecided(text: str) -> str | None:
+# "So x = −12 or x = 5.": both solutions left standing where one value is asked
+_BOTH_ROOTS = re.compile(r"(?<![\w\\])([a-z])\s*=\s*[^\s,;]+\s*,?\s+or\s+\1\s*=")
+
+
+def _undecided(text: str, *, one_value: bool = False) -> str | None:
     """The clause of the closing paragraph that leaves the answer open, when nothing after
-    it settles the answer; None for a response that decides."""
+    it settles the answer; None for a response that decides. ``one_value``: the gold is one
+    value, so two solutions offered for it are open too."""
     paragraph = re.split(r"\n\s*\n", text.strip())[-1]
     markers = [*_UNDECIDED.finditer(paragraph), *offered_values(paragraph)]
+    if one_value:
+        markers += list(_BOTH_ROOTS.finditer(paragraph))
     if not markers:
         return None
     marker = max(markers, key=lambda match: match.end())
@@ -922,7 +943,7 @@ def _closing_choice(text: str, choices: Sequence[str]) -> str | None:
     ("B. increase", "(A) Solution A") or the text alone ("quarter"). Not the last line of
     a list of the options, which walks through them rather than picks one."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    if len(lines) < 2 or _LABELLED.match(lines[-2].strip().strip("*#>- ")):
+    if not lines or (len(lines) > 1 and _LABELLED.match(lines[-2].strip().strip("*#>- "))):
         return None
     line = strip_math_delimiters(lines[-1]).strip().strip("*#> ").rstrip(".").strip()
     texts = [plain_text(choice).rstrip(".") for choice in choices]
@@ -1112,7 +1133,11 @@ def judge(
         result = replace(
             result, correct=False, rule=f"{result.rule}; but its last two boxes disagree"
         )
-    open_end = _undecided(prepare(response)) if result.correct else None
+    open_end = (
+        _undecided(prepare(response), one_value=not re.search(r"[,;]|\b(?:or|and)\b", str(gold)))
+        if result.correct
+        else None
+    )
     if open_end is not None:  # "It depends on whether ...: with them Yes, without them No"
         result = replace(
             result,

@@ -93,6 +93,10 @@ _SUBJECT_VERB = re.compile(
 )
 # "−3 is the y-intercept", "12 cm is the length of AB": the value named first, then what
 # it is.
+_VARIABLE_SAYS = re.compile(r"^[a-zA-Z]\s+(?:equals|is)\s+(?P<value>[-−]?\$?\d[\d,./]*%?°?)$")
+_COUNT_REMAINS = re.compile(
+    r"^(?P<value>\d[\d,]*)\s+(?:[a-z]+\s+){1,2}?(?:remain|remains|are\s+left|is\s+left|left)\b"
+)
 _VALUE_FIRST = re.compile(
     r"^(?P<value>[-−]?\$?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|°|[a-z]{1,3}\b))?)\s+(?:is|was)\s+"
     r"(?:the|its|our)\s+[a-z]",
@@ -240,6 +244,11 @@ def clean_candidate(text: str) -> str:
     subject = _SUBJECT_VERB.match(text.strip())
     if subject is not None and len(text.split()) >= 2:
         text = subject.group("rest")
+    said = (
+        _VARIABLE_SAYS.match(text.strip()) if re.search(r"[a-z]", tail) else None
+    ) or _COUNT_REMAINS.match(text.strip())
+    if said is not None:  # "x equals 18, because ...", "5 objects remain after removing ..."
+        text = said.group("value")
     value_first = _VALUE_FIRST.match(text.strip())
     if value_first is not None and (
         not re.search(r"\d", tail) or re.match(r"\W*(?:because|since)\b", tail, re.IGNORECASE)

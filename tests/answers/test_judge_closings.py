@@ -221,3 +221,34 @@ def test_a_word_repeated_at_the_end_after_the_answer_is_set_aside() -> None:
     response = "The bar for May reaches 7.5.\n\nSo 7.5.\n\n" + "the " * 30 + "th"
     assert judge(response, "7.5").correct
     assert judge("Let me read the chart: " + "the " * 30, "7.5").outcome == "no_answer"
+
+
+def test_a_bold_word_alone_on_the_last_line_and_a_choice_text_as_the_whole_reply() -> None:
+    question = "On which day were the most tickets sold?"
+    bold = judge(
+        "The table shows 61 tickets on Friday, more than any other day.\n\n**friday**",
+        "Friday",
+        question=question,
+    )
+    assert (bold.correct, bold.extracted) == (True, "friday")
+    assert judge("It sold 61 on Friday.\n\n**Final Answer**\n\n", "Friday").outcome == "no_answer"
+    choices = ["melting", "freezing", "evaporation", "condensation"]
+    assert judge(
+        "<think>\nWater turns to vapour.\n</think>\n\nevaporation", "C", choices=choices
+    ).correct
+
+
+def test_both_solutions_left_standing_for_one_asked_value_are_a_hedge() -> None:
+    open_pair = judge(
+        "(x + 9)(x − 4) = 0\n\nSo x = −9 or x = 4.", "4", question="Find x, a length."
+    )
+    assert (open_pair.correct, open_pair.outcome) == (False, "wrong")
+    # when the gold lists both, they are the answer
+    assert judge("(x + 9)(x − 4) = 0\n\nSo x = −9 or x = 4.", "x = -9 or x = 4").correct
+
+
+def test_a_box_changed_after_wait_and_a_recheck() -> None:
+    verdict = judge(
+        "\\boxed{21}\n\nWait — rechecking the last bar, it is 19, so the total is 23.", "21"
+    )
+    assert (verdict.correct, verdict.extracted) == (False, "23")

@@ -143,3 +143,27 @@ def test_a_japanese_answer_label_and_a_value_named_with_the() -> None:
     assert judge("The highest gridline the bar reaches is the 30.", "30").correct
     # "the 30" before a noun only qualifies it
     assert not judge("The bars above the 30 mark are May and June.", "30").correct
+
+
+def test_phrases_that_run_on_after_a_count_or_a_variable() -> None:
+    count = judge("Answer: 4 cubes remain after removing the two green ones.", "4")
+    assert (count.correct, count.extracted) == (True, "4")
+    variable = judge("Answer: y equals 7, because the two sides are equal.", "7")
+    assert (variable.correct, variable.extracted) == (True, "7")
+
+
+def test_an_exact_form_given_before_its_rounding_answers_an_exact_question() -> None:
+    question = "Find the length of the diagonal. Give the exact answer."
+    assert judge("**d = 5√2 ≈ 7.07**", "5\\sqrt{2}", question=question).correct
+    # an unevaluated expression before the rounding leaves the decimal as the answer
+    assert not judge("A = π·5² ≈ 78.54", "25\\pi", question="What is the exact area?").correct
+
+
+def test_a_rounding_given_after_the_asked_quantity() -> None:
+    question = "What is the average of the three bars? (Round to one decimal place)"
+    verdict = judge(
+        "Average = 47 / 3 = 15.67\n\nRounded to one decimal place: **15.6**",
+        "15.7",
+        question=question,
+    )
+    assert (verdict.correct, verdict.extracted) == (False, "15.6")
