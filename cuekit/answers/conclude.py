@@ -466,7 +466,9 @@ def _last_line(text: str) -> str | None:
     result = _RESULT_LABEL.match(last)
     if result is not None:  # "Smallest: South" closing a list of values
         return result.group(1).rstrip(".")
-    lead_in = lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4
+    lead_in = (
+        lines[-2].rstrip("*# ").endswith(":") and len(last.split()) <= 4 and answer_like(last)
+    )  # not "From the figure:\n\nThe peak of the", cut off
     return last.rstrip(".") if lead_in or _SHORT_ANSWER.match(last) else None
 
 

@@ -372,6 +372,30 @@ def _other_final(text: str, explicit: list[_Commitment]) -> str | None:
     return None if _REVISION.search(text, first.end, last.start) else first.text
 
 
+# Between two boxes: a second reading offered beside the first, not a correction of it.
+_ALTERNATIVE = re.compile(
+    r"\b(?:alternatively|another\s+(?:interpretation|reading|possibility|way\s+to\s+read)"
+    r"|(?:read|interpret)\w*\s+(?:\w+\s+){0,2}differently|on\s+the\s+other\s+hand)\b",
+    re.IGNORECASE,
+)
+
+
+def _alternative(text: str, explicit: list[_Commitment]) -> str | None:
+    """The earlier of two different boxes when the text between offers the later one as
+    another reading ("\\boxed{5}. Alternatively, if we read the figure differently …
+    \\boxed{6}"), and does not retract the first; None otherwise."""
+    boxes = [c for c in explicit if c.rule == "boxed"]
+    if len(boxes) < 2 or explicit[-1] is not boxes[-1]:
+        return None
+    first, last = boxes[-2], boxes[-1]
+    if first.text.replace(" ", "") == last.text.replace(" ", ""):
+        return None
+    between = text[first.end : last.start]
+    if _ALTERNATIVE.search(between) is None or _RETRACTION.search(between):
+        return None
+    return first.text
+
+
 def prepare(response: str) -> str:
     """The part of ``response`` a grader reads: after a thinking model's ``</think>``,
     without code fences, curly apostrophes, unicode mixed numbers and a closing line
@@ -423,7 +447,11 @@ def extract(response: str, finished: bool | None = None) -> Extraction:
         revised = _after_retraction(text, last)
         if revised is not None:
             return revised
-        other = _contradicted(text, last) or _other_final(text, explicit)
+        other = (
+            _contradicted(text, last)
+            or _other_final(text, explicit)
+            or _alternative(text, explicit)
+        )
         if other is not None:
             return Extraction(
                 last.text,

@@ -69,6 +69,8 @@ KNOWN_MISSES = {
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
     # 3-way only: the verdict is right, the outcome is not
+    "b51-mathvista-108": "'**Step 1:** Identify what is given. / Blue cylinders: 1.' (cut off "
+    "after its first step) read as the wrong answer 1: 3-way only",
     "b42-solid-026": "'### Step-by-step Solution / Two bases: $2\\pi r^2=2\\pi$.' (cut off after "
     "its first step) read as the wrong answer 2π: 3-way only",
     "b19-plain_end-023": "'the intercepted arc is twice as large' (no answer) read as 50: "

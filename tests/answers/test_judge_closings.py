@@ -252,3 +252,22 @@ def test_a_box_changed_after_wait_and_a_recheck() -> None:
         "\\boxed{21}\n\nWait — rechecking the last bar, it is 19, so the total is 23.", "21"
     )
     assert (verdict.correct, verdict.extracted) == (False, "23")
+
+
+def test_a_second_box_offered_as_another_reading_is_two_answers() -> None:
+    response = (
+        "Removing the two blue cubes leaves 7.\n\nSo $\\boxed{7}$.\n\n"
+        "Alternatively, if we read the figure differently, only one cube is blue: 8."
+        "\n\n$\\boxed{8}$"
+    )
+    assert (judge(response, "8").correct, judge(response, "8").outcome) == (False, "wrong")
+    # a correction between the boxes is a revision, not an alternative
+    revised = response.replace(
+        "Alternatively, if we read the figure differently,", "Oops, I miscounted:"
+    )
+    assert judge(revised, "8").correct
+
+
+def test_a_lead_in_followed_by_a_cut_off_phrase_is_no_answer() -> None:
+    assert judge("Reading the chart:\n\nThe tallest bar is the", "38").outcome == "no_answer"
+    assert judge("Reading the chart:\n\n38", "38").correct
