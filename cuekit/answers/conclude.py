@@ -518,7 +518,9 @@ def weak_answer(text: str) -> tuple[str, str, str]:
     value = _LEADING_VALUE.match(body)
     if value is not None and looks_finished(body) and len(_NUMBERED.findall(body)) <= 1:
         return value.group(1).strip("$ "), "leading", "the response opens with its value"
-    alone = re.match(r"^\W{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?[^\S\n]?%?)\**[^\S\n]*\n", body)
+    alone = re.match(
+        r"^[^\w=<>≈]{0,3}?(\$?[-−]?\d[\d,]*(?:\.\d+)?\$?[^\S\n]?%?)\**[^\S\n]*\n", body
+    )
     if (
         alone is not None
         and looks_finished(body)

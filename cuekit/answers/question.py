@@ -965,7 +965,15 @@ _SUPERLATIVE = (
 
 def superlative_named(sentence: str, question: str | None) -> str | None:
     """For "Which month had the highest rainfall?": the name a sentence gives its
-    superlative ("The tallest bar in the chart is July, at about 180 mm"), else None."""
+    superlative ("The tallest bar in the chart is July, at about 180 mm"), else None. Not
+    for a question that asks for the value itself ("What is the highest value ...?")."""
+    if re.match(
+        r"^\W*what\s+(?:is|was)\s+the\s+\w+\s+(?:value|number|amount|score|price|"
+        r"temperature|level|rate|percentage|count)\b",
+        _plain_question(question or ""),
+        re.IGNORECASE,
+    ):
+        return None
     if not re.match(
         r"^\W*(?:which|what)\b.*\b" + _SUPERLATIVE + r"\b",
         _plain_question(question or ""),

@@ -28,7 +28,8 @@ __all__ = [
 _ANSWER_WORD = r"(?:final\s+answer|correct\s+answer|the\s+answer|answer)"
 ANSWER_PHRASE = re.compile(
     r"(?:\*\*)?" + _ANSWER_WORD + r"(?:\*\*)?(?:\s*(?:\*\*)?\s*[:：](?:\*\*)?|\s+[–—-]\s"
-    r"|\s+(?:is|should\s+be|would\s+be|will\s+be|must\s+be|remains|=)(?:\s*:)?)"
+    r"|\s+(?:is|(?:should|would|will|must)\s+(?:actually\s+|really\s+|then\s+)?be|remains|=)"
+    r"(?:\s*:)?)"
     r"|(?:correct|right|best)\s+(?:option|choice)s?(?:\s+(?:is|are)\s*:?|\s*:)"
     r"|\bI(?:'ll|\s+will|'d|\s+would)?\s+(?:choose|pick|select|go\s+with)\b"
     r"|(?:^|(?<=\n))\W*(?:select|choose|pick)\b(?=\s+\(?[A-Z]\b)"

@@ -68,6 +68,25 @@ KNOWN_MISSES = {
     "another variable than the asked one (b21-asked_var-009, the same form, is labelled wrong)",
     "b26-percent-001": "'Housing accounts for 0.35 of the budget.' for 'What percentage ...?': "
     "a share for a percentage (b15-percent-001, the same form, is labelled wrong)",
+    # Batch 52 (wider styles), left as measured at the end of the fifth session:
+    "b52-geometry-046": "the label contradicts the response's own working and the gold letter "
+    "(m∠B = 90 is choice B, the gold is C): a label error, kept as written",
+    "b52-geometry-065": "'seventy square units' alone on the last line: a number spelled out as "
+    "the whole closing line",
+    "b52-geometry-078": "a JSON object with another key ('{\"midpoint\": [2, 2]}') after the "
+    "working",
+    "b52-mathvista-020": "'so the red function is larger' names a worded choice through the "
+    "question's comparison",
+    "b52-mathvista-034": "'40 + 3 = forty-three.': a count spelled out after its sum",
+    "b52-mathvista-060": "'Largest increase: 2006–2007.': a year range after a label as a "
+    "choice's text",
+    "b52-mathvista-061": "'The orange line peaks at 76 in 2017.': the value after 'peaks at' "
+    "for 'What is the highest value?'",
+    "b52-mathvista-083": "'→ 4.5 V': a value with a unit symbol that ends the response, read "
+    "as cut off",
+    "b52-mathvista-090": "'so the largest angle is ∠4' for the worded choice '∠4'",
+    "b52-mathvista-092": "'achieves an F1 of 87.4 on the test split, outperforming the "
+    "baseline (84.1)': the value after 'of' in a prose claim",
     # 3-way only: the verdict is right, the outcome is not
     "b51-mathvista-108": "'**Step 1:** Identify what is given. / Blue cylinders: 1.' (cut off "
     "after its first step) read as the wrong answer 1: 3-way only",

@@ -271,3 +271,17 @@ def test_a_second_box_offered_as_another_reading_is_two_answers() -> None:
 def test_a_lead_in_followed_by_a_cut_off_phrase_is_no_answer() -> None:
     assert judge("Reading the chart:\n\nThe tallest bar is the", "38").outcome == "no_answer"
     assert judge("Reading the chart:\n\n38", "38").correct
+
+
+def test_an_answer_phrase_with_an_adverb_revises_a_box() -> None:
+    response = (
+        "So the vertex is $\\boxed{(1, -4)}$.\n\nHowever, let me reconsider: the sign flips, "
+        "so the answer should actually be (-1, 4)."
+    )
+    verdict = judge(response, "(1, -4)")
+    assert (verdict.correct, verdict.extracted) == (False, "(-1, 4)")
+
+
+def test_a_superlative_value_question_is_not_answered_by_a_name() -> None:
+    question = "What is the highest value of the blue line?"
+    assert not judge("The blue line peaks in 2019.", "64", question=question).correct
