@@ -385,6 +385,11 @@ def _asked_value(found: Extraction, text: str, variable: str) -> str | None:
     return solved
 
 
+def _near(value: float, target: float) -> bool:
+    """Within 5% of ``target``: the same value rounded, not another value."""
+    return abs(value - target) <= 0.05 * max(abs(target), 1e-9)
+
+
 def _a_rounding_of(final: str, solved: str) -> bool:
     """``final`` is a plain number within 5% of the number ``solved`` ends on: the same
     value, rounded (correctly or not), not a further quantity."""
@@ -395,7 +400,7 @@ def _a_rounding_of(final: str, solved: str) -> bool:
     if len(numbers[0]) != 1 or not numbers[1]:
         return False
     said, value = (float(found[-1].replace("−", "-")) for found in numbers)
-    return said != value and abs(said - value) <= 0.05 * max(abs(value), 1e-9)
+    return said != value and _near(said, value)
 
 
 def _solved_value(text: str, variable: str) -> str | None:
@@ -834,10 +839,10 @@ def _far_guess(text: str, answer: str, choices: Sequence[str] | None) -> str | N
     if not own or picked is None:
         return None
     value, option = own[-1], float(picked.group(1))
-    if abs(value - option) <= 0.05 * max(abs(option), 1e-9):
+    if _near(value, option):
         return None
     later = re.findall(r"(?:=|≈|\\approx)\s*\$?\s*(\d+(?:\.\d+)?)", text[closest.end() :])
-    if any(abs(float(n) - option) <= 0.05 * max(abs(option), 1e-9) for n in later):
+    if any(_near(float(n), option) for n in later):
         return None  # "118 is not among the choices, I'll reconsider: ... m∠3 = 62°"
     return f"it picks the closest option to its own {value:g}"
 
@@ -984,6 +989,7 @@ def judge(
     if precision is None:  # "Round to the nearest tenth.": the question states it
         precision = stated_precision(question)
     found = extract(response, finished=finished)
+    text = prepare(response)  # what a grader reads, prepared once for every check below
     how = f"{found.rule}" + (f" ({found.note})" if found.note else "")
     if gold is None or not str(gold).strip():
         return Verdict(
@@ -998,22 +1004,22 @@ def judge(
             )
             how = f"{found.rule} ({found.note})"
     if choices and (found.rule in _WEAK or found.rule == "none") and found.rule != "whole":
-        opening = _leading_choice(prepare(response), choices)
+        opening = _leading_choice(text, choices)
         if opening is not None and opening != found.text:
             found = Extraction(opening, "leading", "the response opens with the text of a choice")
             how = f"{found.rule} ({found.note})"
     if found.rule == "none" and found.note in _UNREAD:
-        agreed = _before_open_box(prepare(response), finished)
+        agreed = _before_open_box(text, finished)
         if agreed is not None:
             found = agreed
             how = f"{found.rule} ({found.note})"
     if found.rule == "none" and found.note == _UNREAD_CUT:
-        concluded = _bold_conclusion(prepare(response))
+        concluded = _bold_conclusion(text)
         if concluded is not None:  # "... is **18.85** square units. Note that if ..., giving"
             found = concluded
             how = f"{found.rule} ({found.note})"
     if choices and found.rule == "none" and found.note in _UNREAD and finished is not False:
-        picked = _closing_choice(prepare(response), choices)
+        picked = _closing_choice(text, choices)
         if picked is not None:  # "...so the rabbit population would grow.\n\nB. increase"
             found = Extraction(picked, "last_line", "the last line is one of the choices")
             how = f"{found.rule} ({found.note})"
@@ -1053,8 +1059,8 @@ def judge(
         of_another_kind(found.text, question) if found.rule in _CLOSING and not choices else None
     )
     if other_kind is None and found.rule in ("conclusion", "last_line") and not choices:
-        closing = (closing_sentences(prepare(response)) or [""])[0]
-        if _no_claim(found, prepare(response)):  # "... hold the students above 80."
+        closing = (closing_sentences(text) or [""])[0]
+        if _no_claim(found, text):  # "... hold the students above 80."
             other_kind = f"{found.text!r} only qualifies a noun of the closing statement"
         elif question:  # "The peak is at x = 6." for "What is the value of the peak?"
             other_kind = where_for_a_value(found.text, closing, question)
@@ -1063,7 +1069,7 @@ def judge(
     if not found.answered:
         return Verdict("", "none", False, f"no answer: {found.note}", "no answer", "no_answer")
     if found.rule == "conflict" and about_another_quantity(
-        (closing_sentences(prepare(response)) or [""])[0], question
+        (closing_sentences(text) or [""])[0], question
     ):  # "... = \boxed{36}. So the area is 54." for the perimeter: a further fact
         found = Extraction(found.text, "boxed", "the closing statement is about another quantity")
     if found.rule == "conflict":
@@ -1103,7 +1109,7 @@ def judge(
         )
     )
     exact = (
-        _exact_before(found.text, prepare(response))
+        _exact_before(found.text, text)
         if not result.correct and exact_form and found.rule in _CLOSING
         else None
     )
@@ -1122,19 +1128,19 @@ def judge(
             result, correct=False, rule=f"{result.rule}; but the question asks it exactly"
         )
     if result.correct and choices:
-        two_picks = _letter_against_text(prepare(response), found.text, choices)
+        two_picks = _letter_against_text(text, found.text, choices)
         if two_picks is not None:  # "So the item ... is drama, i.e. (C)."
             result = replace(result, correct=False, rule=f"{result.rule}; but {two_picks}")
     if (
         result.correct
         and found.rule == "boxed"
-        and _linked_boxes_differ(prepare(response), found.boxes, precision=precision, unit=unit)
+        and _linked_boxes_differ(text, found.boxes, precision=precision, unit=unit)
     ):  # "\boxed{\pi}, which gives \boxed{6.283}": two boxes that do not agree
         result = replace(
             result, correct=False, rule=f"{result.rule}; but its last two boxes disagree"
         )
     open_end = (
-        _undecided(prepare(response), one_value=not re.search(r"[,;]|\b(?:or|and)\b", str(gold)))
+        _undecided(text, one_value=not re.search(r"[,;]|\b(?:or|and)\b", str(gold)))
         if result.correct
         else None
     )
@@ -1144,7 +1150,7 @@ def judge(
             correct=False,
             rule=f"{result.rule}; but the response leaves it undecided: {open_end[:80]!r}",
         )
-    guess = _far_guess(prepare(response), found.text, choices) if result.correct else None
+    guess = _far_guess(text, found.text, choices) if result.correct else None
     if guess is not None:  # "P = 32. The closest option is 24." picks what it did not find
         result = replace(result, correct=False, rule=f"{result.rule}; but {guess}")
     outcome = "correct" if result.correct else "wrong"
